@@ -1,0 +1,330 @@
+/**
+ * The schema registry, on a JetStream KV bucket:
+ *   `subjects.<event type>` -> { compatibility, versions: [{ version, fingerprint, registeredAt }] }
+ *   `schemas.<fingerprint>` -> { fingerprint, schema (the text as written), canonical }
+ * Subject records change only by compare-and-set on their KV revision, so concurrent registrations
+ * can never lose or corrupt a version; schema records are immutable and written first, so a
+ * subject never names a fingerprint whose text is missing.
+ */
+
+import { jetstream } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type AvroSchemaJson, parseSchemaText, typeForSchema } from "./avro.js";
+import type { WriterSchema, WriterSchemaSource } from "./codec.js";
+import {
+  type AvroSchema,
+  COMPATIBILITY_MODES,
+  type CompatibilityMode,
+  type CompatibilityReport,
+  checkCompatibility,
+  DEFAULT_COMPATIBILITY_MODE,
+  formatReport,
+} from "./compatibility.js";
+import { ContractErrorCode, ThreadlineError } from "./errors.js";
+import { canonicalForm, fingerprintHex } from "./fingerprint.js";
+
+export const REGISTRY_BUCKET = "THREADLINE_SCHEMAS";
+export const DEFAULT_COMPATIBILITY: CompatibilityMode = DEFAULT_COMPATIBILITY_MODE;
+
+export interface SubjectVersion {
+  readonly version: number;
+  readonly fingerprint: string;
+  readonly registeredAt: string;
+}
+
+export interface SubjectRecord {
+  readonly subject: string;
+  readonly compatibility: CompatibilityMode;
+  readonly versions: readonly SubjectVersion[];
+}
+
+interface SchemaRecord {
+  readonly fingerprint: string;
+  readonly schema: string;
+  readonly canonical: string;
+  /** Canonical form plus the attributes the spec's form drops but that change meaning (decimal scale). */
+  readonly identity: string;
+}
+
+export interface RegisteredSchema extends WriterSchema {
+  readonly subject: string;
+  readonly version: number;
+}
+
+export interface RegisterResult extends RegisteredSchema {
+  /** False when the identical schema was already registered (registration is idempotent). */
+  readonly created: boolean;
+}
+
+/** A registration refused by the subject's compatibility mode; `report` names each field and rule. */
+export class IncompatibleSchemaError extends ThreadlineError {
+  constructor(
+    readonly subject: string,
+    readonly report: CompatibilityReport,
+  ) {
+    super(ContractErrorCode.Incompatible, `schema refused for ${subject}: ${formatReport(report)}`);
+  }
+}
+
+/** The registry's state does not allow the operation (e.g. a fingerprint collision). */
+export class RegistryConflictError extends ThreadlineError {
+  constructor(message: string) {
+    super(ContractErrorCode.RegistryConflict, message);
+  }
+}
+
+export class RegistryNotFoundError extends ThreadlineError {
+  constructor(what: string) {
+    super(ContractErrorCode.RegistryNotFound, `${what} is not in the schema registry`);
+  }
+}
+
+export interface SchemaRegistryOptions {
+  /** @default "THREADLINE_SCHEMAS" */
+  bucket?: string;
+  /**
+   * KV history kept per key (old subject records, for audit).
+   * @default 10
+   */
+  history?: number;
+  /** Replicas of the KV bucket. @default 1 */
+  replicas?: number;
+  /** JetStream domain (a leaf node's JetStream). @default none */
+  domain?: string;
+  /** Attempts at a compare-and-set before giving up under contention. @default 20 */
+  casAttempts?: number;
+}
+
+/** Attributes that change how bytes are read but that Parsing Canonical Form strips. */
+function identityOf(json: AvroSchemaJson): string {
+  const keep = (s: unknown): unknown => {
+    if (Array.isArray(s)) return s.map(keep);
+    if (s && typeof s === "object") {
+      const o = s as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(o).sort()) {
+        if (k === "doc" || k === "aliases" || k === "default" || k === "order") continue;
+        out[k] = keep(o[k]);
+      }
+      return out;
+    }
+    return s;
+  };
+  return JSON.stringify(keep(json));
+}
+
+const encoder = new TextEncoder();
+
+export class SchemaRegistry implements WriterSchemaSource {
+  readonly #kv: KV;
+  readonly #casAttempts: number;
+  readonly #schemaCache = new Map<string, SchemaRecord>();
+
+  private constructor(kv: KV, casAttempts: number) {
+    this.#kv = kv;
+    this.#casAttempts = casAttempts;
+  }
+
+  /** Opens the registry bucket, creating it when missing. */
+  static async open(nc: NatsConnection, options: SchemaRegistryOptions = {}): Promise<SchemaRegistry> {
+    const kvm = new Kvm(options.domain ? jetstream(nc, { domain: options.domain }) : nc);
+    const kv = await kvm.create(options.bucket ?? REGISTRY_BUCKET, {
+      history: options.history ?? 10,
+      replicas: options.replicas ?? 1,
+      description: "Threadline schema registry: subjects and schemas by fingerprint",
+    });
+    return new SchemaRegistry(kv, options.casAttempts ?? 20);
+  }
+
+  async #getJson<T>(key: string): Promise<{ value: T; revision: number } | undefined> {
+    const entry = await this.#kv.get(key);
+    if (entry?.operation !== "PUT") return undefined;
+    return { value: entry.json<T>(), revision: entry.revision };
+  }
+
+  async subject(subject: string): Promise<SubjectRecord | undefined> {
+    return (await this.#getJson<SubjectRecord>(`subjects.${subject}`))?.value;
+  }
+
+  async #schema(fingerprint: string): Promise<SchemaRecord | undefined> {
+    const cached = this.#schemaCache.get(fingerprint);
+    if (cached) return cached;
+    const found = (await this.#getJson<SchemaRecord>(`schemas.${fingerprint}`))?.value;
+    if (found) this.#schemaCache.set(fingerprint, found);
+    return found;
+  }
+
+  /** Writes the immutable schema record; tolerates a concurrent identical write. */
+  async #putSchema(record: SchemaRecord): Promise<void> {
+    const existing = await this.#schema(record.fingerprint);
+    if (existing) {
+      if (existing.identity !== record.identity) {
+        throw new RegistryConflictError(
+          `fingerprint ${record.fingerprint} is already registered for a schema that differs in logical-type attributes (e.g. decimal precision/scale), which Avro's canonical form ignores; give the field a new name or type`,
+        );
+      }
+      return;
+    }
+    try {
+      await this.#kv.create(`schemas.${record.fingerprint}`, encoder.encode(JSON.stringify(record)));
+    } catch (err) {
+      // Lost a race with another registration of the same fingerprint: check it is the same schema.
+      this.#schemaCache.delete(record.fingerprint);
+      const now = await this.#schema(record.fingerprint);
+      if (!now) throw err;
+      if (now.identity !== record.identity)
+        throw new RegistryConflictError(`fingerprint ${record.fingerprint} collides`);
+    }
+  }
+
+  /**
+   * Registers `schemaText` under `subject`. Idempotent: an identical schema returns its existing
+   * version. Refused with IncompatibleSchemaError when the subject's mode forbids it.
+   */
+  async register(
+    subject: string,
+    schemaText: string,
+    options: { compatibility?: CompatibilityMode } = {},
+  ): Promise<RegisterResult> {
+    const json = parseSchemaText(schemaText, subject);
+    typeForSchema(json, subject); // throws SchemaInvalidError naming the problem
+    const record: SchemaRecord = {
+      fingerprint: fingerprintHex(json),
+      schema: schemaText,
+      canonical: canonicalForm(json, subject),
+      identity: identityOf(json),
+    };
+    for (let attempt = 0; attempt < this.#casAttempts; attempt++) {
+      const current = await this.#getJson<SubjectRecord>(`subjects.${subject}`);
+      const versions = current?.value.versions ?? [];
+      const existing = versions.find((v) => v.fingerprint === record.fingerprint);
+      if (existing) {
+        await this.#putSchema(record); // detects a same-fingerprint, different-meaning schema
+        return {
+          subject,
+          version: existing.version,
+          fingerprint: existing.fingerprint,
+          schema: (await this.#schema(existing.fingerprint))?.schema ?? schemaText,
+          created: false,
+        };
+      }
+      const mode = current?.value.compatibility ?? options.compatibility ?? DEFAULT_COMPATIBILITY;
+      const previous: AvroSchemaJson[] = [];
+      for (const v of versions) {
+        const s = await this.#schema(v.fingerprint);
+        if (!s)
+          throw new RegistryConflictError(
+            `subject ${subject} version ${v.version} names fingerprint ${v.fingerprint} whose schema is missing`,
+          );
+        previous.push(parseSchemaText(s.schema, `${subject} v${v.version}`));
+      }
+      const report = checkCompatibility(json as AvroSchema, previous as AvroSchema[], mode);
+      if (!report.compatible) throw new IncompatibleSchemaError(subject, report);
+      await this.#putSchema(record);
+      const version = (versions.at(-1)?.version ?? 0) + 1;
+      const next: SubjectRecord = {
+        subject,
+        compatibility: mode,
+        versions: [
+          ...versions,
+          { version, fingerprint: record.fingerprint, registeredAt: new Date().toISOString() },
+        ],
+      };
+      const data = encoder.encode(JSON.stringify(next));
+      try {
+        if (current) await this.#kv.update(`subjects.${subject}`, data, current.revision);
+        else await this.#kv.create(`subjects.${subject}`, data);
+        return { subject, version, fingerprint: record.fingerprint, schema: schemaText, created: true };
+      } catch {
+        // Someone else changed the subject since we read it: re-read and decide again.
+      }
+    }
+    throw new RegistryConflictError(
+      `could not register ${subject}: ${this.#casAttempts} concurrent updates in a row; try again`,
+    );
+  }
+
+  /** Would `schemaText` be accepted under `subject`? Writes nothing. */
+  async check(
+    subject: string,
+    schemaText: string,
+  ): Promise<CompatibilityReport & { alreadyRegistered?: number }> {
+    const json = parseSchemaText(schemaText, subject);
+    typeForSchema(json, subject);
+    const current = await this.subject(subject);
+    const fp = fingerprintHex(json);
+    const same = current?.versions.find((v) => v.fingerprint === fp);
+    const previous: AvroSchemaJson[] = [];
+    for (const v of current?.versions ?? []) {
+      const s = await this.#schema(v.fingerprint);
+      if (s) previous.push(parseSchemaText(s.schema, `${subject} v${v.version}`));
+    }
+    const report = checkCompatibility(
+      json as AvroSchema,
+      previous as AvroSchema[],
+      current?.compatibility ?? DEFAULT_COMPATIBILITY,
+    );
+    return same ? { ...report, alreadyRegistered: same.version } : report;
+  }
+
+  /** Sets a subject's compatibility mode (creating an empty subject record if needed). */
+  async setCompatibility(subject: string, mode: CompatibilityMode): Promise<void> {
+    if (!COMPATIBILITY_MODES.includes(mode)) throw new RangeError(`unknown compatibility mode ${mode}`);
+    for (let attempt = 0; attempt < this.#casAttempts; attempt++) {
+      const current = await this.#getJson<SubjectRecord>(`subjects.${subject}`);
+      const next: SubjectRecord = { subject, compatibility: mode, versions: current?.value.versions ?? [] };
+      const data = encoder.encode(JSON.stringify(next));
+      try {
+        if (current) await this.#kv.update(`subjects.${subject}`, data, current.revision);
+        else await this.#kv.create(`subjects.${subject}`, data);
+        return;
+      } catch {
+        // retry on a concurrent change
+      }
+    }
+    throw new RegistryConflictError(`could not set compatibility of ${subject}: too many concurrent updates`);
+  }
+
+  /** A subject's schema at `version` (default: latest). */
+  async get(subject: string, version?: number): Promise<RegisteredSchema> {
+    const record = await this.subject(subject);
+    const v =
+      version === undefined ? record?.versions.at(-1) : record?.versions.find((x) => x.version === version);
+    if (!record || !v)
+      throw new RegistryNotFoundError(
+        version === undefined ? `subject ${subject}` : `${subject} version ${version}`,
+      );
+    const s = await this.#schema(v.fingerprint);
+    if (!s) throw new RegistryNotFoundError(`schema ${v.fingerprint}`);
+    return { subject, version: v.version, fingerprint: v.fingerprint, schema: s.schema };
+  }
+
+  /** Every subject with its versions, sorted by name. */
+  async list(): Promise<SubjectRecord[]> {
+    const keys: string[] = [];
+    for await (const k of await this.#kv.keys("subjects.>")) keys.push(k);
+    const out: SubjectRecord[] = [];
+    for (const k of keys.sort()) {
+      const r = await this.#getJson<SubjectRecord>(k);
+      if (r) out.push(r.value);
+    }
+    return out;
+  }
+
+  /**
+   * Finds a writer schema by fingerprint (WriterSchemaSource), with the subject and version that
+   * registered it; `subjectHint` (the message's ce-type) avoids scanning every subject.
+   */
+  async lookup(fingerprint: string, subjectHint?: string): Promise<WriterSchema | undefined> {
+    const s = await this.#schema(fingerprint);
+    if (!s) return undefined;
+    const candidates = subjectHint ? [await this.subject(subjectHint)] : [];
+    for (const record of [...candidates, ...(await this.list())]) {
+      const v = record?.versions.find((x) => x.fingerprint === fingerprint);
+      if (record && v) return { subject: record.subject, version: v.version, fingerprint, schema: s.schema };
+    }
+    return { fingerprint, schema: s.schema };
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * How every Threadline process connects to NATS: options from the environment (or flags),
+ * validated with zod so a wrong value is named before anything connects. Secrets are never logged.
+ */
+import { readFileSync } from "node:fs";
+import { type ConnectionOptions, credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { z } from "zod";
+import { ThreadlineError } from "../../contracts/src/errors.js";
+import { ConfigError } from "./errors.js";
+
+const natsUrl = z
+  .string()
+  .trim()
+  .min(1)
+  .refine((s) => s.split(",").every((u) => /^(nats|tls|ws|wss):\/\/[^\s/]+$|^[^\s:/]+:\d+$/.test(u.trim())), {
+    message: "must be nats://host:port (comma-separated for several servers)",
+  });
+
+/** The connection settings, as the environment spells them. */
+export const NatsEnvSchema = z.object({
+  NATS_URL: natsUrl.optional(),
+  /** Path to a .creds file (JWT + NKey seed) for decentralised auth. */
+  NATS_CREDS: z.string().min(1).optional(),
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  NATS_TOKEN: z.string().min(1).optional(),
+  /** Client name shown in the server's monitoring (connz). */
+  NATS_NAME: z.string().min(1).optional(),
+});
+
+export interface NatsSettings {
+  /** @default "nats://127.0.0.1:4222" */
+  servers: string[];
+  creds?: string;
+  user?: string;
+  password?: string;
+  token?: string;
+  /** @default "threadline" */
+  name: string;
+}
+
+/** Parses connection settings from an env-like record; throws ConfigError naming the variable. */
+export function natsSettingsFromEnv(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Partial<NatsSettings> = {},
+): NatsSettings {
+  const parsed = NatsEnvSchema.safeParse(
+    Object.fromEntries(Object.keys(NatsEnvSchema.shape).map((k) => [k, env[k] === "" ? undefined : env[k]])),
+  );
+  if (!parsed.success) throw ConfigError.fromZod(parsed.error, "environment");
+  const e = parsed.data;
+  if (e.NATS_USER && !e.NATS_PASSWORD)
+    throw new ConfigError("NATS_PASSWORD", "is required when NATS_USER is set");
+  const settings: NatsSettings = {
+    servers: (e.NATS_URL ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim()),
+    name: e.NATS_NAME ?? "threadline",
+  };
+  if (e.NATS_CREDS) settings.creds = e.NATS_CREDS;
+  if (e.NATS_USER) settings.user = e.NATS_USER;
+  if (e.NATS_PASSWORD) settings.password = e.NATS_PASSWORD;
+  if (e.NATS_TOKEN) settings.token = e.NATS_TOKEN;
+  return { ...settings, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+}
+
+/** Connection options for @nats-io/transport-node; reconnects forever, as a long-lived service should. */
+export function connectionOptions(settings: NatsSettings): ConnectionOptions {
+  const opts: ConnectionOptions = {
+    servers: settings.servers,
+    name: settings.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  };
+  if (settings.creds) {
+    let creds: Uint8Array;
+    try {
+      creds = readFileSync(settings.creds);
+    } catch (cause) {
+      throw new ConfigError("NATS_CREDS", `cannot read ${settings.creds}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    opts.authenticator = credsAuthenticator(creds);
+  }
+  if (settings.user) opts.user = settings.user;
+  if (settings.password) opts.pass = settings.password;
+  if (settings.token) opts.token = settings.token;
+  return opts;
+}
+
+/** Connects with the given settings; the error names the servers tried (never the secrets). */
+export async function connectNats(settings: NatsSettings): Promise<NatsConnection> {
+  try {
+    return await connect(connectionOptions(settings));
+  } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
+    throw new ConnectError(settings.servers, cause);
+  }
+}
+
+/** No NATS server answered at the configured URL(s). */
+export class ConnectError extends ThreadlineError {
+  constructor(
+    readonly servers: string[],
+    cause: unknown,
+  ) {
+    super(
+      "NATS_UNREACHABLE",
+      `cannot connect to ${servers.join(", ")}: ${(cause as Error)?.message ?? String(cause)} (check NATS_URL / --server)`,
+      { cause },
+    );
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The CloudEvents NATS binding (binary mode) for Threadline events, and the subject scheme
+ * `mfg.<domain>.<event>.<site>[.<line>[.<machine>]]`. Subjects carry routing only; the payload
+ * type lives in `ce-type`.
+ */
+import { randomBytes } from "node:crypto";
+import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
+import { v7 as uuidv7 } from "uuid";
+import { ThreadlineError } from "../../contracts/src/errors.js";
+
+export const CE = {
+  specversion: "ce-specversion",
+  id: "ce-id",
+  source: "ce-source",
+  type: "ce-type",
+  time: "ce-time",
+  subject: "ce-subject",
+  dataschema: "ce-dataschema",
+  contentType: "content-type",
+  msgId: "Nats-Msg-Id",
+  traceparent: "traceparent",
+} as const;
+
+export const AVRO_CONTENT_TYPE = "application/avro";
+
+/** The metadata of one event, as carried in headers. */
+export interface EventEnvelope {
+  /** `ce-id`: a UUIDv7, also the `Nats-Msg-Id` the server deduplicates on. */
+  readonly id: string;
+  /** `ce-source`: `urn:threadline:<service>:<site>`. */
+  readonly source: string;
+  /** `ce-type`: `mfg.<domain>.<event>.v<major>`. */
+  readonly type: string;
+  readonly time: Date;
+  /** `ce-subject`: the business key (order, lot, machine); also the per-key ordering key. */
+  readonly subject: string;
+  /** `ce-dataschema`: `urn:threadline:schema:<event type>:<fingerprint>`. */
+  readonly dataschema: string;
+  /** W3C trace context, when the event continues a trace. */
+  readonly traceparent?: string;
+}
+
+export class EnvelopeError extends ThreadlineError {
+  constructor(message: string) {
+    super("ENVELOPE_INVALID", message);
+  }
+}
+
+export function newEventId(): string {
+  return uuidv7();
+}
+
+/** A new W3C traceparent (version 00, sampled) for events that start a trace. */
+export function newTraceparent(): string {
+  return `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`;
+}
+
+export function sourceUrn(service: string, site: string): string {
+  return `urn:threadline:${sanitizeToken(service)}:${sanitizeToken(site)}`;
+}
+
+export function dataschemaOf(eventType: string, fingerprint: string): string {
+  return `urn:threadline:schema:${eventType}:${fingerprint}`;
+}
+
+/**
+ * Makes a subject token out of an identifier: no `.`, `*`, `>` or whitespace (they would change
+ * routing), nothing empty. Distinct identifiers stay distinct: replaced characters are escaped.
+ */
+export function sanitizeToken(value: string): string {
+  if (value.length === 0) throw new EnvelopeError("a subject token cannot be empty");
+  return value.replace(
+    /[.*>\s%]/gu,
+    (c) => `%${c.codePointAt(0)?.toString(16).padStart(2, "0").toUpperCase()}`,
+  );
+}
+
+/** `mfg.production.production_order_released.v1` -> { domain: "production", event: "production_order_released" } */
+export function parseEventType(eventType: string): { domain: string; event: string; major: number } {
+  const m = /^mfg\.([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.v([1-9][0-9]*)$/.exec(eventType);
+  if (!m) throw new EnvelopeError(`ce-type ${eventType} is not of the form mfg.<domain>.<event>.v<major>`);
+  return { domain: m[1] as string, event: m[2] as string, major: Number(m[3]) };
+}
+
+/** The routing subject of an event: `mfg.<domain>.<event>.<site>[.<line>[.<machine>]]`. */
+export function subjectFor(eventType: string, site: string, line?: string, machine?: string): string {
+  const { domain, event } = parseEventType(eventType);
+  const parts = ["mfg", domain, event, sanitizeToken(site)];
+  if (line !== undefined) parts.push(sanitizeToken(line));
+  if (machine !== undefined) {
+    if (line === undefined) throw new EnvelopeError("a machine token needs a line token before it");
+    parts.push(sanitizeToken(machine));
+  }
+  return parts.join(".");
+}
+
+export function toHeaders(env: EventEnvelope): MsgHdrs {
+  const h = natsHeaders();
+  h.set(CE.specversion, "1.0");
+  h.set(CE.id, env.id);
+  h.set(CE.source, env.source);
+  h.set(CE.type, env.type);
+  h.set(CE.time, env.time.toISOString());
+  h.set(CE.subject, env.subject);
+  h.set(CE.dataschema, env.dataschema);
+  h.set(CE.contentType, AVRO_CONTENT_TYPE);
+  h.set(CE.msgId, env.id);
+  if (env.traceparent) h.set(CE.traceparent, env.traceparent);
+  return h;
+}
+
+/** Reads the envelope from headers; throws EnvelopeError naming the missing or wrong header. */
+export function fromHeaders(h: MsgHdrs | undefined): EventEnvelope {
+  const need = (name: string) => {
+    const v = h?.get(name);
+    if (!v) throw new EnvelopeError(`header ${name} is missing`);
+    return v;
+  };
+  if (need(CE.specversion) !== "1.0")
+    throw new EnvelopeError(`header ce-specversion is ${h?.get(CE.specversion)}, expected 1.0`);
+  const time = new Date(need(CE.time));
+  if (Number.isNaN(time.getTime()))
+    throw new EnvelopeError(`header ce-time is not an ISO-8601 time: ${h?.get(CE.time)}`);
+  const type = need(CE.type);
+  parseEventType(type);
+  const traceparent = h?.get(CE.traceparent);
+  return {
+    id: need(CE.id),
+    source: need(CE.source),
+    type,
+    time,
+    subject: need(CE.subject),
+    dataschema: h?.get(CE.dataschema) ?? "",
+    ...(traceparent ? { traceparent } : {}),
+  };
+}

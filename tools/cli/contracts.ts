@@ -1,0 +1,320 @@
+/** `threadline contracts …`: check, register, list, show, encode, decode. */
+import { execFileSync } from "node:child_process";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { parseSchemaText } from "../../contracts/src/avro.js";
+import { Catalog, type EventContract } from "../../contracts/src/catalog.js";
+import { EventCodec } from "../../contracts/src/codec.js";
+import {
+  type AvroSchema,
+  COMPATIBILITY_MODES,
+  type CompatibilityMode,
+  checkCompatibility,
+  DEFAULT_COMPATIBILITY_MODE,
+  formatReport,
+} from "../../contracts/src/compatibility.js";
+import { PayloadInvalidError } from "../../contracts/src/errors.js";
+import { fromJson, toJson } from "../../contracts/src/json.js";
+import { lintContract } from "../../contracts/src/lint.js";
+import { SCHEMAS_DIR } from "../../contracts/src/paths.js";
+import { SchemaRegistry } from "../../contracts/src/registry.js";
+import { action, CommandFailed, EXIT, readStdin, UsageError, withNats } from "./run.js";
+
+const out = (line = "") => process.stdout.write(`${line}\n`);
+
+function loadCatalog(dir: string | undefined): Catalog {
+  return Catalog.load(dir ?? SCHEMAS_DIR);
+}
+
+function pick(catalog: Catalog, types: string[]): EventContract[] {
+  if (types.length === 0) return catalog.list();
+  return types.map((t) => {
+    const c = catalog.find(t);
+    if (!c)
+      throw new UsageError(
+        `unknown event type ${t}; \`threadline contracts list --local\` shows the catalog`,
+      );
+    return c;
+  });
+}
+
+/** The schema text of `file` (relative to the schemas folder) at a git ref, or undefined when absent there. */
+function schemaAtRef(ref: string, file: string, dir: string): string | undefined {
+  const repoRoot = execFileSync("git", ["rev-parse", "--show-toplevel"], {
+    cwd: dir,
+    encoding: "utf8",
+  }).trim();
+  const rel = `${dir.slice(repoRoot.length + 1)}/${file}`;
+  try {
+    execFileSync("git", ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], {
+      cwd: repoRoot,
+      stdio: "ignore",
+    });
+  } catch {
+    throw new UsageError(`--git-ref ${ref} is not a commit in ${repoRoot}`);
+  }
+  try {
+    return execFileSync("git", ["show", `${ref}:${rel}`], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+const serverOption = () =>
+  new Option("-s, --server <url>", "NATS server URL (default: $NATS_URL, else nats://127.0.0.1:4222)");
+const dirOption = () =>
+  new Option("--dir <path>", "folder of .avsc schemas").default(undefined, "contracts/schemas");
+
+export function contractsCommand(): Command {
+  const cmd = new Command("contracts").description("the Avro event contracts and the schema registry");
+
+  cmd
+    .command("check")
+    .description(
+      "check the working tree's schemas: style rules, then compatibility against the registry or a git ref (a CI gate)",
+    )
+    .argument("[event-types...]", "event types to check (default: all)")
+    .addOption(serverOption())
+    .option("--git-ref <ref>", "compare with the schemas at this git ref instead of the registry")
+    .addOption(dirOption())
+    .addOption(
+      new Option("--compatibility <mode>", "mode for the git-ref comparison")
+        .choices(COMPATIBILITY_MODES)
+        .default(DEFAULT_COMPATIBILITY_MODE),
+    )
+    .action(
+      action(
+        async (
+          types: string[],
+          opts: { server?: string; gitRef?: string; dir?: string; compatibility: CompatibilityMode },
+        ) => {
+          const catalog = loadCatalog(opts.dir);
+          const contracts = pick(catalog, types);
+          let failures = 0;
+          for (const c of contracts) {
+            for (const problem of lintContract(c)) {
+              failures++;
+              out(`FAIL ${c.eventType}: ${problem}`);
+            }
+          }
+          const verdict = (c: EventContract, text: string) => {
+            if (text.startsWith("incompatible")) failures++;
+            out(`${text.startsWith("incompatible") ? "FAIL" : "ok  "} ${c.eventType}: ${text}`);
+          };
+          if (opts.gitRef) {
+            for (const c of contracts) {
+              const old = schemaAtRef(opts.gitRef, c.file, opts.dir ?? SCHEMAS_DIR);
+              if (old === undefined) {
+                verdict(c, `new at this major (not in ${opts.gitRef})`);
+                continue;
+              }
+              const report = checkCompatibility(
+                c.json as AvroSchema,
+                [parseSchemaText(old, `${opts.gitRef}:${c.file}`) as AvroSchema],
+                opts.compatibility,
+              );
+              verdict(
+                c,
+                report.compatible
+                  ? `compatible with ${opts.gitRef} (${opts.compatibility})`
+                  : formatReport(report),
+              );
+            }
+          } else {
+            await withNats(opts, async (nc) => {
+              const registry = await SchemaRegistry.open(nc);
+              for (const c of contracts) {
+                const report = await registry.check(c.eventType, c.text);
+                if (report.alreadyRegistered !== undefined)
+                  verdict(c, `registered as version ${report.alreadyRegistered}`);
+                else
+                  verdict(
+                    c,
+                    report.compatible
+                      ? `compatible (${report.mode}), not yet registered`
+                      : formatReport(report),
+                  );
+              }
+            });
+          }
+          out(failures === 0 ? `${contracts.length} contract(s) ok` : `${failures} problem(s)`);
+          return failures === 0 ? EXIT.ok : EXIT.failed;
+        },
+      ),
+    );
+
+  cmd
+    .command("register")
+    .description(
+      "register the working tree's schemas (all or the named event types); nothing is written unless every one is accepted",
+    )
+    .argument("[event-types...]", "event types to register (default: all)")
+    .addOption(serverOption())
+    .addOption(dirOption())
+    .addOption(
+      new Option("--compatibility <mode>", "mode for subjects created now").choices(COMPATIBILITY_MODES),
+    )
+    .action(
+      action(
+        async (
+          types: string[],
+          opts: { server?: string; dir?: string; compatibility?: CompatibilityMode },
+        ) => {
+          const contracts = pick(loadCatalog(opts.dir), types);
+          return withNats(opts, async (nc) => {
+            const registry = await SchemaRegistry.open(nc);
+            const refused: string[] = [];
+            for (const c of contracts) {
+              const report = await registry.check(c.eventType, c.text);
+              if (!report.compatible && report.alreadyRegistered === undefined)
+                refused.push(`${c.eventType}: ${formatReport(report)}`);
+            }
+            if (refused.length > 0) {
+              for (const r of refused) out(`FAIL ${r}`);
+              throw new CommandFailed(`${refused.length} schema(s) refused; nothing registered`);
+            }
+            for (const c of contracts) {
+              const r = await registry.register(
+                c.eventType,
+                c.text,
+                opts.compatibility ? { compatibility: opts.compatibility } : {},
+              );
+              out(
+                `${r.created ? "registered" : "unchanged "} ${c.eventType} version ${r.version} (${r.fingerprint})`,
+              );
+            }
+            return EXIT.ok;
+          });
+        },
+      ),
+    );
+
+  cmd
+    .command("list")
+    .description("list the registry's subjects and versions (or the local catalog with --local)")
+    .addOption(serverOption())
+    .option("--local", "list the working tree's catalog instead of the registry")
+    .addOption(dirOption())
+    .action(
+      action(async (opts: { server?: string; local?: boolean; dir?: string }) => {
+        if (opts.local) {
+          for (const c of loadCatalog(opts.dir).list()) out(`${c.eventType}\t${c.fingerprint}\t${c.file}`);
+          return EXIT.ok;
+        }
+        return withNats(opts, async (nc) => {
+          const registry = await SchemaRegistry.open(nc);
+          for (const s of await registry.list()) {
+            out(
+              `${s.subject}\t${s.compatibility}\t${s.versions.map((v) => `v${v.version}=${v.fingerprint}`).join(" ")}`,
+            );
+          }
+          return EXIT.ok;
+        });
+      }),
+    );
+
+  cmd
+    .command("show")
+    .description("print a subject's schema text (latest version unless --version)")
+    .argument("<event-type>")
+    .option("--version <n>", "registry version", (v) => {
+      if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError("must be a positive integer");
+      return Number(v);
+    })
+    .addOption(serverOption())
+    .option("--local", "show the working tree's schema instead of the registry's")
+    .addOption(dirOption())
+    .action(
+      action(
+        async (
+          eventType: string,
+          opts: { server?: string; version?: number; local?: boolean; dir?: string },
+        ) => {
+          if (opts.local) {
+            out(pick(loadCatalog(opts.dir), [eventType])[0]?.text.trimEnd());
+            return EXIT.ok;
+          }
+          return withNats(opts, async (nc) => {
+            const s = await (await SchemaRegistry.open(nc)).get(eventType, opts.version);
+            process.stderr.write(`# ${s.subject} version ${s.version} fingerprint ${s.fingerprint}\n`);
+            out(s.schema.trimEnd());
+            return EXIT.ok;
+          });
+        },
+      ),
+    );
+
+  cmd
+    .command("encode")
+    .description("read an event as JSON on stdin, write Avro single-object bytes on stdout")
+    .argument("<event-type>")
+    .option("--hex", "write hex text instead of raw bytes")
+    .addOption(dirOption())
+    .action(
+      action(async (eventType: string, opts: { hex?: boolean; dir?: string }) => {
+        const codec = new EventCodec({ catalog: loadCatalog(opts.dir) });
+        const contract = pick(codec.catalog, [eventType])[0] as EventContract;
+        if (process.stdout.isTTY && !opts.hex)
+          throw new UsageError("refusing to write binary to a terminal: redirect stdout or add --hex");
+        const input = (await readStdin()).toString("utf8");
+        let json: unknown;
+        try {
+          json = JSON.parse(input);
+        } catch (e) {
+          throw new UsageError(`stdin is not valid JSON: ${(e as Error).message}`);
+        }
+        const { value, problems } = fromJson(contract.type, json);
+        if (problems.length > 0) throw new PayloadInvalidError(eventType, problems);
+        const bytes = codec.encodeWith(contract, value);
+        process.stdout.write(opts.hex ? `${bytes.toString("hex")}\n` : bytes);
+        return EXIT.ok;
+      }),
+    );
+
+  cmd
+    .command("decode")
+    .description(
+      "read Avro single-object bytes on stdin, write JSON on stdout naming the writer schema and version",
+    )
+    .addOption(serverOption())
+    .option("--local", "use only the working tree's schemas (no registry)")
+    .option("--as <event-type>", "resolve to this reader event type (default: the writer's subject)")
+    .option("--hex", "stdin is hex text")
+    .addOption(dirOption())
+    .action(
+      action(async (opts: { server?: string; local?: boolean; as?: string; hex?: boolean; dir?: string }) => {
+        const raw = await readStdin();
+        const bytes = opts.hex ? Buffer.from(raw.toString("utf8").replace(/\s+/g, ""), "hex") : raw;
+        const run = async (codec: EventCodec) => {
+          const decoded = await codec.decode(bytes, opts.as ? { as: opts.as } : {});
+          const value = toJson(decoded.type, decoded.value);
+          out(
+            JSON.stringify(
+              {
+                eventType: decoded.eventType ?? null,
+                writer: {
+                  subject: decoded.writer.subject ?? null,
+                  version: decoded.writer.version ?? null,
+                  fingerprint: decoded.writer.fingerprint,
+                },
+                value,
+              },
+              null,
+              2,
+            ),
+          );
+          return EXIT.ok;
+        };
+        const catalog = loadCatalog(opts.dir);
+        if (opts.local) return run(new EventCodec({ catalog }));
+        return withNats(opts, async (nc) =>
+          run(new EventCodec({ catalog, writers: await SchemaRegistry.open(nc) })),
+        );
+      }),
+    );
+
+  return cmd;
+}

@@ -1,0 +1,30 @@
+/** The `threadline` command line. */
+import { Command, CommanderError } from "commander";
+import { contractsCommand } from "./contracts.js";
+import { demoCommand } from "./demo.js";
+import { EXIT } from "./run.js";
+
+const program = new Command("threadline")
+  .description("Threadline: the event backbone between Odoo and the shop floor, on NATS JetStream")
+  .version(process.env["npm_package_version"] ?? "0.1.0")
+  .showHelpAfterError("(add --help for usage)")
+  .exitOverride()
+  .addCommand(contractsCommand())
+  .addCommand(demoCommand());
+
+// Every subcommand reports usage errors as exit 2, like the top level.
+const override = (cmd: Command) => {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) override(sub);
+};
+override(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * `make demo`, first cut: a local nats-server (or $NATS_URL), the contracts registered in the
+ * schema registry, a short production run published as canonical events and read back.
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { Catalog } from "../../contracts/src/catalog.js";
+import { EventCodec } from "../../contracts/src/codec.js";
+import type { EventPayloads } from "../../contracts/src/events.generated.js";
+import { toJson } from "../../contracts/src/json.js";
+import { SchemaRegistry } from "../../contracts/src/registry.js";
+import { connectNats, natsSettingsFromEnv } from "../../streams/src/connection.js";
+import { fromHeaders } from "../../streams/src/envelope.js";
+import { EventPublisher } from "../../streams/src/publisher.js";
+import { startNatsServer } from "../local-nats/server.js";
+
+export interface DemoOptions {
+  /** A server to use instead of starting one. @default $NATS_URL, else a local nats-server */
+  natsUrl?: string;
+  /** Where to print. @default process.stdout */
+  print?: (line: string) => void;
+}
+
+const SITE = "plant1";
+const LINE = "line1";
+const MACHINE = "filler1";
+const equipment = { site: SITE, area: "packaging", line: LINE, machine: MACHINE };
+const kg = (value: string) => ({ value, uom: "kg" });
+const units = (value: string) => ({ value, uom: "Units" });
+
+export async function runDemo(options: DemoOptions = {}): Promise<void> {
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const url = options.natsUrl ?? process.env["NATS_URL"];
+  const server = url ? undefined : await startNatsServer();
+  const settings = natsSettingsFromEnv(
+    url ? { ...process.env, NATS_URL: url } : { NATS_URL: server?.clientUrl },
+  );
+  print(
+    server
+      ? `started nats-server ${server.clientUrl} (JetStream in ${server.storeDir})`
+      : `using NATS at ${settings.servers.join(",")}`,
+  );
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await connectNats({ ...settings, name: "threadline-demo" });
+    const catalog = Catalog.load();
+    const registry = await SchemaRegistry.open(nc);
+    for (const c of catalog.list()) {
+      const r = await registry.register(c.eventType, c.text);
+      if (r.created) print(`registered ${c.eventType} v${r.version} (${r.fingerprint})`);
+    }
+    print(`schema registry holds ${(await registry.list()).length} subjects`);
+
+    const jsm = await jetstreamManager(nc);
+    for (const [name, subject] of [
+      ["MFG_PRODUCTION", "mfg.production.>"],
+      ["MFG_MACHINE", "mfg.machine.>"],
+    ] as const) {
+      await jsm.streams
+        .info(name)
+        .catch(() => jsm.streams.add({ name, subjects: [subject], duplicate_window: 120_000_000_000 }));
+    }
+    const js = jetstream(nc);
+    const codec = new EventCodec({ catalog, writers: registry });
+    const publisher = new EventPublisher(js, codec, { service: "demo", site: SITE });
+    const t0 = Date.now();
+    const at = (s: number) => new Date(t0 + s * 1000);
+    const order = "WH/MO/00042";
+
+    const released: EventPayloads["mfg.production.production_order_released.v1"] = {
+      orderRef: order,
+      odooOrderId: 42n,
+      product: { code: "JAM-370", name: "Strawberry jam 370 g", odooId: 7n },
+      quantity: units("1200"),
+      plannedStartAt: at(0),
+      plannedEndAt: at(3600),
+      equipment: { ...equipment, machine: null },
+      workCenterCode: "FILL-1",
+      lotToProduce: "LOT-2026-1130-A",
+      components: [
+        {
+          product: { code: "STRAWB", name: "Strawberries", odooId: 11n },
+          quantity: kg("250.5"),
+          lot: "RM-889",
+        },
+        { product: { code: "JAR-370", name: "Jar 370 ml", odooId: 12n }, quantity: units("1200"), lot: null },
+      ],
+      origin: "SO/0815",
+      releasedAt: at(0),
+    };
+    const sent = [
+      await publisher.publish("mfg.production.production_order_released.v1", released, {
+        site: SITE,
+        line: LINE,
+        key: order,
+      }),
+      await publisher.publish(
+        "mfg.machine.machine_state_changed.v1",
+        {
+          equipment,
+          state: "EXECUTE",
+          previousState: "IDLE",
+          mode: "PRODUCTION",
+          stopReason: null,
+          changedAt: at(60),
+        },
+        { site: SITE, line: LINE, machine: MACHINE, key: MACHINE },
+      ),
+      await publisher.publish(
+        "mfg.production.production_reported.v1",
+        {
+          equipment,
+          orderRef: order,
+          lot: "LOT-2026-1130-A",
+          goodQuantity: units("480"),
+          rejectQuantity: units("6"),
+          goodCounterFrom: 10_000n,
+          goodCounterTo: 10_480n,
+          rejectCounterFrom: 200n,
+          rejectCounterTo: 206n,
+          periodStartAt: at(60),
+          reportedAt: at(900),
+        },
+        { site: SITE, line: LINE, machine: MACHINE, key: order },
+      ),
+      await publisher.publish(
+        "mfg.machine.machine_state_changed.v1",
+        {
+          equipment,
+          state: "HELD",
+          previousState: "EXECUTE",
+          mode: "PRODUCTION",
+          stopReason: { code: "JAM", text: "Jar jam at capper" },
+          changedAt: at(910),
+        },
+        { site: SITE, line: LINE, machine: MACHINE, key: MACHINE },
+      ),
+    ];
+    print(`published ${sent.length} events:`);
+    for (const p of sent) print(`  ${p.ack.stream} #${p.ack.seq}  ${p.subject}  id=${p.envelope.id}`);
+
+    // A retry with the same ce-id is dropped by the server's duplicate window: nothing is posted twice.
+    const again = await publisher.publish("mfg.production.production_order_released.v1", released, {
+      site: SITE,
+      line: LINE,
+      key: order,
+      id: sent[0]?.envelope.id as string,
+    });
+    print(
+      `re-published the order release with the same ce-id: duplicate=${again.ack.duplicate} (stored once)`,
+    );
+
+    print("reading back:");
+    for (const stream of ["MFG_PRODUCTION", "MFG_MACHINE"]) {
+      const consumer = await js.consumers.get(stream);
+      const info = await jsm.streams.info(stream);
+      const msgs = await consumer.fetch({ max_messages: info.state.messages, expires: 2_000 });
+      for await (const m of msgs) {
+        const env = fromHeaders(m.headers);
+        const decoded = await codec.decode(m.data, { subjectHint: env.type });
+        const json = toJson(decoded.type, decoded.value) as Record<string, unknown>;
+        const summary = JSON.stringify(json).slice(0, 150);
+        print(
+          `  ${stream} #${m.seq} ${env.type} (writer v${decoded.writer.version}) key=${env.subject}: ${summary}${summary.length >= 150 ? "…" : ""}`,
+        );
+      }
+    }
+    print("demo done.");
+  } finally {
+    await nc?.close();
+    await server?.dispose();
+  }
+}
