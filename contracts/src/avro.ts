@@ -137,6 +137,8 @@ class TimestampMillisType extends avro.types.LogicalType {
 
   protected override _toValue(value: unknown): bigint | number | undefined {
     if (!(value instanceof Date) || Number.isNaN(value.getTime())) return undefined;
+    // avsc's number long is exact only within ±2^52 (about year ±142 000): refuse rather than corrupt.
+    if (Math.abs(value.getTime()) > 2 ** 52) return undefined;
     // Millisecond times fit a safe integer; the underlying long may be avsc's (number) or ours (bigint).
     return this.underlyingType.typeName === "abstract:long" ? BigInt(value.getTime()) : value.getTime();
   }

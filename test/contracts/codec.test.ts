@@ -216,3 +216,13 @@ describe("codec - JSON form", () => {
     assert.equal(extra.problems[0]?.expected, "no such field");
   });
 });
+
+describe("codec - time range", () => {
+  test("a time beyond ±2^52 ms is refused as invalid instead of being corrupted", () => {
+    assert.throws(
+      () => codec.encode(TYPE, { ...sample, madeAt: new Date(-(2 ** 52) - 1) }),
+      PayloadInvalidError,
+    );
+    assert.throws(() => codec.encode(TYPE, { ...sample, madeAt: new Date(Number.NaN) }), PayloadInvalidError);
+  });
+});

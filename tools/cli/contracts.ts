@@ -218,9 +218,9 @@ export function contractsCommand(): Command {
 
   cmd
     .command("show")
-    .description("print a subject's schema text (latest version unless --version)")
+    .description("print a subject's schema text (the latest version unless one is given)")
     .argument("<event-type>")
-    .option("--version <n>", "registry version", (v) => {
+    .argument("[version]", "registry version (default: latest)", (v: string) => {
       if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError("must be a positive integer");
       return Number(v);
     })
@@ -231,14 +231,15 @@ export function contractsCommand(): Command {
       action(
         async (
           eventType: string,
-          opts: { server?: string; version?: number; local?: boolean; dir?: string },
+          version: number | undefined,
+          opts: { server?: string; local?: boolean; dir?: string },
         ) => {
           if (opts.local) {
             out(pick(loadCatalog(opts.dir), [eventType])[0]?.text.trimEnd());
             return EXIT.ok;
           }
           return withNats(opts, async (nc) => {
-            const s = await (await SchemaRegistry.open(nc)).get(eventType, opts.version);
+            const s = await (await SchemaRegistry.open(nc)).get(eventType, version);
             process.stderr.write(`# ${s.subject} version ${s.version} fingerprint ${s.fingerprint}\n`);
             out(s.schema.trimEnd());
             return EXIT.ok;
