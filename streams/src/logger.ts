@@ -33,7 +33,11 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? process.env["LOG_LEVEL"] ?? "info";
-  const opts = { level, base: { service: options.service }, redact: { paths: REDACT_PATHS, censor: "[redacted]" } };
+  const opts = {
+    level,
+    base: { service: options.service },
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+  };
   return options.destination ? pino(opts, options.destination) : pino(opts);
 }
 

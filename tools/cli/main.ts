@@ -1,5 +1,6 @@
 /** The `threadline` command line. */
 import { Command, CommanderError } from "commander";
+import { benchCommand } from "./bench.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
 import { EXIT } from "./run.js";
@@ -10,7 +11,8 @@ const program = new Command("threadline")
   .showHelpAfterError("(add --help for usage)")
   .exitOverride()
   .addCommand(contractsCommand())
-  .addCommand(demoCommand());
+  .addCommand(demoCommand())
+  .addCommand(benchCommand());
 
 // Every subcommand reports usage errors as exit 2, like the top level.
 const override = (cmd: Command) => {
