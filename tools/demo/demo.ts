@@ -28,6 +28,22 @@ const equipment = { site: SITE, area: "packaging", line: LINE, machine: MACHINE 
 const kg = (value: string) => ({ value, uom: "kg" });
 const units = (value: string) => ({ value, uom: "Units" });
 
+/** One line a person can read, for the events the demo sends; JSON for the rest. */
+// biome-ignore lint/suspicious/noExplicitAny: the JSON form of several event types
+function describe(type: string, e: Record<string, any>): string {
+  const num = (q: { value: string; uom: string }) => `${Number(q.value)} ${q.uom}`;
+  switch (type) {
+    case "mfg.production.production_order_released.v1":
+      return `order ${e.orderRef} released: ${num(e.quantity)} of ${e.product.code} on ${e.equipment.line}, lot ${e.lotToProduce}, ${e.components.length} components`;
+    case "mfg.production.production_reported.v1":
+      return `${e.equipment.machine} reported ${num(e.goodQuantity)} good, ${num(e.rejectQuantity)} reject for ${e.orderRef} (counter ${e.goodCounterFrom} -> ${e.goodCounterTo})`;
+    case "mfg.machine.machine_state_changed.v1":
+      return `${e.equipment.machine} ${e.previousState} -> ${e.state}${e.stopReason ? ` (${e.stopReason.code}: ${e.stopReason.text})` : ""}`;
+    default:
+      return JSON.stringify(e).slice(0, 140);
+  }
+}
+
 export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const url = options.natsUrl ?? process.env["NATS_URL"];
@@ -159,9 +175,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
         const env = fromHeaders(m.headers);
         const decoded = await codec.decode(m.data, { subjectHint: env.type });
         const json = toJson(decoded.type, decoded.value) as Record<string, unknown>;
-        const summary = JSON.stringify(json).slice(0, 150);
         print(
-          `  ${stream} #${m.seq} ${env.type} (writer v${decoded.writer.version}) key=${env.subject}: ${summary}${summary.length >= 150 ? "…" : ""}`,
+          `  ${stream} #${m.seq} ${env.type} (schema v${decoded.writer.version}): ${describe(env.type, json)}`,
         );
       }
     }
