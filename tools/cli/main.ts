@@ -4,6 +4,7 @@ import { benchCommand } from "./bench.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
 import { EXIT } from "./run.js";
+import { streamsCommand } from "./streams.js";
 
 const program = new Command("threadline")
   .description("Threadline: the event backbone between Odoo and the shop floor, on NATS JetStream")
@@ -12,6 +13,7 @@ const program = new Command("threadline")
   .exitOverride()
   .addCommand(contractsCommand())
   .addCommand(demoCommand())
+  .addCommand(streamsCommand())
   .addCommand(benchCommand());
 
 // Every subcommand reports usage errors as exit 2, like the top level.

@@ -1,0 +1,273 @@
+/**
+ * Streams as code, without a server: the shipped declarations are valid for every profile and route
+ * every catalog event to exactly one stream; invalid declarations fail with a DeclarationError naming
+ * each offending key.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { EVENT_TYPES } from "../../contracts/src/events.generated.js";
+import {
+  DeclarationError,
+  type Declarations,
+  declarations,
+  formatDuration,
+  parseDuration,
+  StreamsErrorCode,
+  subjectsOverlap,
+  subjectWithin,
+  validateDeclarations,
+} from "../../streams/src/declarations.js";
+import { subjectFor } from "../../streams/src/envelope.js";
+import { DLQ_STREAM, dlqSubject, domainStream } from "../../streams/src/names.js";
+
+type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> };
+
+/** A copy of the local declarations, edited by `fn`. */
+function edited(fn: (d: Mutable<Declarations>) => void): unknown {
+  const copy = structuredClone(declarations()) as Mutable<Declarations>;
+  fn(copy);
+  return copy;
+}
+
+/** The problems a DeclarationError reports, as `key: message` lines. */
+function problemsOf(input: unknown): string[] {
+  try {
+    validateDeclarations(input);
+  } catch (err) {
+    assert.ok(err instanceof DeclarationError, `expected a DeclarationError, got ${String(err)}`);
+    assert.equal(err.code, StreamsErrorCode.DeclarationInvalid);
+    for (const p of err.problems) assert.ok(err.message.includes(p.key), `message names ${p.key}`);
+    return err.problems.map((p) => `${p.key}: ${p.message}`);
+  }
+  assert.fail("expected the declarations to be refused");
+}
+
+describe("streams declarations - the shipped set", () => {
+  test("is valid for both profiles, with 1 replica locally and 3 in production", () => {
+    const local = declarations();
+    const production = declarations({ profile: "production" });
+    assert.deepEqual(Object.keys(local.streams), [
+      "MFG_MACHINE",
+      "MFG_PRODUCTION",
+      "MFG_INVENTORY",
+      "MFG_QUALITY",
+      "MFG_SHIPPING",
+      DLQ_STREAM,
+    ]);
+    assert.deepEqual(Object.keys(local.kv), [
+      "THREADLINE_SCHEMAS",
+      "THREADLINE_CONNECTOR_STATE",
+      "THREADLINE_QUALITY_HOLDS",
+      "THREADLINE_IDEMPOTENCY",
+    ]);
+    for (const s of Object.values(local.streams)) assert.equal(s.replicas, 1);
+    for (const k of Object.values(local.kv)) assert.equal(k.replicas, 1);
+    for (const s of Object.values(production.streams)) assert.equal(s.replicas, 3);
+    for (const k of Object.values(production.kv)) assert.equal(k.replicas, 3);
+    const r5 = declarations({ profile: "production", replicas: 5 });
+    assert.equal(r5.streams["MFG_MACHINE"]?.replicas, 5);
+  });
+
+  test("local size caps fit a 1 GiB test server; production caps are larger", () => {
+    const sum = (d: Declarations) =>
+      Object.values(d.streams).reduce((n, s) => n + Math.max(s.maxBytes, 0), 0) +
+      Object.values(d.kv).reduce((n, k) => n + Math.max(k.maxBytes ?? 0, 0), 0);
+    assert.ok(sum(declarations()) < 1024 ** 3, `local total ${sum(declarations())} bytes`);
+    assert.ok(sum(declarations({ profile: "production" })) > 100 * 1024 ** 3);
+  });
+
+  test("telemetry is short-lived and discards old; production and quality are long-kept and refuse when full", () => {
+    const d = declarations();
+    const days = (name: string) => parseDuration(d.streams[name]?.maxAge ?? "0s") / 86_400_000;
+    assert.equal(d.streams["MFG_MACHINE"]?.discard, "old");
+    assert.ok(days("MFG_MACHINE") <= 14);
+    for (const name of ["MFG_PRODUCTION", "MFG_QUALITY", "MFG_INVENTORY"]) {
+      assert.equal(d.streams[name]?.discard, "new", name);
+      assert.ok(days(name) >= 365, name);
+    }
+    assert.equal(days(DLQ_STREAM), 30);
+    assert.equal(d.streams["MFG_MACHINE"]?.duplicateWindow, "2h");
+    assert.equal(d.streams["MFG_PRODUCTION"]?.duplicateWindow, "24h");
+    assert.equal(d.kv["THREADLINE_IDEMPOTENCY"]?.ttl, d.streams[DLQ_STREAM]?.maxAge);
+  });
+
+  test("every catalog event, and every dead letter, lands in exactly one stream: its domain's", () => {
+    const d = declarations();
+    for (const type of EVENT_TYPES) {
+      const subject = subjectFor(type, "plant1", "line1", "m1");
+      const owners = Object.entries(d.streams).filter(([, s]) =>
+        s.subjects.some((p) => subjectWithin(subject, p)),
+      );
+      assert.deepEqual(
+        owners.map(([n]) => n),
+        [domainStream(type.split(".")[1] as string)],
+        type,
+      );
+    }
+    const dead = dlqSubject("MFG_PRODUCTION", "odoo-connector-production-reported");
+    assert.deepEqual(
+      Object.entries(d.streams)
+        .filter(([, s]) => s.subjects.some((p) => subjectWithin(dead, p)))
+        .map(([n]) => n),
+      [DLQ_STREAM],
+    );
+  });
+});
+
+describe("streams declarations - validation names the offending key", () => {
+  test("two streams whose subjects overlap", () => {
+    const problems = problemsOf(
+      edited((d) => {
+        d.streams["MFG_EXTRA"] = {
+          ...(d.streams["MFG_QUALITY"] as Mutable<Declarations>["streams"][string]),
+        };
+        d.streams["MFG_EXTRA"].subjects = ["mfg.quality.inspection_recorded.*"];
+      }),
+    );
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0] as string,
+      /^streams\.MFG_EXTRA\.subjects\[0\]: .*overlaps mfg\.quality\.> of streams\.MFG_QUALITY/,
+    );
+  });
+
+  test("overlapping subjects within one stream", () => {
+    const problems = problemsOf(
+      edited((d) => {
+        (d.streams["MFG_MACHINE"] as { subjects: string[] }).subjects.push("mfg.machine.telemetry_sampled.>");
+      }),
+    );
+    assert.deepEqual(
+      problems.map((p) => p.split(":")[0]),
+      ["streams.MFG_MACHINE.subjects[1]"],
+    );
+  });
+
+  test("a consumer filter outside its stream, or on an undeclared stream", () => {
+    const problems = problemsOf(
+      edited((d) => {
+        (d.consumers["quality-service-inspections"] as { filterSubjects: string[] }).filterSubjects = [
+          "mfg.shipping.shipment_requested.>",
+        ];
+        (d.consumers["genealogy-builder-inventory"] as { stream: string }).stream = "MFG_NOWHERE";
+      }),
+    );
+    assert.equal(problems.length, 2);
+    assert.match(
+      problems.find((p) => p.startsWith("consumers.quality-service-inspections")) ?? "",
+      /^consumers\.quality-service-inspections\.filterSubjects\[0\]: mfg\.shipping\.shipment_requested\.> is not inside the subjects of stream MFG_QUALITY/,
+    );
+    assert.match(
+      problems.find((p) => p.startsWith("consumers.genealogy-builder-inventory")) ?? "",
+      /^consumers\.genealogy-builder-inventory\.stream: stream MFG_NOWHERE is not declared/,
+    );
+  });
+
+  test("bad stream, consumer and bucket names", () => {
+    const problems = problemsOf(
+      edited((d) => {
+        d.streams["mfg machine"] = d.streams["MFG_MACHINE"] as Mutable<Declarations>["streams"][string];
+        delete d.streams["MFG_MACHINE"];
+        d.consumers["Odoo_Poster"] = d.consumers["odoo-connector-production-reported"] as Mutable<
+          Declarations["consumers"][string]
+        >;
+        delete d.consumers["odoo-connector-production-reported"];
+        d.kv["schemas.v1"] = d.kv["THREADLINE_SCHEMAS"] as Mutable<Declarations["kv"][string]>;
+        delete d.kv["THREADLINE_SCHEMAS"];
+        d.streams["KV_SNEAKY"] = {
+          ...(d.streams["MFG_DLQ"] as Mutable<Declarations>["streams"][string]),
+          subjects: ["sneaky.>"],
+        };
+      }),
+    );
+    const keys = problems.map((p) => p.split(":")[0]);
+    assert.deepEqual(keys.sort(), [
+      "consumers.Odoo_Poster",
+      "kv.schemas.v1",
+      "streams.KV_SNEAKY",
+      "streams.mfg machine",
+    ]);
+    assert.match(problems.find((p) => p.startsWith("streams.KV_SNEAKY")) ?? "", /reserved for KV buckets/);
+  });
+
+  test("invalid subject syntax, durations and unknown fields", () => {
+    const problems = problemsOf(
+      edited((d) => {
+        (d.streams["MFG_SHIPPING"] as { subjects: string[] }).subjects = ["mfg.>.shipping"];
+        (d.streams["MFG_DLQ"] as { maxAge: string }).maxAge = "30 days";
+        (d.kv["THREADLINE_SCHEMAS"] as Record<string, unknown>)["histroy"] = 3;
+      }),
+    );
+    const keys = problems.map((p) => p.split(":")[0]).sort();
+    assert.deepEqual(keys, ["kv.THREADLINE_SCHEMAS", "streams.MFG_DLQ.maxAge"]);
+    assert.match(problems.join("\n"), /histroy/);
+    // Shape errors come first; once fixed, the subject is reported.
+    const subject = problemsOf(
+      edited((d) => {
+        (d.streams["MFG_SHIPPING"] as { subjects: string[] }).subjects = ["mfg.>.shipping"];
+      }),
+    );
+    assert.deepEqual(subject, [
+      `streams.MFG_SHIPPING.subjects[0]: subject has '>' before its last token in "mfg.>.shipping"`,
+    ]);
+  });
+
+  test("rules the server enforces: duplicate window ≤ max age, backoff vs ack wait and max deliver", () => {
+    const problems = problemsOf(
+      edited((d) => {
+        (d.streams["MFG_MACHINE"] as { duplicateWindow: string }).duplicateWindow = "8d";
+        const c = d.consumers["quality-service-inspections"] as { ackWait: string; maxDeliver: number };
+        c.ackWait = "45s";
+        c.maxDeliver = 3;
+      }),
+    );
+    assert.deepEqual(problems.map((p) => p.split(":")[0]).sort(), [
+      "consumers.quality-service-inspections.ackWait",
+      "consumers.quality-service-inspections.maxDeliver",
+      "streams.MFG_MACHINE.duplicateWindow",
+    ]);
+    assert.match(problems.join("\n"), /replaces ack_wait by the first backoff step/);
+  });
+
+  test("a DLQ too small for another stream's largest message", () => {
+    const problems = problemsOf(
+      edited((d) => {
+        (d.streams[DLQ_STREAM] as { maxMsgSize: number }).maxMsgSize = 256 * 1024;
+      }),
+    );
+    assert.deepEqual(
+      problems.map((p) => p.split(":")[0]),
+      [`streams.${DLQ_STREAM}.maxMsgSize`],
+    );
+    assert.match(problems[0] as string, /MFG_MACHINE/);
+  });
+});
+
+describe("streams declarations - subjects and durations", () => {
+  test("overlap: wildcards match across tokens the way the server matches them", () => {
+    assert.equal(subjectsOverlap("mfg.>", "mfg.machine.x"), true);
+    assert.equal(subjectsOverlap("mfg.*.x", "mfg.machine.*"), true);
+    assert.equal(subjectsOverlap("mfg.machine.>", "mfg.production.>"), false);
+    assert.equal(subjectsOverlap("mfg.machine", "mfg.machine.>"), false);
+    assert.equal(subjectsOverlap("a.b", "a.b.c"), false);
+    assert.equal(subjectsOverlap("a.*", "a.b"), true);
+  });
+
+  test("within: a filter is inside a stream subject only if every subject it matches is", () => {
+    assert.equal(subjectWithin("mfg.production.production_reported.>", "mfg.production.>"), true);
+    assert.equal(subjectWithin("mfg.production.>", "mfg.production.>"), true);
+    assert.equal(subjectWithin("mfg.>", "mfg.production.>"), false);
+    assert.equal(subjectWithin("mfg.*.x", "mfg.production.>"), false);
+    assert.equal(subjectWithin("mfg.a.x", "mfg.*.x"), true);
+    assert.equal(subjectWithin("mfg.a.x.y", "mfg.*.x"), false);
+  });
+
+  test("durations parse and print in the largest exact unit", () => {
+    assert.equal(parseDuration("2h"), 7_200_000);
+    assert.equal(parseDuration("400d"), 400 * 86_400_000);
+    assert.equal(formatDuration(parseDuration("90m")), "90m");
+    assert.equal(formatDuration(parseDuration("120m")), "2h");
+    assert.equal(formatDuration(1500), "1500ms");
+    assert.throws(() => parseDuration("1.5h"), /not a duration/);
+  });
+});

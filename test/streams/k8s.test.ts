@@ -1,0 +1,73 @@
+/**
+ * deploy/k8s/streams.yaml is generated from the declarations (`threadline streams k8s`): the committed
+ * file must equal the generated output (drift test), and it must be what NACK reads.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import { parseAllDocuments } from "yaml";
+import { declarations } from "../../streams/src/declarations.js";
+import { generateK8s, goDuration, K8S_FILE } from "../../tools/deploy/generate-k8s.js";
+
+describe("streams k8s - NACK resources from the declarations", () => {
+  test("the committed deploy/k8s/streams.yaml equals the generated output", () => {
+    let committed = "";
+    try {
+      committed = readFileSync(K8S_FILE, "utf8");
+    } catch {
+      // reported below
+    }
+    assert.ok(
+      committed === generateK8s(declarations({ profile: "production" })),
+      "deploy/k8s/streams.yaml is stale: run `npm run build && node bin/threadline.js streams k8s > deploy/k8s/streams.yaml`",
+    );
+  });
+
+  test("one Stream, KeyValue or Consumer per declaration, with Go durations and production replicas", () => {
+    const d = declarations({ profile: "production" });
+    type Obj = Record<string, unknown>;
+    const docs = parseAllDocuments(generateK8s(d)).map((doc) => doc.toJS() as Obj);
+    assert.equal(
+      docs.length,
+      Object.keys(d.streams).length + Object.keys(d.kv).length + Object.keys(d.consumers).length,
+    );
+    for (const doc of docs) assert.equal(doc["apiVersion"], "jetstream.nats.io/v1beta2");
+    const byKind = (kind: string) =>
+      docs.filter((doc) => doc["kind"] === kind).map((doc) => doc["spec"] as Obj);
+    const find = (kind: string, field: string, value: string) => {
+      const found = byKind(kind).find((spec) => spec[field] === value);
+      assert.ok(found, `${kind} ${value}`);
+      return found;
+    };
+    assert.deepEqual(
+      byKind("Stream").map((s) => s["name"]),
+      Object.keys(d.streams),
+    );
+    assert.deepEqual(
+      byKind("KeyValue").map((k) => k["bucket"]),
+      Object.keys(d.kv),
+    );
+    assert.deepEqual(
+      byKind("Consumer").map((c) => c["durableName"]),
+      Object.keys(d.consumers),
+    );
+    const machine = find("Stream", "name", "MFG_MACHINE");
+    assert.equal(machine["maxAge"], "168h");
+    assert.equal(machine["duplicateWindow"], "2h");
+    assert.equal(machine["replicas"], 3);
+    assert.equal(machine["preventDelete"], true);
+    const poster = find("Consumer", "durableName", "odoo-connector-production-reported");
+    assert.equal(poster["streamName"], "MFG_PRODUCTION");
+    assert.equal(poster["filterSubject"], "mfg.production.production_reported.>");
+    assert.deepEqual(poster["backoff"], ["1m", "5m", "15m", "1h", "4h"]);
+    assert.equal(find("KeyValue", "bucket", "THREADLINE_IDEMPOTENCY")["ttl"], "720h");
+    for (const doc of docs)
+      assert.match(String((doc["metadata"] as Obj)["name"]), /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  });
+
+  test("Go durations never use days", () => {
+    assert.equal(goDuration("400d"), "9600h");
+    assert.equal(goDuration("90s"), "90s");
+    assert.equal(goDuration("0s"), "0s");
+  });
+});

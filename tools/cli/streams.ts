@@ -1,0 +1,146 @@
+/**
+ * `threadline streams …`: plan, apply and k8s — the streams, consumers and KV buckets declared in
+ * streams/src/declarations.ts, against a live server or as NACK resources.
+ *
+ * Exit codes: `plan` 0 when `apply` would go through without --force (changes may be pending), 1 when
+ * destructive changes are pending or the plan failed (server too old for a declared feature, replicas
+ * the server cannot hold, unreachable); `apply` 0 when the server now matches, 1 when refused (nothing
+ * changed) or failed; 2 for a usage error.
+ */
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Command, InvalidArgumentError, Option } from "commander";
+import {
+  type Declarations,
+  declarations,
+  PROFILE_NAMES,
+  type ProfileName,
+} from "../../streams/src/declarations.js";
+import {
+  applyPlan,
+  destructiveItems,
+  formatPlan,
+  type Plan,
+  planChanges,
+  serverFacts,
+} from "../../streams/src/plan.js";
+import { generateK8s } from "../deploy/generate-k8s.js";
+import { action, EXIT, withNats } from "./run.js";
+
+const out = (line = "") => process.stdout.write(`${line}\n`);
+
+interface DeclarationFlags {
+  profile: ProfileName;
+  replicas?: number;
+}
+
+const serverOption = () =>
+  new Option("-s, --server <url>", "NATS server URL (default: $NATS_URL, else nats://127.0.0.1:4222)");
+const profileOption = (fallback: ProfileName) =>
+  new Option("--profile <name>", "environment profile: replicas and size caps")
+    .choices(PROFILE_NAMES)
+    .default(fallback);
+const replicasOption = () =>
+  new Option(
+    "--replicas <n>",
+    "replicas of every stream and bucket (default: the profile's, 1 local, 3 production)",
+  ).argParser((v) => {
+    if (!/^[1-5]$/.test(v)) throw new InvalidArgumentError("must be an integer from 1 to 5");
+    return Number(v);
+  });
+
+function declared(flags: DeclarationFlags): Declarations {
+  return declarations(
+    flags.replicas === undefined
+      ? { profile: flags.profile }
+      : { profile: flags.profile, replicas: flags.replicas },
+  );
+}
+
+async function planAgainst(
+  flags: DeclarationFlags & { server?: string },
+  then: (plan: Plan, apply: (force: boolean) => Promise<void>) => Promise<number>,
+) {
+  return withNats(flags, async (nc) => {
+    const jsm = await jetstreamManager(nc);
+    const plan = await planChanges(jsm, declared(flags), serverFacts(nc));
+    return then(plan, async (force) => {
+      const result = await applyPlan(jsm, plan, { force });
+      const counts = new Map<string, number>();
+      for (const i of result.applied) {
+        const verb = i.action === "create" ? "created" : i.recreate ? "recreated" : "updated";
+        counts.set(verb, (counts.get(verb) ?? 0) + 1);
+      }
+      out(
+        result.applied.length === 0
+          ? "applied: nothing to do, the server matches the declarations"
+          : `applied: ${[...counts].map(([verb, n]) => `${n} ${verb}`).join(", ")}; ${result.unchanged} unchanged`,
+      );
+    });
+  });
+}
+
+export function streamsCommand(): Command {
+  const cmd = new Command("streams").description(
+    "JetStream streams, consumers and KV buckets as code (streams/src/declarations.ts): plan, apply, k8s",
+  );
+
+  cmd
+    .command("plan")
+    .description(
+      "show what apply would change on the server (+ create, ~ update, = unchanged, ! destructive); exit 1 when destructive changes are pending",
+    )
+    .addOption(serverOption())
+    .addOption(profileOption("local"))
+    .addOption(replicasOption())
+    .action(
+      action(async (opts: DeclarationFlags & { server?: string }) =>
+        planAgainst(opts, async (plan) => {
+          out(formatPlan(plan));
+          const destructive = destructiveItems(plan);
+          if (destructive.length === 0) return EXIT.ok;
+          process.stderr.write(
+            `threadline: ${destructive.length} destructive change(s) pending: \`threadline streams apply\` refuses them without --force\n`,
+          );
+          return EXIT.failed;
+        }),
+      ),
+    );
+
+  cmd
+    .command("apply")
+    .description(
+      "make the server match the declarations; refuses destructive changes (changing nothing) unless --force",
+    )
+    .addOption(serverOption())
+    .addOption(profileOption("local"))
+    .addOption(replicasOption())
+    .option(
+      "--force",
+      "also apply destructive changes; what the server cannot change in place (storage, retention on 2.9, consumer deliver policy) is deleted and recreated",
+    )
+    .action(
+      action(async (opts: DeclarationFlags & { server?: string; force?: boolean }) =>
+        planAgainst(opts, async (plan, apply) => {
+          out(formatPlan(plan));
+          await apply(opts.force === true);
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  cmd
+    .command("k8s")
+    .description(
+      "print the NACK resources (jetstream.nats.io/v1beta2 Stream, Consumer, KeyValue) for the declarations: threadline streams k8s > deploy/k8s/streams.yaml",
+    )
+    .addOption(profileOption("production"))
+    .addOption(replicasOption())
+    .action(
+      action(async (opts: DeclarationFlags) => {
+        process.stdout.write(generateK8s(declared(opts)));
+        return EXIT.ok;
+      }),
+    );
+
+  return cmd;
+}
