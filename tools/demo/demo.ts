@@ -10,7 +10,9 @@ import type { EventPayloads } from "../../contracts/src/events.generated.js";
 import { toJson } from "../../contracts/src/json.js";
 import { SchemaRegistry } from "../../contracts/src/registry.js";
 import { connectNats, natsSettingsFromEnv } from "../../streams/src/connection.js";
+import { declarations } from "../../streams/src/declarations.js";
 import { fromHeaders } from "../../streams/src/envelope.js";
+import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { startNatsServer } from "../local-nats/server.js";
 
@@ -67,15 +69,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     }
     print(`schema registry holds ${(await registry.list()).length} subjects`);
 
+    // The streams, consumers and KV buckets exactly as declared in streams/ (local profile: 1 replica).
     const jsm = await jetstreamManager(nc);
-    for (const [name, subject] of [
-      ["MFG_PRODUCTION", "mfg.production.>"],
-      ["MFG_MACHINE", "mfg.machine.>"],
-    ] as const) {
-      await jsm.streams
-        .info(name)
-        .catch(() => jsm.streams.add({ name, subjects: [subject], duplicate_window: 120_000_000_000 }));
-    }
+    const plan = await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc));
+    await applyPlan(jsm, plan, { force: false });
+    const counts = planSummary(plan);
+    print(
+      `streams as code: ${counts.create} created, ${counts.update} updated, ${counts.unchanged} unchanged`,
+    );
     const js = jetstream(nc);
     const codec = new EventCodec({ catalog, writers: registry });
     const publisher = new EventPublisher(js, codec, { service: "demo", site: SITE });
