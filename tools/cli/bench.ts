@@ -1,6 +1,7 @@
 /** `threadline bench`: the benchmarks behind BENCHMARKS.md, each printed as it finishes. */
 import { Command } from "commander";
 import { formatCodecBench, runCodecBench } from "../bench/codec.js";
+import { formatSdkBench, runSdkBench } from "../bench/sdk.js";
 import { action, EXIT } from "./run.js";
 
 /** A benchmark: a name for `--only` and a function that returns its report. */
@@ -9,7 +10,14 @@ export interface Bench {
   run(): Promise<string>;
 }
 
-export const BENCHES: Bench[] = [{ name: "codec", run: async () => formatCodecBench(runCodecBench()) }];
+export const BENCHES: Bench[] = [
+  { name: "codec", run: async () => formatCodecBench(runCodecBench()) },
+  {
+    name: "sdk",
+    run: async () =>
+      formatSdkBench(await runSdkBench(process.env["NATS_URL"] ? { natsUrl: process.env["NATS_URL"] } : {})),
+  },
+];
 
 export function benchCommand(): Command {
   return new Command("bench")

@@ -1,0 +1,176 @@
+/**
+ * A Threadline service in one call: config validated, NATS connected, schema registry opened,
+ * consumers started, `/metrics` `/healthz` `/readyz` served, SIGTERM drained. A service's own
+ * code is its `setup` function: business logic on top of the context it is given.
+ *
+ * ```ts
+ * await runService({
+ *   name: "order-progress",
+ *   setup: ({ publisher }) => ({
+ *     consumers: [{ stream: "MFG_PRODUCTION", durable: "order-progress", handlers: { ... } }],
+ *   }),
+ * });
+ * ```
+ */
+import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { FastifyInstance } from "fastify";
+import type { Registry } from "prom-client";
+import type { z } from "zod";
+import { EventCodec } from "../../contracts/src/codec.js";
+import { SchemaRegistry } from "../../contracts/src/registry.js";
+import { BaseServiceConfig, loadConfig } from "./config.js";
+import { connectNats, natsSettingsFromEnv } from "./connection.js";
+import { type ConsumerOptions, createEventConsumer, type EventConsumer, handleSignals } from "./consumer.js";
+import { createHealthServer, type ReadinessCheck } from "./http.js";
+import { createLogger, type Logger } from "./logger.js";
+import { defaultRegistry } from "./metrics.js";
+import { EventPublisher } from "./publisher.js";
+
+/** What `setup` gets: everything a handler needs, already connected. */
+export interface ServiceContext<C extends BaseServiceConfig = BaseServiceConfig> {
+  readonly name: string;
+  readonly config: C;
+  readonly logger: Logger;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly codec: EventCodec;
+  readonly publisher: EventPublisher;
+  readonly metrics: Registry;
+}
+
+/** What `setup` returns. */
+export interface ServiceParts {
+  /** Consumers to run (logger, metrics and codec are filled in from the context unless given). */
+  consumers?: ConsumerOptions[];
+  /** Extra readiness checks (an ERP reachable, a cache warm, ...). */
+  checks?: ReadinessCheck[];
+  /** Runs after the consumers drained, before the connection closes. */
+  onStop?: () => Promise<void>;
+}
+
+export interface ServiceOptions<S extends z.ZodObject = typeof BaseServiceConfig> {
+  /** The service name (logs, metrics, `ce-source`, the NATS connection name). */
+  name: string;
+  /** The config schema; extend `BaseServiceConfig` with the service's own keys. @default BaseServiceConfig */
+  configSchema?: S;
+  /** @default process.env */
+  env?: Record<string, string | undefined>;
+  setup: (ctx: ServiceContext<z.infer<S> & BaseServiceConfig>) => Promise<ServiceParts> | ServiceParts;
+  /** Install SIGTERM/SIGINT handlers that drain and exit. @default true */
+  handleSignals?: boolean;
+  /** Where logs go. @default stdout */
+  logDestination?: NodeJS.WritableStream;
+}
+
+/** A running service. */
+export interface RunningService {
+  readonly context: ServiceContext;
+  readonly consumers: readonly EventConsumer[];
+  readonly http: FastifyInstance;
+  /** The address the health server listens on, e.g. `http://127.0.0.1:9464`. */
+  readonly url: string;
+  /** Drains consumers (within DRAIN_TIMEOUT_MS), stops the HTTP server, drains the connection. */
+  stop(): Promise<void>;
+}
+
+export async function runService<S extends z.ZodObject = typeof BaseServiceConfig>(
+  options: ServiceOptions<S>,
+): Promise<RunningService> {
+  const schema = (options.configSchema ?? BaseServiceConfig) as S;
+  const env = options.env ?? process.env;
+  const config = loadConfig(schema, { env }) as z.infer<S> & BaseServiceConfig;
+  const logger = createLogger({
+    service: options.name,
+    level: config.LOG_LEVEL,
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
+  const settings = natsSettingsFromEnv({ ...config, NATS_NAME: options.name } as Record<
+    string,
+    string | undefined
+  >);
+  const nc = await connectNats(settings);
+  logger.info({ servers: settings.servers }, "connected to NATS");
+  let disconnected = false;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") disconnected = true;
+      if (s.type === "reconnect") disconnected = false;
+      if (s.type === "disconnect" || s.type === "reconnect")
+        logger.warn({ status: s.type }, "NATS connection");
+    }
+  })();
+  const js = jetstream(nc);
+  const codec = new EventCodec({ writers: await SchemaRegistry.open(nc) });
+  const metrics = defaultRegistry;
+  const publisher = new EventPublisher(js, codec, {
+    service: options.name,
+    site: config.SITE,
+    logger,
+    metrics,
+  });
+  const context: ServiceContext<z.infer<S> & BaseServiceConfig> = {
+    name: options.name,
+    config,
+    logger,
+    nc,
+    js,
+    codec,
+    publisher,
+    metrics,
+  };
+  const parts = await options.setup(context);
+  const consumers = (parts.consumers ?? []).map((c) =>
+    createEventConsumer(nc, {
+      drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
+      ...c,
+      logger: c.logger ?? logger.child({ consumer: c.durable }),
+      metrics: c.metrics ?? metrics,
+      codec: c.codec ?? codec,
+    }),
+  );
+  for (const c of consumers) await c.start();
+
+  const checks: ReadinessCheck[] = [
+    {
+      name: "nats",
+      check: () => (nc.isClosed() || disconnected ? { ok: false, reason: "disconnected" } : { ok: true }),
+    },
+    ...consumers.map((c) => ({
+      name: `consumer ${c.stream}/${c.durable}`,
+      check: () => (c.state === "running" ? { ok: true } : { ok: false, reason: c.state }),
+    })),
+    ...(parts.checks ?? []),
+  ];
+  const http = createHealthServer({
+    registry: metrics,
+    checks,
+    ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
+  });
+  const url = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+  logger.info({ url, consumers: consumers.map((c) => c.durable) }, "service running");
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info("stopping: draining consumers");
+      await Promise.allSettled(consumers.map((c) => c.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS })));
+      await parts.onStop?.();
+      await http.close();
+      // A drain needs the server; when it is gone, do not hang the exit: close after a grace period.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        nc.drain().catch(() => undefined),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, 5_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!nc.isClosed()) await nc.close().catch(() => undefined);
+      logger.info("stopped");
+    })();
+    return stopping;
+  };
+  if (options.handleSignals ?? true) handleSignals({ stop }, { logger });
+  return { context: context as unknown as ServiceContext, consumers, http, url, stop };
+}
