@@ -3,7 +3,7 @@
  * `mfg.<domain>.<event>.<site>[.<line>[.<machine>]]`. Subjects carry routing only; the payload
  * type lives in `ce-type`.
  */
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
 import { v7 as uuidv7 } from "uuid";
 import { ThreadlineError } from "../../contracts/src/errors.js";
@@ -50,9 +50,21 @@ export function newEventId(): string {
   return uuidv7();
 }
 
+// Random bytes drawn from a pool refilled 4 KiB at a time: one syscall per ~170 trace ids instead of two each.
+const randomPool = Buffer.allocUnsafe(4096);
+let randomOffset = randomPool.length;
+function randomHex(bytes: number): string {
+  if (randomOffset + bytes > randomPool.length) {
+    randomFillSync(randomPool);
+    randomOffset = 0;
+  }
+  randomOffset += bytes;
+  return randomPool.toString("hex", randomOffset - bytes, randomOffset);
+}
+
 /** A new W3C traceparent (version 00, sampled) for events that start a trace. */
 export function newTraceparent(): string {
-  return `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`;
+  return `00-${randomHex(16)}-${randomHex(8)}-01`;
 }
 
 export function sourceUrn(service: string, site: string): string {

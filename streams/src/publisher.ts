@@ -311,6 +311,11 @@ export interface BatchResult {
   readonly duplicates: number;
 }
 
+/** One event for {@link PublishBatch.publishMany}, typed by the catalog. */
+export type BatchEvent = {
+  [K in EventType]: { eventType: K; payload: EventPayloads[K]; target: PublishTarget };
+}[EventType];
+
 /** The async mode: a bounded window of publishes awaiting their PubAck. */
 export interface PublishBatch {
   /**
@@ -323,6 +328,12 @@ export interface PublishBatch {
     payload: EventPayloads[K],
     target: PublishTarget,
   ): Promise<EventEnvelope>;
+  /**
+   * Validates every event first (one invalid payload refuses the call, nothing sent), then sends them
+   * through the window. Faster than awaiting `publish` one by one: sends that find room go out in one
+   * socket write. Resolves once all are sent; {@link flush} waits for their PubAcks.
+   */
+  publishMany(events: readonly BatchEvent[]): Promise<EventEnvelope[]>;
   /** Publishes awaiting their PubAck now (never more than `maxInFlight`). */
   readonly inFlight: number;
   /** The window size. */
@@ -482,6 +493,24 @@ class PublishBatchImpl implements PublishBatch {
     while (this.#inFlight >= this.maxInFlight) {
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
+    this.#start(prepared);
+    return prepared.envelope;
+  }
+
+  async publishMany(events: readonly BatchEvent[]): Promise<EventEnvelope[]> {
+    // Every event is validated before the first is sent: one invalid payload refuses the whole call.
+    const prepared = events.map((e) => this.prepare(e.eventType, e.payload, e.target));
+    for (const p of prepared) {
+      // Sends that find room start in the same tick, so the client writes them to the socket together.
+      while (this.#inFlight >= this.maxInFlight) {
+        await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      }
+      this.#start(p);
+    }
+    return prepared.map((p) => p.envelope);
+  }
+
+  #start(prepared: Prepared): void {
     this.#inFlight++;
     const done: Promise<void> = this.send(prepared).then(
       (published) => {
@@ -503,7 +532,6 @@ class PublishBatchImpl implements PublishBatch {
       this.#waiters.shift()?.();
     });
     this.#settled.add(tracked);
-    return prepared.envelope;
   }
 
   async flush(): Promise<BatchResult> {

@@ -254,3 +254,31 @@ describe("publish - async window", () => {
     );
   });
 });
+
+describe("publish - many at once", () => {
+  test("publishMany validates every event before sending any, then stores them all through the window", async (t) => {
+    const { js, jsm } = await withJetStream(t);
+    await jsm.streams.add({ name: STREAM, subjects: ["mfg.machine.>"] });
+    const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
+    const batch = publisher.batch({ maxInFlight: 8 });
+    const good = Array.from(
+      { length: 50 },
+      (_, i) => ({ eventType: TYPE, payload: downtime(`d${i}`), target }) as const,
+    );
+    const bad = {
+      eventType: TYPE,
+      payload: { ...downtime("x"), category: "NAP" } as unknown as DowntimeStarted,
+      target,
+    } as const;
+    await assert.rejects(batch.publishMany([...good.slice(0, 3), bad]), PayloadInvalidError);
+    assert.deepEqual(await batch.flush(), { acknowledged: 0, duplicates: 0 });
+    assert.deepEqual(await storedIds(jsm), []);
+    const envelopes = await batch.publishMany(good);
+    assert.ok(batch.inFlight <= 8);
+    assert.deepEqual(await batch.flush(), { acknowledged: 50, duplicates: 0 });
+    assert.deepEqual(
+      await storedIds(jsm),
+      envelopes.map((e) => e.id),
+    );
+  });
+});
