@@ -7,7 +7,7 @@
  * subject never names a fingerprint whose text is missing.
  */
 
-import { jetstream } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -27,6 +27,8 @@ import { canonicalForm, fingerprintHex } from "./fingerprint.js";
 
 export const REGISTRY_BUCKET = "THREADLINE_SCHEMAS";
 export const DEFAULT_COMPATIBILITY: CompatibilityMode = DEFAULT_COMPATIBILITY_MODE;
+/** Error code of a write on a registry opened with `readOnly`. */
+export const REGISTRY_READ_ONLY = "REGISTRY_READ_ONLY";
 
 export interface SubjectVersion {
   readonly version: number;
@@ -95,6 +97,14 @@ export interface SchemaRegistryOptions {
   domain?: string;
   /** Attempts at a compare-and-set before giving up under contention. @default 20 */
   casAttempts?: number;
+  /**
+   * Open the existing bucket for reading only (what services do): never creates or changes it, so the
+   * NATS user needs no stream-create rights — only `$JS.API.STREAM.INFO.KV_<bucket>` (the existence check),
+   * `$JS.API.STREAM.MSG.GET.KV_<bucket>` (reads) and an ephemeral consumer for listing subjects (see
+   * docs/security.md). `register` and `setCompatibility` then refuse. A missing bucket is an error.
+   * @default false (open, creating the bucket when missing: the CLI, the demo, tests)
+   */
+  readOnly?: boolean;
 }
 
 /** Attributes that change how bytes are read but that Parsing Canonical Form strips. */
@@ -120,15 +130,18 @@ const encoder = new TextEncoder();
 export class SchemaRegistry implements WriterSchemaSource {
   readonly #kv: KV;
   readonly #casAttempts: number;
+  readonly #readOnly: boolean;
   readonly #schemaCache = new Map<string, SchemaRecord>();
 
-  private constructor(kv: KV, casAttempts: number) {
+  private constructor(kv: KV, casAttempts: number, readOnly = false) {
     this.#kv = kv;
     this.#casAttempts = casAttempts;
+    this.#readOnly = readOnly;
   }
 
-  /** Opens the registry bucket, creating it when missing. */
+  /** Opens the registry bucket, creating it when missing (or, with `readOnly`, binding to the existing one). */
   static async open(nc: NatsConnection, options: SchemaRegistryOptions = {}): Promise<SchemaRegistry> {
+    if (options.readOnly) return SchemaRegistry.#openReadOnly(nc, options);
     const kvm = new Kvm(options.domain ? jetstream(nc, { domain: options.domain }) : nc);
     const kv = await kvm.create(options.bucket ?? REGISTRY_BUCKET, {
       history: options.history ?? 10,
@@ -136,6 +149,38 @@ export class SchemaRegistry implements WriterSchemaSource {
       description: "Threadline schema registry: subjects and schemas by fingerprint",
     });
     return new SchemaRegistry(kv, options.casAttempts ?? 20);
+  }
+
+  /**
+   * `kvm.open` binds without any API call and reads with `STREAM.MSG.GET` (not direct gets, whose use
+   * would depend on the bucket's `allow_direct`); one `STREAM.INFO` first makes a missing bucket an error
+   * at startup instead of at the first unknown fingerprint. `checkAPI: false`: no `$JS.API.INFO`.
+   */
+  static async #openReadOnly(nc: NatsConnection, options: SchemaRegistryOptions): Promise<SchemaRegistry> {
+    const bucket = options.bucket ?? REGISTRY_BUCKET;
+    const jsOptions = { ...(options.domain ? { domain: options.domain } : {}), checkAPI: false };
+    const jsm = await jetstreamManager(nc, jsOptions);
+    try {
+      await jsm.streams.info(`KV_${bucket}`);
+    } catch (cause) {
+      if (cause instanceof JetStreamApiError && cause.code === JetStreamApiCodes.StreamNotFound)
+        throw new ThreadlineError(
+          ContractErrorCode.RegistryNotFound,
+          `the schema registry bucket ${bucket} does not exist: create it with \`threadline streams apply\` (services open it read-only and never create it)`,
+          { cause },
+        );
+      throw cause;
+    }
+    const kv = await new Kvm(jetstream(nc, jsOptions)).open(bucket);
+    return new SchemaRegistry(kv, options.casAttempts ?? 20, true);
+  }
+
+  #assertWritable(what: string): void {
+    if (this.#readOnly)
+      throw new ThreadlineError(
+        REGISTRY_READ_ONLY,
+        `cannot ${what}: the schema registry was opened read-only (services read it; \`threadline contracts register\` writes it)`,
+      );
   }
 
   async #getJson<T>(key: string): Promise<{ value: T; revision: number } | undefined> {
@@ -188,6 +233,7 @@ export class SchemaRegistry implements WriterSchemaSource {
     schemaText: string,
     options: { compatibility?: CompatibilityMode } = {},
   ): Promise<RegisterResult> {
+    this.#assertWritable(`register ${subject}`);
     const json = parseSchemaText(schemaText, subject);
     typeForSchema(json, subject); // throws SchemaInvalidError naming the problem
     const record: SchemaRecord = {
@@ -271,6 +317,7 @@ export class SchemaRegistry implements WriterSchemaSource {
 
   /** Sets a subject's compatibility mode (creating an empty subject record if needed). */
   async setCompatibility(subject: string, mode: CompatibilityMode): Promise<void> {
+    this.#assertWritable(`set the compatibility of ${subject}`);
     if (!COMPATIBILITY_MODES.includes(mode)) throw new RangeError(`unknown compatibility mode ${mode}`);
     for (let attempt = 0; attempt < this.#casAttempts; attempt++) {
       const current = await this.#getJson<SubjectRecord>(`subjects.${subject}`);
@@ -320,10 +367,18 @@ export class SchemaRegistry implements WriterSchemaSource {
   async lookup(fingerprint: string, subjectHint?: string): Promise<WriterSchema | undefined> {
     const s = await this.#schema(fingerprint);
     if (!s) return undefined;
-    const candidates = subjectHint ? [await this.subject(subjectHint)] : [];
-    for (const record of [...candidates, ...(await this.list())]) {
+    const found = (record: SubjectRecord | undefined): RegisteredSchema | undefined => {
       const v = record?.versions.find((x) => x.fingerprint === fingerprint);
-      if (record && v) return { subject: record.subject, version: v.version, fingerprint, schema: s.schema };
+      return record && v
+        ? { subject: record.subject, version: v.version, fingerprint, schema: s.schema }
+        : undefined;
+    };
+    // The hint (the message's ce-type) is almost always right: one read instead of a scan of every subject.
+    const hinted = subjectHint ? found(await this.subject(subjectHint)) : undefined;
+    if (hinted) return hinted;
+    for (const record of await this.list()) {
+      const r = found(record);
+      if (r) return r;
     }
     return { fingerprint, schema: s.schema };
   }

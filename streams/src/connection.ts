@@ -27,6 +27,17 @@ export const NatsEnvSchema = z.object({
   NATS_TOKEN: z.string().min(1).optional(),
   /** Client name shown in the server's monitoring (connz). */
   NATS_NAME: z.string().min(1).optional(),
+  /**
+   * Prefix of this client's reply subjects (`<prefix>.<nuid>…`) instead of `_INBOX`, so that a
+   * least-privilege user may subscribe to `<prefix>.>` only (see docs/security.md). One token.
+   */
+  NATS_INBOX_PREFIX: z
+    .string()
+    .regex(
+      /^[^\s.*>]+$/,
+      "must be one subject token: no '.', '*', '>' or whitespace, e.g. _INBOX_order-progress",
+    )
+    .optional(),
 });
 
 export interface NatsSettings {
@@ -38,6 +49,8 @@ export interface NatsSettings {
   token?: string;
   /** @default "threadline" */
   name: string;
+  /** Reply subjects start with this token instead of `_INBOX`. @default nats.js's `_INBOX` */
+  inboxPrefix?: string;
 }
 
 /** Parses connection settings from an env-like record; throws ConfigError naming the variable. */
@@ -60,6 +73,7 @@ export function natsSettingsFromEnv(
   if (e.NATS_USER) settings.user = e.NATS_USER;
   if (e.NATS_PASSWORD) settings.password = e.NATS_PASSWORD;
   if (e.NATS_TOKEN) settings.token = e.NATS_TOKEN;
+  if (e.NATS_INBOX_PREFIX) settings.inboxPrefix = e.NATS_INBOX_PREFIX;
   return { ...settings, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
 }
 
@@ -88,6 +102,7 @@ export function connectionOptions(settings: NatsSettings): ConnectionOptions {
   if (settings.user) opts.user = settings.user;
   if (settings.password) opts.pass = settings.password;
   if (settings.token) opts.token = settings.token;
+  if (settings.inboxPrefix) opts.inboxPrefix = settings.inboxPrefix;
   return opts;
 }
 

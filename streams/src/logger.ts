@@ -20,6 +20,13 @@ export const REDACT_PATHS = [
   "*.creds",
   "secret",
   "*.secret",
+  // The same secrets under their environment names (a config object logged by mistake).
+  "NATS_PASSWORD",
+  "*.NATS_PASSWORD",
+  "NATS_TOKEN",
+  "*.NATS_TOKEN",
+  "METRICS_TOKEN",
+  "*.METRICS_TOKEN",
 ];
 
 export interface LoggerOptions {

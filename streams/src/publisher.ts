@@ -262,6 +262,9 @@ export function classifyPublishError(err: unknown): { code: string; transient: b
   if (err instanceof natsErrors.NoRespondersError) return { code: "no_responders", transient: true };
   if (err instanceof natsErrors.RequestError) {
     if (err.isNoResponders()) return { code: "no_responders", transient: true };
+    // The user may not publish to this subject (docs/security.md): retrying cannot fix it.
+    if (err.cause instanceof natsErrors.PermissionViolationError)
+      return { code: "permission_denied", transient: false };
     // "connection disconnected": the request was in flight while the client reconnected.
     return { code: "disconnected", transient: true };
   }

@@ -25,6 +25,7 @@ import { type ConsumerOptions, createEventConsumer, type EventConsumer, handleSi
 import { createHealthServer, type ReadinessCheck } from "./http.js";
 import { createLogger, type Logger } from "./logger.js";
 import { defaultRegistry } from "./metrics.js";
+import { defaultInboxPrefix } from "./permissions.js";
 import { EventPublisher } from "./publisher.js";
 
 /** What `setup` gets: everything a handler needs, already connected. */
@@ -85,10 +86,12 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     level: config.LOG_LEVEL,
     ...(options.logDestination ? { destination: options.logDestination } : {}),
   });
-  const settings = natsSettingsFromEnv({ ...config, NATS_NAME: options.name } as Record<
-    string,
-    string | undefined
-  >);
+  const settings = natsSettingsFromEnv({
+    ...config,
+    NATS_NAME: options.name,
+    // Replies on a per-service prefix, so its NATS user subscribes to `_INBOX_<service>.>` only.
+    NATS_INBOX_PREFIX: env["NATS_INBOX_PREFIX"] || defaultInboxPrefix(options.name),
+  } as Record<string, string | undefined>);
   const nc = await connectNats(settings);
   logger.info({ servers: settings.servers }, "connected to NATS");
   let disconnected = false;
@@ -101,7 +104,7 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     }
   })();
   const js = jetstream(nc);
-  const codec = new EventCodec({ writers: await SchemaRegistry.open(nc) });
+  const codec = new EventCodec({ writers: await SchemaRegistry.open(nc, { readOnly: true }) });
   const metrics = defaultRegistry;
   const publisher = new EventPublisher(js, codec, {
     service: options.name,

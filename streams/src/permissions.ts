@@ -1,0 +1,473 @@
+/**
+ * Least-privilege NATS permissions per service, derived from what the service does — the streams and
+ * durables it consumes, the events it publishes, the KV buckets it reads and writes — and validated
+ * against the declarations (streams/src/declarations.ts), so a typo is an error naming it, never a
+ * silently useless permission.
+ *
+ * ```ts
+ * const perms = servicePermissions({
+ *   service: "quality-service",
+ *   consumes: [{ stream: "MFG_QUALITY", durable: "quality-service-inspections" }],
+ *   publishes: ["mfg.quality.quality_hold_placed.v1"],
+ *   kvWrite: ["THREADLINE_QUALITY_HOLDS"],
+ * });
+ * renderAuthorization([renderUserConfig(perms, { user: "quality-service" })]);
+ * ```
+ *
+ * The subjects are exactly those the runtime SDK (runService, EventPublisher, createEventConsumer, the
+ * read-only SchemaRegistry) and nats.js KV use — each {@link PermissionGrant} says why it is there;
+ * docs/security.md has the table. `threadline streams permissions <access.yaml>` prints them as a
+ * nats-server `authorization` block or Helm values.
+ */
+import { stringify as toYaml } from "yaml";
+import { z } from "zod";
+import { ThreadlineError } from "../../contracts/src/errors.js";
+import { EVENT_TYPES, type EventType } from "../../contracts/src/events.generated.js";
+import { REGISTRY_BUCKET } from "../../contracts/src/registry.js";
+import { type Declarations, declarations, subjectWithin } from "./declarations.js";
+import { DLQ_STREAM, dlqSubject } from "./names.js";
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+/** A durable the service pulls from. */
+export interface ConsumeAccess {
+  /** The stream the durable reads; must be declared. */
+  readonly stream: string;
+  /** The durable; must be declared on that stream. */
+  readonly durable: string;
+  /**
+   * Grant the create subject the SDK uses to recreate the durable when it was deleted while running
+   * (`recreateDeleted`, on by default). For a durable with at most one filter subject the create
+   * subject carries that filter (`$JS.API.CONSUMER.CREATE.<stream>.<durable>[.<filter>]`) and the server
+   * refuses a config whose filter differs, so the grant cannot widen what the service reads; with
+   * several filters nats.js uses `$JS.API.CONSUMER.DURABLE.CREATE.<stream>.<durable>`, which pins
+   * nothing: the service could re-create its durable over the whole stream.
+   * @default true with at most one filter subject, false with several
+   */
+  readonly recreate?: boolean;
+}
+
+/** What a service does on NATS; everything else is refused by the server. */
+export interface ServiceAccess {
+  /** The service name (`runService({ name })`): the default NATS user and inbox prefix. */
+  readonly service: string;
+  /** Durables it consumes with the SDK (info, pull, ack, dead letters). */
+  readonly consumes?: readonly ConsumeAccess[];
+  /** Event types it publishes with EventPublisher: `mfg.<domain>.<event>.>` each (all majors share it). */
+  readonly publishes?: readonly EventType[];
+  /** KV buckets it reads (get, keys, watch, history); must be declared. */
+  readonly kvRead?: readonly string[];
+  /** KV buckets it writes (put, create, update, delete, purge of keys) and reads; must be declared. */
+  readonly kvWrite?: readonly string[];
+  /**
+   * Prefix of its reply subjects (nats.js `inboxPrefix`); must be `_INBOX_<something>`.
+   * @default `_INBOX_<service>`, what runService sets
+   */
+  readonly inboxPrefix?: string;
+  /** It reads the schema registry (runService always opens it, read-only). @default true */
+  readonly registry?: boolean;
+  /**
+   * `$JS.API.INFO` (account limits and usage): needed by `jetstreamManager(nc)` without
+   * `checkAPI: false` and by `new Kvm(nc).create(bucket)` (which calls it before binding). The SDK
+   * itself never calls it. @default false
+   */
+  readonly accountInfo?: boolean;
+}
+
+/** A nats-server user's permissions, as `authorization.users[].permissions` spells them. */
+export interface NatsPermissions {
+  readonly publish: { readonly allow: string[] };
+  readonly subscribe: { readonly allow: string[] };
+}
+
+/** One allowed subject and the reason it is there. */
+export interface PermissionGrant {
+  readonly direction: "publish" | "subscribe";
+  readonly subject: string;
+  readonly why: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** One thing wrong with an access description, named by its key (`consumes[0].durable`). */
+export interface AccessProblem {
+  readonly key: string;
+  readonly message: string;
+}
+
+/** The access description names something that is not declared, or is malformed. Lists every problem. */
+export class PermissionsError extends ThreadlineError {
+  constructor(
+    readonly service: string,
+    readonly problems: readonly AccessProblem[],
+  ) {
+    super(
+      "PERMISSIONS_INVALID",
+      `cannot derive NATS permissions for ${service || "(no service)"}: ${problems.map((p) => `${p.key}: ${p.message}`).join("; ")}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Derivation
+
+const SERVICE_RE = /^[a-z][a-z0-9-]*$/;
+const INBOX_RE = /^_INBOX_[A-Za-z0-9_-]+$/;
+
+/** The reply-subject prefix runService gives a service's connection: `_INBOX_<service>`. */
+export function defaultInboxPrefix(service: string): string {
+  return `_INBOX_${service}`;
+}
+
+const list = (names: readonly string[]) => (names.length > 0 ? names.join(", ") : "none");
+
+/** Subjects a reader of bucket `b` needs with nats.js KV, whichever way it opened the bucket. */
+function kvReadGrants(b: string, who: string): PermissionGrant[] {
+  const s = `KV_${b}`;
+  const pub = (subject: string, why: string): PermissionGrant => ({ direction: "publish", subject, why });
+  return [
+    pub(
+      `$JS.API.STREAM.INFO.${s}`,
+      `${who}: kvm.create() of the existing bucket and kv.status() read its config`,
+    ),
+    pub(
+      `$JS.API.STREAM.MSG.GET.${s}`,
+      `${who}: kv.get() on a bucket opened with kvm.open() (no direct gets)`,
+    ),
+    pub(
+      `$JS.API.DIRECT.GET.${s}.$KV.${b}.>`,
+      `${who}: kv.get(key) on a bucket opened with kvm.create() (direct get of the key's last value)`,
+    ),
+    pub(`$JS.API.DIRECT.GET.${s}`, `${who}: kv.get(key, { revision }) with direct gets`),
+    pub(
+      `$JS.API.CONSUMER.CREATE.${s}.*.$KV.${b}.>`,
+      `${who}: kv.keys()/watch()/history() create an ephemeral ordered consumer filtered to the bucket`,
+    ),
+    pub(`$JS.API.CONSUMER.INFO.${s}.*`, `${who}: kv.keys() reads that consumer's pending count`),
+    pub(`$JS.FC.${s}.>`, `${who}: flow-control replies of that ordered consumer`),
+  ];
+}
+
+/**
+ * Every subject the service may use, with the reason, validated against `decls`. Throws
+ * {@link PermissionsError} listing every undeclared stream, durable, bucket or unknown event type.
+ */
+export function explainPermissions(
+  access: ServiceAccess,
+  decls: Declarations = declarations(),
+): PermissionGrant[] {
+  const problems: AccessProblem[] = [];
+  const problem = (key: string, message: string) => problems.push({ key, message });
+  const grants: PermissionGrant[] = [];
+  const pub = (subject: string, why: string) => grants.push({ direction: "publish", subject, why });
+  const sub = (subject: string, why: string) => grants.push({ direction: "subscribe", subject, why });
+
+  const service = access.service;
+  if (typeof service !== "string" || !SERVICE_RE.test(service))
+    problem(
+      "service",
+      `must be lower-case letters, digits and - (e.g. order-progress), got ${JSON.stringify(service)}`,
+    );
+
+  // Replies: JetStream API responses, PubAcks, pull deliveries, KV listings — all on the service's own inbox.
+  const inbox = access.inboxPrefix ?? defaultInboxPrefix(service);
+  if (!INBOX_RE.test(inbox))
+    problem(
+      "inboxPrefix",
+      `must be one token _INBOX_<name> (not the shared _INBOX, whose subscribers see every client's replies), got ${JSON.stringify(inbox)}`,
+    );
+  sub(
+    `${inbox}.>`,
+    "replies to its requests (JetStream API, PubAcks, KV gets), pull deliveries and KV key listings: nats.js inboxes under inboxPrefix",
+  );
+
+  const streams = Object.keys(decls.streams);
+  for (const [i, c] of (access.consumes ?? []).entries()) {
+    const key = `consumes[${i}]`;
+    const { stream: s, durable: d } = c;
+    const declared = decls.consumers[d];
+    if (!decls.streams[s]) {
+      problem(`${key}.stream`, `stream ${s} is not declared (declared: ${list(streams)})`);
+      continue;
+    }
+    if (!declared) {
+      const onStream = Object.entries(decls.consumers)
+        .filter(([, x]) => x.stream === s)
+        .map(([n]) => n);
+      problem(`${key}.durable`, `consumer ${d} is not declared (declared on ${s}: ${list(onStream)})`);
+      continue;
+    }
+    if (declared.stream !== s) {
+      problem(`${key}.stream`, `consumer ${d} reads stream ${declared.stream}, not ${s}`);
+      continue;
+    }
+    if (!decls.streams[DLQ_STREAM]) problem(key, `the dead-letter stream ${DLQ_STREAM} is not declared`);
+    const who = `consumer ${s}/${d}`;
+    pub(
+      `$JS.API.CONSUMER.INFO.${s}.${d}`,
+      `${who}: start() checks the durable, js.consumers.get(), lag refresh every infoIntervalMs, checks after a failed pull`,
+    );
+    pub(`$JS.API.CONSUMER.MSG.NEXT.${s}.${d}`, `${who}: pull requests (fetch)`);
+    pub(`$JS.ACK.${s}.${d}.>`, `${who}: ack, nak with delay, +WPI (working), +TERM of its deliveries`);
+    pub(dlqSubject(s, d), `${who}: dead letters to ${DLQ_STREAM}`);
+    const filters = declared.filterSubjects;
+    const recreate = c.recreate ?? filters.length <= 1;
+    if (recreate) {
+      const why = `${who}: recreates the durable if it was deleted (recreateDeleted)`;
+      if (filters.length === 0) pub(`$JS.API.CONSUMER.CREATE.${s}.${d}`, why);
+      else if (filters.length === 1)
+        pub(`$JS.API.CONSUMER.CREATE.${s}.${d}.${filters[0]}`, `${why}; the subject pins its filter`);
+      else pub(`$JS.API.CONSUMER.DURABLE.CREATE.${s}.${d}`, `${why}; several filters: nothing pins them`);
+    }
+  }
+
+  const known = new Set<string>(EVENT_TYPES);
+  for (const [i, type] of (access.publishes ?? []).entries()) {
+    const key = `publishes[${i}]`;
+    const m = /^mfg\.([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.v[1-9][0-9]*$/.exec(type);
+    if (!known.has(type) || !m) {
+      problem(key, `${JSON.stringify(type)} is not an event type of the catalog (contracts/schemas)`);
+      continue;
+    }
+    const subject = `mfg.${m[1]}.${m[2]}.>`;
+    if (!Object.values(decls.streams).some((s) => s.subjects.some((x) => subjectWithin(subject, x))))
+      problem(key, `no declared stream captures ${subject}: its publishes would fail`);
+    pub(subject, `EventPublisher: ${type} to mfg.${m[1]}.${m[2]}.<site>[.<line>[.<machine>]]`);
+  }
+
+  const buckets = Object.keys(decls.kv);
+  const checkBucket = (key: string, b: string) => {
+    if (decls.kv[b]) return true;
+    problem(key, `bucket ${b} is not declared (declared: ${list(buckets)})`);
+    return false;
+  };
+  for (const [i, b] of (access.kvRead ?? []).entries())
+    if (checkBucket(`kvRead[${i}]`, b)) grants.push(...kvReadGrants(b, `reads ${b}`));
+  for (const [i, b] of (access.kvWrite ?? []).entries()) {
+    if (!checkBucket(`kvWrite[${i}]`, b)) continue;
+    grants.push(...kvReadGrants(b, `writes ${b}`));
+    pub(`$KV.${b}.>`, `writes ${b}: put, create, update (compare-and-set), delete and purge of keys`);
+  }
+
+  if (access.registry ?? true) {
+    const r = REGISTRY_BUCKET;
+    const s = `KV_${r}`;
+    if (checkBucket("registry", r)) {
+      pub(`$JS.API.STREAM.INFO.${s}`, "schema registry: the read-only open checks that the bucket exists");
+      pub(`$JS.API.STREAM.MSG.GET.${s}`, "schema registry: reads subjects.<type> and schemas.<fingerprint>");
+      pub(
+        `$JS.API.CONSUMER.CREATE.${s}.*.$KV.${r}.>`,
+        "schema registry: looking up an unknown writer schema lists the subjects (kv.keys(): an ephemeral ordered consumer)",
+      );
+      pub(`$JS.API.CONSUMER.INFO.${s}.*`, "schema registry: kv.keys() reads that consumer's pending count");
+      pub(`$JS.FC.${s}.>`, "schema registry: flow-control replies of that consumer");
+    }
+  }
+
+  if (access.accountInfo)
+    pub("$JS.API.INFO", "account info: jetstreamManager() / new Kvm(nc).create() call it first");
+
+  if (problems.length > 0) throw new PermissionsError(service, problems);
+  // One grant per subject (the first reason; later ones appended), publish then subscribe, sorted.
+  const merged = new Map<string, PermissionGrant>();
+  for (const g of grants) {
+    const k = `${g.direction} ${g.subject}`;
+    const seen = merged.get(k);
+    if (!seen) merged.set(k, g);
+    else if (!seen.why.includes(g.why)) merged.set(k, { ...seen, why: `${seen.why}; ${g.why}` });
+  }
+  return [...merged.values()].sort((a, b) =>
+    a.direction === b.direction
+      ? a.subject < b.subject
+        ? -1
+        : a.subject > b.subject
+          ? 1
+          : 0
+      : a.direction === "publish"
+        ? -1
+        : 1,
+  );
+}
+
+/** The permissions of a service: {@link explainPermissions} without the reasons. */
+export function servicePermissions(
+  access: ServiceAccess,
+  decls: Declarations = declarations(),
+): NatsPermissions {
+  return permissionsOf(explainPermissions(access, decls));
+}
+
+/** Collapses grants into `{ publish: { allow }, subscribe: { allow } }`. */
+export function permissionsOf(grants: readonly PermissionGrant[]): NatsPermissions {
+  return {
+    publish: { allow: grants.filter((g) => g.direction === "publish").map((g) => g.subject) },
+    subscribe: { allow: grants.filter((g) => g.direction === "subscribe").map((g) => g.subject) },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access files (the CLI's input)
+
+const names = z.array(z.string().min(1)).optional();
+
+/** An access description as a JSON/YAML file spells it (same keys as {@link ServiceAccess}). */
+export const ServiceAccessSchema = z.strictObject({
+  service: z.string().regex(SERVICE_RE, "lower-case letters, digits and -"),
+  consumes: z
+    .array(
+      z.strictObject({
+        stream: z.string().min(1),
+        durable: z.string().min(1),
+        recreate: z.boolean().optional(),
+      }),
+    )
+    .optional(),
+  publishes: names,
+  kvRead: names,
+  kvWrite: names,
+  inboxPrefix: z.string().min(1).optional(),
+  registry: z.boolean().optional(),
+  accountInfo: z.boolean().optional(),
+});
+
+/**
+ * Parses an access description (e.g. a parsed YAML file); event types and names are checked later
+ * against the catalog and the declarations by {@link explainPermissions}. `source` names it in errors.
+ */
+export function parseServiceAccess(data: unknown, source: string): ServiceAccess {
+  const parsed = ServiceAccessSchema.safeParse(data);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => ({
+      key: i.path.length > 0 ? i.path.join(".") : source,
+      message: i.message,
+    }));
+    throw new PermissionsError(
+      typeof (data as { service?: unknown })?.service === "string"
+        ? (data as { service: string }).service
+        : source,
+      problems,
+    );
+  }
+  return parsed.data as ServiceAccess;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+/** How a generated user entry refers to its password: never the password itself. */
+export interface UserRenderOptions {
+  /** The NATS user name. */
+  user: string;
+  /**
+   * `$VARIABLE` — a nats-server config variable, resolved from the config or the server's environment
+   * (e.g. from a Kubernetes Secret) — or a bcrypt hash (`nats server passwd`). A plain-text password
+   * is refused: it would end up in a ConfigMap, a repository or a log.
+   * @default `$<SERVICE>_NATS_PASSWORD` from the user name
+   */
+  passwordRef?: string;
+  /** Adds a `# why` comment above each subject. */
+  explain?: readonly PermissionGrant[];
+}
+
+const VARIABLE_RE = /^\$[A-Za-z_][A-Za-z0-9_]*$/;
+const BCRYPT_RE = /^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/;
+
+/** `$ORDER_PROGRESS_NATS_PASSWORD` for `order-progress`. */
+export function defaultPasswordRef(user: string): string {
+  return `$${user.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_NATS_PASSWORD`;
+}
+
+function passwordRefOf(options: UserRenderOptions): { kind: "variable" | "bcrypt"; value: string } {
+  const ref = options.passwordRef ?? defaultPasswordRef(options.user);
+  if (VARIABLE_RE.test(ref)) return { kind: "variable", value: ref };
+  if (BCRYPT_RE.test(ref)) return { kind: "bcrypt", value: ref };
+  throw new PermissionsError(options.user, [
+    {
+      key: "passwordRef",
+      message:
+        "must be a $VARIABLE (resolved by nats-server from its config or environment) or a bcrypt hash; a plain-text password is never written into generated config",
+    },
+  ]);
+}
+
+const q = (s: string) => JSON.stringify(s);
+
+/**
+ * One entry of a nats-server `authorization { users = [ … ] }` list:
+ *
+ * ```
+ * {
+ *   user: "order-progress"
+ *   password: $ORDER_PROGRESS_NATS_PASSWORD
+ *   permissions: { publish: { allow: [ … ] }, subscribe: { allow: [ … ] } }
+ * }
+ * ```
+ * Subjects are quoted (an unquoted `$JS.…` would be read as a variable).
+ */
+export function renderUserConfig(perms: NatsPermissions, options: UserRenderOptions): string {
+  const password = passwordRefOf(options);
+  const why = new Map((options.explain ?? []).map((g) => [`${g.direction} ${g.subject}`, g.why]));
+  const block = (direction: "publish" | "subscribe", subjects: readonly string[]) => {
+    const lines = [`    ${direction}: {`, "      allow: ["];
+    for (const s of subjects) {
+      const reason = why.get(`${direction} ${s}`);
+      if (reason) lines.push(`        # ${reason.replace(/[\r\n]+/g, " ")}`);
+      lines.push(`        ${q(s)}`);
+    }
+    lines.push("      ]", "    }");
+    return lines;
+  };
+  return [
+    "{",
+    `  user: ${q(options.user)}`,
+    `  password: ${password.kind === "variable" ? password.value : q(password.value)}`,
+    "  permissions: {",
+    ...block("publish", perms.publish.allow),
+    ...block("subscribe", perms.subscribe.allow),
+    "  }",
+    "}",
+  ].join("\n");
+}
+
+/** `authorization { users = [ …entries ] }` around entries from {@link renderUserConfig}. */
+export function renderAuthorization(entries: readonly string[]): string {
+  const indent = (s: string) =>
+    s
+      .split("\n")
+      .map((l) => `    ${l}`)
+      .join("\n");
+  return ["authorization {", "  users = [", ...entries.map(indent), "  ]", "}", ""].join("\n");
+}
+
+/** A service user for {@link renderHelmValues}. */
+export interface HelmUser extends UserRenderOptions {
+  perms: NatsPermissions;
+}
+
+/**
+ * Values for the official nats Helm chart (`config.merge` is merged into nats.conf; `<< $VAR >>` is the
+ * chart's syntax for an unquoted variable) plus `container.env` entries reading each password from the
+ * Kubernetes Secret `secret` (key = user name). The Secret itself is created outside the chart.
+ */
+export function renderHelmValues(users: readonly HelmUser[], options: { secret?: string } = {}): string {
+  const secret = options.secret ?? "threadline-nats-users";
+  const env: Record<string, unknown> = {};
+  const entries = users.map((u) => {
+    const password = passwordRefOf(u);
+    if (password.kind === "variable")
+      env[password.value.slice(1)] = { valueFrom: { secretKeyRef: { name: secret, key: u.user } } };
+    return {
+      user: u.user,
+      password: password.kind === "variable" ? `<< ${password.value} >>` : password.value,
+      permissions: {
+        publish: { allow: [...u.perms.publish.allow] },
+        subscribe: { allow: [...u.perms.subscribe.allow] },
+      },
+    };
+  });
+  const values: Record<string, unknown> = { config: { merge: { authorization: { users: entries } } } };
+  if (Object.keys(env).length > 0) values["container"] = { env };
+  return toYaml(values, { lineWidth: 0 });
+}
