@@ -18,9 +18,19 @@
  *
  * Semantics (what a service team can rely on):
  * - Bounds. At most `concurrency` handlers run at once, and at most `maxBuffered` deliveries are in
- *   memory — requested from the server and not yet arrived, buffered, running, waiting behind their key
- *   or waiting for an in-place retry, all counted. Pulls are sized to the room left (`fetch` with
- *   `max_messages` = free slots), so memory stays flat whatever the backlog.
+ *   memory or on their way — requested from the server and not yet arrived, received by the client and
+ *   not taken yet, buffered, running, waiting behind their key or waiting for an in-place retry, all
+ *   counted — so memory stays flat whatever the backlog.
+ * - Pulling. One nats.js `consume()` at a time keeps pull requests in flight ahead of the handlers, with
+ *   `max_messages` = the client's share of the buffer (half of `maxBuffered`, at most `maxBuffered -
+ *   concurrency`). nats.js sends each follow-up pull request only when its iterator is advanced past
+ *   it, so the client never has more than its share requested or received, and the consumer advances
+ *   the iterator only while `held + share ≤ maxBuffered`: not taking is the back-pressure. When the SDK
+ *   is full, the client holds received messages and nothing it asked for is in flight, the consume is
+ *   stopped and its messages are handed over to the SDK: all of `maxBuffered` then buffers (slow
+ *   handlers, a blocked key) and their ack deadline is kept alive like any held message's. A new
+ *   consume starts once there is room for a whole share again. Acks of one event-loop turn are written
+ *   to the socket together at its end.
  * - Outcomes. Success: ack. Transient failure (any error not marked permanent): `nak(delay)` with
  *   exponential backoff + jitter by delivery count. Permanent failure ({@link PermanentError}, or any
  *   error with `retryable === false`), undecodable bytes, unknown writer schema, invalid CloudEvents
@@ -39,17 +49,22 @@
  *   outage of what the handlers call is what `pause()` is for). Ordering across replicas that share the
  *   durable is NOT guaranteed (the server hands any message to any replica): that needs a partitioned
  *   consumer (one durable per partition of the key space).
- * - Pause. `pause()` stops pulling and starts no new handler; running handlers finish. Buffered
- *   messages are HELD (their ack deadline kept alive) by default, because a nak would count a delivery
- *   and a flapping circuit breaker would push innocent events towards `maxDeliver`; `pauseMode:
- *   "release"` naks them instead. The backlog waits in the stream. `resume()` continues in order.
- * - Shutdown. `stop()` stops pulling, naks (without delay) what was buffered but not started so another
- *   replica takes it at once, lets running handlers finish and ack until the deadline, then aborts
- *   their `ctx.signal` and naks their messages. A handler's result after the deadline is ignored.
- * - Recovery. Reconnects, missed heartbeats and server restarts are retried forever with backoff and
- *   reported on `status()` and in logs; a deleted durable is recreated from the configuration it had at
- *   start, starting after the last known ack floor (events between the floor and the deletion are
- *   handled again: at-least-once).
+ * - Pause. `pause()` stops the consume and starts no new handler; running handlers finish. Buffered
+ *   messages, and those the client had already received, are HELD (their ack deadline kept alive) by
+ *   default, because a nak would count a delivery and a flapping circuit breaker would push innocent
+ *   events towards `maxDeliver`; `pauseMode: "release"` naks them instead. The backlog waits in the
+ *   stream. `resume()` starts a new consume and continues in order.
+ * - Shutdown. `stop()` stops the consume, naks (without delay) what was received or buffered but not
+ *   started so another replica takes it at once, lets running handlers finish and ack until the
+ *   deadline, then aborts their `ctx.signal` and naks their messages. A handler's result after the
+ *   deadline is ignored.
+ * - Recovery. A disconnect stops the consume and the reconnect starts a new one. Missed heartbeats, a
+ *   deleted durable, no responders (server restart) or a refused pull end the consume as failed: the
+ *   consumer backs off, checks the durable and starts a new consume, forever, reporting on `status()`
+ *   and in logs. (nats.js would re-pull a whole share by itself on missed heartbeats, on top of pull
+ *   requests that may still be alive; a new consume has a new inbox, which keeps the bound strict.) A
+ *   deleted durable is recreated from the configuration it had at start, starting after the last known
+ *   ack floor (events between the floor and the deletion are handled again: at-least-once).
  */
 import {
   AckPolicy,
@@ -172,9 +187,13 @@ export interface ConsumerStats {
   readonly state: ConsumerState;
   /** Handlers running now (≤ concurrency). */
   readonly inFlight: number;
-  /** Deliveries in memory: buffered, running, waiting behind a key or for a retry. */
+  /** Deliveries the SDK holds: buffered, running, waiting behind a key or for a retry. */
   readonly held: number;
-  /** Messages requested from the server and not arrived yet. `held + reserved ≤ maxBuffered`. */
+  /**
+   * The client's share: messages requested from the server or received by the client and not taken
+   * by the SDK yet (an upper bound while a consume runs, exact while it drains).
+   * `held + reserved ≤ maxBuffered`.
+   */
   readonly reserved: number;
   readonly peakInFlight: number;
   readonly peakHeldPlusReserved: number;
@@ -500,10 +519,101 @@ interface Entry {
   touchedAt: number;
   localRetries: number;
   timer?: NodeJS.Timeout;
+  /** The running attempt's `ctx.signal`, made on first use (most handlers never look at it). */
   abort?: AbortController;
+  /** Set when the running attempt is aborted (shutdown deadline, failure). */
+  abortReason?: unknown;
+}
+
+function signalOf(e: Entry): AbortSignal {
+  if (!e.abort) {
+    e.abort = new AbortController();
+    if (e.abortReason !== undefined) e.abort.abort(e.abortReason);
+  }
+  return e.abort.signal;
+}
+
+function abortEntry(e: Entry, reason: unknown): void {
+  e.abortReason = reason;
+  e.abort?.abort(reason);
 }
 
 type Settlement = "ack" | "term" | { nak: number };
+
+/** One `consume()` of the durable, from its start until the client's iterator is drained. */
+interface PullSession {
+  readonly messages: ConsumerMessages;
+  /** The one iterator of `messages` (a second one would throw). */
+  readonly iterator: AsyncIterator<JsMsg>;
+  /** `max_messages`: requested from the server + received and not taken ≤ quota. */
+  readonly quota: number;
+  readonly incarnation: number;
+  /** False once stopped: what the client still yields is drained, not taken for handling. */
+  live: boolean;
+  /** The loop is inside `iterator.next()` (only then can the client send a pull request). */
+  awaiting: boolean;
+  /** Messages taken from the iterator. */
+  taken: number;
+  /** Messages asked for by the pull requests sent (`next` notifications). */
+  requested: number;
+  /** Messages asked for by pull requests that ended unfilled (`discard` notifications: expiry...). */
+  unfilled: number;
+  /** When the client's buffer was last seen empty: what it holds was delivered after that. */
+  clearAt: number;
+  /** Set when the session ended on a failure: the loop backs off before the next one. */
+  failure?: Error;
+}
+
+/** Messages the client has received and the loop has not taken yet. */
+function sessionBuffered(s: PullSession): number {
+  return s.messages.getReceived() - s.messages.getProcessed();
+}
+
+/**
+ * Messages requested and not arrived yet. Exact once the session's notifications have been read,
+ * i.e. from a timer callback (nats.js pushes them synchronously, the watcher reads them in microtasks).
+ */
+function sessionInFlight(s: PullSession): number {
+  return s.requested - s.unfilled - s.messages.getReceived();
+}
+
+/** While full, how often the loop looks whether the client's share can be handed over. */
+const HANDOVER_POLL_MS = 20;
+
+type Labels = Readonly<Record<string, string>>;
+
+/**
+ * Metric label sets made once per event type (and outcome) rather than once per message. Event
+ * types come from message headers, so past a bound new ones are not remembered.
+ */
+class LabelSets {
+  static readonly maxTypes = 1_000;
+  readonly #byType = new Map<string, { type: Labels; outcomes: Map<string, Labels> }>();
+  constructor(readonly base: Labels) {}
+
+  type(eventType: string): Labels {
+    return this.#entry(eventType).type;
+  }
+
+  outcome(eventType: string, outcome: ConsumerOutcome): Labels {
+    const entry = this.#entry(eventType);
+    let labels = entry.outcomes.get(outcome);
+    if (!labels) {
+      labels = { ...entry.type, outcome };
+      entry.outcomes.set(outcome, labels);
+    }
+    return labels;
+  }
+
+  #entry(eventType: string): { type: Labels; outcomes: Map<string, Labels> } {
+    let entry = this.#byType.get(eventType);
+    if (!entry) {
+      entry = { type: { ...this.base, event_type: eventType }, outcomes: new Map() };
+      if (this.#byType.size < LabelSets.maxTypes) this.#byType.set(eventType, entry);
+    }
+    return entry;
+  }
+}
 
 /** A FIFO with O(1) push/shift. */
 class Fifo<T> {
@@ -633,6 +743,7 @@ class EventConsumerImpl implements EventConsumer {
   readonly #o: ParsedOptions;
   readonly #log: Logger;
   readonly #labels: { stream: string; consumer: string };
+  readonly #labelSets: LabelSets;
   readonly #notifier = new Notifier<ConsumerStatus>();
   /** Aborted when stopping starts: interrupts waits and backoff sleeps. */
   readonly #lifetime = new AbortController();
@@ -645,6 +756,8 @@ class EventConsumerImpl implements EventConsumer {
   #ackWaitMs = 30_000;
   #maxDeliver = Number.POSITIVE_INFINITY;
   #maxBatch = Number.POSITIVE_INFINITY;
+  /** The client's share of maxBuffered: `max_messages` of each consume. */
+  #quota = 1;
   #expiresMs = 30_000;
   #termWithReason = false;
   #lastAckFloor = 0;
@@ -653,15 +766,18 @@ class EventConsumerImpl implements EventConsumer {
 
   readonly #held = new Map<number, Entry>();
   #heldCount = 0;
-  #reserved = 0;
   #running = 0;
   #peakInFlight = 0;
   #peakHeld = 0;
   readonly #ready = new Fifo<Entry>();
   readonly #lanes = new Map<string, Entry[]>();
   readonly #firstFailure = new Map<number, number>();
+  /** Acks of this event-loop turn, written together at its end (see #ack). */
+  #acks: JsMsg[] = [];
+  #endOfTurnScheduled = false;
 
-  #fetch: ConsumerMessages | undefined;
+  /** The current consume, from `consume()` until it is drained. */
+  #session: PullSession | undefined;
   #connected = true;
   readonly #waiters = new Set<() => void>();
   #pullLoop: Promise<void> | undefined;
@@ -675,6 +791,7 @@ class EventConsumerImpl implements EventConsumer {
     this.#nc = nc;
     this.#o = options;
     this.#labels = { stream: options.stream, consumer: options.durable };
+    this.#labelSets = new LabelSets(this.#labels);
     this.#log = options.logger.child({ stream: options.stream, consumer: options.durable });
   }
 
@@ -697,7 +814,7 @@ class EventConsumerImpl implements EventConsumer {
       state: this.#state,
       inFlight: this.#running,
       held: this.#heldCount,
-      reserved: this.#reserved,
+      reserved: this.#clientShare(),
       peakInFlight: this.#peakInFlight,
       peakHeldPlusReserved: this.#peakHeld,
       concurrency: this.#o.concurrency,
@@ -786,6 +903,12 @@ class EventConsumerImpl implements EventConsumer {
     this.#maxDeliver = this.#o.maxDeliver ?? serverMax;
     this.#ackWaitMs = c.ack_wait ? Math.max(1, Math.floor(c.ack_wait / 1e6)) : 30_000;
     this.#maxBatch = c.max_batch && c.max_batch > 0 ? c.max_batch : Number.POSITIVE_INFINITY;
+    // Half the buffer, leaving the SDK at least `concurrency` (all handlers busy), within max_batch.
+    const { maxBuffered, concurrency } = this.#o;
+    this.#quota = Math.max(
+      1,
+      Math.min(Math.floor(maxBuffered / 2), maxBuffered - concurrency, this.#maxBatch),
+    );
     const maxExpires = c.max_expires && c.max_expires > 0 ? c.max_expires / 1e6 : Number.POSITIVE_INFINITY;
     this.#expiresMs = Math.max(1000, Math.min(this.#o.pullExpiresMs, maxExpires));
     this.#startConfig = structuredClone(c);
@@ -803,7 +926,8 @@ class EventConsumerImpl implements EventConsumer {
     if (this.#state === "paused") return;
     if (this.#state !== "running") throw new IllegalStateError("pause", this.#state);
     this.#transition("paused");
-    this.#closeFetch();
+    // The loop drains what the client had received: held, or released with the rest below.
+    this.#endSession("paused");
     if (this.#o.pauseMode === "release") {
       for (const e of [...this.#held.values()])
         if (e.status === "queued" || e.status === "waiting")
@@ -837,10 +961,11 @@ class EventConsumerImpl implements EventConsumer {
   async #drain(timeoutMs: number): Promise<void> {
     this.#transition("stopping", { timeoutMs, inFlight: this.#running, held: this.#heldCount });
     this.#lifetime.abort();
-    this.#closeFetch();
+    // The loop naks what the client had received but not handed over, then leaves at its next step.
+    this.#endSession("stopping");
     this.#wake();
-    // The loop leaves at its next step; it may be inside a consumer info request (up to the API
-    // timeout), so do not wait for that: whatever it still admits is released at once.
+    // It may be inside a consumer info request (up to the API timeout), so do not wait for that:
+    // whatever it still receives is released at once.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#pullLoop, new Promise((r) => (timer = setTimeout(r, 1_000)))]);
     clearTimeout(timer);
@@ -860,7 +985,7 @@ class EventConsumerImpl implements EventConsumer {
       const reason = new ShutdownAbortError(timeoutMs);
       for (const e of [...this.#held.values()]) {
         if (e.status !== "running") continue;
-        e.abort?.abort(reason);
+        abortEntry(e, reason);
         this.#settle(e, { nak: 0 }, "released", "shutdown deadline");
         aborted++;
       }
@@ -874,9 +999,9 @@ class EventConsumerImpl implements EventConsumer {
     if (this.#state === "stopped" || this.#state === "failed") return;
     this.#log.error({ err }, "consumer failed");
     this.#lifetime.abort();
-    this.#closeFetch();
+    this.#endSession("failed");
     for (const e of [...this.#held.values()]) {
-      e.abort?.abort(err);
+      abortEntry(e, err);
       this.#settle(e, { nak: 0 }, "released", "consumer failed");
     }
     this.#cleanup();
@@ -886,6 +1011,7 @@ class EventConsumerImpl implements EventConsumer {
   }
 
   #cleanup(): void {
+    this.#flushAcks();
     clearInterval(this.#sweepTimer);
     clearInterval(this.#infoTimer);
     this.#connStatus?.stop?.();
@@ -895,21 +1021,23 @@ class EventConsumerImpl implements EventConsumer {
   // --- waking ---------------------------------------------------------------------------------
 
   #wake(): void {
+    if (this.#waiters.size === 0) return;
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const w of waiters) w();
   }
 
-  /** Resolves on the next #wake() (or after `ms`, a safety net against a missed wake-up). */
-  #waitForChange(ms = 1_000): Promise<void> {
+  /** Resolves true on the next #wake(), false after `ms` (also a safety net against a missed wake-up). */
+  #waitForChange(ms = 1_000): Promise<boolean> {
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (woken: boolean) => {
         clearTimeout(timer);
-        this.#waiters.delete(done);
-        resolve();
+        this.#waiters.delete(wake);
+        resolve(woken);
       };
-      const timer = setTimeout(done, Math.max(1, ms));
-      this.#waiters.add(done);
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), Math.max(1, ms));
+      this.#waiters.add(wake);
     });
   }
 
@@ -919,53 +1047,231 @@ class EventConsumerImpl implements EventConsumer {
     return this.#state === "running" || this.#state === "paused";
   }
 
+  /** A new consume may start: running, connected, and room for the client's whole share. */
+  #mayOpen(): boolean {
+    return (
+      this.#state === "running" &&
+      this.#connected &&
+      !this.#recreating &&
+      this.#heldCount + this.#quota <= this.#o.maxBuffered
+    );
+  }
+
+  /**
+   * One session per `consume()`: open it when there is room, take from it while there is room, and
+   * when it ends (pause, stop, hand-over, disconnect, recreation, failure) drain what the client had
+   * already received; after a failure, back off before the next one.
+   */
   async #runPullLoop(): Promise<void> {
     let failures = 0;
     while (this.#pulling()) {
-      const room = this.#o.maxBuffered - this.#heldCount;
-      // Refill when a quarter of the buffer is free (or anything at all when idle): fewer, larger pulls.
-      const refillAt = this.#heldCount === 0 ? 1 : Math.max(1, Math.floor(this.#o.maxBuffered / 4));
-      if (this.#state === "paused" || !this.#connected || room < refillAt || this.#recreating) {
+      if (!this.#mayOpen()) {
         await (this.#recreating ?? this.#waitForChange());
         continue;
       }
-      const batch = Math.min(room, this.#maxBatch);
-      this.#reserved = batch;
-      this.#peakHeld = Math.max(this.#peakHeld, this.#heldCount + batch);
-      let received = 0;
+      let session: PullSession | undefined;
+      let failure: unknown;
       try {
-        const consumer = this.#consumer ?? (await this.#js.consumers.get(this.#o.stream, this.#o.durable));
-        this.#consumer = consumer;
-        const iter = await consumer.fetch({ max_messages: batch, expires: this.#expiresMs });
-        this.#fetch = iter;
-        if (this.#state !== "running" || !this.#connected) iter.stop();
-        for await (const msg of iter) {
-          received++;
-          this.#reserved = Math.max(0, batch - received);
-          if (received > batch) {
-            // The client re-pulls a whole batch after a reconnect; never hold more than we reserved.
-            msg.nak();
-            this.#countOutcome(msg.headers?.get(CE.type) || "unknown", "released");
-            continue;
-          }
-          this.#admit(msg);
-        }
-        failures = 0;
+        session = await this.#openSession();
+        await this.#take(session);
+        failure = session.failure;
       } catch (err) {
-        if (!this.#pulling()) break;
-        failures++;
-        await this.#onPullError(err, failures);
+        failure = err;
       } finally {
-        this.#fetch = undefined;
-        this.#reserved = 0;
+        if (session) await this.#closeSession(session);
       }
+      if ((session?.taken ?? 0) > 0) failures = 0;
+      if (failure === undefined) continue;
+      if (!this.#pulling()) break;
+      failures++;
+      await this.#onPullError(failure, failures);
     }
   }
 
-  #closeFetch(): void {
-    const f = this.#fetch;
-    this.#fetch = undefined;
-    if (f) void f.close().catch(() => undefined);
+  async #openSession(): Promise<PullSession> {
+    const consumer = this.#consumer ?? (await this.#js.consumers.get(this.#o.stream, this.#o.durable));
+    this.#consumer = consumer;
+    const messages = await consumer.consume({
+      max_messages: this.#quota,
+      expires: this.#expiresMs,
+      // Two missed heartbeats end a session whose pull requests died silently: keep that under ~10 s.
+      idle_heartbeat: Math.min(this.#expiresMs / 2, 5_000),
+    });
+    const session: PullSession = {
+      messages,
+      iterator: messages[Symbol.asyncIterator](),
+      quota: this.#quota,
+      incarnation: this.#incarnation,
+      live: true,
+      awaiting: false,
+      taken: 0,
+      requested: 0,
+      unfilled: 0,
+      clearAt: Date.now(),
+    };
+    this.#session = session;
+    void this.#watchSession(session);
+    // Paused, stopped or disconnected while the consumer was looked up: this session ends at once.
+    if (this.#state !== "running" || !this.#connected) this.#endSession("superseded");
+    return session;
+  }
+
+  /**
+   * Takes messages from the client while the SDK has room for them plus the client's whole share
+   * (`held + quota ≤ maxBuffered`): advancing the iterator is what lets the client send its next
+   * pull request, so not advancing it is the back-pressure. Returns when the session ends.
+   */
+  async #take(s: PullSession): Promise<void> {
+    while (s.live) {
+      if (sessionBuffered(s) === 0) s.clearAt = Date.now();
+      if (this.#heldCount + s.quota > this.#o.maxBuffered) {
+        // Full. The client does not say when a message arrives, so look again soon; when the wait
+        // times out this runs just after a timer callback, with every notification read.
+        const woken = await this.#waitForChange(HANDOVER_POLL_MS);
+        if (this.#mayHandOver(s, !woken)) this.#endSession("hand-over");
+        continue;
+      }
+      s.awaiting = true;
+      this.#notePeak();
+      let next: IteratorResult<JsMsg>;
+      try {
+        next = await s.iterator.next();
+      } finally {
+        s.awaiting = false;
+      }
+      if (next.done) {
+        // Not ended by us: the client gave up on its own (connection closing, a terminal status).
+        if (s.live) this.#endSession("ended", new Error("the consume ended"));
+        return;
+      }
+      s.taken++;
+      if (s.live) this.#admit(next.value, s.clearAt);
+      else this.#takeDelivered(s, next.value);
+    }
+  }
+
+  /**
+   * Whether the messages the client received can be handed over to the SDK: the SDK is full, the
+   * client holds some, and none is in flight (its follow-up pull requests wait in the iterator), so
+   * stopping the consume loses nothing. Handed over, they may fill the rest of `maxBuffered` (when
+   * handlers are slow or a key is blocked) and their ack deadline is kept alive by the sweep, which
+   * cannot reach messages still in the client.
+   */
+  #mayHandOver(s: PullSession, notificationsRead: boolean): boolean {
+    if (s.awaiting || sessionBuffered(s) === 0) return false;
+    if (notificationsRead && sessionInFlight(s) <= 0) return true;
+    // Pull requests are open but the server has nothing for them (it would have filled them). The
+    // sweep cannot keep alive what is still in the client: hand it over before a quarter of its ack
+    // deadline is gone, at the small risk of a message sent just as the consume stops (redelivered
+    // after ack_wait).
+    return Date.now() - s.clearAt >= this.#ackWaitMs / 4;
+  }
+
+  /** Stops the current consume (idempotent); the loop then drains what the client had received. */
+  #endSession(reason: string, failure?: Error): void {
+    const s = this.#session;
+    if (!s?.live) return;
+    s.live = false;
+    s.failure = failure;
+    this.#log.debug({ reason, taken: s.taken, buffered: sessionBuffered(s) }, "consume stopped");
+    // Unsubscribes at once; the iterator ends after the messages the client had already received.
+    s.messages.stop();
+    this.#wake();
+  }
+
+  /**
+   * Drains a stopped session: each message the client had received goes to the held set or back
+   * to the server (see #takeDelivered). Follow-up pull requests still queued in the iterator are
+   * published to the closed inbox on the way: the server finds no interest and drops them.
+   */
+  async #closeSession(s: PullSession): Promise<void> {
+    this.#endSession("closed");
+    try {
+      for (;;) {
+        const next = await s.iterator.next();
+        if (next.done) break;
+        this.#takeDelivered(s, next.value);
+      }
+    } catch (err) {
+      this.#log.debug({ err }, "the consume ended with an error");
+    }
+    if (this.#session === s) this.#session = undefined;
+    this.#wake();
+  }
+
+  /** A message received by a stopped session: held (room and state permitting) or nak'd at once. */
+  #takeDelivered(s: PullSession, msg: JsMsg): void {
+    // A delivery of the deleted durable: the recreated one delivers it again, settling it is moot.
+    if (s.incarnation !== this.#incarnation) return;
+    if (this.#state === "paused" && this.#o.pauseMode === "release") this.#giveBack(msg, "paused");
+    else if (!this.#pulling()) this.#giveBack(msg, "shutdown");
+    // Cannot happen while the client keeps to its share; a redelivery of a held message costs no slot.
+    else if (this.#heldCount >= this.#o.maxBuffered && !this.#held.has(msg.info.streamSequence))
+      this.#giveBack(msg, "over-delivery");
+    else this.#admit(msg, s.clearAt);
+  }
+
+  /** Nak without delay, for a message never handled. */
+  #giveBack(msg: JsMsg, why: string): void {
+    msg.nak();
+    this.#countOutcome(msg.headers?.get(CE.type) || "unknown", "released");
+    this.#log.debug({ seq: msg.info.streamSequence, why }, "message released");
+  }
+
+  /**
+   * Notifications of the consume: a terminal one ends the session as failed (the loop then backs
+   * off, checks the durable, recreating it when deleted, and starts a new consume).
+   */
+  async #watchSession(s: PullSession): Promise<void> {
+    try {
+      for await (const n of s.messages.status()) {
+        if (!s.live || this.#session !== s) break;
+        switch (n.type) {
+          case "heartbeats_missed":
+            // While the loop is full its pull requests may all be filled (the next one waits in the
+            // iterator), so silence is expected: start afresh, not a failure. (Were the server gone,
+            // the next session would miss them while waiting for a message.)
+            if (!s.awaiting) this.#endSession("idle");
+            else this.#endSession(n.type, new Error(`${n.count} heartbeats missed`));
+            break;
+          case "consumer_deleted":
+          case "exceeded_limits":
+            this.#endSession(n.type, new Error(`${n.type}: ${n.code} ${n.description}`));
+            break;
+          case "consumer_not_found":
+          case "stream_not_found":
+          case "no_responders":
+            this.#endSession(n.type, new Error(n.type));
+            break;
+          case "next":
+            s.requested += n.options.batch ?? 0;
+            break;
+          case "discard":
+            s.unfilled += n.messagesLeft;
+            break;
+          default:
+          // heartbeat, debug...: routine.
+        }
+      }
+    } catch (err) {
+      this.#log.debug({ err }, "consume notifications ended");
+    }
+  }
+
+  /**
+   * Slots the client holds: requested from the server or received, not taken yet. A live session
+   * holds at most `quota` while the loop waits in `next()` and `quota - 1` between two `next()`
+   * calls; a stopped one only what it has received.
+   */
+  #clientShare(): number {
+    const s = this.#session;
+    if (!s) return 0;
+    if (!s.live) return sessionBuffered(s);
+    return s.awaiting ? s.quota : s.quota - 1;
+  }
+
+  #notePeak(): void {
+    this.#peakHeld = Math.max(this.#peakHeld, this.#heldCount + this.#clientShare());
   }
 
   async #onPullError(err: unknown, failures: number): Promise<void> {
@@ -1028,7 +1334,7 @@ class EventConsumerImpl implements EventConsumer {
       // Deliveries of the old incarnation are not settled on the new one: it redelivers them.
       this.#incarnation++;
       this.#consumer = await this.#js.consumers.get(this.#o.stream, this.#o.durable);
-      this.#closeFetch();
+      this.#endSession("recreated");
       this.#log.warn({ startSequence }, "durable consumer recreated");
       this.#notifier.push({ type: "consumer_recreated", startSequence });
     })()
@@ -1074,7 +1380,8 @@ class EventConsumerImpl implements EventConsumer {
           this.#connected = false;
           this.#log.warn("disconnected from NATS; pulling stops until reconnected");
           this.#notifier.push({ type: "disconnected" });
-          this.#closeFetch();
+          // The server drops this connection's pull requests; a new consume starts once reconnected.
+          this.#endSession("disconnected");
         } else if (s.type === "reconnect") {
           this.#connected = true;
           this.#log.info("reconnected to NATS; pulling resumes");
@@ -1087,7 +1394,8 @@ class EventConsumerImpl implements EventConsumer {
 
   // --- admission and scheduling ---------------------------------------------------------------
 
-  #admit(msg: JsMsg): void {
+  /** `deliveredAfter`: a lower bound of its delivery time (it may have waited in the client). */
+  #admit(msg: JsMsg, deliveredAfter: number): void {
     const seq = msg.info.streamSequence;
     if (msg.info.deliveryCount > 1) this.#o.metrics.redeliveries.inc(this.#labels);
     const delivery: Delivery = { msg, incarnation: this.#incarnation };
@@ -1120,7 +1428,7 @@ class EventConsumerImpl implements EventConsumer {
       deliveries: [delivery],
       lane,
       status: "queued",
-      touchedAt: Date.now(),
+      touchedAt: deliveredAfter,
       localRetries: 0,
     };
     this.#held.set(seq, entry);
@@ -1160,7 +1468,7 @@ class EventConsumerImpl implements EventConsumer {
       e.status = "running";
       this.#running++;
       this.#peakInFlight = Math.max(this.#peakInFlight, this.#running);
-      this.#o.metrics.inFlight.set(this.#labels, this.#running);
+      this.#atEndOfTurn();
       void this.#process(e)
         .catch((err) => {
           this.#log.error({ err, seq: e.seq }, "internal error while processing a message; nak");
@@ -1168,7 +1476,7 @@ class EventConsumerImpl implements EventConsumer {
         })
         .finally(() => {
           this.#running--;
-          this.#o.metrics.inFlight.set(this.#labels, this.#running);
+          this.#atEndOfTurn();
           this.#pump();
           this.#wake();
         });
@@ -1241,12 +1549,13 @@ class EventConsumerImpl implements EventConsumer {
       attempt,
       headers: msg.headers,
     };
-    const abort = new AbortController();
-    e.abort = abort;
+    e.abort = undefined; // a fresh signal for each attempt
     const parentLog = this.#log;
     let childLog: Logger | undefined;
     const ctx: HandlerContext = {
-      signal: abort.signal,
+      get signal() {
+        return signalOf(e);
+      },
       working: () => this.#touch(e),
       // Made on first use: most handlers never log, and the hot path pays for nothing it does not need.
       get logger() {
@@ -1256,10 +1565,12 @@ class EventConsumerImpl implements EventConsumer {
       attempt,
       lastAttempt: attempt >= this.#maxDeliver,
     };
-    const endTimer = this.#o.metrics.handlerDuration.startTimer({
-      ...this.#labels,
-      event_type: envelope.type,
-    });
+    const startedAt = performance.now();
+    const endTimer = () =>
+      this.#o.metrics.handlerDuration.observe(
+        this.#labelSets.type(envelope.type),
+        (performance.now() - startedAt) / 1e3,
+      );
     try {
       await handler(event, ctx);
     } catch (err) {
@@ -1432,7 +1743,7 @@ class EventConsumerImpl implements EventConsumer {
     if (e.status === "done") return;
     for (const d of e.deliveries) {
       if (d.incarnation !== this.#incarnation) continue; // the recreated durable redelivers it
-      if (how === "ack") d.msg.ack();
+      if (how === "ack") this.#ack(d.msg);
       else if (how === "term") {
         // nats-server < 2.10.4 ignores "+TERM <reason>" (the message is redelivered): plain +TERM there.
         if (this.#termWithReason && termReason) d.msg.term(termReason);
@@ -1462,8 +1773,46 @@ class EventConsumerImpl implements EventConsumer {
     this.#release(e);
   }
 
+  /**
+   * Acks leave together at the end of the event-loop turn. nats.js flushes its socket in a microtask
+   * after a publish, and handlers finish in different microtasks, so acking at once costs a socket
+   * write per message, which was most of the consumer's CPU. The slot is freed at once; the ack is
+   * only deferred to the end of the turn (stop() writes what is left).
+   */
+  #ack(msg: JsMsg): void {
+    this.#acks.push(msg);
+    this.#atEndOfTurn();
+  }
+
+  #atEndOfTurn(): void {
+    if (this.#endOfTurnScheduled) return;
+    this.#endOfTurnScheduled = true;
+    setImmediate(this.#endOfTurn);
+  }
+
+  readonly #endOfTurn = (): void => {
+    this.#endOfTurnScheduled = false;
+    this.#flushAcks();
+    // Once a turn, not per handler: a gauge nobody scrapes that often (and it costs a label hash).
+    if (this.#state !== "stopped" && this.#state !== "failed")
+      this.#o.metrics.inFlight.set(this.#labels, this.#running);
+  };
+
+  #flushAcks(): void {
+    if (this.#acks.length === 0) return;
+    const acks = this.#acks;
+    this.#acks = [];
+    for (const msg of acks) {
+      try {
+        msg.ack();
+      } catch (err) {
+        this.#log.warn({ err, seq: msg.info.streamSequence }, "ack failed; the message will be redelivered");
+      }
+    }
+  }
+
   #countOutcome(eventType: string, outcome: ConsumerOutcome): void {
-    this.#o.metrics.consumed.inc({ ...this.#labels, event_type: eventType, outcome });
+    this.#o.metrics.consumed.inc(this.#labelSets.outcome(eventType, outcome));
   }
 
   #release(e: Entry): void {
