@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +11,6 @@ import { errors as natsErrors } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import { Catalog } from "../../contracts/src/catalog.js";
 import { EventCodec } from "../../contracts/src/codec.js";
-import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
 import { REGISTRY_BUCKET, REGISTRY_READ_ONLY, SchemaRegistry } from "../../contracts/src/registry.js";
 import {
   ORDER_PROGRESS_BUCKET,
@@ -35,6 +33,7 @@ import {
 } from "../../streams/src/permissions.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher, PublishError } from "../../streams/src/publisher.js";
+import { threadline } from "../harness/cli.js";
 import { connectTo, startTestServer } from "../harness/nats.js";
 
 const SITE = "plant1";
@@ -484,20 +483,7 @@ describe("least-privilege NATS permissions per service", () => {
           consumes: [{ stream: "MFG_QUALITY", durable: "nope" }],
         }),
       );
-      const run = (args: string[]) =>
-        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-          const child = spawn(process.execPath, [join(PACKAGE_ROOT, "bin/threadline.js"), ...args]);
-          let stdout = "";
-          let stderr = "";
-          child.stdout.on("data", (d: Buffer) => {
-            stdout += d.toString();
-          });
-          child.stderr.on("data", (d: Buffer) => {
-            stderr += d.toString();
-          });
-          child.on("error", reject);
-          child.on("close", (code) => resolve({ code, stdout, stderr }));
-        });
+      const run = (args: string[]) => threadline(args);
       const ok = await run(["streams", "permissions", good]);
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, /^authorization \{\n {2}users = \[\n {4}\{\n {6}user: "quality-service"$/m);

@@ -5,12 +5,9 @@
  * exit codes.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
 import { SchemaRegistry } from "../../contracts/src/registry.js";
 import { type Declarations, declarations, StreamsErrorCode } from "../../streams/src/declarations.js";
 import {
@@ -25,6 +22,7 @@ import {
   serverFacts,
   UnsupportedFeatureError,
 } from "../../streams/src/plan.js";
+import { threadline } from "../harness/cli.js";
 import { withJetStream } from "../harness/nats.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> };
@@ -392,32 +390,6 @@ describe("streams plan/apply - against a real server", () => {
     assert.equal((await holds.get("LOT-1"))?.string(), "held");
   });
 });
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real `threadline` command, as an operator would. */
-function threadline(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, "bin/threadline.js"), ...args], {
-      env: { ...process.env, NATS_URL: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe("threadline streams - the command line", () => {
   test("plan and apply exit 0 when apply needs no force, 1 when destructive changes are pending or refused", async (t) => {
