@@ -49,7 +49,8 @@ export function addDecimal(a: string, b: string, scale = 6): string {
   return `${sum < 0n ? "-" : ""}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
 }
 
-const orderKey = (order: string) => order.replace(/[^-/_=a-zA-Z0-9]/g, "_");
+/** The KV key of an order: its reference with characters KV keys do not allow replaced. */
+export const orderKey = (order: string) => order.replace(/[^-/_=a-zA-Z0-9]/g, "_");
 
 /** Applies `change` to an order's record by compare-and-set, once per event id. */
 async function update(

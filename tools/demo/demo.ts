@@ -2,16 +2,24 @@
  * `make demo`, first cut: a local nats-server (or $NATS_URL), the contracts registered in the
  * schema registry, a short production run published as canonical events and read back.
  */
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Catalog } from "../../contracts/src/catalog.js";
 import { EventCodec } from "../../contracts/src/codec.js";
 import type { EventPayloads } from "../../contracts/src/events.generated.js";
 import { toJson } from "../../contracts/src/json.js";
 import { SchemaRegistry } from "../../contracts/src/registry.js";
+import {
+  ORDER_PROGRESS_BUCKET,
+  type OrderProgress,
+  orderKey,
+  startOrderProgress,
+} from "../../streams/examples/order-progress.js";
 import { connectNats, natsSettingsFromEnv } from "../../streams/src/connection.js";
 import { declarations } from "../../streams/src/declarations.js";
 import { fromHeaders } from "../../streams/src/envelope.js";
+import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { startNatsServer } from "../local-nats/server.js";
@@ -180,6 +188,59 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
           `  ${stream} #${m.seq} ${env.type} (schema v${decoded.writer.version}): ${describe(env.type, json)}`,
         );
       }
+    }
+
+    // A service on the SDK: the guide's example consumer tracks order progress from these events.
+    await jsm.consumers.add("MFG_PRODUCTION", {
+      durable_name: "order-progress",
+      ack_policy: AckPolicy.Explicit,
+      max_deliver: 5,
+    });
+    const service = await startOrderProgress({
+      NATS_URL: settings.servers.join(","),
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: "0",
+      LOG_LEVEL: "silent",
+    });
+    try {
+      // A report whose good and reject counts use different units: the service refuses it for good.
+      const bad = await publisher.publish(
+        "mfg.production.production_reported.v1",
+        {
+          equipment,
+          orderRef: order,
+          lot: null,
+          goodQuantity: units("20"),
+          rejectQuantity: kg("0.4"),
+          goodCounterFrom: 10_480n,
+          goodCounterTo: 10_500n,
+          rejectCounterFrom: 206n,
+          rejectCounterTo: 207n,
+          periodStartAt: at(900),
+          reportedAt: at(960),
+        },
+        { site: SITE, line: LINE, machine: MACHINE, key: order },
+      );
+      const kv = await new Kvm(nc).open(ORDER_PROGRESS_BUCKET);
+      const deadline = Date.now() + 15_000;
+      let progress: OrderProgress | undefined;
+      let dead: StoredMsg | null = null;
+      while (Date.now() < deadline && (!progress?.good || progress.good === "0" || !dead)) {
+        progress = (await kv.get(orderKey(order)))?.json<OrderProgress>();
+        dead = await jsm.streams
+          .getMessage(DLQ_STREAM, { last_by_subj: dlqSubject("MFG_PRODUCTION", "order-progress") })
+          .catch(() => null);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      print(`service order-progress (readiness ${(await fetch(`${service.url}/readyz`)).status}):`);
+      print(
+        `  ${order}: planned ${Number(progress?.planned)} ${progress?.uom}, good ${Number(progress?.good)}, reject ${Number(progress?.reject)} (${progress?.applied.length} events applied once each)`,
+      );
+      print(
+        `  report #${bad.ack.seq} dead-lettered to ${DLQ_STREAM}: ${dead?.header.get(DLQ_HEADERS.code)} — ${dead?.header.get(DLQ_HEADERS.message)}`,
+      );
+    } finally {
+      await service.stop();
     }
     print("demo done.");
   } finally {
