@@ -1,0 +1,213 @@
+/**
+ * Plant simulator configuration: sites → lines → machines, each machine with its production,
+ * stop and telemetry behaviour, plus a scripted scenario of timed actions. Validated by zod; an
+ * error is a {@link ConfigError} whose `key` is the offending path, e.g. `sites.0.lines.1.machines.0.cycleTimeMs`.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ConfigError } from "../../../streams/src/errors.js";
+import { PACKML_COMMAND_NAMES, type PackMlCommand } from "./packml.js";
+
+/** Identifier usable as a NATS subject token. */
+const token = z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_' only (a subject token)");
+const probability = z.number().min(0).max(1);
+const nonNegInt = z.number().int().nonnegative();
+
+/** A range [min, max] in milliseconds, min ≤ max. */
+const msRange = z
+  .tuple([nonNegInt, nonNegInt])
+  .refine(([min, max]) => min <= max, "min must not exceed max ([min, max] in ms)");
+
+export const TelemetryTagConfig = z
+  .object({
+    name: token,
+    unit: z.string().min(1),
+    mean: z.number(),
+    /** Standard deviation of the gaussian noise (≥ 0). */
+    sd: z.number().nonnegative(),
+    /** Linear drift of the mean, in units per hour of virtual time. @default 0 */
+    driftPerHour: z.number().default(0),
+  })
+  .strict();
+
+export const OutOfControlConfig = z
+  .object({
+    /** Chance, per sample and tag, that an out-of-control run starts. @default 0 */
+    probability: probability.default(0),
+    /** Samples in a run, all on one side of the centre line. @default 8 (Western Electric rule 4) */
+    length: z.number().int().min(1).default(8),
+    /** Minimum shift from the centre line during a run, in standard deviations. @default 1 */
+    shiftSd: z.number().nonnegative().default(1),
+  })
+  .strict();
+
+export const StopReasonConfig = z
+  .object({
+    code: z.string().min(1),
+    text: z.string().min(1).optional(),
+    /** Chance, per completed cycle, that this stop happens. */
+    probability,
+    /** How long the machine stays HELD/STOPPED before it recovers by itself, [min, max] ms. */
+    durationMs: msRange,
+    /** hold: EXECUTE → HOLDING → HELD → (Unhold); stop: → STOPPING → STOPPED → (Reset, Start). @default hold */
+    kind: z.enum(["hold", "stop"]).default("hold"),
+  })
+  .strict();
+
+export const MachineConfig = z
+  .object({
+    /** Machine token; unique in the plant (scenario steps and `command()` use it). */
+    id: token,
+    /** Duration of one production cycle (one unit, good or reject), ms. */
+    cycleTimeMs: z.number().int().positive(),
+    /** Chance that a completed unit is a reject. @default 0 */
+    rejectRate: probability.default(0),
+    /** Time an acting state (STARTING, HOLDING, ...) takes before it completes, ms. @default 500 */
+    actingStateMs: nonNegInt.default(500),
+    /** State at t=0: STOPPED, IDLE or EXECUTE (reached without transitions). @default EXECUTE */
+    initialState: z.enum(["STOPPED", "IDLE", "EXECUTE"]).default("EXECUTE"),
+    /** Telemetry sampling period (virtual ms). @default 1000 */
+    sampleIntervalMs: z.number().int().positive().default(1000),
+    telemetry: z.array(TelemetryTagConfig).default([]),
+    outOfControl: OutOfControlConfig.default({ probability: 0, length: 8, shiftSd: 1 }),
+    stopReasons: z.array(StopReasonConfig).default([]),
+    counters: z
+      .object({
+        /** Largest counter value; the next count wraps to 0. @default 4294967295 (UInt32) */
+        max: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(0xffff_ffff),
+        /** PLC counter values at t=0 (e.g. close to `max` to test rollover). @default 0 */
+        initialGood: nonNegInt.default(0),
+        initialReject: nonNegInt.default(0),
+      })
+      .strict()
+      .default({ max: 0xffff_ffff, initialGood: 0, initialReject: 0 }),
+    order: z.string().min(1).nullable().default(null),
+    lot: z.string().min(1).nullable().default(null),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    const total = m.stopReasons.reduce((s, r) => s + r.probability, 0);
+    if (total > 1)
+      ctx.addIssue({ code: "custom", path: ["stopReasons"], message: `probabilities sum to ${total} (> 1)` });
+    dupes(
+      m.stopReasons.map((r) => r.code),
+      ["stopReasons"],
+      "code",
+      ctx,
+    );
+    dupes(
+      m.telemetry.map((t) => t.name),
+      ["telemetry"],
+      "name",
+      ctx,
+    );
+    for (const k of ["initialGood", "initialReject"] as const)
+      if (m.counters[k] > m.counters.max)
+        ctx.addIssue({ code: "custom", path: ["counters", k], message: "exceeds counters.max" });
+  });
+
+function dupes(values: string[], path: (string | number)[], field: string, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  values.forEach((v, i) => {
+    if (seen.has(v)) ctx.addIssue({ code: "custom", path: [...path, i, field], message: `duplicate ${v}` });
+    seen.add(v);
+  });
+}
+
+export const LineConfig = z.object({ id: token, machines: z.array(MachineConfig).min(1) }).strict();
+export const SiteConfig = z.object({ id: token, lines: z.array(LineConfig).min(1) }).strict();
+
+const at = z.number().int().nonnegative();
+const command = z.enum(PACKML_COMMAND_NAMES as [PackMlCommand, ...PackMlCommand[]]);
+
+/** One timed action of a scenario; `at` is virtual ms since the start. */
+export const ScenarioStep = z.discriminatedUnion("action", [
+  z.object({ at, machine: token, action: z.literal("command"), command }).strict(),
+  z
+    .object({
+      at,
+      machine: token,
+      action: z.literal("setOrder"),
+      order: z.string().min(1).nullable().optional(),
+      lot: z.string().min(1).nullable().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      at,
+      machine: token,
+      action: z.literal("forceStop"),
+      /** A configured reason code (its text, kind and duration range apply) or a free code. */
+      reason: z.string().min(1),
+      text: z.string().min(1).optional(),
+      kind: z.enum(["hold", "stop"]).optional(),
+      /** Auto-recover after this long HELD/STOPPED; absent: the configured range, or stay down. */
+      durationMs: nonNegInt.optional(),
+    })
+    .strict(),
+  /** A PLC counter reset: the good and reject counters go to 0 (ground truth keeps counting). */
+  z.object({ at, machine: token, action: z.literal("resetCounters") }).strict(),
+]);
+export type ScenarioStep = z.infer<typeof ScenarioStep>;
+
+export const PlantConfig = z
+  .object({
+    /** PRNG seed (uint32). @default 1 */
+    seed: z.number().int().nonnegative().max(0xffff_ffff).default(1),
+    sites: z.array(SiteConfig).min(1),
+    scenario: z.array(ScenarioStep).default([]),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const ids = new Set<string>();
+    p.sites.forEach((s, si) => {
+      s.lines.forEach((l, li) => {
+        l.machines.forEach((m, mi) => {
+          if (ids.has(m.id))
+            ctx.addIssue({
+              code: "custom",
+              path: ["sites", si, "lines", li, "machines", mi, "id"],
+              message: `duplicate machine id ${m.id}`,
+            });
+          ids.add(m.id);
+        });
+      });
+    });
+    p.scenario.forEach((step, i) => {
+      if (!ids.has(step.machine))
+        ctx.addIssue({
+          code: "custom",
+          path: ["scenario", i, "machine"],
+          message: `unknown machine ${step.machine}`,
+        });
+    });
+  });
+export type PlantConfig = z.infer<typeof PlantConfig>;
+export type PlantConfigInput = z.input<typeof PlantConfig>;
+export type MachineConfig = z.infer<typeof MachineConfig>;
+export type TelemetryTagConfig = z.infer<typeof TelemetryTagConfig>;
+export type StopReasonConfig = z.infer<typeof StopReasonConfig>;
+
+/** Validates a plant config (already parsed from YAML/JSON); throws {@link ConfigError} naming the key. */
+export function parsePlantConfig(input: unknown, where = "plant config"): PlantConfig {
+  const result = PlantConfig.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue?.code === "unrecognized_keys") {
+    const key = [...issue.path, issue.keys[0]].join(".");
+    throw new ConfigError(key, `in ${where} is not a known setting`, { cause: result.error });
+  }
+  throw ConfigError.fromZod(result.error, where);
+}
+
+/** Reads and validates a plant config file (YAML or JSON). */
+export function loadPlantConfig(path: string): PlantConfig {
+  let data: unknown;
+  try {
+    data = parseYaml(readFileSync(path, "utf8"));
+  } catch (cause) {
+    throw new ConfigError(path, `cannot be read as YAML/JSON: ${(cause as Error).message}`, { cause });
+  }
+  return parsePlantConfig(data, path);
+}
