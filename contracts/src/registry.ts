@@ -201,6 +201,20 @@ export class SchemaRegistry implements WriterSchemaSource {
     return found;
   }
 
+  /** The schemas of a subject's versions, oldest first, as compatibility checks want them. */
+  async #versionSchemas(subject: string, versions: readonly SubjectVersion[]): Promise<AvroSchemaJson[]> {
+    const previous: AvroSchemaJson[] = [];
+    for (const v of versions) {
+      const s = await this.#schema(v.fingerprint);
+      if (!s)
+        throw new RegistryConflictError(
+          `subject ${subject} version ${v.version} names fingerprint ${v.fingerprint} whose schema is missing`,
+        );
+      previous.push(parseSchemaText(s.schema, `${subject} v${v.version}`));
+    }
+    return previous;
+  }
+
   /** Writes the immutable schema record; tolerates a concurrent identical write. */
   async #putSchema(record: SchemaRecord): Promise<void> {
     const existing = await this.#schema(record.fingerprint);
@@ -257,15 +271,7 @@ export class SchemaRegistry implements WriterSchemaSource {
         };
       }
       const mode = current?.value.compatibility ?? options.compatibility ?? DEFAULT_COMPATIBILITY;
-      const previous: AvroSchemaJson[] = [];
-      for (const v of versions) {
-        const s = await this.#schema(v.fingerprint);
-        if (!s)
-          throw new RegistryConflictError(
-            `subject ${subject} version ${v.version} names fingerprint ${v.fingerprint} whose schema is missing`,
-          );
-        previous.push(parseSchemaText(s.schema, `${subject} v${v.version}`));
-      }
+      const previous = await this.#versionSchemas(subject, versions);
       const report = checkCompatibility(json as AvroSchema, previous as AvroSchema[], mode);
       if (!report.compatible) throw new IncompatibleSchemaError(subject, report);
       await this.#putSchema(record);
@@ -302,11 +308,7 @@ export class SchemaRegistry implements WriterSchemaSource {
     const current = await this.subject(subject);
     const fp = fingerprintHex(json);
     const same = current?.versions.find((v) => v.fingerprint === fp);
-    const previous: AvroSchemaJson[] = [];
-    for (const v of current?.versions ?? []) {
-      const s = await this.#schema(v.fingerprint);
-      if (s) previous.push(parseSchemaText(s.schema, `${subject} v${v.version}`));
-    }
+    const previous = await this.#versionSchemas(subject, current?.versions ?? []);
     const report = checkCompatibility(
       json as AvroSchema,
       previous as AvroSchema[],

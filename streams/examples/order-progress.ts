@@ -12,6 +12,7 @@
 import { fileURLToPath } from "node:url";
 import { type KV, Kvm } from "@nats-io/kv";
 import { z } from "zod";
+import { formatDecimal, parseDecimal } from "../../contracts/src/avro.js";
 import { BaseServiceConfig } from "../src/config.js";
 import { PermanentError, RetryableError } from "../src/consumer.js";
 import { type RunningService, runService } from "../src/service.js";
@@ -37,16 +38,14 @@ export const OrderProgressConfig = BaseServiceConfig.extend({
   ORDER_PROGRESS_DURABLE: z.string().min(1).default("order-progress"),
 });
 
-/** Adds two decimal strings exactly (scaled bigints; the events' scale is 6). */
+/** Adds two decimal strings exactly, at the events' scale (6), with the contracts' decimal helpers. */
 export function addDecimal(a: string, b: string, scale = 6): string {
-  const toUnits = (s: string) => {
-    const [whole = "0", frac = ""] = s.replace("-", "").split(".");
-    const units = BigInt(whole + frac.padEnd(scale, "0").slice(0, scale));
-    return s.startsWith("-") ? -units : units;
+  const units = (s: string) => {
+    const u = parseDecimal(s, scale, 38);
+    if (u === undefined) throw new PermanentError("BAD_DECIMAL", `${s} is not a decimal with scale ${scale}`);
+    return u;
   };
-  const sum = toUnits(a) + toUnits(b);
-  const digits = (sum < 0n ? -sum : sum).toString().padStart(scale + 1, "0");
-  return `${sum < 0n ? "-" : ""}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return formatDecimal(units(a) + units(b), scale);
 }
 
 /** The KV key of an order: its reference with characters KV keys do not allow replaced. */

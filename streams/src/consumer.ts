@@ -92,12 +92,12 @@ import type { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { ThreadlineError } from "../../contracts/src/errors.js";
 import type { EventPayloads, EventType } from "../../contracts/src/events.generated.js";
+import { type BackoffPolicy, backoffDelay, parseBackoff, sleep } from "./backoff.js";
 import { CE, type EventEnvelope, fromHeaders } from "./envelope.js";
 import { ConfigError } from "./errors.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { metricsFor, type ThreadlineMetrics } from "./metrics.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "./names.js";
-import { type BackoffPolicy, backoffDelay, parseBackoff } from "./publisher.js";
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -675,19 +675,6 @@ class Notifier<T> {
       this.#listeners.delete(l);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 function serverAtLeast(nc: NatsConnection, version: string): boolean {

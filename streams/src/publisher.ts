@@ -11,6 +11,7 @@
  * `maxInFlight` publishes awaiting their PubAck; `publish` waits while the window is full, `flush()`
  * resolves when every ack arrived or rejects with {@link PublishBatchError} listing each failure.
  */
+
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { errors as natsErrors } from "@nats-io/nats-core";
@@ -18,6 +19,7 @@ import type { Registry } from "prom-client";
 import type { EventCodec } from "../../contracts/src/codec.js";
 import { ThreadlineError } from "../../contracts/src/errors.js";
 import type { EventPayloads, EventType } from "../../contracts/src/events.generated.js";
+import { type BackoffPolicy, backoffDelay, parseBackoff, sleep } from "./backoff.js";
 import {
   dataschemaOf,
   type EventEnvelope,
@@ -47,55 +49,6 @@ export interface PublishTarget {
   time?: Date;
   /** Continue a trace. @default a new trace */
   traceparent?: string;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Backoff (shared with the consumer's nak schedule)
-// ---------------------------------------------------------------------------------------------
-
-/** Exponential backoff with jitter: `min(maxDelayMs, initialDelayMs * multiplier^(n-1))`, then ± jitter. */
-export interface BackoffPolicy {
-  /** Delay after the first failure. @default 100 */
-  initialDelayMs: number;
-  /** Upper bound of one delay (before jitter). @default 5000 */
-  maxDelayMs: number;
-  /** Growth factor per failure. @default 2 */
-  multiplier: number;
-  /** Fraction of the delay that is randomised, 0..1 (0.2 = ±20 %). @default 0.2 */
-  jitter: number;
-}
-
-/** The delay after failure number `failure` (1-based) under `policy`, jittered. */
-export function backoffDelay(policy: BackoffPolicy, failure: number): number {
-  const n = Math.max(1, failure);
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.multiplier ** (n - 1));
-  const spread = base * policy.jitter;
-  return Math.max(0, Math.round(base - spread + Math.random() * 2 * spread));
-}
-
-/** Validates a backoff policy; `where` names the option in errors. */
-export function parseBackoff(
-  value: Partial<BackoffPolicy> | undefined,
-  defaults: BackoffPolicy,
-  where: string,
-): BackoffPolicy {
-  const p = { ...defaults, ...dropUndefined(value ?? {}) };
-  const check = (key: keyof BackoffPolicy, ok: boolean, what: string) => {
-    if (!ok) throw new ConfigError(`${where}.${key}`, `${what} (got ${String(p[key])})`);
-  };
-  check("initialDelayMs", Number.isFinite(p.initialDelayMs) && p.initialDelayMs >= 0, "must be >= 0");
-  check(
-    "maxDelayMs",
-    Number.isFinite(p.maxDelayMs) && p.maxDelayMs >= p.initialDelayMs,
-    "must be >= initialDelayMs",
-  );
-  check("multiplier", Number.isFinite(p.multiplier) && p.multiplier >= 1, "must be >= 1");
-  check("jitter", p.jitter >= 0 && p.jitter <= 1, "must be between 0 and 1");
-  return p;
-}
-
-function dropUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,8 +236,6 @@ export function classifyPublishError(err: unknown): { code: string; transient: b
   }
   return { code: "unknown", transient: false };
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Publisher

@@ -24,6 +24,7 @@ import { metricsFor } from "../../streams/src/metrics.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { EventPublisher, type Published } from "../../streams/src/publisher.js";
 import { withJetStream } from "../harness/nats.js";
+import { until } from "../harness/wait.js";
 
 const STREAM = "MFG_MACHINE";
 const DURABLE = "downtime-tracker";
@@ -50,18 +51,6 @@ async function setup(jsm: JetStreamManager, consumer: Partial<ConsumerConfig> = 
     max_deliver: 5,
     ...consumer,
   });
-}
-
-async function until(
-  what: string,
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -492,7 +481,7 @@ describe("consume - per-key ordering", () => {
     await until(
       "all handled",
       () => [...order.values()].reduce((s, l) => s + l.length, 0) === keys * perKey,
-      60_000,
+      { timeoutMs: 60_000 },
     );
     for (const [key, list] of order) {
       assert.equal(list.length, perKey, `${key} handled ${list.length} times`);
@@ -648,7 +637,7 @@ describe("consume - recovery", () => {
     await jsm.consumers.delete(STREAM, DURABLE);
     for (let i = 0; i < 10; i++)
       await publisher.publish(TYPE, downtime(`b${i}`), { site: "lyon", key: "m1" });
-    await until("all 20 handled", () => handled.size === 20, 30_000);
+    await until("all 20 handled", () => handled.size === 20, { timeoutMs: 30_000 });
     assert.ok(statuses.some((s) => s.type === "consumer_recreated"));
     const info = await jsm.consumers.info(STREAM, DURABLE);
     assert.equal(info.config.ack_policy, AckPolicy.Explicit);
@@ -692,7 +681,7 @@ describe("consume - recovery", () => {
     await consumer.start();
     await until("some handled", () => handled.size >= 60);
     await server.restart();
-    await until("every event handled", () => handled.size === total, 60_000);
+    await until("every event handled", () => handled.size === total, { timeoutMs: 60_000 });
     assert.deepEqual([...handled].sort(), [...ids].sort(), "every published event was handled at least once");
     assert.ok(calls >= total);
     assert.ok(statuses.some((s) => s.type === "disconnected"));
@@ -705,7 +694,7 @@ describe("consume - recovery", () => {
         const info = await jsm.consumers.info(STREAM, DURABLE);
         return info.num_ack_pending === 0 && info.num_pending === 0;
       },
-      30_000,
+      { timeoutMs: 30_000 },
     );
   });
 });

@@ -17,6 +17,7 @@ import type { DowntimeStarted } from "../../contracts/src/events.generated.js";
 import { DLQ_STREAM } from "../../streams/src/names.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { type JetStreamFixture, withJetStream } from "../harness/nats.js";
+import { until } from "../harness/wait.js";
 
 const STREAM = "MFG_MACHINE";
 const DURABLE = "crash-test";
@@ -109,18 +110,6 @@ async function startChild(
 function handledBy(child: Child): string[] {
   if (!existsSync(child.out)) return [];
   return readFileSync(child.out, "utf8").split("\n").filter(Boolean);
-}
-
-async function until(
-  what: string,
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function settled(jsm: JetStreamManager): Promise<boolean> {

@@ -14,20 +14,11 @@ import { DLQ_HEADERS } from "../../streams/src/names.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { connectTo, startTestServer } from "../harness/nats.js";
+import { until } from "../harness/wait.js";
 
 const SITE = "plant1";
 const equipment = { site: SITE, area: null, line: "line1", machine: "filler1" };
 const units = (value: string) => ({ value, uom: "Units" });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test("the example consumer from the guide tracks order progress exactly once, and dead-letters a malformed report", async (t) => {
   const server = await startTestServer({}, t);

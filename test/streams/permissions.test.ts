@@ -35,6 +35,7 @@ import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher, PublishError } from "../../streams/src/publisher.js";
 import { threadline } from "../harness/cli.js";
 import { connectTo, startTestServer } from "../harness/nats.js";
+import { until as waitUntil } from "../harness/wait.js";
 
 const SITE = "plant1";
 const equipment = { site: SITE, area: null, line: "line1", machine: "filler1" };
@@ -104,17 +105,13 @@ async function refused(what: Promise<unknown>, subject: string, operation: "publ
 /** Errors the service's connection reported (permissions violations), named when a wait times out. */
 const violations: string[] = [];
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end)
-      assert.fail(
-        `timed out waiting for ${what}${violations.length > 0 ? `; violations: ${violations.join("; ")}` : ""}`,
-      );
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Waits as the shared helper does, naming the connection's permission violations on a timeout. */
+function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  return waitUntil(what, probe, {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+    detail: () => (violations.length > 0 ? `violations: ${violations.join("; ")}` : ""),
+  });
 }
 
 describe("least-privilege NATS permissions per service", () => {
