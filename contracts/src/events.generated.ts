@@ -134,8 +134,8 @@ export interface DowntimeStarted {
 }
 
 /**
- * Where in the plant, as an ISA-95 equipment path (site / area / line / machine). The identifiers are the
- * ones used as NATS subject tokens.
+ * Where in the plant, as an ISA-95 equipment path (site / area / line / cell / machine). The identifiers are
+ * the ones used as NATS subject tokens.
  *
  * Avro record `mfg.common.EquipmentPath`.
  */
@@ -146,6 +146,11 @@ export interface EquipmentPath {
   area: string | null;
   /** Production line (ISA-95 work center); null when the event concerns the whole site or area. */
   line: string | null;
+  /**
+   * Work cell within the line (ISA-95 work cell); null when the line has no cells or the event concerns the
+   * whole line.
+   */
+  cell: string | null;
   /** Machine (ISA-95 work unit); null when the event concerns the whole line. */
   machine: string | null;
 }

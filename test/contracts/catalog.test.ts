@@ -443,7 +443,7 @@ const SAMPLES: { readonly [K in EventType]?: EventPayloads[K] } = {
     quantity: { value: "1200.5", uom: "Units" },
     plannedStartAt: new Date("2025-03-03T06:00:00Z"),
     plannedEndAt: null,
-    equipment: { site: "plant-lyon", area: null, line: "line-2", machine: null },
+    equipment: { site: "plant-lyon", area: null, line: "line-2", cell: null, machine: null },
     workCenterCode: "WC-CAST",
     lotToProduce: "LOT-2025-0042",
     components: [
@@ -457,7 +457,7 @@ const SAMPLES: { readonly [K in EventType]?: EventPayloads[K] } = {
     releasedAt: new Date("2025-03-01T14:03:12.345Z"),
   },
   "mfg.production.production_reported.v1": {
-    equipment: { site: "plant-lyon", area: "casting", line: "line-2", machine: "press-07" },
+    equipment: { site: "plant-lyon", area: "casting", line: "line-2", cell: null, machine: "press-07" },
     orderRef: "WH/MO/00042",
     lot: null,
     goodQuantity: { value: "12", uom: "Units" },
@@ -470,7 +470,7 @@ const SAMPLES: { readonly [K in EventType]?: EventPayloads[K] } = {
     reportedAt: new Date(1_740_985_260_000),
   },
   "mfg.machine.machine_state_changed.v1": {
-    equipment: { site: "plant-lyon", area: null, line: "line-2", machine: "press-07" },
+    equipment: { site: "plant-lyon", area: null, line: "line-2", cell: null, machine: "press-07" },
     state: "HELD",
     previousState: "HOLDING",
     mode: "PRODUCTION",
@@ -478,7 +478,7 @@ const SAMPLES: { readonly [K in EventType]?: EventPayloads[K] } = {
     changedAt: new Date(1_740_985_260_123),
   },
   "mfg.machine.telemetry_sampled.v1": {
-    equipment: { site: "plant-lyon", area: null, line: "line-2", machine: "press-07" },
+    equipment: { site: "plant-lyon", area: null, line: "line-2", cell: null, machine: "press-07" },
     samples: [
       { tag: "spindle.speed", value: 1450.25, quality: "GOOD", sourceTime: new Date(1_740_985_260_000) },
       { tag: "oil.temp", value: -0.5, quality: "UNCERTAIN", sourceTime: new Date(1_740_985_260_500) },
@@ -486,7 +486,7 @@ const SAMPLES: { readonly [K in EventType]?: EventPayloads[K] } = {
   },
   "mfg.quality.spc_violation_detected.v1": {
     violationId: "spc-1",
-    equipment: { site: "plant-lyon", area: null, line: "line-2", machine: null },
+    equipment: { site: "plant-lyon", area: null, line: "line-2", cell: null, machine: null },
     characteristic: "bore-diameter",
     product: null,
     lot: "LOT-2025-0042",

@@ -53,7 +53,7 @@ test("a 100 000-event backlog is consumed within the in-flight and buffer bounds
     const key = `m${i % 40}`;
     const value: DowntimeStarted = {
       downtimeId: String(i),
-      equipment: { site: "lyon", area: null, line: "l1", machine: key },
+      equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: key },
       reason: null,
       category: "UNPLANNED",
       startedAt,

@@ -34,7 +34,7 @@ const codec = new EventCodec();
 function downtime(id: string): DowntimeStarted {
   return {
     downtimeId: id,
-    equipment: { site: "lyon", area: null, line: "l1", machine: "m1" },
+    equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: "m1" },
     reason: null,
     category: "UNCLASSIFIED",
     startedAt: new Date("2026-11-30T08:00:00.000Z"),
@@ -149,7 +149,7 @@ describe("consume - decode and ack", () => {
     await publisher.publish(
       "mfg.machine.machine_state_changed.v1",
       {
-        equipment: { site: "lyon", area: null, line: "l1", machine: "m1" },
+        equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: "m1" },
         state: "EXECUTE",
         previousState: "IDLE",
         mode: "PRODUCTION",

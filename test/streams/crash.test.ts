@@ -46,7 +46,7 @@ async function backlog(fx: JetStreamFixture, count: number): Promise<string[]> {
   for (let i = 0; i < count; i++) {
     const value: DowntimeStarted = {
       downtimeId: `dt-${i}`,
-      equipment: { site: "lyon", area: null, line: "l1", machine: `m${i % 10}` },
+      equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: `m${i % 10}` },
       reason: null,
       category: "UNPLANNED",
       startedAt: new Date("2026-11-30T08:00:00.000Z"),

@@ -17,7 +17,7 @@ import { connectTo, startTestServer } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
 
 const SITE = "plant1";
-const equipment = { site: SITE, area: null, line: "line1", machine: "filler1" };
+const equipment = { site: SITE, area: null, line: "line1", cell: null, machine: "filler1" };
 const units = (value: string) => ({ value, uom: "Units" });
 
 test("the example consumer from the guide tracks order progress exactly once, and dead-letters a malformed report", async (t) => {

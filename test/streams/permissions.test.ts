@@ -38,7 +38,7 @@ import { connectTo, startTestServer } from "../harness/nats.js";
 import { until as waitUntil } from "../harness/wait.js";
 
 const SITE = "plant1";
-const equipment = { site: SITE, area: null, line: "line1", machine: "filler1" };
+const equipment = { site: SITE, area: null, line: "line1", cell: null, machine: "filler1" };
 const units = (value: string) => ({ value, uom: "Units" });
 
 /** The shipped declarations plus the example's durable (as docs/subscribing.md declares it) and bucket. */

@@ -22,7 +22,7 @@ const target = { site: "lyon", line: "l1", key: "m1" };
 function downtime(id: string): DowntimeStarted {
   return {
     downtimeId: id,
-    equipment: { site: "lyon", area: null, line: "l1", machine: "m1" },
+    equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: "m1" },
     reason: null,
     category: "UNCLASSIFIED",
     startedAt: new Date("2026-11-30T08:00:00.000Z"),
@@ -231,7 +231,7 @@ describe("publish - async window", () => {
       producedQuantity: { value: "10", uom: "Units" },
       scrappedQuantity: null,
       lot: null,
-      equipment: { site: "lyon", area: null, line: "l1", machine: null },
+      equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: null },
       completedAt: new Date("2026-11-30T10:00:00.000Z"),
     };
     const failed: string[] = [];

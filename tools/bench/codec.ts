@@ -19,7 +19,7 @@ const EVENT = "mfg.production.production_reported.v1";
 
 export function typicalProductionReport(i: number): EventPayloads[typeof EVENT] {
   return {
-    equipment: { site: "plant1", area: "packaging", line: "line1", machine: `filler${i % 50}` },
+    equipment: { site: "plant1", area: "packaging", line: "line1", cell: null, machine: `filler${i % 50}` },
     orderRef: "WH/MO/00042",
     lot: "LOT-2026-1130-A",
     goodQuantity: { value: String(100 + (i % 7)), uom: "Units" },

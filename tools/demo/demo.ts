@@ -34,7 +34,7 @@ export interface DemoOptions {
 const SITE = "plant1";
 const LINE = "line1";
 const MACHINE = "filler1";
-const equipment = { site: SITE, area: "packaging", line: LINE, machine: MACHINE };
+const equipment = { site: SITE, area: "packaging", line: LINE, cell: null, machine: MACHINE };
 const kg = (value: string) => ({ value, uom: "kg" });
 const units = (value: string) => ({ value, uom: "Units" });
 
