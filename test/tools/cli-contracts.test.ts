@@ -21,7 +21,7 @@ const order = {
   quantity: { value: "1200.5", uom: "Units" },
   plannedStartAt: "2026-11-30T06:00:00.000Z",
   plannedEndAt: null,
-  equipment: { site: "plant1", area: null, line: "line1", machine: null },
+  equipment: { site: "plant1", area: null, line: "line1", cell: null, machine: null },
   workCenterCode: null,
   lotToProduce: "LOT-1",
   components: [],
