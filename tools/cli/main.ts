@@ -4,6 +4,7 @@ import { benchCommand } from "./bench.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
 import { EXIT } from "./run.js";
+import { simCommand } from "./sim.js";
 import { streamsCommand } from "./streams.js";
 
 const program = new Command("threadline")
@@ -14,7 +15,8 @@ const program = new Command("threadline")
   .addCommand(contractsCommand())
   .addCommand(demoCommand())
   .addCommand(streamsCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand())
+  .addCommand(simCommand());
 
 // Every subcommand reports usage errors as exit 2, like the top level.
 const override = (cmd: Command) => {

@@ -84,6 +84,13 @@ export const MachineConfig = z
       .default({ max: 0xffff_ffff, initialGood: 0, initialReject: 0 }),
     order: z.string().min(1).nullable().default(null),
     lot: z.string().min(1).nullable().default(null),
+    /**
+     * How the OPC UA simulator numbers this machine's `State` variable. `tmc`: the OPC UA PackML /
+     * TMC StateEnumeration of OPC 30060 (STOPPED 0 ... UNHOLDING 16; UNDEFINED, which has no number
+     * there, is -1); `packtags`: PackTags `StateCurrent` (UNDEFINED 0, CLEARING 1 ... COMPLETE 17).
+     * Mixing both in one plant exercises the bridge's per-vendor mapping. @default tmc
+     */
+    stateNumbering: z.enum(["tmc", "packtags"]).default("tmc"),
   })
   .strict()
   .superRefine((m, ctx) => {
