@@ -1262,11 +1262,12 @@ export async function startCluster(options: NatsClusterOptions = {}): Promise<Lo
 // ---------------------------------------------------------------------------------------------
 
 /**
- * In-process TCP forwarder between the leaf's remote URL and the hub's leafnode port. Cutting it
- * closes the forwarded connections and refuses new ones, which to both servers looks exactly like
- * the WAN link going down; neither server is restarted.
+ * In-process TCP forwarder: between the leaf's remote URL and the hub's leafnode port, or between
+ * any client and server (the machine bridge and an OPC UA server). Cutting it closes the forwarded
+ * connections and refuses new ones, which to both ends looks exactly like the network link going
+ * down; neither end is restarted.
  */
-class LinkProxy {
+export class LinkProxy {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
   readonly #targetPort: number;

@@ -1,0 +1,330 @@
+/**
+ * The machine bridge: OPC UA endpoints in, canonical machine and production events out.
+ *
+ * Per machine, a {@link MachineTracker} turns readings into events and an {@link Outbox} publishes
+ * them in order. On start each tracker resumes from the machine's last events in the streams, so
+ * a restart neither loses nor double-counts. Endpoint status goes out as ConnectorStatusChanged
+ * on every change and into the connector-state KV bucket on every heartbeat.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { OPCUACertificateManager } from "node-opcua";
+import type { Registry } from "prom-client";
+import type { EventCodec } from "../../../contracts/src/codec.js";
+import type { EquipmentPath, PackMlMode } from "../../../contracts/src/events.generated.js";
+import { ConfigError } from "../../../streams/src/errors.js";
+import type { Logger } from "../../../streams/src/logger.js";
+import type { EventPublisher } from "../../../streams/src/publisher.js";
+import { type BridgeConfig, type EndpointConfig, machineKeyOf, stateTableFor } from "./config.js";
+import { derivedId, MachineTracker, type Outgoing, type Reading } from "./machine.js";
+import { type BridgeMetrics, bridgeMetrics } from "./metrics.js";
+import { EndpointConnection, type EndpointStatus, type MonitoredSignal } from "./opcua/endpoint.js";
+import { Outbox } from "./outbox.js";
+import { readResumePoint } from "./resume.js";
+
+/** KV bucket of connector status (declared in streams/src/declarations.ts). */
+export const CONNECTOR_STATE_BUCKET = "THREADLINE_CONNECTOR_STATE";
+
+const DEFAULT_MODES: Record<string, PackMlMode> = { "1": "PRODUCTION", "2": "MAINTENANCE", "3": "MANUAL" };
+
+export interface MachineBridgeOptions {
+  readonly config: BridgeConfig;
+  readonly publisher: EventPublisher;
+  readonly jsm: JetStreamManager;
+  readonly codec: EventCodec;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Connector-state bucket; status is not recorded in KV when absent. */
+  readonly statusKv?: KV;
+  /** Where endpoint passwords are read (`user.passwordEnv`). @default process.env */
+  readonly env?: Record<string, string | undefined>;
+}
+
+interface BridgedMachine {
+  readonly key: string;
+  readonly tracker: MachineTracker;
+  readonly outbox: Outbox;
+  queuedSamples: number;
+}
+
+export class MachineBridge {
+  readonly #machines: BridgedMachine[] = [];
+  readonly #endpoints: EndpointConnection[] = [];
+  readonly #statusOutbox: Outbox;
+  readonly #metrics: BridgeMetrics;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #stopping: Promise<void> | undefined;
+
+  private constructor(private readonly options: MachineBridgeOptions) {
+    this.#metrics = bridgeMetrics(options.registry);
+    this.#statusOutbox = new Outbox({
+      publisher: options.publisher,
+      target: { site: options.config.site, key: options.config.connectorId },
+      logger: options.logger,
+    });
+  }
+
+  /** Resumes every machine from the streams, then connects to every endpoint (in the background). */
+  static async start(options: MachineBridgeOptions): Promise<MachineBridge> {
+    const bridge = new MachineBridge(options);
+    await bridge.#start();
+    return bridge;
+  }
+
+  /** Endpoint id → status, for health output and tests. */
+  endpointStatus(): Record<string, EndpointStatus> {
+    return Object.fromEntries(this.#endpoints.map((e) => [e.id, e.status]));
+  }
+
+  /** Sessions created per endpoint since start (a reactivated session is not a new one). */
+  sessionsCreated(): Record<string, number> {
+    return Object.fromEntries(this.#endpoints.map((e) => [e.id, e.sessionsCreated]));
+  }
+
+  /** Publishes what is counted and sampled so far and waits until JetStream has all of it. */
+  async flush(): Promise<void> {
+    this.#flushProduction();
+    this.#flushTelemetry();
+    await Promise.all([...this.#machines.map((m) => m.outbox.idle()), this.#statusOutbox.idle()]);
+  }
+
+  /** Disconnects from every endpoint (closing sessions), flushes, and stops. */
+  stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const t of this.#timers) clearInterval(t);
+      await Promise.all(this.#endpoints.map((e) => e.stop()));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.flush(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, options.timeoutMs ?? 10_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const m of this.#machines) m.outbox.close();
+      this.#statusOutbox.close();
+    })();
+    return this.#stopping;
+  }
+
+  async #start(): Promise<void> {
+    const { config, logger } = this.options;
+    const env = this.options.env ?? process.env;
+    const certificateManager = new OPCUACertificateManager({
+      rootFolder: config.pkiFolder,
+      automaticallyAcceptUnknownCertificate: config.trustUnknownServerCertificates,
+    });
+    await certificateManager.initialize();
+    for (const [ei, endpoint] of config.endpoints.entries()) {
+      const password = endpoint.user ? env[endpoint.user.passwordEnv] : undefined;
+      if (endpoint.user && !password)
+        throw new ConfigError(
+          `endpoints.${ei}.user.passwordEnv`,
+          `names ${endpoint.user.passwordEnv}, which is not set in the environment`,
+        );
+      const first = this.#machines.length;
+      const signals: MonitoredSignal[] = [];
+      for (const mapping of endpoint.machines) {
+        const index = this.#machines.length;
+        this.#machines.push(await this.#machine(endpoint, mapping));
+        signals.push(...signalsOf(index - first, mapping));
+      }
+      const connection = new EndpointConnection({
+        endpoint,
+        signals,
+        certificateManager,
+        ...(password ? { password } : {}),
+        heartbeatMs: config.heartbeatMs,
+        heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+        logger: logger.child({ endpoint: endpoint.id }),
+        onReadings: (i, readings) => this.#onReadings(endpoint, first + i, readings),
+        onStatus: (status, reason, lastHeartbeatAt) =>
+          this.#onStatus(endpoint, status, reason, lastHeartbeatAt),
+      });
+      this.#endpoints.push(connection);
+    }
+    this.#timers.push(setInterval(() => this.#flushProduction(), config.reportIntervalMs));
+    this.#timers.push(setInterval(() => this.#flushTelemetry(), config.telemetry.batchIntervalMs));
+    for (const e of this.#endpoints) e.start();
+    logger.info(
+      { endpoints: this.#endpoints.map((e) => e.id), machines: this.#machines.length },
+      "machine bridge started",
+    );
+  }
+
+  async #machine(
+    endpoint: EndpointConfig,
+    mapping: EndpointConfig["machines"][number],
+  ): Promise<BridgedMachine> {
+    const { config, publisher, logger, jsm, codec } = this.options;
+    const site = mapping.site ?? config.site;
+    const key = machineKeyOf(mapping, config.site);
+    const equipment: EquipmentPath = {
+      site,
+      area: mapping.area ?? null,
+      line: mapping.line,
+      cell: mapping.cell ?? null,
+      machine: mapping.machine,
+    };
+    const modes = new Map(Object.entries(mapping.modes ?? DEFAULT_MODES).map(([n, m]) => [Number(n), m]));
+    const tracker = new MachineTracker({
+      key,
+      equipment,
+      states: stateTableFor(config, endpoint, mapping),
+      modes,
+      counters: mapping.counters,
+      hasGoodCounter: mapping.signals.goodCounter !== undefined,
+      hasRejectCounter: mapping.signals.rejectCounter !== undefined,
+      categories: config.downtime.categories,
+      defaultCategory: config.downtime.defaultCategory,
+      maxSamples: config.telemetry.maxSamples,
+    });
+    const route = { site, line: mapping.line, machine: mapping.machine };
+    tracker.restore(await readResumePoint(jsm, codec, route));
+    const machine: BridgedMachine = {
+      key,
+      tracker,
+      queuedSamples: 0,
+      outbox: new Outbox({
+        publisher,
+        target: { ...route, key },
+        logger,
+        onPublished: (event) => this.#onPublished(machine, event),
+      }),
+    };
+    return machine;
+  }
+
+  #onReadings(endpoint: EndpointConfig, index: number, readings: Reading[]): void {
+    const m = this.#machines[index];
+    if (!m) return;
+    this.#metrics.readings.inc({ endpoint: endpoint.id }, readings.length);
+    const before = { ...m.tracker.anomalies };
+    m.outbox.push(m.tracker.apply(readings));
+    const after = m.tracker.anomalies;
+    if (after.rollovers > before.rollovers)
+      this.#metrics.counterAnomalies.inc({ machine: m.key, kind: "rollover" });
+    if (after.resets > before.resets) this.#metrics.counterAnomalies.inc({ machine: m.key, kind: "reset" });
+    if (after.unknownStates > before.unknownStates) this.#metrics.unknownStates.inc({ machine: m.key });
+    this.#metrics.outboxSize.set({ machine: m.key }, m.outbox.size);
+  }
+
+  #onPublished(m: BridgedMachine, event: Outgoing): void {
+    if (event.type === "mfg.machine.telemetry_sampled.v1") {
+      const samples = (event.payload as { samples: { sourceTime: Date }[] }).samples;
+      m.queuedSamples -= samples.length;
+      const now = Date.now();
+      for (const s of samples)
+        this.#metrics.sourceToStored.observe(
+          { event_type: event.type },
+          (now - s.sourceTime.getTime()) / 1000,
+        );
+    } else {
+      this.#metrics.sourceToStored.observe(
+        { event_type: event.type },
+        (Date.now() - event.time.getTime()) / 1000,
+      );
+    }
+    this.#metrics.outboxSize.set({ machine: m.key }, m.outbox.size);
+  }
+
+  #flushProduction(): void {
+    for (const m of this.#machines) m.outbox.push(m.tracker.flushProduction());
+  }
+
+  #flushTelemetry(): void {
+    const max = this.options.config.telemetry.maxBuffered;
+    for (const m of this.#machines) {
+      const batches = m.tracker.takeTelemetry();
+      for (const b of batches) {
+        const n = (b.payload as { samples: unknown[] }).samples.length;
+        if (m.queuedSamples + n > max) {
+          // NATS has been unreachable for a while: telemetry is the one thing we let go (counted).
+          this.#metrics.samplesDropped.inc({ machine: m.key }, n);
+          continue;
+        }
+        m.queuedSamples += n;
+        m.outbox.push([b]);
+      }
+    }
+  }
+
+  #onStatus(
+    endpoint: EndpointConfig,
+    status: EndpointStatus,
+    reason: string | null,
+    lastHeartbeatAt: Date | null,
+  ) {
+    const { config, logger, statusKv } = this.options;
+    const connection = this.#endpoints.find((e) => e.id === endpoint.id);
+    this.#metrics.endpointUp.set({ endpoint: endpoint.id }, status === "ONLINE" ? 1 : 0);
+    const record = {
+      connectorId: config.connectorId,
+      endpoint: endpoint.url,
+      status,
+      reason,
+      lastHeartbeatAt,
+    };
+    void statusKv
+      ?.put(`machine-bridge.${config.connectorId}.${endpoint.id}`, JSON.stringify(record))
+      .catch((err) => logger.debug({ err }, "connector status not written to KV"));
+    const previous = this.#previousStatus.get(endpoint.id) ?? "UNKNOWN";
+    if (previous === status) return;
+    this.#previousStatus.set(endpoint.id, status);
+    logger[status === "ONLINE" ? "info" : "warn"](
+      { endpoint: endpoint.id, status, reason },
+      "endpoint status",
+    );
+    const changedAt = new Date();
+    const event: Outgoing<"mfg.machine.connector_status_changed.v1"> = {
+      type: "mfg.machine.connector_status_changed.v1",
+      payload: {
+        connectorId: config.connectorId,
+        endpoint: endpoint.url,
+        equipment: endpoint.machines.map((m) => ({
+          site: m.site ?? config.site,
+          area: m.area ?? null,
+          line: m.line,
+          cell: m.cell ?? null,
+          machine: m.machine,
+        })),
+        status,
+        previousStatus: previous,
+        reason,
+        lastHeartbeatAt: connection?.lastHeartbeatAt ?? lastHeartbeatAt,
+        changedAt,
+      },
+      id: derivedId(config.connectorId, endpoint.id, status, changedAt.getTime()),
+      time: changedAt,
+    };
+    this.#statusOutbox.push([event]);
+  }
+
+  readonly #previousStatus = new Map<string, EndpointStatus>();
+}
+
+/** The monitored items of one machine mapping. */
+function signalsOf(machine: number, mapping: EndpointConfig["machines"][number]): MonitoredSignal[] {
+  const out: MonitoredSignal[] = [];
+  for (const [signal, node] of Object.entries(mapping.signals)) {
+    if (!node) continue;
+    out.push({
+      machine,
+      signal: signal as MonitoredSignal["signal"],
+      nodeId: node.nodeId,
+      samplingIntervalMs: ("samplingIntervalMs" in node ? node.samplingIntervalMs : undefined) ?? 0,
+      queueSize: ("queueSize" in node ? node.queueSize : undefined) ?? 100,
+    });
+  }
+  for (const t of mapping.telemetry)
+    out.push({
+      machine,
+      signal: "telemetry",
+      tag: t.tag,
+      nodeId: t.nodeId,
+      samplingIntervalMs: t.samplingIntervalMs,
+      queueSize: t.queueSize,
+      ...(t.deadband ? { deadband: t.deadband } : {}),
+    });
+  return out;
+}

@@ -1,0 +1,293 @@
+/**
+ * The machine bridge's plant mapping: which OPC UA endpoints to read, which node of each machine
+ * carries which signal, and where the machine sits in the ISA-95 hierarchy. A YAML or JSON file
+ * (path in `BRIDGE_CONFIG`), validated here; an error is a {@link ConfigError} naming the key, e.g.
+ * `endpoints.0.machines.2.signals.goodCounter`.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import {
+  DOWNTIME_CATEGORY_SYMBOLS,
+  PACK_ML_MODE_SYMBOLS,
+  PACK_ML_STATE_SYMBOLS,
+  type PackMlState,
+} from "../../../contracts/src/events.generated.js";
+import { ConfigError } from "../../../streams/src/errors.js";
+import { BUILTIN_STATE_PROFILES, type StateTable, stateTable } from "./profiles.js";
+
+/** Identifier usable as a NATS subject token. */
+const token = z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_' only (a subject token)");
+/** An OPC UA node id in its string form: `ns=1;s=Line1.Filler.State`, `ns=2;i=1042`, `nsu=urn:x;s=...`. */
+const nodeId = z
+  .string()
+  .regex(/^(ns=\d+;|nsu=[^;]+;)?[isgb]=.+$/, "an OPC UA node id such as ns=1;s=Line1.State or ns=2;i=1042");
+const positiveMs = z.number().int().positive();
+
+/** Monitoring parameters of one signal. Counters and states default to "every change". */
+const Monitoring = {
+  /** Server-side sampling interval; 0 = report every change. @default 0 (signals), 1000 (telemetry) */
+  samplingIntervalMs: z.number().int().nonnegative().optional(),
+  /** Values the server keeps between two publishes. @default 100 (signals), 10 (telemetry) */
+  queueSize: z.number().int().positive().max(10_000).optional(),
+};
+
+const SignalNode = z.union([
+  nodeId.transform((id) => ({ nodeId: id })),
+  z.object({ nodeId, ...Monitoring }).strict(),
+]);
+export type SignalNode = z.output<typeof SignalNode>;
+
+const Deadband = z
+  .object({
+    /** absolute: in the tag's unit; percent: of the EURange (needs an AnalogItem). */
+    type: z.enum(["absolute", "percent"]),
+    value: z.number().nonnegative(),
+  })
+  .strict();
+
+export const TelemetryTag = z
+  .object({
+    /** Tag name in the events, e.g. "temperature" or "spindle.speed". */
+    tag: z.string().regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, '.', '-' and '_'"),
+    nodeId,
+    samplingIntervalMs: z.number().int().nonnegative().default(1000),
+    queueSize: z.number().int().positive().max(10_000).default(10),
+    deadband: Deadband.optional(),
+  })
+  .strict();
+export type TelemetryTag = z.infer<typeof TelemetryTag>;
+
+const stateName = z.enum(PACK_ML_STATE_SYMBOLS);
+
+/** A custom numbering: state → number as the device shows it. */
+const CustomProfile = z.record(stateName, z.number().int()).superRefine((numbers, ctx) => {
+  const seen = new Map<number, string>();
+  for (const [state, n] of Object.entries(numbers)) {
+    if (n === undefined) continue;
+    const other = seen.get(n);
+    if (other) ctx.addIssue({ code: "custom", path: [state], message: `number ${n} is already ${other}` });
+    seen.set(n, state);
+  }
+});
+
+export const MachineMapping = z
+  .object({
+    /** ISA-95 path. `site` defaults to the bridge's `site`. */
+    site: token.optional(),
+    area: token.optional(),
+    line: token,
+    cell: token.optional(),
+    machine: token,
+    /** State numbering of this machine; overrides the endpoint's. */
+    profile: z.string().min(1).optional(),
+    signals: z
+      .object({
+        state: SignalNode,
+        mode: SignalNode.optional(),
+        goodCounter: SignalNode.optional(),
+        rejectCounter: SignalNode.optional(),
+        order: SignalNode.optional(),
+        lot: SignalNode.optional(),
+        stopReason: SignalNode.optional(),
+        stopReasonText: SignalNode.optional(),
+      })
+      .strict(),
+    counters: z
+      .object({
+        /** Largest value before the counter wraps to 0. @default 4294967295 (UInt32) */
+        max: z.coerce.bigint().positive().default(0xffff_ffffn),
+        /**
+         * A decrease is a rollover when the wrapped distance is at most this fraction of the range,
+         * otherwise a reset (counting restarts from 0). @default 0.1
+         */
+        rolloverWindow: z.number().gt(0).lt(1).default(0.1),
+        /** Unit of measure of the quantities. @default "Units" */
+        uom: z.string().min(1).default("Units"),
+      })
+      .strict()
+      .default({ max: 0xffff_ffffn, rolloverWindow: 0.1, uom: "Units" }),
+    telemetry: z.array(TelemetryTag).default([]),
+    /** Mode number → PackML mode, when a mode signal is mapped. @default 1 PRODUCTION, 2 MAINTENANCE, 3 MANUAL */
+    modes: z.record(z.string().regex(/^-?\d+$/), z.enum(PACK_ML_MODE_SYMBOLS)).optional(),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    const tags = new Set<string>();
+    m.telemetry.forEach((t, i) => {
+      if (tags.has(t.tag))
+        ctx.addIssue({ code: "custom", path: ["telemetry", i, "tag"], message: `duplicate tag ${t.tag}` });
+      tags.add(t.tag);
+    });
+  });
+export type MachineMapping = z.infer<typeof MachineMapping>;
+
+const SecurityMode = z.enum(["None", "Sign", "SignAndEncrypt"]);
+const SecurityPolicy = z.enum(["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]);
+
+export const EndpointConfig = z
+  .object({
+    /** Endpoint id in logs, metrics and connector status. */
+    id: token,
+    /** `opc.tcp://host:port[/path]`. */
+    url: z.string().regex(/^opc\.tcp:\/\/[^\s/]+(:\d+)?(\/.*)?$/, "an opc.tcp://host:port URL"),
+    security: z
+      .object({
+        mode: SecurityMode.default("None"),
+        policy: SecurityPolicy.default("None"),
+      })
+      .strict()
+      .default({ mode: "None", policy: "None" }),
+    /** Username/password login; anonymous when absent. The password comes from an env variable. */
+    user: z
+      .object({
+        username: z.string().min(1),
+        /** Name of the environment variable holding the password (never the password itself). */
+        passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name"),
+      })
+      .strict()
+      .optional(),
+    /** State numbering of the machines on this endpoint (built-in: tmc, packtags; or one of `profiles`). @default tmc */
+    profile: z.string().min(1).default("tmc"),
+    /** Reconnect backoff. */
+    reconnect: z
+      .object({ initialDelayMs: positiveMs.default(500), maxDelayMs: positiveMs.default(10_000) })
+      .strict()
+      .default({ initialDelayMs: 500, maxDelayMs: 10_000 }),
+    /** Subscription publishing interval. @default 100 */
+    publishingIntervalMs: positiveMs.default(100),
+    /** Session timeout requested from the server; an abandoned session is freed after it. @default 30000 */
+    sessionTimeoutMs: positiveMs.default(30_000),
+    machines: z.array(MachineMapping).min(1),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    if ((e.security.mode === "None") !== (e.security.policy === "None"))
+      ctx.addIssue({
+        code: "custom",
+        path: ["security", "policy"],
+        message: `mode ${e.security.mode} needs ${e.security.mode === "None" ? "policy None" : "a policy other than None"}`,
+      });
+  });
+export type EndpointConfig = z.infer<typeof EndpointConfig>;
+
+export const BridgeConfig = z
+  .object({
+    /** This bridge instance, e.g. "machine-bridge-lyon-1" (connector status events, KV keys). */
+    connectorId: token,
+    /** Default site of the machines. */
+    site: token,
+    /** Custom state numberings, by name. */
+    profiles: z.record(z.string().min(1), CustomProfile).default({}),
+    /** Where node-opcua keeps its certificates (own and trusted/rejected servers'). Never $HOME. */
+    pkiFolder: z.string().min(1).default("./pki"),
+    /** Trust a server certificate seen for the first time (test plants only). @default false */
+    trustUnknownServerCertificates: z.boolean().default(false),
+    /** How often each endpoint is checked (a read of the server's clock). @default 5000 */
+    heartbeatMs: positiveMs.default(5_000),
+    /** A heartbeat without an answer within this is a failure. @default 3000 */
+    heartbeatTimeoutMs: positiveMs.default(3_000),
+    /** ProductionReported at most this often per machine (and before every order/lot change). @default 1000 */
+    reportIntervalMs: positiveMs.default(1_000),
+    telemetry: z
+      .object({
+        /** One TelemetrySampled per machine per interval. @default 1000 */
+        batchIntervalMs: positiveMs.default(1_000),
+        /** A batch is sent early when it holds this many samples. @default 500 */
+        maxSamples: z.number().int().positive().default(500),
+        /** Samples kept while NATS is unreachable; the oldest are dropped (and counted) beyond. @default 100000 */
+        maxBuffered: z.number().int().positive().default(100_000),
+      })
+      .strict()
+      .default({ batchIntervalMs: 1_000, maxSamples: 500, maxBuffered: 100_000 }),
+    downtime: z
+      .object({
+        /** Stop reason code → OEE category. */
+        categories: z.record(z.string(), z.enum(DOWNTIME_CATEGORY_SYMBOLS)).default({}),
+        /** Category of a reason not listed. @default UNCLASSIFIED */
+        defaultCategory: z.enum(DOWNTIME_CATEGORY_SYMBOLS).default("UNCLASSIFIED"),
+      })
+      .strict()
+      .default({ categories: {}, defaultCategory: "UNCLASSIFIED" }),
+    endpoints: z.array(EndpointConfig).min(1),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    const known = (p: string) => p in BUILTIN_STATE_PROFILES || p in b.profiles;
+    const endpointIds = new Set<string>();
+    const machines = new Map<string, string>();
+    b.endpoints.forEach((e, ei) => {
+      if (endpointIds.has(e.id))
+        ctx.addIssue({
+          code: "custom",
+          path: ["endpoints", ei, "id"],
+          message: `duplicate endpoint id ${e.id}`,
+        });
+      endpointIds.add(e.id);
+      if (!known(e.profile))
+        ctx.addIssue({
+          code: "custom",
+          path: ["endpoints", ei, "profile"],
+          message: unknownProfile(e.profile, b),
+        });
+      e.machines.forEach((m, mi) => {
+        const path = ["endpoints", ei, "machines", mi];
+        if (m.profile !== undefined && !known(m.profile))
+          ctx.addIssue({ code: "custom", path: [...path, "profile"], message: unknownProfile(m.profile, b) });
+        const key = machineKeyOf(m, b.site);
+        const other = machines.get(key);
+        if (other)
+          ctx.addIssue({
+            code: "custom",
+            path: [...path, "machine"],
+            message: `${key} is already mapped at ${other}`,
+          });
+        machines.set(key, path.join("."));
+      });
+    });
+  });
+export type BridgeConfig = z.infer<typeof BridgeConfig>;
+export type BridgeConfigInput = z.input<typeof BridgeConfig>;
+
+function unknownProfile(name: string, b: { profiles: Record<string, unknown> }): string {
+  const names = [...Object.keys(BUILTIN_STATE_PROFILES), ...Object.keys(b.profiles)];
+  return `unknown profile ${name} (known: ${names.join(", ")})`;
+}
+
+/** `site/line/machine` (with area and cell when set): unique per bridge. */
+export function machineKeyOf(
+  m: Pick<MachineMapping, "site" | "area" | "line" | "cell" | "machine">,
+  site: string,
+) {
+  return [m.site ?? site, m.area, m.line, m.cell, m.machine].filter((p) => p !== undefined).join("/");
+}
+
+/** The state table a machine uses (machine profile, else endpoint profile). */
+export function stateTableFor(
+  config: BridgeConfig,
+  endpoint: EndpointConfig,
+  machine: MachineMapping,
+): StateTable {
+  const name = machine.profile ?? endpoint.profile;
+  const numbers = config.profiles[name] ?? BUILTIN_STATE_PROFILES[name];
+  if (!numbers) throw new ConfigError("profile", unknownProfile(name, config));
+  return stateTable(numbers as Partial<Record<PackMlState, number>>);
+}
+
+/** Validates a bridge config (already parsed from YAML/JSON); throws {@link ConfigError} naming the key. */
+export function parseBridgeConfig(input: unknown, where = "bridge config"): BridgeConfig {
+  const result = BridgeConfig.safeParse(input);
+  if (result.success) return result.data;
+  throw ConfigError.fromZod(result.error, where);
+}
+
+/** Reads and validates a bridge config file (YAML or JSON). */
+export function loadBridgeConfig(path: string): BridgeConfig {
+  let data: unknown;
+  try {
+    data = parseYaml(readFileSync(path, "utf8"));
+  } catch (cause) {
+    throw new ConfigError(path, `cannot be read as YAML/JSON: ${(cause as Error).message}`, { cause });
+  }
+  return parseBridgeConfig(data, path);
+}

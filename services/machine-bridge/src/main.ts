@@ -1,0 +1,42 @@
+/**
+ * The machine bridge as a service: `BRIDGE_CONFIG=plant.yaml node dist/services/machine-bridge/src/main.js`
+ * (NATS settings, HTTP port and logging as every Threadline service: streams/src/config.ts).
+ */
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { z } from "zod";
+import { BaseServiceConfig } from "../../../streams/src/config.js";
+import { runService } from "../../../streams/src/service.js";
+import { CONNECTOR_STATE_BUCKET, MachineBridge } from "./bridge.js";
+import { loadBridgeConfig } from "./config.js";
+
+const BridgeServiceConfig = BaseServiceConfig.extend({
+  /** The plant mapping file (YAML or JSON): endpoints, machines, signals. */
+  BRIDGE_CONFIG: z.string().min(1),
+});
+
+export async function startMachineBridgeService(env: Record<string, string | undefined> = process.env) {
+  return runService({
+    name: "machine-bridge",
+    configSchema: BridgeServiceConfig,
+    env,
+    setup: async ({ config, nc, codec, publisher, logger, metrics }) => {
+      const bridgeConfig = loadBridgeConfig(config.BRIDGE_CONFIG);
+      const jsm = await jetstreamManager(nc);
+      const statusKv = await new Kvm(nc).open(CONNECTOR_STATE_BUCKET).catch(() => undefined);
+      const bridge = await MachineBridge.start({
+        config: bridgeConfig,
+        publisher,
+        jsm,
+        codec,
+        logger,
+        registry: metrics,
+        env,
+        ...(statusKv ? { statusKv } : {}),
+      });
+      return { onStop: () => bridge.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS }) };
+    },
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await startMachineBridgeService();

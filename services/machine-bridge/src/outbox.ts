@@ -1,0 +1,77 @@
+/**
+ * An ordered publish queue: events leave in the order they were queued, each retried until the
+ * stream acknowledges it (same id, so a retry that did land is dropped by the duplicate window).
+ * One per machine keeps a machine's events in order while machines publish in parallel.
+ */
+import type { EventType } from "../../../contracts/src/events.generated.js";
+import { backoffDelay, sleep } from "../../../streams/src/backoff.js";
+import type { Logger } from "../../../streams/src/logger.js";
+import type { EventPublisher, PublishTarget } from "../../../streams/src/publisher.js";
+import type { Outgoing } from "./machine.js";
+
+export interface OutboxOptions {
+  readonly publisher: EventPublisher;
+  readonly target: Omit<PublishTarget, "id" | "time">;
+  readonly logger: Logger;
+  /** Called after each acknowledged event (metrics, latency). */
+  readonly onPublished?: (event: Outgoing, duplicate: boolean) => void;
+  /** Called when a publish attempt fails (it will be retried). */
+  readonly onRetry?: (event: Outgoing, error: Error) => void;
+}
+
+const RETRY = { initialDelayMs: 200, maxDelayMs: 5_000, multiplier: 2, jitter: 0.2 };
+
+export class Outbox {
+  #queue: Outgoing[] = [];
+  #worker: Promise<void> | undefined;
+  readonly #abort = new AbortController();
+
+  constructor(private readonly options: OutboxOptions) {}
+
+  get size(): number {
+    return this.#queue.length;
+  }
+
+  push(events: readonly Outgoing[]): void {
+    if (events.length === 0 || this.#abort.signal.aborted) return;
+    this.#queue.push(...events);
+    this.#worker ??= this.#drain().finally(() => {
+      this.#worker = undefined;
+    });
+  }
+
+  /** Resolves when everything queued so far is acknowledged (or the outbox is closed). */
+  async idle(): Promise<void> {
+    while (this.#worker) await this.#worker;
+  }
+
+  /** Stops retrying; what is still queued is abandoned (a restarted bridge recomputes it). */
+  close(): void {
+    this.#abort.abort();
+  }
+
+  async #drain(): Promise<void> {
+    const { publisher, target, logger } = this.options;
+    for (;;) {
+      const event = this.#queue[0];
+      if (!event || this.#abort.signal.aborted) return;
+      for (let failure = 0; ; failure++) {
+        try {
+          const published = await publisher.publish(event.type as EventType, event.payload as never, {
+            ...target,
+            id: event.id,
+            time: event.time,
+          });
+          this.options.onPublished?.(event, published.ack.duplicate);
+          break;
+        } catch (err) {
+          if (this.#abort.signal.aborted) return;
+          this.options.onRetry?.(event, err as Error);
+          logger.warn({ err, eventId: event.id, type: event.type, failure }, "publish failed; retrying");
+          await sleep(backoffDelay(RETRY, failure + 1), this.#abort.signal);
+        }
+      }
+      this.#queue.shift();
+    }
+  }
+}

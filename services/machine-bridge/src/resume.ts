@@ -1,0 +1,65 @@
+/**
+ * Where a machine's events left off, read back from the streams themselves: the last state, an
+ * open downtime, the counter values of the last ProductionReported. The streams are the only
+ * record: nothing can be published without being there, so a bridge that crashed right after a
+ * publish resumes exactly after it — no separate cursor that could lag behind.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import type { EventCodec } from "../../../contracts/src/codec.js";
+import type { EventPayloads, EventType } from "../../../contracts/src/events.generated.js";
+import { subjectFor } from "../../../streams/src/envelope.js";
+import { domainStream } from "../../../streams/src/names.js";
+import type { ResumePoint } from "./machine.js";
+
+export interface MachineRoute {
+  readonly site: string;
+  readonly line: string;
+  readonly machine: string;
+}
+
+async function lastOf<K extends EventType>(
+  jsm: JetStreamManager,
+  codec: EventCodec,
+  type: K,
+  route: MachineRoute,
+): Promise<{ seq: number; value: EventPayloads[K] } | undefined> {
+  const subject = subjectFor(type, route.site, route.line, route.machine);
+  const stream = domainStream(type.split(".")[1] as string);
+  const msg = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+  if (!msg) return undefined;
+  const decoded = await codec.decode<EventPayloads[K]>(msg.data, { as: type });
+  return { seq: msg.seq, value: decoded.value };
+}
+
+/** Reads the resume point of one machine; empty for a machine never seen. */
+export async function readResumePoint(
+  jsm: JetStreamManager,
+  codec: EventCodec,
+  route: MachineRoute,
+): Promise<ResumePoint> {
+  const [state, started, ended, production] = await Promise.all([
+    lastOf(jsm, codec, "mfg.machine.machine_state_changed.v1", route),
+    lastOf(jsm, codec, "mfg.machine.downtime_started.v1", route),
+    lastOf(jsm, codec, "mfg.machine.downtime_ended.v1", route),
+    lastOf(jsm, codec, "mfg.production.production_reported.v1", route),
+  ]);
+  const resume: ResumePoint = {};
+  if (state) resume.state = { state: state.value.state, at: state.value.changedAt };
+  if (
+    started &&
+    (!ended || ended.value.downtimeId !== started.value.downtimeId) &&
+    (!ended || ended.seq < started.seq)
+  )
+    resume.openDowntime = {
+      downtimeId: started.value.downtimeId,
+      startedAt: started.value.startedAt,
+      reason: started.value.reason,
+    };
+  if (production)
+    resume.production = {
+      good: production.value.goodCounterTo,
+      reject: production.value.rejectCounterTo,
+      at: production.value.reportedAt,
+    };
+  return resume;
+}

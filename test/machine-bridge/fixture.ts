@@ -1,0 +1,170 @@
+/**
+ * A plant simulator (real OPC UA server), a real nats-server with the declared streams, and the
+ * machine bridge between them — plus the means to drive the plant and read back what the bridge
+ * stored.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { TestContext } from "node:test";
+import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { Registry } from "prom-client";
+import { EventCodec } from "../../contracts/src/codec.js";
+import type { EventPayloads, EventType } from "../../contracts/src/events.generated.js";
+import { MachineBridge } from "../../services/machine-bridge/src/bridge.js";
+import { type BridgeConfigInput, parseBridgeConfig } from "../../services/machine-bridge/src/config.js";
+import { declarations } from "../../streams/src/declarations.js";
+import { silentLogger } from "../../streams/src/logger.js";
+import { domainStream } from "../../streams/src/names.js";
+import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
+import { EventPublisher } from "../../streams/src/publisher.js";
+import { type BridgeMappingOptions, bridgeMappingFor } from "../../tools/sim/plant/bridge-mapping.js";
+import type { PlantConfigInput } from "../../tools/sim/plant/config.js";
+import {
+  type PlantSimulator,
+  type PlantSimulatorOptions,
+  startPlantSimulator,
+} from "../../tools/sim/plant/server.js";
+import { connectTo, type LocalNatsServer, startTestServer } from "../harness/nats.js";
+
+/** One PKI folder for every bridge and simulator of the test run: certificates are made once. */
+export const TEST_PKI = path.join(os.tmpdir(), "threadline-test-pki");
+
+export function tempDir(t: TestContext, prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function startSimulator(
+  t: TestContext,
+  config: PlantConfigInput,
+  options: Partial<PlantSimulatorOptions> = {},
+): Promise<PlantSimulator> {
+  const sim = await startPlantSimulator({
+    config,
+    autoRun: false,
+    pkiFolder: path.join(TEST_PKI, "server"),
+    ...options,
+  });
+  t.after(() => sim.stop());
+  return sim;
+}
+
+/** A nats-server with the declared streams (local profile). */
+export async function startStreams(
+  t: TestContext,
+): Promise<{ server: LocalNatsServer; nc: NatsConnection; jsm: JetStreamManager }> {
+  const server = await startTestServer({}, t);
+  const nc = await connectTo(server, {}, t);
+  const jsm = await jetstreamManager(nc);
+  await applyPlan(jsm, await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc)), {
+    force: false,
+  });
+  return { server, nc, jsm };
+}
+
+/** The bridge config for a simulator, with test-friendly timings. */
+export function bridgeConfigFor(
+  sim: PlantSimulator,
+  url = sim.endpointUrl,
+  options: BridgeMappingOptions = {},
+) {
+  return bridgeMappingFor(sim.model.config, url, {
+    samplingIntervalMs: 100,
+    ...options,
+    overrides: {
+      pkiFolder: path.join(TEST_PKI, "client"),
+      heartbeatMs: 500,
+      heartbeatTimeoutMs: 1_000,
+      reportIntervalMs: 200,
+      telemetry: { batchIntervalMs: 200 },
+      ...options.overrides,
+    },
+    endpoint: { reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 }, ...options.endpoint },
+  });
+}
+
+/** Starts the bridge in-process; stopped after the test. */
+export async function startBridge(
+  t: TestContext,
+  nc: NatsConnection,
+  config: BridgeConfigInput,
+): Promise<MachineBridge> {
+  const codec = new EventCodec();
+  const bridge = await MachineBridge.start({
+    config: parseBridgeConfig(config),
+    publisher: new EventPublisher(jetstream(nc), codec, { service: "machine-bridge", site: "test" }),
+    jsm: await jetstreamManager(nc),
+    codec,
+    logger: silentLogger,
+    registry: new Registry(),
+  });
+  t.after(() => bridge.stop({ timeoutMs: 2_000 }));
+  return bridge;
+}
+
+/**
+ * Runs the plant's virtual clock faster than real time (`speed`× in `stepMs` steps) for `virtualMs`.
+ * The simulator's own driver stays off, so the test decides when the plant stands still.
+ */
+export async function drive(
+  sim: PlantSimulator,
+  virtualMs: number,
+  { stepMs = 20, speed = 2 } = {},
+): Promise<void> {
+  const end = sim.model.now + virtualMs;
+  while (sim.model.now < end) {
+    sim.model.advance(Math.min(stepMs, end - sim.model.now));
+    await new Promise((r) => setTimeout(r, stepMs / speed));
+  }
+}
+
+export interface Stored<K extends EventType> {
+  readonly seq: number;
+  readonly id: string;
+  readonly subject: string;
+  readonly value: EventPayloads[K];
+}
+
+/** Every stored event of a type, in stream order (decoded). */
+export async function storedEvents<K extends EventType>(
+  nc: NatsConnection,
+  type: K,
+  domain?: string,
+): Promise<Stored<K>[]> {
+  const js = jetstream(nc, domain ? { domain } : {});
+  const jsm = await jetstreamManager(nc, domain ? { domain } : {});
+  const stream = domainStream(type.split(".")[1] as string);
+  const filter = `mfg.${type.split(".")[1]}.${type.split(".")[2]}.>`;
+  const info = await jsm.streams.info(stream, { subjects_filter: filter }).catch(() => undefined);
+  const total = Object.values(info?.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+  if (total === 0) return [];
+  const codec = new EventCodec();
+  const consumer = await js.consumers.get(stream, {
+    filter_subjects: filter,
+    deliver_policy: DeliverPolicy.All,
+  });
+  const out: Stored<K>[] = [];
+  while (out.length < total) {
+    const batch = await consumer.fetch({ max_messages: Math.min(1000, total - out.length), expires: 2_000 });
+    let got = 0;
+    for await (const m of batch) {
+      got++;
+      out.push({
+        seq: m.seq,
+        id: m.headers?.get("Nats-Msg-Id") ?? "",
+        subject: m.subject,
+        value: codec.decodeKnown<EventPayloads[K]>(m.data, { as: type }).value,
+      });
+    }
+    if (got === 0) break;
+  }
+  return out;
+}
+
+/** Sum of decimal quantity strings with 6 decimals, as an integer number of units (the sim counts whole units). */
+export function units(values: readonly { value: string }[]): number {
+  return values.reduce((sum, q) => sum + Number(q.value), 0);
+}

@@ -1,0 +1,236 @@
+/**
+ * The bridge's event rules, without OPC UA: readings in, events out.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { counterDelta } from "../../services/machine-bridge/src/counters.js";
+import type { Reading } from "../../services/machine-bridge/src/machine.js";
+import { MachineTracker, type MachineTrackerOptions } from "../../services/machine-bridge/src/machine.js";
+import { stateTable, TMC_STATE_NUMBERS } from "../../services/machine-bridge/src/profiles.js";
+
+const T0 = Date.parse("2026-11-30T08:00:00Z");
+const at = (ms: number) => new Date(T0 + ms);
+const S = TMC_STATE_NUMBERS;
+
+function tracker(over: Partial<MachineTrackerOptions> = {}) {
+  return new MachineTracker({
+    key: "lyon/l1/m1",
+    equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: "m1" },
+    states: stateTable(TMC_STATE_NUMBERS),
+    modes: new Map([[1, "PRODUCTION"]]),
+    counters: { max: 999n, rolloverWindow: 0.1, uom: "Units" },
+    hasGoodCounter: true,
+    hasRejectCounter: true,
+    categories: { JAM: "UNPLANNED" },
+    defaultCategory: "UNCLASSIFIED",
+    maxSamples: 3,
+    ...over,
+  });
+}
+
+function payloadOf<T>(e: { payload: unknown } | undefined): T {
+  assert.ok(e, "expected an event");
+  return e.payload as T;
+}
+
+const r = (signal: Reading["signal"], value: unknown, ms: number, extra: Partial<Reading> = {}): Reading => ({
+  signal,
+  value,
+  sourceTime: at(ms),
+  quality: "GOOD",
+  ...extra,
+});
+
+describe("counters", () => {
+  const spec = { max: 999n, rolloverWindow: 0.1 };
+  test("an increase is the difference", () =>
+    assert.deepEqual(counterDelta(10n, 15n, spec), { quantity: 5n, change: "increase" }));
+  test("a short wrap past max is a rollover", () =>
+    assert.deepEqual(counterDelta(995n, 3n, spec), { quantity: 8n, change: "rollover" }));
+  test("a drop far from max is a reset: counting restarts from 0", () =>
+    assert.deepEqual(counterDelta(500n, 3n, spec), { quantity: 3n, change: "reset" }));
+  test("UInt64 counters are exact", () => {
+    const max = 2n ** 64n - 1n;
+    assert.deepEqual(counterDelta(max - 1n, 2n, { max, rolloverWindow: 0.1 }), {
+      quantity: 4n,
+      change: "rollover",
+    });
+  });
+  test("summing the deltas of any sequence of increments through rollovers gives the true total", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 60 }), { maxLength: 200 }),
+        fc.integer({ min: 0, max: 999 }),
+        (steps, start) => {
+          let value = BigInt(start);
+          let total = 0n;
+          let counted = 0n;
+          for (const s of steps) {
+            const next = (value + BigInt(s)) % 1000n;
+            counted += counterDelta(value, next, spec).quantity;
+            total += BigInt(s);
+            value = next;
+          }
+          assert.equal(counted, total);
+        },
+      ),
+    );
+  });
+});
+
+describe("machine tracker", () => {
+  test("a state change becomes MachineStateChanged with the previous state and source time", () => {
+    const m = tracker();
+    assert.equal(m.apply([r("state", S.EXECUTE, 0)]).length, 1); // UNDEFINED -> EXECUTE
+    const [e, ...rest] = m.apply([
+      r("state", S.HOLDING, 1000),
+      r("stopReason", "JAM", 1000),
+      r("stopReasonText", "Infeed jam", 1000),
+    ]);
+    assert.equal(e?.type, "mfg.machine.machine_state_changed.v1");
+    assert.deepEqual(
+      { ...(e?.payload as object), equipment: undefined },
+      {
+        equipment: undefined,
+        state: "HOLDING",
+        previousState: "EXECUTE",
+        mode: "UNDEFINED",
+        stopReason: { code: "JAM", text: "Infeed jam" },
+        changedAt: at(1000),
+      },
+    );
+    assert.equal(rest[0]?.type, "mfg.machine.downtime_started.v1");
+    assert.equal(m.apply([r("state", S.HOLDING, 1200)]).length, 0, "the same state again is no change");
+  });
+
+  test("a downtime runs from leaving EXECUTE until EXECUTE again, with its final reason and category", () => {
+    const m = tracker();
+    m.apply([r("state", S.EXECUTE, 0)]);
+    m.apply([r("state", S.HOLDING, 1000)]);
+    m.apply([r("stopReason", "JAM", 1100), r("state", S.HELD, 1500)]);
+    const out = m.apply([r("state", S.UNHOLDING, 7000), r("state", S.EXECUTE, 7500)]);
+    const ended = out.find((e) => e.type === "mfg.machine.downtime_ended.v1");
+    assert.ok(ended);
+    const p = ended.payload as {
+      durationMillis: bigint;
+      reason: unknown;
+      category: string;
+      startedAt: Date;
+      endedAt: Date;
+    };
+    assert.equal(p.durationMillis, 6500n);
+    assert.deepEqual(p.reason, { code: "JAM", text: null });
+    assert.equal(p.category, "UNPLANNED");
+    assert.deepEqual([p.startedAt, p.endedAt], [at(1000), at(7500)]);
+  });
+
+  test("a normal completion is not downtime", () => {
+    const m = tracker();
+    m.apply([r("state", S.EXECUTE, 0)]);
+    const out = m.apply([r("state", S.COMPLETING, 10), r("state", S.COMPLETE, 20)]);
+    assert.ok(out.every((e) => e.type === "mfg.machine.machine_state_changed.v1"));
+  });
+
+  test("counter deltas are reported with the order and lot that was running, and a reset never double counts", () => {
+    const m = tracker();
+    m.apply([r("order", "MO/1", 0), r("lot", "L1", 0), r("goodCounter", 100, 0), r("rejectCounter", 5, 0)]);
+    m.apply([r("goodCounter", 110, 100), r("rejectCounter", 6, 100)]);
+    const switched = m.apply([r("order", "MO/2", 200), r("goodCounter", 0, 300)]); // order change, then a PLC reset
+    assert.equal(switched.length, 1);
+    const first = switched[0]?.payload as {
+      orderRef: string;
+      goodQuantity: { value: string };
+      rejectQuantity: { value: string };
+    };
+    assert.equal(first.orderRef, "MO/1");
+    assert.equal(first.goodQuantity.value, "10.000000");
+    assert.equal(first.rejectQuantity.value, "1.000000");
+    m.apply([r("goodCounter", 4, 400)]);
+    const [second] = m.flushProduction();
+    const p = second?.payload as {
+      orderRef: string;
+      goodQuantity: { value: string };
+      goodCounterFrom: bigint;
+      goodCounterTo: bigint;
+    };
+    assert.equal(p.orderRef, "MO/2");
+    assert.equal(p.goodQuantity.value, "4.000000");
+    assert.deepEqual([p.goodCounterFrom, p.goodCounterTo], [110n, 4n]);
+    assert.deepEqual(m.flushProduction(), [], "nothing new: nothing reported");
+  });
+
+  test("a restarted tracker resumes from the last report: same readings, same ids, no double count", () => {
+    const a = tracker();
+    a.apply([r("goodCounter", 10, 0), r("rejectCounter", 0, 0)]);
+    a.apply([r("goodCounter", 25, 500)]);
+    const [report] = a.flushProduction();
+    assert.ok(report);
+    const p = report.payload as { goodCounterTo: bigint; rejectCounterTo: bigint; reportedAt: Date };
+    const b = tracker();
+    b.restore({ production: { good: p.goodCounterTo, reject: p.rejectCounterTo, at: p.reportedAt } });
+    b.apply([r("goodCounter", 25, 500), r("rejectCounter", 0, 0)]); // the initial values again
+    assert.deepEqual(b.flushProduction(), []);
+    b.apply([r("goodCounter", 31, 900)]);
+    const [next] = b.flushProduction();
+    assert.equal(payloadOf<{ goodQuantity: { value: string } }>(next).goodQuantity.value, "6.000000");
+    // The same period computed twice gets the same id (JetStream drops the copy).
+    const c = tracker();
+    c.restore({ production: { good: p.goodCounterTo, reject: p.rejectCounterTo, at: p.reportedAt } });
+    c.apply([r("goodCounter", 31, 900), r("rejectCounter", 0, 0)]);
+    assert.equal(c.flushProduction()[0]?.id, next?.id);
+  });
+
+  test("an open downtime survives a restart and ends with the original start", () => {
+    const a = tracker();
+    a.apply([r("state", S.EXECUTE, 0)]);
+    const started = a
+      .apply([r("state", S.STOPPING, 1000)])
+      .find((e) => e.type === "mfg.machine.downtime_started.v1");
+    const d = started?.payload as { downtimeId: string; startedAt: Date };
+    const b = tracker();
+    b.restore({
+      state: { state: "STOPPED", at: at(1500) },
+      openDowntime: { downtimeId: d.downtimeId, startedAt: d.startedAt, reason: null },
+    });
+    const ended = b
+      .apply([r("state", S.EXECUTE, 9000)])
+      .find((e) => e.type === "mfg.machine.downtime_ended.v1");
+    assert.equal(payloadOf<{ durationMillis: bigint }>(ended).durationMillis, 8000n);
+    assert.equal(payloadOf<{ downtimeId: string }>(ended).downtimeId, d.downtimeId);
+  });
+
+  test("telemetry is batched in source-time order, at most maxSamples per event; bad values keep their quality", () => {
+    const m = tracker();
+    m.apply([
+      r("telemetry", 21.5, 300, { tag: "temp" }),
+      r("telemetry", 21.4, 100, { tag: "temp" }),
+      r("telemetry", 2.1, 200, { tag: "pressure" }),
+      r("telemetry", 0, 400, { tag: "temp", quality: "BAD" }),
+    ]);
+    const batches = m.takeTelemetry();
+    assert.equal(batches.length, 2);
+    const samples = batches.flatMap(
+      (b) => (b.payload as { samples: { tag: string; sourceTime: Date; quality: string }[] }).samples,
+    );
+    assert.deepEqual(
+      samples.map((s) => s.sourceTime.getTime() - T0),
+      [100, 200, 300, 400],
+    );
+    assert.equal(samples[3]?.quality, "BAD");
+    assert.deepEqual(m.takeTelemetry(), []);
+  });
+
+  test("a state number outside the profile reads as UNDEFINED and is counted", () => {
+    const m = tracker();
+    const [e] = m.apply([r("state", 99, 0)]);
+    assert.equal(payloadOf<{ state: string }>(e).state, "UNDEFINED");
+    assert.equal(m.anomalies.unknownStates, 1);
+  });
+
+  test("bad-quality discrete values are ignored", () => {
+    const m = tracker();
+    m.apply([r("state", S.EXECUTE, 0)]);
+    assert.deepEqual(m.apply([r("state", 0, 10, { quality: "BAD" })]), []);
+  });
+});
