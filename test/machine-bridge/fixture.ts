@@ -91,6 +91,7 @@ export async function startBridge(
   t: TestContext,
   nc: NatsConnection,
   config: BridgeConfigInput,
+  env: Record<string, string> = {},
 ): Promise<MachineBridge> {
   const codec = new EventCodec();
   const bridge = await MachineBridge.start({
@@ -100,6 +101,7 @@ export async function startBridge(
     codec,
     logger: silentLogger,
     registry: new Registry(),
+    env,
   });
   t.after(() => bridge.stop({ timeoutMs: 2_000 }));
   return bridge;

@@ -76,11 +76,6 @@ export class MachineBridge {
     return Object.fromEntries(this.#endpoints.map((e) => [e.id, e.status]));
   }
 
-  /** Sessions created per endpoint since start (a reactivated session is not a new one). */
-  sessionsCreated(): Record<string, number> {
-    return Object.fromEntries(this.#endpoints.map((e) => [e.id, e.sessionsCreated]));
-  }
-
   /** Publishes what is counted and sampled so far and waits until JetStream has all of it. */
   async flush(): Promise<void> {
     this.#flushProduction();
@@ -136,6 +131,7 @@ export class MachineBridge {
         ...(password ? { password } : {}),
         heartbeatMs: config.heartbeatMs,
         heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+        rebuildAfterMs: config.rebuildAfterMs,
         logger: logger.child({ endpoint: endpoint.id }),
         onReadings: (i, readings) => this.#onReadings(endpoint, first + i, readings),
         onStatus: (status, reason, lastHeartbeatAt) =>

@@ -61,7 +61,7 @@ export type TelemetryTag = z.infer<typeof TelemetryTag>;
 const stateName = z.enum(PACK_ML_STATE_SYMBOLS);
 
 /** A custom numbering: state → number as the device shows it. */
-const CustomProfile = z.record(stateName, z.number().int()).superRefine((numbers, ctx) => {
+const CustomProfile = z.partialRecord(stateName, z.number().int()).superRefine((numbers, ctx) => {
   const seen = new Map<number, string>();
   for (const [state, n] of Object.entries(numbers)) {
     if (n === undefined) continue;
@@ -187,6 +187,8 @@ export const BridgeConfig = z
     heartbeatMs: positiveMs.default(5_000),
     /** A heartbeat without an answer within this is a failure. @default 3000 */
     heartbeatTimeoutMs: positiveMs.default(3_000),
+    /** An endpoint failing its heartbeat this long is rebuilt from a new client and session. @default 60000 */
+    rebuildAfterMs: positiveMs.default(60_000),
     /** ProductionReported at most this often per machine (and before every order/lot change). @default 1000 */
     reportIntervalMs: positiveMs.default(1_000),
     telemetry: z

@@ -29,6 +29,7 @@ import {
   VariableIds,
 } from "node-opcua";
 import type { SampleQuality } from "../../../../contracts/src/events.generated.js";
+import { backoffDelay, sleep } from "../../../../streams/src/backoff.js";
 import type { Logger } from "../../../../streams/src/logger.js";
 import type { EndpointConfig } from "../config.js";
 import type { Reading, SignalName } from "../machine.js";
@@ -53,6 +54,8 @@ export interface EndpointOptions {
   readonly password?: string;
   readonly heartbeatMs: number;
   readonly heartbeatTimeoutMs: number;
+  /** Heartbeats failing this long make the endpoint start over from a new client. */
+  readonly rebuildAfterMs: number;
   readonly logger: Logger;
   /** The readings of one notification, per machine index. */
   readonly onReadings: (machine: number, readings: Reading[]) => void;
@@ -80,11 +83,13 @@ export class EndpointConnection {
   #heartbeat: NodeJS.Timeout | undefined;
   #stopped = false;
   #running: Promise<void> | undefined;
+  #rebuilding = false;
+  #offlineSince: number | undefined;
+  #lastFailure: string | undefined;
+  readonly #abort = new AbortController();
   /** Readings collected during one notification, flushed once it is processed. */
   #pending = new Map<number, Reading[]>();
   #flushScheduled = false;
-  /** Sessions created over the connection's life (a reconnect that reactivates does not create one). */
-  sessionsCreated = 0;
 
   constructor(private readonly options: EndpointOptions) {
     this.id = options.endpoint.id;
@@ -100,13 +105,41 @@ export class EndpointConnection {
 
   /** Starts connecting in the background; never throws for an unreachable server (it reports OFFLINE). */
   start(): void {
-    this.#running ??= this.#run().catch((err) => {
-      this.options.logger.error({ err, endpoint: this.id }, "endpoint stopped on an unexpected error");
-      this.#setStatus("OFFLINE", `bridge error: ${(err as Error).message}`);
-    });
+    this.#running ??= this.#run();
   }
 
+  /**
+   * Connects, creates the session and the subscription; on any failure (unreachable, refused
+   * credentials, BadTooManySessions, a server going down mid-setup) tears everything down, reports
+   * OFFLINE with the reason, and tries again after a backoff. Returns once set up, or when stopped.
+   */
   async #run(): Promise<void> {
+    const { endpoint, logger } = this.options;
+    const policy = {
+      initialDelayMs: endpoint.reconnect.initialDelayMs,
+      maxDelayMs: endpoint.reconnect.maxDelayMs,
+      multiplier: 2,
+      jitter: 0.2,
+    };
+    for (let failure = 1; !this.#stopped; failure++) {
+      try {
+        await this.#setUp();
+        return;
+      } catch (err) {
+        if (this.#stopped) return;
+        const reason = reasonOf(err);
+        logger[failure === 1 ? "error" : "warn"](
+          { endpoint: this.id, reason, failure },
+          "OPC UA endpoint set-up failed; retrying",
+        );
+        this.#setStatus("OFFLINE", reason);
+        await this.#tearDown();
+        await sleep(backoffDelay(policy, failure), this.#abort.signal);
+      }
+    }
+  }
+
+  async #setUp(): Promise<void> {
     const { endpoint, certificateManager, logger } = this.options;
     const client = OPCUAClient.create({
       applicationName: "threadline-machine-bridge",
@@ -116,8 +149,9 @@ export class EndpointConnection {
       securityPolicy: SecurityPolicy[endpoint.security.policy],
       clientCertificateManager: certificateManager,
       requestedSessionTimeout: endpoint.sessionTimeoutMs,
+      // One attempt: the first connection is ours to retry (with the session and subscription).
       connectionStrategy: {
-        maxRetry: 1_000_000_000,
+        maxRetry: 0,
         initialDelay: endpoint.reconnect.initialDelayMs,
         maxDelay: endpoint.reconnect.maxDelayMs,
         randomisationFactor: 0.2,
@@ -125,10 +159,6 @@ export class EndpointConnection {
       keepSessionAlive: false,
     });
     this.#client = client;
-    client.on("backoff", (count: number, delay: number) => {
-      logger.debug({ endpoint: this.id, attempt: count, delayMs: delay }, "OPC UA connect retry");
-      this.#setStatus("OFFLINE", "unreachable");
-    });
     client.on("start_reconnection", () => {
       logger.warn({ endpoint: this.id }, "OPC UA connection lost: reconnecting");
       this.#setStatus("OFFLINE", "connection lost");
@@ -138,15 +168,52 @@ export class EndpointConnection {
       void this.#beat();
     });
     await client.connect(endpoint.url);
+    // From now on a connection break is node-opcua's to repair: it retries forever with the same
+    // backoff, reactivates the session on the new channel (or, after a server restart, creates a
+    // new one and recreates the subscription and its monitored items).
+    client.connectionStrategy.maxRetry = -1;
     if (this.#stopped) return;
     const session = await client.createSession(this.#identity());
-    this.sessionsCreated++;
     this.#session = session;
     session.on("session_restored", () => logger.info({ endpoint: this.id }, "OPC UA session restored"));
     if (this.#stopped) return;
     await this.#subscribe(session);
     await this.#beat();
+    if (this.#status !== "ONLINE") throw new Error(this.#lastFailure ?? "no heartbeat");
     this.#heartbeat = setInterval(() => void this.#beat(), this.options.heartbeatMs);
+  }
+
+  /** Closes what exists of the subscription, session and client (best effort, bounded in time). */
+  async #tearDown(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    const bounded = (p: Promise<unknown> | undefined) =>
+      Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    await bounded(this.#subscription?.terminate());
+    await bounded(this.#session?.close(true));
+    await bounded(this.#client?.disconnect());
+    this.#subscription = undefined;
+    this.#session = undefined;
+    this.#client = undefined;
+  }
+
+  /**
+   * The safety net behind node-opcua's own reconnection: an endpoint that has failed its
+   * heartbeat for `rebuildAfterMs` is torn down and set up from scratch.
+   */
+  #rebuild(): void {
+    if (this.#stopped || this.#rebuilding) return;
+    this.#rebuilding = true;
+    this.options.logger.warn(
+      { endpoint: this.id },
+      "OPC UA endpoint unresponsive: rebuilding client, session and subscription",
+    );
+    this.#running = (async () => {
+      await this.#tearDown();
+      this.#offlineSince = undefined;
+      this.#rebuilding = false;
+      await this.#run();
+    })();
   }
 
   #identity() {
@@ -240,9 +307,14 @@ export class EndpointConnection {
       ]);
       if (!dv.statusCode.isGood()) throw new Error(dv.statusCode.name);
       this.#lastHeartbeatAt = new Date();
+      this.#offlineSince = undefined;
       this.#setStatus("ONLINE", null);
     } catch (err) {
-      if (!this.#stopped) this.#setStatus("OFFLINE", (err as Error).message);
+      if (this.#stopped) return;
+      this.#lastFailure = reasonOf(err);
+      this.#setStatus("OFFLINE", this.#lastFailure);
+      this.#offlineSince ??= Date.now();
+      if (this.#heartbeat && Date.now() - this.#offlineSince >= this.options.rebuildAfterMs) this.#rebuild();
     } finally {
       clearTimeout(timer);
     }
@@ -261,12 +333,16 @@ export class EndpointConnection {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    clearInterval(this.#heartbeat);
-    const withTimeout = (p: Promise<unknown> | undefined) =>
-      Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
-    await withTimeout(this.#subscription?.terminate());
-    await withTimeout(this.#session?.close(true));
-    await withTimeout(this.#client?.disconnect());
-    await withTimeout(this.#running);
+    this.#abort.abort();
+    await this.#tearDown();
+    await Promise.race([this.#running, new Promise((r) => setTimeout(r, 2_000).unref())]);
   }
+}
+
+/** A short, log- and event-friendly reason: the OPC UA status name when there is one. */
+function reasonOf(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const status = /\b(Bad[A-Za-z]+)\b/.exec(message)?.[1];
+  const text = status ?? message.split("\n")[0] ?? "error";
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
 }

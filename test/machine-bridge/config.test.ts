@@ -1,0 +1,125 @@
+/**
+ * The bridge's plant mapping: what a valid file looks like, and that a wrong one names its key.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { describe, test } from "node:test";
+import {
+  loadBridgeConfig,
+  parseBridgeConfig,
+  stateTableFor,
+} from "../../services/machine-bridge/src/config.js";
+import { ConfigError } from "../../streams/src/errors.js";
+import { tempDir } from "./fixture.js";
+
+const machine = {
+  line: "l1",
+  machine: "filler",
+  signals: { state: "ns=1;s=L1.Filler.State", goodCounter: { nodeId: "ns=2;i=1042", queueSize: 500 } },
+};
+const valid = {
+  connectorId: "bridge-lyon-1",
+  site: "lyon",
+  endpoints: [{ id: "l1-plc", url: "opc.tcp://10.0.4.21:4840", machines: [machine] }],
+};
+
+function keyOf(input: unknown): string {
+  try {
+    parseBridgeConfig(input);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.key;
+  }
+  assert.fail("the config was accepted");
+}
+
+const withMachine = (m: object) => ({
+  ...valid,
+  endpoints: [{ ...valid.endpoints[0], machines: [{ ...machine, ...m }] }],
+});
+const withEndpoint = (e: object) => ({ ...valid, endpoints: [{ ...valid.endpoints[0], ...e }] });
+
+describe("bridge config", () => {
+  test("a minimal mapping gets documented defaults", () => {
+    const c = parseBridgeConfig(valid);
+    const e = c.endpoints[0];
+    assert.equal(e?.profile, "tmc");
+    assert.deepEqual(e?.security, { mode: "None", policy: "None" });
+    assert.equal(e?.machines[0]?.counters.max, 0xffff_ffffn);
+    assert.equal(c.heartbeatMs, 5_000);
+    assert.equal(c.trustUnknownServerCertificates, false);
+  });
+
+  test("each mistake is named by its key", () => {
+    assert.equal(keyOf({ ...valid, connectorId: "bridge lyon" }), "connectorId");
+    assert.equal(keyOf(withMachine({ signals: { state: "State" } })), "endpoints.0.machines.0.signals.state");
+    assert.equal(
+      keyOf(withMachine({ signals: { ...machine.signals, speed: "ns=1;s=x" } })),
+      "endpoints.0.machines.0.signals.speed",
+    );
+    assert.equal(keyOf(withEndpoint({ url: "http://10.0.4.21" })), "endpoints.0.url");
+    assert.equal(keyOf(withEndpoint({ profile: "siemens" })), "endpoints.0.profile");
+    assert.equal(
+      keyOf(withEndpoint({ security: { mode: "SignAndEncrypt" } })),
+      "endpoints.0.security.policy",
+    );
+    assert.equal(
+      keyOf(withEndpoint({ user: { username: "bridge", passwordEnv: "secret!" } })),
+      "endpoints.0.user.passwordEnv",
+    );
+    assert.equal(keyOf(withMachine({ counters: { max: 0 } })), "endpoints.0.machines.0.counters.max");
+    assert.equal(
+      keyOf(
+        withMachine({
+          telemetry: [
+            { tag: "t", nodeId: "ns=1;s=a" },
+            { tag: "t", nodeId: "ns=1;s=b" },
+          ],
+        }),
+      ),
+      "endpoints.0.machines.0.telemetry.1.tag",
+    );
+    assert.equal(
+      keyOf({ ...valid, endpoints: [{ ...valid.endpoints[0], machines: [machine, machine] }] }),
+      "endpoints.0.machines.1.machine",
+    );
+    assert.equal(keyOf({ ...valid, profiles: { acme: { EXECUTE: 3, HELD: 3 } } }), "profiles.acme.HELD");
+  });
+
+  test("a vendor profile maps the device's numbers to PackML states", () => {
+    const c = parseBridgeConfig({ ...valid, profiles: { acme: { STOPPED: 10, EXECUTE: 20, HELD: 30 } } });
+    const e = c.endpoints[0];
+    assert.ok(e);
+    const m = { ...(e.machines[0] as NonNullable<(typeof e.machines)[0]>), profile: "acme" };
+    const table = stateTableFor(c, e, m);
+    assert.equal(table.get(20), "EXECUTE");
+    assert.equal(table.get(4), undefined);
+    assert.equal(stateTableFor(c, e, { ...m, profile: "packtags" }).get(6), "EXECUTE");
+    assert.equal(stateTableFor(c, e, { ...m, profile: "tmc" }).get(4), "EXECUTE");
+  });
+
+  test("a file that is not YAML names the file; YAML works", (t) => {
+    const dir = tempDir(t, "threadline-bridge-config-");
+    const bad = path.join(dir, "bad.yaml");
+    fs.writeFileSync(bad, "endpoints: [\n");
+    assert.throws(
+      () => loadBridgeConfig(bad),
+      (e: unknown) => e instanceof ConfigError && e.key === bad,
+    );
+    const good = path.join(dir, "good.yaml");
+    fs.writeFileSync(
+      good,
+      [
+        "connectorId: bridge-lyon-1",
+        "site: lyon",
+        "endpoints:",
+        "  - id: l1-plc",
+        "    url: opc.tcp://127.0.0.1:4840",
+        "    machines:",
+        "      - { line: l1, machine: filler, signals: { state: 'ns=1;s=lyon.l1.filler.State' } }",
+      ].join("\n"),
+    );
+    assert.equal(loadBridgeConfig(good).endpoints[0]?.machines[0]?.machine, "filler");
+  });
+});
