@@ -56,6 +56,11 @@ export interface ServiceAccess {
   readonly consumes?: readonly ConsumeAccess[];
   /** Event types it publishes with EventPublisher: `mfg.<domain>.<event>.>` each (all majors share it). */
   readonly publishes?: readonly EventType[];
+  /**
+   * Streams whose messages it reads one at a time (`jsm.streams.getMessage`, e.g. the last message
+   * of a subject to resume from, as the machine bridge does); must be declared.
+   */
+  readonly readsLast?: readonly string[];
   /** KV buckets it reads (get, keys, watch, history); must be declared. */
   readonly kvRead?: readonly string[];
   /** KV buckets it writes (put, create, update, delete, purge of keys) and reads; must be declared. */
@@ -237,6 +242,17 @@ export function explainPermissions(
     pub(subject, `EventPublisher: ${type} to mfg.${m[1]}.${m[2]}.<site>[.<line>[.<machine>]]`);
   }
 
+  for (const [i, s] of (access.readsLast ?? []).entries()) {
+    if (!decls.streams[s]) {
+      problem(`readsLast[${i}]`, `stream ${s} is not declared (declared: ${list(streams)})`);
+      continue;
+    }
+    pub(
+      `$JS.API.STREAM.MSG.GET.${s}`,
+      `reads single messages of ${s} (last message per subject: where it resumes)`,
+    );
+  }
+
   const buckets = Object.keys(decls.kv);
   const checkBucket = (key: string, b: string) => {
     if (decls.kv[b]) return true;
@@ -325,6 +341,7 @@ export const ServiceAccessSchema = z.strictObject({
     )
     .optional(),
   publishes: names,
+  readsLast: names,
   kvRead: names,
   kvWrite: names,
   inboxPrefix: z.string().min(1).optional(),

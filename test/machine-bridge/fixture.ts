@@ -26,7 +26,7 @@ import {
   type PlantSimulatorOptions,
   startPlantSimulator,
 } from "../../tools/sim/plant/server.js";
-import { connectTo, type LocalNatsServer, startTestServer } from "../harness/nats.js";
+import { connectTo, type LocalNatsServer, type NatsServerOptions, startTestServer } from "../harness/nats.js";
 
 /** One PKI folder for every bridge and simulator of the test run: certificates are made once. */
 export const TEST_PKI = path.join(os.tmpdir(), "threadline-test-pki");
@@ -52,17 +52,19 @@ export async function startSimulator(
   return sim;
 }
 
-/** A nats-server with the declared streams (local profile). */
+/** A nats-server with the declared streams (local profile); `server`/`connect` options as the harness takes them. */
 export async function startStreams(
   t: TestContext,
+  server: NatsServerOptions = {},
+  connect: Parameters<typeof connectTo>[1] = {},
 ): Promise<{ server: LocalNatsServer; nc: NatsConnection; jsm: JetStreamManager }> {
-  const server = await startTestServer({}, t);
-  const nc = await connectTo(server, {}, t);
+  const started = await startTestServer(server, t);
+  const nc = await connectTo(started, connect, t);
   const jsm = await jetstreamManager(nc);
   await applyPlan(jsm, await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc)), {
     force: false,
   });
-  return { server, nc, jsm };
+  return { server: started, nc, jsm };
 }
 
 /** The bridge config for a simulator, with test-friendly timings. */

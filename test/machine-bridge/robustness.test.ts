@@ -4,11 +4,20 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { Kvm } from "@nats-io/kv";
+import { parse as parseYaml } from "yaml";
 import { CONNECTOR_STATE_BUCKET } from "../../services/machine-bridge/src/bridge.js";
+import {
+  explainPermissions,
+  parseServiceAccess,
+  permissionsOf,
+  renderAuthorization,
+  renderUserConfig,
+} from "../../streams/src/permissions.js";
 import type { PlantConfigInput } from "../../tools/sim/plant/config.js";
 import { freePort } from "../../tools/sim/plant/server.js";
 import { LinkProxy } from "../harness/nats.js";
@@ -142,25 +151,49 @@ describe("machine bridge robustness", () => {
     await goodMatches(nc, () => sim.model.groundTruth()["press"]?.good ?? -1);
   });
 
-  test("the bridge service killed with SIGKILL mid-run: a new process resumes without loss or double count", async (t) => {
+  test("the bridge service, as its least-privilege NATS user, killed with SIGKILL mid-run: a new process resumes without loss or double count", async (t) => {
     const sim = await startSimulator(t, ONE_MACHINE);
-    const { server, nc } = await startStreams(t);
+    // The bridge runs as the user its access file derives (services/machine-bridge/access.yaml).
+    const access = parseServiceAccess(
+      parseYaml(fs.readFileSync("services/machine-bridge/access.yaml", "utf8")),
+      "access.yaml",
+    );
+    const grants = explainPermissions(access);
+    const [adminPassword, bridgePassword] = [
+      randomBytes(12).toString("hex"),
+      randomBytes(12).toString("hex"),
+    ];
+    process.env["THREADLINE_TEST_ADMIN_PASSWORD"] = JSON.stringify(adminPassword);
+    process.env["MACHINE_BRIDGE_NATS_PASSWORD"] = JSON.stringify(bridgePassword);
+    const authorization = renderAuthorization([
+      `{ user: "admin", password: $THREADLINE_TEST_ADMIN_PASSWORD }`,
+      renderUserConfig(permissionsOf(grants), { user: "machine-bridge", explain: grants }),
+    ]);
+    const { server, nc } = await startStreams(
+      t,
+      { extraConfig: authorization },
+      { user: "admin", pass: adminPassword },
+    );
     const dir = tempDir(t, "threadline-bridge-kill-");
     const configFile = path.join(dir, "bridge.json");
     fs.writeFileSync(configFile, JSON.stringify(bridgeConfigFor(sim)));
+    const logs: string[] = [];
     const startProcess = () => {
       const child = spawn(process.execPath, [path.resolve("dist/services/machine-bridge/src/main.js")], {
         env: {
           ...process.env,
           NATS_URL: server.clientUrl,
+          NATS_USER: "machine-bridge",
+          NATS_PASSWORD: bridgePassword,
           BRIDGE_CONFIG: configFile,
           HTTP_HOST: "127.0.0.1",
           HTTP_PORT: "0",
-          LOG_LEVEL: "warn",
+          LOG_LEVEL: "info",
         },
-        stdio: ["ignore", "ignore", "inherit"],
+        stdio: ["ignore", "pipe", "inherit"],
       });
       t.after(() => child.kill("SIGKILL"));
+      child.stdout?.on("data", (chunk: Buffer) => logs.push(chunk.toString()));
       return child;
     };
     const first = startProcess();
@@ -195,5 +228,10 @@ describe("machine bridge robustness", () => {
     );
     assert.equal(record.status, "ONLINE");
     assert.ok(Date.now() - Date.parse(record.lastHeartbeatAt) < 10_000);
+    assert.doesNotMatch(
+      logs.join(""),
+      /Permissions Violation|PERMISSIONS|permission/i,
+      "no permission error in the bridge's logs",
+    );
   });
 });

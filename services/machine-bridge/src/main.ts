@@ -22,7 +22,7 @@ export async function startMachineBridgeService(env: Record<string, string | und
     env,
     setup: async ({ config, nc, codec, publisher, logger, metrics }) => {
       const bridgeConfig = loadBridgeConfig(config.BRIDGE_CONFIG);
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
       const statusKv = await new Kvm(nc).open(CONNECTOR_STATE_BUCKET).catch(() => undefined);
       const bridge = await MachineBridge.start({
         config: bridgeConfig,
