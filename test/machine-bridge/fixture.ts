@@ -21,6 +21,7 @@ import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { type BridgeMappingOptions, bridgeMappingFor } from "../../tools/sim/plant/bridge-mapping.js";
 import type { PlantConfigInput } from "../../tools/sim/plant/config.js";
+import { type RunForOptions, runFor } from "../../tools/sim/plant/run-for.js";
 import {
   type PlantSimulator,
   type PlantSimulatorOptions,
@@ -110,19 +111,11 @@ export async function startBridge(
 }
 
 /**
- * Runs the plant's virtual clock faster than real time (`speed`× in `stepMs` steps) for `virtualMs`.
- * The simulator's own driver stays off, so the test decides when the plant stands still.
+ * Runs the plant's virtual clock faster than real time for `virtualMs`. The simulator's own
+ * driver stays off, so the test decides when the plant stands still.
  */
-export async function drive(
-  sim: PlantSimulator,
-  virtualMs: number,
-  { stepMs = 20, speed = 2 } = {},
-): Promise<void> {
-  const end = sim.model.now + virtualMs;
-  while (sim.model.now < end) {
-    sim.model.advance(Math.min(stepMs, end - sim.model.now));
-    await new Promise((r) => setTimeout(r, stepMs / speed));
-  }
+export function drive(sim: PlantSimulator, virtualMs: number, options: RunForOptions = {}): Promise<void> {
+  return runFor(sim.model, virtualMs, options);
 }
 
 export interface Stored<K extends EventType> {

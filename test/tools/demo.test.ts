@@ -3,10 +3,14 @@ import { test } from "node:test";
 import { runDemo } from "../../tools/demo/demo.js";
 import { startTestServer } from "../harness/nats.js";
 
-test("the demo registers the contracts, publishes a production run once, reads it back, and a service tracks it and dead-letters a bad report", async (t) => {
+test("the demo registers the contracts, publishes a production run once, reads it back, a service tracks it and dead-letters a bad report, and the bridged plant matches its ground truth", async (t) => {
   const server = await startTestServer({}, t);
   const lines: string[] = [];
-  await runDemo({ natsUrl: server.clientUrl, print: (l) => lines.push(l) });
+  await runDemo({
+    natsUrl: server.clientUrl,
+    print: (l) => lines.push(l),
+    plant: { virtualMs: 60_000, speed: 20 },
+  });
   const text = lines.join("\n");
   assert.match(text, /schema registry holds 21 subjects/);
   assert.match(text, /duplicate=true/);
@@ -14,5 +18,11 @@ test("the demo registers the contracts, publishes a production run once, reads i
   assert.match(text, /filler1 EXECUTE -> HELD \(JAM: Jar jam at capper\)/);
   assert.match(text, /WH\/MO\/00042: planned 1200 Units, good 480, reject 6 \(2 events applied once each\)/);
   assert.match(text, /dead-lettered to MFG_DLQ: UOM_MISMATCH/);
+  // The shop floor: every simulated machine seen by the bridge, and its totals equal the simulator's.
+  assert.match(text, /plant simulator: OPC UA server opc\.tcp:\/\/127\.0\.0\.1:\d+, 6 machines/);
+  assert.equal(lines.filter((l) => / UNDEFINED -> EXECUTE$/.test(l)).length, 6);
+  assert.match(text, /MFG_PRODUCTION #\d+ {2}filler-1 \+\d+ good/);
+  assert.match(text, /telemetry: \d+ samples in \d+ TelemetrySampled batches/);
+  assert.equal(lines.filter((l) => /good (\d+)\/\1 {2}reject (\d+)\/\2 .*match$/.test(l)).length, 6, text);
   assert.match(text, /demo done/);
 });

@@ -1,6 +1,7 @@
 /**
- * `make demo`, first cut: a local nats-server (or $NATS_URL), the contracts registered in the
- * schema registry, a short production run published as canonical events and read back.
+ * `make demo`: a local nats-server (or $NATS_URL), the contracts registered in the schema
+ * registry, a short production run published as canonical events and read back, a service on the
+ * SDK tracking it; then the shop floor: the plant simulator and the machine bridge (./plant.ts).
  */
 import { AckPolicy, jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -23,12 +24,15 @@ import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js"
 import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { startNatsServer } from "../local-nats/server.js";
+import { runPlantDemo } from "./plant.js";
 
 export interface DemoOptions {
   /** A server to use instead of starting one. @default $NATS_URL, else a local nats-server */
   natsUrl?: string;
   /** Where to print. @default process.stdout */
   print?: (line: string) => void;
+  /** How long the plant runs (plant time and speed). @default 90 s at 15x */
+  plant?: { virtualMs?: number; speed?: number };
 }
 
 const SITE = "plant1";
@@ -242,6 +246,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     } finally {
       await service.stop();
     }
+
+    await runPlantDemo({ nc, codec, print, ...(options.plant ?? {}) });
     print("demo done.");
   } finally {
     await nc?.close();
