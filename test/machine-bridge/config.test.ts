@@ -11,6 +11,7 @@ import {
   stateTableFor,
 } from "../../services/machine-bridge/src/config.js";
 import { ConfigError } from "../../streams/src/errors.js";
+import { threadline } from "../harness/cli.js";
 import { tempDir } from "./fixture.js";
 
 const machine = {
@@ -53,7 +54,10 @@ describe("bridge config", () => {
 
   test("each mistake is named by its key", () => {
     assert.equal(keyOf({ ...valid, connectorId: "bridge lyon" }), "connectorId");
-    assert.equal(keyOf(withMachine({ signals: { state: "State" } })), "endpoints.0.machines.0.signals.state");
+    assert.equal(
+      keyOf(withMachine({ signals: { state: "State" } })),
+      "endpoints.0.machines.0.signals.state.nodeId",
+    );
     assert.equal(
       keyOf(withMachine({ signals: { ...machine.signals, speed: "ns=1;s=x" } })),
       "endpoints.0.machines.0.signals.speed",
@@ -121,5 +125,18 @@ describe("bridge config", () => {
       ].join("\n"),
     );
     assert.equal(loadBridgeConfig(good).endpoints[0]?.machines[0]?.machine, "filler");
+  });
+
+  test("threadline bridge --check validates a mapping: exit 0, or exit 2 naming the key", async (t) => {
+    const dir = tempDir(t, "threadline-bridge-check-");
+    const file = path.join(dir, "plant.json");
+    fs.writeFileSync(file, JSON.stringify(valid));
+    const ok = await threadline(["bridge", "--config", file, "--check"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /1 endpoints, 1 machines: valid/);
+    fs.writeFileSync(file, JSON.stringify(withEndpoint({ url: "opc.tcp://plc:4840", profile: "siemens" })));
+    const bad = await threadline(["bridge", "--config", file, "--check"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /endpoints\.0\.profile .*unknown profile siemens \(known: tmc, packtags\)/);
   });
 });

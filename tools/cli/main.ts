@@ -1,6 +1,7 @@
 /** The `threadline` command line. */
 import { Command, CommanderError } from "commander";
 import { benchCommand } from "./bench.js";
+import { bridgeCommand } from "./bridge.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
 import { EXIT } from "./run.js";
@@ -15,6 +16,7 @@ const program = new Command("threadline")
   .addCommand(contractsCommand())
   .addCommand(demoCommand())
   .addCommand(streamsCommand())
+  .addCommand(bridgeCommand())
   .addCommand(benchCommand())
   .addCommand(simCommand());
 

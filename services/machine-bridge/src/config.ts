@@ -32,10 +32,11 @@ const Monitoring = {
   queueSize: z.number().int().positive().max(10_000).optional(),
 };
 
-const SignalNode = z.union([
-  nodeId.transform((id) => ({ nodeId: id })),
+/** A signal's node: its node id, or `{ nodeId, samplingIntervalMs?, queueSize? }`. */
+const SignalNode = z.preprocess(
+  (v) => (typeof v === "string" ? { nodeId: v } : v),
   z.object({ nodeId, ...Monitoring }).strict(),
-]);
+);
 export type SignalNode = z.output<typeof SignalNode>;
 
 const Deadband = z
