@@ -27,7 +27,12 @@ export function stateFromNumber(n: number): PackMlState {
   return PACK_ML_STATE_SYMBOLS[n] ?? "UNDEFINED";
 }
 
-/** OPC 30060 (TMC) StateEnumeration values — a second vendor profile. UNDEFINED has no number there. */
+/**
+ * OPC 30060 (TMC) StateEnumeration values — a second vendor profile. UNDEFINED has no number there.
+ * Written out here independently of the bridge's copy (services/machine-bridge/src/profiles.ts) on
+ * purpose: the simulator plays the device, so a wrong table on the bridge's side fails the tests
+ * instead of agreeing with itself.
+ */
 export const TMC_STATE_NUMBERS: Readonly<Record<Exclude<PackMlState, "UNDEFINED">, number>> = {
   STOPPED: 0,
   RESETTING: 1,
