@@ -13,6 +13,7 @@ import { loadPlantConfig, type PlantConfig, type PlantConfigInput } from "../sim
 import { DEMO_PLANT } from "../sim/plant/demo-plant.js";
 import type { MachineGroundTruth } from "../sim/plant/model.js";
 import { action, CommandFailed, EXIT, UsageError } from "./run.js";
+import { simOdooCommand } from "./sim-odoo.js";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
 
@@ -39,7 +40,9 @@ const integer = (min: number, max: number) => (v: string) => {
 };
 
 export function simCommand(): Command {
-  const cmd = new Command("sim").description("simulators for tests and demos: a PackML plant over OPC UA");
+  const cmd = new Command("sim").description(
+    "simulators for tests and demos: a PackML plant over OPC UA, Odoo's external API",
+  );
 
   cmd
     .command("plant")
@@ -79,6 +82,7 @@ export function simCommand(): Command {
     .option("--no-anonymous", "refuse anonymous sessions (needs $PLANT_SIM_USER and $PLANT_SIM_PASSWORD)")
     .action(action(async (opts: PlantFlags) => runPlant(opts)));
 
+  cmd.addCommand(simOdooCommand());
   return cmd;
 }
 

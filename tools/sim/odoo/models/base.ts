@@ -1,0 +1,321 @@
+/**
+ * Base models: users, partners, units of measure, product categories, products (template + variant)
+ * and the deployment's custom model `x_threadline_posting`.
+ */
+import type { Env, ModelSpec, Row, Vals } from "../orm.js";
+import type { Profile } from "../profiles.js";
+
+export const TRACKING = [
+  ["serial", "By Unique Serial Number"],
+  ["lot", "By Lots"],
+  ["none", "No Tracking"],
+] as const;
+
+const categoryName = (env: Env, model: string, row: Row, parentField: string): string => {
+  const parent = row[parentField];
+  const own = String(row["name"] ?? "");
+  return parent ? `${env.displayName(model, parent as number)} / ${own}` : own;
+};
+
+/** Product fields living on the template, mirrored on the variant as related fields. */
+function templateFields(p: Profile): ModelSpec["fields"] {
+  const typeSelection = p.isStorable
+    ? ([
+        ["consu", "Goods"],
+        ["service", "Service"],
+        ["combo", "Combo"],
+      ] as const)
+    : ([
+        ["consu", "Consumable"],
+        ["service", "Service"],
+        ["product", "Storable Product"],
+      ] as const);
+  const fields: ModelSpec["fields"] = {
+    name: { type: "char", string: "Name", required: true },
+    type: {
+      type: "selection",
+      string: "Product Type",
+      selection: typeSelection,
+      required: true,
+      default: "consu",
+    },
+    uom_id: {
+      type: "many2one",
+      string: "Unit",
+      relation: "uom.uom",
+      required: true,
+      default: (env: Env) => env.search("uom.uom", [], { limit: 1 })[0] ?? false,
+    },
+    tracking: { type: "selection", string: "Tracking", selection: TRACKING, default: "none", required: true },
+    categ_id: { type: "many2one", string: "Product Category", relation: "product.category" },
+    sale_ok: { type: "boolean", string: "Can be Sold", default: true },
+    purchase_ok: { type: "boolean", string: "Can be Purchased", default: true },
+    list_price: { type: "float", string: "Sales Price", default: 1 },
+    standard_price: { type: "float", string: "Cost" },
+  };
+  if (p.isStorable) fields["is_storable"] = { type: "boolean", string: "Track Inventory", default: false };
+  else
+    fields["detailed_type"] = {
+      type: "selection",
+      string: "Product Type",
+      selection: typeSelection,
+      required: true,
+      default: "consu",
+    };
+  return fields;
+}
+
+export function baseModels(p: Profile): ModelSpec[] {
+  const tmpl = templateFields(p);
+  const relatedOnVariant: ModelSpec["fields"] = {};
+  for (const [name, f] of Object.entries(tmpl)) {
+    relatedOnVariant[name] = {
+      ...f,
+      related: `product_tmpl_id.${name}`,
+      required: false,
+      default: undefined,
+    };
+  }
+
+  const uomFields: ModelSpec["fields"] = {
+    name: { type: "char", string: "Unit", required: true },
+    active: { type: "boolean", string: "Active", default: true },
+    rounding: { type: "float", string: "Rounding Precision", default: 0.01 },
+  };
+  if (p.uomCategory) {
+    uomFields["category_id"] = {
+      type: "many2one",
+      string: "Category",
+      relation: "uom.category",
+      required: true,
+    };
+    uomFields["factor"] = { type: "float", string: "Ratio", default: 1 };
+    uomFields["uom_type"] = {
+      type: "selection",
+      string: "Type",
+      selection: [
+        ["bigger", "Bigger than the reference Unit of Measure"],
+        ["reference", "Reference Unit of Measure for this category"],
+        ["smaller", "Smaller than the reference Unit of Measure"],
+      ],
+      default: "reference",
+      required: true,
+    };
+  } else {
+    uomFields["relative_factor"] = { type: "float", string: "Contains", default: 1, required: true };
+    uomFields["relative_uom_id"] = { type: "many2one", string: "Reference Unit", relation: "uom.uom" };
+  }
+
+  const models: ModelSpec[] = [
+    {
+      name: "res.users",
+      description: "User",
+      order: "name, login",
+      fields: {
+        name: { type: "char", string: "Name", required: true },
+        login: { type: "char", string: "Login", required: true },
+        active: { type: "boolean", string: "Active", default: true },
+        share: { type: "boolean", string: "Share User" },
+        partner_id: { type: "many2one", string: "Related Partner", relation: "res.partner" },
+        password: { type: "char", string: "Password", hidden: true },
+        tz: { type: "char", string: "Timezone", default: "UTC" },
+        lang: { type: "char", string: "Language", default: "en_US" },
+      },
+      sqlUnique: [
+        {
+          name: "res_users_login_key",
+          fields: ["login"],
+          message: "You can not have two users with the same login !",
+        },
+      ],
+      methods: {
+        context_get: {
+          model: true,
+          access: "read",
+          fn: ({ env }) => {
+            const u = env.row("res.users", env.uid);
+            return { lang: u["lang"] || "en_US", tz: u["tz"] || false, uid: env.uid };
+          },
+        },
+      },
+      afterWrite: (env, ids, vals) => syncUsers(env, ids, vals),
+      afterCreate: (env, ids, valsList) => {
+        for (const [i, id] of ids.entries()) syncUsers(env, [id], valsList[i] as Vals, true);
+      },
+    },
+    {
+      name: "res.partner",
+      description: "Contact",
+      order: "name, id",
+      parentField: "parent_id",
+      fields: {
+        name: { type: "char", string: "Name" },
+        parent_id: { type: "many2one", string: "Related Company", relation: "res.partner" },
+        is_company: { type: "boolean", string: "Is a Company" },
+        email: { type: "char", string: "Email" },
+        ref: { type: "char", string: "Reference" },
+        active: { type: "boolean", string: "Active", default: true },
+      },
+    },
+  ];
+  if (p.uomCategory) {
+    models.push({
+      name: "uom.category",
+      description: "Product UoM Categories",
+      fields: { name: { type: "char", string: "Unit of Measure Category", required: true } },
+    });
+  }
+  models.push(
+    {
+      name: "uom.uom",
+      description: "Product Unit of Measure",
+      order: "name",
+      fields: uomFields,
+    },
+    {
+      name: "product.category",
+      description: "Product Category",
+      order: "complete_name",
+      parentField: "parent_id",
+      fields: {
+        name: { type: "char", string: "Name", required: true },
+        parent_id: {
+          type: "many2one",
+          string: "Parent Category",
+          relation: "product.category",
+          ondelete: "cascade",
+        },
+        complete_name: { type: "char", string: "Complete Name" },
+      },
+      displayName: (_env, row) => String(row["complete_name"] || row["name"]),
+      afterCreate: (env) => refreshCategoryNames(env),
+      afterWrite: (env, _ids, vals) => {
+        if ("name" in vals || "parent_id" in vals) refreshCategoryNames(env);
+      },
+    },
+    {
+      name: "product.template",
+      description: "Product",
+      order: "name",
+      fields: {
+        ...tmpl,
+        default_code: { type: "char", string: "Internal Reference" },
+        active: { type: "boolean", string: "Active", default: true },
+        product_variant_ids: {
+          type: "one2many",
+          string: "Products",
+          relation: "product.product",
+          inverse: "product_tmpl_id",
+        },
+      },
+      displayName: (_env, row) =>
+        row["default_code"] ? `[${row["default_code"]}] ${row["name"]}` : String(row["name"]),
+      afterCreate: (env, ids, valsList) => {
+        if (env.context["_sim_from_variant"]) return;
+        ids.forEach((id, i) => {
+          const vals = valsList[i] as Vals;
+          env.withContext({ _sim_from_template: true }).create("product.product", {
+            product_tmpl_id: id,
+            default_code: vals["default_code"] ?? false,
+          });
+        });
+      },
+    },
+    {
+      name: "product.product",
+      description: "Product Variant",
+      order: "default_code, name, id",
+      fields: {
+        product_tmpl_id: {
+          type: "many2one",
+          string: "Product Template",
+          relation: "product.template",
+          required: true,
+          ondelete: "cascade",
+        },
+        default_code: { type: "char", string: "Internal Reference", index: true },
+        barcode: { type: "char", string: "Barcode" },
+        active: { type: "boolean", string: "Active", default: true },
+        ...relatedOnVariant,
+      },
+      sqlUnique: [
+        {
+          name: "product_product_barcode_uniq",
+          fields: ["barcode"],
+          message: "A barcode can only be assigned to one product !",
+        },
+      ],
+      displayName: (env, row) => {
+        const name = env.value("product.product", row, "name");
+        return row["default_code"] ? `[${row["default_code"]}] ${name}` : String(name);
+      },
+      beforeCreate: (env, vals) => {
+        if (vals["product_tmpl_id"] || env.context["_sim_from_template"]) return;
+        const tmplVals: Vals = {};
+        for (const name of Object.keys(tmpl)) {
+          if (name in vals) {
+            tmplVals[name] = vals[name];
+            delete vals[name];
+          }
+        }
+        if ("default_code" in vals) tmplVals["default_code"] = vals["default_code"];
+        vals["product_tmpl_id"] = env
+          .withContext({ _sim_from_variant: true })
+          .create("product.template", tmplVals);
+      },
+      afterWrite: (env, ids, vals) => {
+        if ("default_code" in vals)
+          for (const id of ids) {
+            const t = env.get("product.product", id, "product_tmpl_id") as number;
+            env.setRaw("product.template", t, { default_code: vals["default_code"] || false });
+          }
+      },
+    },
+    {
+      name: "x_threadline_posting",
+      description: "Threadline Posting",
+      order: "id",
+      recName: "x_name",
+      internalAccess: "",
+      fields: {
+        x_name: { type: "char", string: "Event ID", required: true, manual: true, index: true },
+        x_event_type: { type: "char", string: "Event Type", manual: true },
+        x_res_model: { type: "char", string: "Related Model", manual: true },
+        x_res_id: { type: "integer", string: "Related Record ID", manual: true },
+      },
+      // Added by SQL next to the Studio model: not in _sql_constraints, so PostgreSQL's text reaches clients.
+      sqlUnique: [{ name: "x_threadline_posting_x_name_uniq", fields: ["x_name"] }],
+    },
+  );
+  return models;
+}
+
+function refreshCategoryNames(env: Env): void {
+  for (const row of env.db.table("product.category").values()) {
+    const name = categoryName(env, "product.category", row, "parent_id");
+    if (row["complete_name"] !== name) row["complete_name"] = name;
+  }
+}
+
+/** Keeps the authentication table in step with res.users writes (login, password, active). */
+function syncUsers(env: Env, ids: number[], vals: Vals, created = false): void {
+  for (const id of ids) {
+    const row = env.row("res.users", id);
+    const existing = env.db.users.get(id);
+    const user = existing ?? {
+      id,
+      login: String(row["login"]),
+      name: String(row["name"]),
+      password: "",
+      apiKeys: [],
+      admin: false,
+      active: true,
+    };
+    user.login = String(row["login"]);
+    user.name = String(row["name"]);
+    user.active = row["active"] === true;
+    if (typeof vals["password"] === "string") user.password = vals["password"];
+    if (created || !existing) env.db.users.set(id, user);
+    if ("password" in vals) row["password"] = false;
+  }
+}
