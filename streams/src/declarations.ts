@@ -260,6 +260,48 @@ export function declarations(options: DeclarationOptions = {}): Declarations {
         maxDeliver: 12,
         maxAckPending: 64,
       },
+      // Downtime to Odoo work-center productivity logs. One durable per event type: a single filter
+      // cannot pick two event types out of the telemetry-heavy machine stream without 2.10's
+      // multiple filters; the posting tolerates an end that arrives before its start.
+      "odoo-connector-downtime-started": {
+        stream: "MFG_MACHINE",
+        description: "odoo-connector: opens a work-center productivity (availability loss) log in Odoo",
+        filterSubjects: ["mfg.machine.downtime_started.>"],
+        ackWait: "1m",
+        backoff: ["1m", "5m", "15m", "1h", "4h"],
+        maxDeliver: 12,
+        maxAckPending: 64,
+      },
+      "odoo-connector-downtime-ended": {
+        stream: "MFG_MACHINE",
+        description: "odoo-connector: closes the work-center productivity log in Odoo",
+        filterSubjects: ["mfg.machine.downtime_ended.>"],
+        ackWait: "1m",
+        backoff: ["1m", "5m", "15m", "1h", "4h"],
+        maxDeliver: 12,
+        maxAckPending: 64,
+      },
+      // Quality holds to Odoo (alert + quarantine move). The whole quality stream is small; one
+      // durable keeps a lot's placed/released in order.
+      "odoo-connector-quality": {
+        stream: "MFG_QUALITY",
+        description: "odoo-connector: quality holds -> Odoo quality alerts and quarantine moves",
+        filterSubjects: ["mfg.quality.>"],
+        ackWait: "1m",
+        backoff: ["1m", "5m", "15m", "1h", "4h"],
+        maxDeliver: 12,
+        maxAckPending: 64,
+      },
+      // Shipment gate decisions to Odoo (a blocked picking cannot be validated); blocked/cleared in order.
+      "odoo-connector-shipping": {
+        stream: "MFG_SHIPPING",
+        description: "odoo-connector: blocked shipments -> Odoo pickings that cannot be validated",
+        filterSubjects: ["mfg.shipping.>"],
+        ackWait: "1m",
+        backoff: ["1m", "5m", "15m", "1h", "4h"],
+        maxDeliver: 12,
+        maxAckPending: 64,
+      },
       // Evaluates inspections (SPC, holds). Local work: short waits, a few retries.
       "quality-service-inspections": {
         stream: "MFG_QUALITY",

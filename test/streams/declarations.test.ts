@@ -168,6 +168,8 @@ describe("streams declarations - validation names the offending key", () => {
       edited((d) => {
         d.streams["mfg machine"] = d.streams["MFG_MACHINE"] as Mutable<Declarations>["streams"][string];
         delete d.streams["MFG_MACHINE"];
+        for (const [name, c] of Object.entries(d.consumers))
+          if (c.stream === "MFG_MACHINE") delete d.consumers[name];
         d.consumers["Odoo_Poster"] = d.consumers["odoo-connector-production-reported"] as Mutable<
           Declarations["consumers"][string]
         >;

@@ -34,7 +34,7 @@ function edited(fn: (d: Mutable<Declarations>) => void): Declarations {
   return copy;
 }
 
-const COUNTS = { streams: 6, kv: 4, consumers: 4 };
+const COUNTS = { streams: 6, kv: 4, consumers: 8 };
 const TOTAL = COUNTS.streams + COUNTS.kv + COUNTS.consumers;
 
 async function streamNames(jsm: JetStreamManager): Promise<string[]> {
@@ -204,7 +204,7 @@ describe("streams plan/apply - against a real server", () => {
     ]);
     assert.match(
       shipping.notes.join("\n"),
-      /deletes the stream with its 1 message\(s\) and consumer\(s\) adhoc-report, quality-service-shipment-gate/,
+      /deletes the stream with its 1 message\(s\) and consumer\(s\) adhoc-report, odoo-connector-shipping, quality-service-shipment-gate/,
     );
     const gate = item(p, "MFG_SHIPPING/quality-service-shipment-gate");
     assert.equal(gate.action, "create");
@@ -427,7 +427,7 @@ describe("threadline streams - the command line", () => {
 
     const forced = await threadline(["streams", "apply", "--force", ...S]);
     assert.equal(forced.code, 0, forced.stderr);
-    assert.match(forced.stdout, /^applied: 1 updated; 13 unchanged$/m);
+    assert.match(forced.stdout, /^applied: 1 updated; 17 unchanged$/m);
     assert.deepEqual((await jsm.streams.info("MFG_SHIPPING")).config.subjects, ["mfg.shipping.>"]);
   });
 

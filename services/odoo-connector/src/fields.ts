@@ -1,0 +1,47 @@
+/**
+ * What differs between the Odoo versions the connector supports (16, 17, 18, 19), in one table:
+ * field and model names it reads and writes, and which wizards a button may answer with. Every
+ * other module asks this table instead of testing version numbers. Sources: the OpenUpgrade
+ * analyses of mrp and stock 16.0–19.0 and Odoo's own code (see tools/sim/odoo/README.md).
+ */
+export type OdooMajor = 16 | 17 | 18 | 19;
+
+export interface OdooFields {
+  readonly major: OdooMajor;
+  /** mrp.production planned start / end. */
+  readonly moPlannedStart: string;
+  readonly moPlannedEnd: string;
+  /** The lot being produced on mrp.production: a many2one up to 18, a many2many from 19. */
+  readonly moLotProducing: { readonly field: string; readonly many: boolean };
+  /** Done quantity on stock.move.line and stock.move. */
+  readonly moveLineQty: string;
+  readonly moveQty: string;
+  /** 17+: a quantity only counts once `picked` is set. */
+  readonly hasPicked: boolean;
+  /** The lot model. */
+  readonly lotModel: "stock.lot";
+  /** Wizards that exist only in 16 (`button_mark_done` / `button_validate` may return them). */
+  readonly immediateProductionWizard: boolean;
+  readonly immediateTransferWizard: boolean;
+  /** Name of the domain parameter of search/search_read/search_count when passed by name. */
+  readonly domainParam: "args" | "domain";
+}
+
+export function odooFields(major: number): OdooFields {
+  if (major < 16) throw new RangeError(`Odoo ${major} is not supported (16 to 19 are)`);
+  const m = Math.min(major, 19) as OdooMajor;
+  return {
+    major: m,
+    moPlannedStart: m === 16 ? "date_planned_start" : "date_start",
+    moPlannedEnd: m === 16 ? "date_planned_finished" : "date_finished",
+    moLotProducing:
+      m >= 19 ? { field: "lot_producing_ids", many: true } : { field: "lot_producing_id", many: false },
+    moveLineQty: m === 16 ? "qty_done" : "quantity",
+    moveQty: m === 16 ? "quantity_done" : "quantity",
+    hasPicked: m >= 17,
+    lotModel: "stock.lot",
+    immediateProductionWizard: m === 16,
+    immediateTransferWizard: m === 16,
+    domainParam: m === 16 ? "args" : "domain",
+  };
+}

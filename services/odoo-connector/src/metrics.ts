@@ -1,0 +1,73 @@
+/** The Odoo connector's business metrics (documented in docs/metrics.md). */
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+export interface ConnectorMetrics {
+  /** Event time (when it happened on the floor) to Odoo accepting the posting. */
+  readonly postingLag: Histogram<"event_type">;
+  /** Postings applied in Odoo, by event type and outcome: applied | already_applied | dead_lettered. */
+  readonly postings: Counter<"event_type" | "outcome">;
+  /** Events waiting in the stream for the connector's durables (consumer lag). */
+  readonly backlog: Gauge<"consumer">;
+  /** Records read from Odoo by the inbound sync, and events emitted from them. */
+  readonly syncedRecords: Counter<"model">;
+  readonly emitted: Counter<"event_type">;
+  /** Seconds since the last successful sync of a model. */
+  readonly syncAge: Gauge<"model">;
+  /** Quantity drift found by reconciliation (Odoo minus event log), per order. */
+  readonly drift: Gauge<"order_ref">;
+}
+
+const byRegistry = new WeakMap<Registry, ConnectorMetrics>();
+
+export function connectorMetrics(registry: Registry): ConnectorMetrics {
+  const existing = byRegistry.get(registry);
+  if (existing) return existing;
+  const registers = [registry];
+  const m: ConnectorMetrics = {
+    postingLag: new Histogram({
+      name: "threadline_erp_posting_lag_seconds",
+      help: "Event time to Odoo accepting the posting",
+      labelNames: ["event_type"],
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      registers,
+    }),
+    postings: new Counter({
+      name: "threadline_erp_postings_total",
+      help: "Postings to Odoo by outcome",
+      labelNames: ["event_type", "outcome"],
+      registers,
+    }),
+    backlog: new Gauge({
+      name: "threadline_erp_backlog_events",
+      help: "Events waiting for the connector's durables",
+      labelNames: ["consumer"],
+      registers,
+    }),
+    syncedRecords: new Counter({
+      name: "threadline_odoo_sync_records_total",
+      help: "Records read by the inbound sync",
+      labelNames: ["model"],
+      registers,
+    }),
+    emitted: new Counter({
+      name: "threadline_odoo_sync_events_total",
+      help: "Events emitted by the inbound sync",
+      labelNames: ["event_type"],
+      registers,
+    }),
+    syncAge: new Gauge({
+      name: "threadline_odoo_sync_age_seconds",
+      help: "Seconds since the last successful sync of a model",
+      labelNames: ["model"],
+      registers,
+    }),
+    drift: new Gauge({
+      name: "threadline_erp_drift_quantity",
+      help: "Odoo quantity minus event-log quantity, per order (reconciliation)",
+      labelNames: ["order_ref"],
+      registers,
+    }),
+  };
+  byRegistry.set(registry, m);
+  return m;
+}
