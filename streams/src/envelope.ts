@@ -5,7 +5,7 @@
  */
 import { randomFillSync } from "node:crypto";
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
-import { v7 as uuidv7 } from "uuid";
+import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import { ThreadlineError } from "../../contracts/src/errors.js";
 
 export const CE = {
@@ -25,7 +25,7 @@ export const AVRO_CONTENT_TYPE = "application/avro";
 
 /** The metadata of one event, as carried in headers. */
 export interface EventEnvelope {
-  /** `ce-id`: a UUIDv7, also the `Nats-Msg-Id` the server deduplicates on. */
+  /** `ce-id`: a UUIDv7 (or a UUIDv5 from {@link derivedEventId}), also the `Nats-Msg-Id` the server deduplicates on. */
   readonly id: string;
   /** `ce-source`: `urn:threadline:<service>:<site>`. */
   readonly source: string;
@@ -48,6 +48,19 @@ export class EnvelopeError extends ThreadlineError {
 
 export function newEventId(): string {
   return uuidv7();
+}
+
+/** UUIDv5 namespace of content-derived event ids. */
+const DERIVED_ID_NAMESPACE = "5f0c6a0e-54a1-4d0f-9a59-2b7f3f0e8c11";
+
+/**
+ * An event id derived from what identifies the event (UUIDv5 of the parts), for producers that may
+ * derive the same event twice — a connector re-reading a source after a restart, a re-sent reading:
+ * the copy gets the same id and the stream's duplicate window drops it. Start with the producer's
+ * name so two producers never collide.
+ */
+export function derivedEventId(...parts: readonly (string | number | bigint)[]): string {
+  return uuidv5(parts.join("|"), DERIVED_ID_NAMESPACE);
 }
 
 // Random bytes drawn from a pool refilled 4 KiB at a time: one syscall per ~170 trace ids instead of two each.

@@ -12,11 +12,12 @@ import { OPCUACertificateManager } from "node-opcua";
 import type { Registry } from "prom-client";
 import type { EventCodec } from "../../../contracts/src/codec.js";
 import type { EquipmentPath, PackMlMode } from "../../../contracts/src/events.generated.js";
+import { derivedEventId } from "../../../streams/src/envelope.js";
 import { ConfigError } from "../../../streams/src/errors.js";
 import type { Logger } from "../../../streams/src/logger.js";
 import type { EventPublisher } from "../../../streams/src/publisher.js";
 import { type BridgeConfig, type EndpointConfig, machineKeyOf, stateTableFor } from "./config.js";
-import { derivedId, MachineTracker, type Outgoing, type Reading } from "./machine.js";
+import { MachineTracker, type Outgoing, type Reading } from "./machine.js";
 import { type BridgeMetrics, bridgeMetrics } from "./metrics.js";
 import { EndpointConnection, type EndpointStatus, type MonitoredSignal } from "./opcua/endpoint.js";
 import { Outbox } from "./outbox.js";
@@ -290,7 +291,7 @@ export class MachineBridge {
         lastHeartbeatAt: connection?.lastHeartbeatAt ?? lastHeartbeatAt,
         changedAt,
       },
-      id: derivedId(config.connectorId, endpoint.id, status, changedAt.getTime()),
+      id: derivedEventId(config.connectorId, endpoint.id, status, changedAt.getTime()),
       time: changedAt,
     };
     this.#statusOutbox.push([event]);

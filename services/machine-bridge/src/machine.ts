@@ -6,7 +6,6 @@
  * reading reported twice — a retried publish, a restarted bridge, a recreated subscription —
  * gives the same id, and JetStream's duplicate window drops the copy.
  */
-import { v5 as uuidv5 } from "uuid";
 import { formatDecimal } from "../../../contracts/src/avro.js";
 import type {
   DowntimeCategory,
@@ -19,15 +18,9 @@ import type {
   StopReason,
   TelemetrySample,
 } from "../../../contracts/src/events.generated.js";
+import { derivedEventId } from "../../../streams/src/envelope.js";
 import { type CounterSpec, counterDelta } from "./counters.js";
 import type { StateTable } from "./profiles.js";
-
-/** UUIDv5 namespace of machine-bridge event ids. */
-const ID_NAMESPACE = "5f0c6a0e-54a1-4d0f-9a59-2b7f3f0e8c11";
-
-export function derivedId(...parts: (string | number | bigint)[]): string {
-  return uuidv5(parts.join("|"), ID_NAMESPACE);
-}
 
 /** The signals a machine maps; telemetry tags come as `telemetry`. */
 export type SignalName =
@@ -218,7 +211,7 @@ export class MachineTracker {
       periodStartAt,
       reportedAt,
     };
-    const id = derivedId(
+    const id = derivedEventId(
       this.key,
       "production",
       g.reported,
@@ -247,7 +240,7 @@ export class MachineTracker {
       out.push({
         type: "mfg.machine.telemetry_sampled.v1",
         payload: { equipment: this.options.equipment, samples: chunk },
-        id: derivedId(
+        id: derivedEventId(
           this.key,
           "telemetry",
           first.sourceTime.getTime(),
@@ -337,12 +330,12 @@ export class MachineTracker {
         stopReason: reason,
         changedAt: at,
       },
-      id: derivedId(this.key, "state", at.getTime(), next),
+      id: derivedEventId(this.key, "state", at.getTime(), next),
       time: at,
     });
     // A downtime is time out of EXECUTE, except a normal completion; it ends back in EXECUTE.
     if (previous === "EXECUTE" && down && !this.#downtime) {
-      const downtimeId = derivedId(this.key, "downtime", at.getTime());
+      const downtimeId = derivedEventId(this.key, "downtime", at.getTime());
       this.#downtime = { downtimeId, startedAt: at, reason };
       out.push({
         type: "mfg.machine.downtime_started.v1",
@@ -353,7 +346,7 @@ export class MachineTracker {
           category: this.#category(reason),
           startedAt: at,
         },
-        id: derivedId(this.key, "downtime-started", at.getTime()),
+        id: derivedEventId(this.key, "downtime-started", at.getTime()),
         time: at,
       });
     } else if (next === "EXECUTE" && this.#downtime) {
@@ -370,7 +363,7 @@ export class MachineTracker {
           endedAt: at,
           durationMillis: BigInt(at.getTime() - d.startedAt.getTime()),
         },
-        id: derivedId(d.downtimeId, "downtime-ended"),
+        id: derivedEventId(d.downtimeId, "downtime-ended"),
         time: at,
       });
     }
