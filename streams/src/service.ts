@@ -48,6 +48,11 @@ export interface ServiceParts {
   checks?: ReadinessCheck[];
   /** Runs after the consumers drained, before the connection closes. */
   onStop?: () => Promise<void>;
+  /**
+   * Extra HTTP routes on the service's server (e.g. an inbound webhook), registered before it
+   * listens. Each route authenticates its callers itself.
+   */
+  routes?: (app: FastifyInstance) => void | Promise<void>;
 }
 
 export interface ServiceOptions<S extends z.ZodObject = typeof BaseServiceConfig> {
@@ -150,6 +155,7 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     checks,
     ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
   });
+  await parts.routes?.(http);
   const url = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   logger.info({ url, consumers: consumers.map((c) => c.durable) }, "service running");
 
