@@ -209,6 +209,10 @@ describe("leaf + hub (JetStream domains)", () => {
 
     assert.equal(pair.linkEnabled, false);
     assert.equal(await pair.hubLeafConnections(), 0);
+    // It stays cut: the leaf must not find its way to the hub around the proxy (the leaf retries
+    // every second, with every leafnode URL the hub ever advertised).
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert.equal(await pair.hubLeafConnections(), 0, "the leaf reconnected around the cut");
     assert.equal(pair.hub.pid, hubPid, "hub not restarted");
     assert.equal(pair.leaf.pid, leafPid, "leaf not restarted");
     // The hub cannot reach the plant domain ...

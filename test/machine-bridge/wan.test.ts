@@ -27,6 +27,11 @@ const LEAF_DOMAIN = "plant-lyon";
 /** The plant streams the hub sources, with the file that declares each hub stream's sources. */
 const HUB_STREAM_FILES = { MFG_MACHINE: "hub-mfg-machine.json", MFG_PRODUCTION: "hub-mfg-production.json" };
 type PlantStream = keyof typeof HUB_STREAM_FILES;
+/** The plant's own streams on the leaf (`nats stream add --config`), sized for the outage to ride out. */
+const LEAF_STREAM_FILES: Record<PlantStream, string> = {
+  MFG_MACHINE: "leaf-mfg-machine.json",
+  MFG_PRODUCTION: "leaf-mfg-production.json",
+};
 const PLANT_STREAMS = Object.keys(HUB_STREAM_FILES) as PlantStream[];
 const REPORTED = "mfg.production.production_reported.v1";
 
@@ -105,11 +110,15 @@ interface Wan {
 }
 
 /**
- * A leaf (the plant, domain plant-lyon) and a hub, each with the declared streams (`streams apply`, local
- * profile); the hub's plant streams get the sources of deploy/plant/hub-*.json.
+ * The plant's leaf and the hub, each with the declared streams (`streams apply`, local profile); the hub's
+ * plant streams get the sources of deploy/plant/hub-*.json.
  */
 async function startWan(t: TestContext): Promise<Wan> {
-  const pair = await startTestLeafAndHub({ leafDomain: LEAF_DOMAIN, remoteExtraConfig: remoteDenyLines() }, t);
+  // The leaf's remote carries the deny lines of deploy/plant/leaf.conf.
+  const pair = await startTestLeafAndHub(
+    { leafDomain: LEAF_DOMAIN, remoteExtraConfig: remoteDenyLines() },
+    t,
+  );
   const [leafNc, hubNc] = [await connectTo(pair.leaf, {}, t), await connectTo(pair.hub, {}, t)];
   const decl = declarations({ profile: "local" });
   for (const nc of [leafNc, hubNc]) {
@@ -159,7 +168,9 @@ async function storedMessages(nc: NatsConnection, stream: string): Promise<Store
 async function storedTotals(nc: NatsConnection): Promise<string> {
   const out: Record<string, { good: number; reject: number }> = {};
   for (const e of await storedEvents(nc, REPORTED)) {
-    const t = (out[e.value.equipment.machine] ??= { good: 0, reject: 0 });
+    const machine = e.value.equipment.machine as string;
+    out[machine] ??= { good: 0, reject: 0 };
+    const t = out[machine];
     t.good += units([e.value.goodQuantity]);
     t.reject += units([e.value.rejectQuantity]);
   }
@@ -167,7 +178,10 @@ async function storedTotals(nc: NatsConnection): Promise<string> {
 }
 
 function truthTotals(sim: PlantSimulator): string {
-  const truth = Object.entries(sim.model.groundTruth()).map(([id, m]) => [id, { good: m.good, reject: m.reject }]);
+  const truth = Object.entries(sim.model.groundTruth()).map(([id, m]) => [
+    id,
+    { good: m.good, reject: m.reject },
+  ]);
   return JSON.stringify(Object.fromEntries(truth.sort()));
 }
 
@@ -185,6 +199,15 @@ async function totalsMatch(nc: NatsConnection, sim: PlantSimulator, where: strin
   );
 }
 
+/** Waits until the bridge has stored every machine's initial state (its baseline) in the leaf. */
+async function bridgeSeesPlant(wan: Wan, machines: number): Promise<void> {
+  await until("every machine's initial state is stored", async () =>
+    (await storedEvents(wan.leafNc, "mfg.machine.machine_state_changed.v1")).length >= machines
+      ? true
+      : undefined,
+  );
+}
+
 /** Waits until the hub has received some of the plant's events through the link (sourcing is running). */
 async function hubReceiving(wan: Wan): Promise<void> {
   await until("the hub sources production reports from the plant", async () =>
@@ -199,7 +222,13 @@ async function hubReceiving(wan: Wan): Promise<void> {
 async function assertHubHoldsThePlantExactly(wan: Wan): Promise<void> {
   for (const stream of PLANT_STREAMS) {
     const leaf = await storedMessages(wan.leafNc, stream);
-    const hub = (await storedMessages(wan.hubNc, stream)).filter((m) => m.sourced);
+    const sourced = async () => (await storedMessages(wan.hubNc, stream)).filter((m) => m.sourced);
+    await until(
+      `the hub's ${stream} has sourced the plant's ${leaf.length} messages`,
+      async () => (await sourced()).length >= leaf.length,
+      { intervalMs: 200 },
+    );
+    const hub = await sourced();
     assert.ok(leaf.length > 0, `${stream} has events`);
     assert.deepEqual(
       hub.map((m) => [m.id, m.subject]),
@@ -223,7 +252,7 @@ async function assertHubHoldsThePlantExactly(wan: Wan): Promise<void> {
   }
 }
 
-/** Counts of the hub's plant streams, e.g. `{ MFG_MACHINE: 40, MFG_PRODUCTION: 12 }`. */
+/** Messages in the plant streams of `nc`'s server, e.g. `{ MFG_MACHINE: 40, MFG_PRODUCTION: 12 }`. */
 async function counts(nc: NatsConnection): Promise<Record<PlantStream, number>> {
   return { MFG_MACHINE: await count(nc, "MFG_MACHINE"), MFG_PRODUCTION: await count(nc, "MFG_PRODUCTION") };
 }
@@ -265,8 +294,40 @@ describe("plant connectivity: bridge -> leaf node -> hub sourcing", () => {
         },
         `${HUB_STREAM_FILES[stream]} matches the declaration of ${stream}`,
       );
-      assert.deepEqual(file.sources, [{ name: stream, external: { api: `$JS.${LEAF_DOMAIN}.API`, deliver: "" } }]);
+      assert.deepEqual(file.sources, [
+        { name: stream, external: { api: `$JS.${LEAF_DOMAIN}.API`, deliver: "" } },
+      ]);
     }
+  });
+
+  test("the plant stream files keep the declared names, subjects, discard and duplicate window, and fit the leaf's store", () => {
+    const declared = declarations({ profile: "production" }).streams;
+    let reserved = 0;
+    for (const stream of PLANT_STREAMS) {
+      const file = JSON.parse(readDeploy(LEAF_STREAM_FILES[stream])) as Record<
+        string,
+        number | string | string[]
+      >;
+      const d = declared[stream];
+      assert.ok(d, `${stream} is declared`);
+      // The bridge publishes to and resumes from the declared names and subjects; the policies are the domain's.
+      assert.deepEqual(
+        [file["name"], file["subjects"], file["discard"], file["duplicate_window"], file["max_msg_size"]],
+        [stream, d.subjects, d.discard, parseDuration(d.duplicateWindow) * 1e6, d.maxMsgSize],
+        `${LEAF_STREAM_FILES[stream]} keeps the declaration of ${stream}`,
+      );
+      assert.ok(
+        Number(file["max_age"]) >= Number(file["duplicate_window"]),
+        `${stream}: duplicate window ≤ max age`,
+      );
+      reserved += Number(file["max_bytes"]);
+    }
+    const store = /max_file_store:\s*(\d+)GB/.exec(readDeploy("leaf.conf"));
+    assert.ok(store, "leaf.conf sets max_file_store in GB");
+    assert.ok(
+      reserved < Number(store[1]) * 1024 ** 3,
+      "the plant streams' max_bytes fit in the leaf's store",
+    );
   });
 
   test("a WAN outage: the leaf keeps accepting, the hub catches up by itself with every event exactly once", async (t) => {
@@ -277,7 +338,8 @@ describe("plant connectivity: bridge -> leaf node -> hub sourcing", () => {
     const replan = planSummary(await planChanges(wan.hubJsm, decl, serverFacts(wan.hubNc)));
     assert.deepEqual([replan.create, replan.update, replan.destructive], [0, 0, 0]);
 
-    await startBridge(t, wan.leafNc, bridgeConfigFor(sim));
+    const bridge = await startBridge(t, wan.leafNc, bridgeConfigFor(sim));
+    await bridgeSeesPlant(wan, 2);
     await drive(sim, 3_000);
     await hubReceiving(wan);
 
@@ -300,6 +362,7 @@ describe("plant connectivity: bridge -> leaf node -> hub sourcing", () => {
     await wan.pair.restoreLink();
     await drive(sim, 2_000);
     await totalsMatch(wan.hubNc, sim, "hub");
+    await bridge.stop(); // nothing more is published: the leaf's streams are final
 
     await assertHubHoldsThePlantExactly(wan);
     const hubAfter = await counts(wan.hubNc);
@@ -308,13 +371,18 @@ describe("plant connectivity: bridge -> leaf node -> hub sourcing", () => {
     const leafInfo = await (await jetstreamManager(wan.leafNc)).streams.info("MFG_PRODUCTION", {
       subjects_filter: "mfg.production.hub_probe.>",
     });
-    assert.equal(leafInfo.state.subjects?.["mfg.production.hub_probe.hub"], undefined, "hub events stay at the hub");
+    assert.equal(
+      leafInfo.state.subjects?.["mfg.production.hub_probe.hub"],
+      undefined,
+      "hub events stay at the hub",
+    );
   });
 
   test("a bridge restarted during the outage resumes from the leaf: the hub still gets every event once", async (t) => {
     const sim = await startSimulator(t, WAN_PLANT);
     const wan = await startWan(t);
     const first = await startBridge(t, wan.leafNc, bridgeConfigFor(sim));
+    await bridgeSeesPlant(wan, 2);
     await drive(sim, 3_000);
     await hubReceiving(wan);
 
@@ -323,7 +391,7 @@ describe("plant connectivity: bridge -> leaf node -> hub sourcing", () => {
     await drive(sim, 2_000);
     await first.stop();
     await drive(sim, 2_000); // no bridge and no WAN: the PLC counters keep counting
-    await startBridge(t, wan.leafNc, bridgeConfigFor(sim)); // resumes from the leaf's streams, WAN still down
+    const second = await startBridge(t, wan.leafNc, bridgeConfigFor(sim)); // resumes from the leaf's streams, WAN still down
     await drive(sim, 2_000);
     await totalsMatch(wan.leafNc, sim, "leaf");
     assert.deepEqual(await counts(wan.hubNc), hubAtCut, "the hub received nothing during the outage");
@@ -331,9 +399,11 @@ describe("plant connectivity: bridge -> leaf node -> hub sourcing", () => {
     await wan.pair.restoreLink();
     await drive(sim, 2_000);
     await totalsMatch(wan.hubNc, sim, "hub");
+    await second.stop(); // nothing more is published: the leaf's streams are final
 
     await assertHubHoldsThePlantExactly(wan);
     const hubAfter = await counts(wan.hubNc);
-    for (const s of PLANT_STREAMS) assert.ok(hubAtCut[s] < hubAfter[s], `the hub's ${s} caught up after the outage`);
+    for (const s of PLANT_STREAMS)
+      assert.ok(hubAtCut[s] < hubAfter[s], `the hub's ${s} caught up after the outage`);
   });
 });

@@ -520,6 +520,12 @@ export interface NatsServerOptions {
    */
   leafnodeListen?: boolean | number;
   /**
+   * The leafnode address the server tells its leaves about (`host:port`). Leaves add it to their
+   * remote's URLs, so a test that routes the link through a proxy must advertise the proxy, or
+   * the leaf reconnects straight to the server around it. @default the listen address
+   */
+  leafnodeAdvertise?: string;
+  /**
    * Outgoing leafnode connections (`leafnodes { remotes = [...] }`).
    * @default []
    */
@@ -796,6 +802,7 @@ export class LocalNatsServer {
     if (this.leafnodePort !== undefined || this.#leafnodeRemotes.length > 0) {
       lines.push("leafnodes {");
       if (this.leafnodePort !== undefined) lines.push(`  listen: ${q(`127.0.0.1:${this.leafnodePort}`)}`);
+      if (o.leafnodeAdvertise !== undefined) lines.push(`  advertise: ${q(o.leafnodeAdvertise)}`);
       if (this.#leafnodeRemotes.length > 0) {
         lines.push(`  reconnect: ${o.leafnodeReconnectSeconds ?? 1}`);
         lines.push("  remotes = [");
@@ -1270,18 +1277,19 @@ export async function startCluster(options: NatsClusterOptions = {}): Promise<Lo
 export class LinkProxy {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
-  readonly #targetPort: number;
+  #targetPort: number | undefined;
   #cut = false;
   readonly port: number;
 
-  private constructor(server: net.Server, port: number, targetPort: number) {
+  private constructor(server: net.Server, port: number, targetPort: number | undefined) {
     this.#server = server;
     this.port = port;
     this.#targetPort = targetPort;
     server.on("connection", (socket) => this.#onConnection(socket));
   }
 
-  static async listen(targetPort: number): Promise<LinkProxy> {
+  /** Listens on a free port; the target can be given later ({@link setTarget}), before the first connection. */
+  static async listen(targetPort?: number): Promise<LinkProxy> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const server = await listenOnce(0);
       const address = server.address();
@@ -1303,9 +1311,13 @@ export class LinkProxy {
     return this.#cut;
   }
 
+  setTarget(port: number): void {
+    this.#targetPort = port;
+  }
+
   #onConnection(downstream: net.Socket): void {
     downstream.unref();
-    if (this.#cut) {
+    if (this.#cut || this.#targetPort === undefined) {
       downstream.destroy();
       return;
     }
@@ -1505,13 +1517,17 @@ export async function startLeafAndHub(options: LeafAndHubOptions = {}): Promise<
   let leaf: LocalNatsServer | undefined;
   let proxy: LinkProxy | undefined;
   try {
+    // The hub advertises the proxy: otherwise the leaf learns the hub's own leafnode address and,
+    // a second after a cut, reconnects straight to it around the proxy.
+    proxy = await LinkProxy.listen();
     hub = await startNatsServer({
       name: uniqueName(hubDomain),
       ...options.hub,
       domain: hubDomain,
       leafnodeListen: true,
+      leafnodeAdvertise: `127.0.0.1:${proxy.port}`,
     });
-    proxy = await LinkProxy.listen(hub.leafnodePort!);
+    proxy.setTarget(hub.leafnodePort!);
     const remote: LeafnodeRemote = { url: `nats-leaf://127.0.0.1:${proxy.port}` };
     if (options.remoteExtraConfig) remote.extraConfig = options.remoteExtraConfig;
     leaf = await startNatsServer({
