@@ -1,5 +1,6 @@
 /** `threadline bench`: the benchmarks behind BENCHMARKS.md, each printed as it finishes. */
 import { Command } from "commander";
+import { bridgeBenchOptionsFromEnv, formatBridgeBench, runBridgeBench } from "../bench/bridge.js";
 import { formatCodecBench, runCodecBench } from "../bench/codec.js";
 import { formatSdkBench, runSdkBench } from "../bench/sdk.js";
 import { action, EXIT } from "./run.js";
@@ -16,6 +17,10 @@ export const BENCHES: Bench[] = [
     name: "sdk",
     run: async () =>
       formatSdkBench(await runSdkBench(process.env["NATS_URL"] ? { natsUrl: process.env["NATS_URL"] } : {})),
+  },
+  {
+    name: "bridge",
+    run: async () => formatBridgeBench(await runBridgeBench(bridgeBenchOptionsFromEnv(process.env))),
   },
 ];
 

@@ -300,8 +300,8 @@ export class MachineBridge {
   readonly #previousStatus = new Map<string, EndpointStatus>();
 }
 
-/** The monitored items of one machine mapping. */
-function signalsOf(machine: number, mapping: EndpointConfig["machines"][number]): MonitoredSignal[] {
+/** The monitored items of one machine mapping (`machine`: its index on the endpoint). */
+export function signalsOf(machine: number, mapping: EndpointConfig["machines"][number]): MonitoredSignal[] {
   const out: MonitoredSignal[] = [];
   for (const [signal, node] of Object.entries(mapping.signals)) {
     if (!node) continue;
@@ -309,8 +309,8 @@ function signalsOf(machine: number, mapping: EndpointConfig["machines"][number])
       machine,
       signal: signal as MonitoredSignal["signal"],
       nodeId: node.nodeId,
-      samplingIntervalMs: ("samplingIntervalMs" in node ? node.samplingIntervalMs : undefined) ?? 0,
-      queueSize: ("queueSize" in node ? node.queueSize : undefined) ?? 100,
+      samplingIntervalMs: node.samplingIntervalMs ?? 0,
+      queueSize: node.queueSize ?? 100,
     });
   }
   for (const t of mapping.telemetry)
