@@ -4,6 +4,7 @@ import { benchCommand } from "./bench.js";
 import { bridgeCommand } from "./bridge.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
+import { odooCommand } from "./odoo.js";
 import { EXIT } from "./run.js";
 import { simCommand } from "./sim.js";
 import { streamsCommand } from "./streams.js";
@@ -17,6 +18,7 @@ const program = new Command("threadline")
   .addCommand(demoCommand())
   .addCommand(streamsCommand())
   .addCommand(bridgeCommand())
+  .addCommand(odooCommand())
   .addCommand(benchCommand())
   .addCommand(simCommand());
 

@@ -1,0 +1,74 @@
+/**
+ * The Odoo connector's settings: env variables (or the THREADLINE_CONFIG file, same keys), zod-
+ * validated, errors naming the variable. The API key is a secret: read like any value, never logged.
+ */
+import { z } from "zod";
+import { BaseServiceConfig } from "../../../streams/src/config.js";
+import type { OdooClientOptions } from "./odoo/options.js";
+
+const positiveInt = z.coerce.number().int().positive();
+/** A token → token map, from the config file (a mapping) or an env variable (JSON). */
+const tokenMap = z.preprocess(
+  (v) => {
+    if (typeof v !== "string") return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v; // refused below as "expected record", naming the variable
+    }
+  },
+  z.record(z.string().min(1), z.string().min(1)),
+);
+
+/** Where Odoo is and how hard to push it. */
+export const OdooSettings = z.object({
+  /** Base URL, e.g. https://erp.example.com (no path). */
+  ODOO_URL: z.url({ protocol: /^https?$/ }),
+  ODOO_DB: z.string().min(1),
+  ODOO_LOGIN: z.string().min(1),
+  /** An API key of ODOO_LOGIN (Preferences → Account Security), or its password. */
+  ODOO_API_KEY: z.string().min(1),
+  /** auto: JSON-2 on Odoo 19+, JSON-RPC below. @default auto */
+  ODOO_PROTOCOL: z.enum(["auto", "jsonrpc", "json2"]).default("auto"),
+  /** Requests in flight at most. @default 4 */
+  ODOO_CONCURRENCY: positiveInt.default(4),
+  /** Requests started per second at most. @default 20 */
+  ODOO_RATE_PER_SECOND: positiveInt.default(20),
+  /** Per request. @default 30000 */
+  ODOO_TIMEOUT_MS: positiveInt.default(30_000),
+});
+export type OdooSettings = z.infer<typeof OdooSettings>;
+
+export const OdooConnectorConfig = BaseServiceConfig.extend(OdooSettings.shape).extend({
+  /** Inbound: each model is re-read this often (and at once on a webhook). @default 5000 */
+  SYNC_POLL_INTERVAL_MS: positiveInt.default(5_000),
+  /** Inbound: rows whose write_date is this much older than the cursor are re-read. @default 60000 */
+  SYNC_OVERLAP_MS: positiveInt.default(60_000),
+  /** Secret path token of the webhook route `POST /odoo/webhook/<token>`; no webhook route without it. */
+  WEBHOOK_TOKEN: z
+    .string()
+    .min(24, "must be at least 24 characters (it is the webhook's only credential)")
+    .optional(),
+  /** ISA-95 line token → Odoo work center code (downtime postings). */
+  WORKCENTER_BY_LINE: tokenMap.default({}),
+  /** Odoo work center code → line token (orders' equipment). Default: the inverse of WORKCENTER_BY_LINE. */
+  LINE_BY_WORKCENTER: tokenMap.optional(),
+  /** Reconcile the last RECONCILE_WINDOW_MS every RECONCILE_INTERVAL_MS (0: never). @default 0 */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().nonnegative().default(0),
+  RECONCILE_WINDOW_MS: positiveInt.default(24 * 3_600_000),
+});
+export type OdooConnectorConfig = z.infer<typeof OdooConnectorConfig>;
+
+/** The Odoo client's options from the settings. */
+export function odooClientOptions(s: OdooSettings): OdooClientOptions {
+  return {
+    url: s.ODOO_URL,
+    db: s.ODOO_DB,
+    login: s.ODOO_LOGIN,
+    apiKey: s.ODOO_API_KEY,
+    protocol: s.ODOO_PROTOCOL,
+    concurrency: s.ODOO_CONCURRENCY,
+    ratePerSecond: s.ODOO_RATE_PER_SECOND,
+    timeoutMs: s.ODOO_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,337 @@
+/**
+ * mrp.production → ProductionOrderReleased / ProductionOrderChanged / ProductionOrderCompleted.
+ *
+ * The decision needs what the order looked like when the last event was published: a small snapshot
+ * per order in KV (`odoo-connector.<db>.mo.<id>`), written once that event is acknowledged.
+ *
+ * | snapshot | Odoo state now                   | events                                            |
+ * |----------|----------------------------------|---------------------------------------------------|
+ * | none     | draft, cancel                    | none (not released; nothing stored)               |
+ * | none     | confirmed, progress, to_close    | Released                                          |
+ * | none     | done                             | Released, then Completed (a Completed is never orphaned) |
+ * | some     | not done, tracked fields differ  | Changed with changedFields (cancel: STATE, not COMPONENTS) |
+ * | some     | done                             | Completed (it supersedes what changed with it)    |
+ * | done     | anything                         | none (the order's story is over)                  |
+ *
+ * Tracked fields: quantity (product_qty + uom), planned start/end (fields.ts names them), state, line
+ * (from the work center via `lineByWorkcenter`), work center code, lot to produce, and the components
+ * (product, demand, uom, reserved lot of the raw-material moves; COMPONENTS has no value field in the
+ * contract, consumers re-read the order). Ids: Released and Completed are derived from the order id
+ * only (once per order, whatever was rewritten since); Changed from the order, its write_date and the
+ * change itself.
+ */
+import { createHash } from "node:crypto";
+import type {
+  ComponentRequirement,
+  EquipmentPath,
+  OrderField,
+  OrderState,
+  ProductionOrderChanged,
+  ProductionOrderReleased,
+  ProductRef,
+} from "../../../../../contracts/src/events.generated.js";
+import type { Emission, InboundSource, MappingContext, PageResult, StateWrite } from "../source.js";
+import {
+  decimal,
+  m2oId,
+  m2oName,
+  num,
+  type OdooRow,
+  odooDate,
+  productOf,
+  quantity,
+  text,
+  x2mIds,
+} from "../values.js";
+
+const MODEL = "mrp.production";
+const RELEASED_STATES = new Set(["confirmed", "progress", "to_close"]);
+
+const ORDER_STATES: Readonly<Record<string, OrderState>> = {
+  draft: "DRAFT",
+  confirmed: "CONFIRMED",
+  progress: "PROGRESS",
+  to_close: "TO_CLOSE",
+  done: "DONE",
+  cancel: "CANCEL",
+};
+
+export function orderState(odooState: unknown): OrderState {
+  return (typeof odooState === "string" && ORDER_STATES[odooState]) || "UNKNOWN";
+}
+
+/** What the connector remembers of an order between passes. */
+export interface OrderSnapshot {
+  readonly v: 1;
+  readonly state: string;
+  readonly qty: string;
+  readonly uom: string;
+  readonly start: string | null;
+  readonly end: string | null;
+  readonly workCenter: string | null;
+  readonly line: string | null;
+  readonly lot: string | null;
+  /** Digest of the components (product, demand, uom, lot). */
+  readonly components: string;
+}
+
+/** The order as it is now, with everything an event may carry. */
+interface OrderView {
+  readonly row: OdooRow;
+  readonly ref: string;
+  readonly product: ProductRef;
+  readonly snapshot: OrderSnapshot;
+  readonly plannedStart: Date;
+  readonly plannedEnd: Date | null;
+  readonly equipment: EquipmentPath;
+  readonly components: ComponentRequirement[];
+  readonly writeDate: Date;
+}
+
+export const productionSource: InboundSource = {
+  model: MODEL,
+  cursorField: "write_date",
+  triggeredBy: [MODEL],
+  domain: () => [],
+  fields: ({ fields: f }) => [
+    "name",
+    "state",
+    "product_id",
+    "product_qty",
+    "product_uom_id",
+    "qty_produced",
+    f.moPlannedStart,
+    f.moPlannedEnd,
+    "date_finished",
+    f.moLotProducing.field,
+    "move_raw_ids",
+    "workorder_ids",
+    "origin",
+    "create_date",
+    "write_date",
+  ],
+  map: mapOrders,
+};
+
+async function mapOrders(rows: readonly OdooRow[], ctx: MappingContext): Promise<PageResult> {
+  const views = await viewsOf(rows, ctx);
+  const events: Emission[] = [];
+  const writes: StateWrite[] = [];
+  const previous = await Promise.all(
+    views.map((v) => ctx.state.get<OrderSnapshot>(ctx.stateKey("mo", v.row.id))),
+  );
+  views.forEach((view, i) => {
+    const prev = previous[i];
+    const next = decide(view, prev, ctx);
+    events.push(...next);
+    // Every difference in a tracked field is an event, so the snapshot changes exactly when one is emitted.
+    if (next.length > 0) writes.push({ key: ctx.stateKey("mo", view.row.id), value: view.snapshot });
+  });
+  return { events, writes };
+}
+
+function decide(view: OrderView, prev: OrderSnapshot | undefined, ctx: MappingContext): Emission[] {
+  const state = view.snapshot.state;
+  if (!prev) {
+    if (RELEASED_STATES.has(state)) return [released(view, ctx)];
+    if (state === "done") return [released(view, ctx), completed(view, ctx)];
+    return [];
+  }
+  if (prev.state === "done") return [];
+  // Completion supersedes whatever else changed with it (Odoo 17+ also overwrites date_finished, the
+  // planned end, with the completion time).
+  if (state === "done") return [completed(view, ctx)];
+  // A cancelled order's component moves are cancelled with it: that is not a change of its components.
+  const changedFields = diff(prev, view.snapshot).filter((f) => !(state === "cancel" && f === "COMPONENTS"));
+  return changedFields.length > 0 ? [changed(view, prev, changedFields, ctx)] : [];
+}
+
+function diff(a: OrderSnapshot, b: OrderSnapshot): OrderField[] {
+  const out: OrderField[] = [];
+  if (a.qty !== b.qty || a.uom !== b.uom) out.push("QUANTITY");
+  if (a.start !== b.start) out.push("PLANNED_START");
+  if (a.end !== b.end) out.push("PLANNED_END");
+  if (a.state !== b.state) out.push("STATE");
+  if (a.line !== b.line) out.push("EQUIPMENT");
+  if (a.workCenter !== b.workCenter) out.push("WORK_CENTER");
+  if (a.lot !== b.lot) out.push("LOT_TO_PRODUCE");
+  if (a.components !== b.components) out.push("COMPONENTS");
+  return out;
+}
+
+function released(view: OrderView, ctx: MappingContext): Emission {
+  const { row, snapshot } = view;
+  // Odoo keeps no confirmation time: the write that confirmed it, when that is the order's last state;
+  // otherwise (first seen already running or done) its creation, the latest time known to precede it.
+  const releasedAt =
+    snapshot.state === "confirmed" ? view.writeDate : (odooDate(row["create_date"]) ?? view.writeDate);
+  const payload: ProductionOrderReleased = {
+    orderRef: view.ref,
+    odooOrderId: BigInt(row.id),
+    product: view.product,
+    quantity: { value: snapshot.qty, uom: snapshot.uom },
+    plannedStartAt: view.plannedStart,
+    plannedEndAt: view.plannedEnd,
+    equipment: view.equipment,
+    workCenterCode: snapshot.workCenter,
+    lotToProduce: snapshot.lot,
+    components: view.components,
+    origin: text(row["origin"]),
+    releasedAt,
+  };
+  return {
+    type: "mfg.production.production_order_released.v1",
+    payload,
+    ...target(view),
+    id: ctx.eventId(MODEL, row.id, "released"),
+    time: releasedAt,
+  };
+}
+
+function changed(
+  view: OrderView,
+  prev: OrderSnapshot,
+  changedFields: OrderField[],
+  ctx: MappingContext,
+): Emission {
+  const { row, snapshot } = view;
+  const has = (f: OrderField) => changedFields.includes(f);
+  const payload: ProductionOrderChanged = {
+    orderRef: view.ref,
+    odooOrderId: BigInt(row.id),
+    changedFields,
+    quantity: has("QUANTITY") ? { value: snapshot.qty, uom: snapshot.uom } : null,
+    plannedStartAt: has("PLANNED_START") ? view.plannedStart : null,
+    plannedEndAt: has("PLANNED_END") ? view.plannedEnd : null,
+    state: has("STATE") ? orderState(snapshot.state) : null,
+    previousState: has("STATE") ? orderState(prev.state) : null,
+    equipment: has("EQUIPMENT") ? view.equipment : null,
+    workCenterCode: has("WORK_CENTER") ? snapshot.workCenter : null,
+    lotToProduce: has("LOT_TO_PRODUCE") ? snapshot.lot : null,
+    changedAt: view.writeDate,
+  };
+  const change = createHash("sha256")
+    .update(JSON.stringify({ from: prev, to: snapshot }))
+    .digest("base64url")
+    .slice(0, 16);
+  return {
+    type: "mfg.production.production_order_changed.v1",
+    payload,
+    ...target(view),
+    id: ctx.eventId(MODEL, row.id, "changed", String(row["write_date"]), change),
+    time: view.writeDate,
+  };
+}
+
+function completed(view: OrderView, ctx: MappingContext): Emission {
+  const { row, snapshot } = view;
+  const completedAt = odooDate(row["date_finished"]) ?? view.writeDate;
+  return {
+    type: "mfg.production.production_order_completed.v1",
+    payload: {
+      orderRef: view.ref,
+      odooOrderId: BigInt(row.id),
+      product: view.product,
+      producedQuantity: quantity(row["qty_produced"], row["product_uom_id"]),
+      scrappedQuantity: null,
+      lot: snapshot.lot,
+      equipment: view.equipment,
+      completedAt,
+    },
+    ...target(view),
+    id: ctx.eventId(MODEL, row.id, "completed"),
+    time: completedAt,
+  };
+}
+
+function target(view: OrderView): { key: string; line?: string } {
+  return view.equipment.line ? { key: view.ref, line: view.equipment.line } : { key: view.ref };
+}
+
+/** Loads what the page's orders refer to (products, components, work centers, lots) in a few reads. */
+async function viewsOf(rows: readonly OdooRow[], ctx: MappingContext): Promise<OrderView[]> {
+  const f = ctx.fields;
+  const lotField = f.moLotProducing.field;
+  const moves = await ctx.related.load(
+    "stock.move",
+    rows.flatMap((r) => x2mIds(r["move_raw_ids"])),
+    ["product_id", "product_uom_qty", "product_uom", "move_line_ids", "state"],
+  );
+  const lines = await ctx.related.load(
+    "stock.move.line",
+    [...moves.values()].flatMap((m) => x2mIds(m["move_line_ids"])),
+    ["lot_id", "lot_name"],
+  );
+  const products = await ctx.related.products([
+    ...rows.map((r) => m2oId(r["product_id"]) ?? 0),
+    ...[...moves.values()].map((m) => m2oId(m["product_id"]) ?? 0),
+  ]);
+  // The work center of the first operation: Odoo lists work orders in their operation order.
+  const firstWorkorders = rows.flatMap((r) => x2mIds(r["workorder_ids"]).slice(0, 1));
+  const workorders = await ctx.related.load("mrp.workorder", firstWorkorders, ["workcenter_id"]);
+  const workcenters = await ctx.related.load(
+    "mrp.workcenter",
+    [...workorders.values()].map((w) => m2oId(w["workcenter_id"]) ?? 0),
+    ["code", "name"],
+  );
+  const lotIds = f.moLotProducing.many ? rows.flatMap((r) => x2mIds(r[lotField]).slice(0, 1)) : [];
+  const lots = await ctx.related.load("stock.lot", lotIds, ["name"]);
+
+  return rows.map((row) => {
+    const ref = text(row["name"]) ?? `${MODEL}:${row.id}`;
+    const workorder = workorders.get(x2mIds(row["workorder_ids"])[0] ?? 0);
+    const wc = workcenters.get(m2oId(workorder?.["workcenter_id"]) ?? 0);
+    const workCenter = wc ? (text(wc["code"]) ?? text(wc["name"])) : null;
+    const line = workCenter ? (ctx.lineByWorkcenter[workCenter] ?? workCenter) : null;
+    const lot = f.moLotProducing.many
+      ? text(lots.get(x2mIds(row[lotField])[0] ?? 0)?.["name"])
+      : m2oName(row[lotField]);
+    const components: ComponentRequirement[] = x2mIds(row["move_raw_ids"]).flatMap((id) => {
+      const move = moves.get(id);
+      if (!move || move["state"] === "cancel") return [];
+      const lotName =
+        x2mIds(move["move_line_ids"])
+          .map((l) => lines.get(l))
+          .map((l) => m2oName(l?.["lot_id"]) ?? text(l?.["lot_name"]))
+          .find((n) => n !== null) ?? null;
+      return [
+        {
+          product: productOf(move["product_id"], products),
+          quantity: quantity(move["product_uom_qty"], move["product_uom"]),
+          lot: lotName,
+        },
+      ];
+    });
+    const writeDate = odooDate(row["write_date"]) ?? new Date();
+    const plannedStart = odooDate(row[f.moPlannedStart]) ?? odooDate(row["create_date"]) ?? writeDate;
+    const plannedEnd = odooDate(row[f.moPlannedEnd]);
+    const snapshot: OrderSnapshot = {
+      v: 1,
+      state: text(row["state"]) ?? "draft",
+      qty: decimal(num(row["product_qty"])),
+      uom: m2oName(row["product_uom_id"]) ?? "Units",
+      start: plannedStart.toISOString(),
+      end: plannedEnd?.toISOString() ?? null,
+      workCenter,
+      line,
+      lot,
+      components: createHash("sha256")
+        .update(
+          JSON.stringify(components.map((c) => [c.product.code, c.quantity.value, c.quantity.uom, c.lot])),
+        )
+        .digest("base64url")
+        .slice(0, 16),
+    };
+    return {
+      row,
+      ref,
+      product: productOf(row["product_id"], products),
+      snapshot,
+      plannedStart,
+      plannedEnd,
+      equipment: { site: ctx.site, area: null, line, cell: null, machine: null },
+      components,
+      writeDate,
+    };
+  });
+}

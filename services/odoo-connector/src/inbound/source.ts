@@ -1,0 +1,98 @@
+/**
+ * What a synced Odoo model is to the inbound sync: which records to read (domain, fields, the cursor
+ * field), what they become (events, and per-record state written once those events are acknowledged),
+ * and which webhook models should re-read it.
+ */
+import type { EventPayloads, EventType } from "../../../../contracts/src/events.generated.js";
+import { derivedEventId } from "../../../../streams/src/envelope.js";
+import type { OdooFields } from "../fields.js";
+import type { OdooClient } from "../odoo/client.js";
+import type { OdooRow, RelatedRecords } from "./values.js";
+
+/** One event to publish, typed by the catalog. */
+export type Emission = {
+  [K in EventType]: {
+    readonly type: K;
+    readonly payload: EventPayloads[K];
+    /** ce-subject: the business key (order, lot, picking). */
+    readonly key: string;
+    /** Line token of the subject, when the event concerns a line. */
+    readonly line?: string;
+    /** Content-derived id: the same Odoo fact always gets the same id (see eventId). */
+    readonly id: string;
+    readonly time: Date;
+  };
+}[EventType];
+
+/** A per-record state change in the connector's KV bucket; `value: null` deletes the key. */
+export interface StateWrite {
+  readonly key: string;
+  readonly value: unknown;
+}
+
+/** What a page of records becomes. */
+export interface PageResult {
+  /** In publishing order; events with the same key are published one after the other. */
+  readonly events: Emission[];
+  /** Written after every event of the page is acknowledged by JetStream. */
+  readonly writes: StateWrite[];
+}
+
+/** Read access to per-record state (MO snapshots). */
+export interface StateReader {
+  get<T>(key: string): Promise<T | undefined>;
+}
+
+export interface MappingContext {
+  readonly site: string;
+  /** The Odoo database: part of every event id and state key. */
+  readonly db: string;
+  readonly fields: OdooFields;
+  readonly client: OdooClient;
+  /** Related records, cached for the page. */
+  readonly related: RelatedRecords;
+  /** Odoo work center code → line token; a code not listed is its own line token. */
+  readonly lineByWorkcenter: Readonly<Record<string, string>>;
+  readonly state: StateReader;
+  /** Whether the server has an optional field (one a source lists in `optionalFields`). */
+  has(model: string, field: string): boolean;
+  /** The per-record state key `odoo-connector.<db>.<parts…>`. */
+  stateKey(...parts: readonly (string | number)[]): string;
+  /** The content-derived event id of an Odoo fact: `derivedEventId("odoo-connector", db, …parts)`. */
+  eventId(...parts: readonly (string | number)[]): string;
+}
+
+export interface InboundSource {
+  /** The Odoo model read. */
+  readonly model: string;
+  /**
+   * The transaction-time field the cursor follows: `write_date` (every change) or `create_date`
+   * (creations only).
+   */
+  readonly cursorField: "write_date" | "create_date";
+  /** Models whose webhook (or `trigger(model)`) makes this source re-read at once. */
+  readonly triggeredBy: readonly string[];
+  /** Fields read only when the server has them (installed modules differ): model → fields. */
+  readonly optionalFields?: Readonly<Record<string, readonly string[]>>;
+  /** Restricts the records read (ANDed with the cursor's terms). */
+  domain(ctx: MappingContext): unknown[];
+  /** Fields read (the cursor field is added). */
+  fields(ctx: MappingContext): string[];
+  /** Maps records that are new or changed since they were last read. */
+  map(rows: readonly OdooRow[], ctx: MappingContext): Promise<PageResult>;
+}
+
+/** Characters a KV key may hold besides letters and digits: `-/_=.` */
+export function kvToken(value: string | number): string {
+  return String(value).replace(/[^-/_=.a-zA-Z0-9]/g, "_");
+}
+
+export const SERVICE = "odoo-connector";
+
+export function stateKeyFor(db: string, parts: readonly (string | number)[]): string {
+  return [SERVICE, kvToken(db), ...parts.map(kvToken)].join(".");
+}
+
+export function eventIdFor(db: string, parts: readonly (string | number)[]): string {
+  return derivedEventId(SERVICE, db, ...parts);
+}

@@ -1,0 +1,431 @@
+/**
+ * The inbound sync: reads what changed in Odoo, model by model, and publishes what it means.
+ *
+ *     const sync = new InboundSync({ client, publisher, kv, db, site, lineByWorkcenter });
+ *     sync.start();                       // a pass per model now, then every pollIntervalMs
+ *     sync.trigger("mrp.production");     // a webhook said something changed: re-read soon
+ *     await sync.stop();                  // waits for the passes under way (they stop between pages)
+ *
+ * A pass of a model (see cursor.ts for the reading itself): load the cursor, read from the cursor
+ * minus the overlap, skip record versions already handled, map each page (mapping/*.ts), publish its
+ * events (per key in order, up to maxInFlight at once), and once JetStream acknowledged them all,
+ * write the page's per-record state (order snapshots), then the cursor. A crash anywhere re-reads the
+ * page: its events get the same ids and the stream drops the copies.
+ *
+ * Scheduling: one pass per model at a time; a trigger or a poll during a pass queues exactly one more,
+ * and a trigger also asks for a follow-up pass triggerFollowUpMs later (Odoo 17 sends webhooks before
+ * its transaction commits).
+ * A failing model backs off (pollIntervalMs doubling up to maxBackoffMs) without holding the others;
+ * while the Odoo client's circuit breaker is open, rounds are skipped.
+ */
+
+import { PayloadInvalidError } from "../../../../contracts/src/errors.js";
+import { backoffDelay, sleep } from "../../../../streams/src/backoff.js";
+import type { Logger } from "../../../../streams/src/logger.js";
+import { odooFields } from "../fields.js";
+import { type ConnectorMetrics, connectorMetrics } from "../metrics.js";
+import { OdooError } from "../odoo/errors.js";
+import { addMs, Cursor, CursorConflictError, digestOf, readChanges, secondOf, toSecond } from "./cursor.js";
+import { SOURCES } from "./mapping/index.js";
+import { type InboundSyncOptions, parseInboundOptions, type ResolvedInboundOptions } from "./options.js";
+import {
+  type Emission,
+  eventIdFor,
+  type InboundSource,
+  type MappingContext,
+  type StateWrite,
+  stateKeyFor,
+} from "./source.js";
+import { RelatedRecords } from "./values.js";
+
+/** What one pass of one model did. */
+export interface PassReport {
+  readonly model: string;
+  /** Records read (the overlap re-reads included). */
+  read: number;
+  /** Record versions not handled before, mapped. */
+  handled: number;
+  /** Events stored by JetStream. */
+  published: number;
+  /** Events the stream already had (same id): re-derived after a lost cursor update. */
+  duplicates: number;
+  /** Events whose payload did not fit the contract: logged and skipped until the record changes. */
+  invalid: number;
+  /** Why the pass did not run. */
+  skipped?: "circuit-open" | "stopped";
+  /** Why it failed (it runs again after a backoff). */
+  error?: string;
+}
+
+/** Where a model's sync stands, for health checks and tests. */
+export interface SourceStatus {
+  readonly model: string;
+  /** Passes finished (successful or not). */
+  readonly passes: number;
+  readonly lastSuccessAt: Date | undefined;
+  /** Message of the last failure, cleared by a successful pass. */
+  readonly lastError: string | undefined;
+  /** Consecutive failed passes. */
+  readonly failures: number;
+  readonly running: boolean;
+}
+
+type SyncState = "idle" | "running" | "stopping" | "stopped";
+
+interface Runtime {
+  readonly source: InboundSource;
+  /** Resolves when the last requested pass is over. */
+  tail: Promise<unknown>;
+  /** The pass requested and not started yet (every request meanwhile shares it). */
+  queued: Promise<PassReport> | undefined;
+  running: boolean;
+  timer: NodeJS.Timeout | undefined;
+  /** The pass a trigger schedules after the immediate one (triggerFollowUpMs). */
+  followUp: NodeJS.Timeout | undefined;
+  failures: number;
+  passes: number;
+  lastStart: number;
+  lastSuccess: number | undefined;
+  lastError: string | undefined;
+}
+
+const noop = () => undefined;
+
+export class InboundSync {
+  private readonly o: ResolvedInboundOptions;
+  private readonly log: Logger;
+  private readonly metrics: ConnectorMetrics;
+  private readonly runtimes: Runtime[];
+  private readonly abort = new AbortController();
+  /** model → every field name fields_get listed (for sources' optional fields). */
+  private readonly serverFields = new Map<string, Set<string>>();
+  private state: SyncState = "idle";
+  private ageTicker: NodeJS.Timeout | undefined;
+
+  constructor(options: InboundSyncOptions) {
+    this.o = parseInboundOptions(options);
+    this.log = this.o.logger.child({ component: "inbound-sync", db: this.o.db });
+    this.metrics = connectorMetrics(this.o.registry);
+    this.runtimes = SOURCES.filter((s) => this.o.models.includes(s.model)).map((source) => ({
+      source,
+      tail: Promise.resolve(),
+      queued: undefined,
+      running: false,
+      timer: undefined,
+      followUp: undefined,
+      failures: 0,
+      passes: 0,
+      lastStart: 0,
+      lastSuccess: undefined,
+      lastError: undefined,
+    }));
+  }
+
+  /** The Odoo models synced. */
+  get models(): string[] {
+    return this.runtimes.map((r) => r.source.model);
+  }
+
+  /** Starts a pass of every model now, then polls each every pollIntervalMs. */
+  start(): void {
+    if (this.state !== "idle") throw new Error(`InboundSync.start(): the sync is ${this.state}, not idle`);
+    this.state = "running";
+    this.log.info(
+      { models: this.models, pollIntervalMs: this.o.pollIntervalMs, overlapMs: this.o.overlapMs },
+      "inbound sync started",
+    );
+    this.ageTicker = setInterval(() => this.updateAges(), 1_000);
+    this.ageTicker.unref();
+    for (const rt of this.runtimes) void this.request(rt);
+  }
+
+  /**
+   * Re-reads, soon, every source a change of `model` concerns (a webhook's `_model`). Returns the
+   * models whose pass was requested; empty for a model the sync does not follow. Never throws.
+   */
+  trigger(model: string): string[] {
+    if (this.state === "stopping" || this.state === "stopped") return [];
+    const hit = this.runtimes.filter((rt) => rt.source.triggeredBy.includes(model));
+    for (const rt of hit) {
+      // A failing model keeps its backoff: the webhook will be followed by the next attempt anyway.
+      if (rt.failures > 0 && !rt.running) continue;
+      void this.request(rt);
+      if (this.o.triggerFollowUpMs > 0 && !rt.followUp) {
+        rt.followUp = setTimeout(() => {
+          rt.followUp = undefined;
+          void this.request(rt);
+        }, this.o.triggerFollowUpMs);
+        rt.followUp.unref();
+      }
+    }
+    return hit.map((rt) => rt.source.model);
+  }
+
+  /**
+   * Runs a pass of `model` (or of every model) now — after the one under way, if any — and resolves
+   * with the reports. Works before start() too (a one-off sync).
+   */
+  async syncNow(model?: string): Promise<PassReport[]> {
+    const rts = model === undefined ? this.runtimes : this.runtimes.filter((r) => r.source.model === model);
+    if (model !== undefined && rts.length === 0)
+      throw new Error(`InboundSync.syncNow(): ${model} is not synced`);
+    const reports: PassReport[] = [];
+    for (const rt of rts) {
+      await rt.tail;
+      reports.push(await this.request(rt));
+    }
+    return reports;
+  }
+
+  status(): SourceStatus[] {
+    return this.runtimes.map((rt) => ({
+      model: rt.source.model,
+      passes: rt.passes,
+      lastSuccessAt: rt.lastSuccess === undefined ? undefined : new Date(rt.lastSuccess),
+      lastError: rt.lastError,
+      failures: rt.failures,
+      running: rt.running,
+    }));
+  }
+
+  /** Stops polling; passes under way end after their current page. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.state === "stopped") return;
+    const wasRunning = this.state === "running";
+    this.state = "stopping";
+    this.abort.abort();
+    clearInterval(this.ageTicker);
+    for (const rt of this.runtimes) {
+      clearTimeout(rt.timer);
+      clearTimeout(rt.followUp);
+    }
+    await Promise.all(this.runtimes.map((rt) => rt.tail));
+    this.state = "stopped";
+    if (wasRunning) this.log.info("inbound sync stopped");
+  }
+
+  // ------------------------------------------------------------------ scheduling
+
+  private request(rt: Runtime): Promise<PassReport> {
+    if (rt.queued) return rt.queued;
+    const queued = rt.tail.then(() => {
+      rt.queued = undefined;
+      return this.runPass(rt);
+    });
+    rt.queued = queued;
+    rt.tail = queued.then(noop, noop);
+    return queued;
+  }
+
+  private async runPass(rt: Runtime): Promise<PassReport> {
+    const model = rt.source.model;
+    const empty: PassReport = { model, read: 0, handled: 0, published: 0, duplicates: 0, invalid: 0 };
+    if (this.stopping) return { ...empty, skipped: "stopped" };
+    clearTimeout(rt.timer);
+    rt.timer = undefined;
+    const wait = rt.lastStart + this.o.minPassIntervalMs - Date.now();
+    if (wait > 0) await sleep(wait, this.abort.signal);
+    if (this.stopping) return { ...empty, skipped: "stopped" };
+    rt.lastStart = Date.now();
+    rt.running = true;
+    let report: PassReport = empty;
+    try {
+      report = await this.pass(rt.source, empty);
+      if (!report.skipped) {
+        rt.failures = 0;
+        rt.lastSuccess = Date.now();
+        rt.lastError = undefined;
+      }
+    } catch (err) {
+      rt.failures++;
+      rt.lastError = (err as Error)?.message ?? String(err);
+      report = { ...report, error: rt.lastError };
+      const transient =
+        (err instanceof OdooError && err.kind === "transient") || err instanceof CursorConflictError;
+      this.log[transient ? "warn" : "error"](
+        { model, err, failures: rt.failures, ...counts(report) },
+        `sync of ${model} failed; trying again after a backoff`,
+      );
+    } finally {
+      rt.running = false;
+      rt.passes++;
+      this.updateAges();
+      if (this.state === "running" && !rt.queued) {
+        rt.timer = setTimeout(() => void this.request(rt), this.nextDelay(rt));
+        rt.timer.unref();
+      }
+    }
+    return report;
+  }
+
+  private nextDelay(rt: Runtime): number {
+    const poll = this.o.pollIntervalMs;
+    if (rt.failures > 0)
+      return backoffDelay(
+        { initialDelayMs: poll, maxDelayMs: this.o.maxBackoffMs, multiplier: 2, jitter: 0.2 },
+        rt.failures,
+      );
+    return this.o.client.breaker.state === "open" ? Math.max(poll, this.o.client.breaker.retryInMs) : poll;
+  }
+
+  private get stopping(): boolean {
+    return this.state === "stopping" || this.state === "stopped";
+  }
+
+  private updateAges(): void {
+    const now = Date.now();
+    for (const rt of this.runtimes)
+      if (rt.lastSuccess !== undefined)
+        this.metrics.syncAge.set({ model: rt.source.model }, Math.max(0, (now - rt.lastSuccess) / 1000));
+  }
+
+  // ------------------------------------------------------------------ one pass
+
+  private async pass(source: InboundSource, report: PassReport): Promise<PassReport> {
+    const { client, kv, overlapMs, maxSeen } = this.o;
+    if (client.breaker.state === "open") return { ...report, skipped: "circuit-open" };
+    await this.detectFields(source);
+    const ctx = this.context(new RelatedRecords(client));
+    const cursor = await Cursor.load(kv, ctx.stateKey(source.model), source.cursorField);
+    const from = cursor.position ? addMs(cursor.position, -overlapMs) : toSecond(this.o.since);
+    const field = source.cursorField;
+    let capped = 0;
+    await readChanges(
+      client,
+      {
+        model: source.model,
+        field,
+        domain: source.domain(ctx),
+        fields: source.fields(ctx),
+        pageSize: this.o.pageSize,
+        from,
+        stopped: () => this.stopping,
+      },
+      async (rows) => {
+        report.read += rows.length;
+        const versions = rows.map((row) => ({
+          row,
+          second: secondOf(row, field),
+          id: row.id,
+          digest: digestOf(row),
+        }));
+        const fresh = versions.filter((v) => !cursor.handled(v.second, v.id, v.digest));
+        if (fresh.length > 0) {
+          const page = await source.map(
+            fresh.map((v) => v.row),
+            this.context(new RelatedRecords(client)),
+          );
+          await this.publishAll(page.events, report);
+          await this.applyWrites(page.writes);
+          cursor.record(fresh);
+          report.handled += fresh.length;
+          this.metrics.syncedRecords.inc({ model: source.model }, fresh.length);
+        }
+        for (const v of versions) cursor.advance(v.second);
+        capped += cursor.prune(overlapMs, maxSeen);
+        await cursor.save(kv);
+      },
+    );
+    if (capped > 0)
+      this.log.warn(
+        { model: source.model, forgotten: capped, maxSeen },
+        "more record versions in the overlap window than maxSeen: the oldest are deduplicated by event id only",
+      );
+    const level = report.published > 0 || report.invalid > 0 ? "info" : "debug";
+    this.log[level](
+      { model: source.model, from, to: cursor.position, ...counts(report) },
+      `synced ${source.model}`,
+    );
+    return report;
+  }
+
+  /** Publishes a page's events: per key one after the other, up to maxInFlight at once. */
+  private async publishAll(events: readonly Emission[], report: PassReport): Promise<void> {
+    const lastOfKey = new Map<string, Promise<void>>();
+    const window = new Set<Promise<void>>();
+    const all: Promise<void>[] = [];
+    for (const e of events) {
+      while (window.size >= this.o.maxInFlight) await Promise.race(window);
+      // A failed event fails the later events of its key too: they are never stored out of order.
+      const p = (lastOfKey.get(e.key) ?? Promise.resolve()).then(() => this.publishOne(e, report));
+      lastOfKey.set(e.key, p);
+      all.push(p);
+      const slot: Promise<void> = p.then(noop, noop).finally(() => window.delete(slot));
+      window.add(slot);
+    }
+    const failed = (await Promise.allSettled(all)).find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  private async publishOne(e: Emission, report: PassReport): Promise<void> {
+    try {
+      const published = await this.o.publisher.publish(e.type, e.payload, {
+        site: this.o.site,
+        line: e.line,
+        key: e.key,
+        id: e.id,
+        time: e.time,
+      });
+      if (published.ack.duplicate) report.duplicates++;
+      else {
+        report.published++;
+        this.metrics.emitted.inc({ event_type: e.type });
+      }
+    } catch (err) {
+      if (!(err instanceof PayloadInvalidError)) throw err;
+      // Odoo data the contract cannot carry: publishing it again would fail the same way, so the
+      // record is skipped until it changes in Odoo (then it is read again).
+      report.invalid++;
+      this.log.error({ err, eventType: e.type, key: e.key, eventId: e.id }, "event skipped: payload invalid");
+    }
+  }
+
+  private async applyWrites(writes: readonly StateWrite[]): Promise<void> {
+    const { kv } = this.o;
+    await Promise.all(
+      writes.map((w) => (w.value === null ? kv.delete(w.key) : kv.put(w.key, JSON.stringify(w.value)))),
+    );
+  }
+
+  /** Learns once which optional fields the server has (installed modules differ). */
+  private async detectFields(source: InboundSource): Promise<void> {
+    for (const model of Object.keys(source.optionalFields ?? {})) {
+      if (this.serverFields.has(model)) continue;
+      const all = await this.o.client.call<Record<string, unknown>>(model, "fields_get", {
+        attributes: ["type"],
+      });
+      this.serverFields.set(model, new Set(Object.keys(all ?? {})));
+    }
+  }
+
+  private context(related: RelatedRecords): MappingContext {
+    const { db, kv } = this.o;
+    return {
+      site: this.o.site,
+      db,
+      fields: odooFields(this.o.client.version.major),
+      client: this.o.client,
+      related,
+      lineByWorkcenter: this.o.lineByWorkcenter,
+      state: {
+        async get<T>(key: string): Promise<T | undefined> {
+          const entry = await kv.get(key);
+          return entry && entry.operation === "PUT" && entry.length > 0 ? entry.json<T>() : undefined;
+        },
+      },
+      has: (model, field) => this.serverFields.get(model)?.has(field) ?? false,
+      stateKey: (...parts) => stateKeyFor(db, parts),
+      eventId: (...parts) => eventIdFor(db, parts),
+    };
+  }
+}
+
+function counts(r: PassReport) {
+  return {
+    read: r.read,
+    handled: r.handled,
+    published: r.published,
+    duplicates: r.duplicates,
+    invalid: r.invalid,
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * Reconciliation: what the event log says was produced, against what Odoo holds, for a window.
+ *
+ * The log side is every ProductionReported whose `reportedAt` falls in the window (MFG_PRODUCTION,
+ * read with an ordered consumer from the window's start). The Odoo side is, for those events, the
+ * done manufacturing orders that carry the event id (`x_threadline_event_id`, written in the same
+ * transaction as the posted quantity): their produced quantity. A drift is a difference per order;
+ * the report also names the events with no posting in Odoo (still waiting in the stream, or
+ * dead-lettered) and the postings whose quantity differs from the event's.
+ */
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { EventCodec } from "../../../contracts/src/codec.js";
+import type { ProductionReported } from "../../../contracts/src/events.generated.js";
+import { fromHeaders } from "../../../streams/src/envelope.js";
+import type { OdooClient } from "./odoo/client.js";
+
+const REPORTED = "mfg.production.production_reported.v1";
+
+export interface ReconcileOptions {
+  readonly nc: NatsConnection;
+  readonly codec: EventCodec;
+  readonly client: OdooClient;
+  readonly since: Date;
+  /** @default now */
+  readonly until?: Date;
+  /** The production stream. @default MFG_PRODUCTION */
+  readonly stream?: string;
+}
+
+export interface OrderDrift {
+  readonly orderRef: string;
+  /** Good quantity in the event log for the window. */
+  readonly logged: number;
+  /** Good quantity Odoo holds for those events. */
+  readonly posted: number;
+  /** posted - logged: negative = missing in Odoo, positive = more in Odoo than reported. */
+  readonly drift: number;
+  /** Events with no done manufacturing order carrying their id. */
+  readonly unposted: readonly string[];
+  /** Events whose posting holds a different quantity than the event. */
+  readonly mismatched: readonly { eventId: string; logged: number; posted: number }[];
+}
+
+export interface ReconcileReport {
+  readonly since: Date;
+  readonly until: Date;
+  readonly events: number;
+  readonly orders: readonly OrderDrift[];
+  /** Orders with a non-zero drift. */
+  readonly drifting: readonly OrderDrift[];
+}
+
+interface LoggedReport {
+  readonly id: string;
+  readonly orderRef: string;
+  readonly good: number;
+}
+
+async function loggedReports(options: ReconcileOptions, until: Date): Promise<LoggedReport[]> {
+  const js = jetstream(options.nc);
+  const stream = options.stream ?? "MFG_PRODUCTION";
+  // Stored-time start: a report stored before the window cannot have been reported in it.
+  const consumer = await js.consumers.get(stream, {
+    filter_subjects: "mfg.production.production_reported.>",
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: options.since.toISOString(),
+  });
+  const out: LoggedReport[] = [];
+  for (;;) {
+    const batch = await consumer.fetch({ max_messages: 500, expires: 1_000 });
+    let got = 0;
+    let pending = 0;
+    for await (const m of batch) {
+      got++;
+      pending = m.info.pending;
+      const envelope = fromHeaders(m.headers);
+      const e = (await options.codec.decode<ProductionReported>(m.data, { as: REPORTED })).value;
+      if (!e.orderRef || e.reportedAt < options.since || e.reportedAt > until) continue;
+      out.push({ id: envelope.id, orderRef: e.orderRef, good: Number(e.goodQuantity.value) });
+    }
+    if (got === 0 || pending === 0) return out;
+  }
+}
+
+/** Compares the event log with Odoo for the window. Reads only. */
+export async function reconcile(options: ReconcileOptions): Promise<ReconcileReport> {
+  const until = options.until ?? new Date();
+  const reports = await loggedReports(options, until);
+  const postedById = new Map<string, number>();
+  const ids = reports.map((r) => r.id);
+  for (let i = 0; i < ids.length; i += 200) {
+    const chunk = ids.slice(i, i + 200);
+    const rows = await options.client.searchRead<{ x_threadline_event_id: string; qty_produced: number }>(
+      "mrp.production",
+      [
+        ["x_threadline_event_id", "in", chunk],
+        ["state", "=", "done"],
+      ],
+      { fields: ["x_threadline_event_id", "qty_produced"] },
+    );
+    for (const row of rows) postedById.set(row.x_threadline_event_id, Number(row.qty_produced));
+  }
+  const byOrder = new Map<
+    string,
+    { logged: number; posted: number; unposted: string[]; mismatched: OrderDrift["mismatched"][number][] }
+  >();
+  for (const r of reports) {
+    const o = byOrder.get(r.orderRef) ?? { logged: 0, posted: 0, unposted: [], mismatched: [] };
+    byOrder.set(r.orderRef, o);
+    o.logged += r.good;
+    const posted = postedById.get(r.id);
+    if (posted === undefined) {
+      if (r.good > 0) o.unposted.push(r.id);
+      continue;
+    }
+    o.posted += posted;
+    if (Math.abs(posted - r.good) > 1e-6) o.mismatched.push({ eventId: r.id, logged: r.good, posted });
+  }
+  const orders = [...byOrder.entries()]
+    .map(([orderRef, o]) => ({ orderRef, ...o, drift: round(o.posted - o.logged) }))
+    .sort((a, b) => a.orderRef.localeCompare(b.orderRef));
+  return {
+    since: options.since,
+    until,
+    events: reports.length,
+    orders,
+    drifting: orders.filter((o) => o.drift !== 0 || o.mismatched.length > 0),
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
+}
+
+/** The report as Prometheus text (for node_exporter's textfile collector). */
+export function driftMetricsText(report: ReconcileReport): string {
+  const lines = [
+    "# HELP threadline_erp_drift_quantity Odoo quantity minus event-log quantity, per order (reconciliation)",
+    "# TYPE threadline_erp_drift_quantity gauge",
+  ];
+  for (const o of report.orders)
+    lines.push(`threadline_erp_drift_quantity{order_ref=${JSON.stringify(o.orderRef)}} ${o.drift}`);
+  lines.push(
+    "# HELP threadline_erp_reconcile_unposted_events Events of the window with no posting in Odoo",
+    "# TYPE threadline_erp_reconcile_unposted_events gauge",
+    `threadline_erp_reconcile_unposted_events ${report.orders.reduce((n, o) => n + o.unposted.length, 0)}`,
+  );
+  return `${lines.join("\n")}\n`;
+}
