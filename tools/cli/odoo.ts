@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { SchemaRegistry } from "../../contracts/src/registry.js";
 import { OdooSettings, odooClientOptions } from "../../services/odoo-connector/src/config.js";
+import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
 import {
   driftMetricsText,
@@ -51,6 +52,17 @@ export function odooCommand(): Command {
   const cmd = new Command("odoo").description(
     "the Odoo connector's tools (Odoo settings from ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_API_KEY)",
   );
+  cmd
+    .command("run")
+    .description(
+      "run the Odoo connector service (settings from the environment or THREADLINE_CONFIG: services/odoo-connector/README.md)",
+    )
+    .action(
+      action(async () => {
+        await startOdooConnector();
+        return new Promise<never>(() => {}); // runService's signal handlers end the process
+      }),
+    );
   cmd
     .command("reconcile")
     .description("compare Odoo's produced quantities with the event log for a window; exit 1 when they drift")

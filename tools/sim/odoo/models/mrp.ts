@@ -388,6 +388,10 @@ function split(env: Env, id: number): number {
     picking_type_id: row["picking_type_id"],
     backorder_sequence: next,
     [p.mrpPlannedStart]: row[p.mrpPlannedStart],
+    // Odoo builds the backorder with `production.copy_data(...)` (mrp_production.py
+    // `_split_productions`), and a custom field is copied unless its `copied` flag is unset
+    // (ir_model.py `_compute_copied`: everything but one2many, related and computed fields).
+    x_threadline_event_id: row["x_threadline_event_id"] ?? false,
   });
   confirm(env, [backorder]);
   return backorder;

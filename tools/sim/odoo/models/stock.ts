@@ -238,6 +238,10 @@ function buttonValidate(env: Env, ids: number[]): unknown {
     ),
   );
   if (short.length && !env.context["skip_backorder"]) return backorderWizard(env, ids);
+  // quality_control's `_pre_action_done_hook` (after the immediate and backorder wizards): checks
+  // still to do on a product being moved open the quality check wizard instead of validating.
+  const checks = ids.flatMap((id) => qualityChecksToDo(env, id));
+  if (checks.length) return qualityCheckWizard(env, checks);
   const noBackorder = new Set((env.context["picking_ids_not_to_backorder"] as number[] | undefined) ?? []);
   for (const id of ids) {
     const moves = pickingMoves(env, id);
@@ -246,6 +250,40 @@ function buttonValidate(env: Env, ids: number[]): unknown {
     env.setRaw("stock.picking", id, { state: "done", date_done: env.now() });
   }
   return true;
+}
+
+/**
+ * Quality checks blocking a picking (quality_control stock_picking.py `_check_for_quality_checks` /
+ * `_checks_to_do`): state "none" (to do) on a product of a line being moved — `qty_done != 0` in 16,
+ * `picked` from 17.
+ */
+function qualityChecksToDo(env: Env, pickingId: number): number[] {
+  const moving = new Set<unknown>();
+  for (const l of env.get("stock.picking", pickingId, "move_line_ids") as number[]) {
+    const line = env.row("stock.move.line", l);
+    if (env.profile.picked ? line["picked"] === true : float(line["qty_done"]) !== 0)
+      moving.add(line["product_id"]);
+  }
+  return env
+    .search("quality.check", [
+      ["picking_id", "=", pickingId],
+      ["quality_state", "=", "none"],
+    ])
+    .filter((c) => moving.has(env.get("quality.check", c, "product_id")));
+}
+
+/** `quality.check.action_open_quality_check_wizard()` (the wizard model itself is not simulated). */
+function qualityCheckWizard(env: Env, checkIds: number[]): Vals {
+  const ids = [...new Set(checkIds)].sort((a, b) => a - b);
+  return {
+    name: "Quality Check",
+    type: "ir.actions.act_window",
+    res_model: "quality.check.wizard",
+    view_mode: "form",
+    views: [[false, "form"]],
+    target: "new",
+    context: { ...env.context, default_check_ids: ids, default_current_check_id: ids[0] },
+  };
 }
 
 function createPickingBackorder(env: Env, pickingId: number, moves: number[]): void {
@@ -264,6 +302,8 @@ function createPickingBackorder(env: Env, pickingId: number, moves: number[]): v
     location_dest_id: picking["location_dest_id"],
     origin: picking["origin"],
     backorder_id: pickingId,
+    // `_create_backorder` is `picking.copy({...})` (stock_picking.py): custom fields are copied.
+    x_threadline_event_id: picking["x_threadline_event_id"] ?? false,
   });
   for (const { m, left } of remaining) {
     const move = env.row("stock.move", m);
@@ -724,6 +764,17 @@ export function stockModels(p: Profile): ModelSpec[] {
           string: "Operations",
           relation: "stock.move.line",
           inverse: "picking_id",
+        },
+        // quality_control (Enterprise)
+        check_ids: { type: "one2many", string: "Checks", relation: "quality.check", inverse: "picking_id" },
+        quality_check_todo: {
+          type: "boolean",
+          string: "Pending checks",
+          compute: (env, row) =>
+            env.search("quality.check", [
+              ["picking_id", "=", row.id],
+              ["quality_state", "=", "none"],
+            ]).length > 0,
         },
         backorder_id: { type: "many2one", string: "Back Order of", relation: "stock.picking" },
         backorder_ids: {

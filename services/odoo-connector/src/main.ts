@@ -1,0 +1,117 @@
+/**
+ * The Odoo connector as a service: inbound sync (Odoo changes → events), outbound postings (shop-floor
+ * events → Odoo, exactly once in effect), the webhook trigger route, periodic reconciliation.
+ *
+ * `ODOO_URL=... ODOO_DB=... ODOO_LOGIN=... ODOO_API_KEY=... node dist/services/odoo-connector/src/main.js`
+ * (or `npx threadline odoo run`); every setting in ./config.ts. A wrong URL, database or key stops
+ * the start with a message saying which.
+ */
+import { Kvm } from "@nats-io/kv";
+import type { Logger } from "../../../streams/src/logger.js";
+import { type RunningService, runService } from "../../../streams/src/service.js";
+import { OdooConnectorConfig, odooClientOptions } from "./config.js";
+import { InboundSync, registerOdooWebhook } from "./inbound/index.js";
+import { connectorMetrics } from "./metrics.js";
+import { OdooClient } from "./odoo/client.js";
+import { startOutbound } from "./outbound/index.js";
+import { reconcile } from "./reconcile.js";
+
+/** KV bucket of cursors and order snapshots (declared in streams/src/declarations.ts). */
+const STATE_BUCKET = "THREADLINE_CONNECTOR_STATE";
+
+function inverse(map: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(map).map(([k, v]) => [v, k]));
+}
+
+export async function startOdooConnector(
+  env: Record<string, string | undefined> = process.env,
+  options: { logDestination?: NodeJS.WritableStream; handleSignals?: boolean } = {},
+): Promise<RunningService> {
+  return runService({
+    name: "odoo-connector",
+    configSchema: OdooConnectorConfig,
+    env,
+    ...options,
+    setup: async ({ config, nc, codec, publisher, logger, metrics }) => {
+      const client = await OdooClient.connect({ ...odooClientOptions(config), logger, registry: metrics });
+      logger.info(
+        {
+          odoo: config.ODOO_URL,
+          db: config.ODOO_DB,
+          version: client.version.serverVersion,
+          protocol: client.protocol,
+        },
+        "connected to Odoo",
+      );
+      const kv = await new Kvm(nc).open(STATE_BUCKET);
+      const inbound = new InboundSync({
+        client,
+        publisher,
+        kv,
+        db: config.ODOO_DB,
+        site: config.SITE,
+        lineByWorkcenter: config.LINE_BY_WORKCENTER ?? inverse(config.WORKCENTER_BY_LINE),
+        pollIntervalMs: config.SYNC_POLL_INTERVAL_MS,
+        overlapMs: config.SYNC_OVERLAP_MS,
+        logger,
+        registry: metrics,
+      });
+      const outbound = await startOutbound({
+        nc,
+        client,
+        publisher,
+        codec,
+        site: config.SITE,
+        logger,
+        registry: metrics,
+        workcenterByLine: config.WORKCENTER_BY_LINE,
+      });
+      inbound.start();
+      const stopReconciling = startReconciling(config, { nc, codec, client, logger, registry: metrics });
+      return {
+        checks: [...outbound.checks],
+        routes: (app) => {
+          if (config.WEBHOOK_TOKEN)
+            registerOdooWebhook(app, { token: config.WEBHOOK_TOKEN, sync: inbound, logger });
+        },
+        onStop: async () => {
+          stopReconciling();
+          await inbound.stop();
+          await outbound.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS });
+          await client.close();
+        },
+      };
+    },
+  });
+}
+
+/** Every RECONCILE_INTERVAL_MS, the drift of the last RECONCILE_WINDOW_MS into the drift gauge. */
+function startReconciling(
+  config: OdooConnectorConfig,
+  deps: Omit<Parameters<typeof reconcile>[0], "since"> & {
+    logger: Logger;
+    registry: Parameters<typeof connectorMetrics>[0];
+  },
+): () => void {
+  if (config.RECONCILE_INTERVAL_MS === 0) return () => {};
+  const gauge = connectorMetrics(deps.registry).drift;
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      const report = await reconcile({ ...deps, since: new Date(Date.now() - config.RECONCILE_WINDOW_MS) });
+      gauge.reset();
+      for (const o of report.orders) gauge.set({ order_ref: o.orderRef }, o.drift);
+      if (report.drifting.length > 0)
+        deps.logger.warn({ orders: report.drifting.map((o) => o.orderRef) }, "reconciliation found drift");
+    } catch (err) {
+      deps.logger.warn({ err }, "reconciliation failed; next try at the next interval");
+    } finally {
+      running = false;
+    }
+  }, config.RECONCILE_INTERVAL_MS);
+  return () => clearInterval(timer);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await startOdooConnector();

@@ -1,0 +1,73 @@
+/**
+ * What a failed posting means for the event: a failure retrying cannot fix goes to the dead-letter
+ * stream (`PermanentError`, with a stable code and Odoo's own error name and message), anything else
+ * is tried again later (`RetryableError`) — safe, because every posting checks Odoo for its event id
+ * before applying anything.
+ */
+import { PermanentError, RetryableError } from "../../../../streams/src/consumer.js";
+import { CIRCUIT_OPEN, CLOSED, OdooError } from "../odoo/errors.js";
+
+/** Codes of the connector's own permanent failures (Odoo's errors become `ODOO_<NAME>`, see below). */
+export const OutboundErrorCode = {
+  /** No manufacturing order of that name (nor a backorder of it) exists in Odoo. */
+  OrderNotFound: "ODOO_ORDER_NOT_FOUND",
+  /** The order and all its backorders are done or cancelled, or it is still a draft: nothing to post to. */
+  OrderNotOpen: "ODOO_ORDER_NOT_OPEN",
+  /** The picking (delivery) of a shipment decision does not exist in Odoo. */
+  PickingNotFound: "ODOO_PICKING_NOT_FOUND",
+  /** A lot or product the event names is unknown in Odoo. */
+  LotNotFound: "ODOO_LOT_NOT_FOUND",
+  ProductNotFound: "ODOO_PRODUCT_NOT_FOUND",
+  /** The work center of a downtime's line is not configured or not found in Odoo. */
+  WorkcenterNotFound: "ODOO_WORKCENTER_NOT_FOUND",
+  /** Odoo is missing a record the connector's configuration names (location, loss reason, stage, …). */
+  SetupMissing: "ODOO_SETUP_MISSING",
+  /** A button answered with a wizard the connector does not know how to answer. */
+  WizardUnanswered: "ODOO_WIZARD_UNANSWERED",
+  /** Odoo did not end in the state the posting expects after its buttons (e.g. the order not done). */
+  UnexpectedState: "ODOO_UNEXPECTED_STATE",
+} as const;
+
+/** `odoo.exceptions.ValidationError` → `ODOO_VALIDATION_ERROR`; `http.404` → `ODOO_HTTP_404`. */
+export function odooErrorCode(odooName: string): string {
+  const short = odooName.slice(odooName.lastIndexOf(".") + 1);
+  const base = odooName.startsWith("http.") ? `http_${short}` : short;
+  const snake = base
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/[^A-Za-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .toUpperCase();
+  return `ODOO_${snake || "ERROR"}`;
+}
+
+/**
+ * The consumer-facing error for a failure of a posting: PermanentError (dead letter) for Odoo's
+ * permanent errors — ValidationError, UserError, AccessError, MissingError, … — with code
+ * `ODOO_<NAME>` and `<python name>: <Odoo's message>` as message; RetryableError for everything else
+ * (an outage, a timeout, a serialization failure, refused credentials: the data is fine, someone has
+ * to fix the API key), retried by the consumer with its jittered backoff. Errors that already are
+ * one of the two pass through unchanged.
+ */
+export function toConsumerError(err: unknown): Error {
+  if (err instanceof PermanentError || err instanceof RetryableError) return err;
+  if (!(err instanceof OdooError)) {
+    // A bug or an unexpected answer: retried (it may be a glitch); the durable's maxDeliver bounds it
+    // and the last attempt dead-letters it with MAX_DELIVERIES.
+    return err instanceof Error ? err : new Error(String(err));
+  }
+  const code = odooErrorCode(err.odooName);
+  const message = `${err.odooName}: ${err.odooMessage}`;
+  // A closed client (shutdown) says nothing about the event: it is given back, not dead-lettered.
+  if (err.kind === "permanent" && err.odooName !== CLOSED)
+    return new PermanentError(code, message, { cause: err });
+  return new RetryableError(
+    code,
+    message,
+    err.retryAfterMs !== undefined ? { cause: err, retryAfterMs: err.retryAfterMs } : { cause: err },
+  );
+}
+
+/** Whether `err` is the client refusing a call because its circuit breaker is open. */
+export function isCircuitOpen(err: unknown): boolean {
+  return err instanceof OdooError && err.odooName === CIRCUIT_OPEN;
+}

@@ -1,0 +1,33 @@
+/** Outbound postings: shop-floor events → Odoo, exactly once (see outbound.ts and steps.ts). */
+export { type DowntimePostingOptions, postDowntimeEnded, postDowntimeStarted } from "./downtime.js";
+export { isCircuitOpen, OutboundErrorCode, odooErrorCode, toConsumerError } from "./errors.js";
+export {
+  OUTBOUND_DEFAULTS,
+  type Outbound,
+  type OutboundDurable,
+  type OutboundOptions,
+  productionPostedId,
+  startOutbound,
+} from "./outbound.js";
+export {
+  type ProductionPosting,
+  type ProductionPostingOptions,
+  postProductionReported,
+} from "./production.js";
+export {
+  holdTitle,
+  postQualityHoldPlaced,
+  postQualityHoldReleased,
+  QUALITY_DEFAULTS,
+  type QualityPostingOptions,
+} from "./quality.js";
+export { postShipmentBlocked, postShipmentCleared } from "./shipping.js";
+export {
+  MARKER,
+  type OdooRecord,
+  OdooSetup,
+  type PostingContext,
+  type PostingEvent,
+  type PostingOutcome,
+  type PostingResult,
+} from "./steps.js";

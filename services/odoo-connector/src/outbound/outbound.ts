@@ -1,0 +1,460 @@
+/**
+ * The outbound half of the Odoo connector: the durables that post shop-floor events to Odoo, wired
+ * to the posting functions, the Odoo client's circuit breaker and the connector's metrics.
+ *
+ *     const outbound = await startOutbound({ nc, client, publisher, codec, logger, registry,
+ *       site: config.SITE, workcenterByLine: { "line-1": "ASM1" } });
+ *     // readiness: outbound.checks; shutdown: await outbound.stop()
+ *
+ * - Postings of one production order run one at a time and in stream order (ordered consumer keyed
+ *   by the payload's order, not by `ce-subject`, which the machine bridge sets to the machine).
+ * - Odoo's permanent errors dead-letter the event (code `ODOO_<NAME>`, message `<python name>:
+ *   <Odoo's message>`); transient ones are retried by the consumer with jittered backoff, after the
+ *   client's own jittered retries. A retry is always safe: every posting looks for its event id first.
+ * - When the client's circuit breaker opens, every outbound consumer is paused (events wait in the
+ *   stream); when it half-opens they resume, and one posting at a time probes Odoo until it closes.
+ *   Postings already running wait for the breaker instead of failing, so an outage does not use up
+ *   their deliveries.
+ */
+import type { JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Registry } from "prom-client";
+import { EventCodec } from "../../../../contracts/src/codec.js";
+import type {
+  DowntimeCategory,
+  EventPayloads,
+  EventType,
+  ProductionReported,
+} from "../../../../contracts/src/events.generated.js";
+import type { BackoffPolicy } from "../../../../streams/src/backoff.js";
+import {
+  type ConsumedEvent,
+  type ConsumerOptions,
+  createEventConsumer,
+  type EventConsumer,
+  type EventHandler,
+  type EventHandlers,
+  type HandlerContext,
+  isRetryable,
+  RetryableError,
+} from "../../../../streams/src/consumer.js";
+import { CE, derivedEventId } from "../../../../streams/src/envelope.js";
+import { ConfigError } from "../../../../streams/src/errors.js";
+import type { ReadinessCheck } from "../../../../streams/src/http.js";
+import { type Logger, silentLogger } from "../../../../streams/src/logger.js";
+import { defaultRegistry } from "../../../../streams/src/metrics.js";
+import type { EventPublisher } from "../../../../streams/src/publisher.js";
+import { odooFields } from "../fields.js";
+import { connectorMetrics } from "../metrics.js";
+import type { BreakerState, CircuitBreaker, OdooClient } from "../odoo/index.js";
+import { postDowntimeEnded, postDowntimeStarted } from "./downtime.js";
+import { isCircuitOpen, toConsumerError } from "./errors.js";
+import { type ProductionPosting, postProductionReported } from "./production.js";
+import { postQualityHoldPlaced, postQualityHoldReleased, QUALITY_DEFAULTS } from "./quality.js";
+import { postShipmentBlocked, postShipmentCleared } from "./shipping.js";
+import { OdooSetup, type PostingContext, type PostingResult } from "./steps.js";
+
+/** The outbound durables (declared in streams/src/declarations.ts). */
+export type OutboundDurable = "production" | "downtimeStarted" | "downtimeEnded" | "quality" | "shipping";
+
+export interface OutboundOptions {
+  nc: NatsConnection;
+  /** The connected Odoo client; its breaker pauses the consumers. */
+  client: OdooClient;
+  /** Publishes ProductionPosted. */
+  publisher: EventPublisher;
+  /** Site token of what is published when the source event names none. */
+  site: string;
+  /** @default a new EventCodec over the catalog */
+  codec?: EventCodec;
+  /** @default a silent logger */
+  logger?: Logger;
+  /** Connector and consumer metrics. @default the process registry */
+  registry?: Registry;
+  /** Odoo work center code per line token (`line` or `line/machine`); unmapped lines use their token. */
+  workcenterByLine?: Readonly<Record<string, string>>;
+  /** Availability loss reason name per downtime category. @default the first availability loss */
+  lossByCategory?: Readonly<Partial<Record<DowntimeCategory, string>>>;
+  /** @default "WH/Quarantine" */
+  quarantineLocation?: string;
+  /** @default "WH/Stock" */
+  stockLocation?: string;
+  /** Answer to the consumption warning. @default "confirm" */
+  consumptionWarning?: "confirm" | "set_qty";
+  /** Durable names, when not the declared ones. @default OUTBOUND_DEFAULTS.durables */
+  durables?: Partial<Record<OutboundDurable, string>>;
+  /** Which durables to run. @default all */
+  only?: readonly OutboundDurable[];
+  /** Consumer tuning, per consumer. */
+  consumer?: {
+    /** @default 4 */
+    concurrency?: number;
+    maxBuffered?: number;
+    /** Delay before a transient failure is retried (jittered). @default the SDK's (1 s doubling to 60 s, ±20 %) */
+    retryBackoff?: Partial<BackoffPolicy>;
+    maxDeliver?: number;
+    drainTimeoutMs?: number;
+    pullExpiresMs?: number;
+    infoIntervalMs?: number;
+  };
+  /** Pause the consumers while the client's breaker is open. @default true */
+  pauseWhenBreakerOpen?: boolean;
+}
+
+/** The single source of the outbound defaults. */
+export const OUTBOUND_DEFAULTS = {
+  durables: {
+    production: "odoo-connector-production-reported",
+    downtimeStarted: "odoo-connector-downtime-started",
+    downtimeEnded: "odoo-connector-downtime-ended",
+    quality: "odoo-connector-quality",
+    shipping: "odoo-connector-shipping",
+  } satisfies Record<OutboundDurable, string>,
+  streams: {
+    production: "MFG_PRODUCTION",
+    downtimeStarted: "MFG_MACHINE",
+    downtimeEnded: "MFG_MACHINE",
+    quality: "MFG_QUALITY",
+    shipping: "MFG_SHIPPING",
+  } satisfies Record<OutboundDurable, string>,
+  concurrency: 4,
+  quarantineLocation: QUALITY_DEFAULTS.quarantineLocation,
+  stockLocation: QUALITY_DEFAULTS.stockLocation,
+  consumptionWarning: "confirm",
+  pauseWhenBreakerOpen: true,
+  /** How often a posting waiting for the breaker looks again (besides being woken by its changes). */
+  breakerPollMs: 1_000,
+  /** How often the backlog gauge is refreshed from the consumers' metrics (their info interval). */
+  backlogIntervalMs: 5_000,
+} as const;
+
+const DURABLES: readonly OutboundDurable[] = [
+  "production",
+  "downtimeStarted",
+  "downtimeEnded",
+  "quality",
+  "shipping",
+];
+
+export interface Outbound {
+  /** The running consumers, one per durable. */
+  readonly consumers: readonly EventConsumer[];
+  /** Readiness: each consumer running (not paused by the breaker), for `/readyz`. */
+  readonly checks: readonly ReadinessCheck[];
+  /** Stops listening to the breaker and drains the consumers. */
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+/** Creates and starts the outbound consumers. */
+export async function startOutbound(options: OutboundOptions): Promise<Outbound> {
+  if (!options.site)
+    throw new ConfigError("site", "is required (the site of published ProductionPosted events)");
+  const codec = options.codec ?? new EventCodec();
+  const logger = (options.logger ?? silentLogger).child({ component: "odoo-outbound" });
+  const registry = options.registry ?? defaultRegistry;
+  const metrics = connectorMetrics(registry);
+  const client = options.client;
+  const fields = odooFields(client.version.major);
+  const setup = new OdooSetup(client);
+  const gate = new BreakerGate(client.breaker, OUTBOUND_DEFAULTS.breakerPollMs);
+  const quality = {
+    quarantineLocation: options.quarantineLocation ?? OUTBOUND_DEFAULTS.quarantineLocation,
+    stockLocation: options.stockLocation ?? OUTBOUND_DEFAULTS.stockLocation,
+  };
+  const downtime = {
+    ...(options.workcenterByLine ? { workcenterByLine: options.workcenterByLine } : {}),
+    ...(options.lossByCategory ? { lossByCategory: options.lossByCategory } : {}),
+  };
+  const consumptionWarning = options.consumptionWarning ?? OUTBOUND_DEFAULTS.consumptionWarning;
+
+  /** Wraps a posting function as a handler: breaker gate, errors, metrics, logs. */
+  function handler<K extends EventType>(
+    type: K,
+    post: (ctx: PostingContext, event: ConsumedEvent<EventPayloads[K]>) => Promise<PostingResult>,
+  ): EventHandler<EventPayloads[K]> {
+    return async (event, hctx: HandlerContext) => {
+      const ctx: PostingContext = { odoo: client, fields, setup, logger: hctx.logger };
+      let result: PostingResult;
+      try {
+        result = await gate.run(hctx.signal, () => post(ctx, event));
+      } catch (err) {
+        const failure = toConsumerError(err);
+        if (!isRetryable(failure) || hctx.lastAttempt)
+          metrics.postings.inc({ event_type: type, outcome: "dead_lettered" });
+        throw failure;
+      }
+      const acceptedAt = Date.now();
+      const posted = (result as ProductionPosting).posted;
+      if (posted) await publishPosted(options, posted, event as unknown as ConsumedEvent<ProductionReported>);
+      metrics.postings.inc({ event_type: type, outcome: result.outcome });
+      if (result.outcome === "applied")
+        metrics.postingLag.observe(
+          { event_type: type },
+          Math.max(0, acceptedAt - event.envelope.time.getTime()) / 1000,
+        );
+      hctx.logger.info(
+        {
+          outcome: result.outcome,
+          ...(result.reason ? { reason: result.reason } : {}),
+          odoo: result.records.map((r) => `${r.model}:${r.id}`),
+        },
+        result.outcome === "skipped" ? "nothing to post to Odoo" : "posted to Odoo",
+      );
+    };
+  }
+
+  const handlersOf: Record<OutboundDurable, EventHandlers> = {
+    production: {
+      "mfg.production.production_reported.v1": handler("mfg.production.production_reported.v1", (ctx, e) =>
+        postProductionReported(ctx, e, { consumptionWarning }),
+      ),
+    },
+    downtimeStarted: {
+      "mfg.machine.downtime_started.v1": handler("mfg.machine.downtime_started.v1", (ctx, e) =>
+        postDowntimeStarted(ctx, e, downtime),
+      ),
+    },
+    downtimeEnded: {
+      "mfg.machine.downtime_ended.v1": handler("mfg.machine.downtime_ended.v1", (ctx, e) =>
+        postDowntimeEnded(ctx, e, downtime),
+      ),
+    },
+    quality: {
+      "mfg.quality.quality_hold_placed.v1": handler("mfg.quality.quality_hold_placed.v1", (ctx, e) =>
+        postQualityHoldPlaced(ctx, e, quality),
+      ),
+      "mfg.quality.quality_hold_released.v1": handler("mfg.quality.quality_hold_released.v1", (ctx, e) =>
+        postQualityHoldReleased(ctx, e, quality),
+      ),
+    },
+    shipping: {
+      "mfg.shipping.shipment_blocked.v1": handler("mfg.shipping.shipment_blocked.v1", postShipmentBlocked),
+      "mfg.shipping.shipment_cleared.v1": handler("mfg.shipping.shipment_cleared.v1", postShipmentCleared),
+    },
+  };
+
+  await learnWriter(codec, "mfg.production.production_reported.v1", logger);
+  const tuning = options.consumer ?? {};
+  const consumers: EventConsumer[] = [];
+  for (const which of options.only ?? DURABLES) {
+    const consumerOptions: ConsumerOptions = {
+      stream: OUTBOUND_DEFAULTS.streams[which],
+      durable: options.durables?.[which] ?? OUTBOUND_DEFAULTS.durables[which],
+      handlers: handlersOf[which],
+      // Other event types of the stream (inspections, shipment requests, …) are not for Odoo.
+      onUnhandledType: "ack",
+      ordered: true,
+      concurrency: tuning.concurrency ?? OUTBOUND_DEFAULTS.concurrency,
+      codec,
+      logger: logger.child({ consumer: which }),
+      metrics: registry,
+      ...(which === "production" ? { orderingKey: orderOf(codec) } : {}),
+      ...(tuning.maxBuffered !== undefined ? { maxBuffered: tuning.maxBuffered } : {}),
+      ...(tuning.retryBackoff !== undefined ? { retryBackoff: tuning.retryBackoff } : {}),
+      ...(tuning.maxDeliver !== undefined ? { maxDeliver: tuning.maxDeliver } : {}),
+      ...(tuning.drainTimeoutMs !== undefined ? { drainTimeoutMs: tuning.drainTimeoutMs } : {}),
+      ...(tuning.pullExpiresMs !== undefined ? { pullExpiresMs: tuning.pullExpiresMs } : {}),
+      ...(tuning.infoIntervalMs !== undefined ? { infoIntervalMs: tuning.infoIntervalMs } : {}),
+    };
+    consumers.push(createEventConsumer(options.nc, consumerOptions));
+  }
+  try {
+    for (const c of consumers) await c.start();
+  } catch (err) {
+    await Promise.allSettled(consumers.map((c) => c.stop({ timeoutMs: 1_000 })));
+    throw err;
+  }
+
+  // Breaker → pause / resume. Only consumers paused here are resumed here.
+  const pausedByBreaker = new Set<EventConsumer>();
+  const onBreaker = (state: BreakerState) => {
+    for (const c of consumers) {
+      if (state === "open" && c.state === "running") {
+        c.pause();
+        pausedByBreaker.add(c);
+      } else if (state !== "open" && pausedByBreaker.has(c)) {
+        pausedByBreaker.delete(c);
+        if (c.state === "paused") c.resume();
+      }
+    }
+    logger.warn(
+      { breaker: state },
+      state === "open"
+        ? "Odoo is down: outbound consumers paused"
+        : "Odoo breaker changed: outbound consumers resumed",
+    );
+  };
+  const pauseWhenOpen = options.pauseWhenBreakerOpen ?? OUTBOUND_DEFAULTS.pauseWhenBreakerOpen;
+  const stopListening = pauseWhenOpen ? client.breaker.onChange(onBreaker) : () => undefined;
+  if (pauseWhenOpen && client.breaker.state === "open") onBreaker("open");
+
+  const checks: ReadinessCheck[] = consumers.map((c) => ({
+    name: `consumer ${c.stream}/${c.durable}`,
+    check: () =>
+      c.state === "running"
+        ? { ok: true }
+        : { ok: false, reason: pausedByBreaker.has(c) ? "paused: Odoo circuit breaker open" : c.state },
+  }));
+
+  const backlogTimer = setInterval(
+    () => void mirrorBacklog(registry, consumers, metrics.backlog),
+    tuning.infoIntervalMs ?? OUTBOUND_DEFAULTS.backlogIntervalMs,
+  );
+  backlogTimer.unref();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    consumers,
+    checks,
+    stop(stopOptions = {}) {
+      stopping ??= (async () => {
+        clearInterval(backlogTimer);
+        stopListening();
+        gate.close();
+        await Promise.all(consumers.map((c) => c.stop(stopOptions)));
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * The connector's backlog gauge per durable: what the SDK's consumers last read from the server,
+ * not yet delivered plus delivered and not acknowledged.
+ */
+async function mirrorBacklog(
+  registry: Registry,
+  consumers: readonly EventConsumer[],
+  backlog: ReturnType<typeof connectorMetrics>["backlog"],
+): Promise<void> {
+  const sum = async (name: string, durable: string) => {
+    const metric = await registry.getSingleMetric(name)?.get();
+    return (metric?.values ?? [])
+      .filter((v) => v.labels["consumer"] === durable)
+      .reduce((total, v) => total + v.value, 0);
+  };
+  for (const c of consumers) {
+    const waiting =
+      (await sum("threadline_consumer_pending", c.durable)) +
+      (await sum("threadline_consumer_ack_pending", c.durable));
+    backlog.set({ consumer: c.durable }, waiting);
+  }
+}
+
+/** Publishes ProductionPosted with an id derived from the report's, so a re-post publishes the same event. */
+async function publishPosted(
+  options: OutboundOptions,
+  posted: NonNullable<ProductionPosting["posted"]>,
+  source: ConsumedEvent<ProductionReported>,
+): Promise<void> {
+  const equipment = source.value.equipment;
+  const line = equipment.line ?? undefined;
+  await options.publisher.publish("mfg.production.production_posted.v1", posted, {
+    site: equipment.site || options.site,
+    ...(line !== undefined ? { line } : {}),
+    ...(line !== undefined && equipment.machine !== null ? { machine: equipment.machine } : {}),
+    key: posted.orderRef,
+    id: productionPostedId(posted.sourceEventId),
+    time: posted.postedAt,
+    ...(source.envelope.traceparent ? { traceparent: source.envelope.traceparent } : {}),
+  });
+}
+
+/** The ce-id of the ProductionPosted of a report. */
+export function productionPostedId(sourceEventId: string): string {
+  return derivedEventId("odoo-connector", "production-posted", sourceEventId);
+}
+
+/**
+ * The ordering key of a production report: its order (postings to one order must not run at once or
+ * reorder). `ce-subject` is the machine; a payload whose writer schema is not known yet falls back
+ * to it (and the writer is fetched for the next messages).
+ */
+function orderOf(codec: EventCodec): (msg: JsMsg) => string | undefined {
+  return (msg) => {
+    try {
+      const { value } = codec.decodeKnown<ProductionReported>(msg.data, {
+        as: "mfg.production.production_reported.v1",
+      });
+      if (value.orderRef) return `order:${value.orderRef.replace(/-\d{3}$/, "")}`;
+    } catch {
+      void codec.writerOf(msg.data).catch(() => undefined);
+    }
+    return msg.headers?.get(CE.subject) || undefined;
+  };
+}
+
+/** Puts the catalog's writer of `type` in the codec's cache, so ordering keys decode from the start. */
+async function learnWriter(codec: EventCodec, type: EventType, logger: Logger): Promise<void> {
+  try {
+    const { fingerprint } = codec.contract(type);
+    await codec.writerOf(Buffer.concat([Buffer.from([0xc3, 0x01]), Buffer.from(fingerprint, "hex")]));
+  } catch (err) {
+    logger.warn(
+      { err, type },
+      "could not look up the writer schema ahead; ordering keys fall back to ce-subject",
+    );
+  }
+}
+
+/**
+ * Lets postings through the client's circuit breaker without wasting deliveries: while it is open,
+ * or half-open with a probe of ours under way, a posting waits (woken by the breaker's changes);
+ * half-open, one posting goes through as the probe; a posting refused by the breaker half-way waits
+ * and starts again (postings are resumable).
+ */
+class BreakerGate {
+  private probing = false;
+  private closed = false;
+
+  constructor(
+    private readonly breaker: CircuitBreaker,
+    private readonly pollMs: number,
+  ) {}
+
+  close(): void {
+    this.closed = true;
+  }
+
+  async run<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      await this.admitted(signal);
+      const probe = this.breaker.state === "half-open";
+      if (probe) this.probing = true;
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isCircuitOpen(err) || signal.aborted || this.closed) throw err;
+      } finally {
+        if (probe) this.probing = false;
+      }
+    }
+  }
+
+  private async admitted(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (signal.aborted || this.closed)
+        throw new RetryableError("ODOO_CIRCUIT_OPEN", "stopped while waiting for Odoo's circuit breaker");
+      const state = this.breaker.state;
+      if (state === "closed" || (state === "half-open" && !this.probing)) return;
+      await this.changeOrTimeout(signal);
+    }
+  }
+
+  private changeOrTimeout(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stop();
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const stop = this.breaker.onChange(done);
+      const timer = setTimeout(
+        done,
+        Math.max(10, Math.min(this.pollMs, this.breaker.retryInMs || this.pollMs)),
+      );
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+}
