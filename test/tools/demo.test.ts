@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { runDemo } from "../../tools/demo/demo.js";
 import { startTestServer } from "../harness/nats.js";
 
-test("the demo registers the contracts, publishes a production run once, reads it back, a service tracks it and dead-letters a bad report, and the bridged plant matches its ground truth", async (t) => {
+test("the demo registers the contracts, publishes a production run once, reads it back, a service tracks it and dead-letters a bad report, the bridged plant matches its ground truth, and Odoo's orders come in as events while the counts go back without drift", async (t) => {
   const server = await startTestServer({}, t);
   const lines: string[] = [];
   await runDemo({
@@ -24,5 +24,15 @@ test("the demo registers the contracts, publishes a production run once, reads i
   assert.match(text, /MFG_PRODUCTION #\d+ {2}filler-1 \+\d+ good/);
   assert.match(text, /telemetry: \d+ samples in \d+ TelemetrySampled batches/);
   assert.equal(lines.filter((l) => /good (\d+)\/\1 {2}reject (\d+)\/\2 .*match$/.test(l)).length, 6, text);
+  // The ERP: orders released in Odoo arrive as events, and the machines' counts end up in Odoo, no drift.
+  assert.equal(
+    lines.filter((l) => / released WH\/MO\/\d+: \d+ Units of \S+ -> dispatched to line-\d$/.test(l)).length,
+    2,
+  );
+  assert.match(text, /posted in Odoo: \d+ good on WH\/MO\/\d+ lot LOT-WH-MO-\d+ -> mrp\.production/);
+  const reconciled = lines.filter((l) => /^ {2}WH\/MO\/\d+: reported (\d+), in Odoo \1, drift 0$/.test(l));
+  assert.equal(reconciled.length, 2, text);
+  assert.match(text, /^ {2}no drift$/m);
+  assert.match(text, /dead-lettered by the connector: ODOO_ORDER_NOT_FOUND/);
   assert.match(text, /demo done/);
 });

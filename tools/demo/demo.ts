@@ -1,7 +1,9 @@
 /**
  * `make demo`: a local nats-server (or $NATS_URL), the contracts registered in the schema
  * registry, a short production run published as canonical events and read back, a service on the
- * SDK tracking it; then the shop floor: the plant simulator and the machine bridge (./plant.ts).
+ * SDK tracking it; then the ERP and the shop floor: orders released in the Odoo simulator become
+ * events (./odoo.ts), run on the plant simulator through the machine bridge (./plant.ts), and the
+ * machines' counts are posted back in Odoo by the connector.
  */
 import { AckPolicy, jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -24,6 +26,7 @@ import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js"
 import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { startNatsServer } from "../local-nats/server.js";
+import { startOdooDemo } from "./odoo.js";
 import { runPlantDemo } from "./plant.js";
 
 export interface DemoOptions {
@@ -247,7 +250,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       await service.stop();
     }
 
-    await runPlantDemo({ nc, codec, print, ...(options.plant ?? {}) });
+    // The ERP: orders released in Odoo become events and are dispatched to the plant's lines; the
+    // machines' counts go back to Odoo through the connector.
+    const odoo = await startOdooDemo({ nc, natsUrl: settings.servers.join(","), codec, print });
+    try {
+      await runPlantDemo({ nc, codec, print, orders: odoo.orderByLine, ...(options.plant ?? {}) });
+      await odoo.finish();
+    } finally {
+      await odoo.stop();
+    }
     print("demo done.");
   } finally {
     await nc?.close();

@@ -29,6 +29,8 @@ export interface PlantDemoOptions {
   virtualMs?: number;
   /** Plant time per real time. @default 15 */
   speed?: number;
+  /** Order and lot to run, per line (dispatched from the ERP's released orders). @default the demo plant's */
+  orders?: ReadonlyMap<string, { order: string; lot: string | null }>;
 }
 
 type Payload<K extends keyof EventPayloads> = EventPayloads[K];
@@ -73,6 +75,12 @@ export async function runPlantDemo(options: PlantDemoOptions): Promise<void> {
   let bridge: MachineBridge | undefined;
   const taps: { stop(): void }[] = [];
   try {
+    for (const site of sim.model.config.sites)
+      for (const line of site.lines) {
+        const dispatched = options.orders?.get(line.id);
+        if (dispatched)
+          for (const m of line.machines) sim.model.setOrder(m.id, dispatched.order, dispatched.lot);
+      }
     const machines = sim.model.machineIds();
     print(
       `plant simulator: OPC UA server ${sim.endpointUrl}, ${machines.length} machines (${machines.join(", ")})`,
@@ -82,7 +90,8 @@ export async function runPlantDemo(options: PlantDemoOptions): Promise<void> {
       overrides: {
         pkiFolder: path.join(pki, "client"),
         heartbeatMs: 1_000,
-        reportIntervalMs: 500,
+        // One report per machine every 2 s (30 s of plant time): each becomes one posting in Odoo.
+        reportIntervalMs: 2_000,
         telemetry: { batchIntervalMs: 500 },
       },
     });
@@ -138,6 +147,8 @@ export async function runPlantDemo(options: PlantDemoOptions): Promise<void> {
       `machine bridge: subscribed, endpoint ${bridge.endpointStatus()["plant-sim"]}; running ${virtualMs / 1000} s of plant time at ${speed}x`,
     );
     await runFor(sim.model, virtualMs, { speed, stepMs: 50 });
+    // The plant stands still; its last changes reach the bridge within a publishing interval or two.
+    await new Promise((r) => setTimeout(r, 1_000));
     await bridge.flush();
     await new Promise((r) => setTimeout(r, 500)); // let the tap print the last events
     print(`telemetry: ${samples} samples in ${batches} TelemetrySampled batches`);
