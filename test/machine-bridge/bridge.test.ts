@@ -5,67 +5,33 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { PlantConfigInput } from "../../tools/sim/plant/config.js";
 import type { PlantSimulator } from "../../tools/sim/plant/server.js";
 import { until } from "../harness/wait.js";
 import {
   bridgeConfigFor,
+  bridgeSeesPlant,
   drive,
   startBridge,
   startSimulator,
   startStreams,
   storedEvents,
+  twoMachinePlant,
   units,
 } from "./fixture.js";
 
 /** Two machines: one near its counter's rollover, one that gets a PLC counter reset; random stops. */
-export const PLANT: PlantConfigInput = {
-  seed: 7,
-  sites: [
-    {
-      id: "lyon",
-      lines: [
-        {
-          id: "l1",
-          machines: [
-            {
-              id: "filler",
-              cycleTimeMs: 60,
-              rejectRate: 0.08,
-              actingStateMs: 200,
-              sampleIntervalMs: 250,
-              telemetry: [{ name: "temperature", unit: "Cel", mean: 72, sd: 0.5 }],
-              stopReasons: [{ code: "JAM", text: "Infeed jam", probability: 0.01, durationMs: [300, 900] }],
-              counters: { max: 999, initialGood: 900 },
-              order: "WH/MO/00001",
-              lot: "LOT-A",
-            },
-            {
-              id: "capper",
-              cycleTimeMs: 80,
-              rejectRate: 0.05,
-              actingStateMs: 150,
-              stopReasons: [{ code: "E-STOP", probability: 0.008, durationMs: [200, 600], kind: "stop" }],
-              order: "WH/MO/00001",
-            },
-          ],
-        },
-      ],
-    },
-  ],
-  scenario: [
-    { at: 3_000, machine: "filler", action: "setOrder", order: "WH/MO/00002", lot: "LOT-B" },
-    { at: 6_500, machine: "capper", action: "resetCounters" },
-    {
-      at: 5_000,
-      machine: "capper",
-      action: "forceStop",
-      reason: "MAINT",
-      text: "Changeover",
-      durationMs: 700,
-    },
-  ],
-};
+export const PLANT = twoMachinePlant(7, [
+  { at: 3_000, machine: "filler", action: "setOrder", order: "WH/MO/00002", lot: "LOT-B" },
+  { at: 6_500, machine: "capper", action: "resetCounters" },
+  {
+    at: 5_000,
+    machine: "capper",
+    action: "forceStop",
+    reason: "MAINT",
+    text: "Changeover",
+    durationMs: 700,
+  },
+]);
 
 interface Totals {
   good: number;
@@ -104,19 +70,12 @@ async function totalsMatch(nc: NatsConnection, sim: PlantSimulator): Promise<voi
   );
 }
 
-/** Waits until the bridge has seen the initial values of every machine (so t=0 is its baseline). */
-async function bridgeSeesPlant(nc: NatsConnection, machines: number): Promise<void> {
-  await until("every machine's initial state is stored", async () =>
-    (await storedEvents(nc, "mfg.machine.machine_state_changed.v1")).length >= machines ? true : undefined,
-  );
-}
-
 describe("machine bridge against the plant simulator", () => {
   test("states, downtimes and production totals equal the simulator's ground truth", async (t) => {
     const sim = await startSimulator(t, PLANT);
     const { nc } = await startStreams(t);
-    await startBridge(t, nc, bridgeConfigFor(sim));
-    await bridgeSeesPlant(nc, 2);
+    const bridge = await startBridge(t, nc, bridgeConfigFor(sim));
+    await bridgeSeesPlant(bridge, 2);
     await drive(sim, 8_000);
     await totalsMatch(nc, sim);
 
@@ -179,7 +138,7 @@ describe("machine bridge against the plant simulator", () => {
     const sim = await startSimulator(t, PLANT);
     const { nc } = await startStreams(t);
     const first = await startBridge(t, nc, bridgeConfigFor(sim));
-    await bridgeSeesPlant(nc, 2);
+    await bridgeSeesPlant(first, 2);
     await drive(sim, 3_000);
     await first.stop();
     await drive(sim, 2_000); // the plant keeps producing while no bridge runs
@@ -203,7 +162,7 @@ describe("machine bridge against the plant simulator", () => {
     const sim = await startSimulator(t, PLANT);
     const { nc } = await startStreams(t);
     const bridge = await startBridge(t, nc, bridgeConfigFor(sim));
-    await bridgeSeesPlant(nc, 2);
+    await bridgeSeesPlant(bridge, 2);
     await drive(sim, 2_000);
     const restarting = sim.restartServer({ downMs: 1_500 });
     await drive(sim, 1_500);

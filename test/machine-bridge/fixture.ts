@@ -7,16 +7,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { TestContext } from "node:test";
-import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
-import type { EventPayloads, EventType } from "../../contracts/src/events.generated.js";
 import { MachineBridge } from "../../services/machine-bridge/src/bridge.js";
 import { type BridgeConfigInput, parseBridgeConfig } from "../../services/machine-bridge/src/config.js";
 import { declarations } from "../../streams/src/declarations.js";
 import { silentLogger } from "../../streams/src/logger.js";
-import { domainStream } from "../../streams/src/names.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { type BridgeMappingOptions, bridgeMappingFor } from "../../tools/sim/plant/bridge-mapping.js";
@@ -28,6 +26,50 @@ import {
   startPlantSimulator,
 } from "../../tools/sim/plant/server.js";
 import { connectTo, type LocalNatsServer, type NatsServerOptions, startTestServer } from "../harness/nats.js";
+import { until } from "../harness/wait.js";
+
+/**
+ * Two machines on one line: a filler whose good counter starts near its rollover (max 999) and a
+ * capper; random stops of both kinds, telemetry on the filler. Each test adds its own seed and scenario.
+ */
+export function twoMachinePlant(seed: number, scenario: PlantConfigInput["scenario"]): PlantConfigInput {
+  return {
+    seed,
+    sites: [
+      {
+        id: "lyon",
+        lines: [
+          {
+            id: "l1",
+            machines: [
+              {
+                id: "filler",
+                cycleTimeMs: 60,
+                rejectRate: 0.08,
+                actingStateMs: 200,
+                sampleIntervalMs: 250,
+                telemetry: [{ name: "temperature", unit: "Cel", mean: 72, sd: 0.5 }],
+                stopReasons: [{ code: "JAM", text: "Infeed jam", probability: 0.01, durationMs: [300, 900] }],
+                counters: { max: 999, initialGood: 900 },
+                order: "WH/MO/00001",
+                lot: "LOT-A",
+              },
+              {
+                id: "capper",
+                cycleTimeMs: 80,
+                rejectRate: 0.05,
+                actingStateMs: 150,
+                stopReasons: [{ code: "E-STOP", probability: 0.008, durationMs: [200, 600], kind: "stop" }],
+                order: "WH/MO/00001",
+              },
+            ],
+          },
+        ],
+      },
+    ],
+    scenario,
+  };
+}
 
 /** One PKI folder for every bridge and simulator of the test run: certificates are made once. */
 export const TEST_PKI = path.join(os.tmpdir(), "threadline-test-pki");
@@ -118,47 +160,14 @@ export function drive(sim: PlantSimulator, virtualMs: number, options: RunForOpt
   return runFor(sim.model, virtualMs, options);
 }
 
-export interface Stored<K extends EventType> {
-  readonly seq: number;
-  readonly id: string;
-  readonly subject: string;
-  readonly value: EventPayloads[K];
-}
+export { type Stored, storedEvents } from "../harness/events.js";
 
-/** Every stored event of a type, in stream order (decoded). */
-export async function storedEvents<K extends EventType>(
-  nc: NatsConnection,
-  type: K,
-  domain?: string,
-): Promise<Stored<K>[]> {
-  const js = jetstream(nc, domain ? { domain } : {});
-  const jsm = await jetstreamManager(nc, domain ? { domain } : {});
-  const stream = domainStream(type.split(".")[1] as string);
-  const filter = `mfg.${type.split(".")[1]}.${type.split(".")[2]}.>`;
-  const info = await jsm.streams.info(stream, { subjects_filter: filter }).catch(() => undefined);
-  const total = Object.values(info?.state.subjects ?? {}).reduce((a, b) => a + b, 0);
-  if (total === 0) return [];
-  const codec = new EventCodec();
-  const consumer = await js.consumers.get(stream, {
-    filter_subjects: filter,
-    deliver_policy: DeliverPolicy.All,
-  });
-  const out: Stored<K>[] = [];
-  while (out.length < total) {
-    const batch = await consumer.fetch({ max_messages: Math.min(1000, total - out.length), expires: 2_000 });
-    let got = 0;
-    for await (const m of batch) {
-      got++;
-      out.push({
-        seq: m.seq,
-        id: m.headers?.get("Nats-Msg-Id") ?? "",
-        subject: m.subject,
-        value: codec.decodeKnown<EventPayloads[K]>(m.data, { as: type }).value,
-      });
-    }
-    if (got === 0) break;
-  }
-  return out;
+/**
+ * Waits until the bridge has read every machine's state and counters: from then on the plant may
+ * move without the bridge missing its baseline (a counter's first value after start is the baseline).
+ */
+export async function bridgeSeesPlant(bridge: MachineBridge, machines: number): Promise<void> {
+  await until("the bridge has read every machine's state and counters", () => bridge.baselined() >= machines);
 }
 
 /** Sum of decimal quantity strings with 6 decimals, as an integer number of units (the sim counts whole units). */

@@ -24,6 +24,7 @@ import { LinkProxy } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
 import {
   bridgeConfigFor,
+  bridgeSeesPlant,
   drive,
   startBridge,
   startSimulator,
@@ -99,6 +100,7 @@ describe("machine bridge robustness", () => {
     t.after(() => proxy.close());
     const bridge = await startBridge(t, nc, bridgeConfigFor(sim, `opc.tcp://127.0.0.1:${proxy.port}`));
     await until("the bridge is online", () => bridge.endpointStatus()["plant-sim"] === "ONLINE");
+    await bridgeSeesPlant(bridge, 1);
     for (let cut = 0; cut < 6; cut++) {
       proxy.setCut(true);
       await until(
@@ -145,8 +147,9 @@ describe("machine bridge robustness", () => {
       /BadUserAccessDenied|BadIdentityTokenRejected|BadIdentityTokenInvalid/,
     );
     await wrong.stop();
-    await startBridge(t, nc, secured("bridge-right"), { PLANT_PASSWORD: "s3cret-line-2" });
+    const right = await startBridge(t, nc, secured("bridge-right"), { PLANT_PASSWORD: "s3cret-line-2" });
     await until("the secured bridge is online", async () => (await statuses(nc)).includes("ONLINE"));
+    await bridgeSeesPlant(right, 1);
     await drive(sim, 1_000);
     await goodMatches(nc, () => sim.model.groundTruth()["press"]?.good ?? -1);
   });
@@ -197,12 +200,17 @@ describe("machine bridge robustness", () => {
       return child;
     };
     const first = startProcess();
-    await until(
-      "the first bridge process reports",
-      async () => (await storedEvents(nc, "mfg.machine.machine_state_changed.v1")).length > 0,
+    // Its health server (the port is in its "service running" log line) says when the machine's
+    // state and counters have been read: the baseline, before which the plant must not move.
+    const url = await until(
+      "the first bridge process serves HTTP",
+      () => /"url":"(http:[^"]+)"/.exec(logs.join(""))?.[1],
       {
         timeoutMs: 30_000,
       },
+    );
+    await until("the first bridge process has read the machine", async () =>
+      /^threadline_bridge_machines_baselined 1$/m.test(await (await fetch(`${url}/metrics`)).text()),
     );
     await drive(sim, 2_000);
     first.kill("SIGKILL");

@@ -15,11 +15,19 @@ import { type JetStreamManager, jetstream, jetstreamManager, type StreamSource }
 import type { NatsConnection } from "@nats-io/nats-core";
 import { declarations, parseDuration } from "../../streams/src/declarations.js";
 import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
-import type { PlantConfigInput } from "../../tools/sim/plant/config.js";
 import type { PlantSimulator } from "../../tools/sim/plant/server.js";
 import { connectTo, type LocalLeafAndHub, startTestLeafAndHub } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
-import { bridgeConfigFor, drive, startBridge, startSimulator, storedEvents, units } from "./fixture.js";
+import {
+  bridgeConfigFor,
+  bridgeSeesPlant,
+  drive,
+  startBridge,
+  startSimulator,
+  storedEvents,
+  twoMachinePlant,
+  units,
+} from "./fixture.js";
 
 const DEPLOY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../deploy/plant");
 /** The plant's JetStream domain, as in deploy/plant/leaf.conf and the hub's sources. */
@@ -40,52 +48,17 @@ const REPORTED = "mfg.production.production_reported.v1";
  * be indistinguishable from a gap in the counter chain); the filler's good counter rolls over, its order
  * changes and the capper is stopped while the WAN is down.
  */
-const WAN_PLANT: PlantConfigInput = {
-  seed: 11,
-  sites: [
-    {
-      id: "lyon",
-      lines: [
-        {
-          id: "l1",
-          machines: [
-            {
-              id: "filler",
-              cycleTimeMs: 60,
-              rejectRate: 0.08,
-              actingStateMs: 200,
-              sampleIntervalMs: 250,
-              telemetry: [{ name: "temperature", unit: "Cel", mean: 72, sd: 0.5 }],
-              stopReasons: [{ code: "JAM", text: "Infeed jam", probability: 0.01, durationMs: [300, 900] }],
-              counters: { max: 999, initialGood: 900 },
-              order: "WH/MO/00001",
-              lot: "LOT-A",
-            },
-            {
-              id: "capper",
-              cycleTimeMs: 80,
-              rejectRate: 0.05,
-              actingStateMs: 150,
-              stopReasons: [{ code: "E-STOP", probability: 0.008, durationMs: [200, 600], kind: "stop" }],
-              order: "WH/MO/00001",
-            },
-          ],
-        },
-      ],
-    },
-  ],
-  scenario: [
-    { at: 5_000, machine: "filler", action: "setOrder", order: "WH/MO/00002", lot: "LOT-B" },
-    {
-      at: 6_000,
-      machine: "capper",
-      action: "forceStop",
-      reason: "MAINT",
-      text: "Changeover",
-      durationMs: 700,
-    },
-  ],
-};
+const WAN_PLANT = twoMachinePlant(11, [
+  { at: 5_000, machine: "filler", action: "setOrder", order: "WH/MO/00002", lot: "LOT-B" },
+  {
+    at: 6_000,
+    machine: "capper",
+    action: "forceStop",
+    reason: "MAINT",
+    text: "Changeover",
+    durationMs: 700,
+  },
+]);
 
 function readDeploy(file: string): string {
   return fs.readFileSync(path.join(DEPLOY, file), "utf8");
@@ -196,15 +169,6 @@ async function totalsMatch(nc: NatsConnection, sim: PlantSimulator, where: strin
       return stored === truth;
     },
     { timeoutMs: 20_000, intervalMs: 200, detail: () => last },
-  );
-}
-
-/** Waits until the bridge has stored every machine's initial state (its baseline) in the leaf. */
-async function bridgeSeesPlant(wan: Wan, machines: number): Promise<void> {
-  await until("every machine's initial state is stored", async () =>
-    (await storedEvents(wan.leafNc, "mfg.machine.machine_state_changed.v1")).length >= machines
-      ? true
-      : undefined,
   );
 }
 
@@ -339,7 +303,7 @@ describe("plant connectivity: bridge -> leaf node -> hub sourcing", () => {
     assert.deepEqual([replan.create, replan.update, replan.destructive], [0, 0, 0]);
 
     const bridge = await startBridge(t, wan.leafNc, bridgeConfigFor(sim));
-    await bridgeSeesPlant(wan, 2);
+    await bridgeSeesPlant(bridge, 2);
     await drive(sim, 3_000);
     await hubReceiving(wan);
 
@@ -382,7 +346,7 @@ describe("plant connectivity: bridge -> leaf node -> hub sourcing", () => {
     const sim = await startSimulator(t, WAN_PLANT);
     const wan = await startWan(t);
     const first = await startBridge(t, wan.leafNc, bridgeConfigFor(sim));
-    await bridgeSeesPlant(wan, 2);
+    await bridgeSeesPlant(first, 2);
     await drive(sim, 3_000);
     await hubReceiving(wan);
 

@@ -77,6 +77,11 @@ export class MachineBridge {
     return Object.fromEntries(this.#endpoints.map((e) => [e.id, e.status]));
   }
 
+  /** Machines whose state and counters have been read since start (see MachineTracker.baselined). */
+  baselined(): number {
+    return this.#machines.filter((m) => m.tracker.baselined).length;
+  }
+
   /** Publishes what is counted and sampled so far and waits until JetStream has all of it. */
   async flush(): Promise<void> {
     this.#flushProduction();
@@ -204,6 +209,7 @@ export class MachineBridge {
     if (after.resets > before.resets) this.#metrics.counterAnomalies.inc({ machine: m.key, kind: "reset" });
     if (after.unknownStates > before.unknownStates) this.#metrics.unknownStates.inc({ machine: m.key });
     this.#metrics.outboxSize.set({ machine: m.key }, m.outbox.size);
+    this.#metrics.baselined.set(this.baselined());
   }
 
   #onPublished(m: BridgedMachine, event: Outgoing): void {

@@ -127,6 +127,15 @@ export class MachineTracker {
     return this.#state;
   }
 
+  /**
+   * The state and both counters have been read since start (or resumed): from now on nothing the
+   * machine counts goes uncounted. Before the first reading of a machine never seen, what it
+   * produced is unknown and is not reported.
+   */
+  get baselined(): boolean {
+    return this.#state !== null && this.#good.current !== null && this.#reject.current !== null;
+  }
+
   get bufferedSamples(): number {
     return this.#samples.length;
   }

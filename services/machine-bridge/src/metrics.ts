@@ -14,6 +14,8 @@ export interface BridgeMetrics {
   readonly samplesDropped: Counter<"machine">;
   /** Events waiting for their PubAck or a retry. */
   readonly outboxSize: Gauge<"machine">;
+  /** Machines whose state and counters have been read since start (nothing they count goes uncounted). */
+  readonly baselined: Gauge;
   /** Seconds from the OPC UA source timestamp to the event stored in JetStream. */
   readonly sourceToStored: Histogram<"event_type">;
 }
@@ -59,6 +61,11 @@ export function bridgeMetrics(registry: Registry): BridgeMetrics {
       name: "threadline_bridge_outbox_events",
       help: "Events waiting to be acknowledged by JetStream",
       labelNames: ["machine"],
+      registers,
+    }),
+    baselined: new Gauge({
+      name: "threadline_bridge_machines_baselined",
+      help: "Machines whose state and counters have been read since start",
       registers,
     }),
     sourceToStored: new Histogram({
