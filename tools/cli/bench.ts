@@ -1,8 +1,5 @@
 /** `threadline bench`: the benchmarks behind BENCHMARKS.md, each printed as it finishes. */
 import { Command } from "commander";
-import { bridgeBenchOptionsFromEnv, formatBridgeBench, runBridgeBench } from "../bench/bridge.js";
-import { formatCodecBench, runCodecBench } from "../bench/codec.js";
-import { formatSdkBench, runSdkBench } from "../bench/sdk.js";
 import { action, EXIT } from "./run.js";
 
 /** A benchmark: a name for `--only` and a function that returns its report. */
@@ -11,16 +8,36 @@ export interface Bench {
   run(): Promise<string>;
 }
 
+// Each bench module is loaded when it runs: some pull in node-opcua, which takes seconds to import.
 export const BENCHES: Bench[] = [
-  { name: "codec", run: async () => formatCodecBench(runCodecBench()) },
+  {
+    name: "codec",
+    run: async () => {
+      const b = await import("../bench/codec.js");
+      return b.formatCodecBench(b.runCodecBench());
+    },
+  },
   {
     name: "sdk",
-    run: async () =>
-      formatSdkBench(await runSdkBench(process.env["NATS_URL"] ? { natsUrl: process.env["NATS_URL"] } : {})),
+    run: async () => {
+      const b = await import("../bench/sdk.js");
+      const natsUrl = process.env["NATS_URL"];
+      return b.formatSdkBench(await b.runSdkBench(natsUrl ? { natsUrl } : {}));
+    },
   },
   {
     name: "bridge",
-    run: async () => formatBridgeBench(await runBridgeBench(bridgeBenchOptionsFromEnv(process.env))),
+    run: async () => {
+      const b = await import("../bench/bridge.js");
+      return b.formatBridgeBench(await b.runBridgeBench(b.bridgeBenchOptionsFromEnv(process.env)));
+    },
+  },
+  {
+    name: "odoo",
+    run: async () => {
+      const b = await import("../bench/odoo.js");
+      return b.formatOdooBench(await b.runOdooBench(b.odooBenchOptionsFromEnv(process.env)));
+    },
   },
 ];
 

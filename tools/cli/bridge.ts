@@ -6,7 +6,6 @@
  */
 import { Command } from "commander";
 import { loadBridgeConfig } from "../../services/machine-bridge/src/config.js";
-import { startMachineBridgeService } from "../../services/machine-bridge/src/main.js";
 import { action, EXIT } from "./run.js";
 
 export function bridgeCommand(): Command {
@@ -26,6 +25,8 @@ export function bridgeCommand(): Command {
           );
           return EXIT.ok;
         }
+        // Loaded here: node-opcua takes seconds to import, which every other command would pay.
+        const { startMachineBridgeService } = await import("../../services/machine-bridge/src/main.js");
         await startMachineBridgeService({ ...process.env, BRIDGE_CONFIG: opts.config });
         await new Promise<never>(() => {}); // runService's signal handlers end the process
       }),

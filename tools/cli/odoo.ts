@@ -8,7 +8,6 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { SchemaRegistry } from "../../contracts/src/registry.js";
 import { OdooSettings, odooClientOptions } from "../../services/odoo-connector/src/config.js";
-import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
 import {
   driftMetricsText,
@@ -59,6 +58,7 @@ export function odooCommand(): Command {
     )
     .action(
       action(async () => {
+        const { startOdooConnector } = await import("../../services/odoo-connector/src/main.js");
         await startOdooConnector();
         return new Promise<never>(() => {}); // runService's signal handlers end the process
       }),
