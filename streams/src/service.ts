@@ -99,87 +99,103 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
   } as Record<string, string | undefined>);
   const nc = await connectNats(settings);
   logger.info({ servers: settings.servers }, "connected to NATS");
-  let disconnected = false;
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === "disconnect") disconnected = true;
-      if (s.type === "reconnect") disconnected = false;
-      if (s.type === "disconnect" || s.type === "reconnect")
-        logger.warn({ status: s.type }, "NATS connection");
-    }
-  })();
-  const js = jetstream(nc);
-  const codec = new EventCodec({ writers: await SchemaRegistry.open(nc, { readOnly: true }) });
-  const metrics = defaultRegistry;
-  const publisher = new EventPublisher(js, codec, {
-    service: options.name,
-    site: config.SITE,
-    logger,
-    metrics,
-  });
-  const context: ServiceContext<z.infer<S> & BaseServiceConfig> = {
-    name: options.name,
-    config,
-    logger,
-    nc,
-    js,
-    codec,
-    publisher,
-    metrics,
+  // Released when the start fails after connecting (a dependency refused, setup threw, the port is
+  // taken), so the process ends with its error instead of hanging on what it opened.
+  const opened: { onStop?: () => Promise<void>; consumers: EventConsumer[]; http?: FastifyInstance } = {
+    consumers: [],
   };
-  const parts = await options.setup(context);
-  const consumers = (parts.consumers ?? []).map((c) =>
-    createEventConsumer(nc, {
-      drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
-      ...c,
-      logger: c.logger ?? logger.child({ consumer: c.durable }),
-      metrics: c.metrics ?? metrics,
-      codec: c.codec ?? codec,
-    }),
-  );
-  for (const c of consumers) await c.start();
-
-  const checks: ReadinessCheck[] = [
-    {
-      name: "nats",
-      check: () => (nc.isClosed() || disconnected ? { ok: false, reason: "disconnected" } : { ok: true }),
-    },
-    ...consumers.map((c) => ({
-      name: `consumer ${c.stream}/${c.durable}`,
-      check: () => (c.state === "running" ? { ok: true } : { ok: false, reason: c.state }),
-    })),
-    ...(parts.checks ?? []),
-  ];
-  const http = createHealthServer({
-    registry: metrics,
-    checks,
-    ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
-  });
-  await parts.routes?.(http);
-  const url = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
-  logger.info({ url, consumers: consumers.map((c) => c.durable) }, "service running");
-
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      logger.info("stopping: draining consumers");
-      await Promise.allSettled(consumers.map((c) => c.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS })));
-      await parts.onStop?.();
-      await http.close();
-      // A drain needs the server; when it is gone, do not hang the exit: close after a grace period.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        nc.drain().catch(() => undefined),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, 5_000);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (!nc.isClosed()) await nc.close().catch(() => undefined);
-      logger.info("stopped");
+  try {
+    let disconnected = false;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect") disconnected = true;
+        if (s.type === "reconnect") disconnected = false;
+        if (s.type === "disconnect" || s.type === "reconnect")
+          logger.warn({ status: s.type }, "NATS connection");
+      }
     })();
-    return stopping;
-  };
-  if (options.handleSignals ?? true) handleSignals({ stop }, { logger });
-  return { context: context as unknown as ServiceContext, consumers, http, url, stop };
+    const js = jetstream(nc);
+    const codec = new EventCodec({ writers: await SchemaRegistry.open(nc, { readOnly: true }) });
+    const metrics = defaultRegistry;
+    const publisher = new EventPublisher(js, codec, {
+      service: options.name,
+      site: config.SITE,
+      logger,
+      metrics,
+    });
+    const context: ServiceContext<z.infer<S> & BaseServiceConfig> = {
+      name: options.name,
+      config,
+      logger,
+      nc,
+      js,
+      codec,
+      publisher,
+      metrics,
+    };
+    const parts = await options.setup(context);
+    if (parts.onStop) opened.onStop = parts.onStop;
+    const consumers = (parts.consumers ?? []).map((c) =>
+      createEventConsumer(nc, {
+        drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
+        ...c,
+        logger: c.logger ?? logger.child({ consumer: c.durable }),
+        metrics: c.metrics ?? metrics,
+        codec: c.codec ?? codec,
+      }),
+    );
+    opened.consumers = consumers;
+    for (const c of consumers) await c.start();
+
+    const checks: ReadinessCheck[] = [
+      {
+        name: "nats",
+        check: () => (nc.isClosed() || disconnected ? { ok: false, reason: "disconnected" } : { ok: true }),
+      },
+      ...consumers.map((c) => ({
+        name: `consumer ${c.stream}/${c.durable}`,
+        check: () => (c.state === "running" ? { ok: true } : { ok: false, reason: c.state }),
+      })),
+      ...(parts.checks ?? []),
+    ];
+    const http = createHealthServer({
+      registry: metrics,
+      checks,
+      ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
+    });
+    opened.http = http;
+    await parts.routes?.(http);
+    const url = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+    logger.info({ url, consumers: consumers.map((c) => c.durable) }, "service running");
+
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        logger.info("stopping: draining consumers");
+        await Promise.allSettled(consumers.map((c) => c.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS })));
+        await parts.onStop?.();
+        await http.close();
+        // A drain needs the server; when it is gone, do not hang the exit: close after a grace period.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          nc.drain().catch(() => undefined),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, 5_000);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (!nc.isClosed()) await nc.close().catch(() => undefined);
+        logger.info("stopped");
+      })();
+      return stopping;
+    };
+    if (options.handleSignals ?? true) handleSignals({ stop }, { logger });
+    return { context: context as unknown as ServiceContext, consumers, http, url, stop };
+  } catch (err) {
+    await Promise.allSettled(opened.consumers.map((c) => c.stop({ timeoutMs: 1_000 })));
+    await opened.onStop?.().catch(() => undefined);
+    await opened.http?.close().catch(() => undefined);
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
 }
