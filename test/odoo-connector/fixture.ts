@@ -3,16 +3,19 @@
  * nats-server with the declared streams and buckets, the Odoo client, a publisher, and reading back
  * the events stored in the streams.
  */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
-import type { EventPayloads, EventType } from "../../contracts/src/events.generated.js";
+import type { ProductionReported } from "../../contracts/src/events.generated.js";
+import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
 import { OdooClient, type OdooClientOptions } from "../../services/odoo-connector/src/odoo/index.js";
 import { declarations } from "../../streams/src/declarations.js";
-import { DLQ_HEADERS, DLQ_STREAM, dlqSubject, domainStream } from "../../streams/src/names.js";
+import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import {
@@ -80,55 +83,7 @@ export function connectorPublisher(
   });
 }
 
-export interface Stored<K extends EventType> {
-  readonly seq: number;
-  readonly id: string;
-  readonly subject: string;
-  /** ce-subject: the business key. */
-  readonly key: string;
-  readonly value: EventPayloads[K];
-}
-
-/** Every stored event of a type (of one site when given), in stream order, decoded. */
-export async function storedEvents<K extends EventType>(
-  nc: NatsConnection,
-  type: K,
-  site?: string,
-): Promise<Stored<K>[]> {
-  const [, domain, event] = type.split(".") as [string, string, string];
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
-  const stream = domainStream(domain);
-  const filter = `mfg.${domain}.${event}.>`;
-  const info = await jsm.streams.info(stream, { subjects_filter: filter }).catch(() => undefined);
-  const total = Object.values(info?.state.subjects ?? {}).reduce((a, b) => a + b, 0);
-  if (total === 0) return [];
-  const codec = new EventCodec();
-  const consumer = await js.consumers.get(stream, {
-    filter_subjects: filter,
-    deliver_policy: DeliverPolicy.All,
-  });
-  const out: Stored<K>[] = [];
-  let seen = 0;
-  while (seen < total) {
-    const batch = await consumer.fetch({ max_messages: Math.min(1000, total - seen), expires: 2_000 });
-    let got = 0;
-    for await (const m of batch) {
-      got++;
-      seen++;
-      if (site !== undefined && m.subject.split(".")[3] !== site) continue;
-      out.push({
-        seq: m.seq,
-        id: m.headers?.get("Nats-Msg-Id") ?? "",
-        subject: m.subject,
-        key: m.headers?.get("ce-subject") ?? "",
-        value: codec.decodeKnown<EventPayloads[K]>(m.data, { as: type }).value,
-      });
-    }
-    if (got === 0) break;
-  }
-  return out;
-}
+export { type Stored, storedEvents } from "../harness/events.js";
 
 // ------------------------------------------------------------------ outbound postings (outbound*.test.ts)
 
@@ -184,4 +139,119 @@ export async function deadLetters(
     if (out.length >= total) break;
   }
   return out;
+}
+
+// ------------------------------------------------------------------ the service and reconciliation (service.test.ts, reconcile.test.ts)
+
+/** A new manufacturing order of a product (by its default code), confirmed unless `draft`. */
+export async function newOrder(
+  sim: OdooSimulator,
+  productCode: string,
+  qty: number,
+  options: { draft?: boolean } = {},
+): Promise<{ id: number; name: string }> {
+  const [product] = await sim.env.search("product.product", [["default_code", "=", productCode]]);
+  const id = await sim.env.create("mrp.production", { product_id: product, product_qty: qty });
+  if (!options.draft) await sim.env.call("mrp.production", "action_confirm", [[id]]);
+  const [row] = await sim.env.read("mrp.production", [id], ["name"]);
+  return { id, name: String(row?.["name"]) };
+}
+
+let reportedCounter = 0;
+
+/** A ProductionReported of machine `line-1/m1` of `site`, reported a minute ago. */
+export function productionReport(site: string, orderRef: string | null, good: number): ProductionReported {
+  const from = BigInt(reportedCounter);
+  reportedCounter += good;
+  const at = new Date(Date.now() - 60_000);
+  return {
+    equipment: { site, area: null, line: "line-1", cell: null, machine: "m1" },
+    orderRef,
+    lot: null,
+    goodQuantity: { value: String(good), uom: "Units" },
+    rejectQuantity: { value: "0", uom: "Units" },
+    goodCounterFrom: from,
+    goodCounterTo: BigInt(reportedCounter),
+    rejectCounterFrom: 0n,
+    rejectCounterTo: 0n,
+    periodStartAt: at,
+    reportedAt: at,
+  };
+}
+
+/** Publishes a report as the machine bridge does (keyed by machine); returns its event id. */
+export async function publishProductionReport(
+  bridge: EventPublisher,
+  value: ProductionReported,
+): Promise<string> {
+  const site = value.equipment.site;
+  const published = await bridge.publish("mfg.production.production_reported.v1", value, {
+    site,
+    line: "line-1",
+    machine: "m1",
+    key: `${site}/line-1/m1`,
+    time: value.reportedAt,
+  });
+  return published.envelope.id;
+}
+
+/** The done manufacturing orders carrying one of these event ids (what a posting leaves in Odoo). */
+export async function postedOrders(
+  sim: OdooSimulator,
+  eventIds: readonly string[],
+): Promise<{ id: number; name: string; eventId: string; qtyProduced: number }[]> {
+  const rows = await sim.env.searchRead(
+    "mrp.production",
+    [
+      ["x_threadline_event_id", "in", [...eventIds]],
+      ["state", "=", "done"],
+    ],
+    ["name", "x_threadline_event_id", "qty_produced"],
+  );
+  return rows.map((r) => ({
+    id: r["id"] as number,
+    name: String(r["name"]),
+    eventId: String(r["x_threadline_event_id"]),
+    qtyProduced: Number(r["qty_produced"]),
+  }));
+}
+
+export interface TimedCliRun {
+  /** null when killed. */
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+/**
+ * `threadline <args>` (bin/threadline.js over dist/) with `env` added (NATS_URL cleared unless
+ * given), killed after `timeoutMs`: a command that hangs fails its test instead of the whole run.
+ */
+export function threadlineWithin(
+  args: readonly string[],
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<TimedCliRun> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, "bin/threadline.js"), ...args], {
+      env: { ...process.env, NATS_URL: "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
 }

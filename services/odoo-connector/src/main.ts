@@ -10,7 +10,7 @@ import { Kvm } from "@nats-io/kv";
 import type { Logger } from "../../../streams/src/logger.js";
 import { type RunningService, runService } from "../../../streams/src/service.js";
 import { OdooConnectorConfig, odooClientOptions } from "./config.js";
-import { InboundSync, registerOdooWebhook } from "./inbound/index.js";
+import { INBOUND_DEFAULTS, InboundSync, registerOdooWebhook } from "./inbound/index.js";
 import { connectorMetrics } from "./metrics.js";
 import { OdooClient } from "./odoo/client.js";
 import { startOutbound } from "./outbound/index.js";
@@ -52,6 +52,8 @@ export async function startOdooConnector(
         site: config.SITE,
         lineByWorkcenter: config.LINE_BY_WORKCENTER ?? inverse(config.WORKCENTER_BY_LINE),
         pollIntervalMs: config.SYNC_POLL_INTERVAL_MS,
+        // A failing model backs off up to a minute, or one poll interval when that is longer.
+        maxBackoffMs: Math.max(INBOUND_DEFAULTS.maxBackoffMs, config.SYNC_POLL_INTERVAL_MS),
         overlapMs: config.SYNC_OVERLAP_MS,
         logger,
         registry: metrics,

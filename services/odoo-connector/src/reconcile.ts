@@ -4,9 +4,10 @@
  * The log side is every ProductionReported whose `reportedAt` falls in the window (MFG_PRODUCTION,
  * read with an ordered consumer from the window's start). The Odoo side is, for those events, the
  * done manufacturing orders that carry the event id (`x_threadline_event_id`, written in the same
- * transaction as the posted quantity): their produced quantity. A drift is a difference per order;
- * the report also names the events with no posting in Odoo (still waiting in the stream, or
- * dead-lettered) and the postings whose quantity differs from the event's.
+ * transaction as the posted quantity): their produced quantity. A drift is a difference per order
+ * between the posted events and what Odoo holds for them; the events with no posting in Odoo yet
+ * (still waiting in the stream, or dead-lettered) are not drift but listed per order, and so are the
+ * postings whose quantity differs from the event's.
  */
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -30,13 +31,16 @@ export interface ReconcileOptions {
 
 export interface OrderDrift {
   readonly orderRef: string;
-  /** Good quantity in the event log for the window. */
+  /** Good quantity in the event log for the window (posted or not). */
   readonly logged: number;
   /** Good quantity Odoo holds for those events. */
   readonly posted: number;
-  /** posted - logged: negative = missing in Odoo, positive = more in Odoo than reported. */
+  /**
+   * posted minus the logged quantity of the events Odoo has a posting for: negative = less in Odoo
+   * than reported, positive = more. Events not posted yet do not count (see `unposted`).
+   */
   readonly drift: number;
-  /** Events with no done manufacturing order carrying their id. */
+  /** Events with no done manufacturing order carrying their id (waiting, or dead-lettered). */
   readonly unposted: readonly string[];
   /** Events whose posting holds a different quantity than the event. */
   readonly mismatched: readonly { eventId: string; logged: number; posted: number }[];
@@ -103,22 +107,34 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   }
   const byOrder = new Map<
     string,
-    { logged: number; posted: number; unposted: string[]; mismatched: OrderDrift["mismatched"][number][] }
+    {
+      logged: number;
+      posted: number;
+      /** Logged quantity of the unposted events. */
+      waiting: number;
+      unposted: string[];
+      mismatched: OrderDrift["mismatched"][number][];
+    }
   >();
   for (const r of reports) {
-    const o = byOrder.get(r.orderRef) ?? { logged: 0, posted: 0, unposted: [], mismatched: [] };
+    const o = byOrder.get(r.orderRef) ?? { logged: 0, posted: 0, waiting: 0, unposted: [], mismatched: [] };
     byOrder.set(r.orderRef, o);
     o.logged += r.good;
     const posted = postedById.get(r.id);
     if (posted === undefined) {
       if (r.good > 0) o.unposted.push(r.id);
+      o.waiting += r.good;
       continue;
     }
     o.posted += posted;
     if (Math.abs(posted - r.good) > 1e-6) o.mismatched.push({ eventId: r.id, logged: r.good, posted });
   }
   const orders = [...byOrder.entries()]
-    .map(([orderRef, o]) => ({ orderRef, ...o, drift: round(o.posted - o.logged) }))
+    .map(([orderRef, { waiting, ...o }]) => ({
+      orderRef,
+      ...o,
+      drift: round(o.posted - (o.logged - waiting)),
+    }))
     .sort((a, b) => a.orderRef.localeCompare(b.orderRef));
   return {
     since: options.since,

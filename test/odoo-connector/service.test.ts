@@ -1,0 +1,436 @@
+/**
+ * The Odoo connector as operators run it: `threadline odoo run` refusing a wrong Odoo or a bad
+ * setting at start, then the whole service (inbound sync, outbound postings, webhook route, health
+ * and metrics) against the Odoo simulator and a nats-server with the declared streams, for every
+ * supported Odoo version, through an Odoo outage, and as its least-privilege NATS user.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { type TestContext, test } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { parse as parseYaml } from "yaml";
+import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
+import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
+import { productionPostedId } from "../../services/odoo-connector/src/outbound/index.js";
+import { declarations } from "../../streams/src/declarations.js";
+import {
+  explainPermissions,
+  parseServiceAccess,
+  permissionsOf,
+  renderAuthorization,
+  renderUserConfig,
+} from "../../streams/src/permissions.js";
+import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
+import type { RunningService } from "../../streams/src/service.js";
+import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
+import { connectTo, type LocalNatsServer, startTestServer } from "../harness/nats.js";
+import { until } from "../harness/wait.js";
+import {
+  deadLetters,
+  floorPublisher,
+  newOrder,
+  postedOrders,
+  productionReport,
+  publishProductionReport,
+  startOdoo,
+  startStreams,
+  storedEvents,
+  threadlineWithin,
+} from "./fixture.js";
+
+const RELEASED = "mfg.production.production_order_released.v1";
+const POSTED = "mfg.production.production_posted.v1";
+const REPORTED_DURABLE = "odoo-connector-production-reported";
+/** Order states the inbound sync releases (past draft, not cancelled). */
+const RELEASED_STATES = ["confirmed", "progress", "to_close", "done"];
+
+interface Connector {
+  readonly service: RunningService;
+  /** Log lines so far. */
+  readonly logs: string[];
+  /** Errors the server sent on the service's NATS connection (permission violations, …). */
+  readonly natsErrors: string[];
+}
+
+/** The service in this process, as `threadline odoo run` starts it, on its own env; stopped after the test. */
+async function startConnector(
+  t: TestContext,
+  sim: OdooSimulator,
+  server: LocalNatsServer,
+  site: string,
+  env: Record<string, string> = {},
+): Promise<Connector> {
+  const logs: string[] = [];
+  const destination = new PassThrough();
+  destination.on("data", (chunk: Buffer) => logs.push(...chunk.toString().split("\n").filter(Boolean)));
+  const service = await startOdooConnector(
+    {
+      NATS_URL: server.clientUrl,
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: "0",
+      SITE: site,
+      ODOO_URL: sim.url,
+      ODOO_DB: sim.db,
+      ODOO_LOGIN: sim.credentials.login,
+      ODOO_API_KEY: sim.credentials.apiKey,
+      ODOO_RATE_PER_SECOND: "500",
+      SYNC_POLL_INTERVAL_MS: "300",
+      DRAIN_TIMEOUT_MS: "5000",
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    { logDestination: destination, handleSignals: false },
+  );
+  t.after(() => service.stop());
+  const natsErrors: string[] = [];
+  void (async () => {
+    for await (const s of service.context.nc.status())
+      if (s.type === "error") natsErrors.push(String(s.error?.message ?? s.error));
+  })();
+  return { service, logs, natsErrors };
+}
+
+const released = async (nc: NatsConnection, site: string) =>
+  (await storedEvents(nc, RELEASED, site)).map((e) => e.value.orderRef);
+
+async function releasedStateOrders(sim: OdooSimulator): Promise<string[]> {
+  const rows = await sim.env.searchRead("mrp.production", [["state", "in", RELEASED_STATES]], ["name"]);
+  return rows.map((r) => String(r["name"]));
+}
+
+/** A port nothing listens on (taken, then released). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * What an operator sees of a running connector, one profile: the seeded released orders, a draft
+ * confirmed in Odoo, a production report posted, /readyz and /metrics.
+ */
+async function endToEnd(
+  t: TestContext,
+  sim: OdooSimulator,
+  server: LocalNatsServer,
+  nc: NatsConnection,
+  site: string,
+  env: Record<string, string> = {},
+): Promise<Connector> {
+  const connector = await startConnector(t, sim, server, site, env);
+  const wait = {
+    timeoutMs: 15_000,
+    detail: () => `NATS errors: ${connector.natsErrors.join("; ") || "none"}`,
+  };
+  const seeded = (await releasedStateOrders(sim)).sort();
+  await until(
+    "the seeded orders released",
+    async () => JSON.stringify((await released(nc, site)).sort()) === JSON.stringify(seeded),
+    wait,
+  );
+
+  const draft = await newOrder(sim, "FIN-SB20", 8, { draft: true });
+  await new Promise((r) => setTimeout(r, 700)); // two polls: a draft is not released
+  assert.ok(!(await released(nc, site)).includes(draft.name), "a draft order is not released");
+  await sim.env.call("mrp.production", "action_confirm", [[draft.id]]);
+  const confirmedAt = Date.now();
+  const [event] = await until(
+    "the confirmed order released",
+    async () => {
+      const events = (await storedEvents(nc, RELEASED, site)).filter((e) => e.value.orderRef === draft.name);
+      return events.length > 0 && events;
+    },
+    wait,
+  );
+  assert.ok(Date.now() - confirmedAt < 5_000, "released within a few polls");
+  assert.equal(event?.value.odooOrderId, BigInt(draft.id));
+  assert.equal(Number(event?.value.quantity.value), 8);
+
+  const bridge = floorPublisher(nc, "machine-bridge", site);
+  const reportId = await publishProductionReport(bridge, productionReport(site, draft.name, 5));
+  const [posted] = await until(
+    "ProductionPosted",
+    async () => {
+      const p = (await storedEvents(nc, POSTED, site)).filter((e) => e.id === productionPostedId(reportId));
+      return p.length > 0 && p;
+    },
+    wait,
+  );
+  assert.equal(posted?.value.sourceEventId, reportId);
+  assert.equal(posted?.value.orderRef, draft.name);
+  assert.equal(Number(posted?.value.postedGoodQuantity.value), 5);
+  assert.deepEqual(
+    (await postedOrders(sim, [reportId])).map((o) => [o.name, o.qtyProduced]),
+    [[`${draft.name}-001`, 5]],
+    "one done order carries the report",
+  );
+
+  const { url } = connector.service;
+  const ready = await fetch(`${url}/readyz`);
+  assert.equal(ready.status, 200, await ready.text());
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  assert.match(
+    metrics,
+    /^threadline_erp_postings_total\{event_type="mfg\.production\.production_reported\.v1",outcome="applied"\} [1-9]/m,
+  );
+  assert.match(
+    metrics,
+    /^threadline_odoo_requests_total\{model="mrp\.production",method="[a-z_]+",outcome="ok"\} [1-9]/m,
+  );
+  return connector;
+}
+
+// ---------------------------------------------------------------------------------------- start
+
+test("odoo run - a wrong Odoo URL, database or API key stops the start at once with a message naming it and never the key; a bad setting exits 2 naming the variable", async (t) => {
+  const sim = await startOdoo(t, { profile: 17 });
+  const { server } = await startStreams(t);
+  const wrongKey = `wrong-${randomBytes(12).toString("hex")}`;
+  const run = async (env: Record<string, string>) => {
+    const r = await threadlineWithin(["odoo", "run"], {
+      NATS_URL: server.clientUrl,
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: "0",
+      ODOO_URL: sim.url,
+      ODOO_DB: sim.db,
+      ODOO_LOGIN: sim.credentials.login,
+      ODOO_API_KEY: sim.credentials.apiKey,
+      ...env,
+    });
+    return { ...r, output: r.stdout + r.stderr };
+  };
+  const deadUrl = `http://127.0.0.1:${await closedPort()}`;
+  const [unreachable, unknownDb, refused, ftp, shortToken] = await Promise.all([
+    run({ ODOO_URL: deadUrl }),
+    run({ ODOO_DB: "no_such_db" }),
+    run({ ODOO_API_KEY: wrongKey }),
+    run({ ODOO_URL: "ftp://x" }),
+    run({ WEBHOOK_TOKEN: "too-short" }),
+  ]);
+  for (const [r, code, mentions] of [
+    [unreachable, "ODOO_UNREACHABLE", deadUrl],
+    [unknownDb, "ODOO_DATABASE_UNKNOWN", "no_such_db"],
+    [refused, "ODOO_LOGIN_FAILED", `"${sim.credentials.login}"`],
+  ] as const) {
+    assert.equal(r.code, 1, `${code}: ${r.code === null ? "still running after 30 s" : ""} ${r.output}`);
+    assert.match(r.stderr, new RegExp(`^threadline: error ${code}: `, "m"));
+    assert.ok(r.stderr.includes(mentions), `${code} names ${mentions}: ${r.stderr}`);
+    assert.ok(!r.output.includes(sim.credentials.apiKey), `${code}: the API key is printed`);
+    assert.ok(!r.output.includes(wrongKey), `${code}: the wrong API key is printed`);
+  }
+  assert.equal(ftp.code, 2, ftp.output);
+  assert.match(ftp.stderr, /CONFIG_INVALID: ODOO_URL /);
+  assert.equal(shortToken.code, 2, shortToken.output);
+  assert.match(shortToken.stderr, /CONFIG_INVALID: WEBHOOK_TOKEN .*at least 24 characters/);
+  for (const r of [ftp, shortToken]) assert.ok(!r.output.includes(sim.credentials.apiKey));
+});
+
+test("odoo run - as a process: ready on /readyz, the API key in none of its logs (debug level), exit 0 on SIGTERM after draining", async (t) => {
+  const sim = await startOdoo(t, { profile: 18 });
+  const { server } = await startStreams(t);
+  const port = await closedPort();
+  const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, "bin/threadline.js"), "odoo", "run"], {
+    env: {
+      ...process.env,
+      NATS_URL: server.clientUrl,
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: String(port),
+      ODOO_URL: sim.url,
+      ODOO_DB: sim.db,
+      ODOO_LOGIN: sim.credentials.login,
+      ODOO_API_KEY: sim.credentials.apiKey,
+      SYNC_POLL_INTERVAL_MS: "300",
+      LOG_LEVEL: "debug",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.after(() => child.kill("SIGKILL"));
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  await until(
+    "/readyz 200",
+    async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
+    { timeoutMs: 20_000, detail: () => output.slice(-2_000) },
+  );
+  await until("a few sync passes", () => output.includes("mrp.production"), { timeoutMs: 5_000 });
+  const stoppedAt = Date.now();
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0, output.slice(-2_000));
+  assert.ok(Date.now() - stoppedAt < 10_000, "drained within 10 s");
+  assert.match(output, /"msg":"stopped"/);
+  assert.ok(!output.includes(sim.credentials.apiKey), "the API key is in the logs");
+});
+
+// ---------------------------------------------------------------------------------------- end to end
+
+for (const profile of [16, 17, 18, 19] as const) {
+  test(`odoo run - Odoo ${profile}: released orders, a confirmed draft and a posted production report, ready and measured`, async (t) => {
+    const sim = await startOdoo(t, { profile, db: `e2e${profile}` });
+    const { server, nc } = await startStreams(t);
+    const connector = await endToEnd(t, sim, server, nc, `odoo${profile}`);
+    assert.deepEqual(await deadLetters(nc, "MFG_PRODUCTION", REPORTED_DURABLE), []);
+    assert.deepEqual(connector.natsErrors, []);
+  });
+}
+
+// ---------------------------------------------------------------------------------------- outage
+
+test("odoo run - an Odoo outage while 20 reports are being posted: after recovery each is applied exactly once, nothing dead-lettered", async (t) => {
+  const site = "outage";
+  const sim = await startOdoo(t, { profile: 17, db: "outage" });
+  const { server, nc } = await startStreams(t);
+  const connector = await startConnector(t, sim, server, site, { SYNC_POLL_INTERVAL_MS: "1000" });
+  const order = await newOrder(sim, "FIN-SB20", 500);
+  const bridge = floorPublisher(nc, "machine-bridge", site);
+  const ids: string[] = [];
+  let total = 0;
+  for (let i = 0; i < 20; i++) {
+    const good = (i % 4) + 1;
+    total += good;
+    ids.push(await publishProductionReport(bridge, productionReport(site, order.name, good)));
+  }
+  const postedCount = async () =>
+    (await storedEvents(nc, POSTED, site)).filter((e) => ids.includes(e.value.sourceEventId)).length;
+  await until("a few postings", async () => (await postedCount()) >= 3);
+  const outageStarted = Date.now();
+  await sim.faults.outage({ mode: "refuse", durationMs: 3_000 });
+  const during = await postedCount();
+  assert.ok(during < 20, "the outage began while reports were still being posted");
+  await until("all 20 ProductionPosted", async () => (await postedCount()) === 20, { timeoutMs: 60_000 });
+  t.diagnostic(`all posted ${Date.now() - outageStarted} ms after the outage began`);
+
+  const done = await postedOrders(sim, ids);
+  assert.equal(done.length, 20, "one done order per report");
+  assert.deepEqual(done.map((o) => o.eventId).sort(), [...ids].sort());
+  assert.equal(
+    done.reduce((s, o) => s + o.qtyProduced, 0),
+    total,
+  );
+  assert.deepEqual(await deadLetters(nc, "MFG_PRODUCTION", REPORTED_DURABLE), []);
+  const metrics = await (await fetch(`${connector.service.url}/metrics`)).text();
+  const transient = [
+    ...metrics.matchAll(/^threadline_odoo_requests_total\{[^}]*outcome="transient"\} (\d+)/gm),
+  ];
+  assert.ok(
+    transient.reduce((n, m) => n + Number(m[1]), 0) > 0,
+    "requests failed during the outage (threadline_odoo_requests_total{outcome=transient})",
+  );
+});
+
+// ---------------------------------------------------------------------------------------- webhook
+
+test("odoo run - with WEBHOOK_TOKEN, Odoo's webhook makes a confirmed order an event long before the next poll", async (t) => {
+  const site = "hooked";
+  const token = randomBytes(24).toString("hex");
+  const port = await closedPort();
+  const sim = await startOdoo(t, {
+    profile: 18,
+    db: "hooked",
+    webhooks: [
+      {
+        model: "mrp.production",
+        on: "create_or_write",
+        url: `http://127.0.0.1:${port}/odoo/webhook/${token}`,
+      },
+    ],
+  });
+  const { server, nc } = await startStreams(t);
+  const connector = await startConnector(t, sim, server, site, {
+    HTTP_PORT: String(port),
+    WEBHOOK_TOKEN: token,
+    SYNC_POLL_INTERVAL_MS: "120000", // longer than the sync's longest backoff (60 s)
+  });
+  assert.equal(connector.service.url, `http://127.0.0.1:${port}`);
+  const seeded = (await releasedStateOrders(sim)).length;
+  await until("the first pass", async () => (await released(nc, site)).length === seeded);
+
+  const order = await newOrder(sim, "FIN-SB20", 12, { draft: true });
+  const confirmedAt = Date.now();
+  await sim.env.call("mrp.production", "action_confirm", [[order.id]]);
+  await until("the confirmed order released", async () => (await released(nc, site)).includes(order.name), {
+    timeoutMs: 10_000,
+  });
+  const elapsed = Date.now() - confirmedAt;
+  assert.ok(elapsed < 5_000, `released ${elapsed} ms after the confirmation (poll interval 120 s)`);
+  const deliveries = sim.webhookDeliveries();
+  assert.ok(deliveries.length >= 2, "the create and the confirmation were delivered");
+  assert.deepEqual(
+    deliveries.map((d) => d.status),
+    deliveries.map(() => 200),
+  );
+  // The token is the credential: a wrong one is an unknown route.
+  const wrong = await fetch(`${connector.service.url}/odoo/webhook/${token.slice(1)}x`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ _action: "Notify(#1)", _id: order.id, _model: "mrp.production" }),
+  });
+  assert.equal(wrong.status, 404);
+});
+
+// ---------------------------------------------------------------------------------------- least privilege
+
+test("odoo run - as its least-privilege NATS user (services/odoo-connector/access.yaml) the service syncs, posts and reports ready without a permission error", async (t) => {
+  const access = parseServiceAccess(
+    parseYaml(fs.readFileSync("services/odoo-connector/access.yaml", "utf8")),
+    "access.yaml",
+  );
+  const grants = explainPermissions(access);
+  const [adminPassword, connectorPassword] = [
+    randomBytes(12).toString("hex"),
+    randomBytes(12).toString("hex"),
+  ];
+  process.env["THREADLINE_TEST_ADMIN_PASSWORD"] = JSON.stringify(adminPassword);
+  process.env["ODOO_CONNECTOR_NATS_PASSWORD"] = JSON.stringify(connectorPassword);
+  const server = await startTestServer(
+    {
+      extraConfig: renderAuthorization([
+        `{ user: "admin", password: $THREADLINE_TEST_ADMIN_PASSWORD }`,
+        renderUserConfig(permissionsOf(grants), { user: "odoo-connector", explain: grants }),
+      ]),
+    },
+    t,
+  );
+  const nc = await connectTo(server, { user: "admin", pass: adminPassword }, t);
+  const jsm = await jetstreamManager(nc);
+  await applyPlan(jsm, await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc)), {
+    force: false,
+  });
+  const sim = await startOdoo(t, { profile: 19, db: "leastpriv" });
+  const connector = await endToEnd(t, sim, server, nc, "leastpriv", {
+    NATS_USER: "odoo-connector",
+    NATS_PASSWORD: connectorPassword,
+  });
+  // A report the connector cannot post is dead-lettered (MFG_DLQ) as that user too.
+  const bridge = floorPublisher(nc, "machine-bridge", "leastpriv");
+  const poison = await publishProductionReport(bridge, productionReport("leastpriv", "WH/MO/99999", 1));
+  const [letter] = await until(
+    "the dead letter",
+    async () => {
+      const d = await deadLetters(nc, "MFG_PRODUCTION", REPORTED_DURABLE);
+      return d.length > 0 && d;
+    },
+    { timeoutMs: 15_000, detail: () => `NATS errors: ${connector.natsErrors.join("; ") || "none"}` },
+  );
+  assert.deepEqual([letter?.ceId, letter?.code], [poison, "ODOO_ORDER_NOT_FOUND"]);
+  // A few more polls, lag refreshes and KV writes as that user.
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.deepEqual(connector.natsErrors, []);
+  assert.doesNotMatch(connector.logs.join("\n"), /Permissions Violation|permission/i);
+});
