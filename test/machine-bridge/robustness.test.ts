@@ -82,6 +82,7 @@ describe("machine bridge robustness", () => {
     await until("the dead endpoint is reported OFFLINE", async () =>
       (await statuses(nc, deadUrl)).includes("OFFLINE"),
     );
+    await bridgeSeesPlant(bridge, 1);
     await drive(sim, 2_000);
     await goodMatches(nc, () => sim.model.groundTruth()["press"]?.good ?? -1);
     assert.deepEqual(bridge.endpointStatus(), { "plant-sim": "ONLINE", "dead-plc": "OFFLINE" });

@@ -19,6 +19,7 @@ import { until } from "../harness/wait.js";
 import {
   connectOdoo,
   connectorPublisher,
+  deadLetters,
   floorPublisher,
   newOrder,
   postedOrders,
@@ -45,8 +46,16 @@ async function setUp(t: TestContext): Promise<Setup> {
   return { sim, server, nc };
 }
 
-/** The connector's outbound postings (production only) until `ids` are all posted, then stopped. */
-async function postAll(t: TestContext, { sim, nc }: Setup, ids: readonly string[]): Promise<void> {
+/**
+ * The connector's outbound postings (production only) until `ids` are all posted and `deadLettered`
+ * reports dead-lettered, then stopped.
+ */
+async function postAll(
+  t: TestContext,
+  { sim, nc }: Setup,
+  ids: readonly string[],
+  deadLettered = 0,
+): Promise<void> {
   const client = await connectOdoo(t, sim, { ratePerSecond: 1_000 });
   const outbound = await startOutbound({
     nc,
@@ -61,6 +70,11 @@ async function postAll(t: TestContext, { sim, nc }: Setup, ids: readonly string[
   await until(
     "every report posted",
     async () => (await storedEvents(nc, POSTED)).filter((e) => wanted.has(e.id)).length === ids.length,
+  );
+  await until(
+    "the poison reports dead-lettered",
+    async () =>
+      (await deadLetters(nc, "MFG_PRODUCTION", "odoo-connector-production-reported")).length === deadLettered,
   );
   await outbound.stop();
 }
@@ -124,8 +138,24 @@ test("odoo reconcile - after the postings: exit 0, every order ok and no drift; 
   assert.equal(report.events, 3);
   assert.deepEqual(report.drifting, []);
   assert.deepEqual(report.orders, [
-    { orderRef: bracket.name, logged: 7, posted: 7, unposted: [], mismatched: [], drift: 0 },
-    { orderRef: cabinet.name, logged: 6, posted: 6, unposted: [], mismatched: [], drift: 0 },
+    {
+      orderRef: bracket.name,
+      logged: 7,
+      posted: 7,
+      unposted: [],
+      deadLettered: [],
+      mismatched: [],
+      drift: 0,
+    },
+    {
+      orderRef: cabinet.name,
+      logged: 6,
+      posted: 6,
+      unposted: [],
+      deadLettered: [],
+      mismatched: [],
+      drift: 0,
+    },
   ]);
   assert.ok(Date.parse(report.since) < Date.parse(report.until));
 
@@ -167,6 +197,26 @@ test("odoo reconcile - a report the connector has not posted yet is listed as wa
   );
   assert.match(metrics, /^threadline_erp_reconcile_unposted_events 1$/m);
   assert.deepEqual(await postedOrders(s.sim, [waiting]), []);
+});
+
+test("odoo reconcile - a report the connector dead-lettered will never be posted: exit 1, DRIFT naming the event and its code", async (t) => {
+  const s = await setUp(t);
+  const { bracket, cabinet, ids } = await reportTwoOrders(s);
+  const lost = await publishProductionReport(
+    floorPublisher(s.nc, "machine-bridge", SITE),
+    productionReport(SITE, "WH/MO/99999", 5),
+  );
+  await postAll(t, s, ids, 1);
+
+  const run = await reconcileCli(s, ["--since", "1h"]);
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  assert.deepEqual(run.stdout.trim().split("\n").slice(1), [
+    `  ok      ${bracket.name}: logged 7, in Odoo 7, drift 0`,
+    `  ok      ${cabinet.name}: logged 6, in Odoo 6, drift 0`,
+    "  DRIFT   WH/MO/99999: logged 5, in Odoo 0, drift -5",
+    `          event ${lost}: dead-lettered (ODOO_ORDER_NOT_FOUND), never posted`,
+    "1 orders drift",
+  ]);
 });
 
 test("odoo reconcile - a quantity changed in Odoo after the posting: exit 1 and a DRIFT line naming the order and the event", async (t) => {

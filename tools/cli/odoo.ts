@@ -36,13 +36,15 @@ function print(report: ReconcileReport): void {
     `window ${report.since.toISOString()} .. ${report.until.toISOString()}: ${report.events} production reports, ${report.orders.length} orders`,
   );
   for (const o of report.orders) {
-    const flag =
-      o.drift === 0 && o.mismatched.length === 0 ? (o.unposted.length ? "waiting" : "ok") : "DRIFT";
+    const drifts = report.drifting.includes(o);
+    const flag = drifts ? "DRIFT" : o.unposted.length ? "waiting" : "ok";
     out(
       `  ${flag.padEnd(7)} ${o.orderRef}: logged ${o.logged}, in Odoo ${o.posted}, drift ${o.drift}${o.unposted.length ? `, ${o.unposted.length} not posted yet` : ""}`,
     );
     for (const m of o.mismatched)
       out(`          event ${m.eventId}: reported ${m.logged}, Odoo holds ${m.posted}`);
+    for (const d of o.deadLettered)
+      out(`          event ${d.eventId}: dead-lettered (${d.code}), never posted`);
   }
   out(report.drifting.length === 0 ? "no drift" : `${report.drifting.length} orders drift`);
 }

@@ -30,12 +30,18 @@ export const OdooSettings = z.object({
   ODOO_API_KEY: z.string().min(1),
   /** auto: JSON-2 on Odoo 19+, JSON-RPC below. @default auto */
   ODOO_PROTOCOL: z.enum(["auto", "jsonrpc", "json2"]).default("auto"),
-  /** Requests in flight at most. @default 4 */
+  /** Requests in flight at most, and postings run at once per durable. @default 4 */
   ODOO_CONCURRENCY: positiveInt.default(4),
   /** Requests started per second at most. @default 20 */
   ODOO_RATE_PER_SECOND: positiveInt.default(20),
   /** Per request. @default 30000 */
   ODOO_TIMEOUT_MS: positiveInt.default(30_000),
+  /** Attempts per call when a retry is safe (the first included). @default 5 */
+  ODOO_RETRY_ATTEMPTS: positiveInt.default(5),
+  /** Consecutive failed calls that open the circuit breaker (consumers pause). @default 5 */
+  ODOO_BREAKER_FAILURES: positiveInt.default(5),
+  /** How long the breaker stays open before one probe call. @default 30000 */
+  ODOO_BREAKER_OPEN_MS: positiveInt.default(30_000),
 });
 export type OdooSettings = z.infer<typeof OdooSettings>;
 
@@ -70,5 +76,7 @@ export function odooClientOptions(s: OdooSettings): OdooClientOptions {
     concurrency: s.ODOO_CONCURRENCY,
     ratePerSecond: s.ODOO_RATE_PER_SECOND,
     timeoutMs: s.ODOO_TIMEOUT_MS,
+    retry: { attempts: s.ODOO_RETRY_ATTEMPTS },
+    breaker: { failureThreshold: s.ODOO_BREAKER_FAILURES, openMs: s.ODOO_BREAKER_OPEN_MS },
   };
 }

@@ -67,6 +67,8 @@ export async function startOdooConnector(
         logger,
         registry: metrics,
         workcenterByLine: config.WORKCENTER_BY_LINE,
+        // As many postings at once as requests may be in flight: fewer would leave Odoo slots idle.
+        consumer: { concurrency: config.ODOO_CONCURRENCY },
       });
       inbound.start();
       const stopReconciling = startReconciling(config, { nc, codec, client, logger, registry: metrics });

@@ -5,18 +5,21 @@
  * read with an ordered consumer from the window's start). The Odoo side is, for those events, the
  * done manufacturing orders that carry the event id (`x_threadline_event_id`, written in the same
  * transaction as the posted quantity): their produced quantity. A drift is a difference per order
- * between the posted events and what Odoo holds for them; the events with no posting in Odoo yet
- * (still waiting in the stream, or dead-lettered) are not drift but listed per order, and so are the
- * postings whose quantity differs from the event's.
+ * between what the log says and what Odoo holds, leaving out the events still waiting in the stream
+ * (listed per order, not drift); an event the connector dead-lettered will never be posted, so it
+ * is drift, named with its dead-letter code, and so is a posting whose quantity differs.
  */
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { EventCodec } from "../../../contracts/src/codec.js";
 import type { ProductionReported } from "../../../contracts/src/events.generated.js";
 import { fromHeaders } from "../../../streams/src/envelope.js";
+import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../../streams/src/names.js";
 import type { OdooClient } from "./odoo/client.js";
 
 const REPORTED = "mfg.production.production_reported.v1";
+/** The durable whose dead letters are production reports Odoo refused. */
+const PRODUCTION_DURABLE = "odoo-connector-production-reported";
 
 export interface ReconcileOptions {
   readonly nc: NatsConnection;
@@ -40,8 +43,10 @@ export interface OrderDrift {
    * than reported, positive = more. Events not posted yet do not count (see `unposted`).
    */
   readonly drift: number;
-  /** Events with no done manufacturing order carrying their id (waiting, or dead-lettered). */
+  /** Events with no done manufacturing order carrying their id yet: still in the stream. */
   readonly unposted: readonly string[];
+  /** Events the connector dead-lettered (with the code): never posted, part of the drift. */
+  readonly deadLettered: readonly { eventId: string; code: string }[];
   /** Events whose posting holds a different quantity than the event. */
   readonly mismatched: readonly { eventId: string; logged: number; posted: number }[];
 }
@@ -87,10 +92,41 @@ async function loggedReports(options: ReconcileOptions, until: Date): Promise<Lo
   }
 }
 
+/**
+ * Event id → dead-letter code of the production reports the connector gave up on (MFG_DLQ, its
+ * durable's subject): those will never be posted, so they are drift, not "waiting".
+ */
+async function deadLettered(options: ReconcileOptions): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const js = jetstream(options.nc);
+  const consumer = await js.consumers
+    .get(DLQ_STREAM, {
+      filter_subjects: dlqSubject(options.stream ?? "MFG_PRODUCTION", PRODUCTION_DURABLE),
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: options.since.toISOString(),
+      headers_only: true,
+    })
+    .catch(() => undefined); // no DLQ stream: nothing dead-lettered
+  if (!consumer) return out;
+  for (;;) {
+    const batch = await consumer.fetch({ max_messages: 500, expires: 1_000 });
+    let got = 0;
+    let pending = 0;
+    for await (const m of batch) {
+      got++;
+      pending = m.info.pending;
+      const id = m.headers?.get("ce-id");
+      if (id) out.set(id, m.headers?.get(DLQ_HEADERS.code) ?? "DEAD_LETTERED");
+    }
+    if (got === 0 || pending === 0) return out;
+  }
+}
+
 /** Compares the event log with Odoo for the window. Reads only. */
 export async function reconcile(options: ReconcileOptions): Promise<ReconcileReport> {
   const until = options.until ?? new Date();
   const reports = await loggedReports(options, until);
+  const dead = await deadLettered(options);
   const postedById = new Map<string, number>();
   const ids = reports.map((r) => r.id);
   for (let i = 0; i < ids.length; i += 200) {
@@ -110,20 +146,32 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     {
       logged: number;
       posted: number;
-      /** Logged quantity of the unposted events. */
+      /** Logged quantity of the events still waiting to be posted. */
       waiting: number;
       unposted: string[];
+      deadLettered: { eventId: string; code: string }[];
       mismatched: OrderDrift["mismatched"][number][];
     }
   >();
   for (const r of reports) {
-    const o = byOrder.get(r.orderRef) ?? { logged: 0, posted: 0, waiting: 0, unposted: [], mismatched: [] };
+    const o = byOrder.get(r.orderRef) ?? {
+      logged: 0,
+      posted: 0,
+      waiting: 0,
+      unposted: [],
+      deadLettered: [],
+      mismatched: [],
+    };
     byOrder.set(r.orderRef, o);
     o.logged += r.good;
     const posted = postedById.get(r.id);
     if (posted === undefined) {
-      if (r.good > 0) o.unposted.push(r.id);
-      o.waiting += r.good;
+      const code = dead.get(r.id);
+      if (code !== undefined) o.deadLettered.push({ eventId: r.id, code });
+      else {
+        if (r.good > 0) o.unposted.push(r.id);
+        o.waiting += r.good;
+      }
       continue;
     }
     o.posted += posted;
@@ -141,7 +189,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     until,
     events: reports.length,
     orders,
-    drifting: orders.filter((o) => o.drift !== 0 || o.mismatched.length > 0),
+    drifting: orders.filter((o) => o.drift !== 0 || o.mismatched.length > 0 || o.deadLettered.length > 0),
   };
 }
 
