@@ -4,23 +4,15 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { Kvm } from "@nats-io/kv";
-import { parse as parseYaml } from "yaml";
 import { CONNECTOR_STATE_BUCKET } from "../../services/machine-bridge/src/bridge.js";
-import {
-  explainPermissions,
-  parseServiceAccess,
-  permissionsOf,
-  renderAuthorization,
-  renderUserConfig,
-} from "../../streams/src/permissions.js";
 import type { PlantConfigInput } from "../../tools/sim/plant/config.js";
 import { freePort } from "../../tools/sim/plant/server.js";
 import { LinkProxy } from "../harness/nats.js";
+import { leastPrivilege } from "../harness/permissions.js";
 import { until } from "../harness/wait.js";
 import {
   bridgeConfigFor,
@@ -158,26 +150,8 @@ describe("machine bridge robustness", () => {
   test("the bridge service, as its least-privilege NATS user, killed with SIGKILL mid-run: a new process resumes without loss or double count", async (t) => {
     const sim = await startSimulator(t, ONE_MACHINE);
     // The bridge runs as the user its access file derives (services/machine-bridge/access.yaml).
-    const access = parseServiceAccess(
-      parseYaml(fs.readFileSync("services/machine-bridge/access.yaml", "utf8")),
-      "access.yaml",
-    );
-    const grants = explainPermissions(access);
-    const [adminPassword, bridgePassword] = [
-      randomBytes(12).toString("hex"),
-      randomBytes(12).toString("hex"),
-    ];
-    process.env["THREADLINE_TEST_ADMIN_PASSWORD"] = JSON.stringify(adminPassword);
-    process.env["MACHINE_BRIDGE_NATS_PASSWORD"] = JSON.stringify(bridgePassword);
-    const authorization = renderAuthorization([
-      `{ user: "admin", password: $THREADLINE_TEST_ADMIN_PASSWORD }`,
-      renderUserConfig(permissionsOf(grants), { user: "machine-bridge", explain: grants }),
-    ]);
-    const { server, nc } = await startStreams(
-      t,
-      { extraConfig: authorization },
-      { user: "admin", pass: adminPassword },
-    );
+    const auth = leastPrivilege("services/machine-bridge/access.yaml");
+    const { server, nc } = await startStreams(t, { extraConfig: auth.authorization }, auth.admin);
     const dir = tempDir(t, "threadline-bridge-kill-");
     const configFile = path.join(dir, "bridge.json");
     fs.writeFileSync(configFile, JSON.stringify(bridgeConfigFor(sim)));
@@ -187,8 +161,8 @@ describe("machine bridge robustness", () => {
         env: {
           ...process.env,
           NATS_URL: server.clientUrl,
-          NATS_USER: "machine-bridge",
-          NATS_PASSWORD: bridgePassword,
+          NATS_USER: auth.service.user,
+          NATS_PASSWORD: auth.service.pass,
           BRIDGE_CONFIG: configFile,
           HTTP_HOST: "127.0.0.1",
           HTTP_PORT: "0",

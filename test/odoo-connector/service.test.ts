@@ -7,29 +7,21 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import fs from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { type TestContext, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { parse as parseYaml } from "yaml";
 import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
 import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
 import { productionPostedId } from "../../services/odoo-connector/src/outbound/index.js";
 import { declarations } from "../../streams/src/declarations.js";
-import {
-  explainPermissions,
-  parseServiceAccess,
-  permissionsOf,
-  renderAuthorization,
-  renderUserConfig,
-} from "../../streams/src/permissions.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import type { RunningService } from "../../streams/src/service.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
 import { connectTo, type LocalNatsServer, startTestServer } from "../harness/nats.js";
+import { leastPrivilege } from "../harness/permissions.js";
 import { until } from "../harness/wait.js";
 import {
   deadLetters,
@@ -387,35 +379,17 @@ test("odoo run - with WEBHOOK_TOKEN, Odoo's webhook makes a confirmed order an e
 // ---------------------------------------------------------------------------------------- least privilege
 
 test("odoo run - as its least-privilege NATS user (services/odoo-connector/access.yaml) the service syncs, posts and reports ready without a permission error", async (t) => {
-  const access = parseServiceAccess(
-    parseYaml(fs.readFileSync("services/odoo-connector/access.yaml", "utf8")),
-    "access.yaml",
-  );
-  const grants = explainPermissions(access);
-  const [adminPassword, connectorPassword] = [
-    randomBytes(12).toString("hex"),
-    randomBytes(12).toString("hex"),
-  ];
-  process.env["THREADLINE_TEST_ADMIN_PASSWORD"] = JSON.stringify(adminPassword);
-  process.env["ODOO_CONNECTOR_NATS_PASSWORD"] = JSON.stringify(connectorPassword);
-  const server = await startTestServer(
-    {
-      extraConfig: renderAuthorization([
-        `{ user: "admin", password: $THREADLINE_TEST_ADMIN_PASSWORD }`,
-        renderUserConfig(permissionsOf(grants), { user: "odoo-connector", explain: grants }),
-      ]),
-    },
-    t,
-  );
-  const nc = await connectTo(server, { user: "admin", pass: adminPassword }, t);
+  const auth = leastPrivilege("services/odoo-connector/access.yaml");
+  const server = await startTestServer({ extraConfig: auth.authorization }, t);
+  const nc = await connectTo(server, auth.admin, t);
   const jsm = await jetstreamManager(nc);
   await applyPlan(jsm, await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc)), {
     force: false,
   });
   const sim = await startOdoo(t, { profile: 19, db: "leastpriv" });
   const connector = await endToEnd(t, sim, server, nc, "leastpriv", {
-    NATS_USER: "odoo-connector",
-    NATS_PASSWORD: connectorPassword,
+    NATS_USER: auth.service.user,
+    NATS_PASSWORD: auth.service.pass,
   });
   // A report the connector cannot post is dead-lettered (MFG_DLQ) as that user too.
   const bridge = floorPublisher(nc, "machine-bridge", "leastpriv");

@@ -163,12 +163,13 @@ function recomputePickingState(env: Env, pickingId: number): void {
     env.setRaw("stock.picking", pickingId, { state });
 }
 
-function backorderWizard(env: Env, pickingIds: number[]): Vals {
+/** The window action `button_validate` answers with when a wizard must decide (as stock does). */
+function validationWizard(env: Env, pickingIds: number[], name: string, model: string): Vals {
   return {
-    name: "Create Backorder?",
+    name,
     type: "ir.actions.act_window",
     view_mode: "form",
-    res_model: "stock.backorder.confirmation",
+    res_model: model,
     views: [[false, "form"]],
     view_id: false,
     target: "new",
@@ -181,23 +182,10 @@ function backorderWizard(env: Env, pickingIds: number[]): Vals {
   };
 }
 
-function immediateWizard(env: Env, pickingIds: number[]): Vals {
-  return {
-    name: "Immediate Transfer?",
-    type: "ir.actions.act_window",
-    view_mode: "form",
-    res_model: "stock.immediate.transfer",
-    views: [[false, "form"]],
-    view_id: false,
-    target: "new",
-    context: {
-      ...env.context,
-      button_validate_picking_ids: pickingIds,
-      default_show_transfers: false,
-      default_pick_ids: pickingIds.map((id) => [4, id]),
-    },
-  };
-}
+const backorderWizard = (env: Env, pickingIds: number[]) =>
+  validationWizard(env, pickingIds, "Create Backorder?", "stock.backorder.confirmation");
+const immediateWizard = (env: Env, pickingIds: number[]) =>
+  validationWizard(env, pickingIds, "Immediate Transfer?", "stock.immediate.transfer");
 
 function buttonValidate(env: Env, ids: number[]): unknown {
   for (const id of ids) if (env.get("stock.picking", id, "state") === "draft") confirmPickings(env, [id]);
