@@ -57,6 +57,21 @@ for (const profile of PROFILE_VERSIONS) {
       );
     });
 
+    test("create answers an id for a dict, ids for a list; values passed by name fail as call_kw does (IndexError), writing nothing", async () => {
+      const one = await client.executeKw(auth, "res.partner", "create", [{ name: "One" }]);
+      assert.equal(typeof one.result, "number");
+      const many = await client.executeKw(auth, "res.partner", "create", [
+        [{ name: "Two" }, { name: "Three" }],
+      ]);
+      assert.equal((many.result as number[]).length, 2);
+      const named = await client.executeKw(auth, "res.partner", "create", [], {
+        vals_list: { name: "Named" },
+      });
+      assert.equal(named.error?.data["name"], "builtins.IndexError");
+      const found = await client.executeKw(auth, "res.partner", "search_count", [[["name", "=", "Named"]]]);
+      assert.equal(found.result, 0);
+    });
+
     test('an unknown model is UserError "Object x doesn\'t exist"', async () => {
       const env = await client.executeKw(auth, "no.such.model", "search", [[]]);
       assert.equal(env.error?.data["name"], "odoo.exceptions.UserError");
@@ -256,6 +271,10 @@ for (const profile of PROFILE_VERSIONS) {
         );
         assert.equal(created.status, 200);
         assert.equal((created.body as number[]).length, 2);
+        // Records come back as ids: one dict created still answers a list.
+        const one = await client.json2("res.partner", "create", { vals_list: { name: "C" } }, { apiKey });
+        assert.equal(one.status, 200);
+        assert.ok(Array.isArray(one.body) && one.body.length === 1, JSON.stringify(one.body));
         const ctx = await client.json2("res.users", "context_get", {}, { apiKey });
         assert.equal((ctx.body as { uid: number }).uid, sim.credentials.uid);
       });

@@ -202,6 +202,11 @@ export class OdooService {
           ids = idsOf(args[0]);
           args = args.slice(1);
         }
+        // Odoo's call_kw answers `create` with `result.id if isinstance(args[0], Mapping) else
+        // result.ids`: values passed by name leave args empty, an IndexError (after the create,
+        // rolled back with the transaction).
+        if (c.method === "create" && args.length === 0)
+          throw new PythonError("builtins.IndexError", "tuple index out of range");
         const kw = bind(c.method, spec, args, kwargs, "python");
         env.checkAccess(c.model, spec.access ?? (spec.model ? "read" : "write"));
         const out = spec.fn({ env: env.sudo(), model: c.model, ids, kw });
@@ -259,7 +264,9 @@ export class OdooService {
           throw new HttpError(422, "UnprocessableEntity", `cannot call ${model}.${method} with ids`);
         const kw = bind(method, spec, [], kwargs, "json2");
         env.checkAccess(model, spec.access ?? (spec.model ? "read" : "write"));
-        const out = spec.fn({ env: env.sudo(), model, ids, kw });
+        let out = spec.fn({ env: env.sudo(), model, ids, kw });
+        // JSON-2 answers a method that returns records with their ids: `create` of one dict gives [id].
+        if (method === "create" && typeof out === "number") out = [out];
         pending = this.webhooks.collect(env.sudo(), tx.events);
         return out;
       });
