@@ -63,7 +63,12 @@ function family(sim: OdooSimulator, name: string, fields: string[]) {
 }
 
 let counter = 0;
-function report(orderRef: string | null, good: number, lot: string | null = null): ProductionReported {
+function report(
+  orderRef: string | null,
+  good: number,
+  lot: string | null = null,
+  reject = 0,
+): ProductionReported {
   const from = BigInt(counter);
   counter += good;
   const at = new Date(Date.now() - 60_000);
@@ -72,11 +77,11 @@ function report(orderRef: string | null, good: number, lot: string | null = null
     orderRef,
     lot,
     goodQuantity: { value: String(good), uom: "Units" },
-    rejectQuantity: { value: "0", uom: "Units" },
+    rejectQuantity: { value: String(reject), uom: "Units" },
     goodCounterFrom: from,
     goodCounterTo: BigInt(counter),
     rejectCounterFrom: 0n,
-    rejectCounterTo: 0n,
+    rejectCounterTo: BigInt(reject),
     periodStartAt: at,
     reportedAt: at,
   };
@@ -234,6 +239,118 @@ for (const profile of [16, 17, 18, 19] as const) {
       assert.equal((await postedFor(nc, [published.envelope.id])).length, 1, "ProductionPosted deduplicated");
       assert.deepEqual(await postingsMetric(registry), { applied: 1, already_applied: 1 });
     });
+
+    await suite.test(
+      "rejects are produced and scrapped: good 5 + reject 2 makes the order produce 7 and ONE done scrap of 2 carrying the event id; a replay scraps nothing twice; rejects only are produced and scrapped too",
+      async (t) => {
+        const order = await newOrder(sim, "FIN-CC100", 20); // lot-tracked
+        const { outbound, client, registry } = await startConnector(t, sim, nc);
+        const mixed = await publishReport(bridge, report(order.name, 5, "CC-LOT-S", 2));
+        const [posted] = await until("ProductionPosted", async () => {
+          const p = await postedFor(nc, [mixed.envelope.id]);
+          return p.length === 1 && p;
+        });
+        const scraps = (eventId: string) =>
+          sim.env.searchRead(
+            "stock.scrap",
+            [["x_threadline_event_id", "=", eventId]],
+            ["name", "state", "scrap_qty", "production_id", "lot_id", "product_id", "x_threadline_event_id"],
+          );
+        const [done] = await family(sim, order.name, []);
+        assert.deepEqual(
+          [done?.["name"], done?.["state"], done?.["qty_produced"]],
+          [`${order.name}-001`, "done", 7],
+        );
+        const made = await scraps(mixed.envelope.id);
+        assert.equal(made.length, 1);
+        const scrap = made[0] as Record<string, unknown>;
+        assert.equal(scrap["state"], "done");
+        assert.equal(scrap["scrap_qty"], 2);
+        assert.match(String(scrap["name"]), /^SP\/\d{5}$/);
+        assert.equal((scrap["production_id"] as unknown[])[0], done?.["id"]);
+        assert.equal((scrap["lot_id"] as unknown[])[1], "CC-LOT-S");
+        assert.equal(Number(posted?.value.postedGoodQuantity.value), 5);
+        assert.equal(Number(posted?.value.postedRejectQuantity.value), 2);
+        assert.deepEqual(
+          posted?.value.odooRecords.map((r) => [r.model, r.name]),
+          [
+            ["mrp.production", `${order.name}-001`],
+            ["stock.lot", "CC-LOT-S"],
+            ["mrp.production", `${order.name}-002`],
+            ["stock.scrap", scrap["name"]],
+          ],
+        );
+
+        // A replay (same ce-id) and a redelivery by hand: no second scrap.
+        await republish(nc, "MFG_PRODUCTION", mixed.ack.seq);
+        await until(
+          "the replay handled",
+          async () => (await postingsMetric(registry))["already_applied"] === 1,
+        );
+        const ctx = {
+          odoo: client,
+          fields: odooFields(profile),
+          setup: new OdooSetup(client),
+          logger: silentLogger,
+        };
+        const again = await postProductionReported(ctx, {
+          id: mixed.envelope.id,
+          value: report(order.name, 5, "CC-LOT-S", 2),
+        });
+        assert.equal(again.outcome, "already_applied");
+        assert.equal(Number(again.posted?.postedRejectQuantity.value), 2);
+        assert.equal((await scraps(mixed.envelope.id)).length, 1);
+
+        // A scrap created but never validated (a lost answer, a crash): the next run validates it.
+        const half = { id: "ev-half-scrap", value: report(order.name, 0, "CC-LOT-S", 1) };
+        const [lot] = await sim.env.search("stock.lot", [["name", "=", "CC-LOT-S"]]);
+        const [open] = await sim.env.search("mrp.production", [["name", "=", `${order.name}-002`]]);
+        const [productId] = await sim.env.search("product.product", [["default_code", "=", "FIN-CC100"]]);
+        await sim.env.create("stock.scrap", {
+          product_id: productId,
+          scrap_qty: 1,
+          production_id: open,
+          lot_id: lot,
+          x_threadline_event_id: half.id,
+        });
+        const resumed = await postProductionReported(ctx, half);
+        assert.equal(resumed.outcome, "applied");
+        const halfScraps = await scraps(half.id);
+        assert.deepEqual(
+          halfScraps.map((r) => [r["state"], r["scrap_qty"]]),
+          [["done", 1]],
+        );
+
+        // Rejects only: produced on the family's open order (-003: -002 went to the half-done report
+        // above) and scrapped from it.
+        const only = await publishReport(bridge, report(order.name, 0, "CC-LOT-S", 3));
+        const [onlyPosted] = await until("ProductionPosted of the rejects", async () => {
+          const p = await postedFor(nc, [only.envelope.id]);
+          return p.length === 1 && p;
+        });
+        await outbound.stop();
+        const onlyScraps = await scraps(only.envelope.id);
+        const [onlyMo] = await sim.env.search("mrp.production", [["name", "=", `${order.name}-003`]]);
+        assert.deepEqual(
+          onlyScraps.map((r) => [r["state"], r["scrap_qty"], (r["production_id"] as unknown[])[1]]),
+          [["done", 3, `${order.name}-003`]],
+        );
+        assert.equal(Number(onlyPosted?.value.postedGoodQuantity.value), 0);
+        assert.equal(Number(onlyPosted?.value.postedRejectQuantity.value), 3);
+        assert.equal(onlyPosted?.value.odooOrderId, BigInt(onlyMo as number));
+        const rows = await family(sim, order.name, []);
+        assert.deepEqual(
+          rows.map((r) => [r["name"], r["state"], r["qty_producing"]]),
+          [
+            [`${order.name}-001`, "done", 7],
+            [`${order.name}-002`, "done", 1],
+            [`${order.name}-003`, "done", 3],
+            [`${order.name}-004`, "confirmed", 0],
+          ],
+        );
+        assert.deepEqual(await deadLetters(nc, "MFG_PRODUCTION", DURABLE), []);
+      },
+    );
 
     await suite.test("a posting whose answers are lost resumes from what Odoo recorded", async (t) => {
       const order = await newOrder(sim, "FIN-SB20", 10);

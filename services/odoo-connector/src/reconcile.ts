@@ -4,7 +4,8 @@
  * The log side is every ProductionReported whose `reportedAt` falls in the window (MFG_PRODUCTION,
  * read with an ordered consumer from the window's start). The Odoo side is, for those events, the
  * done manufacturing orders that carry the event id (`x_threadline_event_id`, written in the same
- * transaction as the posted quantity): their produced quantity. A drift is a difference per order
+ * transaction as the posted quantity): their produced quantity minus what the report's own scrap
+ * (its rejects) took back. A drift is a difference per order
  * between what the log says and what Odoo holds, leaving out the events still waiting in the stream
  * (listed per order, not drift); an event the connector dead-lettered will never be posted, so it
  * is drift, named with its dead-letter code, and so is a posting whose quantity differs.
@@ -140,6 +141,19 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
       { fields: ["x_threadline_event_id", "qty_produced"] },
     );
     for (const row of rows) postedById.set(row.x_threadline_event_id, Number(row.qty_produced));
+    // A report's rejects are produced on its order and scrapped from it: good = produced - scrapped.
+    const scraps = await options.client.searchRead<{ x_threadline_event_id: string; scrap_qty: number }>(
+      "stock.scrap",
+      [
+        ["x_threadline_event_id", "in", chunk],
+        ["state", "=", "done"],
+      ],
+      { fields: ["x_threadline_event_id", "scrap_qty"] },
+    );
+    for (const row of scraps) {
+      const produced = postedById.get(row.x_threadline_event_id);
+      if (produced !== undefined) postedById.set(row.x_threadline_event_id, produced - Number(row.scrap_qty));
+    }
   }
   const byOrder = new Map<
     string,

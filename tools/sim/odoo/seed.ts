@@ -126,7 +126,12 @@ export function seedDatabase(db: Database, seed: number, users: SeedUsers): void
     );
     xml("stock.location_production", "stock.location", loc("Production", virtual, "production"));
     loc("Inventory adjustment", virtual, "inventory");
-    loc("Scrap", virtual, "inventory", p.version <= 18 ? { scrap_location: true } : {});
+    // stock_data.xml `stock_location_scrapped` (Virtual Locations/Scrap): stock.scrap's default target.
+    xml(
+      "stock.stock_location_scrapped",
+      "stock.location",
+      loc("Scrap", virtual, "inventory", p.version <= 18 ? { scrap_location: true } : {}),
+    );
     const wh = env.create("stock.warehouse", {
       name: "YourCompany",
       code: "WH",

@@ -10,14 +10,22 @@
  *    with the same id, in case it was not the first time). Carrying it but not done: go to 4.
  * 2. The open order of the family: the order named `orderRef`, or its backorders `<ref>-NNN`.
  * 3. The lot (created with the event id when Odoo does not have it), then ONE write:
- *    `qty_producing`, the produced lot (per fields.ts) and the event id.
+ *    `qty_producing` = good + rejected, the produced lot (per fields.ts) and the event id.
  * 4. `button_mark_done`, answering the backorder wizard (and 16's immediate production and the
  *    consumption warning). Refused permanently (a missing lot, …): step 3 is undone, so the order
  *    is not left half-posted, and the event is dead-lettered with Odoo's message.
  *
- * Rejected quantities are not posted: the simulator (the reference for this connector) does not
- * model `stock.scrap`, so ProductionPosted.postedRejectQuantity is 0. A report without an order or
- * without good quantity posts nothing.
+ * 5. Rejects: ONE `stock.scrap` of the rejected quantity from the order just done — the order's
+ *    product, `production_id` that order, the lot for a tracked product and the event id — created
+ *    in one call, then `action_validate`. Odoo then shows the order as "produced 7, scrapped 2" and
+ *    only the good units stay in stock.
+ *    A scrap carrying the event id decides: draft → validated, done → already applied. Odoo picks
+ *    the source (mrp: the done order's finished products location, else its components location)
+ *    and the scrap location (its own default, whatever the version: nothing for fields.ts). A
+ *    refusal (a tracked product without a lot, the "insufficient quantity" wizard when Odoo's stock
+ *    is short) is dead-lettered; the good quantity stays posted and a replay resumes at the scrap.
+ *
+ * A report without an order, or with neither good nor rejected quantity, posts nothing.
  */
 import type { ProductionPosted, ProductionReported } from "../../../../contracts/src/events.generated.js";
 import { PermanentError } from "../../../../streams/src/consumer.js";
@@ -73,6 +81,7 @@ function moFields(ctx: PostingContext): string[] {
     "qty_producing",
     "backorder_sequence",
     "date_finished",
+    "product_uom_id",
     ctx.fields.moLotProducing.field,
   ];
 }
@@ -86,16 +95,53 @@ export async function postProductionReported(
   if (r.orderRef === null)
     return { outcome: "skipped", reason: "no production order was active", records: [] };
   const good = quantityOf(r.goodQuantity.value);
-  if (good <= 0) return { outcome: "skipped", reason: "no good quantity to produce", records: [] };
-  return orderLocks.run(r.orderRef.replace(/-\d{3}$/, ""), () => post(ctx, event, good, options));
+  const reject = quantityOf(r.rejectQuantity.value);
+  if (good <= 0 && reject <= 0)
+    return { outcome: "skipped", reason: "no good or rejected quantity to post", records: [] };
+  return orderLocks.run(r.orderRef.replace(/-\d{3}$/, ""), () => post(ctx, event, good, reject, options));
+}
+
+type Lot = { id: number; name: string };
+
+/** What the production part left: the done order, its lot, and whether this run applied it. */
+interface GoodPart {
+  readonly mo: Row;
+  readonly lot: Lot | undefined;
+  readonly applied: boolean;
+}
+
+interface ScrapPart {
+  readonly record: OdooRecord;
+  readonly doneAt: unknown;
+  readonly applied: boolean;
 }
 
 async function post(
   ctx: PostingContext,
   event: PostingEvent<ProductionReported>,
   good: number,
+  reject: number,
   options: ProductionPostingOptions,
 ): Promise<ProductionPosting> {
+  // Rejects are produced too, then scrapped from the done order: Odoo's way of saying "made 7,
+  // 2 of them scrapped", which leaves the 5 good ones in stock.
+  const produced = await postGood(ctx, event, good + reject, options);
+  let scrap: ScrapPart | undefined;
+  if (reject > 0)
+    scrap = await postScrap(ctx, event, produced.mo, produced.lot, reject, await markedScrap(ctx, event.id));
+  const applied = produced.applied || scrap?.applied === true;
+  return result(ctx, event, applied ? "applied" : "already_applied", produced.mo, produced.lot, {
+    done: true,
+    scrap,
+  });
+}
+
+async function postGood(
+  ctx: PostingContext,
+  event: PostingEvent<ProductionReported>,
+  good: number,
+  options: ProductionPostingOptions,
+): Promise<GoodPart> {
   const r = event.value;
   const fields = moFields(ctx);
 
@@ -103,7 +149,7 @@ async function post(
   //    done order carrying it decides.)
   const marked = await markedRecords(ctx, "mrp.production", event.id, fields);
   const done = marked.find((m) => m["state"] === "done");
-  if (done) return result(ctx, event, "already_applied", done, await lotOf(ctx, done));
+  if (done) return { mo: done, lot: await lotOf(ctx, done), applied: false };
   let mo = marked.find((m) => OPEN_STATES.has(String(m["state"])));
 
   // 2–3. Apply: the open order of the family, its lot, one write.
@@ -139,7 +185,76 @@ async function post(
       OutboundErrorCode.UnexpectedState,
       `${String(mo["name"])} is ${String(after?.["state"])} after button_mark_done, expected done`,
     );
-  return result(ctx, event, "applied", after as Row, lot);
+  return { mo: after as Row, lot, applied: true };
+}
+
+// ------------------------------------------------------------------------------------ rejects
+
+const SCRAP_FIELDS = ["name", "state", "date_done", "production_id", "lot_id"];
+
+async function markedScrap(ctx: PostingContext, eventId: string): Promise<Row | undefined> {
+  const [scrap] = await markedRecords(ctx, "stock.scrap", eventId, SCRAP_FIELDS);
+  return scrap;
+}
+
+/**
+ * The rejected quantity as ONE scrap of the order's product carrying the event id (created in one
+ * call), then validated. Found draft: validated (with the lot written when it lacks one and one is
+ * known now); found done: already applied.
+ */
+async function postScrap(
+  ctx: PostingContext,
+  event: PostingEvent<ProductionReported>,
+  mo: Row,
+  lot: Lot | undefined,
+  quantity: number,
+  found: Row | undefined,
+): Promise<ScrapPart> {
+  let scrap = found;
+  if (scrap?.["state"] === "done")
+    return { record: scrapRecord(scrap), doneAt: scrap["date_done"], applied: false };
+  let id: number;
+  if (scrap) {
+    id = scrap["id"] as number;
+    if (lot && m2oId(scrap["lot_id"]) === false)
+      await ctx.odoo.write("stock.scrap", [id], { lot_id: lot.id }, { idempotent: true });
+  } else {
+    const productId = m2oId(mo["product_id"]);
+    if (productId === false)
+      throw new PermanentError(
+        OutboundErrorCode.UnexpectedState,
+        `${String(mo["name"])} has no product: the rejected quantity cannot be scrapped`,
+      );
+    const vals: Row = {
+      product_id: productId,
+      scrap_qty: quantity,
+      production_id: mo["id"],
+      origin: mo["name"],
+      [MARKER]: event.id,
+    };
+    const uom = m2oId(mo["product_uom_id"]);
+    if (uom !== false) vals["product_uom_id"] = uom;
+    if (lot) vals["lot_id"] = lot.id;
+    id = await ctx.odoo.create("stock.scrap", vals);
+  }
+  // On a real Odoo with short stock, action_validate answers the "insufficient quantity" wizard:
+  // the connector does not scrap anyway, it dead-letters (pressButton without an answer).
+  await pressButton(ctx, "stock.scrap", "action_validate", [id], {});
+  [scrap] = await ctx.odoo.read("stock.scrap", [id], SCRAP_FIELDS);
+  if (scrap?.["state"] !== "done")
+    throw new PermanentError(
+      OutboundErrorCode.UnexpectedState,
+      `the scrap ${String(scrap?.["name"])} of event ${event.id} is ${String(scrap?.["state"])} after action_validate, expected done`,
+    );
+  return { record: scrapRecord(scrap), doneAt: scrap["date_done"], applied: true };
+}
+
+function scrapRecord(scrap: Row): OdooRecord {
+  return {
+    model: "stock.scrap",
+    id: scrap["id"] as number,
+    name: typeof scrap["name"] === "string" ? scrap["name"] : null,
+  };
 }
 
 function isPermanent(err: unknown): boolean {
@@ -236,23 +351,26 @@ async function result(
   event: PostingEvent<ProductionReported>,
   outcome: "applied" | "already_applied",
   mo: Row,
-  lot: { id: number; name: string } | undefined,
+  lot: Lot | undefined,
+  parts: { done: boolean; scrap: ScrapPart | undefined },
 ): Promise<ProductionPosting> {
   const r = event.value;
   const id = mo["id"] as number;
   const records: OdooRecord[] = [{ model: "mrp.production", id, name: String(mo["name"]) }];
   if (lot) records.push({ model: ctx.fields.lotModel, id: lot.id, name: lot.name });
-  const backorder = await nextInFamily(ctx, mo);
+  // The open backorder that took the rest (only when this report marked an order done).
+  const backorder = parts.done ? await nextInFamily(ctx, mo) : undefined;
   if (backorder) records.push(backorder);
+  if (parts.scrap) records.push(parts.scrap.record);
   const posted: ProductionPosted = {
     sourceEventId: event.id,
     orderRef: r.orderRef as string,
     odooOrderId: BigInt(id),
     lot: lot?.name ?? null,
     postedGoodQuantity: r.goodQuantity,
-    postedRejectQuantity: { value: "0", uom: r.rejectQuantity.uom },
+    postedRejectQuantity: parts.scrap ? r.rejectQuantity : { value: "0", uom: r.rejectQuantity.uom },
     odooRecords: records.map((rec) => ({ model: rec.model, id: BigInt(rec.id), name: rec.name })),
-    postedAt: fromOdooDatetime(mo["date_finished"]) ?? new Date(),
+    postedAt: fromOdooDatetime(parts.done ? mo["date_finished"] : parts.scrap?.doneAt) ?? new Date(),
   };
   return { outcome, records, posted };
 }

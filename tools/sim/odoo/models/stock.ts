@@ -5,7 +5,7 @@
  * wizards as the version does. Stock is unlimited: reservation always succeeds (a tracked product
  * gets its oldest lot reserved when one exists).
  */
-import { UserError, ValidationError } from "../errors.js";
+import { UserError, ValidationError, valueError } from "../errors.js";
 import type { Env, ModelSpec, Row, Vals } from "../orm.js";
 import type { Profile } from "../profiles.js";
 
@@ -567,6 +567,7 @@ export function stockModels(p: Profile): ModelSpec[] {
           relation: "mrp.production",
         },
         bom_line_id: { type: "many2one", string: "BoM Line", relation: "mrp.bom.line" },
+        scrap_id: { type: "many2one", string: "Scrap operation", relation: "stock.scrap" },
         move_line_ids: {
           type: "one2many",
           string: "Move Lines",
@@ -868,7 +869,173 @@ export function stockModels(p: Profile): ModelSpec[] {
       },
     },
     ...(p.immediateWizards ? immediateTransferModels() : []),
+    scrapModel(),
   ];
+}
+
+// ---------------------------------------------------------------------- scrap
+
+/**
+ * The default scrap location: the first location flagged `scrap_location` up to 18 (stock_scrap.py
+ * `_compute_scrap_location_id`, `[('scrap_location', '=', True)]`, `id:min`); 19 dropped the flag
+ * (OpenUpgrade stock 19.0: `stock.location / scrap_location: DEL`) — an inventory-loss location,
+ * `stock.stock_location_scrapped` when it is one.
+ */
+function defaultScrapLocation(env: Env): number | false {
+  if (env.profile.version <= 18)
+    return (
+      env.search("stock.location", [["scrap_location", "=", true]], { limit: 1, order: "id" })[0] ?? false
+    );
+  const ref = env.db.xmlIds.get("stock.stock_location_scrapped");
+  if (
+    ref &&
+    env.exists("stock.location", ref.id) &&
+    env.get("stock.location", ref.id, "usage") === "inventory"
+  )
+    return ref.id;
+  return env.search("stock.location", [["usage", "=", "inventory"]], { limit: 1, order: "id" })[0] ?? false;
+}
+
+/**
+ * The source location (mrp's `_compute_location_id`): an order's finished products location once it
+ * is done, its components location before; else the warehouse stock.
+ */
+function defaultScrapSource(env: Env, vals: Vals): number | false {
+  const mo = vals["production_id"] as number | undefined;
+  if (mo && env.exists("mrp.production", mo))
+    return env.get(
+      "mrp.production",
+      mo,
+      env.get("mrp.production", mo, "state") === "done" ? "location_dest_id" : "location_src_id",
+    ) as number | false;
+  const [wh] = env.search("stock.warehouse", [], { limit: 1 });
+  return wh === undefined ? false : (env.get("stock.warehouse", wh, "lot_stock_id") as number | false);
+}
+
+/**
+ * `do_scrap` (stock_scrap.py): the reference from the `stock.scrap` sequence (SP/00001), one done
+ * move with one line to the scrap location (a tracked product without a lot is refused by the move
+ * line's `_action_done`: "You need to supply a Lot/Serial number …"), state done, `date_done`.
+ * Simplification: the move is not linked to the order (mrp sets `production_id` on it, and Odoo's
+ * produced quantity skips it as `scrapped`; here it simply is not a finished move).
+ */
+function doScrap(env: Env, ids: number[]): true {
+  const p = env.profile;
+  for (const id of ids) {
+    const scrap = env.row("stock.scrap", id);
+    const name = `SP/${String(env.db.nextSequence("stock.scrap")).padStart(5, "0")}`;
+    env.setRaw("stock.scrap", id, { name });
+    const moveVals: Vals = {
+      origin: scrap["origin"] || name,
+      reference: name,
+      product_id: scrap["product_id"],
+      product_uom: scrap["product_uom_id"],
+      product_uom_qty: scrap["scrap_qty"],
+      location_id: scrap["location_id"],
+      location_dest_id: scrap["scrap_location_id"],
+      scrap_id: id,
+    };
+    if (p.stockMoveName) moveVals["name"] = name;
+    const move = env.create("stock.move", moveVals);
+    env.setRaw("stock.move", move, { state: "assigned" });
+    const line: Vals = {
+      move_id: move,
+      product_id: scrap["product_id"],
+      product_uom_id: scrap["product_uom_id"],
+      location_id: scrap["location_id"],
+      location_dest_id: scrap["scrap_location_id"],
+      lot_id: scrap["lot_id"] || false,
+      [p.moveLineQty]: scrap["scrap_qty"],
+    };
+    if (p.picked) line["picked"] = true;
+    env.create("stock.move.line", line);
+    checkLots(env, [move]);
+    doneMoves(env, [move]);
+    env.setRaw("stock.scrap", id, { state: "done", date_done: env.now() });
+  }
+  return true;
+}
+
+function scrapModel(): ModelSpec {
+  return {
+    name: "stock.scrap",
+    description: "Scrap",
+    order: "id desc",
+    fields: {
+      name: { type: "char", string: "Reference", required: true, readonly: true, default: "New" },
+      origin: { type: "char", string: "Source Document" },
+      product_id: { type: "many2one", string: "Product", relation: "product.product", required: true },
+      product_uom_id: {
+        type: "many2one",
+        string: "Unit of Measure",
+        relation: "uom.uom",
+        required: true,
+        default: (env: Env, vals: Vals) =>
+          vals["product_id"] ? env.get("product.product", vals["product_id"] as number, "uom_id") : false,
+      },
+      tracking: {
+        type: "selection",
+        string: "Product Tracking",
+        selection: [
+          ["serial", "By Unique Serial Number"],
+          ["lot", "By Lots"],
+          ["none", "No Tracking"],
+        ],
+        related: "product_id.tracking",
+      },
+      lot_id: { type: "many2one", string: "Lot/Serial", relation: "stock.lot" },
+      move_ids: { type: "one2many", string: "Moves", relation: "stock.move", inverse: "scrap_id" },
+      picking_id: { type: "many2one", string: "Picking", relation: "stock.picking" },
+      location_id: {
+        type: "many2one",
+        string: "Source Location",
+        relation: "stock.location",
+        required: true,
+        default: defaultScrapSource,
+      },
+      scrap_location_id: {
+        type: "many2one",
+        string: "Scrap Location",
+        relation: "stock.location",
+        required: true,
+        default: defaultScrapLocation,
+      },
+      scrap_qty: { type: "float", string: "Quantity", required: true, default: 1 },
+      state: {
+        type: "selection",
+        string: "Status",
+        selection: [
+          ["draft", "Draft"],
+          ["done", "Done"],
+        ],
+        default: "draft",
+        readonly: true,
+      },
+      date_done: { type: "datetime", string: "Date", readonly: true },
+      should_replenish: { type: "boolean", string: "Replenish Quantities" },
+      // mrp
+      production_id: { type: "many2one", string: "Manufacturing Order", relation: "mrp.production" },
+      workorder_id: { type: "many2one", string: "Work Order", relation: "mrp.workorder" },
+    },
+    beforeUnlink: (env, ids) => {
+      if (ids.some((id) => env.get("stock.scrap", id, "state") === "done"))
+        throw new UserError("You cannot delete a scrap which is done.");
+    },
+    methods: {
+      do_scrap: { fn: ({ env, ids }) => doScrap(env, ids) },
+      action_validate: {
+        fn: ({ env, ids }) => {
+          if (ids.length !== 1) throw valueError(`Expected singleton: stock.scrap(${ids.join(", ")})`);
+          const [id] = ids as [number];
+          // float_is_zero(scrap_qty, precision_rounding=product_uom_id.rounding)
+          if (Math.abs(float(env.get("stock.scrap", id, "scrap_qty"))) < 1e-6)
+            throw new UserError("You can only enter positive quantities.");
+          // check_available_qty: stock is unlimited here, so never the insufficient-quantity wizard.
+          return doScrap(env, [id]);
+        },
+      },
+    },
+  };
 }
 
 function processBackorder(env: Env, ids: number[], cancel: boolean): unknown {
