@@ -82,3 +82,24 @@ export function loadConfig<S extends z.ZodObject>(schema: S, options: LoadConfig
   if (!parsed.success) throw ConfigError.fromZod(parsed.error, file ?? "environment");
   return parsed.data;
 }
+
+/**
+ * Validates a structured config document (a plant mapping, a simulator's plant) against `schema`;
+ * a {@link ConfigError} names the offending key, `where` names the document.
+ */
+export function parseStructured<S extends z.ZodType>(schema: S, input: unknown, where: string): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw ConfigError.fromZod(result.error, where);
+}
+
+/** Reads a YAML or JSON file and validates it like {@link parseStructured}. */
+export function loadStructured<S extends z.ZodType>(schema: S, path: string): z.infer<S> {
+  let data: unknown;
+  try {
+    data = parseYaml(readFileSync(path, "utf8")); // YAML is a superset of JSON
+  } catch (cause) {
+    throw new ConfigError(path, `cannot be read as YAML/JSON: ${(cause as Error).message}`, { cause });
+  }
+  return parseStructured(schema, data, path);
+}

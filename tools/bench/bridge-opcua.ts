@@ -83,7 +83,7 @@ export async function runOpcuaOnly(input: OpcuaInput): Promise<OpcuaResult> {
         latencies.push(now - r.sourceTime.getTime());
       }
     },
-    onStatus: (status) => {
+    onStatus: ({ status }) => {
       if (status === "ONLINE") online();
     },
   });

@@ -15,7 +15,7 @@
  * the bridge runs in this process. The phases run one after the other (OPC UA alone, bridge, raw),
  * so no two measured processes compete for the 2 cores; nats-server is started here.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -50,6 +50,7 @@ import {
 } from "./bridge-measure.js";
 import type { OpcuaInput, OpcuaResult } from "./bridge-opcua.js";
 import type { RawFlow, RawInput, RawResult } from "./bridge-raw.js";
+import { terminate, track } from "./children.js";
 
 export interface BridgeBenchOptions {
   /** Production lines of the simulated plant (one site). @default 5 */
@@ -209,20 +210,6 @@ export function benchPlant(o: Required<BridgeBenchOptions>): PlantConfigInput {
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
-/** Every child still running; killed when this process exits, whatever the reason. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on("exit", () => {
-      for (const c of live) c.kill("SIGKILL");
-    });
-  }
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-}
-
 /** Lines of a child's stream, the last `keep` kept for an error message. */
 function tail(stream: NodeJS.ReadableStream, keep: number, onLine?: (line: string) => void): string[] {
   const lines: string[] = [];
@@ -232,26 +219,6 @@ function tail(stream: NodeJS.ReadableStream, keep: number, onLine?: (line: strin
     onLine?.(line);
   });
   return lines;
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  if (!(await waitExit(child, graceMs))) {
-    child.kill("SIGKILL");
-    await waitExit(child, 5_000);
-  }
 }
 
 interface SimChild {

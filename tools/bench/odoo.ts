@@ -20,7 +20,7 @@
  * id, with its quantity. Scheduler statistics of both JavaScript threads (running, waiting for a
  * core) show how much of a call's time the shared machine adds.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -56,6 +56,7 @@ import {
   WindowMeter,
   type WindowStats,
 } from "./bridge-measure.js";
+import { terminate, track } from "./children.js";
 
 export interface OdooBenchOptions {
   /** Odoo version the simulator behaves as. @default 17 */
@@ -305,39 +306,6 @@ interface SimCall {
   readonly model?: string;
   readonly method: string;
   readonly ok: boolean;
-}
-
-/** Every child still running; killed when this process exits, whatever the reason. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on("exit", () => {
-      for (const c of live) c.kill("SIGKILL");
-    });
-  }
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-}
-
-async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
-  const exited = (ms: number) =>
-    child.exitCode !== null || child.signalCode !== null
-      ? Promise.resolve(true)
-      : new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(false), ms);
-          child.once("exit", () => {
-            clearTimeout(timer);
-            resolve(true);
-          });
-        });
-  if (await exited(0)) return;
-  child.kill("SIGTERM");
-  if (!(await exited(graceMs))) {
-    child.kill("SIGKILL");
-    await exited(5_000);
-  }
 }
 
 /** `threadline sim odoo` on a free port of 127.0.0.1, with credentials and admin token chosen here. */

@@ -16,10 +16,21 @@ import { derivedEventId } from "../../../streams/src/envelope.js";
 import { ConfigError } from "../../../streams/src/errors.js";
 import type { Logger } from "../../../streams/src/logger.js";
 import type { EventPublisher } from "../../../streams/src/publisher.js";
-import { type BridgeConfig, type EndpointConfig, machineKeyOf, stateTableFor } from "./config.js";
+import {
+  type BridgeConfig,
+  type EndpointConfig,
+  equipmentOf,
+  machineKeyOf,
+  stateTableFor,
+} from "./config.js";
 import { MachineTracker, type Outgoing, type Reading } from "./machine.js";
 import { type BridgeMetrics, bridgeMetrics } from "./metrics.js";
-import { EndpointConnection, type EndpointStatus, type MonitoredSignal } from "./opcua/endpoint.js";
+import {
+  EndpointConnection,
+  type EndpointStatus,
+  type MonitoredSignal,
+  type StatusChange,
+} from "./opcua/endpoint.js";
 import { Outbox } from "./outbox.js";
 import { readResumePoint } from "./resume.js";
 
@@ -140,8 +151,7 @@ export class MachineBridge {
         rebuildAfterMs: config.rebuildAfterMs,
         logger: logger.child({ endpoint: endpoint.id }),
         onReadings: (i, readings) => this.#onReadings(endpoint, first + i, readings),
-        onStatus: (status, reason, lastHeartbeatAt) =>
-          this.#onStatus(endpoint, status, reason, lastHeartbeatAt),
+        onStatus: (change) => this.#onStatus(endpoint, change),
       });
       this.#endpoints.push(connection);
     }
@@ -161,13 +171,7 @@ export class MachineBridge {
     const { config, publisher, logger, jsm, codec } = this.options;
     const site = mapping.site ?? config.site;
     const key = machineKeyOf(mapping, config.site);
-    const equipment: EquipmentPath = {
-      site,
-      area: mapping.area ?? null,
-      line: mapping.line,
-      cell: mapping.cell ?? null,
-      machine: mapping.machine,
-    };
+    const equipment: EquipmentPath = equipmentOf(mapping, config.site);
     const modes = new Map(Object.entries(mapping.modes ?? DEFAULT_MODES).map(([n, m]) => [Number(n), m]));
     const tracker = new MachineTracker({
       key,
@@ -252,14 +256,8 @@ export class MachineBridge {
     }
   }
 
-  #onStatus(
-    endpoint: EndpointConfig,
-    status: EndpointStatus,
-    reason: string | null,
-    lastHeartbeatAt: Date | null,
-  ) {
+  #onStatus(endpoint: EndpointConfig, { status, previous, reason, lastHeartbeatAt }: StatusChange) {
     const { config, logger, statusKv } = this.options;
-    const connection = this.#endpoints.find((e) => e.id === endpoint.id);
     this.#metrics.endpointUp.set({ endpoint: endpoint.id }, status === "ONLINE" ? 1 : 0);
     const record = {
       connectorId: config.connectorId,
@@ -271,9 +269,7 @@ export class MachineBridge {
     void statusKv
       ?.put(`machine-bridge.${config.connectorId}.${endpoint.id}`, JSON.stringify(record))
       .catch((err) => logger.debug({ err }, "connector status not written to KV"));
-    const previous = this.#previousStatus.get(endpoint.id) ?? "UNKNOWN";
-    if (previous === status) return;
-    this.#previousStatus.set(endpoint.id, status);
+    if (previous === status) return; // a heartbeat: recorded in KV only
     logger[status === "ONLINE" ? "info" : "warn"](
       { endpoint: endpoint.id, status, reason },
       "endpoint status",
@@ -284,17 +280,11 @@ export class MachineBridge {
       payload: {
         connectorId: config.connectorId,
         endpoint: endpoint.url,
-        equipment: endpoint.machines.map((m) => ({
-          site: m.site ?? config.site,
-          area: m.area ?? null,
-          line: m.line,
-          cell: m.cell ?? null,
-          machine: m.machine,
-        })),
+        equipment: endpoint.machines.map((m) => equipmentOf(m, config.site)),
         status,
         previousStatus: previous,
         reason,
-        lastHeartbeatAt: connection?.lastHeartbeatAt ?? lastHeartbeatAt,
+        lastHeartbeatAt,
         changedAt,
       },
       id: derivedEventId(config.connectorId, endpoint.id, status, changedAt.getTime()),
@@ -302,8 +292,6 @@ export class MachineBridge {
     };
     this.#statusOutbox.push([event]);
   }
-
-  readonly #previousStatus = new Map<string, EndpointStatus>();
 }
 
 /** The monitored items of one machine mapping (`machine`: its index on the endpoint). */

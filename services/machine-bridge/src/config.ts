@@ -4,8 +4,6 @@
  * (path in `BRIDGE_CONFIG`), validated here; an error is a {@link ConfigError} naming the key, e.g.
  * `endpoints.0.machines.2.signals.goodCounter`.
  */
-import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import {
   DOWNTIME_CATEGORY_SYMBOLS,
@@ -13,6 +11,7 @@ import {
   PACK_ML_STATE_SYMBOLS,
   type PackMlState,
 } from "../../../contracts/src/events.generated.js";
+import { loadStructured, parseStructured } from "../../../streams/src/config.js";
 import { ConfigError } from "../../../streams/src/errors.js";
 import { BUILTIN_STATE_PROFILES, type StateTable, stateTable } from "./profiles.js";
 
@@ -257,6 +256,20 @@ function unknownProfile(name: string, b: { profiles: Record<string, unknown> }):
   return `unknown profile ${name} (known: ${names.join(", ")})`;
 }
 
+/** The machine's ISA-95 equipment path as events carry it (`site`: the bridge's default). */
+export function equipmentOf(
+  m: Pick<MachineMapping, "site" | "area" | "line" | "cell" | "machine">,
+  site: string,
+) {
+  return {
+    site: m.site ?? site,
+    area: m.area ?? null,
+    line: m.line,
+    cell: m.cell ?? null,
+    machine: m.machine,
+  };
+}
+
 /** `site/line/machine` (with area and cell when set): unique per bridge. */
 export function machineKeyOf(
   m: Pick<MachineMapping, "site" | "area" | "line" | "cell" | "machine">,
@@ -279,18 +292,10 @@ export function stateTableFor(
 
 /** Validates a bridge config (already parsed from YAML/JSON); throws {@link ConfigError} naming the key. */
 export function parseBridgeConfig(input: unknown, where = "bridge config"): BridgeConfig {
-  const result = BridgeConfig.safeParse(input);
-  if (result.success) return result.data;
-  throw ConfigError.fromZod(result.error, where);
+  return parseStructured(BridgeConfig, input, where);
 }
 
 /** Reads and validates a bridge config file (YAML or JSON). */
 export function loadBridgeConfig(path: string): BridgeConfig {
-  let data: unknown;
-  try {
-    data = parseYaml(readFileSync(path, "utf8"));
-  } catch (cause) {
-    throw new ConfigError(path, `cannot be read as YAML/JSON: ${(cause as Error).message}`, { cause });
-  }
-  return parseBridgeConfig(data, path);
+  return loadStructured(BridgeConfig, path);
 }

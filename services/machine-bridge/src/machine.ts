@@ -38,7 +38,7 @@ export type SignalName =
 export interface Reading {
   readonly signal: SignalName;
   /** The telemetry tag (signal "telemetry" only). */
-  readonly tag?: string;
+  readonly tag?: string | undefined;
   readonly value: unknown;
   readonly sourceTime: Date;
   readonly quality: SampleQuality;
@@ -272,7 +272,7 @@ export class MachineTracker {
   }
 
   #sample(r: Reading): void {
-    const value = typeof r.value === "boolean" ? Number(r.value) : Number(r.value);
+    const value = Number(r.value); // booleans as 0/1
     if (!Number.isFinite(value) || r.tag === undefined) return;
     this.#samples.push({ tag: r.tag, value, quality: r.quality, sourceTime: r.sourceTime });
   }

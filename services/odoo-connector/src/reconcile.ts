@@ -10,7 +10,7 @@
  * (listed per order, not drift); an event the connector dead-lettered will never be posted, so it
  * is drift, named with its dead-letter code, and so is a posting whose quantity differs.
  */
-import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import { type Consumer, DeliverPolicy, type JsMsg, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { EventCodec } from "../../../contracts/src/codec.js";
 import type { ProductionReported } from "../../../contracts/src/events.generated.js";
@@ -77,6 +77,17 @@ async function loggedReports(options: ReconcileOptions, until: Date): Promise<Lo
     opt_start_time: options.since.toISOString(),
   });
   const out: LoggedReport[] = [];
+  await readToEnd(consumer, async (m) => {
+    const envelope = fromHeaders(m.headers);
+    const e = (await options.codec.decode<ProductionReported>(m.data, { as: REPORTED })).value;
+    if (!e.orderRef || e.reportedAt < options.since || e.reportedAt > until) return;
+    out.push({ id: envelope.id, orderRef: e.orderRef, good: Number(e.goodQuantity.value) });
+  });
+  return out;
+}
+
+/** Hands every message of an ordered consumer to `fn`, up to the end of the stream as it is now. */
+async function readToEnd(consumer: Consumer, fn: (m: JsMsg) => Promise<void> | void): Promise<void> {
   for (;;) {
     const batch = await consumer.fetch({ max_messages: 500, expires: 1_000 });
     let got = 0;
@@ -84,12 +95,9 @@ async function loggedReports(options: ReconcileOptions, until: Date): Promise<Lo
     for await (const m of batch) {
       got++;
       pending = m.info.pending;
-      const envelope = fromHeaders(m.headers);
-      const e = (await options.codec.decode<ProductionReported>(m.data, { as: REPORTED })).value;
-      if (!e.orderRef || e.reportedAt < options.since || e.reportedAt > until) continue;
-      out.push({ id: envelope.id, orderRef: e.orderRef, good: Number(e.goodQuantity.value) });
+      await fn(m);
     }
-    if (got === 0 || pending === 0) return out;
+    if (got === 0 || pending === 0) return;
   }
 }
 
@@ -109,18 +117,11 @@ async function deadLettered(options: ReconcileOptions): Promise<Map<string, stri
     })
     .catch(() => undefined); // no DLQ stream: nothing dead-lettered
   if (!consumer) return out;
-  for (;;) {
-    const batch = await consumer.fetch({ max_messages: 500, expires: 1_000 });
-    let got = 0;
-    let pending = 0;
-    for await (const m of batch) {
-      got++;
-      pending = m.info.pending;
-      const id = m.headers?.get("ce-id");
-      if (id) out.set(id, m.headers?.get(DLQ_HEADERS.code) ?? "DEAD_LETTERED");
-    }
-    if (got === 0 || pending === 0) return out;
-  }
+  await readToEnd(consumer, (m) => {
+    const id = m.headers?.get("ce-id");
+    if (id) out.set(id, m.headers?.get(DLQ_HEADERS.code) ?? "DEAD_LETTERED");
+  });
+  return out;
 }
 
 /** Compares the event log with Odoo for the window. Reads only. */

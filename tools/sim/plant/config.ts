@@ -3,10 +3,8 @@
  * stop and telemetry behaviour, plus a scripted scenario of timed actions. Validated by zod; an
  * error is a {@link ConfigError} whose `key` is the offending path, e.g. `sites.0.lines.1.machines.0.cycleTimeMs`.
  */
-import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { ConfigError } from "../../../streams/src/errors.js";
+import { loadStructured, parseStructured } from "../../../streams/src/config.js";
 import { PACKML_COMMAND_NAMES, type PackMlCommand } from "./packml.js";
 
 /** Identifier usable as a NATS subject token. */
@@ -198,23 +196,10 @@ export type StopReasonConfig = z.infer<typeof StopReasonConfig>;
 
 /** Validates a plant config (already parsed from YAML/JSON); throws {@link ConfigError} naming the key. */
 export function parsePlantConfig(input: unknown, where = "plant config"): PlantConfig {
-  const result = PlantConfig.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  if (issue?.code === "unrecognized_keys") {
-    const key = [...issue.path, issue.keys[0]].join(".");
-    throw new ConfigError(key, `in ${where} is not a known setting`, { cause: result.error });
-  }
-  throw ConfigError.fromZod(result.error, where);
+  return parseStructured(PlantConfig, input, where);
 }
 
 /** Reads and validates a plant config file (YAML or JSON). */
 export function loadPlantConfig(path: string): PlantConfig {
-  let data: unknown;
-  try {
-    data = parseYaml(readFileSync(path, "utf8"));
-  } catch (cause) {
-    throw new ConfigError(path, `cannot be read as YAML/JSON: ${(cause as Error).message}`, { cause });
-  }
-  return parsePlantConfig(data, path);
+  return loadStructured(PlantConfig, path);
 }

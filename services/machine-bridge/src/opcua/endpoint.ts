@@ -36,6 +36,14 @@ import type { Reading, SignalName } from "../machine.js";
 
 export type EndpointStatus = "UNKNOWN" | "ONLINE" | "OFFLINE";
 
+export interface StatusChange {
+  readonly status: EndpointStatus;
+  readonly previous: EndpointStatus;
+  /** Why, for OFFLINE: the OPC UA status name or what failed. */
+  readonly reason: string | null;
+  readonly lastHeartbeatAt: Date | null;
+}
+
 /** One monitored node: which machine and signal it feeds. */
 export interface MonitoredSignal {
   readonly machine: number;
@@ -59,7 +67,8 @@ export interface EndpointOptions {
   readonly logger: Logger;
   /** The readings of one notification, per machine index. */
   readonly onReadings: (machine: number, readings: Reading[]) => void;
-  readonly onStatus: (status: EndpointStatus, reason: string | null, lastHeartbeatAt: Date | null) => void;
+  /** A status change (`previous` differs) or, while ONLINE, a heartbeat (`previous` the same). */
+  readonly onStatus: (change: StatusChange) => void;
 }
 
 /** A monitoring parameter set shared by several items (one CreateMonitoredItems call each). */
@@ -271,7 +280,7 @@ export class EndpointConnection {
   #collect(s: MonitoredSignal, dv: DataValue): void {
     const reading: Reading = {
       signal: s.signal,
-      ...(s.tag !== undefined ? { tag: s.tag } : {}),
+      tag: s.tag,
       value: dv.value?.value,
       sourceTime: dv.sourceTimestamp ?? dv.serverTimestamp ?? new Date(),
       quality: quality(dv.statusCode),
@@ -321,12 +330,11 @@ export class EndpointConnection {
   }
 
   #setStatus(status: EndpointStatus, reason: string | null): void {
-    if (status === this.#status) {
-      if (status === "ONLINE") this.options.onStatus(status, null, this.#lastHeartbeatAt);
-      return;
-    }
+    const previous = this.#status;
+    // An unchanged OFFLINE says nothing new; an unchanged ONLINE is a heartbeat worth recording.
+    if (status === previous && status !== "ONLINE") return;
     this.#status = status;
-    this.options.onStatus(status, reason, this.#lastHeartbeatAt);
+    this.options.onStatus({ status, previous, reason, lastHeartbeatAt: this.#lastHeartbeatAt });
   }
 
   /** Deletes the subscription, closes the session (freeing it on the server) and disconnects. */
