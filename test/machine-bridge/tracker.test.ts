@@ -228,6 +228,18 @@ describe("machine tracker", () => {
     assert.equal(m.anomalies.unknownStates, 1);
   });
 
+  test("a late copy of an older value (republished after a reconnection) is ignored, never read as a reset", () => {
+    const m = tracker();
+    m.apply([r("goodCounter", 10, 0), r("rejectCounter", 0, 0)]);
+    m.apply([r("goodCounter", 40, 3000)]);
+    m.apply([r("goodCounter", 35, 2500)]); // stale
+    m.apply([r("goodCounter", 42, 3100)]);
+    const [report] = m.flushProduction();
+    assert.equal(payloadOf<{ goodQuantity: { value: string } }>(report).goodQuantity.value, "32.000000");
+    assert.equal(m.anomalies.staleReadings, 1);
+    assert.equal(m.anomalies.resets, 0);
+  });
+
   test("bad-quality discrete values are ignored", () => {
     const m = tracker();
     m.apply([r("state", S.EXECUTE, 0)]);

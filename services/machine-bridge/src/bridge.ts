@@ -212,6 +212,8 @@ export class MachineBridge {
       this.#metrics.counterAnomalies.inc({ machine: m.key, kind: "rollover" });
     if (after.resets > before.resets) this.#metrics.counterAnomalies.inc({ machine: m.key, kind: "reset" });
     if (after.unknownStates > before.unknownStates) this.#metrics.unknownStates.inc({ machine: m.key });
+    if (after.staleReadings > before.staleReadings)
+      this.#metrics.staleReadings.inc({ machine: m.key }, after.staleReadings - before.staleReadings);
     this.#metrics.outboxSize.set({ machine: m.key }, m.outbox.size);
     this.#metrics.baselined.set(this.baselined());
   }

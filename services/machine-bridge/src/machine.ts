@@ -115,7 +115,9 @@ export class MachineTracker {
   #lastCountAt: Date | null = null;
   #samples: TelemetrySample[] = [];
   /** Counter changes classified as rollover/reset, and state numbers not in the profile. */
-  readonly anomalies = { rollovers: 0, resets: 0, unknownStates: 0 };
+  readonly anomalies = { rollovers: 0, resets: 0, unknownStates: 0, staleReadings: 0 };
+  /** Source time of the last value applied, per discrete signal. */
+  readonly #appliedAt = new Map<SignalName, number>();
 
   constructor(private readonly options: MachineTrackerOptions) {
     this.key = options.key;
@@ -168,6 +170,14 @@ export class MachineTracker {
         continue;
       }
       if (r.quality === "BAD") continue;
+      // A value older than one already applied is a late copy (a notification republished after a
+      // reconnection): applying it would move a counter back, which reads as a reset and counts twice.
+      const at = r.sourceTime.getTime();
+      if (at < (this.#appliedAt.get(r.signal) ?? Number.NEGATIVE_INFINITY)) {
+        this.anomalies.staleReadings++;
+        continue;
+      }
+      this.#appliedAt.set(r.signal, at);
       switch (r.signal) {
         case "state":
           this.#onState(r, out);

@@ -8,6 +8,8 @@ export interface BridgeMetrics {
   readonly readings: Counter<"endpoint">;
   /** Counter decreases read as a rollover or a reset, per machine. */
   readonly counterAnomalies: Counter<"machine" | "kind">;
+  /** Values older than one already applied (late copies after a reconnection), ignored. */
+  readonly staleReadings: Counter<"machine">;
   /** State numbers the machine's profile does not know (read as UNDEFINED). */
   readonly unknownStates: Counter<"machine">;
   /** Telemetry samples dropped because NATS was unreachable too long (buffer full). */
@@ -43,6 +45,12 @@ export function bridgeMetrics(registry: Registry): BridgeMetrics {
       name: "threadline_bridge_counter_anomalies_total",
       help: "Counter decreases read as rollover or reset",
       labelNames: ["machine", "kind"],
+      registers,
+    }),
+    staleReadings: new Counter({
+      name: "threadline_bridge_stale_readings_total",
+      help: "Values older than one already applied (late copies after a reconnection), ignored",
+      labelNames: ["machine"],
       registers,
     }),
     unknownStates: new Counter({
