@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { Registry } from "prom-client";
 import type { PlantSimulator } from "../../tools/sim/plant/server.js";
 import { until } from "../harness/wait.js";
 import {
@@ -74,10 +75,18 @@ describe("machine bridge against the plant simulator", () => {
   test("states, downtimes and production totals equal the simulator's ground truth", async (t) => {
     const sim = await startSimulator(t, PLANT);
     const { nc } = await startStreams(t);
-    const bridge = await startBridge(t, nc, bridgeConfigFor(sim));
+    const registry = new Registry();
+    const bridge = await startBridge(t, nc, bridgeConfigFor(sim), {}, registry);
     await bridgeSeesPlant(bridge, 2);
     await drive(sim, 8_000);
     await totalsMatch(nc, sim);
+    await bridge.flush();
+    const outbox = await registry.getSingleMetric("threadline_bridge_outbox_events")?.get();
+    assert.deepEqual(
+      outbox?.values.map((v) => v.value),
+      [0, 0],
+      "nothing left in the outboxes once everything is stored",
+    );
 
     const truth = sim.model.groundTruth();
     // Every transition, in order, with the simulator's own time.

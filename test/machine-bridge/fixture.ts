@@ -137,6 +137,7 @@ export async function startBridge(
   nc: NatsConnection,
   config: BridgeConfigInput,
   env: Record<string, string> = {},
+  registry: Registry = new Registry(),
 ): Promise<MachineBridge> {
   const codec = new EventCodec();
   const bridge = await MachineBridge.start({
@@ -145,7 +146,7 @@ export async function startBridge(
     jsm: await jetstreamManager(nc),
     codec,
     logger: silentLogger,
-    registry: new Registry(),
+    registry,
     env,
   });
   t.after(() => bridge.stop({ timeoutMs: 2_000 }));

@@ -13,7 +13,7 @@ export interface OutboxOptions {
   readonly publisher: EventPublisher;
   readonly target: Omit<PublishTarget, "id" | "time">;
   readonly logger: Logger;
-  /** Called after each acknowledged event (metrics, latency). */
+  /** Called after each acknowledged event, once it has left the queue (metrics, latency). */
   readonly onPublished?: (event: Outgoing, duplicate: boolean) => void;
   /** Called when a publish attempt fails (it will be retried). */
   readonly onRetry?: (event: Outgoing, error: Error) => void;
@@ -62,6 +62,8 @@ export class Outbox {
             id: event.id,
             time: event.time,
           });
+          // Off the queue before the callback, so what it reads of `size` is what is still waiting.
+          this.#queue.shift();
           this.options.onPublished?.(event, published.ack.duplicate);
           break;
         } catch (err) {
@@ -71,7 +73,6 @@ export class Outbox {
           await sleep(backoffDelay(RETRY, failure + 1), this.#abort.signal);
         }
       }
-      this.#queue.shift();
     }
   }
 }

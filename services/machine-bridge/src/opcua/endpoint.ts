@@ -138,7 +138,7 @@ export class EndpointConnection {
         if (this.#stopped) return;
         const reason = reasonOf(err);
         logger[failure === 1 ? "error" : "warn"](
-          { endpoint: this.id, reason, failure },
+          { reason, failure },
           "OPC UA endpoint set-up failed; retrying",
         );
         this.#setStatus("OFFLINE", reason);
@@ -169,11 +169,11 @@ export class EndpointConnection {
     });
     this.#client = client;
     client.on("start_reconnection", () => {
-      logger.warn({ endpoint: this.id }, "OPC UA connection lost: reconnecting");
+      logger.warn("OPC UA connection lost: reconnecting");
       this.#setStatus("OFFLINE", "connection lost");
     });
     client.on("after_reconnection", () => {
-      logger.info({ endpoint: this.id }, "OPC UA connection re-established");
+      logger.info("OPC UA connection re-established");
       void this.#beat();
     });
     await client.connect(endpoint.url);
@@ -184,7 +184,7 @@ export class EndpointConnection {
     if (this.#stopped) return;
     const session = await client.createSession(this.#identity());
     this.#session = session;
-    session.on("session_restored", () => logger.info({ endpoint: this.id }, "OPC UA session restored"));
+    session.on("session_restored", () => logger.info("OPC UA session restored"));
     if (this.#stopped) return;
     await this.#subscribe(session);
     await this.#beat();
@@ -213,10 +213,7 @@ export class EndpointConnection {
   #rebuild(): void {
     if (this.#stopped || this.#rebuilding) return;
     this.#rebuilding = true;
-    this.options.logger.warn(
-      { endpoint: this.id },
-      "OPC UA endpoint unresponsive: rebuilding client, session and subscription",
-    );
+    this.options.logger.warn("OPC UA endpoint unresponsive: rebuilding client, session and subscription");
     this.#running = (async () => {
       await this.#tearDown();
       this.#offlineSince = undefined;
