@@ -15,13 +15,14 @@
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { FastifyInstance } from "fastify";
-import type { Registry } from "prom-client";
+import { collectDefaultMetrics, type Registry } from "prom-client";
 import type { z } from "zod";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { SchemaRegistry } from "../../contracts/src/registry.js";
 import { BaseServiceConfig, loadConfig } from "./config.js";
 import { connectNats, natsSettingsFromEnv } from "./connection.js";
 import { type ConsumerOptions, createEventConsumer, type EventConsumer, handleSignals } from "./consumer.js";
+import { ConfigError } from "./errors.js";
 import { createHealthServer, type ReadinessCheck } from "./http.js";
 import { createLogger, type Logger } from "./logger.js";
 import { defaultRegistry } from "./metrics.js";
@@ -48,11 +49,6 @@ export interface ServiceParts {
   checks?: ReadinessCheck[];
   /** Runs after the consumers drained, before the connection closes. */
   onStop?: () => Promise<void>;
-  /**
-   * Extra HTTP routes on the service's server (e.g. an inbound webhook), registered before it
-   * listens. Each route authenticates its callers itself.
-   */
-  routes?: (app: FastifyInstance) => void | Promise<void>;
 }
 
 export interface ServiceOptions<S extends z.ZodObject = typeof BaseServiceConfig> {
@@ -63,6 +59,16 @@ export interface ServiceOptions<S extends z.ZodObject = typeof BaseServiceConfig
   /** @default process.env */
   env?: Record<string, string | undefined>;
   setup: (ctx: ServiceContext<z.infer<S> & BaseServiceConfig>) => Promise<ServiceParts> | ServiceParts;
+  /**
+   * Extra HTTP routes on the service's server (e.g. an inbound webhook). They are registered, and
+   * the port bound, before anything else starts — a port already taken fails the start before any
+   * work was done — so a route that needs what `setup` builds must cope with its absence meanwhile.
+   * Each route authenticates its callers itself.
+   */
+  routes?: (
+    app: FastifyInstance,
+    ctx: { config: z.infer<S> & BaseServiceConfig; logger: Logger },
+  ) => void | Promise<void>;
   /** Install SIGTERM/SIGINT handlers that drain and exit. @default true */
   handleSignals?: boolean;
   /** Where logs go. @default stdout */
@@ -91,19 +97,45 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     level: config.LOG_LEVEL,
     ...(options.logDestination ? { destination: options.logDestination } : {}),
   });
+  // The port first: when it is taken, the start fails before any work was done (nothing pulled, no
+  // Odoo pass run) and the error names the setting to change.
+  const checks: ReadinessCheck[] = [{ name: "start", check: () => ({ ok: false, reason: "starting" }) }];
+  const metrics = defaultRegistry;
+  collectProcessMetrics(metrics);
+  const http = createHealthServer({
+    registry: metrics,
+    checks,
+    ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
+  });
+  await options.routes?.(http, { config, logger });
+  let url: string;
+  try {
+    url = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+  } catch (err) {
+    await http.close().catch(() => undefined);
+    throw new ConfigError(
+      "HTTP_PORT",
+      `cannot listen on ${config.HTTP_HOST}:${config.HTTP_PORT}: ${(err as NodeJS.ErrnoException).code === "EADDRINUSE" ? "the port is in use by another process" : (err as Error).message}`,
+      { cause: err },
+    );
+  }
   const settings = natsSettingsFromEnv({
     ...config,
     NATS_NAME: options.name,
     // Replies on a per-service prefix, so its NATS user subscribes to `_INBOX_<service>.>` only.
     NATS_INBOX_PREFIX: env["NATS_INBOX_PREFIX"] || defaultInboxPrefix(options.name),
   } as Record<string, string | undefined>);
-  const nc = await connectNats(settings);
-  logger.info({ servers: settings.servers }, "connected to NATS");
-  // Released when the start fails after connecting (a dependency refused, setup threw, the port is
-  // taken), so the process ends with its error instead of hanging on what it opened.
-  const opened: { onStop?: () => Promise<void>; consumers: EventConsumer[]; http?: FastifyInstance } = {
-    consumers: [],
-  };
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats(settings);
+  } catch (err) {
+    await http.close().catch(() => undefined);
+    throw err;
+  }
+  logger.info({ servers: settings.servers, url }, "connected to NATS; health server listening");
+  // Released when the start fails after connecting (a dependency refused, setup threw), so the
+  // process ends with its error instead of hanging on what it opened.
+  const opened: { onStop?: () => Promise<void>; consumers: EventConsumer[] } = { consumers: [] };
   try {
     let disconnected = false;
     void (async () => {
@@ -116,7 +148,6 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     })();
     const js = jetstream(nc);
     const codec = new EventCodec({ writers: await SchemaRegistry.open(nc, { readOnly: true }) });
-    const metrics = defaultRegistry;
     const publisher = new EventPublisher(js, codec, {
       service: options.name,
       site: config.SITE,
@@ -147,7 +178,9 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     opened.consumers = consumers;
     for (const c of consumers) await c.start();
 
-    const checks: ReadinessCheck[] = [
+    checks.splice(
+      0,
+      checks.length,
       {
         name: "nats",
         check: () => (nc.isClosed() || disconnected ? { ok: false, reason: "disconnected" } : { ok: true }),
@@ -157,15 +190,7 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
         check: () => (c.state === "running" ? { ok: true } : { ok: false, reason: c.state }),
       })),
       ...(parts.checks ?? []),
-    ];
-    const http = createHealthServer({
-      registry: metrics,
-      checks,
-      ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
-    });
-    opened.http = http;
-    await parts.routes?.(http);
-    const url = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+    );
     logger.info({ url, consumers: consumers.map((c) => c.durable) }, "service running");
 
     let stopping: Promise<void> | undefined;
@@ -194,8 +219,21 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
   } catch (err) {
     await Promise.allSettled(opened.consumers.map((c) => c.stop({ timeoutMs: 1_000 })));
     await opened.onStop?.().catch(() => undefined);
-    await opened.http?.close().catch(() => undefined);
+    await http.close().catch(() => undefined);
     await nc.close().catch(() => undefined);
     throw err;
   }
+}
+
+const collecting = new WeakSet<Registry>();
+
+/**
+ * Node's process metrics (CPU, memory, event-loop delay — `nodejs_eventloop_lag_p99_seconds` is the
+ * p99 since the previous scrape, so a handler that blocks the loop shows) on the service's registry,
+ * once per registry.
+ */
+function collectProcessMetrics(registry: Registry): void {
+  if (collecting.has(registry)) return;
+  collecting.add(registry);
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
 }

@@ -10,6 +10,8 @@ import {
   type OdooClientOptions,
   OdooError,
 } from "../../services/odoo-connector/src/odoo/index.js";
+import { BreakerGate } from "../../services/odoo-connector/src/outbound/gate.js";
+import { RetryableError } from "../../streams/src/consumer.js";
 import { type OdooSimulator, startOdooSimulator } from "../../tools/sim/odoo/server.js";
 
 const FAST_RETRY = { attempts: 4, initialDelayMs: 20, maxDelayMs: 100, jitter: 0 };
@@ -416,6 +418,68 @@ describe("odoo client - limits, circuit breaker and shutdown", () => {
       assert.match(other.odooMessage, /a probe call is under way/);
       assert.equal(typeof (await probe), "number");
       assert.deepEqual(states, ["open", "half-open", "open", "half-open", "closed"]);
+    } finally {
+      await sim.faults.clear();
+      await odoo.close();
+    }
+  });
+
+  test("a posting that meets a probe held by another caller waits for the probe's answer instead of retrying at once (no busy loop)", async () => {
+    const odoo = await OdooClient.connect(
+      optionsFor(sim, { retry: { attempts: 1 }, breaker: { failureThreshold: 1, openMs: 150 } }),
+    );
+    const gate = new BreakerGate(odoo.breaker, 1_000);
+    try {
+      await sim.faults.outage({ mode: "503" });
+      await odooError(odoo.searchCount("res.partner", []));
+      assert.equal(odoo.breaker.state, "open");
+      await sim.faults.endOutage();
+      await nextState(odoo, "half-open");
+      // The inbound sync (say) takes the probe; Odoo takes 300 ms to answer it.
+      sim.faults.add({
+        kind: "latency",
+        latencyMs: 300,
+        model: "res.partner",
+        method: "search_count",
+        times: 1,
+      });
+      const probe = odoo.searchCount("res.partner", []);
+      assert.equal(odoo.breaker.probing, true);
+      // Meanwhile a posting goes through the gate. A refusal answered by an immediate retry never
+      // yields: the attempt count would run away (bounded here so the test cannot hang).
+      let attempts = 0;
+      const posting = gate.run(new AbortController().signal, async () => {
+        if (++attempts > 50)
+          throw new Error("the posting was retried 50 times while the probe was under way");
+        return odoo.searchRead("res.partner", [], { limit: 1, fields: ["name"] });
+      });
+      assert.equal(typeof (await probe), "number");
+      const rows = await posting;
+      assert.equal(rows.length, 1);
+      assert.ok(attempts <= 2, `the posting tried ${attempts} times`);
+      assert.equal(odoo.breaker.state, "closed");
+    } finally {
+      gate.close();
+      await sim.faults.clear();
+      await odoo.close();
+    }
+  });
+
+  test("a posting waiting at the gate is released when the gate closes (shutdown), as a retryable failure", async () => {
+    const odoo = await OdooClient.connect(
+      optionsFor(sim, { retry: { attempts: 1 }, breaker: { failureThreshold: 1, openMs: 60_000 } }),
+    );
+    const gate = new BreakerGate(odoo.breaker, 1_000);
+    try {
+      await sim.faults.outage({ mode: "503" });
+      await odooError(odoo.searchCount("res.partner", []));
+      const waiting = gate.run(new AbortController().signal, () => odoo.searchCount("res.partner", []));
+      await new Promise((r) => setTimeout(r, 50));
+      gate.close();
+      await assert.rejects(
+        waiting,
+        (err: Error) => err instanceof RetryableError && err.code === "ODOO_CIRCUIT_OPEN",
+      );
     } finally {
       await sim.faults.clear();
       await odoo.close();

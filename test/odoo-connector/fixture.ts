@@ -3,8 +3,10 @@
  * nats-server with the declared streams and buckets, the Odoo client, a publisher, and reading back
  * the events stored in the streams.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import type { TestContext } from "node:test";
 import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
@@ -13,17 +15,20 @@ import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import type { ProductionReported } from "../../contracts/src/events.generated.js";
 import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
+import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
 import { OdooClient, type OdooClientOptions } from "../../services/odoo-connector/src/odoo/index.js";
 import { declarations } from "../../streams/src/declarations.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
+import type { RunningService } from "../../streams/src/service.js";
 import {
   type OdooSimulator,
   type OdooSimulatorOptions,
   startOdooSimulator,
 } from "../../tools/sim/odoo/server.js";
 import { connectTo, type LocalNatsServer, startTestServer } from "../harness/nats.js";
+import { until } from "../harness/wait.js";
 
 /** The connector's state bucket (streams/src/declarations.ts). */
 export const CONNECTOR_STATE_BUCKET = "THREADLINE_CONNECTOR_STATE";
@@ -254,4 +259,117 @@ export function threadlineWithin(
       resolve({ code, stdout, stderr, ms: Date.now() - started });
     });
   });
+}
+
+// ------------------------------------------------------------------ the connector service in this process
+
+export interface Connector {
+  readonly service: RunningService;
+  /** Log lines so far. */
+  readonly logs: string[];
+  /** Errors the server sent on the service's NATS connection (permission violations, …). */
+  readonly natsErrors: string[];
+}
+
+/** The service in this process, as `threadline odoo run` starts it, on its own env; stopped after the test. */
+export async function startConnector(
+  t: TestContext,
+  sim: OdooSimulator,
+  server: LocalNatsServer,
+  site: string,
+  env: Record<string, string> = {},
+): Promise<Connector> {
+  const logs: string[] = [];
+  const destination = new PassThrough();
+  destination.on("data", (chunk: Buffer) => logs.push(...chunk.toString().split("\n").filter(Boolean)));
+  const service = await startOdooConnector(
+    {
+      NATS_URL: server.clientUrl,
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: "0",
+      SITE: site,
+      ODOO_URL: sim.url,
+      ODOO_DB: sim.db,
+      ODOO_LOGIN: sim.credentials.login,
+      ODOO_API_KEY: sim.credentials.apiKey,
+      ODOO_RATE_PER_SECOND: "500",
+      SYNC_POLL_INTERVAL_MS: "300",
+      DRAIN_TIMEOUT_MS: "5000",
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    { logDestination: destination, handleSignals: false },
+  );
+  t.after(() => service.stop());
+  const natsErrors: string[] = [];
+  void (async () => {
+    for await (const s of service.context.nc.status())
+      if (s.type === "error") natsErrors.push(String(s.error?.message ?? s.error));
+  })();
+  return { service, logs, natsErrors };
+}
+
+/** A port nothing listens on (taken, then released). */
+export function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ConnectorProcess {
+  /** The health server, e.g. http://127.0.0.1:40123. */
+  readonly url: string;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  readonly child: ChildProcess;
+}
+
+/**
+ * `threadline odoo run` as a separate process on the simulator and `server` (SIGKILLed after the
+ * test), ready on /readyz. The env adds to or overrides the defaults below.
+ */
+export async function spawnConnector(
+  t: TestContext,
+  sim: OdooSimulator,
+  server: LocalNatsServer,
+  env: Record<string, string>,
+): Promise<ConnectorProcess> {
+  const port = await closedPort();
+  const child = spawn(process.execPath, [join(PACKAGE_ROOT, "bin/threadline.js"), "odoo", "run"], {
+    env: {
+      ...process.env,
+      NATS_URL: server.clientUrl,
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: String(port),
+      ODOO_URL: sim.url,
+      ODOO_DB: sim.db,
+      ODOO_LOGIN: sim.credentials.login,
+      ODOO_API_KEY: sim.credentials.apiKey,
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.after(() => child.kill("SIGKILL"));
+  let output = "";
+  const collect = (d: Buffer) => {
+    output += d.toString();
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  await until(
+    "the connector's /readyz 200",
+    async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200,
+    { timeoutMs: 30_000, detail: () => output.slice(-2_000) },
+  );
+  return { url, output: () => output, exited, child };
 }

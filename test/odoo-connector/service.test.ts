@@ -7,29 +7,28 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { type TestContext, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
-import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
 import { productionPostedId } from "../../services/odoo-connector/src/outbound/index.js";
 import { declarations } from "../../streams/src/declarations.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
-import type { RunningService } from "../../streams/src/service.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
 import { connectTo, type LocalNatsServer, startTestServer } from "../harness/nats.js";
 import { leastPrivilege } from "../harness/permissions.js";
 import { until } from "../harness/wait.js";
 import {
+  type Connector,
+  closedPort,
   deadLetters,
   floorPublisher,
   newOrder,
   postedOrders,
   productionReport,
   publishProductionReport,
+  startConnector,
   startOdoo,
   startStreams,
   storedEvents,
@@ -42,70 +41,12 @@ const REPORTED_DURABLE = "odoo-connector-production-reported";
 /** Order states the inbound sync releases (past draft, not cancelled). */
 const RELEASED_STATES = ["confirmed", "progress", "to_close", "done"];
 
-interface Connector {
-  readonly service: RunningService;
-  /** Log lines so far. */
-  readonly logs: string[];
-  /** Errors the server sent on the service's NATS connection (permission violations, …). */
-  readonly natsErrors: string[];
-}
-
-/** The service in this process, as `threadline odoo run` starts it, on its own env; stopped after the test. */
-async function startConnector(
-  t: TestContext,
-  sim: OdooSimulator,
-  server: LocalNatsServer,
-  site: string,
-  env: Record<string, string> = {},
-): Promise<Connector> {
-  const logs: string[] = [];
-  const destination = new PassThrough();
-  destination.on("data", (chunk: Buffer) => logs.push(...chunk.toString().split("\n").filter(Boolean)));
-  const service = await startOdooConnector(
-    {
-      NATS_URL: server.clientUrl,
-      HTTP_HOST: "127.0.0.1",
-      HTTP_PORT: "0",
-      SITE: site,
-      ODOO_URL: sim.url,
-      ODOO_DB: sim.db,
-      ODOO_LOGIN: sim.credentials.login,
-      ODOO_API_KEY: sim.credentials.apiKey,
-      ODOO_RATE_PER_SECOND: "500",
-      SYNC_POLL_INTERVAL_MS: "300",
-      DRAIN_TIMEOUT_MS: "5000",
-      LOG_LEVEL: "info",
-      ...env,
-    },
-    { logDestination: destination, handleSignals: false },
-  );
-  t.after(() => service.stop());
-  const natsErrors: string[] = [];
-  void (async () => {
-    for await (const s of service.context.nc.status())
-      if (s.type === "error") natsErrors.push(String(s.error?.message ?? s.error));
-  })();
-  return { service, logs, natsErrors };
-}
-
 const released = async (nc: NatsConnection, site: string) =>
   (await storedEvents(nc, RELEASED, site)).map((e) => e.value.orderRef);
 
 async function releasedStateOrders(sim: OdooSimulator): Promise<string[]> {
   const rows = await sim.env.searchRead("mrp.production", [["state", "in", RELEASED_STATES]], ["name"]);
   return rows.map((r) => String(r["name"]));
-}
-
-/** A port nothing listens on (taken, then released). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
 import { ConfigError } from "../../streams/src/errors.js";
 import { RawOdooClient } from "../../tools/sim/odoo/client.js";
 import { type OdooSimulator, startOdooSimulator } from "../../tools/sim/odoo/server.js";
@@ -293,5 +296,90 @@ describe("odoo simulator - webhooks", () => {
       }),
       (err: Error) => err instanceof ConfigError && err.key === "webhooks",
     );
+  });
+});
+
+describe("threadline sim odoo - the CLI process through its own faults", () => {
+  test("a refuse outage started over HTTP closes the listener, then the same URL answers again with the same database; the process never exits; secrets set in the environment are never printed", async (t) => {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    const secrets = {
+      ODOO_SIM_ADMIN_PASSWORD: "admin-secret-from-env",
+      ODOO_SIM_API_KEY: "admin-key-from-env-0123456789",
+      ODOO_SIM_RESTRICTED_PASSWORD: "shop-secret-from-env",
+      ODOO_SIM_RESTRICTED_API_KEY: "shop-key-from-env-0123456789",
+      ODOO_SIM_ADMIN_TOKEN: "sim-token-from-env-0123456789",
+    };
+    const child = spawn(
+      process.execPath,
+      [join(PACKAGE_ROOT, "bin/threadline.js"), "sim", "odoo", "--profile", "17", "--port", String(port)],
+      { env: { ...process.env, ...secrets }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    t.after(() => child.kill("SIGKILL"));
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      output += d.toString();
+    });
+    let exitCode: number | null | undefined;
+    child.once("exit", (code) => {
+      exitCode = code;
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const version = () =>
+      fetch(`${url}/jsonrpc`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          method: "call",
+          params: { service: "common", method: "version", args: [] },
+        }),
+      });
+    const client = new RawOdooClient(url);
+    const auth = { db: "threadline", uid: 2, password: secrets.ODOO_SIM_ADMIN_PASSWORD };
+    for (let i = 0; i < 200 && !(await version().catch(() => undefined)); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const id = (await client.call(auth, "res.partner", "create", [{ name: "Before the outage" }])) as number;
+
+    const started = await fetch(`${url}/__sim/faults`, {
+      method: "POST",
+      headers: { "x-sim-token": secrets.ODOO_SIM_ADMIN_TOKEN, "content-type": "application/json" },
+      body: JSON.stringify({ outage: { mode: "refuse", durationMs: 1_500 } }),
+    });
+    assert.equal(started.status, 202);
+    await new Promise((r) => setTimeout(r, 300));
+    await assert.rejects(version(), "connections are refused during the outage");
+    await new Promise((r) => setTimeout(r, 1_800));
+    assert.equal(exitCode, undefined, `the simulator exited during the outage: ${output}`);
+    assert.equal((await version()).status, 200, "the listener is back");
+    const [row] = (await client.call(auth, "res.partner", "read", [[id], ["name"]])) as { name: string }[];
+    assert.equal(row?.name, "Before the outage", "the database survived the outage");
+
+    const endless = await fetch(`${url}/__sim/faults`, {
+      method: "POST",
+      headers: { "x-sim-token": secrets.ODOO_SIM_ADMIN_TOKEN, "content-type": "application/json" },
+      body: JSON.stringify({ outage: { mode: "refuse" } }),
+    });
+    assert.equal(
+      endless.status,
+      400,
+      "a refuse outage with no end is refused over HTTP: nothing could end it",
+    );
+    assert.match(((await endless.json()) as { error: string }).error, /durationMs is required/);
+
+    for (const [name, value] of Object.entries(secrets)) {
+      assert.ok(!output.includes(value), `${name} was printed`);
+      assert.ok(output.includes(`from $${name}`), `where ${name} came from is said`);
+    }
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    assert.equal(exitCode, 0, output);
   });
 });

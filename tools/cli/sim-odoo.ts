@@ -4,10 +4,13 @@
  *   threadline sim odoo --profile 17 [--port 8069] [--host 127.0.0.1] [--seed n]
  *                       [--webhook model:url[:on[:field,field]]] [--db threadline]
  *
- * Credentials: `admin` with a random password and API key printed once at startup, unless
- * ODOO_SIM_ADMIN_PASSWORD / ODOO_SIM_API_KEY are set (then only their names are printed).
- * ODOO_SIM_ADMIN_TOKEN sets the token of /__sim/faults. Exit codes: 0 after a clean stop,
- * 1 when it cannot start (port in use), 2 for a usage error.
+ * Credentials: `admin` and the restricted `shopfloor` user, each with a password and an API key,
+ * and the token of /__sim/faults. A secret is printed once when it was generated; one set in the
+ * environment (ODOO_SIM_ADMIN_PASSWORD, ODOO_SIM_API_KEY, ODOO_SIM_RESTRICTED_PASSWORD,
+ * ODOO_SIM_RESTRICTED_API_KEY, ODOO_SIM_ADMIN_TOKEN) is never printed, only where it came from.
+ * The process runs until SIGINT/SIGTERM — through its own fault windows too (a "refuse" outage closes
+ * the listener; the process stays and reopens it). Exit codes: 0 after a clean stop, 1 when it
+ * cannot start, 2 for a usage error (port in use).
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { PROFILE_VERSIONS } from "../sim/odoo/profiles.js";
@@ -83,9 +86,12 @@ export function simOdooCommand(): Command {
       action(async (flags: Flags) => {
         const webhooks = flags.webhook.map(parseWebhookFlag);
         const profile = Number(flags.profile) as OdooSimulatorOptions["profile"];
-        const password = process.env["ODOO_SIM_ADMIN_PASSWORD"];
-        const apiKey = process.env["ODOO_SIM_API_KEY"];
-        const adminToken = process.env["ODOO_SIM_ADMIN_TOKEN"];
+        const fromEnv = (name: string) => process.env[name] || undefined;
+        const password = fromEnv("ODOO_SIM_ADMIN_PASSWORD");
+        const apiKey = fromEnv("ODOO_SIM_API_KEY");
+        const restrictedPassword = fromEnv("ODOO_SIM_RESTRICTED_PASSWORD");
+        const restrictedApiKey = fromEnv("ODOO_SIM_RESTRICTED_API_KEY");
+        const adminToken = fromEnv("ODOO_SIM_ADMIN_TOKEN");
         const sim = await startOdooSimulator({
           profile,
           host: flags.host,
@@ -93,7 +99,13 @@ export function simOdooCommand(): Command {
           seed: flags.seed,
           db: flags.db,
           webhooks,
-          users: { admin: { ...(password ? { password } : {}), ...(apiKey ? { apiKey } : {}) } },
+          users: {
+            admin: { ...(password ? { password } : {}), ...(apiKey ? { apiKey } : {}) },
+            restricted: {
+              ...(restrictedPassword ? { password: restrictedPassword } : {}),
+              ...(restrictedApiKey ? { apiKey: restrictedApiKey } : {}),
+            },
+          },
           ...(adminToken ? { adminToken } : {}),
         }).catch((err: NodeJS.ErrnoException) => {
           if (err.code === "EADDRINUSE")
@@ -103,19 +115,29 @@ export function simOdooCommand(): Command {
         out(`Odoo ${sim.profile.serverVersion} simulator listening on ${sim.url}`);
         out(`  database  ${sim.db}`);
         out(`  login     ${sim.credentials.login} (uid ${sim.credentials.uid})`);
-        out(`  password  ${password ? "from $ODOO_SIM_ADMIN_PASSWORD" : sim.credentials.password}`);
-        out(`  API key   ${apiKey ? "from $ODOO_SIM_API_KEY" : sim.credentials.apiKey}`);
-        out(`  restricted user ${sim.restricted.login} / ${sim.restricted.password}`);
+        // A secret the operator set is never printed: only where it came from.
+        const shown = (given: string | undefined, variable: string, generated: string) =>
+          given ? `from $${variable}` : generated;
+        out(`  password  ${shown(password, "ODOO_SIM_ADMIN_PASSWORD", sim.credentials.password)}`);
+        out(`  API key   ${shown(apiKey, "ODOO_SIM_API_KEY", sim.credentials.apiKey)}`);
         out(
-          `  faults    ${sim.url}/__sim/faults (X-Sim-Token: ${adminToken ? "from $ODOO_SIM_ADMIN_TOKEN" : sim.adminToken})`,
+          `  restricted user ${sim.restricted.login} (uid ${sim.restricted.uid}): password ${shown(restrictedPassword, "ODOO_SIM_RESTRICTED_PASSWORD", sim.restricted.password)}, API key ${shown(restrictedApiKey, "ODOO_SIM_RESTRICTED_API_KEY", sim.restricted.apiKey)}`,
+        );
+        out(
+          `  faults    ${sim.url}/__sim/faults (X-Sim-Token: ${shown(adminToken, "ODOO_SIM_ADMIN_TOKEN", sim.adminToken)})`,
         );
         out(
           `  endpoints /jsonrpc, /xmlrpc/2/{common,object,db}${sim.profile.json2 ? ", /json/2/<model>/<method>" : ""}, /web/session/authenticate, /web/dataset/call_kw`,
         );
         for (const w of webhooks) out(`  webhook   ${w.model} on ${w.on} -> ${w.url}`);
-        out("Secrets above are shown once. Ctrl-C stops.");
+        out("Generated secrets above are shown once. Ctrl-C stops.");
         await new Promise<void>((resolve) => {
-          const stop = () => resolve();
+          // The listener is not what keeps the process alive: a "refuse" outage closes it.
+          const alive = setInterval(() => undefined, 60_000);
+          const stop = () => {
+            clearInterval(alive);
+            resolve();
+          };
           process.once("SIGINT", stop);
           process.once("SIGTERM", stop);
         });

@@ -27,11 +27,22 @@ export async function startOdooConnector(
   env: Record<string, string | undefined> = process.env,
   options: { logDestination?: NodeJS.WritableStream; handleSignals?: boolean } = {},
 ): Promise<RunningService> {
+  // Built by setup; the webhook route exists (and the port is bound) before it is.
+  let inbound: InboundSync | undefined;
   return runService({
     name: "odoo-connector",
     configSchema: OdooConnectorConfig,
     env,
     ...options,
+    routes: (app, { config, logger }) => {
+      if (config.WEBHOOK_TOKEN)
+        registerOdooWebhook(app, {
+          token: config.WEBHOOK_TOKEN,
+          // While starting, a webhook is ignored: the first pass of every model is on its way anyway.
+          sync: { trigger: (model) => inbound?.trigger(model) ?? [] },
+          logger,
+        });
+    },
     setup: async ({ config, nc, codec, publisher, logger, metrics }) => {
       const client = await OdooClient.connect({ ...odooClientOptions(config), logger, registry: metrics });
       logger.info(
@@ -44,7 +55,7 @@ export async function startOdooConnector(
         "connected to Odoo",
       );
       const kv = await new Kvm(nc).open(STATE_BUCKET);
-      const inbound = new InboundSync({
+      const sync = new InboundSync({
         client,
         publisher,
         kv,
@@ -70,17 +81,14 @@ export async function startOdooConnector(
         // As many postings at once as requests may be in flight: fewer would leave Odoo slots idle.
         consumer: { concurrency: config.ODOO_CONCURRENCY },
       });
-      inbound.start();
+      sync.start();
+      inbound = sync;
       const stopReconciling = startReconciling(config, { nc, codec, client, logger, registry: metrics });
       return {
         checks: [...outbound.checks],
-        routes: (app) => {
-          if (config.WEBHOOK_TOKEN)
-            registerOdooWebhook(app, { token: config.WEBHOOK_TOKEN, sync: inbound, logger });
-        },
         onStop: async () => {
           stopReconciling();
-          await inbound.stop();
+          await sync.stop();
           await outbound.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS });
           await client.close();
         },
@@ -101,7 +109,8 @@ function startReconciling(
   const gauge = connectorMetrics(deps.registry).drift;
   let running = false;
   const timer = setInterval(async () => {
-    if (running) return;
+    // Odoo is down: the drift would only say so. The next interval tries again.
+    if (running || deps.client.breaker.state === "open") return;
     running = true;
     try {
       const report = await reconcile({ ...deps, since: new Date(Date.now() - config.RECONCILE_WINDOW_MS) });

@@ -147,10 +147,10 @@ export class Faults implements FaultController {
     await this.endOutage();
     this.mode = opts.mode;
     await this.hooks?.begin(opts.mode);
-    if (opts.durationMs !== undefined) {
+    // Not unref'd: during a "refuse" outage nothing else may hold the process (the listener is
+    // closed), and the promise to reopen must keep it alive.
+    if (opts.durationMs !== undefined)
       this.outageTimer = setTimeout(() => void this.endOutage(), opts.durationMs);
-      this.outageTimer.unref();
-    }
   }
 
   async endOutage(): Promise<void> {

@@ -353,6 +353,11 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
             return json(400, {
               error: outage.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
             });
+          if (outage.data.mode === "refuse" && outage.data.durationMs === undefined)
+            return json(400, {
+              error:
+                'outage.durationMs is required for a "refuse" outage started over HTTP: the listener closes, so no request could end it',
+            });
           // Answer first: a "refuse" outage closes this very connection.
           setImmediate(() => void faults.outage(outage.data));
           return json(202, { outage: outage.data });

@@ -24,7 +24,7 @@ import { backoffDelay, sleep } from "../../../../streams/src/backoff.js";
 import type { Logger } from "../../../../streams/src/logger.js";
 import { odooFields } from "../fields.js";
 import { type ConnectorMetrics, connectorMetrics } from "../metrics.js";
-import { OdooError } from "../odoo/errors.js";
+import { isCircuitOpen, OdooError } from "../odoo/errors.js";
 import { addMs, Cursor, CursorConflictError, digestOf, readChanges, secondOf, toSecond } from "./cursor.js";
 import { SOURCES } from "./mapping/index.js";
 import { type InboundSyncOptions, parseInboundOptions, type ResolvedInboundOptions } from "./options.js";
@@ -237,6 +237,12 @@ export class InboundSync {
         rt.lastError = undefined;
       }
     } catch (err) {
+      if (isCircuitOpen(err)) {
+        // Refused by the breaker half-way (another caller holds the probe, or it opened): not this
+        // model's failure; the next pass waits for the breaker (nextDelay).
+        report = { ...report, skipped: "circuit-open" };
+        return report;
+      }
       rt.failures++;
       rt.lastError = (err as Error)?.message ?? String(err);
       report = { ...report, error: rt.lastError };

@@ -7,6 +7,11 @@
  *
  * Any answer from Odoo that is not a transient failure — a ValidationError, an access error — proves
  * the server is up and counts as a success here.
+ *
+ * A caller the breaker refuses must not ask again at once: `changed()` resolves at the next state
+ * change or when the probe under way ends, so every waiting loop is woken by an event (or its own
+ * deadline), never by polling the breaker in a tight loop — a loop of refusals that never yields
+ * would also keep the event loop from reading the probe's answer, and the breaker would never close.
  */
 export type BreakerState = "closed" | "open" | "half-open";
 
@@ -25,10 +30,12 @@ export type Admission = "call" | "probe" | false;
 export class CircuitBreaker {
   private current: BreakerState = "closed";
   private failures = 0;
-  private probing = false;
+  private probeUnderWay = false;
   private openedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<BreakerListener>();
+  /** Callers of `changed()` waiting for the next state change or the end of the probe. */
+  private readonly waiters = new Set<() => void>();
 
   constructor(private readonly options: BreakerOptions) {}
 
@@ -46,6 +53,31 @@ export class CircuitBreaker {
     return this.current === "open" ? Math.max(0, this.openedAt + this.options.openMs - Date.now()) : 0;
   }
 
+  /** Whether the half-open probe call is under way (other calls are refused until it ends). */
+  get probing(): boolean {
+    return this.probeUnderWay;
+  }
+
+  /**
+   * Resolves at the next state change or when the probe under way ends — or after `timeoutMs`, or
+   * when `signal` aborts, whichever comes first. Never rejects.
+   */
+  changed(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
+    const { signal, timeoutMs } = options;
+    if (signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.waiters.delete(done);
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      this.waiters.add(done);
+      const timer = timeoutMs !== undefined ? setTimeout(done, Math.max(1, timeoutMs)) : undefined;
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
   /** Listens to state changes; returns the function that stops listening. */
   onChange(listener: BreakerListener): () => void {
     this.listeners.add(listener);
@@ -55,8 +87,8 @@ export class CircuitBreaker {
   /** Whether a call may go to Odoo now. A "probe" must be followed by `record(…, true)`. */
   admit(): Admission {
     if (this.current === "closed") return "call";
-    if (this.current === "half-open" && !this.probing) {
-      this.probing = true;
+    if (this.current === "half-open" && !this.probeUnderWay) {
+      this.probeUnderWay = true;
       return "probe";
     }
     return false;
@@ -64,28 +96,37 @@ export class CircuitBreaker {
 
   /** The outcome of an admitted call: `transientFailure` true when it failed for a transient reason. */
   record(transientFailure: boolean, probe = false): void {
-    if (probe) this.probing = false;
     if (!transientFailure) {
       this.failures = 0;
       if (this.current === "half-open" && probe) this.transition("closed");
-      return;
-    }
-    if (this.current === "closed") {
+    } else if (this.current === "closed") {
       this.failures++;
       if (this.failures >= this.options.failureThreshold) this.open();
     } else if (this.current === "half-open" && probe) this.open();
+    if (probe) this.endProbe();
   }
 
   /** Releases a probe whose call ended without an answer either way (the client closed). */
   abandon(probe: boolean): void {
-    if (probe) this.probing = false;
+    if (probe) this.endProbe();
   }
 
-  /** Stops the half-open timer (the client closed). */
+  /** Stops the half-open timer and wakes every waiter (the client closed). */
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.listeners.clear();
+    this.wake();
+  }
+
+  private endProbe(): void {
+    if (!this.probeUnderWay) return;
+    this.probeUnderWay = false;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const waiter of [...this.waiters]) waiter();
   }
 
   private open(): void {
@@ -111,5 +152,6 @@ export class CircuitBreaker {
         // A listener's failure is its own; the breaker carries on.
       }
     }
+    this.wake();
   }
 }

@@ -208,3 +208,13 @@ export class OdooConnectError extends ThreadlineError {
     super(code, message, options);
   }
 }
+
+/** Whether `err` is the client refusing a call because its circuit breaker is open (or probing). */
+export function isCircuitOpen(err: unknown): boolean {
+  return err instanceof OdooError && err.odooName === CIRCUIT_OPEN;
+}
+
+/** Whether `err` is Odoo (or the way to it) failing for a reason that passes: an outage, a timeout, a 502. */
+export function isTransientOdooError(err: unknown): boolean {
+  return err instanceof OdooError && err.kind === "transient";
+}

@@ -5,7 +5,9 @@
  * before applying anything.
  */
 import { PermanentError, RetryableError } from "../../../../streams/src/consumer.js";
-import { CIRCUIT_OPEN, CLOSED, OdooError } from "../odoo/errors.js";
+import { CLOSED, OdooError } from "../odoo/errors.js";
+
+export { isCircuitOpen, isTransientOdooError } from "../odoo/errors.js";
 
 /** Codes of the connector's own permanent failures (Odoo's errors become `ODOO_<NAME>`, see below). */
 export const OutboundErrorCode = {
@@ -65,9 +67,4 @@ export function toConsumerError(err: unknown): Error {
     message,
     err.retryAfterMs !== undefined ? { cause: err, retryAfterMs: err.retryAfterMs } : { cause: err },
   );
-}
-
-/** Whether `err` is the client refusing a call because its circuit breaker is open. */
-export function isCircuitOpen(err: unknown): boolean {
-  return err instanceof OdooError && err.odooName === CIRCUIT_OPEN;
 }

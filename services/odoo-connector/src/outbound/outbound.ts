@@ -36,7 +36,6 @@ import {
   type EventHandlers,
   type HandlerContext,
   isRetryable,
-  RetryableError,
 } from "../../../../streams/src/consumer.js";
 import { CE, derivedEventId } from "../../../../streams/src/envelope.js";
 import { ConfigError } from "../../../../streams/src/errors.js";
@@ -46,9 +45,10 @@ import { defaultRegistry } from "../../../../streams/src/metrics.js";
 import type { EventPublisher } from "../../../../streams/src/publisher.js";
 import { odooFields } from "../fields.js";
 import { connectorMetrics } from "../metrics.js";
-import type { BreakerState, CircuitBreaker, OdooClient } from "../odoo/index.js";
+import type { BreakerState, OdooClient } from "../odoo/index.js";
 import { postDowntimeEnded, postDowntimeStarted } from "./downtime.js";
-import { isCircuitOpen, toConsumerError } from "./errors.js";
+import { toConsumerError } from "./errors.js";
+import { BreakerGate } from "./gate.js";
 import { type ProductionPosting, postProductionReported } from "./production.js";
 import { postQualityHoldPlaced, postQualityHoldReleased, QUALITY_DEFAULTS } from "./quality.js";
 import { postShipmentBlocked, postShipmentCleared } from "./shipping.js";
@@ -394,67 +394,5 @@ async function learnWriter(codec: EventCodec, type: EventType, logger: Logger): 
       { err, type },
       "could not look up the writer schema ahead; ordering keys fall back to ce-subject",
     );
-  }
-}
-
-/**
- * Lets postings through the client's circuit breaker without wasting deliveries: while it is open,
- * or half-open with a probe of ours under way, a posting waits (woken by the breaker's changes);
- * half-open, one posting goes through as the probe; a posting refused by the breaker half-way waits
- * and starts again (postings are resumable).
- */
-class BreakerGate {
-  private probing = false;
-  private closed = false;
-
-  constructor(
-    private readonly breaker: CircuitBreaker,
-    private readonly pollMs: number,
-  ) {}
-
-  close(): void {
-    this.closed = true;
-  }
-
-  async run<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-    for (;;) {
-      await this.admitted(signal);
-      const probe = this.breaker.state === "half-open";
-      if (probe) this.probing = true;
-      try {
-        return await fn();
-      } catch (err) {
-        if (!isCircuitOpen(err) || signal.aborted || this.closed) throw err;
-      } finally {
-        if (probe) this.probing = false;
-      }
-    }
-  }
-
-  private async admitted(signal: AbortSignal): Promise<void> {
-    for (;;) {
-      if (signal.aborted || this.closed)
-        throw new RetryableError("ODOO_CIRCUIT_OPEN", "stopped while waiting for Odoo's circuit breaker");
-      const state = this.breaker.state;
-      if (state === "closed" || (state === "half-open" && !this.probing)) return;
-      await this.changeOrTimeout(signal);
-    }
-  }
-
-  private changeOrTimeout(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        stop();
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const stop = this.breaker.onChange(done);
-      const timer = setTimeout(
-        done,
-        Math.max(10, Math.min(this.pollMs, this.breaker.retryInMs || this.pollMs)),
-      );
-      signal.addEventListener("abort", done, { once: true });
-    });
   }
 }
