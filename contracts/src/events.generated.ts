@@ -636,9 +636,11 @@ export interface ProductionPosted {
 }
 
 /**
- * Good and reject quantities a machine produced since its previous report, derived from its counters. The
- * machine bridge derives the message id from the machine and the counter values, so a re-read counter is
- * never counted twice.
+ * Good and reject quantities a machine produced since its previous report, derived from its counters, with
+ * the time it spent running (PackML EXECUTE) in that period. Only the line's counting point reports finished
+ * output; upstream machines' reports feed OEE, work-centre time and, when they name the component they
+ * handle, component scrap. The machine bridge derives the message id from the machine and the counter values,
+ * so a re-read counter is never counted twice.
  *
  * Avro record `mfg.production.ProductionReported`.
  */
@@ -671,6 +673,59 @@ export interface ProductionReported {
   periodStartAt: Date;
   /** Source time of these counter readings (end of the period the deltas cover). */
   reportedAt: Date;
+  /**
+   * True when this machine is the line's counting point: its good quantity is the line's finished output for
+   * the order (posted to the ERP as produced) and its rejects are scrap of the finished product. False for
+   * upstream machines, whose counts feed OEE and work-centre time only.
+   */
+  countingPoint: boolean;
+  /**
+   * Product code (Odoo default_code) of the component this machine handles, whose scrap its rejects are; null
+   * when not configured. Never set at the counting point (its rejects are finished product).
+   */
+  rejectedComponent: string | null;
+  /**
+   * The periods within [periodStartAt, reportedAt] the machine spent running (PackML EXECUTE), in order and
+   * not overlapping: the real machine time of the order on this machine's work centre. Empty when it did not
+   * run.
+   */
+  running: RunningPeriod[];
+}
+
+/**
+ * A production order's run on a line ended: the counting point moved to another order or lot, a shift ended,
+ * the planned quantity was reached or an operator said so. The ERP connector closes the order (at most one
+ * backorder for the remainder) when its close policy says this reason closes orders. Published after the last
+ * ProductionReported of the run, on the same subject, so readers see it after every count of the run.
+ *
+ * Avro record `mfg.production.ProductionRunEnded`.
+ */
+export interface ProductionRunEnded {
+  /**
+   * The line's counting point (site, line and machine set), or the line when the run was ended by an operator
+   * or a schedule (machine null).
+   */
+  equipment: EquipmentPath;
+  /** The production order whose run ended (Odoo mrp.production name as released). */
+  orderRef: string;
+  /** The lot the run was producing; null when none. */
+  lot: string | null;
+  /**
+   * Why the run ended: ORDER_CHANGE (the counting point moved to another order or to none), LOT_CHANGE (same
+   * order, another lot), SHIFT_END (a shift boundary of the close schedule), PLANNED_QUANTITY (the order's
+   * planned quantity was reached), OPERATOR (a person asked for the order to be closed).
+   */
+  reason: RunEndReason;
+  /** The order the counting point moved to (ORDER_CHANGE); null otherwise or when it moved to none. */
+  nextOrderRef: string | null;
+  /** The lot the counting point moved to (LOT_CHANGE, or ORDER_CHANGE with a lot); null otherwise. */
+  nextLot: string | null;
+  /** Who ended the run when a person did (OPERATOR): a user name or badge; null otherwise. */
+  requestedBy: string | null;
+  /**
+   * Source time the run ended (the counting point's reading, the shift boundary or the operator's request).
+   */
+  endedAt: Date;
 }
 
 /**
@@ -738,6 +793,33 @@ export interface Quantity {
   value: Decimal;
   /** Unit of measure as Odoo names it (uom.uom name, e.g. "Units", "kg", "m"). */
   uom: string;
+}
+
+/** The symbols of {@link RunEndReason}, in schema order. */
+export const RUN_END_REASON_SYMBOLS = [
+  "ORDER_CHANGE",
+  "LOT_CHANGE",
+  "SHIFT_END",
+  "PLANNED_QUANTITY",
+  "OPERATOR",
+] as const;
+/**
+ * Why a production run ended.
+ *
+ * Avro enum `mfg.production.RunEndReason`.
+ */
+export type RunEndReason = (typeof RUN_END_REASON_SYMBOLS)[number];
+
+/**
+ * One stretch of time a machine ran (PackML EXECUTE), clipped to the report's period.
+ *
+ * Avro record `mfg.production.RunningPeriod`.
+ */
+export interface RunningPeriod {
+  /** Source time the stretch began (or the report period began, when it was already running). */
+  startedAt: Date;
+  /** Source time the stretch ended (or the report period ended, when it was still running). */
+  endedAt: Date;
 }
 
 /** The symbols of {@link SampleQuality}, in schema order. Readers map unknown symbols to "BAD". */
@@ -962,6 +1044,8 @@ export interface EventPayloads {
   "mfg.production.production_posted.v1": ProductionPosted;
   /** contracts/schemas/production/ProductionReported.v1.avsc */
   "mfg.production.production_reported.v1": ProductionReported;
+  /** contracts/schemas/production/ProductionRunEnded.v1.avsc */
+  "mfg.production.production_run_ended.v1": ProductionRunEnded;
   /** contracts/schemas/quality/InspectionRecorded.v1.avsc */
   "mfg.quality.inspection_recorded.v1": InspectionRecorded;
   /** contracts/schemas/quality/NonconformanceRaised.v1.avsc */
@@ -998,6 +1082,7 @@ export const EVENT_TYPES = [
   "mfg.production.production_order_released.v1",
   "mfg.production.production_posted.v1",
   "mfg.production.production_reported.v1",
+  "mfg.production.production_run_ended.v1",
   "mfg.quality.inspection_recorded.v1",
   "mfg.quality.nonconformance_raised.v1",
   "mfg.quality.quality_hold_placed.v1",

@@ -468,6 +468,9 @@ const SAMPLES: { readonly [K in EventType]?: EventPayloads[K] } = {
     rejectCounterTo: 0n,
     periodStartAt: new Date(1_740_985_200_000),
     reportedAt: new Date(1_740_985_260_000),
+    countingPoint: true,
+    rejectedComponent: null,
+    running: [],
   },
   "mfg.machine.machine_state_changed.v1": {
     equipment: { site: "plant-lyon", area: null, line: "line-2", cell: null, machine: "press-07" },

@@ -120,7 +120,10 @@ describe("machine bridge against the plant simulator", () => {
     const reports = await storedEvents(nc, "mfg.production.production_reported.v1");
     for (const [id, m] of Object.entries(truth)) {
       const byOrder = new Map<string, number>();
-      for (const r of reports.filter((e) => e.value.equipment.machine === id)) {
+      // Reports of running time only (nothing counted) carry no quantity.
+      for (const r of reports.filter(
+        (e) => e.value.equipment.machine === id && units([e.value.goodQuantity]) > 0,
+      )) {
         const k = `${r.value.orderRef}/${r.value.lot}`;
         byOrder.set(k, (byOrder.get(k) ?? 0) + units([r.value.goodQuantity]));
       }

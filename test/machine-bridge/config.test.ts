@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
 import {
+  countingPoints,
   loadBridgeConfig,
   parseBridgeConfig,
   stateTableFor,
@@ -89,6 +90,53 @@ describe("bridge config", () => {
       "endpoints.0.machines.1.machine",
     );
     assert.equal(keyOf({ ...valid, profiles: { acme: { EXECUTE: 3, HELD: 3 } } }), "profiles.acme.HELD");
+  });
+
+  test("the counting point of a line is its last machine that counts, in file order, unless the line names another", () => {
+    const capper = {
+      line: "l1",
+      machine: "capper",
+      signals: { state: "ns=1;s=L1.Capper.State", goodCounter: "ns=1;s=L1.Capper.Good" },
+    };
+    const stateOnly = { ...machine, signals: { state: "ns=1;s=L1.Filler.State" } };
+    const line = (machines: object[], lines?: object) =>
+      parseBridgeConfig({
+        ...valid,
+        endpoints: [{ ...valid.endpoints[0], machines }],
+        ...(lines ? { lines } : {}),
+      });
+    assert.deepEqual([...countingPoints(line([capper, machine]))], ["lyon/l1/filler"]);
+    assert.deepEqual(
+      [...countingPoints(line([machine, capper], { l1: { countingPoint: "filler" } }))],
+      ["lyon/l1/filler"],
+    );
+    assert.deepEqual(
+      [...countingPoints(line([capper, stateOnly]))],
+      ["lyon/l1/capper"],
+      "the last that counts",
+    );
+    assert.deepEqual([...countingPoints(line([stateOnly]))], [], "a line where nothing counts has none");
+    assert.equal(keyOf({ ...valid, lines: { l9: { countingPoint: "filler" } } }), "lines.l9");
+    assert.equal(keyOf({ ...valid, lines: { l1: { countingPoint: "labeler" } } }), "lines.l1.countingPoint");
+    assert.equal(
+      keyOf({
+        ...valid,
+        endpoints: [
+          { ...valid.endpoints[0], machines: [capper, { ...machine, rejects: { component: "CAP-38" } }] },
+        ],
+      }),
+      "endpoints.0.machines.1.rejects",
+      "the counting point's rejects are finished product, not a component",
+    );
+    assert.equal(
+      keyOf({
+        ...valid,
+        endpoints: [{ ...valid.endpoints[0], machines: [stateOnly] }],
+        lines: { l1: { countingPoint: "filler" } },
+      }),
+      "endpoints.0.machines.0.signals.goodCounter",
+      "a counting point named must count",
+    );
   });
 
   test("a vendor profile maps the device's numbers to PackML states", () => {

@@ -245,4 +245,80 @@ describe("machine tracker", () => {
     m.apply([r("state", S.EXECUTE, 0)]);
     assert.deepEqual(m.apply([r("state", 0, 10, { quality: "BAD" })]), []);
   });
+
+  test("a report carries the time the machine ran in its period, clipped to it; the rest goes with the next report", () => {
+    const m = tracker();
+    m.apply([r("goodCounter", 0, 0), r("rejectCounter", 0, 0), r("order", "MO/1", 0)]);
+    m.apply([r("state", S.EXECUTE, 1_000)]);
+    m.apply([r("goodCounter", 10, 4_000)]);
+    const [first] = m.flushProduction();
+    type Timed = { running: { startedAt: Date; endedAt: Date }[]; periodStartAt: Date; reportedAt: Date };
+    assert.deepEqual(
+      payloadOf<Timed>(first).running.map((p) => [p.startedAt.getTime() - T0, p.endedAt.getTime() - T0]),
+      [[1_000, 4_000]],
+    );
+    // It stops at 6 s without counting more: the stretch's end is reported at once, with no count.
+    const stop = m.apply([r("state", S.STOPPED, 6_000)]);
+    const timeOnly = stop.find((e) => e.type === "mfg.production.production_reported.v1");
+    const p = payloadOf<Timed & { goodQuantity: { value: string } }>(timeOnly);
+    assert.equal(p.goodQuantity.value, "0.000000");
+    assert.deepEqual(
+      p.running.map((x) => [x.startedAt.getTime() - T0, x.endedAt.getTime() - T0]),
+      [[4_000, 6_000]],
+    );
+    assert.deepEqual(
+      m.flushProduction({ withRunningTime: true, at: at(9_000) }),
+      [],
+      "stopped: no time to report",
+    );
+  });
+
+  test("only the counting point says its run ended when its order or lot changes; a lot changing with the order ends one run", () => {
+    const upstream = tracker({ rejectedComponent: "CAP-38" });
+    const point = tracker({ countingPoint: true });
+    for (const m of [upstream, point]) {
+      m.apply([r("goodCounter", 0, 0), r("rejectCounter", 0, 0), r("order", "MO/1", 0), r("lot", "L1", 0)]);
+      m.apply([r("goodCounter", 5, 100), r("rejectCounter", 1, 100)]);
+    }
+    const ended = (events: { type: string; payload: unknown }[]) =>
+      events.filter((e) => e.type === "mfg.production.production_run_ended.v1").map((e) => e.payload);
+    assert.deepEqual(ended(upstream.apply([r("lot", "L2", 200)])), []);
+    const reports = upstream.apply([r("goodCounter", 7, 250)]).concat(upstream.flushProduction());
+    assert.equal(payloadOf<{ rejectedComponent: string }>(reports[0]).rejectedComponent, "CAP-38");
+    assert.equal(payloadOf<{ countingPoint: boolean }>(reports[0]).countingPoint, false);
+
+    const lotChange = point.apply([r("lot", "L2", 200)]);
+    assert.deepEqual(
+      lotChange.map((e) => e.type),
+      ["mfg.production.production_reported.v1", "mfg.production.production_run_ended.v1"],
+      "the run's last count is reported before its end",
+    );
+    assert.equal(payloadOf<{ countingPoint: boolean }>(lotChange[0]).countingPoint, true);
+    assert.deepEqual(ended(lotChange), [
+      {
+        equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: "m1" },
+        orderRef: "MO/1",
+        lot: "L1",
+        reason: "LOT_CHANGE",
+        nextOrderRef: "MO/1",
+        nextLot: "L2",
+        requestedBy: null,
+        endedAt: at(200),
+      },
+    ]);
+    point.apply([r("goodCounter", 9, 300)]);
+    const orderChange = ended(point.apply([r("order", "MO/2", 400), r("lot", "L7", 400)]));
+    assert.deepEqual(
+      orderChange.map((e) => [
+        (e as { orderRef: string }).orderRef,
+        (e as { lot: string }).lot,
+        (e as { reason: string }).reason,
+        (e as { nextOrderRef: string }).nextOrderRef,
+        (e as { nextLot: string }).nextLot,
+      ]),
+      [["MO/1", "L2", "ORDER_CHANGE", "MO/2", "L7"]],
+    );
+    assert.deepEqual(ended(point.apply([r("order", null, 500)])).length, 1, "to no order: MO/2's run ended");
+    assert.deepEqual(ended(point.apply([r("order", "MO/3", 600)])), [], "from no order: nothing ended");
+  });
 });

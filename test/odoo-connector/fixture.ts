@@ -181,6 +181,9 @@ export function productionReport(site: string, orderRef: string | null, good: nu
     rejectCounterTo: 0n,
     periodStartAt: at,
     reportedAt: at,
+    countingPoint: true,
+    rejectedComponent: null,
+    running: [],
   };
 }
 

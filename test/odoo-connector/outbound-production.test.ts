@@ -84,6 +84,9 @@ function report(
     rejectCounterTo: BigInt(reject),
     periodStartAt: at,
     reportedAt: at,
+    countingPoint: true,
+    rejectedComponent: null,
+    running: [],
   };
 }
 

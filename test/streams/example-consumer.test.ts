@@ -82,6 +82,9 @@ test("the example consumer from the guide tracks order progress exactly once, an
         rejectCounterTo: 0n,
         periodStartAt: new Date(),
         reportedAt: new Date(),
+        countingPoint: true,
+        rejectedComponent: null,
+        running: [],
       },
       { site: SITE, line: "line1", machine: "filler1", key: order, ...(id ? { id } : {}) },
     );
@@ -107,6 +110,9 @@ test("the example consumer from the guide tracks order progress exactly once, an
       rejectCounterTo: 1n,
       periodStartAt: new Date(),
       reportedAt: new Date(),
+      countingPoint: true,
+      rejectedComponent: null,
+      running: [],
     },
     { site: SITE, key: order },
   );

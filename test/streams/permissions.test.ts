@@ -329,6 +329,9 @@ describe("least-privilege NATS permissions per service", () => {
       rejectCounterTo: 0n,
       periodStartAt: new Date(),
       reportedAt: new Date(),
+      countingPoint: true,
+      rejectedComponent: null,
+      running: [],
     });
     await publisher.publish("mfg.production.production_order_released.v1", released, {
       site: SITE,

@@ -30,6 +30,9 @@ export function typicalProductionReport(i: number): EventPayloads[typeof EVENT] 
     rejectCounterTo: BigInt(i * 2 + 2),
     periodStartAt: new Date(1_796_000_000_000 + i * 1000),
     reportedAt: new Date(1_796_000_001_000 + i * 1000),
+    countingPoint: true,
+    rejectedComponent: null,
+    running: [],
   };
 }
 

@@ -436,6 +436,9 @@ function reportValue(order: BenchOrder, good: number, at: Date): ProductionRepor
     rejectCounterTo: 0n,
     periodStartAt: at,
     reportedAt: at,
+    countingPoint: true,
+    rejectedComponent: null,
+    running: [],
   };
 }
 

@@ -18,6 +18,7 @@ import type { Logger } from "../../../streams/src/logger.js";
 import type { EventPublisher } from "../../../streams/src/publisher.js";
 import {
   type BridgeConfig,
+  countingPoints,
   type EndpointConfig,
   equipmentOf,
   machineKeyOf,
@@ -65,10 +66,13 @@ export class MachineBridge {
   readonly #statusOutbox: Outbox;
   readonly #metrics: BridgeMetrics;
   readonly #timers: NodeJS.Timeout[] = [];
+  /** Machine keys of the lines' counting points. */
+  readonly #countingPoints: ReadonlySet<string>;
   #stopping: Promise<void> | undefined;
 
   private constructor(private readonly options: MachineBridgeOptions) {
     this.#metrics = bridgeMetrics(options.registry);
+    this.#countingPoints = countingPoints(options.config);
     this.#statusOutbox = new Outbox({
       publisher: options.publisher,
       target: { site: options.config.site, key: options.config.connectorId },
@@ -184,6 +188,8 @@ export class MachineBridge {
       categories: config.downtime.categories,
       defaultCategory: config.downtime.defaultCategory,
       maxSamples: config.telemetry.maxSamples,
+      countingPoint: this.#countingPoints.has(key),
+      rejectedComponent: mapping.rejects?.component ?? null,
     });
     const route = { site, line: mapping.line, machine: mapping.machine };
     tracker.restore(await readResumePoint(jsm, codec, route));

@@ -110,6 +110,16 @@ export const MachineMapping = z
     telemetry: z.array(TelemetryTag).default([]),
     /** Mode number → PackML mode, when a mode signal is mapped. @default 1 PRODUCTION, 2 MAINTENANCE, 3 MANUAL */
     modes: z.record(z.string().regex(/^-?\d+$/), z.enum(PACK_ML_MODE_SYMBOLS)).optional(),
+    /**
+     * What this machine's rejects are scrap of, for a machine upstream of the counting point: the
+     * product code (Odoo default_code) of the component it handles, e.g. a capper's caps. Without
+     * it an upstream machine's rejects are OEE data only. Not allowed on the counting point, whose
+     * rejects are scrap of the finished product.
+     */
+    rejects: z
+      .object({ component: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -212,6 +222,12 @@ export const BridgeConfig = z
       .strict()
       .default({ categories: {}, defaultCategory: "UNCLASSIFIED" }),
     endpoints: z.array(EndpointConfig).min(1),
+    /**
+     * Per line (`line`, or `site/line` when the bridge maps several sites): which machine is the
+     * line's counting point — the one whose good count is the line's finished output posted to the
+     * ERP. @default the last machine of the line in this file's order that maps a good counter
+     */
+    lines: z.record(z.string().min(1), z.object({ countingPoint: token }).strict()).default({}),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -247,6 +263,40 @@ export const BridgeConfig = z
         machines.set(key, path.join("."));
       });
     });
+    const byLine = machinesByLine(b);
+    for (const [line, setting] of Object.entries(b.lines)) {
+      const found = byLine.get(line) ?? byLine.get(`${b.site}/${line}`);
+      if (!found) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["lines", line],
+          message: `no machine is mapped on line ${line} (lines: ${[...byLine.keys()].join(", ")})`,
+        });
+        continue;
+      }
+      if (!found.some((m) => m.mapping.machine === setting.countingPoint))
+        ctx.addIssue({
+          code: "custom",
+          path: ["lines", line, "countingPoint"],
+          message: `${setting.countingPoint} is not a machine of line ${line} (machines: ${found.map((m) => m.mapping.machine).join(", ")})`,
+        });
+    }
+    for (const [line, members] of byLine) {
+      const point = countingPointOf(b, line, members);
+      if (!point) continue;
+      if (point.mapping.rejects)
+        ctx.addIssue({
+          code: "custom",
+          path: [...point.path, "rejects"],
+          message: `${point.mapping.machine} is the counting point of line ${line}: its rejects are scrap of the finished product, not of a component`,
+        });
+      if (!point.mapping.signals.goodCounter)
+        ctx.addIssue({
+          code: "custom",
+          path: [...point.path, "signals", "goodCounter"],
+          message: `${point.mapping.machine} is named the counting point of line ${line} and must map its good counter`,
+        });
+    }
   });
 export type BridgeConfig = z.infer<typeof BridgeConfig>;
 export type BridgeConfigInput = z.input<typeof BridgeConfig>;
@@ -276,6 +326,51 @@ export function machineKeyOf(
   site: string,
 ) {
   return [m.site ?? site, m.area, m.line, m.cell, m.machine].filter((p) => p !== undefined).join("/");
+}
+
+interface LineMember {
+  readonly mapping: MachineMapping;
+  readonly path: (string | number)[];
+}
+
+/** `site/line` → its machines in file order. */
+function machinesByLine(b: Pick<BridgeConfig, "site" | "endpoints">): Map<string, LineMember[]> {
+  const out = new Map<string, LineMember[]>();
+  b.endpoints.forEach((e, ei) => {
+    e.machines.forEach((m, mi) => {
+      const line = `${m.site ?? b.site}/${m.line}`;
+      const members = out.get(line) ?? [];
+      members.push({ mapping: m, path: ["endpoints", ei, "machines", mi] });
+      out.set(line, members);
+    });
+  });
+  return out;
+}
+
+/**
+ * The line's counting point: the machine `lines` names, else the last machine of the line that
+ * maps a good counter (a line where nothing counts has none).
+ */
+function countingPointOf(
+  b: Pick<BridgeConfig, "site" | "lines">,
+  line: string,
+  members: readonly LineMember[],
+): LineMember | undefined {
+  const [site, token] = line.split("/") as [string, string];
+  const chosen =
+    b.lines[line]?.countingPoint ?? (site === b.site ? b.lines[token]?.countingPoint : undefined);
+  if (chosen !== undefined) return members.find((m) => m.mapping.machine === chosen);
+  return members.findLast((m) => m.mapping.signals.goodCounter !== undefined);
+}
+
+/** Machine keys (see machineKeyOf) of the lines' counting points. */
+export function countingPoints(config: BridgeConfig): Set<string> {
+  const out = new Set<string>();
+  for (const [line, members] of machinesByLine(config)) {
+    const point = countingPointOf(config, line, members);
+    if (point) out.add(machineKeyOf(point.mapping, config.site));
+  }
+  return out;
 }
 
 /** The state table a machine uses (machine profile, else endpoint profile). */

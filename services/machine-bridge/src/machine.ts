@@ -14,6 +14,7 @@ import type {
   EventType,
   PackMlMode,
   PackMlState,
+  RunningPeriod,
   SampleQuality,
   StopReason,
   TelemetrySample,
@@ -74,6 +75,13 @@ export interface MachineTrackerOptions {
   defaultCategory: DowntimeCategory;
   /** Samples per TelemetrySampled at most. */
   maxSamples: number;
+  /**
+   * This machine is its line's counting point: its good count is the line's finished output, and
+   * a change of its order or lot ends the run (ProductionRunEnded). @default false
+   */
+  countingPoint?: boolean;
+  /** Product code of the component whose scrap this (upstream) machine's rejects are. @default null */
+  rejectedComponent?: string | null;
 }
 
 interface Counter {
@@ -114,6 +122,15 @@ export class MachineTracker {
   #periodStart: Date | null = null;
   #lastCountAt: Date | null = null;
   #samples: TelemetrySample[] = [];
+  /** Since when the machine runs (EXECUTE); null when it does not. */
+  #runningSince: Date | null = null;
+  /** Stretches of EXECUTE that ended since the last report (clipped to it when flushed). */
+  #ran: RunningPeriod[] = [];
+  /**
+   * Something was counted since the order or lot last changed. A lot change with nothing counted
+   * since the order changed is part of that change (PLCs write order and lot in separate cycles).
+   */
+  #countedSinceChange = false;
   /** Counter changes classified as rollover/reset, and state numbers not in the profile. */
   readonly anomalies = { rollovers: 0, resets: 0, unknownStates: 0, staleReadings: 0 };
   /** Source time of the last value applied, per discrete signal. */
@@ -144,7 +161,10 @@ export class MachineTracker {
 
   /** Continues from what the streams already hold. Call before the first reading. */
   restore(resume: ResumePoint): void {
-    if (resume.state) this.#state = resume.state.state;
+    if (resume.state) {
+      this.#state = resume.state.state;
+      if (resume.state.state === "EXECUTE") this.#runningSince = resume.state.at;
+    }
     if (resume.openDowntime) this.#downtime = { ...resume.openDowntime };
     if (resume.production) {
       if (this.options.hasGoodCounter) this.#good.reported = this.#good.current = resume.production.good;
@@ -208,14 +228,25 @@ export class MachineTracker {
     return out;
   }
 
-  /** A ProductionReported for what was counted since the last one; none when nothing was. */
-  flushProduction(): Outgoing<"mfg.production.production_reported.v1">[] {
+  /**
+   * A ProductionReported for what was counted since the last one, with the time the machine ran in
+   * that period; none when nothing was counted — unless `withRunningTime` and the machine ran since
+   * (at the end of a stretch of EXECUTE and before an order or lot change, so a machine that runs
+   * without counting still reports its time, to the order it ran for).
+   */
+  flushProduction(
+    options: { withRunningTime?: boolean; at?: Date } = {},
+  ): Outgoing<"mfg.production.production_reported.v1">[] {
     const g = this.#good;
     const r = this.#reject;
     if (g.reported === null || r.reported === null || g.current === null || r.current === null) return [];
-    if (g.pending === 0n && r.pending === 0n) return [];
-    const reportedAt = this.#lastCountAt ?? new Date();
+    const counted = g.pending !== 0n || r.pending !== 0n;
+    const timed = options.withRunningTime === true && (this.#ran.length > 0 || this.#runningSince !== null);
+    if (!counted && !timed) return [];
+    const reportedAt = counted ? (this.#lastCountAt ?? new Date()) : (options.at ?? new Date());
     const periodStartAt = this.#periodStart ?? reportedAt;
+    const running = this.#takeRunning(periodStartAt, reportedAt);
+    if (!counted && running.length === 0) return [];
     const { uom } = this.options.counters;
     const payload: EventPayloads["mfg.production.production_reported.v1"] = {
       equipment: this.options.equipment,
@@ -229,6 +260,9 @@ export class MachineTracker {
       rejectCounterTo: r.current,
       periodStartAt,
       reportedAt,
+      countingPoint: this.options.countingPoint ?? false,
+      rejectedComponent: this.options.rejectedComponent ?? null,
+      running,
     };
     const id = derivedEventId(
       this.key,
@@ -238,6 +272,7 @@ export class MachineTracker {
       r.reported,
       r.current,
       periodStartAt.getTime(),
+      ...(counted ? [] : ["time", reportedAt.getTime()]),
     );
     g.reported = g.current;
     r.reported = r.current;
@@ -281,6 +316,28 @@ export class MachineTracker {
     return excess;
   }
 
+  /**
+   * The running stretches within [from, to]: those that ended (clipped), and the one under way up
+   * to `to` (it goes on from `to`). What ended after `to` stays for the next report.
+   */
+  #takeRunning(from: Date, to: Date): RunningPeriod[] {
+    const out: RunningPeriod[] = [];
+    const later: RunningPeriod[] = [];
+    const clip = (p: RunningPeriod) => {
+      const startedAt = p.startedAt < from ? from : p.startedAt;
+      const endedAt = p.endedAt > to ? to : p.endedAt;
+      if (endedAt > startedAt) out.push({ startedAt, endedAt });
+      if (p.endedAt > to) later.push({ startedAt: to > p.startedAt ? to : p.startedAt, endedAt: p.endedAt });
+    };
+    for (const p of this.#ran) clip(p);
+    if (this.#runningSince && this.#runningSince < to) {
+      clip({ startedAt: this.#runningSince, endedAt: to });
+      this.#runningSince = to;
+    }
+    this.#ran = later;
+    return out;
+  }
+
   #sample(r: Reading): void {
     const value = Number(r.value); // booleans as 0/1
     if (!Number.isFinite(value) || r.tag === undefined) return;
@@ -301,6 +358,7 @@ export class MachineTracker {
     if (d.change === "reset") this.anomalies.resets++;
     c.pending += d.quantity;
     c.current = value;
+    if (d.quantity > 0n) this.#countedSinceChange = true;
     if (!this.#lastCountAt || r.sourceTime > this.#lastCountAt) this.#lastCountAt = r.sourceTime;
   }
 
@@ -308,10 +366,47 @@ export class MachineTracker {
     const value = text(r.value);
     const current = r.signal === "order" ? this.#order : this.#lot;
     if (value === current) return;
-    // Quantities counted so far belong to the order/lot that was running.
-    out.push(...this.flushProduction());
-    if (r.signal === "order") this.#order = value;
-    else this.#lot = value;
+    // Quantities counted and time run so far belong to the order/lot that was running.
+    out.push(...this.flushProduction({ withRunningTime: true, at: r.sourceTime }));
+    if (r.signal === "order") {
+      this.#endRun("ORDER_CHANGE", r.sourceTime, value, null, out);
+      this.#order = value;
+    } else if (!this.#countedSinceChange) {
+      // Nothing made since the last change: this lot belongs to it (the next run starts with it).
+      const ended = out.findLast((e) => e.type === "mfg.production.production_run_ended.v1");
+      if (ended) (ended.payload as { nextLot: string | null }).nextLot = value;
+      this.#lot = value;
+    } else {
+      this.#endRun("LOT_CHANGE", r.sourceTime, this.#order, value, out);
+      this.#lot = value;
+    }
+    this.#countedSinceChange = false;
+  }
+
+  /** At the counting point, the run of the current order (and lot) ends. */
+  #endRun(
+    reason: "ORDER_CHANGE" | "LOT_CHANGE",
+    at: Date,
+    nextOrderRef: string | null,
+    nextLot: string | null,
+    out: Outgoing[],
+  ): void {
+    if (!this.options.countingPoint || this.#order === null) return;
+    out.push({
+      type: "mfg.production.production_run_ended.v1",
+      payload: {
+        equipment: this.options.equipment,
+        orderRef: this.#order,
+        lot: this.#lot,
+        reason,
+        nextOrderRef,
+        nextLot,
+        requestedBy: null,
+        endedAt: at,
+      },
+      id: derivedEventId(this.key, "run-ended", at.getTime(), this.#order, this.#lot ?? "", reason),
+      time: at,
+    });
   }
 
   #reason(): StopReason | null {
@@ -337,6 +432,13 @@ export class MachineTracker {
     if (next === previous) return;
     this.#state = next;
     const at = r.sourceTime;
+    if (next === "EXECUTE") this.#runningSince ??= at;
+    else if (this.#runningSince) {
+      if (at > this.#runningSince) this.#ran.push({ startedAt: this.#runningSince, endedAt: at });
+      this.#runningSince = null;
+      // The stretch's time is reported now even if nothing was counted (a long cycle, a stop).
+      out.push(...this.flushProduction({ withRunningTime: true, at }));
+    }
     const down = !DOWN_EXEMPT.has(next);
     const reason = down ? this.#reason() : null;
     out.push({
