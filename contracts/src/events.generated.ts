@@ -163,7 +163,11 @@ export interface EquipmentPath {
 export interface GoodsMovementPosted {
   /** Site (plant) identifier, e.g. "plant-lyon". */
   site: string;
-  /** What kind of movement. */
+  /**
+   * What kind of movement. SCRAP is told by the scrap record linked to the move (Odoo 17+
+   * stock.move.scrap_id, 16 stock.scrap.move_id), before CONSUMPTION/PRODUCTION: a scrap from a manufacturing
+   * order is neither. UNBUILD: a movement of an unbuild order (mrp.unbuild).
+   */
   movementType: MovementType;
   /**
    * Transfer reference (Odoo stock.picking name, e.g. "WH/OUT/00012"); null for moves without a transfer
@@ -190,6 +194,11 @@ export interface GoodsMovementPosted {
   origin: string | null;
   /** When the movement was done in Odoo (date). */
   postedAt: Date;
+  /**
+   * The manufacturing order the movement belongs to: the order a component was consumed for, a product
+   * produced by, a scrap taken from, or an unbuild undid; null for movements of no order.
+   */
+  orderRef: string | null;
 }
 
 /** The symbols of {@link HoldStatus}, in schema order. Readers map unknown symbols to "ACTIVE". */
@@ -330,6 +339,7 @@ export const MOVEMENT_TYPE_SYMBOLS = [
   "PRODUCTION",
   "SCRAP",
   "ADJUSTMENT",
+  "UNBUILD",
 ] as const;
 /**
  * Kind of movement, from the Odoo picking type and locations. OTHER is what readers see for a kind added
@@ -558,12 +568,20 @@ export interface ProductionOrderCompleted {
   producedQuantity: Quantity;
   /** Quantity of the product scrapped on this order; null when none was recorded. */
   scrappedQuantity: Quantity | null;
-  /** Lot or serial number produced; null when the product is not tracked. */
+  /**
+   * Lot or serial number produced; null when the product is not tracked. With several finished lots or
+   * serials (Odoo 19 lot_producing_ids), the first; all of them are in `lots`.
+   */
   lot: string | null;
   /** Where the order ran: site and line. */
   equipment: EquipmentPath;
   /** When the order was marked done in Odoo (date_finished). */
   completedAt: Date;
+  /**
+   * Every finished lot or serial number of the order (one on Odoo 16-18; several serials on 19); empty when
+   * the product is not tracked.
+   */
+  lots: string[];
 }
 
 /**
@@ -795,6 +813,20 @@ export interface Quantity {
   uom: string;
 }
 
+/**
+ * A component quantity an unbuild returned to stock.
+ *
+ * Avro record `mfg.inventory.ReturnedComponent`.
+ */
+export interface ReturnedComponent {
+  /** The component product. */
+  component: ProductRef;
+  /** Its lot; null when not tracked. */
+  lot: string | null;
+  /** Quantity returned. */
+  quantity: Quantity;
+}
+
 /** The symbols of {@link RunEndReason}, in schema order. */
 export const RUN_END_REASON_SYMBOLS = [
   "ORDER_CHANGE",
@@ -857,6 +889,25 @@ export interface ShipmentBlocked {
   blockedLots: BlockedLot[];
   /** When the gate blocked the delivery. */
   blockedAt: Date;
+}
+
+/**
+ * A delivery was cancelled in the ERP (Odoo stock.picking of an outgoing type, state cancel): any
+ * ShipmentRequested of it no longer needs a decision.
+ *
+ * Avro record `mfg.shipping.ShipmentCancelled`.
+ */
+export interface ShipmentCancelled {
+  /** The delivery's name, e.g. "WH/OUT/00042". */
+  pickingRef: string;
+  /** Odoo stock.picking id. */
+  odooPickingId: bigint;
+  /** Site the ERP database serves. */
+  site: string;
+  /** Source document (the sales order), when Odoo has one. */
+  origin: string | null;
+  /** When the cancellation was written in the ERP. */
+  cancelledAt: Date;
 }
 
 /**
@@ -1016,6 +1067,34 @@ export interface TelemetrySampled {
   samples: TelemetrySample[];
 }
 
+/**
+ * An unbuild order was done in the ERP (Odoo mrp.unbuild): a finished product taken apart and its components
+ * returned to stock. The reverse genealogy edge of MaterialConsumed: the components' lots are no longer
+ * inside the unbuilt lot.
+ *
+ * Avro record `mfg.inventory.UnbuildPosted`.
+ */
+export interface UnbuildPosted {
+  /** Site the ERP database serves. */
+  site: string;
+  /** The unbuild order's name, e.g. "UB/00003". */
+  unbuildRef: string;
+  /** Odoo mrp.unbuild id. */
+  odooUnbuildId: bigint;
+  /** The manufacturing order whose output was unbuilt; null when the unbuild names none. */
+  orderRef: string | null;
+  /** The product taken apart. */
+  product: ProductRef;
+  /** Its lot or serial number; null when not tracked. */
+  lot: string | null;
+  /** Quantity unbuilt. */
+  quantity: Quantity;
+  /** What came back to stock, per component and lot. */
+  returnedComponents: ReturnedComponent[];
+  /** When the unbuild was done in the ERP. */
+  unbuiltAt: Date;
+}
+
 /** The payload type of every event in the catalog, by CloudEvents type (`ce-type`, the registry subject). */
 export interface EventPayloads {
   /** contracts/schemas/inventory/GoodsMovementPosted.v1.avsc */
@@ -1024,6 +1103,8 @@ export interface EventPayloads {
   "mfg.inventory.lot_registered.v1": LotRegistered;
   /** contracts/schemas/inventory/MaterialConsumed.v1.avsc */
   "mfg.inventory.material_consumed.v1": MaterialConsumed;
+  /** contracts/schemas/inventory/UnbuildPosted.v1.avsc */
+  "mfg.inventory.unbuild_posted.v1": UnbuildPosted;
   /** contracts/schemas/machine/ConnectorStatusChanged.v1.avsc */
   "mfg.machine.connector_status_changed.v1": ConnectorStatusChanged;
   /** contracts/schemas/machine/DowntimeEnded.v1.avsc */
@@ -1058,6 +1139,8 @@ export interface EventPayloads {
   "mfg.quality.spc_violation_detected.v1": SpcViolationDetected;
   /** contracts/schemas/shipping/ShipmentBlocked.v1.avsc */
   "mfg.shipping.shipment_blocked.v1": ShipmentBlocked;
+  /** contracts/schemas/shipping/ShipmentCancelled.v1.avsc */
+  "mfg.shipping.shipment_cancelled.v1": ShipmentCancelled;
   /** contracts/schemas/shipping/ShipmentCleared.v1.avsc */
   "mfg.shipping.shipment_cleared.v1": ShipmentCleared;
   /** contracts/schemas/shipping/ShipmentRequested.v1.avsc */
@@ -1072,6 +1155,7 @@ export const EVENT_TYPES = [
   "mfg.inventory.goods_movement_posted.v1",
   "mfg.inventory.lot_registered.v1",
   "mfg.inventory.material_consumed.v1",
+  "mfg.inventory.unbuild_posted.v1",
   "mfg.machine.connector_status_changed.v1",
   "mfg.machine.downtime_ended.v1",
   "mfg.machine.downtime_started.v1",
@@ -1089,6 +1173,7 @@ export const EVENT_TYPES = [
   "mfg.quality.quality_hold_released.v1",
   "mfg.quality.spc_violation_detected.v1",
   "mfg.shipping.shipment_blocked.v1",
+  "mfg.shipping.shipment_cancelled.v1",
   "mfg.shipping.shipment_cleared.v1",
   "mfg.shipping.shipment_requested.v1",
 ] as const satisfies readonly EventType[];

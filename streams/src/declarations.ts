@@ -251,10 +251,13 @@ export function declarations(options: DeclarationOptions = {}): Declarations {
       // Posts production reports to Odoo. The ERP is slow and can be down for hours: few messages in
       // flight (64), a 1 min ack wait (long postings call working()), then 5 min, 15 min, 1 h and 4 h
       // between redeliveries; 12 deliveries span about a day of ERP outage before dead-lettering.
+      // Reports and run ends share one durable: a run's end must be handled after its counts, and
+      // one filter keeps that order on the 2.9 floor (no multiple filter subjects there).
       "odoo-connector-production-reported": {
         stream: "MFG_PRODUCTION",
-        description: "odoo-connector: posts production reports to Odoo (ProductionReported -> ERP)",
-        filterSubjects: ["mfg.production.production_reported.>"],
+        description:
+          "odoo-connector: posts production reports to Odoo and closes orders when runs end (ProductionReported, ProductionRunEnded -> ERP)",
+        filterSubjects: ["mfg.production.>"],
         ackWait: "1m",
         backoff: ["1m", "5m", "15m", "1h", "4h"],
         maxDeliver: 12,

@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/index.js";
-import { reconcile } from "../../services/odoo-connector/src/reconcile.js";
+import { reconcile } from "../../services/odoo-connector/src/reconcile/index.js";
 import { until } from "../harness/wait.js";
 import {
   deadLetters,

@@ -16,6 +16,7 @@ import {
   postQualityHoldPlaced,
   startOutbound,
 } from "../../services/odoo-connector/src/outbound/index.js";
+import { EquipmentMap } from "../../services/odoo-connector/src/equipment.js";
 import { silentLogger } from "../../streams/src/logger.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
 import { until } from "../harness/wait.js";
@@ -212,7 +213,13 @@ for (const profile of [16, 17, 18, 19] as const) {
         assert.deepEqual(await transfers(), [["done", stock, quarantine, [[lot, 2]]]]);
 
         // The placement delivered again posts nothing new.
-        const ctx = { odoo: client, fields, setup: new OdooSetup(client), logger: silentLogger };
+        const ctx = {
+          odoo: client,
+          fields,
+          setup: new OdooSetup(client),
+          equipment: new EquipmentMap({}),
+          logger: silentLogger,
+        };
         const again = await postQualityHoldPlaced(ctx, {
           id: placed.envelope.id,
           value: {

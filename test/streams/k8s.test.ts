@@ -58,7 +58,7 @@ describe("streams k8s - NACK resources from the declarations", () => {
     assert.equal(machine["preventDelete"], true);
     const poster = find("Consumer", "durableName", "odoo-connector-production-reported");
     assert.equal(poster["streamName"], "MFG_PRODUCTION");
-    assert.equal(poster["filterSubject"], "mfg.production.production_reported.>");
+    assert.equal(poster["filterSubject"], "mfg.production.>");
     assert.deepEqual(poster["backoff"], ["1m", "5m", "15m", "1h", "4h"]);
     assert.equal(find("KeyValue", "bucket", "THREADLINE_IDEMPOTENCY")["ttl"], "720h");
     for (const doc of docs)

@@ -231,6 +231,7 @@ describe("publish - async window", () => {
       producedQuantity: { value: "10", uom: "Units" },
       scrappedQuantity: null,
       lot: null,
+      lots: [],
       equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: null },
       completedAt: new Date("2026-11-30T10:00:00.000Z"),
     };

@@ -11,7 +11,7 @@ import type { EventCodec } from "../../contracts/src/codec.js";
 import type { EventPayloads } from "../../contracts/src/events.generated.js";
 import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
-import { reconcile } from "../../services/odoo-connector/src/reconcile.js";
+import { reconcile } from "../../services/odoo-connector/src/reconcile/index.js";
 import { fromHeaders } from "../../streams/src/envelope.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import type { RunningService } from "../../streams/src/service.js";
@@ -141,16 +141,18 @@ export async function startOdooDemo(options: {
             dispatched.has(o.orderRef),
           );
         let orders = await mine();
-        while (orders.some((o) => o.unposted.length > 0) && Date.now() < deadline) {
+        while (orders.some((o) => o.waiting.length > 0) && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, 500));
           orders = await mine();
         }
         print(`Odoo: ${postings} postings; reconciliation of the event log with Odoo:`);
-        for (const o of orders)
+        for (const o of orders) {
           print(
-            `  ${o.orderRef}: reported ${o.logged}, in Odoo ${o.posted}, drift ${o.drift}${o.unposted.length ? `, ${o.unposted.length} not posted yet` : ""}`,
+            `  ${o.orderRef}: counting point good ${o.counted.good}, rejected ${o.counted.reject}; ${o.posted} reports in Odoo${o.waiting.length ? `, ${o.waiting.length} not posted yet` : ""}`,
           );
-        print(orders.every((o) => o.drift === 0 && o.unposted.length === 0) ? "  no drift" : "  DRIFT");
+          for (const f of o.findings) print(`    ${f.kind}: ${f.message}`);
+        }
+        print(orders.every((o) => o.findings.length === 0 && o.waiting.length === 0) ? "  no drift" : "  DRIFT");
         // The reports of the first part of the demo name an order Odoo does not have: dead letters.
         const dead = await jetstreamManager(nc).then((jsm) =>
           jsm.streams.getMessage(DLQ_STREAM, {

@@ -32,8 +32,12 @@ export const OdooSettings = z.object({
   ODOO_PROTOCOL: z.enum(["auto", "jsonrpc", "json2"]).default("auto"),
   /** Requests in flight at most, and postings run at once per durable. @default 4 */
   ODOO_CONCURRENCY: positiveInt.default(4),
-  /** Requests started per second at most. @default 20 */
-  ODOO_RATE_PER_SECOND: positiveInt.default(20),
+  /**
+   * Requests started per second at most. The default assumes an Odoo with a few HTTP workers
+   * (`--workers` 4 or more) that the connector shares with its users: 50 short RPC calls a second
+   * keep one or two of them busy. @default 50
+   */
+  ODOO_RATE_PER_SECOND: positiveInt.default(50),
   /** Per request. @default 30000 */
   ODOO_TIMEOUT_MS: positiveInt.default(30_000),
   /** Attempts per call when a retry is safe (the first included). @default 5 */
@@ -45,24 +49,61 @@ export const OdooSettings = z.object({
 });
 export type OdooSettings = z.infer<typeof OdooSettings>;
 
-export const OdooConnectorConfig = BaseServiceConfig.extend(OdooSettings.shape).extend({
-  /** Inbound: each model is re-read this often (and at once on a webhook). @default 5000 */
-  SYNC_POLL_INTERVAL_MS: positiveInt.default(5_000),
-  /** Inbound: rows whose write_date is this much older than the cursor are re-read. @default 60000 */
-  SYNC_OVERLAP_MS: positiveInt.default(60_000),
-  /** Secret path token of the webhook route `POST /odoo/webhook/<token>`; no webhook route without it. */
-  WEBHOOK_TOKEN: z
-    .string()
-    .min(24, "must be at least 24 characters (it is the webhook's only credential)")
-    .optional(),
-  /** ISA-95 line token → Odoo work center code (downtime postings). */
+/** Machines and lines → Odoo work centres (the connector and `threadline odoo reconcile` read them alike). */
+export const EquipmentSettings = z.object({
+  /**
+   * ISA-95 line token, or `line/machine`, → Odoo work center code. A machine's own work centre takes
+   * its running time and downtime; a machine without one uses its line's. Orders are routed to lines
+   * by the work centres of their work orders (the inverse, or LINE_BY_WORKCENTER).
+   */
   WORKCENTER_BY_LINE: tokenMap.default({}),
   /** Odoo work center code → line token (orders' equipment). Default: the inverse of WORKCENTER_BY_LINE. */
   LINE_BY_WORKCENTER: tokenMap.optional(),
-  /** Reconcile the last RECONCILE_WINDOW_MS every RECONCILE_INTERVAL_MS (0: never). @default 0 */
-  RECONCILE_INTERVAL_MS: z.coerce.number().int().nonnegative().default(0),
-  RECONCILE_WINDOW_MS: positiveInt.default(24 * 3_600_000),
 });
+
+export const OdooConnectorConfig = BaseServiceConfig.extend(OdooSettings.shape)
+  .extend(EquipmentSettings.shape)
+  .extend({
+    /** Inbound: each model is re-read this often (and at once on a webhook). @default 5000 */
+    SYNC_POLL_INTERVAL_MS: positiveInt.default(5_000),
+    /** Inbound: rows whose write_date is this much older than the cursor are re-read. @default 60000 */
+    SYNC_OVERLAP_MS: positiveInt.default(60_000),
+    /** Secret path token of the webhook route `POST /odoo/webhook/<token>`; no webhook route without it. */
+    WEBHOOK_TOKEN: z
+      .string()
+      .min(24, "must be at least 24 characters (it is the webhook's only credential)")
+      .optional(),
+    /**
+     * When an order is closed in Odoo (button_mark_done, at most one backorder): order_end — when the
+     * counting point moves to another order, the planned quantity is reached (CLOSE_AT_PLANNED_QUANTITY)
+     * or an operator says so; lot_change — also at each lot change; shift — also at each CLOSE_SHIFTS
+     * boundary; operator — only when an operator says so (`threadline odoo close`). A lot change of a
+     * lot-tracked product always closes (Odoo holds one produced lot per order). @default order_end
+     */
+    CLOSE_POLICY: z.enum(["order_end", "lot_change", "shift", "operator"]).default("order_end"),
+    /** Shift boundaries of the shift close policy, `HH:MM` in UTC, comma-separated, e.g. `06:00,14:00,22:00`. */
+    CLOSE_SHIFTS: z
+      .string()
+      .regex(
+        /^([01]\d|2[0-3]):[0-5]\d(,([01]\d|2[0-3]):[0-5]\d)*$/,
+        "must be HH:MM times, comma-separated (UTC)",
+      )
+      .optional(),
+    /** Close an order as soon as the counting point reaches its planned quantity. @default false */
+    CLOSE_AT_PLANNED_QUANTITY: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
+    /** What an operation type's `create_backorder: ask` means at a close. @default backorder */
+    ODOO_BACKORDER_ON_ASK: z.enum(["backorder", "close"]).default("backorder"),
+    /** The time an order's stock moves carry: the shop floor's (event) or Odoo's at posting. @default event */
+    ODOO_MOVE_DATE: z.enum(["event", "posting"]).default("event"),
+    /** Where rejected units are scrapped to (full location name); Odoo's default scrap location when absent. */
+    ODOO_SCRAP_LOCATION: z.string().min(1).default("Virtual Locations/Scrap"),
+    /** Reconcile the last RECONCILE_WINDOW_MS every RECONCILE_INTERVAL_MS (0: never). @default 0 */
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().nonnegative().default(0),
+    RECONCILE_WINDOW_MS: positiveInt.default(24 * 3_600_000),
+  });
 export type OdooConnectorConfig = z.infer<typeof OdooConnectorConfig>;
 
 /** The Odoo client's options from the settings. */

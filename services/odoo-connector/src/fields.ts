@@ -25,6 +25,18 @@ export interface OdooFields {
   readonly immediateTransferWizard: boolean;
   /** Name of the domain parameter of search/search_read/search_count when passed by name. */
   readonly domainParam: "args" | "domain";
+  /**
+   * What links an order to its backorders and split siblings: a procurement group up to 18, a
+   * production group (model `mrp.production.group`) from 19 (mrp_production.py `_get_backorder_mo_vals`).
+   */
+  readonly moGroup: "procurement_group_id" | "production_group_id";
+  /**
+   * The public `set_qty_producing()` (17+) fills component quantities as the form's onchange does;
+   * 16 has only the private `_set_qty_producing` (reachable by writing a work order's qty_producing).
+   */
+  readonly hasSetQtyProducing: boolean;
+  /** How a scrap and its move are linked: `stock.scrap.move_id` (16) or `stock.move.scrap_id` (17+). */
+  readonly scrapMoveLink: "scrap.move_id" | "move.scrap_id";
 }
 
 export function odooFields(major: number): OdooFields {
@@ -43,5 +55,8 @@ export function odooFields(major: number): OdooFields {
     immediateProductionWizard: m === 16,
     immediateTransferWizard: m === 16,
     domainParam: m === 16 ? "args" : "domain",
+    moGroup: m >= 19 ? "production_group_id" : "procurement_group_id",
+    hasSetQtyProducing: m >= 17,
+    scrapMoveLink: m === 16 ? "scrap.move_id" : "move.scrap_id",
   };
 }

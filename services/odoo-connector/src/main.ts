@@ -7,21 +7,21 @@
  * the start with a message saying which.
  */
 import { Kvm } from "@nats-io/kv";
+import type { Registry } from "prom-client";
+import { ConfigError } from "../../../streams/src/errors.js";
 import type { Logger } from "../../../streams/src/logger.js";
 import { type RunningService, runService } from "../../../streams/src/service.js";
 import { OdooConnectorConfig, odooClientOptions } from "./config.js";
+import { EquipmentMap } from "./equipment.js";
 import { INBOUND_DEFAULTS, InboundSync, registerOdooWebhook } from "./inbound/index.js";
-import { connectorMetrics } from "./metrics.js";
 import { OdooClient } from "./odoo/client.js";
+import { checkOdooSetup } from "./odoo-setup.js";
 import { startOutbound } from "./outbound/index.js";
-import { reconcile } from "./reconcile.js";
+import { startShiftSchedule } from "./outbound/shifts.js";
+import { type ReconcileOptions, reconcile, recordDrift } from "./reconcile/index.js";
 
 /** KV bucket of cursors and order snapshots (declared in streams/src/declarations.ts). */
 const STATE_BUCKET = "THREADLINE_CONNECTOR_STATE";
-
-function inverse(map: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(map).map(([k, v]) => [v, k]));
-}
 
 export async function startOdooConnector(
   env: Record<string, string | undefined> = process.env,
@@ -44,7 +44,20 @@ export async function startOdooConnector(
         });
     },
     setup: async ({ config, nc, codec, publisher, logger, metrics }) => {
+      if (config.CLOSE_POLICY === "shift" && !config.CLOSE_SHIFTS)
+        throw new ConfigError(
+          "CLOSE_SHIFTS",
+          "is required with CLOSE_POLICY=shift (e.g. 06:00,14:00,22:00, UTC)",
+        );
       const client = await OdooClient.connect({ ...odooClientOptions(config), logger, registry: metrics });
+      try {
+        // Refuse to post into an Odoo that cannot remember what was applied (odoo-setup.ts).
+        await checkOdooSetup(client);
+      } catch (err) {
+        await client.close();
+        throw err;
+      }
+      const equipment = new EquipmentMap(config.WORKCENTER_BY_LINE, config.LINE_BY_WORKCENTER);
       logger.info(
         {
           odoo: config.ODOO_URL,
@@ -61,7 +74,7 @@ export async function startOdooConnector(
         kv,
         db: config.ODOO_DB,
         site: config.SITE,
-        lineByWorkcenter: config.LINE_BY_WORKCENTER ?? inverse(config.WORKCENTER_BY_LINE),
+        lineByWorkcenter: equipment.lineByWorkcenter(),
         pollIntervalMs: config.SYNC_POLL_INTERVAL_MS,
         // A failing model backs off up to a minute, or one poll interval when that is longer.
         maxBackoffMs: Math.max(INBOUND_DEFAULTS.maxBackoffMs, config.SYNC_POLL_INTERVAL_MS),
@@ -78,16 +91,37 @@ export async function startOdooConnector(
         logger,
         registry: metrics,
         workcenterByLine: config.WORKCENTER_BY_LINE,
+        ...(config.LINE_BY_WORKCENTER ? { lineByWorkcenter: config.LINE_BY_WORKCENTER } : {}),
+        close: {
+          policy: config.CLOSE_POLICY,
+          onAsk: config.ODOO_BACKORDER_ON_ASK,
+          moveDate: config.ODOO_MOVE_DATE,
+          scrapLocation: config.ODOO_SCRAP_LOCATION,
+        },
+        closeAtPlannedQuantity: config.CLOSE_AT_PLANNED_QUANTITY,
         // As many postings at once as requests may be in flight: fewer would leave Odoo slots idle.
         consumer: { concurrency: config.ODOO_CONCURRENCY },
       });
       sync.start();
       inbound = sync;
-      const stopReconciling = startReconciling(config, { nc, codec, client, logger, registry: metrics });
+      const stopReconciling = startReconciling(config, {
+        nc,
+        codec,
+        client,
+        logger,
+        registry: metrics,
+        workcenterByLine: config.WORKCENTER_BY_LINE,
+        ...(config.LINE_BY_WORKCENTER ? { lineByWorkcenter: config.LINE_BY_WORKCENTER } : {}),
+      });
+      const stopShifts =
+        config.CLOSE_POLICY === "shift" && config.CLOSE_SHIFTS
+          ? startShiftSchedule({ client, publisher, site: config.SITE, shifts: config.CLOSE_SHIFTS, logger })
+          : () => undefined;
       return {
         checks: [...outbound.checks],
         onStop: async () => {
           stopReconciling();
+          stopShifts();
           await sync.stop();
           await outbound.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS });
           await client.close();
@@ -97,16 +131,15 @@ export async function startOdooConnector(
   });
 }
 
-/** Every RECONCILE_INTERVAL_MS, the drift of the last RECONCILE_WINDOW_MS into the drift gauge. */
+/**
+ * Every RECONCILE_INTERVAL_MS, the last RECONCILE_WINDOW_MS reconciled into the reconciliation gauges
+ * (the same report `threadline odoo reconcile` prints).
+ */
 function startReconciling(
   config: OdooConnectorConfig,
-  deps: Omit<Parameters<typeof reconcile>[0], "since"> & {
-    logger: Logger;
-    registry: Parameters<typeof connectorMetrics>[0];
-  },
+  deps: Omit<ReconcileOptions, "since"> & { logger: Logger; registry: Registry },
 ): () => void {
   if (config.RECONCILE_INTERVAL_MS === 0) return () => {};
-  const gauge = connectorMetrics(deps.registry).drift;
   let running = false;
   const timer = setInterval(async () => {
     // Odoo is down: the drift would only say so. The next interval tries again.
@@ -114,16 +147,24 @@ function startReconciling(
     running = true;
     try {
       const report = await reconcile({ ...deps, since: new Date(Date.now() - config.RECONCILE_WINDOW_MS) });
-      gauge.reset();
-      for (const o of report.orders) gauge.set({ order_ref: o.orderRef }, o.drift);
+      recordDrift(report, deps.registry);
       if (report.drifting.length > 0)
-        deps.logger.warn({ orders: report.drifting.map((o) => o.orderRef) }, "reconciliation found drift");
+        deps.logger.warn(
+          {
+            orders: report.drifting.map((o) => o.orderRef),
+            findings: report.drifting
+              .flatMap((o) => o.findings.map((f) => `${f.kind}: ${f.message}`))
+              .slice(0, 20),
+          },
+          "reconciliation found drift",
+        );
     } catch (err) {
       deps.logger.warn({ err }, "reconciliation failed; next try at the next interval");
     } finally {
       running = false;
     }
   }, config.RECONCILE_INTERVAL_MS);
+  timer.unref();
   return () => clearInterval(timer);
 }
 

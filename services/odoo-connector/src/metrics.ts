@@ -13,8 +13,6 @@ export interface ConnectorMetrics {
   readonly emitted: Counter<"event_type">;
   /** Seconds since the last successful sync of a model. */
   readonly syncAge: Gauge<"model">;
-  /** Quantity drift found by reconciliation (Odoo minus event log), per order. */
-  readonly drift: Gauge<"order_ref">;
 }
 
 const byRegistry = new WeakMap<Registry, ConnectorMetrics>();
@@ -61,13 +59,46 @@ export function connectorMetrics(registry: Registry): ConnectorMetrics {
       labelNames: ["model"],
       registers,
     }),
+  };
+  byRegistry.set(registry, m);
+  return m;
+}
+
+/** What the last reconciliation found (the periodic one in the service, or `--prom` of the command). */
+export interface ReconcileMetrics {
+  /** Odoo's produced quantity minus the counting point's postings, per order. */
+  readonly drift: Gauge<"order_ref">;
+  /** Findings per kind: lost, dead_lettered, quantity_mismatch, output, components, scrap, time, … */
+  readonly findings: Gauge<"kind">;
+  /** Production reports of the window not posted in Odoo yet. */
+  readonly waiting: Gauge;
+}
+
+const reconcileByRegistry = new WeakMap<Registry, ReconcileMetrics>();
+
+export function reconcileMetrics(registry: Registry): ReconcileMetrics {
+  const existing = reconcileByRegistry.get(registry);
+  if (existing) return existing;
+  const registers = [registry];
+  const m: ReconcileMetrics = {
     drift: new Gauge({
       name: "threadline_erp_drift_quantity",
-      help: "Odoo quantity minus event-log quantity, per order (reconciliation)",
+      help: "Odoo's produced quantity minus the counting point's postings, per order (reconciliation)",
       labelNames: ["order_ref"],
       registers,
     }),
+    findings: new Gauge({
+      name: "threadline_erp_reconcile_findings",
+      help: "Reconciliation findings of the last run, per kind",
+      labelNames: ["kind"],
+      registers,
+    }),
+    waiting: new Gauge({
+      name: "threadline_erp_reconcile_unposted_events",
+      help: "Production reports of the window not posted in Odoo yet",
+      registers,
+    }),
   };
-  byRegistry.set(registry, m);
+  reconcileByRegistry.set(registry, m);
   return m;
 }

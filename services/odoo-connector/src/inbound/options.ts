@@ -49,7 +49,7 @@ export interface InboundSyncOptions {
   maxSeen?: number;
   /** Where a model without a cursor starts reading (a first sync). @default the beginning */
   since?: Date;
-  /** Odoo models to sync. @default all: mrp.production, stock.lot, stock.move, stock.move.line, stock.picking */
+  /** Odoo models to sync. @default all: mrp.production, stock.lot, stock.move, stock.move.line, mrp.unbuild, stock.picking */
   models?: readonly string[];
   /** Publishes awaiting their PubAck at once. @default 64 */
   maxInFlight?: number;

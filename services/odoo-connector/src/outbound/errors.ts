@@ -28,6 +28,20 @@ export const OutboundErrorCode = {
   WizardUnanswered: "ODOO_WIZARD_UNANSWERED",
   /** Odoo did not end in the state the posting expects after its buttons (e.g. the order not done). */
   UnexpectedState: "ODOO_UNEXPECTED_STATE",
+  /**
+   * Closing the order opened Odoo's consumption warning (BoM consumption "warning" or "strict"): the
+   * components recorded differ from the BoM. Never confirmed blindly: a planner corrects the
+   * consumption (or the BoM) in Odoo, then replays the event.
+   */
+  ConsumptionWarning: "ODOO_CONSUMPTION_WARNING",
+  /** A report of another lot than the one the open order already produced (its run should have ended). */
+  LotMismatch: "ODOO_LOT_MISMATCH",
+  /** A serial-tracked product reached a posting that takes lots only. */
+  SerialTracked: "ODOO_SERIAL_TRACKED",
+  /** Odoo has less on hand than a scrap takes (its "insufficient quantity" wizard). */
+  ScrapShort: "ODOO_SCRAP_INSUFFICIENT_QUANTITY",
+  /** Odoo is not set up for Threadline (threadline odoo setup). */
+  SetupIncomplete: "ODOO_SETUP_INCOMPLETE",
 } as const;
 
 /** `odoo.exceptions.ValidationError` → `ODOO_VALIDATION_ERROR`; `http.404` → `ODOO_HTTP_404`. */

@@ -10,10 +10,14 @@ export {
   startOutbound,
 } from "./outbound.js";
 export {
+  CLOSE_DEFAULTS,
+  type CloseOptions,
+  type ClosePolicy,
+  closesOn,
   type ProductionPosting,
-  type ProductionPostingOptions,
   postProductionReported,
-} from "./production.js";
+  postRunEnded,
+} from "./production/index.js";
 export {
   holdTitle,
   postQualityHoldPlaced,

@@ -43,13 +43,20 @@ import type { ReadinessCheck } from "../../../../streams/src/http.js";
 import { type Logger, silentLogger } from "../../../../streams/src/logger.js";
 import { defaultRegistry } from "../../../../streams/src/metrics.js";
 import type { EventPublisher } from "../../../../streams/src/publisher.js";
+import { EquipmentMap } from "../equipment.js";
 import { odooFields } from "../fields.js";
 import { connectorMetrics } from "../metrics.js";
 import type { BreakerState, OdooClient } from "../odoo/index.js";
 import { postDowntimeEnded, postDowntimeStarted } from "./downtime.js";
 import { toConsumerError } from "./errors.js";
 import { BreakerGate } from "./gate.js";
-import { type ProductionPosting, postProductionReported } from "./production.js";
+import {
+  type CloseOptions,
+  familyKey,
+  type ProductionPosting,
+  postProductionReported,
+  postRunEnded,
+} from "./production/index.js";
 import { postQualityHoldPlaced, postQualityHoldReleased, QUALITY_DEFAULTS } from "./quality.js";
 import { postShipmentBlocked, postShipmentCleared } from "./shipping.js";
 import { OdooSetup, type PostingContext, type PostingResult } from "./steps.js";
@@ -73,14 +80,21 @@ export interface OutboundOptions {
   registry?: Registry;
   /** Odoo work center code per line token (`line` or `line/machine`); unmapped lines use their token. */
   workcenterByLine?: Readonly<Record<string, string>>;
+  /** Work center code → line, when not the inverse of workcenterByLine (routing split orders). */
+  lineByWorkcenter?: Readonly<Record<string, string>>;
+  /** When orders are closed and how (close policy, backorders, move dates). @default CLOSE_DEFAULTS */
+  close?: CloseOptions;
+  /**
+   * Publish a ProductionRunEnded (PLANNED_QUANTITY) when the counting point reaches an order's
+   * planned quantity, so the close policy can close it. @default false
+   */
+  closeAtPlannedQuantity?: boolean;
   /** Availability loss reason name per downtime category. @default the first availability loss */
   lossByCategory?: Readonly<Partial<Record<DowntimeCategory, string>>>;
   /** @default "WH/Quarantine" */
   quarantineLocation?: string;
   /** @default "WH/Stock" */
   stockLocation?: string;
-  /** Answer to the consumption warning. @default "confirm" */
-  consumptionWarning?: "confirm" | "set_qty";
   /** Durable names, when not the declared ones. @default OUTBOUND_DEFAULTS.durables */
   durables?: Partial<Record<OutboundDurable, string>>;
   /** Which durables to run. @default all */
@@ -120,7 +134,6 @@ export const OUTBOUND_DEFAULTS = {
   concurrency: 4,
   quarantineLocation: QUALITY_DEFAULTS.quarantineLocation,
   stockLocation: QUALITY_DEFAULTS.stockLocation,
-  consumptionWarning: "confirm",
   pauseWhenBreakerOpen: true,
   /** How often a posting waiting for the breaker looks again (besides being woken by its changes). */
   breakerPollMs: 1_000,
@@ -165,7 +178,8 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
     ...(options.workcenterByLine ? { workcenterByLine: options.workcenterByLine } : {}),
     ...(options.lossByCategory ? { lossByCategory: options.lossByCategory } : {}),
   };
-  const consumptionWarning = options.consumptionWarning ?? OUTBOUND_DEFAULTS.consumptionWarning;
+  const equipment = new EquipmentMap(options.workcenterByLine ?? {}, options.lineByWorkcenter);
+  const closeOptions = options.close ?? {};
 
   /** Wraps a posting function as a handler: breaker gate, errors, metrics, logs. */
   function handler<K extends EventType>(
@@ -173,7 +187,7 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
     post: (ctx: PostingContext, event: ConsumedEvent<EventPayloads[K]>) => Promise<PostingResult>,
   ): EventHandler<EventPayloads[K]> {
     return async (event, hctx: HandlerContext) => {
-      const ctx: PostingContext = { odoo: client, fields, setup, logger: hctx.logger };
+      const ctx: PostingContext = { odoo: client, fields, setup, equipment, logger: hctx.logger };
       let result: PostingResult;
       try {
         result = await gate.run(hctx.signal, () => post(ctx, event));
@@ -184,8 +198,19 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
         throw failure;
       }
       const acceptedAt = Date.now();
-      const posted = (result as ProductionPosting).posted;
-      if (posted) await publishPosted(options, posted, event as unknown as ConsumedEvent<ProductionReported>);
+      const production = result as ProductionPosting;
+      if (production.posted)
+        await publishPosted(
+          options,
+          production.posted,
+          event as unknown as ConsumedEvent<ProductionReported>,
+        );
+      if (production.plannedReached && options.closeAtPlannedQuantity)
+        await publishPlannedReached(
+          options,
+          production.plannedReached,
+          event as unknown as ConsumedEvent<ProductionReported>,
+        );
       metrics.postings.inc({ event_type: type, outcome: result.outcome });
       if (result.outcome === "applied")
         metrics.postingLag.observe(
@@ -205,8 +230,12 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
 
   const handlersOf: Record<OutboundDurable, EventHandlers> = {
     production: {
-      "mfg.production.production_reported.v1": handler("mfg.production.production_reported.v1", (ctx, e) =>
-        postProductionReported(ctx, e, { consumptionWarning }),
+      "mfg.production.production_reported.v1": handler(
+        "mfg.production.production_reported.v1",
+        postProductionReported,
+      ),
+      "mfg.production.production_run_ended.v1": handler("mfg.production.production_run_ended.v1", (ctx, e) =>
+        postRunEnded(ctx, e, closeOptions),
       ),
     },
     downtimeStarted: {
@@ -233,7 +262,7 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
     },
   };
 
-  await learnWriter(codec, "mfg.production.production_reported.v1", logger);
+  for (const type of ORDERED_TYPES) await learnWriter(codec, type, logger);
   const tuning = options.consumer ?? {};
   const consumers: EventConsumer[] = [];
   for (const which of options.only ?? DURABLES) {
@@ -360,26 +389,67 @@ async function publishPosted(
   });
 }
 
+/**
+ * The counting point reached the order's planned quantity: a ProductionRunEnded (PLANNED_QUANTITY)
+ * for the close policy, with an id derived from the order, so one is published per order.
+ */
+async function publishPlannedReached(
+  options: OutboundOptions,
+  reached: NonNullable<ProductionPosting["plannedReached"]>,
+  source: ConsumedEvent<ProductionReported>,
+): Promise<void> {
+  const r = source.value;
+  const line = r.equipment.line ?? undefined;
+  await options.publisher.publish(
+    "mfg.production.production_run_ended.v1",
+    {
+      equipment: r.equipment,
+      orderRef: reached.name,
+      lot: r.lot,
+      reason: "PLANNED_QUANTITY",
+      nextOrderRef: null,
+      nextLot: null,
+      requestedBy: null,
+      endedAt: r.reportedAt,
+    },
+    {
+      site: r.equipment.site || options.site,
+      ...(line !== undefined ? { line } : {}),
+      ...(line !== undefined && r.equipment.machine !== null ? { machine: r.equipment.machine } : {}),
+      key: reached.name,
+      id: derivedEventId("odoo-connector", "planned-quantity", String(reached.productionId)),
+      time: r.reportedAt,
+    },
+  );
+}
+
 /** The ce-id of the ProductionPosted of a report. */
 export function productionPostedId(sourceEventId: string): string {
   return derivedEventId("odoo-connector", "production-posted", sourceEventId);
 }
 
+/** The production stream's event types whose postings are ordered by their order. */
+const ORDERED_TYPES = [
+  "mfg.production.production_reported.v1",
+  "mfg.production.production_run_ended.v1",
+] as const satisfies readonly EventType[];
+
 /**
- * The ordering key of a production report: its order (postings to one order must not run at once or
- * reorder). `ce-subject` is the machine; a payload whose writer schema is not known yet falls back
- * to it (and the writer is fetched for the next messages).
+ * The ordering key of a production report or run end: its order's family (postings to one order
+ * must not run at once or reorder, and a run's end must come after its counts). `ce-subject` is the
+ * machine; a payload whose writer schema is not known yet falls back to it (and the writer is
+ * fetched for the next messages).
  */
 function orderOf(codec: EventCodec): (msg: JsMsg) => string | undefined {
   return (msg) => {
-    try {
-      const { value } = codec.decodeKnown<ProductionReported>(msg.data, {
-        as: "mfg.production.production_reported.v1",
-      });
-      if (value.orderRef) return `order:${value.orderRef.replace(/-\d{3}$/, "")}`;
-    } catch {
-      void codec.writerOf(msg.data).catch(() => undefined);
-    }
+    const type = msg.headers?.get(CE.type) as (typeof ORDERED_TYPES)[number] | undefined;
+    if (type && (ORDERED_TYPES as readonly string[]).includes(type))
+      try {
+        const { value } = codec.decodeKnown<{ orderRef: string | null }>(msg.data, { as: type });
+        if (value.orderRef) return `order:${familyKey(value.orderRef)}`;
+      } catch {
+        void codec.writerOf(msg.data).catch(() => undefined);
+      }
     return msg.headers?.get(CE.subject) || undefined;
   };
 }

@@ -10,6 +10,7 @@
  */
 import { PermanentError } from "../../../../streams/src/consumer.js";
 import type { Logger } from "../../../../streams/src/logger.js";
+import type { EquipmentMap } from "../equipment.js";
 import type { OdooFields } from "../fields.js";
 import { type OdooClient, OdooError } from "../odoo/index.js";
 import { OutboundErrorCode } from "./errors.js";
@@ -22,6 +23,8 @@ export interface PostingContext {
   readonly odoo: OdooClient;
   readonly fields: OdooFields;
   readonly setup: OdooSetup;
+  /** Machines and lines → Odoo work centres. */
+  readonly equipment: EquipmentMap;
   readonly logger: Logger;
 }
 
@@ -172,6 +175,7 @@ export async function pressButton(
  */
 export class OdooSetup {
   private readonly cache = new Map<string, Promise<unknown>>();
+  private readonly codes = new Map<number, string | null>();
 
   constructor(private readonly odoo: OdooClient) {}
 
@@ -257,6 +261,47 @@ export class OdooSetup {
         OutboundErrorCode.SetupMissing,
         `Odoo has no work center loss reason of type availability${name ? ` named "${name}"` : ""}`,
       );
+    });
+  }
+
+  /** Codes of work centers by id (null: the work center has no code). Remembered per id. */
+  async workcenterCodes(ids: readonly number[]): Promise<Map<number, string | null>> {
+    const missing = ids.filter((id) => !this.codes.has(id));
+    if (missing.length > 0)
+      for (const row of await this.odoo.read("mrp.workcenter", [...missing], ["code"]))
+        this.codes.set(
+          row["id"] as number,
+          typeof row["code"] === "string" && row["code"] !== "" ? row["code"] : null,
+        );
+    return new Map(ids.map((id) => [id, this.codes.get(id) ?? null]));
+  }
+
+  /** The loss reason of productive time ("Fully Productive Time", mrp.block_reason7 in Odoo's data). */
+  productiveLoss(): Promise<number> {
+    return this.once("loss:productive", async () => {
+      // loss_type is a related field, not stored on 19: filter through loss_id explicitly.
+      const [id] = await this.odoo.search(
+        "mrp.workcenter.productivity.loss",
+        [["loss_id.loss_type", "=", "productive"]],
+        {
+          limit: 1,
+          order: "sequence, id",
+        },
+      );
+      if (id !== undefined) return id;
+      throw new PermanentError(
+        OutboundErrorCode.SetupMissing,
+        'Odoo has no work center loss reason of type productive (Odoo installs "Fully Productive Time")',
+      );
+    });
+  }
+
+  /** What an operation type does with a remainder at close: ask, always or never (stock.picking.type). */
+  createBackorder(pickingTypeId: number): Promise<"ask" | "always" | "never"> {
+    return this.once(`create-backorder:${pickingTypeId}`, async () => {
+      const [row] = await this.odoo.read("stock.picking.type", [pickingTypeId], ["create_backorder"]);
+      const value = row?.["create_backorder"];
+      return value === "always" || value === "never" ? value : "ask";
     });
   }
 

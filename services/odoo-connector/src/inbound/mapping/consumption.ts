@@ -3,7 +3,8 @@
  * component lot of the move (its done move lines grouped by lot; quantities from fields.ts's move
  * line quantity field). A move without done lines (an untracked component recorded on the move)
  * gives one edge with the move's done quantity and no lot. The produced lot is the order's lot to
- * produce when the move is read. Ids derive from the move and the lot: once per edge.
+ * produce when the move is read. Ids derive from the move and the lot: once per edge. Component
+ * scraps are not consumption (they go out as GoodsMovementPosted SCRAP with the order).
  */
 import type { MaterialConsumed } from "../../../../../contracts/src/events.generated.js";
 import type { Emission, InboundSource, MappingContext, PageResult } from "../source.js";
@@ -15,9 +16,12 @@ export const consumptionSource: InboundSource = {
   model: MODEL,
   cursorField: "write_date",
   triggeredBy: [MODEL, "mrp.production"],
-  domain: () => [
+  domain: ({ fields: f }) => [
     ["raw_material_production_id", "!=", false],
     ["state", "=", "done"],
+    // A component scrapped from an order carries the order too (mrp stock_scrap.py
+    // `_prepare_move_values`) but was not consumed into its product: not a genealogy edge.
+    f.scrapMoveLink === "move.scrap_id" ? ["scrap_id", "=", false] : ["scrapped", "=", false],
   ],
   fields: ({ fields: f }) => [
     "raw_material_production_id",

@@ -4,19 +4,26 @@
  * Movement type, first rule that applies:
  * | rule                                                                 | type        |
  * |----------------------------------------------------------------------|-------------|
+ * | the move belongs to a scrap (17+ `stock.move.scrap_id`; 16 `stock.scrap.move_id`, read back through `scrap_ids`) | SCRAP |
+ * | the move belongs to an unbuild (`unbuild_id`)                        | UNBUILD     |
  * | the move consumes for an order (raw_material_production_id) or goes to a production location | CONSUMPTION |
  * | the move produces for an order (production_id) or comes from a production location           | PRODUCTION  |
- * | to a scrap location (`scrap_location`, when the server has the field)  | SCRAP       |
+ * | to a scrap location (`scrap_location` up to 18)                      | SCRAP       |
  * | from or to an inventory-loss location                                | ADJUSTMENT  |
  * | operation type incoming / outgoing / internal                        | RECEIPT / DELIVERY / INTERNAL |
  * | from a vendor / to a customer / internal to internal                 | RECEIPT / DELIVERY / INTERNAL |
  * | otherwise                                                            | OTHER       |
  *
+ * A scrap from a manufacturing order carries the order on its move (`production_id` for the finished
+ * product, `raw_material_production_id` for a component: mrp stock_scrap.py `_prepare_move_values`),
+ * so the scrap link must win over those, or the connector's own reject scraps would come back as
+ * production. `orderRef` names the order either way (for an unbuild: the order it undid).
+ *
  * Key: the transfer's name, else the move's reference (the order's name for production moves).
  */
 import type { GoodsMovementPosted, MovementType } from "../../../../../contracts/src/events.generated.js";
 import type { Emission, InboundSource, MappingContext, PageResult } from "../source.js";
-import { m2oId, m2oName, type OdooRow, odooDate, productOf, quantity, text } from "../values.js";
+import { m2oId, m2oName, type OdooRow, odooDate, productOf, quantity, text, x2mIds } from "../values.js";
 
 const MODEL = "stock.move.line";
 
@@ -24,7 +31,10 @@ export const movementSource: InboundSource = {
   model: MODEL,
   cursorField: "write_date",
   triggeredBy: [MODEL, "stock.move", "stock.picking", "mrp.production"],
-  optionalFields: { "stock.location": ["scrap_location"] },
+  optionalFields: {
+    "stock.location": ["scrap_location"],
+    "stock.move": ["scrap_id", "scrap_ids", "unbuild_id"],
+  },
   domain: () => [["state", "=", "done"]],
   fields: ({ fields: f }) => [
     "move_id",
@@ -43,10 +53,16 @@ export const movementSource: InboundSource = {
 };
 
 async function mapMovements(rows: readonly OdooRow[], ctx: MappingContext): Promise<PageResult> {
+  const links = ["scrap_id", "scrap_ids", "unbuild_id"].filter((f) => ctx.has("stock.move", f));
   const moves = await ctx.related.load(
     "stock.move",
     rows.map((r) => m2oId(r["move_id"]) ?? 0),
-    ["raw_material_production_id", "production_id", "picking_type_id", "origin", "reference"],
+    ["raw_material_production_id", "production_id", "picking_type_id", "origin", "reference", ...links],
+  );
+  const unbuilds = await ctx.related.load(
+    "mrp.unbuild",
+    [...moves.values()].map((m) => m2oId(m["unbuild_id"]) ?? 0),
+    ["mo_id"],
   );
   const pickings = await ctx.related.load(
     "stock.picking",
@@ -78,7 +94,10 @@ async function mapMovements(rows: readonly OdooRow[], ctx: MappingContext): Prom
     const picking = pickingId ? pickings.get(pickingId) : undefined;
     const pickingRef = pickingId ? (text(picking?.["name"]) ?? m2oName(line["picking_id"])) : null;
     const typeId = m2oId(move?.["picking_type_id"]) ?? m2oId(picking?.["picking_type_id"]) ?? 0;
+    const unbuild = unbuilds.get(m2oId(move?.["unbuild_id"]) ?? 0);
     const movementType = movementTypeOf({
+      scrap: m2oId(move?.["scrap_id"]) !== null || x2mIds(move?.["scrap_ids"]).length > 0,
+      unbuild: m2oId(move?.["unbuild_id"]) !== null,
       consumes: m2oId(move?.["raw_material_production_id"]) !== null,
       produces: m2oId(move?.["production_id"]) !== null,
       operation: text(types.get(typeId)?.["code"]),
@@ -101,6 +120,11 @@ async function mapMovements(rows: readonly OdooRow[], ctx: MappingContext): Prom
       toLocation: m2oName(line["location_dest_id"]) ?? "",
       origin: text(move?.["origin"]) ?? text(picking?.["origin"]),
       postedAt,
+      orderRef:
+        m2oName(move?.["raw_material_production_id"]) ??
+        m2oName(move?.["production_id"]) ??
+        m2oName(unbuild?.["mo_id"]) ??
+        null,
     };
     return {
       type: "mfg.inventory.goods_movement_posted.v1",
@@ -114,6 +138,8 @@ async function mapMovements(rows: readonly OdooRow[], ctx: MappingContext): Prom
 }
 
 export function movementTypeOf(m: {
+  scrap?: boolean;
+  unbuild?: boolean;
   consumes: boolean;
   produces: boolean;
   operation: string | null;
@@ -122,6 +148,8 @@ export function movementTypeOf(m: {
 }): MovementType {
   const from = text(m.from?.["usage"]);
   const to = text(m.to?.["usage"]);
+  if (m.scrap) return "SCRAP";
+  if (m.unbuild) return "UNBUILD";
   if (m.consumes || to === "production") return "CONSUMPTION";
   if (m.produces || from === "production") return "PRODUCTION";
   if (m.to?.["scrap_location"] === true) return "SCRAP";

@@ -86,6 +86,10 @@ interface OrderView {
   readonly equipment: EquipmentPath;
   readonly components: ComponentRequirement[];
   readonly writeDate: Date;
+  /** Every finished lot (19: several serials). */
+  readonly lots: string[];
+  /** Finished product scrapped from the order (done scraps). */
+  readonly scrapped: number;
 }
 
 export const productionSource: InboundSource = {
@@ -226,6 +230,7 @@ function changed(
 function completed(view: OrderView, ctx: MappingContext): Emission {
   const { row, snapshot } = view;
   const completedAt = odooDate(row["date_finished"]) ?? view.writeDate;
+  const scrapped = view.scrapped;
   return {
     type: "mfg.production.production_order_completed.v1",
     payload: {
@@ -233,8 +238,9 @@ function completed(view: OrderView, ctx: MappingContext): Emission {
       odooOrderId: BigInt(row.id),
       product: view.product,
       producedQuantity: quantity(row["qty_produced"], row["product_uom_id"]),
-      scrappedQuantity: null,
+      scrappedQuantity: scrapped > 0 ? quantity(scrapped, row["product_uom_id"]) : null,
       lot: snapshot.lot,
+      lots: view.lots,
       equipment: view.equipment,
       completedAt,
     },
@@ -274,8 +280,20 @@ async function viewsOf(rows: readonly OdooRow[], ctx: MappingContext): Promise<O
     [...workorders.values()].map((w) => m2oId(w["workcenter_id"]) ?? 0),
     ["code", "name"],
   );
-  const lotIds = f.moLotProducing.many ? rows.flatMap((r) => x2mIds(r[lotField]).slice(0, 1)) : [];
+  const lotIds = f.moLotProducing.many ? rows.flatMap((r) => x2mIds(r[lotField])) : [];
   const lots = await ctx.related.load("stock.lot", lotIds, ["name"]);
+  // Scrapped finished product per done order (the order's own product, done scraps).
+  const doneIds = rows.filter((r) => r["state"] === "done").map((r) => r.id);
+  const scraps = doneIds.length
+    ? await ctx.client.searchRead<OdooRow>(
+        "stock.scrap",
+        [
+          ["production_id", "in", doneIds],
+          ["state", "=", "done"],
+        ],
+        { fields: ["production_id", "product_id", "scrap_qty"] },
+      )
+    : [];
 
   return rows.map((row) => {
     const ref = text(row["name"]) ?? `${MODEL}:${row.id}`;
@@ -283,9 +301,16 @@ async function viewsOf(rows: readonly OdooRow[], ctx: MappingContext): Promise<O
     const wc = workcenters.get(m2oId(workorder?.["workcenter_id"]) ?? 0);
     const workCenter = wc ? (text(wc["code"]) ?? text(wc["name"])) : null;
     const line = workCenter ? (ctx.lineByWorkcenter[workCenter] ?? workCenter) : null;
-    const lot = f.moLotProducing.many
-      ? text(lots.get(x2mIds(row[lotField])[0] ?? 0)?.["name"])
-      : m2oName(row[lotField]);
+    const allLots = f.moLotProducing.many
+      ? x2mIds(row[lotField])
+          .map((id) => text(lots.get(id)?.["name"]))
+          .filter((n): n is string => n !== null)
+      : [m2oName(row[lotField])].filter((n): n is string => n !== null);
+    const lot = allLots[0] ?? null;
+    const productId = m2oId(row["product_id"]);
+    const scrapped = scraps
+      .filter((s) => m2oId(s["production_id"]) === row.id && m2oId(s["product_id"]) === productId)
+      .reduce((sum, s) => sum + num(s["scrap_qty"]), 0);
     const components: ComponentRequirement[] = x2mIds(row["move_raw_ids"]).flatMap((id) => {
       const move = moves.get(id);
       if (!move || move["state"] === "cancel") return [];
@@ -332,6 +357,8 @@ async function viewsOf(rows: readonly OdooRow[], ctx: MappingContext): Promise<O
       equipment: { site: ctx.site, area: null, line, cell: null, machine: null },
       components,
       writeDate,
+      lots: allLots,
+      scrapped,
     };
   });
 }

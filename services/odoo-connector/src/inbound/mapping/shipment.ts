@@ -1,6 +1,7 @@
 /**
  * stock.picking of an outgoing operation type, waiting (confirmed) or ready (assigned) →
- * ShipmentRequested.
+ * ShipmentRequested; cancelled → ShipmentCancelled (once per delivery), so the shipment gate stops
+ * waiting for a delivery that will never ship.
  *
  * Lines are the move lines (product, lot, reserved quantity: `reserved_uom_qty` where the server has
  * it — Odoo 16 —, else fields.ts's move line quantity); a move not reserved yet is one line with its
@@ -10,7 +11,11 @@
  * request for the shipment gate to check.
  */
 import { createHash } from "node:crypto";
-import type { ShipmentLine, ShipmentRequested } from "../../../../../contracts/src/events.generated.js";
+import type {
+  ShipmentCancelled,
+  ShipmentLine,
+  ShipmentRequested,
+} from "../../../../../contracts/src/events.generated.js";
 import type { Emission, InboundSource, MappingContext, PageResult } from "../source.js";
 import { m2oId, m2oName, num, type OdooRow, odooDate, productOf, quantity, text, x2mIds } from "../values.js";
 
@@ -23,7 +28,7 @@ export const shipmentSource: InboundSource = {
   optionalFields: { "stock.move.line": ["reserved_uom_qty"] },
   domain: () => [
     ["picking_type_code", "=", "outgoing"],
-    ["state", "in", ["confirmed", "assigned"]],
+    ["state", "in", ["confirmed", "assigned", "cancel"]],
   ],
   fields: () => ["name", "partner_id", "origin", "scheduled_date", "move_ids", "state", "write_date"],
   map: mapShipments,
@@ -61,6 +66,10 @@ async function mapShipments(rows: readonly OdooRow[], ctx: MappingContext): Prom
 
   const events: Emission[] = [];
   for (const picking of rows) {
+    if (picking["state"] === "cancel") {
+      events.push(cancelled(picking, ctx));
+      continue;
+    }
     const shipmentLines: ShipmentLine[] = [];
     for (const moveId of x2mIds(picking["move_ids"])) {
       const move = moves.get(moveId);
@@ -120,4 +129,23 @@ async function mapShipments(rows: readonly OdooRow[], ctx: MappingContext): Prom
     });
   }
   return { events, writes: [] };
+}
+
+function cancelled(picking: OdooRow, ctx: MappingContext): Emission {
+  const pickingRef = text(picking["name"]) ?? `${MODEL}:${picking.id}`;
+  const cancelledAt = odooDate(picking["write_date"]) ?? new Date();
+  const payload: ShipmentCancelled = {
+    pickingRef,
+    odooPickingId: BigInt(picking.id),
+    site: ctx.site,
+    origin: text(picking["origin"]),
+    cancelledAt,
+  };
+  return {
+    type: "mfg.shipping.shipment_cancelled.v1",
+    payload,
+    key: pickingRef,
+    id: ctx.eventId(MODEL, picking.id, "cancelled"),
+    time: cancelledAt,
+  };
 }

@@ -1,0 +1,455 @@
+/**
+ * ProductionReported → Odoo, the way Odoo's own manufacturing records progress: counts accumulate on
+ * the one open order of the family for the report's line; nothing is closed here (close.ts does
+ * that, when a run ends and the close policy says so).
+ *
+ * - **The counting point** (the line's last machine, `countingPoint: true`) posts finished output:
+ *   `qty_producing` grows by good + rejected (rejects are produced, then scrapped at the close, as
+ *   Odoo shows "produced 9, scrapped 2"). Components follow as the form's onchange fills them: the
+ *   write goes to the machine's work order, whose `qty_producing` inverse sets the order's and runs
+ *   Odoo's `_set_qty_producing` in the same transaction (mrp_workorder.py, 16–19); an order without
+ *   that work order is written directly, then `set_qty_producing()` (17+) — on 16, which has no
+ *   public filler, the component quantities go in the same write, computed as `_set_qty_producing`
+ *   does. An operator's quantity is added to, never overwritten.
+ * - **Every machine** logs its real running time (the report's EXECUTE stretches) as productive time
+ *   on its own work centre's work order — so Odoo never fills in the expected duration for it.
+ * - **Upstream rejects** naming a component are a scrap of that component from the order.
+ *
+ * Exactly once: the posting record (postings.ts) is created by the same write as the quantity and
+ * the time logs. A redelivered event finds it and resumes with the steps that follow (components on
+ * 17+, the component scrap), each checked on its own.
+ */
+import type { ProductionPosted, ProductionReported } from "../../../../../contracts/src/events.generated.js";
+import { PermanentError } from "../../../../../streams/src/consumer.js";
+import { OutboundErrorCode } from "../errors.js";
+import {
+  ensureLot,
+  idsOf,
+  KeyedLock,
+  MARKER,
+  m2oId,
+  m2oName,
+  markedRecords,
+  type OdooRecord,
+  odooDatetime,
+  type PostingContext,
+  type PostingEvent,
+  type PostingResult,
+  productById,
+  quantityOf,
+  type Row,
+} from "../steps.js";
+import {
+  type FamilyMember,
+  lastDoneMemberFor,
+  OPEN_STATES,
+  openMemberFor,
+  orderFamily,
+  workOrderAt,
+} from "./family.js";
+import { findPosting, type PostingRecord, postingCommand } from "./postings.js";
+import { validateScrap } from "./scrap.js";
+import { postSerialUnits } from "./serial.js";
+
+export interface ProductionPosting extends PostingResult {
+  /** The ProductionPosted payload to publish (applied or already applied). */
+  readonly posted?: ProductionPosted;
+  /** The counting point brought the order to its planned quantity (for CLOSE_AT_PLANNED_QUANTITY). */
+  readonly plannedReached?: { readonly productionId: number; readonly name: string };
+}
+
+const REPORTED = "mfg.production.production_reported.v1";
+
+/**
+ * Postings of one order family never run at once (they read and add to the same quantity): the
+ * consumer orders them by order; this lock holds even when the order could not be read early.
+ */
+export const familyLocks = new KeyedLock();
+
+/** The family key of an order reference: backorder suffixes belong to their original. */
+export function familyKey(orderRef: string): string {
+  return orderRef.replace(/-\d{3}$/, "");
+}
+
+export async function postProductionReported(
+  ctx: PostingContext,
+  event: PostingEvent<ProductionReported>,
+): Promise<ProductionPosting> {
+  const r = event.value;
+  if (r.orderRef === null)
+    return { outcome: "skipped", reason: "no production order was active", records: [] };
+  const good = quantityOf(r.goodQuantity.value);
+  const reject = quantityOf(r.rejectQuantity.value);
+  const running = r.running.filter((p) => p.endedAt > p.startedAt);
+  const produced = r.countingPoint ? good + reject : 0;
+  const componentScrap = !r.countingPoint && r.rejectedComponent !== null && reject > 0;
+  if (produced <= 0 && running.length === 0 && !componentScrap)
+    return {
+      outcome: "skipped",
+      reason: "nothing for Odoo: no output, running time or component scrap",
+      records: [],
+    };
+  return familyLocks.run(familyKey(r.orderRef), async () => {
+    const family = await orderFamily(ctx, r.orderRef as string, ctx.equipment);
+    const found = await findPosting(ctx, event.id);
+    let member: FamilyMember;
+    let units: OdooRecord[] = [];
+    if (found) {
+      const byId = family.members.find((m) => m.id === found.productionId);
+      if (!byId)
+        throw new PermanentError(
+          OutboundErrorCode.UnexpectedState,
+          `event ${event.id} is recorded on manufacturing order ${String(found.productionId)}, which is not in ${r.orderRef}'s family any more`,
+        );
+      member = byId;
+      if (produced > 0 && OPEN_STATES.has(member.state) && found.workorderId === false)
+        await fillComponents(ctx, member);
+    } else {
+      member = memberFor(family, r, produced > 0 || componentScrap);
+      if (produced > 0 && (await trackingOf(ctx, member)) === "serial") {
+        // Each unit on its own order with its own serial; then the event's own record (its time,
+        // and the proof that every unit is done) on the order that is open after them.
+        units = await postSerialUnits(ctx, event, { good, reject });
+        member = memberFor(await orderFamily(ctx, r.orderRef as string, ctx.equipment), r, false);
+        await apply(ctx, event, member, { produced: 0, good, reject, running, serialUnits: good + reject });
+      } else await apply(ctx, event, member, { produced, good, reject, running });
+    }
+    const records: OdooRecord[] = [...units, { model: "mrp.production", id: member.id, name: member.name }];
+    if (componentScrap) records.push(await postComponentScrap(ctx, event, member, reject));
+    const after = await readOrder(ctx, member.id);
+    return {
+      outcome: found ? "already_applied" : "applied",
+      records,
+      posted: posted(event, member, after, componentScrap),
+      ...(produced > 0 && plannedReached(after)
+        ? { plannedReached: { productionId: member.id, name: member.name } }
+        : {}),
+    };
+  });
+}
+
+/** Counts and scrap go to the open member; time alone may land on the last done one (a late report). */
+function memberFor(
+  family: Awaited<ReturnType<typeof orderFamily>>,
+  r: ProductionReported,
+  needsOpen: boolean,
+): FamilyMember {
+  try {
+    return openMemberFor(family, r.equipment.line);
+  } catch (err) {
+    const done = needsOpen ? undefined : lastDoneMemberFor(family, r.equipment.line);
+    if (done) return done;
+    throw err;
+  }
+}
+
+interface Amounts {
+  readonly produced: number;
+  readonly good: number;
+  readonly reject: number;
+  readonly running: readonly { startedAt: Date; endedAt: Date }[];
+  /** The units were posted one per serial (serial.ts): this record carries the totals, not a quantity. */
+  readonly serialUnits?: number;
+}
+
+async function trackingOf(ctx: PostingContext, member: FamilyMember): Promise<string> {
+  const productId = m2oId(member.row["product_id"]);
+  return productId === false ? "none" : ((await productById(ctx, productId))?.tracking ?? "none");
+}
+
+/** The one write of the report: quantity, time logs and the posting record together. */
+async function apply(
+  ctx: PostingContext,
+  event: PostingEvent<ProductionReported>,
+  member: FamilyMember,
+  amounts: Amounts,
+): Promise<void> {
+  const r = event.value;
+  const line = r.equipment.line ?? "";
+  const machine = r.equipment.machine;
+  const code = ctx.equipment.workcenterOf(line, machine);
+  const wo = workOrderAt(member, code);
+  const runningMinutes =
+    amounts.running.reduce((s, p) => s + (p.endedAt.getTime() - p.startedAt.getTime()), 0) / 60_000;
+  const record = postingCommand({
+    eventId: event.id,
+    kind: "report",
+    eventType: REPORTED,
+    productionId: member.id,
+    machine: `${line}/${machine ?? ""}`,
+    countingPoint: r.countingPoint,
+    good: r.countingPoint ? amounts.good : 0,
+    reject: amounts.reject,
+    runningMinutes,
+    at: r.reportedAt,
+    ...(amounts.serialUnits !== undefined ? { details: { serialUnits: amounts.serialUnits } } : {}),
+  });
+  const row = member.row;
+  if (amounts.produced > 0) {
+    if (!OPEN_STATES.has(member.state))
+      throw new PermanentError(
+        OutboundErrorCode.OrderNotOpen,
+        `${member.name} is ${member.state}: no output can be posted to it`,
+      );
+    await ensureProducedLot(ctx, event, member);
+  }
+  const newQty = Number(row["qty_producing"] ?? 0) + amounts.produced;
+  const timeLogs = await timeLogCommands(
+    ctx,
+    amounts.running,
+    wo?.workcenterId ?? code,
+    `${line}/${machine ?? ""}`,
+    member,
+  );
+  if (wo) {
+    const vals: Row = { [POSTINGS]: [record] };
+    if (amounts.produced > 0) vals["qty_producing"] = newQty;
+    if (timeLogs.length > 0) vals["time_ids"] = timeLogs;
+    await ctx.odoo.write("mrp.workorder", [wo.id], vals);
+    return;
+  }
+  const vals: Row = { [POSTINGS]: [record] };
+  if (amounts.produced > 0) {
+    vals["qty_producing"] = newQty;
+    if (!ctx.fields.hasSetQtyProducing) vals["move_raw_ids"] = await componentCommands16(ctx, member, newQty);
+  }
+  await ctx.odoo.write("mrp.production", [member.id], vals);
+  if (amounts.produced > 0) await fillComponents(ctx, member);
+  // No work order of this machine's work centre on the order: the time goes to the work centre alone.
+  if (timeLogs.length > 0) await logTimeWithoutWorkOrder(ctx, event.id, timeLogs);
+}
+
+const POSTINGS = "x_threadline_posting_ids";
+
+/** 17+: Odoo's own filler, as the form's onchange runs it. Idempotent (quantities by value). */
+async function fillComponents(ctx: PostingContext, member: FamilyMember): Promise<void> {
+  if (!ctx.fields.hasSetQtyProducing) return;
+  await ctx.odoo.call("mrp.production", "set_qty_producing", { ids: [member.id] }, { idempotent: true });
+}
+
+/**
+ * 16: the raw moves' done quantities for the new quantity, as `_set_qty_producing` computes them
+ * ((qty_producing - qty_produced) × unit_factor, skipping what it skips: done/cancelled moves, no
+ * demand, tracked or manually consumed components), written in the same call as the quantity.
+ */
+async function componentCommands16(
+  ctx: PostingContext,
+  member: FamilyMember,
+  qtyProducing: number,
+): Promise<unknown[]> {
+  const moves = await ctx.odoo.searchRead("stock.move", [["raw_material_production_id", "=", member.id]], {
+    fields: ["state", "product_uom_qty", "unit_factor", "has_tracking", "manual_consumption"],
+  });
+  const produced = Number(member.row["qty_produced"] ?? 0);
+  const commands: unknown[] = [];
+  for (const m of moves) {
+    if (["done", "cancel"].includes(String(m["state"])) || !Number(m["product_uom_qty"])) continue;
+    if ((m["has_tracking"] && m["has_tracking"] !== "none") || m["manual_consumption"]) continue;
+    const qty = Math.round((qtyProducing - produced) * Number(m["unit_factor"] ?? 0) * 1e6) / 1e6;
+    commands.push([1, m["id"], { [ctx.fields.moveQty]: qty }]);
+  }
+  return commands;
+}
+
+/** The report's running stretches as productive time logs of the machine's work centre. */
+async function timeLogCommands(
+  ctx: PostingContext,
+  running: Amounts["running"],
+  workcenter: number | string,
+  machine: string,
+  member: FamilyMember,
+): Promise<unknown[]> {
+  if (running.length === 0) return [];
+  let workcenterId: number;
+  try {
+    workcenterId = typeof workcenter === "number" ? workcenter : await ctx.setup.workcenter(workcenter);
+  } catch (err) {
+    // Counts must not wait for a work centre mapping: the time is left out, and said so.
+    ctx.logger.warn({ err, machine, order: member.name }, "running time not logged in Odoo: no work centre");
+    return [];
+  }
+  const loss = await ctx.setup.productiveLoss();
+  return running.map((p) => [
+    0,
+    0,
+    {
+      workcenter_id: workcenterId,
+      loss_id: loss,
+      date_start: odooDatetime(p.startedAt),
+      date_end: odooDatetime(p.endedAt),
+      description: `Threadline: ${machine} running`,
+    },
+  ]);
+}
+
+/** Time logs of a work centre alone (no work order of it on the order), marked with the event id. */
+async function logTimeWithoutWorkOrder(
+  ctx: PostingContext,
+  eventId: string,
+  commands: unknown[],
+): Promise<void> {
+  const marker = `${eventId}:time`;
+  const existing = await markedRecords(ctx, "mrp.workcenter.productivity", marker, ["id"]);
+  if (existing.length > 0) return;
+  const vals = commands.map((c) => ({ ...(c as [0, 0, Row])[2], [MARKER]: marker }));
+  await ctx.odoo.create("mrp.workcenter.productivity", vals);
+}
+
+/**
+ * The lot being produced, for a lot-tracked product: the report's (created when Odoo lacks it),
+ * else the one on the order, else a new one Odoo numbers (`action_generate_serial`, as the form's
+ * button). A report of another lot than the one the order already produced is refused: the run
+ * should have ended (ProductionRunEnded LOT_CHANGE) and the order been closed first.
+ */
+async function ensureProducedLot(
+  ctx: PostingContext,
+  event: PostingEvent<ProductionReported>,
+  member: FamilyMember,
+): Promise<void> {
+  const productId = m2oId(member.row["product_id"]);
+  const product = productId === false ? undefined : await productById(ctx, productId);
+  if (!product || product.tracking === "none") return;
+  if (product.tracking === "serial")
+    throw new PermanentError(
+      OutboundErrorCode.SerialTracked,
+      `${member.name} makes ${product.name ?? "a product"} tracked by serial number: post serial units with the serial flow (one unit per serial)`,
+    );
+  const { field, many } = ctx.fields.moLotProducing;
+  const [current] = idsOf(member.row[field]);
+  const wanted = event.value.lot;
+  if (wanted === null) {
+    if (current === undefined)
+      await ctx.odoo.call("mrp.production", "action_generate_serial", { ids: [member.id] });
+    return;
+  }
+  const { id } = await ensureLot(ctx, wanted, product.id, event.id);
+  if (current === id) return;
+  if (current !== undefined && Number(member.row["qty_producing"] ?? 0) > 0)
+    throw new PermanentError(
+      OutboundErrorCode.LotMismatch,
+      `${member.name} already produced ${Number(member.row["qty_producing"])} of lot ${m2oName(member.row[field]) ?? current}; the report is for lot ${wanted}: close the order (threadline odoo close) before another lot is counted on it`,
+    );
+  await ctx.odoo.write(
+    "mrp.production",
+    [member.id],
+    { [field]: many ? [[6, 0, [id]]] : id },
+    { idempotent: true },
+  );
+}
+
+// ------------------------------------------------------------------------------------ component scrap
+
+const SCRAP_FIELDS = ["name", "state", "product_id", "scrap_qty"];
+
+/**
+ * An upstream machine's rejects as ONE scrap of the component it handles, from the order
+ * (`production_id`: Odoo links the move as a component move, mrp stock_scrap.py
+ * `_prepare_move_values`), taken from the order's components location, with the component lot the
+ * order reserved when the component is tracked. Odoo answering with its "insufficient quantity"
+ * wizard is dead-lettered: Threadline does not force stock below zero.
+ */
+async function postComponentScrap(
+  ctx: PostingContext,
+  event: PostingEvent<ProductionReported>,
+  member: FamilyMember,
+  quantity: number,
+): Promise<OdooRecord> {
+  const marker = `${event.id}:scrap`;
+  const code = event.value.rejectedComponent as string;
+  let [scrap] = await markedRecords(ctx, "stock.scrap", marker, SCRAP_FIELDS);
+  if (!scrap) {
+    const [product] = await ctx.odoo.searchRead("product.product", [["default_code", "=", code]], {
+      fields: ["id", "tracking", "uom_id"],
+      limit: 1,
+    });
+    if (!product)
+      throw new PermanentError(
+        OutboundErrorCode.ProductNotFound,
+        `Odoo has no product with internal reference ${code}, which the bridge names as the component ${event.value.equipment.machine} rejects`,
+      );
+    const vals: Row = {
+      product_id: product["id"],
+      scrap_qty: quantity,
+      production_id: member.id,
+      location_id: m2oId(member.row["location_src_id"]),
+      origin: member.name,
+      [MARKER]: marker,
+    };
+    const uom = m2oId(product["uom_id"]);
+    if (uom !== false) vals["product_uom_id"] = uom;
+    if (product["tracking"] !== "none") {
+      const lot = await reservedLot(ctx, member.id, product["id"] as number);
+      if (lot !== undefined) vals["lot_id"] = lot;
+    }
+    const id = await ctx.odoo.create("stock.scrap", vals);
+    [scrap] = await ctx.odoo.read("stock.scrap", [id], SCRAP_FIELDS);
+  }
+  const id = (scrap as Row)["id"] as number;
+  if ((scrap as Row)["state"] !== "done") {
+    await validateScrap(
+      ctx,
+      id,
+      `${quantity} of ${code} rejected by ${event.value.equipment.machine} on ${member.name}`,
+    );
+  }
+  return { model: "stock.scrap", id, name: typeof scrap?.["name"] === "string" ? scrap["name"] : null };
+}
+
+/** The lot of `productId` the order's component moves reserved or used, if any. */
+async function reservedLot(
+  ctx: PostingContext,
+  productionId: number,
+  productId: number,
+): Promise<number | undefined> {
+  const [line] = await ctx.odoo.searchRead(
+    "stock.move.line",
+    [
+      ["move_id.raw_material_production_id", "=", productionId],
+      ["product_id", "=", productId],
+      ["lot_id", "!=", false],
+    ],
+    { fields: ["lot_id"], limit: 1, order: "id" },
+  );
+  const lot = line ? m2oId(line["lot_id"]) : false;
+  return lot === false ? undefined : lot;
+}
+
+// ------------------------------------------------------------------------------------ result
+
+async function readOrder(ctx: PostingContext, id: number): Promise<Row> {
+  const [row] = await ctx.odoo.read(
+    "mrp.production",
+    [id],
+    ["name", "state", "product_qty", "qty_producing", ctx.fields.moLotProducing.field],
+  );
+  if (!row) throw new Error(`mrp.production ${id} vanished`);
+  return row;
+}
+
+function plannedReached(order: Row): boolean {
+  return (
+    OPEN_STATES.has(String(order["state"])) && Number(order["qty_producing"]) >= Number(order["product_qty"])
+  );
+}
+
+function posted(
+  event: PostingEvent<ProductionReported>,
+  member: FamilyMember,
+  order: Row,
+  componentScrap: boolean,
+): ProductionPosted {
+  const r = event.value;
+  const zero = (uom: string) => ({ value: "0", uom });
+  return {
+    sourceEventId: event.id,
+    orderRef: r.orderRef as string,
+    odooOrderId: BigInt(member.id),
+    lot: m2oName(order["lot_producing_id"]) ?? r.lot,
+    postedGoodQuantity: r.countingPoint ? r.goodQuantity : zero(r.goodQuantity.uom),
+    postedRejectQuantity: r.countingPoint || componentScrap ? r.rejectQuantity : zero(r.rejectQuantity.uom),
+    odooRecords: [{ model: "mrp.production", id: BigInt(member.id), name: member.name }],
+    postedAt: new Date(),
+  };
+}
+
+export type { PostingRecord };

@@ -1,0 +1,143 @@
+/**
+ * The event log's side of reconciliation, for a window: every production report (all machines —
+ * which of them were counting points is in the events), the ProductionPosted the connector
+ * published, the reports it dead-lettered, and how far its durable has acknowledged. Read with an
+ * ephemeral ordered consumer from the window's start (stored time), reads only.
+ */
+import { type Consumer, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { EventCodec } from "../../../../contracts/src/codec.js";
+import type { ProductionPosted, ProductionReported } from "../../../../contracts/src/events.generated.js";
+import { fromHeaders } from "../../../../streams/src/envelope.js";
+import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../../../streams/src/names.js";
+import { type Micros, microsOf } from "./decimal.js";
+
+const REPORTED = "mfg.production.production_reported.v1";
+const POSTED = "mfg.production.production_posted.v1";
+/** The durable whose dead letters are production reports Odoo refused. */
+export const PRODUCTION_DURABLE = "odoo-connector-production-reported";
+
+export interface LoggedReport {
+  readonly id: string;
+  readonly seq: number;
+  readonly orderRef: string;
+  /** `line/machine`. */
+  readonly machine: string;
+  readonly line: string | null;
+  readonly countingPoint: boolean;
+  readonly good: Micros;
+  readonly reject: Micros;
+  readonly rejectedComponent: string | null;
+  readonly runningMinutes: number;
+  readonly reportedAt: Date;
+}
+
+export interface EventLog {
+  readonly reports: readonly LoggedReport[];
+  /** Source event id → when the connector said Odoo accepted it (ProductionPosted). */
+  readonly posted: ReadonlyMap<string, Date>;
+  /** Event id → dead-letter code. */
+  readonly deadLettered: ReadonlyMap<string, string>;
+  /** The production durable's acknowledgement floor (stream sequence); 0 when unknown. */
+  readonly ackFloor: number;
+}
+
+export interface LogOptions {
+  readonly nc: NatsConnection;
+  readonly codec: EventCodec;
+  readonly since: Date;
+  readonly until: Date;
+  /** @default MFG_PRODUCTION */
+  readonly stream?: string;
+}
+
+/** Hands every message of an ordered consumer to `fn`, up to the end of the stream as it is now. */
+async function readToEnd(consumer: Consumer, fn: (m: JsMsg) => Promise<void> | void): Promise<void> {
+  for (;;) {
+    const batch = await consumer.fetch({ max_messages: 500, expires: 1_000 });
+    let got = 0;
+    let pending = 0;
+    for await (const m of batch) {
+      got++;
+      pending = m.info.pending;
+      await fn(m);
+    }
+    if (got === 0 || pending === 0) return;
+  }
+}
+
+function runningMinutes(r: ProductionReported): number {
+  return r.running.reduce((s, p) => s + Math.max(0, p.endedAt.getTime() - p.startedAt.getTime()), 0) / 60_000;
+}
+
+export async function readEventLog(o: LogOptions): Promise<EventLog> {
+  const stream = o.stream ?? "MFG_PRODUCTION";
+  const js = jetstream(o.nc);
+  // Stored-time start: a report stored before the window cannot have been reported in it.
+  const consumer = await js.consumers.get(stream, {
+    filter_subjects: "mfg.production.>",
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: o.since.toISOString(),
+  });
+  const reports: LoggedReport[] = [];
+  const posted = new Map<string, Date>();
+  await readToEnd(consumer, async (m) => {
+    const envelope = fromHeaders(m.headers);
+    if (envelope.type === REPORTED) {
+      const r = (await o.codec.decode<ProductionReported>(m.data, { as: REPORTED })).value;
+      if (!r.orderRef || r.reportedAt < o.since || r.reportedAt > o.until) return;
+      reports.push({
+        id: envelope.id,
+        seq: m.seq,
+        orderRef: r.orderRef,
+        machine: `${r.equipment.line ?? ""}/${r.equipment.machine ?? ""}`,
+        line: r.equipment.line,
+        countingPoint: r.countingPoint,
+        good: microsOf(r.goodQuantity.value),
+        reject: microsOf(r.rejectQuantity.value),
+        rejectedComponent: r.rejectedComponent,
+        runningMinutes: runningMinutes(r),
+        reportedAt: r.reportedAt,
+      });
+    } else if (envelope.type === POSTED) {
+      const p = (await o.codec.decode<ProductionPosted>(m.data, { as: POSTED })).value;
+      posted.set(p.sourceEventId, p.postedAt);
+    }
+  });
+  return {
+    reports,
+    posted,
+    deadLettered: await deadLetters(o, stream),
+    ackFloor: await ackFloor(o, stream),
+  };
+}
+
+/** Event id → dead-letter code of the production reports the connector gave up on. */
+async function deadLetters(o: LogOptions, stream: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const consumer = await jetstream(o.nc)
+    .consumers.get(DLQ_STREAM, {
+      filter_subjects: dlqSubject(stream, PRODUCTION_DURABLE),
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: o.since.toISOString(),
+      headers_only: true,
+    })
+    .catch(() => undefined); // no DLQ stream: nothing dead-lettered
+  if (!consumer) return out;
+  await readToEnd(consumer, (m) => {
+    const id = m.headers?.get("ce-id");
+    if (id) out.set(id, m.headers?.get(DLQ_HEADERS.code) ?? "DEAD_LETTERED");
+  });
+  return out;
+}
+
+/** How far the connector's production durable acknowledged (0 when it cannot be read). */
+async function ackFloor(o: LogOptions, stream: string): Promise<number> {
+  try {
+    const jsm = await jetstreamManager(o.nc);
+    const info = await jsm.consumers.info(stream, PRODUCTION_DURABLE);
+    return info.ack_floor.stream_seq;
+  } catch {
+    return 0;
+  }
+}
