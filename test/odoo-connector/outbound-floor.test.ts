@@ -7,6 +7,7 @@ import { type TestContext, test } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import type { EventType } from "../../contracts/src/events.generated.js";
+import { EquipmentMap } from "../../services/odoo-connector/src/equipment.js";
 import { odooFields } from "../../services/odoo-connector/src/fields.js";
 import type { OdooClient } from "../../services/odoo-connector/src/odoo/index.js";
 import {
@@ -16,7 +17,6 @@ import {
   postQualityHoldPlaced,
   startOutbound,
 } from "../../services/odoo-connector/src/outbound/index.js";
-import { EquipmentMap } from "../../services/odoo-connector/src/equipment.js";
 import { silentLogger } from "../../streams/src/logger.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
 import { until } from "../harness/wait.js";

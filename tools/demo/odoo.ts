@@ -152,7 +152,9 @@ export async function startOdooDemo(options: {
           );
           for (const f of o.findings) print(`    ${f.kind}: ${f.message}`);
         }
-        print(orders.every((o) => o.findings.length === 0 && o.waiting.length === 0) ? "  no drift" : "  DRIFT");
+        print(
+          orders.every((o) => o.findings.length === 0 && o.waiting.length === 0) ? "  no drift" : "  DRIFT",
+        );
         // The reports of the first part of the demo name an order Odoo does not have: dead letters.
         const dead = await jetstreamManager(nc).then((jsm) =>
           jsm.streams.getMessage(DLQ_STREAM, {

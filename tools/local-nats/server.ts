@@ -22,6 +22,7 @@ import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
@@ -154,9 +155,15 @@ function isExecutable(file: string): boolean {
   }
 }
 
+/** The current release `make` unpacks into the project (tools/install/nats-server.sh). */
+const PROJECT_NATS_SERVER = fileURLToPath(
+  new URL("../../../.cache/nats-server/usr/sbin/nats-server", import.meta.url),
+);
+
 function locateNatsServerBinary(): string | undefined {
   const override = process.env["THREADLINE_NATS_SERVER"];
   if (override && isExecutable(override)) return override;
+  if (isExecutable(PROJECT_NATS_SERVER)) return PROJECT_NATS_SERVER;
   const candidates = (process.env["PATH"] ?? "")
     .split(path.delimiter)
     .filter((dir) => dir !== "")
@@ -175,7 +182,8 @@ async function installWithApt(): Promise<void> {
 }
 
 /**
- * Locate the `nats-server` binary: `$THREADLINE_NATS_SERVER`, then `PATH`, then
+ * Locate the `nats-server` binary: `$THREADLINE_NATS_SERVER`, then the current release `make` unpacked
+ * into `.cache/nats-server/`, then `PATH`, then
  * `/usr/sbin/nats-server`, `/usr/bin/nats-server`. When missing and running as root, installs the
  * Debian package (`apt-get install -y nats-server`, non-interactive). The result is cached.
  *
