@@ -150,3 +150,43 @@ export async function openSim(
     restricted: session(sim.users.restricted),
   };
 }
+
+export interface SpecBom {
+  tracking?: "none" | "lot" | "serial";
+  consumption?: "flexible" | "warning" | "strict";
+  /** [component code, quantity per unit, index of the operation consuming it] */
+  lines: ([string, number] | [string, number, number])[];
+  /** [work centre code, minutes per unit] */
+  ops?: [string, number][];
+}
+
+/** A finished product with its BoM, made by the administrator (a manufacturing manager). */
+export async function specProduct(admin: Session, code: string, bom: SpecBom): Promise<number> {
+  const storable = admin.version >= 18 ? { type: "consu", is_storable: true } : { type: "product" };
+  const product = await admin.call<number>("product.product", "create", [
+    { name: `Spec ${code}`, default_code: code, tracking: bom.tracking ?? "none", ...storable },
+  ]);
+  const tmpl = m2o((await admin.read("product.product", product, ["product_tmpl_id"]))["product_tmpl_id"]);
+  const bomId = await admin.call<number>("mrp.bom", "create", [
+    { product_tmpl_id: tmpl, product_qty: 1, consumption: bom.consumption ?? "flexible", code },
+  ]);
+  const ops: number[] = [];
+  for (const [i, [wc, minutes]] of (bom.ops ?? []).entries()) {
+    const [center] = await admin.search("mrp.workcenter", [["code", "=", wc]]);
+    ops.push(
+      await admin.call<number>("mrp.routing.workcenter", "create", [
+        { name: `Op ${i + 1}`, workcenter_id: center, bom_id: bomId, sequence: i + 1, time_cycle_manual: minutes },
+      ]),
+    );
+  }
+  for (const [comp, qty, op] of bom.lines)
+    await admin.call("mrp.bom.line", "create", [
+      {
+        bom_id: bomId,
+        product_id: await admin.product(comp),
+        product_qty: qty,
+        ...(op !== undefined ? { operation_id: ops[op] } : {}),
+      },
+    ]);
+  return product;
+}

@@ -671,6 +671,8 @@ export function productionModels(p: Profile): ModelSpec[] {
           vals["procurement_group_id"] = env.create("procurement.group", { name: vals["name"] });
       },
       afterCreate: (env, ids) => {
+        // `_split_productions` creates backorders with `skip_compute_move_raw_ids` and copies the moves
+        if (env.context["skip_compute_move_raw_ids"]) return;
         for (const id of ids) explode(env, id);
       },
       afterWrite: (env, ids, vals) => {
