@@ -5,7 +5,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { PROFILE_VERSIONS } from "../../tools/sim/odoo/profiles.js";
-import { type Action, m2o, openSim, type Row, type Session, type SimFixture, specProduct } from "./odoo-helpers.js";
+import {
+  type Action,
+  m2o,
+  openSim,
+  type Row,
+  type Session,
+  type SimFixture,
+  specProduct,
+} from "./odoo-helpers.js";
 
 for (const profile of PROFILE_VERSIONS) {
   describe(`odoo simulator ${profile} - manufacturing backorders`, () => {
@@ -37,7 +45,13 @@ for (const profile of PROFILE_VERSIONS) {
       await fx.admin.call("ir.model.fields", "create", [
         [
           { name: "x_event_ref", model_id: model, ttype: "char", field_description: "Event" },
-          { name: "x_counter", model_id: model, ttype: "integer", field_description: "Counter", copied: false },
+          {
+            name: "x_counter",
+            model_id: model,
+            ttype: "integer",
+            field_description: "Counter",
+            copied: false,
+          },
         ],
       ]);
     });
@@ -47,17 +61,27 @@ for (const profile of PROFILE_VERSIONS) {
       const mo = await mrp.newMo("SPEC-BO", 10);
       const name = String((await mrp.read("mrp.production", mo, ["name"]))["name"]);
       const backorder = await produceWithBackorder(mo, 6);
-      const [orig, bo] = await mrp.readMany("mrp.production", [mo, backorder], [
-        "name",
-        "state",
-        "product_qty",
-        "qty_produced",
-        "backorder_sequence",
-        groupField,
-        "mrp_production_backorder_count",
-      ]);
+      const [orig, bo] = await mrp.readMany(
+        "mrp.production",
+        [mo, backorder],
+        [
+          "name",
+          "state",
+          "product_qty",
+          "qty_produced",
+          "backorder_sequence",
+          groupField,
+          "mrp_production_backorder_count",
+        ],
+      );
       assert.deepEqual(
-        [orig?.["name"], orig?.["state"], orig?.["product_qty"], orig?.["qty_produced"], orig?.["backorder_sequence"]],
+        [
+          orig?.["name"],
+          orig?.["state"],
+          orig?.["product_qty"],
+          orig?.["qty_produced"],
+          orig?.["backorder_sequence"],
+        ],
         [`${name}-001`, "done", 6, 6, 1],
       );
       assert.deepEqual(
@@ -66,7 +90,10 @@ for (const profile of PROFILE_VERSIONS) {
       );
       assert.ok(m2o(orig?.[groupField]));
       assert.equal(m2o(orig?.[groupField]), m2o(bo?.[groupField]));
-      assert.deepEqual([orig?.["mrp_production_backorder_count"], bo?.["mrp_production_backorder_count"]], [2, 2]);
+      assert.deepEqual(
+        [orig?.["mrp_production_backorder_count"], bo?.["mrp_production_backorder_count"]],
+        [2, 2],
+      );
       const groupModel = profile >= 19 ? "mrp.production.group" : "procurement.group";
       const group = await mrp.read(groupModel, m2o(orig?.[groupField]) as number, [
         profile >= 19 ? "production_ids" : "mrp_production_ids",
@@ -96,14 +123,24 @@ for (const profile of PROFILE_VERSIONS) {
         "priority",
       ]);
       assert.deepEqual(
-        [bo["x_event_ref"], bo["x_counter"], bo["origin"], bo["date_deadline"], bo["qty_producing"], bo["state"]],
+        [
+          bo["x_event_ref"],
+          bo["x_counter"],
+          bo["origin"],
+          bo["date_deadline"],
+          bo["qty_producing"],
+          bo["state"],
+        ],
         ["evt-42", 0, "SPEC", deadline, 0, "confirmed"],
       );
       // priority is copied, then reset on the original when it is done ('priority': '0')
       assert.equal(bo["priority"], "1");
       assert.equal((bo["move_raw_ids"] as number[]).length, 1);
       assert.equal((bo["workorder_ids"] as number[]).length, 1);
-      const [raw] = await mrp.readMany("stock.move", bo["move_raw_ids"] as number[], ["product_uom_qty", "state"]);
+      const [raw] = await mrp.readMany("stock.move", bo["move_raw_ids"] as number[], [
+        "product_uom_qty",
+        "state",
+      ]);
       assert.deepEqual([raw?.["product_uom_qty"], raw?.["state"]], [12, "assigned"]);
     });
 
@@ -127,10 +164,17 @@ for (const profile of PROFILE_VERSIONS) {
       const mo = await mrp.newMo("SPEC-BO", 10);
       await mrp.call("mrp.production", "write", [[mo], { qty_producing: 3 }]);
       const alu = (await mrp.components(mo)).get("COMP-ALU") as Row;
-      await mrp.call("stock.move", "write", [[alu["id"]], profile === 16 ? { quantity_done: 6 } : { quantity: 6, picked: true }]);
+      await mrp.call("stock.move", "write", [
+        [alu["id"]],
+        profile === 16 ? { quantity_done: 6 } : { quantity: 6, picked: true },
+      ]);
       const wizard = (await mrp.call<Action>("mrp.production", "button_mark_done", [[mo]])) as Action;
       assert.equal(await mrp.answer(wizard, "action_close_mo"), true);
-      const row: Row = await mrp.read("mrp.production", mo, ["state", "name", "mrp_production_backorder_count"]);
+      const row: Row = await mrp.read("mrp.production", mo, [
+        "state",
+        "name",
+        "mrp_production_backorder_count",
+      ]);
       assert.deepEqual([row["state"], row["mrp_production_backorder_count"]], ["done", 1]);
     });
   });

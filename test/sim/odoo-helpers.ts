@@ -175,7 +175,13 @@ export async function specProduct(admin: Session, code: string, bom: SpecBom): P
     const [center] = await admin.search("mrp.workcenter", [["code", "=", wc]]);
     ops.push(
       await admin.call<number>("mrp.routing.workcenter", "create", [
-        { name: `Op ${i + 1}`, workcenter_id: center, bom_id: bomId, sequence: i + 1, time_cycle_manual: minutes },
+        {
+          name: `Op ${i + 1}`,
+          workcenter_id: center,
+          bom_id: bomId,
+          sequence: i + 1,
+          time_cycle_manual: minutes,
+        },
       ]),
     );
   }

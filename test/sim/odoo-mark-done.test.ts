@@ -6,7 +6,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { PROFILE_VERSIONS } from "../../tools/sim/odoo/profiles.js";
-import { type Action, m2o, openSim, type Row, type Session, type SimFixture, specProduct } from "./odoo-helpers.js";
+import {
+  type Action,
+  m2o,
+  openSim,
+  type Row,
+  type Session,
+  type SimFixture,
+  specProduct,
+} from "./odoo-helpers.js";
 
 const NOW = "2025-06-02 10:00:00";
 
@@ -22,22 +30,41 @@ for (const profile of PROFILE_VERSIONS) {
     /** What a connector does to post consumption: 16 `quantity_done`, 17+ `quantity` + `picked`. */
     const consume = async (id: number, code: string, qty: number) => {
       const move = (await mrp.components(id)).get(code) as Row;
-      await mrp.call(
-        "stock.move",
-        "write",
-        [[move["id"]], profile === 16 ? { quantity_done: qty } : { quantity: qty, picked: true }],
-      );
+      await mrp.call("stock.move", "write", [
+        [move["id"]],
+        profile === 16 ? { quantity_done: qty } : { quantity: qty, picked: true },
+      ]);
     };
 
     before(async () => {
       fx = await openSim(profile, { clock: () => new Date(`${NOW.replace(" ", "T")}Z`) });
       mrp = fx.integration;
       admin = fx.admin;
-      await specProduct(admin, "SPEC-FLEX", { lines: [["COMP-ALU", 2], ["COMP-SCR", 4]] });
-      await specProduct(admin, "SPEC-WARN", { consumption: "warning", lines: [["COMP-ALU", 2], ["COMP-SCR", 4]] });
-      await specProduct(admin, "SPEC-STRICT", { consumption: "strict", lines: [["COMP-ALU", 2], ["COMP-SCR", 4]] });
+      await specProduct(admin, "SPEC-FLEX", {
+        lines: [
+          ["COMP-ALU", 2],
+          ["COMP-SCR", 4],
+        ],
+      });
+      await specProduct(admin, "SPEC-WARN", {
+        consumption: "warning",
+        lines: [
+          ["COMP-ALU", 2],
+          ["COMP-SCR", 4],
+        ],
+      });
+      await specProduct(admin, "SPEC-STRICT", {
+        consumption: "strict",
+        lines: [
+          ["COMP-ALU", 2],
+          ["COMP-SCR", 4],
+        ],
+      });
       await specProduct(admin, "SPEC-OPS", {
-        lines: [["COMP-ALU", 2, 0], ["COMP-SCR", 4]],
+        lines: [
+          ["COMP-ALU", 2, 0],
+          ["COMP-SCR", 4],
+        ],
         ops: [["L2-MIX", 2]],
       });
       await specProduct(admin, "SPEC-SERIAL", { tracking: "serial", lines: [["COMP-ALU", 1]] });
@@ -161,7 +188,10 @@ for (const profile of PROFILE_VERSIONS) {
             assert.equal(action.res_model, "mrp.consumption.warning");
             assert.equal(await markDone(id, { skip_consumption: true }), true);
             const c = await mrp.components(id);
-            assert.deepEqual([c.get("COMP-LBL")?.["state"], c.get("COMP-JAR")?.["state"]], ["cancel", "done"]);
+            assert.deepEqual(
+              [c.get("COMP-LBL")?.["state"], c.get("COMP-JAR")?.["state"]],
+              ["cancel", "done"],
+            );
             return;
           }
           assert.equal(await markDone(id), true);
@@ -213,9 +243,13 @@ for (const profile of PROFILE_VERSIONS) {
         assert.equal(action.res_model, "mrp.consumption.warning");
         assert.equal(action.xml_id, "mrp.action_mrp_consumption_warning");
         assert.deepEqual(action.context["default_mrp_production_ids"], [id]);
-        const lines = (action.context["default_mrp_consumption_warning_line_ids"] as [number, number, Row][]).map(
-          (l) => [l[2]["consumption"], l[2]["product_consumed_qty_uom"], l[2]["product_expected_qty_uom"]],
-        );
+        const lines = (
+          action.context["default_mrp_consumption_warning_line_ids"] as [number, number, Row][]
+        ).map((l) => [
+          l[2]["consumption"],
+          l[2]["product_consumed_qty_uom"],
+          l[2]["product_expected_qty_uom"],
+        ]);
         assert.deepEqual(lines, [[mode, 12, 10]]);
         // strict is only enforced by the wizard's view: its action_confirm closes the order over RPC
         assert.equal(await mrp.answer(action, "action_confirm"), true);
@@ -234,9 +268,9 @@ for (const profile of PROFILE_VERSIONS) {
         const alu = (await mrp.components(id)).get("COMP-ALU") as Row;
         await mrp.call("stock.move", "write", [[alu["id"]], { quantity: 10 }]);
         const action = (await markDone(id)) as Action;
-        const lines = (action.context["default_mrp_consumption_warning_line_ids"] as [number, number, Row][]).map(
-          (l) => [l[2]["product_consumed_qty_uom"], l[2]["product_expected_qty_uom"]],
-        );
+        const lines = (
+          action.context["default_mrp_consumption_warning_line_ids"] as [number, number, Row][]
+        ).map((l) => [l[2]["product_consumed_qty_uom"], l[2]["product_expected_qty_uom"]]);
         assert.deepEqual(lines, [
           [0, 10],
           [0, 20],
@@ -268,14 +302,18 @@ for (const profile of PROFILE_VERSIONS) {
       async () => {
         const manufacturing = fx.sim.env.ref("mrp.picking_type_manufacturing");
         const typeWith = async (policy: string) => {
-          const [copy] = await admin.readMany("stock.picking.type", [manufacturing], [
-            "name",
-            "code",
-            "sequence_code",
-            "warehouse_id",
-            "default_location_src_id",
-            "default_location_dest_id",
-          ]);
+          const [copy] = await admin.readMany(
+            "stock.picking.type",
+            [manufacturing],
+            [
+              "name",
+              "code",
+              "sequence_code",
+              "warehouse_id",
+              "default_location_src_id",
+              "default_location_dest_id",
+            ],
+          );
           return admin.call<number>("stock.picking.type", "create", [
             {
               name: `Manufacturing ${policy}`,
@@ -311,9 +349,15 @@ for (const profile of PROFILE_VERSIONS) {
         assert.equal(await markDone(never), true);
         assert.equal(await state(never), "done");
         const result = (await markDone(always)) as Action;
-        assert.deepEqual([result.type, result.res_model, result.view_mode], ["ir.actions.act_window", "mrp.production", "form"]);
+        assert.deepEqual(
+          [result.type, result.res_model, result.view_mode],
+          ["ir.actions.act_window", "mrp.production", "form"],
+        );
         assert.equal(await state(always), "done");
-        assert.equal((await mrp.read("mrp.production", result.res_id as number, ["product_qty"]))["product_qty"], 6);
+        assert.equal(
+          (await mrp.read("mrp.production", result.res_id as number, ["product_qty"]))["product_qty"],
+          6,
+        );
       },
     );
 
@@ -332,11 +376,17 @@ for (const profile of PROFILE_VERSIONS) {
       const split = await mo("SPEC-FLEX", 10);
       await mrp.call("mrp.production", "write", [[split], { qty_producing: 4 }]);
       await consume(split, "COMP-ALU", 8);
-      const action = (await markDone(split, { skip_backorder: true, mo_ids_to_backorder: [split] })) as Action;
+      const action = (await markDone(split, {
+        skip_backorder: true,
+        mo_ids_to_backorder: [split],
+      })) as Action;
       assert.equal(action.res_model, "mrp.production");
       assert.equal(action.context["skip_backorder"], false, "skip_* keys are reset in the returned action");
       assert.equal(action.context["mo_ids_to_backorder"], null);
-      assert.equal((await mrp.read("mrp.production", action.res_id as number, ["product_qty"]))["product_qty"], 6);
+      assert.equal(
+        (await mrp.read("mrp.production", action.res_id as number, ["product_qty"]))["product_qty"],
+        6,
+      );
     });
 
     test(
@@ -348,14 +398,22 @@ for (const profile of PROFILE_VERSIONS) {
       async () => {
         const id = await mo("SPEC-OPS", 10);
         const [wo] = (await mrp.read("mrp.production", id, ["workorder_ids"]))["workorder_ids"] as number[];
-        assert.equal((await mrp.read("mrp.workorder", wo as number, ["duration_expected"]))["duration_expected"], 20);
+        assert.equal(
+          (await mrp.read("mrp.workorder", wo as number, ["duration_expected"]))["duration_expected"],
+          20,
+        );
         await mrp.call("mrp.production", "write", [[id], { qty_producing: 5 }]);
         await consume(id, "COMP-ALU", 10);
         await consume(id, "COMP-SCR", 20);
         assert.equal(await markDone(id, { skip_backorder: true }), true);
-        const logs = await mrp.call<Row[]>("mrp.workcenter.productivity", "search_read", [[["workorder_id", "=", wo]]], {
-          fields: ["duration", "date_start", "date_end", "loss_id", "loss_type"],
-        });
+        const logs = await mrp.call<Row[]>(
+          "mrp.workcenter.productivity",
+          "search_read",
+          [[["workorder_id", "=", wo]]],
+          {
+            fields: ["duration", "date_start", "date_end", "loss_id", "loss_type"],
+          },
+        );
         const minutes = profile >= 18 ? 20 : 10;
         assert.equal(logs.length, 1);
         assert.deepEqual(
@@ -374,7 +432,12 @@ for (const profile of PROFILE_VERSIONS) {
       await consume(id, "COMP-ALU", 4);
       await consume(id, "COMP-SCR", 8);
       assert.equal(await markDone(id), true);
-      const row = await mrp.read("mrp.production", id, ["date_finished", "move_finished_ids", "move_raw_ids", "is_locked"]);
+      const row = await mrp.read("mrp.production", id, [
+        "date_finished",
+        "move_finished_ids",
+        "move_raw_ids",
+        "is_locked",
+      ]);
       assert.deepEqual([row["date_finished"], row["is_locked"]], [NOW, true]);
       const moves = await mrp.readMany(
         "stock.move",

@@ -5,6 +5,7 @@
 import type { Env, ModelSpec, Row, Vals } from "../orm.js";
 import type { Profile } from "../profiles.js";
 import { userGroupIds } from "./access.js";
+import { onHand } from "./stock-quant.js";
 
 export const TRACKING = [
   ["serial", "By Unique Serial Number"],
@@ -265,6 +266,13 @@ export function baseModels(p: Profile): ModelSpec[] {
         barcode: { type: "char", string: "Barcode" },
         active: { type: "boolean", string: "Active", default: true },
         ...relatedOnVariant,
+        // stock product.py `_compute_quantities`: quants of the `location` context (internal ones without)
+        qty_available: {
+          type: "float",
+          string: "Quantity On Hand",
+          compute: (env: Env, row: Row) =>
+            qtyOnHand(env, row.id, (env.context["location"] as number) || false),
+        },
       },
       sqlUnique: [
         {
@@ -340,4 +348,16 @@ function addImpliedGroups(env: Env, ids: number[]): void {
     const current = (env.row("res.users", id)["groups_id"] as number[] | undefined) ?? [];
     if (all.length !== current.length) env.setRaw("res.users", id, { groups_id: all });
   }
+}
+
+function qtyOnHand(env: Env, productId: number, locationId: number | false): number {
+  if (locationId) return onHand(env, productId, locationId);
+  let qty = 0;
+  for (const q of env.db.table("stock.quant").values())
+    if (
+      q["product_id"] === productId &&
+      env.get("stock.location", q["location_id"] as number, "usage") === "internal"
+    )
+      qty += Number(q["quantity"]);
+  return Math.round(qty * 1e6) / 1e6;
 }

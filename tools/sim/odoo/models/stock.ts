@@ -14,7 +14,7 @@ import type { Env, ModelSpec, Row, Vals } from "../orm.js";
 import type { Profile } from "../profiles.js";
 import { applyQuantityInverse, moveDoneQty } from "./stock-move.js";
 import { pickingModels } from "./stock-picking.js";
-import { bypassesQuants, onHand, round, stockQuantModel, syncMoveFromLines } from "./stock-quant.js";
+import { round, stockQuantModel, syncMoveFromLines } from "./stock-quant.js";
 import { scrapModels } from "./stock-scrap.js";
 
 const float = (v: unknown) => (typeof v === "number" ? v : 0);
@@ -565,14 +565,4 @@ function syncLineMoves(env: Env, ids: number[]): void {
     ids.map((id) => env.get("stock.move.line", id, "move_id")).filter(Boolean) as number[],
   );
   for (const m of moves) syncMoveFromLines(env, m);
-}
-
-/** On hand of a product in a location and its children (`qty_available` with a `location` context). */
-export function qtyAvailable(env: Env, productId: number, locationId: number | false): number {
-  if (locationId) return onHand(env, productId, locationId);
-  let qty = 0;
-  for (const q of env.db.table("stock.quant").values())
-    if (q["product_id"] === productId && !bypassesQuants(env, q["location_id"] as number))
-      qty += float(q["quantity"]);
-  return round(qty);
 }
