@@ -303,7 +303,6 @@ describe("odoo simulator - read, order, write_date", () => {
         "date_start",
         "date_deadline",
         "qty_producing",
-        "x_threadline_event_id",
       ],
       limit: 1,
     })) as Record<string, unknown>[];
@@ -315,7 +314,6 @@ describe("odoo simulator - read, order, write_date", () => {
     );
     assert.equal(mo["lot_producing_id"], false);
     assert.equal(mo["date_deadline"], false);
-    assert.equal(mo["x_threadline_event_id"], false);
     assert.equal(mo["qty_producing"], 0);
     assert.match(String(mo["date_start"]), /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
     const raw = (await client.call(auth, "mrp.production", "read", [[mo["id"]], ["product_id"]], {
@@ -352,58 +350,22 @@ describe("odoo simulator - read, order, write_date", () => {
     assert.equal(badKw.error?.data["message"], "search() got an unexpected keyword argument 'limitt'");
   });
 
-  test("x_threadline_posting: a duplicate x_name surfaces as Odoo 16+ surfaces an IntegrityError, and rolls back", async () => {
-    const before = (await client.call(auth, "x_threadline_posting", "search_count", [[]])) as number;
-    await client.call(auth, "x_threadline_posting", "create", [
-      {
-        x_name: "evt-1",
-        x_event_type: "mfg.production.posted.v1",
-        x_res_model: "mrp.production",
-        x_res_id: 3,
-      },
+  test("the simulator starts without any custom field or model", async () => {
+    const manual = (await client.call(auth, "ir.model.fields", "search_count", [
+      [["state", "=", "manual"]],
+    ])) as number;
+    assert.equal(manual, 0);
+    const models = (await client.call(auth, "ir.model", "search_count", [
+      [["model", "=like", "x\\_%"]],
+    ])) as number;
+    assert.equal(models, 0);
+    const unknown = await client.executeKw(auth, "stock.picking", "search", [
+      [["x_threadline_event_id", "=", "x"]],
     ]);
-    const dup = await client.executeKw(auth, "x_threadline_posting", "create", [
-      [{ x_name: "evt-2" }, { x_name: "evt-1" }],
-    ]);
-    assert.equal(dup.error?.data["name"], "odoo.exceptions.ValidationError");
-    assert.equal(
-      dup.error?.data["message"],
-      'The operation cannot be completed: duplicate key value violates unique constraint "x_threadline_posting_x_name_uniq"\nDETAIL:  Key (x_name)=(evt-1) already exists.\n',
-    );
-    assert.equal(await client.call(auth, "x_threadline_posting", "search_count", [[]]), before + 1);
-    const found = await client.call(
-      auth,
-      "x_threadline_posting",
-      "search_read",
-      [[["x_name", "=", "evt-1"]]],
-      { fields: ["x_res_id", "x_name"] },
-    );
-    assert.deepEqual(found, [{ id: (found as { id: number }[])[0]?.id, x_res_id: 3, x_name: "evt-1" }]);
+    assert.equal(unknown.error?.data["name"], "builtins.ValueError");
   });
 
-  test("x_threadline_event_id is a custom char field on every model", async () => {
-    const fields = (await client.call(
-      auth,
-      "stock.picking",
-      "fields_get",
-      [["x_threadline_event_id", "state"]],
-      { attributes: ["type", "manual", "string"] },
-    )) as Record<string, unknown>;
-    assert.deepEqual(fields["x_threadline_event_id"], {
-      type: "char",
-      string: "Threadline Event ID",
-      manual: true,
-    });
-    assert.deepEqual(Object.keys(fields).sort(), ["state", "x_threadline_event_id"]);
-    const [picking] = (await client.call(auth, "stock.picking", "search", [[]], { limit: 1 })) as number[];
-    await client.call(auth, "stock.picking", "write", [[picking], { x_threadline_event_id: "01J0ABC" }]);
-    assert.deepEqual(
-      await client.call(auth, "stock.picking", "search", [[["x_threadline_event_id", "=", "01J0ABC"]]]),
-      [picking],
-    );
-  });
-
-  test("the restricted user reads but cannot modify manufacturing orders", async () => {
+  test("the restricted user (Inventory / User) reads but cannot modify manufacturing orders", async () => {
     const r = { db: sim.db, uid: sim.restricted.uid, password: sim.restricted.password };
     assert.ok(((await client.call(r, "mrp.production", "search", [[]])) as number[]).length > 0);
     const denied = await client.executeKw(r, "mrp.production", "write", [[1], { origin: "x" }]);

@@ -50,7 +50,7 @@ export function describeField(env: Env, model: string, f: FieldDef): Vals {
   if (f.type === "one2many") out["relation_field"] = f.inverse;
   if (f.selection) out["selection"] = f.selection.map(([k, v]) => [k, v]);
   if (f.type === "many2one" || f.type === "one2many" || f.type === "many2many") {
-    out["domain"] = [];
+    out["domain"] = f.domain ?? [];
     out["context"] = {};
   }
   void env;
@@ -109,6 +109,7 @@ export function baseMethods(p: Profile): Record<string, MethodSpec> {
       params: ["vals_list"],
       required: 1,
       access: "create",
+      asUser: true,
       fn: ({ env, model, kw }) => {
         const v = kw["vals_list"];
         if (Array.isArray(v)) return env.createMany(model, v as Vals[]);
@@ -120,6 +121,7 @@ export function baseMethods(p: Profile): Record<string, MethodSpec> {
       params: ["vals"],
       required: 1,
       access: "write",
+      asUser: true,
       fn: ({ env, model, ids, kw }) => {
         const vals = kw["vals"];
         if (!vals || typeof vals !== "object" || Array.isArray(vals))
@@ -131,6 +133,7 @@ export function baseMethods(p: Profile): Record<string, MethodSpec> {
     unlink: {
       params: [],
       access: "unlink",
+      asUser: true,
       fn: ({ env, model, ids }) => {
         env.unlink(model, ids);
         return true;

@@ -12,7 +12,7 @@
  * and whole seconds from 19 (see Profile.datetimeWholeSeconds).
  */
 import { checkDomain, type DomainNode, evaluateDomain, parseDomain } from "./domain.js";
-import { AccessError, MissingError, PythonError, ValidationError, valueError } from "./errors.js";
+import { MissingError, PythonError, ValidationError, valueError } from "./errors.js";
 import type { Profile } from "./profiles.js";
 import { pyRepr } from "./py.js";
 
@@ -48,6 +48,8 @@ export interface FieldSpec {
   relation?: string;
   /** one2many: the many2one on the comodel pointing back. */
   inverse?: string;
+  /** one2many: only comodel records matching this domain (Odoo's field `domain=`, e.g. no scrap moves). */
+  domain?: unknown[];
   selection?: readonly (readonly [string, string])[];
   default?: unknown | ((env: Env, vals: Vals) => unknown);
   /** Not stored: computed on read (and searched by `search` when given). */
@@ -63,6 +65,11 @@ export interface FieldSpec {
   hidden?: boolean;
   /** Custom field (x_…): fields_get reports manual=true. */
   manual?: boolean;
+  /**
+   * Odoo's `copy=`: whether `copy()` / `copy_data()` (backorders, split moves) carry the value over.
+   * @default true for stored fields other than one2many (Odoo's field default), false otherwise
+   */
+  copy?: boolean;
 }
 
 export interface FieldDef extends FieldSpec {
@@ -82,6 +89,11 @@ export interface MethodSpec {
   varKw?: boolean;
   /** ACL operation the caller must hold on the model. @default "write" for record methods, "read" for model methods */
   access?: AclOp;
+  /**
+   * Runs as the caller (x2many commands and related writes are ACL-checked on their models too), not
+   * as the business methods do (after the entry check, as superuser). The generic create/write/unlink.
+   */
+  asUser?: boolean;
   fn: (call: MethodCall) => unknown;
 }
 
@@ -123,8 +135,8 @@ export interface ModelSpec {
   afterCreate?: (env: Env, ids: number[], valsList: Vals[]) => void;
   afterWrite?: (env: Env, ids: number[], vals: Vals) => void;
   beforeUnlink?: (env: Env, ids: number[]) => void;
-  /** Rights of non-admin (internal) users, letters of "rwcu". @default "r" */
-  internalAccess?: string;
+  /** A custom model created over RPC (`ir.model` state manual). */
+  manual?: boolean;
 }
 
 export interface ModelDef extends Omit<ModelSpec, "fields"> {
@@ -140,9 +152,11 @@ export interface SimUser {
   name: string;
   password: string;
   apiKeys: string[];
-  admin: boolean;
   active: boolean;
 }
+
+/** Checks the ACL of a user (models/access.ts installs Odoo's `ir.model.access` check). */
+export type AccessCheck = (env: Env, model: string, op: AclOp) => void;
 
 /** A record created or written in a transaction, for automated actions (webhooks). */
 export interface TxEvent {
@@ -166,6 +180,8 @@ export class Transaction {
   readonly nowString: string;
   readonly events: TxEvent[] = [];
   private readonly undo = new Map<string, Map<number, Row | null>>();
+  /** Undoes changes that are not rows (the registry: custom models and fields), newest first. */
+  private readonly undoActions: (() => void)[] = [];
 
   constructor(readonly now: Date) {
     this.nowString = formatDatetime(now);
@@ -181,7 +197,14 @@ export class Transaction {
     if (!m.has(id)) m.set(id, before ? structuredClone(before) : null);
   }
 
+  /** Registers how to undo a change outside the tables (run on rollback, newest first). */
+  onRollback(fn: () => void): void {
+    this.undoActions.push(fn);
+  }
+
   rollback(tables: Map<string, Map<number, Row>>): void {
+    for (const fn of this.undoActions.reverse()) fn();
+    this.undoActions.length = 0;
     for (const [model, rows] of this.undo) {
       const table = tables.get(model);
       if (!table) continue;
@@ -199,22 +222,37 @@ export class Transaction {
   }
 }
 
+// Odoo's MAGIC_COLUMNS: never copied (`copy_data` skips them).
 const MAGIC_FIELDS: Record<string, FieldSpec> = {
-  create_date: { type: "datetime", string: "Created on", readonly: true },
-  create_uid: { type: "many2one", string: "Created by", relation: "res.users", readonly: true },
-  write_date: { type: "datetime", string: "Last Updated on", readonly: true },
-  write_uid: { type: "many2one", string: "Last Updated by", relation: "res.users", readonly: true },
-  /** Studio-style custom field every model of this deployment carries. */
-  x_threadline_event_id: { type: "char", string: "Threadline Event ID", index: true, manual: true },
+  create_date: { type: "datetime", string: "Created on", readonly: true, copy: false },
+  create_uid: { type: "many2one", string: "Created by", relation: "res.users", readonly: true, copy: false },
+  write_date: { type: "datetime", string: "Last Updated on", readonly: true, copy: false },
+  write_uid: {
+    type: "many2one",
+    string: "Last Updated by",
+    relation: "res.users",
+    readonly: true,
+    copy: false,
+  },
 };
 
-function buildModel(spec: ModelSpec): ModelDef {
+/** A field definition as registered: stored unless computed, related or one2many. */
+export function fieldDef(name: string, f: FieldSpec): FieldDef {
+  return { ...f, name, stored: !f.compute && !f.related && f.type !== "one2many" };
+}
+
+/** Whether `copy_data` carries the field over (Odoo: `copy=` or its default, True except one2many). */
+export function isCopied(f: FieldDef): boolean {
+  if (f.name === "id" || f.name === "display_name" || f.name === "parent_path") return false;
+  if (f.copy !== undefined) return f.copy;
+  return f.stored && f.type !== "one2many";
+}
+
+function buildModel(spec: ModelSpec, generic: Record<string, MethodSpec>): ModelDef {
   const fields: Record<string, FieldDef> = {
     id: { name: "id", type: "integer", string: "ID", readonly: true, stored: true },
   };
-  for (const [name, f] of Object.entries(spec.fields)) {
-    fields[name] = { ...f, name, stored: !f.compute && !f.related && f.type !== "one2many" };
-  }
+  for (const [name, f] of Object.entries(spec.fields)) fields[name] = fieldDef(name, f);
   if (spec.parentField)
     fields["parent_path"] = { name: "parent_path", type: "char", string: "Parent Path", stored: true };
   const recName = spec.recName ?? ("name" in spec.fields ? "name" : undefined);
@@ -227,7 +265,13 @@ function buildModel(spec: ModelSpec): ModelDef {
     compute: () => undefined,
   };
   for (const [name, f] of Object.entries(MAGIC_FIELDS)) fields[name] = { ...f, name, stored: true };
-  return { ...spec, fields, order: spec.order ?? "id", recName, methods: spec.methods ?? {} };
+  return {
+    ...spec,
+    fields,
+    order: spec.order ?? "id",
+    recName,
+    methods: { ...generic, ...(spec.methods ?? {}) },
+  };
 }
 
 /** The whole simulated database: registry, tables, users, sequences and the clock. */
@@ -239,18 +283,48 @@ export class Database {
   private readonly sequences = new Map<string, number>();
   /** xml ids of seed records, e.g. `stock.stock_location_stock` → id. */
   readonly xmlIds = new Map<string, { model: string; id: number }>();
+  /** The ACL check of non-superuser environments; none installed: everything is allowed. */
+  accessCheck: AccessCheck | undefined;
 
   constructor(
     readonly name: string,
     readonly profile: Profile,
     readonly clock: () => Date,
     specs: readonly ModelSpec[],
+    /** Methods every model answers (search, read, write, …), added to models registered later too. */
+    private readonly genericMethods: Record<string, MethodSpec> = {},
   ) {
-    for (const spec of specs) {
-      this.models.set(spec.name, buildModel(spec));
-      this.tables.set(spec.name, new Map());
-      this.nextIds.set(spec.name, 1);
-    }
+    for (const spec of specs) this.addModel(spec);
+  }
+
+  /** Registers a model (at start, or a custom model created through `ir.model`). */
+  addModel(spec: ModelSpec): ModelDef {
+    const def = buildModel(spec, this.genericMethods);
+    this.models.set(spec.name, def);
+    if (!this.tables.has(spec.name)) this.tables.set(spec.name, new Map());
+    if (!this.nextIds.has(spec.name)) this.nextIds.set(spec.name, 1);
+    return def;
+  }
+
+  /** Removes a model from the registry (rollback of a custom model, or its deletion). */
+  removeModel(model: string): void {
+    this.models.delete(model);
+  }
+
+  /** Removes a field from a model (rollback of a custom field, or its deletion). */
+  removeField(model: string, name: string): void {
+    const def = this.models.get(model);
+    if (def) delete def.fields[name];
+  }
+
+  /** Adds a field to a registered model (custom fields); existing rows get its empty value. */
+  addField(model: string, name: string, spec: FieldSpec): FieldDef {
+    const def = this.models.get(model);
+    if (!def) throw valueError(`unknown model ${model}`);
+    const f = fieldDef(name, spec);
+    def.fields[name] = f;
+    if (f.stored) for (const row of this.table(model).values()) if (!(name in row)) row[name] = emptyValue(f);
+    return f;
   }
 
   nextId(model: string): number {
@@ -294,14 +368,6 @@ export interface SearchOptions {
   limit?: number | null;
   order?: string | null;
 }
-
-const OP_WORD: Record<AclOp, string> = {
-  read: "access",
-  write: "modify",
-  create: "create",
-  unlink: "delete",
-};
-const OP_LETTER: Record<AclOp, string> = { read: "r", write: "w", create: "c", unlink: "u" };
 
 /** The environment business code runs in: a user, a context and a transaction. */
 export class Env {
@@ -353,16 +419,13 @@ export class Env {
   /** Raises AccessError when the user lacks `op` on `model` (superuser mode skips it). */
   checkAccess(model: string, op: AclOp): void {
     if (this.su) return;
-    const user = this.db.users.get(this.uid);
-    if (!user || user.admin) return;
-    const def = this.model(model);
-    const rights = def.internalAccess ?? "r";
-    if (rights.includes(OP_LETTER[op])) return;
-    throw new AccessError(
-      `You are not allowed to ${OP_WORD[op]} '${def.description}' (${model}) records.\n\n` +
-        "This operation is allowed for the following groups:\n\t- Administration/Settings\n\n" +
-        "Contact your administrator to request access if necessary.",
-    );
+    this.model(model);
+    this.db.accessCheck?.(this, model, op);
+  }
+
+  /** The environment hooks run in: business logic after the caller's own ACL check, as sudo. */
+  private hooks(): Env {
+    return this.su ? this : this.sudo();
   }
 
   // ------------------------------------------------------------------ raw access
@@ -403,10 +466,14 @@ export class Env {
     }
     if (f.compute) return f.compute(this, row);
     if (f.type === "one2many") {
-      const co = this.db.table(f.relation as string);
+      const comodel = f.relation as string;
+      const co = this.db.table(comodel);
+      const filter = f.domain ? parseDomain(f.domain) : undefined;
       const ids: number[] = [];
-      for (const r of co.values()) if (r[f.inverse as string] === row.id) ids.push(r.id);
-      return this.sortIds(f.relation as string, ids);
+      for (const r of co.values())
+        if (r[f.inverse as string] === row.id && (!filter || evaluateDomain(this, comodel, r, filter)))
+          ids.push(r.id);
+      return this.sortIds(comodel, ids);
     }
     const v = row[fname];
     return v === undefined ? emptyValue(f) : v;
@@ -548,6 +615,8 @@ export class Env {
 
   createMany(model: string, valsList: Vals[]): number[] {
     const def = this.model(model);
+    this.checkAccess(model, "create");
+    const hooks = this.hooks();
     const ids: number[] = [];
     const effective: Vals[] = [];
     for (const input of valsList) {
@@ -555,8 +624,8 @@ export class Env {
       for (const key of Object.keys(vals)) {
         if (!(key in def.fields)) throw valueError(`Invalid field ${pyRepr(key)} on model ${pyRepr(model)}`);
       }
-      this.applyDefaults(model, vals);
-      def.beforeCreate?.(this, vals);
+      hooks.applyDefaults(model, vals);
+      def.beforeCreate?.(hooks, vals);
       const id = this.db.nextId(model);
       const row: Row = { id };
       for (const f of Object.values(def.fields)) {
@@ -584,18 +653,60 @@ export class Env {
       if (def.parentField) row["parent_path"] = this.parentPath(model, row);
       for (const [f, value] of x2many) this.applyX2many(model, id, f, value);
       if (Object.keys(related).length) this.writeRelated(model, [id], related);
-      for (const [f, value] of setters) f.setter?.(this, id, value);
+      for (const [f, value] of setters) f.setter?.(hooks, id, value);
       this.tx.record({ model, id, kind: "create", fields: Object.keys(vals) });
       ids.push(id);
       effective.push(vals);
     }
     this.checkUnique(model, ids);
-    def.afterCreate?.(this, ids, effective);
-    def.constrain?.(this, ids);
+    def.afterCreate?.(hooks, ids, effective);
+    def.constrain?.(hooks, ids);
     return ids;
   }
 
-  private applyDefaults(model: string, vals: Vals): void {
+  /**
+   * Inserts a row as given (converted values, defaults of unset fields) without hooks, constraints or
+   * access checks: reflection of the registry into `ir.model` / `ir.model.fields` at start.
+   */
+  insertRaw(model: string, vals: Vals): number {
+    const def = this.model(model);
+    const id = this.db.nextId(model);
+    const row: Row = { id };
+    const withDefaults: Vals = { ...vals };
+    this.applyDefaults(model, withDefaults);
+    for (const f of Object.values(def.fields)) {
+      if (!f.stored || f.name === "id") continue;
+      row[f.name] = f.name in withDefaults ? convertValue(model, f, withDefaults[f.name]) : emptyValue(f);
+    }
+    row["create_date"] = this.now();
+    row["write_date"] = this.now();
+    row["create_uid"] = this.uid;
+    row["write_uid"] = this.uid;
+    this.tx.remember(model, id, undefined);
+    this.db.table(model).set(id, row);
+    return id;
+  }
+
+  /**
+   * `copy_data(default)`: the stored values a copy starts from — fields whose `copy` flag is set
+   * (Odoo: every field but one2many unless `copy=False`; custom fields as their `copied` flag says) —
+   * overridden by `defaults`. One2many fields are not deep-copied here.
+   */
+  copyData(model: string, id: number, defaults: Vals = {}): Vals {
+    const def = this.model(model);
+    const row = this.row(model, id);
+    const out: Vals = {};
+    for (const f of Object.values(def.fields)) {
+      if (!isCopied(f) || f.type === "one2many" || !f.stored) continue;
+      const v = row[f.name];
+      if (f.type === "many2many") out[f.name] = [[6, 0, [...((v as number[] | undefined) ?? [])]]];
+      else out[f.name] = v === undefined ? emptyValue(f) : v;
+    }
+    for (const [k, v] of Object.entries(defaults)) if (v !== undefined) out[k] = v;
+    return out;
+  }
+
+  applyDefaults(model: string, vals: Vals): void {
     const def = this.model(model);
     for (const f of Object.values(def.fields)) {
       if (f.name in vals) continue;
@@ -612,6 +723,8 @@ export class Env {
   write(model: string, ids: number[], vals: Vals): void {
     const def = this.model(model);
     if (ids.length === 0) return;
+    this.checkAccess(model, "write");
+    const hooks = this.hooks();
     for (const key of Object.keys(vals)) {
       if (!(key in def.fields)) throw valueError(`Invalid field ${pyRepr(key)} on model ${pyRepr(model)}`);
     }
@@ -642,12 +755,12 @@ export class Env {
     if (Object.keys(related).length) this.writeRelated(model, ids, related);
     for (const [key, value] of Object.entries(vals)) {
       const f = def.fields[key] as FieldDef;
-      if (f.setter && !f.stored) for (const id of ids) f.setter(this, id, value);
+      if (f.setter && !f.stored) for (const id of ids) f.setter(hooks, id, value);
     }
     if (def.parentField && def.parentField in vals) this.refreshParentPaths(model);
     this.checkUnique(model, ids);
-    def.afterWrite?.(this, ids, vals);
-    def.constrain?.(this, ids);
+    def.afterWrite?.(hooks, ids, vals);
+    def.constrain?.(hooks, ids);
   }
 
   /** Sets stored values without hooks (recomputations); still stamps write_date like Odoo's flush. */
@@ -662,9 +775,10 @@ export class Env {
 
   unlink(model: string, ids: number[]): void {
     const def = this.model(model);
+    this.checkAccess(model, "unlink");
     const missing = ids.filter((id) => !this.exists(model, id));
     if (missing.length) this.missing(model, missing);
-    def.beforeUnlink?.(this, ids);
+    def.beforeUnlink?.(this.hooks(), ids);
     const table = this.db.table(model);
     for (const id of ids) {
       this.tx.remember(model, id, table.get(id));
@@ -676,7 +790,7 @@ export class Env {
         if (!f.stored || f.relation !== model) continue;
         for (const row of this.db.table(otherName).values()) {
           if (f.type === "many2one" && ids.includes(row[f.name] as number)) {
-            if (f.ondelete === "cascade") this.unlink(otherName, [row.id]);
+            if (f.ondelete === "cascade") this.hooks().unlink(otherName, [row.id]);
             else if (f.ondelete === "restrict" || f.required) {
               throw new ValidationError(
                 "The operation cannot be completed: another model requires the record being deleted. " +

@@ -24,6 +24,8 @@ import {
   OutageSchema,
   proxyErrorPage,
 } from "./faults.js";
+import { baseMethods } from "./methods.js";
+import { installAccessCheck } from "./models/access.js";
 import { allModels } from "./models/index.js";
 import { Database, type Vals } from "./orm.js";
 import { getProfile, PROFILE_VERSIONS, type Profile } from "./profiles.js";
@@ -78,11 +80,23 @@ const OptionsSchema = z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/)
       .default("threadline"),
-    /** Credentials of `admin` and of the restricted `shopfloor` user; random when omitted. */
+    /**
+     * Credentials of `admin`, of the integration user `threadline` (exactly Manufacturing / User) and of
+     * the restricted `shopfloor` (Inventory / User); random when omitted.
+     */
     users: z
-      .object({ admin: UserCredentialsSchema.optional(), restricted: UserCredentialsSchema.optional() })
+      .object({
+        admin: UserCredentialsSchema.optional(),
+        integration: UserCredentialsSchema.optional(),
+        restricted: UserCredentialsSchema.optional(),
+      })
       .strict()
       .default({}),
+    /**
+     * Enterprise `quality_control` installed: the quality.* models exist and pending checks hold
+     * picking validation. Without it, "Object quality.alert doesn't exist". @default true
+     */
+    quality: z.boolean().default(true),
     /** Automated actions "Send Webhook Notification" (Odoo 17+). @default [] */
     webhooks: z.array(WebhookRuleSchema).default([]),
     /** Webhook timeout (Odoo: 1 s). @default 1000 */
@@ -129,10 +143,16 @@ export interface OdooSimulator {
   readonly url: string;
   readonly db: string;
   readonly profile: Profile;
-  /** The administrator: login `admin`, its password and API key, uid 2. */
+  /** The administrator: login `admin`, its password and API key, uid 2 (same as `users.admin`). */
   readonly credentials: SimCredentials;
-  /** A restricted internal user (`shopfloor`): read-mostly, no access to x_threadline_posting. */
+  /** The restricted `shopfloor` user, in Inventory / User only (same as `users.restricted`). */
   readonly restricted: SimCredentials;
+  /**
+   * The seeded users: `admin` (Settings, Inventory and Manufacturing administrator), `integration`
+   * (`threadline`, exactly Manufacturing / User — what an integration needs and no more) and
+   * `restricted` (`shopfloor`, Inventory / User).
+   */
+  readonly users: { admin: SimCredentials; integration: SimCredentials; restricted: SimCredentials };
   /** Token of /__sim/faults, /__sim/calls, /__sim/webhooks (header `X-Sim-Token` or bearer). */
   readonly adminToken: string;
   readonly faults: FaultController;
@@ -169,7 +189,14 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
       `need Odoo 17 or later: "Send Webhook Notification" server actions do not exist in ${profile.serverVersion}`,
     );
 
-  const db = new Database(o.db, profile, clock, allModels(profile));
+  const db = new Database(
+    o.db,
+    profile,
+    clock,
+    allModels(profile, { quality: o.quality }),
+    baseMethods(profile),
+  );
+  installAccessCheck(db);
   for (const [i, rule] of o.webhooks.entries()) {
     const model = db.models.get(rule.model);
     if (!model)
@@ -185,13 +212,18 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
       password: o.users.admin?.password ?? secret(8),
       apiKey: o.users.admin?.apiKey ?? secret(20),
     },
+    integration: {
+      login: o.users.integration?.login ?? "threadline",
+      password: o.users.integration?.password ?? secret(8),
+      apiKey: o.users.integration?.apiKey ?? secret(20),
+    },
     restricted: {
       login: o.users.restricted?.login ?? "shopfloor",
       password: o.users.restricted?.password ?? secret(8),
       apiKey: o.users.restricted?.apiKey ?? secret(20),
     },
   };
-  seedDatabase(db, o.seed, users);
+  seedDatabase(db, { seed: o.seed, users, quality: o.quality });
   const uidOf = (login: string) => [...db.users.values()].find((u) => u.login === login)?.id ?? 0;
 
   const webhooks = new WebhookDispatcher(o.webhooks as WebhookRule[], o.webhookTimeoutMs);
@@ -403,6 +435,7 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
 
   const adminCreds: SimCredentials = { ...users.admin, uid: uidOf(users.admin.login) };
   const restrictedCreds: SimCredentials = { ...users.restricted, uid: uidOf(users.restricted.login) };
+  const integrationCreds: SimCredentials = { ...users.integration, uid: uidOf(users.integration.login) };
   const envCall = (
     model: string,
     method: string,
@@ -449,6 +482,7 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
     profile,
     credentials: adminCreds,
     restricted: restrictedCreds,
+    users: { admin: adminCreds, integration: integrationCreds, restricted: restrictedCreds },
     adminToken,
     faults,
     env,

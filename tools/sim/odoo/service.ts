@@ -209,7 +209,7 @@ export class OdooService {
           throw new PythonError("builtins.IndexError", "tuple index out of range");
         const kw = bind(c.method, spec, args, kwargs, "python");
         env.checkAccess(c.model, spec.access ?? (spec.model ? "read" : "write"));
-        const out = spec.fn({ env: env.sudo(), model: c.model, ids, kw });
+        const out = spec.fn({ env: spec.asUser ? env : env.sudo(), model: c.model, ids, kw });
         pending = this.webhooks.collect(env.sudo(), tx.events);
         return out;
       });
@@ -264,7 +264,7 @@ export class OdooService {
           throw new HttpError(422, "UnprocessableEntity", `cannot call ${model}.${method} with ids`);
         const kw = bind(method, spec, [], kwargs, "json2");
         env.checkAccess(model, spec.access ?? (spec.model ? "read" : "write"));
-        let out = spec.fn({ env: env.sudo(), model, ids, kw });
+        let out = spec.fn({ env: spec.asUser ? env : env.sudo(), model, ids, kw });
         // JSON-2 answers a method that returns records with their ids: `create` of one dict gives [id].
         if (method === "create" && typeof out === "number") out = [out];
         pending = this.webhooks.collect(env.sudo(), tx.events);

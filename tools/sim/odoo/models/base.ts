@@ -1,9 +1,11 @@
 /**
- * Base models: users, partners, units of measure, product categories, products (template + variant)
- * and the deployment's custom model `x_threadline_posting`.
+ * Base models: users (with their groups), partners, units of measure, product categories and
+ * products (template + variant).
  */
 import type { Env, ModelSpec, Row, Vals } from "../orm.js";
 import type { Profile } from "../profiles.js";
+import { userGroupIds } from "./access.js";
+import { onHand } from "./stock-quant.js";
 
 export const TRACKING = [
   ["serial", "By Unique Serial Number"],
@@ -120,6 +122,19 @@ export function baseModels(p: Profile): ModelSpec[] {
         password: { type: "char", string: "Password", hidden: true },
         tz: { type: "char", string: "Timezone", default: "UTC" },
         lang: { type: "char", string: "Language", default: "en_US" },
+        // res_users.py: `groups_id` (≤18; implied groups are added to it), `group_ids` + computed
+        // `all_group_ids` (19)
+        ...(p.version >= 19
+          ? {
+              group_ids: { type: "many2many" as const, string: "Groups", relation: "res.groups" },
+              all_group_ids: {
+                type: "many2many" as const,
+                string: "Groups and implied groups",
+                relation: "res.groups",
+                compute: (env: Env, row: Row) => [...userGroupIds(env.db, row.id)].sort((a, b) => a - b),
+              },
+            }
+          : { groups_id: { type: "many2many" as const, string: "Groups", relation: "res.groups" } }),
       },
       sqlUnique: [
         {
@@ -138,9 +153,23 @@ export function baseModels(p: Profile): ModelSpec[] {
           },
         },
       },
-      afterWrite: (env, ids, vals) => syncUsers(env, ids, vals),
+      afterWrite: (env, ids, vals) => {
+        syncUsers(env, ids, vals);
+        if ("groups_id" in vals) addImpliedGroups(env, ids);
+      },
       afterCreate: (env, ids, valsList) => {
         for (const [i, id] of ids.entries()) syncUsers(env, [id], valsList[i] as Vals, true);
+        addImpliedGroups(env, ids);
+      },
+    },
+    {
+      name: "res.company",
+      description: "Companies",
+      order: "sequence, name",
+      fields: {
+        name: { type: "char", string: "Company Name", required: true },
+        partner_id: { type: "many2one", string: "Partner", relation: "res.partner", required: true },
+        sequence: { type: "integer", string: "Sequence", default: 10 },
       },
     },
     {
@@ -237,6 +266,13 @@ export function baseModels(p: Profile): ModelSpec[] {
         barcode: { type: "char", string: "Barcode" },
         active: { type: "boolean", string: "Active", default: true },
         ...relatedOnVariant,
+        // stock product.py `_compute_quantities`: quants of the `location` context (internal ones without)
+        qty_available: {
+          type: "float",
+          string: "Quantity On Hand",
+          compute: (env: Env, row: Row) =>
+            qtyOnHand(env, row.id, (env.context["location"] as number) || false),
+        },
       },
       sqlUnique: [
         {
@@ -271,21 +307,6 @@ export function baseModels(p: Profile): ModelSpec[] {
           }
       },
     },
-    {
-      name: "x_threadline_posting",
-      description: "Threadline Posting",
-      order: "id",
-      recName: "x_name",
-      internalAccess: "",
-      fields: {
-        x_name: { type: "char", string: "Event ID", required: true, manual: true, index: true },
-        x_event_type: { type: "char", string: "Event Type", manual: true },
-        x_res_model: { type: "char", string: "Related Model", manual: true },
-        x_res_id: { type: "integer", string: "Related Record ID", manual: true },
-      },
-      // Added by SQL next to the Studio model: not in _sql_constraints, so PostgreSQL's text reaches clients.
-      sqlUnique: [{ name: "x_threadline_posting_x_name_uniq", fields: ["x_name"] }],
-    },
   );
   return models;
 }
@@ -308,7 +329,6 @@ function syncUsers(env: Env, ids: number[], vals: Vals, created = false): void {
       name: String(row["name"]),
       password: "",
       apiKeys: [],
-      admin: false,
       active: true,
     };
     user.login = String(row["login"]);
@@ -318,4 +338,26 @@ function syncUsers(env: Env, ids: number[], vals: Vals, created = false): void {
     if (created || !existing) env.db.users.set(id, user);
     if ("password" in vals) row["password"] = false;
   }
+}
+
+/** 16–18 keep implied groups in `groups_id` (res.groups `_apply_group` / users' write). */
+function addImpliedGroups(env: Env, ids: number[]): void {
+  if (env.profile.version >= 19) return;
+  for (const id of ids) {
+    const all = [...userGroupIds(env.db, id)].sort((a, b) => a - b);
+    const current = (env.row("res.users", id)["groups_id"] as number[] | undefined) ?? [];
+    if (all.length !== current.length) env.setRaw("res.users", id, { groups_id: all });
+  }
+}
+
+function qtyOnHand(env: Env, productId: number, locationId: number | false): number {
+  if (locationId) return onHand(env, productId, locationId);
+  let qty = 0;
+  for (const q of env.db.table("stock.quant").values())
+    if (
+      q["product_id"] === productId &&
+      env.get("stock.location", q["location_id"] as number, "usage") === "internal"
+    )
+      qty += Number(q["quantity"]);
+  return Math.round(qty * 1e6) / 1e6;
 }

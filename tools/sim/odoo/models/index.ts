@@ -1,16 +1,25 @@
-/** Every model of the simulated database for one Odoo version, each with the generic ORM methods. */
-import { baseMethods } from "../methods.js";
+/** Every model of the simulated database for one Odoo version (generic methods come from the registry). */
 import type { ModelSpec } from "../orm.js";
 import type { Profile } from "../profiles.js";
+import { accessModels } from "./access.js";
 import { baseModels } from "./base.js";
+import { irModelModels } from "./ir-model.js";
 import { mrpModels } from "./mrp.js";
 import { qualityModels } from "./quality.js";
 import { stockModels } from "./stock.js";
 
-export function allModels(p: Profile): ModelSpec[] {
-  const generic = baseMethods(p);
-  return [...baseModels(p), ...stockModels(p), ...mrpModels(p), ...qualityModels()].map((spec) => ({
-    ...spec,
-    methods: { ...generic, ...(spec.methods ?? {}) },
-  }));
+export interface ModelOptions {
+  /** Enterprise `quality_control` installed: quality.* models and the picking checks. */
+  quality: boolean;
+}
+
+export function allModels(p: Profile, opts: ModelOptions): ModelSpec[] {
+  return [
+    ...baseModels(p),
+    ...accessModels(p),
+    ...irModelModels(),
+    ...stockModels(p, opts),
+    ...mrpModels(p),
+    ...(opts.quality ? qualityModels() : []),
+  ];
 }

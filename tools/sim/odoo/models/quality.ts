@@ -73,7 +73,6 @@ export function qualityModels(): ModelSpec[] {
       name: "quality.check",
       description: "Quality Check",
       order: "id desc",
-      internalAccess: "rw",
       fields: {
         name: { type: "char", string: "Reference", default: "New" },
         point_id: { type: "many2one", string: "Control Point", relation: "quality.point" },
@@ -142,7 +141,6 @@ export function qualityModels(): ModelSpec[] {
       name: "quality.alert",
       description: "Quality Alert",
       order: "priority desc, id desc",
-      internalAccess: "rwc",
       fields: {
         name: { type: "char", string: "Name", default: "New" },
         title: { type: "char", string: "Title" },

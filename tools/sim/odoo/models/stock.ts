@@ -1,13 +1,23 @@
 /**
- * Inventory: locations (hierarchy with parent_path, a quarantine location), warehouses, operation
- * types, lots, moves, move lines and pickings with `action_confirm`, `action_assign` and
- * `button_validate` — returning `stock.immediate.transfer` (16) or `stock.backorder.confirmation`
- * wizards as the version does. Stock is unlimited: reservation always succeeds (a tracked product
- * gets its oldest lot reserved when one exists).
+ * Inventory models: locations (hierarchy with parent_path), warehouses, operation types, lots,
+ * procurement groups (≤18), quants, moves and move lines. The behaviour lives next door: on-hand and
+ * reservation in stock-quant.ts, done quantities / `_action_done` / `_action_cancel` in stock-move.ts,
+ * transfers in stock-picking.ts, scraps in stock-scrap.ts.
+ *
+ * Per version (research notes A/B, OpenUpgrade stock 17.0/19.0): 16 `quantity_done` (computed from the
+ * lines' `qty_done`, writable) and `reserved_uom_qty`; 17+ one `quantity` + `picked` on moves and lines;
+ * `scrapped` / `stock.location.scrap_location` up to 18, `location_dest_usage` in 19; the scrap link
+ * `stock.move.scrap_ids` (16) / `scrap_id` (17+); `stock.move.name` up to 18.
  */
-import { UserError, ValidationError, valueError } from "../errors.js";
+import { ValidationError } from "../errors.js";
 import type { Env, ModelSpec, Row, Vals } from "../orm.js";
 import type { Profile } from "../profiles.js";
+import { applyQuantityInverse, moveDoneQty } from "./stock-move.js";
+import { pickingModels } from "./stock-picking.js";
+import { round, stockQuantModel, syncMoveFromLines } from "./stock-quant.js";
+import { scrapModels } from "./stock-scrap.js";
+
+const float = (v: unknown) => (typeof v === "number" ? v : 0);
 
 export const MOVE_STATES = [
   ["draft", "New"],
@@ -19,365 +29,223 @@ export const MOVE_STATES = [
   ["cancel", "Cancelled"],
 ] as const;
 
-const PICKING_STATES = [
-  ["draft", "Draft"],
-  ["waiting", "Waiting Another Operation"],
-  ["confirmed", "Waiting"],
-  ["assigned", "Ready"],
-  ["done", "Done"],
-  ["cancel", "Cancelled"],
+export const TRACKING_SELECTION = [
+  ["serial", "By Unique Serial Number"],
+  ["lot", "By Lots"],
+  ["none", "No Tracking"],
 ] as const;
 
-const float = (v: unknown) => (typeof v === "number" ? v : 0);
-const round = (v: number) => Math.round(v * 1e6) / 1e6;
+const LOCATION_USAGE = [
+  ["supplier", "Vendor Location"],
+  ["view", "View"],
+  ["internal", "Internal Location"],
+  ["customer", "Customer Location"],
+  ["inventory", "Inventory Loss"],
+  ["production", "Production"],
+  ["transit", "Transit Location"],
+] as const;
 
-// ---------------------------------------------------------------------- quantity helpers (used by mrp)
-
-/** Done ("picked") quantity of a move: quantity_done (16) or quantity (17+). */
-export function moveDoneQty(env: Env, moveId: number): number {
-  if (env.profile.picked) return float(env.get("stock.move", moveId, "quantity"));
-  return lineIds(env, moveId).reduce((s, l) => s + float(env.get("stock.move.line", l, "qty_done")), 0);
-}
-
-function lineIds(env: Env, moveId: number): number[] {
-  return env.get("stock.move", moveId, "move_line_ids") as number[];
-}
-
-/** Sets a move's done quantity (one line, optional lot), as the quantity field's inverse does. */
-export function setMoveDoneQty(env: Env, moveId: number, qty: number, lotId?: number | false): void {
-  if (qty < 0) throw new UserError("You can not enter negative quantities.");
-  const move = env.row("stock.move", moveId);
-  const lines = lineIds(env, moveId);
-  const qtyField = env.profile.moveLineQty;
-  const lineVals: Vals = { [qtyField]: qty };
-  if (lotId !== undefined) lineVals["lot_id"] = lotId;
-  if (env.profile.picked) lineVals["picked"] = qty > 0;
-  if (lines.length === 0 && qty > 0) {
-    env.create("stock.move.line", { ...lineDefaults(env, move), ...lineVals });
-  } else if (lines.length > 0) {
-    const [first, ...rest] = lines as [number, ...number[]];
-    env.write("stock.move.line", [first], lineVals);
-    for (const l of rest) env.write("stock.move.line", [l], { [qtyField]: 0 });
-  }
-  if (env.profile.picked) env.setRaw("stock.move", moveId, { quantity: qty, picked: qty > 0 });
-}
-
-function lineDefaults(_env: Env, move: Row): Vals {
-  return {
-    move_id: move.id,
-    picking_id: move["picking_id"] || false,
-    product_id: move["product_id"],
-    product_uom_id: move["product_uom"],
-    location_id: move["location_id"],
-    location_dest_id: move["location_dest_id"],
+function refreshLocationNames(env: Env): void {
+  const table = env.db.table("stock.location");
+  const full = (row: Row, depth = 0): string => {
+    const parent = row["location_id"] ? table.get(row["location_id"] as number) : undefined;
+    if (!parent || row["usage"] === "view" || depth > 20) return String(row["name"]);
+    return `${full(parent, depth + 1)}/${row["name"]}`;
   };
-}
-
-/** Reserves moves (unlimited stock): lines for the full demand, the oldest lot of tracked products. */
-export function reserveMoves(env: Env, moveIds: number[]): void {
-  for (const id of moveIds) {
-    const move = env.row("stock.move", id);
-    if (move["state"] === "done" || move["state"] === "cancel" || move["state"] === "assigned") continue;
-    if (move["state"] === "draft") env.setRaw("stock.move", id, { state: "confirmed" });
-    const product = move["product_id"] as number;
-    const tracking = env.get("product.product", product, "tracking");
-    const lot =
-      tracking === "none"
-        ? false
-        : (env.search("stock.lot", [["product_id", "=", product]], { limit: 1 })[0] ?? false);
-    if (lineIds(env, id).length === 0) {
-      const vals: Vals = { ...lineDefaults(env, move), lot_id: lot };
-      if (env.profile.picked) vals["quantity"] = move["product_uom_qty"];
-      else vals["reserved_uom_qty"] = move["product_uom_qty"];
-      env.create("stock.move.line", vals);
-    }
-    env.setRaw("stock.move", id, {
-      state: "assigned",
-      ...(env.profile.picked ? { quantity: move["product_uom_qty"] } : {}),
-    });
+  for (const row of table.values()) {
+    const name = full(row);
+    if (row["complete_name"] !== name) row["complete_name"] = name;
   }
 }
 
-/** Raises Odoo's error when a tracked product's line with a quantity has no lot. */
-export function checkLots(env: Env, moveIds: number[]): void {
-  const missing: string[] = [];
-  for (const id of moveIds) {
-    const product = env.get("stock.move", id, "product_id") as number;
-    if (env.get("product.product", product, "tracking") === "none") continue;
-    for (const l of lineIds(env, id)) {
-      const line = env.row("stock.move.line", l);
-      const qty = float(line[env.profile.moveLineQty]);
-      if (qty > 0 && !line["lot_id"] && !line["lot_name"])
-        missing.push(env.displayName("product.product", product));
-    }
-  }
-  if (missing.length)
-    throw new UserError(
-      `You need to supply a Lot/Serial number for product:\n- ${[...new Set(missing)].join("\n- ")}`,
+/** stock.lot uniqueness: `_check_unique_lot` (a Python constraint in every version; wording 16/17 vs 18+). */
+function checkUniqueLot(env: Env, ids: number[]): void {
+  for (const id of ids) {
+    const lot = env.row("stock.lot", id);
+    const dup = env.search("stock.lot", [
+      ["name", "=", lot["name"]],
+      ["product_id", "=", lot["product_id"]],
+      ["id", "!=", id],
+    ]);
+    if (!dup.length) continue;
+    const product = env.displayName("product.product", lot["product_id"] as number);
+    if (env.profile.version <= 17)
+      throw new ValidationError(
+        "The combination of serial number and product must be unique across a company.\n" +
+          `Following combination contains duplicates:\n - Product: ${product}, Serial Number: ${lot["name"]}`,
+      );
+    throw new ValidationError(
+      "The combination of lot/serial number and product must be unique within a company including when no company is defined.\n" +
+        `The following combinations contain duplicates:\n - Product: ${product}, Lot/Serial Number: ${lot["name"]}`,
     );
-}
-
-/** Marks moves and their lines done (lines with no quantity are dropped, as Odoo does). */
-export function doneMoves(env: Env, moveIds: number[]): void {
-  for (const id of moveIds) {
-    const move = env.row("stock.move", id);
-    if (move["state"] === "done" || move["state"] === "cancel") continue;
-    for (const l of lineIds(env, id)) {
-      const qty = float(env.get("stock.move.line", l, env.profile.moveLineQty));
-      if (qty <= 0) env.unlink("stock.move.line", [l]);
-      else {
-        env.setRaw("stock.move.line", l, { state: "done", date: env.now() });
-        const line = env.row("stock.move.line", l);
-        if (!line["lot_id"] && line["lot_name"]) {
-          const lot = env.create("stock.lot", { name: line["lot_name"], product_id: line["product_id"] });
-          env.setRaw("stock.move.line", l, { lot_id: lot });
-        }
-      }
-    }
-    const done = moveDoneQty(env, id);
-    env.setRaw("stock.move", id, {
-      state: done > 0 ? "done" : "cancel",
-      date: env.now(),
-      ...(env.profile.picked ? { picked: true } : {}),
-    });
   }
 }
 
-// ---------------------------------------------------------------------- picking logic
-
-function pickingMoves(env: Env, pickingId: number): number[] {
-  return env.get("stock.picking", pickingId, "move_ids") as number[];
+/** `stock.lot.product_qty`: on hand in internal locations (quants). */
+function lotQuantity(env: Env, lotId: number): number {
+  let qty = 0;
+  for (const q of env.db.table("stock.quant").values()) {
+    if (q["lot_id"] !== lotId) continue;
+    if (env.get("stock.location", q["location_id"] as number, "usage") === "internal")
+      qty += float(q["quantity"]);
+  }
+  return round(qty);
 }
 
-function recomputePickingState(env: Env, pickingId: number): void {
-  const states = pickingMoves(env, pickingId).map((m) => env.get("stock.move", m, "state"));
-  const active = states.filter((s) => s !== "cancel");
-  let state: string;
-  if (states.length === 0) state = "draft";
-  else if (active.length === 0) state = "cancel";
-  else if (active.every((s) => s === "done")) state = "done";
-  else if (active.every((s) => s === "assigned" || s === "done")) state = "assigned";
-  else if (active.some((s) => s === "draft")) state = "draft";
-  else state = "confirmed";
-  if (env.get("stock.picking", pickingId, "state") !== state)
-    env.setRaw("stock.picking", pickingId, { state });
-}
-
-/** The window action `button_validate` answers with when a wizard must decide (as stock does). */
-function validationWizard(env: Env, pickingIds: number[], name: string, model: string): Vals {
+function moveQuantityFields(p: Profile): ModelSpec["fields"] {
+  if (p.picked)
+    return {
+      // stored; inverse `_set_quantity` and `_inverse_picked` run in afterWrite
+      quantity: { type: "float", string: "Quantity" },
+      picked: {
+        type: "boolean",
+        string: "Picked",
+        help: "This checkbox is just indicative, it doesn't validate or generate any product moves.",
+      },
+    };
   return {
-    name,
-    type: "ir.actions.act_window",
-    view_mode: "form",
-    res_model: model,
-    views: [[false, "form"]],
-    view_id: false,
-    target: "new",
-    context: {
-      ...env.context,
-      button_validate_picking_ids: pickingIds,
-      default_show_transfers: false,
-      default_pick_ids: pickingIds.map((id) => [4, id]),
+    quantity_done: {
+      type: "float",
+      string: "Quantity Done",
+      compute: (env, row) => moveDoneQty(env, row.id),
+      setter: (env, id, value) => applyQuantityInverse(env, id, float(value)),
+    },
+    reserved_availability: {
+      type: "float",
+      string: "Quantity Reserved",
+      compute: (env, row) =>
+        round(
+          (env.get("stock.move", row.id, "move_line_ids") as number[]).reduce(
+            (s, l) => s + float(env.get("stock.move.line", l, "reserved_uom_qty")),
+            0,
+          ),
+        ),
     },
   };
 }
 
-const backorderWizard = (env: Env, pickingIds: number[]) =>
-  validationWizard(env, pickingIds, "Create Backorder?", "stock.backorder.confirmation");
-const immediateWizard = (env: Env, pickingIds: number[]) =>
-  validationWizard(env, pickingIds, "Immediate Transfer?", "stock.immediate.transfer");
-
-function buttonValidate(env: Env, ids: number[]): unknown {
-  for (const id of ids) if (env.get("stock.picking", id, "state") === "draft") confirmPickings(env, [id]);
-  for (const id of ids) {
-    const state = env.get("stock.picking", id, "state");
-    if (state === "done" || state === "cancel")
-      throw new UserError(
-        `You cannot validate a transfer that is already ${state === "done" ? "done" : "cancelled"}.`,
-      );
-  }
-  const p = env.profile;
-  const noQuantities = (id: number) => pickingMoves(env, id).every((m) => moveDoneQty(env, m) === 0);
-  if (!p.picked && !env.context["skip_immediate"]) {
-    const immediate = ids.filter(noQuantities);
-    if (immediate.length) return immediateWizard(env, ids);
-  }
-  if (p.picked) {
-    for (const id of ids) {
-      const moves = pickingMoves(env, id);
-      if (!moves.some((m) => env.get("stock.move", m, "picked") === true))
-        for (const m of moves) {
-          if (env.get("stock.move", m, "state") !== "cancel") setMoveDoneQty(env, m, moveDoneQty(env, m));
-        }
-    }
-  }
-  for (const id of ids) {
-    if (noQuantities(id))
-      throw new UserError(
-        "You cannot validate a transfer if no quantities are reserved nor done. To force the transfer, encode quantities.",
-      );
-    checkLots(env, pickingMoves(env, id));
-  }
-  const short = ids.filter((id) =>
-    pickingMoves(env, id).some(
-      (m) =>
-        env.get("stock.move", m, "state") !== "cancel" &&
-        moveDoneQty(env, m) < float(env.get("stock.move", m, "product_uom_qty")),
-    ),
-  );
-  if (short.length && !env.context["skip_backorder"]) return backorderWizard(env, ids);
-  // quality_control's `_pre_action_done_hook` (after the immediate and backorder wizards): checks
-  // still to do on a product being moved open the quality check wizard instead of validating.
-  const checks = ids.flatMap((id) => qualityChecksToDo(env, id));
-  if (checks.length) return qualityCheckWizard(env, checks);
-  const noBackorder = new Set((env.context["picking_ids_not_to_backorder"] as number[] | undefined) ?? []);
-  for (const id of ids) {
-    const moves = pickingMoves(env, id);
-    if (!noBackorder.has(id)) createPickingBackorder(env, id, moves);
-    doneMoves(env, moves);
-    env.setRaw("stock.picking", id, { state: "done", date_done: env.now() });
-  }
-  return true;
+function moveScrapFields(p: Profile): ModelSpec["fields"] {
+  const fields: ModelSpec["fields"] = {};
+  if (p.version <= 18)
+    fields["scrapped"] = {
+      type: "boolean",
+      string: "Scrapped",
+      related: "location_dest_id.scrap_location",
+    };
+  else
+    fields["location_dest_usage"] = {
+      type: "selection",
+      string: "Destination Location Type",
+      selection: LOCATION_USAGE,
+      related: "location_dest_id.usage",
+    };
+  // 16: the scrap points to its move (`stock.scrap.move_id`, `stock.move.scrap_ids`); 17+: the reverse
+  if (p.version === 16)
+    fields["scrap_ids"] = { type: "one2many", string: "Scraps", relation: "stock.scrap", inverse: "move_id" };
+  else
+    fields["scrap_id"] = {
+      type: "many2one",
+      string: "Scrap operation",
+      relation: "stock.scrap",
+      readonly: true,
+    };
+  return fields;
 }
 
-/**
- * Quality checks blocking a picking (quality_control stock_picking.py `_check_for_quality_checks` /
- * `_checks_to_do`): state "none" (to do) on a product of a line being moved — `qty_done != 0` in 16,
- * `picked` from 17.
- */
-function qualityChecksToDo(env: Env, pickingId: number): number[] {
-  const moving = new Set<unknown>();
-  for (const l of env.get("stock.picking", pickingId, "move_line_ids") as number[]) {
-    const line = env.row("stock.move.line", l);
-    if (env.profile.picked ? line["picked"] === true : float(line["qty_done"]) !== 0)
-      moving.add(line["product_id"]);
-  }
-  return env
-    .search("quality.check", [
-      ["picking_id", "=", pickingId],
-      ["quality_state", "=", "none"],
-    ])
-    .filter((c) => moving.has(env.get("quality.check", c, "product_id")));
-}
-
-/** `quality.check.action_open_quality_check_wizard()` (the wizard model itself is not simulated). */
-function qualityCheckWizard(env: Env, checkIds: number[]): Vals {
-  const ids = [...new Set(checkIds)].sort((a, b) => a - b);
+/** Fields mrp adds on stock.move (mrp/models/stock_move.py). */
+function mrpMoveFields(p: Profile): ModelSpec["fields"] {
   return {
-    name: "Quality Check",
-    type: "ir.actions.act_window",
-    res_model: "quality.check.wizard",
-    view_mode: "form",
-    views: [[false, "form"]],
-    target: "new",
-    context: { ...env.context, default_check_ids: ids, default_current_check_id: ids[0] },
+    raw_material_production_id: {
+      type: "many2one",
+      string: "Production Order for components",
+      relation: "mrp.production",
+      copy: false,
+    },
+    production_id: {
+      type: "many2one",
+      string: "Production Order for finished products",
+      relation: "mrp.production",
+      copy: false,
+    },
+    bom_line_id: { type: "many2one", string: "BoM Line", relation: "mrp.bom.line" },
+    operation_id: { type: "many2one", string: "Operation To Consume", relation: "mrp.routing.workcenter" },
+    workorder_id: {
+      type: "many2one",
+      string: "Work Order To Consume",
+      relation: "mrp.workorder",
+      copy: false,
+    },
+    unbuild_id: { type: "many2one", string: "Disassembly Order", relation: "mrp.unbuild", copy: false },
+    consume_unbuild_id: {
+      type: "many2one",
+      string: "Consumed Disassembly Order",
+      relation: "mrp.unbuild",
+      copy: false,
+    },
+    origin_returned_move_id: {
+      type: "many2one",
+      string: "Origin return move",
+      relation: "stock.move",
+      copy: false,
+    },
+    manual_consumption: {
+      type: "boolean",
+      string: "Manual Consumption",
+      help:
+        "When activated, then the registration of consumption for that component is recorded manually exclusively.\n" +
+        "If not activated, and any of the components consumption is edited manually on the manufacturing order, Odoo assumes manual consumption also.",
+    },
+    additional: {
+      type: "boolean",
+      string: "Whether the move was added after the production order confirmation",
+    },
+    unit_factor: {
+      type: "float",
+      string: "Unit Factor",
+      // `_compute_unit_factor`: demand / (to produce - produced) of the order
+      compute: (env, row) => {
+        const mo = (row["raw_material_production_id"] || row["production_id"]) as number | false;
+        if (!mo || !env.exists("mrp.production", mo)) return 1;
+        const left =
+          float(env.get("mrp.production", mo, "product_qty")) -
+          float(env.get("mrp.production", mo, "qty_produced"));
+        return float(row["product_uom_qty"]) / (left || 1);
+      },
+    },
+    ...(p.version >= 19
+      ? {
+          lot_ids: {
+            type: "many2many" as const,
+            string: "Serial Numbers",
+            relation: "stock.lot",
+            compute: (env: Env, row: Row) => [
+              ...new Set(
+                (env.get("stock.move", row.id, "move_line_ids") as number[])
+                  .map((l) => env.get("stock.move.line", l, "lot_id"))
+                  .filter(Boolean) as number[],
+              ),
+            ],
+          },
+        }
+      : {}),
   };
 }
 
-function createPickingBackorder(env: Env, pickingId: number, moves: number[]): void {
-  const remaining = moves
-    .map((m) => ({
-      m,
-      left: round(float(env.get("stock.move", m, "product_uom_qty")) - moveDoneQty(env, m)),
-    }))
-    .filter((x) => x.left > 0 && env.get("stock.move", x.m, "state") !== "cancel");
-  if (remaining.length === 0) return;
-  const picking = env.row("stock.picking", pickingId);
-  const backorder = env.create("stock.picking", {
-    picking_type_id: picking["picking_type_id"],
-    partner_id: picking["partner_id"],
-    location_id: picking["location_id"],
-    location_dest_id: picking["location_dest_id"],
-    origin: picking["origin"],
-    backorder_id: pickingId,
-    // `_create_backorder` is `picking.copy({...})` (stock_picking.py): custom fields are copied.
-    x_threadline_event_id: picking["x_threadline_event_id"] ?? false,
-  });
-  for (const { m, left } of remaining) {
-    const move = env.row("stock.move", m);
-    const vals: Vals = {
-      product_id: move["product_id"],
-      product_uom_qty: left,
-      product_uom: move["product_uom"],
-      location_id: move["location_id"],
-      location_dest_id: move["location_dest_id"],
-      picking_id: backorder,
-      origin: move["origin"],
-    };
-    if (env.profile.stockMoveName) vals["name"] = move["name"];
-    env.create("stock.move", vals);
-    env.setRaw("stock.move", m, { product_uom_qty: moveDoneQty(env, m) });
-  }
-  confirmPickings(env, [backorder]);
-  reservePickings(env, [backorder]);
-}
-
-function confirmPickings(env: Env, ids: number[]): void {
-  for (const id of ids) {
-    for (const m of pickingMoves(env, id))
-      if (env.get("stock.move", m, "state") === "draft") env.setRaw("stock.move", m, { state: "confirmed" });
-    recomputePickingState(env, id);
-  }
-  // Operation types reserve at confirmation by default (reservation_method "at_confirm").
-  reservePickings(env, ids);
-}
-
-function reservePickings(env: Env, ids: number[]): void {
-  for (const id of ids) {
-    reserveMoves(env, pickingMoves(env, id));
-    recomputePickingState(env, id);
-  }
-}
-
-// ---------------------------------------------------------------------- models
-
-export function stockModels(p: Profile): ModelSpec[] {
-  const moveQtyFields: ModelSpec["fields"] = p.picked
-    ? {
-        quantity: { type: "float", string: "Quantity" },
-        picked: { type: "boolean", string: "Picked" },
-      }
-    : {
-        quantity_done: {
-          type: "float",
-          string: "Quantity Done",
-          compute: (env, row) => moveDoneQty(env, row.id),
-          setter: (env, id, value) => setMoveDoneQty(env, id, float(value)),
-        },
-        reserved_availability: {
-          type: "float",
-          string: "Quantity Reserved",
-          compute: (env, row) =>
-            (env.get("stock.move", row.id, "move_line_ids") as number[]).reduce(
-              (s, l) => s + float(env.get("stock.move.line", l, "reserved_uom_qty")),
-              0,
-            ),
-        },
-      };
+export function stockModels(p: Profile, opts: { quality: boolean }): ModelSpec[] {
   const lineQtyFields: ModelSpec["fields"] = p.picked
     ? {
         quantity: { type: "float", string: "Quantity" },
-        picked: { type: "boolean", string: "Picked" },
+        picked: { type: "boolean", string: "Picked", copy: false },
       }
     : {
-        qty_done: { type: "float", string: "Quantity Done" },
+        qty_done: { type: "float", string: "Quantity Done", copy: false },
         reserved_uom_qty: { type: "float", string: "Reserved" },
       };
   const moveName: ModelSpec["fields"] = p.stockMoveName
     ? { name: { type: "char", string: "Description", required: true } }
     : {};
 
-  const locationUsage = [
-    ["supplier", "Vendor Location"],
-    ["view", "View"],
-    ["internal", "Internal Location"],
-    ["customer", "Customer Location"],
-    ["inventory", "Inventory Loss"],
-    ["production", "Production"],
-    ["transit", "Transit Location"],
-  ] as const;
-
-  return [
+  const models: ModelSpec[] = [
     {
       name: "stock.location",
       description: "Inventory Locations",
@@ -402,14 +270,14 @@ export function stockModels(p: Profile): ModelSpec[] {
         usage: {
           type: "selection",
           string: "Location Type",
-          selection: locationUsage,
+          selection: LOCATION_USAGE,
           default: "internal",
           required: true,
         },
         active: { type: "boolean", string: "Active", default: true },
         barcode: { type: "char", string: "Barcode" },
         ...(p.version <= 18
-          ? { scrap_location: { type: "boolean" as const, string: "Is a Scrap Location?" } }
+          ? { scrap_location: { type: "boolean" as const, string: "Is a Scrap Location?", default: false } }
           : {}),
         replenish_location: { type: "boolean", string: "Replenish Location" },
       },
@@ -459,6 +327,30 @@ export function stockModels(p: Profile): ModelSpec[] {
           relation: "stock.location",
         },
         active: { type: "boolean", string: "Active", default: true },
+        // stock_picking.py: lots on the operation type (checked by stock.move.line._action_done)
+        use_create_lots: { type: "boolean", string: "Create New Lots/Serial Numbers", default: true },
+        use_existing_lots: { type: "boolean", string: "Use Existing Lots/Serial Numbers", default: true },
+        // stock_picking.py (16–19) `create_backorder`, default 'ask'; mrp reads it from 17 only
+        create_backorder: {
+          type: "selection",
+          string: "Create Backorder",
+          selection: [
+            ["ask", "Ask"],
+            ["always", "Always"],
+            ["never", "Never"],
+          ],
+          default: "ask",
+          required: true,
+        },
+        // mrp stock_picking.py (16/17): tracked components are consumed automatically from reserved lots
+        ...(p.version <= 17
+          ? {
+              use_auto_consume_components_lots: {
+                type: "boolean" as const,
+                string: "Auto Consume Components Lots",
+              },
+            }
+          : {}),
       },
       displayName: (env, row) =>
         row["warehouse_id"]
@@ -474,45 +366,27 @@ export function stockModels(p: Profile): ModelSpec[] {
           type: "char",
           string: "Lot/Serial Number",
           required: true,
+          // 16–18: `ir.sequence` 'stock.lot.serial' (prefix '', padding 7); 19: the product's
+          // `lot_sequence_id`, which defaults to that same sequence
           default: (env: Env) => String(env.db.nextSequence("stock.lot.serial")).padStart(7, "0"),
         },
         ref: { type: "char", string: "Internal Reference" },
         product_id: { type: "many2one", string: "Product", relation: "product.product", required: true },
+        product_uom_id: {
+          type: "many2one",
+          string: "Unit of Measure",
+          relation: "uom.uom",
+          related: "product_id.uom_id",
+        },
         note: { type: "html", string: "Description" },
         product_qty: {
           type: "float",
           string: "On Hand Quantity",
-          compute: (env, row) => lotOnHand(env, row.id),
+          compute: (env, row) => lotQuantity(env, row.id),
         },
+        quant_ids: { type: "one2many", string: "Quants", relation: "stock.quant", inverse: "lot_id" },
       },
-      ...(p.version === 16
-        ? {
-            sqlUnique: [
-              {
-                name: "stock_lot_name_ref_uniq",
-                fields: ["name", "product_id"],
-                message: "The combination of serial number and product must be unique across a company !",
-              },
-            ],
-          }
-        : {
-            constrain: (env: Env, ids: number[]) => {
-              for (const id of ids) {
-                const lot = env.row("stock.lot", id);
-                const dup = env.search("stock.lot", [
-                  ["name", "=", lot["name"]],
-                  ["product_id", "=", lot["product_id"]],
-                  ["id", "!=", id],
-                ]);
-                if (dup.length)
-                  throw new ValidationError(
-                    "The combination of lot/serial number and product must be unique within a company including when no company is defined.\n" +
-                      "The following combinations contain duplicates:\n" +
-                      ` - Product: ${env.displayName("product.product", lot["product_id"] as number)}, Lot/Serial Number: ${lot["name"]}`,
-                  );
-              }
-            },
-          }),
+      constrain: checkUniqueLot,
     },
     {
       name: "stock.move",
@@ -526,6 +400,11 @@ export function stockModels(p: Profile): ModelSpec[] {
         origin: { type: "char", string: "Source Document" },
         product_id: { type: "many2one", string: "Product", relation: "product.product", required: true },
         product_uom_qty: { type: "float", string: "Demand", required: true, default: 1 },
+        product_qty: {
+          type: "float",
+          string: "Real Quantity",
+          compute: (_env, row) => float(row["product_uom_qty"]),
+        },
         product_uom: {
           type: "many2one",
           string: "UoM",
@@ -534,13 +413,14 @@ export function stockModels(p: Profile): ModelSpec[] {
           default: (env: Env, vals: Vals) =>
             vals["product_id"] ? env.get("product.product", vals["product_id"] as number, "uom_id") : false,
         },
-        ...moveQtyFields,
+        ...moveQuantityFields(p),
         state: {
           type: "selection",
           string: "Status",
           selection: MOVE_STATES,
           default: "draft",
           readonly: true,
+          copy: false,
         },
         location_id: {
           type: "many2one",
@@ -556,18 +436,9 @@ export function stockModels(p: Profile): ModelSpec[] {
         },
         picking_id: { type: "many2one", string: "Transfer", relation: "stock.picking" },
         picking_type_id: { type: "many2one", string: "Operation Type", relation: "stock.picking.type" },
-        raw_material_production_id: {
-          type: "many2one",
-          string: "Production Order for components",
-          relation: "mrp.production",
-        },
-        production_id: {
-          type: "many2one",
-          string: "Production Order for finished products",
-          relation: "mrp.production",
-        },
-        bom_line_id: { type: "many2one", string: "BoM Line", relation: "mrp.bom.line" },
-        scrap_id: { type: "many2one", string: "Scrap operation", relation: "stock.scrap" },
+        is_inventory: { type: "boolean", string: "Inventory" },
+        ...moveScrapFields(p),
+        ...mrpMoveFields(p),
         move_line_ids: {
           type: "one2many",
           string: "Move Lines",
@@ -579,11 +450,7 @@ export function stockModels(p: Profile): ModelSpec[] {
         has_tracking: {
           type: "selection",
           string: "Product with Tracking",
-          selection: [
-            ["serial", "By Unique Serial Number"],
-            ["lot", "By Lots"],
-            ["none", "No Tracking"],
-          ],
+          selection: TRACKING_SELECTION,
           compute: (env, row) => env.get("product.product", row["product_id"] as number, "tracking"),
         },
       },
@@ -601,11 +468,23 @@ export function stockModels(p: Profile): ModelSpec[] {
           vals["reference"] = src || vals["name"] || false;
         }
       },
-      constrain: (env, ids) => {
+      afterWrite: (env, ids, vals) => {
+        if (!p.picked) return;
         for (const id of ids) {
-          if (float(env.get("stock.move", id, "product_uom_qty")) < 0)
-            throw new UserError("You can not enter negative quantities.");
+          const state = env.get("stock.move", id, "state");
+          if (state === "done" || state === "cancel") continue;
+          // `_set_quantity` then `_inverse_picked` (stock_move.py 17+)
+          if ("quantity" in vals) applyQuantityInverse(env, id, float(vals["quantity"]));
+          if ("picked" in vals)
+            for (const l of env.get("stock.move", id, "move_line_ids") as number[])
+              env.setRaw("stock.move.line", l, { picked: vals["picked"] === true });
+          syncMoveFromLines(env, id);
         }
+      },
+      constrain: (env, ids) => {
+        for (const id of ids)
+          if (float(env.get("stock.move", id, "product_uom_qty")) < 0)
+            throw new ValidationError("You can not enter negative quantities.");
       },
     },
     {
@@ -623,6 +502,7 @@ export function stockModels(p: Profile): ModelSpec[] {
         location_id: { type: "many2one", string: "From", relation: "stock.location", required: true },
         location_dest_id: { type: "many2one", string: "To", relation: "stock.location", required: true },
         result_package_id: { type: "integer", string: "Destination Package" },
+        is_inventory: { type: "boolean", string: "Inventory" },
         state: { type: "selection", string: "Status", selection: MOVE_STATES, default: "assigned" },
         date: { type: "datetime", string: "Date", default: (env: Env) => env.now(), required: true },
         reference: {
@@ -634,11 +514,7 @@ export function stockModels(p: Profile): ModelSpec[] {
         tracking: {
           type: "selection",
           string: "Tracking",
-          selection: [
-            ["serial", "By Unique Serial Number"],
-            ["lot", "By Lots"],
-            ["none", "No Tracking"],
-          ],
+          selection: TRACKING_SELECTION,
           compute: (env, row) => env.get("product.product", row["product_id"] as number, "tracking"),
         },
       },
@@ -651,526 +527,42 @@ export function stockModels(p: Profile): ModelSpec[] {
           ["location_id", "location_id"],
           ["location_dest_id", "location_dest_id"],
           ["picking_id", "picking_id"],
-        ] as const) {
+        ] as const)
           if (!vals[k]) vals[k] = move[mk];
-        }
       },
+      afterCreate: (env, ids) => syncLineMoves(env, ids),
+      afterWrite: (env, ids) => syncLineMoves(env, ids),
       constrain: (env, ids) => {
-        for (const id of ids) {
+        for (const id of ids)
           if (float(env.get("stock.move.line", id, p.moveLineQty)) < 0)
             throw new ValidationError("You can not enter negative quantities.");
-        }
-        if (p.picked) {
-          const moves = new Set(
-            ids.map((id) => env.get("stock.move.line", id, "move_id")).filter(Boolean) as number[],
-          );
-          for (const m of moves) {
-            const lines = env.get("stock.move", m, "move_line_ids") as number[];
-            const qty = lines.reduce((s, l) => s + float(env.get("stock.move.line", l, "quantity")), 0);
-            const picked = lines.some((l) => env.get("stock.move.line", l, "picked") === true);
-            const move = env.row("stock.move", m);
-            if (move["quantity"] !== qty || (picked && move["picked"] !== true))
-              env.setRaw("stock.move", m, { quantity: round(qty), ...(picked ? { picked: true } : {}) });
-          }
-        }
       },
     },
-    {
-      name: "stock.picking",
-      description: "Transfer",
-      order: "priority desc, scheduled_date asc, id desc",
-      fields: {
-        name: { type: "char", string: "Reference", default: "/" },
-        origin: { type: "char", string: "Source Document" },
-        priority: {
-          type: "selection",
-          string: "Priority",
-          selection: [
-            ["0", "Normal"],
-            ["1", "Urgent"],
-          ],
-          default: "0",
-        },
-        picking_type_id: {
-          type: "many2one",
-          string: "Operation Type",
-          relation: "stock.picking.type",
-          required: true,
-        },
-        picking_type_code: {
-          type: "selection",
-          string: "Type of Operation",
-          selection: [
-            ["incoming", "Receipt"],
-            ["outgoing", "Delivery"],
-            ["internal", "Internal Transfer"],
-            ["mrp_operation", "Manufacturing"],
-          ],
-          related: "picking_type_id.code",
-        },
-        partner_id: { type: "many2one", string: "Contact", relation: "res.partner" },
-        location_id: {
-          type: "many2one",
-          string: "Source Location",
-          relation: "stock.location",
-          required: true,
-          default: (env: Env, vals: Vals) =>
-            vals["picking_type_id"]
-              ? env.get("stock.picking.type", vals["picking_type_id"] as number, "default_location_src_id")
-              : false,
-        },
-        location_dest_id: {
-          type: "many2one",
-          string: "Destination Location",
-          relation: "stock.location",
-          required: true,
-          default: (env: Env, vals: Vals) =>
-            vals["picking_type_id"]
-              ? env.get("stock.picking.type", vals["picking_type_id"] as number, "default_location_dest_id")
-              : false,
-        },
-        state: {
-          type: "selection",
-          string: "Status",
-          selection: PICKING_STATES,
-          default: "draft",
-          readonly: true,
-        },
-        scheduled_date: {
-          type: "datetime",
-          string: "Scheduled Date",
-          default: (env: Env) => env.now(),
-          required: true,
-        },
-        date_deadline: { type: "datetime", string: "Deadline" },
-        date_done: { type: "datetime", string: "Date of Transfer" },
-        ...(p.version <= 18
-          ? { date: { type: "datetime" as const, string: "Creation Date", default: (env: Env) => env.now() } }
-          : {}),
-        move_ids: { type: "one2many", string: "Stock Moves", relation: "stock.move", inverse: "picking_id" },
-        move_line_ids: {
-          type: "one2many",
-          string: "Operations",
-          relation: "stock.move.line",
-          inverse: "picking_id",
-        },
-        // quality_control (Enterprise)
-        check_ids: { type: "one2many", string: "Checks", relation: "quality.check", inverse: "picking_id" },
-        quality_check_todo: {
-          type: "boolean",
-          string: "Pending checks",
-          compute: (env, row) =>
-            env.search("quality.check", [
-              ["picking_id", "=", row.id],
-              ["quality_state", "=", "none"],
-            ]).length > 0,
-        },
-        backorder_id: { type: "many2one", string: "Back Order of", relation: "stock.picking" },
-        backorder_ids: {
-          type: "one2many",
-          string: "Back Orders",
-          relation: "stock.picking",
-          inverse: "backorder_id",
-        },
-        user_id: { type: "many2one", string: "Responsible", relation: "res.users" },
-        note: { type: "html", string: "Notes" },
-      },
-      beforeCreate: (env, vals) => {
-        if ((!vals["name"] || vals["name"] === "/") && vals["picking_type_id"])
-          vals["name"] = pickingName(env, vals["picking_type_id"] as number);
-      },
-      afterCreate: (env, ids) => {
-        for (const id of ids) {
-          const picking = env.row("stock.picking", id);
-          for (const m of pickingMoves(env, id)) {
-            env.setRaw("stock.move", m, {
-              picking_type_id: picking["picking_type_id"],
-              reference: picking["name"],
-            });
-          }
-        }
-      },
-      methods: {
-        action_confirm: {
-          fn: ({ env, ids }) => {
-            confirmPickings(env, ids);
-            return true;
-          },
-        },
-        action_assign: {
-          fn: ({ env, ids }) => {
-            for (const id of ids)
-              if (env.get("stock.picking", id, "state") === "draft") confirmPickings(env, [id]);
-            reservePickings(env, ids);
-            return true;
-          },
-        },
-        button_validate: { fn: ({ env, ids }) => buttonValidate(env, ids) },
-        action_cancel: {
-          fn: ({ env, ids }) => {
-            for (const id of ids) {
-              for (const m of pickingMoves(env, id))
-                if (env.get("stock.move", m, "state") !== "done")
-                  env.setRaw("stock.move", m, { state: "cancel" });
-              recomputePickingState(env, id);
-            }
-            return true;
-          },
-        },
-      },
-    },
-    {
-      name: "stock.backorder.confirmation",
-      description: "Backorder Confirmation",
-      transient: true,
-      fields: {
-        pick_ids: { type: "many2many", string: "Pick", relation: "stock.picking" },
-        show_transfers: { type: "boolean", string: "Show Transfers" },
-        backorder_confirmation_line_ids: {
-          type: "one2many",
-          string: "Backorder Confirmation Lines",
-          relation: "stock.backorder.confirmation.line",
-          inverse: "backorder_confirmation_id",
-        },
-      },
-      afterCreate: (env, ids) => {
-        for (const id of ids) {
-          if (
-            (env.get("stock.backorder.confirmation", id, "backorder_confirmation_line_ids") as number[])
-              .length
-          )
-            continue;
-          for (const pick of env.get("stock.backorder.confirmation", id, "pick_ids") as number[])
-            env.create("stock.backorder.confirmation.line", {
-              backorder_confirmation_id: id,
-              picking_id: pick,
-              to_backorder: true,
-            });
-        }
-      },
-      methods: {
-        process: { fn: ({ env, ids }) => processBackorder(env, ids, false) },
-        process_cancel_backorder: { fn: ({ env, ids }) => processBackorder(env, ids, true) },
-      },
-    },
-    {
-      name: "stock.backorder.confirmation.line",
-      description: "Backorder Confirmation Line",
-      transient: true,
-      fields: {
-        backorder_confirmation_id: {
-          type: "many2one",
-          string: "Immediate Transfer",
-          relation: "stock.backorder.confirmation",
-          ondelete: "cascade",
-        },
-        picking_id: { type: "many2one", string: "Transfer", relation: "stock.picking" },
-        to_backorder: { type: "boolean", string: "To Backorder" },
-      },
-    },
-    ...(p.immediateWizards ? immediateTransferModels() : []),
-    scrapModel(),
+    stockQuantModel(),
+    ...pickingModels(p, opts),
+    ...scrapModels(p),
   ];
-}
-
-// ---------------------------------------------------------------------- scrap
-
-/**
- * The default scrap location: the first location flagged `scrap_location` up to 18 (stock_scrap.py
- * `_compute_scrap_location_id`, `[('scrap_location', '=', True)]`, `id:min`); 19 dropped the flag
- * (OpenUpgrade stock 19.0: `stock.location / scrap_location: DEL`) — an inventory-loss location,
- * `stock.stock_location_scrapped` when it is one.
- */
-function defaultScrapLocation(env: Env): number | false {
-  if (env.profile.version <= 18)
-    return (
-      env.search("stock.location", [["scrap_location", "=", true]], { limit: 1, order: "id" })[0] ?? false
-    );
-  const ref = env.db.xmlIds.get("stock.stock_location_scrapped");
-  if (
-    ref &&
-    env.exists("stock.location", ref.id) &&
-    env.get("stock.location", ref.id, "usage") === "inventory"
-  )
-    return ref.id;
-  return env.search("stock.location", [["usage", "=", "inventory"]], { limit: 1, order: "id" })[0] ?? false;
-}
-
-/**
- * The source location (mrp's `_compute_location_id`): an order's finished products location once it
- * is done, its components location before; else the warehouse stock.
- */
-function defaultScrapSource(env: Env, vals: Vals): number | false {
-  const mo = vals["production_id"] as number | undefined;
-  if (mo && env.exists("mrp.production", mo))
-    return env.get(
-      "mrp.production",
-      mo,
-      env.get("mrp.production", mo, "state") === "done" ? "location_dest_id" : "location_src_id",
-    ) as number | false;
-  const [wh] = env.search("stock.warehouse", [], { limit: 1 });
-  return wh === undefined ? false : (env.get("stock.warehouse", wh, "lot_stock_id") as number | false);
-}
-
-/**
- * `do_scrap` (stock_scrap.py): the reference from the `stock.scrap` sequence (SP/00001), one done
- * move with one line to the scrap location (a tracked product without a lot is refused by the move
- * line's `_action_done`: "You need to supply a Lot/Serial number …"), state done, `date_done`.
- * Simplification: the move is not linked to the order (mrp sets `production_id` on it, and Odoo's
- * produced quantity skips it as `scrapped`; here it simply is not a finished move).
- */
-function doScrap(env: Env, ids: number[]): true {
-  const p = env.profile;
-  for (const id of ids) {
-    const scrap = env.row("stock.scrap", id);
-    const name = `SP/${String(env.db.nextSequence("stock.scrap")).padStart(5, "0")}`;
-    env.setRaw("stock.scrap", id, { name });
-    const moveVals: Vals = {
-      origin: scrap["origin"] || name,
-      reference: name,
-      product_id: scrap["product_id"],
-      product_uom: scrap["product_uom_id"],
-      product_uom_qty: scrap["scrap_qty"],
-      location_id: scrap["location_id"],
-      location_dest_id: scrap["scrap_location_id"],
-      scrap_id: id,
-    };
-    if (p.stockMoveName) moveVals["name"] = name;
-    const move = env.create("stock.move", moveVals);
-    env.setRaw("stock.move", move, { state: "assigned" });
-    const line: Vals = {
-      move_id: move,
-      product_id: scrap["product_id"],
-      product_uom_id: scrap["product_uom_id"],
-      location_id: scrap["location_id"],
-      location_dest_id: scrap["scrap_location_id"],
-      lot_id: scrap["lot_id"] || false,
-      [p.moveLineQty]: scrap["scrap_qty"],
-    };
-    if (p.picked) line["picked"] = true;
-    env.create("stock.move.line", line);
-    checkLots(env, [move]);
-    doneMoves(env, [move]);
-    env.setRaw("stock.scrap", id, { state: "done", date_done: env.now() });
-  }
-  return true;
-}
-
-function scrapModel(): ModelSpec {
-  return {
-    name: "stock.scrap",
-    description: "Scrap",
-    order: "id desc",
-    fields: {
-      name: { type: "char", string: "Reference", required: true, readonly: true, default: "New" },
-      origin: { type: "char", string: "Source Document" },
-      product_id: { type: "many2one", string: "Product", relation: "product.product", required: true },
-      product_uom_id: {
-        type: "many2one",
-        string: "Unit of Measure",
-        relation: "uom.uom",
-        required: true,
-        default: (env: Env, vals: Vals) =>
-          vals["product_id"] ? env.get("product.product", vals["product_id"] as number, "uom_id") : false,
-      },
-      tracking: {
-        type: "selection",
-        string: "Product Tracking",
-        selection: [
-          ["serial", "By Unique Serial Number"],
-          ["lot", "By Lots"],
-          ["none", "No Tracking"],
-        ],
-        related: "product_id.tracking",
-      },
-      lot_id: { type: "many2one", string: "Lot/Serial", relation: "stock.lot" },
-      move_ids: { type: "one2many", string: "Moves", relation: "stock.move", inverse: "scrap_id" },
-      picking_id: { type: "many2one", string: "Picking", relation: "stock.picking" },
-      location_id: {
-        type: "many2one",
-        string: "Source Location",
-        relation: "stock.location",
-        required: true,
-        default: defaultScrapSource,
-      },
-      scrap_location_id: {
-        type: "many2one",
-        string: "Scrap Location",
-        relation: "stock.location",
-        required: true,
-        default: defaultScrapLocation,
-      },
-      scrap_qty: { type: "float", string: "Quantity", required: true, default: 1 },
-      state: {
-        type: "selection",
-        string: "Status",
-        selection: [
-          ["draft", "Draft"],
-          ["done", "Done"],
-        ],
-        default: "draft",
-        readonly: true,
-      },
-      date_done: { type: "datetime", string: "Date", readonly: true },
-      should_replenish: { type: "boolean", string: "Replenish Quantities" },
-      // mrp
-      production_id: { type: "many2one", string: "Manufacturing Order", relation: "mrp.production" },
-      workorder_id: { type: "many2one", string: "Work Order", relation: "mrp.workorder" },
-    },
-    beforeUnlink: (env, ids) => {
-      if (ids.some((id) => env.get("stock.scrap", id, "state") === "done"))
-        throw new UserError("You cannot delete a scrap which is done.");
-    },
-    methods: {
-      do_scrap: { fn: ({ env, ids }) => doScrap(env, ids) },
-      action_validate: {
-        fn: ({ env, ids }) => {
-          if (ids.length !== 1) throw valueError(`Expected singleton: stock.scrap(${ids.join(", ")})`);
-          const [id] = ids as [number];
-          // float_is_zero(scrap_qty, precision_rounding=product_uom_id.rounding)
-          if (Math.abs(float(env.get("stock.scrap", id, "scrap_qty"))) < 1e-6)
-            throw new UserError("You can only enter positive quantities.");
-          // check_available_qty: stock is unlimited here, so never the insufficient-quantity wizard.
-          return doScrap(env, [id]);
+  if (p.version <= 18)
+    models.push({
+      name: "procurement.group",
+      description: "Procurement Group",
+      order: "id desc",
+      fields: {
+        name: { type: "char", string: "Reference", required: true },
+        mrp_production_ids: {
+          type: "one2many",
+          string: "Manufacturing Orders",
+          relation: "mrp.production",
+          inverse: "procurement_group_id",
         },
       },
-    },
-  };
+    });
+  return models;
 }
 
-function processBackorder(env: Env, ids: number[], cancel: boolean): unknown {
-  const toValidate = env.context["button_validate_picking_ids"] as number[] | undefined;
-  if (!toValidate || toValidate.length === 0) return true;
-  const notToDo: number[] = [];
-  for (const id of ids) {
-    for (const line of env.get(
-      "stock.backorder.confirmation",
-      id,
-      "backorder_confirmation_line_ids",
-    ) as number[]) {
-      const row = env.row("stock.backorder.confirmation.line", line);
-      if (cancel || row["to_backorder"] !== true) notToDo.push(row["picking_id"] as number);
-    }
-    if (cancel) notToDo.push(...(env.get("stock.backorder.confirmation", id, "pick_ids") as number[]));
-  }
-  return buttonValidate(
-    env.withContext({ skip_backorder: true, picking_ids_not_to_backorder: notToDo }),
-    toValidate,
+function syncLineMoves(env: Env, ids: number[]): void {
+  const moves = new Set(
+    ids.map((id) => env.get("stock.move.line", id, "move_id")).filter(Boolean) as number[],
   );
-}
-
-function immediateTransferModels(): ModelSpec[] {
-  return [
-    {
-      name: "stock.immediate.transfer",
-      description: "Immediate Transfer",
-      transient: true,
-      fields: {
-        pick_ids: { type: "many2many", string: "Pick", relation: "stock.picking" },
-        show_transfers: { type: "boolean", string: "Show Transfers" },
-        immediate_transfer_line_ids: {
-          type: "one2many",
-          string: "Immediate Transfer Lines",
-          relation: "stock.immediate.transfer.line",
-          inverse: "immediate_transfer_id",
-        },
-      },
-      afterCreate: (env, ids) => {
-        for (const id of ids) {
-          if ((env.get("stock.immediate.transfer", id, "immediate_transfer_line_ids") as number[]).length)
-            continue;
-          for (const pick of env.get("stock.immediate.transfer", id, "pick_ids") as number[])
-            env.create("stock.immediate.transfer.line", {
-              immediate_transfer_id: id,
-              picking_id: pick,
-              to_immediate: true,
-            });
-        }
-      },
-      methods: {
-        process: {
-          fn: ({ env, ids }) => {
-            const picks: number[] = [];
-            for (const id of ids)
-              for (const line of env.get(
-                "stock.immediate.transfer",
-                id,
-                "immediate_transfer_line_ids",
-              ) as number[]) {
-                const row = env.row("stock.immediate.transfer.line", line);
-                if (row["to_immediate"] === true) picks.push(row["picking_id"] as number);
-              }
-            for (const pick of picks) {
-              if (env.get("stock.picking", pick, "state") === "draft") confirmPickings(env, [pick]);
-              reservePickings(env, [pick]);
-              for (const m of pickingMoves(env, pick)) {
-                for (const l of env.get("stock.move", m, "move_line_ids") as number[])
-                  env.write("stock.move.line", [l], {
-                    qty_done: env.get("stock.move.line", l, "reserved_uom_qty"),
-                  });
-              }
-            }
-            const toValidate = (env.context["button_validate_picking_ids"] as number[] | undefined) ?? [];
-            if (toValidate.length === 0) return true;
-            return buttonValidate(env.withContext({ skip_immediate: true }), toValidate);
-          },
-        },
-      },
-    },
-    {
-      name: "stock.immediate.transfer.line",
-      description: "Immediate Transfer Line",
-      transient: true,
-      fields: {
-        immediate_transfer_id: {
-          type: "many2one",
-          string: "Immediate Transfer",
-          relation: "stock.immediate.transfer",
-          ondelete: "cascade",
-        },
-        picking_id: { type: "many2one", string: "Transfer", relation: "stock.picking" },
-        to_immediate: { type: "boolean", string: "To Process" },
-      },
-    },
-  ];
-}
-
-function pickingName(env: Env, typeId: number): string {
-  const type = env.row("stock.picking.type", typeId);
-  const wh = type["warehouse_id"]
-    ? String(env.get("stock.warehouse", type["warehouse_id"] as number, "code"))
-    : "";
-  const code = String(type["sequence_code"]);
-  const n = env.db.nextSequence(`picking.${typeId}`);
-  return `${wh ? `${wh}/` : ""}${code}/${String(n).padStart(5, "0")}`;
-}
-
-export { pickingName };
-
-function refreshLocationNames(env: Env): void {
-  const table = env.db.table("stock.location");
-  const full = (row: Row, depth = 0): string => {
-    const parent = row["location_id"] ? table.get(row["location_id"] as number) : undefined;
-    if (!parent || row["usage"] === "view" || depth > 20) return String(row["name"]);
-    return `${full(parent, depth + 1)}/${row["name"]}`;
-  };
-  for (const row of table.values()) {
-    const name = full(row);
-    if (row["complete_name"] !== name) row["complete_name"] = name;
-  }
-}
-
-/** Done quantity of a lot in internal locations. */
-function lotOnHand(env: Env, lotId: number): number {
-  let qty = 0;
-  const qtyField = env.profile.moveLineQty;
-  for (const line of env.db.table("stock.move.line").values()) {
-    if (line["lot_id"] !== lotId || line["state"] !== "done") continue;
-    const q = float(line[qtyField]);
-    const src = env.get("stock.location", line["location_id"] as number, "usage");
-    const dst = env.get("stock.location", line["location_dest_id"] as number, "usage");
-    if (dst === "internal") qty += q;
-    if (src === "internal") qty -= q;
-  }
-  return round(qty);
+  for (const m of moves) syncMoveFromLines(env, m);
 }

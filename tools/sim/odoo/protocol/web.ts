@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { AccessDenied, asOdooError, SessionExpired } from "../errors.js";
+import { hasGroup } from "../models/access.js";
 import { type HandlerContext, type HandlerResult, jsonReply } from "./common.js";
 import { jsonRpcError, jsonRpcResult, parseJsonRpc } from "./jsonrpc.js";
 
@@ -82,8 +83,9 @@ export async function handleWeb(
       const user = ctx.service.db.users.get(uid);
       const reply = jsonRpcResult(req.id, {
         uid,
-        is_system: user?.admin === true,
-        is_admin: user?.admin === true,
+        // ir_http.py session_info: is_system = group_system, is_admin = group_erp_manager
+        is_system: hasGroup(ctx.service.db, uid, "base.group_system"),
+        is_admin: hasGroup(ctx.service.db, uid, "base.group_erp_manager"),
         db: ctx.service.db.name,
         username: user?.login,
         name: user?.name,

@@ -1,0 +1,330 @@
+/**
+ * On-hand stock: `stock.quant` rows per product, internal location and lot, changed only when move
+ * lines are done (stock_move_line.py `_action_done` → `stock.quant._update_available_quantity`), and
+ * reservation from them (stock_move.py `_action_assign` → `_update_reserved_quantity`: FIFO over the
+ * quants of the source location and its children, a tracked product's lot on each line).
+ *
+ * What the simulator keeps simpler than Odoo: `reserved_quantity` is computed from the open move lines
+ * (16: `reserved_uom_qty`; 17+: `quantity` of lines of moves not done) instead of being stored; no
+ * packages, owners, removal strategies other than FIFO by `in_date`, or putaway rules.
+ */
+import { UserError, ValidationError } from "../errors.js";
+import type { Env, ModelSpec, Row, Vals } from "../orm.js";
+
+const float = (v: unknown) => (typeof v === "number" ? v : 0);
+export const round = (v: number) => Math.round(v * 1e6) / 1e6;
+
+/** Storable product: `type == 'product'` (≤17) / `is_storable` (18+). */
+export function isStorable(env: Env, productId: number): boolean {
+  if (env.profile.isStorable) return env.get("product.product", productId, "is_storable") === true;
+  return env.get("product.product", productId, "type") === "product";
+}
+
+export function tracking(env: Env, productId: number): string {
+  return String(env.get("product.product", productId, "tracking"));
+}
+
+/** `stock.location.should_bypass_reservation`: no quants are kept there. */
+export function bypassesQuants(env: Env, locationId: number): boolean {
+  const loc = env.row("stock.location", locationId);
+  const usage = loc["usage"];
+  return (
+    ["supplier", "customer", "inventory", "production", "view"].includes(String(usage)) ||
+    loc["scrap_location"] === true
+  );
+}
+
+/** Child locations (parent_path) of a location, itself included. */
+function locationAndChildren(env: Env, locationId: number): Set<number> {
+  const path = String(env.row("stock.location", locationId)["parent_path"] ?? `${locationId}/`);
+  const out = new Set<number>();
+  for (const r of env.db.table("stock.location").values())
+    if (String(r["parent_path"] ?? "").startsWith(path)) out.add(r.id);
+  return out;
+}
+
+/** Reserved quantity held by open move lines on a quant's product/location/lot. */
+export function reservedOn(env: Env, productId: number, locationId: number, lotId: number | false): number {
+  const p = env.profile;
+  let qty = 0;
+  for (const line of env.db.table("stock.move.line").values()) {
+    if (line["product_id"] !== productId || line["location_id"] !== locationId) continue;
+    if ((line["lot_id"] || false) !== (lotId || false)) continue;
+    if (line["state"] === "done" || line["state"] === "cancel") continue;
+    const move = line["move_id"] ? env.db.table("stock.move").get(line["move_id"] as number) : undefined;
+    if (move && (move["state"] === "done" || move["state"] === "cancel")) continue;
+    qty += float(p.picked ? line["quantity"] : line["reserved_uom_qty"]);
+  }
+  return round(qty);
+}
+
+export function stockQuantModel(): ModelSpec {
+  return {
+    name: "stock.quant",
+    description: "Quants",
+    order: "in_date, id",
+    fields: {
+      product_id: {
+        type: "many2one",
+        string: "Product",
+        relation: "product.product",
+        required: true,
+        readonly: true,
+      },
+      location_id: {
+        type: "many2one",
+        string: "Location",
+        relation: "stock.location",
+        required: true,
+        readonly: true,
+      },
+      lot_id: { type: "many2one", string: "Lot/Serial Number", relation: "stock.lot", readonly: true },
+      quantity: { type: "float", string: "Quantity", readonly: true },
+      reserved_quantity: {
+        type: "float",
+        string: "Reserved Quantity",
+        compute: (env, r) =>
+          reservedOn(
+            env,
+            r["product_id"] as number,
+            r["location_id"] as number,
+            (r["lot_id"] as number) || false,
+          ),
+      },
+      available_quantity: {
+        type: "float",
+        string: "Available Quantity",
+        compute: (env, r) =>
+          round(float(r["quantity"]) - float(env.get("stock.quant", r.id, "reserved_quantity"))),
+      },
+      in_date: { type: "datetime", string: "Incoming Date", readonly: true },
+      product_uom_id: {
+        type: "many2one",
+        string: "Unit",
+        relation: "uom.uom",
+        related: "product_id.uom_id",
+      },
+    },
+    methods: {
+      // stock_quant.py `create` / `write` outside inventory mode (inventory adjustments are not simulated)
+      create: {
+        model: true,
+        params: ["vals_list"],
+        required: 1,
+        access: "create",
+        fn: () => {
+          throw new UserError("Quant's creation is restricted, you can't do this operation.");
+        },
+      },
+      write: {
+        params: ["vals"],
+        required: 1,
+        access: "write",
+        fn: () => {
+          throw new UserError("Quant's editing is restricted, you can't do this operation.");
+        },
+      },
+    },
+  };
+}
+
+function findQuant(env: Env, productId: number, locationId: number, lotId: number | false): Row | undefined {
+  for (const q of env.db.table("stock.quant").values())
+    if (
+      q["product_id"] === productId &&
+      q["location_id"] === locationId &&
+      (q["lot_id"] || false) === (lotId || false)
+    )
+      return q;
+  return undefined;
+}
+
+/** `_update_available_quantity`: adds `delta` on hand (negative quants allowed, as in Odoo). */
+export function updateQuant(
+  env: Env,
+  productId: number,
+  locationId: number,
+  lotId: number | false,
+  delta: number,
+): void {
+  if (!isStorable(env, productId) || bypassesQuants(env, locationId)) return;
+  const q = findQuant(env, productId, locationId, lotId);
+  if (q) env.setRaw("stock.quant", q.id, { quantity: round(float(q["quantity"]) + delta) });
+  else
+    env.insertRaw("stock.quant", {
+      product_id: productId,
+      location_id: locationId,
+      lot_id: lotId,
+      quantity: round(delta),
+      in_date: env.now(),
+    });
+}
+
+/**
+ * stock.quant `check_quantity` (16/17 a constraint, 18/19 from `stock.move._check_quantity` after done):
+ * a serial number counts at most once per location.
+ */
+export function checkSerialQuants(
+  env: Env,
+  productId: number,
+  locationId: number,
+  lotId: number | false,
+): void {
+  if (!lotId || tracking(env, productId) !== "serial") return;
+  if (env.get("stock.location", locationId, "usage") === "inventory") return;
+  const q = findQuant(env, productId, locationId, lotId);
+  if (q && Math.abs(float(q["quantity"])) > 1 + 1e-9)
+    throw new ValidationError(
+      `The serial number has already been assigned: \n Product: ${env.displayName("product.product", productId)}, Serial Number: ${env.get("stock.lot", lotId, "name")}`,
+    );
+}
+
+export interface OnHandOptions {
+  /** Count child locations too (17 scrap check, reservation). @default true */
+  children?: boolean;
+  /** Only this lot (false: only quants without lot); undefined: any lot. */
+  lot?: number | false;
+}
+
+/** Quantity on hand of a product in a location (quant `quantity`, not minus reservations). */
+export function onHand(env: Env, productId: number, locationId: number, opts: OnHandOptions = {}): number {
+  const locs = opts.children === false ? new Set([locationId]) : locationAndChildren(env, locationId);
+  let qty = 0;
+  for (const q of env.db.table("stock.quant").values()) {
+    if (q["product_id"] !== productId || !locs.has(q["location_id"] as number)) continue;
+    if (opts.lot !== undefined && (q["lot_id"] || false) !== (opts.lot || false)) continue;
+    qty += float(q["quantity"]);
+  }
+  return round(qty);
+}
+
+interface Candidate {
+  locationId: number;
+  lotId: number | false;
+  available: number;
+}
+
+/** Quants a move may reserve from, FIFO (`in_date`, id), with what is left unreserved on each. */
+function candidates(env: Env, productId: number, locationId: number, lotId?: number | false): Candidate[] {
+  const locs = locationAndChildren(env, locationId);
+  const out: Candidate[] = [];
+  const quants = [...env.db.table("stock.quant").values()]
+    .filter((q) => q["product_id"] === productId && locs.has(q["location_id"] as number))
+    .filter((q) => lotId === undefined || (q["lot_id"] || false) === (lotId || false))
+    .sort((a, b) => String(a["in_date"]).localeCompare(String(b["in_date"])) || a.id - b.id);
+  for (const q of quants) {
+    const lot = (q["lot_id"] as number) || false;
+    const available = round(
+      float(q["quantity"]) - reservedOn(env, productId, q["location_id"] as number, lot),
+    );
+    if (available > 1e-9) out.push({ locationId: q["location_id"] as number, lotId: lot, available });
+  }
+  return out;
+}
+
+/** What a move already has reserved on its lines. */
+export function reservedOnMove(env: Env, moveId: number): number {
+  const field = env.profile.picked ? "quantity" : "reserved_uom_qty";
+  return round(
+    (env.get("stock.move", moveId, "move_line_ids") as number[]).reduce(
+      (s, l) => s + float(env.get("stock.move.line", l, field)),
+      0,
+    ),
+  );
+}
+
+function lineVals(move: Row, extra: Vals): Vals {
+  return {
+    move_id: move.id,
+    picking_id: move["picking_id"] || false,
+    product_id: move["product_id"],
+    product_uom_id: move["product_uom"],
+    location_id: move["location_id"],
+    location_dest_id: move["location_dest_id"],
+    ...extra,
+  };
+}
+
+/**
+ * `stock.move._action_assign`: reserves what is on hand (FIFO, lots of tracked products on their
+ * lines); a move whose product is not storable or whose source keeps no quants (vendors, production…)
+ * is reserved in full without quants. State: assigned, partially_available or confirmed.
+ */
+export function reserveMoves(env: Env, moveIds: number[]): void {
+  const p = env.profile;
+  const qtyField = p.picked ? "quantity" : "reserved_uom_qty";
+  for (const id of moveIds) {
+    const move = env.row("stock.move", id);
+    const state = String(move["state"]);
+    if (["done", "cancel", "assigned", "draft"].includes(state)) continue;
+    const product = move["product_id"] as number;
+    const demand = float(move["product_uom_qty"]);
+    let need = round(demand - reservedOnMove(env, id));
+    if (need <= 1e-9) {
+      env.setRaw("stock.move", id, { state: "assigned" });
+      continue;
+    }
+    if (!isStorable(env, product) || bypassesQuants(env, move["location_id"] as number)) {
+      env.create("stock.move.line", lineVals(move, { [qtyField]: need, lot_id: false }));
+      env.setRaw("stock.move", id, { state: "assigned" });
+      syncMoveFromLines(env, id);
+      continue;
+    }
+    for (const c of candidates(env, product, move["location_id"] as number)) {
+      if (need <= 1e-9) break;
+      const take = round(Math.min(need, c.available));
+      if (tracking(env, product) === "serial" && c.lotId) {
+        for (let i = 0; i < Math.floor(take + 1e-9); i++)
+          env.create(
+            "stock.move.line",
+            lineVals(move, { [qtyField]: 1, lot_id: c.lotId, location_id: c.locationId }),
+          );
+        need = round(need - Math.floor(take + 1e-9));
+        continue;
+      }
+      env.create(
+        "stock.move.line",
+        lineVals(move, { [qtyField]: take, lot_id: c.lotId, location_id: c.locationId }),
+      );
+      need = round(need - take);
+    }
+    const reserved = reservedOnMove(env, id);
+    env.setRaw("stock.move", id, {
+      state: reserved >= demand - 1e-9 ? "assigned" : reserved > 1e-9 ? "partially_available" : "confirmed",
+    });
+    syncMoveFromLines(env, id);
+  }
+}
+
+/** `_do_unreserve`: drops the reservation of moves not done (lines with done quantities stay in 16). */
+export function unreserveMoves(env: Env, moveIds: number[]): void {
+  const p = env.profile;
+  for (const id of moveIds) {
+    const move = env.row("stock.move", id);
+    if (move["state"] === "done" || move["state"] === "cancel") continue;
+    for (const l of env.get("stock.move", id, "move_line_ids") as number[]) {
+      const line = env.row("stock.move.line", l);
+      if (p.picked || float(line["qty_done"]) === 0) env.unlink("stock.move.line", [l]);
+      else env.setRaw("stock.move.line", l, { reserved_uom_qty: 0 });
+    }
+    syncMoveFromLines(env, id);
+  }
+}
+
+/** 17+: the move's stored `quantity` and `picked` follow its lines (`_compute_quantity`, `_compute_picked`). */
+export function syncMoveFromLines(env: Env, moveId: number): void {
+  if (!env.profile.picked || !env.exists("stock.move", moveId)) return;
+  const lines = (env.get("stock.move", moveId, "move_line_ids") as number[]).map((l) =>
+    env.row("stock.move.line", l),
+  );
+  const quantity = round(lines.reduce((s, l) => s + float(l["quantity"]), 0));
+  const move = env.row("stock.move", moveId);
+  const vals: Vals = {};
+  if (move["quantity"] !== quantity) vals["quantity"] = quantity;
+  // `_compute_picked`: done, or any line picked (18+: a move whose lines are all unpicked is unpicked)
+  let picked = move["picked"] === true;
+  if (move["state"] === "done" || lines.some((l) => l["picked"] === true)) picked = true;
+  else if (env.profile.version >= 18 && lines.length > 0) picked = false;
+  if (move["picked"] !== picked) vals["picked"] = picked;
+  if (Object.keys(vals).length) env.setRaw("stock.move", moveId, vals);
+}
