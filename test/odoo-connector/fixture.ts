@@ -15,9 +15,14 @@ import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import type { ProductionReported } from "../../contracts/src/events.generated.js";
 import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
+import { EquipmentMap } from "../../services/odoo-connector/src/equipment.js";
+import { odooFields } from "../../services/odoo-connector/src/fields.js";
 import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
 import { OdooClient, type OdooClientOptions } from "../../services/odoo-connector/src/odoo/index.js";
+import { setupOdoo } from "../../services/odoo-connector/src/odoo-setup.js";
+import { OdooSetup, type PostingContext } from "../../services/odoo-connector/src/outbound/steps.js";
 import { declarations } from "../../streams/src/declarations.js";
+import { silentLogger } from "../../streams/src/logger.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
@@ -55,6 +60,54 @@ export async function startOdoo(t: TestContext, options: OdooSimulatorOptions): 
   const sim = await startOdooSimulator(options);
   t.after(() => sim.stop());
   return sim;
+}
+
+/** The demo lines' machines → their own work centres in the simulator's seed. */
+export const WORKCENTER_BY_MACHINE: Readonly<Record<string, string>> = {
+  "line-1/filler-1": "L1-FILL",
+  "line-1/capper-1": "L1-CAP",
+  "line-1/labeler-1": "L1-LAB",
+  "line-2/mixer-2": "L2-MIX",
+  "line-2/oven-2": "L2-OVEN",
+  "line-2/packer-2": "L2-PACK",
+};
+
+/**
+ * What `threadline odoo setup` does, as an Odoo administrator would run it once: the posting model
+ * and the marker fields. Returns the admin client (closed after the test).
+ */
+export async function setUpThreadline(t: TestContext, sim: OdooSimulator): Promise<OdooClient> {
+  const admin = await connectOdoo(t, sim, { ratePerSecond: 1_000 });
+  await setupOdoo(admin);
+  return admin;
+}
+
+/** The connector's client as Odoo's integration user (exactly Manufacturing / User), closed after the test. */
+export function connectIntegration(
+  t: TestContext,
+  sim: OdooSimulator,
+  overrides: Partial<OdooClientOptions> = {},
+): Promise<OdooClient> {
+  return connectOdoo(t, sim, {
+    login: sim.users.integration.login,
+    apiKey: sim.users.integration.apiKey,
+    ratePerSecond: 1_000,
+    ...overrides,
+  });
+}
+
+/** A posting context on `client` with the demo lines' work centres. */
+export function postingContext(
+  client: OdooClient,
+  workcenterByLine: Readonly<Record<string, string>> = WORKCENTER_BY_MACHINE,
+): PostingContext {
+  return {
+    odoo: client,
+    fields: odooFields(client.version.major),
+    setup: new OdooSetup(client),
+    equipment: new EquipmentMap(workcenterByLine),
+    logger: silentLogger,
+  };
 }
 
 /** The connector's Odoo client on the simulator (as admin), closed after the test. */

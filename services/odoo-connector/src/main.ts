@@ -52,7 +52,7 @@ export async function startOdooConnector(
       const client = await OdooClient.connect({ ...odooClientOptions(config), logger, registry: metrics });
       try {
         // Refuse to post into an Odoo that cannot remember what was applied (odoo-setup.ts).
-        await checkOdooSetup(client);
+        for (const note of await checkOdooSetup(client)) logger.warn({ odoo: config.ODOO_URL }, note);
       } catch (err) {
         await client.close();
         throw err;

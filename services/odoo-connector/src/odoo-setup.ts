@@ -270,10 +270,13 @@ async function grantAccess(
 
 /**
  * Refuses (OdooSetupError naming each model and field) when a required field is missing, or is
- * copied into backorders and duplicates. Runs as the connector's own user.
+ * copied into backorders and duplicates. Runs as the connector's own user. Returns what only
+ * limits the connector: an optional model (quality, Enterprise) absent or closed to this user —
+ * its postings will be dead-lettered with Odoo's error.
  */
-export async function checkOdooSetup(odoo: OdooClient): Promise<void> {
+export async function checkOdooSetup(odoo: OdooClient): Promise<string[]> {
   const problems: string[] = [];
+  const notes: string[] = [];
   const byModel = new Map<string, FieldSpec[]>();
   for (const spec of REQUIRED_FIELDS) byModel.set(spec.model, [...(byModel.get(spec.model) ?? []), spec]);
   for (const [model, specs] of byModel) {
@@ -283,7 +286,14 @@ export async function checkOdooSetup(odoo: OdooClient): Promise<void> {
         attributes: ["type"],
       });
     } catch (err) {
-      if (specs.every((s) => s.optionalModel) && isUnknownModel(err)) continue;
+      if (specs.every((s) => s.optionalModel) && (isUnknownModel(err) || isAccessError(err))) {
+        notes.push(
+          isUnknownModel(err)
+            ? `${model} does not exist (Enterprise quality_control not installed): quality postings are dead-lettered`
+            : `${model} is closed to this user (no Quality / User group): quality postings are dead-lettered`,
+        );
+        continue;
+      }
       if (isUnknownModel(err)) {
         problems.push(`model ${model} does not exist`);
         continue;
@@ -299,6 +309,11 @@ export async function checkOdooSetup(odoo: OdooClient): Promise<void> {
   }
   if (problems.length === 0) problems.push(...(await copiedProblems(odoo)));
   if (problems.length > 0) throw new OdooSetupError(problems);
+  return notes;
+}
+
+function isAccessError(err: unknown): boolean {
+  return err instanceof OdooError && /AccessError/.test(err.odooName);
 }
 
 /** Fields copied into backorders/duplicates: from ir.model.fields when readable, else the setup record. */
@@ -318,7 +333,7 @@ async function copiedProblems(odoo: OdooClient): Promise<string[]> {
       .filter((r) => required.has(`${r.model}.${r.name}`))
       .map((r) => `${r.model}.${r.name} is copied into backorders and duplicates (copied must be off)`);
   } catch (err) {
-    if (!(err instanceof OdooError) || !/AccessError/.test(err.odooName)) throw err;
+    if (!isAccessError(err)) throw err;
   }
   // Not allowed to read field definitions (a least-privileged user): trust what setup verified.
   const [record] = await odoo.searchRead<{ x_details: string | false }>(

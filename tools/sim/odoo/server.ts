@@ -34,6 +34,7 @@ import { handleJson2 } from "./protocol/json2.js";
 import { handleJsonRpc } from "./protocol/jsonrpc.js";
 import { handleWeb, WebSessions } from "./protocol/web.js";
 import { handleXmlRpc } from "./protocol/xmlrpc.js";
+import { recordXmlIds } from "./models/ir-model-data.js";
 import { seedDatabase } from "./seed.js";
 import { type CallLogEntry, OdooService } from "./service.js";
 import type { WebhookDelivery, WebhookRule } from "./webhooks.js";
@@ -224,6 +225,7 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
     },
   };
   seedDatabase(db, { seed: o.seed, users, quality: o.quality });
+  recordXmlIds(db);
   const uidOf = (login: string) => [...db.users.values()].find((u) => u.login === login)?.id ?? 0;
 
   const webhooks = new WebhookDispatcher(o.webhooks as WebhookRule[], o.webhookTimeoutMs);

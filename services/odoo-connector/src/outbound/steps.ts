@@ -296,13 +296,14 @@ export class OdooSetup {
     });
   }
 
-  /** What an operation type does with a remainder at close: ask, always or never (stock.picking.type). */
-  createBackorder(pickingTypeId: number): Promise<"ask" | "always" | "never"> {
-    return this.once(`create-backorder:${pickingTypeId}`, async () => {
-      const [row] = await this.odoo.read("stock.picking.type", [pickingTypeId], ["create_backorder"]);
-      const value = row?.["create_backorder"];
-      return value === "always" || value === "never" ? value : "ask";
-    });
+  /**
+   * What an operation type does with a remainder at close: ask, always or never (stock.picking.type).
+   * Read at each close, not remembered: a planner may change it any day.
+   */
+  async createBackorder(pickingTypeId: number): Promise<"ask" | "always" | "never"> {
+    const [row] = await this.odoo.read("stock.picking.type", [pickingTypeId], ["create_backorder"]);
+    const value = row?.["create_backorder"];
+    return value === "always" || value === "never" ? value : "ask";
   }
 
   /** A work center by its code. */

@@ -160,7 +160,7 @@ function reconcileFamily(
     const record = facts.postings.get(r.id);
     if (record) {
       posted++;
-      const good = r.countingPoint ? r.good : 0n;
+      const good = r.good;
       if (
         microsOfFloat(record.good) !== good ||
         microsOfFloat(record.reject) !== r.reject ||

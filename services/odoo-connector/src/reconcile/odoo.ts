@@ -5,6 +5,7 @@
  * which members were closed by a run end. Reads only.
  */
 
+import { notScrap } from "../outbound/production/components.js";
 import { type Family, orderFamily } from "../outbound/production/family.js";
 import { type PostingRecord, postingsOf, postingsOn } from "../outbound/production/postings.js";
 import { m2oId, type PostingContext, type Row } from "../outbound/steps.js";
@@ -113,15 +114,19 @@ async function componentFacts(
   codes: Map<number, string | null>,
 ): Promise<ComponentFacts[]> {
   const id = row["id"] as number;
-  const moves = await ctx.odoo.searchRead("stock.move", [["raw_material_production_id", "=", id]], {
-    fields: [
-      "product_id",
-      "state",
-      ctx.fields.moveQty,
-      ...(ctx.fields.hasPicked ? ["picked"] : []),
-      "product_uom",
-    ],
-  });
+  const moves = await ctx.odoo.searchRead(
+    "stock.move",
+    [["raw_material_production_id", "=", id], notScrap(ctx)],
+    {
+      fields: [
+        "product_id",
+        "state",
+        ctx.fields.moveQty,
+        ...(ctx.fields.hasPicked ? ["picked"] : []),
+        "product_uom",
+      ],
+    },
+  );
   const consumed = new Map<number, number>();
   for (const m of moves) {
     if (m["state"] === "cancel") continue;

@@ -172,6 +172,8 @@ export function aclRows(p: Profile, quality: boolean): AclRow[] {
     row("ir.model", "base.group_user", "0000"),
     row("ir.model.fields", "base.group_erp_manager", "1111"),
     row("ir.model.fields", "base.group_user", "0000"),
+    row("ir.model.data", "base.group_erp_manager", "1111"),
+    row("ir.model.data", "base.group_user", "0000"),
     row("ir.model.access", "base.group_erp_manager", "1111"),
     row(p.version >= 19 ? "res.groups.privilege" : "ir.module.category", "base.group_user", "1000"),
     row(p.version >= 19 ? "res.groups.privilege" : "ir.module.category", "base.group_erp_manager", "1111"),

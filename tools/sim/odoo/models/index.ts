@@ -4,6 +4,7 @@ import type { Profile } from "../profiles.js";
 import { accessModels } from "./access.js";
 import { baseModels } from "./base.js";
 import { irModelModels } from "./ir-model.js";
+import { irModelDataModels } from "./ir-model-data.js";
 import { mrpModels } from "./mrp.js";
 import { qualityModels } from "./quality.js";
 import { stockModels } from "./stock.js";
@@ -18,6 +19,7 @@ export function allModels(p: Profile, opts: ModelOptions): ModelSpec[] {
     ...baseModels(p),
     ...accessModels(p),
     ...irModelModels(),
+    ...irModelDataModels(),
     ...stockModels(p, opts),
     ...mrpModels(p),
     ...(opts.quality ? qualityModels() : []),

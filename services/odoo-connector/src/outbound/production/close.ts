@@ -188,28 +188,41 @@ async function markDone(
     | boolean;
   if (typeof result !== "object" || result === null || result.target !== "new") return;
   if (result.res_model === "mrp.consumption.warning")
-    throw new PermanentError(OutboundErrorCode.ConsumptionWarning, consumptionMessage(member, result));
+    throw new PermanentError(
+      OutboundErrorCode.ConsumptionWarning,
+      await consumptionMessage(ctx, member, result),
+    );
   throw new PermanentError(
     OutboundErrorCode.WizardUnanswered,
     `closing ${member.name} opened the wizard ${String(result.res_model)}, which the connector does not answer: finish it in Odoo, then replay the event`,
   );
 }
 
-/** The components Odoo found off the BoM, from the wizard's default lines. */
-function consumptionMessage(member: FamilyMember, action: WindowAction): string {
+/** The components Odoo found off the BoM, from the wizard's default lines (named as Odoo names them). */
+async function consumptionMessage(
+  ctx: PostingContext,
+  member: FamilyMember,
+  action: WindowAction,
+): Promise<string> {
   const lines = action.context?.["default_mrp_consumption_warning_line_ids"];
-  const described: string[] = [];
+  const rows: Row[] = [];
   if (Array.isArray(lines))
     for (const command of lines) {
       const vals = Array.isArray(command) ? (command[2] as Row | undefined) : undefined;
-      if (!vals) continue;
-      const product = Array.isArray(vals["product_id"])
-        ? String(vals["product_id"][1])
-        : String(vals["product_id"]);
-      described.push(
-        `${product}: consumed ${String(vals["product_consumed_qty_uom"] ?? "?")}, the BoM expects ${String(vals["product_expected_qty_uom"] ?? "?")}`,
-      );
+      if (vals) rows.push(vals);
     }
+  const ids = rows.map((r) => m2oId(r["product_id"])).filter((id): id is number => id !== false);
+  const names = new Map(
+    (ids.length ? await ctx.odoo.read("product.product", ids, ["display_name"]) : []).map((p) => [
+      p["id"] as number,
+      String(p["display_name"]),
+    ]),
+  );
+  const described = rows.map((vals) => {
+    const id = m2oId(vals["product_id"]);
+    const product = (id !== false ? names.get(id) : undefined) ?? String(vals["product_id"]);
+    return `${product}: consumed ${String(vals["product_consumed_qty_uom"] ?? "?")}, the BoM expects ${String(vals["product_expected_qty_uom"] ?? "?")}`;
+  });
   return `closing ${member.name} opened Odoo's consumption warning (the BoM's consumption is "warning" or "strict")${described.length ? `: ${described.join("; ")}` : ""}. The connector never confirms it blindly: correct the consumption on the order (or the BoM) in Odoo, then replay the event`;
 }
 

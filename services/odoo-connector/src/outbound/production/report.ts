@@ -39,6 +39,7 @@ import {
   quantityOf,
   type Row,
 } from "../steps.js";
+import { componentCommands16, consumeAtOperation, fillComponents } from "./components.js";
 import {
   type FamilyMember,
   lastDoneMemberFor,
@@ -104,6 +105,7 @@ export async function postProductionReported(
       member = byId;
       if (produced > 0 && OPEN_STATES.has(member.state) && found.workorderId === false)
         await fillComponents(ctx, member);
+      if (OPEN_STATES.has(member.state)) await consumeAtOperation(ctx, member, r);
     } else {
       member = memberFor(family, r, produced > 0 || componentScrap);
       if (produced > 0 && (await trackingOf(ctx, member)) === "serial") {
@@ -112,7 +114,10 @@ export async function postProductionReported(
         units = await postSerialUnits(ctx, event, { good, reject });
         member = memberFor(await orderFamily(ctx, r.orderRef as string, ctx.equipment), r, false);
         await apply(ctx, event, member, { produced: 0, good, reject, running, serialUnits: good + reject });
-      } else await apply(ctx, event, member, { produced, good, reject, running });
+      } else {
+        await apply(ctx, event, member, { produced, good, reject, running });
+        if (OPEN_STATES.has(member.state)) await consumeAtOperation(ctx, member, r);
+      }
     }
     const records: OdooRecord[] = [...units, { model: "mrp.production", id: member.id, name: member.name }];
     if (componentScrap) records.push(await postComponentScrap(ctx, event, member, reject));
@@ -178,7 +183,7 @@ async function apply(
     productionId: member.id,
     machine: `${line}/${machine ?? ""}`,
     countingPoint: r.countingPoint,
-    good: r.countingPoint ? amounts.good : 0,
+    good: amounts.good,
     reject: amounts.reject,
     runningMinutes,
     at: r.reportedAt,
@@ -220,36 +225,6 @@ async function apply(
 }
 
 const POSTINGS = "x_threadline_posting_ids";
-
-/** 17+: Odoo's own filler, as the form's onchange runs it. Idempotent (quantities by value). */
-async function fillComponents(ctx: PostingContext, member: FamilyMember): Promise<void> {
-  if (!ctx.fields.hasSetQtyProducing) return;
-  await ctx.odoo.call("mrp.production", "set_qty_producing", { ids: [member.id] }, { idempotent: true });
-}
-
-/**
- * 16: the raw moves' done quantities for the new quantity, as `_set_qty_producing` computes them
- * ((qty_producing - qty_produced) × unit_factor, skipping what it skips: done/cancelled moves, no
- * demand, tracked or manually consumed components), written in the same call as the quantity.
- */
-async function componentCommands16(
-  ctx: PostingContext,
-  member: FamilyMember,
-  qtyProducing: number,
-): Promise<unknown[]> {
-  const moves = await ctx.odoo.searchRead("stock.move", [["raw_material_production_id", "=", member.id]], {
-    fields: ["state", "product_uom_qty", "unit_factor", "has_tracking", "manual_consumption"],
-  });
-  const produced = Number(member.row["qty_produced"] ?? 0);
-  const commands: unknown[] = [];
-  for (const m of moves) {
-    if (["done", "cancel"].includes(String(m["state"])) || !Number(m["product_uom_qty"])) continue;
-    if ((m["has_tracking"] && m["has_tracking"] !== "none") || m["manual_consumption"]) continue;
-    const qty = Math.round((qtyProducing - produced) * Number(m["unit_factor"] ?? 0) * 1e6) / 1e6;
-    commands.push([1, m["id"], { [ctx.fields.moveQty]: qty }]);
-  }
-  return commands;
-}
 
 /** The report's running stretches as productive time logs of the machine's work centre. */
 async function timeLogCommands(

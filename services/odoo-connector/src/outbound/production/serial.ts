@@ -22,6 +22,7 @@ import {
   type PostingEvent,
   type Row,
 } from "../steps.js";
+import { componentCommands16 } from "./components.js";
 import {
   type Family,
   type FamilyMember,
@@ -128,6 +129,8 @@ async function produceUnit(
     await ctx.odoo.write("mrp.workorder", [wo.id], { qty_producing: 1, [POSTINGS_FIELD]: [record] });
     return;
   }
+  // 16 has no public filler: the component quantities go in the same write (report.ts).
+  if (!ctx.fields.hasSetQtyProducing) vals["move_raw_ids"] = await componentCommands16(ctx, member, 1);
   await ctx.odoo.write("mrp.production", [member.id], vals);
   if (ctx.fields.hasSetQtyProducing)
     await ctx.odoo.call("mrp.production", "set_qty_producing", { ids: [member.id] }, { idempotent: true });

@@ -1,0 +1,104 @@
+/**
+ * Components, consumed as Odoo's own form consumes them — and, where Odoo leaves them to a person, as
+ * the shop floor did. Used by the production postings (report.ts, serial.ts).
+ */
+import type { ProductionReported } from "../../../../../contracts/src/events.generated.js";
+import { m2oId, type PostingContext } from "../steps.js";
+import { type FamilyMember, workOrderAt } from "./family.js";
+import { postingsOn } from "./postings.js";
+
+/** 17+: Odoo's own filler, as the form's onchange runs it. Idempotent (quantities by value). */
+export async function fillComponents(ctx: PostingContext, member: FamilyMember): Promise<void> {
+  if (!ctx.fields.hasSetQtyProducing) return;
+  await ctx.odoo.call("mrp.production", "set_qty_producing", { ids: [member.id] }, { idempotent: true });
+}
+
+/**
+ * 16: the raw moves' done quantities for the new quantity, as `_set_qty_producing` computes them
+ * ((qty_producing - qty_produced) × unit_factor, skipping what it skips: done/cancelled moves, no
+ * demand, tracked or manually consumed components), written in the same call as the quantity.
+ */
+export async function componentCommands16(
+  ctx: PostingContext,
+  member: FamilyMember,
+  qtyProducing: number,
+): Promise<unknown[]> {
+  const moves = await ctx.odoo.searchRead(
+    "stock.move",
+    [["raw_material_production_id", "=", member.id], notScrap(ctx)],
+    {
+      fields: ["state", "product_uom_qty", "unit_factor", "has_tracking", "manual_consumption"],
+    },
+  );
+  const produced = Number(member.row["qty_produced"] ?? 0);
+  const commands: unknown[] = [];
+  for (const m of moves) {
+    if (["done", "cancel"].includes(String(m["state"])) || !Number(m["product_uom_qty"])) continue;
+    if ((m["has_tracking"] && m["has_tracking"] !== "none") || m["manual_consumption"]) continue;
+    const qty = Math.round((qtyProducing - produced) * Number(m["unit_factor"] ?? 0) * 1e6) / 1e6;
+    commands.push([1, m["id"], { [ctx.fields.moveQty]: qty }]);
+  }
+  return commands;
+}
+
+/**
+ * Components Odoo leaves to a person (`manual_consumption`: consumed at an operation, or — 16/17 — a
+ * tracked component), consumed by what the shop floor did: a component of an operation by the
+ * machine working that operation (its counts so far on the order's work order), one of no operation
+ * by the counting point (the quantity in production), × the move's unit factor — with the lots
+ * Odoo reserved — and marked consumed (`picked`, 17+). Without this, Odoo 17 cancels them unpicked
+ * at the close and a "strict" or "warning" BoM stops it, and 18/19 consume whatever was reserved.
+ * Quantities are absolute (from the posting records), so a redelivery writes the same values.
+ */
+export async function consumeAtOperation(
+  ctx: PostingContext,
+  member: FamilyMember,
+  r: ProductionReported,
+): Promise<void> {
+  const f = ctx.fields;
+  const moves = await ctx.odoo.searchRead(
+    "stock.move",
+    [
+      ["raw_material_production_id", "=", member.id],
+      notScrap(ctx),
+      ["state", "not in", ["done", "cancel"]],
+      ["manual_consumption", "=", true],
+    ],
+    { fields: ["unit_factor", "workorder_id", f.moveQty, ...(f.hasPicked ? ["picked"] : [])] },
+  );
+  if (moves.length === 0) return;
+  const code = ctx.equipment.workcenterOf(r.equipment.line ?? "", r.equipment.machine);
+  const wo = workOrderAt(member, code);
+  const [order] = await ctx.odoo.read("mrp.production", [member.id], ["qty_producing", "qty_produced"]);
+  const postings = wo ? await postingsOn(ctx, [member.id]) : [];
+  const processedAt = (woId: number) =>
+    postings
+      .filter((p) => p.workorderId === woId && p.kind === "report")
+      .reduce((n, p) => n + p.good + p.reject, 0);
+  for (const m of moves) {
+    const woId = m2oId(m["workorder_id"]);
+    let processed: number;
+    if (woId !== false) {
+      if (!wo || wo.id !== woId) continue; // another operation's machine consumes it
+      processed = processedAt(woId);
+    } else {
+      if (!r.countingPoint) continue;
+      processed = Number(order?.["qty_producing"] ?? 0) - Number(order?.["qty_produced"] ?? 0);
+    }
+    const target = Math.round(processed * Number(m["unit_factor"] ?? 0) * 1e6) / 1e6;
+    const done =
+      Math.abs(Number(m[f.moveQty] ?? 0) - target) < 1e-9 && (!f.hasPicked || m["picked"] === true);
+    if (done) continue;
+    await ctx.odoo.write(
+      "stock.move",
+      [m["id"] as number],
+      { [f.moveQty]: target, ...(f.hasPicked ? { picked: true } : {}) },
+      { idempotent: true },
+    );
+  }
+}
+
+/** Scrap moves carry the order too (mrp stock_scrap.py `_prepare_move_values`): never components. */
+export function notScrap(ctx: Pick<PostingContext, "fields">): unknown[] {
+  return ctx.fields.scrapMoveLink === "move.scrap_id" ? ["scrap_id", "=", false] : ["scrapped", "=", false];
+}
