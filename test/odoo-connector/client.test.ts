@@ -146,20 +146,21 @@ for (const profile of [16, 17, 18, 19] as const) {
     });
 
     test("a ValidationError is permanent, keeps Odoo's name and message, and is not retried", async () => {
-      const name = `evt-${profile}-1`;
-      await odoo.create("x_threadline_posting", { x_name: name });
-      const sent = () => sim.calls().filter((c) => c.model === "x_threadline_posting").length;
+      const [product] = await sim.env.search("product.product", [["default_code", "=", "FIN-HJ250"]]);
+      const name = `LOT-${profile}-DUP`;
+      await odoo.create("stock.lot", { name, product_id: product });
+      const sent = () => sim.calls().filter((c) => c.model === "stock.lot").length;
       const before = sent();
-      const err = await odooError(odoo.create("x_threadline_posting", { x_name: name }));
+      const err = await odooError(odoo.create("stock.lot", { name, product_id: product }));
       assert.equal(sent(), before + 1);
       assert.equal(err.code, "ODOO_ERROR");
       assert.equal(err.kind, "permanent");
       assert.equal(err.ambiguous, false);
       assert.equal(err.odooName, "odoo.exceptions.ValidationError");
-      assert.match(err.odooMessage, /^The operation cannot be completed: duplicate key value/);
-      assert.equal(err.model, "x_threadline_posting");
+      assert.match(err.odooMessage, /^The combination of (lot\/)?serial number and product must be unique/);
+      assert.equal(err.model, "stock.lot");
       assert.equal(err.method, "create");
-      assert.match(err.message, /^x_threadline_posting\.create: odoo\.exceptions\.ValidationError: /);
+      assert.match(err.message, /^stock\.lot\.create: odoo\.exceptions\.ValidationError: /);
       if (protocol === "json2") assert.equal(err.httpStatus, 422);
     });
 

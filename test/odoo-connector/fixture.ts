@@ -56,9 +56,18 @@ export function connectorStateKv(nc: NatsConnection): Promise<KV> {
 }
 
 /** An Odoo simulator, stopped after the test. */
-export async function startOdoo(t: TestContext, options: OdooSimulatorOptions): Promise<OdooSimulator> {
+/**
+ * An Odoo simulator, stopped after the test — set up for Threadline (`threadline odoo setup`, as an
+ * administrator does once) unless `threadline: false`.
+ */
+export async function startOdoo(
+  t: TestContext,
+  options: OdooSimulatorOptions,
+  { threadline = true }: { threadline?: boolean } = {},
+): Promise<OdooSimulator> {
   const sim = await startOdooSimulator(options);
   t.after(() => sim.stop());
+  if (threadline) await setUpThreadline(t, sim);
   return sim;
 }
 
@@ -256,25 +265,32 @@ export async function publishProductionReport(
   return published.envelope.id;
 }
 
-/** The done manufacturing orders carrying one of these event ids (what a posting leaves in Odoo). */
-export async function postedOrders(
+/**
+ * What Odoo remembers of these events: their posting records (x_threadline_posting), with the order
+ * each was applied to. An event is posted exactly when it has one.
+ */
+export async function postedReports(
   sim: OdooSimulator,
   eventIds: readonly string[],
-): Promise<{ id: number; name: string; eventId: string; qtyProduced: number }[]> {
+): Promise<{ eventId: string; productionId: number; order: string; good: number; reject: number }[]> {
   const rows = await sim.env.searchRead(
-    "mrp.production",
-    [
-      ["x_threadline_event_id", "in", [...eventIds]],
-      ["state", "=", "done"],
-    ],
-    ["name", "x_threadline_event_id", "qty_produced"],
+    "x_threadline_posting",
+    [["x_name", "in", [...eventIds]]],
+    ["x_name", "x_production_id", "x_good_qty", "x_reject_qty"],
   );
   return rows.map((r) => ({
-    id: r["id"] as number,
-    name: String(r["name"]),
-    eventId: String(r["x_threadline_event_id"]),
-    qtyProduced: Number(r["qty_produced"]),
+    eventId: String(r["x_name"]),
+    productionId: (r["x_production_id"] as [number, string])[0],
+    order: (r["x_production_id"] as [number, string])[1],
+    good: Number(r["x_good_qty"]),
+    reject: Number(r["x_reject_qty"]),
   }));
+}
+
+/** An order's quantity in production (open) or produced (done). */
+export async function producedOn(sim: OdooSimulator, id: number): Promise<number> {
+  const [row] = await sim.env.read("mrp.production", [id], ["state", "qty_producing", "qty_produced"]);
+  return Number(row?.["state"] === "done" ? row["qty_produced"] : row?.["qty_producing"]);
 }
 
 export interface TimedCliRun {
@@ -346,8 +362,9 @@ export async function startConnector(
       SITE: site,
       ODOO_URL: sim.url,
       ODOO_DB: sim.db,
-      ODOO_LOGIN: sim.credentials.login,
-      ODOO_API_KEY: sim.credentials.apiKey,
+      // The integration user: exactly Manufacturing / User, what the README asks for.
+      ODOO_LOGIN: sim.users.integration.login,
+      ODOO_API_KEY: sim.users.integration.apiKey,
       ODOO_RATE_PER_SECOND: "500",
       SYNC_POLL_INTERVAL_MS: "300",
       DRAIN_TIMEOUT_MS: "5000",
@@ -406,8 +423,9 @@ export async function spawnConnector(
       HTTP_PORT: String(port),
       ODOO_URL: sim.url,
       ODOO_DB: sim.db,
-      ODOO_LOGIN: sim.credentials.login,
-      ODOO_API_KEY: sim.credentials.apiKey,
+      // The integration user: exactly Manufacturing / User, what the README asks for.
+      ODOO_LOGIN: sim.users.integration.login,
+      ODOO_API_KEY: sim.users.integration.apiKey,
       LOG_LEVEL: "info",
       ...env,
     },

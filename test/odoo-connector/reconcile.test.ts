@@ -1,8 +1,9 @@
 /**
  * `threadline odoo reconcile`: the production reports of the event log against what Odoo holds, as
  * an operator runs it (the real command, against the Odoo simulator and a nats-server with the
- * declared streams): no drift after postings, reports not posted yet, a quantity changed in Odoo
- * after the posting, refused credentials.
+ * declared streams): no drift after postings, reports not posted yet, dead letters, a quantity
+ * changed in Odoo, an Odoo restored from an older backup under a running connector (found, then
+ * repaired by replaying), every defect of the old posting model, refused credentials.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -10,8 +11,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type TestContext, test } from "node:test";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
+import type { OdooClient } from "../../services/odoo-connector/src/odoo/index.js";
 import { productionPostedId, startOutbound } from "../../services/odoo-connector/src/outbound/index.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
 import type { LocalNatsServer } from "../harness/nats.js";
@@ -22,9 +25,12 @@ import {
   deadLetters,
   floorPublisher,
   newOrder,
-  postedOrders,
+  postedReports,
+  producedOn,
   productionReport,
   publishProductionReport,
+  republish,
+  startConnector,
   startOdoo,
   startStreams,
   storedEvents,
@@ -128,8 +134,8 @@ test("odoo reconcile - after the postings: exit 0, every order ok and no drift; 
   const lines = text.stdout.trim().split("\n");
   assert.match(lines[0] ?? "", /^window \S+ \.\. \S+: 3 production reports, 2 orders$/);
   assert.deepEqual(lines.slice(1), [
-    `  ok      ${bracket.name}: logged 7, in Odoo 7, drift 0`,
-    `  ok      ${cabinet.name}: logged 6, in Odoo 6, drift 0`,
+    `  ok      ${bracket.name}: counting point good 7, rejected 0; 2 reports in Odoo`,
+    `  ok      ${cabinet.name}: counting point good 6, rejected 0; 1 reports in Odoo`,
     "no drift",
   ]);
 
@@ -140,21 +146,19 @@ test("odoo reconcile - after the postings: exit 0, every order ok and no drift; 
   assert.deepEqual(report.orders, [
     {
       orderRef: bracket.name,
-      logged: 7,
-      posted: 7,
-      unposted: [],
-      deadLettered: [],
-      mismatched: [],
-      drift: 0,
+      counted: { good: "7", reject: "0" },
+      posted: 2,
+      waiting: [],
+      findings: [],
+      outputDrift: "0",
     },
     {
       orderRef: cabinet.name,
-      logged: 6,
-      posted: 6,
-      unposted: [],
-      deadLettered: [],
-      mismatched: [],
-      drift: 0,
+      counted: { good: "6", reject: "0" },
+      posted: 1,
+      waiting: [],
+      findings: [],
+      outputDrift: "0",
     },
   ]);
   assert.ok(Date.parse(report.since) < Date.parse(report.until));
@@ -169,6 +173,7 @@ test("odoo reconcile - after the postings: exit 0, every order ok and no drift; 
     metrics,
     new RegExp(`^threadline_erp_drift_quantity\\{order_ref="${cabinet.name}"\\} 0$`, "m"),
   );
+  assert.match(metrics, /^threadline_erp_reconcile_findings\{kind="lost"\} 0$/m);
   assert.match(metrics, /^threadline_erp_reconcile_unposted_events 0$/m);
 });
 
@@ -186,17 +191,12 @@ test("odoo reconcile - a report the connector has not posted yet is listed as wa
   const run = await reconcileCli(s, ["--since", "1h", "--prom", prom]);
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.deepEqual(run.stdout.trim().split("\n").slice(1), [
-    `  ok      ${bracket.name}: logged 7, in Odoo 7, drift 0`,
-    `  waiting ${cabinet.name}: logged 8, in Odoo 6, drift 0, 1 not posted yet`,
+    `  ok      ${bracket.name}: counting point good 7, rejected 0; 2 reports in Odoo`,
+    `  waiting ${cabinet.name}: counting point good 8, rejected 0; 1 reports in Odoo, 1 not posted yet`,
     "no drift",
   ]);
-  const metrics = fs.readFileSync(prom, "utf8");
-  assert.match(
-    metrics,
-    new RegExp(`^threadline_erp_drift_quantity\\{order_ref="${cabinet.name}"\\} 0$`, "m"),
-  );
-  assert.match(metrics, /^threadline_erp_reconcile_unposted_events 1$/m);
-  assert.deepEqual(await postedOrders(s.sim, [waiting]), []);
+  assert.match(fs.readFileSync(prom, "utf8"), /^threadline_erp_reconcile_unposted_events 1$/m);
+  assert.deepEqual(await postedReports(s.sim, [waiting]), []);
 });
 
 test("odoo reconcile - a report the connector dead-lettered will never be posted: exit 1, DRIFT naming the event and its code", async (t) => {
@@ -211,39 +211,204 @@ test("odoo reconcile - a report the connector dead-lettered will never be posted
   const run = await reconcileCli(s, ["--since", "1h"]);
   assert.equal(run.code, 1, run.stdout + run.stderr);
   assert.deepEqual(run.stdout.trim().split("\n").slice(1), [
-    `  ok      ${bracket.name}: logged 7, in Odoo 7, drift 0`,
-    `  ok      ${cabinet.name}: logged 6, in Odoo 6, drift 0`,
-    "  DRIFT   WH/MO/99999: logged 5, in Odoo 0, drift -5",
-    `          event ${lost}: dead-lettered (ODOO_ORDER_NOT_FOUND), never posted`,
+    `  ok      ${bracket.name}: counting point good 7, rejected 0; 2 reports in Odoo`,
+    `  ok      ${cabinet.name}: counting point good 6, rejected 0; 1 reports in Odoo`,
+    "  DRIFT   WH/MO/99999: counting point good 5, rejected 0; 0 reports in Odoo",
+    `          dead_lettered: event ${lost} (line-1/m1) was dead-lettered (ODOO_ORDER_NOT_FOUND) and is not in Odoo: fix the cause, then redrive it`,
     "1 orders drift",
   ]);
 });
 
-test("odoo reconcile - a quantity changed in Odoo after the posting: exit 1 and a DRIFT line naming the order and the event", async (t) => {
+test("odoo reconcile - a quantity changed in Odoo after the posting: exit 1, the order named with both quantities", async (t) => {
   const s = await setUp(t);
   const { bracket, cabinet, ids } = await reportTwoOrders(s);
   await postAll(t, s, ids);
-  // Someone unlocks the done order of the second report and edits its produced quantity (4 → 9).
-  const [tampered] = await postedOrders(s.sim, [ids[1] as string]);
-  assert.ok(tampered);
-  const [mo] = await s.sim.env.read("mrp.production", [tampered.id], ["move_finished_ids"]);
-  await s.sim.env.write("stock.move", mo?.["move_finished_ids"] as number[], { quantity: 9 });
-  assert.equal((await postedOrders(s.sim, [ids[1] as string]))[0]?.qtyProduced, 9);
+  // Someone edits the quantity in production on the form (7 → 12).
+  await s.sim.env.write("mrp.production", [bracket.id], { qty_producing: 12 });
   const prom = tempFile(t, "drift.prom");
 
   const run = await reconcileCli(s, ["--since", "1h", "--prom", prom]);
   assert.equal(run.code, 1, run.stdout + run.stderr);
-  assert.deepEqual(run.stdout.trim().split("\n").slice(1), [
-    `  DRIFT   ${bracket.name}: logged 7, in Odoo 12, drift 5`,
-    `          event ${ids[1]}: reported 4, Odoo holds 9`,
-    `  ok      ${cabinet.name}: logged 6, in Odoo 6, drift 0`,
-    "1 orders drift",
-  ]);
+  const out = run.stdout.trim().split("\n");
+  assert.equal(out[1], `  DRIFT   ${bracket.name}: counting point good 7, rejected 0; 2 reports in Odoo`);
+  assert.match(
+    out[2] ?? "",
+    new RegExp(
+      `^          output: Odoo holds 12 produced on ${bracket.name}, the counting point's postings add up to 7 \\(more in Odoo by 5`,
+    ),
+  );
+  assert.ok(
+    out.includes(`  ok      ${cabinet.name}: counting point good 6, rejected 0; 1 reports in Odoo`),
+    run.stdout,
+  );
   assert.match(
     fs.readFileSync(prom, "utf8"),
     new RegExp(`^threadline_erp_drift_quantity\\{order_ref="${bracket.name}"\\} 5$`, "m"),
   );
 });
+
+test("odoo reconcile - Odoo restored from an older backup under a running connector: the postings it lost are drift, named with the events to replay; replaying them repairs it, and the service's gauges agree with the command", async (t) => {
+  const sim = await startOdoo(t, { profile: 17, db: "restored" });
+  const { server, nc } = await startStreams(t);
+  const site = "restored";
+  const connector = await startConnector(t, sim, server, site, {
+    RECONCILE_INTERVAL_MS: "300",
+    RECONCILE_WINDOW_MS: "3600000",
+  });
+  const order = await newOrder(sim, "FIN-SB20", 500);
+  const backup = sim.snapshot(); // last night's backup: the order exists, nothing posted yet
+  const bridge = floorPublisher(nc, "machine-bridge", site);
+  const before: string[] = [];
+  for (let i = 0; i < 6; i++)
+    before.push(await publishProductionReport(bridge, productionReport(site, order.name, 2)));
+  await until("the six postings", async () => (await postedReports(sim, before)).length === 6);
+  await until("their ProductionPosted", async () => {
+    const posted = new Set((await storedEvents(nc, POSTED, site)).map((e) => e.value.sourceEventId));
+    return before.every((id) => posted.has(id));
+  });
+
+  sim.restore(backup); // Odoo comes back from the backup: the six postings are gone
+  const after = [await publishProductionReport(bridge, productionReport(site, order.name, 3))];
+  await until(
+    "the report after the restore posted",
+    async () => (await postedReports(sim, after)).length === 1,
+  );
+
+  const run = await reconcileCli({ sim, server, nc }, ["--since", "1h", "--json"]);
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  const [mine] = (
+    JSON.parse(run.stdout) as {
+      orders: { orderRef: string; findings: { kind: string; message: string; events: string[] }[] }[];
+    }
+  ).orders.filter((o) => o.orderRef === order.name);
+  const lost = mine?.findings.find((f) => f.kind === "lost");
+  assert.ok(lost, JSON.stringify(mine));
+  assert.match(
+    lost.message,
+    /^6 report\(s\) posted \S+ are not in Odoo: restored from a backup\? Replay them to post them again$/,
+  );
+  assert.deepEqual([...lost.events].sort(), [...before].sort());
+  await until("the service's gauge says so too", async () => {
+    const metrics = await (await fetch(`${connector.service.url}/metrics`)).text();
+    return /^threadline_erp_reconcile_findings\{kind="lost"\} 1$/m.test(metrics);
+  });
+
+  // Replay (until `threadline replay` exists: the same messages published again, as it will).
+  const jsm = await jetstreamManager(nc);
+  for (const id of before) {
+    const seq = await sequenceOf(jsm, id);
+    await republish(nc, "MFG_PRODUCTION", seq);
+  }
+  await until("the lost reports posted again", async () => (await postedReports(sim, before)).length === 6);
+  const again = await reconcileCli({ sim, server, nc }, ["--since", "1h"]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.equal(await producedOn(sim, order.id), 15, "6 × 2 + 3, each once");
+  await until("the service's gauge is back to no finding", async () => {
+    const metrics = await (await fetch(`${connector.service.url}/metrics`)).text();
+    return /^threadline_erp_reconcile_findings\{kind="lost"\} 0$/m.test(metrics);
+  });
+});
+
+test("odoo reconcile - every defect of the old posting model is found: upstream machines counted as finished goods, components never consumed, an order closed per report with made-up work-centre time", async (t) => {
+  const s = await setUp(t);
+  const mo = await newOrder(s.sim, "FIN-HJ250", 100);
+  const bridge = floorPublisher(s.nc, "machine-bridge", SITE);
+  const admin = await connectOdoo(t, s.sim, { ratePerSecond: 1_000 });
+  const ids: string[] = [];
+  for (const [machine, counting] of [
+    ["filler-1", false],
+    ["capper-1", false],
+    ["labeler-1", true],
+  ] as const) {
+    const value = { ...productionReport(SITE, mo.name, 5), countingPoint: counting, lot: "LOT-OLD" };
+    value.equipment = { ...value.equipment, machine };
+    const id = await publishProductionReport(bridge, value);
+    ids.push(id);
+    await oldPosting(admin, mo.name, id, value.countingPoint, 5);
+  }
+  const run = await reconcileCli(s, ["--since", "1h", "--json"]);
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  const report = JSON.parse(run.stdout) as {
+    orders: { orderRef: string; findings: { kind: string; message: string }[] }[];
+  };
+  const findings = report.orders.flatMap((o) => o.findings);
+  const kinds = new Set(findings.map((f) => f.kind));
+  for (const kind of ["output", "components", "closed_without_run_end", "time"])
+    assert.ok(kinds.has(kind), `${kind} found: ${JSON.stringify(findings, null, 1)}`);
+  assert.ok(
+    findings.some((f) => f.kind === "output" && /more in Odoo by 10/.test(f.message)),
+    "the two upstream machines' 10 units",
+  );
+  assert.ok(
+    findings.some((f) => f.kind === "components" && /COMP-JAR consumed 0, the BoM expects 5/.test(f.message)),
+  );
+  assert.ok(
+    findings.some(
+      (f) => f.kind === "time" && /the machines ran 0\.00 min \(Odoo's expected duration/.test(f.message),
+    ),
+  );
+});
+
+/**
+ * The posting model this issue replaced, kept here to prove reconciliation catches it: every
+ * machine's count written as `qty_producing` (a plain write: no component consumed), the order
+ * marked done at once with a backorder for the rest (the consumption warning confirmed blindly).
+ */
+async function oldPosting(
+  admin: OdooClient,
+  ref: string,
+  eventId: string,
+  countingPoint: boolean,
+  good: number,
+) {
+  const [open] = await admin.searchRead(
+    "mrp.production",
+    [
+      "|",
+      ["name", "=", ref],
+      ["name", "=like", `${ref}-%`],
+      ["state", "in", ["confirmed", "progress", "to_close"]],
+    ],
+    { fields: ["id"], order: "id desc", limit: 1 },
+  );
+  const id = open?.["id"] as number;
+  const [order] = await admin.read("mrp.production", [id], ["product_id"]);
+  const product = (order?.["product_id"] as [number, string])[0];
+  const [lot] = await admin.search("stock.lot", [["name", "=", "LOT-OLD"]]);
+  const lotId = lot ?? (await admin.create("stock.lot", { name: "LOT-OLD", product_id: product }));
+  await admin.write("mrp.production", [id], {
+    qty_producing: good,
+    lot_producing_id: lotId,
+    x_threadline_posting_ids: [
+      [
+        0,
+        0,
+        {
+          x_name: eventId,
+          x_kind: "report",
+          x_production_id: id,
+          x_counting_point: countingPoint,
+          x_good_qty: good,
+          x_reject_qty: 0,
+        },
+      ],
+    ],
+  });
+  await admin.call("mrp.production", "button_mark_done", {
+    ids: [id],
+    context: { skip_consumption: true, skip_backorder: true, mo_ids_to_backorder: [id] },
+  });
+}
+
+/** The stream sequence of the event with this ce-id (the replay of a lost posting). */
+async function sequenceOf(jsm: JetStreamManager, ceId: string): Promise<number> {
+  const info = await jsm.streams.info("MFG_PRODUCTION");
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage("MFG_PRODUCTION", { seq }).catch(() => undefined);
+    if (m?.header.get("ce-id") === ceId) return seq;
+  }
+  throw new Error(`no event ${ceId} in MFG_PRODUCTION`);
+}
 
 test("odoo reconcile - refused credentials: exit 1 with ODOO_LOGIN_FAILED, the key never printed", async (t) => {
   const s = await setUp(t);

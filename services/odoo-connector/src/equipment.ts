@@ -31,6 +31,12 @@ export class EquipmentMap {
     );
   }
 
+  /** Whether some machine (a `line/machine` key) has this work centre as its own. */
+  hasMachineAt(workcenterCode: string): boolean {
+    for (const [key, code] of this.#workcenterByKey) if (code === workcenterCode && key.includes("/")) return true;
+    return false;
+  }
+
   /** The line a work centre belongs to; undefined when the map does not say. */
   lineOf(workcenterCode: string): string | undefined {
     return this.#lineByWorkcenter.get(workcenterCode);

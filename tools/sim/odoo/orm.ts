@@ -146,6 +146,17 @@ export interface ModelDef extends Omit<ModelSpec, "fields"> {
   methods: Record<string, MethodSpec>;
 }
 
+/** A copy of a Database (see `Database.snapshot`). */
+export interface DatabaseSnapshot {
+  readonly tables: Map<string, Map<number, Row>>;
+  readonly models: Map<string, { def: ModelDef; fields: Record<string, FieldDef> }>;
+  readonly nextIds: Map<string, number>;
+  readonly sequences: Map<string, number>;
+  readonly xmlIds: Map<string, { model: string; id: number }>;
+  readonly users: Map<number, SimUser>;
+  readonly copyTables: (from: Map<string, Map<number, Row>>) => Map<string, Map<number, Row>>;
+}
+
 export interface SimUser {
   id: number;
   login: string;
@@ -325,6 +336,42 @@ export class Database {
     def.fields[name] = f;
     if (f.stored) for (const row of this.table(model).values()) if (!(name in row)) row[name] = emptyValue(f);
     return f;
+  }
+
+  /**
+   * Everything the database holds — records, registry (custom models and fields), id counters,
+   * sequences, xml ids, users — as a copy to restore later: an Odoo restored from an older backup.
+   */
+  snapshot(): DatabaseSnapshot {
+    const copyTables = (from: Map<string, Map<number, Row>>) =>
+      new Map([...from].map(([m, t]) => [m, new Map([...t].map(([id, row]) => [id, structuredClone(row)]))]));
+    return {
+      tables: copyTables(this.tables),
+      models: new Map([...this.models].map(([m, def]) => [m, { def, fields: { ...def.fields } }])),
+      nextIds: new Map(this.nextIds),
+      sequences: new Map(this.sequences),
+      xmlIds: new Map(this.xmlIds),
+      users: new Map([...this.users].map(([id, u]) => [id, structuredClone(u)])),
+      copyTables,
+    };
+  }
+
+  /** Puts the database back as it was at `snapshot` (which can be restored again). */
+  restore(snapshot: DatabaseSnapshot): void {
+    const replace = <K, V>(target: Map<K, V>, from: Map<K, V>) => {
+      target.clear();
+      for (const [k, v] of from) target.set(k, v);
+    };
+    replace(this.tables, snapshot.copyTables(snapshot.tables));
+    this.models.clear();
+    for (const [m, { def, fields }] of snapshot.models) {
+      def.fields = { ...fields };
+      this.models.set(m, def);
+    }
+    replace(this.nextIds, snapshot.nextIds);
+    replace(this.sequences, snapshot.sequences);
+    replace(this.xmlIds, snapshot.xmlIds);
+    replace(this.users, new Map([...snapshot.users].map(([id, u]) => [id, structuredClone(u)])));
   }
 
   nextId(model: string): number {

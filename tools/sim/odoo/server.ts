@@ -27,7 +27,7 @@ import {
 import { baseMethods } from "./methods.js";
 import { installAccessCheck } from "./models/access.js";
 import { allModels } from "./models/index.js";
-import { Database, type Vals } from "./orm.js";
+import { Database, type DatabaseSnapshot, type Vals } from "./orm.js";
 import { getProfile, PROFILE_VERSIONS, type Profile } from "./profiles.js";
 import type { Gate, HandlerContext, HandlerResult, Reply } from "./protocol/common.js";
 import { handleJson2 } from "./protocol/json2.js";
@@ -162,6 +162,12 @@ export interface OdooSimulator {
   calls(opts?: { includeEnv?: boolean }): CallLogEntry[];
   /** Webhook requests sent (body, status or error, duration). */
   webhookDeliveries(): WebhookDelivery[];
+  /**
+   * A backup of the database now (records, custom fields and models, sequences, users), and its
+   * restore: the Odoo an operator restores from an older backup (what it applied since is gone).
+   */
+  snapshot(): DatabaseSnapshot;
+  restore(snapshot: DatabaseSnapshot): void;
   stop(): Promise<void>;
 }
 
@@ -190,6 +196,7 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
       `need Odoo 17 or later: "Send Webhook Notification" server actions do not exist in ${profile.serverVersion}`,
     );
 
+  const snapshots = new Map<string, DatabaseSnapshot>();
   const db = new Database(
     o.db,
     profile,
@@ -368,6 +375,19 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
         service.calls.filter((c) => c.protocol !== "env"),
       );
     if (path === "/__sim/webhooks" && method === "GET") return json(200, webhooks.deliveries);
+    // A backup taken now, and its restore (an Odoo restored from an older backup).
+    if (path === "/__sim/snapshots" && method === "POST") {
+      const id = `s${snapshots.size + 1}`;
+      snapshots.set(id, db.snapshot());
+      return json(201, { id });
+    }
+    const restoring = /^\/__sim\/snapshots\/([\w-]+)\/restore$/.exec(path);
+    if (restoring && method === "POST") {
+      const snapshot = snapshots.get(restoring[1] as string);
+      if (!snapshot) return json(404, { error: `no snapshot ${restoring[1]}` });
+      db.restore(snapshot);
+      return json(200, { restored: restoring[1] });
+    }
     if (path === "/__sim/faults") {
       if (method === "GET") return json(200, { rules: faults.list(), outage: faults.outageMode ?? null });
       if (method === "DELETE") {
@@ -490,6 +510,8 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
     env,
     calls: (opts = {}) => service.calls.filter((c) => opts.includeEnv || c.protocol !== "env"),
     webhookDeliveries: () => [...webhooks.deliveries],
+    snapshot: () => db.snapshot(),
+    restore: (snapshot) => db.restore(snapshot),
     stop: async () => {
       if (stopped) return;
       stopped = true;

@@ -44,8 +44,9 @@ export async function componentCommands16(
 /**
  * Components Odoo leaves to a person (`manual_consumption`: consumed at an operation, or — 16/17 — a
  * tracked component), consumed by what the shop floor did: a component of an operation by the
- * machine working that operation (its counts so far on the order's work order), one of no operation
- * by the counting point (the quantity in production), × the move's unit factor — with the lots
+ * machine working that operation (its counts so far on the order's work order), one of an operation
+ * no machine works (or of none) by the counting point (the quantity in production), × the move's
+ * unit factor — with the lots
  * Odoo reserved — and marked consumed (`picked`, 17+). Without this, Odoo 17 cancels them unpicked
  * at the close and a "strict" or "warning" BoM stops it, and 18/19 consume whatever was reserved.
  * Quantities are absolute (from the posting records), so a redelivery writes the same values.
@@ -75,15 +76,18 @@ export async function consumeAtOperation(
     postings
       .filter((p) => p.workorderId === woId && p.kind === "report")
       .reduce((n, p) => n + p.good + p.reject, 0);
+  const inProduction = Number(order?.["qty_producing"] ?? 0) - Number(order?.["qty_produced"] ?? 0);
   for (const m of moves) {
     const woId = m2oId(m["workorder_id"]);
     let processed: number;
-    if (woId !== false) {
-      if (!wo || wo.id !== woId) continue; // another operation's machine consumes it
-      processed = processedAt(woId);
-    } else {
-      if (!r.countingPoint) continue;
-      processed = Number(order?.["qty_producing"] ?? 0) - Number(order?.["qty_produced"] ?? 0);
+    if (woId !== false && wo?.id === woId) processed = processedAt(woId);
+    else {
+      // Another machine's operation consumes it — unless no machine works there (or it has no
+      // operation): then the counting point does, for what is in production.
+      const at = member.workorders.find((w) => w.id === woId)?.workcenterCode ?? null;
+      const tended = woId !== false && at !== null && ctx.equipment.hasMachineAt(at);
+      if (tended || !r.countingPoint) continue;
+      processed = inProduction;
     }
     const target = Math.round(processed * Number(m["unit_factor"] ?? 0) * 1e6) / 1e6;
     const done =
