@@ -190,10 +190,11 @@ export function mrpWizardModels(p: Profile): ModelSpec[] {
                 .filter((l) => l["to_backorder"] === true)
                 .map((l) => l["mrp_production_id"] as number),
             );
-            const ctx = contextWith(env, { skip_backorder: true, mo_ids_to_backorder: [...toBackorder, ...always] }, [
-              "default_mrp_production_ids",
-              "always_backorder_mo_ids",
-            ]);
+            const ctx = contextWith(
+              env,
+              { skip_backorder: true, mo_ids_to_backorder: [...toBackorder, ...always] },
+              ["default_mrp_production_ids", "always_backorder_mo_ids"],
+            );
             return markDone(ctx, wizardProductions(env, "mrp.production.backorder", ids));
           },
         },
