@@ -120,6 +120,26 @@ for (const profile of PROFILE_VERSIONS) {
       },
     );
 
+    test(
+      profile >= 18
+        ? `${profile}: has_access answers the user's rights without raising`
+        : `${profile}: check_access_rights answers the user's rights (raise_exception=False)`,
+      async () => {
+        const ask = (model: string, op: string) =>
+          profile >= 18
+            ? mrp.call(model, "has_access", [[], op])
+            : mrp.call(model, "check_access_rights", [op], { raise_exception: false });
+        assert.deepEqual(
+          [
+            await ask("mrp.workcenter.productivity.loss", "create"),
+            await ask("mrp.production", "write"),
+            await ask("ir.model.fields", "read"),
+          ],
+          [false, true, false],
+        );
+      },
+    );
+
     test("x2many commands are checked on their own model: creating a loss reason through a command is refused", async () => {
       const [wc] = await mrp.search("mrp.workcenter", [], { limit: 1 });
       await mrp.fails(
