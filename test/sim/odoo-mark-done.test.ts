@@ -36,6 +36,41 @@ for (const profile of PROFILE_VERSIONS) {
       ]);
     };
 
+    /** A manufacturing operation type like the seeded one, with `create_backorder` = policy. */
+    const typeWith = async (policy: string) => {
+      const manufacturing = fx.sim.env.ref("mrp.picking_type_manufacturing");
+      const [copy] = await admin.readMany(
+        "stock.picking.type",
+        [manufacturing],
+        [
+          "name",
+          "code",
+          "sequence_code",
+          "warehouse_id",
+          "default_location_src_id",
+          "default_location_dest_id",
+        ],
+      );
+      return admin.call<number>("stock.picking.type", "create", [
+        {
+          name: `Manufacturing ${policy}`,
+          code: "mrp_operation",
+          sequence_code: `MO${policy.toUpperCase()}`,
+          warehouse_id: m2o(copy?.["warehouse_id"]),
+          default_location_src_id: m2o(copy?.["default_location_src_id"]),
+          default_location_dest_id: m2o(copy?.["default_location_dest_id"]),
+          create_backorder: policy,
+        },
+      ]);
+    };
+    const short = async (policy: string) => {
+      const id = await mo("SPEC-FLEX", 10, { picking_type_id: await typeWith(policy) });
+      await mrp.call("mrp.production", "write", [[id], { qty_producing: 4 }]);
+      await consume(id, "COMP-ALU", 8);
+      await consume(id, "COMP-SCR", 16);
+      return id;
+    };
+
     before(async () => {
       fx = await openSim(profile, { clock: () => new Date(`${NOW.replace(" ", "T")}Z`) });
       mrp = fx.integration;
@@ -300,39 +335,6 @@ for (const profile of PROFILE_VERSIONS) {
         ? "16 ignores create_backorder: producing less always returns the backorder wizard"
         : `${profile}: create_backorder of the operation type — ask returns the wizard, always closes with a backorder, never without`,
       async () => {
-        const manufacturing = fx.sim.env.ref("mrp.picking_type_manufacturing");
-        const typeWith = async (policy: string) => {
-          const [copy] = await admin.readMany(
-            "stock.picking.type",
-            [manufacturing],
-            [
-              "name",
-              "code",
-              "sequence_code",
-              "warehouse_id",
-              "default_location_src_id",
-              "default_location_dest_id",
-            ],
-          );
-          return admin.call<number>("stock.picking.type", "create", [
-            {
-              name: `Manufacturing ${policy}`,
-              code: "mrp_operation",
-              sequence_code: `MO${policy.toUpperCase()}`,
-              warehouse_id: m2o(copy?.["warehouse_id"]),
-              default_location_src_id: m2o(copy?.["default_location_src_id"]),
-              default_location_dest_id: m2o(copy?.["default_location_dest_id"]),
-              create_backorder: policy,
-            },
-          ]);
-        };
-        const short = async (policy: string) => {
-          const id = await mo("SPEC-FLEX", 10, { picking_type_id: await typeWith(policy) });
-          await mrp.call("mrp.production", "write", [[id], { qty_producing: 4 }]);
-          await consume(id, "COMP-ALU", 8);
-          await consume(id, "COMP-SCR", 16);
-          return id;
-        };
         const ask = await short("ask");
         const wizard = (await markDone(ask)) as Action;
         assert.equal(wizard.res_model, "mrp.production.backorder");
@@ -360,6 +362,47 @@ for (const profile of PROFILE_VERSIONS) {
         );
       },
     );
+
+    if (profile === 16)
+      test("16: skip_immediate skips the immediate wizard (and the consumption check)", async () => {
+        const id = await mo("SPEC-WARN", 5);
+        await mrp.fails(
+          "mrp.production",
+          "button_mark_done",
+          [[id]],
+          "odoo.exceptions.UserError",
+          "The quantity to produce must be positive!",
+          { context: { skip_immediate: true } },
+        );
+      });
+    else
+      test(`${profile}: an 'always' order next to an 'ask' one: the wizard carries always_backorder_mo_ids and Close still backorders the 'always' order`, async () => {
+        const ask = await short("ask");
+        const always = await short("always");
+        const wizard = (await mrp.call<Action>("mrp.production", "button_mark_done", [
+          [ask, always],
+        ])) as Action;
+        assert.equal(wizard.res_model, "mrp.production.backorder");
+        assert.deepEqual(wizard.context["always_backorder_mo_ids"], [always]);
+        const lines = (
+          wizard.context["default_mrp_production_backorder_line_ids"] as [number, number, Row][]
+        ).map((l) => l[2]["mrp_production_id"]);
+        assert.deepEqual(lines, [ask]);
+        const result = (await mrp.answer(wizard, "action_close_mo")) as Action;
+        assert.equal(result.res_model, "mrp.production");
+        const rows = await mrp.readMany(
+          "mrp.production",
+          [ask, always],
+          ["state", "mrp_production_backorder_count"],
+        );
+        assert.deepEqual(
+          rows.map((r) => [r["state"], r["mrp_production_backorder_count"]]),
+          [
+            ["done", 1],
+            ["done", 2],
+          ],
+        );
+      });
 
     test("context: skip_backorder closes short without a backorder; with mo_ids_to_backorder it creates one", async () => {
       const close = await mo("SPEC-FLEX", 10);

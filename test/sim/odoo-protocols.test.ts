@@ -132,16 +132,9 @@ for (const profile of PROFILE_VERSIONS) {
         String(value.faultString),
         /^Traceback \(most recent call last\):\n[\s\S]*\nValueError: Invalid field/,
       );
-      // an order without a lot yet (19 refuses a second lot: "You cannot set more than 1 lot per product")
-      const [mo] = await sim.env.search(
-        "mrp.production",
-        [
-          ["state", "=", "confirmed"],
-          ["product_id.tracking", "=", "lot"],
-          [profile >= 19 ? "lot_producing_ids" : "lot_producing_id", "=", false],
-        ],
-        { limit: 1 },
-      );
+      // a new order without a lot (19 refuses a second lot: "You cannot set more than 1 lot per product")
+      const [jar] = await sim.env.search("product.product", [["default_code", "=", "FIN-HJ250"]]);
+      const mo = await sim.env.create("mrp.production", { product_id: jar, product_qty: 1 });
       const none = await fault([sim.db, uid, password, "mrp.production", "action_generate_serial", [[mo]]]);
       assert.equal(none.faultCode, 1);
       assert.match(String(none.faultString), /TypeError: cannot marshal None unless allow_none is enabled/);

@@ -2,12 +2,14 @@
  * `threadline sim odoo`: runs the Odoo simulator (tools/sim/odoo) until SIGINT/SIGTERM.
  *
  *   threadline sim odoo --profile 17 [--port 8069] [--host 127.0.0.1] [--seed n]
- *                       [--webhook model:url[:on[:field,field]]] [--db threadline]
+ *                       [--webhook model:url[:on[:field,field]]] [--db threadline] [--no-quality]
  *
- * Credentials: `admin` and the restricted `shopfloor` user, each with a password and an API key,
- * and the token of /__sim/faults. A secret is printed once when it was generated; one set in the
- * environment (ODOO_SIM_ADMIN_PASSWORD, ODOO_SIM_API_KEY, ODOO_SIM_RESTRICTED_PASSWORD,
- * ODOO_SIM_RESTRICTED_API_KEY, ODOO_SIM_ADMIN_TOKEN) is never printed, only where it came from.
+ * Credentials: `admin`, the integration user `threadline` (exactly Manufacturing / User) and the
+ * restricted `shopfloor` user, each with a password and an API key, and the token of /__sim/faults. A
+ * secret is printed once when it was generated; one set in the environment (ODOO_SIM_ADMIN_PASSWORD,
+ * ODOO_SIM_API_KEY, ODOO_SIM_INTEGRATION_PASSWORD, ODOO_SIM_INTEGRATION_API_KEY,
+ * ODOO_SIM_RESTRICTED_PASSWORD, ODOO_SIM_RESTRICTED_API_KEY, ODOO_SIM_ADMIN_TOKEN) is never printed,
+ * only where it came from.
  * The process runs until SIGINT/SIGTERM — through its own fault windows too (a "refuse" outage closes
  * the listener; the process stays and reopens it). Exit codes: 0 after a clean stop, 1 when it
  * cannot start, 2 for a usage error (port in use).
@@ -52,6 +54,7 @@ interface Flags {
   seed: number;
   db: string;
   webhook: string[];
+  quality: boolean;
 }
 
 export function simOdooCommand(): Command {
@@ -82,6 +85,7 @@ export function simOdooCommand(): Command {
         .argParser((v: string, prev: string[] = []) => [...prev, v])
         .default([]),
     )
+    .addOption(new Option("--no-quality", "without Enterprise quality_control (no quality.* models)"))
     .action(
       action(async (flags: Flags) => {
         const webhooks = flags.webhook.map(parseWebhookFlag);
@@ -89,6 +93,8 @@ export function simOdooCommand(): Command {
         const fromEnv = (name: string) => process.env[name] || undefined;
         const password = fromEnv("ODOO_SIM_ADMIN_PASSWORD");
         const apiKey = fromEnv("ODOO_SIM_API_KEY");
+        const integrationPassword = fromEnv("ODOO_SIM_INTEGRATION_PASSWORD");
+        const integrationApiKey = fromEnv("ODOO_SIM_INTEGRATION_API_KEY");
         const restrictedPassword = fromEnv("ODOO_SIM_RESTRICTED_PASSWORD");
         const restrictedApiKey = fromEnv("ODOO_SIM_RESTRICTED_API_KEY");
         const adminToken = fromEnv("ODOO_SIM_ADMIN_TOKEN");
@@ -99,8 +105,13 @@ export function simOdooCommand(): Command {
           seed: flags.seed,
           db: flags.db,
           webhooks,
+          quality: flags.quality,
           users: {
             admin: { ...(password ? { password } : {}), ...(apiKey ? { apiKey } : {}) },
+            integration: {
+              ...(integrationPassword ? { password: integrationPassword } : {}),
+              ...(integrationApiKey ? { apiKey: integrationApiKey } : {}),
+            },
             restricted: {
               ...(restrictedPassword ? { password: restrictedPassword } : {}),
               ...(restrictedApiKey ? { apiKey: restrictedApiKey } : {}),
@@ -120,6 +131,10 @@ export function simOdooCommand(): Command {
           given ? `from $${variable}` : generated;
         out(`  password  ${shown(password, "ODOO_SIM_ADMIN_PASSWORD", sim.credentials.password)}`);
         out(`  API key   ${shown(apiKey, "ODOO_SIM_API_KEY", sim.credentials.apiKey)}`);
+        const integration = sim.users.integration;
+        out(
+          `  integration user ${integration.login} (uid ${integration.uid}, Manufacturing / User): password ${shown(integrationPassword, "ODOO_SIM_INTEGRATION_PASSWORD", integration.password)}, API key ${shown(integrationApiKey, "ODOO_SIM_INTEGRATION_API_KEY", integration.apiKey)}`,
+        );
         out(
           `  restricted user ${sim.restricted.login} (uid ${sim.restricted.uid}): password ${shown(restrictedPassword, "ODOO_SIM_RESTRICTED_PASSWORD", sim.restricted.password)}, API key ${shown(restrictedApiKey, "ODOO_SIM_RESTRICTED_API_KEY", sim.restricted.apiKey)}`,
         );

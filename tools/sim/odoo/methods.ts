@@ -225,7 +225,8 @@ export function baseMethods(p: Profile): Record<string, MethodSpec> {
       model: true,
       params: ["operation", "raise_exception"],
       required: 1,
-      access: "read",
+      access: "none",
+      asUser: true,
       fn: ({ env, model, kw }) => {
         try {
           env.checkAccess(model, kw["operation"] as "read");
@@ -240,7 +241,8 @@ export function baseMethods(p: Profile): Record<string, MethodSpec> {
     methods["has_access"] = {
       params: ["operation"],
       required: 1,
-      access: "read",
+      access: "none",
+      asUser: true,
       fn: ({ env, model, kw }) => {
         try {
           env.checkAccess(model, kw["operation"] as "read");

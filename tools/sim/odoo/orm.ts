@@ -87,8 +87,11 @@ export interface MethodSpec {
   required?: number;
   /** Accepts `**kwargs`. */
   varKw?: boolean;
-  /** ACL operation the caller must hold on the model. @default "write" for record methods, "read" for model methods */
-  access?: AclOp;
+  /**
+   * ACL operation the caller must hold on the model ("none": the method checks rights itself, like
+   * `check_access_rights`). @default "write" for record methods, "read" for model methods
+   */
+  access?: AclOp | "none";
   /**
    * Runs as the caller (x2many commands and related writes are ACL-checked on their models too), not
    * as the business methods do (after the entry check, as superuser). The generic create/write/unlink.

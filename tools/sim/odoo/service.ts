@@ -208,7 +208,8 @@ export class OdooService {
         if (c.method === "create" && args.length === 0)
           throw new PythonError("builtins.IndexError", "tuple index out of range");
         const kw = bind(c.method, spec, args, kwargs, "python");
-        env.checkAccess(c.model, spec.access ?? (spec.model ? "read" : "write"));
+        const op = spec.access ?? (spec.model ? "read" : "write");
+        if (op !== "none") env.checkAccess(c.model, op);
         const out = spec.fn({ env: spec.asUser ? env : env.sudo(), model: c.model, ids, kw });
         pending = this.webhooks.collect(env.sudo(), tx.events);
         return out;
@@ -263,7 +264,8 @@ export class OdooService {
         if (spec.model && ids.length)
           throw new HttpError(422, "UnprocessableEntity", `cannot call ${model}.${method} with ids`);
         const kw = bind(method, spec, [], kwargs, "json2");
-        env.checkAccess(model, spec.access ?? (spec.model ? "read" : "write"));
+        const op = spec.access ?? (spec.model ? "read" : "write");
+        if (op !== "none") env.checkAccess(model, op);
         let out = spec.fn({ env: spec.asUser ? env : env.sudo(), model, ids, kw });
         // JSON-2 answers a method that returns records with their ids: `create` of one dict gives [id].
         if (method === "create" && typeof out === "number") out = [out];

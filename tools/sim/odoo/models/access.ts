@@ -175,8 +175,12 @@ export function aclRows(p: Profile, quality: boolean): AclRow[] {
     row("ir.model.data", "base.group_erp_manager", "1111"),
     row("ir.model.data", "base.group_user", "0000"),
     row("ir.model.access", "base.group_erp_manager", "1111"),
-    row(p.version >= 19 ? "res.groups.privilege" : "ir.module.category", "base.group_user", "1000"),
-    row(p.version >= 19 ? "res.groups.privilege" : "ir.module.category", "base.group_erp_manager", "1111"),
+    ...(v >= 19
+      ? [
+          row("res.groups.privilege", "base.group_user", "1000"),
+          row("res.groups.privilege", "base.group_erp_manager", "1111"),
+        ]
+      : [row("ir.module.category", "base.group_erp_manager", "1000")]),
     // uom/security, product/security (+ the stock and mrp csv rows on them; 19 drops those but mrp_user read)
     row("uom.uom", "base.group_user", "1000"),
     row("uom.uom", "base.group_system", "1111"),

@@ -179,10 +179,11 @@ export function mrpWizardModels(p: Profile): ModelSpec[] {
         },
       },
       methods: {
+        // 18/19 (and later 17.0 builds): "always" orders passed in `always_backorder_mo_ids` are
+        // backordered whichever button is pressed
         action_backorder: {
           fn: ({ env, ids }) => {
-            const always =
-              p.version >= 18 ? ((env.context["always_backorder_mo_ids"] as number[] | undefined) ?? []) : [];
+            const always = (env.context["always_backorder_mo_ids"] as number[] | undefined) ?? [];
             const toBackorder = ids.flatMap((id) =>
               (env.get("mrp.production.backorder", id, "mrp_production_backorder_line_ids") as number[])
                 .map((l) => env.row("mrp.production.backorder.line", l))
@@ -192,7 +193,7 @@ export function mrpWizardModels(p: Profile): ModelSpec[] {
             const ctx = contextWith(
               env,
               { skip_backorder: true, mo_ids_to_backorder: [...toBackorder, ...always] },
-              ["default_mrp_production_ids", ...(p.version >= 18 ? ["always_backorder_mo_ids"] : [])],
+              ["default_mrp_production_ids", "always_backorder_mo_ids"],
             );
             return markDone(ctx, wizardProductions(env, "mrp.production.backorder", ids));
           },
@@ -200,21 +201,11 @@ export function mrpWizardModels(p: Profile): ModelSpec[] {
         action_close_mo: {
           fn: ({ env, ids }) => {
             const productions = wizardProductions(env, "mrp.production.backorder", ids);
-            if (p.version >= 18) {
-              const always = (env.context["always_backorder_mo_ids"] as number[] | undefined) ?? [];
-              return markDone(
-                contextWith(env, { skip_backorder: true, mo_ids_to_backorder: always }, [
-                  "always_backorder_mo_ids",
-                ]),
-                productions,
-              );
-            }
-            return markDone(
-              env.withContext(
-                p.version === 17 ? { skip_backorder: true, no_procurement: true } : { skip_backorder: true },
-              ),
-              productions,
-            );
+            const always = (env.context["always_backorder_mo_ids"] as number[] | undefined) ?? [];
+            const extra: Vals = { skip_backorder: true };
+            if (p.version >= 17) extra["mo_ids_to_backorder"] = always;
+            if (p.version === 17) extra["no_procurement"] = true;
+            return markDone(contextWith(env, extra, ["always_backorder_mo_ids"]), productions);
           },
         },
       },
