@@ -8,6 +8,7 @@ import { counterDelta } from "../../services/machine-bridge/src/counters.js";
 import type { Reading } from "../../services/machine-bridge/src/machine.js";
 import { MachineTracker, type MachineTrackerOptions } from "../../services/machine-bridge/src/machine.js";
 import { stateTable, TMC_STATE_NUMBERS } from "../../services/machine-bridge/src/profiles.js";
+import type { Value } from "../../services/machine-bridge/src/values.js";
 
 const T0 = Date.parse("2026-11-30T08:00:00Z");
 const at = (ms: number) => new Date(T0 + ms);
@@ -34,9 +35,22 @@ function payloadOf<T>(e: { payload: unknown } | undefined): T {
   return e.payload as T;
 }
 
+/** A JavaScript value as the OPC UA edge would decode it (a whole number as an Int32, text as a String). */
+function v(value: unknown): Value {
+  if (value === null || value === undefined) return { kind: "null" };
+  if (typeof value === "object" && "kind" in (value as object)) return value as Value;
+  if (typeof value === "boolean") return { kind: "boolean", value };
+  if (typeof value === "bigint") return { kind: "integer", type: "INT64", value };
+  if (typeof value === "number")
+    return Number.isInteger(value)
+      ? { kind: "integer", type: "INT32", value: BigInt(value) }
+      : { kind: "float", type: "DOUBLE", value };
+  return { kind: "text", type: "STRING", value: String(value) };
+}
+
 const r = (signal: Reading["signal"], value: unknown, ms: number, extra: Partial<Reading> = {}): Reading => ({
   signal,
-  value,
+  value: v(value),
   sourceTime: at(ms),
   quality: "GOOD",
   ...extra,

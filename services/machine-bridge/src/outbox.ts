@@ -25,8 +25,12 @@ export class Outbox {
   #queue: Outgoing[] = [];
   #worker: Promise<void> | undefined;
   readonly #abort = new AbortController();
+  /** The publisher whose `ce-source` names the site the subjects name. */
+  readonly #publisher: EventPublisher;
 
-  constructor(private readonly options: OutboxOptions) {}
+  constructor(private readonly options: OutboxOptions) {
+    this.#publisher = options.publisher.forSite(options.target.site);
+  }
 
   get size(): number {
     return this.#queue.length;
@@ -51,7 +55,8 @@ export class Outbox {
   }
 
   async #drain(): Promise<void> {
-    const { publisher, target, logger } = this.options;
+    const { target, logger } = this.options;
+    const publisher = this.#publisher;
     for (;;) {
       const event = this.#queue[0];
       if (!event || this.#abort.signal.aborted) return;
