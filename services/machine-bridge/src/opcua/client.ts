@@ -3,14 +3,35 @@
  * identity or anonymous, the configurable PKI folder — shared by the running bridge, `bridge
  * --check --live` and `bridge discover`, so all three reach a server the same way.
  */
+import { format } from "node:util";
 import {
   type ClientSession,
   MessageSecurityMode,
   type OPCUACertificateManager,
   OPCUAClient,
   SecurityPolicy,
+  setErrorLogger,
+  setWarningLogger,
   UserTokenType,
 } from "node-opcua";
+
+/**
+ * Sends node-opcua's own warnings and errors (console output by default) to `sink`: a command's
+ * stdout stays its output (a skeleton, a table), a service's log stays JSON. Process-wide.
+ * Node 20's fix of CVE-2023-46809 breaks RSA PKCS#1 v1.5 decryption, which only Basic128Rsa15
+ * uses and the bridge never offers: node-opcua's import-time warning about it is dropped.
+ */
+export function routeNodeOpcuaLogs(sink: (level: "warn" | "error", line: string) => void): void {
+  const route =
+    (level: "warn" | "error") =>
+    (_context: unknown, ...args: unknown[]) => {
+      const line = format(...args);
+      if (/NODE-OPCUA-W27|CVE-2023-46809/.test(line)) return;
+      sink(level, `node-opcua: ${line}`);
+    };
+  setWarningLogger(route("warn"));
+  setErrorLogger(route("error"));
+}
 
 export interface ClientSettings {
   readonly id: string;
