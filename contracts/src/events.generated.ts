@@ -783,14 +783,17 @@ export interface ProductionReported {
   goodQuantity: Quantity;
   /** Rejected quantity since the previous report (a delta, zero or more). */
   rejectQuantity: Quantity;
-  /** Machine good counter at the previous report. */
+  /**
+   * Machine good counter at the previous report, its 64 bits as a long: a UInt64 counter above
+   * 9223372036854775807 reads negative here (add 2^64); the quantities are exact either way.
+   */
   goodCounterFrom: bigint;
   /**
    * Machine good counter at this report; goodQuantity comes from the difference (a counter that went back to
    * zero counts from zero).
    */
   goodCounterTo: bigint;
-  /** Machine reject counter at the previous report. */
+  /** Machine reject counter at the previous report (a UInt64 counter's 64 bits, as goodCounterFrom). */
   rejectCounterFrom: bigint;
   /** Machine reject counter at this report; rejectQuantity comes from the difference. */
   rejectCounterTo: bigint;

@@ -237,6 +237,7 @@ export class MachineBridge {
         target: { ...route, key },
         logger,
         onPublished: (event) => this.#onPublished(machine, event),
+        onInvalid: (event) => this.#metrics.eventsInvalid.inc({ machine: key, event_type: event.type }),
       }),
     };
     return machine;

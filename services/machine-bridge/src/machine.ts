@@ -297,9 +297,12 @@ export class MachineTracker {
         rank: resume.openDowntime.reason ? REASON_RANK.signal : REASON_RANK.none,
       };
     if (resume.production) {
-      if (this.options.hasGoodCounter) this.#good.reported = this.#good.current = resume.production.good;
+      // A UInt64 counter's reading above 2^63 - 1 was stored as the long with the same 64 bits.
+      const reading = (v: bigint) => (this.options.counters.max > INT64_MAX ? BigInt.asUintN(64, v) : v);
+      if (this.options.hasGoodCounter)
+        this.#good.reported = this.#good.current = reading(resume.production.good);
       if (this.options.hasRejectCounter)
-        this.#reject.reported = this.#reject.current = resume.production.reject;
+        this.#reject.reported = this.#reject.current = reading(resume.production.reject);
       this.#periodStart = resume.production.at;
     }
   }
@@ -394,10 +397,10 @@ export class MachineTracker {
       lot: this.#lot,
       goodQuantity: { value: formatDecimal(g.pending * 1_000_000n, 6), uom },
       rejectQuantity: { value: formatDecimal(r.pending * 1_000_000n, 6), uom },
-      goodCounterFrom: g.reported,
-      goodCounterTo: g.current,
-      rejectCounterFrom: r.reported,
-      rejectCounterTo: r.current,
+      goodCounterFrom: asLong(g.reported),
+      goodCounterTo: asLong(g.current),
+      rejectCounterFrom: asLong(r.reported),
+      rejectCounterTo: asLong(r.current),
       periodStartAt,
       reportedAt,
       countingPoint: this.options.countingPoint ?? false,
@@ -841,6 +844,13 @@ export class MachineTracker {
       time: clearedAt,
     });
   }
+}
+
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** A counter reading as an Avro long: its 64 bits (a UInt64 above 2^63 - 1 reads negative). */
+function asLong(v: bigint): bigint {
+  return BigInt.asIntN(64, v);
 }
 
 /** A value for a log line: its kind and what it holds. */

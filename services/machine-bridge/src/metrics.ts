@@ -23,6 +23,8 @@ export interface BridgeMetrics {
   readonly nodeOk: Gauge<"endpoint" | "machine" | "signal">;
   /** Configured nodes of the endpoint that are not good (the endpoint is DEGRADED while above 0). */
   readonly nodesNotOk: Gauge<"endpoint">;
+  /** Events their schema refused (a defect), left out rather than blocking the machine's outbox. */
+  readonly eventsInvalid: Counter<"machine" | "event_type">;
   /** Events waiting for their PubAck or a retry. */
   readonly outboxSize: Gauge<"machine">;
   /** Machines whose state and counters have been read since start (nothing they count goes uncounted). */
@@ -90,6 +92,12 @@ export function bridgeMetrics(registry: Registry): BridgeMetrics {
       name: "threadline_bridge_nodes_not_ok",
       help: "Configured OPC UA nodes of the endpoint that are not good",
       labelNames: ["endpoint"],
+      registers,
+    }),
+    eventsInvalid: new Counter({
+      name: "threadline_bridge_events_invalid_total",
+      help: "Events their schema refused (a defect), logged and left out",
+      labelNames: ["machine", "event_type"],
       registers,
     }),
     outboxSize: new Gauge({
