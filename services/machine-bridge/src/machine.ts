@@ -172,7 +172,7 @@ interface Counter {
 
 /** Readings at the same source time apply in this order: context first, then counts, then the state. */
 const APPLY_ORDER: Readonly<Record<SignalName, number>> = {
-  alarm: 0,
+  alarm: 0, // (events go first, in arrival order: see apply)
   mode: 0,
   order: 0,
   lot: 0,
@@ -313,17 +313,19 @@ export class MachineTracker {
    */
   apply(readings: readonly Reading[]): Outgoing[] {
     const out: Outgoing[] = [];
-    const sorted = [...readings].sort(
-      (a, b) =>
-        a.sourceTime.getTime() - b.sourceTime.getTime() || APPLY_ORDER[a.signal] - APPLY_ORDER[b.signal],
-    );
+    // Events of the notifier go first and in the order they came: a ConditionRefresh re-sends
+    // conditions with their old times between a RefreshStart and a RefreshEnd of now, and an alarm
+    // that came with a stop is known when the downtime starts.
+    for (const r of readings) if (r.signal === "alarm" && r.alarm) this.#onAlarm(r.alarm, out);
+    const sorted = readings
+      .filter((r) => r.signal !== "alarm")
+      .sort(
+        (a, b) =>
+          a.sourceTime.getTime() - b.sourceTime.getTime() || APPLY_ORDER[a.signal] - APPLY_ORDER[b.signal],
+      );
     for (const r of sorted) {
       if (r.signal === "telemetry") {
         this.#sample(r);
-        continue;
-      }
-      if (r.signal === "alarm") {
-        if (r.alarm) this.#onAlarm(r.alarm, out);
         continue;
       }
       if (r.quality === "BAD") {
