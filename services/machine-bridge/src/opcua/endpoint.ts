@@ -352,12 +352,25 @@ export class EndpointConnection {
       if (check.status !== GOOD) {
         this.#mark(node, check.status, check.detail);
         if (ITEM_LOST.has(check.status)) node.lost = true;
+        // A node whose type no longer fits (a PLC program changed it) is not read any more.
+        if (check.status === "BadTypeMismatch" && node.item) {
+          const item = node.item;
+          node.item = undefined;
+          await item.terminate().catch(() => undefined);
+        }
         continue;
       }
       if (!node.item || node.lost) toMonitor.push(node);
       else this.#mark(node, GOOD, null);
     }
     await this.#monitor(toMonitor);
+    // After a reconnection the conditions may have changed unseen (a server restarted): re-sent.
+    if (
+      afterReconnection &&
+      !toMonitor.some((n) => n.signal.role === "notifier") &&
+      this.#nodes.some((n) => n.signal.role === "notifier" && n.item)
+    )
+      await this.#refreshConditions();
     this.#report();
   }
 
@@ -463,9 +476,9 @@ export class EndpointConnection {
     }
   }
 
-  /** Records a node's status (logged when it changes). */
-  #mark(n: NodeState, status: string, detail: string | null): void {
-    if (n.status === status && n.detail === detail) return;
+  /** Records a node's status (logged when it changes); whether it changed. */
+  #mark(n: NodeState, status: string, detail: string | null): boolean {
+    if (n.status === status && n.detail === detail) return false;
     const was = n.status;
     n.status = status;
     n.detail = detail;
@@ -477,6 +490,7 @@ export class EndpointConnection {
         { ...where, status, detail, dataType: n.dataType?.name ?? null },
         `OPC UA node ${n.signal.nodeId} (${where.machine} ${where.signal}): ${status}${detail ? `: ${detail}` : ""}`,
       );
+    return true;
   }
 
   #onValue(n: NodeState, dv: DataValue): void {
@@ -484,12 +498,8 @@ export class EndpointConnection {
     const status = dv.statusCode;
     if (status.isBad()) {
       if (ITEM_LOST.has(nameOf(status))) n.lost = true;
-      this.#mark(n, nameOf(status), "the server reports it on the monitored item");
-      this.#report();
-    } else if (n.status !== GOOD) {
-      this.#mark(n, GOOD, null);
-      this.#report();
-    }
+      if (this.#mark(n, nameOf(status), "the server reports it on the monitored item")) this.#report();
+    } else if (n.status !== GOOD && this.#mark(n, GOOD, null)) this.#report();
     this.#collect(n.signal.machine, {
       signal: n.signal.signal,
       tag: n.signal.tag,

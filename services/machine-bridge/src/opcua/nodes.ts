@@ -169,7 +169,7 @@ export class TypeResolver {
   }
 }
 
-/** The ten attributes read per node; one Read call per chunk of nodes. */
+/** The attributes read per node; one Read call per chunk of nodes. */
 const ATTRIBUTES = [
   AttributeIds.NodeClass,
   AttributeIds.DataType,
