@@ -12,6 +12,103 @@
 export type Decimal = string;
 
 /**
+ * An OPC UA condition (Alarms & Conditions, OPC 10000-9) as the machine's server describes it.
+ *
+ * Avro record `mfg.machine.Alarm`.
+ */
+export interface Alarm {
+  /**
+   * Node id of the condition instance in the server (OPC UA ConditionId), e.g.
+   * "ns=2;s=Press.OverTemperature".
+   */
+  conditionId: string;
+  /** The condition's name (ConditionName), e.g. "OverTemperature"; null when the server gives none. */
+  conditionName: string | null;
+  /** What raised it (SourceName), e.g. "Press7.Heater"; null when the server gives none. */
+  sourceName: string | null;
+  /**
+   * The event type's browse name (e.g. "ExclusiveLimitAlarmType", "OffNormalAlarmType"), or its node id when
+   * the name cannot be read.
+   */
+  alarmType: string;
+  /** Severity 1 (least) to 1000 (most), as the server rates it (OPC UA Severity). */
+  severity: number;
+  /** The event's message text (Message); null when empty. */
+  message: string | null;
+}
+
+/**
+ * An operator acknowledged an OPC UA alarm of a machine (active or already cleared).
+ *
+ * Avro record `mfg.machine.AlarmAcknowledged`.
+ */
+export interface AlarmAcknowledged {
+  /**
+   * Identifies one activation of the condition: its AlarmRaised, AlarmAcknowledged and AlarmCleared share it
+   * (derived from the machine, the condition and the activation time, so a re-read condition gives the same
+   * id).
+   */
+  alarmId: string;
+  /** The machine whose notifier reported the alarm. */
+  equipment: EquipmentPath;
+  /** The condition, as of this transition (severity and message may change while it is active). */
+  alarm: Alarm;
+  /** The acknowledgement's comment (Comment); null when none. */
+  comment: string | null;
+  /** When the condition was acknowledged (its AckedState transition time, else the event time). */
+  acknowledgedAt: Date;
+}
+
+/**
+ * An OPC UA alarm of a machine is no longer active.
+ *
+ * Avro record `mfg.machine.AlarmCleared`.
+ */
+export interface AlarmCleared {
+  /**
+   * Identifies one activation of the condition: its AlarmRaised, AlarmAcknowledged and AlarmCleared share it
+   * (derived from the machine, the condition and the activation time, so a re-read condition gives the same
+   * id).
+   */
+  alarmId: string;
+  /** The machine whose notifier reported the alarm. */
+  equipment: EquipmentPath;
+  /** The condition, as of this transition (severity and message may change while it is active). */
+  alarm: Alarm;
+  /** When it became active. */
+  raisedAt: Date;
+  /** When it stopped being active. */
+  clearedAt: Date;
+  /** clearedAt - raisedAt, in milliseconds. */
+  durationMillis: bigint;
+  /**
+   * Whether it had been acknowledged when it cleared (an alarm may clear unacknowledged; its
+   * AlarmAcknowledged then follows).
+   */
+  acknowledged: boolean;
+}
+
+/**
+ * An OPC UA alarm of a machine became active.
+ *
+ * Avro record `mfg.machine.AlarmRaised`.
+ */
+export interface AlarmRaised {
+  /**
+   * Identifies one activation of the condition: its AlarmRaised, AlarmAcknowledged and AlarmCleared share it
+   * (derived from the machine, the condition and the activation time, so a re-read condition gives the same
+   * id).
+   */
+  alarmId: string;
+  /** The machine whose notifier reported the alarm. */
+  equipment: EquipmentPath;
+  /** The condition, as of this transition (severity and message may change while it is active). */
+  alarm: Alarm;
+  /** When the condition became active (its ActiveState transition time, else the event time). */
+  raisedAt: Date;
+}
+
+/**
  * A lot of the delivery that is on hold.
  *
  * Avro record `mfg.shipping.BlockedLot`.
@@ -42,10 +139,12 @@ export interface ComponentRequirement {
 }
 
 /** The symbols of {@link ConnectorStatus}, in schema order. Readers map unknown symbols to "UNKNOWN". */
-export const CONNECTOR_STATUS_SYMBOLS = ["UNKNOWN", "ONLINE", "OFFLINE"] as const;
+export const CONNECTOR_STATUS_SYMBOLS = ["UNKNOWN", "ONLINE", "OFFLINE", "DEGRADED"] as const;
 /**
- * Connection status of a plant connector endpoint. UNKNOWN before the first check, and what readers see for a
- * status added later.
+ * Connection status of a plant connector endpoint: ONLINE (answers, every configured node good), DEGRADED
+ * (answers, but some configured node is not: missing, not readable, of an unexpected type, or its monitored
+ * item reports a bad status), OFFLINE (does not answer). UNKNOWN before the first check, and what readers see
+ * for a status added later.
  *
  * Avro enum `mfg.machine.ConnectorStatus`.
  */
@@ -67,12 +166,17 @@ export interface ConnectorStatusChanged {
   status: ConnectorStatus;
   /** The status before. */
   previousStatus: ConnectorStatus;
-  /** Why the status changed, e.g. "BadSecureChannelClosed" or "heartbeat timeout"; null when none given. */
+  /**
+   * Why the status changed, e.g. "BadSecureChannelClosed", "heartbeat timeout" or, when DEGRADED, the nodes
+   * at fault ("filler.temperature ns=2;i=7: BadNodeIdUnknown"); null when none given.
+   */
   reason: string | null;
   /** Last time the endpoint answered; null when it never has. */
   lastHeartbeatAt: Date | null;
   /** When the connector saw the change. */
   changedAt: Date;
+  /** The configured nodes of the endpoint that are not good, when DEGRADED; empty otherwise. */
+  nodes: NodeProblem[];
 }
 
 /**
@@ -348,6 +452,27 @@ export const MOVEMENT_TYPE_SYMBOLS = [
  * Avro enum `mfg.inventory.MovementType`.
  */
 export type MovementType = (typeof MOVEMENT_TYPE_SYMBOLS)[number];
+
+/**
+ * A configured OPC UA node the connector cannot use as mapped.
+ *
+ * Avro record `mfg.machine.NodeProblem`.
+ */
+export interface NodeProblem {
+  /** The machine the node belongs to (its machine token). */
+  machine: string;
+  /** What the node carries: a signal name (state, goodCounter, running …), telemetry.<tag>, or alarms. */
+  signal: string;
+  /** The node id as mapped. */
+  nodeId: string;
+  /**
+   * What is wrong: an OPC UA status name (BadNodeIdUnknown, BadNotReadable, BadUserAccessDenied …) or a
+   * refusal (BadTypeMismatch: the node's type cannot be mapped as configured).
+   */
+  status: string;
+  /** A sentence for people, e.g. "Int64 is not a boolean"; null when the status says it all. */
+  detail: string | null;
+}
 
 /**
  * A nonconformance (NCR) was raised against a product, lot or order.
@@ -676,14 +801,17 @@ export interface ProductionReported {
   goodQuantity: Quantity;
   /** Rejected quantity since the previous report (a delta, zero or more). */
   rejectQuantity: Quantity;
-  /** Machine good counter at the previous report. */
+  /**
+   * Machine good counter at the previous report, its 64 bits as a long: a UInt64 counter above
+   * 9223372036854775807 reads negative here (add 2^64); the quantities are exact either way.
+   */
   goodCounterFrom: bigint;
   /**
    * Machine good counter at this report; goodQuantity comes from the difference (a counter that went back to
    * zero counts from zero).
    */
   goodCounterTo: bigint;
-  /** Machine reject counter at the previous report. */
+  /** Machine reject counter at the previous report (a UInt64 counter's 64 bits, as goodCounterFrom). */
   rejectCounterFrom: bigint;
   /** Machine reject counter at this report; rejectQuantity comes from the difference. */
   rejectCounterTo: bigint;
@@ -853,6 +981,40 @@ export interface RunningPeriod {
   /** Source time the stretch ended (or the report period ended, when it was still running). */
   endedAt: Date;
 }
+
+/** The symbols of {@link SampleDataType}, in schema order. Readers map unknown symbols to "UNKNOWN". */
+export const SAMPLE_DATA_TYPE_SYMBOLS = [
+  "UNKNOWN",
+  "NULL",
+  "BOOLEAN",
+  "SBYTE",
+  "BYTE",
+  "INT16",
+  "UINT16",
+  "INT32",
+  "UINT32",
+  "INT64",
+  "UINT64",
+  "FLOAT",
+  "DOUBLE",
+  "STRING",
+  "DATE_TIME",
+  "LOCALIZED_TEXT",
+  "ENUMERATION",
+  "GUID",
+  "NODE_ID",
+  "EXPANDED_NODE_ID",
+  "QUALIFIED_NAME",
+  "STATUS_CODE",
+  "XML_ELEMENT",
+] as const;
+/**
+ * OPC UA built-in data type of a sample (OPC 10000-6 5.1.2). ENUMERATION is an Int32 of an enumeration data
+ * type; NULL a sample without value (bad quality). A type added later reads as UNKNOWN.
+ *
+ * Avro enum `mfg.machine.SampleDataType`.
+ */
+export type SampleDataType = (typeof SAMPLE_DATA_TYPE_SYMBOLS)[number];
 
 /** The symbols of {@link SampleQuality}, in schema order. Readers map unknown symbols to "BAD". */
 export const SAMPLE_QUALITY_SYMBOLS = ["GOOD", "UNCERTAIN", "BAD"] as const;
@@ -1047,16 +1209,59 @@ export interface StopReason {
 export interface TelemetrySample {
   /** Tag name as configured in the bridge, e.g. "spindle.speed". */
   tag: string;
-  /** The value, as a double (booleans as 0/1). */
+  /**
+   * The value as a double: exact for Float, Double, Boolean (0/1) and integers up to 2^53 in magnitude (an
+   * enumeration's number too); the nearest double for larger 64-bit integers, whose exact value is in
+   * integerValue or unsignedValue; NaN when the value is not a number (text, time: see the typed fields) or
+   * when a bad-quality sample carries no value.
+   */
   value: number;
   /** Quality of the value. */
   quality: SampleQuality;
   /** Source timestamp of the value (OPC UA SourceTimestamp). */
   sourceTime: Date;
+  /**
+   * The OPC UA built-in type of the value as the server sent it, which says which typed field holds it
+   * exactly; null in samples written before it was recorded (they were all numbers).
+   */
+  dataType: SampleDataType | null;
+  /**
+   * The exact value of an SByte, Byte, Int16, UInt16, Int32, UInt32 or Int64 sample, an enumeration's number,
+   * a StatusCode's 32-bit code; null otherwise.
+   */
+  integerValue: bigint | null;
+  /**
+   * The exact value of a UInt64 sample (0 to 18446744073709551615, beyond what a long holds), as an integer
+   * decimal; null otherwise.
+   */
+  unsignedValue: Decimal | null;
+  /** The value of a Boolean sample; null otherwise. */
+  booleanValue: boolean | null;
+  /**
+   * The value of a String or XmlElement sample, the text of a LocalizedText, an enumeration's name (when the
+   * server names it), a StatusCode's name, a Guid, NodeId, ExpandedNodeId or QualifiedName in its OPC UA
+   * string form; null otherwise.
+   */
+  textValue: string | null;
+  /** The locale of a LocalizedText sample (e.g. "en-US"); null otherwise or when the server gave none. */
+  locale: string | null;
+  /** The value of a DateTime sample, to the millisecond (the rest is in valueNanos); null otherwise. */
+  valueTime: Date | null;
+  /**
+   * Nanoseconds within the millisecond of valueTime (0 to 999900: OPC UA DateTime counts 100 ns); null
+   * otherwise.
+   */
+  valueNanos: number | null;
+  /**
+   * Position of the element in its array, for a tag whose value is a one-dimensional array (one sample per
+   * element, same tag and time); null for a scalar.
+   */
+  index: number | null;
 }
 
 /**
- * A batch of tag samples read from one machine.
+ * A batch of tag samples read from one machine. Each sample carries its value as a double (value) and,
+ * exactly, in the field its dataType says.
  *
  * Avro record `mfg.machine.TelemetrySampled`.
  */
@@ -1105,6 +1310,12 @@ export interface EventPayloads {
   "mfg.inventory.material_consumed.v1": MaterialConsumed;
   /** contracts/schemas/inventory/UnbuildPosted.v1.avsc */
   "mfg.inventory.unbuild_posted.v1": UnbuildPosted;
+  /** contracts/schemas/machine/AlarmAcknowledged.v1.avsc */
+  "mfg.machine.alarm_acknowledged.v1": AlarmAcknowledged;
+  /** contracts/schemas/machine/AlarmCleared.v1.avsc */
+  "mfg.machine.alarm_cleared.v1": AlarmCleared;
+  /** contracts/schemas/machine/AlarmRaised.v1.avsc */
+  "mfg.machine.alarm_raised.v1": AlarmRaised;
   /** contracts/schemas/machine/ConnectorStatusChanged.v1.avsc */
   "mfg.machine.connector_status_changed.v1": ConnectorStatusChanged;
   /** contracts/schemas/machine/DowntimeEnded.v1.avsc */
@@ -1156,6 +1367,9 @@ export const EVENT_TYPES = [
   "mfg.inventory.lot_registered.v1",
   "mfg.inventory.material_consumed.v1",
   "mfg.inventory.unbuild_posted.v1",
+  "mfg.machine.alarm_acknowledged.v1",
+  "mfg.machine.alarm_cleared.v1",
+  "mfg.machine.alarm_raised.v1",
   "mfg.machine.connector_status_changed.v1",
   "mfg.machine.downtime_ended.v1",
   "mfg.machine.downtime_started.v1",

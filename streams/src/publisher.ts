@@ -301,6 +301,7 @@ export interface PublishBatch {
 
 export class EventPublisher {
   readonly #options: ParsedPublisherOptions;
+  readonly #given: PublisherOptions;
   #defaultBatch: PublishBatch | undefined;
 
   constructor(
@@ -309,6 +310,23 @@ export class EventPublisher {
     options: PublisherOptions,
   ) {
     this.#options = parsePublisherOptions(options);
+    this.#given = options;
+  }
+
+  /** The site `ce-source` names. */
+  get site(): string {
+    return this.#options.site;
+  }
+
+  /**
+   * The same publisher (connection, codec, retries, metrics, logger) for events of another site:
+   * its `ce-source` names `site`. A producer whose events belong to several sites (a plant
+   * connector mapping machines of two sites) publishes each through the publisher of its site, so
+   * `ce-source` and the subject always name the same one. Returns this publisher for its own site.
+   */
+  forSite(site: string): EventPublisher {
+    if (site === this.#options.site) return this;
+    return new EventPublisher(this.js, this.codec, { ...this.#given, site });
   }
 
   /**

@@ -242,13 +242,17 @@ describe("event catalog", () => {
     }
   });
 
-  it("makes every decimal bytes decimal(18, 6)", () => {
+  it("makes every decimal bytes decimal(18, 6), or decimal(20, 0) for an unsigned 64-bit integer", () => {
     for (const f of fields) {
       for (const t of nonNullBranches(f.json["type"])) {
         if (isJson(t) && t["logicalType"] === "decimal") {
+          // A UInt64 (OPC UA) has no Avro integer type: exact, it is an integer decimal of 20 digits.
+          const unsigned = /unsigned/i.test(f.name) && !/qty|quantit/i.test(f.name);
           assert.deepEqual(
             t,
-            { type: "bytes", logicalType: "decimal", precision: 18, scale: 6 },
+            unsigned
+              ? { type: "bytes", logicalType: "decimal", precision: 20, scale: 0 }
+              : { type: "bytes", logicalType: "decimal", precision: 18, scale: 6 },
             `${f.file}: ${f.where}`,
           );
         }
@@ -435,6 +439,19 @@ describe("generated event types", () => {
  * missing or unknown field, right value kinds), the runtime checks avsc accepts them and decodes them
  * to the same values. Together they cover every kind of value the catalog uses.
  */
+/** The typed fields of a telemetry sample, all empty (a sample of the first version's shape). */
+const UNTYPED = {
+  dataType: null,
+  integerValue: null,
+  unsignedValue: null,
+  booleanValue: null,
+  textValue: null,
+  locale: null,
+  valueTime: null,
+  valueNanos: null,
+  index: null,
+} as const;
+
 const SAMPLES: { readonly [K in EventType]?: EventPayloads[K] } = {
   "mfg.production.production_order_released.v1": {
     orderRef: "WH/MO/00042",
@@ -483,8 +500,59 @@ const SAMPLES: { readonly [K in EventType]?: EventPayloads[K] } = {
   "mfg.machine.telemetry_sampled.v1": {
     equipment: { site: "plant-lyon", area: null, line: "line-2", cell: null, machine: "press-07" },
     samples: [
-      { tag: "spindle.speed", value: 1450.25, quality: "GOOD", sourceTime: new Date(1_740_985_260_000) },
-      { tag: "oil.temp", value: -0.5, quality: "UNCERTAIN", sourceTime: new Date(1_740_985_260_500) },
+      {
+        ...UNTYPED,
+        tag: "spindle.speed",
+        value: 1450.25,
+        quality: "GOOD",
+        sourceTime: new Date(1_740_985_260_000),
+      },
+      {
+        ...UNTYPED,
+        tag: "oil.temp",
+        value: -0.5,
+        quality: "UNCERTAIN",
+        sourceTime: new Date(1_740_985_260_500),
+      },
+      {
+        ...UNTYPED,
+        tag: "counter.total",
+        value: 2 ** 64,
+        quality: "GOOD",
+        sourceTime: new Date(1_740_985_260_600),
+        dataType: "UINT64",
+        unsignedValue: "18446744073709551615",
+      },
+      {
+        ...UNTYPED,
+        tag: "energy.wh",
+        value: -(2 ** 63),
+        quality: "GOOD",
+        sourceTime: new Date(1_740_985_260_700),
+        dataType: "INT64",
+        integerValue: -9223372036854775808n,
+      },
+      {
+        ...UNTYPED,
+        tag: "batch.started",
+        value: Number.NaN,
+        quality: "GOOD",
+        sourceTime: new Date(1_740_985_260_800),
+        dataType: "DATE_TIME",
+        valueTime: new Date(1_740_985_000_123),
+        valueNanos: 456_700,
+      },
+      {
+        ...UNTYPED,
+        tag: "recipe",
+        value: Number.NaN,
+        quality: "GOOD",
+        sourceTime: new Date(1_740_985_260_900),
+        dataType: "LOCALIZED_TEXT",
+        textValue: "Rohling",
+        locale: "de-DE",
+        index: 2,
+      },
     ],
   },
   "mfg.quality.spc_violation_detected.v1": {

@@ -12,6 +12,8 @@ export interface Stored<K extends EventType> {
   readonly subject: string;
   /** ce-subject: the business key. */
   readonly key: string;
+  /** ce-source: `urn:threadline:<service>:<site>`. */
+  readonly source: string;
   readonly value: EventPayloads[K];
 }
 
@@ -49,6 +51,7 @@ export async function storedEvents<K extends EventType>(
         id: m.headers?.get("Nats-Msg-Id") ?? "",
         subject: m.subject,
         key: m.headers?.get("ce-subject") ?? "",
+        source: m.headers?.get("ce-source") ?? "",
         value: codec.decodeKnown<EventPayloads[K]>(m.data, { as: type }).value,
       });
     }

@@ -139,6 +139,52 @@ describe("bridge config", () => {
     );
   });
 
+  test("a machine says what it has: a running signal, counters only or telemetry only, never both a state and a running signal", () => {
+    const m = (signals: object, extra: object = {}) => withMachine({ signals, ...extra });
+    const running = parseBridgeConfig(
+      m({ running: { nodeId: "ns=2;i=5", values: ["Running", 1], dataType: "PressStatus" } }),
+    ).endpoints[0]?.machines[0]?.signals.running;
+    assert.deepEqual(running, { nodeId: "ns=2;i=5", values: ["Running", 1], dataType: "PressStatus" });
+    assert.deepEqual(
+      [...countingPoints(parseBridgeConfig(m({ goodCounter: "ns=2;i=6" })))],
+      ["lyon/l1/filler"],
+    );
+    const telemetryOnly = parseBridgeConfig(
+      withMachine({ signals: undefined, telemetry: [{ tag: "t", nodeId: "ns=2;i=7", dataType: "Int64" }] }),
+    );
+    assert.deepEqual(telemetryOnly.endpoints[0]?.machines[0]?.signals, {});
+    assert.equal(telemetryOnly.endpoints[0]?.machines[0]?.telemetry[0]?.dataType, "Int64");
+    assert.equal(
+      keyOf(m({ state: "ns=2;i=4", running: "ns=2;i=5" })),
+      "endpoints.0.machines.0.signals.running",
+    );
+    assert.equal(
+      keyOf(m({ running: { nodeId: "ns=2;i=5", values: [] } })),
+      "endpoints.0.machines.0.signals.running.values",
+    );
+  });
+
+  test("alarms: a notifier, optional sources, and alarms as downtime reasons (true: every severity)", () => {
+    const alarms = (a: object) =>
+      parseBridgeConfig(withMachine({ alarms: a })).endpoints[0]?.machines[0]?.alarms;
+    assert.deepEqual(alarms({ notifier: "i=2253", downtimeReason: true }), {
+      notifier: "i=2253",
+      downtimeReason: { minSeverity: 1 },
+    });
+    assert.deepEqual(alarms({ notifier: "ns=2;i=1", downtimeReason: { minSeverity: 700 } })?.downtimeReason, {
+      minSeverity: 700,
+    });
+    assert.equal(alarms({ notifier: "ns=2;i=1" })?.downtimeReason, undefined);
+    assert.equal(
+      keyOf(withMachine({ alarms: { notifier: "Server" } })),
+      "endpoints.0.machines.0.alarms.notifier",
+    );
+    assert.equal(
+      keyOf(withMachine({ alarms: { notifier: "i=2253", downtimeReason: { minSeverity: 0 } } })),
+      "endpoints.0.machines.0.alarms.downtimeReason.minSeverity",
+    );
+  });
+
   test("a vendor profile maps the device's numbers to PackML states", () => {
     const c = parseBridgeConfig({ ...valid, profiles: { acme: { STOPPED: 10, EXECUTE: 20, HELD: 30 } } });
     const e = c.endpoints[0];
@@ -186,5 +232,28 @@ describe("bridge config", () => {
     const bad = await threadline(["bridge", "--config", file, "--check"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /endpoints\.0\.profile .*unknown profile siemens \(known: tmc, packtags\)/);
+    const noConfig = await threadline(["bridge"]);
+    assert.equal(noConfig.code, 2);
+    assert.match(noConfig.stderr, /--config/);
+    fs.writeFileSync(file, JSON.stringify(valid));
+    const liveAlone = await threadline(["bridge", "--config", file, "--live"]);
+    assert.equal(liveAlone.code, 2);
+    assert.match(liveAlone.stderr, /--live goes with --check/);
+  });
+
+  test("threadline bridge --check --live reports an endpoint it cannot reach, exit 1", async (t) => {
+    const dir = tempDir(t, "threadline-bridge-live-");
+    const file = path.join(dir, "plant.json");
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        ...withEndpoint({ url: "opc.tcp://127.0.0.1:1" }),
+        pkiFolder: path.join(dir, "pki"),
+      }),
+    );
+    const run = await threadline(["bridge", "--config", file, "--check", "--live"]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /l1-plc opc\.tcp:\/\/127\.0\.0\.1:1: not checked: /);
+    assert.match(run.stdout, /1 problem\(s\)/);
   });
 });

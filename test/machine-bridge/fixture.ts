@@ -8,10 +8,11 @@ import os from "node:os";
 import path from "node:path";
 import type { TestContext } from "node:test";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
-import { MachineBridge } from "../../services/machine-bridge/src/bridge.js";
+import { CONNECTOR_STATE_BUCKET, MachineBridge } from "../../services/machine-bridge/src/bridge.js";
 import { type BridgeConfigInput, parseBridgeConfig } from "../../services/machine-bridge/src/config.js";
 import { declarations } from "../../streams/src/declarations.js";
 import { silentLogger } from "../../streams/src/logger.js";
@@ -140,6 +141,7 @@ export async function startBridge(
   registry: Registry = new Registry(),
 ): Promise<MachineBridge> {
   const codec = new EventCodec();
+  const statusKv = await new Kvm(nc).open(CONNECTOR_STATE_BUCKET).catch(() => undefined);
   const bridge = await MachineBridge.start({
     config: parseBridgeConfig(config),
     publisher: new EventPublisher(jetstream(nc), codec, { service: "machine-bridge", site: "test" }),
@@ -148,6 +150,7 @@ export async function startBridge(
     logger: silentLogger,
     registry,
     env,
+    ...(statusKv ? { statusKv } : {}),
   });
   t.after(() => bridge.stop({ timeoutMs: 2_000 }));
   return bridge;

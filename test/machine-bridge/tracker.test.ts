@@ -5,9 +5,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { counterDelta } from "../../services/machine-bridge/src/counters.js";
-import type { Reading } from "../../services/machine-bridge/src/machine.js";
+import type { AlarmNotification, Reading } from "../../services/machine-bridge/src/machine.js";
 import { MachineTracker, type MachineTrackerOptions } from "../../services/machine-bridge/src/machine.js";
 import { stateTable, TMC_STATE_NUMBERS } from "../../services/machine-bridge/src/profiles.js";
+import { MAX_ARRAY_ELEMENTS, sampleFieldsOf, type Value } from "../../services/machine-bridge/src/values.js";
 
 const T0 = Date.parse("2026-11-30T08:00:00Z");
 const at = (ms: number) => new Date(T0 + ms);
@@ -34,9 +35,22 @@ function payloadOf<T>(e: { payload: unknown } | undefined): T {
   return e.payload as T;
 }
 
+/** A JavaScript value as the OPC UA edge would decode it (a whole number as an Int32, text as a String). */
+function v(value: unknown): Value {
+  if (value === null || value === undefined) return { kind: "null" };
+  if (typeof value === "object" && "kind" in (value as object)) return value as Value;
+  if (typeof value === "boolean") return { kind: "boolean", value };
+  if (typeof value === "bigint") return { kind: "integer", type: "INT64", value };
+  if (typeof value === "number")
+    return Number.isInteger(value)
+      ? { kind: "integer", type: "INT32", value: BigInt(value) }
+      : { kind: "float", type: "DOUBLE", value };
+  return { kind: "text", type: "STRING", value: String(value) };
+}
+
 const r = (signal: Reading["signal"], value: unknown, ms: number, extra: Partial<Reading> = {}): Reading => ({
   signal,
-  value,
+  value: v(value),
   sourceTime: at(ms),
   quality: "GOOD",
   ...extra,
@@ -320,5 +334,289 @@ describe("machine tracker", () => {
     );
     assert.deepEqual(ended(point.apply([r("order", null, 500)])).length, 1, "to no order: MO/2's run ended");
     assert.deepEqual(ended(point.apply([r("order", "MO/3", 600)])), [], "from no order: nothing ended");
+  });
+});
+
+describe("machines without PackML", () => {
+  const noState = (over: Partial<MachineTrackerOptions> = {}) =>
+    tracker({ hasState: false, running: {}, countingPoint: true, ...over });
+  const types = (events: { type: string }[]) => events.map((e) => e.type.split(".")[2]);
+
+  test("a running signal gives downtime from running to stopped and back, and running time — never a MachineStateChanged", () => {
+    const m = noState();
+    m.apply([r("goodCounter", 0, 0), r("rejectCounter", 0, 0)]);
+    assert.equal(m.baselined, false, "the running signal is not read yet");
+    assert.deepEqual(
+      m.apply([r("running", false, 0)]),
+      [],
+      "a first 'not running' has no known start: no downtime",
+    );
+    assert.equal(m.baselined, true);
+    assert.deepEqual(m.apply([r("running", true, 1_000)]), []);
+    const stop = m.apply([r("running", false, 3_000)]);
+    assert.deepEqual(types(stop), ["production_reported", "downtime_started"]);
+    const report = payloadOf<{ running: { startedAt: Date; endedAt: Date }[] }>(stop[0]);
+    assert.deepEqual(
+      report.running.map((p) => [p.startedAt.getTime() - T0, p.endedAt.getTime() - T0]),
+      [[1_000, 3_000]],
+    );
+    const back = m.apply([r("running", true, 7_500)]);
+    assert.deepEqual(types(back), ["downtime_ended"]);
+    assert.equal(payloadOf<{ durationMillis: bigint }>(back[0]).durationMillis, 4_500n);
+  });
+
+  test("a vendor status: the listed values run, any other is a stop named by its value (enumeration name, text or number)", () => {
+    const m = noState({ running: { values: ["Running", 7] }, categories: { Setup: "PLANNED" } });
+    m.apply([r("goodCounter", 0, 0), r("rejectCounter", 0, 0)]);
+    const status = (value: number, name: string | null, ms: number) =>
+      r("running", { kind: "enumeration", value, name }, ms);
+    m.apply([status(1, "Running", 0)]);
+    const started = m.apply([status(3, "Setup", 1_000)]).find((e) => e.type.endsWith("downtime_started.v1"));
+    assert.deepEqual(payloadOf<{ reason: unknown; category: string }>(started), {
+      ...payloadOf<object>(started),
+      reason: { code: "Setup", text: null },
+      category: "PLANNED",
+    });
+    assert.deepEqual(types(m.apply([status(7, null, 2_000)])), ["downtime_ended"], "7 is listed: running");
+    assert.deepEqual(types(m.apply([r("running", "running", 2_500)])), [], "a text matches without case");
+  });
+
+  test("a machine with counters only counts, and its order change ends its run at the counting point", () => {
+    const m = tracker({ hasState: false, countingPoint: true });
+    m.apply([r("goodCounter", 5, 0), r("rejectCounter", 0, 0), r("order", "MO/1", 0)]);
+    assert.equal(m.baselined, true);
+    m.apply([r("goodCounter", 9, 100)]);
+    assert.deepEqual(types(m.apply([r("order", "MO/2", 200)])), [
+      "production_reported",
+      "production_run_ended",
+    ]);
+  });
+
+  test("a telemetry-only machine only samples", () => {
+    const m = tracker({ hasState: false, hasGoodCounter: false, hasRejectCounter: false });
+    assert.equal(m.baselined, true);
+    assert.deepEqual(m.apply([r("telemetry", 1.5, 0, { tag: "t" })]), []);
+    assert.deepEqual(m.flushProduction({ withRunningTime: true, at: at(100) }), []);
+    assert.equal(m.takeTelemetry().length, 1);
+  });
+
+  test("a restarted tracker knows from the resume point whether the machine ran", () => {
+    const m = noState();
+    m.restore({
+      running: { running: true, at: at(1_000) },
+      production: { good: 0n, reject: 0n, at: at(1_000) },
+    });
+    m.apply([r("running", false, 2_000)]);
+    assert.equal(m.running, false);
+    const again = noState();
+    again.restore({
+      running: { running: true, at: at(1_000) },
+      production: { good: 0n, reject: 0n, at: at(1_000) },
+    });
+    const out = again.apply([r("goodCounter", 0, 0), r("rejectCounter", 0, 0), r("running", false, 2_000)]);
+    assert.deepEqual(
+      types(out),
+      ["production_reported", "downtime_started"],
+      "the stop after the restart is a downtime",
+    );
+  });
+});
+
+describe("alarms", () => {
+  const condition = (
+    over: Partial<Extract<AlarmNotification, { kind: "condition" }>> = {},
+    ms = 0,
+  ): Reading => ({
+    signal: "alarm",
+    value: { kind: "null" },
+    sourceTime: at(ms),
+    quality: "GOOD",
+    alarm: {
+      kind: "condition",
+      conditionId: "ns=2;i=800",
+      conditionName: "OverTemp",
+      sourceName: "Press",
+      alarmType: "ExclusiveLimitAlarmType",
+      severity: 800,
+      message: "too hot",
+      time: at(ms),
+      active: true,
+      acked: false,
+      activeAt: null,
+      ackedAt: null,
+      comment: null,
+      branch: false,
+      ...over,
+    },
+  });
+  const alarmTracker = (minSeverity = 500) =>
+    tracker({ alarms: { downtimeReason: { minSeverity } }, categories: { OverTemp: "UNPLANNED" } });
+
+  test("raised, acknowledged, cleared: one alarm id, the times of the transitions", () => {
+    const m = alarmTracker();
+    const [raised] = m.apply([condition({}, 100)]);
+    assert.equal(raised?.type, "mfg.machine.alarm_raised.v1");
+    assert.deepEqual(m.apply([condition({}, 150)]), [], "the same state again is nothing");
+    const [acked] = m.apply([condition({ acked: true, ackedAt: at(200), comment: "seen" }, 200)]);
+    const [cleared] = m.apply([condition({ active: false, acked: true }, 900)]);
+    const ids = [raised, acked, cleared].map((e) => payloadOf<{ alarmId: string }>(e).alarmId);
+    assert.equal(new Set(ids).size, 1);
+    assert.equal(payloadOf<{ comment: string }>(acked).comment, "seen");
+    assert.deepEqual(payloadOf<{ durationMillis: bigint; acknowledged: boolean }>(cleared), {
+      ...payloadOf<object>(cleared),
+      durationMillis: 800n,
+      acknowledged: true,
+    });
+    assert.deepEqual(
+      m.apply([condition({ active: true }, 2_000)]).map((e) => e.type),
+      ["mfg.machine.alarm_raised.v1"],
+    );
+  });
+
+  test("cleared before acknowledged: the acknowledgement still follows; a branch is not the condition's state", () => {
+    const m = alarmTracker();
+    m.apply([condition({}, 0)]);
+    assert.equal(m.apply([condition({ active: false }, 100)])[0]?.type, "mfg.machine.alarm_cleared.v1");
+    assert.deepEqual(m.apply([condition({ active: false, acked: true, branch: true }, 150)]), []);
+    assert.equal(
+      m.apply([condition({ active: false, acked: true }, 200)])[0]?.type,
+      "mfg.machine.alarm_acknowledged.v1",
+    );
+  });
+
+  test("a refresh that does not re-send an active alarm clears it (it cleared while the bridge could not see); re-sent ones keep their old times", () => {
+    const m = alarmTracker();
+    m.apply([condition({}, 0), condition({ conditionId: "ns=2;i=801", conditionName: "Door" }, 0)]);
+    const refresh: Reading[] = [
+      {
+        signal: "alarm",
+        value: { kind: "null" },
+        sourceTime: at(500),
+        quality: "GOOD",
+        alarm: { kind: "refreshStart" },
+      },
+      condition({}, 0),
+      {
+        signal: "alarm",
+        value: { kind: "null" },
+        sourceTime: at(500),
+        quality: "GOOD",
+        alarm: { kind: "refreshEnd", time: at(500) },
+      },
+    ];
+    const out = m.apply(refresh);
+    assert.deepEqual(
+      out.map((e) => [e.type, (e.payload as { alarm: { conditionName: string } }).alarm.conditionName]),
+      [["mfg.machine.alarm_cleared.v1", "Door"]],
+    );
+  });
+
+  test("the most severe active alarm names a downtime no stop reason names; a stop reason signal beats it", () => {
+    const m = alarmTracker(500);
+    m.apply([
+      r("state", S.EXECUTE, 0),
+      condition({ severity: 300, conditionName: "Minor", conditionId: "a" }, 10),
+    ]);
+    m.apply([condition({}, 20)]);
+    const started = m.apply([r("state", S.HELD, 100)]).find((e) => e.type.endsWith("downtime_started.v1"));
+    assert.deepEqual(payloadOf<{ reason: unknown; category: string }>(started), {
+      ...payloadOf<object>(started),
+      reason: { code: "OverTemp", text: "too hot" },
+      category: "UNPLANNED",
+    });
+    m.apply([r("stopReason", "JAM", 200)]);
+    const ended = m.apply([r("state", S.EXECUTE, 300)]).find((e) => e.type.endsWith("downtime_ended.v1"));
+    assert.deepEqual(payloadOf<{ reason: unknown }>(ended).reason, { code: "JAM", text: null });
+  });
+
+  test("an alarm raised while down names the downtime when nothing did", () => {
+    const m = alarmTracker();
+    m.apply([r("state", S.EXECUTE, 0)]);
+    m.apply([r("state", S.STOPPED, 100)]);
+    m.apply([condition({}, 150)]);
+    const ended = m.apply([r("state", S.EXECUTE, 400)]).find((e) => e.type.endsWith("downtime_ended.v1"));
+    assert.deepEqual(payloadOf<{ reason: unknown }>(ended).reason, { code: "OverTemp", text: "too hot" });
+  });
+});
+
+describe("values the tracker cannot use are dropped and reported, never silently", () => {
+  test("a sample of a type the bridge does not carry, a negative count, a state that is no number nor name", () => {
+    const m = tracker();
+    m.apply([
+      r("telemetry", { kind: "unsupported", type: "ByteString" }, 0, { tag: "image" }),
+      r("goodCounter", -3, 0),
+      r("state", { kind: "time", value: at(0), nanos: 0 }, 0),
+    ]);
+    assert.deepEqual(
+      m.takeDrops().map((d) => [d.kind, d.name, d.reason, d.detail]),
+      [
+        ["signal", "goodCounter", "not_a_count", "INT32 -3"],
+        ["telemetry", "image", "unsupported_type", "ByteString"],
+        ["signal", "state", "not_a_state", "DateTime 2026-11-30T08:00:00.000Z"],
+      ],
+    );
+    assert.deepEqual(m.takeDrops(), []);
+  });
+
+  test("a state given by name, a mode by name, a Double counter holding a whole number", () => {
+    const m = tracker();
+    const [e] = m.apply([
+      r("state", { kind: "text", type: "LOCALIZED_TEXT", value: "Execute", locale: "en" }, 0),
+    ]);
+    assert.equal(payloadOf<{ state: string }>(e).state, "EXECUTE");
+    m.apply([r("goodCounter", 10, 0), r("rejectCounter", 0, 0)]);
+    m.apply([r("goodCounter", 12.0, 100), r("mode", "Maintenance", 100)]);
+    assert.equal(m.takeDrops().length, 0);
+    const [report] = m.flushProduction();
+    assert.equal(payloadOf<{ goodQuantity: { value: string } }>(report).goodQuantity.value, "2.000000");
+    const held = m.apply([r("state", S.HELD, 200)]).find((e) => e.type.endsWith("machine_state_changed.v1"));
+    assert.equal(payloadOf<{ mode: string }>(held).mode, "MAINTENANCE");
+  });
+});
+
+describe("sample fields of a value", () => {
+  test("an array is one sample per element with its index; what cannot be carried is counted by reason", () => {
+    const long: Value = {
+      kind: "array",
+      elements: Array.from({ length: MAX_ARRAY_ELEMENTS + 2 }, (_, i) => ({
+        kind: "float",
+        type: "DOUBLE",
+        value: i,
+      })),
+    };
+    const { samples, refused } = sampleFieldsOf(long);
+    assert.equal(samples.length, MAX_ARRAY_ELEMENTS);
+    assert.deepEqual([samples[7]?.index, samples[7]?.value], [7, 7]);
+    assert.deepEqual(refused, { reason: "array_too_long", type: "Array", count: 2 });
+    const mixed = sampleFieldsOf({
+      kind: "array",
+      elements: [
+        { kind: "boolean", value: true },
+        { kind: "unsupported", type: "ExtensionObject (Range)" },
+        { kind: "array", elements: [] },
+      ],
+    });
+    assert.deepEqual(
+      mixed.samples.map((s) => [s.index, s.dataType, s.booleanValue]),
+      [[0, "BOOLEAN", true]],
+    );
+    assert.deepEqual(mixed.refused, {
+      reason: "unsupported_type",
+      type: "ExtensionObject (Range)",
+      count: 2,
+    });
+  });
+
+  test("a UInt64 travels as an exact decimal, an Int64 as a long, both with the nearest double", () => {
+    const [u] = sampleFieldsOf({ kind: "integer", type: "UINT64", value: 2n ** 64n - 1n }).samples;
+    assert.deepEqual([u?.unsignedValue, u?.integerValue, u?.value], ["18446744073709551615", null, 2 ** 64]);
+    const [i] = sampleFieldsOf({ kind: "integer", type: "INT64", value: -(2n ** 63n) }).samples;
+    assert.deepEqual([i?.integerValue, i?.unsignedValue, i?.value], [-(2n ** 63n), null, -(2 ** 63)]);
+    const [n] = sampleFieldsOf({ kind: "null" }).samples;
+    assert.deepEqual(
+      [n?.dataType, Number.isNaN(n?.value)],
+      ["NULL", true],
+      "a bad sample without value is kept",
+    );
   });
 });

@@ -172,7 +172,7 @@ after(async () => {
 
 test("plant config - a bad stateNumbering is a ConfigError naming the key", () => {
   const bad = structuredClone(PLANT) as PlantConfigInput;
-  const machine = bad.sites[0]!.lines[0]!.machines[0]! as Record<string, unknown>;
+  const machine = bad.sites?.[0]?.lines[0]?.machines[0] as Record<string, unknown>;
   machine["stateNumbering"] = "octal";
   assert.throws(
     () => parsePlantConfig(bad),

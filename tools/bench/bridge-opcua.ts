@@ -73,6 +73,7 @@ export async function runOpcuaOnly(input: OpcuaInput): Promise<OpcuaResult> {
     heartbeatMs: config.heartbeatMs,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     rebuildAfterMs: config.rebuildAfterMs,
+    recheckNodesMs: config.recheckNodesMs,
     logger: silentLogger,
     onReadings: (_machine: number, readings: Reading[]) => {
       if (!measuring) return;

@@ -3,8 +3,10 @@
  *
  * Per machine, a {@link MachineTracker} turns readings into events and an {@link Outbox} publishes
  * them in order. On start each tracker resumes from the machine's last events in the streams, so
- * a restart neither loses nor double-counts. Endpoint status goes out as ConnectorStatusChanged
- * on every change and into the connector-state KV bucket on every heartbeat.
+ * a restart neither loses nor double-counts. Endpoint status (ONLINE, DEGRADED with the nodes at
+ * fault, OFFLINE) goes out as ConnectorStatusChanged on every change and into the connector-state
+ * KV bucket, with every node's status and type, on every heartbeat. A value the trackers cannot
+ * use is never dropped silently: a log line and a metric name the machine, the tag and the reason.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
@@ -24,14 +26,17 @@ import {
   machineKeyOf,
   stateTableFor,
 } from "./config.js";
-import { MachineTracker, type Outgoing, type Reading } from "./machine.js";
+import { type Drop, MachineTracker, type Outgoing, type Reading } from "./machine.js";
 import { type BridgeMetrics, bridgeMetrics } from "./metrics.js";
 import {
   EndpointConnection,
   type EndpointStatus,
+  labelOf,
   type MonitoredSignal,
+  type NodeReport,
   type StatusChange,
 } from "./opcua/endpoint.js";
+import type { NodeRole } from "./opcua/nodes.js";
 import { Outbox } from "./outbox.js";
 import { readResumePoint } from "./resume.js";
 
@@ -60,12 +65,19 @@ interface BridgedMachine {
   queuedSamples: number;
 }
 
+/** A kind of dropped value is logged at once, then at most once a minute with how many more. */
+const DROP_LOG_EVERY_MS = 60_000;
+
 export class MachineBridge {
   readonly #machines: BridgedMachine[] = [];
   readonly #endpoints: EndpointConnection[] = [];
   readonly #statusOutbox: Outbox;
   readonly #metrics: BridgeMetrics;
   readonly #timers: NodeJS.Timeout[] = [];
+  /** The reason of each endpoint's last reported status (a DEGRADED with other nodes is reported again). */
+  readonly #lastReason = new Map<string, string | null>();
+  /** Per machine, kind and reason of dropped value: when last logged and how many since. */
+  readonly #dropLog = new Map<string, { loggedAt: number; since: number }>();
   /** Machine keys of the lines' counting points. */
   readonly #countingPoints: ReadonlySet<string>;
   #stopping: Promise<void> | undefined;
@@ -90,6 +102,11 @@ export class MachineBridge {
   /** Endpoint id → status, for health output and tests. */
   endpointStatus(): Record<string, EndpointStatus> {
     return Object.fromEntries(this.#endpoints.map((e) => [e.id, e.status]));
+  }
+
+  /** Endpoint id → every configured node with its status and type. */
+  nodeStatus(): Record<string, NodeReport[]> {
+    return Object.fromEntries(this.#endpoints.map((e) => [e.id, e.nodes()]));
   }
 
   /** Machines whose state and counters have been read since start (see MachineTracker.baselined). */
@@ -145,6 +162,8 @@ export class MachineBridge {
         this.#machines.push(await this.#machine(endpoint, mapping));
         signals.push(...signalsOf(index - first, mapping));
       }
+      for (const s of signals)
+        this.#metrics.nodeOk.set({ endpoint: endpoint.id, machine: s.machineName, signal: labelOf(s) }, 0);
       const connection = new EndpointConnection({
         endpoint,
         signals,
@@ -153,6 +172,7 @@ export class MachineBridge {
         heartbeatMs: config.heartbeatMs,
         heartbeatTimeoutMs: config.heartbeatTimeoutMs,
         rebuildAfterMs: config.rebuildAfterMs,
+        recheckNodesMs: config.recheckNodesMs,
         logger: logger.child({ endpoint: endpoint.id }),
         onReadings: (i, readings) => this.#onReadings(endpoint, first + i, readings),
         onStatus: (change) => this.#onStatus(endpoint, change),
@@ -185,6 +205,19 @@ export class MachineBridge {
       counters: mapping.counters,
       hasGoodCounter: mapping.signals.goodCounter !== undefined,
       hasRejectCounter: mapping.signals.rejectCounter !== undefined,
+      hasState: mapping.signals.state !== undefined,
+      running: mapping.signals.running
+        ? mapping.signals.running.values
+          ? { values: mapping.signals.running.values }
+          : {}
+        : null,
+      alarms: mapping.alarms
+        ? {
+            downtimeReason: mapping.alarms.downtimeReason
+              ? { minSeverity: mapping.alarms.downtimeReason.minSeverity }
+              : null,
+          }
+        : null,
       categories: config.downtime.categories,
       defaultCategory: config.downtime.defaultCategory,
       maxSamples: config.telemetry.maxSamples,
@@ -192,7 +225,9 @@ export class MachineBridge {
       rejectedComponent: mapping.rejects?.component ?? null,
     });
     const route = { site, line: mapping.line, machine: mapping.machine };
-    tracker.restore(await readResumePoint(jsm, codec, route));
+    tracker.restore(
+      await readResumePoint(jsm, codec, route, { running: mapping.signals.running !== undefined }),
+    );
     const machine: BridgedMachine = {
       key,
       tracker,
@@ -202,6 +237,7 @@ export class MachineBridge {
         target: { ...route, key },
         logger,
         onPublished: (event) => this.#onPublished(machine, event),
+        onInvalid: (event) => this.#metrics.eventsInvalid.inc({ machine: key, event_type: event.type }),
       }),
     };
     return machine;
@@ -213,6 +249,7 @@ export class MachineBridge {
     this.#metrics.readings.inc({ endpoint: endpoint.id }, readings.length);
     const before = { ...m.tracker.anomalies };
     m.outbox.push(m.tracker.apply(readings));
+    for (const d of m.tracker.takeDrops()) this.#dropped(m, d);
     const after = m.tracker.anomalies;
     if (after.rollovers > before.rollovers)
       this.#metrics.counterAnomalies.inc({ machine: m.key, kind: "rollover" });
@@ -243,6 +280,33 @@ export class MachineBridge {
     this.#metrics.outboxSize.set({ machine: m.key }, m.outbox.size);
   }
 
+  /** A value a tracker could not use: counted, and logged (at once, then once a minute per kind). */
+  #dropped(m: BridgedMachine, d: Drop): void {
+    if (d.kind === "telemetry")
+      this.#metrics.samplesDropped.inc({ machine: m.key, tag: d.name, reason: d.reason }, d.count);
+    else this.#metrics.readingsDropped.inc({ machine: m.key, signal: d.name, reason: d.reason }, d.count);
+    const key = `${m.key}|${d.kind}|${d.name}|${d.reason}`;
+    const now = Date.now();
+    const seen = this.#dropLog.get(key);
+    if (seen && now - seen.loggedAt < DROP_LOG_EVERY_MS) {
+      seen.since += d.count;
+      return;
+    }
+    const more = seen?.since ?? 0;
+    this.#dropLog.set(key, { loggedAt: now, since: 0 });
+    this.options.logger.warn(
+      {
+        machine: m.key,
+        [d.kind === "telemetry" ? "tag" : "signal"]: d.name,
+        reason: d.reason,
+        value: d.detail,
+        count: d.count,
+        ...(more > 0 ? { moreSinceLastLog: more } : {}),
+      },
+      `${d.kind === "telemetry" ? "telemetry sample" : "reading"} of ${m.key} ${d.name} dropped: ${d.reason} (${d.detail})`,
+    );
+  }
+
   #flushProduction(): void {
     for (const m of this.#machines) m.outbox.push(m.tracker.flushProduction());
   }
@@ -255,7 +319,17 @@ export class MachineBridge {
         const n = (b.payload as { samples: unknown[] }).samples.length;
         if (m.queuedSamples + n > max) {
           // NATS has been unreachable for a while: telemetry is the one thing we let go (counted).
-          this.#metrics.samplesDropped.inc({ machine: m.key }, n);
+          const byTag = new Map<string, number>();
+          for (const sample of (b.payload as { samples: { tag: string }[] }).samples)
+            byTag.set(sample.tag, (byTag.get(sample.tag) ?? 0) + 1);
+          for (const [tag, count] of byTag)
+            this.#dropped(m, {
+              kind: "telemetry",
+              name: tag,
+              reason: "buffer_full",
+              detail: "NATS unreachable",
+              count,
+            });
           continue;
         }
         m.queuedSamples += n;
@@ -264,20 +338,34 @@ export class MachineBridge {
     }
   }
 
-  #onStatus(endpoint: EndpointConfig, { status, previous, reason, lastHeartbeatAt }: StatusChange) {
+  #onStatus(endpoint: EndpointConfig, { status, previous, reason, lastHeartbeatAt, nodes }: StatusChange) {
     const { config, logger, statusKv } = this.options;
-    this.#metrics.endpointUp.set({ endpoint: endpoint.id }, status === "ONLINE" ? 1 : 0);
+    this.#metrics.endpointUp.set(
+      { endpoint: endpoint.id },
+      status === "ONLINE" || status === "DEGRADED" ? 1 : 0,
+    );
+    for (const n of nodes)
+      this.#metrics.nodeOk.set(
+        { endpoint: endpoint.id, machine: n.machine, signal: n.signal },
+        n.status === "Good" ? 1 : 0,
+      );
+    const problems = nodes.filter((n) => n.status !== "Good" && n.status !== "Unchecked");
+    this.#metrics.nodesNotOk.set({ endpoint: endpoint.id }, problems.length);
     const record = {
       connectorId: config.connectorId,
       endpoint: endpoint.url,
       status,
       reason,
       lastHeartbeatAt,
+      nodes,
     };
     void statusKv
       ?.put(`machine-bridge.${config.connectorId}.${endpoint.id}`, JSON.stringify(record))
       .catch((err) => logger.debug({ err }, "connector status not written to KV"));
-    if (previous === status) return; // a heartbeat: recorded in KV only
+    if (previous === status && status !== "DEGRADED") return; // a heartbeat: recorded in KV only
+    if (previous === status && previous === "DEGRADED" && reason === this.#lastReason.get(endpoint.id))
+      return;
+    this.#lastReason.set(endpoint.id, reason);
     logger[status === "ONLINE" ? "info" : "warn"](
       { endpoint: endpoint.id, status, reason },
       "endpoint status",
@@ -294,6 +382,16 @@ export class MachineBridge {
         reason,
         lastHeartbeatAt,
         changedAt,
+        nodes:
+          status === "DEGRADED"
+            ? problems.map((n) => ({
+                machine: n.machine,
+                signal: n.signal,
+                nodeId: n.nodeId,
+                status: n.status,
+                detail: n.detail,
+              }))
+            : [],
       },
       id: derivedEventId(config.connectorId, endpoint.id, status, changedAt.getTime()),
       time: changedAt,
@@ -302,15 +400,33 @@ export class MachineBridge {
   }
 }
 
+/** What each signal is, for the node check of its type. */
+const ROLES: Readonly<Record<string, NodeRole>> = {
+  state: "state",
+  running: "running",
+  mode: "mode",
+  goodCounter: "counter",
+  rejectCounter: "counter",
+  order: "text",
+  lot: "text",
+  stopReason: "text",
+  stopReasonText: "text",
+};
+
 /** The monitored items of one machine mapping (`machine`: its index on the endpoint). */
 export function signalsOf(machine: number, mapping: EndpointConfig["machines"][number]): MonitoredSignal[] {
   const out: MonitoredSignal[] = [];
+  const machineName = mapping.machine;
   for (const [signal, node] of Object.entries(mapping.signals)) {
     if (!node) continue;
     out.push({
       machine,
+      machineName,
       signal: signal as MonitoredSignal["signal"],
+      role: ROLES[signal] ?? "text",
       nodeId: node.nodeId,
+      expectedDataType: node.dataType,
+      ...("values" in node && node.values ? { runningValues: true } : {}),
       samplingIntervalMs: node.samplingIntervalMs ?? 0,
       queueSize: node.queueSize ?? 100,
     });
@@ -318,12 +434,26 @@ export function signalsOf(machine: number, mapping: EndpointConfig["machines"][n
   for (const t of mapping.telemetry)
     out.push({
       machine,
+      machineName,
       signal: "telemetry",
+      role: "telemetry",
       tag: t.tag,
       nodeId: t.nodeId,
+      expectedDataType: t.dataType,
       samplingIntervalMs: t.samplingIntervalMs,
       queueSize: t.queueSize,
       ...(t.deadband ? { deadband: t.deadband } : {}),
+    });
+  if (mapping.alarms)
+    out.push({
+      machine,
+      machineName,
+      signal: "alarm",
+      role: "notifier",
+      nodeId: mapping.alarms.notifier,
+      samplingIntervalMs: 0,
+      queueSize: 1000,
+      ...(mapping.alarms.sources ? { alarmSources: mapping.alarms.sources } : {}),
     });
   return out;
 }

@@ -23,20 +23,77 @@ const nodeId = z
   .regex(/^(ns=\d+;|nsu=[^;]+;)?[isgb]=.+$/, "an OPC UA node id such as ns=1;s=Line1.State or ns=2;i=1042");
 const positiveMs = z.number().int().positive();
 
+/**
+ * The data type a node is expected to have: the browse name of its DataType node, as `threadline
+ * bridge discover` writes it (`Int64`, `Double`, `Duration`, a vendor's enumeration `PressStatus` …).
+ * Checked at start-up and after every reconnection: a node whose type changed is reported.
+ */
+const dataType = z.string().min(1).max(200);
+
 /** Monitoring parameters of one signal. Counters and states default to "every change". */
 const Monitoring = {
   /** Server-side sampling interval; 0 = report every change. @default 0 (signals), 1000 (telemetry) */
   samplingIntervalMs: z.number().int().nonnegative().optional(),
   /** Values the server keeps between two publishes. @default 100 (signals), 10 (telemetry) */
   queueSize: z.number().int().positive().max(10_000).optional(),
+  /** The node's expected data type (its DataType's browse name). @default not checked */
+  dataType: dataType.optional(),
 };
 
-/** A signal's node: its node id, or `{ nodeId, samplingIntervalMs?, queueSize? }`. */
+/** A signal's node: its node id, or `{ nodeId, samplingIntervalMs?, queueSize?, dataType? }`. */
 const SignalNode = z.preprocess(
   (v) => (typeof v === "string" ? { nodeId: v } : v),
   z.object({ nodeId, ...Monitoring }).strict(),
 );
 export type SignalNode = z.output<typeof SignalNode>;
+
+/**
+ * A running signal: a Boolean (or a number, 0 = not running), or a vendor's status whose `values`
+ * (numbers, texts or enumeration names) mean running — any other value is a stop, and names the
+ * downtime when nothing better does.
+ */
+const RunningNode = z.preprocess(
+  (v) => (typeof v === "string" ? { nodeId: v } : v),
+  z
+    .object({
+      nodeId,
+      ...Monitoring,
+      values: z
+        .array(z.union([z.string().min(1), z.number(), z.boolean()]))
+        .min(1)
+        .optional(),
+    })
+    .strict(),
+);
+export type RunningNode = z.output<typeof RunningNode>;
+
+/** OPC UA Alarms & Conditions of a machine. */
+const AlarmsMapping = z
+  .object({
+    /**
+     * The node whose events are subscribed to: an object with an EventNotifier (the machine's own,
+     * or `i=2253`, the Server object, which notifies every event of the server).
+     */
+    notifier: nodeId,
+    /** Only conditions whose SourceNode is one of these. @default every condition of the notifier */
+    sources: z.array(nodeId).min(1).optional(),
+    /**
+     * Active alarms name a downtime that no stop reason signal names: the most severe one at or
+     * above `minSeverity` (1-1000) gives its ConditionName as the reason code and its message as
+     * the text. `true` = every severity. @default off
+     */
+    downtimeReason: z
+      .preprocess(
+        (v) => (v === true ? {} : v === false ? undefined : v),
+        z
+          .object({ minSeverity: z.number().int().min(1).max(1000).default(1) })
+          .strict()
+          .optional(),
+      )
+      .optional(),
+  })
+  .strict();
+export type AlarmsMapping = z.infer<typeof AlarmsMapping>;
 
 const Deadband = z
   .object({
@@ -54,6 +111,8 @@ export const TelemetryTag = z
     samplingIntervalMs: z.number().int().nonnegative().default(1000),
     queueSize: z.number().int().positive().max(10_000).default(10),
     deadband: Deadband.optional(),
+    /** The node's expected data type (its DataType's browse name). @default not checked */
+    dataType: dataType.optional(),
   })
   .strict();
 export type TelemetryTag = z.infer<typeof TelemetryTag>;
@@ -81,9 +140,14 @@ export const MachineMapping = z
     machine: token,
     /** State numbering of this machine; overrides the endpoint's. */
     profile: z.string().min(1).optional(),
+    /**
+     * What the machine has. All optional: a PackML `state` or a `running` signal (not both),
+     * counters, order/lot, stop reasons — or nothing but telemetry.
+     */
     signals: z
       .object({
-        state: SignalNode,
+        state: SignalNode.optional(),
+        running: RunningNode.optional(),
         mode: SignalNode.optional(),
         goodCounter: SignalNode.optional(),
         rejectCounter: SignalNode.optional(),
@@ -92,7 +156,8 @@ export const MachineMapping = z
         stopReason: SignalNode.optional(),
         stopReasonText: SignalNode.optional(),
       })
-      .strict(),
+      .strict()
+      .default({}),
     counters: z
       .object({
         /** Largest value before the counter wraps to 0. @default 4294967295 (UInt32) */
@@ -108,6 +173,8 @@ export const MachineMapping = z
       .strict()
       .default({ max: 0xffff_ffffn, rolloverWindow: 0.1, uom: "Units" }),
     telemetry: z.array(TelemetryTag).default([]),
+    /** OPC UA Alarms & Conditions: alarm events, and optionally downtime reasons. @default none */
+    alarms: AlarmsMapping.optional(),
     /** Mode number → PackML mode, when a mode signal is mapped. @default 1 PRODUCTION, 2 MAINTENANCE, 3 MANUAL */
     modes: z.record(z.string().regex(/^-?\d+$/), z.enum(PACK_ML_MODE_SYMBOLS)).optional(),
     /**
@@ -123,6 +190,13 @@ export const MachineMapping = z
   })
   .strict()
   .superRefine((m, ctx) => {
+    if (m.signals.state && m.signals.running)
+      ctx.addIssue({
+        code: "custom",
+        path: ["signals", "running"],
+        message:
+          "a machine has a PackML state or a running signal, not both (the state already says when it runs)",
+      });
     const tags = new Set<string>();
     m.telemetry.forEach((t, i) => {
       if (tags.has(t.tag))
@@ -222,6 +296,12 @@ export const BridgeConfig = z
       .strict()
       .default({ categories: {}, defaultCategory: "UNCLASSIFIED" }),
     endpoints: z.array(EndpointConfig).min(1),
+    /**
+     * How often nodes found bad (missing, not readable, of the wrong type) are checked again; one
+     * that is good again gets its monitored item back. Every node is also checked at start-up and
+     * after every reconnection. @default 30000
+     */
+    recheckNodesMs: positiveMs.default(30_000),
     /**
      * Per line (`line`, or `site/line` when the bridge maps several sites): which machine is the
      * line's counting point — the one whose good count is the line's finished output posted to the

@@ -9,6 +9,7 @@ import { BaseServiceConfig } from "../../../streams/src/config.js";
 import { runService } from "../../../streams/src/service.js";
 import { CONNECTOR_STATE_BUCKET, MachineBridge } from "./bridge.js";
 import { loadBridgeConfig } from "./config.js";
+import { routeNodeOpcuaLogs } from "./opcua/client.js";
 
 const BridgeServiceConfig = BaseServiceConfig.extend({
   /** The plant mapping file (YAML or JSON): endpoints, machines, signals. */
@@ -22,6 +23,8 @@ export async function startMachineBridgeService(env: Record<string, string | und
     env,
     setup: async ({ config, nc, codec, publisher, logger, metrics }) => {
       const bridgeConfig = loadBridgeConfig(config.BRIDGE_CONFIG);
+      // node-opcua's warnings in the service's JSON log, not as console text between its lines.
+      routeNodeOpcuaLogs((level, line) => logger[level](line));
       const jsm = await jetstreamManager(nc, { checkAPI: false });
       const statusKv = await new Kvm(nc).open(CONNECTOR_STATE_BUCKET).catch(() => undefined);
       const bridge = await MachineBridge.start({

@@ -2,7 +2,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 export interface BridgeMetrics {
-  /** 1 while the endpoint answers its heartbeat, else 0. */
+  /** 1 while the endpoint answers its heartbeat (ONLINE or DEGRADED), else 0. */
   readonly endpointUp: Gauge<"endpoint">;
   /** Value changes received from OPC UA subscriptions. */
   readonly readings: Counter<"endpoint">;
@@ -12,8 +12,19 @@ export interface BridgeMetrics {
   readonly staleReadings: Counter<"machine">;
   /** State numbers the machine's profile does not know (read as UNDEFINED). */
   readonly unknownStates: Counter<"machine">;
-  /** Telemetry samples dropped because NATS was unreachable too long (buffer full). */
-  readonly samplesDropped: Counter<"machine">;
+  /**
+   * Telemetry samples dropped, by tag and reason: `buffer_full` (NATS unreachable too long),
+   * `unsupported_type`, `nested_array`, `array_too_long`.
+   */
+  readonly samplesDropped: Counter<"machine" | "tag" | "reason">;
+  /** Readings of signals (state, counters, running …) that could not be used, by reason. */
+  readonly readingsDropped: Counter<"machine" | "signal" | "reason">;
+  /** 1 while a configured node is good (exists, readable, of a usable type, its item reporting good values). */
+  readonly nodeOk: Gauge<"endpoint" | "machine" | "signal">;
+  /** Configured nodes of the endpoint that are not good (the endpoint is DEGRADED while above 0). */
+  readonly nodesNotOk: Gauge<"endpoint">;
+  /** Events their schema refused (a defect), left out rather than blocking the machine's outbox. */
+  readonly eventsInvalid: Counter<"machine" | "event_type">;
   /** Events waiting for their PubAck or a retry. */
   readonly outboxSize: Gauge<"machine">;
   /** Machines whose state and counters have been read since start (nothing they count goes uncounted). */
@@ -61,8 +72,32 @@ export function bridgeMetrics(registry: Registry): BridgeMetrics {
     }),
     samplesDropped: new Counter({
       name: "threadline_bridge_samples_dropped_total",
-      help: "Telemetry samples dropped while NATS was unreachable",
-      labelNames: ["machine"],
+      help: "Telemetry samples dropped, by tag and reason (buffer_full, unsupported_type, nested_array, array_too_long)",
+      labelNames: ["machine", "tag", "reason"],
+      registers,
+    }),
+    readingsDropped: new Counter({
+      name: "threadline_bridge_readings_dropped_total",
+      help: "Signal readings that could not be used (not_a_count, not_a_state, bad_quality ...)",
+      labelNames: ["machine", "signal", "reason"],
+      registers,
+    }),
+    nodeOk: new Gauge({
+      name: "threadline_bridge_node_ok",
+      help: "1 while a configured OPC UA node is good, 0 when missing, unreadable, mistyped or reporting a bad status",
+      labelNames: ["endpoint", "machine", "signal"],
+      registers,
+    }),
+    nodesNotOk: new Gauge({
+      name: "threadline_bridge_nodes_not_ok",
+      help: "Configured OPC UA nodes of the endpoint that are not good",
+      labelNames: ["endpoint"],
+      registers,
+    }),
+    eventsInvalid: new Counter({
+      name: "threadline_bridge_events_invalid_total",
+      help: "Events their schema refused (a defect), logged and left out",
+      labelNames: ["machine", "event_type"],
       registers,
     }),
     outboxSize: new Gauge({

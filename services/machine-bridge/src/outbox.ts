@@ -3,6 +3,7 @@
  * stream acknowledges it (same id, so a retry that did land is dropped by the duplicate window).
  * One per machine keeps a machine's events in order while machines publish in parallel.
  */
+import { PayloadInvalidError } from "../../../contracts/src/errors.js";
 import type { EventType } from "../../../contracts/src/events.generated.js";
 import { backoffDelay, sleep } from "../../../streams/src/backoff.js";
 import type { Logger } from "../../../streams/src/logger.js";
@@ -17,6 +18,11 @@ export interface OutboxOptions {
   readonly onPublished?: (event: Outgoing, duplicate: boolean) => void;
   /** Called when a publish attempt fails (it will be retried). */
   readonly onRetry?: (event: Outgoing, error: Error) => void;
+  /**
+   * Called for an event its schema refuses (a defect: no retry can fix it). It is logged and left
+   * out, so the machine's other events are not held behind it forever.
+   */
+  readonly onInvalid?: (event: Outgoing, error: PayloadInvalidError) => void;
 }
 
 const RETRY = { initialDelayMs: 200, maxDelayMs: 5_000, multiplier: 2, jitter: 0.2 };
@@ -25,8 +31,12 @@ export class Outbox {
   #queue: Outgoing[] = [];
   #worker: Promise<void> | undefined;
   readonly #abort = new AbortController();
+  /** The publisher whose `ce-source` names the site the subjects name. */
+  readonly #publisher: EventPublisher;
 
-  constructor(private readonly options: OutboxOptions) {}
+  constructor(private readonly options: OutboxOptions) {
+    this.#publisher = options.publisher.forSite(options.target.site);
+  }
 
   get size(): number {
     return this.#queue.length;
@@ -51,7 +61,8 @@ export class Outbox {
   }
 
   async #drain(): Promise<void> {
-    const { publisher, target, logger } = this.options;
+    const { target, logger } = this.options;
+    const publisher = this.#publisher;
     for (;;) {
       const event = this.#queue[0];
       if (!event || this.#abort.signal.aborted) return;
@@ -68,6 +79,15 @@ export class Outbox {
           break;
         } catch (err) {
           if (this.#abort.signal.aborted) return;
+          if (err instanceof PayloadInvalidError) {
+            this.#queue.shift();
+            logger.error(
+              { err, eventId: event.id, type: event.type },
+              "event refused by its schema: not published",
+            );
+            this.options.onInvalid?.(event, err);
+            break;
+          }
           this.options.onRetry?.(event, err as Error);
           logger.warn({ err, eventId: event.id, type: event.type, failure }, "publish failed; retrying");
           await sleep(backoffDelay(RETRY, failure + 1), this.#abort.signal);

@@ -31,11 +31,16 @@ async function lastOf<K extends EventType>(
   return { seq: msg.seq, value: decoded.value };
 }
 
-/** Reads the resume point of one machine; empty for a machine never seen. */
+/**
+ * Reads the resume point of one machine; empty for a machine never seen. `running`: the machine
+ * has a running signal, whose last known value follows from the downtimes and the running time
+ * of the last report (there is no state event to read it from).
+ */
 export async function readResumePoint(
   jsm: JetStreamManager,
   codec: EventCodec,
   route: MachineRoute,
+  options: { running?: boolean } = {},
 ): Promise<ResumePoint> {
   const [state, started, ended, production] = await Promise.all([
     lastOf(jsm, codec, "mfg.machine.machine_state_changed.v1", route),
@@ -61,5 +66,22 @@ export async function readResumePoint(
       reject: production.value.rejectCounterTo,
       at: production.value.reportedAt,
     };
+  if (options.running) {
+    // The latest of: a downtime still open (not running since it started), a downtime ended
+    // (running since), the last report (running at its end when its last stretch reaches it).
+    const known: { running: boolean; at: Date }[] = [];
+    if (resume.openDowntime) known.push({ running: false, at: resume.openDowntime.startedAt });
+    else if (ended) known.push({ running: true, at: ended.value.endedAt });
+    if (production) {
+      const last = production.value.running.at(-1);
+      const at = production.value.reportedAt;
+      known.push({ running: last?.endedAt.getTime() === at.getTime(), at });
+    }
+    // At the same time, a stop wins: a report made as the machine stopped ends its last stretch then.
+    const latest = known.sort(
+      (a, b) => b.at.getTime() - a.at.getTime() || Number(a.running) - Number(b.running),
+    )[0];
+    if (latest) resume.running = latest;
+  }
   return resume;
 }

@@ -33,7 +33,8 @@ export class EquipmentMap {
 
   /** Whether some machine (a `line/machine` key) has this work centre as its own. */
   hasMachineAt(workcenterCode: string): boolean {
-    for (const [key, code] of this.#workcenterByKey) if (code === workcenterCode && key.includes("/")) return true;
+    for (const [key, code] of this.#workcenterByKey)
+      if (code === workcenterCode && key.includes("/")) return true;
     return false;
   }
 

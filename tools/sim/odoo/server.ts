@@ -27,6 +27,7 @@ import {
 import { baseMethods } from "./methods.js";
 import { installAccessCheck } from "./models/access.js";
 import { allModels } from "./models/index.js";
+import { recordXmlIds } from "./models/ir-model-data.js";
 import { Database, type DatabaseSnapshot, type Vals } from "./orm.js";
 import { getProfile, PROFILE_VERSIONS, type Profile } from "./profiles.js";
 import type { Gate, HandlerContext, HandlerResult, Reply } from "./protocol/common.js";
@@ -34,7 +35,6 @@ import { handleJson2 } from "./protocol/json2.js";
 import { handleJsonRpc } from "./protocol/jsonrpc.js";
 import { handleWeb, WebSessions } from "./protocol/web.js";
 import { handleXmlRpc } from "./protocol/xmlrpc.js";
-import { recordXmlIds } from "./models/ir-model-data.js";
 import { seedDatabase } from "./seed.js";
 import { type CallLogEntry, OdooService } from "./service.js";
 import type { WebhookDelivery, WebhookRule } from "./webhooks.js";

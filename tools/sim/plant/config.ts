@@ -120,6 +120,124 @@ function dupes(values: string[], path: (string | number)[], field: string, ctx: 
   });
 }
 
+/** The data types a generic device's variable can have (OPC UA built-in types and a few standard subtypes). */
+export const DEVICE_DATA_TYPES = [
+  "Boolean",
+  "SByte",
+  "Byte",
+  "Int16",
+  "UInt16",
+  "Int32",
+  "UInt32",
+  "Int64",
+  "UInt64",
+  "Float",
+  "Double",
+  "String",
+  "DateTime",
+  "LocalizedText",
+  "Guid",
+  "ByteString",
+  "XmlElement",
+  "NodeId",
+  "QualifiedName",
+  "StatusCode",
+  /** Standard subtypes: Duration (of Double), UtcTime (of DateTime), Counter (of UInt32). */
+  "Duration",
+  "UtcTime",
+  "Counter",
+  /** The abstract BaseDataType: the value's own type decides (set with `valueType`). */
+  "BaseDataType",
+  /** An Int32 of the device's own enumeration type (`enumeration`). */
+  "Enumeration",
+  /** A structure (the standard Range: low, high), an ExtensionObject. */
+  "Structure",
+] as const;
+export type DeviceDataType = (typeof DEVICE_DATA_TYPES)[number];
+
+export const DeviceVariableConfig = z
+  .object({
+    /** Browse name; `set`/`remove` use it. */
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+    dataType: z.enum(DEVICE_DATA_TYPES),
+    /** For BaseDataType: the type of the value it holds. @default Double */
+    valueType: z.enum(DEVICE_DATA_TYPES).optional(),
+    /** An array of this length (ValueRank 1). @default a scalar */
+    arrayLength: z.number().int().nonnegative().optional(),
+    /** Initial value (JSON: 64-bit integers as decimal strings, times as ISO-8601, LocalizedText as { text, locale }). */
+    value: z.unknown().optional(),
+    /** An AnalogItem with EngineeringUnits and EURange. */
+    unit: z.string().min(1).optional(),
+    range: z.tuple([z.number(), z.number()]).optional(),
+    /** Enumeration members: names (EnumStrings, numbered from 0) or { value, name } (EnumValues). */
+    enumeration: z
+      .union([
+        z.array(z.string().min(1)).min(1),
+        z.array(z.object({ value: z.number().int(), name: z.string().min(1) }).strict()).min(1),
+      ])
+      .optional(),
+    /** Name of the enumeration data type. @default `<name>Enum` */
+    enumerationName: z.string().min(1).optional(),
+    /** A folder under the device object (Organizes), e.g. "Counters". @default directly under it */
+    folder: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .optional(),
+    /** AccessLevel CurrentRead. false: the node exists and cannot be read (BadNotReadable). @default true */
+    readable: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.dataType === "Enumeration" && !v.enumeration)
+      ctx.addIssue({
+        code: "custom",
+        path: ["enumeration"],
+        message: "an Enumeration variable needs its members",
+      });
+  });
+export type DeviceVariableConfig = z.infer<typeof DeviceVariableConfig>;
+
+export const DeviceAlarmConfig = z
+  .object({
+    /** ConditionName and browse name. */
+    name: z.string().regex(/^[A-Za-z0-9_-]+$/),
+    /** @default 500 */
+    severity: z.number().int().min(1).max(1000).default(500),
+    message: z.string().min(1).optional(),
+  })
+  .strict();
+
+/**
+ * A generic OPC UA device, modelled the way many vendors' servers do and unlike the plant's
+ * machines: its own namespace with numeric node ids, variables of every built-in type (some in
+ * folders, some AnalogItems, an enumeration of its own, a structure, arrays), no PackML, and
+ * alarms (OPC UA Alarms & Conditions) with the device object as their event notifier.
+ */
+export const DeviceConfig = z
+  .object({
+    /** Browse name of the device object (under Objects/Devices). */
+    id: token,
+    variables: z.array(DeviceVariableConfig).default([]),
+    alarms: z.array(DeviceAlarmConfig).default([]),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    dupes(
+      d.variables.map((v) => v.name),
+      ["variables"],
+      "name",
+      ctx,
+    );
+    dupes(
+      d.alarms.map((a) => a.name),
+      ["alarms"],
+      "name",
+      ctx,
+    );
+  });
+export type DeviceConfig = z.infer<typeof DeviceConfig>;
+export type DeviceConfigInput = z.input<typeof DeviceConfig>;
+
 export const LineConfig = z.object({ id: token, machines: z.array(MachineConfig).min(1) }).strict();
 export const SiteConfig = z.object({ id: token, lines: z.array(LineConfig).min(1) }).strict();
 
@@ -160,11 +278,26 @@ export const PlantConfig = z
   .object({
     /** PRNG seed (uint32). @default 1 */
     seed: z.number().int().nonnegative().max(0xffff_ffff).default(1),
-    sites: z.array(SiteConfig).min(1),
+    /** PackML machines, by site and line. @default none (a plant of generic devices only) */
+    sites: z.array(SiteConfig).default([]),
+    /** Generic OPC UA devices (see {@link DeviceConfig}). @default none */
+    devices: z.array(DeviceConfig).default([]),
     scenario: z.array(ScenarioStep).default([]),
   })
   .strict()
   .superRefine((p, ctx) => {
+    if (p.sites.length === 0 && p.devices.length === 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["sites"],
+        message: "a plant needs a site with machines, or devices",
+      });
+    dupes(
+      p.devices.map((d) => d.id),
+      ["devices"],
+      "id",
+      ctx,
+    );
     const ids = new Set<string>();
     p.sites.forEach((s, si) => {
       s.lines.forEach((l, li) => {

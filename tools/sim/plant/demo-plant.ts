@@ -6,7 +6,7 @@
  */
 import type { PlantConfigInput } from "./config.js";
 
-type MachineInput = PlantConfigInput["sites"][number]["lines"][number]["machines"][number];
+type MachineInput = NonNullable<PlantConfigInput["sites"]>[number]["lines"][number]["machines"][number];
 type StopReasonInput = NonNullable<MachineInput["stopReasons"]>[number];
 
 const telemetry = (temperature: number, pressure: number, speed: number): MachineInput["telemetry"] => [

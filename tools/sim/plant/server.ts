@@ -53,6 +53,12 @@ import {
   VIRTUAL_TIME_NODE_ID,
 } from "./addressing.js";
 import type { MachineConfig, PlantConfig, PlantConfigInput } from "./config.js";
+import {
+  DEVICE_NAMESPACE_INDEX,
+  DEVICE_NAMESPACE_URI,
+  DEVICES_FOLDER_NODE_ID,
+  GenericDevice,
+} from "./device.js";
 import { type ChangeEvent, IllegalTransitionError, PlantModel, UnknownMachineError } from "./model.js";
 import { PACKML_COMMAND_NAMES, type PackMlCommand } from "./packml.js";
 
@@ -96,6 +102,8 @@ export interface PlantSimulator {
   readonly startEpochMs: number;
   /** The node ids of a machine; throws for an unknown machine. */
   nodeIds(machineId: string): MachineNodeIds;
+  /** A generic device of the config's `devices`, to set values, remove nodes and drive alarms. */
+  device(id: string): GenericDevice;
   /** Sessions open on the current server (0 while restarting or stopped). */
   currentSessionCount(): number;
   /**
@@ -587,6 +595,7 @@ class PlantSimulatorImpl implements PlantSimulator {
   private server: OPCUAServer | null = null;
   private readonly mirror: Mirror;
   private readonly machines = new Map<string, MachineInfo>();
+  private readonly devices = new Map<string, GenericDevice>();
   private readonly unsubscribe: () => void;
   private driver: NodeJS.Timeout | null = null;
   private state: "running" | "restarting" | "stopping" | "stopped" = "running";
@@ -614,6 +623,9 @@ class PlantSimulatorImpl implements PlantSimulator {
           this.machines.set(config.id, info);
           seedMirror(this.mirror, this.model, info);
         }
+    this.model.config.devices.forEach((d, i) => {
+      this.devices.set(d.id, new GenericDevice(d, i));
+    });
     this.unsubscribe = this.model.onChange((e) => {
       const m = this.machines.get(e.machine);
       if (m) mirrorEvent(this.mirror, m, e);
@@ -643,6 +655,12 @@ class PlantSimulatorImpl implements PlantSimulator {
     const m = this.machines.get(machineId);
     if (!m) throw new UnknownMachineError(machineId);
     return structuredClone(m.ids);
+  }
+
+  device(id: string): GenericDevice {
+    const d = this.devices.get(id);
+    if (!d) throw new UnknownMachineError(id);
+    return d;
   }
 
   currentSessionCount(): number {
@@ -754,6 +772,7 @@ class PlantSimulatorImpl implements PlantSimulator {
     const server = this.server;
     this.server = null;
     this.mirror.live.clear();
+    for (const d of this.devices.values()) d.detach();
     if (server) await server.shutdown(0);
   }
 
@@ -815,10 +834,27 @@ class PlantSimulatorImpl implements PlantSimulator {
         this.mirror,
         s.log,
       );
+      if (this.devices.size > 0) {
+        const devices = addressSpace.registerNamespace(DEVICE_NAMESPACE_URI);
+        if (devices.index !== DEVICE_NAMESPACE_INDEX)
+          throw new Error(
+            `namespace ${DEVICE_NAMESPACE_URI} got index ${devices.index}, not ${DEVICE_NAMESPACE_INDEX}`,
+          );
+        // ConditionRefresh, Acknowledge and Confirm methods of the A&C model (OPC 10000-9).
+        addressSpace.installAlarmsAndConditionsService();
+        const folder = devices.addObject({
+          browseName: "Devices",
+          nodeId: DEVICES_FOLDER_NODE_ID,
+          typeDefinition: "FolderType",
+          organizedBy: addressSpace.rootFolder.objects,
+        });
+        for (const d of this.devices.values()) d.build(devices, folder);
+      }
       await server.start();
       return server;
     } catch (err) {
       this.mirror.live.clear();
+      for (const d of this.devices.values()) d.detach();
       await server.shutdown(0).catch(() => {});
       throw err;
     }
