@@ -146,6 +146,7 @@ for (const profile of [16, 17, 18, 19] as const) {
     assert.deepEqual(lots.map((e) => e.value.lot).sort(), [
       "CC-2024-0001",
       "CC-2024-0002",
+      "HNY-2401",
       "PCB-1001",
       "PNT-0001",
       "STL-2401",
@@ -172,13 +173,20 @@ for (const profile of [16, 17, 18, 19] as const) {
     );
 
     const moved = await storedEvents(nc, MOVED, site);
+    // The seeded stock came in by inventory adjustments (from Inventory adjustment to WH/Stock).
+    const adjustments = moved.filter((e) => e.value.movementType === "ADJUSTMENT");
+    assert.ok(adjustments.length >= 10, `${adjustments.length} seeded adjustments`);
+    for (const a of adjustments) assert.equal(a.value.toLocation, "WH/Stock");
     assert.deepEqual(
-      moved.map((e) => [e.value.movementType, e.value.product.code, e.value.quantity.value]).sort(),
+      moved
+        .filter((e) => e.value.movementType !== "ADJUSTMENT")
+        .map((e) => [e.value.movementType, e.value.product.code, e.value.quantity.value, e.value.orderRef])
+        .sort(),
       [
-        ["CONSUMPTION", "COMP-SCR", "100.000000"],
-        ["CONSUMPTION", "COMP-STL", "25.000000"],
-        ["PRODUCTION", "FIN-SB20", "25.000000"],
-        ["RECEIPT", "COMP-ALU", "50.000000"],
+        ["CONSUMPTION", "COMP-SCR", "100.000000", seededDone.name],
+        ["CONSUMPTION", "COMP-STL", "25.000000", seededDone.name],
+        ["PRODUCTION", "FIN-SB20", "25.000000", seededDone.name],
+        ["RECEIPT", "COMP-ALU", "50.000000", null],
       ],
     );
     const receipt = moved.find((e) => e.value.movementType === "RECEIPT");
@@ -215,6 +223,17 @@ for (const profile of [16, 17, 18, 19] as const) {
     await sim.env.call("mrp.production", "action_cancel", [[toCancel.id]]);
     const closing = await orderByOrigin(sim, "SO-0052"); // to_close: every work order finished
     await sim.env.write("mrp.production", [closing.id], { qty_producing: 12 });
+    // The planner books every component on the form ("consumed", with the reserved lots), then closes.
+    const [closingRow] = await sim.env.read("mrp.production", [closing.id], ["product_qty", "move_raw_ids"]);
+    for (const m of (closingRow?.["move_raw_ids"] ?? []) as number[]) {
+      const [move] = await sim.env.read("stock.move", [m], ["product_uom_qty"]);
+      const qty = (Number(move?.["product_uom_qty"]) * 12) / Number(closingRow?.["product_qty"]);
+      await sim.env.write(
+        "stock.move",
+        [m],
+        profile === 16 ? { quantity_done: qty } : { quantity: qty, picked: true },
+      );
+    }
     assert.equal(await sim.env.call("mrp.production", "button_mark_done", [[closing.id]]), true);
     const [delivery] = await sim.env.search("stock.picking", [["origin", "=", "SO-0053"]]);
     await sim.env.call("stock.picking", "action_confirm", [[delivery]]);

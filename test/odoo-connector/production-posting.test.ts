@@ -425,7 +425,9 @@ for (const profile of [16, 17, 18, 19] as const) {
         [a.id],
         [profile >= 19 ? "production_group_id" : "procurement_group_id"],
       );
-      const group = (row?.[profile >= 19 ? "production_group_id" : "procurement_group_id"] as [number])[0];
+      const group = (
+        row?.[profile >= 19 ? "production_group_id" : "procurement_group_id"] as [number] | undefined
+      )?.[0];
       const [product] = await sim.env.search("product.product", [["default_code", "=", "FIN-GB40"]]);
       const b = await sim.env.create("mrp.production", {
         product_id: product,

@@ -378,7 +378,7 @@ async function oldPosting(
   );
   const id = open?.["id"] as number;
   const [order] = await admin.read("mrp.production", [id], ["product_id"]);
-  const product = (order?.["product_id"] as [number, string])[0];
+  const product = (order?.["product_id"] as [number, string] | undefined)?.[0];
   const [lot] = await admin.search("stock.lot", [["name", "=", "LOT-OLD"]]);
   const lotId = lot ?? (await admin.create("stock.lot", { name: "LOT-OLD", product_id: product }));
   await admin.write("mrp.production", [id], {

@@ -7,11 +7,31 @@ import { startTestServer } from "../harness/nats.js";
 test("the demo registers the contracts, publishes a production run once, reads it back, a service tracks it and dead-letters a bad report, the bridged plant matches its ground truth, and Odoo's orders come in as events while the counts go back without drift", async (t) => {
   const server = await startTestServer({}, t);
   const lines: string[] = [];
-  await runDemo({
-    natsUrl: server.clientUrl,
-    print: (l) => lines.push(l),
-    plant: { virtualMs: 60_000, speed: 20 },
+  // --hold: after the scenario everything keeps running, and the demo says where each part is.
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((r) => {
+    release = r;
   });
+  let odooDuringHold: number | undefined;
+  const print = (l: string) => {
+    lines.push(l);
+    if (!l.startsWith("plant simulator (OPC UA):")) return;
+    const odooUrl = lines.map((x) => /^Odoo \(simulated [^)]+\): (\S+)/.exec(x)?.[1]).find(Boolean);
+    void fetch(`${odooUrl}/jsonrpc`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        method: "call",
+        params: { service: "common", method: "version", args: [] },
+      }),
+    })
+      .then((r) => {
+        odooDuringHold = r.status;
+      })
+      .finally(release);
+  };
+  await runDemo({ natsUrl: server.clientUrl, print, plant: { virtualMs: 60_000, speed: 20 }, hold: held });
   const text = lines.join("\n");
   // Every event type of the catalog is a subject.
   assert.match(text, new RegExp(`schema registry holds ${Catalog.load().list().length} subjects`));
@@ -32,9 +52,37 @@ test("the demo registers the contracts, publishes a production run once, reads i
     2,
   );
   assert.match(text, /posted in Odoo: \d+ good on WH\/MO\/\d+ lot LOT-WH-MO-\d+ -> mrp\.production/);
-  const reconciled = lines.filter((l) => /^ {2}WH\/MO\/\d+: reported (\d+), in Odoo \1, drift 0$/.test(l));
+  // What a planner sees in Odoo, against the plant's ground truth: each order closed once its run
+  // ended, with one backorder for the rest.
+  const orders = lines.filter((l) =>
+    /^ {2}WH\/MO\/\d+-001 done: produced \d+ \(counting point (labeler-1|packer-2): \d+ good \+ \d+ rejected: match\)$/.test(
+      l,
+    ),
+  );
+  assert.equal(orders.length, 2, text);
+  assert.equal(
+    lines.filter((l) => /^ {4}scrapped: .*match\)$/.test(l) && !l.includes("MISMATCH")).length,
+    2,
+    text,
+  );
+  assert.equal(lines.filter((l) => /^ {4}work-centre time: .*: match$/.test(l)).length, 2, text);
+  assert.equal(lines.filter((l) => /^ {4}components consumed: COMP-/.test(l)).length, 2, text);
+  assert.equal(
+    lines.filter((l) => /^ {2}WH\/MO\/\d+-002 confirmed: the backorder, \d+ still to produce$/.test(l))
+      .length,
+    2,
+    text,
+  );
+  const reconciled = lines.filter((l) =>
+    /^ {2}WH\/MO\/\d+: counting point good \d+, rejected \d+; \d+ reports in Odoo$/.test(l),
+  );
   assert.equal(reconciled.length, 2, text);
   assert.match(text, /^ {2}no drift$/m);
   assert.match(text, /dead-lettered by the connector: ODOO_ORDER_NOT_FOUND/);
   assert.match(text, /demo done/);
+  assert.match(text, /everything keeps running until Ctrl-C/);
+  assert.match(text, new RegExp(`^NATS: ${server.clientUrl}`, "m"));
+  assert.match(text, /^ {2}integration user threadline \/ API key \S+ \(Manufacturing \/ User\)$/m);
+  assert.match(text, /^plant simulator \(OPC UA\): opc\.tcp:\/\/127\.0\.0\.1:\d+/m);
+  assert.equal(odooDuringHold, 200, "Odoo still answers while the demo holds");
 });

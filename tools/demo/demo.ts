@@ -27,7 +27,7 @@ import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { startNatsServer } from "../local-nats/server.js";
 import { startOdooDemo } from "./odoo.js";
-import { runPlantDemo } from "./plant.js";
+import { startPlantDemo } from "./plant.js";
 
 export interface DemoOptions {
   /** A server to use instead of starting one. @default $NATS_URL, else a local nats-server */
@@ -36,6 +36,25 @@ export interface DemoOptions {
   print?: (line: string) => void;
   /** How long the plant runs (plant time and speed). @default 90 s at 15x */
   plant?: { virtualMs?: number; speed?: number };
+  /**
+   * After the scenario, leave everything running and print how to reach each part: until SIGINT /
+   * SIGTERM (`true`), or until the promise given settles. @default false
+   */
+  hold?: boolean | Promise<unknown>;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearInterval(alive);
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve();
+    };
+    const alive = setInterval(() => undefined, 60_000);
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
 }
 
 const SITE = "plant1";
@@ -257,15 +276,36 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     }
 
     // The ERP: orders released in Odoo become events and are dispatched to the plant's lines; the
-    // machines' counts go back to Odoo through the connector.
+    // machines' counts go back to Odoo through the connector; the runs end and the orders close.
     const odoo = await startOdooDemo({ nc, natsUrl: settings.servers.join(","), codec, print });
     try {
-      await runPlantDemo({ nc, codec, print, orders: odoo.orderByLine, ...(options.plant ?? {}) });
-      await odoo.finish();
+      const plant = await startPlantDemo({
+        nc,
+        codec,
+        print,
+        orders: odoo.orderByLine,
+        ...(options.plant ?? {}),
+      });
+      try {
+        await plant.run();
+        await plant.endRuns();
+        await odoo.finish(plant.truth());
+        print("demo done.");
+        if (options.hold) {
+          print("everything keeps running until Ctrl-C:");
+          print(
+            `NATS: ${settings.servers.join(",")} (npx threadline streams plan --server ${settings.servers[0]})`,
+          );
+          for (const l of odoo.describe()) print(l);
+          print(`plant simulator (OPC UA): ${plant.endpointUrl} (anonymous; the plant stands still)`);
+          await (options.hold === true ? untilSignal() : options.hold);
+        }
+      } finally {
+        await plant.stop();
+      }
     } finally {
       await odoo.stop();
     }
-    print("demo done.");
   } finally {
     await nc?.close();
     await server?.dispose();

@@ -1,36 +1,49 @@
 /**
- * The demo's ERP side: the Odoo simulator (Odoo 17's external API over HTTP) and the Odoo connector
- * service. A planner releases two manufacturing orders in Odoo; the connector's inbound sync turns
- * them into ProductionOrderReleased events, which the demo dispatches to the plant's lines; the
- * machines' counts come back through the bridge as ProductionReported, which the connector posts
- * in Odoo (ProductionPosted). At the end Odoo's quantities are reconciled with the event log.
+ * The demo's ERP side: the Odoo simulator (Odoo 17's external API over HTTP), set up for Threadline
+ * (`threadline odoo setup`) and the Odoo connector as its integration user. A planner releases two
+ * manufacturing orders in Odoo; the connector's inbound sync turns them into ProductionOrderReleased
+ * events, which the demo dispatches to the plant's lines; the machines' counts come back through the
+ * bridge and are posted on the open orders, each machine's running time on its own work centre; when
+ * the plant's runs end the orders are closed with one backorder each. At the end the demo prints what
+ * a planner sees in Odoo against the plant's ground truth, and reconciles.
  */
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { Registry } from "prom-client";
 import type { EventCodec } from "../../contracts/src/codec.js";
 import type { EventPayloads } from "../../contracts/src/events.generated.js";
 import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
+import { setupOdoo } from "../../services/odoo-connector/src/odoo-setup.js";
 import { reconcile } from "../../services/odoo-connector/src/reconcile/index.js";
 import { fromHeaders } from "../../streams/src/envelope.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import type { RunningService } from "../../streams/src/service.js";
-import { startOdooSimulator } from "../sim/odoo/server.js";
+import { LINE_WORKCENTERS } from "../sim/odoo/seed.js";
+import { type OdooSimulator, startOdooSimulator } from "../sim/odoo/server.js";
+import type { PlantTruth } from "./plant.js";
 
 type Released = EventPayloads["mfg.production.production_order_released.v1"];
 type Posted = EventPayloads["mfg.production.production_posted.v1"];
 
 /** What the planner releases: one order per line of the demo plant, big enough for the whole run. */
 const RELEASES = [
-  { line: "line-1", product: "FIN-CC100", quantity: 5_000, workcenter: "ASM1" }, // lot-tracked
-  { line: "line-2", product: "FIN-SB20", quantity: 5_000, workcenter: "PACK" },
+  { line: "line-1", product: "FIN-HJ250", quantity: 5_000, countingPoint: "labeler-1" }, // lot-tracked, strict BoM
+  { line: "line-2", product: "FIN-GB40", quantity: 5_000, countingPoint: "packer-2" }, // warning BoM
 ] as const;
+
+/** Each machine of the demo plant on its own work centre (the simulator's seed). */
+const WORKCENTER_BY_MACHINE = Object.fromEntries(
+  LINE_WORKCENTERS.map((w) => [`${w.code.startsWith("L1") ? "line-1" : "line-2"}/${w.machine}`, w.code]),
+);
 
 export interface OdooDemo {
   /** Released order and lot per plant line, as the events said. */
   readonly orderByLine: ReadonlyMap<string, { order: string; lot: string | null }>;
-  /** Waits until every production report with an order is posted, then prints Odoo's side. */
-  finish(): Promise<void>;
+  /** Waits until the counts and the run ends are posted, then prints Odoo's side and reconciles. */
+  finish(truth: PlantTruth): Promise<void>;
+  /** Where each part can be reached (for `--hold`). */
+  describe(): string[];
   stop(): Promise<void>;
 }
 
@@ -44,31 +57,48 @@ export async function startOdooDemo(options: {
   const sim = await startOdooSimulator({ profile: 17 });
   let connector: RunningService | undefined;
   const taps: { close(): Promise<void> }[] = [];
+  const stop = async () => {
+    for (const t of taps) await t.close().catch(() => undefined);
+    await connector?.stop();
+    await sim.stop();
+  };
   try {
     print(`Odoo simulator: Odoo ${sim.profile.version} external API at ${sim.url} (database ${sim.db})`);
+    const admin = await connect(sim, sim.users.admin);
+    try {
+      const actions = await setupOdoo(admin);
+      print(
+        `threadline odoo setup: ${actions.filter((a) => a.done !== "ok").length} changes (posting model x_threadline_posting, event-id fields, not copied)`,
+      );
+    } finally {
+      await admin.close();
+    }
     connector = await startOdooConnector(
       {
         NATS_URL: options.natsUrl,
         ODOO_URL: sim.url,
         ODOO_DB: sim.db,
-        ODOO_LOGIN: sim.credentials.login,
-        ODOO_API_KEY: sim.credentials.apiKey,
+        // The integration user: exactly Manufacturing / User.
+        ODOO_LOGIN: sim.users.integration.login,
+        ODOO_API_KEY: sim.users.integration.apiKey,
         SITE: "plant-lyon",
         HTTP_HOST: "127.0.0.1",
         HTTP_PORT: "0",
         LOG_LEVEL: "silent",
         SYNC_POLL_INTERVAL_MS: "1000",
-        // A local simulator: no need for the production defaults' gentleness (4 in flight, 20/s).
+        // A local simulator: no need for the production defaults' gentleness.
         ODOO_CONCURRENCY: "8",
         ODOO_RATE_PER_SECOND: "500",
-        WORKCENTER_BY_LINE: JSON.stringify(Object.fromEntries(RELEASES.map((r) => [r.line, r.workcenter]))),
+        WORKCENTER_BY_LINE: JSON.stringify(WORKCENTER_BY_MACHINE),
       },
       { handleSignals: false },
     );
-    print(`Odoo connector: running (${connector.url}), syncing orders, lots, moves and pickings`);
+    print(
+      `Odoo connector: running as ${sim.users.integration.login} (${connector.url}), syncing orders, lots, moves and pickings`,
+    );
 
     // The planner releases the orders in Odoo (over the simulator's own API: as a user would).
-    const released = new Map<string, { order: string; lot: string | null }>();
+    const released = new Set<string>();
     for (const r of RELEASES) {
       const [product] = await sim.env.search("product.product", [["default_code", "=", r.product]]);
       const id = await sim.env.create("mrp.production", {
@@ -78,7 +108,7 @@ export async function startOdooDemo(options: {
       });
       await sim.env.call("mrp.production", "action_confirm", [[id]]);
       const [mo] = (await sim.env.read("mrp.production", [id], ["name"])) as { name: string }[];
-      released.set(mo?.name ?? "", { order: mo?.name ?? "", lot: null });
+      released.add(mo?.name ?? "");
     }
     const orderByLine = new Map<string, { order: string; lot: string | null }>();
     const js = jetstream(nc);
@@ -96,15 +126,15 @@ export async function startOdooDemo(options: {
           `  MFG_PRODUCTION #${m.seq}  released ${e.orderRef}: ${Number(e.quantity.value)} ${e.quantity.uom} of ${e.product.code}${mine ? ` -> dispatched to ${mine.line}` : ""}`,
         );
         if (!mine) continue;
-        // Lot-tracked products get a lot per order (Odoo creates it on the first posting).
-        const lot = mine.product === "FIN-CC100" ? `LOT-${e.orderRef.replaceAll("/", "-")}` : null;
+        // The lot-tracked honey gets a lot per order (created in Odoo with the first count).
+        const lot = mine.product === "FIN-HJ250" ? `LOT-${e.orderRef.replaceAll("/", "-")}` : null;
         orderByLine.set(mine.line, { order: e.orderRef, lot });
       }
     }
     if (orderByLine.size < RELEASES.length)
       throw new Error("the released orders did not arrive as events within 30 s");
 
-    // ProductionPosted as they land: the ERP accepted a machine's count.
+    // ProductionPosted as they land: Odoo accepted a machine's count.
     const posted = await js.consumers.get("MFG_PRODUCTION", {
       filter_subjects: "mfg.production.production_posted.>",
       deliver_policy: DeliverPolicy.New,
@@ -116,36 +146,42 @@ export async function startOdooDemo(options: {
       for await (const m of postedMessages) {
         const e = (await codec.decode<Posted>(m.data, { as: fromHeaders(m.headers).type })).value;
         postings++;
-        if (postings <= 12 || postings % 25 === 0)
+        if (postings <= 8 || postings % 25 === 0)
           print(
             `  MFG_PRODUCTION #${m.seq}  posted in Odoo: ${Number(e.postedGoodQuantity.value)} good on ${e.orderRef}${e.lot ? ` lot ${e.lot}` : ""} -> ${e.odooRecords.map((r) => `${r.model} ${r.name ?? r.id}`).join(", ")}`,
           );
       }
     })();
 
-    const finish = async () => {
-      // Every report with an order and a good quantity becomes one posting: wait until none is left.
-      const client = await OdooClient.connect({
-        url: sim.url,
-        db: sim.db,
-        login: sim.credentials.login,
-        apiKey: sim.credentials.apiKey,
-      });
+    const finish = async (truth: PlantTruth) => {
+      const client = await connect(sim, sim.users.admin);
       try {
         // The plant ran faster than real time: its reports carry source times up to minutes ahead.
         const window = { since: new Date(Date.now() - 3_600_000), until: new Date(Date.now() + 3_600_000) };
-        const deadline = Date.now() + 60_000;
         const dispatched = new Set([...orderByLine.values()].map((o) => o.order));
         const mine = async () =>
-          (await reconcile({ nc, codec, client, ...window })).orders.filter((o) =>
-            dispatched.has(o.orderRef),
-          );
+          (
+            await reconcile({ nc, codec, client, ...window, workcenterByLine: WORKCENTER_BY_MACHINE })
+          ).orders.filter((o) => dispatched.has(o.orderRef));
+        const closed = async () => {
+          for (const { order } of orderByLine.values()) {
+            const family = await familyOf(sim, order);
+            if (!family.some((m) => m.state === "done")) return false;
+          }
+          return true;
+        };
+        const until = Date.now() + 60_000;
         let orders = await mine();
-        while (orders.some((o) => o.waiting.length > 0) && Date.now() < deadline) {
+        while ((orders.some((o) => o.waiting.length > 0) || !(await closed())) && Date.now() < until) {
           await new Promise((r) => setTimeout(r, 500));
           orders = await mine();
         }
-        print(`Odoo: ${postings} postings; reconciliation of the event log with Odoo:`);
+        print(`Odoo, as a planner sees it (${postings} postings), against the plant's ground truth:`);
+        for (const r of RELEASES) {
+          const dispatched = orderByLine.get(r.line);
+          if (dispatched) await printOrder(sim, dispatched.order, r.countingPoint, truth, print);
+        }
+        print("reconciliation of the event log with Odoo:");
         for (const o of orders) {
           print(
             `  ${o.orderRef}: counting point good ${o.counted.good}, rejected ${o.counted.reject}; ${o.posted} reports in Odoo${o.waiting.length ? `, ${o.waiting.length} not posted yet` : ""}`,
@@ -156,29 +192,162 @@ export async function startOdooDemo(options: {
           orders.every((o) => o.findings.length === 0 && o.waiting.length === 0) ? "  no drift" : "  DRIFT",
         );
         // The reports of the first part of the demo name an order Odoo does not have: dead letters.
-        const dead = await jetstreamManager(nc).then((jsm) =>
-          jsm.streams.getMessage(DLQ_STREAM, {
-            last_by_subj: dlqSubject("MFG_PRODUCTION", "odoo-connector-production-reported"),
-          }),
-        );
-        if (dead)
-          print(
-            `  dead-lettered by the connector: ${dead.header.get(DLQ_HEADERS.code)} — ${dead.header.get(DLQ_HEADERS.message)}`,
-          );
+        for (const dead of await deadLetters(nc))
+          print(`  dead-lettered by the connector: ${dead.code} — ${dead.message}`);
       } finally {
         await client.close();
       }
     };
-    const stop = async () => {
-      for (const t of taps) await t.close().catch(() => undefined);
-      await connector?.stop();
-      await sim.stop();
-    };
-    return { orderByLine, finish, stop };
+    const describe = () => [
+      `Odoo (simulated ${sim.profile.serverVersion}): ${sim.url}  database ${sim.db}`,
+      `  administrator ${sim.users.admin.login} / password ${sim.users.admin.password} / API key ${sim.users.admin.apiKey}`,
+      `  integration user ${sim.users.integration.login} / API key ${sim.users.integration.apiKey} (Manufacturing / User)`,
+      `  faults and snapshots: ${sim.url}/__sim/faults (X-Sim-Token: ${sim.adminToken})`,
+      `Odoo connector: ${connector?.url}/metrics, /readyz, /healthz`,
+    ];
+    return { orderByLine, finish, describe, stop };
   } catch (err) {
-    for (const t of taps) await t.close().catch(() => undefined);
-    await connector?.stop();
-    await sim.stop();
+    await stop();
     throw err;
   }
+}
+
+function connect(sim: OdooSimulator, user: { login: string; apiKey: string }): Promise<OdooClient> {
+  return OdooClient.connect({
+    url: sim.url,
+    db: sim.db,
+    login: user.login,
+    apiKey: user.apiKey,
+    registry: new Registry(),
+  });
+}
+
+async function familyOf(
+  sim: OdooSimulator,
+  ref: string,
+): Promise<{ id: number; name: string; state: string }[]> {
+  const rows = await sim.env.searchRead(
+    "mrp.production",
+    ["|", ["name", "=", ref], ["name", "=like", `${ref}-%`]],
+    ["name", "state"],
+  );
+  return rows.map((r) => ({ id: r["id"] as number, name: String(r["name"]), state: String(r["state"]) }));
+}
+
+const round = (n: number, places = 2) => Math.round(n * 10 ** places) / 10 ** places;
+const verdict = (ok: boolean) => (ok ? "match" : "MISMATCH");
+
+/**
+ * One order as a planner reads it in Odoo — produced, components consumed, scrapped, backorder,
+ * work-centre time — each set against what the plant did (the simulator's ground truth).
+ */
+async function printOrder(
+  sim: OdooSimulator,
+  ref: string,
+  countingPoint: string,
+  truth: PlantTruth,
+  print: (line: string) => void,
+): Promise<void> {
+  const family = await familyOf(sim, ref);
+  const point = truth.machines.get(countingPoint);
+  for (const member of family) {
+    const [mo] = await sim.env.read(
+      "mrp.production",
+      [member.id],
+      ["qty_produced", "qty_producing", "product_qty", "product_id"],
+    );
+    if (member.state !== "done") {
+      print(
+        `  ${member.name} ${member.state}: the backorder, ${Number(mo?.["product_qty"])} still to produce`,
+      );
+      continue;
+    }
+    const produced = Number(mo?.["qty_produced"]);
+    const expected = (point?.good ?? 0) + (point?.reject ?? 0);
+    print(
+      `  ${member.name} done: produced ${produced} (counting point ${countingPoint}: ${point?.good} good + ${point?.reject} rejected: ${verdict(produced === expected)})`,
+    );
+    const moves = await sim.env.searchRead(
+      "stock.move",
+      [
+        ["raw_material_production_id", "=", member.id],
+        ["scrap_id", "=", false],
+        ["state", "=", "done"],
+      ],
+      ["product_id", "quantity"],
+    );
+    print(
+      `    components consumed: ${moves.map((m) => `${code(m["product_id"])} ${round(Number(m["quantity"]), 3)}`).join(", ")}`,
+    );
+    const scraps = await sim.env.searchRead(
+      "stock.scrap",
+      [
+        ["production_id", "=", member.id],
+        ["state", "=", "done"],
+      ],
+      ["product_id", "scrap_qty"],
+    );
+    const scrapOf = (c: string) =>
+      scraps.filter((s) => code(s["product_id"]) === c).reduce((n, s) => n + Number(s["scrap_qty"]), 0);
+    const finishedCode = code(mo?.["product_id"]);
+    const rejectedCaps = [...truth.machines].find(([id]) => id === "capper-1")?.[1].reject ?? 0;
+    print(
+      `    scrapped: ${scrapOf(finishedCode)} ${finishedCode} (${countingPoint}'s rejects: ${verdict(scrapOf(finishedCode) === (point?.reject ?? 0))})${
+        finishedCode === "FIN-HJ250"
+          ? `, ${scrapOf("COMP-CAP")} COMP-CAP (capper-1's rejects: ${verdict(scrapOf("COMP-CAP") === rejectedCaps)})`
+          : ""
+      }`,
+    );
+    const wos = await sim.env.searchRead(
+      "mrp.workorder",
+      [["production_id", "=", member.id]],
+      ["workcenter_id", "duration"],
+    );
+    const codes = new Map(
+      (await sim.env.searchRead("mrp.workcenter", [], ["code"])).map((w) => [
+        w["id"] as number,
+        String(w["code"]),
+      ]),
+    );
+    const times = wos.map((w) => {
+      const wc = codes.get((w["workcenter_id"] as [number])[0]) ?? "?";
+      const machine = LINE_WORKCENTERS.find((l) => l.code === wc)?.machine ?? "";
+      const ran = truth.machines.get(machine)?.runningMinutes ?? 0;
+      const minutes = Number(w["duration"]);
+      return {
+        text: `${wc} ${round(minutes)} min (${machine} ran ${round(ran)})`,
+        ok: Math.abs(minutes - ran) < 0.05,
+      };
+    });
+    print(
+      `    work-centre time: ${times.map((t) => t.text).join(", ")}: ${verdict(times.every((t) => t.ok))}`,
+    );
+  }
+}
+
+function code(product: unknown): string {
+  return String((product as [number, string])[1]).replace(/^\[([^\]]+)\].*$/, "$1");
+}
+
+/** The production durable's dead letters (code and message), oldest first. */
+async function deadLetters(nc: NatsConnection): Promise<{ code: string; message: string }[]> {
+  const jsm = await jetstreamManager(nc);
+  const filter = dlqSubject("MFG_PRODUCTION", "odoo-connector-production-reported");
+  const info = await jsm.streams.info(DLQ_STREAM, { subjects_filter: filter }).catch(() => undefined);
+  const total = Object.values(info?.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+  if (total === 0) return [];
+  const consumer = await jetstream(nc).consumers.get(DLQ_STREAM, {
+    filter_subjects: filter,
+    deliver_policy: DeliverPolicy.All,
+    headers_only: true,
+  });
+  const out: { code: string; message: string }[] = [];
+  for await (const m of await consumer.fetch({ max_messages: total, expires: 2_000 })) {
+    out.push({
+      code: m.headers?.get(DLQ_HEADERS.code) ?? "",
+      message: m.headers?.get(DLQ_HEADERS.message) ?? "",
+    });
+    if (out.length >= total) break;
+  }
+  return out;
 }

@@ -1,8 +1,8 @@
 /**
  * The demo's shop floor: the plant simulator (a real OPC UA server) runs the demo plant, the
  * machine bridge subscribes to it and publishes machine and production events, which are printed
- * as they land in JetStream; at the end the bridged totals are set against the simulator's
- * ground truth.
+ * as they land in JetStream; the bridged totals are set against the simulator's ground truth, then
+ * the machines leave their orders (the counting points end their runs, the ERP closes the orders).
  */
 import os from "node:os";
 import path from "node:path";
@@ -60,7 +60,49 @@ function line(type: string, value: unknown): string | undefined {
   }
 }
 
-export async function runPlantDemo(options: PlantDemoOptions): Promise<void> {
+/** What the ERP side needs of the plant: each machine's true totals and running time, by line. */
+export interface PlantTruth {
+  /** Per machine id: good, rejected, minutes in EXECUTE (plant time), its line. */
+  readonly machines: ReadonlyMap<
+    string,
+    { line: string; good: number; reject: number; runningMinutes: number }
+  >;
+}
+
+export interface PlantDemo {
+  readonly endpointUrl: string;
+  /** Runs the plant, then compares the bridged totals with the ground truth (printed). */
+  run(): Promise<void>;
+  /** Every machine leaves its order: the counting points end their runs (ProductionRunEnded). */
+  endRuns(): Promise<void>;
+  truth(): PlantTruth;
+  stop(): Promise<void>;
+}
+
+/** Minutes a machine spent in EXECUTE up to `until` (plant time), from its transitions. */
+function runningMinutes(
+  transitions: readonly { at: number; from: string; to: string }[],
+  state: string,
+  until: number,
+): number {
+  let total = 0;
+  // A machine already running at t=0 has no transition into EXECUTE (nor any, if it never stopped).
+  let since: number | undefined = (transitions[0]?.from ?? state) === "EXECUTE" ? 0 : undefined;
+  for (const t of transitions) {
+    if (t.to === "EXECUTE" && since === undefined) since = t.at;
+    else if (t.from === "EXECUTE" && since !== undefined) {
+      total += t.at - since;
+      since = undefined;
+    }
+  }
+  if (since !== undefined) total += until - since;
+  return total / 60_000;
+}
+
+/** The machine a line's counting point rejects are scrap of a component at: the capper's caps. */
+const REJECTED_COMPONENT: Readonly<Record<string, string>> = { "capper-1": "COMP-CAP" };
+
+export async function startPlantDemo(options: PlantDemoOptions): Promise<PlantDemo> {
   const { nc, codec, print } = options;
   const virtualMs = options.virtualMs ?? 90_000;
   const speed = options.speed ?? 15;
@@ -74,6 +116,11 @@ export async function runPlantDemo(options: PlantDemoOptions): Promise<void> {
   const jsm = await jetstreamManager(nc);
   let bridge: MachineBridge | undefined;
   const taps: { stop(): void }[] = [];
+  const stop = async () => {
+    for (const t of taps) t.stop();
+    await bridge?.stop({ timeoutMs: 5_000 });
+    await sim.stop();
+  };
   try {
     for (const site of sim.model.config.sites)
       for (const line of site.lines) {
@@ -90,11 +137,18 @@ export async function runPlantDemo(options: PlantDemoOptions): Promise<void> {
       overrides: {
         pkiFolder: path.join(pki, "client"),
         heartbeatMs: 1_000,
-        // One report per machine every 2 s (30 s of plant time): each becomes one posting in Odoo.
+        // One report per machine every 2 s (30 s of plant time): progress on the open order in Odoo.
         reportIntervalMs: 2_000,
         telemetry: { batchIntervalMs: 500 },
       },
     });
+    // Each line's counting point is its last machine (the labeler, the packer); the capper's rejects
+    // are caps scrapped.
+    for (const e of mapping.endpoints)
+      for (const m of e.machines) {
+        const component = REJECTED_COMPONENT[m.machine];
+        if (component) Object.assign(m, { rejects: { component } });
+      }
     bridge = await MachineBridge.start({
       config: parseBridgeConfig(mapping),
       publisher: new EventPublisher(js, codec, { service: "machine-bridge", site: "plant-lyon" }),
@@ -143,56 +197,89 @@ export async function runPlantDemo(options: PlantDemoOptions): Promise<void> {
     const deadline = Date.now() + 30_000;
     // The plant stands still until the bridge has every machine's first values: its baseline.
     while (seen.size < machines.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    print(
-      `machine bridge: subscribed, endpoint ${bridge.endpointStatus()["plant-sim"]}; running ${virtualMs / 1000} s of plant time at ${speed}x`,
-    );
-    await runFor(sim.model, virtualMs, { speed, stepMs: 50 });
-    // The plant stands still; its last changes reach the bridge within a publishing interval or two.
-    await new Promise((r) => setTimeout(r, 1_000));
-    await bridge.flush();
-    await new Promise((r) => setTimeout(r, 500)); // let the tap print the last events
-    print(`telemetry: ${samples} samples in ${batches} TelemetrySampled batches`);
+    const demoBridge = bridge;
+    return {
+      endpointUrl: sim.endpointUrl,
+      async run() {
+        print(
+          `machine bridge: subscribed, endpoint ${demoBridge.endpointStatus()["plant-sim"]}; running ${virtualMs / 1000} s of plant time at ${speed}x`,
+        );
+        await runFor(sim.model, virtualMs, { speed, stepMs: 50 });
+        // The plant stands still; its last changes reach the bridge within a publishing interval or two.
+        await new Promise((r) => setTimeout(r, 1_000));
+        await demoBridge.flush();
+        await new Promise((r) => setTimeout(r, 500)); // let the tap print the last events
+        print(`telemetry: ${samples} samples in ${batches} TelemetrySampled batches`);
+        await printBridgedTotals(nc, codec, sim.model.groundTruth(), print);
+      },
+      async endRuns() {
+        for (const id of machines) sim.model.setOrder(id, null, null);
+        await new Promise((r) => setTimeout(r, 1_000));
+        await demoBridge.flush();
+        print("the plant's runs ended: every machine left its order (the counting points said so)");
+      },
+      truth() {
+        const until = sim.model.now;
+        const out = new Map<string, { line: string; good: number; reject: number; runningMinutes: number }>();
+        for (const [id, m] of Object.entries(sim.model.groundTruth()))
+          out.set(id, {
+            line: m.line,
+            good: m.good,
+            reject: m.reject,
+            runningMinutes: runningMinutes(m.transitions, m.state, until),
+          });
+        return { machines: out };
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
 
-    // What the bridge stored against what the simulator knows happened.
-    const truth = sim.model.groundTruth();
-    const stored = new Map<string, { good: number; reject: number }>();
-    const consumer = await js.consumers.get("MFG_PRODUCTION", {
-      filter_subjects: "mfg.production.production_reported.>",
-    });
-    const info = await jsm.streams.info("MFG_PRODUCTION", {
-      subjects_filter: "mfg.production.production_reported.>",
-    });
-    const total = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
-    let read = 0;
-    while (read < total) {
-      const batch = await consumer.fetch({ max_messages: total - read, expires: 2_000 });
-      let got = 0;
-      for await (const m of batch) {
-        got++;
-        const e = (
-          await codec.decode<Payload<"mfg.production.production_reported.v1">>(m.data, {
-            as: "mfg.production.production_reported.v1",
-          })
-        ).value;
-        const s = stored.get(e.equipment.machine as string) ?? { good: 0, reject: 0 };
-        s.good += Number(e.goodQuantity.value);
-        s.reject += Number(e.rejectQuantity.value);
-        stored.set(e.equipment.machine as string, s);
-      }
-      read += got;
-      if (got === 0) break;
+/** What the bridge stored against what the simulator knows happened. */
+async function printBridgedTotals(
+  nc: NatsConnection,
+  codec: EventCodec,
+  truth: ReturnType<Awaited<ReturnType<typeof startPlantSimulator>>["model"]["groundTruth"]>,
+  print: (line: string) => void,
+): Promise<void> {
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const stored = new Map<string, { good: number; reject: number }>();
+  const consumer = await js.consumers.get("MFG_PRODUCTION", {
+    filter_subjects: "mfg.production.production_reported.>",
+  });
+  const info = await jsm.streams.info("MFG_PRODUCTION", {
+    subjects_filter: "mfg.production.production_reported.>",
+  });
+  const total = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+  let read = 0;
+  while (read < total) {
+    const batch = await consumer.fetch({ max_messages: total - read, expires: 2_000 });
+    let got = 0;
+    for await (const m of batch) {
+      got++;
+      const e = (
+        await codec.decode<Payload<"mfg.production.production_reported.v1">>(m.data, {
+          as: "mfg.production.production_reported.v1",
+        })
+      ).value;
+      const s = stored.get(e.equipment.machine as string) ?? { good: 0, reject: 0 };
+      s.good += Number(e.goodQuantity.value);
+      s.reject += Number(e.rejectQuantity.value);
+      stored.set(e.equipment.machine as string, s);
     }
-    print("bridged totals vs the simulator's ground truth:");
-    for (const [id, m] of Object.entries(truth)) {
-      const s = stored.get(id) ?? { good: 0, reject: 0 };
-      const ok = s.good === m.good && s.reject === m.reject;
-      print(
-        `  ${id.padEnd(10)} good ${s.good}/${m.good}  reject ${s.reject}/${m.reject}  downtimes ${m.downtime.length}  ${ok ? "match" : "MISMATCH"}`,
-      );
-    }
-  } finally {
-    for (const t of taps) t.stop();
-    await bridge?.stop({ timeoutMs: 5_000 });
-    await sim.stop();
+    read += got;
+    if (got === 0) break;
+  }
+  print("bridged totals vs the simulator's ground truth:");
+  for (const [id, m] of Object.entries(truth)) {
+    const s = stored.get(id) ?? { good: 0, reject: 0 };
+    const ok = s.good === m.good && s.reject === m.reject;
+    print(
+      `  ${id.padEnd(10)} good ${s.good}/${m.good}  reject ${s.reject}/${m.reject}  downtimes ${m.downtime.length}  ${ok ? "match" : "MISMATCH"}`,
+    );
   }
 }

@@ -19,7 +19,7 @@ import { reflectRegistry } from "./models/ir-model.js";
 import { markDone } from "./models/mrp-mark-done.js";
 import { cancelProductions, confirm, setQtyProducing } from "./models/mrp-production.js";
 import { finishWorkorders, startWorkorders } from "./models/mrp-workorder.js";
-import { actionDone } from "./models/stock-move.js";
+import { actionDone, setQuantityDone } from "./models/stock-move.js";
 import type { Database, Env, Vals } from "./orm.js";
 import { randomInt, seededRandom } from "./prng.js";
 
@@ -531,6 +531,13 @@ export function seedDatabase(db: Database, opts: SeedOptions): void {
     confirm(env, [done]);
     env.write("mrp.production", [done], { qty_producing: 25 });
     setQtyProducing(env, done);
+    // A careful planner also books the components Odoo leaves to a person (the tracked steel on
+    // 16/17), as the form's "consumed" box does: the done order consumed its whole BoM.
+    for (const m of env.get("mrp.production", done, "move_raw_ids") as number[]) {
+      const demand = env.get("stock.move", m, "product_uom_qty") as number;
+      setQuantityDone(env, m, demand);
+      if (p.picked) env.write("stock.move", [m], { picked: true });
+    }
     markDone(env.withContext({ skip_immediate: true, skip_consumption: true, skip_backorder: true }), [done]);
     const cancelled = makeMo(housing, 2, 4, "SO-0041");
     confirm(env, [cancelled]);

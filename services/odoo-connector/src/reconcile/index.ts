@@ -128,6 +128,10 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   const byFamily = new Map<string, LoggedReport[]>();
   for (const r of reports)
     byFamily.set(familyKey(r.orderRef), [...(byFamily.get(familyKey(r.orderRef)) ?? []), r]);
+  // A close the connector gave up on leaves the order open: drift of its family too.
+  for (const e of log.runEnds)
+    if (log.deadLettered.has(e.id) && !byFamily.has(familyKey(e.orderRef)))
+      byFamily.set(familyKey(e.orderRef), []);
   const facts = await readOdoo(
     ctx,
     [...byFamily.keys()],
@@ -184,6 +188,16 @@ function reconcileFamily(
       });
     else if (log.posted.has(r.id) || (log.ackFloor > 0 && r.seq <= log.ackFloor)) lost.push(r);
     else waiting.push(r.id);
+  }
+  for (const e of log.runEnds) {
+    const code = familyKey(e.orderRef) === ref ? log.deadLettered.get(e.id) : undefined;
+    if (code !== undefined)
+      findings.push({
+        kind: "dead_lettered",
+        order: e.orderRef,
+        message: `the run end of ${e.orderRef} (${e.reason}, ${e.endedAt.toISOString()}) was dead-lettered (${code}): the order is still open in Odoo; fix the cause, then redrive it`,
+        events: [e.id],
+      });
   }
   if (lost.length > 0) {
     const first = lost[0] as LoggedReport;

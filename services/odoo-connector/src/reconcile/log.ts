@@ -7,13 +7,18 @@
 import { type Consumer, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { EventCodec } from "../../../../contracts/src/codec.js";
-import type { ProductionPosted, ProductionReported } from "../../../../contracts/src/events.generated.js";
+import type {
+  ProductionPosted,
+  ProductionReported,
+  ProductionRunEnded,
+} from "../../../../contracts/src/events.generated.js";
 import { fromHeaders } from "../../../../streams/src/envelope.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../../../streams/src/names.js";
 import { type Micros, microsOf } from "./decimal.js";
 
 const REPORTED = "mfg.production.production_reported.v1";
 const POSTED = "mfg.production.production_posted.v1";
+const RUN_ENDED = "mfg.production.production_run_ended.v1";
 /** The durable whose dead letters are production reports Odoo refused. */
 export const PRODUCTION_DURABLE = "odoo-connector-production-reported";
 
@@ -32,8 +37,17 @@ export interface LoggedReport {
   readonly reportedAt: Date;
 }
 
+export interface LoggedRunEnd {
+  readonly id: string;
+  readonly orderRef: string;
+  readonly reason: string;
+  readonly endedAt: Date;
+}
+
 export interface EventLog {
   readonly reports: readonly LoggedReport[];
+  /** The run ends of the window (the closes the connector was asked for). */
+  readonly runEnds: readonly LoggedRunEnd[];
   /** Source event id → when the connector said Odoo accepted it (ProductionPosted). */
   readonly posted: ReadonlyMap<string, Date>;
   /** Event id → dead-letter code. */
@@ -80,6 +94,7 @@ export async function readEventLog(o: LogOptions): Promise<EventLog> {
     opt_start_time: o.since.toISOString(),
   });
   const reports: LoggedReport[] = [];
+  const runEnds: LoggedRunEnd[] = [];
   const posted = new Map<string, Date>();
   await readToEnd(consumer, async (m) => {
     const envelope = fromHeaders(m.headers);
@@ -99,6 +114,10 @@ export async function readEventLog(o: LogOptions): Promise<EventLog> {
         runningMinutes: runningMinutes(r),
         reportedAt: r.reportedAt,
       });
+    } else if (envelope.type === RUN_ENDED) {
+      const e = (await o.codec.decode<ProductionRunEnded>(m.data, { as: RUN_ENDED })).value;
+      if (e.endedAt < o.since || e.endedAt > o.until) return;
+      runEnds.push({ id: envelope.id, orderRef: e.orderRef, reason: e.reason, endedAt: e.endedAt });
     } else if (envelope.type === POSTED) {
       const p = (await o.codec.decode<ProductionPosted>(m.data, { as: POSTED })).value;
       posted.set(p.sourceEventId, p.postedAt);
@@ -106,6 +125,7 @@ export async function readEventLog(o: LogOptions): Promise<EventLog> {
   });
   return {
     reports,
+    runEnds,
     posted,
     deadLettered: await deadLetters(o, stream),
     ackFloor: await ackFloor(o, stream),

@@ -14,7 +14,7 @@
  * | done     | anything                         | none (the order's story is over)                  |
  *
  * Tracked fields: quantity (product_qty + uom), planned start/end (fields.ts names them), state, line
- * (from the work center via `lineByWorkcenter`), work center code, lot to produce, and the components
+ * (the first work order's work center that `lineByWorkcenter` maps, else the first's), work center code, lot to produce, and the components
  * (product, demand, uom, reserved lot of the raw-material moves; COMPONENTS has no value field in the
  * contract, consumers re-read the order). Ids: Released and Completed are derived from the order id
  * only (once per order, whatever was rewritten since); Changed from the order, its write_date and the
@@ -272,9 +272,13 @@ async function viewsOf(rows: readonly OdooRow[], ctx: MappingContext): Promise<O
     ...rows.map((r) => m2oId(r["product_id"]) ?? 0),
     ...[...moves.values()].map((m) => m2oId(m["product_id"]) ?? 0),
   ]);
-  // The work center of the first operation: Odoo lists work orders in their operation order.
-  const firstWorkorders = rows.flatMap((r) => x2mIds(r["workorder_ids"]).slice(0, 1));
-  const workorders = await ctx.related.load("mrp.workorder", firstWorkorders, ["workcenter_id"]);
+  // The order's line: that of the first work order (in operation order) whose work centre the map
+  // knows; else the first work order's work centre (a routing may pass work centres of no line).
+  const workorders = await ctx.related.load(
+    "mrp.workorder",
+    rows.flatMap((r) => x2mIds(r["workorder_ids"])),
+    ["workcenter_id"],
+  );
   const workcenters = await ctx.related.load(
     "mrp.workcenter",
     [...workorders.values()].map((w) => m2oId(w["workcenter_id"]) ?? 0),
@@ -297,9 +301,11 @@ async function viewsOf(rows: readonly OdooRow[], ctx: MappingContext): Promise<O
 
   return rows.map((row) => {
     const ref = text(row["name"]) ?? `${MODEL}:${row.id}`;
-    const workorder = workorders.get(x2mIds(row["workorder_ids"])[0] ?? 0);
-    const wc = workcenters.get(m2oId(workorder?.["workcenter_id"]) ?? 0);
-    const workCenter = wc ? (text(wc["code"]) ?? text(wc["name"])) : null;
+    const centres = x2mIds(row["workorder_ids"])
+      .map((id) => workcenters.get(m2oId(workorders.get(id)?.["workcenter_id"]) ?? 0))
+      .map((wc) => (wc ? (text(wc["code"]) ?? text(wc["name"])) : null))
+      .filter((c): c is string => c !== null);
+    const workCenter = centres.find((c) => ctx.lineByWorkcenter[c] !== undefined) ?? centres[0] ?? null;
     const line = workCenter ? (ctx.lineByWorkcenter[workCenter] ?? workCenter) : null;
     const allLots = f.moLotProducing.many
       ? x2mIds(row[lotField])

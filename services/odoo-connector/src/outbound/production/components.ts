@@ -65,9 +65,22 @@ export async function consumeAtOperation(
       ["state", "not in", ["done", "cancel"]],
       ["manual_consumption", "=", true],
     ],
-    { fields: ["unit_factor", "workorder_id", f.moveQty, ...(f.hasPicked ? ["picked"] : [])] },
+    {
+      fields: [
+        "unit_factor",
+        "workorder_id",
+        "state",
+        "has_tracking",
+        f.moveQty,
+        ...(f.hasPicked ? ["picked"] : []),
+      ],
+    },
   );
   if (moves.length === 0) return;
+  // A tracked component is consumed from the lots Odoo reserves ("Check availability"): without a
+  // reservation the quantity would land on a line without a lot, which the close refuses.
+  if (moves.some((m) => m["has_tracking"] && m["has_tracking"] !== "none" && m["state"] !== "assigned"))
+    await ctx.odoo.call("mrp.production", "action_assign", { ids: [member.id] }, { idempotent: true });
   const code = ctx.equipment.workcenterOf(r.equipment.line ?? "", r.equipment.machine);
   const wo = workOrderAt(member, code);
   const [order] = await ctx.odoo.read("mrp.production", [member.id], ["qty_producing", "qty_produced"]);
@@ -93,16 +106,87 @@ export async function consumeAtOperation(
     const done =
       Math.abs(Number(m[f.moveQty] ?? 0) - target) < 1e-9 && (!f.hasPicked || m["picked"] === true);
     if (done) continue;
+    if (m["has_tracking"] && m["has_tracking"] !== "none") await consumeLot(ctx, m["id"] as number, target);
+    else
+      await ctx.odoo.write(
+        "stock.move",
+        [m["id"] as number],
+        { [f.moveQty]: target, ...(f.hasPicked ? { picked: true } : {}) },
+        { idempotent: true },
+      );
+  }
+}
+
+/**
+ * A tracked component's quantity on its reserved lot: Odoo adds an increase on a move as a new line
+ * without a lot (stock_move.py `_set_quantity_done_prepare_vals`), which the close then refuses; a
+ * person sets the lot on the line. So the quantity goes on the line that has the reserved lot, and
+ * lines without one are emptied. No reserved lot (stock short): the move takes it, and the close
+ * says which component lacks a lot.
+ */
+async function consumeLot(ctx: PostingContext, moveId: number, target: number): Promise<void> {
+  const f = ctx.fields;
+  const lines = await ctx.odoo.searchRead("stock.move.line", [["move_id", "=", moveId]], {
+    fields: ["lot_id", f.moveLineQty],
+    order: "id",
+  });
+  const [withLot, ...others] = [
+    ...lines.filter((l) => m2oId(l["lot_id"]) !== false),
+    ...lines.filter((l) => m2oId(l["lot_id"]) === false),
+  ];
+  if (!withLot || m2oId(withLot["lot_id"]) === false) {
     await ctx.odoo.write(
       "stock.move",
-      [m["id"] as number],
+      [moveId],
       { [f.moveQty]: target, ...(f.hasPicked ? { picked: true } : {}) },
       { idempotent: true },
     );
+    return;
   }
+  const picked = f.hasPicked ? { picked: true } : {};
+  await ctx.odoo.write(
+    "stock.move.line",
+    [withLot["id"] as number],
+    { [f.moveLineQty]: target, ...picked },
+    {
+      idempotent: true,
+    },
+  );
+  const stale = others.filter((l) => Number(l[f.moveLineQty] ?? 0) !== 0).map((l) => l["id"] as number);
+  if (stale.length > 0)
+    await ctx.odoo.write("stock.move.line", stale, { [f.moveLineQty]: 0 }, { idempotent: true });
 }
 
 /** Scrap moves carry the order too (mrp stock_scrap.py `_prepare_move_values`): never components. */
 export function notScrap(ctx: Pick<PostingContext, "fields">): unknown[] {
   return ctx.fields.scrapMoveLink === "move.scrap_id" ? ["scrap_id", "=", false] : ["scrapped", "=", false];
+}
+
+/**
+ * Tracked components Odoo filled itself (18/19: not manual, filled by `_set_qty_producing`): Odoo
+ * adds each increase as a line without a lot (`_set_quantity_done_prepare_vals`), which the close
+ * refuses. The quantity is moved onto the line of the lot Odoo reserved, as a person would set it.
+ */
+export async function keepReservedLots(ctx: PostingContext, member: FamilyMember): Promise<void> {
+  const f = ctx.fields;
+  const moves = await ctx.odoo.searchRead(
+    "stock.move",
+    [
+      ["raw_material_production_id", "=", member.id],
+      notScrap(ctx),
+      ["state", "not in", ["done", "cancel"]],
+      ["product_id.tracking", "!=", "none"],
+    ],
+    { fields: ["id"] },
+  );
+  for (const m of moves) {
+    const lines = await ctx.odoo.searchRead("stock.move.line", [["move_id", "=", m["id"]]], {
+      fields: ["lot_id", f.moveLineQty],
+      order: "id",
+    });
+    const loose = lines.filter((l) => m2oId(l["lot_id"]) === false && Number(l[f.moveLineQty] ?? 0) > 0);
+    if (loose.length === 0 || !lines.some((l) => m2oId(l["lot_id"]) !== false)) continue;
+    const total = lines.reduce((n, l) => n + Number(l[f.moveLineQty] ?? 0), 0);
+    await consumeLot(ctx, m["id"] as number, Math.round(total * 1e6) / 1e6);
+  }
 }

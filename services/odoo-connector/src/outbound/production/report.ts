@@ -39,7 +39,7 @@ import {
   quantityOf,
   type Row,
 } from "../steps.js";
-import { componentCommands16, consumeAtOperation, fillComponents } from "./components.js";
+import { componentCommands16, consumeAtOperation, fillComponents, keepReservedLots } from "./components.js";
 import {
   type FamilyMember,
   lastDoneMemberFor,
@@ -106,6 +106,7 @@ export async function postProductionReported(
       if (produced > 0 && OPEN_STATES.has(member.state) && found.workorderId === false)
         await fillComponents(ctx, member);
       if (OPEN_STATES.has(member.state)) await consumeAtOperation(ctx, member, r);
+      if (produced > 0 && OPEN_STATES.has(member.state)) await keepReservedLots(ctx, member);
     } else {
       member = memberFor(family, r, produced > 0 || componentScrap);
       if (produced > 0 && (await trackingOf(ctx, member)) === "serial") {
@@ -117,6 +118,7 @@ export async function postProductionReported(
       } else {
         await apply(ctx, event, member, { produced, good, reject, running });
         if (OPEN_STATES.has(member.state)) await consumeAtOperation(ctx, member, r);
+        if (produced > 0 && OPEN_STATES.has(member.state)) await keepReservedLots(ctx, member);
       }
     }
     const records: OdooRecord[] = [...units, { model: "mrp.production", id: member.id, name: member.name }];
