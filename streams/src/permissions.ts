@@ -61,6 +61,11 @@ export interface ServiceAccess {
    * of a subject to resume from, as the machine bridge does); must be declared.
    */
   readonly readsLast?: readonly string[];
+  /**
+   * Streams it reads through, once, with `readStream` (streams/src/read.ts, cleanup "expire"): an
+   * ephemeral ordered consumer pinned to one subject filter; must be declared.
+   */
+  readonly reads?: readonly StreamReadAccess[];
   /** KV buckets it reads (get, keys, watch, history); must be declared. */
   readonly kvRead?: readonly string[];
   /** KV buckets it writes (put, create, update, delete, purge of keys) and reads; must be declared. */
@@ -78,6 +83,13 @@ export interface ServiceAccess {
    * itself never calls it. @default false
    */
   readonly accountInfo?: boolean;
+}
+
+/** A stream read from a point to its end (reconciliation, reports). */
+export interface StreamReadAccess {
+  readonly stream: string;
+  /** The one subject filter its readers use; the create subject pins it. */
+  readonly filter: string;
 }
 
 /** A nats-server user's permissions, as `authorization.users[].permissions` spells them. */
@@ -253,6 +265,32 @@ export function explainPermissions(
     );
   }
 
+  for (const [i, r] of (access.reads ?? []).entries()) {
+    const key = `reads[${i}]`;
+    const s = decls.streams[r.stream];
+    if (!s) {
+      problem(`${key}.stream`, `stream ${r.stream} is not declared (declared: ${list(streams)})`);
+      continue;
+    }
+    if (typeof r.filter !== "string" || !s.subjects.some((x) => subjectWithin(r.filter, x))) {
+      problem(
+        `${key}.filter`,
+        `${JSON.stringify(r.filter)} is not within ${r.stream}'s subjects (${list(s.subjects)})`,
+      );
+      continue;
+    }
+    const who = `reads ${r.stream} (${r.filter})`;
+    pub(`$JS.API.STREAM.INFO.${r.stream}`, `${who}: an ordered consumer checks the stream first`);
+    pub(
+      `$JS.API.CONSUMER.CREATE.${r.stream}.*.${r.filter}`,
+      `${who}: creates an ephemeral ordered consumer; the subject pins its filter`,
+    );
+    // Pulls are by consumer name, which is random: any consumer of the stream, so it could pull from
+    // another service's durable; what it would see it may read anyway. No DELETE: that would let it
+    // delete other services' durables, so its readers expire (inactive threshold) instead.
+    pub(`$JS.API.CONSUMER.MSG.NEXT.${r.stream}.*`, `${who}: pulls from that consumer`);
+  }
+
   const buckets = Object.keys(decls.kv);
   const checkBucket = (key: string, b: string) => {
     if (decls.kv[b]) return true;
@@ -342,6 +380,7 @@ export const ServiceAccessSchema = z.strictObject({
     .optional(),
   publishes: names,
   readsLast: names,
+  reads: z.array(z.strictObject({ stream: z.string().min(1), filter: z.string().min(1) })).optional(),
   kvRead: names,
   kvWrite: names,
   inboxPrefix: z.string().min(1).optional(),

@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import type { TestContext } from "node:test";
-import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
@@ -26,6 +26,7 @@ import { silentLogger } from "../../streams/src/logger.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
+import { readStream } from "../../streams/src/read.js";
 import type { RunningService } from "../../streams/src/service.js";
 import {
   type OdooSimulator,
@@ -186,25 +187,15 @@ export async function deadLetters(
   stream: string,
   durable: string,
 ): Promise<DeadLetter[]> {
-  const jsm = await jetstreamManager(nc);
-  const filter = dlqSubject(stream, durable);
-  const info = await jsm.streams.info(DLQ_STREAM, { subjects_filter: filter }).catch(() => undefined);
-  const total = Object.values(info?.state.subjects ?? {}).reduce((a, b) => a + b, 0);
-  if (total === 0) return [];
-  const consumer = await jetstream(nc).consumers.get(DLQ_STREAM, {
-    filter_subjects: filter,
-    deliver_policy: DeliverPolicy.All,
-  });
   const out: DeadLetter[] = [];
-  const batch = await consumer.fetch({ max_messages: total, expires: 2_000 });
-  for await (const m of batch) {
+  const read = { stream: DLQ_STREAM, filter: dlqSubject(stream, durable), ifMissing: "empty" } as const;
+  await readStream(nc, read, (m) => {
     out.push({
       ceId: m.headers?.get("ce-id") ?? "",
       code: m.headers?.get(DLQ_HEADERS.code) ?? "",
       message: m.headers?.get(DLQ_HEADERS.message) ?? "",
     });
-    if (out.length >= total) break;
-  }
+  });
   return out;
 }
 

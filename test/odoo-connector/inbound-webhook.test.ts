@@ -205,7 +205,7 @@ test("inbound sync - a model whose reads keep failing backs off and recovers, wi
   await sim.faults.clear();
   await until(
     "lots registered once Odoo answers again",
-    async () => (await storedEvents(nc, LOT, "faulty")).length === 6,
+    async () => (await storedEvents(nc, LOT, "faulty")).length === 7,
     {
       timeoutMs: 5_000,
     },

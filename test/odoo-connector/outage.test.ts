@@ -65,6 +65,12 @@ for (const mode of ["refuse", "503", "timeout"] as const) {
     // The plant keeps reporting through the outage.
     const ids: string[] = [];
     let publishing = true;
+    let probing = true;
+    // A failed assertion must not leave the loops running (the file would never end).
+    t.after(() => {
+      publishing = false;
+      probing = false;
+    });
     const publisher = (async () => {
       while (publishing) {
         ids.push(
@@ -78,7 +84,6 @@ for (const mode of ["refuse", "503", "timeout"] as const) {
     const probes: Probe[] = [];
     const lagP99: number[] = [];
     const cpu: { at: number; seconds: number }[] = [];
-    let probing = true;
     const prober = (async () => {
       while (probing) {
         for (const path of ["/healthz", "/readyz", "/metrics"]) {

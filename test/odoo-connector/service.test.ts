@@ -329,6 +329,7 @@ test("odoo run - as its least-privilege NATS user (services/odoo-connector/acces
   const connector = await endToEnd(t, sim, server, nc, "leastpriv", {
     NATS_USER: auth.service.user,
     NATS_PASSWORD: auth.service.pass,
+    RECONCILE_INTERVAL_MS: "300",
   });
   // A report the connector cannot post is dead-lettered (MFG_DLQ) as that user too.
   const bridge = floorPublisher(nc, "machine-bridge", "leastpriv");
@@ -342,8 +343,14 @@ test("odoo run - as its least-privilege NATS user (services/odoo-connector/acces
     { timeoutMs: 15_000, detail: () => `NATS errors: ${connector.natsErrors.join("; ") || "none"}` },
   );
   assert.deepEqual([letter?.ceId, letter?.code], [poison, "ODOO_ORDER_NOT_FOUND"]);
-  // A few more polls, lag refreshes and KV writes as that user.
+  // A few more polls, lag refreshes, KV writes and reconciliations as that user.
   await new Promise((r) => setTimeout(r, 1_000));
+  const metrics = await (await fetch(`${connector.service.url}/metrics`)).text();
+  const completed = Number(
+    /^threadline_erp_reconcile_completed_timestamp_seconds (\S+)$/m.exec(metrics)?.[1],
+  );
+  assert.ok(Date.now() / 1000 - completed < 2, `the periodic reconciliation runs as that user: ${completed}`);
+  assert.match(metrics, /^threadline_erp_reconcile_findings\{kind="dead_lettered"\} 1$/m);
   assert.deepEqual(connector.natsErrors, []);
   assert.doesNotMatch(connector.logs.join("\n"), /Permissions Violation|permission/i);
 });

@@ -86,6 +86,19 @@ for (const profile of PROFILE_VERSIONS) {
       );
     });
 
+    if (profile >= 17)
+      test("Check availability leaves a picked move alone: its quantity is what was consumed, not a reservation to top up", async () => {
+        const [qty, reservedBefore] = await onHand("COMP-PCB");
+        const mo = await mrp.newMo("FIN-CC100", qty - reservedBefore + 10);
+        const board = (await mrp.components(mo)).get("COMP-PCB") as Row;
+        assert.equal(board["state"], "partially_available");
+        await mrp.call("stock.move", "write", [[board["id"]], { quantity: 2, picked: true }]);
+        await mrp.call("mrp.production", "action_assign", [[mo]]);
+        const after = (await mrp.components(mo)).get("COMP-PCB") as Row;
+        assert.deepEqual([after["quantity"], after["picked"]], [2, true]);
+        await mrp.call("mrp.production", "action_cancel", [[mo]]);
+      });
+
     test("closing an order moves quants: components out of stock, the product in", async () => {
       const [alu] = await onHand("COMP-ALU");
       const [oats] = await onHand("COMP-OAT");

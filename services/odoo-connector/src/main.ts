@@ -146,7 +146,8 @@ function startReconciling(
     if (running || deps.client.breaker.state === "open") return;
     running = true;
     try {
-      const report = await reconcile({ ...deps, since: new Date(Date.now() - config.RECONCILE_WINDOW_MS) });
+      const since = new Date(Date.now() - config.RECONCILE_WINDOW_MS);
+      const report = await reconcile({ ...deps, since, cleanup: "expire" });
       recordDrift(report, deps.registry);
       if (report.drifting.length > 0)
         deps.logger.warn(

@@ -72,6 +72,8 @@ export interface ReconcileMetrics {
   readonly findings: Gauge<"kind">;
   /** Production reports of the window not posted in Odoo yet. */
   readonly waiting: Gauge;
+  /** When the last reconciliation completed (its window's end): alert when it stops advancing. */
+  readonly completedAt: Gauge;
 }
 
 const reconcileByRegistry = new WeakMap<Registry, ReconcileMetrics>();
@@ -96,6 +98,11 @@ export function reconcileMetrics(registry: Registry): ReconcileMetrics {
     waiting: new Gauge({
       name: "threadline_erp_reconcile_unposted_events",
       help: "Production reports of the window not posted in Odoo yet",
+      registers,
+    }),
+    completedAt: new Gauge({
+      name: "threadline_erp_reconcile_completed_timestamp_seconds",
+      help: "End of the window of the last completed reconciliation (Unix seconds); stale when reconciling fails",
       registers,
     }),
   };

@@ -48,6 +48,12 @@ export interface ReconcileOptions {
   readonly workcenterByLine?: Readonly<Record<string, string>>;
   readonly lineByWorkcenter?: Readonly<Record<string, string>>;
   readonly logger?: Logger;
+  /**
+   * The log readers' consumers: deleted after each read, or left to expire (the service: its
+   * least-privilege user may not delete consumers; `reads` in services/odoo-connector/access.yaml).
+   * @default "delete"
+   */
+  readonly cleanup?: "delete" | "expire";
 }
 
 export type FindingKind =
@@ -323,4 +329,5 @@ export function recordDrift(report: ReconcileReport, registry: Registry): void {
       report.orders.reduce((n, o) => n + o.findings.filter((f) => f.kind === kind).length, 0),
     );
   g.waiting.set(report.orders.reduce((n, o) => n + o.waiting.length, 0));
+  g.completedAt.set(report.until.getTime() / 1000);
 }

@@ -4,7 +4,7 @@
  * published, the reports it dead-lettered, and how far its durable has acknowledged. Read with an
  * ephemeral ordered consumer from the window's start (stored time), reads only.
  */
-import { type Consumer, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { EventCodec } from "../../../../contracts/src/codec.js";
 import type {
@@ -14,6 +14,7 @@ import type {
 } from "../../../../contracts/src/events.generated.js";
 import { fromHeaders } from "../../../../streams/src/envelope.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../../../streams/src/names.js";
+import { readStream } from "../../../../streams/src/read.js";
 import { type Micros, microsOf } from "./decimal.js";
 
 const REPORTED = "mfg.production.production_reported.v1";
@@ -63,21 +64,8 @@ export interface LogOptions {
   readonly until: Date;
   /** @default MFG_PRODUCTION */
   readonly stream?: string;
-}
-
-/** Hands every message of an ordered consumer to `fn`, up to the end of the stream as it is now. */
-async function readToEnd(consumer: Consumer, fn: (m: JsMsg) => Promise<void> | void): Promise<void> {
-  for (;;) {
-    const batch = await consumer.fetch({ max_messages: 500, expires: 1_000 });
-    let got = 0;
-    let pending = 0;
-    for await (const m of batch) {
-      got++;
-      pending = m.info.pending;
-      await fn(m);
-    }
-    if (got === 0 || pending === 0) return;
-  }
+  /** What becomes of the readers' consumers (streams/src/read.ts). @default "delete" */
+  readonly cleanup?: "delete" | "expire";
 }
 
 function runningMinutes(r: ProductionReported): number {
@@ -86,17 +74,12 @@ function runningMinutes(r: ProductionReported): number {
 
 export async function readEventLog(o: LogOptions): Promise<EventLog> {
   const stream = o.stream ?? "MFG_PRODUCTION";
-  const js = jetstream(o.nc);
-  // Stored-time start: a report stored before the window cannot have been reported in it.
-  const consumer = await js.consumers.get(stream, {
-    filter_subjects: "mfg.production.>",
-    deliver_policy: DeliverPolicy.StartTime,
-    opt_start_time: o.since.toISOString(),
-  });
   const reports: LoggedReport[] = [];
   const runEnds: LoggedRunEnd[] = [];
   const posted = new Map<string, Date>();
-  await readToEnd(consumer, async (m) => {
+  // Stored-time start: a report stored before the window cannot have been reported in it.
+  const read = { stream, filter: "mfg.production.>", since: o.since, cleanup: o.cleanup } as const;
+  await readStream(o.nc, read, async (m) => {
     const envelope = fromHeaders(m.headers);
     if (envelope.type === REPORTED) {
       const r = (await o.codec.decode<ProductionReported>(m.data, { as: REPORTED })).value;
@@ -135,16 +118,15 @@ export async function readEventLog(o: LogOptions): Promise<EventLog> {
 /** Event id → dead-letter code of the production reports the connector gave up on. */
 async function deadLetters(o: LogOptions, stream: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const consumer = await jetstream(o.nc)
-    .consumers.get(DLQ_STREAM, {
-      filter_subjects: dlqSubject(stream, PRODUCTION_DURABLE),
-      deliver_policy: DeliverPolicy.StartTime,
-      opt_start_time: o.since.toISOString(),
-      headers_only: true,
-    })
-    .catch(() => undefined); // no DLQ stream: nothing dead-lettered
-  if (!consumer) return out;
-  await readToEnd(consumer, (m) => {
+  const read = {
+    stream: DLQ_STREAM,
+    filter: dlqSubject(stream, PRODUCTION_DURABLE),
+    since: o.since,
+    headersOnly: true,
+    cleanup: o.cleanup,
+    ifMissing: "empty", // no dead-letter stream: nothing dead-lettered
+  } as const;
+  await readStream(o.nc, read, (m) => {
     const id = m.headers?.get("ce-id");
     if (id) out.set(id, m.headers?.get(DLQ_HEADERS.code) ?? "DEAD_LETTERED");
   });
@@ -154,7 +136,8 @@ async function deadLetters(o: LogOptions, stream: string): Promise<Map<string, s
 /** How far the connector's production durable acknowledged (0 when it cannot be read). */
 async function ackFloor(o: LogOptions, stream: string): Promise<number> {
   try {
-    const jsm = await jetstreamManager(o.nc);
+    // No account-info call first: a least-privilege user has only the durable's INFO.
+    const jsm = await jetstreamManager(o.nc, { checkAPI: false });
     const info = await jsm.consumers.info(stream, PRODUCTION_DURABLE);
     return info.ack_floor.stream_seq;
   } catch {

@@ -248,7 +248,9 @@ function lineVals(move: Row, extra: Vals): Vals {
 /**
  * `stock.move._action_assign`: reserves what is on hand (FIFO, lots of tracked products on their
  * lines); a move whose product is not storable or whose source keeps no quants (vendors, production…)
- * is reserved in full without quants. State: assigned, partially_available or confirmed.
+ * is reserved in full without quants. State: assigned, partially_available or confirmed. 17+: a
+ * picked move is left alone (`moves_to_assign.filtered(lambda m: not m.picked and …)`): its quantity
+ * is what was consumed, not a reservation to top up.
  */
 export function reserveMoves(env: Env, moveIds: number[]): void {
   const p = env.profile;
@@ -257,6 +259,7 @@ export function reserveMoves(env: Env, moveIds: number[]): void {
     const move = env.row("stock.move", id);
     const state = String(move["state"]);
     if (["done", "cancel", "assigned", "draft"].includes(state)) continue;
+    if (p.picked && move["picked"] === true) continue;
     const product = move["product_id"] as number;
     const demand = float(move["product_uom_qty"]);
     let need = round(demand - reservedOnMove(env, id));
