@@ -54,18 +54,20 @@ test("the demo registers the contracts, publishes a production run once, reads i
   assert.match(text, /posted in Odoo: \d+ good on WH\/MO\/\d+ lot LOT-WH-MO-\d+ -> mrp\.production/);
   // What a planner sees in Odoo, against the plant's ground truth: each order closed once its run
   // ended, with one backorder for the rest.
-  const orders = lines.filter((l) =>
-    /^ {2}WH\/MO\/\d+-001 done: produced \d+ \(counting point (labeler-1|packer-2): \d+ good \+ \d+ rejected: match\)$/.test(
-      l,
-    ),
+  assert.equal(lines.filter((l) => /^ {2}WH\/MO\/\d+-001 done:$/.test(l)).length, 2, text);
+  const produced = lines.filter((l) =>
+    /^ {4}produced: \d+ \((labeler-1|packer-2): \d+ good \+ \d+ rejected: match\)$/.test(l),
   );
-  assert.equal(orders.length, 2, text);
+  assert.equal(produced.length, 2, text);
+  // The counting points' rejects scrapped as finished product, the capper's as caps.
   assert.equal(
-    lines.filter((l) => /^ {4}scrapped: .*match\)$/.test(l) && !l.includes("MISMATCH")).length,
-    2,
+    lines.filter((l) => /^ {4}scrapped (FIN-HJ250|FIN-GB40|COMP-CAP): \d+ .*: match\)$/.test(l)).length,
+    3,
     text,
   );
-  assert.equal(lines.filter((l) => /^ {4}work-centre time: .*: match$/.test(l)).length, 2, text);
+  // Each machine's running time on its own work centre.
+  assert.equal(lines.filter((l) => /^ {4}time on L\d-\w+: [\d.]+ min .*: match\)$/.test(l)).length, 6, text);
+  assert.doesNotMatch(text, /: MISMATCH/);
   assert.equal(lines.filter((l) => /^ {4}components consumed: COMP-/.test(l)).length, 2, text);
   assert.equal(
     lines.filter((l) => /^ {2}WH\/MO\/\d+-002 confirmed: the backorder, \d+ still to produce$/.test(l))

@@ -7,7 +7,7 @@
  * the plant's runs end the orders are closed with one backorder each. At the end the demo prints what
  * a planner sees in Odoo against the plant's ground truth, and reconciles.
  */
-import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import type { EventCodec } from "../../contracts/src/codec.js";
@@ -18,18 +18,26 @@ import { setupOdoo } from "../../services/odoo-connector/src/odoo-setup.js";
 import { reconcile } from "../../services/odoo-connector/src/reconcile/index.js";
 import { fromHeaders } from "../../streams/src/envelope.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
+import { readStream } from "../../streams/src/read.js";
 import type { RunningService } from "../../streams/src/service.js";
 import { LINE_WORKCENTERS } from "../sim/odoo/seed.js";
 import { type OdooSimulator, startOdooSimulator } from "../sim/odoo/server.js";
-import type { PlantTruth } from "./plant.js";
+import { familyOf, orderAgainstPlant, type PlantTruth, printOrderViews } from "./odoo-vs-plant.js";
 
 type Released = EventPayloads["mfg.production.production_order_released.v1"];
 type Posted = EventPayloads["mfg.production.production_posted.v1"];
 
 /** What the planner releases: one order per line of the demo plant, big enough for the whole run. */
 const RELEASES = [
-  { line: "line-1", product: "FIN-HJ250", quantity: 5_000, countingPoint: "labeler-1" }, // lot-tracked, strict BoM
-  { line: "line-2", product: "FIN-GB40", quantity: 5_000, countingPoint: "packer-2" }, // warning BoM
+  // lot-tracked, strict BoM; the capper's rejects are caps scrapped
+  {
+    line: "line-1",
+    product: "FIN-HJ250",
+    quantity: 5_000,
+    countingPoint: "labeler-1",
+    componentScrap: { "COMP-CAP": "capper-1" },
+  },
+  { line: "line-2", product: "FIN-GB40", quantity: 5_000, countingPoint: "packer-2", componentScrap: {} }, // warning BoM
 ] as const;
 
 /** Each machine of the demo plant on its own work centre (the simulator's seed). */
@@ -165,7 +173,7 @@ export async function startOdooDemo(options: {
           ).orders.filter((o) => dispatched.has(o.orderRef));
         const closed = async () => {
           for (const { order } of orderByLine.values()) {
-            const family = await familyOf(sim, order);
+            const family = await familyOf(client, order);
             if (!family.some((m) => m.state === "done")) return false;
           }
           return true;
@@ -179,7 +187,13 @@ export async function startOdooDemo(options: {
         print(`Odoo, as a planner sees it (${postings} postings), against the plant's ground truth:`);
         for (const r of RELEASES) {
           const dispatched = orderByLine.get(r.line);
-          if (dispatched) await printOrder(sim, dispatched.order, r.countingPoint, truth, print);
+          if (!dispatched) continue;
+          const order = {
+            ref: dispatched.order,
+            countingPoint: r.countingPoint,
+            componentScrap: r.componentScrap,
+          };
+          printOrderViews(await orderAgainstPlant(client, order, truth), print);
         }
         print("reconciliation of the event log with Odoo:");
         for (const o of orders) {
@@ -222,132 +236,15 @@ function connect(sim: OdooSimulator, user: { login: string; apiKey: string }): P
   });
 }
 
-async function familyOf(
-  sim: OdooSimulator,
-  ref: string,
-): Promise<{ id: number; name: string; state: string }[]> {
-  const rows = await sim.env.searchRead(
-    "mrp.production",
-    ["|", ["name", "=", ref], ["name", "=like", `${ref}-%`]],
-    ["name", "state"],
-  );
-  return rows.map((r) => ({ id: r["id"] as number, name: String(r["name"]), state: String(r["state"]) }));
-}
-
-const round = (n: number, places = 2) => Math.round(n * 10 ** places) / 10 ** places;
-const verdict = (ok: boolean) => (ok ? "match" : "MISMATCH");
-
-/**
- * One order as a planner reads it in Odoo — produced, components consumed, scrapped, backorder,
- * work-centre time — each set against what the plant did (the simulator's ground truth).
- */
-async function printOrder(
-  sim: OdooSimulator,
-  ref: string,
-  countingPoint: string,
-  truth: PlantTruth,
-  print: (line: string) => void,
-): Promise<void> {
-  const family = await familyOf(sim, ref);
-  const point = truth.machines.get(countingPoint);
-  for (const member of family) {
-    const [mo] = await sim.env.read(
-      "mrp.production",
-      [member.id],
-      ["qty_produced", "qty_producing", "product_qty", "product_id"],
-    );
-    if (member.state !== "done") {
-      print(
-        `  ${member.name} ${member.state}: the backorder, ${Number(mo?.["product_qty"])} still to produce`,
-      );
-      continue;
-    }
-    const produced = Number(mo?.["qty_produced"]);
-    const expected = (point?.good ?? 0) + (point?.reject ?? 0);
-    print(
-      `  ${member.name} done: produced ${produced} (counting point ${countingPoint}: ${point?.good} good + ${point?.reject} rejected: ${verdict(produced === expected)})`,
-    );
-    const moves = await sim.env.searchRead(
-      "stock.move",
-      [
-        ["raw_material_production_id", "=", member.id],
-        ["scrap_id", "=", false],
-        ["state", "=", "done"],
-      ],
-      ["product_id", "quantity"],
-    );
-    print(
-      `    components consumed: ${moves.map((m) => `${code(m["product_id"])} ${round(Number(m["quantity"]), 3)}`).join(", ")}`,
-    );
-    const scraps = await sim.env.searchRead(
-      "stock.scrap",
-      [
-        ["production_id", "=", member.id],
-        ["state", "=", "done"],
-      ],
-      ["product_id", "scrap_qty"],
-    );
-    const scrapOf = (c: string) =>
-      scraps.filter((s) => code(s["product_id"]) === c).reduce((n, s) => n + Number(s["scrap_qty"]), 0);
-    const finishedCode = code(mo?.["product_id"]);
-    const rejectedCaps = [...truth.machines].find(([id]) => id === "capper-1")?.[1].reject ?? 0;
-    print(
-      `    scrapped: ${scrapOf(finishedCode)} ${finishedCode} (${countingPoint}'s rejects: ${verdict(scrapOf(finishedCode) === (point?.reject ?? 0))})${
-        finishedCode === "FIN-HJ250"
-          ? `, ${scrapOf("COMP-CAP")} COMP-CAP (capper-1's rejects: ${verdict(scrapOf("COMP-CAP") === rejectedCaps)})`
-          : ""
-      }`,
-    );
-    const wos = await sim.env.searchRead(
-      "mrp.workorder",
-      [["production_id", "=", member.id]],
-      ["workcenter_id", "duration"],
-    );
-    const codes = new Map(
-      (await sim.env.searchRead("mrp.workcenter", [], ["code"])).map((w) => [
-        w["id"] as number,
-        String(w["code"]),
-      ]),
-    );
-    const times = wos.map((w) => {
-      const wc = codes.get((w["workcenter_id"] as [number])[0]) ?? "?";
-      const machine = LINE_WORKCENTERS.find((l) => l.code === wc)?.machine ?? "";
-      const ran = truth.machines.get(machine)?.runningMinutes ?? 0;
-      const minutes = Number(w["duration"]);
-      return {
-        text: `${wc} ${round(minutes)} min (${machine} ran ${round(ran)})`,
-        ok: Math.abs(minutes - ran) < 0.05,
-      };
-    });
-    print(
-      `    work-centre time: ${times.map((t) => t.text).join(", ")}: ${verdict(times.every((t) => t.ok))}`,
-    );
-  }
-}
-
-function code(product: unknown): string {
-  return String((product as [number, string])[1]).replace(/^\[([^\]]+)\].*$/, "$1");
-}
-
 /** The production durable's dead letters (code and message), oldest first. */
 async function deadLetters(nc: NatsConnection): Promise<{ code: string; message: string }[]> {
-  const jsm = await jetstreamManager(nc);
-  const filter = dlqSubject("MFG_PRODUCTION", "odoo-connector-production-reported");
-  const info = await jsm.streams.info(DLQ_STREAM, { subjects_filter: filter }).catch(() => undefined);
-  const total = Object.values(info?.state.subjects ?? {}).reduce((a, b) => a + b, 0);
-  if (total === 0) return [];
-  const consumer = await jetstream(nc).consumers.get(DLQ_STREAM, {
-    filter_subjects: filter,
-    deliver_policy: DeliverPolicy.All,
-    headers_only: true,
-  });
   const out: { code: string; message: string }[] = [];
-  for await (const m of await consumer.fetch({ max_messages: total, expires: 2_000 })) {
+  const filter = dlqSubject("MFG_PRODUCTION", "odoo-connector-production-reported");
+  await readStream(nc, { stream: DLQ_STREAM, filter, headersOnly: true, ifMissing: "empty" }, (m) => {
     out.push({
       code: m.headers?.get(DLQ_HEADERS.code) ?? "",
       message: m.headers?.get(DLQ_HEADERS.message) ?? "",
     });
-    if (out.length >= total) break;
-  }
+  });
   return out;
 }

@@ -16,10 +16,12 @@ import { parseBridgeConfig } from "../../services/machine-bridge/src/config.js";
 import { fromHeaders } from "../../streams/src/envelope.js";
 import { silentLogger } from "../../streams/src/logger.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
+import { readStream } from "../../streams/src/read.js";
 import { bridgeMappingFor } from "../sim/plant/bridge-mapping.js";
 import { DEMO_PLANT } from "../sim/plant/demo-plant.js";
 import { runFor } from "../sim/plant/run-for.js";
 import { startPlantSimulator } from "../sim/plant/server.js";
+import { type PlantTruth, plantTruth } from "./odoo-vs-plant.js";
 
 export interface PlantDemoOptions {
   nc: NatsConnection;
@@ -60,15 +62,6 @@ function line(type: string, value: unknown): string | undefined {
   }
 }
 
-/** What the ERP side needs of the plant: each machine's true totals and running time, by line. */
-export interface PlantTruth {
-  /** Per machine id: good, rejected, minutes in EXECUTE (plant time), its line. */
-  readonly machines: ReadonlyMap<
-    string,
-    { line: string; good: number; reject: number; runningMinutes: number }
-  >;
-}
-
 export interface PlantDemo {
   readonly endpointUrl: string;
   /** Runs the plant, then compares the bridged totals with the ground truth (printed). */
@@ -77,26 +70,6 @@ export interface PlantDemo {
   endRuns(): Promise<void>;
   truth(): PlantTruth;
   stop(): Promise<void>;
-}
-
-/** Minutes a machine spent in EXECUTE up to `until` (plant time), from its transitions. */
-function runningMinutes(
-  transitions: readonly { at: number; from: string; to: string }[],
-  state: string,
-  until: number,
-): number {
-  let total = 0;
-  // A machine already running at t=0 has no transition into EXECUTE (nor any, if it never stopped).
-  let since: number | undefined = (transitions[0]?.from ?? state) === "EXECUTE" ? 0 : undefined;
-  for (const t of transitions) {
-    if (t.to === "EXECUTE" && since === undefined) since = t.at;
-    else if (t.from === "EXECUTE" && since !== undefined) {
-      total += t.at - since;
-      since = undefined;
-    }
-  }
-  if (since !== undefined) total += until - since;
-  return total / 60_000;
 }
 
 /** The machine a line's counting point rejects are scrap of a component at: the capper's caps. */
@@ -218,18 +191,7 @@ export async function startPlantDemo(options: PlantDemoOptions): Promise<PlantDe
         await demoBridge.flush();
         print("the plant's runs ended: every machine left its order (the counting points said so)");
       },
-      truth() {
-        const until = sim.model.now;
-        const out = new Map<string, { line: string; good: number; reject: number; runningMinutes: number }>();
-        for (const [id, m] of Object.entries(sim.model.groundTruth()))
-          out.set(id, {
-            line: m.line,
-            good: m.good,
-            reject: m.reject,
-            runningMinutes: runningMinutes(m.transitions, m.state, until),
-          });
-        return { machines: out };
-      },
+      truth: () => plantTruth(sim.model.groundTruth(), sim.model.now),
       stop,
     };
   } catch (err) {
@@ -245,22 +207,11 @@ async function printBridgedTotals(
   truth: ReturnType<Awaited<ReturnType<typeof startPlantSimulator>>["model"]["groundTruth"]>,
   print: (line: string) => void,
 ): Promise<void> {
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
   const stored = new Map<string, { good: number; reject: number }>();
-  const consumer = await js.consumers.get("MFG_PRODUCTION", {
-    filter_subjects: "mfg.production.production_reported.>",
-  });
-  const info = await jsm.streams.info("MFG_PRODUCTION", {
-    subjects_filter: "mfg.production.production_reported.>",
-  });
-  const total = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
-  let read = 0;
-  while (read < total) {
-    const batch = await consumer.fetch({ max_messages: total - read, expires: 2_000 });
-    let got = 0;
-    for await (const m of batch) {
-      got++;
+  await readStream(
+    nc,
+    { stream: "MFG_PRODUCTION", filter: "mfg.production.production_reported.>" },
+    async (m) => {
       const e = (
         await codec.decode<Payload<"mfg.production.production_reported.v1">>(m.data, {
           as: "mfg.production.production_reported.v1",
@@ -270,10 +221,8 @@ async function printBridgedTotals(
       s.good += Number(e.goodQuantity.value);
       s.reject += Number(e.rejectQuantity.value);
       stored.set(e.equipment.machine as string, s);
-    }
-    read += got;
-    if (got === 0) break;
-  }
+    },
+  );
   print("bridged totals vs the simulator's ground truth:");
   for (const [id, m] of Object.entries(truth)) {
     const s = stored.get(id) ?? { good: 0, reject: 0 };
