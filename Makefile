@@ -14,7 +14,7 @@ NATS_CURRENT = $(shell tools/install/nats-server.sh .cache/nats-server)
 NATS_FLOOR := /usr/sbin/nats-server
 TESTS = $$(find dist/test -name '*.test.js' | sort)
 
-.PHONY: help deps nats-floor build lint typecheck test test-compat ci demo bench clean
+.PHONY: help deps nats-floor build lint typecheck test test-compat ci demo bench chaos-cli clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,6 +52,9 @@ demo: build ## run the demo on embedded defaults (local nats-server unless NATS_
 
 bench: build ## benchmarks; results go to BENCHMARKS.md
 	THREADLINE_NATS_SERVER=$(NATS_CURRENT) node bin/threadline.js bench
+
+chaos-cli: build ## fault run of every part as its own process (30 s Odoo outages, SIGKILLs, nats-server crash, Odoo restore); a table per fault and invariant
+	THREADLINE_NATS_SERVER=$(NATS_CURRENT) node bin/threadline.js chaos
 
 clean: ## remove build output
 	rm -rf dist

@@ -424,6 +424,37 @@ describe("odoo client - limits, circuit breaker and shutdown", () => {
     }
   });
 
+  test("each failed probe doubles how long the breaker stays open, up to maxOpenMs; after a recovery it starts again from openMs", async () => {
+    const odoo = await OdooClient.connect(
+      optionsFor(sim, {
+        retry: { ...FAST_RETRY, attempts: 1 },
+        breaker: { failureThreshold: 1, openMs: 100, maxOpenMs: 400 },
+      }),
+    );
+    const windows: number[] = [];
+    odoo.breaker.onChange((state) => {
+      if (state === "open") windows.push(Math.round(odoo.breaker.retryInMs / 50) * 50);
+    });
+    try {
+      await sim.faults.outage({ mode: "503" });
+      await odooError(odoo.searchCount("res.partner", []));
+      for (let i = 0; i < 3; i++) {
+        await nextState(odoo, "half-open");
+        await odooError(odoo.searchCount("res.partner", []));
+      }
+      await sim.faults.endOutage();
+      await nextState(odoo, "half-open");
+      assert.equal(typeof (await odoo.searchCount("res.partner", [])), "number");
+      assert.equal(odoo.breaker.state, "closed");
+      await sim.faults.outage({ mode: "503" });
+      await odooError(odoo.searchCount("res.partner", []));
+      assert.deepEqual(windows, [100, 200, 400, 400, 100]);
+    } finally {
+      await sim.faults.clear();
+      await odoo.close();
+    }
+  });
+
   test("a posting that meets a probe held by another caller waits for the probe's answer instead of retrying at once (no busy loop)", async () => {
     const odoo = await OdooClient.connect(
       optionsFor(sim, { retry: { attempts: 1 }, breaker: { failureThreshold: 1, openMs: 150 } }),

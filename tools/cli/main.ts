@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { benchCommand } from "./bench.js";
 import { bridgeCommand } from "./bridge.js";
+import { chaosCommand } from "./chaos.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
 import { odooCommand } from "./odoo.js";
@@ -20,7 +21,8 @@ const program = new Command("threadline")
   .addCommand(bridgeCommand())
   .addCommand(odooCommand())
   .addCommand(benchCommand())
-  .addCommand(simCommand());
+  .addCommand(simCommand())
+  .addCommand(chaosCommand());
 
 // Every subcommand reports usage errors as exit 2, like the top level.
 const override = (cmd: Command) => {

@@ -20,30 +20,12 @@ import { fromHeaders } from "../../streams/src/envelope.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { readStream } from "../../streams/src/read.js";
 import type { RunningService } from "../../streams/src/service.js";
-import { LINE_WORKCENTERS } from "../sim/odoo/seed.js";
 import { type OdooSimulator, startOdooSimulator } from "../sim/odoo/server.js";
 import { familyOf, orderAgainstPlant, type PlantTruth, printOrderViews } from "./odoo-vs-plant.js";
+import { LINE_RELEASES, lotFor, WORKCENTER_BY_MACHINE } from "./plant-orders.js";
 
 type Released = EventPayloads["mfg.production.production_order_released.v1"];
 type Posted = EventPayloads["mfg.production.production_posted.v1"];
-
-/** What the planner releases: one order per line of the demo plant, big enough for the whole run. */
-const RELEASES = [
-  // lot-tracked, strict BoM; the capper's rejects are caps scrapped
-  {
-    line: "line-1",
-    product: "FIN-HJ250",
-    quantity: 5_000,
-    countingPoint: "labeler-1",
-    componentScrap: { "COMP-CAP": "capper-1" },
-  },
-  { line: "line-2", product: "FIN-GB40", quantity: 5_000, countingPoint: "packer-2", componentScrap: {} }, // warning BoM
-] as const;
-
-/** Each machine of the demo plant on its own work centre (the simulator's seed). */
-const WORKCENTER_BY_MACHINE = Object.fromEntries(
-  LINE_WORKCENTERS.map((w) => [`${w.code.startsWith("L1") ? "line-1" : "line-2"}/${w.machine}`, w.code]),
-);
 
 export interface OdooDemo {
   /** Released order and lot per plant line, as the events said. */
@@ -107,7 +89,7 @@ export async function startOdooDemo(options: {
 
     // The planner releases the orders in Odoo (over the simulator's own API: as a user would).
     const released = new Set<string>();
-    for (const r of RELEASES) {
+    for (const r of LINE_RELEASES) {
       const [product] = await sim.env.search("product.product", [["default_code", "=", r.product]]);
       const id = await sim.env.create("mrp.production", {
         product_id: product,
@@ -125,21 +107,19 @@ export async function startOdooDemo(options: {
       deliver_policy: DeliverPolicy.All,
     });
     const deadline = Date.now() + 30_000;
-    while (orderByLine.size < RELEASES.length && Date.now() < deadline) {
+    while (orderByLine.size < LINE_RELEASES.length && Date.now() < deadline) {
       const batch = await releases.fetch({ max_messages: 100, expires: 1_000 });
       for await (const m of batch) {
         const e = (await codec.decode<Released>(m.data, { as: fromHeaders(m.headers).type })).value;
-        const mine = RELEASES.find((r) => released.has(e.orderRef) && r.product === e.product.code);
+        const mine = LINE_RELEASES.find((r) => released.has(e.orderRef) && r.product === e.product.code);
         print(
           `  MFG_PRODUCTION #${m.seq}  released ${e.orderRef}: ${Number(e.quantity.value)} ${e.quantity.uom} of ${e.product.code}${mine ? ` -> dispatched to ${mine.line}` : ""}`,
         );
         if (!mine) continue;
-        // The lot-tracked honey gets a lot per order (created in Odoo with the first count).
-        const lot = mine.product === "FIN-HJ250" ? `LOT-${e.orderRef.replaceAll("/", "-")}` : null;
-        orderByLine.set(mine.line, { order: e.orderRef, lot });
+        orderByLine.set(mine.line, { order: e.orderRef, lot: lotFor(mine, e.orderRef) });
       }
     }
-    if (orderByLine.size < RELEASES.length)
+    if (orderByLine.size < LINE_RELEASES.length)
       throw new Error("the released orders did not arrive as events within 30 s");
 
     // ProductionPosted as they land: Odoo accepted a machine's count.
@@ -185,7 +165,7 @@ export async function startOdooDemo(options: {
           orders = await mine();
         }
         print(`Odoo, as a planner sees it (${postings} postings), against the plant's ground truth:`);
-        for (const r of RELEASES) {
+        for (const r of LINE_RELEASES) {
           const dispatched = orderByLine.get(r.line);
           if (!dispatched) continue;
           const order = {

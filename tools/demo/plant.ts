@@ -22,6 +22,7 @@ import { DEMO_PLANT } from "../sim/plant/demo-plant.js";
 import { runFor } from "../sim/plant/run-for.js";
 import { startPlantSimulator } from "../sim/plant/server.js";
 import { type PlantTruth, plantTruth } from "./odoo-vs-plant.js";
+import { withRejectedComponents } from "./plant-orders.js";
 
 export interface PlantDemoOptions {
   nc: NatsConnection;
@@ -72,9 +73,6 @@ export interface PlantDemo {
   stop(): Promise<void>;
 }
 
-/** The machine a line's counting point rejects are scrap of a component at: the capper's caps. */
-const REJECTED_COMPONENT: Readonly<Record<string, string>> = { "capper-1": "COMP-CAP" };
-
 export async function startPlantDemo(options: PlantDemoOptions): Promise<PlantDemo> {
   const { nc, codec, print } = options;
   const virtualMs = options.virtualMs ?? 90_000;
@@ -117,11 +115,7 @@ export async function startPlantDemo(options: PlantDemoOptions): Promise<PlantDe
     });
     // Each line's counting point is its last machine (the labeler, the packer); the capper's rejects
     // are caps scrapped.
-    for (const e of mapping.endpoints)
-      for (const m of e.machines) {
-        const component = REJECTED_COMPONENT[m.machine];
-        if (component) Object.assign(m, { rejects: { component } });
-      }
+    withRejectedComponents(mapping);
     bridge = await MachineBridge.start({
       config: parseBridgeConfig(mapping),
       publisher: new EventPublisher(js, codec, { service: "machine-bridge", site: "plant-lyon" }),

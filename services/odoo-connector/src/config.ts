@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { BaseServiceConfig } from "../../../streams/src/config.js";
+import { ConfigError } from "../../../streams/src/errors.js";
 import type { OdooClientOptions } from "./odoo/options.js";
 
 const positiveInt = z.coerce.number().int().positive();
@@ -44,8 +45,10 @@ export const OdooSettings = z.object({
   ODOO_RETRY_ATTEMPTS: positiveInt.default(5),
   /** Consecutive failed calls that open the circuit breaker (consumers pause). @default 5 */
   ODOO_BREAKER_FAILURES: positiveInt.default(5),
-  /** How long the breaker stays open before one probe call. @default 30000 */
-  ODOO_BREAKER_OPEN_MS: positiveInt.default(30_000),
+  /** How long the breaker stays open before one probe call; doubled after each failed probe. @default 2000 */
+  ODOO_BREAKER_OPEN_MS: positiveInt.default(2_000),
+  /** The longest the breaker stays open between probes (one call per this while Odoo is down). @default 30000 */
+  ODOO_BREAKER_MAX_OPEN_MS: positiveInt.default(30_000),
 });
 export type OdooSettings = z.infer<typeof OdooSettings>;
 
@@ -108,6 +111,11 @@ export type OdooConnectorConfig = z.infer<typeof OdooConnectorConfig>;
 
 /** The Odoo client's options from the settings. */
 export function odooClientOptions(s: OdooSettings): OdooClientOptions {
+  if (s.ODOO_BREAKER_MAX_OPEN_MS < s.ODOO_BREAKER_OPEN_MS)
+    throw new ConfigError(
+      "ODOO_BREAKER_MAX_OPEN_MS",
+      `must be at least ODOO_BREAKER_OPEN_MS (${s.ODOO_BREAKER_OPEN_MS}), got ${s.ODOO_BREAKER_MAX_OPEN_MS}`,
+    );
   return {
     url: s.ODOO_URL,
     db: s.ODOO_DB,
@@ -118,6 +126,10 @@ export function odooClientOptions(s: OdooSettings): OdooClientOptions {
     ratePerSecond: s.ODOO_RATE_PER_SECOND,
     timeoutMs: s.ODOO_TIMEOUT_MS,
     retry: { attempts: s.ODOO_RETRY_ATTEMPTS },
-    breaker: { failureThreshold: s.ODOO_BREAKER_FAILURES, openMs: s.ODOO_BREAKER_OPEN_MS },
+    breaker: {
+      failureThreshold: s.ODOO_BREAKER_FAILURES,
+      openMs: s.ODOO_BREAKER_OPEN_MS,
+      maxOpenMs: s.ODOO_BREAKER_MAX_OPEN_MS,
+    },
   };
 }

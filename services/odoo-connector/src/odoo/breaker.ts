@@ -3,7 +3,8 @@
  * transient reason (after their retries), it opens and calls are refused at once, so consumers stop
  * pulling instead of piling retries on a server that is down. After `openMs` it half-opens on its own
  * (listeners hear it, so a paused consumer can resume) and lets one probe call through: success
- * closes it, a transient failure opens it again for another `openMs`.
+ * closes it, a transient failure opens it again for twice as long, up to `maxOpenMs` — a short
+ * outage is over seconds after Odoo's return, a long one costs Odoo one call per `maxOpenMs`.
  *
  * Any answer from Odoo that is not a transient failure — a ValidationError, an access error — proves
  * the server is up and counts as a success here.
@@ -20,8 +21,10 @@ export type BreakerListener = (state: BreakerState, previous: BreakerState) => v
 export interface BreakerOptions {
   /** Consecutive transient failures that open the breaker. */
   failureThreshold: number;
-  /** How long it stays open before letting a probe through. */
+  /** How long it stays open before the first probe; doubled after each failed probe. */
   openMs: number;
+  /** The longest it stays open between probes. @default openMs (no doubling) */
+  maxOpenMs?: number;
 }
 
 /** What `admit()` grants: a normal call, the half-open probe, or nothing (refuse the call). */
@@ -32,12 +35,16 @@ export class CircuitBreaker {
   private failures = 0;
   private probeUnderWay = false;
   private openedAt = 0;
+  /** The current open window: openMs, doubled by each failed probe up to maxOpenMs. */
+  private windowMs: number;
   private timer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<BreakerListener>();
   /** Callers of `changed()` waiting for the next state change or the end of the probe. */
   private readonly waiters = new Set<() => void>();
 
-  constructor(private readonly options: BreakerOptions) {}
+  constructor(private readonly options: BreakerOptions) {
+    this.windowMs = options.openMs;
+  }
 
   get state(): BreakerState {
     return this.current;
@@ -50,7 +57,7 @@ export class CircuitBreaker {
 
   /** Milliseconds until an open breaker half-opens (0 when not open). */
   get retryInMs(): number {
-    return this.current === "open" ? Math.max(0, this.openedAt + this.options.openMs - Date.now()) : 0;
+    return this.current === "open" ? Math.max(0, this.openedAt + this.windowMs - Date.now()) : 0;
   }
 
   /** Whether the half-open probe call is under way (other calls are refused until it ends). */
@@ -102,7 +109,10 @@ export class CircuitBreaker {
     } else if (this.current === "closed") {
       this.failures++;
       if (this.failures >= this.options.failureThreshold) this.open();
-    } else if (this.current === "half-open" && probe) this.open();
+    } else if (this.current === "half-open" && probe) {
+      this.windowMs = Math.min(this.windowMs * 2, this.options.maxOpenMs ?? this.options.openMs);
+      this.open();
+    }
     if (probe) this.endProbe();
   }
 
@@ -136,7 +146,7 @@ export class CircuitBreaker {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.current === "open") this.transition("half-open");
-    }, this.options.openMs);
+    }, this.windowMs);
     this.timer.unref();
   }
 
@@ -144,7 +154,10 @@ export class CircuitBreaker {
     const previous = this.current;
     if (previous === next) return;
     this.current = next;
-    if (next === "closed") this.failures = 0;
+    if (next === "closed") {
+      this.failures = 0;
+      this.windowMs = this.options.openMs;
+    }
     for (const listener of [...this.listeners]) {
       try {
         listener(next, previous);

@@ -37,8 +37,10 @@ export interface OdooClientOptions {
   breaker?: {
     /** Consecutive calls failed for a transient reason (after retries) that open the breaker. @default 5 */
     failureThreshold?: number;
-    /** How long the breaker stays open before a probe call is let through. @default 30000 */
+    /** How long the breaker stays open before the first probe call is let through. @default 2000 */
     openMs?: number;
+    /** Each failed probe doubles the open time, up to this. @default 30000 */
+    maxOpenMs?: number;
   };
   /** @default a silent logger */
   logger?: Logger;
@@ -56,7 +58,7 @@ export interface ResolvedOptions {
   concurrency: number;
   ratePerSecond: number;
   retry: BackoffPolicy & { attempts: number };
-  breaker: { failureThreshold: number; openMs: number };
+  breaker: { failureThreshold: number; openMs: number; maxOpenMs: number };
   logger: Logger;
   registry: Registry;
 }
@@ -67,7 +69,7 @@ export const DEFAULTS = {
   concurrency: 4,
   ratePerSecond: 20,
   retry: { attempts: 5, initialDelayMs: 200, maxDelayMs: 10_000, multiplier: 2, jitter: 0.2 },
-  breaker: { failureThreshold: 5, openMs: 30_000 },
+  breaker: { failureThreshold: 5, openMs: 2_000, maxOpenMs: 30_000 },
 } as const;
 
 const where = "odoo client options";
@@ -127,6 +129,12 @@ export function parseOptions(o: OdooClientOptions): ResolvedOptions {
         1,
       ),
       openMs: int("breaker.openMs", o.breaker?.openMs, DEFAULTS.breaker.openMs, 1),
+      maxOpenMs: int(
+        "breaker.maxOpenMs",
+        o.breaker?.maxOpenMs,
+        Math.max(DEFAULTS.breaker.maxOpenMs, o.breaker?.openMs ?? 0),
+        o.breaker?.openMs ?? DEFAULTS.breaker.openMs,
+      ),
     },
     logger: o.logger ?? silentLogger,
     registry: o.registry ?? defaultRegistry,

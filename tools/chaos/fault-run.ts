@@ -1,0 +1,860 @@
+/**
+ * A fault run of the whole system as separate processes, as in production: nats-server (with each
+ * service's least-privilege user), the Odoo simulator, the plant simulator (OPC UA), the machine
+ * bridge and the Odoo connector, each started through its CLI. While the plant runs, faults are
+ * injected one after another — Odoo refusing connections, answering 503, hanging; the connector and
+ * the bridge killed with SIGKILL; nats-server killed; Odoo restored from an older backup — and how
+ * each was noticed and recovered from is measured. At the end the machines stop, their runs end and
+ * the invariants are checked: the bridge's totals equal the plant's ground truth with continuous
+ * counter ranges, no event id twice (but the replays), each report posted once, nothing
+ * dead-lettered, reconciliation exact, Odoo's orders equal to what the plant did, and the services
+ * answering their probes throughout.
+ *
+ * `threadline chaos` (make chaos-cli) runs it with 30 s outages; test/tools/chaos.test.ts a short one.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { Registry } from "prom-client";
+import { parse as parseYaml } from "yaml";
+import { EventCodec } from "../../contracts/src/codec.js";
+import type { EventPayloads } from "../../contracts/src/events.generated.js";
+import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
+import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
+import { POSTING_MODEL } from "../../services/odoo-connector/src/odoo-setup.js";
+import type { ReconcileReport } from "../../services/odoo-connector/src/reconcile/index.js";
+import { DLQ_STREAM } from "../../streams/src/names.js";
+import {
+  explainPermissions,
+  parseServiceAccess,
+  permissionsOf,
+  renderAuthorization,
+  renderUserConfig,
+} from "../../streams/src/permissions.js";
+import { readStream } from "../../streams/src/read.js";
+import { familyOf, type OrderView, orderAgainstPlant, plantTruth } from "../demo/odoo-vs-plant.js";
+import {
+  LINE_RELEASES,
+  lotFor,
+  WORKCENTER_BY_MACHINE,
+  withRejectedComponents,
+} from "../demo/plant-orders.js";
+import { getFreePort, type LocalNatsServer, startNatsServer } from "../local-nats/server.js";
+import { machineNodeIds } from "../sim/plant/addressing.js";
+import { bridgeMappingFor } from "../sim/plant/bridge-mapping.js";
+import { type PlantConfig, type PlantConfigInput, parsePlantConfig } from "../sim/plant/config.js";
+import { DEMO_PLANT } from "../sim/plant/demo-plant.js";
+import { PlantControl } from "./plant-control.js";
+import { ThreadlineProcess } from "./process.js";
+
+export interface FaultRunOptions {
+  /** How long each Odoo outage lasts. @default 30000 */
+  readonly outageMs?: number;
+  /** Steady running before each fault, for a backlog to build and drain. @default 15000 */
+  readonly settleMs?: number;
+  /** How long nats-server, the connector and the bridge stay down when killed. @default 5000 */
+  readonly downMs?: number;
+  /** Added to the connector's environment (e.g. a shorter breaker for a short run). @default {} */
+  readonly connectorEnv?: Readonly<Record<string, string>>;
+  /** Logs, configs, PKI and the NATS store. @default a new directory under the OS temp dir */
+  readonly workDir?: string;
+  /** Progress lines. @default stdout */
+  readonly print?: (line: string) => void;
+}
+
+/** One fault: how it was noticed and how long the system took to be back. */
+export interface FaultRow {
+  readonly fault: string;
+  /** How and when the system noticed (ms after the injection). */
+  readonly noticed: string;
+  /** ms from the fault's end to the next posting in Odoo (or report, for the bridge). */
+  readonly backMs: number | null;
+  /** ms from the fault's end until the connector's backlog was empty. */
+  readonly drainedMs: number | null;
+  readonly note: string;
+}
+
+export interface InvariantRow {
+  readonly invariant: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+export interface FaultRunResult {
+  readonly faults: readonly FaultRow[];
+  readonly invariants: readonly InvariantRow[];
+  readonly ok: boolean;
+  /** Where the logs are. */
+  readonly workDir: string;
+}
+
+const SITE = "plant-lyon";
+const PRODUCTION_DURABLE = "odoo-connector-production-reported";
+const REPORTED = "mfg.production.production_reported.v1";
+type Reported = EventPayloads[typeof REPORTED];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const secret = () => randomBytes(20).toString("hex");
+
+async function waitUntil<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err; // NATS or Odoo down a moment: try again until the deadline
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`,
+      );
+    await sleep(intervalMs);
+  }
+}
+
+/** nats-server users: an operator with every right, and each service's least-privilege user. */
+function natsUsers(accessFiles: readonly string[]): {
+  authorization: string;
+  admin: { user: string; pass: string };
+  services: Map<string, { user: string; pass: string }>;
+} {
+  const admin = { user: "operator", pass: secret() };
+  // nats-server reads the passwords from its environment (quoted: it parses the value as config).
+  process.env["THREADLINE_CHAOS_OPERATOR_PASSWORD"] = JSON.stringify(admin.pass);
+  const entries = [`{ user: "operator", password: $THREADLINE_CHAOS_OPERATOR_PASSWORD }`];
+  const services = new Map<string, { user: string; pass: string }>();
+  for (const file of accessFiles) {
+    const access = parseServiceAccess(parseYaml(readFileSync(join(PACKAGE_ROOT, file), "utf8")), file);
+    const grants = explainPermissions(access);
+    const pass = secret();
+    process.env[`${access.service.toUpperCase().replaceAll("-", "_")}_NATS_PASSWORD`] = JSON.stringify(pass);
+    entries.push(renderUserConfig(permissionsOf(grants), { user: access.service }));
+    services.set(access.service, { user: access.service, pass });
+  }
+  return { authorization: renderAuthorization(entries), admin, services };
+}
+
+/** The demo plant, standing idle without orders until the operator starts each machine. */
+function idlePlant(): PlantConfig {
+  const input = structuredClone(DEMO_PLANT) as PlantConfigInput;
+  for (const site of input.sites ?? [])
+    for (const line of site.lines)
+      for (const m of line.machines) {
+        Object.assign(m, { initialState: "IDLE" });
+        delete (m as { order?: string }).order;
+        delete (m as { lot?: string }).lot;
+      }
+  return parsePlantConfig(input);
+}
+
+/** Runs a one-shot `threadline` command; throws with its output unless it exits with `expect`. */
+async function runCommand(
+  logDir: string,
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  expect: readonly number[] = [0],
+): Promise<{ code: number | null; output: string; stdout: string }> {
+  const p = new ThreadlineProcess({ name, args, env, logDir }).start();
+  const code = await p.exited();
+  const [output, stdout] = [p.output(), p.stdout()];
+  await p.stop();
+  if (!expect.includes(code ?? -1))
+    throw new Error(`threadline ${args.join(" ")} exited ${code}:\n${output.slice(-3_000)}`);
+  return { code, output, stdout };
+}
+
+interface StoredReport {
+  readonly id: string;
+  readonly seq: number;
+  readonly machine: string;
+  readonly value: Reported;
+}
+
+async function storedReports(nc: NatsConnection, codec: EventCodec): Promise<StoredReport[]> {
+  const out: StoredReport[] = [];
+  await readStream(nc, { stream: "MFG_PRODUCTION", filter: "mfg.production.production_reported.>" }, (m) => {
+    const value = codec.decodeKnown<Reported>(m.data, { as: REPORTED }).value;
+    out.push({
+      id: m.headers?.get("ce-id") ?? "",
+      seq: m.seq,
+      machine: value.equipment.machine ?? "",
+      value,
+    });
+  });
+  return out;
+}
+
+async function subjectCount(nc: NatsConnection, stream: string, filter: string): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(stream, { subjects_filter: filter });
+  return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+}
+
+/** What an operator replays (until `threadline replay` exists): the same messages, published again. */
+async function replay(nc: NatsConnection, seqs: readonly number[]): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  for (const seq of seqs) {
+    const stored = await jsm.streams.getMessage("MFG_PRODUCTION", { seq });
+    if (!stored) throw new Error(`MFG_PRODUCTION has no message ${seq} to replay`);
+    const h = natsHeaders();
+    for (const [k, values] of stored.header ?? []) for (const v of values) h.append(k, v);
+    h.set("Nats-Msg-Id", `replay:MFG_PRODUCTION:${seq}`);
+    await js.publish(stored.subject, stored.data, { headers: h });
+  }
+}
+
+/** Health probes of a service's HTTP endpoints, each given a second. */
+class Prober {
+  readonly #stats = new Map<
+    string,
+    { probes: number; unanswered: number; slowestMs: number; lagP99: number }
+  >();
+  readonly #down = new Set<string>();
+  #running = true;
+  readonly #loop: Promise<void>;
+
+  constructor(targets: ReadonlyMap<string, () => string | undefined>) {
+    this.#loop = (async () => {
+      while (this.#running) {
+        for (const [name, url] of targets) {
+          const base = url();
+          if (!base || this.#down.has(name)) continue;
+          const s = this.#stats.get(name) ?? { probes: 0, unanswered: 0, slowestMs: 0, lagP99: 0 };
+          this.#stats.set(name, s);
+          for (const path of ["/healthz", "/metrics"]) {
+            const at = Date.now();
+            const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(1_000) }).catch(
+              () => undefined,
+            );
+            if (this.#down.has(name)) break; // killed meanwhile
+            s.probes++;
+            if (!res) {
+              s.unanswered++;
+              continue;
+            }
+            const body = await res.text();
+            s.slowestMs = Math.max(s.slowestMs, Date.now() - at);
+            const lag = /^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(body);
+            if (lag) s.lagP99 = Math.max(s.lagP99, Number(lag[1]));
+          }
+        }
+        await sleep(500);
+      }
+    })();
+  }
+
+  /** Not probed while deliberately down. */
+  down(name: string, isDown: boolean): void {
+    if (isDown) this.#down.add(name);
+    else this.#down.delete(name);
+  }
+
+  async stop(): Promise<
+    Map<string, { probes: number; unanswered: number; slowestMs: number; lagP99: number }>
+  > {
+    this.#running = false;
+    await this.#loop;
+    return this.#stats;
+  }
+}
+
+export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultRunResult> {
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const outageMs = options.outageMs ?? 30_000;
+  const settleMs = options.settleMs ?? 15_000;
+  const downMs = options.downMs ?? 5_000;
+  const work = options.workDir ?? mkdtempSync(join(tmpdir(), "threadline-fault-run-"));
+  const logs = join(work, "logs");
+  mkdirSync(logs, { recursive: true });
+  const started = Date.now();
+  const at = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s`;
+  const say = (line: string) => print(`[${at()}] ${line}`);
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const faults: FaultRow[] = [];
+  const invariants: InvariantRow[] = [];
+  const check = (invariant: string, ok: boolean, detail: string) => {
+    invariants.push({ invariant, ok, detail });
+    say(`${ok ? "ok  " : "FAIL"} ${invariant}: ${detail}`);
+  };
+
+  try {
+    say(`work directory ${work} (logs in ${logs})`);
+    // ---------------------------------------------------------------- NATS, streams, contracts
+    const users = natsUsers(["services/machine-bridge/access.yaml", "services/odoo-connector/access.yaml"]);
+    const nats: LocalNatsServer = await startNatsServer({ extraConfig: users.authorization });
+    cleanup.push(() => nats.dispose());
+    const natsUrl = nats.clientUrl;
+    const operatorEnv = { NATS_URL: natsUrl, NATS_USER: users.admin.user, NATS_PASSWORD: users.admin.pass };
+    await runCommand(logs, "streams-apply", ["streams", "apply"], operatorEnv);
+    await runCommand(logs, "contracts-register", ["contracts", "register"], operatorEnv);
+    const nc = await connect({
+      servers: natsUrl,
+      user: users.admin.user,
+      pass: users.admin.pass,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    cleanup.push(() => nc.close());
+    const codec = new EventCodec();
+    say(
+      `nats-server ${natsUrl}: streams applied, contracts registered; users operator, machine-bridge, odoo-connector`,
+    );
+
+    // ---------------------------------------------------------------- Odoo
+    const odooSecrets = {
+      ODOO_SIM_ADMIN_PASSWORD: secret(),
+      ODOO_SIM_API_KEY: secret(),
+      ODOO_SIM_INTEGRATION_PASSWORD: secret(),
+      ODOO_SIM_INTEGRATION_API_KEY: secret(),
+      ODOO_SIM_RESTRICTED_PASSWORD: secret(),
+      ODOO_SIM_RESTRICTED_API_KEY: secret(),
+      ODOO_SIM_ADMIN_TOKEN: secret(),
+    };
+    const odooPort = await getFreePort();
+    const odooSim = new ThreadlineProcess({
+      name: "sim-odoo",
+      args: ["sim", "odoo", "--profile", "17", "--port", String(odooPort)],
+      env: odooSecrets,
+      logDir: logs,
+    }).start();
+    cleanup.push(() => odooSim.stop());
+    const odooUrl = (await odooSim.waitFor(/listening on (http:\/\/\S+)/, 30_000))[1] as string;
+    const db = (await odooSim.waitFor(/database\s+(\S+)/, 5_000))[1] as string;
+    const admin = {
+      ODOO_URL: odooUrl,
+      ODOO_DB: db,
+      ODOO_LOGIN: "admin",
+      ODOO_API_KEY: odooSecrets.ODOO_SIM_API_KEY,
+    };
+    const integration = {
+      ODOO_URL: odooUrl,
+      ODOO_DB: db,
+      ODOO_LOGIN: "threadline",
+      ODOO_API_KEY: odooSecrets.ODOO_SIM_INTEGRATION_API_KEY,
+    };
+    await runCommand(logs, "odoo-setup", ["odoo", "setup"], admin);
+    const odoo = await OdooClient.connect({
+      url: odooUrl,
+      db,
+      login: "admin",
+      apiKey: odooSecrets.ODOO_SIM_API_KEY,
+      registry: new Registry(),
+    });
+    cleanup.push(() => odoo.close());
+    const simAdmin = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${odooUrl}${path}`, {
+        method,
+        headers: { "X-Sim-Token": odooSecrets.ODOO_SIM_ADMIN_TOKEN, "Content-Type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    say(`Odoo 17 simulator ${odooUrl} (database ${db}), set up for Threadline`);
+
+    // ---------------------------------------------------------------- the connector
+    const connectorPort = await getFreePort();
+    const connectorUrl = `http://127.0.0.1:${connectorPort}`;
+    const connectorUser = users.services.get("odoo-connector") as { user: string; pass: string };
+    const connector = new ThreadlineProcess({
+      name: "odoo-connector",
+      args: ["odoo", "run"],
+      env: {
+        NATS_URL: natsUrl,
+        NATS_USER: connectorUser.user,
+        NATS_PASSWORD: connectorUser.pass,
+        HTTP_HOST: "127.0.0.1",
+        HTTP_PORT: String(connectorPort),
+        ...integration,
+        SITE,
+        LOG_LEVEL: "info",
+        WORKCENTER_BY_LINE: JSON.stringify(WORKCENTER_BY_MACHINE),
+        RECONCILE_INTERVAL_MS: "10000",
+        RECONCILE_WINDOW_MS: String(2 * 3_600_000),
+        ...options.connectorEnv,
+      },
+      logDir: logs,
+    }).start();
+    cleanup.push(() => connector.stop());
+    const ready = (url: string) => async () =>
+      (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined))
+        ?.status === 200;
+    await waitUntil("the connector ready", ready(connectorUrl), 60_000);
+
+    // A planner releases one order per line; the connector's inbound sync publishes them.
+    const orders = new Map<string, { order: string; lot: string | null }>();
+    for (const r of LINE_RELEASES) {
+      const [product] = await odoo.search("product.product", [["default_code", "=", r.product]]);
+      const id = await odoo.create("mrp.production", {
+        product_id: product,
+        product_qty: r.quantity,
+        origin: "fault run",
+      });
+      await odoo.call("mrp.production", "action_confirm", { ids: [id] });
+      const [mo] = await odoo.read("mrp.production", [id], ["name"]);
+      const ref = String(mo?.["name"]);
+      orders.set(r.line, { order: ref, lot: lotFor(r, ref) });
+    }
+    await waitUntil(
+      "the released orders as events",
+      async () => {
+        const released = new Set<string>();
+        await readStream(
+          nc,
+          { stream: "MFG_PRODUCTION", filter: "mfg.production.production_order_released.>" },
+          (m) => {
+            const e = codec.decodeKnown<EventPayloads["mfg.production.production_order_released.v1"]>(
+              m.data,
+              {
+                as: "mfg.production.production_order_released.v1",
+              },
+            ).value;
+            released.add(e.orderRef);
+          },
+        );
+        return [...orders.values()].every((o) => released.has(o.order));
+      },
+      60_000,
+    );
+    say(
+      `connector ${connectorUrl} as odoo-connector / Odoo user threadline; released ${[...orders].map(([l, o]) => `${o.order} on ${l}`).join(", ")}`,
+    );
+
+    // ---------------------------------------------------------------- the plant and the bridge
+    const plantConfig = idlePlant();
+    writeFileSync(join(work, "plant.json"), JSON.stringify(plantConfig, null, 2));
+    const plantPort = await getFreePort();
+    const plant = new ThreadlineProcess({
+      name: "sim-plant",
+      args: [
+        "sim",
+        "plant",
+        "--config",
+        join(work, "plant.json"),
+        "--port",
+        String(plantPort),
+        "--pki",
+        join(work, "pki", "plant"),
+        "--report",
+        join(work, "ground-truth.json"),
+      ],
+      env: {},
+      logDir: logs,
+    }).start();
+    cleanup.push(() => plant.stop());
+    const endpointUrl = (await plant.waitFor(/OPC UA endpoint: (opc\.tcp:\/\/\S+)/, 60_000))[1] as string;
+    const mapping = withRejectedComponents(
+      bridgeMappingFor(plantConfig, endpointUrl, {
+        connectorId: "machine-bridge-lyon",
+        overrides: { pkiFolder: join(work, "pki", "bridge"), reportIntervalMs: 2_000 },
+      }),
+    );
+    writeFileSync(join(work, "bridge.json"), JSON.stringify(mapping, null, 2));
+    const bridgePort = await getFreePort();
+    const bridgeUrl = `http://127.0.0.1:${bridgePort}`;
+    const bridgeUser = users.services.get("machine-bridge") as { user: string; pass: string };
+    const bridge = new ThreadlineProcess({
+      name: "machine-bridge",
+      args: ["bridge", "--config", join(work, "bridge.json")],
+      env: {
+        NATS_URL: natsUrl,
+        NATS_USER: bridgeUser.user,
+        NATS_PASSWORD: bridgeUser.pass,
+        HTTP_HOST: "127.0.0.1",
+        HTTP_PORT: String(bridgePort),
+        LOG_LEVEL: "info",
+      },
+      logDir: logs,
+    }).start();
+    cleanup.push(() => bridge.stop());
+    const machines = plantConfig.sites.flatMap((s) =>
+      s.lines.flatMap((l) =>
+        l.machines.map((m) => ({
+          line: l.id,
+          id: m.id,
+          ids: machineNodeIds(
+            s.id,
+            l.id,
+            m.id,
+            m.telemetry.map((t) => t.name),
+          ),
+        })),
+      ),
+    );
+    const baselined = async () => {
+      const text = await (await fetch(`${bridgeUrl}/metrics`, { signal: AbortSignal.timeout(1_000) })).text();
+      return Number(/^threadline_bridge_machines_baselined (\S+)$/m.exec(text)?.[1] ?? 0) === machines.length;
+    };
+    await waitUntil("the bridge's baseline of every machine", baselined, 90_000, 500);
+    const control = await PlantControl.connect(endpointUrl, join(work, "pki", "control"));
+    cleanup.push(() => control.close());
+    // The operator dispatches the orders and starts the lines.
+    for (const m of machines) {
+      const o = orders.get(m.line);
+      await control.call(m.ids, "SetOrder", [o?.order ?? "", o?.lot ?? ""]);
+      await control.call(m.ids, "Start");
+    }
+    say(
+      `plant ${endpointUrl}: ${machines.length} machines started on their orders; bridge ${bridgeUrl} as machine-bridge`,
+    );
+
+    // ---------------------------------------------------------------- faults, one after another
+    const prober = new Prober(
+      new Map([
+        ["odoo-connector", () => connectorUrl],
+        ["machine-bridge", () => bridgeUrl],
+      ]),
+    );
+    let proberStopped = false;
+    cleanup.push(async () => {
+      if (!proberStopped) await prober.stop();
+    });
+    const posted = () => subjectCount(nc, "MFG_PRODUCTION", "mfg.production.production_posted.>");
+    const reported = () => subjectCount(nc, "MFG_PRODUCTION", "mfg.production.production_reported.>");
+    const backlog = async () => {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.consumers.info("MFG_PRODUCTION", PRODUCTION_DURABLE);
+      return info.num_pending + info.num_ack_pending;
+    };
+    /** ms from `since` until the next posting, then until the backlog is empty. */
+    const recovery = async (since: number, what = posted): Promise<{ backMs: number; drainedMs: number }> => {
+      const before = await waitUntil("a count", what, 60_000);
+      await waitUntil("work resuming", async () => (await what()) > before, 180_000, 100);
+      const backMs = Date.now() - since;
+      await waitUntil("the backlog drained", async () => (await backlog()) === 0, 300_000, 250);
+      return { backMs, drainedMs: Date.now() - since };
+    };
+    const readyzStatus = async () =>
+      (await fetch(`${connectorUrl}/readyz`, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined))
+        ?.status;
+    const steady = async () => {
+      await sleep(settleMs);
+      await waitUntil("postings flowing", async () => (await posted()) > 0, 120_000);
+    };
+
+    await steady();
+    say(`steady: ${await reported()} reports, ${await posted()} postings`);
+
+    // Odoo outages: the connector must notice (its breaker opens: /readyz 503), never spin, and be
+    // back within seconds of Odoo's return.
+    for (const mode of ["refuse", "503", "hang"] as const) {
+      const injected = Date.now();
+      let rule: string | undefined;
+      if (mode === "hang")
+        rule = String((await simAdmin("POST", "/__sim/faults", { kind: "timeout" }))["id"]);
+      else await simAdmin("POST", "/__sim/faults", { outage: { mode, durationMs: outageMs } });
+      let noticedMs: number | null = null;
+      while (Date.now() - injected < outageMs) {
+        if (noticedMs === null && (await readyzStatus()) === 503) noticedMs = Date.now() - injected;
+        await sleep(200);
+      }
+      if (rule) await simAdmin("DELETE", `/__sim/faults/${rule}`);
+      const ended = Date.now();
+      const r = await recovery(ended);
+      const label = { refuse: "refuses connections", "503": "answers 503", hang: "hangs (no answer)" }[mode];
+      faults.push({
+        fault: `Odoo ${label} for ${outageMs / 1000} s`,
+        noticed:
+          noticedMs === null ? "not within the outage" : `breaker open, /readyz 503 after ${noticedMs} ms`,
+        backMs: r.backMs,
+        drainedMs: r.drainedMs,
+        note: `connector ${connector.running ? "running" : "EXITED"}`,
+      });
+      say(
+        `Odoo ${label}: back to posting ${r.backMs} ms after its return, backlog drained after ${r.drainedMs} ms`,
+      );
+      await steady();
+    }
+
+    // Processes killed: kill -9, down a while, started again by "the supervisor".
+    for (const [name, proc, url, what] of [
+      ["odoo-connector", connector, connectorUrl, posted],
+      ["machine-bridge", bridge, bridgeUrl, reported],
+    ] as const) {
+      prober.down(name, true);
+      await proc.kill("SIGKILL");
+      await sleep(downMs);
+      proc.start();
+      const restarted = Date.now();
+      await waitUntil(`${name} ready again`, ready(url), 90_000);
+      prober.down(name, false);
+      const readyMs = Date.now() - restarted;
+      const r = await recovery(restarted, what);
+      faults.push({
+        fault: `${name} killed (SIGKILL), restarted after ${downMs / 1000} s`,
+        noticed: `ready ${readyMs} ms after its restart`,
+        backMs: r.backMs,
+        drainedMs: r.drainedMs,
+        note: name === "machine-bridge" ? "the plant kept counting while it was down" : "killed mid-backlog",
+      });
+      say(
+        `${name} killed: ready ${readyMs} ms after its restart, ${name === "machine-bridge" ? "reporting" : "posting"} after ${r.backMs} ms`,
+      );
+      await steady();
+    }
+
+    // nats-server crashes (kill -9) and comes back on the same port and storage.
+    {
+      await nats.kill();
+      const injected = Date.now();
+      await sleep(downMs);
+      let connectorNoticed = false;
+      if ((await readyzStatus()) === 503) connectorNoticed = true;
+      await nats.start();
+      const back = Date.now();
+      await waitUntil(
+        "both services ready",
+        async () => (await ready(connectorUrl)()) && (await ready(bridgeUrl)()),
+        90_000,
+      );
+      const r = await recovery(back);
+      faults.push({
+        fault: `nats-server killed (SIGKILL), back after ${downMs / 1000} s`,
+        noticed: connectorNoticed
+          ? `connector /readyz 503 while down (${back - injected} ms)`
+          : "connector stayed ready",
+        backMs: r.backMs,
+        drainedMs: r.drainedMs,
+        note: "same port and JetStream store",
+      });
+      say(`nats-server killed: posting ${r.backMs} ms after its return`);
+      await steady();
+    }
+
+    // Odoo restored from an older backup: the postings made since are gone from Odoo; reconciliation
+    // must name them (not count them as posted), and replaying them repairs it.
+    let lostFound = 0;
+    let lostRepaired = false;
+    {
+      const snapshot = String((await simAdmin("POST", "/__sim/snapshots"))["id"]);
+      const postedAtBackup = await posted();
+      await sleep(settleMs);
+      await waitUntil("postings after the backup", async () => (await posted()) > postedAtBackup, 120_000);
+      await simAdmin("POST", `/__sim/snapshots/${snapshot}/restore`);
+      const restored = Date.now();
+      const reconcileArgs = () => [
+        "odoo",
+        "reconcile",
+        "--since",
+        "2h",
+        "--until",
+        new Date(Date.now() + 600_000).toISOString(),
+        "--json",
+      ];
+      const env = {
+        ...operatorEnv,
+        ...integration,
+        WORKCENTER_BY_LINE: JSON.stringify(WORKCENTER_BY_MACHINE),
+      };
+      const run = await runCommand(logs, "odoo-reconcile", reconcileArgs(), env, [0, 1]);
+      const report = JSON.parse(run.stdout) as ReconcileReport;
+      const lost = report.orders.flatMap((o) =>
+        o.findings.filter((f) => f.kind === "lost").flatMap((f) => f.events ?? []),
+      );
+      lostFound = lost.length;
+      const noticedMs = Date.now() - restored;
+      const stored = await storedReports(nc, codec);
+      const seqs = stored.filter((s) => lost.includes(s.id)).map((s) => s.seq);
+      await replay(nc, seqs);
+      const r = await recovery(Date.now());
+      const after = await runCommand(logs, "odoo-reconcile", reconcileArgs(), env, [0, 1]);
+      const again = JSON.parse(after.stdout) as ReconcileReport;
+      lostRepaired = again.orders.every((o) => o.findings.every((f) => f.kind !== "lost"));
+      faults.push({
+        fault: "Odoo restored from a backup taken earlier",
+        noticed: `threadline odoo reconcile: ${lost.length} lost postings named (exit ${run.code}), ${noticedMs} ms`,
+        backMs: r.backMs,
+        drainedMs: r.drainedMs,
+        note: `${seqs.length} events replayed; afterwards ${lostRepaired ? "nothing lost" : "STILL LOST"}`,
+      });
+      say(
+        `Odoo restored: ${lost.length} lost postings found, replayed, ${lostRepaired ? "repaired" : "NOT repaired"}`,
+      );
+      await steady();
+    }
+
+    // ---------------------------------------------------------------- end of the shift
+    for (const m of machines) await control.stopMachine(m.ids);
+    say("the machines are stopped");
+    const bridged = async () => {
+      const totals = new Map<string, { good: number; reject: number }>();
+      const seen = new Set<string>();
+      for (const r of await storedReports(nc, codec)) {
+        if (seen.has(r.id)) continue;
+        seen.add(r.id);
+        const t = totals.get(r.machine) ?? { good: 0, reject: 0 };
+        t.good += Number(r.value.goodQuantity.value);
+        t.reject += Number(r.value.rejectQuantity.value);
+        totals.set(r.machine, t);
+      }
+      return totals;
+    };
+    let truth = await control.groundTruth();
+    const matches = async () => {
+      truth = await control.groundTruth();
+      const totals = await bridged();
+      return Object.values(truth.machines).every(
+        (m) => totals.get(m.id)?.good === m.good && totals.get(m.id)?.reject === m.reject,
+      );
+    };
+    await waitUntil("the bridged totals to reach the plant's", matches, 60_000, 1_000).catch(() => undefined);
+    const totals = await bridged();
+    for (const m of Object.values(truth.machines)) {
+      const t = totals.get(m.id) ?? { good: 0, reject: 0 };
+      check(
+        `bridged totals = ground truth (${m.id})`,
+        t.good === m.good && t.reject === m.reject,
+        `good ${t.good}/${m.good}, reject ${t.reject}/${m.reject}`,
+      );
+    }
+    // Every machine leaves its order: the counting points end their runs, the connector closes them.
+    for (const m of machines) await control.call(m.ids, "SetOrder", ["", ""]);
+    await waitUntil(
+      "both orders closed in Odoo",
+      async () => {
+        for (const o of orders.values())
+          if (!(await familyOf(odoo, o.order)).some((f) => f.state === "done")) return false;
+        return true;
+      },
+      180_000,
+      1_000,
+    );
+    await waitUntil("the backlog drained", async () => (await backlog()) === 0, 120_000);
+    say("the runs ended; both orders closed in Odoo");
+    const probes = await prober.stop();
+    proberStopped = true;
+
+    // ---------------------------------------------------------------- invariants
+    const reports = await storedReports(nc, codec);
+    const byId = new Map<string, number>();
+    for (const r of reports) byId.set(r.id, (byId.get(r.id) ?? 0) + 1);
+    const twice = [...byId].filter(([, n]) => n > 1).map(([id]) => id);
+    check(
+      "no report stored twice but the replays",
+      twice.length === lostFound && twice.every((id) => byId.get(id) === 2),
+      `${reports.length} stored, ${byId.size} distinct, ${twice.length} twice (${lostFound} replayed)`,
+    );
+    const machineIds = new Map<string, number>();
+    await readStream(nc, { stream: "MFG_MACHINE", headersOnly: true }, (m) => {
+      const id = m.headers?.get("ce-id") ?? "";
+      machineIds.set(id, (machineIds.get(id) ?? 0) + 1);
+    });
+    const machineTwice = [...machineIds.values()].filter((n) => n > 1).length;
+    check(
+      "no machine event stored twice",
+      machineTwice === 0,
+      `${machineIds.size} events, ${machineTwice} twice`,
+    );
+    const gaps: string[] = [];
+    const last = new Map<string, bigint>();
+    const once = new Set<string>();
+    for (const r of reports) {
+      if (once.has(r.id)) continue;
+      once.add(r.id);
+      const from = BigInt(r.value.goodCounterFrom ?? 0);
+      const prev = last.get(r.machine);
+      if (prev !== undefined && prev !== from) gaps.push(`${r.machine} ${prev} -> ${from}`);
+      last.set(r.machine, BigInt(r.value.goodCounterTo ?? 0));
+    }
+    check(
+      "counter ranges continuous",
+      gaps.length === 0,
+      gaps.length === 0 ? `${machines.length} machines` : gaps.slice(0, 5).join("; "),
+    );
+    const postings = await odoo.searchRead(POSTING_MODEL, [], { fields: ["x_name"] });
+    const postingIds = new Map<string, number>();
+    for (const p of postings)
+      postingIds.set(String(p["x_name"]), (postingIds.get(String(p["x_name"])) ?? 0) + 1);
+    const postedTwice = [...postingIds.values()].filter((n) => n > 1).length;
+    check(
+      "each report posted in Odoo once",
+      postedTwice === 0,
+      `${postings.length} posting records, ${postedTwice} event ids twice`,
+    );
+    const dlq = await subjectCount(nc, DLQ_STREAM, ">");
+    check("nothing dead-lettered", dlq === 0, `${dlq} dead letters`);
+    const env = { ...operatorEnv, ...integration, WORKCENTER_BY_LINE: JSON.stringify(WORKCENTER_BY_MACHINE) };
+    const final = await runCommand(
+      logs,
+      "odoo-reconcile",
+      ["odoo", "reconcile", "--since", "2h", "--until", new Date(Date.now() + 600_000).toISOString()],
+      env,
+      [0, 1],
+    );
+    check(
+      "reconciliation exact (threadline odoo reconcile)",
+      final.code === 0,
+      final.stdout.trim().split("\n").slice(-8).join(" | "),
+    );
+    check(
+      "lost postings found and repaired",
+      lostFound > 0 && lostRepaired,
+      `${lostFound} found, ${lostRepaired ? "repaired" : "not repaired"}`,
+    );
+    truth = await control.groundTruth();
+    const plantSide = plantTruth(truth.machines, truth.now);
+    for (const r of LINE_RELEASES) {
+      const o = orders.get(r.line);
+      if (!o) continue;
+      const views: OrderView[] = await orderAgainstPlant(
+        odoo,
+        { ref: o.order, countingPoint: r.countingPoint, componentScrap: r.componentScrap },
+        plantSide,
+      );
+      const done = views.filter((v) => v.state === "done");
+      // Work-centre time is shown, not checked: a bridge that was down cannot know when a state changed.
+      const counted = done.flatMap((v) => v.checks).filter((c) => !c.what.startsWith("time on"));
+      check(
+        `Odoo = the plant (${o.order}, ${r.line})`,
+        done.length === 1 && counted.every((c) => c.ok),
+        done
+          .flatMap((v) => v.checks)
+          .map((c) => `${c.what} ${c.odoo} [${c.plant}]${c.ok ? "" : " MISMATCH"}`)
+          .join("; "),
+      );
+    }
+    for (const [name, s] of probes)
+      check(
+        `${name} answered its probes`,
+        s.unanswered === 0 && s.lagP99 < 0.5,
+        `${s.probes} probes, ${s.unanswered} unanswered, slowest ${s.slowestMs} ms, event-loop p99 max ${s.lagP99.toFixed(3)} s`,
+      );
+    const ok = invariants.every((i) => i.ok);
+    printTables(faults, invariants, print);
+    say(`${ok ? "every invariant holds" : "INVARIANTS BROKEN"}; logs in ${logs}`);
+    return { faults, invariants, ok, workDir: work };
+  } finally {
+    for (const c of cleanup.reverse()) await c().catch(() => undefined);
+  }
+}
+
+function printTables(
+  faults: readonly FaultRow[],
+  invariants: readonly InvariantRow[],
+  print: (line: string) => void,
+): void {
+  const ms = (n: number | null) => (n === null ? "-" : `${(n / 1000).toFixed(1)} s`);
+  print("");
+  print("| fault | noticed | back to work | backlog drained | note |");
+  print("|---|---|---|---|---|");
+  for (const f of faults)
+    print(`| ${f.fault} | ${f.noticed} | ${ms(f.backMs)} | ${ms(f.drainedMs)} | ${f.note} |`);
+  print("");
+  print("| invariant | holds | detail |");
+  print("|---|---|---|");
+  for (const i of invariants)
+    print(`| ${i.invariant} | ${i.ok ? "yes" : "**NO**"} | ${i.detail.replaceAll("|", "/")} |`);
+  print("");
+}
