@@ -12,7 +12,7 @@ export PATH := $(NODE_BIN):$(PATH)
 # Debian stable's 2.9.10 is the compatibility floor (make test-compat).
 NATS_CURRENT = $(shell tools/install/nats-server.sh .cache/nats-server)
 NATS_FLOOR := /usr/sbin/nats-server
-TESTS = $$(find dist/test -name '*.test.js' | sort)
+TESTS = $$(find test -name '*.test.ts' | sed 's|^|dist/|; s|\.ts$$|.js|' | sort)
 
 .PHONY: help deps nats-floor build lint typecheck test test-compat ci demo bench chaos-cli clean
 

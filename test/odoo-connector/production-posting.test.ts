@@ -252,6 +252,33 @@ for (const profile of [16, 17, 18, 19] as const) {
       assert.deepEqual(o.scraps, [["COMP-CAP", 1, null]], "the capper's reject is a scrapped cap");
     });
 
+    test("a run reported every 2 s is one time log per stretch of running, its minutes the machine's (Odoo rounds each log to 0.01 min)", async () => {
+      const mo = await newOrder(sim, "FIN-HJ250", 100);
+      const step = 2 / 60; // 2 s
+      // 1 min running, then stopped 1 min, then 0.5 min again: two stretches, 45 reports
+      for (let i = 0; i < 30; i++)
+        await postProductionReported(
+          ctx,
+          report(mo.name, "filler-1", 1, 0, { running: [[i * step, (i + 1) * step]] }),
+        );
+      for (let i = 0; i < 15; i++)
+        await postProductionReported(
+          ctx,
+          report(mo.name, "filler-1", 1, 0, { running: [[2 + i * step, 2 + (i + 1) * step]] }),
+        );
+      const o = await view(sim, mo.id);
+      assert.equal(o.minutes["L1-FILL"], 1.5, "45 logs of 0.03 min would hold 1.35");
+      const [wo] = await sim.env.searchRead(
+        "mrp.workorder",
+        [
+          ["production_id", "=", mo.id],
+          ["time_ids", "!=", false],
+        ],
+        ["time_ids"],
+      );
+      assert.equal((wo?.["time_ids"] as number[] | undefined)?.length, 2, "one log per stretch");
+    });
+
     test("a later count adds to the order, also to a quantity an operator entered by hand", async () => {
       const mo = await newOrder(sim, "FIN-HJ250", 100);
       await postProductionReported(ctx, report(mo.name, "labeler-1", 5, 0, { counting: true }));

@@ -4,6 +4,7 @@
  * fault and per invariant; exit 0 when every invariant holds, 1 otherwise.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
+import { FAULTS, type FaultKind } from "../chaos/faults.js";
 import { action, EXIT } from "./run.js";
 
 const ms = (v: string) => {
@@ -24,17 +25,31 @@ export function chaosCommand(): Command {
     .addOption(
       new Option("--down-ms <ms>", "how long a killed process stays down").argParser(ms).default(5_000),
     )
+    .addOption(
+      new Option("--only <faults...>", "inject only these faults (default: all, in this order)").choices(
+        FAULTS,
+      ),
+    )
     .option("--work-dir <dir>", "logs, configs and stores (default: a new temp directory)")
     .action(
-      action(async (opts: { outageMs: number; settleMs: number; downMs: number; workDir?: string }) => {
-        const { runFaultRun } = await import("../chaos/fault-run.js"); // heavy (node-opcua): loaded when run
-        const result = await runFaultRun({
-          outageMs: opts.outageMs,
-          settleMs: opts.settleMs,
-          downMs: opts.downMs,
-          ...(opts.workDir ? { workDir: opts.workDir } : {}),
-        });
-        return result.ok ? EXIT.ok : EXIT.failed;
-      }),
+      action(
+        async (opts: {
+          outageMs: number;
+          settleMs: number;
+          downMs: number;
+          workDir?: string;
+          only?: FaultKind[];
+        }) => {
+          const { runFaultRun } = await import("../chaos/fault-run.js"); // heavy (node-opcua): loaded when run
+          const result = await runFaultRun({
+            outageMs: opts.outageMs,
+            settleMs: opts.settleMs,
+            downMs: opts.downMs,
+            ...(opts.workDir ? { workDir: opts.workDir } : {}),
+            ...(opts.only ? { faults: opts.only } : {}),
+          });
+          return result.ok ? EXIT.ok : EXIT.failed;
+        },
+      ),
     );
 }

@@ -290,8 +290,9 @@ function checkMember(
   for (const wo of m.workorders) {
     const mine = ours.filter((p) => p.workorderId === wo.id);
     const ran = mine.reduce((s, p) => s + p.runningMinutes, 0);
-    // Odoo computes a log's minutes from whole-second dates: allow that rounding per log.
-    const tolerance = 0.02 * Math.max(1, mine.length) + 0.01;
+    // Odoo computes a log's minutes from whole-second dates, rounded to 0.01 min
+    // (`_convert_to_duration`): up to a second and 0.005 min per log it holds.
+    const tolerance = (1 / 60 + 0.005) * Math.max(1, wo.logs) + 1e-9;
     if (Math.abs(wo.minutes - ran) <= tolerance) continue;
     findings.push({
       kind: "time",

@@ -24,8 +24,8 @@ export interface MemberFacts {
   readonly components: readonly ComponentFacts[];
   /** Done scraps from it, per product id. */
   readonly scrapped: ReadonlyMap<number, Micros>;
-  /** Its work orders: logged minutes, and the minutes our posting records brought. */
-  readonly workorders: readonly { id: number; workcenter: string; minutes: number }[];
+  /** Its work orders: logged minutes and how many time logs hold them. */
+  readonly workorders: readonly { id: number; workcenter: string; minutes: number; logs: number }[];
 }
 
 export interface ComponentFacts {
@@ -200,9 +200,9 @@ async function scrapsOf(ctx: PostingContext, productionId: number): Promise<Map<
 async function workordersOf(
   ctx: PostingContext,
   productionId: number,
-): Promise<{ id: number; workcenter: string; minutes: number }[]> {
+): Promise<{ id: number; workcenter: string; minutes: number; logs: number }[]> {
   const rows = await ctx.odoo.searchRead("mrp.workorder", [["production_id", "=", productionId]], {
-    fields: ["workcenter_id", "duration"],
+    fields: ["workcenter_id", "duration", "time_ids"],
   });
   const codes = await ctx.setup.workcenterCodes(
     rows.map((r) => m2oId(r["workcenter_id"])).filter((w) => w !== false) as number[],
@@ -215,6 +215,7 @@ async function workordersOf(
         (wc !== false ? codes.get(wc) : null) ??
         String(Array.isArray(r["workcenter_id"]) ? r["workcenter_id"][1] : wc),
       minutes: Number(r["duration"] ?? 0),
+      logs: Array.isArray(r["time_ids"]) ? r["time_ids"].length : 0,
     };
   });
 }

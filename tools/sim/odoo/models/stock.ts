@@ -97,9 +97,11 @@ function moveQuantityFields(p: Profile): ModelSpec["fields"] {
     return {
       // stored; inverse `_set_quantity` and `_inverse_picked` run in afterWrite
       quantity: { type: "float", string: "Quantity" },
+      // stock_move.py: `picked = fields.Boolean(…, copy=False, default=False)` — a backorder's moves start unpicked
       picked: {
         type: "boolean",
         string: "Picked",
+        copy: false,
         help: "This checkbox is just indicative, it doesn't validate or generate any product moves.",
       },
     };

@@ -207,6 +207,7 @@ async function apply(
     wo?.workcenterId ?? code,
     `${line}/${machine ?? ""}`,
     member,
+    wo?.id ?? null,
   );
   if (wo) {
     const vals: Row = { [POSTINGS]: [record] };
@@ -228,13 +229,20 @@ async function apply(
 
 const POSTINGS = "x_threadline_posting_ids";
 
-/** The report's running stretches as productive time logs of the machine's work centre. */
+/**
+ * The report's running stretches as productive time logs of the machine's work centre: one log per
+ * stretch of running, as Odoo's own timer keeps one per start and stop, each report extending the
+ * log its stretch continues (its end moves on). Odoo rounds each log's minutes to 0.01
+ * (`_convert_to_duration`): a log per 2-s report would lose a tenth of the time. A stretch that
+ * continues no log (the first, after a stop, a replay out of order) starts one.
+ */
 async function timeLogCommands(
   ctx: PostingContext,
   running: Amounts["running"],
   workcenter: number | string,
   machine: string,
   member: FamilyMember,
+  workorderId: number | null,
 ): Promise<unknown[]> {
   if (running.length === 0) return [];
   let workcenterId: number;
@@ -246,17 +254,36 @@ async function timeLogCommands(
     return [];
   }
   const loss = await ctx.setup.productiveLoss();
-  return running.map((p) => [
-    0,
-    0,
-    {
-      workcenter_id: workcenterId,
-      loss_id: loss,
-      date_start: odooDatetime(p.startedAt),
-      date_end: odooDatetime(p.endedAt),
-      description: `Threadline: ${machine} running`,
-    },
-  ]);
+  const description = `Threadline: ${machine} running`;
+  const commands: unknown[] = [];
+  for (const [i, p] of running.entries()) {
+    const [continued] =
+      i === 0 && workorderId !== null
+        ? await ctx.odoo.searchRead(
+            "mrp.workcenter.productivity",
+            [
+              ["workorder_id", "=", workorderId],
+              ["description", "=", description],
+              ["date_end", "=", odooDatetime(p.startedAt)],
+            ],
+            { fields: ["id"], limit: 1, order: "id desc" },
+          )
+        : [];
+    if (continued) commands.push([1, continued["id"], { date_end: odooDatetime(p.endedAt) }]);
+    else
+      commands.push([
+        0,
+        0,
+        {
+          workcenter_id: workcenterId,
+          loss_id: loss,
+          date_start: odooDatetime(p.startedAt),
+          date_end: odooDatetime(p.endedAt),
+          description,
+        },
+      ]);
+  }
+  return commands;
 }
 
 /** Time logs of a work centre alone (no work order of it on the order), marked with the event id. */
