@@ -162,7 +162,8 @@ const PROJECT_NATS_SERVER = fileURLToPath(
 
 function locateNatsServerBinary(): string | undefined {
   const override = process.env["THREADLINE_NATS_SERVER"];
-  if (override && isExecutable(override)) return override;
+  // Absolute: the server is spawned with its own working directory, where a relative path means nothing.
+  if (override && isExecutable(override)) return path.resolve(override);
   if (isExecutable(PROJECT_NATS_SERVER)) return PROJECT_NATS_SERVER;
   const candidates = (process.env["PATH"] ?? "")
     .split(path.delimiter)

@@ -1,0 +1,37 @@
+/**
+ * Specification: Threadline run as in production — nats-server with each service's least-privilege
+ * user, the Odoo and plant simulators, the machine bridge and the Odoo connector, each its own
+ * process started through its CLI — comes through a sequence of faults exactly (tools/chaos/
+ * fault-run.ts, shortened here; `make chaos-cli` runs it with 30 s Odoo outages).
+ */
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { test } from "node:test";
+import { runFaultRun } from "../../tools/chaos/fault-run.js";
+import { FAULTS } from "../../tools/chaos/faults.js";
+
+test("fault run - Odoo refusing, answering 503 and hanging, connector and bridge killed, nats-server crashed, Odoo restored from a backup: totals equal the plant's, nothing twice, reconciliation exact, probes answered", async (t) => {
+  const lines: string[] = [];
+  const result = await runFaultRun({
+    outageMs: 4_000,
+    settleMs: 3_000,
+    downMs: 2_000,
+    // A calmer plant than the demo's (a report per machine every 5 s), so a connector that opens its
+    // breaker after 2 failures (not 5) and calls that time out sooner, to notice a 4 s outage.
+    reportIntervalMs: 5_000,
+    connectorEnv: { ODOO_TIMEOUT_MS: "5000", ODOO_BREAKER_FAILURES: "2" },
+    print: (line) => lines.push(line),
+  });
+  for (const line of lines.filter((l) => l.startsWith("|"))) t.diagnostic(line);
+  assert.deepEqual(
+    result.invariants.filter((i) => !i.ok),
+    [],
+    `logs in ${result.workDir}\n${lines.join("\n")}`,
+  );
+  assert.deepEqual(result.faults.length, FAULTS.length, "every fault injected and recovered from");
+  for (const f of result.faults.filter((f) => /^Odoo (refuses|answers 503)/.test(f.fault)))
+    assert.match(f.noticed, /breaker open, \/readyz 503/, `${f.fault}: the connector said it was not ready`);
+  for (const f of result.faults)
+    assert.ok(f.backMs !== null && f.backMs < 30_000, `${f.fault}: back to work after ${f.backMs} ms`);
+  rmSync(result.workDir, { recursive: true, force: true });
+});
