@@ -13,11 +13,12 @@ import { FAULTS } from "../../tools/chaos/faults.js";
 test("fault run - Odoo refusing, answering 503 and hanging, connector and bridge killed, nats-server crashed, Odoo restored from a backup: totals equal the plant's, nothing twice, reconciliation exact, probes answered", async (t) => {
   const lines: string[] = [];
   const result = await runFaultRun({
-    outageMs: 4_000,
+    outageMs: 8_000,
     settleMs: 3_000,
     downMs: 2_000,
     // A calmer plant than the demo's (a report per machine every 5 s), so a connector that opens its
-    // breaker after 2 failures (not 5) and calls that time out sooner, to notice a 4 s outage.
+    // breaker after 2 failures (not 5) and calls that time out sooner, to notice an 8 s outage
+    // (a call fails after its retries, about 3 s).
     reportIntervalMs: 5_000,
     connectorEnv: { ODOO_TIMEOUT_MS: "5000", ODOO_BREAKER_FAILURES: "2" },
     print: (line) => lines.push(line),

@@ -652,7 +652,14 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       const snapshot = String((await simAdmin("POST", "/__sim/snapshots"))["id"]);
       const postedAtBackup = await posted();
       await sleep(settleMs);
-      await waitUntil("postings after the backup", async () => (await posted()) > postedAtBackup, 120_000);
+      // Postings under way at the backup may have written Odoo before it and announced after it: wait
+      // for more than the connector can have in flight (ODOO_CONCURRENCY, 4 by default).
+      const inFlight = Number(options.connectorEnv?.["ODOO_CONCURRENCY"] ?? 4);
+      await waitUntil(
+        "postings after the backup",
+        async () => (await posted()) > postedAtBackup + inFlight,
+        120_000,
+      );
       await simAdmin("POST", `/__sim/snapshots/${snapshot}/restore`);
       const restored = Date.now();
       const reconcileArgs = () => [

@@ -4,7 +4,7 @@
  * stock and mrp for every model the simulator has) and the AccessError `ir.model.access.check`
  * raises.
  *
- * Sources (per version, the trees listed in /work/notes/odoo-mrp-research-B.md §0 and research A §0):
+ * Sources (per version, the trees of tools/sim/odoo/README.md, "Conformance"):
  * - rows: `<module>/security/ir.model.access.csv` of S16 AddisonReyes-SEMS/odoo16@befb0af, S17
  *   Clyde1030/odoo17@62a16a1, S18 ManuelGil/dockerized-odoo-18@350b3b2, S19 MohamedLotfy99/Odoo19-ez@df435d9;
  * - implications: base/security/base_groups.xml (group_system ⇒ group_erp_manager ⇒ group_user),

@@ -5,7 +5,7 @@
  * searchable, one2many commands, copied on `copy_data` as their `copied` flag says — and that
  * disappear again if the call fails (the registry change is undone with the transaction).
  *
- * Source: base/models/ir_model.py of 16/17/18/19 (trees in /work/notes/odoo-mrp-research-B.md §4):
+ * Source: base/models/ir_model.py of 16/17/18/19 (the trees of tools/sim/odoo/README.md, "Conformance"):
  * - `IrModel._default_field_id`: a new custom model gets `x_name` (char "Name", copied) unless
  *   `field_id` is given; `_check_model_name`: "The model name must start with 'x_'." (ValidationError);
  *   SQL `obj_name_uniq` "Each model must have a unique name.".

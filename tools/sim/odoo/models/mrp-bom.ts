@@ -1,5 +1,5 @@
 /**
- * Bills of materials and operations (mrp/models/mrp_bom.py, mrp_routing.py; research note A §1, §3):
+ * Bills of materials and operations (mrp/models/mrp_bom.py, mrp_routing.py; sources: README "Conformance"):
  * - `mrp.bom.consumption` flexible/warning/strict, default 'warning', copied on the order at confirm;
  *   SQL `qty_positive` "The quantity to produce must be positive!";
  * - `mrp.bom.line.manual_consumption`: 16/17 a stored compute (tracked component or consumed in an

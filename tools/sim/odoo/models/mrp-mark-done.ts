@@ -1,6 +1,6 @@
 /**
- * Closing manufacturing orders: `button_mark_done` and what it runs, per version (research note A
- * §2–§5, §7–§8; mrp/models/mrp_production.py of 16/17/18/19):
+ * Closing manufacturing orders: `button_mark_done` and what it runs, per version
+ * (mrp/models/mrp_production.py of 16/17/18/19; sources: README "Conformance"):
  *
  *   button_mark_done → sanity checks (`_check_sn_uniqueness`) → pre checks → work orders'
  *   `button_finish` → `_split_productions` (orders in `mo_ids_to_backorder`) → `_post_inventory`

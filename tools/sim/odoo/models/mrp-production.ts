@@ -1,6 +1,6 @@
 /**
- * Manufacturing orders (mrp/models/mrp_production.py, 16/17/18/19; research note A §1, §6, §9 and B
- * §3): creation (moves and work orders from the BoM, a procurement group — 19: a production group),
+ * Manufacturing orders (mrp/models/mrp_production.py, 16/17/18/19; sources: README "Conformance"):
+ * creation (moves and work orders from the BoM, a procurement group — 19: a production group),
  * `action_confirm` (consumption copied from the BoM, reservation), `_set_qty_producing` per version and
  * the public `set_qty_producing` (17+), `action_generate_serial` per version, `action_cancel` per
  * version, the computed state. Closing lives in mrp-mark-done.ts, work orders in mrp-workorder.ts.
@@ -200,7 +200,7 @@ export function readyNextWorkorder(env: Env, id: number): void {
 }
 
 /**
- * `_set_qty_producing(pick_manual_consumption_moves=True)` per version (research note A §1):
+ * `_set_qty_producing(pick_manual_consumption_moves=True)` per version:
  * - serial products: `qty_producing` forced to 1 (≤18) / to the number of serials unless it equals
  *   `product_qty` (19);
  * - each component (and by-product; 19 also a serial finished product) move gets

@@ -1,5 +1,5 @@
 /**
- * `mrp.unbuild` (mrp/models/mrp_unbuild.py 16/17/18/19; research note B §2):
+ * `mrp.unbuild` (mrp/models/mrp_unbuild.py 16/17/18/19; sources: README "Conformance"):
  * - fields: product, quantity (16: ValidationError "Unbuild Order product quantity has to be strictly
  *   positive."; 17+: SQL "The quantity to unbuild must be positive!"), BoM, order (`mo_id`), lot,
  *   locations (the warehouse stock), `produce_line_ids` (moves with `unbuild_id`), `consume_line_ids`

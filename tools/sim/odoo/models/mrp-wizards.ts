@@ -1,5 +1,5 @@
 /**
- * The wizards `button_mark_done` returns (mrp/wizard/*.py, 16/17/18/19; research note A §2–§4):
+ * The wizards `button_mark_done` returns (mrp/wizard/*.py, 16/17/18/19; sources: README "Conformance"):
  * - `mrp.production.backorder`: `action_backorder` (lines to backorder + 18/19
  *   `always_backorder_mo_ids`, `skip_backorder`), `action_close_mo` (`skip_backorder`; 18/19 still
  *   backorder the "always" orders);

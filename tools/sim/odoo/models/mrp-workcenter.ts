@@ -1,5 +1,5 @@
 /**
- * Work centres and their time logs (mrp/models/mrp_workcenter.py, 16–19; research note A §5, B §8):
+ * Work centres and their time logs (mrp/models/mrp_workcenter.py, 16–19; sources: README "Conformance"):
  * - `mrp.workcenter.productivity.loss.type` (`loss_type` availability/performance/quality/productive)
  *   and `mrp.workcenter.productivity.loss` (reason: `loss_id` → type, `loss_type` related — stored up to
  *   18, not stored in 19), seeded as `mrp.block_reason0..7`;

@@ -1,5 +1,5 @@
 /**
- * Work orders (mrp/models/mrp_workorder.py 16/17/18/19; research note A §1, §5, B §8):
+ * Work orders (mrp/models/mrp_workorder.py 16/17/18/19; sources: README "Conformance"):
  * - created from the BoM operations; moves are linked to the operation's work order, and (16–18)
  *   moves without operation to the last work order (`_link_workorders_and_moves`; 19 does not);
  * - `qty_producing` mirrors the order's; writing it runs `_set_qty_producing`: the order's

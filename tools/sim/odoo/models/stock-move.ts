@@ -6,7 +6,7 @@
  *
  * Sources: stock/models/stock_move.py (`_set_quantity_done_prepare_vals`, `_quantity_done_set` (16),
  * `_set_quantity` (17+), `_action_done`, `_action_cancel`), stock/models/stock_move_line.py
- * (`_action_done`) of 16/17/18/19 (research notes A §1–2, B §1.6, §3, §10).
+ * (`_action_done`) of 16/17/18/19 (the trees of tools/sim/odoo/README.md, "Conformance").
  */
 import { UserError } from "../errors.js";
 import type { Env, Row, Vals } from "../orm.js";

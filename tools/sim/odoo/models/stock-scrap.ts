@@ -1,6 +1,6 @@
 /**
  * `stock.scrap` (stock + mrp) and its `stock.warn.insufficient.qty.scrap` wizard, per version
- * (research note B §1; stock/models/stock_scrap.py, mrp/models/stock_scrap.py,
+ * (stock/models/stock_scrap.py, mrp/models/stock_scrap.py,
  * stock/wizard/stock_warn_insufficient_qty.py of 16/17/18/19):
  * - link: 16 `stock.scrap.move_id` (and `stock.move.scrap_ids`); 17+ `stock.move.scrap_id` /
  *   `stock.scrap.move_ids`;

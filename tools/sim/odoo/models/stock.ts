@@ -4,7 +4,7 @@
  * reservation in stock-quant.ts, done quantities / `_action_done` / `_action_cancel` in stock-move.ts,
  * transfers in stock-picking.ts, scraps in stock-scrap.ts.
  *
- * Per version (research notes A/B, OpenUpgrade stock 17.0/19.0): 16 `quantity_done` (computed from the
+ * Per version (README "Conformance", OpenUpgrade stock 17.0/19.0): 16 `quantity_done` (computed from the
  * lines' `qty_done`, writable) and `reserved_uom_qty`; 17+ one `quantity` + `picked` on moves and lines;
  * `scrapped` / `stock.location.scrap_location` up to 18, `location_dest_usage` in 19; the scrap link
  * `stock.move.scrap_ids` (16) / `scrap_id` (17+); `stock.move.name` up to 18.
