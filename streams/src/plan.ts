@@ -8,7 +8,7 @@
  *   tightened, fewer replicas, a retention or storage change…). Some destructive changes the server
  *   cannot make in place; `apply --force` then deletes and recreates the resource.
  * - The whole plan is checked before anything is touched: a declaration that needs a newer server than
- *   the one connected (multiple filter subjects, metadata, compression… — see {@link FEATURES}) fails
+ *   the one connected (multiple filter subjects, metadata, compression… — see SERVER_FEATURES in server-features.ts) fails
  *   the plan, and `apply` refuses every destructive change unless forced. Nothing is ever half-planned.
  *
  * ```ts
@@ -39,51 +39,23 @@ import {
   StreamsErrorCode,
   validateDeclarations,
 } from "./declarations.js";
+import {
+  atLeast,
+  MIN_SERVER_VERSION,
+  parseServerVersion,
+  SERVER_FEATURES,
+  type ServerFeature,
+  type ServerVersion,
+  serverHas,
+} from "./server-features.js";
 
 // ---------------------------------------------------------------------------------------------
-// Server versions and features
+// Server versions and features (the table is server-features.ts)
 
-/** A nats-server version, `major.minor.patch` (a pre-release suffix such as `-RC.1` is ignored). */
-export interface ServerVersion {
-  readonly major: number;
-  readonly minor: number;
-  readonly patch: number;
-  readonly text: string;
-}
-
-/** `"2.9.10"` -> { major: 2, minor: 9, patch: 10 }; throws on text that is not a version. */
-export function parseServerVersion(text: string): ServerVersion {
-  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(text.trim());
-  if (!m) throw new Error(`cannot read a nats-server version from ${JSON.stringify(text)}`);
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), text: text.trim() };
-}
-
-/** True when `version` is `min` or newer. */
-export function atLeast(version: ServerVersion, min: string): boolean {
-  const v = parseServerVersion(min);
-  if (version.major !== v.major) return version.major > v.major;
-  if (version.minor !== v.minor) return version.minor > v.minor;
-  return version.patch >= v.patch;
-}
-
-/** The oldest server plan/apply supports (consumer filter subjects are updatable in place from 2.9.0). */
-export const MIN_SERVER_VERSION = "2.9.0";
-
-/** Declaration features that need a newer server than the 2.9 baseline, and the version they need. */
-export const FEATURES = {
-  multipleFilterSubjects: { label: "multiple consumer filter subjects (filter_subjects)", since: "2.10.0" },
-  streamMetadata: { label: "stream metadata", since: "2.10.0" },
-  consumerMetadata: { label: "consumer metadata", since: "2.10.0" },
-  subjectTransform: { label: "stream subject transform (subject_transform)", since: "2.10.0" },
-  compression: { label: "stream compression", since: "2.10.0" },
-  consumerPause: { label: "consumer pause (pause_until)", since: "2.11.0" },
-  priorityGroups: { label: "consumer priority groups", since: "2.11.0" },
-  msgTtl: { label: "per-message TTL (allow_msg_ttl)", since: "2.11.0" },
-} as const;
-export type Feature = keyof typeof FEATURES;
-
-/** Changing a stream's retention in place (not to or from workqueue) is possible from this version. */
-const RETENTION_UPDATE_SINCE = "2.10.0";
+/** The features a declaration can ask for (plan refuses them on a server that lacks them). */
+export type Feature = {
+  [F in ServerFeature]: (typeof SERVER_FEATURES)[F]["declaration"] extends true ? F : never;
+}[ServerFeature];
 
 /** The features a declaration set uses, each with the declaration key that uses it. */
 export function requiredFeatures(d: Declarations): { key: string; feature: Feature }[] {
@@ -430,7 +402,7 @@ function streamFields(d: StreamDeclaration, live: StreamConfig, version: ServerV
       render: renderPlain,
       judge: (a, b) => ({
         destructive: `changes which stored messages are kept${b === "limits" ? "" : " (acked messages are deleted)"}`,
-        recreate: !(atLeast(version, RETENTION_UPDATE_SINCE) && a !== "workqueue" && b !== "workqueue"),
+        recreate: !(serverHas(version, "retentionUpdate") && a !== "workqueue" && b !== "workqueue"),
       }),
     },
     {
@@ -746,7 +718,7 @@ function checkServer(d: Declarations, version: ServerVersion, options: PlanOptio
   if (!atLeast(version, MIN_SERVER_VERSION))
     problems.push({ key: "(all declarations)", feature: "streams plan/apply", since: MIN_SERVER_VERSION });
   for (const { key, feature } of requiredFeatures(d)) {
-    const f = FEATURES[feature];
+    const f = SERVER_FEATURES[feature];
     if (!atLeast(version, f.since)) problems.push({ key, feature: f.label, since: f.since });
   }
   if (problems.length > 0) throw new UnsupportedFeatureError(version.text, problems);
