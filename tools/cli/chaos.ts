@@ -26,6 +26,11 @@ export function chaosCommand(): Command {
       new Option("--down-ms <ms>", "how long a killed process stays down").argParser(ms).default(5_000),
     )
     .addOption(
+      new Option("--report-interval-ms <ms>", "how often the bridge reports each machine's counts")
+        .argParser(ms)
+        .default(5_000),
+    )
+    .addOption(
       new Option("--only <faults...>", "inject only these faults (default: all, in this order)").choices(
         FAULTS,
       ),
@@ -37,6 +42,7 @@ export function chaosCommand(): Command {
           outageMs: number;
           settleMs: number;
           downMs: number;
+          reportIntervalMs: number;
           workDir?: string;
           only?: FaultKind[];
         }) => {
@@ -45,6 +51,7 @@ export function chaosCommand(): Command {
             outageMs: opts.outageMs,
             settleMs: opts.settleMs,
             downMs: opts.downMs,
+            reportIntervalMs: opts.reportIntervalMs,
             ...(opts.workDir ? { workDir: opts.workDir } : {}),
             ...(opts.only ? { faults: opts.only } : {}),
           });
