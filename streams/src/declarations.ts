@@ -1,6 +1,8 @@
 /**
  * Streams as code: every JetStream stream, durable pull consumer and KV bucket Threadline needs, as
- * typed data. `threadline streams plan/apply` (streams/src/plan.ts) and the Kubernetes resources in
+ * typed data. This file declares what is shared — the domain streams, the dead-letter stream, the
+ * registry and the buckets every service may use; each service declares its own durables and
+ * buckets in its manifest (streams/src/manifest.ts), passed in as `manifests`. `threadline streams plan/apply` (streams/src/plan.ts) and the Kubernetes resources in
  * deploy/k8s (tools/deploy/generate-k8s.ts) are both generated from {@link declarations} — one source of
  * truth. `docs/streams.md` explains the choices for readers who do not read TypeScript.
  *
@@ -10,6 +12,7 @@
  */
 import { z } from "zod";
 import { ThreadlineError } from "../../contracts/src/errors.js";
+import type { ServiceManifest } from "./manifest.js";
 import { DLQ_STREAM } from "./names.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -123,6 +126,11 @@ export const PROFILE_NAMES = Object.keys(PROFILES) as ProfileName[];
 export interface DeclarationOptions {
   /** @default "local" */
   profile?: ProfileName;
+  /**
+   * The services whose durables and buckets are declared with the shared streams and buckets
+   * (tools/manifests.ts gathers Threadline's own). @default none: the shared declarations only
+   */
+  manifests?: readonly ServiceManifest[];
   /** Replicas of every stream and bucket. @default the profile's (1 local, 3 production) */
   replicas?: number;
 }
@@ -147,6 +155,7 @@ export function declarations(options: DeclarationOptions = {}): Declarations {
   const replicas = options.replicas ?? PROFILES[profile].replicas;
   /** A size that differs per environment (production, local). */
   const size = (production: number, local: number) => (profile === "production" ? production : local);
+  const fromManifests = gatherManifests(options.manifests ?? [], replicas);
 
   return validateDeclarations({
     streams: {
@@ -247,95 +256,7 @@ export function declarations(options: DeclarationOptions = {}): Declarations {
         duplicateWindow: "24h",
       },
     },
-    consumers: {
-      // Posts production reports to Odoo. The ERP is slow and can be down for hours: few messages in
-      // flight (64), a 1 min ack wait (long postings call working()), then 5 min, 15 min, 1 h and 4 h
-      // between redeliveries; 12 deliveries span about a day of ERP outage before dead-lettering.
-      // Reports and run ends share one durable: a run's end must be handled after its counts, and
-      // one filter keeps that order on the 2.9 floor (no multiple filter subjects there).
-      "odoo-connector-production-reported": {
-        stream: "MFG_PRODUCTION",
-        description:
-          "odoo-connector: posts production reports to Odoo and closes orders when runs end (ProductionReported, ProductionRunEnded -> ERP)",
-        filterSubjects: ["mfg.production.>"],
-        ackWait: "1m",
-        backoff: ["1m", "5m", "15m", "1h", "4h"],
-        maxDeliver: 12,
-        maxAckPending: 64,
-      },
-      // Downtime to Odoo work-center productivity logs. One durable per event type: a single filter
-      // cannot pick two event types out of the telemetry-heavy machine stream without 2.10's
-      // multiple filters; the posting tolerates an end that arrives before its start.
-      "odoo-connector-downtime-started": {
-        stream: "MFG_MACHINE",
-        description: "odoo-connector: opens a work-center productivity (availability loss) log in Odoo",
-        filterSubjects: ["mfg.machine.downtime_started.>"],
-        ackWait: "1m",
-        backoff: ["1m", "5m", "15m", "1h", "4h"],
-        maxDeliver: 12,
-        maxAckPending: 64,
-      },
-      "odoo-connector-downtime-ended": {
-        stream: "MFG_MACHINE",
-        description: "odoo-connector: closes the work-center productivity log in Odoo",
-        filterSubjects: ["mfg.machine.downtime_ended.>"],
-        ackWait: "1m",
-        backoff: ["1m", "5m", "15m", "1h", "4h"],
-        maxDeliver: 12,
-        maxAckPending: 64,
-      },
-      // Quality holds to Odoo (alert + quarantine move). The whole quality stream is small; one
-      // durable keeps a lot's placed/released in order.
-      "odoo-connector-quality": {
-        stream: "MFG_QUALITY",
-        description: "odoo-connector: quality holds -> Odoo quality alerts and quarantine moves",
-        filterSubjects: ["mfg.quality.>"],
-        ackWait: "1m",
-        backoff: ["1m", "5m", "15m", "1h", "4h"],
-        maxDeliver: 12,
-        maxAckPending: 64,
-      },
-      // Shipment gate decisions to Odoo (a blocked picking cannot be validated); blocked/cleared in order.
-      "odoo-connector-shipping": {
-        stream: "MFG_SHIPPING",
-        description: "odoo-connector: blocked shipments -> Odoo pickings that cannot be validated",
-        filterSubjects: ["mfg.shipping.>"],
-        ackWait: "1m",
-        backoff: ["1m", "5m", "15m", "1h", "4h"],
-        maxDeliver: 12,
-        maxAckPending: 64,
-      },
-      // Evaluates inspections (SPC, holds). Local work: short waits, a few retries.
-      "quality-service-inspections": {
-        stream: "MFG_QUALITY",
-        description: "quality-service: SPC and quality holds from recorded inspections",
-        filterSubjects: ["mfg.quality.inspection_recorded.>"],
-        ackWait: "30s",
-        backoff: ["30s", "2m", "10m"],
-        maxDeliver: 6,
-        maxAckPending: 256,
-      },
-      // The shipment gate: answers shipment requests with blocked/cleared.
-      "quality-service-shipment-gate": {
-        stream: "MFG_SHIPPING",
-        description: "quality-service: blocks or clears shipment requests against open quality holds",
-        filterSubjects: ["mfg.shipping.shipment_requested.>"],
-        ackWait: "30s",
-        backoff: ["30s", "2m", "10m"],
-        maxDeliver: 6,
-        maxAckPending: 128,
-      },
-      // Builds the lot graph from every inventory event: fast idempotent upserts, so a large window.
-      "genealogy-builder-inventory": {
-        stream: "MFG_INVENTORY",
-        description: "genealogy-builder: lot graph from lots, consumption and goods movements",
-        filterSubjects: ["mfg.inventory.>"],
-        ackWait: "30s",
-        backoff: ["30s", "2m", "10m", "30m"],
-        maxDeliver: 8,
-        maxAckPending: 1024,
-      },
-    },
+    consumers: fromManifests.consumers,
     kv: {
       // The schema registry (contracts/src/registry.ts opens it with the same history and description).
       THREADLINE_SCHEMAS: {
@@ -352,13 +273,6 @@ export function declarations(options: DeclarationOptions = {}): Declarations {
         storage: "file",
         replicas,
       },
-      // Open quality holds by lot, read by the shipment gate; the audit trail is MFG_QUALITY.
-      THREADLINE_QUALITY_HOLDS: {
-        description: "Open quality holds by lot (projection of MFG_QUALITY; the gate reads it)",
-        history: 10,
-        storage: "file",
-        replicas,
-      },
       // Event ids whose side effect is done (ERP postings…). TTL 30 days = the DLQ's retention: anything
       // ops can still replay is still recognised as done. When full, writes fail (the handler retries)
       // rather than forgetting ids.
@@ -370,9 +284,40 @@ export function declarations(options: DeclarationOptions = {}): Declarations {
         storage: "file",
         replicas,
       },
+      ...fromManifests.kv,
     },
   });
 }
+
+/** The durables and buckets of the manifests; a name two services (or a service and `streams/`) claim is an error. */
+function gatherManifests(manifests: readonly ServiceManifest[], replicas: number) {
+  const consumers: Record<string, ConsumerDeclaration> = {};
+  const kv: Record<string, KvDeclaration> = {};
+  const owner = new Map<string, string>(SHARED_BUCKETS.map((b) => [`kv.${b}`, "streams/ (shared)"]));
+  const problems: DeclarationProblem[] = [];
+  const claim = (key: string, service: string) => {
+    const first = owner.get(key);
+    if (first)
+      problems.push({ key, message: `declared by ${service} and by ${first}: a name has one owner` });
+    owner.set(key, service);
+    return !first;
+  };
+  for (const m of manifests) {
+    for (const [name, c] of Object.entries(m.consumers ?? {}))
+      if (claim(`consumers.${name}`, m.service)) consumers[name] = c;
+    for (const [name, b] of Object.entries(m.kv ?? {}))
+      if (claim(`kv.${name}`, m.service)) kv[name] = { ...b, replicas };
+  }
+  if (problems.length > 0) throw new DeclarationError(problems);
+  return { consumers, kv };
+}
+
+/** The buckets `streams/` declares for every service. */
+const SHARED_BUCKETS = [
+  "THREADLINE_SCHEMAS",
+  "THREADLINE_CONNECTOR_STATE",
+  "THREADLINE_IDEMPOTENCY",
+] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Errors

@@ -5,18 +5,13 @@
  * silently useless permission.
  *
  * ```ts
- * const perms = servicePermissions({
- *   service: "quality-service",
- *   consumes: [{ stream: "MFG_QUALITY", durable: "quality-service-inspections" }],
- *   publishes: ["mfg.quality.quality_hold_placed.v1"],
- *   kvWrite: ["THREADLINE_QUALITY_HOLDS"],
- * });
- * renderAuthorization([renderUserConfig(perms, { user: "quality-service" })]);
+ * const perms = servicePermissions(manifestAccess(odooConnectorManifest), platformDeclarations());
+ * renderAuthorization([renderUserConfig(perms, { user: "odoo-connector" })]);
  * ```
  *
  * The subjects are exactly those the runtime SDK (runService, EventPublisher, createEventConsumer, the
  * read-only SchemaRegistry) and nats.js KV use — each {@link PermissionGrant} says why it is there;
- * docs/security.md has the table. `threadline streams permissions <access.yaml>` prints them as a
+ * docs/security.md has the table. `threadline streams permissions [service|access file]` prints them as a
  * nats-server `authorization` block or Helm values.
  */
 import { stringify as toYaml } from "yaml";
@@ -24,7 +19,7 @@ import { z } from "zod";
 import { ThreadlineError } from "../../contracts/src/errors.js";
 import { EVENT_TYPES, type EventType } from "../../contracts/src/events.generated.js";
 import { REGISTRY_BUCKET } from "../../contracts/src/registry.js";
-import { type Declarations, declarations, subjectWithin } from "./declarations.js";
+import { type Declarations, subjectWithin } from "./declarations.js";
 import { DLQ_STREAM, dlqSubject } from "./names.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -171,10 +166,7 @@ function kvReadGrants(b: string, who: string): PermissionGrant[] {
  * Every subject the service may use, with the reason, validated against `decls`. Throws
  * {@link PermissionsError} listing every undeclared stream, durable, bucket or unknown event type.
  */
-export function explainPermissions(
-  access: ServiceAccess,
-  decls: Declarations = declarations(),
-): PermissionGrant[] {
+export function explainPermissions(access: ServiceAccess, decls: Declarations): PermissionGrant[] {
   const problems: AccessProblem[] = [];
   const problem = (key: string, message: string) => problems.push({ key, message });
   const grants: PermissionGrant[] = [];
@@ -346,10 +338,7 @@ export function explainPermissions(
 }
 
 /** The permissions of a service: {@link explainPermissions} without the reasons. */
-export function servicePermissions(
-  access: ServiceAccess,
-  decls: Declarations = declarations(),
-): NatsPermissions {
+export function servicePermissions(access: ServiceAccess, decls: Declarations): NatsPermissions {
   return permissionsOf(explainPermissions(access, decls));
 }
 

@@ -1,19 +1,18 @@
 /**
  * A nats-server authorization for running a service as the least-privilege user its access file
- * derives (`threadline streams permissions`), next to an admin user for the test's own setup.
+ * derives from its manifest (`threadline streams permissions <service>`), next to an admin user for the test's own setup.
  * Passwords reach nats-server through its environment, as in production; nats-server parses a
  * variable's value as config syntax, so each is a quoted string.
  */
 import { randomBytes } from "node:crypto";
-import fs from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { manifestAccess, type ServiceManifest } from "../../streams/src/manifest.js";
 import {
   explainPermissions,
-  parseServiceAccess,
   permissionsOf,
   renderAuthorization,
   renderUserConfig,
 } from "../../streams/src/permissions.js";
+import { platformDeclarations } from "../../tools/manifests.js";
 
 export interface LeastPrivilege {
   /** `extraConfig` for the test server. */
@@ -23,9 +22,9 @@ export interface LeastPrivilege {
   readonly service: { readonly user: string; readonly pass: string };
 }
 
-export function leastPrivilege(accessFile: string): LeastPrivilege {
-  const access = parseServiceAccess(parseYaml(fs.readFileSync(accessFile, "utf8")), accessFile);
-  const grants = explainPermissions(access);
+export function leastPrivilege(manifest: ServiceManifest): LeastPrivilege {
+  const access = manifestAccess(manifest);
+  const grants = explainPermissions(access, platformDeclarations());
   const [adminPassword, servicePassword] = [randomBytes(12).toString("hex"), randomBytes(12).toString("hex")];
   const serviceVar = `${access.service.toUpperCase().replaceAll("-", "_")}_NATS_PASSWORD`;
   process.env["THREADLINE_TEST_ADMIN_PASSWORD"] = JSON.stringify(adminPassword);

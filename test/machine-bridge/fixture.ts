@@ -3,6 +3,7 @@
  * machine bridge between them — plus the means to drive the plant and read back what the bridge
  * stored.
  */
+
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,10 +15,10 @@ import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { CONNECTOR_STATE_BUCKET, MachineBridge } from "../../services/machine-bridge/src/bridge.js";
 import { type BridgeConfigInput, parseBridgeConfig } from "../../services/machine-bridge/src/config.js";
-import { declarations } from "../../streams/src/declarations.js";
 import { silentLogger } from "../../streams/src/logger.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
+import { platformDeclarations } from "../../tools/manifests.js";
 import { type BridgeMappingOptions, bridgeMappingFor } from "../../tools/sim/plant/bridge-mapping.js";
 import type { PlantConfigInput } from "../../tools/sim/plant/config.js";
 import { type RunForOptions, runFor } from "../../tools/sim/plant/run-for.js";
@@ -105,7 +106,7 @@ export async function startStreams(
   const started = await startTestServer(server, t);
   const nc = await connectTo(started, connect, t);
   const jsm = await jetstreamManager(nc);
-  await applyPlan(jsm, await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc)), {
+  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
     force: false,
   });
   return { server: started, nc, jsm };

@@ -2,6 +2,7 @@
  * The bridge when the plant misbehaves: machines that cannot be reached, links that keep dropping,
  * secured endpoints and refused credentials, and a bridge process killed mid-run.
  */
+
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -9,6 +10,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { Kvm } from "@nats-io/kv";
 import { CONNECTOR_STATE_BUCKET } from "../../services/machine-bridge/src/bridge.js";
+import { machineBridgeManifest } from "../../services/machine-bridge/src/manifest.js";
 import type { PlantConfigInput } from "../../tools/sim/plant/config.js";
 import { freePort } from "../../tools/sim/plant/server.js";
 import { LinkProxy } from "../harness/nats.js";
@@ -150,7 +152,7 @@ describe("machine bridge robustness", () => {
   test("the bridge service, as its least-privilege NATS user, killed with SIGKILL mid-run: a new process resumes without loss or double count", async (t) => {
     const sim = await startSimulator(t, ONE_MACHINE);
     // The bridge runs as the user its access file derives (services/machine-bridge/access.yaml).
-    const auth = leastPrivilege("services/machine-bridge/access.yaml");
+    const auth = leastPrivilege(machineBridgeManifest);
     const { server, nc } = await startStreams(t, { extraConfig: auth.authorization }, auth.admin);
     const dir = tempDir(t, "threadline-bridge-kill-");
     const configFile = path.join(dir, "bridge.json");

@@ -6,6 +6,7 @@
  * The servers run with the deployment's own files: the leafnode remote's deny lists come from
  * deploy/plant/leaf.conf and the hub's sources from deploy/plant/hub-*.json.
  */
+
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -13,8 +14,9 @@ import { describe, type TestContext, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type JetStreamManager, jetstream, jetstreamManager, type StreamSource } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { declarations, parseDuration } from "../../streams/src/declarations.js";
+import { parseDuration } from "../../streams/src/declarations.js";
 import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
+import { platformDeclarations } from "../../tools/manifests.js";
 import type { PlantSimulator } from "../../tools/sim/plant/server.js";
 import { connectTo, type LocalLeafAndHub, startTestLeafAndHub } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
@@ -93,7 +95,7 @@ async function startWan(t: TestContext): Promise<Wan> {
     t,
   );
   const [leafNc, hubNc] = [await connectTo(pair.leaf, {}, t), await connectTo(pair.hub, {}, t)];
-  const decl = declarations({ profile: "local" });
+  const decl = platformDeclarations({ profile: "local" });
   for (const nc of [leafNc, hubNc]) {
     const jsm = await jetstreamManager(nc);
     await applyPlan(jsm, await planChanges(jsm, decl, serverFacts(nc)), { force: false });
@@ -223,7 +225,7 @@ async function counts(nc: NatsConnection): Promise<Record<PlantStream, number>> 
 
 describe("plant connectivity: bridge -> leaf node -> hub sourcing", () => {
   test("the hub stream files are the declared production streams plus the plant's sources", () => {
-    const declared = declarations({ profile: "production" }).streams;
+    const declared = platformDeclarations({ profile: "production" }).streams;
     for (const stream of PLANT_STREAMS) {
       const file = hubStreamFile(stream);
       const d = declared[stream];
@@ -265,7 +267,7 @@ describe("plant connectivity: bridge -> leaf node -> hub sourcing", () => {
   });
 
   test("the plant stream files keep the declared names, subjects, discard and duplicate window, and fit the leaf's store", () => {
-    const declared = declarations({ profile: "production" }).streams;
+    const declared = platformDeclarations({ profile: "production" }).streams;
     let reserved = 0;
     for (const stream of PLANT_STREAMS) {
       const file = JSON.parse(readDeploy(LEAF_STREAM_FILES[stream])) as Record<
@@ -298,7 +300,7 @@ describe("plant connectivity: bridge -> leaf node -> hub sourcing", () => {
     const sim = await startSimulator(t, WAN_PLANT);
     const wan = await startWan(t);
     // `streams apply` on the hub leaves the sources alone (it changes only what it declares).
-    const decl = declarations({ profile: "local" });
+    const decl = platformDeclarations({ profile: "local" });
     const replan = planSummary(await planChanges(wan.hubJsm, decl, serverFacts(wan.hubNc)));
     assert.deepEqual([replan.create, replan.update, replan.destructive], [0, 0, 0]);
 

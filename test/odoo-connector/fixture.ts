@@ -3,6 +3,7 @@
  * nats-server with the declared streams and buckets, the Odoo client, a publisher, and reading back
  * the events stored in the streams.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -21,13 +22,13 @@ import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
 import { OdooClient, type OdooClientOptions } from "../../services/odoo-connector/src/odoo/index.js";
 import { setupOdoo } from "../../services/odoo-connector/src/odoo-setup.js";
 import { OdooSetup, type PostingContext } from "../../services/odoo-connector/src/outbound/steps.js";
-import { declarations } from "../../streams/src/declarations.js";
 import { silentLogger } from "../../streams/src/logger.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { readStream } from "../../streams/src/read.js";
 import type { RunningService } from "../../streams/src/service.js";
+import { platformDeclarations } from "../../tools/manifests.js";
 import {
   type OdooSimulator,
   type OdooSimulatorOptions,
@@ -46,7 +47,7 @@ export async function startStreams(
   const server = await startTestServer({}, t);
   const nc = await connectTo(server, {}, t);
   const jsm = await jetstreamManager(nc);
-  await applyPlan(jsm, await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc)), {
+  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
     force: false,
   });
   return { server, nc, jsm };

@@ -5,10 +5,12 @@
  * answering its probes and metrics, never spins (event-loop delay and CPU measured from its own
  * metrics), is back to posting within seconds of Odoo's return, and posts each report exactly once.
  */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
+import { CONNECTOR_DURABLES } from "../../services/odoo-connector/src/manifest.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/index.js";
 import { reconcile } from "../../services/odoo-connector/src/reconcile/index.js";
 import { until } from "../harness/wait.js";
@@ -25,7 +27,7 @@ import {
 } from "./fixture.js";
 
 const POSTED = "mfg.production.production_posted.v1";
-const REPORTED_DURABLE = "odoo-connector-production-reported";
+const REPORTED_DURABLE = CONNECTOR_DURABLES.production;
 const OUTAGE_MS = 4_000;
 
 /** One Prometheus sample value (the first line matching name and labels), or undefined. */

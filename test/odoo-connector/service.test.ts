@@ -4,6 +4,7 @@
  * and metrics) against the Odoo simulator and a nats-server with the declared streams, for every
  * supported Odoo version, through an Odoo outage, and as its least-privilege NATS user.
  */
+
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -12,9 +13,10 @@ import { type TestContext, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
+import { CONNECTOR_DURABLES, odooConnectorManifest } from "../../services/odoo-connector/src/manifest.js";
 import { productionPostedId } from "../../services/odoo-connector/src/outbound/index.js";
-import { declarations } from "../../streams/src/declarations.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
+import { platformDeclarations } from "../../tools/manifests.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
 import { connectTo, type LocalNatsServer, startTestServer } from "../harness/nats.js";
 import { leastPrivilege } from "../harness/permissions.js";
@@ -38,7 +40,7 @@ import {
 
 const RELEASED = "mfg.production.production_order_released.v1";
 const POSTED = "mfg.production.production_posted.v1";
-const REPORTED_DURABLE = "odoo-connector-production-reported";
+const REPORTED_DURABLE = CONNECTOR_DURABLES.production;
 /** Order states the inbound sync releases (past draft, not cancelled). */
 const RELEASED_STATES = ["confirmed", "progress", "to_close", "done"];
 
@@ -318,11 +320,11 @@ test("odoo run - with WEBHOOK_TOKEN, Odoo's webhook makes a confirmed order an e
 // ---------------------------------------------------------------------------------------- least privilege
 
 test("odoo run - as its least-privilege NATS user (services/odoo-connector/access.yaml) the service syncs, posts and reports ready without a permission error", async (t) => {
-  const auth = leastPrivilege("services/odoo-connector/access.yaml");
+  const auth = leastPrivilege(odooConnectorManifest);
   const server = await startTestServer({ extraConfig: auth.authorization }, t);
   const nc = await connectTo(server, auth.admin, t);
   const jsm = await jetstreamManager(nc);
-  await applyPlan(jsm, await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc)), {
+  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
     force: false,
   });
   const sim = await startOdoo(t, { profile: 19, db: "leastpriv" });

@@ -3,9 +3,11 @@
  * every catalog event to exactly one stream; invalid declarations fail with a DeclarationError naming
  * each offending key.
  */
+
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { EVENT_TYPES } from "../../contracts/src/events.generated.js";
+import { odooConnectorManifest } from "../../services/odoo-connector/src/manifest.js";
 import {
   DeclarationError,
   type Declarations,
@@ -18,15 +20,29 @@ import {
   validateDeclarations,
 } from "../../streams/src/declarations.js";
 import { subjectFor } from "../../streams/src/envelope.js";
+import { serviceManifest } from "../../streams/src/manifest.js";
 import { DLQ_STREAM, dlqSubject, domainStream } from "../../streams/src/names.js";
+import { platformDeclarations } from "../../tools/manifests.js";
+import { declarationsWithExamples, qualityServiceExample } from "../harness/example-manifests.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> };
 
 /** A copy of the local declarations, edited by `fn`. */
 function edited(fn: (d: Mutable<Declarations>) => void): unknown {
-  const copy = structuredClone(declarations()) as Mutable<Declarations>;
+  const copy = structuredClone(declarationsWithExamples()) as Mutable<Declarations>;
   fn(copy);
   return copy;
+}
+
+/** The problems of the DeclarationError `fn` throws, as `key: message` lines. */
+function refused(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof DeclarationError, `expected a DeclarationError, got ${String(err)}`);
+    return err.problems.map((p) => `${p.key}: ${p.message}`);
+  }
+  return assert.fail("expected a DeclarationError");
 }
 
 /** The problems a DeclarationError reports, as `key: message` lines. */
@@ -44,8 +60,8 @@ function problemsOf(input: unknown): string[] {
 
 describe("streams declarations - the shipped set", () => {
   test("is valid for both profiles, with 1 replica locally and 3 in production", () => {
-    const local = declarations();
-    const production = declarations({ profile: "production" });
+    const local = declarationsWithExamples();
+    const production = declarationsWithExamples({ profile: "production" });
     assert.deepEqual(Object.keys(local.streams), [
       "MFG_MACHINE",
       "MFG_PRODUCTION",
@@ -57,14 +73,14 @@ describe("streams declarations - the shipped set", () => {
     assert.deepEqual(Object.keys(local.kv), [
       "THREADLINE_SCHEMAS",
       "THREADLINE_CONNECTOR_STATE",
-      "THREADLINE_QUALITY_HOLDS",
       "THREADLINE_IDEMPOTENCY",
+      "THREADLINE_QUALITY_HOLDS", // the quality service's own (its manifest)
     ]);
     for (const s of Object.values(local.streams)) assert.equal(s.replicas, 1);
     for (const k of Object.values(local.kv)) assert.equal(k.replicas, 1);
     for (const s of Object.values(production.streams)) assert.equal(s.replicas, 3);
     for (const k of Object.values(production.kv)) assert.equal(k.replicas, 3);
-    const r5 = declarations({ profile: "production", replicas: 5 });
+    const r5 = declarationsWithExamples({ profile: "production", replicas: 5 });
     assert.equal(r5.streams["MFG_MACHINE"]?.replicas, 5);
   });
 
@@ -72,12 +88,15 @@ describe("streams declarations - the shipped set", () => {
     const sum = (d: Declarations) =>
       Object.values(d.streams).reduce((n, s) => n + Math.max(s.maxBytes, 0), 0) +
       Object.values(d.kv).reduce((n, k) => n + Math.max(k.maxBytes ?? 0, 0), 0);
-    assert.ok(sum(declarations()) < 1024 ** 3, `local total ${sum(declarations())} bytes`);
-    assert.ok(sum(declarations({ profile: "production" })) > 100 * 1024 ** 3);
+    assert.ok(
+      sum(declarationsWithExamples()) < 1024 ** 3,
+      `local total ${sum(declarationsWithExamples())} bytes`,
+    );
+    assert.ok(sum(declarationsWithExamples({ profile: "production" })) > 100 * 1024 ** 3);
   });
 
   test("telemetry is short-lived and discards old; production and quality are long-kept and refuse when full", () => {
-    const d = declarations();
+    const d = declarationsWithExamples();
     const days = (name: string) => parseDuration(d.streams[name]?.maxAge ?? "0s") / 86_400_000;
     assert.equal(d.streams["MFG_MACHINE"]?.discard, "old");
     assert.ok(days("MFG_MACHINE") <= 14);
@@ -92,7 +111,7 @@ describe("streams declarations - the shipped set", () => {
   });
 
   test("every catalog event, and every dead letter, lands in exactly one stream: its domain's", () => {
-    const d = declarations();
+    const d = declarationsWithExamples();
     for (const type of EVENT_TYPES) {
       const subject = subjectFor(type, "plant1", "line1", "m1");
       const owners = Object.entries(d.streams).filter(([, s]) =>
@@ -271,5 +290,52 @@ describe("streams declarations - subjects and durations", () => {
     assert.equal(formatDuration(parseDuration("120m")), "2h");
     assert.equal(formatDuration(1500), "1500ms");
     assert.throws(() => parseDuration("1.5h"), /not a duration/);
+  });
+});
+
+describe("streams declarations - services declare their own durables and buckets in manifests", () => {
+  test("streams/ declares only what is shared: no durable, and the shared buckets", () => {
+    const shared = declarations();
+    assert.deepEqual(Object.keys(shared.consumers), []);
+    assert.deepEqual(Object.keys(shared.kv), [
+      "THREADLINE_SCHEMAS",
+      "THREADLINE_CONNECTOR_STATE",
+      "THREADLINE_IDEMPOTENCY",
+    ]);
+  });
+
+  test("the platform's declarations are the shared ones plus every manifest's, with the profile's replicas", () => {
+    const d = platformDeclarations({ profile: "production" });
+    for (const durable of Object.keys(odooConnectorManifest.consumers))
+      assert.deepEqual(d.consumers[durable], odooConnectorManifest.consumers[durable as never]);
+    const withExample = declarationsWithExamples({ profile: "production" });
+    assert.equal(withExample.kv["THREADLINE_QUALITY_HOLDS"]?.replicas, 3);
+  });
+
+  test("a durable or bucket claimed twice is refused naming both owners; a durable is named after its service", () => {
+    const thief = serviceManifest({
+      service: "thief",
+      description: "claims what is not its own",
+      kv: { THREADLINE_SCHEMAS: { description: "mine", history: 1, storage: "file" } },
+    });
+    const twin = { ...qualityServiceExample, service: "quality-service-twin" };
+    const problems = refused(() =>
+      declarations({ manifests: [qualityServiceExample, { ...twin, kv: {} }, thief] }),
+    );
+    assert.deepEqual(problems, [
+      "consumers.quality-service-inspections: declared by quality-service-twin and by quality-service: a name has one owner",
+      "consumers.quality-service-shipment-gate: declared by quality-service-twin and by quality-service: a name has one owner",
+      "kv.THREADLINE_SCHEMAS: declared by thief and by streams/ (shared): a name has one owner",
+    ]);
+    const misnamed = refused(() =>
+      serviceManifest({
+        service: "order-progress",
+        description: "x",
+        consumers: { progress: { ...qualityServiceExample.consumers["quality-service-inspections"] } },
+      }),
+    );
+    assert.deepEqual(misnamed, [
+      "manifests.order-progress.consumers.progress: a durable's name starts with its service's (order-progress-…)",
+    ]);
   });
 });

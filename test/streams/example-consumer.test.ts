@@ -9,10 +9,10 @@ import {
   type OrderProgress,
   startOrderProgress,
 } from "../../streams/examples/order-progress.js";
-import { declarations } from "../../streams/src/declarations.js";
 import { DLQ_HEADERS } from "../../streams/src/names.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
+import { platformDeclarations } from "../../tools/manifests.js";
 import { connectTo, startTestServer } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
 
@@ -24,7 +24,7 @@ test("the example consumer from the guide tracks order progress exactly once, an
   const server = await startTestServer({}, t);
   const nc = await connectTo(server, {}, t);
   const jsm = await jetstreamManager(nc);
-  await applyPlan(jsm, await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc)), {
+  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
     force: false,
   });
   await jsm.consumers.add("MFG_PRODUCTION", {

@@ -2,12 +2,13 @@
  * deploy/k8s/streams.yaml is generated from the declarations (`threadline streams k8s`): the committed
  * file must equal the generated output (drift test), and it must be what NACK reads.
  */
+
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { parseAllDocuments } from "yaml";
-import { declarations } from "../../streams/src/declarations.js";
 import { generateK8s, goDuration, K8S_FILE } from "../../tools/deploy/generate-k8s.js";
+import { platformDeclarations } from "../../tools/manifests.js";
 
 describe("streams k8s - NACK resources from the declarations", () => {
   test("the committed deploy/k8s/streams.yaml equals the generated output", () => {
@@ -18,13 +19,13 @@ describe("streams k8s - NACK resources from the declarations", () => {
       // reported below
     }
     assert.ok(
-      committed === generateK8s(declarations({ profile: "production" })),
+      committed === generateK8s(platformDeclarations({ profile: "production" })),
       "deploy/k8s/streams.yaml is stale: run `npm run build && node bin/threadline.js streams k8s > deploy/k8s/streams.yaml`",
     );
   });
 
   test("one Stream, KeyValue or Consumer per declaration, with Go durations and production replicas", () => {
-    const d = declarations({ profile: "production" });
+    const d = platformDeclarations({ profile: "production" });
     type Obj = Record<string, unknown>;
     const docs = parseAllDocuments(generateK8s(d)).map((doc) => doc.toJS() as Obj);
     assert.equal(

@@ -12,13 +12,14 @@ import { Registry } from "prom-client";
 import { Catalog } from "../../contracts/src/catalog.js";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { REGISTRY_BUCKET, REGISTRY_READ_ONLY, SchemaRegistry } from "../../contracts/src/registry.js";
+import { odooConnectorManifest } from "../../services/odoo-connector/src/manifest.js";
 import {
   ORDER_PROGRESS_BUCKET,
   type OrderProgress,
   startOrderProgress,
 } from "../../streams/examples/order-progress.js";
 import { createEventConsumer } from "../../streams/src/consumer.js";
-import { type Declarations, declarations } from "../../streams/src/declarations.js";
+import type { Declarations } from "../../streams/src/declarations.js";
 import { createLogger } from "../../streams/src/logger.js";
 import { DLQ_HEADERS } from "../../streams/src/names.js";
 import {
@@ -34,6 +35,7 @@ import {
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher, PublishError } from "../../streams/src/publisher.js";
 import { threadline } from "../harness/cli.js";
+import { declarationsWithExamples } from "../harness/example-manifests.js";
 import { connectTo, startTestServer } from "../harness/nats.js";
 import { until as waitUntil } from "../harness/wait.js";
 
@@ -43,7 +45,7 @@ const units = (value: string) => ({ value, uom: "Units" });
 
 /** The shipped declarations plus the example's durable (as docs/subscribing.md declares it) and bucket. */
 function exampleDeclarations(): Declarations {
-  const d = declarations({ profile: "local" });
+  const d = declarationsWithExamples({ profile: "local" });
   return {
     ...d,
     consumers: {
@@ -187,18 +189,21 @@ describe("least-privilege NATS permissions per service", () => {
   test("anything undeclared or unknown is an error naming it", () => {
     const err = (() => {
       try {
-        servicePermissions({
-          service: "order-progress",
-          consumes: [
-            { stream: "MFG_PRODUCTION", durable: "order-progres" },
-            { stream: "MFG_PRODUCTON", durable: "order-progress" },
-            { stream: "MFG_QUALITY", durable: "odoo-connector-production-reported" },
-          ],
-          publishes: ["mfg.production.production_reportd.v1" as "mfg.production.production_reported.v1"],
-          kvRead: ["THREADLINE_NOPE"],
-          kvWrite: ["THREADLINE_EXAMPLE_ORDER_PROGRESS"],
-          inboxPrefix: "_INBOX",
-        });
+        servicePermissions(
+          {
+            service: "order-progress",
+            consumes: [
+              { stream: "MFG_PRODUCTION", durable: "order-progres" },
+              { stream: "MFG_PRODUCTON", durable: "order-progress" },
+              { stream: "MFG_QUALITY", durable: "odoo-connector-production-reported" },
+            ],
+            publishes: ["mfg.production.production_reportd.v1" as "mfg.production.production_reported.v1"],
+            kvRead: ["THREADLINE_NOPE"],
+            kvWrite: ["THREADLINE_EXAMPLE_ORDER_PROGRESS"],
+            inboxPrefix: "_INBOX",
+          },
+          declarationsWithExamples(),
+        );
       } catch (e) {
         return e;
       }
@@ -461,18 +466,19 @@ describe("least-privilege NATS permissions per service", () => {
     await service.stop();
   });
 
-  test("threadline streams permissions prints the authorization block of an access file", async () => {
+  test("threadline streams permissions prints the authorization block of a service, by name from its manifest or from an access file", async () => {
     const dir = mkdtempSync(join(tmpdir(), "threadline-perms-"));
     try {
-      const good = join(dir, "quality-service.yaml");
+      // An access file as a service outside this repository writes it, using declared durables.
+      const good = join(dir, "odoo-connector.yaml");
       writeFileSync(
         good,
         [
-          "service: quality-service",
+          "service: odoo-connector",
           "consumes:",
-          "  - { stream: MFG_QUALITY, durable: quality-service-inspections }",
-          "publishes: [mfg.quality.quality_hold_placed.v1]",
-          "kvWrite: [THREADLINE_QUALITY_HOLDS]",
+          "  - { stream: MFG_QUALITY, durable: odoo-connector-quality }",
+          "publishes: [mfg.production.production_posted.v1]",
+          "kvWrite: [THREADLINE_CONNECTOR_STATE]",
         ].join("\n"),
       );
       const bad = join(dir, "bad.json");
@@ -486,13 +492,35 @@ describe("least-privilege NATS permissions per service", () => {
       const run = (args: string[]) => threadline(args);
       const ok = await run(["streams", "permissions", good]);
       assert.equal(ok.code, 0, ok.stderr);
-      assert.match(ok.stdout, /^authorization \{\n {2}users = \[\n {4}\{\n {6}user: "quality-service"$/m);
-      assert.match(ok.stdout, /password: \$QUALITY_SERVICE_NATS_PASSWORD/);
-      assert.match(ok.stdout, /"\$JS\.API\.CONSUMER\.MSG\.NEXT\.MFG_QUALITY\.quality-service-inspections"/);
-      assert.match(ok.stdout, /"_INBOX_quality-service\.>"/);
+      assert.match(ok.stdout, /^authorization \{\n {2}users = \[\n {4}\{\n {6}user: "odoo-connector"$/m);
+      assert.match(ok.stdout, /password: \$ODOO_CONNECTOR_NATS_PASSWORD/);
+      assert.match(ok.stdout, /"\$JS\.API\.CONSUMER\.MSG\.NEXT\.MFG_QUALITY\.odoo-connector-quality"/);
+      assert.match(ok.stdout, /"_INBOX_odoo-connector\.>"/);
+      // By name: the manifest's every durable, event and read.
+      const byName = await run(["streams", "permissions", "odoo-connector"]);
+      assert.equal(byName.code, 0, byName.stderr);
+      for (const durable of Object.keys(odooConnectorManifest.consumers))
+        assert.ok(byName.stdout.includes(`.${durable}"`), `${durable} granted`);
+      assert.match(
+        byName.stdout,
+        /CONSUMER\.CREATE\.MFG_DLQ\.\*\.mfg\.dlq\.MFG_PRODUCTION\.odoo-connector-production-reported/,
+      );
+      // Without arguments: every service of Threadline.
+      const all = await run(["streams", "permissions", "--format", "json"]);
+      assert.equal(all.code, 0, all.stderr);
+      assert.deepEqual(
+        (JSON.parse(all.stdout) as { user: string }[]).map((u) => u.user),
+        ["machine-bridge", "odoo-connector"],
+      );
       const refusedFile = await run(["streams", "permissions", bad]);
       assert.equal(refusedFile.code, 2);
       assert.match(refusedFile.stderr, /consumes\[0\]\.durable: consumer nope is not declared/);
+      const unknown = await run(["streams", "permissions", "quality-servce"]);
+      assert.equal(unknown.code, 2);
+      assert.match(
+        unknown.stderr,
+        /quality-servce is neither a service of Threadline \(machine-bridge, odoo-connector\)/,
+      );
       const plain = await run(["streams", "permissions", good, "--password-ref", "hunter2"]);
       assert.equal(plain.code, 2);
       assert.equal(plain.stdout, "");

@@ -4,12 +4,13 @@
  * place or by recreating), server feature detection that fails the whole plan, KV buckets, and the CLI's
  * exit codes.
  */
+
 import assert from "node:assert/strict";
 import { describe, type TestContext, test } from "node:test";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { SchemaRegistry } from "../../contracts/src/registry.js";
-import { type Declarations, declarations, StreamsErrorCode } from "../../streams/src/declarations.js";
+import { type Declarations, StreamsErrorCode } from "../../streams/src/declarations.js";
 import {
   applyPlan,
   DestructiveChangesRefusedError,
@@ -23,19 +24,23 @@ import {
   UnsupportedFeatureError,
 } from "../../streams/src/plan.js";
 import { threadline } from "../harness/cli.js";
+import { declarationsWithExamples } from "../harness/example-manifests.js";
 import { withJetStream } from "../harness/nats.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> };
 
 /** A copy of the local declarations, edited by `fn`. */
 function edited(fn: (d: Mutable<Declarations>) => void): Declarations {
-  const copy = structuredClone(declarations()) as Mutable<Declarations>;
+  const copy = structuredClone(declarationsWithExamples()) as Mutable<Declarations>;
   fn(copy);
   return copy;
 }
 
+/** The declarations with the planned services' examples (in-process plans) ... */
 const COUNTS = { streams: 6, kv: 4, consumers: 8 };
 const TOTAL = COUNTS.streams + COUNTS.kv + COUNTS.consumers;
+/** ... and what the CLI applies: the shared declarations and Threadline's own services' manifests. */
+const CLI_TOTAL = 6 + 3 + 5;
 
 async function streamNames(jsm: JetStreamManager): Promise<string[]> {
   const out: string[] = [];
@@ -57,8 +62,8 @@ async function snapshot(jsm: JetStreamManager): Promise<Record<string, unknown>>
 async function fixture(t: TestContext) {
   const f = await withJetStream(t);
   const facts: PlanOptions = serverFacts(f.nc);
-  const plan = (d: Declarations = declarations()) => planChanges(f.jsm, d, facts);
-  const apply = async (d: Declarations = declarations(), force = false) =>
+  const plan = (d: Declarations = declarationsWithExamples()) => planChanges(f.jsm, d, facts);
+  const apply = async (d: Declarations = declarationsWithExamples(), force = false) =>
     applyPlan(f.jsm, await plan(d), { force });
   return { ...f, facts, plan, apply };
 }
@@ -364,12 +369,15 @@ describe("streams plan/apply - against a real server", () => {
   test("replicas above 1 on a single, unclustered server fail the plan before anything is created", async (t) => {
     const { jsm, facts } = await fixture(t);
     assert.equal(facts.clustered, false);
-    await assert.rejects(planChanges(jsm, declarations({ replicas: 3 }), facts), (err: unknown) => {
-      assert.ok(err instanceof ReplicasUnavailableError);
-      assert.equal(err.keys.length, COUNTS.streams + COUNTS.kv);
-      assert.match(err.message, /streams\.MFG_MACHINE.*single node/);
-      return true;
-    });
+    await assert.rejects(
+      planChanges(jsm, declarationsWithExamples({ replicas: 3 }), facts),
+      (err: unknown) => {
+        assert.ok(err instanceof ReplicasUnavailableError);
+        assert.equal(err.keys.length, COUNTS.streams + COUNTS.kv);
+        assert.match(err.message, /streams\.MFG_MACHINE.*single node/);
+        return true;
+      },
+    );
     assert.deepEqual(await streamNames(jsm), []);
   });
 
@@ -399,16 +407,16 @@ describe("threadline streams - the command line", () => {
     const empty = await threadline(["streams", "plan", ...S]);
     assert.equal(empty.code, 0, empty.stderr);
     assert.match(empty.stdout, /^\+ create stream MFG_MACHINE /m);
-    assert.match(empty.stdout, new RegExp(`^${TOTAL} to create`, "m"));
+    assert.match(empty.stdout, new RegExp(`^${CLI_TOTAL} to create`, "m"));
 
     const applied = await threadline(["streams", "apply", ...S]);
     assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stdout, new RegExp(`^applied: ${TOTAL} created; 0 unchanged$`, "m"));
+    assert.match(applied.stdout, new RegExp(`^applied: ${CLI_TOTAL} created; 0 unchanged$`, "m"));
 
     const again = await threadline(["streams", "apply", ...S]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^applied: nothing to do/m);
-    assert.equal(again.stdout.match(/^= unchanged /gm)?.length, TOTAL);
+    assert.equal(again.stdout.match(/^= unchanged /gm)?.length, CLI_TOTAL);
 
     // Someone added a subject by hand: the declarations would remove it.
     await jsm.streams.update("MFG_SHIPPING", { subjects: ["mfg.shipping.>", "legacy.shipping.>"] });
@@ -427,7 +435,7 @@ describe("threadline streams - the command line", () => {
 
     const forced = await threadline(["streams", "apply", "--force", ...S]);
     assert.equal(forced.code, 0, forced.stderr);
-    assert.match(forced.stdout, /^applied: 1 updated; 17 unchanged$/m);
+    assert.match(forced.stdout, new RegExp(`^applied: 1 updated; ${CLI_TOTAL - 1} unchanged$`, "m"));
     assert.deepEqual((await jsm.streams.info("MFG_SHIPPING")).config.subjects, ["mfg.shipping.>"]);
   });
 

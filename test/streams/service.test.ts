@@ -3,15 +3,16 @@
  * so a port in use fails at once naming HTTP_PORT, and while the service starts its probes answer
  * ("alive, not ready yet").
  */
+
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { declarations } from "../../streams/src/declarations.js";
 import { ConfigError } from "../../streams/src/errors.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { runService } from "../../streams/src/service.js";
+import { platformDeclarations } from "../../tools/manifests.js";
 import { connectTo, startTestServer } from "../harness/nats.js";
 
 function listening(): Promise<{ port: number; close: () => Promise<void> }> {
@@ -62,7 +63,7 @@ test("runService - while setup runs, /healthz answers 200 and /readyz 503 'start
   const server = await startTestServer({}, t);
   const nc = await connectTo(server, {}, t);
   const jsm = await jetstreamManager(nc);
-  await applyPlan(jsm, await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc)), {
+  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
     force: false,
   });
   const free = await listening();

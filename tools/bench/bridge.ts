@@ -15,6 +15,7 @@
  * the bridge runs in this process. The phases run one after the other (OPC UA alone, bridge, raw),
  * so no two measured processes compete for the 2 cores; nats-server is started here.
  */
+
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,11 +32,11 @@ import type { TelemetrySampled } from "../../contracts/src/events.generated.js";
 import { MachineBridge } from "../../services/machine-bridge/src/bridge.js";
 import { parseBridgeConfig } from "../../services/machine-bridge/src/config.js";
 import { connectionOptions, natsSettingsFromEnv } from "../../streams/src/connection.js";
-import { declarations } from "../../streams/src/declarations.js";
 import { createLogger } from "../../streams/src/logger.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { type LocalNatsServer, startNatsServer } from "../local-nats/server.js";
+import { platformDeclarations } from "../manifests.js";
 import { bridgeMappingFor } from "../sim/plant/bridge-mapping.js";
 import { type PlantConfigInput, parsePlantConfig } from "../sim/plant/config.js";
 import {
@@ -390,9 +391,13 @@ export async function runBridgeBench(options: BridgeBenchOptions = {}): Promise<
     server = await startNatsServer({ maxFileStore: 4 * GiB });
     nc = await connect(connectionOptions(natsSettingsFromEnv({ NATS_URL: server.clientUrl })));
     const jsm = await jetstreamManager(nc);
-    await applyPlan(jsm, await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc)), {
-      force: false,
-    });
+    await applyPlan(
+      jsm,
+      await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)),
+      {
+        force: false,
+      },
+    );
     // The baseline's stream: file storage like MFG_MACHINE, no duplicate tracking (raw sends no ids).
     await jsm.streams.add({ name: "BENCH_RAW", subjects: ["bench.raw.>"], max_bytes: GiB });
 

@@ -20,6 +20,7 @@
  * id, with its quantity. Scheduler statistics of both JavaScript threads (running, waiting for a
  * core) show how much of a call's time the shared machine adds.
  */
+
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -42,11 +43,11 @@ import {
   startOutbound,
 } from "../../services/odoo-connector/src/outbound/index.js";
 import { connectionOptions, natsSettingsFromEnv } from "../../streams/src/connection.js";
-import { declarations } from "../../streams/src/declarations.js";
 import { createLogger } from "../../streams/src/logger.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { type LocalNatsServer, startNatsServer } from "../local-nats/server.js";
+import { platformDeclarations } from "../manifests.js";
 import {
   type LatencyStats,
   latencyStats,
@@ -846,9 +847,13 @@ export async function runOdooBench(options: OdooBenchOptions = {}): Promise<Odoo
     nats = await startNatsServer();
     nc = await connect(connectionOptions(natsSettingsFromEnv({ NATS_URL: nats.clientUrl })));
     const jsm = await jetstreamManager(nc);
-    await applyPlan(jsm, await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc)), {
-      force: false,
-    });
+    await applyPlan(
+      jsm,
+      await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)),
+      {
+        force: false,
+      },
+    );
     const codec = new EventCodec();
     let baseline: OdooBaselineResult | undefined;
     let server: { serverVersion: string; protocol: string } | undefined;

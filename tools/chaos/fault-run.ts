@@ -13,24 +13,24 @@
  * `threadline chaos` (make chaos-cli) runs it with 30 s outages; test/tools/chaos.test.ts a short one.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
-import { parse as parseYaml } from "yaml";
 import { EventCodec } from "../../contracts/src/codec.js";
 import type { EventPayloads } from "../../contracts/src/events.generated.js";
-import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
+import { machineBridgeManifest } from "../../services/machine-bridge/src/manifest.js";
+import { CONNECTOR_DURABLES, odooConnectorManifest } from "../../services/odoo-connector/src/manifest.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
 import { POSTING_MODEL } from "../../services/odoo-connector/src/odoo-setup.js";
 import type { ReconcileReport } from "../../services/odoo-connector/src/reconcile/index.js";
+import { manifestAccess, type ServiceManifest } from "../../streams/src/manifest.js";
 import { DLQ_STREAM } from "../../streams/src/names.js";
 import {
   explainPermissions,
-  parseServiceAccess,
   permissionsOf,
   renderAuthorization,
   renderUserConfig,
@@ -44,6 +44,7 @@ import {
   withRejectedComponents,
 } from "../demo/plant-orders.js";
 import { getFreePort, type LocalNatsServer, startNatsServer } from "../local-nats/server.js";
+import { platformDeclarations } from "../manifests.js";
 import { machineNodeIds } from "../sim/plant/addressing.js";
 import { bridgeMappingFor } from "../sim/plant/bridge-mapping.js";
 import { type PlantConfig, type PlantConfigInput, parsePlantConfig } from "../sim/plant/config.js";
@@ -103,7 +104,7 @@ export interface FaultRunResult {
 }
 
 const SITE = "plant-lyon";
-const PRODUCTION_DURABLE = "odoo-connector-production-reported";
+const PRODUCTION_DURABLE = CONNECTOR_DURABLES.production;
 const REPORTED = "mfg.production.production_reported.v1";
 type Reported = EventPayloads[typeof REPORTED];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -133,7 +134,7 @@ async function waitUntil<T>(
 }
 
 /** nats-server users: an operator with every right, and each service's least-privilege user. */
-function natsUsers(accessFiles: readonly string[]): {
+function natsUsers(manifests: readonly ServiceManifest[]): {
   authorization: string;
   admin: { user: string; pass: string };
   services: Map<string, { user: string; pass: string }>;
@@ -143,9 +144,9 @@ function natsUsers(accessFiles: readonly string[]): {
   process.env["THREADLINE_CHAOS_OPERATOR_PASSWORD"] = JSON.stringify(admin.pass);
   const entries = [`{ user: "operator", password: $THREADLINE_CHAOS_OPERATOR_PASSWORD }`];
   const services = new Map<string, { user: string; pass: string }>();
-  for (const file of accessFiles) {
-    const access = parseServiceAccess(parseYaml(readFileSync(join(PACKAGE_ROOT, file), "utf8")), file);
-    const grants = explainPermissions(access);
+  for (const manifest of manifests) {
+    const access = manifestAccess(manifest);
+    const grants = explainPermissions(access, platformDeclarations());
     const pass = secret();
     process.env[`${access.service.toUpperCase().replaceAll("-", "_")}_NATS_PASSWORD`] = JSON.stringify(pass);
     entries.push(renderUserConfig(permissionsOf(grants), { user: access.service }));
@@ -302,7 +303,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
   try {
     say(`work directory ${work} (logs in ${logs})`);
     // ---------------------------------------------------------------- NATS, streams, contracts
-    const users = natsUsers(["services/machine-bridge/access.yaml", "services/odoo-connector/access.yaml"]);
+    const users = natsUsers([machineBridgeManifest, odooConnectorManifest]);
     const nats: LocalNatsServer = await startNatsServer({ extraConfig: users.authorization });
     cleanup.push(() => nats.dispose());
     const natsUrl = nats.clientUrl;

@@ -8,16 +8,13 @@
  * the server cannot hold, unreachable); `apply` 0 when the server now matches, 1 when refused (nothing
  * changed) or failed; 2 for a usage error.
  */
+
 import { readFileSync } from "node:fs";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseYaml } from "yaml";
-import {
-  type Declarations,
-  declarations,
-  PROFILE_NAMES,
-  type ProfileName,
-} from "../../streams/src/declarations.js";
+import { type Declarations, PROFILE_NAMES, type ProfileName } from "../../streams/src/declarations.js";
+import { manifestAccess } from "../../streams/src/manifest.js";
 import {
   explainPermissions,
   PermissionsError,
@@ -36,6 +33,7 @@ import {
   serverFacts,
 } from "../../streams/src/plan.js";
 import { generateK8s } from "../deploy/generate-k8s.js";
+import { manifestOf, platformDeclarations, SERVICE_MANIFESTS } from "../manifests.js";
 import { action, EXIT, UsageError, withNats } from "./run.js";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
@@ -61,7 +59,7 @@ const replicasOption = () =>
   });
 
 function declared(flags: DeclarationFlags): Declarations {
-  return declarations(
+  return platformDeclarations(
     flags.replicas === undefined
       ? { profile: flags.profile }
       : { profile: flags.profile, replicas: flags.replicas },
@@ -157,9 +155,12 @@ export function streamsCommand(): Command {
   cmd
     .command("permissions")
     .description(
-      "print the least-privilege NATS users of services from their access files (JSON or YAML: service, consumes, publishes, kvRead, kvWrite; see docs/security.md): a nats-server authorization block, Helm values or JSON",
+      "print the least-privilege NATS users of services — Threadline's own by name (from their manifests), or any service from an access file (JSON or YAML: service, consumes, publishes, kvRead, kvWrite; see docs/security.md) — as a nats-server authorization block, Helm values or JSON",
     )
-    .argument("<access-files...>", "one access file per service")
+    .argument(
+      "[services...]",
+      `a service name (${SERVICE_MANIFESTS.map((m) => m.service).join(", ")}) or an access file; default: every service of Threadline`,
+    )
     .addOption(
       new Option("--format <format>", "conf: nats-server authorization block; helm: nats chart values; json")
         .choices(["conf", "helm", "json"])
@@ -180,20 +181,23 @@ export function streamsCommand(): Command {
           files: string[],
           opts: { format: "conf" | "helm" | "json"; passwordRef?: string; secret: string },
         ) => {
+          if (files.length === 0) files = SERVICE_MANIFESTS.map((m) => m.service);
           if (opts.passwordRef !== undefined && files.length !== 1)
-            throw new UsageError(
-              "--password-ref names the password of one service: give exactly one access file",
-            );
-          const decls = declarations();
+            throw new UsageError("--password-ref names the password of one service: give exactly one");
+          const decls = platformDeclarations();
           const users = files.map((file) => {
+            const manifest = manifestOf(file);
             let data: unknown;
+            if (!manifest)
+              try {
+                data = parseYaml(readFileSync(file, "utf8")); // YAML is a superset of JSON
+              } catch (cause) {
+                throw new UsageError(
+                  `${file} is neither a service of Threadline (${SERVICE_MANIFESTS.map((m) => m.service).join(", ")}) nor a readable access file: ${(cause as Error).message}`,
+                );
+              }
             try {
-              data = parseYaml(readFileSync(file, "utf8")); // YAML is a superset of JSON
-            } catch (cause) {
-              throw new UsageError(`cannot read ${file}: ${(cause as Error).message}`);
-            }
-            try {
-              const access = parseServiceAccess(data, file);
+              const access = manifest ? manifestAccess(manifest) : parseServiceAccess(data, file);
               const grants = explainPermissions(access, decls);
               return {
                 user: access.service,

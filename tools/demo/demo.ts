@@ -5,6 +5,7 @@
  * events (./odoo.ts), run on the plant simulator through the machine bridge (./plant.ts), and the
  * machines' counts are posted back in Odoo by the connector.
  */
+
 import { AckPolicy, jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -20,12 +21,12 @@ import {
   startOrderProgress,
 } from "../../streams/examples/order-progress.js";
 import { connectNats, natsSettingsFromEnv } from "../../streams/src/connection.js";
-import { declarations } from "../../streams/src/declarations.js";
 import { fromHeaders } from "../../streams/src/envelope.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { startNatsServer } from "../local-nats/server.js";
+import { platformDeclarations } from "../manifests.js";
 import { startOdooDemo } from "./odoo.js";
 import { startPlantDemo } from "./plant.js";
 
@@ -105,7 +106,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
 
     // The streams, consumers and KV buckets exactly as declared in streams/ (local profile: 1 replica).
     const jsm = await jetstreamManager(nc);
-    const plan = await planChanges(jsm, declarations({ profile: "local" }), serverFacts(nc));
+    const plan = await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc));
     await applyPlan(jsm, plan, { force: false });
     const counts = planSummary(plan);
     print(

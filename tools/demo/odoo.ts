@@ -7,12 +7,14 @@
  * the plant's runs end the orders are closed with one backorder each. At the end the demo prints what
  * a planner sees in Odoo against the plant's ground truth, and reconciles.
  */
+
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import type { EventCodec } from "../../contracts/src/codec.js";
 import type { EventPayloads } from "../../contracts/src/events.generated.js";
 import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
+import { CONNECTOR_DURABLES } from "../../services/odoo-connector/src/manifest.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
 import { setupOdoo } from "../../services/odoo-connector/src/odoo-setup.js";
 import { reconcile } from "../../services/odoo-connector/src/reconcile/index.js";
@@ -219,7 +221,7 @@ function connect(sim: OdooSimulator, user: { login: string; apiKey: string }): P
 /** The production durable's dead letters (code and message), oldest first. */
 async function deadLetters(nc: NatsConnection): Promise<{ code: string; message: string }[]> {
   const out: { code: string; message: string }[] = [];
-  const filter = dlqSubject("MFG_PRODUCTION", "odoo-connector-production-reported");
+  const filter = dlqSubject("MFG_PRODUCTION", CONNECTOR_DURABLES.production);
   await readStream(nc, { stream: DLQ_STREAM, filter, headersOnly: true, ifMissing: "empty" }, (m) => {
     out.push({
       code: m.headers?.get(DLQ_HEADERS.code) ?? "",

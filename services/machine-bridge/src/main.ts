@@ -2,6 +2,7 @@
  * The machine bridge as a service: `BRIDGE_CONFIG=plant.yaml node dist/services/machine-bridge/src/main.js`
  * (NATS settings, HTTP port and logging as every Threadline service: streams/src/config.ts).
  */
+
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { z } from "zod";
@@ -9,6 +10,7 @@ import { BaseServiceConfig } from "../../../streams/src/config.js";
 import { runService } from "../../../streams/src/service.js";
 import { CONNECTOR_STATE_BUCKET, MachineBridge } from "./bridge.js";
 import { loadBridgeConfig } from "./config.js";
+import { machineBridgeManifest } from "./manifest.js";
 import { routeNodeOpcuaLogs } from "./opcua/client.js";
 
 const BridgeServiceConfig = BaseServiceConfig.extend({
@@ -18,7 +20,7 @@ const BridgeServiceConfig = BaseServiceConfig.extend({
 
 export async function startMachineBridgeService(env: Record<string, string | undefined> = process.env) {
   return runService({
-    name: "machine-bridge",
+    name: machineBridgeManifest.service,
     configSchema: BridgeServiceConfig,
     env,
     setup: async ({ config, nc, codec, publisher, logger, metrics }) => {

@@ -6,6 +6,7 @@
  * (or `npx threadline odoo run`); every setting in ./config.ts. A wrong URL, database or key stops
  * the start with a message saying which.
  */
+
 import { Kvm } from "@nats-io/kv";
 import type { Registry } from "prom-client";
 import { ConfigError } from "../../../streams/src/errors.js";
@@ -14,6 +15,7 @@ import { type RunningService, runService } from "../../../streams/src/service.js
 import { OdooConnectorConfig, odooClientOptions } from "./config.js";
 import { EquipmentMap } from "./equipment.js";
 import { INBOUND_DEFAULTS, InboundSync, registerOdooWebhook } from "./inbound/index.js";
+import { odooConnectorManifest } from "./manifest.js";
 import { OdooClient } from "./odoo/client.js";
 import { checkOdooSetup } from "./odoo-setup.js";
 import { startOutbound } from "./outbound/index.js";
@@ -30,7 +32,7 @@ export async function startOdooConnector(
   // Built by setup; the webhook route exists (and the port is bound) before it is.
   let inbound: InboundSync | undefined;
   return runService({
-    name: "odoo-connector",
+    name: odooConnectorManifest.service,
     configSchema: OdooConnectorConfig,
     env,
     ...options,

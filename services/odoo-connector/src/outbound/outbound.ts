@@ -16,6 +16,7 @@
  *   Postings already running wait for the breaker instead of failing, so an outage does not use up
  *   their deliveries.
  */
+
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Registry } from "prom-client";
@@ -45,6 +46,7 @@ import { defaultRegistry } from "../../../../streams/src/metrics.js";
 import type { EventPublisher } from "../../../../streams/src/publisher.js";
 import { EquipmentMap } from "../equipment.js";
 import { odooFields } from "../fields.js";
+import { CONNECTOR_DURABLES, odooConnectorManifest } from "../manifest.js";
 import { connectorMetrics } from "../metrics.js";
 import type { BreakerState, OdooClient } from "../odoo/index.js";
 import { postDowntimeEnded, postDowntimeStarted } from "./downtime.js";
@@ -117,20 +119,14 @@ export interface OutboundOptions {
 
 /** The single source of the outbound defaults. */
 export const OUTBOUND_DEFAULTS = {
-  durables: {
-    production: "odoo-connector-production-reported",
-    downtimeStarted: "odoo-connector-downtime-started",
-    downtimeEnded: "odoo-connector-downtime-ended",
-    quality: "odoo-connector-quality",
-    shipping: "odoo-connector-shipping",
-  } satisfies Record<OutboundDurable, string>,
-  streams: {
-    production: "MFG_PRODUCTION",
-    downtimeStarted: "MFG_MACHINE",
-    downtimeEnded: "MFG_MACHINE",
-    quality: "MFG_QUALITY",
-    shipping: "MFG_SHIPPING",
-  } satisfies Record<OutboundDurable, string>,
+  durables: CONNECTOR_DURABLES satisfies Record<OutboundDurable, string>,
+  /** The stream of each durable, as the manifest declares it. */
+  streams: Object.fromEntries(
+    Object.entries(CONNECTOR_DURABLES).map(([kind, durable]) => [
+      kind,
+      odooConnectorManifest.consumers[durable].stream,
+    ]),
+  ) as Record<OutboundDurable, string>,
   concurrency: 4,
   quarantineLocation: QUALITY_DEFAULTS.quarantineLocation,
   stockLocation: QUALITY_DEFAULTS.stockLocation,

@@ -4,6 +4,7 @@
  * published, the reports it dead-lettered, and how far its durable has acknowledged. Read with an
  * ephemeral ordered consumer from the window's start (stored time), reads only.
  */
+
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { EventCodec } from "../../../../contracts/src/codec.js";
@@ -15,13 +16,14 @@ import type {
 import { fromHeaders } from "../../../../streams/src/envelope.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../../../streams/src/names.js";
 import { readStream } from "../../../../streams/src/read.js";
+import { CONNECTOR_DURABLES } from "../manifest.js";
 import { type Micros, microsOf } from "./decimal.js";
 
 const REPORTED = "mfg.production.production_reported.v1";
 const POSTED = "mfg.production.production_posted.v1";
 const RUN_ENDED = "mfg.production.production_run_ended.v1";
 /** The durable whose dead letters are production reports Odoo refused. */
-export const PRODUCTION_DURABLE = "odoo-connector-production-reported";
+export const PRODUCTION_DURABLE = CONNECTOR_DURABLES.production;
 
 export interface LoggedReport {
   readonly id: string;

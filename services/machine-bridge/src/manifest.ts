@@ -1,0 +1,31 @@
+/**
+ * What the machine bridge declares about itself: the events it publishes, where it resumes from (the
+ * last message of each machine's subjects) and its status bucket. It owns no durable: it only
+ * publishes. `threadline streams plan|apply|k8s|permissions` read it (tools/manifests.ts).
+ */
+import { serviceManifest } from "../../../streams/src/manifest.js";
+
+export const machineBridgeManifest = serviceManifest({
+  service: "machine-bridge",
+  description: "OPC UA machines -> machine states, downtimes, production counts, telemetry, alarms, status",
+  publishes: [
+    "mfg.machine.machine_state_changed.v1",
+    "mfg.machine.downtime_started.v1",
+    "mfg.machine.downtime_ended.v1",
+    "mfg.machine.telemetry_sampled.v1",
+    "mfg.machine.connector_status_changed.v1",
+    // OPC UA Alarms & Conditions of the machines' notifiers
+    "mfg.machine.alarm_raised.v1",
+    "mfg.machine.alarm_acknowledged.v1",
+    "mfg.machine.alarm_cleared.v1",
+    "mfg.production.production_reported.v1",
+    // the counting point moved to another order or lot
+    "mfg.production.production_run_ended.v1",
+  ],
+  access: {
+    // Where each machine resumes: its last state, downtime and production report.
+    readsLast: ["MFG_MACHINE", "MFG_PRODUCTION"],
+    // Live endpoint status and heartbeat (machine-bridge.<connectorId>.<endpoint>).
+    kvWrite: ["THREADLINE_CONNECTOR_STATE"],
+  },
+});

@@ -1,0 +1,108 @@
+/**
+ * What the Odoo connector declares about itself: its durables (one per outbound posting kind), the
+ * events it publishes (inbound sync, ProductionPosted, run ends), its HTTP route and the rest of its
+ * NATS access. `threadline streams plan|apply|k8s|permissions` read it (tools/manifests.ts).
+ */
+import { serviceManifest } from "../../../streams/src/manifest.js";
+import { dlqSubject } from "../../../streams/src/names.js";
+
+/** The connector's durables: their names, spelled here only. */
+export const CONNECTOR_DURABLES = {
+  production: "odoo-connector-production-reported",
+  downtimeStarted: "odoo-connector-downtime-started",
+  downtimeEnded: "odoo-connector-downtime-ended",
+  quality: "odoo-connector-quality",
+  shipping: "odoo-connector-shipping",
+} as const;
+
+/** The connector's redelivery policy: the ERP is slow and can be down for hours. */
+const ERP_REDELIVERY = {
+  ackWait: "1m",
+  backoff: ["1m", "5m", "15m", "1h", "4h"],
+  maxDeliver: 12,
+  maxAckPending: 64,
+} as const;
+
+export const odooConnectorManifest = serviceManifest({
+  service: "odoo-connector",
+  description:
+    "Odoo changes -> events; production, downtime, quality and shipment events -> Odoo, exactly once",
+  consumers: {
+    // Posts production reports to Odoo. Few messages in flight (64), a 1 min ack wait (long postings
+    // call working()), then 5 min, 15 min, 1 h and 4 h between redeliveries; 12 deliveries span about a
+    // day of ERP outage before dead-lettering. Reports and run ends share one durable: a run's end
+    // must be handled after its counts, and one filter keeps that order on the 2.9 floor (no multiple
+    // filter subjects there).
+    [CONNECTOR_DURABLES.production]: {
+      stream: "MFG_PRODUCTION",
+      description:
+        "odoo-connector: posts production reports to Odoo and closes orders when runs end (ProductionReported, ProductionRunEnded -> ERP)",
+      filterSubjects: ["mfg.production.>"],
+      ...ERP_REDELIVERY,
+    },
+    // Downtime to Odoo work-center productivity logs. One durable per event type: a single filter
+    // cannot pick two event types out of the telemetry-heavy machine stream without 2.10's multiple
+    // filters; the posting tolerates an end that arrives before its start.
+    [CONNECTOR_DURABLES.downtimeStarted]: {
+      stream: "MFG_MACHINE",
+      description: "odoo-connector: opens a work-center productivity (availability loss) log in Odoo",
+      filterSubjects: ["mfg.machine.downtime_started.>"],
+      ...ERP_REDELIVERY,
+    },
+    [CONNECTOR_DURABLES.downtimeEnded]: {
+      stream: "MFG_MACHINE",
+      description: "odoo-connector: closes the work-center productivity log in Odoo",
+      filterSubjects: ["mfg.machine.downtime_ended.>"],
+      ...ERP_REDELIVERY,
+    },
+    // Quality holds to Odoo (alert + quarantine move). The whole quality stream is small; one durable
+    // keeps a lot's placed/released in order.
+    [CONNECTOR_DURABLES.quality]: {
+      stream: "MFG_QUALITY",
+      description: "odoo-connector: quality holds -> Odoo quality alerts and quarantine moves",
+      filterSubjects: ["mfg.quality.>"],
+      ...ERP_REDELIVERY,
+    },
+    // Shipment gate decisions to Odoo (a blocked picking cannot be validated); blocked/cleared in order.
+    [CONNECTOR_DURABLES.shipping]: {
+      stream: "MFG_SHIPPING",
+      description: "odoo-connector: blocked shipments -> Odoo pickings that cannot be validated",
+      filterSubjects: ["mfg.shipping.>"],
+      ...ERP_REDELIVERY,
+    },
+  },
+  publishes: [
+    // inbound sync
+    "mfg.production.production_order_released.v1",
+    "mfg.production.production_order_changed.v1",
+    "mfg.production.production_order_completed.v1",
+    "mfg.inventory.lot_registered.v1",
+    "mfg.inventory.material_consumed.v1",
+    "mfg.inventory.goods_movement_posted.v1",
+    "mfg.shipping.shipment_requested.v1",
+    "mfg.shipping.shipment_cancelled.v1",
+    "mfg.inventory.unbuild_posted.v1",
+    // outbound: the ERP accepted a production report
+    "mfg.production.production_posted.v1",
+    // the close schedule (SHIFT_END) and the planned quantity reached
+    "mfg.production.production_run_ended.v1",
+  ],
+  http: [
+    {
+      method: "POST",
+      path: "/odoo/webhook/:token",
+      auth: "path-token",
+      description:
+        "Odoo's webhook (WEBHOOK_TOKEN): triggers a re-read of the model, its payload is never data",
+    },
+  ],
+  access: {
+    // cursors and order snapshots
+    kvWrite: ["THREADLINE_CONNECTOR_STATE"],
+    // the periodic reconciliation (RECONCILE_INTERVAL_MS): the production log and its dead letters
+    reads: [
+      { stream: "MFG_PRODUCTION", filter: "mfg.production.>" },
+      { stream: "MFG_DLQ", filter: dlqSubject("MFG_PRODUCTION", CONNECTOR_DURABLES.production) },
+    ],
+  },
+});

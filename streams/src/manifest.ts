@@ -1,0 +1,137 @@
+/**
+ * A service's manifest: everything it declares about itself in one place — the durable consumers it
+ * owns (with their server settings), the KV buckets it owns, the events it publishes, its HTTP routes
+ * and the rest of its NATS access. `streams plan|apply`, the Kubernetes generator and `streams
+ * permissions` gather the manifests (tools/manifests.ts); `streams/` itself declares only what is
+ * shared (the domain streams, the dead-letter stream, the registry, shared buckets).
+ *
+ * ```ts
+ * export const manifest = serviceManifest({
+ *   service: "order-progress",
+ *   description: "tracks each order's progress",
+ *   consumers: {
+ *     "order-progress-reports": {
+ *       stream: "MFG_PRODUCTION", description: "...", filterSubjects: ["mfg.production.production_reported.>"],
+ *       ackWait: "30s", backoff: ["30s", "2m"], maxDeliver: 5, maxAckPending: 256,
+ *     },
+ *   },
+ *   publishes: ["mfg.production.production_order_changed.v1"],
+ * });
+ * ```
+ *
+ * A durable's or a bucket's name is spelled here once; code refers to it through the manifest.
+ */
+import { z } from "zod";
+import { EVENT_TYPES, type EventType } from "../../contracts/src/events.generated.js";
+import {
+  type ConsumerDeclaration,
+  DeclarationError,
+  type DeclarationProblem,
+  type KvDeclaration,
+} from "./declarations.js";
+import type { ServiceAccess, StreamReadAccess } from "./permissions.js";
+
+/** An HTTP route the service serves besides /healthz, /readyz and /metrics, and how it is protected. */
+export interface HttpRouteDeclaration {
+  readonly method: "GET" | "POST" | "PUT" | "DELETE";
+  /** The path as fastify spells it, e.g. `/odoo/webhook/:token`. */
+  readonly path: string;
+  /** `bearer`: a token in the Authorization header; `path-token`: a secret in the path; `none`. */
+  readonly auth: "bearer" | "path-token" | "none";
+  readonly description: string;
+}
+
+/** A KV bucket a service owns; replicas come from the environment's profile. */
+export type OwnedKvDeclaration = Omit<KvDeclaration, "replicas">;
+
+/** What a service declares about itself. */
+export interface ServiceManifest {
+  /** The service name: NATS user, inbox prefix `_INBOX_<service>`, logs and metrics. */
+  readonly service: string;
+  readonly description: string;
+  /** The durables it owns, by name (each name starts with the service's). */
+  readonly consumers?: Readonly<Record<string, ConsumerDeclaration>>;
+  /** The KV buckets it owns, by name; it may write them. */
+  readonly kv?: Readonly<Record<string, OwnedKvDeclaration>>;
+  /** The events it publishes. */
+  readonly publishes?: readonly EventType[];
+  /** Its HTTP routes beyond the health server's. */
+  readonly http?: readonly HttpRouteDeclaration[];
+  /** NATS access beyond what the above implies (shared buckets, streams it reads). */
+  readonly access?: {
+    readonly kvRead?: readonly string[];
+    readonly kvWrite?: readonly string[];
+    readonly readsLast?: readonly string[];
+    readonly reads?: readonly StreamReadAccess[];
+    readonly accountInfo?: boolean;
+  };
+}
+
+const SERVICE_RE = /^[a-z][a-z0-9-]*[a-z0-9]$/;
+
+const ManifestSchema = z.object({
+  service: z.string().regex(SERVICE_RE, "lower-case letters, digits and - (e.g. odoo-connector)"),
+  description: z.string().min(1),
+  consumers: z.record(z.string(), z.object({ stream: z.string() }).loose()).optional(),
+  kv: z.record(z.string(), z.object({}).loose()).optional(),
+  publishes: z.array(z.enum(EVENT_TYPES as unknown as [EventType, ...EventType[]])).optional(),
+  http: z
+    .array(
+      z
+        .object({
+          method: z.enum(["GET", "POST", "PUT", "DELETE"]),
+          path: z.string().startsWith("/"),
+          auth: z.enum(["bearer", "path-token", "none"]),
+          description: z.string().min(1),
+        })
+        .strict(),
+    )
+    .optional(),
+  access: z.object({}).loose().optional(),
+});
+
+/**
+ * Checks a manifest's shape and its names (durables start with `<service>-`, so the owner of a durable
+ * is plain from its name and two services cannot claim one) and returns it as typed. The consumer and
+ * bucket settings themselves are checked with every other declaration by `declarations()`.
+ *
+ * @throws {DeclarationError} naming each problem under `manifests.<service>`.
+ */
+export function serviceManifest<const M extends ServiceManifest>(manifest: M): M {
+  const parsed = ManifestSchema.safeParse(manifest);
+  const key = `manifests.${manifest.service}`;
+  const problems: DeclarationProblem[] = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => ({ key: [key, ...i.path].join("."), message: i.message }));
+  for (const durable of Object.keys(manifest.consumers ?? {}))
+    if (!durable.startsWith(`${manifest.service}-`))
+      problems.push({
+        key: `${key}.consumers.${durable}`,
+        message: `a durable's name starts with its service's (${manifest.service}-…)`,
+      });
+  if (problems.length > 0) throw new DeclarationError(problems);
+  return manifest;
+}
+
+/** The durable names a manifest owns, typed: `durables(manifest)["odoo-connector-quality"]`. */
+export function durableNames<M extends ServiceManifest>(
+  manifest: M,
+): { readonly [K in keyof NonNullable<M["consumers"]>]: K } {
+  return Object.fromEntries(Object.keys(manifest.consumers ?? {}).map((d) => [d, d])) as never;
+}
+
+/** The NATS access a manifest implies: its durables, events, owned buckets (written) and extras. */
+export function manifestAccess(manifest: ServiceManifest): ServiceAccess {
+  const a = manifest.access ?? {};
+  const kvWrite = [...Object.keys(manifest.kv ?? {}), ...(a.kvWrite ?? [])];
+  return {
+    service: manifest.service,
+    consumes: Object.entries(manifest.consumers ?? {}).map(([durable, c]) => ({ stream: c.stream, durable })),
+    publishes: manifest.publishes ?? [],
+    ...(kvWrite.length > 0 ? { kvWrite } : {}),
+    ...(a.kvRead ? { kvRead: a.kvRead } : {}),
+    ...(a.readsLast ? { readsLast: a.readsLast } : {}),
+    ...(a.reads ? { reads: a.reads } : {}),
+    ...(a.accountInfo !== undefined ? { accountInfo: a.accountInfo } : {}),
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * Threadline's own services, gathered: the one place that knows every manifest. `streams plan|apply`,
+ * `streams k8s` and `streams permissions`, the demo, the fault run and the tests declare through it.
+ * A new service adds its manifest here.
+ */
+
+import { machineBridgeManifest } from "../services/machine-bridge/src/manifest.js";
+import { odooConnectorManifest } from "../services/odoo-connector/src/manifest.js";
+import { type DeclarationOptions, type Declarations, declarations } from "../streams/src/declarations.js";
+import type { ServiceManifest } from "../streams/src/manifest.js";
+
+export const SERVICE_MANIFESTS: readonly ServiceManifest[] = [machineBridgeManifest, odooConnectorManifest];
+
+/** The shared declarations and every service's durables and buckets, for an environment. */
+export function platformDeclarations(options: Omit<DeclarationOptions, "manifests"> = {}): Declarations {
+  return declarations({ ...options, manifests: SERVICE_MANIFESTS });
+}
+
+/** The manifest of a service by name, or undefined. */
+export function manifestOf(service: string): ServiceManifest | undefined {
+  return SERVICE_MANIFESTS.find((m) => m.service === service);
+}
