@@ -1,5 +1,5 @@
 /**
- * Specification of the local nats-server harness (tools/local-nats/server.ts): every test here
+ * Specification of the local nats-server harness (tools/local-nats/): every test here
  * runs real nats-server processes.
  */
 import assert from "node:assert/strict";

@@ -30,9 +30,9 @@ import {
   startCluster,
   startLeafAndHub,
   startNatsServer,
-} from "../../tools/local-nats/server.js";
+} from "../../tools/local-nats/index.js";
 
-export * from "../../tools/local-nats/server.js";
+export * from "../../tools/local-nats/index.js";
 
 /** Anything {@link connectTo} can connect to. */
 export type NatsTarget = LocalNatsServer | LocalNatsCluster | string | readonly string[];

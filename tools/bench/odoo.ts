@@ -46,7 +46,7 @@ import { connectionOptions, natsSettingsFromEnv } from "../../streams/src/connec
 import { createLogger } from "../../streams/src/logger.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
-import { type LocalNatsServer, startNatsServer } from "../local-nats/server.js";
+import { type LocalNatsServer, startNatsServer } from "../local-nats/index.js";
 import { platformDeclarations } from "../manifests.js";
 import {
   type LatencyStats,

@@ -14,7 +14,7 @@ import { connectionOptions, natsSettingsFromEnv } from "../../streams/src/connec
 import { createEventConsumer } from "../../streams/src/consumer.js";
 import { type EventEnvelope, toHeaders } from "../../streams/src/envelope.js";
 import { type BatchEvent, EventPublisher } from "../../streams/src/publisher.js";
-import { startNatsServer } from "../local-nats/server.js";
+import { startNatsServer } from "../local-nats/index.js";
 import { typicalProductionReport } from "./codec.js";
 
 export interface SdkBenchOptions {

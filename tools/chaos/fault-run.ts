@@ -43,7 +43,7 @@ import {
   WORKCENTER_BY_MACHINE,
   withRejectedComponents,
 } from "../demo/plant-orders.js";
-import { getFreePort, type LocalNatsServer, startNatsServer } from "../local-nats/server.js";
+import { getFreePort, type LocalNatsServer, startNatsServer } from "../local-nats/index.js";
 import { platformDeclarations } from "../manifests.js";
 import { machineNodeIds } from "../sim/plant/addressing.js";
 import { bridgeMappingFor } from "../sim/plant/bridge-mapping.js";

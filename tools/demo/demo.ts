@@ -25,7 +25,7 @@ import { fromHeaders } from "../../streams/src/envelope.js";
 import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
-import { startNatsServer } from "../local-nats/server.js";
+import { startNatsServer } from "../local-nats/index.js";
 import { platformDeclarations } from "../manifests.js";
 import { startOdooDemo } from "./odoo.js";
 import { startPlantDemo } from "./plant.js";

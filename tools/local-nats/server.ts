@@ -1,491 +1,43 @@
 /**
- * Local, real `nats-server` processes for tests and the demo CLI.
+ * One real `nats-server` process with its own temp directory: create (ports, directory, config),
+ * start and wait until ready, stop, kill, restart, dispose; its log and monitoring endpoints.
  *
- * Everything here starts the actual `nats-server` binary (no mocks): a single JetStream node
- * ({@link startNatsServer}), a JetStream cluster ({@link startCluster}) and a hub + leaf pair with
- * separate JetStream domains ({@link startLeafAndHub}).
- *
- * Guarantees:
- * - Every server binds to 127.0.0.1 only, on ports the OS reported as free, never on 4222 (nor the
- *   other NATS default ports 6222/7422/8222): tests never touch a server someone else started.
- * - Storage lives in a fresh `mkdtemp(os.tmpdir()/threadline-nats-*)` directory per server; the
- *   server's stdout/stderr go to `<dir>/nats-server.log`; the generated config is `<dir>/nats-server.conf`.
- * - Servers are cleaned up even when the caller forgets: on process `exit` (and SIGINT / SIGTERM /
- *   SIGHUP) every live server is SIGKILLed and its directory removed synchronously. Servers left
- *   behind by a parent that died from SIGKILL are reaped the next time this module starts a server
- *   (each directory records its owner pid in `owner.json`).
+ * The server binds to 127.0.0.1 only, on ports the OS reported as free, never on a NATS default
+ * port. Its directory is a fresh `mkdtemp(<tmpRoot>/threadline-nats-*)`, holding the config
+ * (`nats-server.conf`), the log of every run (`nats-server.log`, stdout + stderr) and the JetStream
+ * store; a server the caller forgets is killed and removed when the process exits (see cleanup.ts).
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
-import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-
-const execFileAsync = promisify(execFile);
-
-// ---------------------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------------------
-
-/** Stable machine-readable error codes of this module. */
-export type LocalNatsErrorCode =
-  | "NATS_SERVER_NOT_FOUND"
-  | "NATS_SERVER_START_FAILED"
-  | "NATS_SERVER_READY_TIMEOUT"
-  | "NATS_SERVER_STOP_FAILED"
-  | "NATS_SERVER_DISPOSED"
-  | "NATS_PORT_ALLOCATION_FAILED"
-  | "NATS_CLUSTER_NOT_READY"
-  | "NATS_LEAF_LINK_TIMEOUT";
-
-/** Base class of every error thrown by this module; `code` is stable, `cause` is preserved. */
-export class NatsServerError extends Error {
-  readonly code: LocalNatsErrorCode;
-  constructor(code: LocalNatsErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = new.target.name;
-  }
-}
-
-/** No `nats-server` binary could be found (or installed). The message says how to install it. */
-export class NatsServerNotFoundError extends NatsServerError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("NATS_SERVER_NOT_FOUND", message, options);
-  }
-}
-
-/** The server process could not be spawned or exited before it became ready. */
-export class NatsServerStartError extends NatsServerError {
-  constructor(
-    message: string,
-    /** Last lines of the server log at the time of failure. */
-    readonly logTail: string,
-    readonly exitCode: number | null = null,
-    readonly signal: NodeJS.Signals | null = null,
-    options?: { cause?: unknown },
-  ) {
-    super("NATS_SERVER_START_FAILED", message, options);
-  }
-
-  /** True when the server failed because one of its ports was taken. */
-  get addressInUse(): boolean {
-    return /address already in use/i.test(this.logTail);
-  }
-}
-
-/** The server process is running but did not report healthy within the timeout. */
-export class NatsServerReadyTimeoutError extends NatsServerError {
-  constructor(
-    message: string,
-    readonly logTail: string,
-    options?: { cause?: unknown },
-  ) {
-    super("NATS_SERVER_READY_TIMEOUT", message, options);
-  }
-}
-
-/** The server did not exit even after SIGKILL. */
-export class NatsServerStopError extends NatsServerError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("NATS_SERVER_STOP_FAILED", message, options);
-  }
-}
-
-/** The handle was disposed (its storage is gone); create a new server instead. */
-export class NatsServerDisposedError extends NatsServerError {
-  constructor(message: string) {
-    super("NATS_SERVER_DISPOSED", message);
-  }
-}
-
-/** No free port could be obtained from the OS. */
-export class NatsPortAllocationError extends NatsServerError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("NATS_PORT_ALLOCATION_FAILED", message, options);
-  }
-}
-
-/** The cluster did not elect a JetStream meta leader (or not all nodes agreed) in time. */
-export class NatsClusterNotReadyError extends NatsServerError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("NATS_CLUSTER_NOT_READY", message, options);
-  }
-}
-
-/** The leaf node did not (dis)connect to the hub in time. */
-export class NatsLeafLinkTimeoutError extends NatsServerError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("NATS_LEAF_LINK_TIMEOUT", message, options);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Binary discovery / installation
-// ---------------------------------------------------------------------------------------------
-
-export interface FindNatsServerBinaryOptions {
-  /**
-   * When no binary is found and the process runs as root, install the Debian package with
-   * `apt-get update && apt-get install -y nats-server`.
-   * @default true
-   */
-  install?: boolean;
-}
-
-const INSTALL_HINT =
-  "Install it with `sudo apt-get update && sudo apt-get install -y nats-server` (Debian/Ubuntu), " +
-  "or download a release from https://github.com/nats-io/nats-server/releases and put it on PATH, " +
-  "or point THREADLINE_NATS_SERVER at the binary.";
-
-let binaryPromise: Promise<string> | undefined;
-
-function isExecutable(file: string): boolean {
-  try {
-    const st = fs.statSync(file);
-    if (!st.isFile()) return false;
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The current release `make` unpacks into the project (tools/install/nats-server.sh). */
-const PROJECT_NATS_SERVER = fileURLToPath(
-  new URL("../../../.cache/nats-server/usr/sbin/nats-server", import.meta.url),
-);
-
-function locateNatsServerBinary(): string | undefined {
-  const override = process.env["THREADLINE_NATS_SERVER"];
-  // Absolute: the server is spawned with its own working directory, where a relative path means nothing.
-  if (override && isExecutable(override)) return path.resolve(override);
-  if (isExecutable(PROJECT_NATS_SERVER)) return PROJECT_NATS_SERVER;
-  const candidates = (process.env["PATH"] ?? "")
-    .split(path.delimiter)
-    .filter((dir) => dir !== "")
-    .map((dir) => path.join(dir, "nats-server"));
-  candidates.push("/usr/sbin/nats-server", "/usr/bin/nats-server");
-  return candidates.find(isExecutable);
-}
-
-async function installWithApt(): Promise<void> {
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  // Wait for the dpkg lock instead of failing when another process is installing concurrently.
-  const lockWait = ["-o", "DPkg::Lock::Timeout=300"];
-  const opts = { env, timeout: 10 * 60_000, maxBuffer: 32 * 1024 * 1024 };
-  await execFileAsync("apt-get", [...lockWait, "update"], opts);
-  await execFileAsync("apt-get", [...lockWait, "install", "-y", "nats-server"], opts);
-}
-
-/**
- * Locate the `nats-server` binary: `$THREADLINE_NATS_SERVER`, then the current release `make` unpacked
- * into `.cache/nats-server/`, then `PATH`, then
- * `/usr/sbin/nats-server`, `/usr/bin/nats-server`. When missing and running as root, installs the
- * Debian package (`apt-get install -y nats-server`, non-interactive). The result is cached.
- *
- * @throws {NatsServerNotFoundError} when no binary can be found or installed.
- */
-export function findNatsServerBinary(options: FindNatsServerBinaryOptions = {}): Promise<string> {
-  if (binaryPromise) return binaryPromise;
-  const found = locateNatsServerBinary();
-  if (found) {
-    binaryPromise = Promise.resolve(found);
-    return binaryPromise;
-  }
-  const install = options.install ?? true;
-  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-  if (!install || !isRoot) {
-    return Promise.reject(
-      new NatsServerNotFoundError(
-        `nats-server binary not found on PATH, /usr/sbin or /usr/bin${isRoot ? "" : " (not root, so not installing it automatically)"}. ${INSTALL_HINT}`,
-      ),
-    );
-  }
-  const attempt = (async () => {
-    try {
-      await installWithApt();
-    } catch (cause) {
-      // Another process may have installed it meanwhile.
-      const again = locateNatsServerBinary();
-      if (again) return again;
-      throw new NatsServerNotFoundError(
-        `nats-server is missing and \`apt-get install -y nats-server\` failed. ${INSTALL_HINT}`,
-        {
-          cause,
-        },
-      );
-    }
-    const installed = locateNatsServerBinary();
-    if (!installed) {
-      throw new NatsServerNotFoundError(
-        `apt-get installed nats-server but no binary was found on PATH, /usr/sbin or /usr/bin. ${INSTALL_HINT}`,
-      );
-    }
-    return installed;
-  })();
-  binaryPromise = attempt;
-  // Do not cache failures: a later call may succeed (e.g. after a manual install).
-  attempt.catch(() => {
-    if (binaryPromise === attempt) binaryPromise = undefined;
-  });
-  return attempt;
-}
-
-/** `nats-server --version` of the given (or discovered) binary, e.g. `"2.9.10"`. */
-export async function natsServerVersion(binary?: string): Promise<string> {
-  const bin = binary ?? (await findNatsServerBinary());
-  const { stdout } = await execFileAsync(bin, ["--version"], { timeout: 10_000 });
-  const match = /v?(\d+\.\d+\.\d+\S*)/.exec(stdout);
-  return match?.[1] ?? stdout.trim();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ports
-// ---------------------------------------------------------------------------------------------
-
-/** Ports never handed out: the NATS defaults (a system server may listen on 4222). */
-const FORBIDDEN_PORTS: ReadonlySet<number> = new Set([4222, 6222, 7422, 8222]);
-/** Ports handed out by {@link getFreePort} in this process and not yet released. */
-const reservedPorts = new Set<number>();
-
-function listenOnce(port: number): Promise<net.Server> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen({ port, host: "127.0.0.1", exclusive: true }, () => resolve(srv));
-  });
-}
-
-function closeServer(srv: net.Server): Promise<void> {
-  return new Promise((resolve) => srv.close(() => resolve()));
-}
-
-/**
- * Ask the OS for a free TCP port on 127.0.0.1 (listen on port 0, read it, close). The port is
- * reserved in this process until {@link releasePort} so that concurrently started nodes never get
- * the same port; 4222 (and the other NATS default ports) are never returned.
- */
-export async function getFreePort(): Promise<number> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 100; attempt++) {
-    try {
-      const srv = await listenOnce(0);
-      const address = srv.address();
-      await closeServer(srv);
-      if (address === null || typeof address === "string") continue;
-      const { port } = address;
-      if (FORBIDDEN_PORTS.has(port) || reservedPorts.has(port)) continue;
-      reservedPorts.add(port);
-      return port;
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  throw new NatsPortAllocationError("could not obtain a free TCP port on 127.0.0.1 after 100 attempts", {
-    cause: lastError,
-  });
-}
-
-/** Return a port obtained from {@link getFreePort} to the pool. */
-export function releasePort(port: number | undefined): void {
-  if (port !== undefined) reservedPorts.delete(port);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers
-// ---------------------------------------------------------------------------------------------
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Resolves to `undefined` when `ms` elapse first. */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-interface HttpResult {
-  status: number;
-  body: string;
-}
-
-function httpGet(url: string, timeoutMs = 2_000): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-      );
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out after ${timeoutMs} ms`)));
-    req.on("error", reject);
-  });
-}
-
-/** Connects to a NATS client port and checks that the server greets with `INFO {...}`. */
-function probeNatsPort(port: number, timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: "127.0.0.1" });
-    let buf = "";
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.on("data", (chunk: Buffer) => {
-      buf += chunk.toString("utf8");
-      if (buf.length >= 5) done(buf.startsWith("INFO "));
-    });
-    socket.on("error", () => done(false));
-    socket.on("close", () => done(false));
-  });
-}
-
-function q(value: string): string {
-  return JSON.stringify(value);
-}
-
-function readTail(file: string, lines: number): string {
-  try {
-    const text = fs.readFileSync(file, "utf8");
-    const all = text.split("\n");
-    if (all.at(-1) === "") all.pop();
-    return all.slice(-lines).join("\n");
-  } catch {
-    return "";
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-let nameCounter = 0;
-function uniqueName(prefix: string): string {
-  nameCounter += 1;
-  return `${prefix}-${process.pid}-${nameCounter}-${Math.random().toString(36).slice(2, 6)}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Registry + process-exit cleanup
-// ---------------------------------------------------------------------------------------------
-
-/** Every server handle that has not been disposed yet. */
-const liveServers = new Set<LocalNatsServer>();
-let exitHooksInstalled = false;
-let reaped = false;
-
-function cleanupAllSync(): void {
-  for (const server of liveServers) {
-    server.destroySync();
-  }
-  liveServers.clear();
-}
-
-const SIGNAL_EXIT_CODES: ReadonlyArray<[NodeJS.Signals, number]> = [
-  ["SIGINT", 130],
-  ["SIGTERM", 143],
-  ["SIGHUP", 129],
-];
-
-function installExitHooks(): void {
-  if (exitHooksInstalled) return;
-  exitHooksInstalled = true;
-  process.on("exit", cleanupAllSync);
-  for (const [signal, exitCode] of SIGNAL_EXIT_CODES) {
-    process.once(signal, () => {
-      cleanupAllSync();
-      // If someone else (a CLI, the node:test runner) also listens, let them finish the shutdown.
-      if (process.listenerCount(signal) === 0) process.exit(exitCode);
-    });
-  }
-}
-
-const OWNER_FILE = "owner.json";
-const PID_FILE = "nats-server.pid";
-const DIR_PREFIX = "threadline-nats-";
-
-/**
- * Kill servers (and remove directories) left behind by earlier processes that died without
- * running their exit hooks (e.g. SIGKILL). Only directories whose recorded owner pid is no longer
- * alive are touched, and a pid is only killed when its command line references that directory.
- * Called automatically before the first server of this process starts.
- */
-export function reapOrphanedServers(tmpRoot: string = os.tmpdir()): number {
-  let count = 0;
-  let entries: string[];
-  try {
-    entries = fs.readdirSync(tmpRoot);
-  } catch {
-    return 0;
-  }
-  for (const entry of entries) {
-    if (!entry.startsWith(DIR_PREFIX)) continue;
-    const dir = path.join(tmpRoot, entry);
-    try {
-      const owner = JSON.parse(fs.readFileSync(path.join(dir, OWNER_FILE), "utf8")) as {
-        parentPid?: unknown;
-      };
-      if (typeof owner.parentPid !== "number" || isProcessAlive(owner.parentPid)) continue;
-      const pidText = fs.existsSync(path.join(dir, PID_FILE))
-        ? fs.readFileSync(path.join(dir, PID_FILE), "utf8").trim()
-        : "";
-      const pid = Number.parseInt(pidText, 10);
-      if (Number.isInteger(pid) && pid > 0 && isProcessAlive(pid)) {
-        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        if (cmdline.includes(dir)) process.kill(pid, "SIGKILL");
-      }
-      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      count += 1;
-    } catch {
-      // Best effort: not ours, half-created, or already gone.
-    }
-  }
-  return count;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Single server
-// ---------------------------------------------------------------------------------------------
-
-/** A leaf node remote (an outgoing leafnode connection). */
-export interface LeafnodeRemote {
-  /** e.g. `nats-leaf://127.0.0.1:7422` */
-  url: string;
-  /** Raw config lines placed inside the remote's `{ }` (e.g. `account: "PLANT"`, `credentials: "..."`). */
-  extraConfig?: string;
-}
-
-/** Cluster membership of a node (used by {@link startCluster}; can be set manually). */
-export interface ClusterMembership {
-  /** Cluster name (`cluster { name }`). */
-  name: string;
-  /** Route listen port; a free port when omitted. */
-  port?: number;
-  /** Route URLs of all members (may include this node; nats-server ignores routes to itself). */
-  routes: string[];
-}
+import { setTimeout as sleep } from "node:timers/promises";
+import { findNatsServerBinary } from "./binary.js";
+import {
+  type Destroyable,
+  PID_FILE,
+  reapOrphanedServersOnce,
+  SERVER_DIR_PREFIX,
+  trackServer,
+  untrackServer,
+  writeOwnerRecord,
+} from "./cleanup.js";
+import { type ClusterMembership, type LeafnodeRemote, renderServerConfig } from "./config.js";
+import {
+  NatsServerDisposedError,
+  NatsServerReadyTimeoutError,
+  NatsServerStartError,
+  NatsServerStopError,
+} from "./errors.js";
+import { getHealth, getMonitorJson, type HealthStatus, readinessProblem } from "./monitor.js";
+import {
+  getFreePort,
+  rejectNatsDefaultPorts,
+  releasePort,
+  reservePort,
+  retryOnAddressInUse,
+} from "./ports.js";
 
 export interface NatsServerOptions {
   /**
@@ -545,7 +97,7 @@ export interface NatsServerOptions {
    */
   leafnodeReconnectSeconds?: number;
   /**
-   * Cluster block; see {@link startCluster}.
+   * Cluster block; see `startCluster` (cluster.ts).
    * @default undefined (standalone)
    */
   cluster?: ClusterMembership;
@@ -582,32 +134,53 @@ export interface NatsServerOptions {
   tmpRoot?: string;
 }
 
+/** The value defaults of {@link NatsServerOptions} (ports, name, binary and tmpRoot are chosen per server). */
+const SERVER_DEFAULTS = {
+  jetstream: true,
+  maxMemoryStore: 256 * 1024 * 1024,
+  maxFileStore: 1024 * 1024 * 1024,
+  leafnodeReconnectSeconds: 1,
+  readyTimeoutMs: 20_000,
+  stopTimeoutMs: 10_000,
+} as const;
+
 interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
   error?: Error;
 }
 
-/** Response of the monitoring endpoint `/jsz` (the parts used here). */
-export interface JszInfo {
-  server_id?: string;
-  config?: { domain?: string; store_dir?: string };
-  streams?: number;
-  messages?: number;
-  meta_cluster?: { name?: string; leader?: string; cluster_size?: number };
+let nameCounter = 0;
+/** `<prefix>-<pid>-<n>-<rand>`: unique among the servers of this machine. */
+export function uniqueName(prefix: string): string {
+  nameCounter += 1;
+  return `${prefix}-${process.pid}-${nameCounter}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-/** Response of the monitoring endpoint `/leafz` (the parts used here). */
-export interface LeafzInfo {
-  leafnodes: number;
-  leafs: Array<{ account?: string; ip?: string; port?: number; subscriptions?: number }> | null;
+/** Resolves to `undefined` when `ms` elapse first. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
-/** Result of `/healthz`. */
-export interface HealthStatus {
-  ok: boolean;
-  status: string;
-  error?: string;
+function readTail(file: string, lines: number): string {
+  try {
+    const text = fs.readFileSync(file, "utf8");
+    const all = text.split("\n");
+    if (all.at(-1) === "") all.pop();
+    return all.slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
 }
 
 /**
@@ -615,7 +188,7 @@ export interface HealthStatus {
  * directory are fixed for the lifetime of the handle, so {@link restart} / {@link start} after
  * {@link kill} bring back the same server with its JetStream data.
  */
-export class LocalNatsServer {
+export class LocalNatsServer implements Destroyable {
   readonly name: string;
   /** Temp directory owned by this server (config, log, pid file, JetStream store). */
   readonly dir: string;
@@ -663,7 +236,7 @@ export class LocalNatsServer {
     this.monitorPort = init.monitorPort;
     this.clusterPort = init.clusterPort;
     this.leafnodePort = init.leafnodePort;
-    this.jetstream = init.options.jetstream ?? true;
+    this.jetstream = init.options.jetstream ?? SERVER_DEFAULTS.jetstream;
     this.domain = init.options.domain;
     this.clusterName = init.options.cluster?.name;
     this.#leafnodeRemotes = [...(init.options.leafnodeRemotes ?? [])];
@@ -675,25 +248,17 @@ export class LocalNatsServer {
    */
   static async create(options: NatsServerOptions = {}): Promise<LocalNatsServer> {
     const binary = options.binary ?? (await findNatsServerBinary());
-    for (const fixed of [options.port, options.monitorPort, options.cluster?.port]) {
-      if (fixed !== undefined && FORBIDDEN_PORTS.has(fixed)) {
-        throw new NatsPortAllocationError(
-          `port ${fixed} is reserved for a system NATS server; use another port`,
-        );
-      }
-    }
-    if (!reaped) {
-      reaped = true;
-      reapOrphanedServers(options.tmpRoot);
-    }
+    rejectNatsDefaultPorts([options.port, options.monitorPort, options.cluster?.port]);
+    reapOrphanedServersOnce(options.tmpRoot);
     const allocated: number[] = [];
     const pick = async (fixed: number | undefined): Promise<number> => {
-      if (fixed !== undefined) {
-        reservedPorts.add(fixed);
-        allocated.push(fixed);
-        return fixed;
+      let port: number;
+      if (fixed === undefined) {
+        port = await getFreePort();
+      } else {
+        reservePort(fixed);
+        port = fixed;
       }
-      const port = await getFreePort();
       allocated.push(port);
       return port;
     };
@@ -706,7 +271,7 @@ export class LocalNatsServer {
           ? undefined
           : await pick(options.leafnodeListen === true ? undefined : options.leafnodeListen);
       const tmpRoot = options.tmpRoot ?? os.tmpdir();
-      const dir = await fsp.mkdtemp(path.join(tmpRoot, DIR_PREFIX));
+      const dir = await fsp.mkdtemp(path.join(tmpRoot, SERVER_DIR_PREFIX));
       const server = new LocalNatsServer({
         options,
         binary,
@@ -717,12 +282,8 @@ export class LocalNatsServer {
         clusterPort,
         leafnodePort,
       });
-      installExitHooks();
-      liveServers.add(server);
-      await fsp.writeFile(
-        path.join(dir, OWNER_FILE),
-        JSON.stringify({ parentPid: process.pid, name: server.name, createdAt: new Date().toISOString() }),
-      );
+      trackServer(server);
+      await writeOwnerRecord(dir, server.name);
       await fsp.mkdir(server.storeDir, { recursive: true });
       await server.#writeConfig();
       return server;
@@ -784,48 +345,32 @@ export class LocalNatsServer {
   /** The generated nats-server configuration. */
   renderConfig(): string {
     const o = this.#options;
-    const lines: string[] = [
-      "# Generated by threadline tools/local-nats. Do not edit: rewritten on every start.",
-      `server_name: ${q(this.name)}`,
-      `listen: ${q(`127.0.0.1:${this.port}`)}`,
-      `http: ${q(`127.0.0.1:${this.monitorPort}`)}`,
-      `pid_file: ${q(path.join(this.dir, PID_FILE))}`,
-      "logtime: true",
-    ];
-    if (o.debug) lines.push("debug: true");
-    if (this.jetstream) {
-      lines.push("jetstream {");
-      lines.push(`  store_dir: ${q(this.storeDir)}`);
-      lines.push(`  max_memory_store: ${o.maxMemoryStore ?? 256 * 1024 * 1024}`);
-      lines.push(`  max_file_store: ${o.maxFileStore ?? 1024 * 1024 * 1024}`);
-      if (o.domain !== undefined) lines.push(`  domain: ${q(o.domain)}`);
-      lines.push("}");
-    }
-    if (o.cluster && this.clusterPort !== undefined) {
-      lines.push("cluster {");
-      lines.push(`  name: ${q(o.cluster.name)}`);
-      lines.push(`  listen: ${q(`127.0.0.1:${this.clusterPort}`)}`);
-      lines.push(`  routes: [${o.cluster.routes.map(q).join(", ")}]`);
-      lines.push("}");
-    }
-    if (this.leafnodePort !== undefined || this.#leafnodeRemotes.length > 0) {
-      lines.push("leafnodes {");
-      if (this.leafnodePort !== undefined) lines.push(`  listen: ${q(`127.0.0.1:${this.leafnodePort}`)}`);
-      if (o.leafnodeAdvertise !== undefined) lines.push(`  advertise: ${q(o.leafnodeAdvertise)}`);
-      if (this.#leafnodeRemotes.length > 0) {
-        lines.push(`  reconnect: ${o.leafnodeReconnectSeconds ?? 1}`);
-        lines.push("  remotes = [");
-        for (const remote of this.#leafnodeRemotes) {
-          lines.push(
-            `    { url: ${q(remote.url)}${remote.extraConfig ? `\n      ${remote.extraConfig}\n    ` : " "}}`,
-          );
-        }
-        lines.push("  ]");
-      }
-      lines.push("}");
-    }
-    if (o.extraConfig) lines.push("", o.extraConfig);
-    return `${lines.join("\n")}\n`;
+    return renderServerConfig({
+      name: this.name,
+      port: this.port,
+      monitorPort: this.monitorPort,
+      pidFile: path.join(this.dir, PID_FILE),
+      debug: o.debug ?? false,
+      jetstream: this.jetstream
+        ? {
+            storeDir: this.storeDir,
+            maxMemoryStore: o.maxMemoryStore ?? SERVER_DEFAULTS.maxMemoryStore,
+            maxFileStore: o.maxFileStore ?? SERVER_DEFAULTS.maxFileStore,
+            domain: o.domain,
+          }
+        : undefined,
+      cluster:
+        o.cluster && this.clusterPort !== undefined
+          ? { name: o.cluster.name, port: this.clusterPort, routes: o.cluster.routes }
+          : undefined,
+      leafnodes: {
+        listenPort: this.leafnodePort,
+        advertise: o.leafnodeAdvertise,
+        reconnectSeconds: o.leafnodeReconnectSeconds ?? SERVER_DEFAULTS.leafnodeReconnectSeconds,
+        remotes: this.#leafnodeRemotes,
+      },
+      extraConfig: o.extraConfig ?? "",
+    });
   }
 
   async #writeConfig(): Promise<void> {
@@ -843,18 +388,12 @@ export class LocalNatsServer {
   async start(): Promise<this> {
     this.#assertNotDisposed();
     if (this.running) return this;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#spawnAndWait();
-        return this;
-      } catch (err) {
-        if (err instanceof NatsServerStartError && err.addressInUse && attempt < 5) {
-          await sleep(250 * attempt);
-          continue;
-        }
-        throw err;
-      }
-    }
+    await retryOnAddressInUse(
+      5,
+      () => this.#spawnAndWait(),
+      (attempt) => 250 * attempt,
+    );
+    return this;
   }
 
   async #spawnAndWait(): Promise<void> {
@@ -891,54 +430,36 @@ export class LocalNatsServer {
   }
 
   /** Poll until the running process is ready (see {@link start}). */
-  async waitUntilReady(timeoutMs: number = this.#options.readyTimeoutMs ?? 20_000): Promise<void> {
+  async waitUntilReady(
+    timeoutMs: number = this.#options.readyTimeoutMs ?? SERVER_DEFAULTS.readyTimeoutMs,
+  ): Promise<void> {
     const exited = this.#exited;
     if (!exited) throw new NatsServerStartError(`nats-server ${this.name} was never started`, "");
-    const healthPath = this.jetstream ? "/healthz?js-enabled-only=true" : "/healthz";
+    const target = {
+      name: this.name,
+      port: this.port,
+      monitorUrl: this.monitorUrl,
+      jetstream: this.jetstream,
+      clustered: Boolean(this.#options.cluster),
+    };
     const deadline = Date.now() + timeoutMs;
     let lastProblem = "not probed yet";
-    const exitError = (info: ExitInfo) =>
-      new NatsServerStartError(
-        `nats-server ${this.name} ${info.error ? `could not be spawned (${info.error.message})` : `exited during startup (code ${info.code}, signal ${info.signal})`}. Last log lines:\n${this.logTail(25)}`,
-        this.logTail(25),
+    const exitError = (info: ExitInfo) => {
+      const tail = this.logTail(25);
+      return new NatsServerStartError(
+        `nats-server ${this.name} ${info.error ? `could not be spawned (${info.error.message})` : `exited during startup (code ${info.code}, signal ${info.signal})`}. Last log lines:\n${tail}`,
+        tail,
         info.code,
         info.signal,
         { cause: info.error },
       );
+    };
     while (Date.now() < deadline) {
-      const probe = (async (): Promise<boolean> => {
-        if (!(await probeNatsPort(this.port))) {
-          lastProblem = `client port ${this.port} not accepting NATS connections`;
-          return false;
-        }
-        try {
-          const res = await httpGet(this.monitorUrl + healthPath, 1_000);
-          if (res.status !== 200) {
-            lastProblem = `${healthPath} -> ${res.status} ${res.body.trim()}`;
-            return false;
-          }
-          if (!this.#options.cluster && this.jetstream) {
-            // Standalone: full health also covers recovered streams.
-            const full = await httpGet(`${this.monitorUrl}/healthz`, 1_000);
-            if (full.status !== 200) {
-              lastProblem = `/healthz -> ${full.status} ${full.body.trim()}`;
-              return false;
-            }
-          }
-          // Make sure it is *our* process answering on these ports.
-          const varz = JSON.parse((await httpGet(`${this.monitorUrl}/varz`, 1_000)).body) as {
-            server_name?: string;
-          };
-          if (varz.server_name !== this.name) {
-            lastProblem = `monitor port answered as server ${q(String(varz.server_name))}, not ${q(this.name)}`;
-            return false;
-          }
-          return true;
-        } catch (err) {
-          lastProblem = `monitoring endpoint not reachable: ${(err as Error).message}`;
-          return false;
-        }
-      })();
+      const probe = readinessProblem(target).then((problem) => {
+        if (problem === undefined) return true;
+        lastProblem = problem;
+        return false;
+      });
       const result = await Promise.race([probe, exited]);
       if (typeof result === "object") throw exitError(result);
       if (result) return;
@@ -946,10 +467,24 @@ export class LocalNatsServer {
       if (after) throw exitError(after);
     }
     if (this.#exitInfo) throw exitError(this.#exitInfo);
+    const tail = this.logTail(25);
     throw new NatsServerReadyTimeoutError(
-      `nats-server ${this.name} (pid ${this.#child?.pid}) not ready after ${timeoutMs} ms: ${lastProblem}. Last log lines:\n${this.logTail(25)}`,
-      this.logTail(25),
+      `nats-server ${this.name} (pid ${this.#child?.pid}) not ready after ${timeoutMs} ms: ${lastProblem}. Last log lines:\n${tail}`,
+      tail,
     );
+  }
+
+  /**
+   * Send `signal` to the running process and wait up to `timeoutMs` for it to exit. True when it
+   * has exited (or was not running), false when it is still running.
+   */
+  async #signalAndWait(signal: NodeJS.Signals, timeoutMs: number): Promise<boolean> {
+    const child = this.#child;
+    const exited = this.#exited;
+    if (!child || !exited || !this.running) return true;
+    child.ref();
+    child.kill(signal);
+    return (await withTimeout(exited, timeoutMs)) !== undefined;
   }
 
   /**
@@ -957,26 +492,16 @@ export class LocalNatsServer {
    * @throws {NatsServerStopError} when the process survives SIGKILL.
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
-    const child = this.#child;
-    const exited = this.#exited;
-    if (!child || !exited || !this.running) return;
-    child.ref();
-    child.kill("SIGTERM");
-    const info = await withTimeout(exited, options.timeoutMs ?? this.#options.stopTimeoutMs ?? 10_000);
-    if (info) return;
+    const timeoutMs = options.timeoutMs ?? this.#options.stopTimeoutMs ?? SERVER_DEFAULTS.stopTimeoutMs;
+    if (await this.#signalAndWait("SIGTERM", timeoutMs)) return;
     await this.kill();
   }
 
   /** Crash the server: SIGKILL (like `kill -9`) and wait for the process to be gone. */
   async kill(): Promise<void> {
-    const child = this.#child;
-    const exited = this.#exited;
-    if (!child || !exited || !this.running) return;
-    child.ref();
-    child.kill("SIGKILL");
-    const info = await withTimeout(exited, 10_000);
-    if (!info) {
-      throw new NatsServerStopError(`nats-server ${this.name} (pid ${child.pid}) did not exit after SIGKILL`);
+    const pid = this.#child?.pid;
+    if (!(await this.#signalAndWait("SIGKILL", 10_000))) {
+      throw new NatsServerStopError(`nats-server ${this.name} (pid ${pid}) did not exit after SIGKILL`);
     }
   }
 
@@ -996,7 +521,7 @@ export class LocalNatsServer {
       this.destroySync();
     }
     this.#disposed = true;
-    liveServers.delete(this);
+    untrackServer(this);
     await fsp.rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
     this.#releasePorts();
   }
@@ -1015,7 +540,7 @@ export class LocalNatsServer {
       }
     }
     this.#disposed = true;
-    liveServers.delete(this);
+    untrackServer(this);
     try {
       fs.rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
     } catch {
@@ -1037,25 +562,13 @@ export class LocalNatsServer {
   }
 
   /** GET a monitoring endpoint (e.g. `"jsz"`, `"leafz"`, `"varz?x=y"`) and parse the JSON. */
-  async monitor<T = unknown>(endpoint: string): Promise<T> {
-    const res = await httpGet(`${this.monitorUrl}/${endpoint.replace(/^\//, "")}`);
-    if (res.status !== 200) {
-      throw new Error(`GET ${this.monitorUrl}/${endpoint} -> ${res.status}: ${res.body.trim()}`);
-    }
-    return JSON.parse(res.body) as T;
+  monitor<T = unknown>(endpoint: string): Promise<T> {
+    return getMonitorJson<T>(this.monitorUrl, endpoint);
   }
 
   /** `/healthz` (full check, including JetStream meta state for cluster nodes). */
-  async health(query = ""): Promise<HealthStatus> {
-    try {
-      const res = await httpGet(`${this.monitorUrl}/healthz${query ? `?${query}` : ""}`, 1_000);
-      const body = JSON.parse(res.body) as { status?: string; error?: string };
-      const status: HealthStatus = { ok: res.status === 200, status: body.status ?? String(res.status) };
-      if (body.error !== undefined) status.error = body.error;
-      return status;
-    } catch (err) {
-      return { ok: false, status: "unreachable", error: (err as Error).message };
-    }
+  health(query = ""): Promise<HealthStatus> {
+    return getHealth(this.monitorUrl, query);
   }
 
   #assertNotDisposed(): void {
@@ -1069,488 +582,26 @@ export class LocalNatsServer {
  * If a freshly allocated port turns out to be taken (another process won the race), new ports
  * are allocated and the start is retried.
  */
-export async function startNatsServer(options: NatsServerOptions = {}): Promise<LocalNatsServer> {
+export function startNatsServer(options: NatsServerOptions = {}): Promise<LocalNatsServer> {
   const fixedPorts = options.port !== undefined || options.monitorPort !== undefined;
-  for (let attempt = 1; ; attempt++) {
+  return retryOnAddressInUse(fixedPorts ? 1 : 3, async () => {
     const server = await LocalNatsServer.create(options);
     try {
       return await server.start();
     } catch (err) {
       await server.dispose().catch(() => undefined);
-      if (!fixedPorts && err instanceof NatsServerStartError && err.addressInUse && attempt < 3) continue;
       throw err;
     }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cluster
-// ---------------------------------------------------------------------------------------------
-
-export interface NatsClusterOptions
-  extends Omit<NatsServerOptions, "name" | "port" | "monitorPort" | "cluster" | "leafnodeListen"> {
-  /**
-   * Number of nodes.
-   * @default 3
-   */
-  size?: number;
-  /**
-   * Cluster name; node `server_name`s are `<name>-n1`, `<name>-n2`, ... (plus a unique suffix).
-   * @default "threadline"
-   */
-  name?: string;
-  /**
-   * How long to wait for a JetStream meta leader after the nodes are up.
-   * @default 30000
-   */
-  clusterReadyTimeoutMs?: number;
-}
-
-/** A running N-node JetStream cluster (all nodes on 127.0.0.1, routes between all of them). */
-export class LocalNatsCluster {
-  readonly name: string;
-  readonly nodes: readonly LocalNatsServer[];
-  readonly #readyTimeoutMs: number;
-
-  constructor(name: string, nodes: LocalNatsServer[], readyTimeoutMs = 30_000) {
-    this.name = name;
-    this.nodes = nodes;
-    this.#readyTimeoutMs = readyTimeoutMs;
-  }
-
-  /** Client URLs of all nodes joined by commas (for `NATS_URL` / the nats CLI `--server`). */
-  get servers(): string {
-    return this.serverUrls.join(",");
-  }
-
-  /** Client URLs of all nodes, for `connect({ servers })` (nats.js does not split comma lists). */
-  get serverUrls(): string[] {
-    return this.nodes.map((n) => n.clientUrl);
-  }
-
-  /** Node `i` (0-based). */
-  node(i: number): LocalNatsServer {
-    const node = this.nodes[i];
-    if (!node) throw new RangeError(`cluster ${this.name} has ${this.nodes.length} nodes; no node ${i}`);
-    return node;
-  }
-
-  /** Gracefully stop node `i`. */
-  stop(i: number): Promise<void> {
-    return this.node(i).stop();
-  }
-
-  /** Crash node `i` (SIGKILL). */
-  kill(i: number): Promise<void> {
-    return this.node(i).kill();
-  }
-
-  /**
-   * Start node `i` again (after stop/kill), then by default wait until the running nodes agree on
-   * a meta leader.
-   */
-  async start(i: number, options: { waitForCluster?: boolean } = {}): Promise<void> {
-    await this.node(i).start();
-    if (options.waitForCluster ?? true) await this.waitForMetaLeader();
-  }
-
-  /** Restart node `i` (same ports and storage), then by default wait for the meta leader. */
-  async restart(i: number, options: { waitForCluster?: boolean } = {}): Promise<void> {
-    await this.node(i).restart();
-    if (options.waitForCluster ?? true) await this.waitForMetaLeader();
-  }
-
-  /** The meta leader's server name as reported by a running node (may be stale right after a crash). */
-  async metaLeader(): Promise<string | undefined> {
-    for (const node of this.nodes) {
-      if (!node.running) continue;
-      try {
-        const jsz = await node.monitor<JszInfo>("jsz");
-        if (jsz.meta_cluster?.leader) return jsz.meta_cluster.leader;
-      } catch {
-        // try the next node
-      }
-    }
-    return undefined;
-  }
-
-  /** The node currently acting as JetStream meta leader, if any. */
-  async metaLeaderNode(): Promise<LocalNatsServer | undefined> {
-    const leader = await this.metaLeader();
-    return this.nodes.find((n) => n.name === leader);
-  }
-
-  /**
-   * Wait until every *running* node reports the same JetStream meta leader, that leader is one of
-   * the running nodes (nodes keep reporting a crashed leader for a moment), and every running
-   * node's full `/healthz` is ok. Returns the leader's server name.
-   *
-   * @throws {NatsClusterNotReadyError} on timeout (e.g. no quorum), with per-node state and logs.
-   */
-  async waitForMetaLeader(timeoutMs: number = this.#readyTimeoutMs): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    let state = "";
-    while (Date.now() < deadline) {
-      const running = this.nodes.filter((n) => n.running);
-      const views = await Promise.all(
-        running.map(async (n) => {
-          const health = await n.health();
-          let leader: string | undefined;
-          try {
-            leader = (await n.monitor<JszInfo>("jsz")).meta_cluster?.leader || undefined;
-          } catch {
-            leader = undefined;
-          }
-          return { name: n.name, leader, health };
-        }),
-      );
-      state = views
-        .map(
-          (v) =>
-            `${v.name}: leader=${v.leader ?? "-"} health=${v.health.status}${v.health.error ? ` (${v.health.error})` : ""}`,
-        )
-        .join("; ");
-      const leader = views[0]?.leader;
-      if (
-        leader !== undefined &&
-        running.some((n) => n.name === leader) &&
-        views.every((v) => v.leader === leader && v.health.ok)
-      ) {
-        return leader;
-      }
-      await sleep(100);
-    }
-    const logs = this.nodes.map((n) => `--- ${n.name} ---\n${n.logTail(10)}`).join("\n");
-    throw new NatsClusterNotReadyError(
-      `cluster ${this.name} has no agreed JetStream meta leader after ${timeoutMs} ms: ${state || "no running nodes"}\n${logs}`,
-    );
-  }
-
-  /** Stop all nodes and delete their storage. Idempotent. */
-  async dispose(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => n.dispose()));
-  }
+  });
 }
 
 /**
- * Start an N-node (default 3) JetStream cluster: one `cluster { name, listen, routes }` block per
- * node with routes to all nodes, unique `server_name`s, each node with its own temp storage.
- * Resolves once every node is up and all agree on a JetStream meta leader.
+ * The last `lines` log lines of each server under a `--- <label> ---` heading, for the message of
+ * an error about several servers.
  */
-export async function startCluster(options: NatsClusterOptions = {}): Promise<LocalNatsCluster> {
-  const { size = 3, name = "threadline", clusterReadyTimeoutMs = 30_000, ...nodeOptions } = options;
-  if (!Number.isInteger(size) || size < 1)
-    throw new RangeError(`cluster size must be a positive integer, got ${size}`);
-  const suffix = `${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
-  for (let attempt = 1; ; attempt++) {
-    const routePorts: number[] = [];
-    const nodes: LocalNatsServer[] = [];
-    try {
-      for (let i = 0; i < size; i++) routePorts.push(await getFreePort());
-      const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`);
-      for (let i = 0; i < size; i++) {
-        nodes.push(
-          await LocalNatsServer.create({
-            ...nodeOptions,
-            name: `${name}-n${i + 1}-${suffix}`,
-            cluster: { name, port: routePorts[i], routes },
-          }),
-        );
-      }
-      // Nodes must start together: the meta group needs a quorum.
-      const results = await Promise.allSettled(nodes.map((n) => n.start()));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed) throw failed.reason;
-      const cluster = new LocalNatsCluster(name, nodes, clusterReadyTimeoutMs);
-      await cluster.waitForMetaLeader();
-      return cluster;
-    } catch (err) {
-      await Promise.all(nodes.map((n) => n.dispose().catch(() => undefined)));
-      for (const p of routePorts) releasePort(p);
-      if (err instanceof NatsServerStartError && err.addressInUse && attempt < 3) continue;
-      throw err;
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Leaf + hub
-// ---------------------------------------------------------------------------------------------
-
-/**
- * In-process TCP forwarder: between the leaf's remote URL and the hub's leafnode port, or between
- * any client and server (the machine bridge and an OPC UA server). Cutting it closes the forwarded
- * connections and refuses new ones, which to both ends looks exactly like the network link going
- * down; neither end is restarted.
- */
-export class LinkProxy {
-  readonly #server: net.Server;
-  readonly #sockets = new Set<net.Socket>();
-  #targetPort: number | undefined;
-  #cut = false;
-  readonly port: number;
-
-  private constructor(server: net.Server, port: number, targetPort: number | undefined) {
-    this.#server = server;
-    this.port = port;
-    this.#targetPort = targetPort;
-    server.on("connection", (socket) => this.#onConnection(socket));
-  }
-
-  /** Listens on a free port; the target can be given later ({@link setTarget}), before the first connection. */
-  static async listen(targetPort?: number): Promise<LinkProxy> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const server = await listenOnce(0);
-      const address = server.address();
-      if (address === null || typeof address === "string") {
-        await closeServer(server);
-        continue;
-      }
-      if (FORBIDDEN_PORTS.has(address.port) || reservedPorts.has(address.port)) {
-        await closeServer(server);
-        continue;
-      }
-      reservedPorts.add(address.port);
-      return new LinkProxy(server, address.port, targetPort);
-    }
-    throw new NatsPortAllocationError("could not open the leaf link proxy port");
-  }
-
-  get cut(): boolean {
-    return this.#cut;
-  }
-
-  setTarget(port: number): void {
-    this.#targetPort = port;
-  }
-
-  #onConnection(downstream: net.Socket): void {
-    downstream.unref();
-    if (this.#cut || this.#targetPort === undefined) {
-      downstream.destroy();
-      return;
-    }
-    const upstream = net.connect({ port: this.#targetPort, host: "127.0.0.1" });
-    upstream.unref();
-    this.#sockets.add(downstream);
-    this.#sockets.add(upstream);
-    const teardown = () => {
-      downstream.destroy();
-      upstream.destroy();
-      this.#sockets.delete(downstream);
-      this.#sockets.delete(upstream);
-    };
-    downstream.on("error", teardown).on("close", teardown);
-    upstream.on("error", teardown).on("close", teardown);
-    downstream.pipe(upstream);
-    upstream.pipe(downstream);
-  }
-
-  setCut(cut: boolean): void {
-    this.#cut = cut;
-    if (cut) {
-      for (const socket of this.#sockets) socket.destroy();
-      this.#sockets.clear();
-    }
-  }
-
-  async close(): Promise<void> {
-    this.setCut(true);
-    await closeServer(this.#server);
-    releasePort(this.port);
-  }
-}
-
-export interface LeafAndHubOptions {
-  /**
-   * JetStream domain of the hub.
-   * @default "hub"
-   */
-  hubDomain?: string;
-  /**
-   * JetStream domain of the leaf (the plant).
-   * @default "plant"
-   */
-  leafDomain?: string;
-  /**
-   * Extra options for the hub server (e.g. `extraConfig` with accounts).
-   * @default {}
-   */
-  hub?: Omit<NatsServerOptions, "domain" | "leafnodeListen">;
-  /**
-   * Extra options for the leaf server.
-   * @default {}
-   */
-  leaf?: Omit<NatsServerOptions, "domain" | "leafnodeRemotes">;
-  /**
-   * Raw config inside the leaf's remote entry, e.g. `account: "PLANT"` or `credentials: "/path"`.
-   * @default undefined
-   */
-  remoteExtraConfig?: string;
-  /**
-   * How long to wait for the leaf connection to come up (also used by cut/restore).
-   * @default 20000
-   */
-  linkTimeoutMs?: number;
-}
-
-/**
- * A hub (JetStream domain "hub", accepting leafnode connections) and a leaf (domain "plant")
- * connected to it. The leaf's remote points at an in-process TCP proxy in front of the hub's
- * leafnode port, so the WAN link can be cut and restored without restarting either server:
- *
- * - {@link cutLink}: closes the leaf↔hub TCP connection and refuses reconnects. Both servers keep
- *   running, local clients stay connected, the leaf keeps its JetStream domain and store and keeps
- *   retrying every second. From the hub, `$JS.<leafDomain>.API` then has no responders.
- * - {@link restoreLink}: accepts connections again and waits until the leaf has reconnected.
- */
-export class LocalLeafAndHub {
-  readonly hub: LocalNatsServer;
-  readonly leaf: LocalNatsServer;
-  readonly hubDomain: string;
-  readonly leafDomain: string;
-  readonly #proxy: LinkProxy;
-  readonly #linkTimeoutMs: number;
-
-  constructor(init: {
-    hub: LocalNatsServer;
-    leaf: LocalNatsServer;
-    hubDomain: string;
-    leafDomain: string;
-    proxy: LinkProxy;
-    linkTimeoutMs: number;
-  }) {
-    this.hub = init.hub;
-    this.leaf = init.leaf;
-    this.hubDomain = init.hubDomain;
-    this.leafDomain = init.leafDomain;
-    this.#proxy = init.proxy;
-    this.#linkTimeoutMs = init.linkTimeoutMs;
-  }
-
-  /** Port of the proxy the leaf dials (stands for the hub's WAN address). */
-  get linkPort(): number {
-    return this.#proxy.port;
-  }
-
-  /** False between {@link cutLink} and {@link restoreLink}. */
-  get linkEnabled(): boolean {
-    return !this.#proxy.cut;
-  }
-
-  /** Number of leafnode connections the hub currently has (0 or 1). */
-  async hubLeafConnections(): Promise<number> {
-    try {
-      return (await this.hub.monitor<LeafzInfo>("leafz")).leafnodes;
-    } catch {
-      return 0;
-    }
-  }
-
-  /**
-   * True when both sides see the leafnode connection and the hub has received the leaf's
-   * subscriptions (so requests to `$JS.<leafDomain>.API.>` are routed).
-   */
-  async isLinkUp(): Promise<boolean> {
-    try {
-      const [hubView, leafView] = await Promise.all([
-        this.hub.monitor<LeafzInfo>("leafz"),
-        this.leaf.monitor<LeafzInfo>("leafz"),
-      ]);
-      const link = hubView.leafs?.[0];
-      return hubView.leafnodes > 0 && leafView.leafnodes > 0 && (link?.subscriptions ?? 0) > 0;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Wait until the link is up (`up = true`) or down on both sides (`up = false`). */
-  async waitForLink(up: boolean, timeoutMs: number = this.#linkTimeoutMs): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (up) {
-        if (await this.isLinkUp()) return;
-      } else {
-        const [hubCount, leafCount] = await Promise.all([
-          this.hubLeafConnections(),
-          this.leaf
-            .monitor<LeafzInfo>("leafz")
-            .then((l) => l.leafnodes)
-            .catch(() => 0),
-        ]);
-        if (hubCount === 0 && leafCount === 0) return;
-      }
-      await sleep(50);
-    }
-    throw new NatsLeafLinkTimeoutError(
-      `leaf ${this.leaf.name} -> hub ${this.hub.name} link not ${up ? "up" : "down"} after ${timeoutMs} ms.\n` +
-        `--- hub ---\n${this.hub.logTail(10)}\n--- leaf ---\n${this.leaf.logTail(10)}`,
-    );
-  }
-
-  /**
-   * Simulate a WAN outage: drop the leaf↔hub TCP connection and refuse reconnects. Both servers
-   * stay up. By default waits until neither side reports the leafnode connection any more.
-   */
-  async cutLink(options: { wait?: boolean } = {}): Promise<void> {
-    this.#proxy.setCut(true);
-    if (options.wait ?? true) await this.waitForLink(false);
-  }
-
-  /**
-   * End the simulated outage. The leaf reconnects on its own (reconnect interval 1 s); by default
-   * waits until the link is fully up again.
-   */
-  async restoreLink(options: { wait?: boolean } = {}): Promise<void> {
-    this.#proxy.setCut(false);
-    if (options.wait ?? true) await this.waitForLink(true);
-  }
-
-  /** Stop both servers, close the proxy, delete all storage. Idempotent. */
-  async dispose(): Promise<void> {
-    await Promise.all([this.leaf.dispose(), this.hub.dispose()]);
-    await this.#proxy.close();
-  }
-}
-
-/**
- * Start a hub (JetStream domain `hubDomain`, leafnode listener) and a leaf (JetStream domain
- * `leafDomain`) whose `leafnodes { remotes }` dials the hub through a cuttable in-process proxy;
- * resolves once the leaf connection is established.
- */
-export async function startLeafAndHub(options: LeafAndHubOptions = {}): Promise<LocalLeafAndHub> {
-  const hubDomain = options.hubDomain ?? "hub";
-  const leafDomain = options.leafDomain ?? "plant";
-  const linkTimeoutMs = options.linkTimeoutMs ?? 20_000;
-  let hub: LocalNatsServer | undefined;
-  let leaf: LocalNatsServer | undefined;
-  let proxy: LinkProxy | undefined;
-  try {
-    // The hub advertises the proxy: otherwise the leaf learns the hub's own leafnode address and,
-    // a second after a cut, reconnects straight to it around the proxy.
-    proxy = await LinkProxy.listen();
-    hub = await startNatsServer({
-      name: uniqueName(hubDomain),
-      ...options.hub,
-      domain: hubDomain,
-      leafnodeListen: true,
-      leafnodeAdvertise: `127.0.0.1:${proxy.port}`,
-    });
-    proxy.setTarget(hub.leafnodePort!);
-    const remote: LeafnodeRemote = { url: `nats-leaf://127.0.0.1:${proxy.port}` };
-    if (options.remoteExtraConfig) remote.extraConfig = options.remoteExtraConfig;
-    leaf = await startNatsServer({
-      name: uniqueName(leafDomain),
-      ...options.leaf,
-      domain: leafDomain,
-      leafnodeRemotes: [remote],
-    });
-    const pair = new LocalLeafAndHub({ hub, leaf, hubDomain, leafDomain, proxy, linkTimeoutMs });
-    await pair.waitForLink(true);
-    return pair;
-  } catch (err) {
-    await Promise.all([leaf?.dispose(), hub?.dispose()].map((p) => p?.catch(() => undefined)));
-    await proxy?.close();
-    throw err;
-  }
+export function logTails(
+  servers: ReadonlyArray<readonly [label: string, server: LocalNatsServer]>,
+  lines = 10,
+): string {
+  return servers.map(([label, server]) => `--- ${label} ---\n${server.logTail(lines)}`).join("\n");
 }
