@@ -35,7 +35,8 @@
  *   exponential backoff + jitter by delivery count. Permanent failure ({@link PermanentError}, or any
  *   error with `retryable === false`), undecodable bytes, unknown writer schema, invalid CloudEvents
  *   headers, a failure on the last allowed delivery (`maxDeliver`): published to `MFG_DLQ` on
- *   `dlqSubject(stream, durable)` with the original data and headers plus the `DLQ_HEADERS`, with
+ *   `dlqSubject(stream, durable)` with the original data and headers plus the `DLQ_HEADERS` (see
+ *   `dead-letter.ts`: `readDeadLetter` reads them back), with
  *   `Nats-Msg-Id` `<stream>:<seq>` (a redelivered poison is not dead-lettered twice), the PubAck awaited,
  *   and only then the original terminated. If the dead-letter publish fails the original is nak'd:
  *   nothing is lost. Every outcome is counted (`threadline_events_consumed_total{outcome}`) and logged
@@ -82,22 +83,18 @@ import {
   jetstream,
   jetstreamManager,
 } from "@nats-io/jetstream";
-import {
-  type MsgHdrs,
-  type NatsConnection,
-  errors as natsErrors,
-  headers as natsHeaders,
-} from "@nats-io/nats-core";
+import { type MsgHdrs, type NatsConnection, errors as natsErrors } from "@nats-io/nats-core";
 import type { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { ThreadlineError } from "../../contracts/src/errors.js";
 import type { EventPayloads, EventType } from "../../contracts/src/events.generated.js";
 import { type BackoffPolicy, backoffDelay, parseBackoff, sleep } from "./backoff.js";
+import { deadLetterHeaders } from "./dead-letter.js";
 import { CE, type EventEnvelope, fromHeaders } from "./envelope.js";
 import { ConfigError } from "./errors.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { metricsFor, type ThreadlineMetrics } from "./metrics.js";
-import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "./names.js";
+import { DLQ_STREAM, dlqSubject } from "./names.js";
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -695,12 +692,6 @@ function serverAtLeast(nc: NatsConnection, version: string): boolean {
 
 const isApiError = (err: unknown, code: number): boolean =>
   err instanceof JetStreamApiError && err.code === code;
-
-/** Header values cannot carry CR/LF; keep them short too. */
-function headerValue(text: string): string {
-  const flat = text.replace(/[\r\n]+/g, " ");
-  return flat.length > 1024 ? `${flat.slice(0, 1021)}...` : flat;
-}
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -1655,25 +1646,18 @@ class EventConsumerImpl implements EventConsumer {
   ): Promise<void> {
     const msg = this.#latest(e);
     const { stream, durable } = this.#o;
-    const h = natsHeaders();
-    if (msg.headers) {
-      for (const k of msg.headers.keys()) {
-        // Nats-* are server directives (Nats-Msg-Id, Nats-Expected-*...): they would dedup or refuse
-        // the dead letter. The event's own id stays in ce-id.
-        if (/^nats-/i.test(k)) continue;
-        for (const v of msg.headers.values(k)) h.append(k, v);
-      }
-    }
-    const first = this.#firstFailure.get(e.seq) ?? failedAt;
-    h.set(DLQ_HEADERS.stream, stream);
-    h.set(DLQ_HEADERS.sequence, String(e.seq));
-    h.set(DLQ_HEADERS.subject, msg.subject);
-    h.set(DLQ_HEADERS.consumer, durable);
-    h.set(DLQ_HEADERS.deliveries, String(msg.info.deliveryCount + e.localRetries));
-    h.set(DLQ_HEADERS.code, headerValue(reason.code));
-    h.set(DLQ_HEADERS.message, headerValue(reason.message));
-    h.set(DLQ_HEADERS.firstFailureAt, new Date(first).toISOString());
-    h.set(DLQ_HEADERS.lastFailureAt, new Date(failedAt).toISOString());
+    const h = deadLetterHeaders({
+      stream,
+      sequence: e.seq,
+      subject: msg.subject,
+      consumer: durable,
+      deliveries: msg.info.deliveryCount + e.localRetries,
+      code: reason.code,
+      message: reason.message,
+      firstFailureAt: new Date(this.#firstFailure.get(e.seq) ?? failedAt),
+      lastFailureAt: new Date(failedAt),
+      headers: msg.headers,
+    });
     const eventType = envelope?.type ?? (msg.headers?.get(CE.type) || "unknown");
     const log = {
       eventId: envelope?.id ?? msg.headers?.get(CE.id),
