@@ -27,7 +27,7 @@ export interface ConsumerOptions {
   concurrency?: number;
   /** Deliveries in memory at once, all states counted (≥ concurrency). @default 4 × concurrency, at least 64 */
   maxBuffered?: number;
-  /** Serial processing per key, parallel across keys (see the module doc). @default false */
+  /** Serial processing per key, parallel across keys (see `consumer.ts`). @default false */
   ordered?: boolean;
   /** The ordering key of a message (only with `ordered`). @default its `ce-subject` header */
   orderingKey?: (msg: JsMsg) => string | undefined;
