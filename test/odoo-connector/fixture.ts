@@ -22,8 +22,9 @@ import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
 import { OdooClient, type OdooClientOptions } from "../../services/odoo-connector/src/odoo/index.js";
 import { setupOdoo } from "../../services/odoo-connector/src/odoo-setup.js";
 import { OdooSetup, type PostingContext } from "../../services/odoo-connector/src/outbound/steps.js";
+import { readDeadLetter } from "../../streams/src/dead-letter.js";
 import { silentLogger } from "../../streams/src/logger.js";
-import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
+import { DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { readStream } from "../../streams/src/read.js";
@@ -191,11 +192,8 @@ export async function deadLetters(
   const out: DeadLetter[] = [];
   const read = { stream: DLQ_STREAM, filter: dlqSubject(stream, durable), ifMissing: "empty" } as const;
   await readStream(nc, read, (m) => {
-    out.push({
-      ceId: m.headers?.get("ce-id") ?? "",
-      code: m.headers?.get(DLQ_HEADERS.code) ?? "",
-      message: m.headers?.get(DLQ_HEADERS.message) ?? "",
-    });
+    const letter = readDeadLetter(m);
+    out.push({ ceId: letter.headers.get("ce-id"), code: letter.code, message: letter.message });
   });
   return out;
 }

@@ -18,10 +18,11 @@ import {
   IllegalStateError,
   PermanentError,
 } from "../../streams/src/consumer.js";
+import { readDeadLetter } from "../../streams/src/dead-letter.js";
 import { newEventId, newTraceparent, sourceUrn, subjectFor, toHeaders } from "../../streams/src/envelope.js";
 import { ConfigError } from "../../streams/src/errors.js";
 import { metricsFor } from "../../streams/src/metrics.js";
-import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
+import { DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { EventPublisher, type Published } from "../../streams/src/publisher.js";
 import { withJetStream } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
@@ -342,7 +343,12 @@ describe("consume - dead letters", () => {
     assert.deepEqual(handled.sort(), ["after", "before"]);
 
     const dead = await dlqMessages(jsm);
-    const bySeq = new Map(dead.map((m) => [Number(m.header.get(DLQ_HEADERS.sequence)), m]));
+    const bySeq = new Map(
+      dead.map((stored) => {
+        const letter = readDeadLetter(stored);
+        return [letter.sequence, { stored, letter }];
+      }),
+    );
     const expected: [number, string][] = [
       [2, "BAD_MARKER"],
       [3, "UNKNOWN_FINGERPRINT"],
@@ -351,32 +357,36 @@ describe("consume - dead letters", () => {
       [6, "MAX_DELIVERIES"],
     ];
     for (const [seq, code] of expected) {
-      const m = bySeq.get(seq);
-      assert.ok(m, `dead letter for sequence ${seq}`);
+      const found = bySeq.get(seq);
+      assert.ok(found, `dead letter for sequence ${seq}`);
+      const { stored: m, letter } = found;
       assert.equal(m.subject, dlqSubject(STREAM, DURABLE));
-      assert.equal(m.header.get(DLQ_HEADERS.code), code, `code of sequence ${seq}`);
-      assert.equal(m.header.get(DLQ_HEADERS.stream), STREAM);
-      assert.equal(m.header.get(DLQ_HEADERS.consumer), DURABLE);
-      assert.equal(m.header.get(DLQ_HEADERS.subject), subject);
-      assert.ok(m.header.get(DLQ_HEADERS.message).length > 0);
-      const first = Date.parse(m.header.get(DLQ_HEADERS.firstFailureAt));
-      const last = Date.parse(m.header.get(DLQ_HEADERS.lastFailureAt));
+      assert.equal(letter.code, code, `code of sequence ${seq}`);
+      assert.equal(letter.stream, STREAM);
+      assert.equal(letter.consumer, DURABLE);
+      assert.equal(letter.subject, subject);
+      assert.ok(letter.message.length > 0);
+      const first = letter.firstFailureAt.getTime();
+      const last = letter.lastFailureAt.getTime();
       assert.ok(first > 0 && last >= first, `failure times of sequence ${seq}`);
       assert.equal(m.header.get("Nats-Msg-Id"), `${STREAM}:${seq}`);
       const original = await jsm.streams.getMessage(STREAM, { seq });
-      assert.deepEqual(Buffer.from(m.data), Buffer.from(original!.data), `original data of sequence ${seq}`);
+      assert.deepEqual(
+        Buffer.from(letter.data),
+        Buffer.from(original!.data),
+        `original data of sequence ${seq}`,
+      );
       if (seq !== 4)
-        assert.equal(m.header.get("ce-id"), original!.header.get("ce-id"), "original headers kept");
+        assert.equal(letter.headers.get("ce-id"), original!.header.get("ce-id"), "original headers kept");
     }
-    assert.equal(bySeq.get(2)!.header.get(DLQ_HEADERS.deliveries), "1");
-    assert.equal(bySeq.get(5)!.header.get(DLQ_HEADERS.deliveries), "1");
-    assert.match(bySeq.get(5)!.header.get(DLQ_HEADERS.message), /WH\/MO\/404/);
-    const maxed = bySeq.get(6)!;
-    assert.equal(maxed.header.get(DLQ_HEADERS.deliveries), "3");
-    assert.match(maxed.header.get(DLQ_HEADERS.message), /timeout talking to the ERP/);
+    assert.equal(bySeq.get(2)!.letter.deliveries, 1);
+    assert.equal(bySeq.get(5)!.letter.deliveries, 1);
+    assert.match(bySeq.get(5)!.letter.message, /WH\/MO\/404/);
+    const maxed = bySeq.get(6)!.letter;
+    assert.equal(maxed.deliveries, 3);
+    assert.match(maxed.message, /timeout talking to the ERP/);
     assert.ok(
-      Date.parse(maxed.header.get(DLQ_HEADERS.lastFailureAt)) >
-        Date.parse(maxed.header.get(DLQ_HEADERS.firstFailureAt)),
+      maxed.lastFailureAt.getTime() > maxed.firstFailureAt.getTime(),
       "first failure is the first delivery's, last failure the third's",
     );
 

@@ -9,7 +9,7 @@ import {
   type OrderProgress,
   startOrderProgress,
 } from "../../streams/examples/order-progress.js";
-import { DLQ_HEADERS } from "../../streams/src/names.js";
+import { readDeadLetter } from "../../streams/src/dead-letter.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { platformDeclarations } from "../../tools/manifests.js";
@@ -133,9 +133,10 @@ test("the example consumer from the guide tracks order progress exactly once, an
       .catch(() => undefined);
     return m ?? undefined;
   });
-  assert.equal(dlq.header.get(DLQ_HEADERS.code), "UOM_MISMATCH");
-  assert.equal(dlq.header.get(DLQ_HEADERS.sequence), String(malformed.ack.seq));
-  assert.equal(dlq.header.get("ce-id"), malformed.envelope.id);
+  const letter = readDeadLetter(dlq);
+  assert.equal(letter.code, "UOM_MISMATCH");
+  assert.equal(letter.sequence, malformed.ack.seq);
+  assert.equal(letter.headers.get("ce-id"), malformed.envelope.id);
 
   const metrics = await (await fetch(`${service.url}/metrics`)).text();
   assert.match(metrics, /threadline_dead_lettered_total\{[^}]*reason="UOM_MISMATCH"[^}]*\} 1/);

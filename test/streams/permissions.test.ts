@@ -19,9 +19,9 @@ import {
   startOrderProgress,
 } from "../../streams/examples/order-progress.js";
 import { createEventConsumer } from "../../streams/src/consumer.js";
+import { readDeadLetter } from "../../streams/src/dead-letter.js";
 import type { Declarations } from "../../streams/src/declarations.js";
 import { createLogger } from "../../streams/src/logger.js";
-import { DLQ_HEADERS } from "../../streams/src/names.js";
 import {
   explainPermissions,
   PermissionsError,
@@ -374,8 +374,9 @@ describe("least-privilege NATS permissions per service", () => {
           .getMessage("MFG_DLQ", { last_by_subj: "mfg.dlq.MFG_PRODUCTION.order-progress" })
           .catch(() => undefined)) ?? undefined,
     );
-    assert.equal(dlq.header.get(DLQ_HEADERS.code), "UOM_MISMATCH");
-    assert.equal(dlq.header.get(DLQ_HEADERS.sequence), String(poison.ack.seq));
+    const letter = readDeadLetter(dlq);
+    assert.equal(letter.code, "UOM_MISMATCH");
+    assert.equal(letter.sequence, poison.ack.seq);
     // The registry was read through every path the SDK uses (get + the subject listing): no violation.
     assert.deepEqual(violations, [], "the generated permissions cover everything the service did");
 

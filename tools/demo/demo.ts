@@ -21,8 +21,9 @@ import {
   startOrderProgress,
 } from "../../streams/examples/order-progress.js";
 import { connectNats, natsSettingsFromEnv } from "../../streams/src/connection.js";
+import { readDeadLetter } from "../../streams/src/dead-letter.js";
 import { fromHeaders } from "../../streams/src/envelope.js";
-import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
+import { DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { startNatsServer } from "../local-nats/index.js";
@@ -269,9 +270,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       print(
         `  ${order}: planned ${Number(progress?.planned)} ${progress?.uom}, good ${Number(progress?.good)}, reject ${Number(progress?.reject)} (${progress?.applied.length} events applied once each)`,
       );
-      print(
-        `  report #${bad.ack.seq} dead-lettered to ${DLQ_STREAM}: ${dead?.header.get(DLQ_HEADERS.code)} — ${dead?.header.get(DLQ_HEADERS.message)}`,
-      );
+      const letter = dead ? readDeadLetter(dead) : undefined;
+      print(`  report #${bad.ack.seq} dead-lettered to ${DLQ_STREAM}: ${letter?.code} — ${letter?.message}`);
     } finally {
       await service.stop();
     }

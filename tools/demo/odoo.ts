@@ -18,8 +18,9 @@ import { CONNECTOR_DURABLES } from "../../services/odoo-connector/src/manifest.j
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
 import { setupOdoo } from "../../services/odoo-connector/src/odoo-setup.js";
 import { reconcile } from "../../services/odoo-connector/src/reconcile/index.js";
+import { readDeadLetter } from "../../streams/src/dead-letter.js";
 import { fromHeaders } from "../../streams/src/envelope.js";
-import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
+import { DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { readStream } from "../../streams/src/read.js";
 import type { RunningService } from "../../streams/src/service.js";
 import { type OdooSimulator, startOdooSimulator } from "../sim/odoo/server.js";
@@ -223,10 +224,8 @@ async function deadLetters(nc: NatsConnection): Promise<{ code: string; message:
   const out: { code: string; message: string }[] = [];
   const filter = dlqSubject("MFG_PRODUCTION", CONNECTOR_DURABLES.production);
   await readStream(nc, { stream: DLQ_STREAM, filter, headersOnly: true, ifMissing: "empty" }, (m) => {
-    out.push({
-      code: m.headers?.get(DLQ_HEADERS.code) ?? "",
-      message: m.headers?.get(DLQ_HEADERS.message) ?? "",
-    });
+    const { code, message } = readDeadLetter(m);
+    out.push({ code, message });
   });
   return out;
 }

@@ -13,8 +13,9 @@ import type {
   ProductionReported,
   ProductionRunEnded,
 } from "../../../../contracts/src/events.generated.js";
-import { fromHeaders } from "../../../../streams/src/envelope.js";
-import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "../../../../streams/src/names.js";
+import { readDeadLetter } from "../../../../streams/src/dead-letter.js";
+import { CE, fromHeaders } from "../../../../streams/src/envelope.js";
+import { DLQ_STREAM, dlqSubject } from "../../../../streams/src/names.js";
 import { readStream } from "../../../../streams/src/read.js";
 import { CONNECTOR_DURABLES } from "../manifest.js";
 import { type Micros, microsOf } from "./decimal.js";
@@ -117,7 +118,11 @@ export async function readEventLog(o: LogOptions): Promise<EventLog> {
   };
 }
 
-/** Event id → dead-letter code of the production reports the connector gave up on. */
+/**
+ * Event id → dead-letter code of the production reports the connector gave up on. Only the connector's
+ * consumer writes this subject; anything else there fails the read (NotADeadLetterError) rather than
+ * being counted with a made-up code.
+ */
 async function deadLetters(o: LogOptions, stream: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const read = {
@@ -129,8 +134,9 @@ async function deadLetters(o: LogOptions, stream: string): Promise<Map<string, s
     ifMissing: "empty", // no dead-letter stream: nothing dead-lettered
   } as const;
   await readStream(o.nc, read, (m) => {
-    const id = m.headers?.get("ce-id");
-    if (id) out.set(id, m.headers?.get(DLQ_HEADERS.code) ?? "DEAD_LETTERED");
+    const letter = readDeadLetter(m);
+    const id = letter.headers.get(CE.id);
+    if (id) out.set(id, letter.code);
   });
   return out;
 }
