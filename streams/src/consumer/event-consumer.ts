@@ -4,6 +4,7 @@
  * into the key scheduler, runs handlers and settles each message: ack, nak, retry in place, or
  * dead-letter then term.
  */
+
 import {
   type ConsumerInfo,
   JetStreamApiCodes,
@@ -17,6 +18,7 @@ import { ThreadlineError } from "../../../contracts/src/errors.js";
 import { CE, type EventEnvelope, fromHeaders } from "../envelope.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { connectedServerHas } from "../server-features.js";
 import { AckBatch, EndOfTurn } from "./acks.js";
 import { FirstFailures, publishDeadLetter } from "./dead-lettering.js";
 import { ConsumerErrorCode, ConsumerSetupError, IllegalStateError, ShutdownAbortError } from "./errors.js";
@@ -74,22 +76,6 @@ const UNSTARTED: DurableSettings = {
   quota: 1,
   expiresMs: 30_000,
 };
-
-function serverAtLeast(nc: NatsConnection, version: string): boolean {
-  const parse = (v: string) =>
-    v
-      .split(/[.-]/)
-      .slice(0, 3)
-      .map((x) => Number.parseInt(x, 10) || 0);
-  const have = parse(nc.info?.version ?? "0.0.0");
-  const want = parse(version);
-  for (let i = 0; i < 3; i++) {
-    const a = have[i] ?? 0;
-    const b = want[i] ?? 0;
-    if (a !== b) return a > b;
-  }
-  return true;
-}
 
 class EventConsumerImpl implements EventConsumer {
   readonly #nc: NatsConnection;
@@ -216,7 +202,7 @@ class EventConsumerImpl implements EventConsumer {
     }
     if ((this.#lifecycle.state as ConsumerState) !== "created")
       throw new IllegalStateError("start", this.#lifecycle.state);
-    this.#termWithReason = serverAtLeast(this.#nc, "2.10.4");
+    this.#termWithReason = connectedServerHas(this.#nc, "termReason");
     this.#lifecycle.move("running", {
       concurrency: this.#o.concurrency,
       maxBuffered: this.#o.maxBuffered,
