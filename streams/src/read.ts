@@ -12,7 +12,7 @@
  *   since: new Date(Date.now() - 3_600_000),
  *   types: ["mfg.production.production_reported.v1"],
  * })) {
- *   total += Number(e.value.goodQuantity.value); // e.value: ProductionReported
+ *   console.log(e.streamSequence, e.value.orderRef, e.value.goodQuantity); // e.value: ProductionReported
  * }
  * ```
  *
