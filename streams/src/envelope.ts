@@ -6,6 +6,7 @@
 import { randomFillSync } from "node:crypto";
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
+import type { DecodedEvent, EventCodec } from "../../contracts/src/codec.js";
 import { ThreadlineError } from "../../contracts/src/errors.js";
 
 export const CE = {
@@ -162,4 +163,21 @@ export function fromHeaders(h: MsgHdrs | undefined): EventEnvelope {
     dataschema: values.get(CE.dataschema) ?? "",
     ...(traceparent ? { traceparent } : {}),
   };
+}
+
+/**
+ * Decodes an event's payload as the type its envelope names: resolved to this program's contract of
+ * that type when the catalog has it, else read with the writer's own schema (looked up in the
+ * registry under that type). Rejects with the codec's error (a `ThreadlineError`: bad bytes, unknown
+ * fingerprint, unresolvable schema) or, for a registry lookup that failed, with that failure.
+ */
+export function decodePayload<T = unknown>(
+  codec: EventCodec,
+  envelope: EventEnvelope,
+  data: Uint8Array,
+): Promise<DecodedEvent<T>> {
+  return codec.decode<T>(data, {
+    ...(codec.catalog.find(envelope.type) ? { as: envelope.type } : {}),
+    subjectHint: envelope.type,
+  });
 }

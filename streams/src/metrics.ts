@@ -1,6 +1,6 @@
 /**
  * The Prometheus metrics every Threadline process exports (documented in docs/metrics.md).
- * One set per prom-client Registry: `metricsFor(registry)` always returns the same objects.
+ * One set per prom-client Registry (`perRegistry`): `metricsFor(registry)` always returns the same objects.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
@@ -30,16 +30,33 @@ export interface ThreadlineMetrics {
   readonly paused: Gauge<"stream" | "consumer">;
 }
 
-const byRegistry = new WeakMap<Registry, ThreadlineMetrics>();
+/**
+ * Makes a set of metrics once per prom-client Registry: `create` runs on a registry's first call and
+ * later calls return the same objects (prom-client refuses a metric name registered twice). Every
+ * process's and service's metric sets are built through it.
+ *
+ * ```ts
+ * export const bridgeMetrics = perRegistry((registry): BridgeMetrics => ({ … }));
+ * ```
+ */
+export function perRegistry<M>(create: (registry: Registry) => M): (registry: Registry) => M {
+  const made = new WeakMap<Registry, M>();
+  return (registry) => {
+    let metrics = made.get(registry);
+    if (metrics === undefined) {
+      metrics = create(registry);
+      made.set(registry, metrics);
+    }
+    return metrics;
+  };
+}
 
 /** The default registry of the process (what `/metrics` serves unless told otherwise). */
 export const defaultRegistry = new Registry();
 
-export function metricsFor(registry: Registry = defaultRegistry): ThreadlineMetrics {
-  const existing = byRegistry.get(registry);
-  if (existing) return existing;
+const threadlineMetrics = perRegistry((registry): ThreadlineMetrics => {
   const registers = [registry];
-  const metrics: ThreadlineMetrics = {
+  return {
     registry,
     published: new Counter({
       name: "threadline_events_published_total",
@@ -109,6 +126,8 @@ export function metricsFor(registry: Registry = defaultRegistry): ThreadlineMetr
       registers,
     }),
   };
-  byRegistry.set(registry, metrics);
-  return metrics;
+});
+
+export function metricsFor(registry: Registry = defaultRegistry): ThreadlineMetrics {
+  return threadlineMetrics(registry);
 }

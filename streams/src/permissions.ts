@@ -57,8 +57,9 @@ export interface ServiceAccess {
    */
   readonly readsLast?: readonly string[];
   /**
-   * Streams it reads through, once, with `readStream` (streams/src/read.ts, cleanup "expire"): an
-   * ephemeral ordered consumer pinned to one subject filter; must be declared.
+   * Streams it reads through, once, with the stream reader (`readMessages`, `readEvents`,
+   * `readStream` in streams/src/read.ts, cleanup "expire"): an ephemeral ordered consumer pinned to
+   * one subject filter; must be declared.
    */
   readonly reads?: readonly StreamReadAccess[];
   /** KV buckets it reads (get, keys, watch, history); must be declared. */

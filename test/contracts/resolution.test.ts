@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { Catalog, contractFromText } from "../../contracts/src/catalog.js";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { SchemaRegistry } from "../../contracts/src/registry.js";
+import { readMessages } from "../../streams/src/read.js";
 import { withJetStream } from "../harness/nats.js";
 
 const FILE = "test/OvenCycle.v1.avsc";
@@ -71,14 +72,13 @@ describe("schema resolution - end to end through JetStream", () => {
     );
 
     const reader = codecFor(versions.current, registry);
-    const consumer = await js.consumers.get("RESOLUTION");
     const seen: unknown[] = [];
     const writers: (number | undefined)[] = [];
-    for await (const m of await consumer.fetch({ max_messages: 3, expires: 5_000 })) {
+    // Bare single-object bodies, no CloudEvents headers: read raw, decoded as EVENT.
+    for await (const m of readMessages(nc, { stream: "RESOLUTION" })) {
       const decoded = await reader.decode(m.data, { as: EVENT });
       seen.push({ ...(decoded.value as object) });
       writers.push(decoded.writer.version);
-      m.ack();
     }
     assert.deepEqual(writers, [1, 3, 2]);
     assert.deepEqual(seen, [

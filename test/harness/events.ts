@@ -1,9 +1,8 @@
 /** Reading back what services stored: every event of a type, decoded, in stream order. */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { EventCodec } from "../../contracts/src/codec.js";
 import type { EventPayloads, EventType } from "../../contracts/src/events.generated.js";
 import { domainStream } from "../../streams/src/names.js";
-import { readStream } from "../../streams/src/read.js";
+import { readEvents } from "../../streams/src/read.js";
 
 export interface Stored<K extends EventType> {
   readonly seq: number;
@@ -24,23 +23,23 @@ export async function storedEvents<K extends EventType>(
   site?: string,
 ): Promise<Stored<K>[]> {
   const [, domain, event] = type.split(".") as [string, string, string];
-  const codec = new EventCodec();
   const out: Stored<K>[] = [];
-  const read = {
+  const read = readEvents(nc, {
     stream: domainStream(domain),
     filter: `mfg.${domain}.${event}.>`,
     ifMissing: "empty",
-  } as const;
-  await readStream(nc, read, (m) => {
-    if (site !== undefined && m.subject.split(".")[3] !== site) return;
-    out.push({
-      seq: m.seq,
-      id: m.headers?.get("Nats-Msg-Id") ?? "",
-      subject: m.subject,
-      key: m.headers?.get("ce-subject") ?? "",
-      source: m.headers?.get("ce-source") ?? "",
-      value: codec.decodeKnown<EventPayloads[K]>(m.data, { as: type }).value,
-    });
+    types: [type],
   });
+  for await (const e of read) {
+    if (site !== undefined && e.routingSubject.split(".")[3] !== site) continue;
+    out.push({
+      seq: e.streamSequence,
+      id: e.headers?.get("Nats-Msg-Id") ?? "",
+      subject: e.routingSubject,
+      key: e.envelope.subject,
+      source: e.envelope.source,
+      value: e.value as EventPayloads[K],
+    });
+  }
   return out;
 }

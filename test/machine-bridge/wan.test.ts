@@ -16,6 +16,7 @@ import { type JetStreamManager, jetstream, jetstreamManager, type StreamSource }
 import type { NatsConnection } from "@nats-io/nats-core";
 import { parseDuration } from "../../streams/src/declarations.js";
 import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
+import { readMessages } from "../../streams/src/read.js";
 import { platformDeclarations } from "../../tools/manifests.js";
 import type { PlantSimulator } from "../../tools/sim/plant/server.js";
 import { connectTo, type LocalLeafAndHub, startTestLeafAndHub } from "../harness/nats.js";
@@ -120,22 +121,13 @@ interface StoredMessage {
 
 /** Every message of a stream, in stream order: its Nats-Msg-Id and subject (not decoded). */
 async function storedMessages(nc: NatsConnection, stream: string): Promise<StoredMessage[]> {
-  const total = await count(nc, stream);
-  const consumer = await jetstream(nc).consumers.get(stream);
   const out: StoredMessage[] = [];
-  while (out.length < total) {
-    const batch = await consumer.fetch({ max_messages: Math.min(1000, total - out.length), expires: 2_000 });
-    let got = 0;
-    for await (const m of batch) {
-      got++;
-      out.push({
-        id: m.headers?.get("Nats-Msg-Id") ?? "",
-        subject: m.subject,
-        sourced: m.headers?.has("Nats-Stream-Source") ?? false,
-      });
-    }
-    if (got === 0) break;
-  }
+  for await (const m of readMessages(nc, { stream, batch: 1000, headersOnly: true }))
+    out.push({
+      id: m.headers?.get("Nats-Msg-Id") ?? "",
+      subject: m.subject,
+      sourced: m.headers?.has("Nats-Stream-Source") ?? false,
+    });
   return out;
 }
 

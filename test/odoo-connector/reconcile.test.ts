@@ -11,11 +11,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type TestContext, test } from "node:test";
-import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import type { OdooClient } from "../../services/odoo-connector/src/odoo/index.js";
 import { productionPostedId, startOutbound } from "../../services/odoo-connector/src/outbound/index.js";
+import { readMessages } from "../../streams/src/read.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
 import type { LocalNatsServer } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
@@ -294,9 +294,8 @@ test("odoo reconcile - Odoo restored from an older backup under a running connec
   });
 
   // Replay (until `threadline replay` exists: the same messages published again, as it will).
-  const jsm = await jetstreamManager(nc);
   for (const id of before) {
-    const seq = await sequenceOf(jsm, id);
+    const seq = await sequenceOf(nc, id);
     await republish(nc, "MFG_PRODUCTION", seq);
   }
   await until("the lost reports posted again", async () => (await postedReports(sim, before)).length === 6);
@@ -406,12 +405,9 @@ async function oldPosting(
 }
 
 /** The stream sequence of the event with this ce-id (the replay of a lost posting). */
-async function sequenceOf(jsm: JetStreamManager, ceId: string): Promise<number> {
-  const info = await jsm.streams.info("MFG_PRODUCTION");
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const m = await jsm.streams.getMessage("MFG_PRODUCTION", { seq }).catch(() => undefined);
-    if (m?.header.get("ce-id") === ceId) return seq;
-  }
+async function sequenceOf(nc: NatsConnection, ceId: string): Promise<number> {
+  for await (const m of readMessages(nc, { stream: "MFG_PRODUCTION", headersOnly: true }))
+    if (m.headers?.get("ce-id") === ceId) return m.seq;
   throw new Error(`no event ${ceId} in MFG_PRODUCTION`);
 }
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { AckPolicy, type ConsumerConfig, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
-import { type NatsConnection, nanos } from "@nats-io/nats-core";
+import { type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/nats-core";
 import { type Counter, Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import type { DowntimeStarted } from "../../contracts/src/events.generated.js";
@@ -24,6 +24,7 @@ import { ConfigError } from "../../streams/src/errors.js";
 import { metricsFor } from "../../streams/src/metrics.js";
 import { DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { EventPublisher, type Published } from "../../streams/src/publisher.js";
+import { readMessages } from "../../streams/src/read.js";
 import { withJetStream } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
 
@@ -79,13 +80,11 @@ function consumerFor(
   return c;
 }
 
-async function dlqMessages(jsm: JetStreamManager): Promise<StoredMsg[]> {
-  const info = await jsm.streams.info(DLQ_STREAM);
-  const out: StoredMsg[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const m = await jsm.streams.getMessage(DLQ_STREAM, { seq });
-    if (m) out.push(m);
-  }
+/** The dead letters, as `jsm.streams.getMessage` would give them (subject, data, header). */
+async function dlqMessages(nc: NatsConnection): Promise<Pick<StoredMsg, "subject" | "data" | "header">[]> {
+  const out: Pick<StoredMsg, "subject" | "data" | "header">[] = [];
+  for await (const m of readMessages(nc, { stream: DLQ_STREAM }))
+    out.push({ subject: m.subject, data: m.data, header: m.headers ?? natsHeaders() });
   return out;
 }
 
@@ -342,7 +341,7 @@ describe("consume - dead letters", () => {
     });
     assert.deepEqual(handled.sort(), ["after", "before"]);
 
-    const dead = await dlqMessages(jsm);
+    const dead = await dlqMessages(nc);
     const bySeq = new Map(
       dead.map((stored) => {
         const letter = readDeadLetter(stored);

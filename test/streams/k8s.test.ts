@@ -61,6 +61,8 @@ describe("streams k8s - NACK resources from the declarations", () => {
     assert.equal(poster["streamName"], "MFG_PRODUCTION");
     assert.equal(poster["filterSubject"], "mfg.production.>");
     assert.deepEqual(poster["backoff"], ["1m", "5m", "15m", "1h", "4h"]);
+    for (const c of byKind("Consumer"))
+      assert.equal(c["preventDelete"], true, `Consumer ${c["durableName"]}`);
     assert.equal(find("KeyValue", "bucket", "THREADLINE_IDEMPOTENCY")["ttl"], "720h");
     for (const doc of docs)
       assert.match(String((doc["metadata"] as Obj)["name"]), /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);

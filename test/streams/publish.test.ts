@@ -4,14 +4,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { errors as natsErrors } from "@nats-io/nats-core";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { type NatsConnection, errors as natsErrors } from "@nats-io/nats-core";
 import { type Counter, Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { PayloadInvalidError } from "../../contracts/src/errors.js";
 import type { DowntimeStarted, ProductionOrderCompleted } from "../../contracts/src/events.generated.js";
 import { metricsFor } from "../../streams/src/metrics.js";
 import { EventPublisher, PublishBatchError, PublishError } from "../../streams/src/publisher.js";
+import { readMessages } from "../../streams/src/read.js";
 import { withJetStream } from "../harness/nats.js";
 
 const STREAM = "MFG_MACHINE";
@@ -36,19 +37,16 @@ async function counterValue(counter: Counter<string>, labels: Record<string, str
     .reduce((sum, v) => sum + v.value, 0);
 }
 
-async function storedIds(jsm: JetStreamManager): Promise<string[]> {
-  const info = await jsm.streams.info(STREAM);
+async function storedIds(nc: NatsConnection): Promise<string[]> {
   const ids: string[] = [];
-  for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
-    const m = await jsm.streams.getMessage(STREAM, { seq });
-    if (m) ids.push(m.header.get("ce-id"));
-  }
+  for await (const m of readMessages(nc, { stream: STREAM, headersOnly: true }))
+    ids.push(m.headers?.get("ce-id") ?? "");
   return ids;
 }
 
 describe("publish - dedup and validation", () => {
   test("publishing the same id twice stores one message and the second PubAck says duplicate", async (t) => {
-    const { js, jsm } = await withJetStream(t);
+    const { nc, js, jsm } = await withJetStream(t);
     await jsm.streams.add({ name: STREAM, subjects: ["mfg.machine.>"] });
     const registry = new Registry();
     const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon", metrics: registry });
@@ -57,7 +55,7 @@ describe("publish - dedup and validation", () => {
     assert.equal(first.ack.duplicate, false);
     assert.equal(second.ack.duplicate, true);
     assert.equal(second.ack.seq, first.ack.seq);
-    assert.deepEqual(await storedIds(jsm), [first.envelope.id]);
+    assert.deepEqual(await storedIds(nc), [first.envelope.id]);
     const m = metricsFor(registry);
     assert.equal(await counterValue(m.published, { duplicate: "false", stream: STREAM }), 1);
     assert.equal(await counterValue(m.published, { duplicate: "true", stream: STREAM }), 1);
@@ -84,7 +82,7 @@ describe("publish - dedup and validation", () => {
 
 describe("publish - retries", () => {
   test("publishes during a server restart succeed after retries and each is stored exactly once", async (t) => {
-    const { server, js, jsm } = await withJetStream(t);
+    const { nc, server, js, jsm } = await withJetStream(t);
     await jsm.streams.add({ name: STREAM, subjects: ["mfg.machine.>"] });
     const registry = new Registry();
     const publisher = new EventPublisher(js, codec, {
@@ -107,14 +105,14 @@ describe("publish - retries", () => {
     await server.restart();
     restarted = true;
     await publishing;
-    const stored = await storedIds(jsm);
+    const stored = await storedIds(nc);
     assert.equal(stored.length, ids.length, "one stored message per publish");
     assert.deepEqual([...stored].sort(), [...ids].sort());
     assert.ok((await counterValue(metricsFor(registry).publishRetries)) > 0, "some publishes were retried");
   });
 
   test("a retry after a lost PubAck carries the same id and is deduplicated by the stream", async (t) => {
-    const { js, jsm } = await withJetStream(t);
+    const { nc, js, jsm } = await withJetStream(t);
     await jsm.streams.add({ name: STREAM, subjects: ["mfg.machine.>"] });
     const msgIds: string[] = [];
     // The first PubAck is lost on its way back: the server stored the event, the client saw a timeout.
@@ -138,11 +136,11 @@ describe("publish - retries", () => {
     assert.equal(published.attempts, 2);
     assert.equal(published.ack.duplicate, true, "the retry was recognised as a duplicate");
     assert.deepEqual(msgIds, [published.envelope.id, published.envelope.id]);
-    assert.deepEqual(await storedIds(jsm), [published.envelope.id]);
+    assert.deepEqual(await storedIds(nc), [published.envelope.id]);
   });
 
   test("a publish issued while the server is down is retried with the same id until the server is back", async (t) => {
-    const { server, js, jsm } = await withJetStream(t);
+    const { nc, server, js, jsm } = await withJetStream(t);
     await jsm.streams.add({ name: STREAM, subjects: ["mfg.machine.>"] });
     const registry = new Registry();
     const publisher = new EventPublisher(js, codec, {
@@ -158,7 +156,7 @@ describe("publish - retries", () => {
     await server.start();
     const published = await pending;
     assert.ok(published.attempts > 1, `took ${published.attempts} attempts`);
-    assert.deepEqual(await storedIds(jsm), [published.envelope.id]);
+    assert.deepEqual(await storedIds(nc), [published.envelope.id]);
     const m = metricsFor(registry);
     assert.equal(await counterValue(m.publishRetries), published.attempts - 1);
     assert.ok((await counterValue(m.publishErrors, { event_type: TYPE })) >= published.attempts - 1);
@@ -258,7 +256,7 @@ describe("publish - async window", () => {
 
 describe("publish - many at once", () => {
   test("publishMany validates every event before sending any, then stores them all through the window", async (t) => {
-    const { js, jsm } = await withJetStream(t);
+    const { nc, js, jsm } = await withJetStream(t);
     await jsm.streams.add({ name: STREAM, subjects: ["mfg.machine.>"] });
     const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
     const batch = publisher.batch({ maxInFlight: 8 });
@@ -273,12 +271,12 @@ describe("publish - many at once", () => {
     } as const;
     await assert.rejects(batch.publishMany([...good.slice(0, 3), bad]), PayloadInvalidError);
     assert.deepEqual(await batch.flush(), { acknowledged: 0, duplicates: 0 });
-    assert.deepEqual(await storedIds(jsm), []);
+    assert.deepEqual(await storedIds(nc), []);
     const envelopes = await batch.publishMany(good);
     assert.ok(batch.inFlight <= 8);
     assert.deepEqual(await batch.flush(), { acknowledged: 50, duplicates: 0 });
     assert.deepEqual(
-      await storedIds(jsm),
+      await storedIds(nc),
       envelopes.map((e) => e.id),
     );
   });

@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { type Counter, Registry } from "prom-client";
@@ -35,6 +35,7 @@ import { connectionOptions, natsSettingsFromEnv } from "../../streams/src/connec
 import { createLogger } from "../../streams/src/logger.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
+import { readMessages } from "../../streams/src/read.js";
 import { type LocalNatsServer, startNatsServer } from "../local-nats/index.js";
 import { platformDeclarations } from "../manifests.js";
 import { bridgeMappingFor } from "../sim/plant/bridge-mapping.js";
@@ -311,52 +312,36 @@ interface TypeAcc {
 }
 
 /**
- * What a stream stored from `t0` on, read with an ordered consumer: per event type, the messages
+ * What a stream stored from `t0` on, read with the SDK's stream reader: per event type, the messages
  * stored in [t0, t1) (JetStream timestamp): count, size and stored − event time; per telemetry
  * sample taken in [t0, t1) (source time), wherever it was stored: stored − source time. Counting
  * samples by source time keeps the window's edges from cutting batches.
  */
 async function readStored(
   nc: NatsConnection,
-  jsm: JetStreamManager,
   codec: EventCodec,
   stream: string,
   t0: number,
   t1: number,
   into: { types: Map<string, TypeAcc>; sampleLatencies: number[] },
 ): Promise<void> {
-  const info = await jsm.streams.info(stream);
-  const last = info.state.last_seq;
-  if (info.state.messages === 0 || Date.parse(info.state.last_ts) < t0) return;
-  const consumer = await jetstream(nc).consumers.get(stream, {
-    deliver_policy: DeliverPolicy.StartTime,
-    opt_start_time: new Date(t0).toISOString(),
-  });
-  const messages = await consumer.consume({ max_messages: 1_000 });
-  const timer = setTimeout(() => void messages.close(), 60_000);
-  try {
-    for await (const m of messages) {
-      const stored = Number(m.timestampNanos / 1_000n) / 1_000;
-      const type = m.headers?.get("ce-type") ?? "unknown";
-      if (stored >= t0 && stored < t1) {
-        const acc = into.types.get(type) ?? { count: 0, bytes: 0, latencies: [] };
-        into.types.set(type, acc);
-        acc.count++;
-        acc.bytes += m.data.length;
-        acc.latencies.push(stored - Date.parse(m.headers?.get("ce-time") ?? ""));
-      }
-      if (type === TELEMETRY) {
-        const { value } = codec.decodeKnown<TelemetrySampled>(m.data, { as: TELEMETRY });
-        for (const s of value.samples) {
-          const source = s.sourceTime.getTime();
-          if (source >= t0 && source < t1) into.sampleLatencies.push(stored - source);
-        }
-      }
-      if (m.seq >= last) break;
+  for await (const m of readMessages(nc, { stream, since: new Date(t0), batch: 1_000 })) {
+    const stored = Number(m.timestampNanos / 1_000n) / 1_000;
+    const type = m.headers?.get("ce-type") ?? "unknown";
+    if (stored >= t0 && stored < t1) {
+      const acc = into.types.get(type) ?? { count: 0, bytes: 0, latencies: [] };
+      into.types.set(type, acc);
+      acc.count++;
+      acc.bytes += m.data.length;
+      acc.latencies.push(stored - Date.parse(m.headers?.get("ce-time") ?? ""));
     }
-  } finally {
-    clearTimeout(timer);
-    await messages.close();
+    if (type === TELEMETRY) {
+      const { value } = codec.decodeKnown<TelemetrySampled>(m.data, { as: TELEMETRY });
+      for (const s of value.samples) {
+        const source = s.sourceTime.getTime();
+        if (source >= t0 && source < t1) into.sampleLatencies.push(stored - source);
+      }
+    }
   }
 }
 
@@ -468,8 +453,7 @@ export async function runBridgeBench(options: BridgeBenchOptions = {}): Promise<
 
     progress("reading back what was stored in the window");
     const acc = { types: new Map<string, TypeAcc>(), sampleLatencies: [] as number[] };
-    for (const stream of ["MFG_MACHINE", "MFG_PRODUCTION"])
-      await readStored(nc, jsm, codec, stream, t0, t1, acc);
+    for (const stream of ["MFG_MACHINE", "MFG_PRODUCTION"]) await readStored(nc, codec, stream, t0, t1, acc);
     const windowS = (t1 - t0) / 1000;
     const byType: Record<string, StoredType> = {};
     for (const [type, a] of [...acc.types].sort(([x], [y]) => x.localeCompare(y)))

@@ -28,7 +28,7 @@ import { loadavg } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
@@ -46,6 +46,7 @@ import { connectionOptions, natsSettingsFromEnv } from "../../streams/src/connec
 import { createLogger } from "../../streams/src/logger.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
+import { readMessages } from "../../streams/src/read.js";
 import { type LocalNatsServer, startNatsServer } from "../local-nats/index.js";
 import { platformDeclarations } from "../manifests.js";
 import {
@@ -505,29 +506,37 @@ class ConsumerSampler {
   }
 }
 
-/** ProductionPosted stored after `fromSeq`: stored time by ce-id. */
+/**
+ * ProductionPosted stored after `fromSeq`: stored time by ce-id. The last ones may land just after
+ * the postings are counted (the event follows Odoo's answer): read again from where the last read
+ * ended until `expected` are in, or nothing new came for two seconds.
+ */
 async function postedSince(
   nc: NatsConnection,
   fromSeq: number,
   expected: number,
 ): Promise<Map<string, number>> {
-  const consumer = await jetstream(nc).consumers.get(STREAM, {
-    filter_subjects: POSTED_FILTER,
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: fromSeq + 1,
-  });
   const out = new Map<string, number>();
-  while (out.size < expected) {
-    const batch = await consumer.fetch({
-      max_messages: Math.min(1_000, expected - out.size),
-      expires: 2_000,
-    });
+  let next = fromSeq + 1;
+  for (let idleMs = 0; out.size < expected && idleMs < 2_000; ) {
     let got = 0;
-    for await (const m of batch) {
+    const read = {
+      stream: STREAM,
+      filter: POSTED_FILTER,
+      fromSequence: next,
+      headersOnly: true,
+      batch: 1_000,
+    };
+    for await (const m of readMessages(nc, read)) {
       got++;
+      next = m.seq + 1;
       out.set(m.headers?.get("Nats-Msg-Id") ?? "", m.info.timestampNanos / 1e6);
     }
-    if (got === 0) break;
+    if (got > 0) idleMs = 0;
+    else {
+      idleMs += 200;
+      await sleep(200);
+    }
   }
   return out;
 }

@@ -35,7 +35,7 @@ import {
   renderAuthorization,
   renderUserConfig,
 } from "../../streams/src/permissions.js";
-import { readStream } from "../../streams/src/read.js";
+import { readEvents, readStream } from "../../streams/src/read.js";
 import { familyOf, type OrderView, orderAgainstPlant, plantTruth } from "../demo/odoo-vs-plant.js";
 import {
   LINE_RELEASES,
@@ -194,15 +194,9 @@ interface StoredReport {
 
 async function storedReports(nc: NatsConnection, codec: EventCodec): Promise<StoredReport[]> {
   const out: StoredReport[] = [];
-  await readStream(nc, { stream: "MFG_PRODUCTION", filter: "mfg.production.production_reported.>" }, (m) => {
-    const value = codec.decodeKnown<Reported>(m.data, { as: REPORTED }).value;
-    out.push({
-      id: m.headers?.get("ce-id") ?? "",
-      seq: m.seq,
-      machine: value.equipment.machine ?? "",
-      value,
-    });
-  });
+  const read = { stream: "MFG_PRODUCTION", filter: "mfg.production.production_reported.>", codec };
+  for await (const e of readEvents(nc, { ...read, types: [REPORTED] }))
+    out.push({ id: e.id, seq: e.streamSequence, machine: e.value.equipment.machine ?? "", value: e.value });
   return out;
 }
 
@@ -422,19 +416,13 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       "the released orders as events",
       async () => {
         const released = new Set<string>();
-        await readStream(
-          nc,
-          { stream: "MFG_PRODUCTION", filter: "mfg.production.production_order_released.>" },
-          (m) => {
-            const e = codec.decodeKnown<EventPayloads["mfg.production.production_order_released.v1"]>(
-              m.data,
-              {
-                as: "mfg.production.production_order_released.v1",
-              },
-            ).value;
-            released.add(e.orderRef);
-          },
-        );
+        const read = readEvents(nc, {
+          stream: "MFG_PRODUCTION",
+          filter: "mfg.production.production_order_released.>",
+          codec,
+          types: ["mfg.production.production_order_released.v1"],
+        });
+        for await (const e of read) released.add(e.value.orderRef);
         return [...orders.values()].every((o) => released.has(o.order));
       },
       60_000,

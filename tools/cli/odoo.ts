@@ -3,7 +3,6 @@
  * address and key come from ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_API_KEY (as for the connector);
  * NATS from NATS_URL or --server. Exit 0: no drift, 1: drift found (or a failure), 2: usage.
  */
-import { writeFileSync } from "node:fs";
 import { jetstream } from "@nats-io/jetstream";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { EventCodec } from "../../contracts/src/codec.js";
@@ -16,9 +15,9 @@ import {
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
 import { setupOdoo } from "../../services/odoo-connector/src/odoo-setup.js";
 import {
-  driftMetricsText,
   type ReconcileReport,
   reconcile,
+  writeDriftMetrics,
 } from "../../services/odoo-connector/src/reconcile/index.js";
 import { loadConfig } from "../../streams/src/config.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
@@ -93,7 +92,10 @@ export function odooCommand(): Command {
     )
     .option("--until <time>", "end of the window (default: now)", time)
     .option("--json", "print the report as JSON")
-    .option("--prom <file>", "also write the drift as Prometheus text (node_exporter textfile collector)")
+    .option(
+      "--prom <file>",
+      "also write the drift as Prometheus text (node_exporter textfile collector; replaced atomically)",
+    )
     .addOption(new Option("-s, --server <url>", "NATS server URL (default: $NATS_URL)"))
     .action(
       action(async (opts: ServerFlags & { since: Date; until?: Date; json?: boolean; prom?: string }) => {
@@ -112,7 +114,7 @@ export function odooCommand(): Command {
           );
           if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
           else print(report);
-          if (opts.prom) writeFileSync(opts.prom, await driftMetricsText(report));
+          if (opts.prom) await writeDriftMetrics(report, opts.prom);
           return report.drifting.length === 0 ? EXIT.ok : EXIT.failed;
         } finally {
           await client.close();

@@ -22,10 +22,10 @@ import {
 } from "../../streams/examples/order-progress.js";
 import { connectNats, natsSettingsFromEnv } from "../../streams/src/connection.js";
 import { readDeadLetter } from "../../streams/src/dead-letter.js";
-import { fromHeaders } from "../../streams/src/envelope.js";
 import { DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
+import { readEvents } from "../../streams/src/read.js";
 import { startNatsServer } from "../local-nats/index.js";
 import { platformDeclarations } from "../manifests.js";
 import { startOdooDemo } from "./odoo.js";
@@ -208,15 +208,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
 
     print("reading back:");
     for (const stream of ["MFG_PRODUCTION", "MFG_MACHINE"]) {
-      const consumer = await js.consumers.get(stream);
-      const info = await jsm.streams.info(stream);
-      const msgs = await consumer.fetch({ max_messages: info.state.messages, expires: 2_000 });
-      for await (const m of msgs) {
-        const env = fromHeaders(m.headers);
-        const decoded = await codec.decode(m.data, { subjectHint: env.type });
-        const json = toJson(decoded.type, decoded.value) as Record<string, unknown>;
+      for await (const e of readEvents(nc, { stream, codec })) {
+        const json = toJson(e.schema, e.value) as Record<string, unknown>;
         print(
-          `  ${stream} #${m.seq} ${env.type} (schema v${decoded.writer.version}): ${describe(env.type, json)}`,
+          `  ${stream} #${e.streamSequence} ${e.type} (schema v${e.writer.version}): ${describe(e.type, json)}`,
         );
       }
     }

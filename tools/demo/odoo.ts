@@ -21,13 +21,12 @@ import { reconcile } from "../../services/odoo-connector/src/reconcile/index.js"
 import { readDeadLetter } from "../../streams/src/dead-letter.js";
 import { fromHeaders } from "../../streams/src/envelope.js";
 import { DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
-import { readStream } from "../../streams/src/read.js";
+import { readEvents, readStream } from "../../streams/src/read.js";
 import type { RunningService } from "../../streams/src/service.js";
 import { type OdooSimulator, startOdooSimulator } from "../sim/odoo/server.js";
 import { familyOf, orderAgainstPlant, type PlantTruth, printOrderViews } from "./odoo-vs-plant.js";
 import { LINE_RELEASES, lotFor, WORKCENTER_BY_MACHINE } from "./plant-orders.js";
 
-type Released = EventPayloads["mfg.production.production_order_released.v1"];
 type Posted = EventPayloads["mfg.production.production_posted.v1"];
 
 export interface OdooDemo {
@@ -104,29 +103,34 @@ export async function startOdooDemo(options: {
       released.add(mo?.name ?? "");
     }
     const orderByLine = new Map<string, { order: string; lot: string | null }>();
-    const js = jetstream(nc);
-    const releases = await js.consumers.get("MFG_PRODUCTION", {
-      filter_subjects: "mfg.production.production_order_released.>",
-      deliver_policy: DeliverPolicy.All,
-    });
+    // The inbound sync publishes the releases within a sync interval: read what is stored, then again
+    // from where that read ended, until every release arrived.
+    let next = 1;
     const deadline = Date.now() + 30_000;
     while (orderByLine.size < LINE_RELEASES.length && Date.now() < deadline) {
-      const batch = await releases.fetch({ max_messages: 100, expires: 1_000 });
-      for await (const m of batch) {
-        const e = (await codec.decode<Released>(m.data, { as: fromHeaders(m.headers).type })).value;
+      const releases = readEvents(nc, {
+        stream: "MFG_PRODUCTION",
+        filter: "mfg.production.production_order_released.>",
+        fromSequence: next,
+        codec,
+        types: ["mfg.production.production_order_released.v1"],
+      });
+      for await (const { streamSequence, value: e } of releases) {
+        next = streamSequence + 1;
         const mine = LINE_RELEASES.find((r) => released.has(e.orderRef) && r.product === e.product.code);
         print(
-          `  MFG_PRODUCTION #${m.seq}  released ${e.orderRef}: ${Number(e.quantity.value)} ${e.quantity.uom} of ${e.product.code}${mine ? ` -> dispatched to ${mine.line}` : ""}`,
+          `  MFG_PRODUCTION #${streamSequence}  released ${e.orderRef}: ${Number(e.quantity.value)} ${e.quantity.uom} of ${e.product.code}${mine ? ` -> dispatched to ${mine.line}` : ""}`,
         );
         if (!mine) continue;
         orderByLine.set(mine.line, { order: e.orderRef, lot: lotFor(mine, e.orderRef) });
       }
+      if (orderByLine.size < LINE_RELEASES.length) await new Promise((r) => setTimeout(r, 250));
     }
     if (orderByLine.size < LINE_RELEASES.length)
       throw new Error("the released orders did not arrive as events within 30 s");
 
     // ProductionPosted as they land: Odoo accepted a machine's count.
-    const posted = await js.consumers.get("MFG_PRODUCTION", {
+    const posted = await jetstream(nc).consumers.get("MFG_PRODUCTION", {
       filter_subjects: "mfg.production.production_posted.>",
       deliver_policy: DeliverPolicy.New,
     });

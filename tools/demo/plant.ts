@@ -16,7 +16,7 @@ import { parseBridgeConfig } from "../../services/machine-bridge/src/config.js";
 import { fromHeaders } from "../../streams/src/envelope.js";
 import { silentLogger } from "../../streams/src/logger.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
-import { readStream } from "../../streams/src/read.js";
+import { readEvents } from "../../streams/src/read.js";
 import { bridgeMappingFor } from "../sim/plant/bridge-mapping.js";
 import { DEMO_PLANT } from "../sim/plant/demo-plant.js";
 import { runFor } from "../sim/plant/run-for.js";
@@ -202,21 +202,18 @@ async function printBridgedTotals(
   print: (line: string) => void,
 ): Promise<void> {
   const stored = new Map<string, { good: number; reject: number }>();
-  await readStream(
-    nc,
-    { stream: "MFG_PRODUCTION", filter: "mfg.production.production_reported.>" },
-    async (m) => {
-      const e = (
-        await codec.decode<Payload<"mfg.production.production_reported.v1">>(m.data, {
-          as: "mfg.production.production_reported.v1",
-        })
-      ).value;
-      const s = stored.get(e.equipment.machine as string) ?? { good: 0, reject: 0 };
-      s.good += Number(e.goodQuantity.value);
-      s.reject += Number(e.rejectQuantity.value);
-      stored.set(e.equipment.machine as string, s);
-    },
-  );
+  const reports = readEvents(nc, {
+    stream: "MFG_PRODUCTION",
+    filter: "mfg.production.production_reported.>",
+    codec,
+    types: ["mfg.production.production_reported.v1"],
+  });
+  for await (const { value: e } of reports) {
+    const s = stored.get(e.equipment.machine as string) ?? { good: 0, reject: 0 };
+    s.good += Number(e.goodQuantity.value);
+    s.reject += Number(e.rejectQuantity.value);
+    stored.set(e.equipment.machine as string, s);
+  }
   print("bridged totals vs the simulator's ground truth:");
   for (const [id, m] of Object.entries(truth)) {
     const s = stored.get(id) ?? { good: 0, reject: 0 };

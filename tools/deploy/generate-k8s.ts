@@ -7,9 +7,11 @@
  *
  * and test/streams/k8s.test.ts fails when the two drift apart.
  *
- * NACK notes: durations are Go durations (`720h`, Go has no `d` unit); streams and buckets carry
- * `preventDelete: true` so deleting the Kubernetes object (or uninstalling a chart) never deletes the
- * data; KeyValue resources are reconciled only by a controller running with `--control-loop`.
+ * NACK notes: durations are Go durations (`720h`, Go has no `d` unit); streams, buckets and
+ * consumers carry `preventDelete: true` (`spec.preventDelete` of each v1beta2 CRD) so deleting the
+ * Kubernetes object (or uninstalling a chart) never deletes the data nor a durable's position (its
+ * ack floor: recreated, it would start over and post everything again); KeyValue resources are
+ * reconciled only by a controller running with `--control-loop`.
  */
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -109,6 +111,7 @@ export function generateK8s(d: Declarations): string {
       spec["priorityGroups"] = [...c.priorityGroups.groups];
       spec["priorityPolicy"] = c.priorityGroups.policy;
     }
+    spec["preventDelete"] = true;
     docs.push(resource("Consumer", durable, spec));
   }
   const header = [

@@ -1,5 +1,6 @@
 /** The machine bridge's own Prometheus metrics (documented in docs/metrics.md). */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
+import { perRegistry } from "../../../streams/src/metrics.js";
 
 export interface BridgeMetrics {
   /** 1 while the endpoint answers its heartbeat (ONLINE or DEGRADED), else 0. */
@@ -33,13 +34,9 @@ export interface BridgeMetrics {
   readonly sourceToStored: Histogram<"event_type">;
 }
 
-const byRegistry = new WeakMap<Registry, BridgeMetrics>();
-
-export function bridgeMetrics(registry: Registry): BridgeMetrics {
-  const existing = byRegistry.get(registry);
-  if (existing) return existing;
+export const bridgeMetrics = perRegistry((registry): BridgeMetrics => {
   const registers = [registry];
-  const m: BridgeMetrics = {
+  return {
     endpointUp: new Gauge({
       name: "threadline_bridge_endpoint_up",
       help: "1 while the OPC UA endpoint answers its heartbeat",
@@ -119,6 +116,4 @@ export function bridgeMetrics(registry: Registry): BridgeMetrics {
       registers,
     }),
   };
-  byRegistry.set(registry, m);
-  return m;
-}
+});

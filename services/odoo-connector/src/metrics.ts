@@ -1,5 +1,6 @@
 /** The Odoo connector's business metrics (documented in docs/metrics.md). */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
+import { perRegistry } from "../../../streams/src/metrics.js";
 
 export interface ConnectorMetrics {
   /** Event time (when it happened on the floor) to Odoo accepting the posting. */
@@ -15,13 +16,9 @@ export interface ConnectorMetrics {
   readonly syncAge: Gauge<"model">;
 }
 
-const byRegistry = new WeakMap<Registry, ConnectorMetrics>();
-
-export function connectorMetrics(registry: Registry): ConnectorMetrics {
-  const existing = byRegistry.get(registry);
-  if (existing) return existing;
+export const connectorMetrics = perRegistry((registry): ConnectorMetrics => {
   const registers = [registry];
-  const m: ConnectorMetrics = {
+  return {
     postingLag: new Histogram({
       name: "threadline_erp_posting_lag_seconds",
       help: "Event time to Odoo accepting the posting",
@@ -60,9 +57,7 @@ export function connectorMetrics(registry: Registry): ConnectorMetrics {
       registers,
     }),
   };
-  byRegistry.set(registry, m);
-  return m;
-}
+});
 
 /** What the last reconciliation found (the periodic one in the service, or `--prom` of the command). */
 export interface ReconcileMetrics {
@@ -76,13 +71,9 @@ export interface ReconcileMetrics {
   readonly completedAt: Gauge;
 }
 
-const reconcileByRegistry = new WeakMap<Registry, ReconcileMetrics>();
-
-export function reconcileMetrics(registry: Registry): ReconcileMetrics {
-  const existing = reconcileByRegistry.get(registry);
-  if (existing) return existing;
+export const reconcileMetrics = perRegistry((registry): ReconcileMetrics => {
   const registers = [registry];
-  const m: ReconcileMetrics = {
+  return {
     drift: new Gauge({
       name: "threadline_erp_drift_quantity",
       help: "Odoo's produced quantity minus the counting point's postings, per order (reconciliation)",
@@ -106,6 +97,4 @@ export function reconcileMetrics(registry: Registry): ReconcileMetrics {
       registers,
     }),
   };
-  reconcileByRegistry.set(registry, m);
-  return m;
-}
+});

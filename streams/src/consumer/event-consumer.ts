@@ -15,7 +15,7 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ThreadlineError } from "../../../contracts/src/errors.js";
-import { CE, type EventEnvelope, fromHeaders } from "../envelope.js";
+import { CE, decodePayload, type EventEnvelope, fromHeaders } from "../envelope.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { connectedServerHas } from "../server-features.js";
@@ -548,10 +548,7 @@ class EventConsumerImpl implements EventConsumer {
     const codec = this.#o.codec;
     let decoded: Decoded;
     try {
-      decoded = await codec.decode(msg.data, {
-        ...(codec.catalog.find(envelope.type) ? { as: envelope.type } : {}),
-        subjectHint: envelope.type,
-      });
+      decoded = await decodePayload(codec, envelope, msg.data);
     } catch (err) {
       // Contract errors (bytes, fingerprint, schema, payload) are poison; anything else (a registry
       // lookup that timed out) is transient.

@@ -2,7 +2,8 @@
  * The Odoo client's metrics. One set per prom-client Registry: clients sharing a registry share
  * the counters (and the two gauges, which then describe the last client that changed them).
  */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
+import { perRegistry } from "../../../../streams/src/metrics.js";
 import type { BreakerState } from "./breaker.js";
 
 export interface OdooClientMetrics {
@@ -23,13 +24,9 @@ export interface OdooClientMetrics {
 
 export const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
 
-const byRegistry = new WeakMap<Registry, OdooClientMetrics>();
-
-export function odooClientMetrics(registry: Registry): OdooClientMetrics {
-  const existing = byRegistry.get(registry);
-  if (existing) return existing;
+export const odooClientMetrics = perRegistry((registry): OdooClientMetrics => {
   const registers = [registry];
-  const m: OdooClientMetrics = {
+  return {
     requests: new Counter({
       name: "threadline_odoo_requests_total",
       help: "HTTP requests to Odoo by model, method and outcome (ok, transient, permanent, auth, circuit_open)",
@@ -60,6 +57,4 @@ export function odooClientMetrics(registry: Registry): OdooClientMetrics {
       registers,
     }),
   };
-  byRegistry.set(registry, m);
-  return m;
-}
+});

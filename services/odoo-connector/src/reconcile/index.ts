@@ -20,6 +20,7 @@
  *   (closed by hand, or one backorder per report).
  * Reports still waiting in the stream are listed, not drift.
  */
+import { rename, rm, writeFile } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import type { EventCodec } from "../../../../contracts/src/codec.js";
@@ -317,6 +318,23 @@ export async function driftMetricsText(report: ReconcileReport): Promise<string>
   const registry = new Registry();
   recordDrift(report, registry);
   return registry.metrics();
+}
+
+/**
+ * Writes {@link driftMetricsText} to `file` atomically: into a temporary file beside it (a name the
+ * textfile collector ignores: it reads `*.prom` only), then renamed over it, so a scrape never sees
+ * a half-written file and a failed write leaves the previous one in place.
+ */
+export async function writeDriftMetrics(report: ReconcileReport, file: string): Promise<void> {
+  const text = await driftMetricsText(report);
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(temporary, text);
+    await rename(temporary, file);
+  } catch (err) {
+    await rm(temporary, { force: true });
+    throw err;
+  }
 }
 
 /** Sets the reconciliation gauges of `registry` from a report (the periodic reconciliation's metrics). */

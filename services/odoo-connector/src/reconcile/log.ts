@@ -1,22 +1,18 @@
 /**
  * The event log's side of reconciliation, for a window: every production report (all machines —
  * which of them were counting points is in the events), the ProductionPosted the connector
- * published, the reports it dead-lettered, and how far its durable has acknowledged. Read with an
- * ephemeral ordered consumer from the window's start (stored time), reads only.
+ * published, the reports it dead-lettered, and how far its durable has acknowledged. Read with the
+ * SDK's stream reader from the window's start (stored time), reads only.
  */
 
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { EventCodec } from "../../../../contracts/src/codec.js";
-import type {
-  ProductionPosted,
-  ProductionReported,
-  ProductionRunEnded,
-} from "../../../../contracts/src/events.generated.js";
+import type { ProductionReported } from "../../../../contracts/src/events.generated.js";
 import { readDeadLetter } from "../../../../streams/src/dead-letter.js";
-import { CE, fromHeaders } from "../../../../streams/src/envelope.js";
+import { CE } from "../../../../streams/src/envelope.js";
 import { DLQ_STREAM, dlqSubject } from "../../../../streams/src/names.js";
-import { readStream } from "../../../../streams/src/read.js";
+import { readEvents, readStream } from "../../../../streams/src/read.js";
 import { CONNECTOR_DURABLES } from "../manifest.js";
 import { type Micros, microsOf } from "./decimal.js";
 
@@ -80,16 +76,23 @@ export async function readEventLog(o: LogOptions): Promise<EventLog> {
   const reports: LoggedReport[] = [];
   const runEnds: LoggedRunEnd[] = [];
   const posted = new Map<string, Date>();
-  // Stored-time start: a report stored before the window cannot have been reported in it.
-  const read = { stream, filter: "mfg.production.>", since: o.since, cleanup: o.cleanup } as const;
-  await readStream(o.nc, read, async (m) => {
-    const envelope = fromHeaders(m.headers);
-    if (envelope.type === REPORTED) {
-      const r = (await o.codec.decode<ProductionReported>(m.data, { as: REPORTED })).value;
-      if (!r.orderRef || r.reportedAt < o.since || r.reportedAt > o.until) return;
+  // Stored-time start: a report stored before the window cannot have been reported in it. No
+  // stored-time end: a report of the window can be stored after it (buffered at the plant).
+  const events = readEvents(o.nc, {
+    stream,
+    filter: "mfg.production.>",
+    since: o.since,
+    codec: o.codec,
+    types: [REPORTED, RUN_ENDED, POSTED],
+    ...(o.cleanup ? { cleanup: o.cleanup } : {}),
+  });
+  for await (const e of events) {
+    if (e.type === REPORTED) {
+      const r = e.value;
+      if (!r.orderRef || r.reportedAt < o.since || r.reportedAt > o.until) continue;
       reports.push({
-        id: envelope.id,
-        seq: m.seq,
+        id: e.id,
+        seq: e.streamSequence,
         orderRef: r.orderRef,
         machine: `${r.equipment.line ?? ""}/${r.equipment.machine ?? ""}`,
         line: r.equipment.line,
@@ -100,15 +103,14 @@ export async function readEventLog(o: LogOptions): Promise<EventLog> {
         runningMinutes: runningMinutes(r),
         reportedAt: r.reportedAt,
       });
-    } else if (envelope.type === RUN_ENDED) {
-      const e = (await o.codec.decode<ProductionRunEnded>(m.data, { as: RUN_ENDED })).value;
-      if (e.endedAt < o.since || e.endedAt > o.until) return;
-      runEnds.push({ id: envelope.id, orderRef: e.orderRef, reason: e.reason, endedAt: e.endedAt });
-    } else if (envelope.type === POSTED) {
-      const p = (await o.codec.decode<ProductionPosted>(m.data, { as: POSTED })).value;
-      posted.set(p.sourceEventId, p.postedAt);
+    } else if (e.type === RUN_ENDED) {
+      const end = e.value;
+      if (end.endedAt < o.since || end.endedAt > o.until) continue;
+      runEnds.push({ id: e.id, orderRef: end.orderRef, reason: end.reason, endedAt: end.endedAt });
+    } else {
+      posted.set(e.value.sourceEventId, e.value.postedAt);
     }
-  });
+  }
   return {
     reports,
     runEnds,

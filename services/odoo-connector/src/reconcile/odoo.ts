@@ -9,7 +9,7 @@ import { notScrap } from "../outbound/production/components.js";
 import { type Family, orderFamily } from "../outbound/production/family.js";
 import { type PostingRecord, postingsOf, postingsOn } from "../outbound/production/postings.js";
 import { m2oId, type PostingContext, type Row } from "../outbound/steps.js";
-import { type Micros, microsOfFloat } from "./decimal.js";
+import { divide, type Micros, microsOf, microsOfFloat, mulDiv, ONE } from "./decimal.js";
 
 export interface MemberFacts {
   readonly id: number;
@@ -51,6 +51,9 @@ export interface OdooFacts {
   readonly codes: ReadonlyMap<number, string | null>;
 }
 
+/** A unit of measure's rounding when Odoo does not say (Odoo's default, 0.01). */
+const DEFAULT_ROUNDING = microsOf("0.01");
+
 export async function readOdoo(
   ctx: PostingContext,
   refs: readonly string[],
@@ -82,10 +85,10 @@ async function memberFacts(
 ): Promise<MemberFacts> {
   const id = row["id"] as number;
   const state = String(row["state"]);
-  const producedQty = state === "done" ? Number(row["qty_produced"] ?? 0) : Number(row["qty_producing"] ?? 0);
+  const produced = microsOfFloat(state === "done" ? row["qty_produced"] : row["qty_producing"]);
   const [postings, components, scrapped, workorders] = await Promise.all([
     postingsOn(ctx, [id]),
-    componentFacts(ctx, row, producedQty, codes),
+    componentFacts(ctx, row, produced, codes),
     scrapsOf(ctx, id),
     workordersOf(ctx, id),
   ]);
@@ -94,7 +97,7 @@ async function memberFacts(
     name: String(row["name"]),
     state,
     productId: m2oId(row["product_id"]),
-    produced: microsOfFloat(producedQty),
+    produced,
     postings,
     components,
     scrapped,
@@ -110,7 +113,7 @@ async function memberFacts(
 async function componentFacts(
   ctx: PostingContext,
   row: Row,
-  produced: number,
+  produced: Micros,
   codes: Map<number, string | null>,
 ): Promise<ComponentFacts[]> {
   const id = row["id"] as number;
@@ -127,37 +130,39 @@ async function componentFacts(
       ],
     },
   );
-  const consumed = new Map<number, number>();
+  const consumed = new Map<number, Micros>();
   for (const m of moves) {
     if (m["state"] === "cancel") continue;
     const counts = m["state"] === "done" || !ctx.fields.hasPicked || m["picked"] === true;
     const product = m2oId(m["product_id"]);
     if (product === false || !counts) continue;
-    consumed.set(product, (consumed.get(product) ?? 0) + Number(m[ctx.fields.moveQty] ?? 0));
+    consumed.set(product, (consumed.get(product) ?? 0n) + microsOfFloat(m[ctx.fields.moveQty]));
   }
   const bomId = m2oId(row["bom_id"]);
-  const expected = new Map<number, number>();
-  const rounding = new Map<number, number>();
+  const expected = new Map<number, Micros>();
+  const rounding = new Map<number, Micros>();
   if (bomId !== false) {
     const [bom] = await ctx.odoo.read("mrp.bom", [bomId], ["product_qty"]);
     const lines = await ctx.odoo.searchRead("mrp.bom.line", [["bom_id", "=", bomId]], {
       fields: ["product_id", "product_qty", "product_uom_id"],
     });
-    const bomQty = Number(bom?.["product_qty"] ?? 1) || 1;
+    const bomQty = microsOfFloat(bom?.["product_qty"] ?? 1) || ONE;
     const uoms = [
       ...new Set(lines.map((l) => m2oId(l["product_uom_id"])).filter((u) => u !== false)),
     ] as number[];
     const roundingOf = new Map(
       (uoms.length ? await ctx.odoo.read("uom.uom", uoms, ["rounding"]) : []).map((u) => [
         u["id"] as number,
-        Number(u["rounding"] ?? 0.01),
+        microsOfFloat(u["rounding"] ?? 0.01),
       ]),
     );
     for (const l of lines) {
       const product = m2oId(l["product_id"]);
       if (product === false) continue;
-      expected.set(product, (expected.get(product) ?? 0) + (Number(l["product_qty"]) * produced) / bomQty);
-      rounding.set(product, roundingOf.get(m2oId(l["product_uom_id"]) as number) ?? 0.01);
+      // The line's quantity scaled from the BoM's output to the order's: exact, rounded to a micro-unit.
+      const forOrder = mulDiv(microsOfFloat(l["product_qty"]), produced, bomQty);
+      expected.set(product, (expected.get(product) ?? 0n) + forOrder);
+      rounding.set(product, roundingOf.get(m2oId(l["product_uom_id"]) as number) ?? DEFAULT_ROUNDING);
     }
   }
   const products = [...new Set([...consumed.keys(), ...expected.keys()])];
@@ -174,9 +179,9 @@ async function componentFacts(
     productId: p,
     product: String(names.get(p)?.["display_name"] ?? p),
     code: codes.get(p) ?? null,
-    consumed: microsOfFloat(consumed.get(p) ?? 0),
-    expected: microsOfFloat(expected.get(p) ?? 0),
-    tolerance: microsOfFloat((rounding.get(p) ?? 0.01) / 2),
+    consumed: consumed.get(p) ?? 0n,
+    expected: expected.get(p) ?? 0n,
+    tolerance: divide(rounding.get(p) ?? DEFAULT_ROUNDING, 2n),
   }));
 }
 
