@@ -99,12 +99,6 @@ export const SERVER_FEATURES = {
     without:
       "plain +TERM (older servers redeliver a +TERM with a reason); the reason stays in the dead letter",
   },
-  consumerPauseApi: {
-    label: "pausing a durable on the server ($JS.API.CONSUMER.PAUSE)",
-    since: "2.11.0",
-    declaration: false,
-    without: "the SDK pauses by not pulling (the durable looks active to `nats consumer info`)",
-  },
 } as const;
 export type ServerFeature = keyof typeof SERVER_FEATURES;
 
