@@ -1,0 +1,68 @@
+/**
+ * The public entry point of `streams/`, the runtime SDK: everything services/ and tools/ may use to
+ * connect, publish, consume, read, declare and run. Code outside streams/ imports from here and never
+ * from a file beside it (test/architecture.test.ts enforces this).
+ *
+ * Exports are listed by name, never `export *`, so nothing leaks by accident and adding to the surface
+ * is a visible change. Files inside streams/ import each other directly, never through this file.
+ */
+
+export { type BackoffPolicy, backoffDelay, parseBackoff, sleep } from "./backoff.js";
+// Running a service: config from file and environment, the NATS connection, logs, metrics, health.
+export { BaseServiceConfig, loadConfig, loadStructured, parseStructured } from "./config.js";
+export { connectionOptions, connectNats, natsSettingsFromEnv } from "./connection.js";
+// Consuming: the durable pull consumer, its handlers and how a handler says "retry" or "give up".
+export {
+  type ConsumedEvent,
+  type ConsumerOptions,
+  createEventConsumer,
+  type EventConsumer,
+  type EventHandler,
+  type EventHandlers,
+  type HandlerContext,
+  isRetryable,
+  PermanentError,
+  RetryableError,
+} from "./consumer.js";
+export { readDeadLetter } from "./dead-letter.js";
+// Streams, consumers and KV buckets as code, and bringing a server in line with them.
+export {
+  type DeclarationOptions,
+  type Declarations,
+  declarations,
+  PROFILE_NAMES,
+  type ProfileName,
+  parseDuration,
+} from "./declarations.js";
+// Events on the wire: CloudEvents headers and the subject an event is published on.
+export { CE, derivedEventId, type EventEnvelope, fromHeaders, subjectFor, toHeaders } from "./envelope.js";
+export { ConfigError } from "./errors.js";
+export type { ReadinessCheck } from "./http.js";
+export { createLogger, type Logger, silentLogger } from "./logger.js";
+// A service's manifest (what it consumes, publishes and needs) and the NATS permissions it implies.
+export { manifestAccess, type ServiceManifest, serviceManifest } from "./manifest.js";
+export { defaultRegistry, perRegistry } from "./metrics.js";
+export { DLQ_STREAM, dlqSubject, domainStream } from "./names.js";
+export {
+  explainPermissions,
+  PermissionsError,
+  parseServiceAccess,
+  permissionsOf,
+  renderAuthorization,
+  renderHelmValues,
+  renderUserConfig,
+} from "./permissions.js";
+export {
+  applyPlan,
+  destructiveItems,
+  formatPlan,
+  type Plan,
+  planChanges,
+  planSummary,
+  serverFacts,
+} from "./plan.js";
+// Publishing: deduplicated, retried, in batches.
+export { type BatchEvent, EventPublisher, type PublishTarget } from "./publisher.js";
+// Reading a stream window without a durable (replay, reconciliation, taps) and dead letters back.
+export { readEvents, readMessages, readStream } from "./read.js";
+export { type RunningService, runService } from "./service.js";
