@@ -6,8 +6,12 @@
 
 import { machineBridgeManifest } from "../services/machine-bridge/src/manifest.js";
 import { odooConnectorManifest } from "../services/odoo-connector/src/manifest.js";
-import { type DeclarationOptions, type Declarations, declarations } from "../streams/src/declarations.js";
-import type { ServiceManifest } from "../streams/src/manifest.js";
+import {
+  type DeclarationOptions,
+  type Declarations,
+  declarations,
+  type ServiceManifest,
+} from "../streams/src/index.js";
 
 export const SERVICE_MANIFESTS: readonly ServiceManifest[] = [machineBridgeManifest, odooConnectorManifest];
 

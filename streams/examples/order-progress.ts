@@ -12,10 +12,14 @@
 import { fileURLToPath } from "node:url";
 import { type KV, Kvm } from "@nats-io/kv";
 import { z } from "zod";
-import { formatDecimal, parseDecimal } from "../../contracts/src/avro.js";
-import { BaseServiceConfig } from "../src/config.js";
-import { PermanentError, RetryableError } from "../src/consumer.js";
-import { type RunningService, runService } from "../src/service.js";
+import { formatDecimal, parseDecimal } from "../../contracts/src/index.js";
+import {
+  BaseServiceConfig,
+  PermanentError,
+  RetryableError,
+  type RunningService,
+  runService,
+} from "../src/index.js";
 
 export const ORDER_PROGRESS_BUCKET = "THREADLINE_EXAMPLE_ORDER_PROGRESS";
 

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { type ConnectionOptions, credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { z } from "zod";
-import { ThreadlineError } from "../../contracts/src/errors.js";
+import { ThreadlineError } from "../../contracts/src/index.js";
 import { ConfigError } from "./errors.js";
 
 const natsUrl = z

@@ -16,7 +16,7 @@
  * ```
  */
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
-import { ThreadlineError } from "../../contracts/src/errors.js";
+import { ThreadlineError } from "../../contracts/src/index.js";
 import { DLQ_HEADERS } from "./names.js";
 
 /** A message a consumer gave up on, with where it came from and why. */

@@ -11,7 +11,7 @@
  * and is never compared or changed by `apply`.
  */
 import { z } from "zod";
-import { ThreadlineError } from "../../contracts/src/errors.js";
+import { ThreadlineError } from "../../contracts/src/index.js";
 import type { ServiceManifest } from "./manifest.js";
 import { DLQ_STREAM } from "./names.js";
 

@@ -6,8 +6,7 @@
 import { randomFillSync } from "node:crypto";
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
-import type { DecodedEvent, EventCodec } from "../../contracts/src/codec.js";
-import { ThreadlineError } from "../../contracts/src/errors.js";
+import { type DecodedEvent, type EventCodec, ThreadlineError } from "../../contracts/src/index.js";
 
 export const CE = {
   specversion: "ce-specversion",

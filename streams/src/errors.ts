@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { ThreadlineError } from "../../contracts/src/errors.js";
+import { ThreadlineError } from "../../contracts/src/index.js";
 
 /** A configuration value (env variable, file key or CLI flag) that is missing or wrong. */
 export class ConfigError extends ThreadlineError {

@@ -22,7 +22,7 @@
  * A durable's or a bucket's name is spelled here once; code refers to it through the manifest.
  */
 import { z } from "zod";
-import { EVENT_TYPES, type EventType } from "../../contracts/src/events.generated.js";
+import { EVENT_TYPES, type EventType } from "../../contracts/src/index.js";
 import {
   type ConsumerDeclaration,
   DeclarationError,

@@ -16,9 +16,7 @@
  */
 import { stringify as toYaml } from "yaml";
 import { z } from "zod";
-import { ThreadlineError } from "../../contracts/src/errors.js";
-import { EVENT_TYPES, type EventType } from "../../contracts/src/events.generated.js";
-import { REGISTRY_BUCKET } from "../../contracts/src/registry.js";
+import { EVENT_TYPES, type EventType, REGISTRY_BUCKET, ThreadlineError } from "../../contracts/src/index.js";
 import { type Declarations, subjectWithin } from "./declarations.js";
 import { DLQ_STREAM, dlqSubject } from "./names.js";
 

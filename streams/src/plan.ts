@@ -28,7 +28,7 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ThreadlineError } from "../../contracts/src/errors.js";
+import { ThreadlineError } from "../../contracts/src/index.js";
 import {
   type ConsumerDeclaration,
   type Declarations,

@@ -16,9 +16,12 @@ import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { errors as natsErrors } from "@nats-io/nats-core";
 import type { Registry } from "prom-client";
-import type { EventCodec } from "../../contracts/src/codec.js";
-import { ThreadlineError } from "../../contracts/src/errors.js";
-import type { EventPayloads, EventType } from "../../contracts/src/events.generated.js";
+import {
+  type EventCodec,
+  type EventPayloads,
+  type EventType,
+  ThreadlineError,
+} from "../../contracts/src/index.js";
 import { type BackoffPolicy, backoffDelay, parseBackoff, sleep } from "./backoff.js";
 import {
   dataschemaOf,

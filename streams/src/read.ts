@@ -38,9 +38,7 @@ import {
   type OrderedConsumerOptions,
 } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
-import type { AvroType } from "../../contracts/src/avro.js";
-import { EventCodec } from "../../contracts/src/codec.js";
-import type { EventPayloads, EventType } from "../../contracts/src/events.generated.js";
+import { type AvroType, EventCodec, type EventPayloads, type EventType } from "../../contracts/src/index.js";
 import { decodePayload, type EventEnvelope, fromHeaders } from "./envelope.js";
 import { ConfigError } from "./errors.js";
 

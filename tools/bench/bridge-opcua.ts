@@ -13,7 +13,7 @@ import {
   EndpointConnection,
   type MonitoredSignal,
 } from "../../services/machine-bridge/src/opcua/endpoint.js";
-import { silentLogger } from "../../streams/src/logger.js";
+import { silentLogger } from "../../streams/src/index.js";
 import {
   childMain,
   isMain,

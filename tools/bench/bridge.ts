@@ -27,15 +27,19 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { type Counter, Registry } from "prom-client";
 import { stringify as toYaml } from "yaml";
-import { EventCodec } from "../../contracts/src/codec.js";
-import type { TelemetrySampled } from "../../contracts/src/events.generated.js";
+import { EventCodec, type TelemetrySampled } from "../../contracts/src/index.js";
 import { MachineBridge } from "../../services/machine-bridge/src/bridge.js";
 import { parseBridgeConfig } from "../../services/machine-bridge/src/config.js";
-import { connectionOptions, natsSettingsFromEnv } from "../../streams/src/connection.js";
-import { createLogger } from "../../streams/src/logger.js";
-import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
-import { EventPublisher } from "../../streams/src/publisher.js";
-import { readMessages } from "../../streams/src/read.js";
+import {
+  applyPlan,
+  connectionOptions,
+  createLogger,
+  EventPublisher,
+  natsSettingsFromEnv,
+  planChanges,
+  readMessages,
+  serverFacts,
+} from "../../streams/src/index.js";
 import { type LocalNatsServer, startNatsServer } from "../local-nats/index.js";
 import { platformDeclarations } from "../manifests.js";
 import { bridgeMappingFor } from "../sim/plant/bridge-mapping.js";

@@ -2,9 +2,7 @@
  * Codec speed: encode (validate + single-object header + Avro body) and decode (header + resolve +
  * verify) of a typical event, against avsc's bare toBuffer/fromBuffer on the same schema as the baseline.
  */
-import { Catalog } from "../../contracts/src/catalog.js";
-import { EventCodec } from "../../contracts/src/codec.js";
-import type { EventPayloads } from "../../contracts/src/events.generated.js";
+import { Catalog, EventCodec, type EventPayloads } from "../../contracts/src/index.js";
 
 export interface CodecBenchResult {
   readonly eventType: string;

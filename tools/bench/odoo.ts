@@ -32,8 +32,7 @@ import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jet
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
-import { EventCodec } from "../../contracts/src/codec.js";
-import type { ProductionReported } from "../../contracts/src/events.generated.js";
+import { EventCodec, type ProductionReported } from "../../contracts/src/index.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/index.js";
 import {
   MARKER,
@@ -42,11 +41,16 @@ import {
   productionPostedId,
   startOutbound,
 } from "../../services/odoo-connector/src/outbound/index.js";
-import { connectionOptions, natsSettingsFromEnv } from "../../streams/src/connection.js";
-import { createLogger } from "../../streams/src/logger.js";
-import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
-import { EventPublisher } from "../../streams/src/publisher.js";
-import { readMessages } from "../../streams/src/read.js";
+import {
+  applyPlan,
+  connectionOptions,
+  createLogger,
+  EventPublisher,
+  natsSettingsFromEnv,
+  planChanges,
+  readMessages,
+  serverFacts,
+} from "../../streams/src/index.js";
 import { type LocalNatsServer, startNatsServer } from "../local-nats/index.js";
 import { platformDeclarations } from "../manifests.js";
 import {

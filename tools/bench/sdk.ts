@@ -8,12 +8,16 @@ import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
-import { Catalog } from "../../contracts/src/catalog.js";
-import { EventCodec } from "../../contracts/src/codec.js";
-import { connectionOptions, natsSettingsFromEnv } from "../../streams/src/connection.js";
-import { createEventConsumer } from "../../streams/src/consumer.js";
-import { type EventEnvelope, toHeaders } from "../../streams/src/envelope.js";
-import { type BatchEvent, EventPublisher } from "../../streams/src/publisher.js";
+import { Catalog, EventCodec } from "../../contracts/src/index.js";
+import {
+  type BatchEvent,
+  connectionOptions,
+  createEventConsumer,
+  type EventEnvelope,
+  EventPublisher,
+  natsSettingsFromEnv,
+  toHeaders,
+} from "../../streams/src/index.js";
 import { startNatsServer } from "../local-nats/index.js";
 import { typicalProductionReport } from "./codec.js";
 

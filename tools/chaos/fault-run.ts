@@ -20,22 +20,23 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
-import { EventCodec } from "../../contracts/src/codec.js";
-import type { EventPayloads } from "../../contracts/src/events.generated.js";
+import { EventCodec, type EventPayloads } from "../../contracts/src/index.js";
 import { machineBridgeManifest } from "../../services/machine-bridge/src/manifest.js";
 import { CONNECTOR_DURABLES, odooConnectorManifest } from "../../services/odoo-connector/src/manifest.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
 import { POSTING_MODEL } from "../../services/odoo-connector/src/odoo-setup.js";
 import type { ReconcileReport } from "../../services/odoo-connector/src/reconcile/index.js";
-import { manifestAccess, type ServiceManifest } from "../../streams/src/manifest.js";
-import { DLQ_STREAM } from "../../streams/src/names.js";
 import {
+  DLQ_STREAM,
   explainPermissions,
+  manifestAccess,
   permissionsOf,
+  readEvents,
+  readStream,
   renderAuthorization,
   renderUserConfig,
-} from "../../streams/src/permissions.js";
-import { readEvents, readStream } from "../../streams/src/read.js";
+  type ServiceManifest,
+} from "../../streams/src/index.js";
 import { familyOf, type OrderView, orderAgainstPlant, plantTruth } from "../demo/odoo-vs-plant.js";
 import {
   LINE_RELEASES,

@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
+import { PACKAGE_ROOT } from "../../contracts/src/index.js";
 
 export interface ThreadlineProcessOptions {
   /** Names the log file (`<logDir>/<name>.log`) and the process in messages. */

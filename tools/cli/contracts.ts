@@ -1,22 +1,24 @@
 /** `threadline contracts …`: check, register, list, show, encode, decode. */
 import { execFileSync } from "node:child_process";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { parseSchemaText } from "../../contracts/src/avro.js";
-import { Catalog, type EventContract } from "../../contracts/src/catalog.js";
-import { EventCodec } from "../../contracts/src/codec.js";
 import {
   type AvroSchema,
+  Catalog,
   COMPATIBILITY_MODES,
   type CompatibilityMode,
   checkCompatibility,
   DEFAULT_COMPATIBILITY_MODE,
+  EventCodec,
+  type EventContract,
   formatReport,
-} from "../../contracts/src/compatibility.js";
-import { PayloadInvalidError } from "../../contracts/src/errors.js";
-import { fromJson, toJson } from "../../contracts/src/json.js";
-import { lintContract } from "../../contracts/src/lint.js";
-import { SCHEMAS_DIR } from "../../contracts/src/paths.js";
-import { SchemaRegistry } from "../../contracts/src/registry.js";
+  fromJson,
+  lintContract,
+  PayloadInvalidError,
+  parseSchemaText,
+  SCHEMAS_DIR,
+  SchemaRegistry,
+  toJson,
+} from "../../contracts/src/index.js";
 import { action, CommandFailed, EXIT, readStdin, UsageError, withNats } from "./run.js";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);

@@ -5,8 +5,7 @@
  */
 import { jetstream } from "@nats-io/jetstream";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { EventCodec } from "../../contracts/src/codec.js";
-import { SchemaRegistry } from "../../contracts/src/registry.js";
+import { EventCodec, SchemaRegistry } from "../../contracts/src/index.js";
 import {
   EquipmentSettings,
   OdooSettings,
@@ -19,8 +18,7 @@ import {
   reconcile,
   writeDriftMetrics,
 } from "../../services/odoo-connector/src/reconcile/index.js";
-import { loadConfig } from "../../streams/src/config.js";
-import { EventPublisher } from "../../streams/src/publisher.js";
+import { EventPublisher, loadConfig } from "../../streams/src/index.js";
 import { action, EXIT, type ServerFlags, withNats } from "./run.js";
 
 const time = (v: string) => {

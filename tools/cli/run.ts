@@ -3,8 +3,8 @@
  * Exit codes: 0 ok, 1 failed (incompatible, refused, unreachable), 2 usage error.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ThreadlineError } from "../../contracts/src/errors.js";
-import { connectNats, natsSettingsFromEnv } from "../../streams/src/connection.js";
+import { ThreadlineError } from "../../contracts/src/index.js";
+import { connectNats, natsSettingsFromEnv } from "../../streams/src/index.js";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 

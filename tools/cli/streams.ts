@@ -13,25 +13,25 @@ import { readFileSync } from "node:fs";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseYaml } from "yaml";
-import { type Declarations, PROFILE_NAMES, type ProfileName } from "../../streams/src/declarations.js";
-import { manifestAccess } from "../../streams/src/manifest.js";
 import {
+  applyPlan,
+  type Declarations,
+  destructiveItems,
   explainPermissions,
+  formatPlan,
+  manifestAccess,
   PermissionsError,
+  type Plan,
+  PROFILE_NAMES,
+  type ProfileName,
   parseServiceAccess,
   permissionsOf,
+  planChanges,
   renderAuthorization,
   renderHelmValues,
   renderUserConfig,
-} from "../../streams/src/permissions.js";
-import {
-  applyPlan,
-  destructiveItems,
-  formatPlan,
-  type Plan,
-  planChanges,
   serverFacts,
-} from "../../streams/src/plan.js";
+} from "../../streams/src/index.js";
 import { generateK8s } from "../deploy/generate-k8s.js";
 import { manifestOf, platformDeclarations, SERVICE_MANIFESTS } from "../manifests.js";
 import { action, EXIT, UsageError, withNats } from "./run.js";

@@ -11,8 +11,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Catalog, type EventContract, snakeCase } from "../../contracts/src/catalog.js";
-import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
+import { Catalog, type EventContract, PACKAGE_ROOT, snakeCase } from "../../contracts/src/index.js";
 
 /** Where the generated module lives. */
 export const GENERATED_FILE = join(PACKAGE_ROOT, "contracts", "src", "events.generated.ts");

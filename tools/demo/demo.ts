@@ -9,23 +9,32 @@
 import { AckPolicy, jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { Catalog } from "../../contracts/src/catalog.js";
-import { EventCodec } from "../../contracts/src/codec.js";
-import type { EventPayloads } from "../../contracts/src/events.generated.js";
-import { toJson } from "../../contracts/src/json.js";
-import { SchemaRegistry } from "../../contracts/src/registry.js";
+import {
+  Catalog,
+  EventCodec,
+  type EventPayloads,
+  SchemaRegistry,
+  toJson,
+} from "../../contracts/src/index.js";
 import {
   ORDER_PROGRESS_BUCKET,
   type OrderProgress,
   orderKey,
   startOrderProgress,
 } from "../../streams/examples/order-progress.js";
-import { connectNats, natsSettingsFromEnv } from "../../streams/src/connection.js";
-import { readDeadLetter } from "../../streams/src/dead-letter.js";
-import { DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
-import { applyPlan, planChanges, planSummary, serverFacts } from "../../streams/src/plan.js";
-import { EventPublisher } from "../../streams/src/publisher.js";
-import { readEvents } from "../../streams/src/read.js";
+import {
+  applyPlan,
+  connectNats,
+  DLQ_STREAM,
+  dlqSubject,
+  EventPublisher,
+  natsSettingsFromEnv,
+  planChanges,
+  planSummary,
+  readDeadLetter,
+  readEvents,
+  serverFacts,
+} from "../../streams/src/index.js";
 import { startNatsServer } from "../local-nats/index.js";
 import { platformDeclarations } from "../manifests.js";
 import { startOdooDemo } from "./odoo.js";

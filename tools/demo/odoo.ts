@@ -11,18 +11,21 @@
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
-import type { EventCodec } from "../../contracts/src/codec.js";
-import type { EventPayloads } from "../../contracts/src/events.generated.js";
+import type { EventCodec, EventPayloads } from "../../contracts/src/index.js";
 import { startOdooConnector } from "../../services/odoo-connector/src/main.js";
 import { CONNECTOR_DURABLES } from "../../services/odoo-connector/src/manifest.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
 import { setupOdoo } from "../../services/odoo-connector/src/odoo-setup.js";
 import { reconcile } from "../../services/odoo-connector/src/reconcile/index.js";
-import { readDeadLetter } from "../../streams/src/dead-letter.js";
-import { fromHeaders } from "../../streams/src/envelope.js";
-import { DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
-import { readEvents, readStream } from "../../streams/src/read.js";
-import type { RunningService } from "../../streams/src/service.js";
+import {
+  DLQ_STREAM,
+  dlqSubject,
+  fromHeaders,
+  type RunningService,
+  readDeadLetter,
+  readEvents,
+  readStream,
+} from "../../streams/src/index.js";
 import { type OdooSimulator, startOdooSimulator } from "../sim/odoo/server.js";
 import { familyOf, orderAgainstPlant, type PlantTruth, printOrderViews } from "./odoo-vs-plant.js";
 import { LINE_RELEASES, lotFor, WORKCENTER_BY_MACHINE } from "./plant-orders.js";

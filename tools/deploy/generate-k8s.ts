@@ -15,8 +15,8 @@
  */
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
-import { type Declarations, parseDuration } from "../../streams/src/declarations.js";
+import { PACKAGE_ROOT } from "../../contracts/src/index.js";
+import { type Declarations, parseDuration } from "../../streams/src/index.js";
 
 /** The committed manifest. */
 export const K8S_FILE = join(PACKAGE_ROOT, "deploy", "k8s", "streams.yaml");

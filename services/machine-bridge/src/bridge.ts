@@ -12,12 +12,8 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { OPCUACertificateManager } from "node-opcua";
 import type { Registry } from "prom-client";
-import type { EventCodec } from "../../../contracts/src/codec.js";
-import type { EquipmentPath, PackMlMode } from "../../../contracts/src/events.generated.js";
-import { derivedEventId } from "../../../streams/src/envelope.js";
-import { ConfigError } from "../../../streams/src/errors.js";
-import type { Logger } from "../../../streams/src/logger.js";
-import type { EventPublisher } from "../../../streams/src/publisher.js";
+import type { EquipmentPath, EventCodec, PackMlMode } from "../../../contracts/src/index.js";
+import { ConfigError, derivedEventId, type EventPublisher, type Logger } from "../../../streams/src/index.js";
 import {
   type BridgeConfig,
   countingPoints,

@@ -10,9 +10,8 @@ import {
   PACK_ML_MODE_SYMBOLS,
   PACK_ML_STATE_SYMBOLS,
   type PackMlState,
-} from "../../../contracts/src/events.generated.js";
-import { loadStructured, parseStructured } from "../../../streams/src/config.js";
-import { ConfigError } from "../../../streams/src/errors.js";
+} from "../../../contracts/src/index.js";
+import { ConfigError, loadStructured, parseStructured } from "../../../streams/src/index.js";
 import { BUILTIN_STATE_PROFILES, type StateTable, stateTable } from "./profiles.js";
 
 /** Identifier usable as a NATS subject token. */

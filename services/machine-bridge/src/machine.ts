@@ -15,21 +15,21 @@
  * reading reported twice — a retried publish, a restarted bridge, a recreated subscription —
  * gives the same id, and JetStream's duplicate window drops the copy.
  */
-import { formatDecimal } from "../../../contracts/src/avro.js";
-import type {
-  Alarm,
-  DowntimeCategory,
-  EquipmentPath,
-  EventPayloads,
-  EventType,
-  PackMlMode,
-  PackMlState,
-  RunningPeriod,
-  SampleQuality,
-  StopReason,
-  TelemetrySample,
-} from "../../../contracts/src/events.generated.js";
-import { derivedEventId } from "../../../streams/src/envelope.js";
+import {
+  type Alarm,
+  type DowntimeCategory,
+  type EquipmentPath,
+  type EventPayloads,
+  type EventType,
+  formatDecimal,
+  type PackMlMode,
+  type PackMlState,
+  type RunningPeriod,
+  type SampleQuality,
+  type StopReason,
+  type TelemetrySample,
+} from "../../../contracts/src/index.js";
+import { derivedEventId } from "../../../streams/src/index.js";
 import { type CounterSpec, counterDelta } from "./counters.js";
 import type { StateTable } from "./profiles.js";
 import {

@@ -6,8 +6,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { z } from "zod";
-import { BaseServiceConfig } from "../../../streams/src/config.js";
-import { runService } from "../../../streams/src/service.js";
+import { BaseServiceConfig, runService } from "../../../streams/src/index.js";
 import { CONNECTOR_STATE_BUCKET, MachineBridge } from "./bridge.js";
 import { loadBridgeConfig } from "./config.js";
 import { machineBridgeManifest } from "./manifest.js";

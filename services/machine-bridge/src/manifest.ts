@@ -3,7 +3,7 @@
  * last message of each machine's subjects) and its status bucket. It owns no durable: it only
  * publishes. `threadline streams plan|apply|k8s|permissions` read it (tools/manifests.ts).
  */
-import { serviceManifest } from "../../../streams/src/manifest.js";
+import { serviceManifest } from "../../../streams/src/index.js";
 
 export const machineBridgeManifest = serviceManifest({
   service: "machine-bridge",

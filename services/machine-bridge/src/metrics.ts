@@ -1,6 +1,6 @@
 /** The machine bridge's own Prometheus metrics (documented in docs/metrics.md). */
 import { Counter, Gauge, Histogram } from "prom-client";
-import { perRegistry } from "../../../streams/src/metrics.js";
+import { perRegistry } from "../../../streams/src/index.js";
 
 export interface BridgeMetrics {
   /** 1 while the endpoint answers its heartbeat (ONLINE or DEGRADED), else 0. */

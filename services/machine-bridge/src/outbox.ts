@@ -3,11 +3,14 @@
  * stream acknowledges it (same id, so a retry that did land is dropped by the duplicate window).
  * One per machine keeps a machine's events in order while machines publish in parallel.
  */
-import { PayloadInvalidError } from "../../../contracts/src/errors.js";
-import type { EventType } from "../../../contracts/src/events.generated.js";
-import { backoffDelay, sleep } from "../../../streams/src/backoff.js";
-import type { Logger } from "../../../streams/src/logger.js";
-import type { EventPublisher, PublishTarget } from "../../../streams/src/publisher.js";
+import { type EventType, PayloadInvalidError } from "../../../contracts/src/index.js";
+import {
+  backoffDelay,
+  type EventPublisher,
+  type Logger,
+  type PublishTarget,
+  sleep,
+} from "../../../streams/src/index.js";
 import type { Outgoing } from "./machine.js";
 
 export interface OutboxOptions {

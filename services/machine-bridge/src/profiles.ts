@@ -5,7 +5,7 @@
  * Machinery / TMC (OPC 30060 `StateEnumeration`) starts at STOPPED 0 / RESETTING 1. A bridge
  * config picks a built-in profile per endpoint or machine, or defines its own table.
  */
-import { PACK_ML_STATE_SYMBOLS, type PackMlState } from "../../../contracts/src/events.generated.js";
+import { PACK_ML_STATE_SYMBOLS, type PackMlState } from "../../../contracts/src/index.js";
 
 /** A state number → state table. Numbers not in the table read as UNDEFINED (and are counted). */
 export type StateTable = ReadonlyMap<number, PackMlState>;

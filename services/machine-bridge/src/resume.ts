@@ -5,10 +5,8 @@
  * publish resumes exactly after it — no separate cursor that could lag behind.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
-import type { EventCodec } from "../../../contracts/src/codec.js";
-import type { EventPayloads, EventType } from "../../../contracts/src/events.generated.js";
-import { subjectFor } from "../../../streams/src/envelope.js";
-import { domainStream } from "../../../streams/src/names.js";
+import type { EventCodec, EventPayloads, EventType } from "../../../contracts/src/index.js";
+import { domainStream, subjectFor } from "../../../streams/src/index.js";
 import type { ResumePoint } from "./machine.js";
 
 export interface MachineRoute {

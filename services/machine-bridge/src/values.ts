@@ -19,8 +19,13 @@
  * | one-dimensional array of the above       | array          | one sample per element, with its index            |
  * | ByteString, structures (ExtensionObject), matrices, DataValue, Variant, DiagnosticInfo | unsupported | refused |
  */
-import type { PackMlMode, PackMlState, SampleDataType } from "../../../contracts/src/events.generated.js";
-import { PACK_ML_MODE_SYMBOLS, PACK_ML_STATE_SYMBOLS } from "../../../contracts/src/events.generated.js";
+import {
+  PACK_ML_MODE_SYMBOLS,
+  PACK_ML_STATE_SYMBOLS,
+  type PackMlMode,
+  type PackMlState,
+  type SampleDataType,
+} from "../../../contracts/src/index.js";
 
 export type IntegerType = "SBYTE" | "BYTE" | "INT16" | "UINT16" | "INT32" | "UINT32" | "INT64" | "UINT64";
 export type TextType =

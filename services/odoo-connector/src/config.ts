@@ -3,8 +3,7 @@
  * validated, errors naming the variable. The API key is a secret: read like any value, never logged.
  */
 import { z } from "zod";
-import { BaseServiceConfig } from "../../../streams/src/config.js";
-import { ConfigError } from "../../../streams/src/errors.js";
+import { BaseServiceConfig, ConfigError } from "../../../streams/src/index.js";
 import type { OdooClientOptions } from "./odoo/options.js";
 
 const positiveInt = z.coerce.number().int().positive();

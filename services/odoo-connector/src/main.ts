@@ -9,9 +9,7 @@
 
 import { Kvm } from "@nats-io/kv";
 import type { Registry } from "prom-client";
-import { ConfigError } from "../../../streams/src/errors.js";
-import type { Logger } from "../../../streams/src/logger.js";
-import { type RunningService, runService } from "../../../streams/src/service.js";
+import { ConfigError, type Logger, type RunningService, runService } from "../../../streams/src/index.js";
 import { OdooConnectorConfig, odooClientOptions } from "./config.js";
 import { EquipmentMap } from "./equipment.js";
 import { INBOUND_DEFAULTS, InboundSync, registerOdooWebhook } from "./inbound/index.js";

@@ -3,8 +3,7 @@
  * events it publishes (inbound sync, ProductionPosted, run ends), its HTTP route and the rest of its
  * NATS access. `threadline streams plan|apply|k8s|permissions` read it (tools/manifests.ts).
  */
-import { serviceManifest } from "../../../streams/src/manifest.js";
-import { dlqSubject } from "../../../streams/src/names.js";
+import { dlqSubject, serviceManifest } from "../../../streams/src/index.js";
 
 /** The connector's durables: their names, spelled here only. */
 export const CONNECTOR_DURABLES = {

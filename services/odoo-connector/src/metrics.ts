@@ -1,6 +1,6 @@
 /** The Odoo connector's business metrics (documented in docs/metrics.md). */
 import { Counter, Gauge, Histogram } from "prom-client";
-import { perRegistry } from "../../../streams/src/metrics.js";
+import { perRegistry } from "../../../streams/src/index.js";
 
 export interface ConnectorMetrics {
   /** Event time (when it happened on the floor) to Odoo accepting the posting. */

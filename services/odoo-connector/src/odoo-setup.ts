@@ -18,7 +18,7 @@
  * runs at start as its own, least-privileged user: existence from `fields_get`, the copy flag from
  * `ir.model.fields` when that user may read it, else from the record setup leaves behind.
  */
-import { ThreadlineError } from "../../../contracts/src/errors.js";
+import { ThreadlineError } from "../../../contracts/src/index.js";
 import type { OdooClient } from "./odoo/client.js";
 import { OdooError } from "./odoo/errors.js";
 

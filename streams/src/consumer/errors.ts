@@ -3,7 +3,7 @@
  * throws to say what a failure means (`PermanentError`: dead-letter now; `RetryableError`: try again,
  * optionally after a given delay).
  */
-import { ThreadlineError } from "../../../contracts/src/errors.js";
+import { ThreadlineError } from "../../../contracts/src/index.js";
 import type { ConsumerState } from "./types.js";
 
 /** Error codes of the consumer; also the `Threadline-Dlq-Code` of dead letters it makes itself. */

@@ -14,7 +14,7 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ThreadlineError } from "../../../contracts/src/errors.js";
+import { ThreadlineError } from "../../../contracts/src/index.js";
 import { CE, decodePayload, type EventEnvelope, fromHeaders } from "../envelope.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../logger.js";

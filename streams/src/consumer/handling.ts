@@ -4,7 +4,7 @@
  * now (a permanent error, or the last allowed attempt) or try again after a delay.
  */
 import type { JsMsg } from "@nats-io/jetstream";
-import type { EventCodec } from "../../../contracts/src/codec.js";
+import type { EventCodec } from "../../../contracts/src/index.js";
 import type { EventEnvelope } from "../envelope.js";
 import type { Logger } from "../logger.js";
 import { ConsumerErrorCode, isRetryable } from "./errors.js";

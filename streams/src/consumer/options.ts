@@ -4,7 +4,7 @@
  */
 import { AckPolicy, type ConsumerInfo, type JetStreamOptions, type JsMsg } from "@nats-io/jetstream";
 import type { Registry } from "prom-client";
-import { EventCodec } from "../../../contracts/src/codec.js";
+import { EventCodec } from "../../../contracts/src/index.js";
 import { type BackoffPolicy, backoffDelay, parseBackoff } from "../backoff.js";
 import { CE } from "../envelope.js";
 import { ConfigError } from "../errors.js";

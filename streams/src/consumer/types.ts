@@ -3,7 +3,7 @@
  * message can leave, the status notifications, the stats snapshot and the `EventConsumer` interface.
  */
 import type { MsgHdrs } from "@nats-io/nats-core";
-import type { EventPayloads, EventType } from "../../../contracts/src/events.generated.js";
+import type { EventPayloads, EventType } from "../../../contracts/src/index.js";
 import type { EventEnvelope } from "../envelope.js";
 import type { Logger } from "../logger.js";
 

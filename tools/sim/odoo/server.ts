@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { z } from "zod";
-import { ConfigError } from "../../../streams/src/errors.js";
+import { ConfigError } from "../../../streams/src/index.js";
 import { SerializationFailure, SessionExpired } from "./errors.js";
 import {
   type CallKey,

@@ -4,7 +4,7 @@
  * error is a {@link ConfigError} whose `key` is the offending path, e.g. `sites.0.lines.1.machines.0.cycleTimeMs`.
  */
 import { z } from "zod";
-import { loadStructured, parseStructured } from "../../../streams/src/config.js";
+import { loadStructured, parseStructured } from "../../../streams/src/index.js";
 import { PACKML_COMMAND_NAMES, type PackMlCommand } from "./packml.js";
 
 /** Identifier usable as a NATS subject token. */

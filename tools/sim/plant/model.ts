@@ -8,7 +8,7 @@
  * scripted commands change production but never the telemetry sequence, and adding a machine does
  * not change the others.
  */
-import { ThreadlineError } from "../../../contracts/src/errors.js";
+import { ThreadlineError } from "../../../contracts/src/index.js";
 import {
   type MachineConfig,
   type PlantConfig,

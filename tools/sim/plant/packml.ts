@@ -9,8 +9,7 @@
  * (STOPPED 0, RESETTING 1 ... UNHOLDING 16): {@link TMC_STATE_NUMBERS} has that table, so the
  * simulator can expose either profile and the bridge's per-vendor mapping can be tested.
  */
-import { ThreadlineError } from "../../../contracts/src/errors.js";
-import { PACK_ML_STATE_SYMBOLS, type PackMlState } from "../../../contracts/src/events.generated.js";
+import { PACK_ML_STATE_SYMBOLS, type PackMlState, ThreadlineError } from "../../../contracts/src/index.js";
 
 export type { PackMlState };
 

@@ -40,8 +40,8 @@ import {
   Variant,
   VariantArrayType,
 } from "node-opcua";
-import { ThreadlineError } from "../../../contracts/src/errors.js";
-import { ConfigError } from "../../../streams/src/errors.js";
+import { ThreadlineError } from "../../../contracts/src/index.js";
+import { ConfigError } from "../../../streams/src/index.js";
 import {
   GROUND_TRUTH_NODE_ID,
   type MachineNodeIds,

@@ -42,9 +42,8 @@ import {
   VariableIds,
   type Variant,
 } from "node-opcua";
-import type { SampleQuality } from "../../../../contracts/src/events.generated.js";
-import { backoffDelay, sleep } from "../../../../streams/src/backoff.js";
-import type { Logger } from "../../../../streams/src/logger.js";
+import type { SampleQuality } from "../../../../contracts/src/index.js";
+import { backoffDelay, type Logger, sleep } from "../../../../streams/src/index.js";
 import type { EndpointConfig } from "../config.js";
 import type { AlarmNotification, Reading, SignalName } from "../machine.js";
 import { createClient, identityOf, reasonOf } from "./client.js";

@@ -1,10 +1,13 @@
 /** The inbound sync's options, their defaults (one literal) and their validation. */
 import type { KV } from "@nats-io/kv";
 import type { Registry } from "prom-client";
-import { ConfigError } from "../../../../streams/src/errors.js";
-import { type Logger, silentLogger } from "../../../../streams/src/logger.js";
-import { defaultRegistry } from "../../../../streams/src/metrics.js";
-import type { EventPublisher } from "../../../../streams/src/publisher.js";
+import {
+  ConfigError,
+  defaultRegistry,
+  type EventPublisher,
+  type Logger,
+  silentLogger,
+} from "../../../../streams/src/index.js";
 import type { OdooClient } from "../odoo/client.js";
 import { SOURCES } from "./mapping/index.js";
 

@@ -3,8 +3,8 @@
  * field), what they become (events, and per-record state written once those events are acknowledged),
  * and which webhook models should re-read it.
  */
-import type { EventPayloads, EventType } from "../../../../contracts/src/events.generated.js";
-import { derivedEventId } from "../../../../streams/src/envelope.js";
+import type { EventPayloads, EventType } from "../../../../contracts/src/index.js";
+import { derivedEventId } from "../../../../streams/src/index.js";
 import type { OdooFields } from "../fields.js";
 import type { OdooClient } from "../odoo/client.js";
 import type { OdooRow, RelatedRecords } from "./values.js";

@@ -19,9 +19,8 @@
  * while the Odoo client's circuit breaker is open, rounds are skipped.
  */
 
-import { PayloadInvalidError } from "../../../../contracts/src/errors.js";
-import { backoffDelay, sleep } from "../../../../streams/src/backoff.js";
-import type { Logger } from "../../../../streams/src/logger.js";
+import { PayloadInvalidError } from "../../../../contracts/src/index.js";
+import { backoffDelay, type Logger, sleep } from "../../../../streams/src/index.js";
 import { odooFields } from "../fields.js";
 import { type ConnectorMetrics, connectorMetrics } from "../metrics.js";
 import { isCircuitOpen, OdooError } from "../odoo/errors.js";

@@ -5,7 +5,7 @@
  * Shapes: many2one `[id, "display name"]` or `false`; x2many a list of ids; empty values `false`;
  * datetimes naive UTC `"YYYY-MM-DD HH:MM:SS"`; floats as JSON numbers.
  */
-import type { ProductRef, Quantity } from "../../../../contracts/src/events.generated.js";
+import type { ProductRef, Quantity } from "../../../../contracts/src/index.js";
 import type { OdooClient } from "../odoo/client.js";
 
 /** One record as Odoo returns it. */

@@ -19,8 +19,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { ConfigError } from "../../../../streams/src/errors.js";
-import { type Logger, silentLogger } from "../../../../streams/src/logger.js";
+import { ConfigError, type Logger, silentLogger } from "../../../../streams/src/index.js";
 
 /** What the webhook drives: InboundSync's `trigger`. */
 export interface WebhookTarget {

@@ -11,8 +11,7 @@
  *     odoo.breaker.onChange((state) => (state === "open" ? consumer.pause() : consumer.resume()));
  */
 import { performance } from "node:perf_hooks";
-import { sleep } from "../../../../streams/src/backoff.js";
-import type { Logger } from "../../../../streams/src/logger.js";
+import { type Logger, sleep } from "../../../../streams/src/index.js";
 import { type BreakerState, CircuitBreaker } from "./breaker.js";
 import { ACCESS_DENIED, CIRCUIT_OPEN, CLOSED, OdooError, SESSION_EXPIRED } from "./errors.js";
 import { authenticate, chooseProtocol, probeVersion, type ServerVersion } from "./handshake.js";

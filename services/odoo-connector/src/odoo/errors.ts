@@ -12,7 +12,7 @@
  * ValidationErrors), odoo/http.py (JSON-RPC error envelope, code 100 for SessionExpiredException;
  * JSON-2 HTTP statuses) and addons/rpc/controllers/json2.py (19.0).
  */
-import { ThreadlineError } from "../../../../contracts/src/errors.js";
+import { ThreadlineError } from "../../../../contracts/src/index.js";
 
 /** transient: try again later; permanent: the request itself is wrong; auth: the credentials are. */
 export type OdooErrorKind = "transient" | "permanent" | "auth";

@@ -7,7 +7,7 @@
  * one-second window at most `ratePerSecond` requests start, bursts included. Waiters are served in
  * arrival order. Every request goes through here, retries and re-authentication included.
  */
-import { sleep } from "../../../../streams/src/backoff.js";
+import { sleep } from "../../../../streams/src/index.js";
 
 export interface LimiterOptions {
   concurrency: number;

@@ -3,7 +3,7 @@
  * the counters (and the two gauges, which then describe the last client that changed them).
  */
 import { Counter, Gauge, Histogram } from "prom-client";
-import { perRegistry } from "../../../../streams/src/metrics.js";
+import { perRegistry } from "../../../../streams/src/index.js";
 import type { BreakerState } from "./breaker.js";
 
 export interface OdooClientMetrics {

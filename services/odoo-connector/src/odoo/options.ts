@@ -1,9 +1,13 @@
 /** The Odoo client's options, their defaults (one literal) and their validation. */
 import type { Registry } from "prom-client";
-import { type BackoffPolicy, parseBackoff } from "../../../../streams/src/backoff.js";
-import { ConfigError } from "../../../../streams/src/errors.js";
-import { type Logger, silentLogger } from "../../../../streams/src/logger.js";
-import { defaultRegistry } from "../../../../streams/src/metrics.js";
+import {
+  type BackoffPolicy,
+  ConfigError,
+  defaultRegistry,
+  type Logger,
+  parseBackoff,
+  silentLogger,
+} from "../../../../streams/src/index.js";
 
 export interface OdooClientOptions {
   /** Base URL of the Odoo server, e.g. `https://erp.example.com` (a path prefix is kept). */

@@ -8,7 +8,7 @@
  * applied: that error goes back to the caller with `ambiguous: true`. Permanent and auth errors are
  * never retried.
  */
-import { type BackoffPolicy, backoffDelay } from "../../../../streams/src/backoff.js";
+import { type BackoffPolicy, backoffDelay } from "../../../../streams/src/index.js";
 import { CIRCUIT_OPEN, type OdooError } from "./errors.js";
 
 /** Model methods that change nothing: safe to send twice. */

@@ -16,8 +16,8 @@ import type {
   DowntimeStarted,
   EquipmentPath,
   StopReason,
-} from "../../../../contracts/src/events.generated.js";
-import { PermanentError } from "../../../../streams/src/consumer.js";
+} from "../../../../contracts/src/index.js";
+import { PermanentError } from "../../../../streams/src/index.js";
 import { OutboundErrorCode } from "./errors.js";
 import {
   KeyedLock,

@@ -4,7 +4,7 @@
  * is tried again later (`RetryableError`) — safe, because every posting checks Odoo for its event id
  * before applying anything.
  */
-import { PermanentError, RetryableError } from "../../../../streams/src/consumer.js";
+import { PermanentError, RetryableError } from "../../../../streams/src/index.js";
 import { CLOSED, OdooError } from "../odoo/errors.js";
 
 export { isCircuitOpen, isTransientOdooError } from "../odoo/errors.js";

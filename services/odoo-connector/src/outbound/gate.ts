@@ -6,7 +6,7 @@
  * change before it starts again (postings are resumable) — never at once: a refusal answered by an
  * immediate retry is a loop that never yields, and the probe's answer would never be read.
  */
-import { RetryableError } from "../../../../streams/src/consumer.js";
+import { RetryableError } from "../../../../streams/src/index.js";
 import type { CircuitBreaker } from "../odoo/index.js";
 import { isCircuitOpen, isTransientOdooError } from "./errors.js";
 

@@ -20,30 +20,32 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Registry } from "prom-client";
-import { EventCodec } from "../../../../contracts/src/codec.js";
-import type {
-  DowntimeCategory,
-  EventPayloads,
-  EventType,
-  ProductionReported,
-} from "../../../../contracts/src/events.generated.js";
-import type { BackoffPolicy } from "../../../../streams/src/backoff.js";
 import {
+  type DowntimeCategory,
+  EventCodec,
+  type EventPayloads,
+  type EventType,
+  type ProductionReported,
+} from "../../../../contracts/src/index.js";
+import {
+  type BackoffPolicy,
+  CE,
+  ConfigError,
   type ConsumedEvent,
   type ConsumerOptions,
   createEventConsumer,
+  defaultRegistry,
+  derivedEventId,
   type EventConsumer,
   type EventHandler,
   type EventHandlers,
+  type EventPublisher,
   type HandlerContext,
   isRetryable,
-} from "../../../../streams/src/consumer.js";
-import { CE, derivedEventId } from "../../../../streams/src/envelope.js";
-import { ConfigError } from "../../../../streams/src/errors.js";
-import type { ReadinessCheck } from "../../../../streams/src/http.js";
-import { type Logger, silentLogger } from "../../../../streams/src/logger.js";
-import { defaultRegistry } from "../../../../streams/src/metrics.js";
-import type { EventPublisher } from "../../../../streams/src/publisher.js";
+  type Logger,
+  type ReadinessCheck,
+  silentLogger,
+} from "../../../../streams/src/index.js";
 import { EquipmentMap } from "../equipment.js";
 import { odooFields } from "../fields.js";
 import { CONNECTOR_DURABLES, odooConnectorManifest } from "../manifest.js";

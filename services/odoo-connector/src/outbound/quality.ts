@@ -8,8 +8,8 @@
  * Every record carries the id of the event that made it, and each step is resumable: a redelivered
  * event finds its alert and its transfer and carries on from the transfer's state.
  */
-import type { QualityHoldPlaced, QualityHoldReleased } from "../../../../contracts/src/events.generated.js";
-import { PermanentError, RetryableError } from "../../../../streams/src/consumer.js";
+import type { QualityHoldPlaced, QualityHoldReleased } from "../../../../contracts/src/index.js";
+import { PermanentError, RetryableError } from "../../../../streams/src/index.js";
 import { OutboundErrorCode } from "./errors.js";
 import {
   ensureTransfer,

@@ -6,9 +6,7 @@
  * replica — finds the same ones; each event's id derives from the order and the boundary, so JetStream
  * keeps one whoever publishes it.
  */
-import { derivedEventId } from "../../../../streams/src/envelope.js";
-import type { Logger } from "../../../../streams/src/logger.js";
-import type { EventPublisher } from "../../../../streams/src/publisher.js";
+import { derivedEventId, type EventPublisher, type Logger } from "../../../../streams/src/index.js";
 import type { OdooClient } from "../odoo/index.js";
 import { OPEN_STATES } from "./production/family.js";
 import { POSTING_MODEL } from "./production/postings.js";

@@ -8,8 +8,8 @@
  * The checks are created in one call carrying the event id; a redelivered ShipmentBlocked finds them.
  * Passing a passed check changes nothing, so ShipmentCleared needs no key of its own.
  */
-import type { ShipmentBlocked, ShipmentCleared } from "../../../../contracts/src/events.generated.js";
-import { PermanentError } from "../../../../streams/src/consumer.js";
+import type { ShipmentBlocked, ShipmentCleared } from "../../../../contracts/src/index.js";
+import { PermanentError } from "../../../../streams/src/index.js";
 import { OdooError } from "../odoo/index.js";
 import { OutboundErrorCode } from "./errors.js";
 import {

@@ -8,8 +8,7 @@
  * (`x_threadline_event_id` on the record created or written), every posting searches for it first,
  * and a record found carrying it tells from its state where to resume.
  */
-import { PermanentError } from "../../../../streams/src/consumer.js";
-import type { Logger } from "../../../../streams/src/logger.js";
+import { type Logger, PermanentError } from "../../../../streams/src/index.js";
 import type { EquipmentMap } from "../equipment.js";
 import type { OdooFields } from "../fields.js";
 import { type OdooClient, OdooError } from "../odoo/index.js";

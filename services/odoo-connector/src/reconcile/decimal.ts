@@ -5,7 +5,7 @@
  * BoM ratio of quantities in reconciliation is bigint arithmetic here; Odoo's floats are rounded to
  * micro-units once, where they are read. Ten reports of 0.1 kg add up to 1 kg, not 0.9999999999999999.
  */
-import { formatDecimal, parseDecimal } from "../../../../contracts/src/avro.js";
+import { formatDecimal, parseDecimal } from "../../../../contracts/src/index.js";
 
 export type Micros = bigint;
 

@@ -23,9 +23,8 @@
 import { rename, rm, writeFile } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
-import type { EventCodec } from "../../../../contracts/src/codec.js";
-import type { Logger } from "../../../../streams/src/logger.js";
-import { silentLogger } from "../../../../streams/src/logger.js";
+import type { EventCodec } from "../../../../contracts/src/index.js";
+import { type Logger, silentLogger } from "../../../../streams/src/index.js";
 import { EquipmentMap } from "../equipment.js";
 import { odooFields } from "../fields.js";
 import { reconcileMetrics } from "../metrics.js";

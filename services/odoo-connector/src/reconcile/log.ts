@@ -7,12 +7,15 @@
 
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { EventCodec } from "../../../../contracts/src/codec.js";
-import type { ProductionReported } from "../../../../contracts/src/events.generated.js";
-import { readDeadLetter } from "../../../../streams/src/dead-letter.js";
-import { CE } from "../../../../streams/src/envelope.js";
-import { DLQ_STREAM, dlqSubject } from "../../../../streams/src/names.js";
-import { readEvents, readStream } from "../../../../streams/src/read.js";
+import type { EventCodec, ProductionReported } from "../../../../contracts/src/index.js";
+import {
+  CE,
+  DLQ_STREAM,
+  dlqSubject,
+  readDeadLetter,
+  readEvents,
+  readStream,
+} from "../../../../streams/src/index.js";
 import { CONNECTOR_DURABLES } from "../manifest.js";
 import { type Micros, microsOf } from "./decimal.js";
 

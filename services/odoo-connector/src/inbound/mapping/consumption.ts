@@ -6,7 +6,7 @@
  * produce when the move is read. Ids derive from the move and the lot: once per edge. Component
  * scraps are not consumption (they go out as GoodsMovementPosted SCRAP with the order).
  */
-import type { MaterialConsumed } from "../../../../../contracts/src/events.generated.js";
+import type { MaterialConsumed } from "../../../../../contracts/src/index.js";
 import type { Emission, InboundSource, MappingContext, PageResult } from "../source.js";
 import { m2oId, m2oName, num, type OdooRow, odooDate, productOf, quantity, text, x2mIds } from "../values.js";
 

@@ -8,7 +8,7 @@
  * order later keeps `orderRef: null`. `expiresAt` needs the product_expiry module
  * (`expiration_date`), read only when the server has it.
  */
-import type { LotRegistered } from "../../../../../contracts/src/events.generated.js";
+import type { LotRegistered } from "../../../../../contracts/src/index.js";
 import type { Emission, InboundSource, MappingContext, PageResult } from "../source.js";
 import { m2oId, type OdooRow, odooDate, productOf, text, x2mIds } from "../values.js";
 

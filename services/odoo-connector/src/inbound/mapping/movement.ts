@@ -21,7 +21,7 @@
  *
  * Key: the transfer's name, else the move's reference (the order's name for production moves).
  */
-import type { GoodsMovementPosted, MovementType } from "../../../../../contracts/src/events.generated.js";
+import type { GoodsMovementPosted, MovementType } from "../../../../../contracts/src/index.js";
 import type { Emission, InboundSource, MappingContext, PageResult } from "../source.js";
 import { m2oId, m2oName, type OdooRow, odooDate, productOf, quantity, text, x2mIds } from "../values.js";
 

@@ -29,7 +29,7 @@ import type {
   ProductionOrderChanged,
   ProductionOrderReleased,
   ProductRef,
-} from "../../../../../contracts/src/events.generated.js";
+} from "../../../../../contracts/src/index.js";
 import type { Emission, InboundSource, MappingContext, PageResult, StateWrite } from "../source.js";
 import {
   decimal,

@@ -15,7 +15,7 @@ import type {
   ShipmentCancelled,
   ShipmentLine,
   ShipmentRequested,
-} from "../../../../../contracts/src/events.generated.js";
+} from "../../../../../contracts/src/index.js";
 import type { Emission, InboundSource, MappingContext, PageResult } from "../source.js";
 import { m2oId, m2oName, num, type OdooRow, odooDate, productOf, quantity, text, x2mIds } from "../values.js";
 

@@ -7,7 +7,7 @@
  * `_generate_move_from_existing_move`, 16–19), so the returned components are its done moves of
  * other products, into stock; their lots come from the move lines (Odoo copies the original order's).
  */
-import type { ReturnedComponent, UnbuildPosted } from "../../../../../contracts/src/events.generated.js";
+import type { ReturnedComponent, UnbuildPosted } from "../../../../../contracts/src/index.js";
 import type { Emission, InboundSource, MappingContext, PageResult } from "../source.js";
 import { m2oId, m2oName, num, type OdooRow, odooDate, productOf, quantity, text, x2mIds } from "../values.js";
 

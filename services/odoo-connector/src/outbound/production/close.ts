@@ -13,8 +13,8 @@
  * redelivery finds it and resumes — mark done again if the order is still open, then the scrap
  * (found by its own marker), then the dates (by value).
  */
-import type { ProductionRunEnded, RunEndReason } from "../../../../../contracts/src/events.generated.js";
-import { PermanentError } from "../../../../../streams/src/consumer.js";
+import type { ProductionRunEnded, RunEndReason } from "../../../../../contracts/src/index.js";
+import { PermanentError } from "../../../../../streams/src/index.js";
 import { OutboundErrorCode } from "../errors.js";
 import {
   idsOf,

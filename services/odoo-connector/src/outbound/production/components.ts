@@ -2,7 +2,7 @@
  * Components, consumed as Odoo's own form consumes them — and, where Odoo leaves them to a person, as
  * the shop floor did. Used by the production postings (report.ts, serial.ts).
  */
-import type { ProductionReported } from "../../../../../contracts/src/events.generated.js";
+import type { ProductionReported } from "../../../../../contracts/src/index.js";
 import { m2oId, type PostingContext } from "../steps.js";
 import { type FamilyMember, workOrderAt } from "./family.js";
 import { postingsOn } from "./postings.js";

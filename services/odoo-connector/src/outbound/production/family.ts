@@ -9,7 +9,7 @@
  * centres of its work orders (EquipmentMap), so an order split across two lines routes each line's
  * counts to its own half; a member without work orders takes any line's.
  */
-import { PermanentError } from "../../../../../streams/src/consumer.js";
+import { PermanentError } from "../../../../../streams/src/index.js";
 import type { EquipmentMap } from "../../equipment.js";
 import { OutboundErrorCode } from "../errors.js";
 import { m2oId, type PostingContext, type Row } from "../steps.js";

@@ -19,8 +19,8 @@
  * the time logs. A redelivered event finds it and resumes with the steps that follow (components on
  * 17+, the component scrap), each checked on its own.
  */
-import type { ProductionPosted, ProductionReported } from "../../../../../contracts/src/events.generated.js";
-import { PermanentError } from "../../../../../streams/src/consumer.js";
+import type { ProductionPosted, ProductionReported } from "../../../../../contracts/src/index.js";
+import { PermanentError } from "../../../../../streams/src/index.js";
 import { OutboundErrorCode } from "../errors.js";
 import {
   ensureLot,

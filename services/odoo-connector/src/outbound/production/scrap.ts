@@ -4,7 +4,7 @@
  * stock_scrap.py, 16–19) is never answered, because answering it drives stock below zero: it
  * dead-letters with a message a stock keeper can act on.
  */
-import { PermanentError } from "../../../../../streams/src/consumer.js";
+import { PermanentError } from "../../../../../streams/src/index.js";
 import { OutboundErrorCode } from "../errors.js";
 import { type PostingContext, pressButton } from "../steps.js";
 

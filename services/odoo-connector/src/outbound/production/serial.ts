@@ -10,8 +10,8 @@
  * quantity and the serial, then the close, then the scrap of a rejected unit; a redelivery resumes
  * at the first unit not finished.
  */
-import type { ProductionReported } from "../../../../../contracts/src/events.generated.js";
-import { PermanentError } from "../../../../../streams/src/consumer.js";
+import type { ProductionReported } from "../../../../../contracts/src/index.js";
+import { PermanentError } from "../../../../../streams/src/index.js";
 import { OutboundErrorCode } from "../errors.js";
 import {
   MARKER,
