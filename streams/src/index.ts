@@ -24,6 +24,13 @@ export {
   PermanentError,
   RetryableError,
 } from "./consumer.js";
+export {
+  type ConsumerGroup,
+  type HandlerInterceptor,
+  type InterceptedDelivery,
+  type PausePolicy,
+  startConsumers,
+} from "./consumer-group.js";
 export { readDeadLetter } from "./dead-letter.js";
 // Streams, consumers and KV buckets as code, and bringing a server in line with them.
 export {

@@ -20,10 +20,12 @@ import type { z } from "zod";
 import { EventCodec, SchemaRegistry } from "../../contracts/src/index.js";
 import { BaseServiceConfig, loadConfig } from "./config.js";
 import { connectNats, natsSettingsFromEnv } from "./connection.js";
-import { type ConsumerOptions, createEventConsumer, type EventConsumer, handleSignals } from "./consumer.js";
+import { type ConsumerOptions, type EventConsumer, handleSignals } from "./consumer.js";
+import { type HandlerInterceptor, type PausePolicy, startConsumers } from "./consumer-group.js";
 import { ConfigError } from "./errors.js";
 import { createHealthServer, type ReadinessCheck } from "./http.js";
 import { createLogger, type Logger } from "./logger.js";
+import type { ServiceManifest } from "./manifest.js";
 import { defaultRegistry } from "./metrics.js";
 import { defaultInboxPrefix } from "./permissions.js";
 import { EventPublisher } from "./publisher.js";
@@ -42,8 +44,22 @@ export interface ServiceContext<C extends BaseServiceConfig = BaseServiceConfig>
 
 /** What `setup` returns. */
 export interface ServiceParts {
-  /** Consumers to run (logger, metrics and codec are filled in from the context unless given). */
+  /**
+   * Consumers to run (logger, metrics and codec are filled in from the context unless given); with a
+   * manifest, each must be one of its durables.
+   */
   consumers?: ConsumerOptions[];
+  /** Wrap every handler of every consumer, first outermost (consumer-group.ts). */
+  interceptors?: HandlerInterceptor[];
+  /** Pauses every consumer while it says so; `/readyz` names the reason. */
+  pausePolicy?: PausePolicy;
+  /**
+   * Called when the stop begins, before the consumers drain: wake what handlers wait for (a breaker,
+   * a lock), so they give their events back at once instead of at the drain deadline.
+   */
+  onStopping?: () => void;
+  /** Called once the consumers run (e.g. to watch their metrics). */
+  onStarted?: (consumers: readonly EventConsumer[]) => void;
   /** Extra readiness checks (an ERP reachable, a cache warm, ...). */
   checks?: ReadinessCheck[];
   /** Runs after the consumers drained, before the connection closes. */
@@ -51,8 +67,13 @@ export interface ServiceParts {
 }
 
 export interface ServiceOptions<S extends z.ZodObject = typeof BaseServiceConfig> {
-  /** The service name (logs, metrics, `ce-source`, the NATS connection name). */
-  name: string;
+  /**
+   * The service's manifest (streams/src/manifest.ts): its name, and the durables its consumers must
+   * be. @default none: consumers are not checked
+   */
+  manifest?: ServiceManifest;
+  /** The service name (logs, metrics, `ce-source`, the NATS connection name). @default the manifest's */
+  name?: string;
   /** The config schema; extend `BaseServiceConfig` with the service's own keys. @default BaseServiceConfig */
   configSchema?: S;
   /** @default process.env */
@@ -88,11 +109,15 @@ export interface RunningService {
 export async function runService<S extends z.ZodObject = typeof BaseServiceConfig>(
   options: ServiceOptions<S>,
 ): Promise<RunningService> {
+  const name = options.name ?? options.manifest?.service;
+  if (!name) throw new ConfigError("name", "is required (or a manifest naming the service)");
+  if (options.manifest && options.name && options.name !== options.manifest.service)
+    throw new ConfigError("name", `is ${options.name}, but the manifest is ${options.manifest.service}'s`);
   const schema = (options.configSchema ?? BaseServiceConfig) as S;
   const env = options.env ?? process.env;
   const config = loadConfig(schema, { env }) as z.infer<S> & BaseServiceConfig;
   const logger = createLogger({
-    service: options.name,
+    service: name,
     level: config.LOG_LEVEL,
     ...(options.logDestination ? { destination: options.logDestination } : {}),
   });
@@ -120,9 +145,9 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
   }
   const settings = natsSettingsFromEnv({
     ...config,
-    NATS_NAME: options.name,
+    NATS_NAME: name,
     // Replies on a per-service prefix, so its NATS user subscribes to `_INBOX_<service>.>` only.
-    NATS_INBOX_PREFIX: env["NATS_INBOX_PREFIX"] || defaultInboxPrefix(options.name),
+    NATS_INBOX_PREFIX: env["NATS_INBOX_PREFIX"] || defaultInboxPrefix(name),
   } as Record<string, string | undefined>);
   let nc: NatsConnection;
   try {
@@ -148,13 +173,13 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     const js = jetstream(nc);
     const codec = new EventCodec({ writers: await SchemaRegistry.open(nc, { readOnly: true }) });
     const publisher = new EventPublisher(js, codec, {
-      service: options.name,
+      service: name,
       site: config.SITE,
       logger,
       metrics,
     });
     const context: ServiceContext<z.infer<S> & BaseServiceConfig> = {
-      name: options.name,
+      name: name,
       config,
       logger,
       nc,
@@ -165,17 +190,20 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     };
     const parts = await options.setup(context);
     if (parts.onStop) opened.onStop = parts.onStop;
-    const consumers = (parts.consumers ?? []).map((c) =>
-      createEventConsumer(nc, {
-        drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
+    const group = await startConsumers(nc, {
+      consumers: (parts.consumers ?? []).map((c) => ({
         ...c,
         logger: c.logger ?? logger.child({ consumer: c.durable }),
-        metrics: c.metrics ?? metrics,
-        codec: c.codec ?? codec,
-      }),
-    );
-    opened.consumers = consumers;
-    for (const c of consumers) await c.start();
+      })),
+      ...(options.manifest ? { manifest: options.manifest } : {}),
+      ...(parts.interceptors ? { interceptors: parts.interceptors } : {}),
+      ...(parts.pausePolicy ? { pausePolicy: parts.pausePolicy } : {}),
+      defaults: { drainTimeoutMs: config.DRAIN_TIMEOUT_MS, metrics, codec },
+      logger,
+    });
+    const consumers = group.consumers;
+    opened.consumers = [...consumers];
+    parts.onStarted?.(consumers);
 
     checks.splice(
       0,
@@ -184,10 +212,7 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
         name: "nats",
         check: () => (nc.isClosed() || disconnected ? { ok: false, reason: "disconnected" } : { ok: true }),
       },
-      ...consumers.map((c) => ({
-        name: `consumer ${c.stream}/${c.durable}`,
-        check: () => (c.state === "running" ? { ok: true } : { ok: false, reason: c.state }),
-      })),
+      ...group.checks,
       ...(parts.checks ?? []),
     );
     logger.info({ url, consumers: consumers.map((c) => c.durable) }, "service running");
@@ -196,7 +221,8 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     const stop = () => {
       stopping ??= (async () => {
         logger.info("stopping: draining consumers");
-        await Promise.allSettled(consumers.map((c) => c.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS })));
+        parts.onStopping?.();
+        await group.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS });
         await parts.onStop?.();
         await http.close();
         // A drain needs the server; when it is gone, do not hang the exit: close after a grace period.

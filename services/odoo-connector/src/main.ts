@@ -16,7 +16,7 @@ import { INBOUND_DEFAULTS, InboundSync, registerOdooWebhook } from "./inbound/in
 import { odooConnectorManifest } from "./manifest.js";
 import { OdooClient } from "./odoo/client.js";
 import { checkOdooSetup } from "./odoo-setup.js";
-import { startOutbound } from "./outbound/index.js";
+import { outboundParts } from "./outbound/index.js";
 import { startShiftSchedule } from "./outbound/shifts.js";
 import { type ReconcileOptions, reconcile, recordDrift } from "./reconcile/index.js";
 
@@ -30,7 +30,7 @@ export async function startOdooConnector(
   // Built by setup; the webhook route exists (and the port is bound) before it is.
   let inbound: InboundSync | undefined;
   return runService({
-    name: odooConnectorManifest.service,
+    manifest: odooConnectorManifest,
     configSchema: OdooConnectorConfig,
     env,
     ...options,
@@ -82,7 +82,7 @@ export async function startOdooConnector(
         logger,
         registry: metrics,
       });
-      const outbound = await startOutbound({
+      const outbound = await outboundParts({
         nc,
         client,
         publisher,
@@ -118,12 +118,17 @@ export async function startOdooConnector(
           ? startShiftSchedule({ client, publisher, site: config.SITE, shifts: config.CLOSE_SHIFTS, logger })
           : () => undefined;
       return {
-        checks: [...outbound.checks],
+        // The outbound durables (the manifest's), Odoo's gate around every posting, and the
+        // breaker pausing them while Odoo is down: runService runs them.
+        consumers: outbound.consumers,
+        interceptors: outbound.interceptors,
+        ...(outbound.pausePolicy ? { pausePolicy: outbound.pausePolicy } : {}),
+        onStarted: (consumers) => outbound.onStarted(consumers),
+        onStopping: () => outbound.onStopping(),
         onStop: async () => {
           stopReconciling();
           stopShifts();
           await sync.stop();
-          await outbound.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS });
           await client.close();
         },
       };

@@ -2,10 +2,13 @@
 export { type DowntimePostingOptions, postDowntimeEnded, postDowntimeStarted } from "./downtime.js";
 export { isCircuitOpen, OutboundErrorCode, odooErrorCode, toConsumerError } from "./errors.js";
 export {
+  breakerPausePolicy,
   OUTBOUND_DEFAULTS,
   type Outbound,
   type OutboundDurable,
   type OutboundOptions,
+  type OutboundParts,
+  outboundParts,
   productionPostedId,
   startOutbound,
 } from "./outbound.js";

@@ -2,17 +2,18 @@
  * The outbound half of the Odoo connector: the durables that post shop-floor events to Odoo, wired
  * to the posting functions, the Odoo client's circuit breaker and the connector's metrics.
  *
- *     const outbound = await startOutbound({ nc, client, publisher, codec, logger, registry,
- *       site: config.SITE, workcenterByLine: { "line-1": "ASM1" } });
- *     // readiness: outbound.checks; shutdown: await outbound.stop()
+ *     // in the service: runService runs the parts (consumers, the Odoo gate, the breaker's pause)
+ *     const parts = await outboundParts({ nc, client, publisher, codec, logger, registry, site, … });
+ *     // elsewhere (tests, benches): started on their own
+ *     const outbound = await startOutbound({ … }); // readiness: outbound.checks; await outbound.stop()
  *
  * - Postings of one production order run one at a time and in stream order (ordered consumer keyed
  *   by the payload's order, not by `ce-subject`, which the machine bridge sets to the machine).
  * - Odoo's permanent errors dead-letter the event (code `ODOO_<NAME>`, message `<python name>:
  *   <Odoo's message>`); transient ones are retried by the consumer with jittered backoff, after the
  *   client's own jittered retries. A retry is always safe: every posting looks for its event id first.
- * - When the client's circuit breaker opens, every outbound consumer is paused (events wait in the
- *   stream); when it half-opens they resume, and one posting at a time probes Odoo until it closes.
+ * - When the client's circuit breaker opens, every outbound consumer is paused by the SDK's pause
+ *   policy (`breakerPausePolicy`; events wait in the stream); when it half-opens they resume, and one posting at a time probes Odoo until it closes.
  *   Postings already running wait for the breaker instead of failing, so an outage does not use up
  *   their deliveries.
  */
@@ -33,7 +34,6 @@ import {
   ConfigError,
   type ConsumedEvent,
   type ConsumerOptions,
-  createEventConsumer,
   defaultRegistry,
   derivedEventId,
   type EventConsumer,
@@ -41,16 +41,19 @@ import {
   type EventHandlers,
   type EventPublisher,
   type HandlerContext,
+  type HandlerInterceptor,
   isRetryable,
   type Logger,
+  type PausePolicy,
   type ReadinessCheck,
   silentLogger,
+  startConsumers,
 } from "../../../../streams/src/index.js";
 import { EquipmentMap } from "../equipment.js";
 import { odooFields } from "../fields.js";
 import { CONNECTOR_DURABLES, odooConnectorManifest } from "../manifest.js";
 import { connectorMetrics } from "../metrics.js";
-import type { BreakerState, OdooClient } from "../odoo/index.js";
+import type { CircuitBreaker, OdooClient } from "../odoo/index.js";
 import { postDowntimeEnded, postDowntimeStarted } from "./downtime.js";
 import { toConsumerError } from "./errors.js";
 import { BreakerGate } from "./gate.js";
@@ -156,8 +159,19 @@ export interface Outbound {
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }
 
-/** Creates and starts the outbound consumers. */
-export async function startOutbound(options: OutboundOptions): Promise<Outbound> {
+/** What runService (or {@link startOutbound}) runs: the consumers, the Odoo gate and the breaker's pause. */
+export interface OutboundParts {
+  readonly consumers: ConsumerOptions[];
+  readonly interceptors: HandlerInterceptor[];
+  readonly pausePolicy?: PausePolicy;
+  /** Starts the backlog gauge over the running consumers. */
+  onStarted(consumers: readonly EventConsumer[]): void;
+  /** Wakes postings waiting for the breaker (they give their events back) and stops the gauge. */
+  onStopping(): void;
+}
+
+/** The outbound consumers, their interceptor and pause policy, not started. */
+export async function outboundParts(options: OutboundOptions): Promise<OutboundParts> {
   if (!options.site)
     throw new ConfigError("site", "is required (the site of published ProductionPosted events)");
   const codec = options.codec ?? new EventCodec();
@@ -179,22 +193,29 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
   const equipment = new EquipmentMap(options.workcenterByLine ?? {}, options.lineByWorkcenter);
   const closeOptions = options.close ?? {};
 
-  /** Wraps a posting function as a handler: breaker gate, errors, metrics, logs. */
+  /**
+   * Around every posting: the breaker gate (a posting waits for Odoo instead of using a delivery),
+   * Odoo's errors as the consumer's (permanent → dead letter, else retried), the dead-letter count.
+   */
+  const odooGate: HandlerInterceptor = async ({ event, ctx }, next) => {
+    try {
+      await gate.run(ctx.signal, next);
+    } catch (err) {
+      const failure = toConsumerError(err);
+      if (!isRetryable(failure) || ctx.lastAttempt)
+        metrics.postings.inc({ event_type: event.type, outcome: "dead_lettered" });
+      throw failure;
+    }
+  };
+
+  /** A posting function as a handler: the ProductionPosted it leads to, metrics, logs. */
   function handler<K extends EventType>(
     type: K,
     post: (ctx: PostingContext, event: ConsumedEvent<EventPayloads[K]>) => Promise<PostingResult>,
   ): EventHandler<EventPayloads[K]> {
     return async (event, hctx: HandlerContext) => {
       const ctx: PostingContext = { odoo: client, fields, setup, equipment, logger: hctx.logger };
-      let result: PostingResult;
-      try {
-        result = await gate.run(hctx.signal, () => post(ctx, event));
-      } catch (err) {
-        const failure = toConsumerError(err);
-        if (!isRetryable(failure) || hctx.lastAttempt)
-          metrics.postings.inc({ event_type: type, outcome: "dead_lettered" });
-        throw failure;
-      }
+      const result = await post(ctx, event);
       const acceptedAt = Date.now();
       const production = result as ProductionPosting;
       if (production.posted)
@@ -262,86 +283,77 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
 
   for (const type of ORDERED_TYPES) await learnWriter(codec, type, logger);
   const tuning = options.consumer ?? {};
-  const consumers: EventConsumer[] = [];
-  for (const which of options.only ?? DURABLES) {
-    const consumerOptions: ConsumerOptions = {
-      stream: OUTBOUND_DEFAULTS.streams[which],
-      durable: options.durables?.[which] ?? OUTBOUND_DEFAULTS.durables[which],
-      handlers: handlersOf[which],
-      // Other event types of the stream (inspections, shipment requests, …) are not for Odoo.
-      onUnhandledType: "ack",
-      ordered: true,
-      concurrency: tuning.concurrency ?? OUTBOUND_DEFAULTS.concurrency,
-      codec,
-      logger: logger.child({ consumer: which }),
-      metrics: registry,
-      ...(which === "production" ? { orderingKey: orderOf(codec) } : {}),
-      ...(tuning.maxBuffered !== undefined ? { maxBuffered: tuning.maxBuffered } : {}),
-      ...(tuning.retryBackoff !== undefined ? { retryBackoff: tuning.retryBackoff } : {}),
-      ...(tuning.maxDeliver !== undefined ? { maxDeliver: tuning.maxDeliver } : {}),
-      ...(tuning.drainTimeoutMs !== undefined ? { drainTimeoutMs: tuning.drainTimeoutMs } : {}),
-      ...(tuning.pullExpiresMs !== undefined ? { pullExpiresMs: tuning.pullExpiresMs } : {}),
-      ...(tuning.infoIntervalMs !== undefined ? { infoIntervalMs: tuning.infoIntervalMs } : {}),
-    };
-    consumers.push(createEventConsumer(options.nc, consumerOptions));
-  }
-  try {
-    for (const c of consumers) await c.start();
-  } catch (err) {
-    await Promise.allSettled(consumers.map((c) => c.stop({ timeoutMs: 1_000 })));
-    throw err;
-  }
-
-  // Breaker → pause / resume. Only consumers paused here are resumed here.
-  const pausedByBreaker = new Set<EventConsumer>();
-  const onBreaker = (state: BreakerState) => {
-    for (const c of consumers) {
-      if (state === "open" && c.state === "running") {
-        c.pause();
-        pausedByBreaker.add(c);
-      } else if (state !== "open" && pausedByBreaker.has(c)) {
-        pausedByBreaker.delete(c);
-        if (c.state === "paused") c.resume();
-      }
-    }
-    logger.warn(
-      { breaker: state },
-      state === "open"
-        ? "Odoo is down: outbound consumers paused"
-        : "Odoo breaker changed: outbound consumers resumed",
-    );
-  };
-  const pauseWhenOpen = options.pauseWhenBreakerOpen ?? OUTBOUND_DEFAULTS.pauseWhenBreakerOpen;
-  const stopListening = pauseWhenOpen ? client.breaker.onChange(onBreaker) : () => undefined;
-  if (pauseWhenOpen && client.breaker.state === "open") onBreaker("open");
-
-  const checks: ReadinessCheck[] = consumers.map((c) => ({
-    name: `consumer ${c.stream}/${c.durable}`,
-    check: () =>
-      c.state === "running"
-        ? { ok: true }
-        : { ok: false, reason: pausedByBreaker.has(c) ? "paused: Odoo circuit breaker open" : c.state },
+  const consumers: ConsumerOptions[] = (options.only ?? DURABLES).map((which) => ({
+    stream: OUTBOUND_DEFAULTS.streams[which],
+    durable: options.durables?.[which] ?? OUTBOUND_DEFAULTS.durables[which],
+    handlers: handlersOf[which],
+    // Other event types of the stream (inspections, shipment requests, …) are not for Odoo.
+    onUnhandledType: "ack",
+    ordered: true,
+    concurrency: tuning.concurrency ?? OUTBOUND_DEFAULTS.concurrency,
+    codec,
+    logger: logger.child({ consumer: which }),
+    metrics: registry,
+    ...(which === "production" ? { orderingKey: orderOf(codec) } : {}),
+    ...(tuning.maxBuffered !== undefined ? { maxBuffered: tuning.maxBuffered } : {}),
+    ...(tuning.retryBackoff !== undefined ? { retryBackoff: tuning.retryBackoff } : {}),
+    ...(tuning.maxDeliver !== undefined ? { maxDeliver: tuning.maxDeliver } : {}),
+    ...(tuning.drainTimeoutMs !== undefined ? { drainTimeoutMs: tuning.drainTimeoutMs } : {}),
+    ...(tuning.pullExpiresMs !== undefined ? { pullExpiresMs: tuning.pullExpiresMs } : {}),
+    ...(tuning.infoIntervalMs !== undefined ? { infoIntervalMs: tuning.infoIntervalMs } : {}),
   }));
 
-  const backlogTimer = setInterval(
-    () => void mirrorBacklog(registry, consumers, metrics.backlog),
-    tuning.infoIntervalMs ?? OUTBOUND_DEFAULTS.backlogIntervalMs,
-  );
-  backlogTimer.unref();
-
-  let stopping: Promise<void> | undefined;
+  let backlogTimer: NodeJS.Timeout | undefined;
   return {
     consumers,
-    checks,
+    interceptors: [odooGate],
+    ...((options.pauseWhenBreakerOpen ?? OUTBOUND_DEFAULTS.pauseWhenBreakerOpen)
+      ? { pausePolicy: breakerPausePolicy(client.breaker) }
+      : {}),
+    onStarted(started) {
+      backlogTimer = setInterval(
+        () => void mirrorBacklog(registry, started, metrics.backlog),
+        tuning.infoIntervalMs ?? OUTBOUND_DEFAULTS.backlogIntervalMs,
+      );
+      backlogTimer.unref();
+    },
+    onStopping() {
+      clearInterval(backlogTimer);
+      gate.close();
+    },
+  };
+}
+
+/** Creates and starts the outbound consumers (outside runService: tests, benches). */
+export async function startOutbound(options: OutboundOptions): Promise<Outbound> {
+  const parts = await outboundParts(options);
+  const group = await startConsumers(options.nc, {
+    consumers: parts.consumers,
+    interceptors: parts.interceptors,
+    ...(parts.pausePolicy ? { pausePolicy: parts.pausePolicy } : {}),
+    logger: (options.logger ?? silentLogger).child({ component: "odoo-outbound" }),
+  });
+  parts.onStarted(group.consumers);
+  let stopping: Promise<void> | undefined;
+  return {
+    consumers: group.consumers,
+    checks: group.checks,
     stop(stopOptions = {}) {
       stopping ??= (async () => {
-        clearInterval(backlogTimer);
-        stopListening();
-        gate.close();
-        await Promise.all(consumers.map((c) => c.stop(stopOptions)));
+        parts.onStopping();
+        await group.stop(stopOptions);
       })();
       return stopping;
     },
+  };
+}
+
+/** Consumers pause while Odoo's circuit breaker is open; they resume when it half-opens. */
+export function breakerPausePolicy(breaker: CircuitBreaker): PausePolicy {
+  return {
+    paused: () => breaker.state === "open",
+    reason: () => "Odoo circuit breaker open",
+    onChange: (listener) => breaker.onChange(() => listener()),
   };
 }
 

@@ -1,0 +1,193 @@
+/**
+ * The consumers of one service, started and stopped together: checked against the service's
+ * manifest, every handler wrapped by the service's interceptors, and all of them paused while the
+ * service's pause policy says so (an ERP's circuit breaker open, a downstream store full). runService
+ * runs a service's consumers through it; a service that runs consumers outside runService (a test,
+ * a bench) uses it directly.
+ *
+ * ```ts
+ * const group = await startConsumers(nc, {
+ *   manifest,
+ *   consumers: [{ stream: "MFG_PRODUCTION", durable: "order-progress-reports", handlers }],
+ *   interceptors: [async ({ event }, next) => { const t = Date.now(); await next(); observe(Date.now() - t); }],
+ *   pausePolicy: { paused: () => breaker.isOpen, reason: () => "ERP down", onChange: (f) => breaker.onChange(f) },
+ * });
+ * ```
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import { createEventConsumer } from "./consumer/event-consumer.js";
+import type { ConsumerOptions } from "./consumer/options.js";
+import type { ConsumedEvent, EventConsumer, EventHandler, HandlerContext } from "./consumer/types.js";
+import { ConfigError } from "./errors.js";
+import type { ReadinessCheck } from "./http.js";
+import type { Logger } from "./logger.js";
+import type { ServiceManifest } from "./manifest.js";
+
+/** One delivery as an interceptor sees it. */
+export interface InterceptedDelivery {
+  readonly stream: string;
+  readonly durable: string;
+  readonly event: ConsumedEvent<unknown>;
+  readonly ctx: HandlerContext;
+}
+
+/**
+ * Wraps every handler of the service: runs code before and after it, maps its errors, or does not
+ * call `next()` at all (the event is then acknowledged as handled). The first interceptor is the
+ * outermost.
+ */
+export type HandlerInterceptor = (delivery: InterceptedDelivery, next: () => Promise<void>) => Promise<void>;
+
+/** When the service's consumers must stop pulling (running handlers finish; nothing is lost). */
+export interface PausePolicy {
+  /** Whether they must be paused now. */
+  paused(): boolean;
+  /** Why, for `/readyz` and the logs (e.g. "Odoo circuit breaker open"). */
+  reason(): string;
+  /** Calls `listener` whenever `paused()` may have changed; returns the unsubscribe. */
+  onChange(listener: () => void): () => void;
+}
+
+export interface ConsumerGroupOptions {
+  readonly consumers: readonly ConsumerOptions[];
+  /** When given, every consumer's durable must be one the manifest declares, on the same stream. */
+  readonly manifest?: ServiceManifest;
+  /** @default none */
+  readonly interceptors?: readonly HandlerInterceptor[];
+  /** @default never paused */
+  readonly pausePolicy?: PausePolicy;
+  /** Filled in for consumers that do not set them. */
+  readonly defaults?: Partial<Pick<ConsumerOptions, "logger" | "metrics" | "codec" | "drainTimeoutMs">>;
+  /** Where the pause policy's changes are logged. */
+  readonly logger?: Logger;
+}
+
+/** Started consumers; `checks` say each is running (or why not) for `/readyz`. */
+export interface ConsumerGroup {
+  readonly consumers: readonly EventConsumer[];
+  readonly checks: readonly ReadinessCheck[];
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+/**
+ * Checks the consumers against the manifest, wraps their handlers, starts them (all or none: a
+ * failing start stops those already started) and follows the pause policy.
+ *
+ * @throws {ConfigError} naming a durable the manifest does not declare, or declares on another stream.
+ */
+export async function startConsumers(
+  nc: NatsConnection,
+  options: ConsumerGroupOptions,
+): Promise<ConsumerGroup> {
+  if (options.manifest) checkAgainstManifest(options.manifest, options.consumers);
+  const interceptors = options.interceptors ?? [];
+  const consumers = options.consumers.map((c) =>
+    createEventConsumer(nc, {
+      ...options.defaults,
+      ...c,
+      ...(c.handlers && interceptors.length > 0
+        ? { handlers: wrapHandlers(c.handlers, c, interceptors) as ConsumerOptions["handlers"] }
+        : {}),
+      ...(c.handler && interceptors.length > 0 ? { handler: wrap(c.handler, c, interceptors) } : {}),
+    }),
+  );
+  try {
+    for (const c of consumers) await c.start();
+  } catch (err) {
+    await Promise.allSettled(consumers.map((c) => c.stop({ timeoutMs: 1_000 })));
+    throw err;
+  }
+
+  // Only consumers paused by the policy are resumed by it: one paused by hand stays paused.
+  const pausedByPolicy = new Set<EventConsumer>();
+  const policy = options.pausePolicy;
+  const follow = () => {
+    if (!policy) return;
+    const paused = policy.paused();
+    let changed = 0;
+    for (const c of consumers) {
+      if (paused && c.state === "running") {
+        c.pause();
+        pausedByPolicy.add(c);
+        changed++;
+      } else if (!paused && pausedByPolicy.delete(c) && c.state === "paused") {
+        c.resume();
+        changed++;
+      }
+    }
+    if (changed > 0)
+      options.logger?.warn(
+        { consumers: changed, ...(paused ? { reason: policy.reason() } : {}) },
+        paused ? "consumers paused" : "consumers resumed",
+      );
+  };
+  const unsubscribe = policy?.onChange(follow) ?? (() => undefined);
+  follow();
+
+  const checks: ReadinessCheck[] = consumers.map((c) => ({
+    name: `consumer ${c.stream}/${c.durable}`,
+    check: () =>
+      c.state === "running"
+        ? { ok: true }
+        : {
+            ok: false,
+            reason: pausedByPolicy.has(c) && policy ? `paused: ${policy.reason()}` : c.state,
+          },
+  }));
+  let stopping: Promise<void> | undefined;
+  return {
+    consumers,
+    checks,
+    stop(stopOptions = {}) {
+      stopping ??= (async () => {
+        unsubscribe();
+        await Promise.allSettled(consumers.map((c) => c.stop(stopOptions)));
+      })();
+      return stopping;
+    },
+  };
+}
+
+function checkAgainstManifest(manifest: ServiceManifest, consumers: readonly ConsumerOptions[]): void {
+  const declared = manifest.consumers ?? {};
+  for (const c of consumers) {
+    const d = declared[c.durable];
+    if (!d)
+      throw new ConfigError(
+        `consumers.${c.durable}`,
+        `is not declared in ${manifest.service}'s manifest (declared: ${Object.keys(declared).join(", ") || "none"}): declare it there, so streams apply creates it and the service's NATS user may pull from it`,
+      );
+    if (d.stream !== c.stream)
+      throw new ConfigError(
+        `consumers.${c.durable}.stream`,
+        `is ${c.stream}, but ${manifest.service}'s manifest declares it on ${d.stream}`,
+      );
+  }
+}
+
+function wrapHandlers(
+  handlers: Readonly<Record<string, EventHandler<never> | undefined>>,
+  c: ConsumerOptions,
+  interceptors: readonly HandlerInterceptor[],
+): Record<string, EventHandler<unknown>> {
+  const out: Record<string, EventHandler<unknown>> = {};
+  for (const [type, h] of Object.entries(handlers))
+    if (h) out[type] = wrap(h as EventHandler<unknown>, c, interceptors);
+  return out;
+}
+
+function wrap(
+  handler: EventHandler<never>,
+  c: ConsumerOptions,
+  interceptors: readonly HandlerInterceptor[],
+): EventHandler<unknown> {
+  return (event, ctx) => {
+    const delivery: InterceptedDelivery = { stream: c.stream, durable: c.durable, event, ctx };
+    const run = (i: number): Promise<void> => {
+      const interceptor = interceptors[i];
+      if (!interceptor) return (handler as EventHandler<unknown>)(event, ctx);
+      return interceptor(delivery, () => run(i + 1));
+    };
+    return run(0);
+  };
+}
