@@ -14,6 +14,7 @@
  * });
  * ```
  */
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createEventConsumer } from "./consumer/event-consumer.js";
 import type { ConsumerOptions } from "./consumer/options.js";
@@ -22,6 +23,7 @@ import { ConfigError } from "./errors.js";
 import type { ReadinessCheck } from "./http.js";
 import type { Logger } from "./logger.js";
 import type { ServiceManifest } from "./manifest.js";
+import { connectedServerHas } from "./server-features.js";
 
 /** One delivery as an interceptor sees it. */
 export interface InterceptedDelivery {
@@ -56,6 +58,16 @@ export interface ConsumerGroupOptions {
   readonly interceptors?: readonly HandlerInterceptor[];
   /** @default never paused */
   readonly pausePolicy?: PausePolicy;
+  /**
+   * Also pause the durables on the server while the policy pauses them (nats-server 2.11+,
+   * `$JS.API.CONSUMER.PAUSE`): `nats consumer info` shows them paused and every replica sharing a
+   * durable stops, not only this one. The server pause is a lease, renewed while paused, so a process
+   * that dies paused leaves its durables paused for at most `serverPauseLeaseMs`. On older servers
+   * the pause is the client's alone. @default true
+   */
+  readonly serverPause?: boolean;
+  /** @default 120000 */
+  readonly serverPauseLeaseMs?: number;
   /** Filled in for consumers that do not set them. */
   readonly defaults?: Partial<Pick<ConsumerOptions, "logger" | "metrics" | "codec" | "drainTimeoutMs">>;
   /** Where the pause policy's changes are logged. */
@@ -101,6 +113,10 @@ export async function startConsumers(
   // Only consumers paused by the policy are resumed by it: one paused by hand stays paused.
   const pausedByPolicy = new Set<EventConsumer>();
   const policy = options.pausePolicy;
+  const onServer =
+    (options.serverPause ?? true) && connectedServerHas(nc, "consumerPauseApi")
+      ? new ServerPause(nc, options.serverPauseLeaseMs ?? 120_000, options.logger)
+      : undefined;
   const follow = () => {
     if (!policy) return;
     const paused = policy.paused();
@@ -109,8 +125,10 @@ export async function startConsumers(
       if (paused && c.state === "running") {
         c.pause();
         pausedByPolicy.add(c);
+        onServer?.pause(c);
         changed++;
       } else if (!paused && pausedByPolicy.delete(c) && c.state === "paused") {
+        onServer?.resume(c);
         c.resume();
         changed++;
       }
@@ -141,11 +159,61 @@ export async function startConsumers(
     stop(stopOptions = {}) {
       stopping ??= (async () => {
         unsubscribe();
+        // A stopped service leaves nothing paused on the server for the replicas that stay.
+        await onServer?.resumeAll();
         await Promise.allSettled(consumers.map((c) => c.stop(stopOptions)));
       })();
       return stopping;
     },
   };
+}
+
+/**
+ * Durables paused on the server as a renewed lease. Failures (a user without the PAUSE grant, the
+ * server away) are logged, never thrown: the client-side pause holds either way.
+ */
+class ServerPause {
+  readonly #leases = new Map<EventConsumer, NodeJS.Timeout>();
+  readonly #jsm: Promise<JetStreamManager>;
+
+  constructor(
+    nc: NatsConnection,
+    private readonly leaseMs: number,
+    private readonly logger: Logger | undefined,
+  ) {
+    this.#jsm = jetstreamManager(nc, { checkAPI: false });
+  }
+
+  pause(c: EventConsumer): void {
+    const renew = () => void this.#request(c, new Date(Date.now() + this.leaseMs));
+    renew();
+    const timer = setInterval(renew, this.leaseMs / 2);
+    timer.unref();
+    this.#leases.set(c, timer);
+  }
+
+  resume(c: EventConsumer): Promise<void> {
+    const timer = this.#leases.get(c);
+    if (!timer) return Promise.resolve();
+    clearInterval(timer);
+    this.#leases.delete(c);
+    return this.#request(c, new Date(0));
+  }
+
+  async resumeAll(): Promise<void> {
+    await Promise.all([...this.#leases.keys()].map((c) => this.resume(c)));
+  }
+
+  async #request(c: EventConsumer, until: Date): Promise<void> {
+    try {
+      await (await this.#jsm).consumers.pause(c.stream, c.durable, until);
+    } catch (err) {
+      this.logger?.warn(
+        { err, stream: c.stream, durable: c.durable },
+        "could not pause or resume the durable on the server; the client-side pause holds",
+      );
+    }
+  }
 }
 
 function checkAgainstManifest(manifest: ServiceManifest, consumers: readonly ConsumerOptions[]): void {

@@ -219,6 +219,10 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
     );
     pub(`$JS.API.CONSUMER.MSG.NEXT.${s}.${d}`, `${who}: pull requests (fetch)`);
     pub(`$JS.ACK.${s}.${d}.>`, `${who}: ack, nak with delay, +WPI (working), +TERM of its deliveries`);
+    pub(
+      `$JS.API.CONSUMER.PAUSE.${s}.${d}`,
+      `${who}: a pause policy pauses the durable on the server (2.11+, a renewed lease) and resumes it`,
+    );
     pub(dlqSubject(s, d), `${who}: dead letters to ${DLQ_STREAM}`);
     const filters = declared.filterSubjects;
     const recreate = c.recreate ?? filters.length <= 1;

@@ -99,6 +99,13 @@ export const SERVER_FEATURES = {
     without:
       "plain +TERM (older servers redeliver a +TERM with a reason); the reason stays in the dead letter",
   },
+  consumerPauseApi: {
+    label: "pausing a durable on the server ($JS.API.CONSUMER.PAUSE)",
+    since: "2.11.0",
+    declaration: false,
+    without:
+      "a pause policy pauses the service's own pulls only; `nats consumer info` shows the durable active",
+  },
 } as const;
 export type ServerFeature = keyof typeof SERVER_FEATURES;
 

@@ -18,6 +18,7 @@ import { serviceManifest } from "../../streams/src/manifest.js";
 import { DLQ_STREAM } from "../../streams/src/names.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { readMessages } from "../../streams/src/read.js";
+import { connectedServerHas } from "../../streams/src/server-features.js";
 import { withJetStream } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
 
@@ -168,10 +169,36 @@ describe("consumer group", () => {
     assert.deepEqual(handled, ["before"], "nothing is delivered while paused");
     const info = await (await jetstreamManager(nc)).consumers.info(STREAM, DURABLE);
     assert.equal(info.num_pending, 1, "the event waits in the stream");
+    // Where the server can (2.11+), the durable is paused there too: every replica stops, ops see it.
+    const onServer = connectedServerHas(nc, "consumerPauseApi");
+    if (onServer)
+      await until(
+        "paused on the server",
+        async () => (await jsm.consumers.info(STREAM, DURABLE)).paused === true,
+      );
 
     policy.set(false);
     await until("delivered after the resume", () => handled.includes("while-paused"));
     assert.deepEqual(await group.checks[0]?.check(), { ok: true });
+    if (onServer) assert.ok(!(await jsm.consumers.info(STREAM, DURABLE)).paused, "resumed on the server");
+  });
+
+  test("a service that stops while paused leaves its durable resumed on the server for the replicas that stay", async (t) => {
+    const { nc, jsm } = await withJetStream(t);
+    await setup(jsm);
+    const policy = switchable("Odoo down");
+    const group = await startConsumers(nc, {
+      consumers: [consumer(async () => undefined)],
+      pausePolicy: policy,
+    });
+    policy.set(true);
+    if (connectedServerHas(nc, "consumerPauseApi"))
+      await until(
+        "paused on the server",
+        async () => (await jsm.consumers.info(STREAM, DURABLE)).paused === true,
+      );
+    await group.stop({ timeoutMs: 1_000 });
+    assert.ok(!(await jsm.consumers.info(STREAM, DURABLE)).paused);
   });
 
   test("a consumer paused by hand stays paused when the policy lifts", async (t) => {
