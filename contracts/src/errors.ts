@@ -1,11 +1,14 @@
+import type { CatalogedErrorCode, ErrorCode } from "./error-catalog.js";
+
 /**
- * The base of every Threadline error: a stable machine-readable `code`, a message that says what
- * was wrong and what to do next, and the original `cause` kept for logs.
+ * The base of every Threadline error: a stable machine-readable `code` from the catalogue
+ * (error-catalog.ts, docs/errors.md), a message that says what was wrong and what to do next, and the
+ * original `cause` kept for logs.
  */
 export class ThreadlineError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -27,7 +30,8 @@ export const ContractErrorCode = {
   Incompatible: "SCHEMA_INCOMPATIBLE",
   RegistryConflict: "REGISTRY_CONFLICT",
   RegistryNotFound: "REGISTRY_NOT_FOUND",
-} as const;
+  RegistryReadOnly: "REGISTRY_READ_ONLY",
+} as const satisfies Record<string, CatalogedErrorCode>;
 export type ContractErrorCode = (typeof ContractErrorCode)[keyof typeof ContractErrorCode];
 
 /** A schema file or text that is not a valid Avro schema for Threadline. */

@@ -23,8 +23,22 @@ export {
   DEFAULT_COMPATIBILITY_MODE,
   formatReport,
 } from "./compatibility.js";
-// Errors: the base class of every Threadline error (a stable `code`, the `cause` kept) and the
-// failure a caller of the codec handles itself.
+// Errors: the one catalogue of codes (area, meaning, what to do; docs/errors.md is rendered from it),
+// the base class of every Threadline error (a catalogued `code`, the `cause` kept) and the failure a
+// caller of the codec handles itself.
+export {
+  type CatalogedErrorCode,
+  describeErrorCode,
+  ERROR_AREAS,
+  ERROR_CATALOG,
+  type ErrorArea,
+  type ErrorCatalogEntry,
+  type ErrorCode,
+  isCatalogedErrorCode,
+  ODOO_PATTERN,
+  type OdooErrorCode,
+  odooExceptionCode,
+} from "./error-catalog.js";
 export { PayloadInvalidError, ThreadlineError } from "./errors.js";
 // The payload of each event of the catalog.
 // The records and enums payloads are made of.

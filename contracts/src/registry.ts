@@ -28,7 +28,7 @@ import { canonicalForm, fingerprintHex } from "./fingerprint.js";
 export const REGISTRY_BUCKET = "THREADLINE_SCHEMAS";
 export const DEFAULT_COMPATIBILITY: CompatibilityMode = DEFAULT_COMPATIBILITY_MODE;
 /** Error code of a write on a registry opened with `readOnly`. */
-export const REGISTRY_READ_ONLY = "REGISTRY_READ_ONLY";
+export const REGISTRY_READ_ONLY = ContractErrorCode.RegistryReadOnly;
 
 export interface SubjectVersion {
   readonly version: number;

@@ -16,7 +16,7 @@
  * ```
  */
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
-import { ThreadlineError } from "../../contracts/src/index.js";
+import { type CatalogedErrorCode, ThreadlineError } from "../../contracts/src/index.js";
 import { DLQ_HEADERS } from "./names.js";
 
 /** A message a consumer gave up on, with where it came from and why. */
@@ -31,7 +31,7 @@ export interface DeadLetter {
   readonly consumer: string;
   /** Attempts made: the server's deliveries plus in-place retries (ordered consumers). */
   readonly deliveries: number;
-  /** The reason: the failing error's `code` (`ORDER_UNKNOWN`, `BAD_MARKER`...) or the consumer's own (`MAX_DELIVERIES`...). */
+  /** The reason: the failing error's `code` (`CONNECTOR_ORDER_NOT_FOUND`, `BAD_MARKER`..., see docs/errors.md) or the consumer's own (`MAX_DELIVERIES`...). */
   readonly code: string;
   /** What went wrong, in words (may be empty: an error without a message). */
   readonly message: string;
@@ -56,7 +56,7 @@ export type DeadLetterMessage =
 /** Error codes of the dead-letter codec. Codes are stable: never reuse a retired one. */
 export const DeadLetterErrorCode = {
   NotADeadLetter: "NOT_A_DEAD_LETTER",
-} as const;
+} as const satisfies Record<string, CatalogedErrorCode>;
 
 /** A message read as a dead letter that is not one: a `Threadline-Dlq-*` header is missing or malformed. */
 export class NotADeadLetterError extends ThreadlineError {

@@ -11,7 +11,7 @@
  * and is never compared or changed by `apply`.
  */
 import { z } from "zod";
-import { ThreadlineError } from "../../contracts/src/index.js";
+import { type CatalogedErrorCode, ThreadlineError } from "../../contracts/src/index.js";
 import type { ServiceManifest } from "./manifest.js";
 import { DLQ_STREAM } from "./names.js";
 
@@ -329,7 +329,7 @@ export const StreamsErrorCode = {
   ReplicasUnavailable: "STREAMS_REPLICAS_UNAVAILABLE",
   DestructiveRefused: "STREAMS_DESTRUCTIVE_REFUSED",
   ApplyFailed: "STREAMS_APPLY_FAILED",
-} as const;
+} as const satisfies Record<string, CatalogedErrorCode>;
 export type StreamsErrorCode = (typeof StreamsErrorCode)[keyof typeof StreamsErrorCode];
 
 /** One thing wrong with the declarations, named by its key (`streams.MFG_MACHINE.subjects[0]`). */

@@ -17,6 +17,7 @@ import { JetStreamApiError } from "@nats-io/jetstream";
 import { errors as natsErrors } from "@nats-io/nats-core";
 import type { Registry } from "prom-client";
 import {
+  type CatalogedErrorCode,
   type EventCodec,
   type EventPayloads,
   type EventType,
@@ -152,7 +153,7 @@ export const PublishErrorCode = {
   Rejected: "PUBLISH_REJECTED",
   /** Some publishes of an async batch failed; `failures` lists them. */
   BatchFailed: "PUBLISH_BATCH_FAILED",
-} as const;
+} as const satisfies Record<string, CatalogedErrorCode>;
 
 /** A publish that did not get a PubAck. `attempts` were made, all with the same `ce-id`. */
 export class PublishError extends ThreadlineError {

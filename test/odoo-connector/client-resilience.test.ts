@@ -509,7 +509,7 @@ describe("odoo client - limits, circuit breaker and shutdown", () => {
       gate.close();
       await assert.rejects(
         waiting,
-        (err: Error) => err instanceof RetryableError && err.code === "ODOO_CIRCUIT_OPEN",
+        (err: Error) => err instanceof RetryableError && err.code === "CONNECTOR_CIRCUIT_OPEN",
       );
     } finally {
       await sim.faults.clear();

@@ -153,7 +153,7 @@ for (const profile of [16, 17, 18, 19] as const) {
       const before = sent();
       const err = await odooError(odoo.create("stock.lot", { name, product_id: product }));
       assert.equal(sent(), before + 1);
-      assert.equal(err.code, "ODOO_ERROR");
+      assert.equal(err.code, "ODOO_VALIDATION_ERROR");
       assert.equal(err.kind, "permanent");
       assert.equal(err.ambiguous, false);
       assert.equal(err.odooName, "odoo.exceptions.ValidationError");
@@ -176,25 +176,25 @@ for (const profile of [16, 17, 18, 19] as const) {
       }
     });
 
-    test("a wrong API key fails with ODOO_LOGIN_FAILED, and the message does not show the key", async () => {
+    test("a wrong API key fails with CONNECTOR_LOGIN_FAILED, and the message does not show the key", async () => {
       const wrongKey = "0123456789abcdef0123456789abcdef01234567";
       const err = await connectError(optionsFor(sim, { apiKey: wrongKey }));
-      assert.equal(err.code, "ODOO_LOGIN_FAILED");
+      assert.equal(err.code, "CONNECTOR_LOGIN_FAILED");
       assert.match(err.message, /refused login "admin"/);
       assert.ok(!err.message.includes(wrongKey));
       assert.ok(!JSON.stringify(err).includes(wrongKey));
     });
 
-    test("an unknown database fails with ODOO_DATABASE_UNKNOWN", async () => {
+    test("an unknown database fails with CONNECTOR_DATABASE_UNKNOWN", async () => {
       const err = await connectError(optionsFor(sim, { db: "nosuchdb" }));
-      assert.equal(err.code, "ODOO_DATABASE_UNKNOWN");
+      assert.equal(err.code, "CONNECTOR_DATABASE_UNKNOWN");
       assert.match(err.message, /database "nosuchdb" not found on http:\/\/127\.0\.0\.1:\d+/);
     });
 
     if (protocol === "jsonrpc") {
-      test("protocol json2 is refused below Odoo 19 with ODOO_VERSION_UNSUPPORTED", async () => {
+      test("protocol json2 is refused below Odoo 19 with CONNECTOR_VERSION_UNSUPPORTED", async () => {
         const err = await connectError(optionsFor(sim, { protocol: "json2" }));
-        assert.equal(err.code, "ODOO_VERSION_UNSUPPORTED");
+        assert.equal(err.code, "CONNECTOR_VERSION_UNSUPPORTED");
         assert.match(err.message, /json2 needs Odoo 19 or later/);
       });
 
@@ -204,9 +204,9 @@ for (const profile of [16, 17, 18, 19] as const) {
         await client.close();
       });
     } else {
-      test("JSON-2 refuses a password: ODOO_LOGIN_FAILED; JSON-RPC can still be chosen on 19", async () => {
+      test("JSON-2 refuses a password: CONNECTOR_LOGIN_FAILED; JSON-RPC can still be chosen on 19", async () => {
         const err = await connectError(optionsFor(sim, { apiKey: sim.credentials.password }));
-        assert.equal(err.code, "ODOO_LOGIN_FAILED");
+        assert.equal(err.code, "CONNECTOR_LOGIN_FAILED");
         assert.match(err.message, /Invalid apikey/);
         const client = await OdooClient.connect(optionsFor(sim, { protocol: "jsonrpc" }));
         assert.equal(client.protocol, "jsonrpc");
@@ -214,9 +214,9 @@ for (const profile of [16, 17, 18, 19] as const) {
         await client.close();
       });
 
-      test("an API key of another user than the login fails with ODOO_LOGIN_FAILED", async () => {
+      test("an API key of another user than the login fails with CONNECTOR_LOGIN_FAILED", async () => {
         const err = await connectError(optionsFor(sim, { apiKey: sim.restricted.apiKey }));
-        assert.equal(err.code, "ODOO_LOGIN_FAILED");
+        assert.equal(err.code, "CONNECTOR_LOGIN_FAILED");
         assert.match(err.message, /belongs to user "shopfloor"/);
         assert.ok(!err.message.includes(sim.restricted.apiKey));
       });
@@ -225,16 +225,16 @@ for (const profile of [16, 17, 18, 19] as const) {
 }
 
 describe("odoo client - connecting to something that is not a working Odoo", () => {
-  test("a port with nothing listening fails with ODOO_UNREACHABLE naming the URL", async () => {
+  test("a port with nothing listening fails with CONNECTOR_ODOO_UNREACHABLE naming the URL", async () => {
     const server = await startServer(() => ({ status: 200, type: "text/plain", body: "" }));
     await server.stop();
     const err = await connectError({ url: server.url, db: "x", login: "admin", apiKey: "k".repeat(40) });
-    assert.equal(err.code, "ODOO_UNREACHABLE");
+    assert.equal(err.code, "CONNECTOR_ODOO_UNREACHABLE");
     assert.equal(err.url, server.url);
     assert.ok(err.message.startsWith(`cannot reach Odoo at ${server.url}: ECONNREFUSED`), err.message);
   });
 
-  test("an HTTP server answering an HTML 404 fails with ODOO_NOT_ODOO", async () => {
+  test("an HTTP server answering an HTML 404 fails with CONNECTOR_NOT_ODOO", async () => {
     const server = await startServer(() => ({
       status: 404,
       type: "text/html",
@@ -242,7 +242,7 @@ describe("odoo client - connecting to something that is not a working Odoo", () 
     }));
     try {
       const err = await connectError({ url: server.url, db: "x", login: "admin", apiKey: "k".repeat(40) });
-      assert.equal(err.code, "ODOO_NOT_ODOO");
+      assert.equal(err.code, "CONNECTOR_NOT_ODOO");
       assert.match(err.message, /is not an Odoo server: POST .*\/jsonrpc answered HTTP 404 \(text\/html\)/);
       assert.match(err.message, /404 Not Found/);
     } finally {
@@ -250,7 +250,7 @@ describe("odoo client - connecting to something that is not a working Odoo", () 
     }
   });
 
-  test("a proxy answering 502 fails with ODOO_UNREACHABLE", async () => {
+  test("a proxy answering 502 fails with CONNECTOR_ODOO_UNREACHABLE", async () => {
     const server = await startServer(() => ({
       status: 502,
       type: "text/html",
@@ -258,14 +258,14 @@ describe("odoo client - connecting to something that is not a working Odoo", () 
     }));
     try {
       const err = await connectError({ url: server.url, db: "x", login: "admin", apiKey: "k".repeat(40) });
-      assert.equal(err.code, "ODOO_UNREACHABLE");
+      assert.equal(err.code, "CONNECTOR_ODOO_UNREACHABLE");
       assert.match(err.message, /a proxy answers, but not Odoo behind it/);
     } finally {
       await server.stop();
     }
   });
 
-  test("Odoo 15 fails with ODOO_VERSION_UNSUPPORTED", async () => {
+  test("Odoo 15 fails with CONNECTOR_VERSION_UNSUPPORTED", async () => {
     const server = await startServer((_path, body) => ({
       status: 200,
       type: "application/json",
@@ -281,7 +281,7 @@ describe("odoo client - connecting to something that is not a working Odoo", () 
     }));
     try {
       const err = await connectError({ url: server.url, db: "x", login: "admin", apiKey: "k".repeat(40) });
-      assert.equal(err.code, "ODOO_VERSION_UNSUPPORTED");
+      assert.equal(err.code, "CONNECTOR_VERSION_UNSUPPORTED");
       assert.match(err.message, /runs 15\.0: Threadline needs Odoo 16 or later/);
     } finally {
       await server.stop();

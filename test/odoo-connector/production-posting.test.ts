@@ -397,7 +397,7 @@ for (const profile of [16, 17, 18, 19] as const) {
         [profile === 16 ? "quantity_done" : "quantity"]: 5,
       });
       const err = await rejected(postRunEnded(ctx, runEnded(mo.name, "ORDER_CHANGE", 2)));
-      assert.equal(err.code, "ODOO_CONSUMPTION_WARNING");
+      assert.equal(err.code, "CONNECTOR_CONSUMPTION_WARNING");
       assert.match(err.message, /Glass Jar 250 ml: consumed 5, the BoM expects 10/);
       assert.notEqual((await view(sim, mo.id)).state, "done");
     });
@@ -408,7 +408,7 @@ for (const profile of [16, 17, 18, 19] as const) {
       const err = await rejected(
         postProductionReported(ctx, report(mo.name, "labeler-1", 3, 0, { counting: true, lot: "LOT-B" })),
       );
-      assert.equal(err.code, "ODOO_LOT_MISMATCH");
+      assert.equal(err.code, "CONNECTOR_LOT_MISMATCH");
       assert.equal((await view(sim, mo.id)).producing, 3);
     });
 

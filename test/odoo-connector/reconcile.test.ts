@@ -214,7 +214,7 @@ test("odoo reconcile - a report the connector dead-lettered will never be posted
     `  ok      ${bracket.name}: counting point good 7, rejected 0; 2 reports in Odoo`,
     `  ok      ${cabinet.name}: counting point good 6, rejected 0; 1 reports in Odoo`,
     "  DRIFT   WH/MO/99999: counting point good 5, rejected 0; 0 reports in Odoo",
-    `          dead_lettered: event ${lost} (line-1/m1) was dead-lettered (ODOO_ORDER_NOT_FOUND) and is not in Odoo: fix the cause, then redrive it`,
+    `          dead_lettered: event ${lost} (line-1/m1) was dead-lettered (CONNECTOR_ORDER_NOT_FOUND) and is not in Odoo: fix the cause, then redrive it`,
     "1 orders drift",
   ]);
 });
@@ -411,12 +411,12 @@ async function sequenceOf(nc: NatsConnection, ceId: string): Promise<number> {
   throw new Error(`no event ${ceId} in MFG_PRODUCTION`);
 }
 
-test("odoo reconcile - refused credentials: exit 1 with ODOO_LOGIN_FAILED, the key never printed", async (t) => {
+test("odoo reconcile - refused credentials: exit 1 with CONNECTOR_LOGIN_FAILED, the key never printed", async (t) => {
   const s = await setUp(t);
   const wrongKey = `wrong-${randomBytes(12).toString("hex")}`;
   const run = await reconcileCli(s, ["--since", "1h"], { ODOO_API_KEY: wrongKey });
   assert.equal(run.code, 1, run.stdout + run.stderr);
-  assert.match(run.stderr, /^threadline: error ODOO_LOGIN_FAILED: .*refused login "admin"/m);
+  assert.match(run.stderr, /^threadline: error CONNECTOR_LOGIN_FAILED: .*refused login "admin"/m);
   assert.equal(run.stdout, "");
   assert.ok(!(run.stdout + run.stderr).includes(wrongKey), "the key is printed");
   assert.ok(!(run.stdout + run.stderr).includes(s.sim.credentials.apiKey));

@@ -156,9 +156,9 @@ test("odoo run - a wrong Odoo URL, database or API key stops the start at once w
     run({ WEBHOOK_TOKEN: "too-short" }),
   ]);
   for (const [r, code, mentions] of [
-    [unreachable, "ODOO_UNREACHABLE", deadUrl],
-    [unknownDb, "ODOO_DATABASE_UNKNOWN", "no_such_db"],
-    [refused, "ODOO_LOGIN_FAILED", `"${sim.credentials.login}"`],
+    [unreachable, "CONNECTOR_ODOO_UNREACHABLE", deadUrl],
+    [unknownDb, "CONNECTOR_DATABASE_UNKNOWN", "no_such_db"],
+    [refused, "CONNECTOR_LOGIN_FAILED", `"${sim.credentials.login}"`],
   ] as const) {
     assert.equal(r.code, 1, `${code}: ${r.code === null ? "still running after 30 s" : ""} ${r.output}`);
     assert.match(r.stderr, new RegExp(`^threadline: error ${code}: `, "m"));
@@ -344,7 +344,7 @@ test("odoo run - as its least-privilege NATS user (services/odoo-connector/acces
     },
     { timeoutMs: 15_000, detail: () => `NATS errors: ${connector.natsErrors.join("; ") || "none"}` },
   );
-  assert.deepEqual([letter?.ceId, letter?.code], [poison, "ODOO_ORDER_NOT_FOUND"]);
+  assert.deepEqual([letter?.ceId, letter?.code], [poison, "CONNECTOR_ORDER_NOT_FOUND"]);
   // A few more polls, lag refreshes, KV writes and reconciliations as that user.
   await new Promise((r) => setTimeout(r, 1_000));
   const metrics = await (await fetch(`${connector.service.url}/metrics`)).text();

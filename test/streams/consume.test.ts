@@ -323,7 +323,10 @@ describe("consume - dead letters", () => {
       handlers: {
         [TYPE]: async (e: ConsumedEvent<DowntimeStarted>) => {
           if (e.value.downtimeId === "permanent")
-            throw new PermanentError("ORDER_UNKNOWN", "production order WH/MO/404 does not exist in Odoo");
+            throw new PermanentError(
+              "CONNECTOR_ORDER_NOT_FOUND",
+              "production order WH/MO/404 does not exist in Odoo",
+            );
           if (e.value.downtimeId === "always-failing") throw new Error("timeout talking to the ERP");
           handled.push(e.value.downtimeId);
         },
@@ -352,7 +355,7 @@ describe("consume - dead letters", () => {
       [2, "BAD_MARKER"],
       [3, "UNKNOWN_FINGERPRINT"],
       [4, "ENVELOPE_INVALID"],
-      [5, "ORDER_UNKNOWN"],
+      [5, "CONNECTOR_ORDER_NOT_FOUND"],
       [6, "MAX_DELIVERIES"],
     ];
     for (const [seq, code] of expected) {

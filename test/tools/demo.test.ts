@@ -80,7 +80,7 @@ test("the demo registers the contracts, publishes a production run once, reads i
   );
   assert.equal(reconciled.length, 2, text);
   assert.match(text, /^ {2}no drift$/m);
-  assert.match(text, /dead-lettered by the connector: ODOO_ORDER_NOT_FOUND/);
+  assert.match(text, /dead-lettered by the connector: CONNECTOR_ORDER_NOT_FOUND/);
   assert.match(text, /demo done/);
   assert.match(text, /everything keeps running until Ctrl-C/);
   assert.match(text, new RegExp(`^NATS: ${server.clientUrl}`, "m"));

@@ -5,6 +5,7 @@ import { bridgeCommand } from "./bridge.js";
 import { chaosCommand } from "./chaos.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
+import { errorsCommand } from "./errors.js";
 import { odooCommand } from "./odoo.js";
 import { EXIT } from "./run.js";
 import { simCommand } from "./sim.js";
@@ -22,7 +23,8 @@ const program = new Command("threadline")
   .addCommand(odooCommand())
   .addCommand(benchCommand())
   .addCommand(simCommand())
-  .addCommand(chaosCommand());
+  .addCommand(chaosCommand())
+  .addCommand(errorsCommand());
 
 // Every subcommand reports usage errors as exit 2, like the top level.
 const override = (cmd: Command) => {

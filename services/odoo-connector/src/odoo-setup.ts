@@ -113,7 +113,7 @@ export class OdooSetupError extends ThreadlineError {
     readonly problems: readonly string[],
     hint = "run `threadline odoo setup` as an Odoo administrator (Settings → Users: Administration / Access Rights)",
   ) {
-    super("ODOO_SETUP_INCOMPLETE", `Odoo is not set up for Threadline: ${problems.join("; ")}; ${hint}`);
+    super("CONNECTOR_SETUP_INCOMPLETE", `Odoo is not set up for Threadline: ${problems.join("; ")}; ${hint}`);
   }
 }
 

@@ -3,7 +3,7 @@
  * throws to say what a failure means (`PermanentError`: dead-letter now; `RetryableError`: try again,
  * optionally after a given delay).
  */
-import { ThreadlineError } from "../../../contracts/src/index.js";
+import { type CatalogedErrorCode, type ErrorCode, ThreadlineError } from "../../../contracts/src/index.js";
 import type { ConsumerState } from "./types.js";
 
 /** Error codes of the consumer; also the `Threadline-Dlq-Code` of dead letters it makes itself. */
@@ -17,7 +17,7 @@ export const ConsumerErrorCode = {
   MaxDeliveries: "MAX_DELIVERIES",
   /** Dead-letter reason: no handler for the type and `onUnhandledType: "dead-letter"`. */
   UnhandledType: "UNHANDLED_TYPE",
-} as const;
+} as const satisfies Record<string, CatalogedErrorCode>;
 
 /** A method called in a state that does not allow it (e.g. `resume()` while stopping). */
 export class IllegalStateError extends ThreadlineError {
@@ -47,12 +47,13 @@ export class ShutdownAbortError extends ThreadlineError {
 }
 
 /**
- * A failure that retrying cannot fix: the event is dead-lettered at once with `code` as its reason.
+ * A failure that retrying cannot fix: the event is dead-lettered at once with `code` as its reason
+ * (a code of the catalogue, so docs/errors.md says what to do about the dead letter).
  * (Like Temporal's `ApplicationFailure.nonRetryable`.)
  */
 export class PermanentError extends ThreadlineError {
   readonly retryable = false as const;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }
@@ -61,7 +62,7 @@ export class PermanentError extends ThreadlineError {
 export class RetryableError extends ThreadlineError {
   readonly retryable = true as const;
   readonly retryAfterMs: number | undefined;
-  constructor(code: string, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(code, message, options);
     this.retryAfterMs = options?.retryAfterMs;
   }

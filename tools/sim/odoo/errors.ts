@@ -9,12 +9,16 @@
  * RedirectWarning and any other UserError → 2, anything else → 1 with the formatted traceback as
  * faultString), `odoo/http.py` (`serialize_exception`, `Json2Dispatcher.handle_error`).
  */
+import { odooExceptionCode, ThreadlineError } from "../../../contracts/src/index.js";
 import { pyTraceback } from "./py.js";
 
 export const RPC_FAULT = { applicationError: 1, warning: 2, accessDenied: 3, accessError: 4 } as const;
 
-/** Any exception the simulated server raises while serving a call. */
-export class OdooError extends Error {
+/**
+ * Any exception the simulated server raises while serving a call; its `code` is the one the connector
+ * gives Odoo's exception (`odoo.exceptions.UserError` → `ODOO_USER_ERROR`).
+ */
+export class OdooError extends ThreadlineError {
   /** Fully qualified Python class name, e.g. `odoo.exceptions.UserError`, `builtins.ValueError`. */
   readonly pyName: string;
   /** The Python exception's `args`. */
@@ -34,8 +38,7 @@ export class OdooError extends Error {
     faultCode: number;
     userError: boolean;
   }) {
-    super(opts.message);
-    this.name = new.target.name;
+    super(odooExceptionCode(opts.pyName), opts.message);
     this.pyName = opts.pyName;
     this.pyArgs = opts.args ?? [opts.message];
     this.httpStatus = opts.httpStatus;
@@ -147,15 +150,15 @@ export class SerializationFailure extends PythonError {
 /** A werkzeug HTTP exception (JSON-2: `arguments` = [description, code]). */
 export class HttpError extends OdooError {
   constructor(
-    readonly code: number,
+    status: number,
     pyClass: string,
     readonly description: string,
   ) {
     super({
       pyName: `werkzeug.exceptions.${pyClass}`,
       message: description,
-      args: [description, code],
-      httpStatus: code,
+      args: [description, status],
+      httpStatus: status,
       faultCode: RPC_FAULT.applicationError,
       userError: false,
     });

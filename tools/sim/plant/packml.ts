@@ -9,7 +9,12 @@
  * (STOPPED 0, RESETTING 1 ... UNHOLDING 16): {@link TMC_STATE_NUMBERS} has that table, so the
  * simulator can expose either profile and the bridge's per-vendor mapping can be tested.
  */
-import { PACK_ML_STATE_SYMBOLS, type PackMlState, ThreadlineError } from "../../../contracts/src/index.js";
+import {
+  type CatalogedErrorCode,
+  PACK_ML_STATE_SYMBOLS,
+  type PackMlState,
+  ThreadlineError,
+} from "../../../contracts/src/index.js";
 
 export type { PackMlState };
 
@@ -118,7 +123,9 @@ const EDGES: Readonly<Partial<Record<PackMlCommand, Partial<Record<PackMlState, 
 };
 
 /** Stable error codes of the PackML model. */
-export const PackMlErrorCode = { IllegalTransition: "PACKML_ILLEGAL_TRANSITION" } as const;
+export const PackMlErrorCode = {
+  IllegalTransition: "PACKML_ILLEGAL_TRANSITION",
+} as const satisfies Record<string, CatalogedErrorCode>;
 
 /** A command that the current state does not accept (an OPC UA server answers BadInvalidState). */
 export class IllegalTransitionError extends ThreadlineError {

@@ -40,7 +40,7 @@ import {
   Variant,
   VariantArrayType,
 } from "node-opcua";
-import { ThreadlineError } from "../../../contracts/src/index.js";
+import { type CatalogedErrorCode, ThreadlineError } from "../../../contracts/src/index.js";
 import { ConfigError } from "../../../streams/src/index.js";
 import {
   GROUND_TRUTH_NODE_ID,
@@ -133,7 +133,7 @@ export const PLANT_SIMULATOR_DEFAULTS = {
 export const PlantSimulatorErrorCode = {
   Stopped: "SIM_STOPPED",
   Listen: "SIM_LISTEN_FAILED",
-} as const;
+} as const satisfies Record<string, CatalogedErrorCode>;
 
 /** The simulator cannot do what was asked: stopped already, or the port cannot be bound. */
 export class PlantSimulatorError extends ThreadlineError {}

@@ -21,6 +21,7 @@
  */
 import { createHash } from "node:crypto";
 import type { KV } from "@nats-io/kv";
+import { ThreadlineError } from "../../../../contracts/src/index.js";
 import type { OdooClient } from "../odoo/client.js";
 import type { OdooRow } from "./values.js";
 
@@ -191,18 +192,17 @@ export class Cursor {
   }
 }
 
-export class CursorConflictError extends Error {
-  readonly code = "CURSOR_CONFLICT";
+export class CursorConflictError extends ThreadlineError {
   constructor(
     readonly key: string,
     cause: unknown,
   ) {
     super(
+      "CONNECTOR_CURSOR_CONFLICT",
       `the cursor ${key} was changed by someone else (another connector syncing the same Odoo database?) ` +
         `or could not be saved: ${(cause as Error)?.message ?? String(cause)}; it is re-read on the next pass`,
       { cause },
     );
-    this.name = "CursorConflictError";
   }
 }
 

@@ -95,8 +95,8 @@ export class OdooClient {
 
   /**
    * Checks the server (version), the database and the credentials. Throws OdooConnectError:
-   * ODOO_UNREACHABLE, ODOO_NOT_ODOO, ODOO_DATABASE_UNKNOWN, ODOO_LOGIN_FAILED,
-   * ODOO_VERSION_UNSUPPORTED, ODOO_CONNECT_FAILED; ConfigError for invalid options.
+   * CONNECTOR_ODOO_UNREACHABLE, CONNECTOR_NOT_ODOO, CONNECTOR_DATABASE_UNKNOWN, CONNECTOR_LOGIN_FAILED,
+   * CONNECTOR_VERSION_UNSUPPORTED, CONNECTOR_CONNECT_FAILED; ConfigError for invalid options.
    */
   static async connect(options: OdooClientOptions): Promise<OdooClient> {
     const o = parseOptions(options);

@@ -6,13 +6,22 @@
  * (retry later, fix the data, fix the credentials) and `ambiguous` whether the call may have been
  * applied anyway. `OdooConnectError` is a failed `OdooClient.connect()`, with one stable code per cause.
  *
+ * Codes follow the catalogue's prefix rule: an exception Odoo raised is `ODOO_<NAME>` (after its Python
+ * class, `odooExceptionCode`); a failure the connector itself names (a timeout, its circuit breaker, a
+ * refused connection) is `CONNECTOR_<…>`.
+ *
  * The classification follows Odoo's source: odoo/exceptions.py (UserError family, AccessDenied),
  * odoo/service/model.py (`retrying()` retries LockNotAvailable, SerializationFailure and
  * DeadlockDetected 5 times, then re-raises after rolling back; IntegrityErrors become
  * ValidationErrors), odoo/http.py (JSON-RPC error envelope, code 100 for SessionExpiredException;
  * JSON-2 HTTP statuses) and addons/rpc/controllers/json2.py (19.0).
  */
-import { ThreadlineError } from "../../../../contracts/src/index.js";
+import {
+  type CatalogedErrorCode,
+  type ErrorCode,
+  odooExceptionCode,
+  ThreadlineError,
+} from "../../../../contracts/src/index.js";
 
 /** transient: try again later; permanent: the request itself is wrong; auth: the credentials are. */
 export type OdooErrorKind = "transient" | "permanent" | "auth";
@@ -36,7 +45,10 @@ export interface OdooErrorInit {
   cause?: unknown;
 }
 
-/** One call to Odoo that failed. Odoo's name and message are kept verbatim. */
+/**
+ * One call to Odoo that failed. Odoo's name and message are kept verbatim; `code` is
+ * {@link odooErrorCode} of the name (`ODOO_VALIDATION_ERROR`, `CONNECTOR_ODOO_TIMEOUT`, …).
+ */
 export class OdooError extends ThreadlineError {
   readonly odooName: string;
   readonly odooMessage: string;
@@ -54,7 +66,11 @@ export class OdooError extends ThreadlineError {
   readonly debug?: string;
 
   constructor(init: OdooErrorInit) {
-    super("ODOO_ERROR", describe(init), init.cause === undefined ? undefined : { cause: init.cause });
+    super(
+      odooErrorCode(init.odooName),
+      describe(init),
+      init.cause === undefined ? undefined : { cause: init.cause },
+    );
     this.odooName = init.odooName;
     this.odooMessage = init.odooMessage;
     this.kind = init.kind;
@@ -112,6 +128,33 @@ export const TIMEOUT = "timeout";
 export const CLOSED = "closed";
 export const SESSION_EXPIRED = "odoo.http.SessionExpiredException";
 export const ACCESS_DENIED = "odoo.exceptions.AccessDenied";
+
+/**
+ * The codes of the client-side names: failures the connector names itself, before or without an
+ * answer from Odoo (the `odooName`s of http.ts's transport failures, the breaker, a closed client).
+ */
+const CLIENT_SIDE_CODES = {
+  [CIRCUIT_OPEN]: "CONNECTOR_CIRCUIT_OPEN",
+  [TIMEOUT]: "CONNECTOR_ODOO_TIMEOUT",
+  [CLOSED]: "CONNECTOR_CLOSED",
+  "connection-refused": "CONNECTOR_CONNECTION_REFUSED",
+  dns: "CONNECTOR_DNS_FAILED",
+  unreachable: "CONNECTOR_HOST_UNREACHABLE",
+  "connect-timeout": "CONNECTOR_CONNECT_TIMEOUT",
+  "connection-reset": "CONNECTOR_CONNECTION_RESET",
+  "client-error": "CONNECTOR_CLIENT_ERROR",
+} as const satisfies Record<string, CatalogedErrorCode>;
+
+/**
+ * The code of a failed call, by its `odooName`: the connector's own code for a client-side name
+ * (`timeout` → `CONNECTOR_ODOO_TIMEOUT`), else Odoo's exception (`odoo.exceptions.ValidationError` →
+ * `ODOO_VALIDATION_ERROR`; `http.404` → `ODOO_HTTP_404`).
+ */
+export function odooErrorCode(odooName: string): ErrorCode {
+  return Object.hasOwn(CLIENT_SIDE_CODES, odooName)
+    ? CLIENT_SIDE_CODES[odooName as keyof typeof CLIENT_SIDE_CODES]
+    : odooExceptionCode(odooName);
+}
 
 /** psycopg2 errors Odoo's `retrying()` gives up on after 5 tries; the transaction was rolled back. */
 const ROLLED_BACK = new Set([
@@ -183,17 +226,17 @@ export function httpStatusError(
 /** Stable codes of `OdooConnectError`. Codes are never reused once retired. */
 export const OdooConnectErrorCode = {
   /** Connection refused, DNS failure, timeout, or a proxy saying Odoo behind it is down (502/503/504). */
-  Unreachable: "ODOO_UNREACHABLE",
+  Unreachable: "CONNECTOR_ODOO_UNREACHABLE",
   /** An HTTP server answered, but not as Odoo does (e.g. an HTML 404 page: wrong URL or path prefix). */
-  NotOdoo: "ODOO_NOT_ODOO",
-  DatabaseUnknown: "ODOO_DATABASE_UNKNOWN",
+  NotOdoo: "CONNECTOR_NOT_ODOO",
+  DatabaseUnknown: "CONNECTOR_DATABASE_UNKNOWN",
   /** The login / API key pair was refused. The key is never part of the message. */
-  LoginFailed: "ODOO_LOGIN_FAILED",
+  LoginFailed: "CONNECTOR_LOGIN_FAILED",
   /** Odoo older than 16, or a protocol the server's version does not offer (JSON-2 before 19). */
-  VersionUnsupported: "ODOO_VERSION_UNSUPPORTED",
+  VersionUnsupported: "CONNECTOR_VERSION_UNSUPPORTED",
   /** Odoo answered the connection checks with an error none of the other codes describes. */
-  ConnectFailed: "ODOO_CONNECT_FAILED",
-} as const;
+  ConnectFailed: "CONNECTOR_CONNECT_FAILED",
+} as const satisfies Record<string, CatalogedErrorCode>;
 export type OdooConnectErrorCode = (typeof OdooConnectErrorCode)[keyof typeof OdooConnectErrorCode];
 
 /** `OdooClient.connect()` failed: the server, the database, the credentials or the version is wrong. */

@@ -7,6 +7,7 @@
  * one-second window at most `ratePerSecond` requests start, bursts included. Waiters are served in
  * arrival order. Every request goes through here, retries and re-authentication included.
  */
+import { ThreadlineError } from "../../../../contracts/src/index.js";
 import { sleep } from "../../../../streams/src/index.js";
 
 export interface LimiterOptions {
@@ -14,10 +15,10 @@ export interface LimiterOptions {
   ratePerSecond: number;
 }
 
-export class LimiterClosedError extends Error {
+/** The client's limiter was closed (shutdown): the call never started. */
+export class LimiterClosedError extends ThreadlineError {
   constructor() {
-    super("the limiter is closed");
-    this.name = "LimiterClosedError";
+    super("CONNECTOR_CLOSED", "the limiter is closed");
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import { RetryableError } from "../../../../streams/src/index.js";
 import type { CircuitBreaker } from "../odoo/index.js";
-import { isCircuitOpen, isTransientOdooError } from "./errors.js";
+import { isCircuitOpen, isTransientOdooError, OutboundErrorCode } from "./errors.js";
 
 export class BreakerGate {
   private readonly closing = new AbortController();
@@ -43,7 +43,10 @@ export class BreakerGate {
   private async admitted(stop: AbortSignal): Promise<void> {
     for (;;) {
       if (stop.aborted)
-        throw new RetryableError("ODOO_CIRCUIT_OPEN", "stopped while waiting for Odoo's circuit breaker");
+        throw new RetryableError(
+          OutboundErrorCode.CircuitOpen,
+          "stopped while waiting for Odoo's circuit breaker",
+        );
       const state = this.breaker.state;
       if (state === "closed" || (state === "half-open" && !this.breaker.probing)) return;
       await this.breaker.changed({

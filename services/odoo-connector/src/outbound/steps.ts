@@ -86,7 +86,8 @@ export function fromOdooDatetime(value: unknown): Date | undefined {
 /** An exact decimal from an event as the float Odoo stores. */
 export function quantityOf(decimal: string): number {
   const n = Number(decimal);
-  if (!Number.isFinite(n)) throw new PermanentError("QUANTITY_INVALID", `not a quantity: ${decimal}`);
+  if (!Number.isFinite(n))
+    throw new PermanentError(OutboundErrorCode.QuantityInvalid, `not a quantity: ${decimal}`);
   return n;
 }
 

@@ -59,7 +59,7 @@ export function jsonRpcResult(id: unknown, result: unknown): Reply {
 export function jsonRpcError(profile: Profile, id: unknown, err: OdooError): Reply {
   let code = profile.jsonRpcErrorCode;
   let message = "Odoo Server Error";
-  if (err instanceof HttpError && err.code === 404) {
+  if (err instanceof HttpError && err.httpStatus === 404) {
     code = 404;
     message = "404: Not Found";
   } else if (err instanceof SessionExpired) {

@@ -139,7 +139,7 @@ async function workOrdersOf(ctx: PostingContext, productionIds: number[]): Promi
 
 /**
  * The member that takes `line`'s counts now: the first open one (in backorder order) of that line,
- * else the first open one without a line. None open: ODOO_ORDER_NOT_OPEN, naming every member's state.
+ * else the first open one without a line. None open: CONNECTOR_ORDER_NOT_OPEN, naming every member's state.
  */
 export function openMemberFor(family: Family, line: string | null): FamilyMember {
   const open = family.members.filter((m) => OPEN_STATES.has(m.state));

@@ -1,0 +1,743 @@
+/**
+ * The one catalogue of Threadline's error codes: every `ThreadlineError.code`, every dead-letter reason
+ * (`Threadline-Dlq-Code`), every code a tool exits with. Each entry says where the code comes from
+ * (`area`), what happened (`meaning`) and what to do next (`action`), one sentence each.
+ * `docs/errors.md` is rendered from it (`threadline errors --markdown`), and
+ * test/contracts/error-catalog.test.ts fails when the page or a code in the sources is not in it.
+ *
+ * Prefixes: `ODOO_<NAME>` means Odoo said so — the exception Odoo (or the HTTP server at its URL)
+ * answered, named after its Python class (`odoo.exceptions.ValidationError` → `ODOO_VALIDATION_ERROR`,
+ * see {@link odooExceptionCode}). Odoo's exceptions are open-ended, so `ODOO_${string}` is a code too
+ * ({@link OdooErrorCode}); the known ones are listed, the rest is explained by {@link ODOO_PATTERN}.
+ * `CONNECTOR_<…>` is the Odoo connector's own judgement (an order it cannot find, a breaker it opened).
+ *
+ * Codes are stable: never rename or reuse one without saying so in the changelog; a retired code's entry
+ * is deleted with the last code that raises it.
+ */
+
+/** Where a code comes from: the package, service or tool that raises it (one table each in docs/errors.md). */
+export const ERROR_AREAS = {
+  contracts: "Contracts: schemas, the Avro codec, the schema registry",
+  streams: "Streams: envelopes, connections, declarations, permissions, dead letters",
+  "sdk-consumer": "SDK consumer: the consumer's own failures and dead-letter reasons",
+  "sdk-publisher": "SDK publisher",
+  config: "Configuration (environment, config files, options, CLI flags)",
+  odoo: "Odoo's own exceptions (ODOO_)",
+  "odoo-connector": "Odoo connector (CONNECTOR_)",
+  simulators: "Simulators (OPC UA plant)",
+  "local-nats": "Local nats-server (tests, demo, bench)",
+  cli: "The threadline command line",
+  examples: "SDK examples (streams/examples)",
+} as const;
+export type ErrorArea = keyof typeof ERROR_AREAS;
+
+/** One catalogued code: where it comes from, what happened, what to do next. */
+export interface ErrorCatalogEntry {
+  readonly area: ErrorArea;
+  /** What happened, one sentence. */
+  readonly meaning: string;
+  /** What the operator or developer does next, one sentence: a runbook line. */
+  readonly action: string;
+}
+
+const REPLAY = "then replay the event from the dead-letter stream MFG_DLQ";
+
+export const ERROR_CATALOG = {
+  // --- contracts -------------------------------------------------------------------------------
+  SCHEMA_INVALID: {
+    area: "contracts",
+    meaning:
+      "A schema file or text is not a valid Avro schema for Threadline (bad JSON, bad name, not a record, a duplicate event type).",
+    action: "Fix the .avsc file the message names and run `threadline contracts check`.",
+  },
+  PAYLOAD_INVALID: {
+    area: "contracts",
+    meaning:
+      "A payload does not fit its event's schema, so nothing was encoded or sent; the message lists each field.",
+    action: "Fix the producer's mapping for the fields listed (path, expected type, value found).",
+  },
+  NOT_SINGLE_OBJECT: {
+    area: "contracts",
+    meaning:
+      "The bytes are shorter than the 10-byte Avro single-object header: not a Threadline event (dead-letter reason).",
+    action:
+      "Find what else publishes on the subject (the dead letter keeps its headers) and stop it, or move it to its own subject.",
+  },
+  BAD_MARKER: {
+    area: "contracts",
+    meaning:
+      "The bytes do not start with the Avro single-object marker C3 01: not a Threadline event (dead-letter reason).",
+    action:
+      "Find the publisher of the message (dead-letter headers: subject, ce-source) and make it use the Threadline codec.",
+  },
+  TRUNCATED_BODY: {
+    area: "contracts",
+    meaning:
+      "The Avro body ends before the writer schema's record does: truncated or corrupt bytes (dead-letter reason).",
+    action:
+      "Compare the producer's schema with the registered one for that fingerprint, and republish the event from its source.",
+  },
+  TRAILING_BYTES: {
+    area: "contracts",
+    meaning:
+      "The Avro body has bytes left after the writer schema's record: written with another schema or corrupt (dead-letter reason).",
+    action:
+      "Check that the producer registers the schema it writes with (`threadline contracts register`), then republish from the source.",
+  },
+  CORRUPT_BODY: {
+    area: "contracts",
+    meaning:
+      "The Avro body reads, but holds an invalid value (e.g. an enum index out of range) (dead-letter reason).",
+    action:
+      "Check the producer's codec and schema version against the registry, then republish the event from its source.",
+  },
+  UNKNOWN_FINGERPRINT: {
+    area: "contracts",
+    meaning:
+      "No schema with the event's writer fingerprint is in the registry or the local catalog (dead-letter reason).",
+    action:
+      "Register the producer's schema (`threadline contracts register`), then redrive the dead letters.",
+  },
+  UNKNOWN_EVENT_TYPE: {
+    area: "contracts",
+    meaning: "The event type is not defined in the catalog.",
+    action:
+      "Check the spelling against `threadline contracts list`, or add the contract to contracts/schemas.",
+  },
+  SCHEMA_UNRESOLVABLE: {
+    area: "contracts",
+    meaning:
+      "The writer schema cannot be read with the reader's schema: the two are not compatible (dead-letter reason).",
+    action:
+      "Deploy a reader built with a compatible schema version (`threadline contracts check`), then redrive the dead letters.",
+  },
+  SCHEMA_INCOMPATIBLE: {
+    area: "contracts",
+    meaning:
+      "The registry refused a schema that breaks the subject's compatibility mode; the report names each field and rule.",
+    action:
+      "Make the change compatible (defaults, optional fields) or publish it as a new major version of the event.",
+  },
+  REGISTRY_CONFLICT: {
+    area: "contracts",
+    meaning:
+      "The registry's state does not allow the change: a fingerprint collision, a missing schema text, or too many concurrent updates.",
+    action:
+      "Retry once for concurrent updates; otherwise give the field a new name or type as the message says, or repair the registry bucket.",
+  },
+  REGISTRY_NOT_FOUND: {
+    area: "contracts",
+    meaning: "The subject, version or schema is not in the registry, or the registry bucket does not exist.",
+    action:
+      "Create the bucket with `threadline streams apply` and register the schema with `threadline contracts register`.",
+  },
+  REGISTRY_READ_ONLY: {
+    area: "contracts",
+    meaning: "A write was attempted on a schema registry opened read-only (services only read it).",
+    action: "Register schemas with `threadline contracts register`, not from a service.",
+  },
+
+  // --- streams ---------------------------------------------------------------------------------
+  ENVELOPE_INVALID: {
+    area: "streams",
+    meaning:
+      "A message's CloudEvents headers are missing or malformed, or a subject token is invalid (dead-letter reason when consumed).",
+    action:
+      "Find the publisher (dead-letter subject and headers) and make it publish through the SDK publisher.",
+  },
+  NATS_UNREACHABLE: {
+    area: "streams",
+    meaning: "No NATS server answered at the configured URL(s).",
+    action: "Check NATS_URL / --server, that nats-server runs, and that this host may reach its client port.",
+  },
+  PERMISSIONS_INVALID: {
+    area: "streams",
+    meaning:
+      "A service's access description names streams, consumers or buckets that are not declared, or is malformed.",
+    action: "Fix the service manifest's access list (each problem names its key) or declare what it names.",
+  },
+  DECLARATION_INVALID: {
+    area: "streams",
+    meaning: "The stream, consumer or bucket declarations are wrong, so nothing was planned or applied.",
+    action: "Fix each key the message lists in streams/src/declarations.ts or the service's manifest.",
+  },
+  STREAMS_FEATURE_UNSUPPORTED: {
+    area: "streams",
+    meaning:
+      "The declarations use a feature the connected nats-server is too old for; nothing was planned or applied.",
+    action: "Upgrade nats-server to the version named, or remove the feature from the declaration.",
+  },
+  STREAMS_REPLICAS_UNAVAILABLE: {
+    area: "streams",
+    meaning:
+      "More than one replica is declared but the server is a single node; nothing was planned or applied.",
+    action: "Run against the cluster, or use `--replicas 1` / `--profile local` against a single server.",
+  },
+  STREAMS_DESTRUCTIVE_REFUSED: {
+    area: "streams",
+    meaning:
+      "`streams apply` met destructive changes (deletes, recreates) without --force; nothing was changed.",
+    action:
+      "Review them with `threadline streams plan`, then run `threadline streams apply --force` if they are intended.",
+  },
+  STREAMS_APPLY_FAILED: {
+    area: "streams",
+    meaning:
+      "The server refused one change in the middle of an apply; the changes before it were applied, the rest not.",
+    action:
+      "Run `threadline streams plan` to see where the server stands, fix the cause in the message, and apply again.",
+  },
+  NOT_A_DEAD_LETTER: {
+    area: "streams",
+    meaning: "A message read as a dead letter lacks a Threadline-Dlq-* header or has a malformed one.",
+    action: "Read it as an ordinary message, and find what else publishes on mfg.dlq.>.",
+  },
+
+  // --- SDK consumer ------------------------------------------------------------------------------
+  CONSUMER_ILLEGAL_STATE: {
+    area: "sdk-consumer",
+    meaning: "A consumer method was called in a state that does not allow it (e.g. resume() while stopping).",
+    action: "Fix the calling code to follow the consumer's lifecycle (start → stop, once).",
+  },
+  CONSUMER_SETUP: {
+    area: "sdk-consumer",
+    meaning:
+      "The durable cannot be consumed: the stream or consumer is missing, push-based or not explicit-ack, or the connection closed.",
+    action:
+      "Declare the stream and durable with `threadline streams apply` and restart; for a closed connection, stop the consumer before closing NATS.",
+  },
+  CONSUMER_SHUTDOWN_ABORT: {
+    area: "sdk-consumer",
+    meaning:
+      "The drain deadline passed during shutdown: the handler's signal was aborted and the message nak'd for redelivery.",
+    action:
+      "Nothing is lost; if it happens often, raise drainTimeoutMs or make the handler honour ctx.signal.",
+  },
+  HANDLER_PERMANENT: {
+    area: "sdk-consumer",
+    meaning: "A handler threw a non-retryable error without a code of its own (dead-letter reason).",
+    action: `Read the dead letter's message, fix the data or the handler (and give the error a catalogued code), ${REPLAY}.`,
+  },
+  MAX_DELIVERIES: {
+    area: "sdk-consumer",
+    meaning:
+      "The last allowed attempt failed with a retryable error (dead-letter reason; the message holds the last error).",
+    action: `Fix the cause the last error names (an outage, a bug), ${REPLAY}.`,
+  },
+  UNHANDLED_TYPE: {
+    area: "sdk-consumer",
+    meaning:
+      'The consumer has no handler for the event type and onUnhandledType is "dead-letter" (dead-letter reason).',
+    action: `Add a handler for the type or narrow the durable's filter subjects, ${REPLAY}.`,
+  },
+
+  // --- SDK publisher -----------------------------------------------------------------------------
+  PUBLISH_RETRIES_EXHAUSTED: {
+    area: "sdk-publisher",
+    meaning:
+      "A publish got no PubAck: every attempt failed with a transient error until the retry policy ran out.",
+    action:
+      "Check that a stream captures the subject and JetStream is up, then publish again (the same ce-id is deduplicated).",
+  },
+  PUBLISH_REJECTED: {
+    area: "sdk-publisher",
+    meaning:
+      "The server refused the message with a non-transient JetStream error, or the connection was closed.",
+    action:
+      "Read the JetStream error in the message (e.g. a full stream, a wrong expected sequence) and fix it before publishing again.",
+  },
+  PUBLISH_BATCH_FAILED: {
+    area: "sdk-publisher",
+    meaning:
+      "Some publishes of an async batch failed while the others were acknowledged; the error lists the failed ones.",
+    action: "Republish the failed events with the same ids (the stream deduplicates them).",
+  },
+
+  // --- configuration -----------------------------------------------------------------------------
+  CONFIG_INVALID: {
+    area: "config",
+    meaning:
+      "A setting (environment variable, config file key, option or CLI flag) is missing or wrong; the message names it.",
+    action:
+      "Fix the setting the message names (see the service's README for the allowed values) and restart; the CLI exits 2.",
+  },
+
+  // --- Odoo's own exceptions ---------------------------------------------------------------------
+  ODOO_VALIDATION_ERROR: {
+    area: "odoo",
+    meaning:
+      "Odoo refused the write: a constraint failed (odoo.exceptions.ValidationError, also a database integrity error).",
+    action: `Read Odoo's message in the dead letter, correct the record in Odoo (or the event's data), ${REPLAY}.`,
+  },
+  ODOO_USER_ERROR: {
+    area: "odoo",
+    meaning: "Odoo refused the operation by a business rule (odoo.exceptions.UserError).",
+    action: `Do in Odoo what its message asks (a state, a missing setting), ${REPLAY}.`,
+  },
+  ODOO_ACCESS_ERROR: {
+    area: "odoo",
+    meaning:
+      "Odoo's access rights or record rules refused the connector's user (odoo.exceptions.AccessError).",
+    action: `Give the connector's Odoo user the access rights services/odoo-connector/README.md lists (Odoo's message names the model, often the group), ${REPLAY}.`,
+  },
+  ODOO_ACCESS_DENIED: {
+    area: "odoo",
+    meaning:
+      "Odoo refused the login or API key (odoo.exceptions.AccessDenied); the call is retried, not dead-lettered.",
+    action:
+      "Check ODOO_LOGIN and ODOO_API_KEY (the key may have been revoked or expired) and restart the connector.",
+  },
+  ODOO_MISSING_ERROR: {
+    area: "odoo",
+    meaning: "A record the call names was deleted or never existed in Odoo (odoo.exceptions.MissingError).",
+    action: `Check whether the record was deleted in Odoo on purpose; recreate it or drop the event, ${REPLAY} if recreated.`,
+  },
+  ODOO_REDIRECT_WARNING: {
+    area: "odoo",
+    meaning:
+      "Odoo refused the operation and points at a settings page to fix first (odoo.exceptions.RedirectWarning).",
+    action: `Open the Odoo page the message names and complete the setting, ${REPLAY}.`,
+  },
+  ODOO_SESSION_EXPIRED_EXCEPTION: {
+    area: "odoo",
+    meaning:
+      "Odoo's session expired (odoo.http.SessionExpiredException); the client logs in again once, then retries.",
+    action: "Nothing when it passes; if it repeats, check that the login and API key are still valid.",
+  },
+  ODOO_SERIALIZATION_FAILURE: {
+    area: "odoo",
+    meaning:
+      "Odoo gave up on a concurrent update after its own retries and rolled back (psycopg2 SerializationFailure); retried.",
+    action:
+      "Nothing when it passes; if it persists, look for another process writing the same records in Odoo.",
+  },
+  ODOO_DEADLOCK_DETECTED: {
+    area: "odoo",
+    meaning:
+      "PostgreSQL found a deadlock under Odoo and rolled the transaction back (psycopg2 DeadlockDetected); retried.",
+    action:
+      "Nothing when it passes; if it persists, lower ODOO_CONCURRENCY or look for a long-running job in Odoo.",
+  },
+  ODOO_LOCK_NOT_AVAILABLE: {
+    area: "odoo",
+    meaning:
+      "A row Odoo needed was locked by another transaction and Odoo gave up (psycopg2 LockNotAvailable); retried.",
+    action: "Nothing when it passes; if it persists, find the Odoo job or user holding the records.",
+  },
+  ODOO_OPERATIONAL_ERROR: {
+    area: "odoo",
+    meaning:
+      "Odoo lost its PostgreSQL connection (retried, may have been applied) or its database does not exist (psycopg2 OperationalError).",
+    action:
+      "Check Odoo's database server and ODOO_DB; postings check Odoo for their event id before applying again.",
+  },
+  ODOO_VALUE_ERROR: {
+    area: "odoo",
+    meaning:
+      "Odoo's Python code rejected a value (builtins.ValueError), usually a bad argument or field value.",
+    action: `Read Odoo's message in the dead letter and fix the event data or the connector mapping, ${REPLAY}.`,
+  },
+  ODOO_SERVER_ERROR: {
+    area: "odoo",
+    meaning: "Odoo answered with a JSON-RPC error that names no exception class.",
+    action: `Read Odoo's server log for the traceback at that time and fix the cause, ${REPLAY}.`,
+  },
+  ODOO_NOT_FOUND: {
+    area: "odoo",
+    meaning:
+      "Odoo answered 404 Not Found for the route (werkzeug NotFound): a wrong URL prefix, database, or a missing module.",
+    action: "Check ODOO_URL and ODOO_DB, and that the Odoo modules the connector needs are installed.",
+  },
+  ODOO_UNAUTHORIZED: {
+    area: "odoo",
+    meaning: "Odoo answered 401 Unauthorized (werkzeug Unauthorized): the API key was refused.",
+    action: "Check ODOO_API_KEY and the user it belongs to, then restart the connector.",
+  },
+  ODOO_TOO_MANY_REQUESTS: {
+    area: "odoo",
+    meaning: "Odoo answered 429 Too Many Requests; the call is retried after Retry-After.",
+    action: "Nothing when it passes; if it persists, lower ODOO_RATE_PER_SECOND or ODOO_CONCURRENCY.",
+  },
+  ODOO_SERVICE_UNAVAILABLE: {
+    area: "odoo",
+    meaning:
+      "Odoo answered 503 Service Unavailable (werkzeug ServiceUnavailable); nothing was applied, the call is retried.",
+    action: "Check that Odoo's workers are up (maintenance, restart); postings resume by themselves.",
+  },
+  ODOO_GATEWAY_TIMEOUT: {
+    area: "odoo",
+    meaning: "Odoo answered 504 Gateway Timeout; the call may still have been applied, and is retried.",
+    action: "Check Odoo's load; postings check Odoo for their event id before applying again.",
+  },
+  ODOO_HTTP_401: {
+    area: "odoo",
+    meaning:
+      "The HTTP server at the Odoo URL answered 401 without Odoo's error body (a proxy's authentication).",
+    action: "Check the proxy's authentication in front of Odoo and ODOO_URL.",
+  },
+  ODOO_HTTP_404: {
+    area: "odoo",
+    meaning:
+      "The HTTP server at the Odoo URL answered 404 without Odoo's error body: a wrong URL or path prefix.",
+    action: "Check ODOO_URL (scheme, host, port, a reverse proxy's path prefix).",
+  },
+  ODOO_HTTP_429: {
+    area: "odoo",
+    meaning:
+      "The HTTP server at the Odoo URL answered 429 without Odoo's error body (a proxy's rate limit); retried after Retry-After.",
+    action: "Lower ODOO_RATE_PER_SECOND or raise the proxy's limit for the connector.",
+  },
+  ODOO_HTTP_502: {
+    area: "odoo",
+    meaning:
+      "A proxy in front of Odoo answered 502: it found no Odoo to talk to; nothing was applied, retried.",
+    action: "Check that Odoo runs behind the proxy; postings resume by themselves.",
+  },
+  ODOO_HTTP_503: {
+    area: "odoo",
+    meaning:
+      "A proxy in front of Odoo answered 503: Odoo is down or in maintenance; nothing was applied, retried.",
+    action: "Check that Odoo runs behind the proxy; postings resume by themselves.",
+  },
+  ODOO_HTTP_504: {
+    area: "odoo",
+    meaning:
+      "A proxy in front of Odoo answered 504: Odoo did not answer in time and may have applied the call; retried.",
+    action: "Check Odoo's load; postings check Odoo for their event id before applying again.",
+  },
+
+  // --- Odoo connector ----------------------------------------------------------------------------
+  CONNECTOR_ODOO_UNREACHABLE: {
+    area: "odoo-connector",
+    meaning:
+      "The connector could not reach Odoo when connecting: refused, DNS, timeout, or a proxy answering 502/503/504.",
+    action:
+      "Check ODOO_URL, that Odoo runs, and that this host may connect to it; then restart the connector.",
+  },
+  CONNECTOR_NOT_ODOO: {
+    area: "odoo-connector",
+    meaning: "An HTTP server answered at ODOO_URL, but not as Odoo does (e.g. an HTML 404 page).",
+    action: "Check ODOO_URL: scheme, host, port and a reverse proxy's path prefix.",
+  },
+  CONNECTOR_DATABASE_UNKNOWN: {
+    area: "odoo-connector",
+    meaning: "The database named by ODOO_DB does not exist on the Odoo server.",
+    action: "Check ODOO_DB against the databases of that Odoo server.",
+  },
+  CONNECTOR_LOGIN_FAILED: {
+    area: "odoo-connector",
+    meaning:
+      "Odoo refused the login / API key pair, or the key belongs to another user (the key is never printed).",
+    action: "Check ODOO_LOGIN and ODOO_API_KEY (a key of that same user), then restart the connector.",
+  },
+  CONNECTOR_VERSION_UNSUPPORTED: {
+    area: "odoo-connector",
+    meaning: "Odoo is older than 16, or ODOO_PROTOCOL asks for JSON-2 on an Odoo before 19.",
+    action: 'Upgrade Odoo, or set ODOO_PROTOCOL to "auto" or "jsonrpc".',
+  },
+  CONNECTOR_CONNECT_FAILED: {
+    area: "odoo-connector",
+    meaning: "Odoo answered the connection checks with an error none of the other connect codes describes.",
+    action: "Read Odoo's error name and message in the error and Odoo's server log at that time.",
+  },
+  CONNECTOR_SETUP_INCOMPLETE: {
+    area: "odoo-connector",
+    meaning:
+      "Odoo is not set up for Threadline: a model, field or copied field the connector needs is missing.",
+    action: "Run `threadline odoo setup` as an Odoo administrator, then restart the connector.",
+  },
+  CONNECTOR_ORDER_NOT_FOUND: {
+    area: "odoo-connector",
+    meaning:
+      "Odoo has no manufacturing order (nor a backorder of it) with the reference the event names (dead-letter reason).",
+    action: `Check the order reference the machine reported against Odoo; correct it at the source, ${REPLAY}.`,
+  },
+  CONNECTOR_ORDER_NOT_OPEN: {
+    area: "odoo-connector",
+    meaning:
+      "No order of the family (the order and its backorders) is open for production on the report's line: all are done, cancelled or draft (dead-letter reason).",
+    action: `Check the order and the line the report names in Odoo; confirm or open an order for the run, ${REPLAY}.`,
+  },
+  CONNECTOR_PICKING_NOT_FOUND: {
+    area: "odoo-connector",
+    meaning:
+      "The delivery (stock.picking) of a shipment decision does not exist in Odoo (dead-letter reason).",
+    action:
+      "Check whether the picking was deleted in Odoo or the event comes from another database; drop or redrive accordingly.",
+  },
+  CONNECTOR_LOT_NOT_FOUND: {
+    area: "odoo-connector",
+    meaning:
+      "The lot the event names is unknown in Odoo (dead-letter reason; retried while a hold is being placed).",
+    action: `Create or correct the lot in Odoo, ${REPLAY}.`,
+  },
+  CONNECTOR_PRODUCT_NOT_FOUND: {
+    area: "odoo-connector",
+    meaning:
+      "The product the event names (by internal reference or id) is unknown in Odoo (dead-letter reason).",
+    action: `Create the product or fix its internal reference in Odoo (or the bridge's component names), ${REPLAY}.`,
+  },
+  CONNECTOR_WORKCENTER_NOT_FOUND: {
+    area: "odoo-connector",
+    meaning:
+      "A downtime's line names no work center, or Odoo has no work center with the mapped code (dead-letter reason).",
+    action: `Fix the connector's line → work center map or the work center code in Odoo, ${REPLAY}.`,
+  },
+  CONNECTOR_SETUP_MISSING: {
+    area: "odoo-connector",
+    meaning:
+      "Odoo lacks a record the posting needs: a stock location, an internal transfer type, a loss reason or a done quality stage (dead-letter reason).",
+    action: `Create the record the message names in Odoo (or configure the connector's names), ${REPLAY}.`,
+  },
+  CONNECTOR_WIZARD_UNANSWERED: {
+    area: "odoo-connector",
+    meaning: "An Odoo button opened a wizard the connector does not answer (dead-letter reason).",
+    action: `Finish the operation in Odoo by hand, ${REPLAY}.`,
+  },
+  CONNECTOR_UNEXPECTED_STATE: {
+    area: "odoo-connector",
+    meaning:
+      "Odoo did not end in the state the posting expects (a transfer cancelled, an order not done after its button) (dead-letter reason).",
+    action:
+      "Open the record the message names in Odoo, see why it is in that state, and fix it before redriving.",
+  },
+  CONNECTOR_CONSUMPTION_WARNING: {
+    area: "odoo-connector",
+    meaning:
+      "Closing the order opened Odoo's consumption warning: the recorded components differ from the BoM; never confirmed blindly (dead-letter reason).",
+    action: `A planner corrects the consumption (or the BoM) in Odoo for the components the message names, ${REPLAY}.`,
+  },
+  CONNECTOR_LOT_MISMATCH: {
+    area: "odoo-connector",
+    meaning: "A report is for another lot than the one the open order already produced (dead-letter reason).",
+    action: `Close the order (\`threadline odoo close\`) so the next lot gets its own order, ${REPLAY}.`,
+  },
+  CONNECTOR_SERIAL_TRACKED: {
+    area: "odoo-connector",
+    meaning:
+      "A serial-tracked product reached a posting that takes lots only, or a serial report that is not whole units (dead-letter reason).",
+    action:
+      "Post serial units through the serial flow (one unit per serial), or fix the product's tracking in Odoo.",
+  },
+  CONNECTOR_SCRAP_INSUFFICIENT_QUANTITY: {
+    area: "odoo-connector",
+    meaning: "Odoo has less on hand than a scrap takes; the production stays posted (dead-letter reason).",
+    action: `Count the stock in Odoo (or validate the scrap by hand), ${REPLAY}.`,
+  },
+  CONNECTOR_QUANTITY_INVALID: {
+    area: "odoo-connector",
+    meaning: "An event carries a quantity that is not a finite decimal (dead-letter reason).",
+    action:
+      "Fix the producer of the event (the dead letter names it in ce-source); the event cannot be posted as is.",
+  },
+  CONNECTOR_CIRCUIT_OPEN: {
+    area: "odoo-connector",
+    meaning:
+      "The connector's circuit breaker considers Odoo down after consecutive transient failures and refuses calls until a probe succeeds; retried.",
+    action: "Check Odoo's availability; postings resume by themselves once a probe call succeeds.",
+  },
+  CONNECTOR_ODOO_TIMEOUT: {
+    area: "odoo-connector",
+    meaning: "Odoo gave no answer within ODOO_TIMEOUT_MS; the call may have been applied and is retried.",
+    action: "Check Odoo's load; postings check Odoo for their event id before applying again.",
+  },
+  CONNECTOR_CONNECTION_REFUSED: {
+    area: "odoo-connector",
+    meaning: "Odoo's host refused the connection; nothing was sent, the call is retried.",
+    action: "Check that Odoo runs and listens at ODOO_URL.",
+  },
+  CONNECTOR_DNS_FAILED: {
+    area: "odoo-connector",
+    meaning: "The host name of ODOO_URL did not resolve; nothing was sent, the call is retried.",
+    action: "Check ODOO_URL's host name and this host's DNS.",
+  },
+  CONNECTOR_HOST_UNREACHABLE: {
+    area: "odoo-connector",
+    meaning: "The network has no route to Odoo's host; nothing was sent, the call is retried.",
+    action: "Check the network path (routes, firewall) from the connector to Odoo.",
+  },
+  CONNECTOR_CONNECT_TIMEOUT: {
+    area: "odoo-connector",
+    meaning: "Opening the connection to Odoo timed out; nothing was sent, the call is retried.",
+    action: "Check that Odoo's host is up and that a firewall does not drop the connection.",
+  },
+  CONNECTOR_CONNECTION_RESET: {
+    area: "odoo-connector",
+    meaning: "The connection to Odoo broke without an answer; the call may have been applied and is retried.",
+    action:
+      "Check Odoo and the proxies in between; postings check Odoo for their event id before applying again.",
+  },
+  CONNECTOR_CLOSED: {
+    area: "odoo-connector",
+    meaning:
+      "The connector's Odoo client is closing or closed (shutdown); the event is given back, not dead-lettered.",
+    action: "Nothing: another replica or the restarted connector takes the event.",
+  },
+  CONNECTOR_CLIENT_ERROR: {
+    area: "odoo-connector",
+    meaning:
+      "The connector's Odoo client failed on its own side before or after the call (a bug or an unexpected value) (dead-letter reason).",
+    action: "Report it with the dead letter's message and the connector's log; redrive once fixed.",
+  },
+  CONNECTOR_CURSOR_CONFLICT: {
+    area: "odoo-connector",
+    meaning:
+      "The inbound sync cursor was changed by another process or could not be saved; it is re-read on the next pass.",
+    action: "Nothing when it passes; if it repeats, check that only one connector syncs that Odoo database.",
+  },
+
+  // --- simulators ----------------------------------------------------------------------------------
+  SIM_STOPPED: {
+    area: "simulators",
+    meaning: "The plant simulator was asked to restart its server after it was stopped.",
+    action: "Start a new simulator instead of restarting a stopped one.",
+  },
+  SIM_LISTEN_FAILED: {
+    area: "simulators",
+    meaning:
+      "The plant simulator cannot serve OPC UA on the host and port asked (often: the port is in use).",
+    action: "Choose another port, or 0 for a free one.",
+  },
+  SIM_UNKNOWN_MACHINE: {
+    area: "simulators",
+    meaning: "A machine id is not in the simulated plant.",
+    action: "Use a machine id from the plant configuration the simulator was started with.",
+  },
+  PACKML_ILLEGAL_TRANSITION: {
+    area: "simulators",
+    meaning:
+      "A PackML command is not allowed in the machine's current state (OPC UA answers BadInvalidState).",
+    action: "Send one of the commands the message lists as allowed in that state.",
+  },
+
+  // --- local nats-server -------------------------------------------------------------------------
+  NATS_SERVER_NOT_FOUND: {
+    area: "local-nats",
+    meaning: "No nats-server binary was found (or could be installed) for a local server.",
+    action:
+      "Install nats-server (`apt-get install -y nats-server`) or point THREADLINE_NATS_SERVER at the binary.",
+  },
+  NATS_SERVER_START_FAILED: {
+    area: "local-nats",
+    meaning:
+      "The local nats-server could not be spawned or exited during startup; the error holds its last log lines.",
+    action: "Read the log lines in the message (a port in use, a bad config) and fix that.",
+  },
+  NATS_SERVER_READY_TIMEOUT: {
+    area: "local-nats",
+    meaning: "The local nats-server runs but did not report healthy in time.",
+    action: "Read the log lines in the message; on a loaded machine, run fewer tests at once.",
+  },
+  NATS_SERVER_STOP_FAILED: {
+    area: "local-nats",
+    meaning: "The local nats-server did not exit even after SIGKILL.",
+    action: "Find the process by the pid in the message and check the machine (a hung disk, a zombie).",
+  },
+  NATS_SERVER_DISPOSED: {
+    area: "local-nats",
+    meaning: "A local server handle was used after it was disposed and its storage removed.",
+    action: "Create a new server instead of reusing a disposed one.",
+  },
+  NATS_PORT_ALLOCATION_FAILED: {
+    area: "local-nats",
+    meaning:
+      "No free TCP port could be obtained, or the fixed port asked for is reserved for a system NATS server.",
+    action: "Free ports on 127.0.0.1 or choose another fixed port.",
+  },
+  NATS_CLUSTER_NOT_READY: {
+    area: "local-nats",
+    meaning: "The local cluster did not agree on a JetStream meta leader in time.",
+    action: "Read the node logs in the message; on a loaded machine, run fewer tests at once.",
+  },
+  NATS_LEAF_LINK_TIMEOUT: {
+    area: "local-nats",
+    meaning: "The local leaf node did not connect to (or disconnect from) its hub in time.",
+    action: "Read the hub and leaf logs in the message for the leafnode error.",
+  },
+
+  // --- command line ------------------------------------------------------------------------------
+  USAGE: {
+    area: "cli",
+    meaning: "A wrong flag, argument or input shape was given to `threadline`; it exits 2.",
+    action: "Run the command with --help and fix the invocation.",
+  },
+  COMMAND_FAILED: {
+    area: "cli",
+    meaning:
+      "A command's outcome is a failure already explained on stdout/stderr (e.g. incompatible schemas); it exits 1.",
+    action: "Read the command's output above the error line.",
+  },
+
+  // --- examples ----------------------------------------------------------------------------------
+  BAD_DECIMAL: {
+    area: "examples",
+    meaning:
+      "The order-progress example met a quantity that is not a decimal with the expected scale (dead-letter reason).",
+    action: "Fix the producer of the report; the example cannot add it up.",
+  },
+  UOM_MISMATCH: {
+    area: "examples",
+    meaning:
+      "The order-progress example got a report whose good and reject quantities have different units (dead-letter reason).",
+    action: "Fix the producer so both quantities of a report use one unit, then redrive.",
+  },
+  ORDER_PROGRESS_CONTENDED: {
+    area: "examples",
+    meaning: "The order-progress example kept losing the compare-and-set on an order's KV record; retried.",
+    action: "Nothing when it passes; if it persists, check for other writers of the example's bucket.",
+  },
+} as const satisfies Record<string, ErrorCatalogEntry>;
+
+/** A code listed in the catalogue. */
+export type CatalogedErrorCode = keyof typeof ERROR_CATALOG;
+
+/**
+ * An exception Odoo raised, named after its Python class: `odoo.exceptions.ValidationError` →
+ * `ODOO_VALIDATION_ERROR` ({@link odooExceptionCode}). Open-ended: Odoo and its modules add classes.
+ */
+export type OdooErrorCode = `ODOO_${string}`;
+
+/** Every code a Threadline error may carry: a catalogued one, or an Odoo exception's. */
+export type ErrorCode = CatalogedErrorCode | OdooErrorCode;
+
+/** The entry that explains an Odoo exception the catalogue does not list by name. */
+export const ODOO_PATTERN = {
+  code: "ODOO_<NAME>",
+  area: "odoo",
+  meaning:
+    "Odoo raised an exception this page does not list: `<NAME>` is the last part of its Python class name in upper snake case (`ODOO_HTTP_<status>`: the HTTP server at the Odoo URL answered that status without Odoo's error body).",
+  action:
+    "Read Odoo's exception name and message in the error or dead letter, and its server log at that time; a permanent one is dead-lettered and redriven once fixed, a transient one is retried.",
+} as const satisfies ErrorCatalogEntry & { code: string };
+
+/**
+ * The code of an exception Odoo reported, by its dotted Python name: the last part in upper snake case
+ * after `ODOO_` (`odoo.exceptions.AccessError` → `ODOO_ACCESS_ERROR`,
+ * `psycopg2.errors.SerializationFailure` → `ODOO_SERIALIZATION_FAILURE`); an HTTP answer that is not
+ * Odoo's, `http.<status>`, is `ODOO_HTTP_<status>`.
+ */
+export function odooExceptionCode(pythonName: string): OdooErrorCode {
+  const short = pythonName.slice(pythonName.lastIndexOf(".") + 1);
+  const base = pythonName.startsWith("http.") ? `http_${short}` : short;
+  const snake = base
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/[^A-Za-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .toUpperCase();
+  return `ODOO_${snake || "ERROR"}`;
+}
+
+/** Whether `code` is listed in the catalogue. */
+export function isCatalogedErrorCode(code: string): code is CatalogedErrorCode {
+  return Object.hasOwn(ERROR_CATALOG, code);
+}
+
+/**
+ * What the catalogue says about `code`: its own entry, the Odoo pattern for an `ODOO_` code it does not
+ * list, undefined for anything else.
+ */
+export function describeErrorCode(code: string): (ErrorCatalogEntry & { readonly code: string }) | undefined {
+  if (isCatalogedErrorCode(code)) return { code, ...ERROR_CATALOG[code] };
+  if (/^ODOO_[A-Z0-9_]+$/.test(code)) return ODOO_PATTERN;
+  return undefined;
+}
