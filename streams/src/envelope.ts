@@ -180,3 +180,10 @@ export function decodePayload<T = unknown>(
     subjectHint: envelope.type,
   });
 }
+
+/** The writer of a decoded event as consumers and readers report it: fingerprint, and registry version when known. */
+export function writerOf(decoded: DecodedEvent<unknown>): { fingerprint: string; version?: number } {
+  return decoded.writer.version === undefined
+    ? { fingerprint: decoded.writer.fingerprint }
+    : { fingerprint: decoded.writer.fingerprint, version: decoded.writer.version };
+}

@@ -39,7 +39,7 @@ import {
 } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { type AvroType, EventCodec, type EventPayloads, type EventType } from "../../contracts/src/index.js";
-import { decodePayload, type EventEnvelope, fromHeaders } from "./envelope.js";
+import { decodePayload, type EventEnvelope, fromHeaders, writerOf } from "./envelope.js";
 import { ConfigError } from "./errors.js";
 
 export interface StreamReadOptions {
@@ -202,10 +202,7 @@ export function readEvents<K extends string = string>(
         id: envelope.id,
         type: envelope.type,
         value: decoded.value,
-        writer:
-          decoded.writer.version === undefined
-            ? { fingerprint: decoded.writer.fingerprint }
-            : { fingerprint: decoded.writer.fingerprint, version: decoded.writer.version },
+        writer: writerOf(decoded),
         schema: decoded.type,
         routingSubject: m.subject,
         stream: m.info.stream,

@@ -5,7 +5,7 @@
  */
 import type { JsMsg } from "@nats-io/jetstream";
 import type { EventCodec } from "../../../contracts/src/index.js";
-import type { EventEnvelope } from "../envelope.js";
+import { type EventEnvelope, writerOf } from "../envelope.js";
 import type { Logger } from "../logger.js";
 import { ConsumerErrorCode, isRetryable } from "./errors.js";
 import type { Entry } from "./key-scheduler.js";
@@ -57,10 +57,7 @@ export function consumedEvent(
     type: envelope.type,
     key: o.key,
     value: decoded.value,
-    writer:
-      decoded.writer.version === undefined
-        ? { fingerprint: decoded.writer.fingerprint }
-        : { fingerprint: decoded.writer.fingerprint, version: decoded.writer.version },
+    writer: writerOf(decoded),
     routingSubject: msg.subject,
     stream: info.stream,
     streamSequence: seq,
