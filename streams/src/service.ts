@@ -131,7 +131,25 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     checks,
     ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
   });
+  // A route the manifest does not declare is refused: the manifest is where operators and the
+  // generated deployment read what a service exposes and how it is protected.
+  const undeclared: string[] = [];
+  if (options.manifest) {
+    const declared = new Set((options.manifest.http ?? []).map((r) => `${r.method} ${r.path}`));
+    http.addHook("onRoute", (route) => {
+      for (const method of [route.method].flat())
+        if (method !== "HEAD" && !declared.has(`${method} ${route.url}`))
+          undeclared.push(`${method} ${route.url}`);
+    });
+  }
   await options.routes?.(http, { config, logger });
+  if (undeclared.length > 0) {
+    await http.close().catch(() => undefined);
+    throw new ConfigError(
+      "routes",
+      `${undeclared.join(", ")} ${undeclared.length === 1 ? "is" : "are"} not declared in ${options.manifest?.service}'s manifest (http): declare each route with its auth`,
+    );
+  }
   let url: string;
   try {
     url = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });

@@ -10,6 +10,7 @@ import { PassThrough } from "node:stream";
 import { test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { ConfigError } from "../../streams/src/errors.js";
+import { serviceManifest } from "../../streams/src/manifest.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { runService } from "../../streams/src/service.js";
 import { platformDeclarations } from "../../tools/manifests.js";
@@ -98,4 +99,48 @@ test("runService - while setup runs, /healthz answers 200 and /readyz 503 'start
   const service = await starting;
   t.after(() => service.stop());
   assert.equal((await fetch(`${base}/readyz`)).status, 200);
+});
+
+test("runService - with a manifest, a route it does not declare refuses the start naming it; declared routes are served", async (t) => {
+  const server = await startTestServer({}, t);
+  const manifest = serviceManifest({
+    service: "route-check",
+    description: "a service with one webhook",
+    http: [{ method: "POST", path: "/hooks/:token", auth: "path-token", description: "a webhook" }],
+  });
+  const free = await listening();
+  await free.close();
+  const env = { NATS_URL: server.clientUrl, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(free.port) };
+  const err = await runService({
+    manifest,
+    env,
+    handleSignals: false,
+    logDestination: new PassThrough(),
+    routes: (app) => {
+      app.post("/hooks/:token", async () => ({ ok: true }));
+      app.get("/debug/state", async () => ({}));
+    },
+    setup: () => ({}),
+  }).then(
+    () => assert.fail("a service with an undeclared route started"),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ConfigError, String(err));
+  assert.equal(err.key, "routes");
+  assert.match(err.message, /GET \/debug\/state is not declared in route-check's manifest \(http\)/);
+
+  const service = await runService({
+    manifest,
+    env,
+    handleSignals: false,
+    logDestination: new PassThrough(),
+    routes: (app) => {
+      app.post("/hooks/:token", async () => ({ ok: true }));
+    },
+    setup: () => ({}),
+  });
+  t.after(() => service.stop());
+  assert.equal(service.context.name, "route-check", "the name comes from the manifest");
+  const answer = await fetch(`${service.url}/hooks/abc`, { method: "POST" });
+  assert.equal(answer.status, 200);
 });
