@@ -103,6 +103,11 @@ test("runService - while setup runs, /healthz answers 200 and /readyz 503 'start
 
 test("runService - with a manifest, a route it does not declare refuses the start naming it; declared routes are served", async (t) => {
   const server = await startTestServer({}, t);
+  const nc = await connectTo(server, {}, t);
+  const jsm = await jetstreamManager(nc);
+  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
+    force: false,
+  });
   const manifest = serviceManifest({
     service: "route-check",
     description: "a service with one webhook",
