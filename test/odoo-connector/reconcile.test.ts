@@ -14,6 +14,7 @@ import { type TestContext, test } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import type { OdooClient } from "../../services/odoo-connector/src/odoo/index.js";
+import { POSTING_MODEL } from "../../services/odoo-connector/src/odoo-setup.js";
 import { productionPostedId, startOutbound } from "../../services/odoo-connector/src/outbound/index.js";
 import { readMessages } from "../../streams/src/read.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
@@ -306,6 +307,61 @@ test("odoo reconcile - Odoo restored from an older backup under a running connec
     const metrics = await (await fetch(`${connector.service.url}/metrics`)).text();
     return /^threadline_erp_reconcile_findings\{kind="lost"\} 0$/m.test(metrics);
   });
+});
+
+test("odoo reconcile - Odoo restored from a backup taken between a posting's steps: the posting is incomplete, named with its event; replaying it finishes it", async (t) => {
+  const s = await setUp(t);
+  const order = await newOrder(s.sim, "FIN-SB20", 50);
+  const bridge = floorPublisher(s.nc, "machine-bridge", SITE);
+  const id = await publishProductionReport(bridge, productionReport(SITE, order.name, 4));
+  await postAll(t, s, [id]);
+  const admin = await connectOdoo(t, s.sim, { ratePerSecond: 1_000 });
+  const [record] = await admin.searchRead<{ id: number }>(POSTING_MODEL, [["x_name", "=", id]], {
+    fields: ["id"],
+  });
+  assert.ok(record, "the posting record");
+  // What a backup taken after the posting's first write and before its later steps holds.
+  await admin.write(POSTING_MODEL, [record.id], { x_details: JSON.stringify({ pending: true }) });
+
+  const run = await reconcileCli(s, ["--since", "1h", "--json"]);
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  const findings = (
+    JSON.parse(run.stdout) as {
+      orders: { findings: { kind: string; message: string; events: string[] }[] }[];
+    }
+  ).orders.flatMap((o) => o.findings);
+  const incomplete = findings.find((f) => f.kind === "incomplete");
+  assert.ok(incomplete, JSON.stringify(findings));
+  assert.deepEqual(incomplete.events, [id]);
+  assert.match(
+    incomplete.message,
+    /in Odoo only in part .* restored from a backup taken mid-posting\? Replay/,
+  );
+
+  await republish(s.nc, "MFG_PRODUCTION", await sequenceOf(s.nc, id));
+  const outbound = await startOutbound({
+    nc: s.nc,
+    client: admin,
+    publisher: connectorPublisher(s.nc, SITE),
+    site: SITE,
+    registry: new Registry(),
+    only: ["production"],
+    consumer: { pullExpiresMs: 1_000, drainTimeoutMs: 3_000 },
+  });
+  t.after(() => outbound.stop());
+  await until("the posting finished", async () => {
+    const [row] = await admin.searchRead<{ x_details: string | false }>(
+      POSTING_MODEL,
+      [["x_name", "=", id]],
+      {
+        fields: ["x_details"],
+      },
+    );
+    return row !== undefined && !String(row.x_details || "").includes("pending");
+  });
+  const again = await reconcileCli(s, ["--since", "1h"]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.equal(await producedOn(s.sim, order.id), 4, "the replay added nothing twice");
 });
 
 test("odoo reconcile - every defect of the old posting model is found: upstream machines counted as finished goods, components never consumed, an order closed per report with made-up work-centre time", async (t) => {

@@ -37,6 +37,12 @@ export interface PostingRecord {
   readonly reject: number;
   readonly runningMinutes: number;
   readonly details: Record<string, unknown>;
+  /**
+   * The posting's first write is in Odoo but not (yet) its later steps (components consumed at the
+   * machine's operation, reserved lots kept): under way, or Odoo was restored from a backup taken
+   * between them. A redelivery or a replay finishes it.
+   */
+  readonly pending: boolean;
 }
 
 export const POSTING_FIELDS = [
@@ -72,7 +78,15 @@ export function postingRecord(row: Row): PostingRecord {
     reject: Number(row["x_reject_qty"] || 0),
     runningMinutes: Number(row["x_running_minutes"] || 0),
     details,
+    pending: details["pending"] === true,
   };
+}
+
+/** Marks a posting's later steps done: one write of its details without `pending`. */
+export async function completePosting(ctx: PostingContext, record: PostingRecord): Promise<void> {
+  if (!record.pending) return;
+  const { pending: _, ...details } = record.details;
+  await ctx.odoo.write(POSTING_MODEL, [record.id], { x_details: JSON.stringify(details) });
 }
 
 /** The posting record of an event, if Odoo holds it. */

@@ -16,8 +16,10 @@
  * - **Upstream rejects** naming a component are a scrap of that component from the order.
  *
  * Exactly once: the posting record (postings.ts) is created by the same write as the quantity and
- * the time logs. A redelivered event finds it and resumes with the steps that follow (components on
- * 17+, the component scrap), each checked on its own.
+ * the time logs, marked `pending` while the steps that follow (components consumed at the machine's
+ * operation, reserved lots kept) are not done, and completed after them. A redelivered event finds
+ * it and finishes a pending one, each step checked on its own; reconciliation names a pending record
+ * of a posted event (an Odoo restored from a backup taken between the steps) so it is replayed.
  */
 import type { ProductionPosted, ProductionReported } from "../../../../../contracts/src/index.js";
 import { PermanentError } from "../../../../../streams/src/index.js";
@@ -48,7 +50,7 @@ import {
   orderFamily,
   workOrderAt,
 } from "./family.js";
-import { findPosting, type PostingRecord, postingCommand } from "./postings.js";
+import { completePosting, findPosting, type PostingRecord, postingCommand } from "./postings.js";
 import { validateScrap } from "./scrap.js";
 import { postSerialUnits } from "./serial.js";
 
@@ -103,10 +105,14 @@ export async function postProductionReported(
           `event ${event.id} is recorded on manufacturing order ${String(found.productionId)}, which is not in ${r.orderRef}'s family any more`,
         );
       member = byId;
-      if (produced > 0 && OPEN_STATES.has(member.state) && found.workorderId === false)
-        await fillComponents(ctx, member);
-      if (OPEN_STATES.has(member.state)) await consumeAtOperation(ctx, member, r);
-      if (produced > 0 && OPEN_STATES.has(member.state)) await keepReservedLots(ctx, member);
+      // Its later steps are done unless the record says otherwise (a crash between them, or an Odoo
+      // restored from a backup taken between them): then they are finished now.
+      if (found.pending && OPEN_STATES.has(member.state)) {
+        if (produced > 0 && found.workorderId === false) await fillComponents(ctx, member);
+        await consumeAtOperation(ctx, member, r);
+        if (produced > 0) await keepReservedLots(ctx, member);
+      }
+      await completePosting(ctx, found);
     } else {
       member = memberFor(family, r, produced > 0 || componentScrap);
       if (produced > 0 && (await trackingOf(ctx, member)) === "serial") {
@@ -116,9 +122,14 @@ export async function postProductionReported(
         member = memberFor(await orderFamily(ctx, r.orderRef as string, ctx.equipment), r, false);
         await apply(ctx, event, member, { produced: 0, good, reject, running, serialUnits: good + reject });
       } else {
-        await apply(ctx, event, member, { produced, good, reject, running });
-        if (OPEN_STATES.has(member.state)) await consumeAtOperation(ctx, member, r);
-        if (produced > 0 && OPEN_STATES.has(member.state)) await keepReservedLots(ctx, member);
+        const later = OPEN_STATES.has(member.state);
+        await apply(ctx, event, member, { produced, good, reject, running, pending: later });
+        if (later) {
+          await consumeAtOperation(ctx, member, r);
+          if (produced > 0) await keepReservedLots(ctx, member);
+          const record = await findPosting(ctx, event.id);
+          if (record) await completePosting(ctx, record);
+        }
       }
     }
     const records: OdooRecord[] = [...units, { model: "mrp.production", id: member.id, name: member.name }];
@@ -157,6 +168,8 @@ interface Amounts {
   readonly running: readonly { startedAt: Date; endedAt: Date }[];
   /** The units were posted one per serial (serial.ts): this record carries the totals, not a quantity. */
   readonly serialUnits?: number;
+  /** Later steps follow the write: the record says so until they are done (completePosting). */
+  readonly pending?: boolean;
 }
 
 async function trackingOf(ctx: PostingContext, member: FamilyMember): Promise<string> {
@@ -189,7 +202,14 @@ async function apply(
     reject: amounts.reject,
     runningMinutes,
     at: r.reportedAt,
-    ...(amounts.serialUnits !== undefined ? { details: { serialUnits: amounts.serialUnits } } : {}),
+    ...(amounts.serialUnits !== undefined || amounts.pending
+      ? {
+          details: {
+            ...(amounts.serialUnits !== undefined ? { serialUnits: amounts.serialUnits } : {}),
+            ...(amounts.pending ? { pending: true } : {}),
+          },
+        }
+      : {}),
   });
   const row = member.row;
   if (amounts.produced > 0) {
