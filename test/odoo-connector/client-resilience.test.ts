@@ -272,6 +272,27 @@ describe("odoo client - limits, circuit breaker and shutdown", () => {
     }
   });
 
+  test("a write made with retry: false goes back to its caller at the first 503 (its value was computed from a read that may be stale by the next try)", async () => {
+    const registry = new Registry();
+    const odoo = await OdooClient.connect(optionsFor(sim, { registry }));
+    const id = await odoo.create("res.partner", { name: "Quantity holder" });
+    try {
+      await sim.faults.outage({ mode: "503" });
+      const err = await odooError(odoo.write("res.partner", [id], { name: "stale" }, { retry: false }));
+      assert.equal(err.odooName, "http.503");
+      assert.equal(await metric(registry, "threadline_odoo_retries_total"), 0, "not sent again");
+      // The same write without the option is retried (the 503 proves it was not applied).
+      await odooError(odoo.write("res.partner", [id], { name: "stale" }));
+      assert.equal(await metric(registry, "threadline_odoo_retries_total"), FAST_RETRY.attempts - 1);
+      await sim.faults.endOutage();
+      const [row] = await odoo.read("res.partner", [id], ["name"]);
+      assert.equal(row?.["name"], "Quantity holder");
+    } finally {
+      await sim.faults.endOutage();
+      await odoo.close();
+    }
+  });
+
   test("requests in flight never exceed the concurrency", async () => {
     const proxy = await startProxy(sim.url);
     const registry = new Registry();

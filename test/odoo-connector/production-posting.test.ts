@@ -289,6 +289,30 @@ for (const profile of [16, 17, 18, 19] as const) {
       assert.equal(o.consumed["COMP-JAR"], 12, "components follow the whole quantity");
     });
 
+    test("a quantity entered in Odoo while a report is being posted is added to, not written over", async () => {
+      const mo = await newOrder(sim, "FIN-HJ250", 100);
+      await postProductionReported(ctx, report(mo.name, "labeler-1", 5, 0, { counting: true }));
+      // The operator saves the form after the posting read the order, before it writes the quantity
+      // (while it looks for the time log to extend).
+      let entered = false;
+      const odoo = new Proxy(ctx.odoo, {
+        get(target, name, receiver) {
+          const value = Reflect.get(target, name, receiver);
+          if (name !== "searchRead" || typeof value !== "function") return value;
+          return async (model: string, ...rest: unknown[]) => {
+            if (model === "mrp.workcenter.productivity" && !entered) {
+              entered = true;
+              await sim.env.write("mrp.production", [mo.id], { qty_producing: 8 });
+            }
+            return (value as (...a: unknown[]) => unknown).call(target, model, ...rest);
+          };
+        },
+      });
+      await postProductionReported({ ...ctx, odoo }, report(mo.name, "labeler-1", 4, 1, { counting: true }));
+      assert.ok(entered, "the operator's write happened mid-posting");
+      assert.equal((await view(sim, mo.id)).producing, 13);
+    });
+
     test("a report delivered again or replayed changes nothing in Odoo", async () => {
       const mo = await newOrder(sim, "FIN-HJ250", 100);
       const capper = report(mo.name, "capper-1", 6, 2, { rejectedComponent: "COMP-CAP" });

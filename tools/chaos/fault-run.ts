@@ -672,8 +672,12 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
         async () => (await posted()) > postedAtBackup + inFlight,
         120_000,
       );
-      await simAdmin("POST", `/__sim/snapshots/${snapshot}/restore`);
+      // Odoo is down while its database is restored (503 for downMs), as a real restore stops it;
+      // the operator reconciles once it is back.
+      const downMs = 2_000;
+      await simAdmin("POST", `/__sim/snapshots/${snapshot}/restore`, { downMs });
       const restored = Date.now();
+      await sleep(downMs);
       const reconcileArgs = () => [
         "odoo",
         "reconcile",

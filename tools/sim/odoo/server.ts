@@ -174,6 +174,18 @@ export interface OdooSimulator {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const MAX_BODY = 32 * 1024 * 1024;
 
+/** How long a restore keeps Odoo down (answering 503) unless the request says otherwise. */
+export const RESTORE_DOWN_MS = 2_000;
+const RestoreSchema = z.object({ downMs: z.number().int().min(0).max(600_000).optional() }).strict();
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 function notFoundPage(): Reply {
   return {
     status: 404,
@@ -385,8 +397,20 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
     if (restoring && method === "POST") {
       const snapshot = snapshots.get(restoring[1] as string);
       if (!snapshot) return json(404, { error: `no snapshot ${restoring[1]}` });
+      let downMs = RESTORE_DOWN_MS;
+      if (body.trim() !== "") {
+        const input = RestoreSchema.safeParse(safeJson(body));
+        if (!input.success)
+          return json(400, {
+            error: input.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "),
+          });
+        downMs = input.data.downMs ?? downMs;
+      }
+      // A database is restored with Odoo stopped (PostgreSQL cannot replace it under open
+      // connections): calls meet the proxy's 503 while it is down, then the restored database.
+      if (downMs > 0) await faults.outage({ mode: "503", durationMs: downMs });
       db.restore(snapshot);
-      return json(200, { restored: restoring[1] });
+      return json(200, { restored: restoring[1], downMs });
     }
     if (path === "/__sim/faults") {
       if (method === "GET") return json(200, { rules: faults.list(), outage: faults.outageMode ?? null });

@@ -60,6 +60,13 @@ export interface WriteOptions {
   context?: Record<string, unknown>;
   /** See CallOptions. @default false */
   idempotent?: boolean;
+  /**
+   * The client may send the write again after a transient failure that proves it was not applied.
+   * `false` for a value computed from a read (a quantity added to): sent again later, it could
+   * overwrite what changed in between, so the failure goes back to the caller, who reads again.
+   * @default true
+   */
+  retry?: boolean;
 }
 
 export class OdooClient {
@@ -231,6 +238,7 @@ export class OdooClient {
     return this.execute(
       request(model, "write", { ids, positional: [["vals", values]], context: options.context }),
       isIdempotent("write", options.idempotent),
+      options.retry ?? true,
     ) as Promise<boolean>;
   }
 
@@ -245,21 +253,21 @@ export class OdooClient {
     this.log.info("Odoo client closed");
   }
 
-  private execute(req: OdooRequest, idempotent: boolean): Promise<unknown> {
+  private execute(req: OdooRequest, idempotent: boolean, retry = true): Promise<unknown> {
     if (this.closed) return Promise.reject(closedError(req));
     const admission = this.breaker.admit();
     if (!admission) {
       this.metrics.requests.inc({ model: req.model, method: req.method, outcome: "circuit_open" });
       return Promise.reject(this.circuitOpenError(req));
     }
-    const task = this.run(req, idempotent, admission === "probe");
+    const task = this.run(req, idempotent, retry, admission === "probe");
     this.pending.add(task);
     const forget = () => this.pending.delete(task);
     task.then(forget, forget);
     return task;
   }
 
-  private async run(req: OdooRequest, idempotent: boolean, probe: boolean): Promise<unknown> {
+  private async run(req: OdooRequest, idempotent: boolean, retry: boolean, probe: boolean): Promise<unknown> {
     let failures = 0;
     let attempt = 0;
     let reauthenticated = false;
@@ -288,13 +296,14 @@ export class OdooClient {
         }
       }
       failures++;
-      const retry =
+      const again =
+        retry &&
         isRetryable(err, idempotent) &&
         failures < this.options.retry.attempts &&
         !probe &&
         this.breaker.state === "closed" &&
         !this.closed;
-      if (retry) {
+      if (again) {
         const delayMs = retryDelay(this.options.retry, failures, err);
         const reason = retryReason(err);
         this.metrics.retries.inc({ reason });

@@ -211,7 +211,6 @@ async function apply(
         }
       : {}),
   });
-  const row = member.row;
   if (amounts.produced > 0) {
     if (!OPEN_STATES.has(member.state))
       throw new PermanentError(
@@ -220,7 +219,6 @@ async function apply(
       );
     await ensureProducedLot(ctx, event, member);
   }
-  const newQty = Number(row["qty_producing"] ?? 0) + amounts.produced;
   const timeLogs = await timeLogCommands(
     ctx,
     amounts.running,
@@ -229,11 +227,15 @@ async function apply(
     member,
     wo?.id ?? null,
   );
+  // Odoo takes the quantity, not an increment: read it just before the write, and let a write that
+  // failed go back to the consumer (which reads again) rather than the client sending it later.
+  const newQty = amounts.produced > 0 ? (await producingNow(ctx, member.id)) + amounts.produced : 0;
+  const options = { retry: amounts.produced <= 0 };
   if (wo) {
     const vals: Row = { [POSTINGS]: [record] };
     if (amounts.produced > 0) vals["qty_producing"] = newQty;
     if (timeLogs.length > 0) vals["time_ids"] = timeLogs;
-    await ctx.odoo.write("mrp.workorder", [wo.id], vals);
+    await ctx.odoo.write("mrp.workorder", [wo.id], vals, options);
     return;
   }
   const vals: Row = { [POSTINGS]: [record] };
@@ -241,13 +243,27 @@ async function apply(
     vals["qty_producing"] = newQty;
     if (!ctx.fields.hasSetQtyProducing) vals["move_raw_ids"] = await componentCommands16(ctx, member, newQty);
   }
-  await ctx.odoo.write("mrp.production", [member.id], vals);
+  await ctx.odoo.write("mrp.production", [member.id], vals, options);
   if (amounts.produced > 0) await fillComponents(ctx, member);
   // No work order of this machine's work centre on the order: the time goes to the work centre alone.
   if (timeLogs.length > 0) await logTimeWithoutWorkOrder(ctx, event.id, timeLogs);
 }
 
 const POSTINGS = "x_threadline_posting_ids";
+
+/**
+ * The order's quantity in production now. The family was read earlier in the posting (several
+ * calls ago); an operator's change or an Odoo restored since then must not be written over.
+ */
+async function producingNow(ctx: PostingContext, productionId: number): Promise<number> {
+  const [row] = await ctx.odoo.read("mrp.production", [productionId], ["qty_producing"]);
+  if (!row)
+    throw new PermanentError(
+      OutboundErrorCode.UnexpectedState,
+      `manufacturing order ${productionId} vanished while a report was being posted to it`,
+    );
+  return Number(row["qty_producing"] ?? 0);
+}
 
 /**
  * The report's running stretches as productive time logs of the machine's work centre: one log per
