@@ -6,6 +6,7 @@
 import type avro from "avsc";
 import { type AvroType, parseSchemaText, typeForSchema } from "./avro.js";
 import { Catalog, type EventContract } from "./catalog.js";
+import { type AvroSchema, canRead } from "./compatibility.js";
 import {
   BadMarkerError,
   CorruptBodyError,
@@ -271,7 +272,14 @@ export class EventCodec {
       try {
         resolver = reader.type.createResolver(entry.type);
       } catch (cause) {
-        throw new SchemaUnresolvableError(entry.writer.fingerprint, reader.eventType, { cause });
+        // avsc says only "cannot read X as Y"; the resolution rules name the field and the rule.
+        let problems: ReturnType<typeof canRead> = [];
+        try {
+          problems = canRead(reader.json as AvroSchema, parseSchemaText(entry.writer.schema) as AvroSchema);
+        } catch {
+          // a writer schema the rules cannot parse: avsc's message stays the explanation
+        }
+        throw new SchemaUnresolvableError(entry.writer, reader, problems, { cause });
       }
       this.#resolvers.set(key, resolver);
     }

@@ -666,8 +666,13 @@ export const COMPATIBILITY_MODES = [
 ] as const;
 export type CompatibilityMode = (typeof COMPATIBILITY_MODES)[number];
 
-/** The registry's mode for a subject that sets none (see DESIGN.md, "Versioning and the registry"). */
-export const DEFAULT_COMPATIBILITY_MODE: CompatibilityMode = "BACKWARD_TRANSITIVE";
+/**
+ * The registry's mode for a subject that sets none. FULL_TRANSITIVE, because consumers and
+ * producers deploy independently: a service built on version N must read events written with every
+ * other version of the major, older (new reads old) and newer (old reads new). BACKWARD alone lets
+ * a producer drop a field an older reader still requires, and that reader dead-letters every event.
+ */
+export const DEFAULT_COMPATIBILITY_MODE: CompatibilityMode = "FULL_TRANSITIVE";
 
 export function isCompatibilityMode(value: unknown): value is CompatibilityMode {
   return typeof value === "string" && (COMPATIBILITY_MODES as readonly string[]).includes(value);

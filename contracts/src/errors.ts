@@ -133,18 +133,34 @@ export class UnknownEventTypeError extends ThreadlineError {
   }
 }
 
-/** The writer schema cannot be read with the reader schema (Avro schema resolution failed). */
+/**
+ * The writer schema cannot be read with the reader schema (Avro schema resolution failed);
+ * `problems` name each field and rule, as `threadline contracts check` does.
+ */
 export class SchemaUnresolvableError extends ThreadlineError {
+  /** The writer's fingerprint. */
+  readonly writer: string;
+  /** The reader's event type. */
+  readonly reader: string;
   constructor(
-    readonly writer: string,
-    readonly reader: string,
+    writer: { readonly fingerprint: string; readonly subject?: string; readonly version?: number },
+    reader: { readonly eventType: string; readonly fingerprint: string },
+    readonly problems: readonly { readonly path: string; readonly rule: string; readonly message: string }[],
     options?: { cause?: unknown },
   ) {
+    const written =
+      writer.version !== undefined ? `version ${writer.version} (${writer.fingerprint})` : writer.fingerprint;
+    const why =
+      problems.length > 0
+        ? problems.map((p) => `${p.message} (${p.rule})`).join("; ")
+        : `the schemas are not compatible (${(options?.cause as Error | undefined)?.message ?? "no detail"})`;
     super(
       ContractErrorCode.SchemaUnresolvable,
-      `writer schema ${writer} cannot be read as ${reader}: the schemas are not compatible`,
+      `an event written with ${writer.subject ?? "schema"} ${written} cannot be read with this service's ${reader.eventType} (${reader.fingerprint}): ${why}`,
       options,
     );
+    this.writer = writer.fingerprint;
+    this.reader = reader.eventType;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * The schema registry, on a JetStream KV bucket:
- *   `subjects.<event type>` -> { compatibility, versions: [{ version, fingerprint, registeredAt }] }
+ *   `subjects.<event type>` -> { versions: [{ version, fingerprint, registeredAt }], and the mode when set: compatibility, compatibilitySetAt }
  *   `schemas.<fingerprint>` -> { fingerprint, schema (the text as written), canonical }
  * Subject records change only by compare-and-set on their KV revision, so concurrent registrations
  * can never lose or corrupt a version; schema records are immutable and written first, so a
@@ -38,8 +38,43 @@ export interface SubjectVersion {
 
 export interface SubjectRecord {
   readonly subject: string;
+  /** The mode checks apply: the one set for the subject, else the registry's default. */
   readonly compatibility: CompatibilityMode;
+  /** Whether someone set `compatibility` for this subject (else it is the default). */
+  readonly compatibilitySet: boolean;
   readonly versions: readonly SubjectVersion[];
+}
+
+/**
+ * The subject as stored. A mode is stored only when someone sets it (`setCompatibility`, or
+ * `register` with a mode), with the time: a subject following the default follows a new default too.
+ * Records written before `compatibilitySetAt` existed stored the default of their time with every
+ * registration; without that field their mode is not honoured (set it again deliberately).
+ */
+interface StoredSubject {
+  readonly subject: string;
+  readonly compatibility?: CompatibilityMode;
+  readonly compatibilitySetAt?: string;
+  readonly versions: readonly SubjectVersion[];
+}
+
+function subjectRecord(stored: StoredSubject): SubjectRecord {
+  const set = stored.compatibilitySetAt !== undefined && stored.compatibility !== undefined;
+  return {
+    subject: stored.subject,
+    compatibility: set ? (stored.compatibility as CompatibilityMode) : DEFAULT_COMPATIBILITY,
+    compatibilitySet: set,
+    versions: stored.versions,
+  };
+}
+
+/** The stored mode fields to carry over when a subject record is rewritten. */
+function storedMode(
+  stored: StoredSubject | undefined,
+): Pick<StoredSubject, "compatibility" | "compatibilitySetAt"> {
+  return stored?.compatibilitySetAt !== undefined && stored.compatibility !== undefined
+    ? { compatibility: stored.compatibility, compatibilitySetAt: stored.compatibilitySetAt }
+    : {};
 }
 
 interface SchemaRecord {
@@ -190,7 +225,8 @@ export class SchemaRegistry implements WriterSchemaSource {
   }
 
   async subject(subject: string): Promise<SubjectRecord | undefined> {
-    return (await this.#getJson<SubjectRecord>(`subjects.${subject}`))?.value;
+    const stored = (await this.#getJson<StoredSubject>(`subjects.${subject}`))?.value;
+    return stored ? subjectRecord(stored) : undefined;
   }
 
   async #schema(fingerprint: string): Promise<SchemaRecord | undefined> {
@@ -257,7 +293,7 @@ export class SchemaRegistry implements WriterSchemaSource {
       identity: identityOf(json),
     };
     for (let attempt = 0; attempt < this.#casAttempts; attempt++) {
-      const current = await this.#getJson<SubjectRecord>(`subjects.${subject}`);
+      const current = await this.#getJson<StoredSubject>(`subjects.${subject}`);
       const versions = current?.value.versions ?? [];
       const existing = versions.find((v) => v.fingerprint === record.fingerprint);
       if (existing) {
@@ -270,15 +306,20 @@ export class SchemaRegistry implements WriterSchemaSource {
           created: false,
         };
       }
-      const mode = current?.value.compatibility ?? options.compatibility ?? DEFAULT_COMPATIBILITY;
+      const kept = current ? subjectRecord(current.value) : undefined;
+      // A mode asked for at registration applies to a subject created now, never overrides a set one.
+      const chosen = current === undefined ? options.compatibility : undefined;
+      const mode = chosen ?? kept?.compatibility ?? DEFAULT_COMPATIBILITY;
       const previous = await this.#versionSchemas(subject, versions);
       const report = checkCompatibility(json as AvroSchema, previous as AvroSchema[], mode);
       if (!report.compatible) throw new IncompatibleSchemaError(subject, report);
       await this.#putSchema(record);
       const version = (versions.at(-1)?.version ?? 0) + 1;
-      const next: SubjectRecord = {
+      const next: StoredSubject = {
         subject,
-        compatibility: mode,
+        ...(chosen
+          ? { compatibility: chosen, compatibilitySetAt: new Date().toISOString() }
+          : storedMode(current?.value)),
         versions: [
           ...versions,
           { version, fingerprint: record.fingerprint, registeredAt: new Date().toISOString() },
@@ -302,7 +343,7 @@ export class SchemaRegistry implements WriterSchemaSource {
   async check(
     subject: string,
     schemaText: string,
-  ): Promise<CompatibilityReport & { alreadyRegistered?: number }> {
+  ): Promise<CompatibilityReport & { alreadyRegistered?: number; compatibilitySet: boolean }> {
     const json = parseSchemaText(schemaText, subject);
     typeForSchema(json, subject);
     const current = await this.subject(subject);
@@ -314,7 +355,10 @@ export class SchemaRegistry implements WriterSchemaSource {
       previous as AvroSchema[],
       current?.compatibility ?? DEFAULT_COMPATIBILITY,
     );
-    return same ? { ...report, alreadyRegistered: same.version } : report;
+    const compatibilitySet = current?.compatibilitySet ?? false;
+    return same
+      ? { ...report, alreadyRegistered: same.version, compatibilitySet }
+      : { ...report, compatibilitySet };
   }
 
   /** Sets a subject's compatibility mode (creating an empty subject record if needed). */
@@ -322,8 +366,13 @@ export class SchemaRegistry implements WriterSchemaSource {
     this.#assertWritable(`set the compatibility of ${subject}`);
     if (!COMPATIBILITY_MODES.includes(mode)) throw new RangeError(`unknown compatibility mode ${mode}`);
     for (let attempt = 0; attempt < this.#casAttempts; attempt++) {
-      const current = await this.#getJson<SubjectRecord>(`subjects.${subject}`);
-      const next: SubjectRecord = { subject, compatibility: mode, versions: current?.value.versions ?? [] };
+      const current = await this.#getJson<StoredSubject>(`subjects.${subject}`);
+      const next: StoredSubject = {
+        subject,
+        compatibility: mode,
+        compatibilitySetAt: new Date().toISOString(),
+        versions: current?.value.versions ?? [],
+      };
       const data = encoder.encode(JSON.stringify(next));
       try {
         if (current) await this.#kv.update(`subjects.${subject}`, data, current.revision);
@@ -356,8 +405,8 @@ export class SchemaRegistry implements WriterSchemaSource {
     for await (const k of await this.#kv.keys("subjects.>")) keys.push(k);
     const out: SubjectRecord[] = [];
     for (const k of keys.sort()) {
-      const r = await this.#getJson<SubjectRecord>(k);
-      if (r) out.push(r.value);
+      const r = await this.#getJson<StoredSubject>(k);
+      if (r) out.push(subjectRecord(r.value));
     }
     return out;
   }

@@ -738,13 +738,13 @@ describe("compatibility modes", () => {
     { name: "line", type: "string" },
   ]);
 
-  it("lists the seven registry modes, BACKWARD_TRANSITIVE being the default", () => {
+  it("lists the seven registry modes, FULL_TRANSITIVE being the default", () => {
     assert.deepEqual(
       [...COMPATIBILITY_MODES],
       ["BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE"],
     );
-    assert.equal(DEFAULT_COMPATIBILITY_MODE, "BACKWARD_TRANSITIVE");
-    assert.equal(checkCompatibility(v3, [v1, v2]).mode, "BACKWARD_TRANSITIVE");
+    assert.equal(DEFAULT_COMPATIBILITY_MODE, "FULL_TRANSITIVE");
+    assert.equal(checkCompatibility(v3, [v1, v2]).mode, "FULL_TRANSITIVE");
     assert.equal(isCompatibilityMode("FULL"), true);
     assert.equal(isCompatibilityMode("full"), false);
   });
@@ -838,6 +838,164 @@ describe("compatibility modes", () => {
 // Reports for people
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The promise the default mode keeps: a consumer built on any version of a major reads events
+ * written with any other (N-1 and N+1). Each kind of change, in both directions: `newReadsOld` is a
+ * consumer already on the change reading older events, `oldReadsNew` a consumer still on the
+ * previous version reading the changed producer's events. The default accepts a change only when
+ * both hold.
+ */
+describe("the default mode: each kind of change, in both directions", () => {
+  const base = (fields: readonly AvroFieldSchema[]) => record("ProductionReported", fields);
+  const order: AvroFieldSchema = { name: "order", type: "string" };
+  const qty: AvroFieldSchema = { name: "qty", type: "int" };
+  const status = (symbols: string[], extra: Partial<AvroSchemaObject> = {}): AvroFieldSchema => ({
+    name: "status",
+    type: { type: "enum", name: "Status", symbols, ...extra },
+  });
+  type Rules = readonly IncompatibilityRule[];
+  const changes: readonly {
+    change: string;
+    before: AvroSchema;
+    after: AvroSchema;
+    newReadsOld: Rules;
+    oldReadsNew: Rules;
+  }[] = [
+    {
+      change: "add a field with a default",
+      before: base([order]),
+      after: base([order, { name: "shift", type: ["null", "string"], default: null }]),
+      newReadsOld: [],
+      oldReadsNew: [],
+    },
+    {
+      change: "add a field without a default",
+      before: base([order]),
+      after: base([order, qty]),
+      newReadsOld: ["READER_FIELD_MISSING_DEFAULT"],
+      oldReadsNew: [],
+    },
+    {
+      change: "remove a field that has a default",
+      before: base([order, { ...qty, default: 0 }]),
+      after: base([order]),
+      newReadsOld: [],
+      oldReadsNew: [],
+    },
+    {
+      change: "remove a field without a default (a consumer on the previous version requires it)",
+      before: base([order, qty]),
+      after: base([order]),
+      newReadsOld: [],
+      oldReadsNew: ["READER_FIELD_MISSING_DEFAULT"],
+    },
+    {
+      change: "rename a field, keeping the old name as an alias",
+      before: base([order, qty]),
+      after: base([order, { name: "quantity", type: "int", aliases: ["qty"] }]),
+      newReadsOld: [],
+      oldReadsNew: ["READER_FIELD_MISSING_DEFAULT"],
+    },
+    {
+      change: "rename a field with an alias and a default on both sides",
+      before: base([order, { ...qty, default: 0 }]),
+      after: base([order, { name: "quantity", type: "int", aliases: ["qty"], default: 0 }]),
+      newReadsOld: [],
+      oldReadsNew: [],
+    },
+    {
+      change: "widen a type (int to long)",
+      before: base([order, qty]),
+      after: base([order, { name: "qty", type: "long" }]),
+      newReadsOld: [],
+      oldReadsNew: ["TYPE_MISMATCH"],
+    },
+    {
+      change: "narrow a type (long to int)",
+      before: base([order, { name: "qty", type: "long" }]),
+      after: base([order, qty]),
+      newReadsOld: ["TYPE_MISMATCH"],
+      oldReadsNew: [],
+    },
+    {
+      change: "make a required field optional (T to [null, T])",
+      before: base([order, qty]),
+      after: base([order, { name: "qty", type: ["null", "int"], default: null }]),
+      newReadsOld: [],
+      oldReadsNew: ["MISSING_UNION_BRANCH"],
+    },
+    {
+      change: "add an enum symbol, the enum without a default",
+      before: base([order, status(["OK", "HELD"])]),
+      after: base([order, status(["OK", "HELD", "SCRAPPED"])]),
+      newReadsOld: [],
+      oldReadsNew: ["MISSING_ENUM_SYMBOL"],
+    },
+    {
+      change: "add an enum symbol, the enum with a default",
+      before: base([order, status(["UNKNOWN", "OK", "HELD"], { default: "UNKNOWN" })]),
+      after: base([order, status(["UNKNOWN", "OK", "HELD", "SCRAPPED"], { default: "UNKNOWN" })]),
+      newReadsOld: [],
+      oldReadsNew: [],
+    },
+    {
+      change: "remove an enum symbol, the enum without a default",
+      before: base([order, status(["OK", "HELD", "SCRAPPED"])]),
+      after: base([order, status(["OK", "HELD"])]),
+      newReadsOld: ["MISSING_ENUM_SYMBOL"],
+      oldReadsNew: [],
+    },
+    {
+      change: "change a field's default",
+      before: base([order, { ...qty, default: 0 }]),
+      after: base([order, { ...qty, default: 1 }]),
+      newReadsOld: [],
+      oldReadsNew: [],
+    },
+    {
+      change: "rename the record without an alias",
+      before: base([order]),
+      after: record("ProductionCounted", [order]),
+      newReadsOld: ["NAME_MISMATCH"],
+      oldReadsNew: ["NAME_MISMATCH"],
+    },
+  ];
+  for (const c of changes) {
+    const accepted = c.newReadsOld.length === 0 && c.oldReadsNew.length === 0;
+    it(`${c.change}: ${accepted ? "accepted" : "refused"}`, () => {
+      assert.deepEqual(
+        read(c.after, c.before).map(([rule]) => rule),
+        c.newReadsOld,
+        "a consumer on the change reads older events",
+      );
+      assert.deepEqual(
+        read(c.before, c.after).map(([rule]) => rule),
+        c.oldReadsNew,
+        "a consumer on the previous version reads the changed events",
+      );
+      const report = checkCompatibility(c.after, [c.before]);
+      assert.equal(report.mode, DEFAULT_COMPATIBILITY_MODE);
+      assert.equal(report.compatible, accepted);
+      assert.deepEqual(
+        report.problems.map((p) => `${p.direction}: ${p.rule}`),
+        [
+          ...c.newReadsOld.map((r) => `new reads old: ${r}`),
+          ...c.oldReadsNew.map((r) => `old reads new: ${r}`),
+        ],
+      );
+    });
+  }
+
+  it("holds across every registered version, not only the latest (v3 against v1 and v2)", () => {
+    const v1 = base([order, qty]);
+    const v2 = base([order, { ...qty, default: 0 }]);
+    const v3 = base([order]);
+    assert.deepEqual(evolve(v3, [v1, v2], DEFAULT_COMPATIBILITY_MODE).problems, [
+      "v1 old reads new: READER_FIELD_MISSING_DEFAULT ProductionReported.qty",
+    ]);
+  });
+});
+
 describe("formatReport", () => {
   const v1 = record("ProductionOrderReleased", [{ name: "order", type: "string" }]);
   const withLine = record("ProductionOrderReleased", [
@@ -848,7 +1006,7 @@ describe("formatReport", () => {
   it("explains a single problem on one line: mode, version, direction, field, rule", () => {
     assert.equal(
       formatReport(checkCompatibility(withLine, [v1])),
-      "incompatible under BACKWARD_TRANSITIVE: against version 1 (new reads old): field ProductionOrderReleased.line " +
+      "incompatible under FULL_TRANSITIVE: against version 1 (new reads old): field ProductionOrderReleased.line " +
         "has no default and is missing from the writer (READER_FIELD_MISSING_DEFAULT)",
     );
   });
@@ -869,7 +1027,7 @@ describe("formatReport", () => {
   it("says what was checked when compatible", () => {
     assert.equal(
       formatReport(checkCompatibility(v1, [v1, v1])),
-      "compatible under BACKWARD_TRANSITIVE (checked against versions 1, 2)",
+      "compatible under FULL_TRANSITIVE (checked against versions 1, 2)",
     );
     assert.equal(
       formatReport(checkCompatibility(v1, [v1, v1], "FULL")),
@@ -877,7 +1035,7 @@ describe("formatReport", () => {
     );
     assert.equal(
       formatReport(checkCompatibility(v1, [])),
-      "compatible under BACKWARD_TRANSITIVE (no previous version)",
+      "compatible under FULL_TRANSITIVE (no previous version)",
     );
     assert.equal(
       formatReport(checkCompatibility(v1, [withLine], "NONE")),

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { Kvm } from "@nats-io/kv";
 import { SchemaInvalidError } from "../../contracts/src/errors.js";
 import { fingerprintHex } from "../../contracts/src/fingerprint.js";
 import {
   IncompatibleSchemaError,
+  REGISTRY_BUCKET,
   RegistryConflictError,
   RegistryNotFoundError,
   SchemaRegistry,
@@ -118,6 +120,26 @@ describe("schema registry - on a JetStream KV bucket", () => {
     const r = await registry.register(subject, lotWeighed().replace('"name":"lot"', '"name":"batch"'));
     assert.equal(r.version, 2);
     assert.equal((await registry.subject(subject))?.compatibility, "NONE");
+  });
+
+  test("a subject follows the default mode until someone sets one; a mode stored by older versions with each registration is not taken as set", async () => {
+    const subject = "mfg.test.defaulted.v1";
+    await registry.register(subject, lotWeighed());
+    assert.deepEqual(
+      { ...(await registry.subject(subject)), versions: undefined },
+      { subject, compatibility: "FULL_TRANSITIVE", compatibilitySet: false, versions: undefined },
+    );
+    // What registrations wrote before modes were recorded as set: the default of their time.
+    const kv = await new Kvm(nc).open(REGISTRY_BUCKET);
+    const stored = JSON.parse(new TextDecoder().decode((await kv.get(`subjects.${subject}`))?.value));
+    await kv.put(`subjects.${subject}`, JSON.stringify({ ...stored, compatibility: "BACKWARD_TRANSITIVE" }));
+    assert.equal((await registry.subject(subject))?.compatibility, "FULL_TRANSITIVE");
+    await registry.setCompatibility(subject, "BACKWARD");
+    await registry.register(subject, lotWeighed(["shift"]));
+    assert.deepEqual(
+      { ...(await registry.subject(subject)), versions: undefined },
+      { subject, compatibility: "BACKWARD", compatibilitySet: true, versions: undefined },
+    );
   });
 
   test("list returns every subject with its versions, sorted", async () => {

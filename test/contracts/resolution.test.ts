@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Catalog, contractFromText } from "../../contracts/src/catalog.js";
 import { EventCodec } from "../../contracts/src/codec.js";
+import { SchemaUnresolvableError } from "../../contracts/src/errors.js";
 import { SchemaRegistry } from "../../contracts/src/registry.js";
 import { readMessages } from "../../streams/src/read.js";
 import { withJetStream } from "../harness/nats.js";
@@ -88,5 +89,34 @@ describe("schema resolution - end to end through JetStream", () => {
       { oven: "O-2", tempC: 190, operator: "ana", status: "UNKNOWN" },
       { oven: "O-3", tempC: 175, operator: null, status: "OK" },
     ]);
+  });
+
+  test("an event a reader cannot resolve is refused naming the writer version, the field and the rule", async (t) => {
+    const { nc } = await withJetStream(t);
+    const registry = await SchemaRegistry.open(nc);
+    // The default mode refuses dropping a required field; a subject set to BACKWARD lets it through.
+    await registry.register(EVENT, versions.current);
+    const dropped = record([base[0], ...JSON.parse(versions.current).fields.slice(2)]);
+    await assert.rejects(registry.register(EVENT, dropped), /tempC[\s\S]*READER_FIELD_MISSING_DEFAULT/);
+    await registry.setCompatibility(EVENT, "BACKWARD");
+    await registry.register(EVENT, dropped);
+    const bytes = codecFor(dropped).encode(EVENT, { oven: "O-4", operator: null, status: "OK" });
+    await assert.rejects(
+      codecFor(versions.current, registry).decode(bytes, { as: EVENT }),
+      (err: unknown) => {
+        assert.ok(err instanceof SchemaUnresolvableError);
+        assert.equal(err.code, "SCHEMA_UNRESOLVABLE");
+        assert.match(err.message, /written with mfg\.test\.oven_cycle\.v1 version 2/);
+        assert.match(
+          err.message,
+          /field OvenCycle\.tempC has no default and is missing from the writer \(READER_FIELD_MISSING_DEFAULT\)/,
+        );
+        assert.deepEqual(
+          err.problems.map((p) => [p.path, p.rule]),
+          [["OvenCycle.tempC", "READER_FIELD_MISSING_DEFAULT"]],
+        );
+        return true;
+      },
+    );
   });
 });

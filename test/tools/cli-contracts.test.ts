@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -103,7 +104,10 @@ describe("threadline contracts - the command line", () => {
       /unchanged +mfg\.production\.production_order_released\.v1 version 1/,
     );
     const list = await cli(["contracts", "list", ...S]);
-    assert.match(list.stdout.toString(), /mfg\.shipping\.shipment_cleared\.v1\tBACKWARD_TRANSITIVE\tv1=/);
+    assert.match(
+      list.stdout.toString(),
+      /mfg\.shipping\.shipment_cleared\.v1\tFULL_TRANSITIVE \(default\)\tv1=/,
+    );
     const show = await cli(["contracts", "show", RELEASED, "1", ...S]);
     assert.equal(JSON.parse(show.stdout.toString()).name, "ProductionOrderReleased");
     const enc = await cli(["contracts", "encode", RELEASED], JSON.stringify(order));
@@ -134,7 +138,7 @@ describe("threadline contracts - the command line", () => {
       const list = await cli(["contracts", "list", ...S]);
       assert.match(
         list.stdout.toString(),
-        new RegExp(`${RELEASED.replaceAll(".", "\\.")}\\tBACKWARD_TRANSITIVE\\tv1=[0-9a-f]{16}\\n`),
+        new RegExp(`${RELEASED.replaceAll(".", "\\.")}\\tFULL_TRANSITIVE \\(default\\)\\tv1=[0-9a-f]{16}\\n`),
       );
     });
 
@@ -163,6 +167,77 @@ describe("threadline contracts - the command line", () => {
       const r = await cli(["contracts", "check", "--dir", dir, ...S]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /production\/ProductionOrderReleased\.v1\.avsc: not valid JSON/);
+    });
+  });
+
+  describe("the default mode protects consumers still on the previous version", () => {
+    const REPORTED = "mfg.production.production_reported.v1";
+    const repo = mkdtempSync(join(tmpdir(), "threadline-schemas-git-"));
+    after(() => rmSync(repo, { recursive: true, force: true }));
+    const dir = join(repo, "schemas");
+    cpSync(join(PACKAGE_ROOT, "contracts/schemas"), dir, { recursive: true });
+    const git = (...args: string[]) =>
+      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], {
+        cwd: repo,
+        stdio: "pipe",
+      });
+    git("init", "-q");
+    git("add", ".");
+    git("commit", "-qm", "schemas");
+    const file = join(dir, "production/ProductionReported.v1.avsc");
+    const schema = JSON.parse(readFileSync(file, "utf8")) as { fields: { name: string }[] };
+
+    test("removing a required field fails check against the registry and against --git-ref, naming field, rule and mode; register refuses it", async () => {
+      assert.equal((await cli(["contracts", "register", REPORTED, "--dir", dir, ...S])).code, 0);
+      const removed = { ...schema, fields: schema.fields.filter((f) => f.name !== "rejectCounterFrom") };
+      writeFileSync(file, JSON.stringify(removed, null, 2));
+      const registry = await cli(["contracts", "check", REPORTED, "--dir", dir, ...S]);
+      assert.equal(registry.code, 1, registry.stdout.toString());
+      const lines = registry.stdout
+        .toString()
+        .split("\n")
+        .filter((l) => /^(ok|FAIL)/.test(l));
+      assert.equal(lines.length, 1, "one verdict per type");
+      assert.match(
+        registry.stdout.toString(),
+        /FAIL mfg\.production\.production_reported\.v1: incompatible under FULL_TRANSITIVE \(the default\)[\s\S]*old reads new[\s\S]*rejectCounterFrom[\s\S]*READER_FIELD_MISSING_DEFAULT/,
+      );
+      const atRef = await cli(["contracts", "check", REPORTED, "--dir", dir, "--git-ref", "HEAD"]);
+      assert.equal(atRef.code, 1, atRef.stdout.toString() + atRef.stderr);
+      assert.match(
+        atRef.stdout.toString(),
+        /FULL_TRANSITIVE with HEAD[\s\S]*rejectCounterFrom[\s\S]*READER_FIELD_MISSING_DEFAULT/,
+      );
+      const reg = await cli(["contracts", "register", REPORTED, "--dir", dir, ...S]);
+      assert.equal(reg.code, 1);
+      assert.match(reg.stdout.toString(), /rejectCounterFrom/);
+    });
+
+    test("a subject set deliberately to BACKWARD_TRANSITIVE accepts the removal, and every output says which mode applied", async () => {
+      const set = await cli(["contracts", "compatibility", REPORTED, "BACKWARD_TRANSITIVE", ...S]);
+      assert.equal(set.code, 0, set.stderr);
+      assert.match(set.stdout.toString(), /BACKWARD_TRANSITIVE\tset for this subject/);
+      const check = await cli(["contracts", "check", REPORTED, "--dir", dir, ...S]);
+      assert.equal(check.code, 0, check.stdout.toString());
+      assert.match(
+        check.stdout.toString(),
+        /compatible under BACKWARD_TRANSITIVE \(set for this subject; 1 version\(s\) checked\)/,
+      );
+      const atRef = await cli([
+        "contracts",
+        "check",
+        REPORTED,
+        "--dir",
+        dir,
+        "--git-ref",
+        "HEAD",
+        "--compatibility",
+        "BACKWARD_TRANSITIVE",
+      ]);
+      assert.match(atRef.stdout.toString(), /compatible with HEAD under BACKWARD_TRANSITIVE/);
+      const shown = await cli(["contracts", "compatibility", "mfg.shipping.shipment_cleared.v1", ...S]);
+      assert.match(shown.stdout.toString(), /FULL_TRANSITIVE\tthe default/);
+      writeFileSync(file, JSON.stringify(schema, null, 2));
     });
   });
 

@@ -83,7 +83,10 @@ export function contractsCommand(): Command {
     .option("--git-ref <ref>", "compare with the schemas at this git ref instead of the registry")
     .addOption(dirOption())
     .addOption(
-      new Option("--compatibility <mode>", "mode for the git-ref comparison")
+      new Option(
+        "--compatibility <mode>",
+        "mode for the git-ref comparison (the registry's default unless given)",
+      )
         .choices(COMPATIBILITY_MODES)
         .default(DEFAULT_COMPATIBILITY_MODE),
     )
@@ -95,22 +98,22 @@ export function contractsCommand(): Command {
         ) => {
           const catalog = loadCatalog(opts.dir);
           const contracts = pick(catalog, types);
-          let failures = 0;
-          for (const c of contracts) {
-            for (const problem of lintContract(c)) {
-              failures++;
-              out(`FAIL ${c.eventType}: ${problem}`);
-            }
-          }
-          const verdict = (c: EventContract, text: string) => {
-            if (text.startsWith("incompatible")) failures++;
-            out(`${text.startsWith("incompatible") ? "FAIL" : "ok  "} ${c.eventType}: ${text}`);
+          let failed = 0;
+          // One verdict per type: its style problems and its compatibility together.
+          const verdict = (c: EventContract, compatible: boolean, text: string) => {
+            const style = lintContract(c);
+            const ok = compatible && style.length === 0;
+            if (!ok) failed++;
+            const lines = [...style.map((p) => `style: ${p}`), ...text.split("\n")];
+            const [first, ...rest] = ok ? [text] : lines;
+            out(`${ok ? "ok  " : "FAIL"} ${c.eventType}: ${first}`);
+            for (const line of rest) out(`       ${line.trimStart()}`);
           };
           if (opts.gitRef) {
             for (const c of contracts) {
               const old = schemaAtRef(opts.gitRef, c.file, opts.dir ?? SCHEMAS_DIR);
               if (old === undefined) {
-                verdict(c, `new at this major (not in ${opts.gitRef})`);
+                verdict(c, true, `new at this major (not in ${opts.gitRef})`);
                 continue;
               }
               const report = checkCompatibility(
@@ -120,9 +123,10 @@ export function contractsCommand(): Command {
               );
               verdict(
                 c,
+                report.compatible,
                 report.compatible
-                  ? `compatible with ${opts.gitRef} (${opts.compatibility})`
-                  : formatReport(report),
+                  ? `compatible with ${opts.gitRef} under ${opts.compatibility}${opts.compatibility === DEFAULT_COMPATIBILITY_MODE ? " (the default)" : ""}`
+                  : formatReport(report).replace(/^(incompatible under [A-Z_]+)/, `$1 with ${opts.gitRef}`),
               );
             }
           } else {
@@ -130,20 +134,30 @@ export function contractsCommand(): Command {
               const registry = await SchemaRegistry.open(nc);
               for (const c of contracts) {
                 const report = await registry.check(c.eventType, c.text);
+                const whose = report.compatibilitySet ? "set for this subject" : "the default";
                 if (report.alreadyRegistered !== undefined)
-                  verdict(c, `registered as version ${report.alreadyRegistered}`);
+                  verdict(
+                    c,
+                    true,
+                    `registered as version ${report.alreadyRegistered} (${report.mode}, ${whose})`,
+                  );
                 else
                   verdict(
                     c,
+                    report.compatible,
                     report.compatible
-                      ? `compatible (${report.mode}), not yet registered`
-                      : formatReport(report),
+                      ? `compatible under ${report.mode} (${whose}; ${report.checkedVersions.length} version(s) checked), not yet registered`
+                      : formatReport(report).replace(/^(incompatible under [A-Z_]+)/, `$1 (${whose})`),
                   );
               }
             });
           }
-          out(failures === 0 ? `${contracts.length} contract(s) ok` : `${failures} problem(s)`);
-          return failures === 0 ? EXIT.ok : EXIT.failed;
+          out(
+            failed === 0
+              ? `${contracts.length} contract(s) ok`
+              : `${failed} of ${contracts.length} contract(s) failed`,
+          );
+          return failed === 0 ? EXIT.ok : EXIT.failed;
         },
       ),
     );
@@ -157,7 +171,10 @@ export function contractsCommand(): Command {
     .addOption(serverOption())
     .addOption(dirOption())
     .addOption(
-      new Option("--compatibility <mode>", "mode for subjects created now").choices(COMPATIBILITY_MODES),
+      new Option(
+        "--compatibility <mode>",
+        `mode set for subjects created now (else they follow the default, ${DEFAULT_COMPATIBILITY_MODE})`,
+      ).choices(COMPATIBILITY_MODES),
     )
     .action(
       action(
@@ -195,6 +212,31 @@ export function contractsCommand(): Command {
     );
 
   cmd
+    .command("compatibility")
+    .description(
+      `show a subject's compatibility mode, or set it deliberately (the default, ${DEFAULT_COMPATIBILITY_MODE}, keeps readers of every version reading every other)`,
+    )
+    .argument("<event-type>")
+    .argument("[mode]", `one of ${COMPATIBILITY_MODES.join(", ")}`, (v: string) => {
+      if (!(COMPATIBILITY_MODES as readonly string[]).includes(v))
+        throw new InvalidArgumentError(`must be one of ${COMPATIBILITY_MODES.join(", ")}`);
+      return v as CompatibilityMode;
+    })
+    .addOption(serverOption())
+    .action(
+      action(async (eventType: string, mode: CompatibilityMode | undefined, opts: { server?: string }) =>
+        withNats(opts, async (nc) => {
+          const registry = await SchemaRegistry.open(nc);
+          if (mode !== undefined) await registry.setCompatibility(eventType, mode);
+          const s = await registry.subject(eventType);
+          const effective = s?.compatibility ?? DEFAULT_COMPATIBILITY_MODE;
+          out(`${eventType}\t${effective}\t${s?.compatibilitySet ? "set for this subject" : "the default"}`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  cmd
     .command("list")
     .description("list the registry's subjects and versions (or the local catalog with --local)")
     .addOption(serverOption())
@@ -210,7 +252,7 @@ export function contractsCommand(): Command {
           const registry = await SchemaRegistry.open(nc);
           for (const s of await registry.list()) {
             out(
-              `${s.subject}\t${s.compatibility}\t${s.versions.map((v) => `v${v.version}=${v.fingerprint}`).join(" ")}`,
+              `${s.subject}\t${s.compatibility}${s.compatibilitySet ? "" : " (default)"}\t${s.versions.map((v) => `v${v.version}=${v.fingerprint}`).join(" ")}`,
             );
           }
           return EXIT.ok;
