@@ -19,6 +19,7 @@ import {
   TruncatedBodyError,
   UnknownFingerprintError,
 } from "./errors.js";
+import { undeclaredFields } from "./undeclared.js";
 
 export const SINGLE_OBJECT_MARKER = Uint8Array.of(0xc3, 0x01);
 export const HEADER_LENGTH = 10;
@@ -152,7 +153,8 @@ export class EventCodec {
 
   /**
    * Encodes a payload as a single-object message. Throws PayloadInvalidError listing every bad field
-   * (and encodes nothing) when the payload does not fit the schema.
+   * (and encodes nothing) when the payload does not fit the schema, or has a field the schema lacks.
+   * Fields with a default may be left out: the default is written.
    */
   encode(eventType: string, payload: unknown): Buffer {
     const contract = this.catalog.get(eventType);
@@ -174,7 +176,11 @@ export class EventCodec {
           problems.push({ path: "$", expected: contract.name, actual: String(cause) });
         throw new PayloadInvalidError(contract.eventType, problems);
       }
-      if (end >= 0) return Buffer.from(buf.subarray(0, end));
+      if (end >= 0) {
+        const undeclared = undeclaredFields(contract.type, payload);
+        if (undeclared.length > 0) throw new PayloadInvalidError(contract.eventType, undeclared);
+        return Buffer.from(buf.subarray(0, end));
+      }
       // Negative: the value needs -end more bytes than the scratch buffer has.
       this.#scratch = Buffer.allocUnsafe(Math.max(buf.length * 2, buf.length - end));
     }

@@ -38,6 +38,43 @@ export interface Alarm {
 }
 
 /**
+ * {@link Alarm} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface AlarmInput {
+  /**
+   * Node id of the condition instance in the server (OPC UA ConditionId), e.g.
+   * "ns=2;s=Press.OverTemperature".
+   */
+  conditionId: string;
+  /**
+   * The condition's name (ConditionName), e.g. "OverTemperature"; null when the server gives none.
+   *
+   * Default: `null`.
+   */
+  conditionName?: string | null;
+  /**
+   * What raised it (SourceName), e.g. "Press7.Heater"; null when the server gives none.
+   *
+   * Default: `null`.
+   */
+  sourceName?: string | null;
+  /**
+   * The event type's browse name (e.g. "ExclusiveLimitAlarmType", "OffNormalAlarmType"), or its node id when
+   * the name cannot be read.
+   */
+  alarmType: string;
+  /** Severity 1 (least) to 1000 (most), as the server rates it (OPC UA Severity). */
+  severity: number;
+  /**
+   * The event's message text (Message); null when empty.
+   *
+   * Default: `null`.
+   */
+  message?: string | null;
+}
+
+/**
  * An operator acknowledged an OPC UA alarm of a machine (active or already cleared).
  *
  * Avro record `mfg.machine.AlarmAcknowledged`.
@@ -55,6 +92,31 @@ export interface AlarmAcknowledged {
   alarm: Alarm;
   /** The acknowledgement's comment (Comment); null when none. */
   comment: string | null;
+  /** When the condition was acknowledged (its AckedState transition time, else the event time). */
+  acknowledgedAt: Date;
+}
+
+/**
+ * {@link AlarmAcknowledged} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface AlarmAcknowledgedInput {
+  /**
+   * Identifies one activation of the condition: its AlarmRaised, AlarmAcknowledged and AlarmCleared share it
+   * (derived from the machine, the condition and the activation time, so a re-read condition gives the same
+   * id).
+   */
+  alarmId: string;
+  /** The machine whose notifier reported the alarm. */
+  equipment: EquipmentPathInput;
+  /** The condition, as of this transition (severity and message may change while it is active). */
+  alarm: AlarmInput;
+  /**
+   * The acknowledgement's comment (Comment); null when none.
+   *
+   * Default: `null`.
+   */
+  comment?: string | null;
   /** When the condition was acknowledged (its AckedState transition time, else the event time). */
   acknowledgedAt: Date;
 }
@@ -89,6 +151,34 @@ export interface AlarmCleared {
 }
 
 /**
+ * {@link AlarmCleared} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface AlarmClearedInput {
+  /**
+   * Identifies one activation of the condition: its AlarmRaised, AlarmAcknowledged and AlarmCleared share it
+   * (derived from the machine, the condition and the activation time, so a re-read condition gives the same
+   * id).
+   */
+  alarmId: string;
+  /** The machine whose notifier reported the alarm. */
+  equipment: EquipmentPathInput;
+  /** The condition, as of this transition (severity and message may change while it is active). */
+  alarm: AlarmInput;
+  /** When it became active. */
+  raisedAt: Date;
+  /** When it stopped being active. */
+  clearedAt: Date;
+  /** clearedAt - raisedAt, in milliseconds. */
+  durationMillis: bigint;
+  /**
+   * Whether it had been acknowledged when it cleared (an alarm may clear unacknowledged; its
+   * AlarmAcknowledged then follows).
+   */
+  acknowledged: boolean;
+}
+
+/**
  * An OPC UA alarm of a machine became active.
  *
  * Avro record `mfg.machine.AlarmRaised`.
@@ -104,6 +194,25 @@ export interface AlarmRaised {
   equipment: EquipmentPath;
   /** The condition, as of this transition (severity and message may change while it is active). */
   alarm: Alarm;
+  /** When the condition became active (its ActiveState transition time, else the event time). */
+  raisedAt: Date;
+}
+
+/**
+ * {@link AlarmRaised} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface AlarmRaisedInput {
+  /**
+   * Identifies one activation of the condition: its AlarmRaised, AlarmAcknowledged and AlarmCleared share it
+   * (derived from the machine, the condition and the activation time, so a re-read condition gives the same
+   * id).
+   */
+  alarmId: string;
+  /** The machine whose notifier reported the alarm. */
+  equipment: EquipmentPathInput;
+  /** The condition, as of this transition (severity and message may change while it is active). */
+  alarm: AlarmInput;
   /** When the condition became active (its ActiveState transition time, else the event time). */
   raisedAt: Date;
 }
@@ -125,6 +234,25 @@ export interface BlockedLot {
 }
 
 /**
+ * {@link BlockedLot} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface BlockedLotInput {
+  /** The lot. */
+  lot: string;
+  /** Product of the lot. */
+  product: ProductRefInput;
+  /** The active holds on the lot. */
+  holdIds: string[];
+  /**
+   * Reason of the (first) hold, for people; null when not known.
+   *
+   * Default: `null`.
+   */
+  reason?: string | null;
+}
+
+/**
  * A component the order consumes (one Odoo raw-material stock.move).
  *
  * Avro record `mfg.production.ComponentRequirement`.
@@ -136,6 +264,23 @@ export interface ComponentRequirement {
   quantity: Quantity;
   /** Component lot reserved for the order, when known; null when not tracked or not yet reserved. */
   lot: string | null;
+}
+
+/**
+ * {@link ComponentRequirement} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface ComponentRequirementInput {
+  /** The component product. */
+  product: ProductRefInput;
+  /** Quantity required for the whole order. */
+  quantity: Quantity;
+  /**
+   * Component lot reserved for the order, when known; null when not tracked or not yet reserved.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
 }
 
 /** The symbols of {@link ConnectorStatus}, in schema order. Readers map unknown symbols to "UNKNOWN". */
@@ -180,6 +325,44 @@ export interface ConnectorStatusChanged {
 }
 
 /**
+ * {@link ConnectorStatusChanged} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface ConnectorStatusChangedInput {
+  /** The connector instance, e.g. "machine-bridge-lyon-1". */
+  connectorId: string;
+  /** The endpoint it connects to, e.g. "opc.tcp://10.0.4.21:4840". */
+  endpoint: string;
+  /** Machines served through this endpoint. */
+  equipment: EquipmentPathInput[];
+  /** The new status. */
+  status: ConnectorStatus;
+  /** The status before. */
+  previousStatus: ConnectorStatus;
+  /**
+   * Why the status changed, e.g. "BadSecureChannelClosed", "heartbeat timeout" or, when DEGRADED, the nodes
+   * at fault ("filler.temperature ns=2;i=7: BadNodeIdUnknown"); null when none given.
+   *
+   * Default: `null`.
+   */
+  reason?: string | null;
+  /**
+   * Last time the endpoint answered; null when it never has.
+   *
+   * Default: `null`.
+   */
+  lastHeartbeatAt?: Date | null;
+  /** When the connector saw the change. */
+  changedAt: Date;
+  /**
+   * The configured nodes of the endpoint that are not good, when DEGRADED; empty otherwise.
+   *
+   * Default: `[]`.
+   */
+  nodes?: NodeProblemInput[];
+}
+
+/**
  * The symbols of {@link DowntimeCategory}, in schema order. Readers map unknown symbols to "UNCLASSIFIED".
  */
 export const DOWNTIME_CATEGORY_SYMBOLS = [
@@ -220,6 +403,31 @@ export interface DowntimeEnded {
 }
 
 /**
+ * {@link DowntimeEnded} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface DowntimeEndedInput {
+  /** Identifies the downtime; DowntimeStarted and DowntimeEnded of one downtime share it. */
+  downtimeId: string;
+  /** The machine (site, line and machine set). */
+  equipment: EquipmentPathInput;
+  /**
+   * Why, as finally classified; null when nobody classified it.
+   *
+   * Default: `null`.
+   */
+  reason?: StopReasonInput | null;
+  /** OEE category as finally classified. */
+  category: DowntimeCategory;
+  /** When the downtime began (source time). */
+  startedAt: Date;
+  /** When the downtime ended (source time). */
+  endedAt: Date;
+  /** Duration in milliseconds (endedAt - startedAt). */
+  durationMillis: bigint;
+}
+
+/**
  * A machine stopped producing (a downtime began).
  *
  * Avro record `mfg.machine.DowntimeStarted`.
@@ -231,6 +439,27 @@ export interface DowntimeStarted {
   equipment: EquipmentPath;
   /** Why, when known at the start; null otherwise. */
   reason: StopReason | null;
+  /** OEE category, UNCLASSIFIED when not known yet. */
+  category: DowntimeCategory;
+  /** When the downtime began (source time). */
+  startedAt: Date;
+}
+
+/**
+ * {@link DowntimeStarted} as a publisher gives it: fields with a schema default may be left out (the default
+ * is written).
+ */
+export interface DowntimeStartedInput {
+  /** Identifies the downtime; DowntimeStarted and DowntimeEnded of one downtime share it. */
+  downtimeId: string;
+  /** The machine (site, line and machine set). */
+  equipment: EquipmentPathInput;
+  /**
+   * Why, when known at the start; null otherwise.
+   *
+   * Default: `null`.
+   */
+  reason?: StopReasonInput | null;
   /** OEE category, UNCLASSIFIED when not known yet. */
   category: DowntimeCategory;
   /** When the downtime began (source time). */
@@ -257,6 +486,40 @@ export interface EquipmentPath {
   cell: string | null;
   /** Machine (ISA-95 work unit); null when the event concerns the whole line. */
   machine: string | null;
+}
+
+/**
+ * {@link EquipmentPath} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface EquipmentPathInput {
+  /** Site (plant) identifier, e.g. "plant-lyon". */
+  site: string;
+  /**
+   * Area within the site; null when the site has no areas.
+   *
+   * Default: `null`.
+   */
+  area?: string | null;
+  /**
+   * Production line (ISA-95 work center); null when the event concerns the whole site or area.
+   *
+   * Default: `null`.
+   */
+  line?: string | null;
+  /**
+   * Work cell within the line (ISA-95 work cell); null when the line has no cells or the event concerns the
+   * whole line.
+   *
+   * Default: `null`.
+   */
+  cell?: string | null;
+  /**
+   * Machine (ISA-95 work unit); null when the event concerns the whole line.
+   *
+   * Default: `null`.
+   */
+  machine?: string | null;
 }
 
 /**
@@ -305,6 +568,71 @@ export interface GoodsMovementPosted {
   orderRef: string | null;
 }
 
+/**
+ * {@link GoodsMovementPosted} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface GoodsMovementPostedInput {
+  /** Site (plant) identifier, e.g. "plant-lyon". */
+  site: string;
+  /**
+   * What kind of movement. SCRAP is told by the scrap record linked to the move (Odoo 17+
+   * stock.move.scrap_id, 16 stock.scrap.move_id), before CONSUMPTION/PRODUCTION: a scrap from a manufacturing
+   * order is neither. UNBUILD: a movement of an unbuild order (mrp.unbuild).
+   */
+  movementType: MovementType;
+  /**
+   * Transfer reference (Odoo stock.picking name, e.g. "WH/OUT/00012"); null for moves without a transfer
+   * (production, scrap, adjustment).
+   *
+   * Default: `null`.
+   */
+  pickingRef?: string | null;
+  /**
+   * Odoo stock.picking id; null when there is no transfer.
+   *
+   * Default: `null`.
+   */
+  odooPickingId?: bigint | null;
+  /** Odoo stock.move id. */
+  odooMoveId: bigint;
+  /**
+   * Odoo stock.move.line id; null when the move has a single line that is not reported.
+   *
+   * Default: `null`.
+   */
+  odooMoveLineId?: bigint | null;
+  /** The product moved. */
+  product: ProductRefInput;
+  /**
+   * Lot or serial number moved; null when the product is not tracked.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /** Quantity moved (done quantity). */
+  quantity: Quantity;
+  /** Source location (Odoo stock.location full name, e.g. "WH/Stock"). */
+  fromLocation: string;
+  /** Destination location (Odoo stock.location full name, e.g. "Partners/Customers"). */
+  toLocation: string;
+  /**
+   * Source document (Odoo origin, e.g. "S00017" or "WH/MO/00042"); null when none.
+   *
+   * Default: `null`.
+   */
+  origin?: string | null;
+  /** When the movement was done in Odoo (date). */
+  postedAt: Date;
+  /**
+   * The manufacturing order the movement belongs to: the order a component was consumed for, a product
+   * produced by, a scrap taken from, or an unbuild undid; null for movements of no order.
+   *
+   * Default: `null`.
+   */
+  orderRef?: string | null;
+}
+
 /** The symbols of {@link HoldStatus}, in schema order. Readers map unknown symbols to "ACTIVE". */
 export const HOLD_STATUS_SYMBOLS = ["ACTIVE", "RELEASED", "REJECTED"] as const;
 /**
@@ -351,6 +679,59 @@ export interface InspectionRecorded {
   inspectedAt: Date;
 }
 
+/**
+ * {@link InspectionRecorded} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface InspectionRecordedInput {
+  /** Identifies the inspection (quality-service id, or the lab system's). */
+  inspectionId: string;
+  /** Site (plant) identifier, e.g. "plant-lyon". */
+  site: string;
+  /** Lot inspected. */
+  lot: string;
+  /** Product of the lot. */
+  product: ProductRefInput;
+  /**
+   * Production order the sample came from; null for incoming or stock inspections.
+   *
+   * Default: `null`.
+   */
+  orderRef?: string | null;
+  /** Characteristic measured, e.g. "bore-diameter". */
+  characteristic: string;
+  /** Measured values, one per sample unit; empty for attribute (pass/fail only) inspections. */
+  measuredValues: number[];
+  /**
+   * Unit of the measured values and limits, e.g. "mm"; null for attribute inspections.
+   *
+   * Default: `null`.
+   */
+  unit?: string | null;
+  /**
+   * Lower specification limit; null when one-sided or attribute.
+   *
+   * Default: `null`.
+   */
+  lowerSpecLimit?: number | null;
+  /**
+   * Upper specification limit; null when one-sided or attribute.
+   *
+   * Default: `null`.
+   */
+  upperSpecLimit?: number | null;
+  /** Outcome. */
+  result: InspectionResult;
+  /**
+   * Who or what inspected (operator login, gauge or lab system id); null when not recorded.
+   *
+   * Default: `null`.
+   */
+  inspectedBy?: string | null;
+  /** When the inspection was done. */
+  inspectedAt: Date;
+}
+
 /** The symbols of {@link InspectionResult}, in schema order. Readers map unknown symbols to "FAIL". */
 export const INSPECTION_RESULT_SYMBOLS = ["PASS", "FAIL"] as const;
 /**
@@ -385,6 +766,45 @@ export interface LotRegistered {
 }
 
 /**
+ * {@link LotRegistered} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface LotRegisteredInput {
+  /** Lot or serial number (Odoo stock.lot name); unique per product. */
+  lot: string;
+  /**
+   * Odoo stock.lot id; null when the lot was registered on the shop floor and not yet synced.
+   *
+   * Default: `null`.
+   */
+  odooId?: bigint | null;
+  /** The product the lot belongs to. */
+  product: ProductRefInput;
+  /** Site (plant) identifier, e.g. "plant-lyon". */
+  site: string;
+  /**
+   * Production order producing the lot (mrp.production name); null for purchased lots.
+   *
+   * Default: `null`.
+   */
+  orderRef?: string | null;
+  /**
+   * The supplier's lot number (Odoo ref) for purchased lots; null otherwise.
+   *
+   * Default: `null`.
+   */
+  supplierLot?: string | null;
+  /**
+   * Expiration date (Odoo expiration_date); null when the product has none.
+   *
+   * Default: `null`.
+   */
+  expiresAt?: Date | null;
+  /** When the lot was created. */
+  registeredAt: Date;
+}
+
+/**
  * A machine's PackML state changed.
  *
  * Avro record `mfg.machine.MachineStateChanged`.
@@ -400,6 +820,29 @@ export interface MachineStateChanged {
   mode: PackMlMode;
   /** Why the machine stopped, when it reports one (typically on STOPPED, ABORTED, HELD); null otherwise. */
   stopReason: StopReason | null;
+  /** Source time of the state change (as the machine or its OPC UA server stamped it). */
+  changedAt: Date;
+}
+
+/**
+ * {@link MachineStateChanged} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface MachineStateChangedInput {
+  /** The machine (site, line and machine set). */
+  equipment: EquipmentPathInput;
+  /** The new state. */
+  state: PackMlState;
+  /** The state before; UNDEFINED when not known (first reading after the bridge connected). */
+  previousState: PackMlState;
+  /** The unit mode the machine is in. */
+  mode: PackMlMode;
+  /**
+   * Why the machine stopped, when it reports one (typically on STOPPED, ABORTED, HELD); null otherwise.
+   *
+   * Default: `null`.
+   */
+  stopReason?: StopReasonInput | null;
   /** Source time of the state change (as the machine or its OPC UA server stamped it). */
   changedAt: Date;
 }
@@ -429,6 +872,46 @@ export interface MaterialConsumed {
   producedLot: string | null;
   /** Odoo stock.move id of the consumption; null when not posted yet. */
   odooMoveId: bigint | null;
+  /** When the material was consumed. */
+  consumedAt: Date;
+}
+
+/**
+ * {@link MaterialConsumed} as a publisher gives it: fields with a schema default may be left out (the default
+ * is written).
+ */
+export interface MaterialConsumedInput {
+  /** Site (plant) identifier, e.g. "plant-lyon". */
+  site: string;
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** The component product consumed. */
+  component: ProductRefInput;
+  /**
+   * Component lot consumed; null when the component is not tracked.
+   *
+   * Default: `null`.
+   */
+  componentLot?: string | null;
+  /** Quantity consumed. */
+  quantity: Quantity;
+  /** The product the order makes. */
+  producedProduct: ProductRefInput;
+  /**
+   * Lot produced; null when the product is not tracked.
+   *
+   * Default: `null`.
+   */
+  producedLot?: string | null;
+  /**
+   * Odoo stock.move id of the consumption; null when not posted yet.
+   *
+   * Default: `null`.
+   */
+  odooMoveId?: bigint | null;
   /** When the material was consumed. */
   consumedAt: Date;
 }
@@ -475,6 +958,30 @@ export interface NodeProblem {
 }
 
 /**
+ * {@link NodeProblem} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface NodeProblemInput {
+  /** The machine the node belongs to (its machine token). */
+  machine: string;
+  /** What the node carries: a signal name (state, goodCounter, running …), telemetry.<tag>, or alarms. */
+  signal: string;
+  /** The node id as mapped. */
+  nodeId: string;
+  /**
+   * What is wrong: an OPC UA status name (BadNodeIdUnknown, BadNotReadable, BadUserAccessDenied …) or a
+   * refusal (BadTypeMismatch: the node's type cannot be mapped as configured).
+   */
+  status: string;
+  /**
+   * A sentence for people, e.g. "Int64 is not a boolean"; null when the status says it all.
+   *
+   * Default: `null`.
+   */
+  detail?: string | null;
+}
+
+/**
  * A nonconformance (NCR) was raised against a product, lot or order.
  *
  * Avro record `mfg.quality.NonconformanceRaised`.
@@ -508,6 +1015,63 @@ export interface NonconformanceRaised {
   raisedAt: Date;
 }
 
+/**
+ * {@link NonconformanceRaised} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface NonconformanceRaisedInput {
+  /** Identifies the nonconformance, e.g. "NCR-2024-0113". */
+  nonconformanceId: string;
+  /** Site (plant) identifier, e.g. "plant-lyon". */
+  site: string;
+  /** Where it was found. */
+  source: NonconformanceSource;
+  /** How severe. */
+  severity: Severity;
+  /** Defect code from the plant's defect catalog, e.g. "DIM-OOS". */
+  defectCode: string;
+  /** What is wrong, in words. */
+  description: string;
+  /**
+   * Product concerned; null when not product-specific (e.g. an audit finding).
+   *
+   * Default: `null`.
+   */
+  product?: ProductRefInput | null;
+  /**
+   * Lot concerned; null when none.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /**
+   * Production order concerned; null when none.
+   *
+   * Default: `null`.
+   */
+  orderRef?: string | null;
+  /**
+   * Quantity affected; null when not known.
+   *
+   * Default: `null`.
+   */
+  quantity?: Quantity | null;
+  /**
+   * ce-id of the event that raised it (inspection, SPC violation); null when raised by hand.
+   *
+   * Default: `null`.
+   */
+  triggeredBy?: string | null;
+  /**
+   * Who raised it (user login or service name); null when not recorded.
+   *
+   * Default: `null`.
+   */
+  raisedBy?: string | null;
+  /** When it was raised. */
+  raisedAt: Date;
+}
+
 /** The symbols of {@link NonconformanceSource}, in schema order. Readers map unknown symbols to "OTHER". */
 export const NONCONFORMANCE_SOURCE_SYMBOLS = [
   "OTHER",
@@ -537,6 +1101,23 @@ export interface OdooRecordRef {
   id: bigint;
   /** The record's display name or reference (e.g. "WH/MO/00042"); null when it has none. */
   name: string | null;
+}
+
+/**
+ * {@link OdooRecordRef} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface OdooRecordRefInput {
+  /** Odoo model name, e.g. "stock.move", "mrp.production", "stock.scrap". */
+  model: string;
+  /** Database id of the record in that model. */
+  id: bigint;
+  /**
+   * The record's display name or reference (e.g. "WH/MO/00042"); null when it has none.
+   *
+   * Default: `null`.
+   */
+  name?: string | null;
 }
 
 /** The symbols of {@link OrderField}, in schema order. Readers map unknown symbols to "OTHER". */
@@ -639,6 +1220,27 @@ export interface ProductRef {
 }
 
 /**
+ * {@link ProductRef} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface ProductRefInput {
+  /** Internal reference (Odoo default_code), the key shared with the shop floor, e.g. "BRK-220". */
+  code: string;
+  /**
+   * Display name, for people; null when the publisher does not know it.
+   *
+   * Default: `null`.
+   */
+  name?: string | null;
+  /**
+   * Odoo product.product id; null when the publisher does not know it (e.g. the machine bridge).
+   *
+   * Default: `null`.
+   */
+  odooId?: bigint | null;
+}
+
+/**
  * A released production order changed in Odoo. changedFields says which fields changed; those fields carry
  * the new value (null meaning cleared), the others are null.
  *
@@ -670,6 +1272,72 @@ export interface ProductionOrderChanged {
   workCenterCode: string | null;
   /** New lot to produce, when LOT_TO_PRODUCE changed (null there means it was cleared). */
   lotToProduce: string | null;
+  /** When Odoo recorded the change (write_date). */
+  changedAt: Date;
+}
+
+/**
+ * {@link ProductionOrderChanged} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface ProductionOrderChangedInput {
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /** Which fields changed, at least one. */
+  changedFields: OrderField[];
+  /**
+   * New quantity to produce, when QUANTITY changed.
+   *
+   * Default: `null`.
+   */
+  quantity?: Quantity | null;
+  /**
+   * New planned start, when PLANNED_START changed.
+   *
+   * Default: `null`.
+   */
+  plannedStartAt?: Date | null;
+  /**
+   * New planned end, when PLANNED_END changed (null there means it was cleared).
+   *
+   * Default: `null`.
+   */
+  plannedEndAt?: Date | null;
+  /**
+   * New order state, when STATE changed.
+   *
+   * Default: `null`.
+   */
+  state?: OrderState | null;
+  /**
+   * State before the change, when STATE changed.
+   *
+   * Default: `null`.
+   */
+  previousState?: OrderState | null;
+  /**
+   * New site/line, when EQUIPMENT changed.
+   *
+   * Default: `null`.
+   */
+  equipment?: EquipmentPathInput | null;
+  /**
+   * New Odoo work center code, when WORK_CENTER changed.
+   *
+   * Default: `null`.
+   */
+  workCenterCode?: string | null;
+  /**
+   * New lot to produce, when LOT_TO_PRODUCE changed (null there means it was cleared).
+   *
+   * Default: `null`.
+   */
+  lotToProduce?: string | null;
   /** When Odoo recorded the change (write_date). */
   changedAt: Date;
 }
@@ -707,6 +1375,48 @@ export interface ProductionOrderCompleted {
    * the product is not tracked.
    */
   lots: string[];
+}
+
+/**
+ * {@link ProductionOrderCompleted} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface ProductionOrderCompletedInput {
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /** The product made. */
+  product: ProductRefInput;
+  /** Quantity produced in total (Odoo qty_produced). */
+  producedQuantity: Quantity;
+  /**
+   * Quantity of the product scrapped on this order; null when none was recorded.
+   *
+   * Default: `null`.
+   */
+  scrappedQuantity?: Quantity | null;
+  /**
+   * Lot or serial number produced; null when the product is not tracked. With several finished lots or
+   * serials (Odoo 19 lot_producing_ids), the first; all of them are in `lots`.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /** Where the order ran: site and line. */
+  equipment: EquipmentPathInput;
+  /** When the order was marked done in Odoo (date_finished). */
+  completedAt: Date;
+  /**
+   * Every finished lot or serial number of the order (one on Odoo 16-18; several serials on 19); empty when
+   * the product is not tracked.
+   *
+   * Default: `[]`.
+   */
+  lots?: string[];
 }
 
 /**
@@ -752,6 +1462,60 @@ export interface ProductionOrderReleased {
 }
 
 /**
+ * {@link ProductionOrderReleased} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface ProductionOrderReleasedInput {
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /** The product to make. */
+  product: ProductRefInput;
+  /** Quantity to produce (product_qty in the order's unit of measure). */
+  quantity: Quantity;
+  /** Planned start (Odoo date_start, date_planned_start before Odoo 17). */
+  plannedStartAt: Date;
+  /**
+   * Planned end (Odoo date_finished); null when Odoo has not scheduled one.
+   *
+   * Default: `null`.
+   */
+  plannedEndAt?: Date | null;
+  /** Where the order runs: site and line (the machine is usually null). */
+  equipment: EquipmentPathInput;
+  /**
+   * Odoo work center (mrp.workcenter code) of the first operation; null for orders without routing.
+   *
+   * Default: `null`.
+   */
+  workCenterCode?: string | null;
+  /**
+   * Lot or serial number the order will produce (Odoo lot_producing_id name); null when the product is not
+   * tracked or the lot is assigned later.
+   *
+   * Default: `null`.
+   */
+  lotToProduce?: string | null;
+  /**
+   * Components to consume (bill of materials exploded by Odoo), in Odoo's move order; empty for orders
+   * without components.
+   */
+  components: ComponentRequirementInput[];
+  /**
+   * Source document that caused the order (Odoo origin, e.g. a sales order "S00017"); null when none.
+   *
+   * Default: `null`.
+   */
+  origin?: string | null;
+  /** When the order was released (confirmed) in Odoo. */
+  releasedAt: Date;
+}
+
+/**
  * Odoo accepted a production report: the quantities are posted on the production order.
  *
  * Avro record `mfg.production.ProductionPosted`.
@@ -774,6 +1538,36 @@ export interface ProductionPosted {
   postedRejectQuantity: Quantity;
   /** Odoo records the posting created or updated (stock.move.line, stock.scrap, mrp.workorder...). */
   odooRecords: OdooRecordRef[];
+  /** When Odoo accepted the posting. */
+  postedAt: Date;
+}
+
+/**
+ * {@link ProductionPosted} as a publisher gives it: fields with a schema default may be left out (the default
+ * is written).
+ */
+export interface ProductionPostedInput {
+  /** ce-id of the ProductionReported event that was posted; the idempotency key of the posting. */
+  sourceEventId: string;
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /**
+   * Lot the quantities were posted to; null when the product is not tracked.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /** Good quantity posted (added to the order's produced quantity). */
+  postedGoodQuantity: Quantity;
+  /** Rejected quantity posted (as scrap). */
+  postedRejectQuantity: Quantity;
+  /** Odoo records the posting created or updated (stock.move.line, stock.scrap, mrp.workorder...). */
+  odooRecords: OdooRecordRefInput[];
   /** When Odoo accepted the posting. */
   postedAt: Date;
 }
@@ -839,6 +1633,73 @@ export interface ProductionReported {
 }
 
 /**
+ * {@link ProductionReported} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface ProductionReportedInput {
+  /** The machine that produced (site, line and machine set). */
+  equipment: EquipmentPathInput;
+  /**
+   * Production order active on the machine (Odoo mrp.production name); null when none was active: the counts
+   * still feed OEE but nothing is posted to the ERP.
+   *
+   * Default: `null`.
+   */
+  orderRef?: string | null;
+  /**
+   * Lot being produced; null when unknown or not tracked.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /** Good quantity produced since the previous report (a delta, zero or more). */
+  goodQuantity: Quantity;
+  /** Rejected quantity since the previous report (a delta, zero or more). */
+  rejectQuantity: Quantity;
+  /**
+   * Machine good counter at the previous report, its 64 bits as a long: a UInt64 counter above
+   * 9223372036854775807 reads negative here (add 2^64); the quantities are exact either way.
+   */
+  goodCounterFrom: bigint;
+  /**
+   * Machine good counter at this report; goodQuantity comes from the difference (a counter that went back to
+   * zero counts from zero).
+   */
+  goodCounterTo: bigint;
+  /** Machine reject counter at the previous report (a UInt64 counter's 64 bits, as goodCounterFrom). */
+  rejectCounterFrom: bigint;
+  /** Machine reject counter at this report; rejectQuantity comes from the difference. */
+  rejectCounterTo: bigint;
+  /** Source time of the previous counter readings (start of the period the deltas cover). */
+  periodStartAt: Date;
+  /** Source time of these counter readings (end of the period the deltas cover). */
+  reportedAt: Date;
+  /**
+   * True when this machine is the line's counting point: its good quantity is the line's finished output for
+   * the order (posted to the ERP as produced) and its rejects are scrap of the finished product. False for
+   * upstream machines, whose counts feed OEE and work-centre time only.
+   *
+   * Default: `false`.
+   */
+  countingPoint?: boolean;
+  /**
+   * Product code (Odoo default_code) of the component this machine handles, whose scrap its rejects are; null
+   * when not configured. Never set at the counting point (its rejects are finished product).
+   *
+   * Default: `null`.
+   */
+  rejectedComponent?: string | null;
+  /**
+   * The periods within [periodStartAt, reportedAt] the machine spent running (PackML EXECUTE), in order and
+   * not overlapping: the real machine time of the order on this machine's work centre. Empty when it did not
+   * run.
+   *
+   * Default: `[]`.
+   */
+  running?: RunningPeriod[];
+}
+
+/**
  * A production order's run on a line ended: the counting point moved to another order or lot, a shift ended,
  * the planned quantity was reached or an operator said so. The ERP connector closes the order (at most one
  * backorder for the remainder) when its close policy says this reason closes orders. Published after the last
@@ -868,6 +1729,54 @@ export interface ProductionRunEnded {
   nextLot: string | null;
   /** Who ended the run when a person did (OPERATOR): a user name or badge; null otherwise. */
   requestedBy: string | null;
+  /**
+   * Source time the run ended (the counting point's reading, the shift boundary or the operator's request).
+   */
+  endedAt: Date;
+}
+
+/**
+ * {@link ProductionRunEnded} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface ProductionRunEndedInput {
+  /**
+   * The line's counting point (site, line and machine set), or the line when the run was ended by an operator
+   * or a schedule (machine null).
+   */
+  equipment: EquipmentPathInput;
+  /** The production order whose run ended (Odoo mrp.production name as released). */
+  orderRef: string;
+  /**
+   * The lot the run was producing; null when none.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /**
+   * Why the run ended: ORDER_CHANGE (the counting point moved to another order or to none), LOT_CHANGE (same
+   * order, another lot), SHIFT_END (a shift boundary of the close schedule), PLANNED_QUANTITY (the order's
+   * planned quantity was reached), OPERATOR (a person asked for the order to be closed).
+   */
+  reason: RunEndReason;
+  /**
+   * The order the counting point moved to (ORDER_CHANGE); null otherwise or when it moved to none.
+   *
+   * Default: `null`.
+   */
+  nextOrderRef?: string | null;
+  /**
+   * The lot the counting point moved to (LOT_CHANGE, or ORDER_CHANGE with a lot); null otherwise.
+   *
+   * Default: `null`.
+   */
+  nextLot?: string | null;
+  /**
+   * Who ended the run when a person did (OPERATOR): a user name or badge; null otherwise.
+   *
+   * Default: `null`.
+   */
+  requestedBy?: string | null;
   /**
    * Source time the run ended (the counting point's reading, the shift boundary or the operator's request).
    */
@@ -906,6 +1815,42 @@ export interface QualityHoldPlaced {
 }
 
 /**
+ * {@link QualityHoldPlaced} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface QualityHoldPlacedInput {
+  /** Identifies the hold; QualityHoldPlaced and QualityHoldReleased of one hold share it. */
+  holdId: string;
+  /** Site (plant) identifier, e.g. "plant-lyon". */
+  site: string;
+  /** Lot on hold. */
+  lot: string;
+  /** Product of the lot. */
+  product: ProductRefInput;
+  /**
+   * Quantity on hold; null for the whole lot.
+   *
+   * Default: `null`.
+   */
+  quantity?: Quantity | null;
+  /** Why the lot is on hold, e.g. "bore diameter out of spec". */
+  reason: string;
+  /** Status of the hold: ACTIVE. */
+  status: HoldStatus;
+  /**
+   * ce-id of the event that caused the hold (an inspection, SPC violation or nonconformance); null when
+   * placed by hand.
+   *
+   * Default: `null`.
+   */
+  triggeredBy?: string | null;
+  /** Who or what placed it (user login or service name). */
+  placedBy: string;
+  /** When the hold was placed. */
+  placedAt: Date;
+}
+
+/**
  * A quality hold ended: the lot is released, or rejected for good.
  *
  * Avro record `mfg.quality.QualityHoldReleased`.
@@ -919,6 +1864,29 @@ export interface QualityHoldReleased {
   lot: string;
   /** Product of the lot. */
   product: ProductRef;
+  /** Why the hold ended (the disposition decision), e.g. "re-measured within spec". */
+  reason: string;
+  /** Status after the decision: RELEASED (the lot may be used and shipped) or REJECTED (it stays blocked). */
+  status: HoldStatus;
+  /** Who decided (user login or service name). */
+  releasedBy: string;
+  /** When the decision was taken. */
+  releasedAt: Date;
+}
+
+/**
+ * {@link QualityHoldReleased} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface QualityHoldReleasedInput {
+  /** Identifies the hold; QualityHoldPlaced and QualityHoldReleased of one hold share it. */
+  holdId: string;
+  /** Site (plant) identifier, e.g. "plant-lyon". */
+  site: string;
+  /** Lot that was on hold. */
+  lot: string;
+  /** Product of the lot. */
+  product: ProductRefInput;
   /** Why the hold ended (the disposition decision), e.g. "re-measured within spec". */
   reason: string;
   /** Status after the decision: RELEASED (the lot may be used and shipped) or REJECTED (it stays blocked). */
@@ -951,6 +1919,23 @@ export interface ReturnedComponent {
   component: ProductRef;
   /** Its lot; null when not tracked. */
   lot: string | null;
+  /** Quantity returned. */
+  quantity: Quantity;
+}
+
+/**
+ * {@link ReturnedComponent} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface ReturnedComponentInput {
+  /** The component product. */
+  component: ProductRefInput;
+  /**
+   * Its lot; null when not tracked.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
   /** Quantity returned. */
   quantity: Quantity;
 }
@@ -1054,6 +2039,23 @@ export interface ShipmentBlocked {
 }
 
 /**
+ * {@link ShipmentBlocked} as a publisher gives it: fields with a schema default may be left out (the default
+ * is written).
+ */
+export interface ShipmentBlockedInput {
+  /** Delivery reference (Odoo stock.picking name, e.g. "WH/OUT/00012"); the business key and ce-subject. */
+  pickingRef: string;
+  /** Odoo stock.picking id of the delivery. */
+  odooPickingId: bigint;
+  /** Site (plant) identifier, e.g. "plant-lyon". */
+  site: string;
+  /** The lots on hold, at least one. */
+  blockedLots: BlockedLotInput[];
+  /** When the gate blocked the delivery. */
+  blockedAt: Date;
+}
+
+/**
  * A delivery was cancelled in the ERP (Odoo stock.picking of an outgoing type, state cancel): any
  * ShipmentRequested of it no longer needs a decision.
  *
@@ -1068,6 +2070,27 @@ export interface ShipmentCancelled {
   site: string;
   /** Source document (the sales order), when Odoo has one. */
   origin: string | null;
+  /** When the cancellation was written in the ERP. */
+  cancelledAt: Date;
+}
+
+/**
+ * {@link ShipmentCancelled} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface ShipmentCancelledInput {
+  /** The delivery's name, e.g. "WH/OUT/00042". */
+  pickingRef: string;
+  /** Odoo stock.picking id. */
+  odooPickingId: bigint;
+  /** Site the ERP database serves. */
+  site: string;
+  /**
+   * Source document (the sales order), when Odoo has one.
+   *
+   * Default: `null`.
+   */
+  origin?: string | null;
   /** When the cancellation was written in the ERP. */
   cancelledAt: Date;
 }
@@ -1107,6 +2130,23 @@ export interface ShipmentLine {
 }
 
 /**
+ * {@link ShipmentLine} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface ShipmentLineInput {
+  /** Product to ship. */
+  product: ProductRefInput;
+  /**
+   * Lot or serial number to ship; null when the product is not tracked.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /** Quantity to ship. */
+  quantity: Quantity;
+}
+
+/**
  * Odoo asks to ship a delivery: the shipment gate checks its lots against quality holds before it may leave.
  *
  * Avro record `mfg.shipping.ShipmentRequested`.
@@ -1133,6 +2173,43 @@ export interface ShipmentRequested {
 }
 
 /**
+ * {@link ShipmentRequested} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface ShipmentRequestedInput {
+  /** Delivery reference (Odoo stock.picking name, e.g. "WH/OUT/00012"); the business key and ce-subject. */
+  pickingRef: string;
+  /** Odoo stock.picking id of the delivery. */
+  odooPickingId: bigint;
+  /** Site (plant) identifier, e.g. "plant-lyon". */
+  site: string;
+  /** Customer reference (Odoo res.partner ref, or its id when the partner has no ref). */
+  customerRef: string;
+  /**
+   * Customer display name; null when not known.
+   *
+   * Default: `null`.
+   */
+  customerName?: string | null;
+  /**
+   * Sales order (Odoo origin, e.g. "S00017"); null when none.
+   *
+   * Default: `null`.
+   */
+  salesOrderRef?: string | null;
+  /** What to ship, at least one line. */
+  lines: ShipmentLineInput[];
+  /**
+   * When the delivery is scheduled to leave (Odoo scheduled_date); null when not set.
+   *
+   * Default: `null`.
+   */
+  scheduledAt?: Date | null;
+  /** When the shipment was requested. */
+  requestedAt: Date;
+}
+
+/**
  * A point of the control chart.
  *
  * Avro record `mfg.quality.SpcPoint`.
@@ -1144,6 +2221,23 @@ export interface SpcPoint {
   measuredAt: Date;
   /** Inspection the point comes from, when any. */
   inspectionId: string | null;
+}
+
+/**
+ * {@link SpcPoint} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface SpcPointInput {
+  /** Plotted value (a measurement, or a subgroup mean or range). */
+  value: number;
+  /** When it was measured. */
+  measuredAt: Date;
+  /**
+   * Inspection the point comes from, when any.
+   *
+   * Default: `null`.
+   */
+  inspectionId?: string | null;
 }
 
 /** The symbols of {@link SpcRuleSet}, in schema order. Readers map unknown symbols to "CUSTOM". */
@@ -1190,6 +2284,47 @@ export interface SpcViolationDetected {
 }
 
 /**
+ * {@link SpcViolationDetected} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface SpcViolationDetectedInput {
+  /** Identifies the violation. */
+  violationId: string;
+  /** Where the process runs (site, line, machine when known). */
+  equipment: EquipmentPathInput;
+  /** Characteristic charted, e.g. "bore-diameter". */
+  characteristic: string;
+  /**
+   * Product, when the chart is per product; null otherwise.
+   *
+   * Default: `null`.
+   */
+  product?: ProductRefInput | null;
+  /**
+   * Lot of the last point, when known; null otherwise.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /** Which family of rules. */
+  ruleSet: SpcRuleSet;
+  /** Rule number within the family, e.g. 1 for Western Electric rule 1 (one point beyond 3 sigma). */
+  ruleNumber: number;
+  /** The rule in words, e.g. "2 of 3 consecutive points beyond 2 sigma on the same side". */
+  ruleDescription: string;
+  /** Chart center line used. */
+  centerLine: number;
+  /** Lower control limit used. */
+  lowerControlLimit: number;
+  /** Upper control limit used. */
+  upperControlLimit: number;
+  /** The points that made the rule fire, oldest first. */
+  points: SpcPointInput[];
+  /** When the violation was detected. */
+  detectedAt: Date;
+}
+
+/**
  * Why a machine stopped (PackML Admin.StopReason, or the plant's own reason catalog).
  *
  * Avro record `mfg.machine.StopReason`.
@@ -1199,6 +2334,21 @@ export interface StopReason {
   code: string;
   /** Human-readable reason, e.g. "Infeed jam"; null when only the code is known. */
   text: string | null;
+}
+
+/**
+ * {@link StopReason} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface StopReasonInput {
+  /** Reason code as the machine or the operator reports it, e.g. "E-104" or "17". */
+  code: string;
+  /**
+   * Human-readable reason, e.g. "Infeed jam"; null when only the code is known.
+   *
+   * Default: `null`.
+   */
+  text?: string | null;
 }
 
 /**
@@ -1260,6 +2410,87 @@ export interface TelemetrySample {
 }
 
 /**
+ * {@link TelemetrySample} as a publisher gives it: fields with a schema default may be left out (the default
+ * is written).
+ */
+export interface TelemetrySampleInput {
+  /** Tag name as configured in the bridge, e.g. "spindle.speed". */
+  tag: string;
+  /**
+   * The value as a double: exact for Float, Double, Boolean (0/1) and integers up to 2^53 in magnitude (an
+   * enumeration's number too); the nearest double for larger 64-bit integers, whose exact value is in
+   * integerValue or unsignedValue; NaN when the value is not a number (text, time: see the typed fields) or
+   * when a bad-quality sample carries no value.
+   */
+  value: number;
+  /** Quality of the value. */
+  quality: SampleQuality;
+  /** Source timestamp of the value (OPC UA SourceTimestamp). */
+  sourceTime: Date;
+  /**
+   * The OPC UA built-in type of the value as the server sent it, which says which typed field holds it
+   * exactly; null in samples written before it was recorded (they were all numbers).
+   *
+   * Default: `null`.
+   */
+  dataType?: SampleDataType | null;
+  /**
+   * The exact value of an SByte, Byte, Int16, UInt16, Int32, UInt32 or Int64 sample, an enumeration's number,
+   * a StatusCode's 32-bit code; null otherwise.
+   *
+   * Default: `null`.
+   */
+  integerValue?: bigint | null;
+  /**
+   * The exact value of a UInt64 sample (0 to 18446744073709551615, beyond what a long holds), as an integer
+   * decimal; null otherwise.
+   *
+   * Default: `null`.
+   */
+  unsignedValue?: Decimal | null;
+  /**
+   * The value of a Boolean sample; null otherwise.
+   *
+   * Default: `null`.
+   */
+  booleanValue?: boolean | null;
+  /**
+   * The value of a String or XmlElement sample, the text of a LocalizedText, an enumeration's name (when the
+   * server names it), a StatusCode's name, a Guid, NodeId, ExpandedNodeId or QualifiedName in its OPC UA
+   * string form; null otherwise.
+   *
+   * Default: `null`.
+   */
+  textValue?: string | null;
+  /**
+   * The locale of a LocalizedText sample (e.g. "en-US"); null otherwise or when the server gave none.
+   *
+   * Default: `null`.
+   */
+  locale?: string | null;
+  /**
+   * The value of a DateTime sample, to the millisecond (the rest is in valueNanos); null otherwise.
+   *
+   * Default: `null`.
+   */
+  valueTime?: Date | null;
+  /**
+   * Nanoseconds within the millisecond of valueTime (0 to 999900: OPC UA DateTime counts 100 ns); null
+   * otherwise.
+   *
+   * Default: `null`.
+   */
+  valueNanos?: number | null;
+  /**
+   * Position of the element in its array, for a tag whose value is a one-dimensional array (one sample per
+   * element, same tag and time); null for a scalar.
+   *
+   * Default: `null`.
+   */
+  index?: number | null;
+}
+
+/**
  * A batch of tag samples read from one machine. Each sample carries its value as a double (value) and,
  * exactly, in the field its dataType says.
  *
@@ -1270,6 +2501,17 @@ export interface TelemetrySampled {
   equipment: EquipmentPath;
   /** The samples, in source time order; at least one. */
   samples: TelemetrySample[];
+}
+
+/**
+ * {@link TelemetrySampled} as a publisher gives it: fields with a schema default may be left out (the default
+ * is written).
+ */
+export interface TelemetrySampledInput {
+  /** The machine (site, line and machine set). */
+  equipment: EquipmentPathInput;
+  /** The samples, in source time order; at least one. */
+  samples: TelemetrySampleInput[];
 }
 
 /**
@@ -1296,6 +2538,39 @@ export interface UnbuildPosted {
   quantity: Quantity;
   /** What came back to stock, per component and lot. */
   returnedComponents: ReturnedComponent[];
+  /** When the unbuild was done in the ERP. */
+  unbuiltAt: Date;
+}
+
+/**
+ * {@link UnbuildPosted} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface UnbuildPostedInput {
+  /** Site the ERP database serves. */
+  site: string;
+  /** The unbuild order's name, e.g. "UB/00003". */
+  unbuildRef: string;
+  /** Odoo mrp.unbuild id. */
+  odooUnbuildId: bigint;
+  /**
+   * The manufacturing order whose output was unbuilt; null when the unbuild names none.
+   *
+   * Default: `null`.
+   */
+  orderRef?: string | null;
+  /** The product taken apart. */
+  product: ProductRefInput;
+  /**
+   * Its lot or serial number; null when not tracked.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /** Quantity unbuilt. */
+  quantity: Quantity;
+  /** What came back to stock, per component and lot. */
+  returnedComponents: ReturnedComponentInput[];
   /** When the unbuild was done in the ERP. */
   unbuiltAt: Date;
 }
@@ -1356,6 +2631,40 @@ export interface EventPayloads {
   "mfg.shipping.shipment_cleared.v1": ShipmentCleared;
   /** contracts/schemas/shipping/ShipmentRequested.v1.avsc */
   "mfg.shipping.shipment_requested.v1": ShipmentRequested;
+}
+
+/**
+ * What a publisher gives for each event type: the payload, fields with a schema default optional
+ * (adding an optional field to a schema never breaks a publisher's build).
+ */
+export interface EventInputs {
+  "mfg.inventory.goods_movement_posted.v1": GoodsMovementPostedInput;
+  "mfg.inventory.lot_registered.v1": LotRegisteredInput;
+  "mfg.inventory.material_consumed.v1": MaterialConsumedInput;
+  "mfg.inventory.unbuild_posted.v1": UnbuildPostedInput;
+  "mfg.machine.alarm_acknowledged.v1": AlarmAcknowledgedInput;
+  "mfg.machine.alarm_cleared.v1": AlarmClearedInput;
+  "mfg.machine.alarm_raised.v1": AlarmRaisedInput;
+  "mfg.machine.connector_status_changed.v1": ConnectorStatusChangedInput;
+  "mfg.machine.downtime_ended.v1": DowntimeEndedInput;
+  "mfg.machine.downtime_started.v1": DowntimeStartedInput;
+  "mfg.machine.machine_state_changed.v1": MachineStateChangedInput;
+  "mfg.machine.telemetry_sampled.v1": TelemetrySampledInput;
+  "mfg.production.production_order_changed.v1": ProductionOrderChangedInput;
+  "mfg.production.production_order_completed.v1": ProductionOrderCompletedInput;
+  "mfg.production.production_order_released.v1": ProductionOrderReleasedInput;
+  "mfg.production.production_posted.v1": ProductionPostedInput;
+  "mfg.production.production_reported.v1": ProductionReportedInput;
+  "mfg.production.production_run_ended.v1": ProductionRunEndedInput;
+  "mfg.quality.inspection_recorded.v1": InspectionRecordedInput;
+  "mfg.quality.nonconformance_raised.v1": NonconformanceRaisedInput;
+  "mfg.quality.quality_hold_placed.v1": QualityHoldPlacedInput;
+  "mfg.quality.quality_hold_released.v1": QualityHoldReleasedInput;
+  "mfg.quality.spc_violation_detected.v1": SpcViolationDetectedInput;
+  "mfg.shipping.shipment_blocked.v1": ShipmentBlockedInput;
+  "mfg.shipping.shipment_cancelled.v1": ShipmentCancelledInput;
+  "mfg.shipping.shipment_cleared.v1": ShipmentCleared;
+  "mfg.shipping.shipment_requested.v1": ShipmentRequestedInput;
 }
 
 /** A CloudEvents type of the catalog, e.g. `mfg.production.production_order_released.v1`. */

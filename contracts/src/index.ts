@@ -95,6 +95,7 @@ export type {
 export {
   DOWNTIME_CATEGORY_SYMBOLS,
   EVENT_TYPES,
+  type EventInputs,
   type EventPayloads,
   type EventType,
   PACK_ML_MODE_SYMBOLS,

@@ -19,7 +19,7 @@ import type { Registry } from "prom-client";
 import {
   type CatalogedErrorCode,
   type EventCodec,
-  type EventPayloads,
+  type EventInputs,
   type EventType,
   ThreadlineError,
 } from "../../contracts/src/index.js";
@@ -271,7 +271,7 @@ export interface BatchResult {
 
 /** One event for {@link PublishBatch.publishMany}, typed by the catalog. */
 export type BatchEvent = {
-  [K in EventType]: { eventType: K; payload: EventPayloads[K]; target: PublishTarget };
+  [K in EventType]: { eventType: K; payload: EventInputs[K]; target: PublishTarget };
 }[EventType];
 
 /** The async mode: a bounded window of publishes awaiting their PubAck. */
@@ -283,7 +283,7 @@ export interface PublishBatch {
    */
   publish<K extends EventType>(
     eventType: K,
-    payload: EventPayloads[K],
+    payload: EventInputs[K],
     target: PublishTarget,
   ): Promise<EventEnvelope>;
   /**
@@ -339,7 +339,7 @@ export class EventPublisher {
    */
   async publish<K extends EventType>(
     eventType: K,
-    payload: EventPayloads[K],
+    payload: EventInputs[K],
     target: PublishTarget,
   ): Promise<Published> {
     return this.#send(this.#prepare(eventType, payload, target));
@@ -358,7 +358,7 @@ export class EventPublisher {
   /** {@link PublishBatch.publish} on the publisher's own window; pair it with {@link flush}. */
   publishAsync<K extends EventType>(
     eventType: K,
-    payload: EventPayloads[K],
+    payload: EventInputs[K],
     target: PublishTarget,
   ): Promise<EventEnvelope> {
     this.#defaultBatch ??= this.batch();
@@ -462,7 +462,7 @@ class PublishBatchImpl implements PublishBatch {
 
   async publish<K extends EventType>(
     eventType: K,
-    payload: EventPayloads[K],
+    payload: EventInputs[K],
     target: PublishTarget,
   ): Promise<EventEnvelope> {
     const prepared = this.prepare(eventType, payload, target); // invalid: throws before taking a slot

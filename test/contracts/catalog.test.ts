@@ -11,8 +11,10 @@ import { describe, it } from "node:test";
 import type avro from "avsc";
 import fc from "fast-check";
 import { Catalog, contractFromText, eventTypeOf } from "../../contracts/src/catalog.js";
+import { EventCodec } from "../../contracts/src/codec.js";
 import {
   EVENT_TYPES,
+  type EventInputs,
   type EventPayloads,
   type EventType,
   PACK_ML_STATE_SYMBOLS,
@@ -398,6 +400,72 @@ describe("generated event types", () => {
       /export interface Seen \{\n[^}]*a: MachineLine;\n[^}]*b: QualityLine;\n[^}]*q: Quantity \| null;\n\}/,
     );
     assert.match(source, /"mfg\.production\.made\.v1": Made;\n[^}]*"mfg\.production\.made\.v2": MadeV2;/);
+  });
+
+  it("give publishers an input type where fields with a default are optional, nested records included; readers get every field", () => {
+    const where = {
+      type: "record",
+      name: "Where",
+      namespace: "mfg.common",
+      doc: "w",
+      fields: [
+        { name: "line", doc: "l", type: "string" },
+        { name: "cell", doc: "c", type: ["null", "string"], default: null },
+      ],
+    };
+    const source = generateTypes(
+      new Catalog([
+        contractFromText(
+          "production/Made.v1.avsc",
+          JSON.stringify({
+            type: "record",
+            name: "Made",
+            namespace: "mfg.production",
+            doc: "e",
+            fields: [
+              { name: "at", doc: "a", type: where },
+              { name: "shift", doc: "s", type: ["null", "string"], default: null },
+              { name: "count", doc: "n", type: "int" },
+            ],
+          }),
+        ),
+      ]),
+    );
+    assert.match(
+      source,
+      /export interface Made \{\n[^}]*at: Where;\n[^}]*shift: string \| null;\n[^}]*count: number;\n\}/,
+    );
+    assert.match(
+      source,
+      /export interface MadeInput \{\n[^}]*at: WhereInput;\n[^}]*shift\?: string \| null;\n[^}]*count: number;\n\}/,
+    );
+    assert.match(
+      source,
+      /export interface WhereInput \{\n[^}]*line: string;\n[^}]*cell\?: string \| null;\n\}/,
+    );
+    assert.match(source, /export interface EventInputs \{\n {2}"mfg\.production\.made\.v1": MadeInput;\n\}/);
+    assert.match(source, /export interface EventPayloads \{\n[^}]*"mfg\.production\.made\.v1": Made;\n\}/);
+  });
+
+  it("let a publisher leave out every field with a default (compiled with the project)", () => {
+    // Type-checked by the build: were `area`, `cell` or `rejectedComponent` required, this file
+    // would not compile.
+    const report: EventInputs["mfg.production.production_reported.v1"] = {
+      equipment: { site: "lyon", line: "line-1", machine: "filler-1" },
+      orderRef: null,
+      lot: null,
+      goodQuantity: { value: "1", uom: "Units" },
+      rejectQuantity: { value: "0", uom: "Units" },
+      goodCounterFrom: 0n,
+      goodCounterTo: 1n,
+      rejectCounterFrom: 0n,
+      rejectCounterTo: 0n,
+      periodStartAt: new Date(0),
+      reportedAt: new Date(1),
+      countingPoint: true,
+      running: [],
+    };
+    assert.equal(new EventCodec().encode("mfg.production.production_reported.v1", report).length > 10, true);
   });
 
   it("refuses a shared type whose shape differs within one major version", () => {

@@ -127,6 +127,55 @@ describe("codec - single-object encoding", () => {
     assert.match(err.message, /state \(expected enum OK\|NOK, got "MAYBE"\)/);
   });
 
+  test("a field the schema does not have is refused by name, also inside nested records, and nothing is encoded", () => {
+    const err = (() => {
+      try {
+        codec.encode(TYPE, { ...sample, shfit: "night" });
+      } catch (e) {
+        return e;
+      }
+      assert.fail("expected PayloadInvalidError");
+    })();
+    assert.ok(err instanceof PayloadInvalidError);
+    assert.deepEqual(
+      err.problems.map((p) => p.path),
+      ["shfit"],
+    );
+    assert.match(
+      err.message,
+      /shfit \(expected no such field: WidgetMade has widget, qty, madeAt, counter, state, note/,
+    );
+    const reported = new EventCodec();
+    const report = {
+      equipment: { site: "s", area: null, line: "l", cell: null, machine: "m", shift: "A" },
+      orderRef: null,
+      lot: null,
+      goodQuantity: { value: "1", uom: "Units" },
+      rejectQuantity: { value: "0", uom: "Units" },
+      goodCounterFrom: 0n,
+      goodCounterTo: 1n,
+      rejectCounterFrom: 0n,
+      rejectCounterTo: 0n,
+      periodStartAt: new Date(0),
+      reportedAt: new Date(1),
+      countingPoint: true,
+      rejectedComponent: null,
+      running: [{ startedAt: new Date(0), endedAt: new Date(1), why: "x" }],
+    };
+    assert.throws(
+      () => reported.encode("mfg.production.production_reported.v1", report),
+      (e: unknown) =>
+        e instanceof PayloadInvalidError &&
+        e.problems.map((p) => p.path).join() === "equipment.shift,running[0].why",
+    );
+  });
+
+  test("a field with a default may be left out: the default is written", async () => {
+    const { note: _, ...withoutNote } = sample;
+    const decoded = await codec.decode(codec.encode(TYPE, withoutNote));
+    assert.equal((decoded.value as typeof sample).note, null);
+  });
+
   test("an unknown event type is refused by name", () => {
     assert.throws(() => codec.encode("mfg.test.nothing.v1", sample), UnknownEventTypeError);
   });

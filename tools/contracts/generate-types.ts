@@ -310,16 +310,17 @@ function tsType(
   namespace: string | undefined,
   file: string,
   byUse: Map<string, Variant>,
+  inputs?: ReadonlySet<string>,
 ): string {
   if (typeof schema === "string") {
     const primitive = PRIMITIVE_TS[schema];
     if (primitive) return primitive;
     const variant = byUse.get(`${file}\0${fullNameOf(schema, namespace)}`);
     if (!variant) throw new Error(`contracts/schemas/${file}: unknown type ${schema}`);
-    return variant.tsName;
+    return inputs?.has(variant.tsName) ? inputName(variant.tsName) : variant.tsName;
   }
   if (Array.isArray(schema)) {
-    const branches = schema.map((b) => tsType(b, namespace, file, byUse));
+    const branches = schema.map((b) => tsType(b, namespace, file, byUse, inputs));
     // Nullable last, the TypeScript habit: `T | null`.
     return [...branches.filter((b) => b !== "null"), ...branches.filter((b) => b === "null")].join(" | ");
   }
@@ -329,17 +330,46 @@ function tsType(
   if (s["logicalType"] === "timestamp-millis" && type === "long") return "Date";
   if (type === "record" || type === "error" || type === "enum" || type === "fixed") {
     const ns = typeof s["namespace"] === "string" ? (s["namespace"] as string) : namespace;
-    return tsType(fullNameOf(s["name"] as string, ns || undefined), undefined, file, byUse);
+    return tsType(fullNameOf(s["name"] as string, ns || undefined), undefined, file, byUse, inputs);
   }
   if (type === "array") {
-    const items = tsType(s["items"], namespace, file, byUse);
+    const items = tsType(s["items"], namespace, file, byUse, inputs);
     return items.includes(" ") ? `Array<${items}>` : `${items}[]`;
   }
-  if (type === "map") return `Record<string, ${tsType(s["values"], namespace, file, byUse)}>`;
-  return tsType(type, namespace, file, byUse);
+  if (type === "map") return `Record<string, ${tsType(s["values"], namespace, file, byUse, inputs)}>`;
+  return tsType(type, namespace, file, byUse, inputs);
 }
 
-function declaration(variant: Variant, byUse: Map<string, Variant>): string {
+const inputName = (tsName: string) => `${tsName}Input`;
+
+/**
+ * The records a publisher may give with fields left out: those with a field that has a default
+ * (avsc writes it), and those holding such a record. Their `…Input` type makes those fields optional.
+ */
+function recordsWithInputs(variants: readonly Variant[], byUse: Map<string, Variant>): Set<string> {
+  const records = variants.filter((v) => v.definition.kind === "record");
+  const inputs = new Set<string>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const v of records) {
+      if (inputs.has(v.tsName)) continue;
+      const fields = v.definition.json["fields"] as SchemaObject[];
+      const needs = fields.some(
+        (f) =>
+          "default" in f ||
+          tsType(f["type"], v.definition.namespace, v.definition.contract.file, byUse, inputs) !==
+            tsType(f["type"], v.definition.namespace, v.definition.contract.file, byUse),
+      );
+      if (needs) {
+        inputs.add(v.tsName);
+        changed = true;
+      }
+    }
+  }
+  return inputs;
+}
+
+function declaration(variant: Variant, byUse: Map<string, Variant>, inputs: ReadonlySet<string>): string {
   const { definition: def, tsName } = variant;
   const doc = typeof def.json["doc"] === "string" ? (def.json["doc"] as string) : undefined;
   const origin = `Avro ${def.kind} \`${def.fullname}\`.`;
@@ -363,12 +393,23 @@ function declaration(variant: Variant, byUse: Map<string, Variant>): string {
   if (def.kind === "fixed") {
     return `${header}export type ${tsName} = Buffer;\n`;
   }
-  const fields = (def.json["fields"] as SchemaObject[]).map((field) => {
-    const fieldDoc = typeof field["doc"] === "string" ? (field["doc"] as string) : undefined;
-    const type = tsType(field["type"], def.namespace, def.contract.file, byUse);
-    return `${jsDoc(fieldDoc, "  ")}  ${field["name"] as string}: ${type};\n`;
-  });
-  return `${header}export interface ${tsName} {\n${fields.join("")}}\n`;
+  const fields = (input: boolean) =>
+    (def.json["fields"] as SchemaObject[]).map((field) => {
+      const fieldDoc = typeof field["doc"] === "string" ? (field["doc"] as string) : undefined;
+      const type = tsType(field["type"], def.namespace, def.contract.file, byUse, input ? inputs : undefined);
+      const optional = input && "default" in field ? "?" : "";
+      const doc = optional
+        ? `${fieldDoc ?? ""}\n\nDefault: \`${JSON.stringify(field["default"])}\`.`.trim()
+        : fieldDoc;
+      return `${jsDoc(doc, "  ")}  ${field["name"] as string}${optional}: ${type};\n`;
+    });
+  const reader = `${header}export interface ${tsName} {\n${fields(false).join("")}}\n`;
+  if (!inputs.has(tsName)) return reader;
+  const inputDoc = jsDoc(
+    `{@link ${tsName}} as a publisher gives it: fields with a schema default may be left out (the default is written).`,
+    "",
+  );
+  return `${reader}\n${inputDoc}export interface ${inputName(tsName)} {\n${fields(true).join("")}}\n`;
 }
 
 const DECIMAL_ALIAS = `/**
@@ -386,22 +427,34 @@ export function generateTypes(catalog: Catalog): string {
   const sorted = [...variants].sort((a, b) => (a.tsName < b.tsName ? -1 : a.tsName > b.tsName ? 1 : 0));
   const eventTypes = contracts.map((c) => c.eventType).sort();
   const byType = new Map(contracts.map((c) => [c.eventType, c]));
-  const payloads = eventTypes.map((eventType) => {
+  const inputs = recordsWithInputs(variants, byUse);
+  const roots = eventTypes.map((eventType) => {
     const c = byType.get(eventType)!;
     const json = c.json as SchemaObject;
     const rootName = fullNameOf(json["name"] as string, json["namespace"] as string | undefined);
     const root = byUse.get(`${c.file}\0${rootName}`);
     if (!root) throw new Error(`contracts/schemas/${c.file}: no root record`);
-    return `${jsDoc(`contracts/schemas/${c.file}`, "  ")}  ${JSON.stringify(eventType)}: ${root.tsName};\n`;
+    return { eventType, c, root };
   });
+  const payloads = roots.map(
+    ({ eventType, c, root }) =>
+      `${jsDoc(`contracts/schemas/${c.file}`, "  ")}  ${JSON.stringify(eventType)}: ${root.tsName};\n`,
+  );
+  const inputPayloads = roots.map(
+    ({ eventType, root }) =>
+      `  ${JSON.stringify(eventType)}: ${inputs.has(root.tsName) ? inputName(root.tsName) : root.tsName};\n`,
+  );
   return [
     `${GENERATED_HEADER}\n//\n// TypeScript types of the canonical events, from contracts/schemas/**/*.avsc. Values follow the\n` +
       "// avsc conventions of contracts/src/avro.ts: long = bigint, decimal = Decimal (an exact string),\n" +
       "// timestamp-millis = Date, bytes = Buffer, a nullable union = T | null.\n",
     DECIMAL_ALIAS,
-    ...sorted.map((v) => declaration(v, byUse)),
+    ...sorted.map((v) => declaration(v, byUse, inputs)),
     "/** The payload type of every event in the catalog, by CloudEvents type (`ce-type`, the registry subject). */\n" +
       `export interface EventPayloads {\n${payloads.join("")}}\n`,
+    "/**\n * What a publisher gives for each event type: the payload, fields with a schema default optional\n" +
+      " * (adding an optional field to a schema never breaks a publisher's build).\n */\n" +
+      `export interface EventInputs {\n${inputPayloads.join("")}}\n`,
     "/** A CloudEvents type of the catalog, e.g. `mfg.production.production_order_released.v1`. */\n" +
       "export type EventType = keyof EventPayloads;\n",
     "/** Every event type of the catalog, sorted. */\n" +
