@@ -73,3 +73,5 @@ export { type BatchEvent, EventPublisher, type PublishTarget } from "./publisher
 // Reading a stream window without a durable (replay, reconciliation, taps) and dead letters back.
 export { readEvents, readMessages, readStream } from "./read.js";
 export { type RunningService, runService } from "./service.js";
+// A service's process entry point: a failed start is one JSON log line and exit code 1.
+export { START_FAILURE_EXIT_CODE, type StartOrExitOptions, startOrExit } from "./start.js";

@@ -195,7 +195,13 @@ class EventConsumerImpl implements EventConsumer {
       );
     } catch (err) {
       if ((this.#lifecycle.state as ConsumerState) === "created") {
-        this.#lifecycle.move("failed", { err });
+        // start() throws the error to its caller, which reports it (a service: its one start-failure
+        // line, start.ts): the transition is noted without the error's stack, and below error level.
+        this.#lifecycle.move(
+          "failed",
+          { code: (err as { code?: unknown })?.code, reason: (err as Error)?.message ?? String(err) },
+          "warn",
+        );
         this.#notifier.end();
       }
       throw err;
