@@ -220,7 +220,8 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     const group = await startConsumers(nc, {
       consumers: (parts.consumers ?? []).map((c) => ({
         ...c,
-        logger: c.logger ?? logger.child({ consumer: c.durable }),
+        // The consumer binds its stream and durable itself: binding them here too doubled the keys.
+        logger: c.logger ?? logger,
       })),
       ...(options.manifest ? { manifest: options.manifest } : {}),
       ...(parts.interceptors ? { interceptors: parts.interceptors } : {}),
