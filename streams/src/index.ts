@@ -48,7 +48,15 @@ export type { ReadinessCheck } from "./http.js";
 export { createLogger, type Logger, silentLogger } from "./logger.js";
 // A service's manifest (what it consumes, publishes and needs) and the NATS permissions it implies.
 export { manifestAccess, type ServiceManifest, serviceManifest } from "./manifest.js";
-export { defaultRegistry, perRegistry } from "./metrics.js";
+export {
+  type ConsumerOutcome,
+  defaultRegistry,
+  type LabelValues,
+  perRegistry,
+  SDK_METRICS,
+  type SdkMetricEntry,
+  type SdkMetricName,
+} from "./metrics.js";
 export { DLQ_STREAM, dlqSubject, domainStream } from "./names.js";
 export {
   explainPermissions,
