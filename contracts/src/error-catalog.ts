@@ -150,6 +150,33 @@ export const ERROR_CATALOG = {
     meaning: "No NATS server answered at the configured URL(s).",
     action: "Check NATS_URL / --server, that nats-server runs, and that this host may reach its client port.",
   },
+  NATS_AUTH_REFUSED: {
+    area: "streams",
+    meaning:
+      "A NATS server answered but refused the credentials (NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS), or they expired.",
+    action:
+      "Check the credentials the service is given against the server's users (`threadline streams permissions <service>` renders them).",
+  },
+  NATS_TLS_UNAVAILABLE: {
+    area: "streams",
+    meaning:
+      "NATS_URL asks for TLS (tls://) but the server does not offer it, so the connection was refused rather than made in plain text.",
+    action:
+      "Enable TLS on the server (a `tls { }` block), or use nats:// if plain text on this network is intended.",
+  },
+  SERVICE_SETUP_FAILED: {
+    area: "streams",
+    meaning:
+      "A service's own setup threw an error without a code of its own while starting (a file, a bucket or a peer it opens), so the service did not start.",
+    action:
+      "Read the message for what setup could not do and fix that; LOG_LEVEL=debug adds the stack to the log line.",
+  },
+  SERVICE_START_FAILED: {
+    area: "streams",
+    meaning:
+      "A service failed to start with an unexpected error that carries no code (a defect, not a setting), and exited.",
+    action: "Run it again with LOG_LEVEL=debug to log the stack, and report it with that line.",
+  },
   PERMISSIONS_INVALID: {
     area: "streams",
     meaning:

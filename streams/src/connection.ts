@@ -3,7 +3,7 @@
  * validated with zod so a wrong value is named before anything connects. Secrets are never logged.
  */
 import { readFileSync } from "node:fs";
-import { type ConnectionOptions, credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { type ConnectionOptions, credsAuthenticator, errors, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { z } from "zod";
 import { ThreadlineError } from "../../contracts/src/index.js";
@@ -69,6 +69,14 @@ export function natsSettingsFromEnv(
     servers: (e.NATS_URL ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim()),
     name: e.NATS_NAME ?? "threadline",
   };
+  // One scheme for all: TLS is a property of the connection (nats.js takes one `tls` option), and a
+  // list where some servers are tls:// and others not would be plain text whenever it reaches those.
+  const secure = settings.servers.filter(wantsTls);
+  if (secure.length > 0 && secure.length < settings.servers.length)
+    throw new ConfigError(
+      "NATS_URL",
+      `mixes tls:// and plain servers (${settings.servers.join(", ")}): use tls:// for all of them or for none`,
+    );
   if (e.NATS_CREDS) settings.creds = e.NATS_CREDS;
   if (e.NATS_USER) settings.user = e.NATS_USER;
   if (e.NATS_PASSWORD) settings.password = e.NATS_PASSWORD;
@@ -77,7 +85,18 @@ export function natsSettingsFromEnv(
   return { ...settings, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
 }
 
-/** Connection options for @nats-io/transport-node; reconnects forever, as a long-lived service should. */
+/** A `tls://` server URL: the connection must be encrypted. */
+function wantsTls(url: string): boolean {
+  return /^tls:\/\//i.test(url.trim());
+}
+
+/**
+ * Connection options for @nats-io/transport-node; reconnects forever, as a long-lived service should.
+ *
+ * nats.js ignores a URL's scheme (it keeps host and port only), so `tls://` alone would connect in plain
+ * text to a server that does not offer TLS. A `tls://` URL therefore sets `tls: {}`: nats.js then
+ * upgrades the connection, and refuses a server without TLS ("server does not support 'tls'").
+ */
 export function connectionOptions(settings: NatsSettings): ConnectionOptions {
   const opts: ConnectionOptions = {
     servers: settings.servers,
@@ -99,6 +118,7 @@ export function connectionOptions(settings: NatsSettings): ConnectionOptions {
     }
     opts.authenticator = credsAuthenticator(creds);
   }
+  if (settings.servers.some(wantsTls)) opts.tls = {};
   if (settings.user) opts.user = settings.user;
   if (settings.password) opts.pass = settings.password;
   if (settings.token) opts.token = settings.token;
@@ -106,12 +126,23 @@ export function connectionOptions(settings: NatsSettings): ConnectionOptions {
   return opts;
 }
 
-/** Connects with the given settings; the error names the servers tried (never the secrets). */
+/**
+ * Connects with the given settings; the error names the servers tried (never the secrets) and tells
+ * apart a server that is not there ({@link ConnectError}), one that refused the credentials
+ * ({@link AuthRefusedError}) and one without the TLS a tls:// URL asks for ({@link TlsUnavailableError}).
+ */
 export async function connectNats(settings: NatsSettings): Promise<NatsConnection> {
+  const options = connectionOptions(settings);
   try {
-    return await connect(connectionOptions(settings));
+    return await connect(options);
   } catch (cause) {
     if (cause instanceof ConfigError) throw cause;
+    if (cause instanceof errors.AuthorizationError || cause instanceof errors.UserAuthenticationExpiredError)
+      throw new AuthRefusedError(settings.servers, cause);
+    // nats.js's checkOptions: `tls` was asked for and the server's INFO offers neither tls_required
+    // nor tls_available. It has no class of its own; its message is the only mark.
+    if (options.tls && /does not support 'tls'|tls.*not available/i.test((cause as Error)?.message ?? ""))
+      throw new TlsUnavailableError(settings.servers, cause);
     throw new ConnectError(settings.servers, cause);
   }
 }
@@ -125,6 +156,34 @@ export class ConnectError extends ThreadlineError {
     super(
       "NATS_UNREACHABLE",
       `cannot connect to ${servers.join(", ")}: ${(cause as Error)?.message ?? String(cause)} (check NATS_URL / --server)`,
+      { cause },
+    );
+  }
+}
+
+/** A NATS server answered but refused the credentials (or they expired). */
+export class AuthRefusedError extends ThreadlineError {
+  constructor(
+    readonly servers: string[],
+    cause: unknown,
+  ) {
+    super(
+      "NATS_AUTH_REFUSED",
+      `${servers.join(", ")} refused the credentials: ${(cause as Error)?.message ?? String(cause)} (check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS)`,
+      { cause },
+    );
+  }
+}
+
+/** NATS_URL asks for TLS (`tls://`) and the server does not offer it: refused, never downgraded. */
+export class TlsUnavailableError extends ThreadlineError {
+  constructor(
+    readonly servers: string[],
+    cause: unknown,
+  ) {
+    super(
+      "NATS_TLS_UNAVAILABLE",
+      `${servers.join(", ")} does not offer TLS, and NATS_URL asks for it (tls://): refused rather than connected in plain text`,
       { cause },
     );
   }

@@ -24,3 +24,30 @@ export class ConfigError extends ThreadlineError {
     return new ConfigError(key, `is invalid (${detail})`, { cause: error });
   }
 }
+
+/**
+ * A service's `setup` threw an error without a code of its own: the start failed there. The cause is
+ * kept; the message names the service and what setup said.
+ */
+export class SetupFailedError extends ThreadlineError {
+  constructor(
+    readonly service: string,
+    cause: unknown,
+  ) {
+    super("SERVICE_SETUP_FAILED", `${service}'s setup failed: ${describeCause(cause)}`, { cause });
+  }
+}
+
+/** A start that failed with an error carrying no code: a defect, reported as such (see start.ts). */
+export class StartFailedError extends ThreadlineError {
+  constructor(cause: unknown) {
+    super("SERVICE_START_FAILED", `unexpected error: ${describeCause(cause)}`, { cause });
+  }
+}
+
+/** `TypeError: x is not a function`: the class name says as much as the message for an uncoded error. */
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error)
+    return cause.name && cause.name !== "Error" ? `${cause.name}: ${cause.message}` : cause.message;
+  return String(cause);
+}

@@ -48,7 +48,15 @@ export type { ReadinessCheck } from "./http.js";
 export { createLogger, type Logger, silentLogger } from "./logger.js";
 // A service's manifest (what it consumes, publishes and needs) and the NATS permissions it implies.
 export { manifestAccess, type ServiceManifest, serviceManifest } from "./manifest.js";
-export { defaultRegistry, perRegistry } from "./metrics.js";
+export {
+  type ConsumerOutcome,
+  defaultRegistry,
+  type LabelValues,
+  perRegistry,
+  SDK_METRICS,
+  type SdkMetricEntry,
+  type SdkMetricName,
+} from "./metrics.js";
 export { DLQ_STREAM, dlqSubject, domainStream } from "./names.js";
 export {
   explainPermissions,
@@ -73,3 +81,5 @@ export { type BatchEvent, EventPublisher, type PublishTarget } from "./publisher
 // Reading a stream window without a durable (replay, reconciliation, taps) and dead letters back.
 export { readEvents, readMessages, readStream } from "./read.js";
 export { type RunningService, runService } from "./service.js";
+// A service's process entry point: a failed start is one JSON log line and exit code 1.
+export { START_FAILURE_EXIT_CODE, type StartOrExitOptions, startOrExit } from "./start.js";

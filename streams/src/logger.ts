@@ -1,5 +1,6 @@
 /** The pino logger of every Threadline process: JSON lines, secrets redacted. */
 import { type Logger, pino } from "pino";
+import { ConfigError } from "./errors.js";
 
 export type { Logger };
 
@@ -46,6 +47,30 @@ export function createLogger(options: LoggerOptions): Logger {
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
   };
   return options.destination ? pino(opts, options.destination) : pino(opts);
+}
+
+/**
+ * A child of `logger` with `bindings`, leaving out the keys `logger` already binds to the same value.
+ * pino concatenates a child's bindings onto its parent's, so a key bound twice (a service binding
+ * `consumer`, the consumer binding it again) is written twice on every line: valid JSON to no parser,
+ * and the second value silently wins in most. A key already bound to another value is a mistake in
+ * the caller's wiring, refused by name rather than written twice.
+ */
+export function bindOnce(
+  logger: Logger,
+  bindings: Readonly<Record<string, string | number | boolean>>,
+): Logger {
+  const bound = logger.bindings();
+  const missing: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(bindings)) {
+    if (!Object.hasOwn(bound, key)) missing[key] = value;
+    else if (bound[key] !== value)
+      throw new ConfigError(
+        "logger",
+        `binds ${key}=${JSON.stringify(bound[key])}, but ${key} is ${JSON.stringify(value)} here: leave ${key} out of the logger given (it is bound where it is known)`,
+      );
+  }
+  return Object.keys(missing).length > 0 ? logger.child(missing) : logger;
 }
 
 /** A logger that drops everything, for libraries used without one. */

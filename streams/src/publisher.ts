@@ -35,7 +35,7 @@ import {
 } from "./envelope.js";
 import { ConfigError } from "./errors.js";
 import { type Logger, silentLogger } from "./logger.js";
-import { metricsFor, type ThreadlineMetrics } from "./metrics.js";
+import { metricsFor, type PublishErrorLabel, type ThreadlineMetrics } from "./metrics.js";
 
 /** Where an event is routed and what it is about. */
 export interface PublishTarget {
@@ -214,7 +214,7 @@ export class PublishBatchError extends ThreadlineError {
  * Classifies a publish failure: `transient` failures are retried. The code names the failure in
  * metrics (`threadline_publish_errors_total{code}`) and errors.
  */
-export function classifyPublishError(err: unknown): { code: string; transient: boolean } {
+export function classifyPublishError(err: unknown): { code: PublishErrorLabel; transient: boolean } {
   if (err instanceof natsErrors.TimeoutError) return { code: "timeout", transient: true };
   if (err instanceof natsErrors.NoRespondersError) return { code: "no_responders", transient: true };
   if (err instanceof natsErrors.RequestError) {

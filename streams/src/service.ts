@@ -17,12 +17,12 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, type Registry } from "prom-client";
 import type { z } from "zod";
-import { EventCodec, SchemaRegistry } from "../../contracts/src/index.js";
+import { EventCodec, SchemaRegistry, ThreadlineError } from "../../contracts/src/index.js";
 import { BaseServiceConfig, loadConfig } from "./config.js";
 import { connectNats, natsSettingsFromEnv } from "./connection.js";
 import { type ConsumerOptions, type EventConsumer, handleSignals } from "./consumer.js";
 import { type HandlerInterceptor, type PausePolicy, startConsumers } from "./consumer-group.js";
-import { ConfigError } from "./errors.js";
+import { ConfigError, SetupFailedError } from "./errors.js";
 import { createHealthServer, type ReadinessCheck } from "./http.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { ServiceManifest } from "./manifest.js";
@@ -155,9 +155,12 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     url = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   } catch (err) {
     await http.close().catch(() => undefined);
+    const address = `${config.HTTP_HOST}:${config.HTTP_PORT}`;
     throw new ConfigError(
       "HTTP_PORT",
-      `cannot listen on ${config.HTTP_HOST}:${config.HTTP_PORT}: ${(err as NodeJS.ErrnoException).code === "EADDRINUSE" ? "the port is in use by another process" : (err as Error).message}`,
+      (err as NodeJS.ErrnoException).code === "EADDRINUSE"
+        ? `${config.HTTP_PORT} is in use by another process: cannot listen on ${address} (choose a free HTTP_PORT or stop the other process)`
+        : `${config.HTTP_PORT} cannot be listened on: ${address}: ${(err as Error).message}`,
       { cause: err },
     );
   }
@@ -206,12 +209,19 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
       publisher,
       metrics,
     };
-    const parts = await options.setup(context);
+    // An error with a code (a ConfigError, an Odoo login refused) says what is wrong by itself; any
+    // other is named as setup's, so the failed start's log line still has a catalogued code.
+    const parts = await Promise.resolve()
+      .then(() => options.setup(context))
+      .catch((err: unknown) => {
+        throw err instanceof ThreadlineError ? err : new SetupFailedError(name, err);
+      });
     if (parts.onStop) opened.onStop = parts.onStop;
     const group = await startConsumers(nc, {
       consumers: (parts.consumers ?? []).map((c) => ({
         ...c,
-        logger: c.logger ?? logger.child({ consumer: c.durable }),
+        // The consumer binds its stream and durable itself: binding them here too doubled the keys.
+        logger: c.logger ?? logger,
       })),
       ...(options.manifest ? { manifest: options.manifest } : {}),
       ...(parts.interceptors ? { interceptors: parts.interceptors } : {}),

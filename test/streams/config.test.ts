@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { BaseServiceConfig, loadConfig } from "../../streams/src/config.js";
-import { natsSettingsFromEnv } from "../../streams/src/connection.js";
+import { connectionOptions, natsSettingsFromEnv } from "../../streams/src/connection.js";
 import { ConfigError } from "../../streams/src/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "threadline-config-"));
@@ -71,5 +71,14 @@ describe("service config - file and environment, validated", () => {
       natsSettingsFromEnv({ NATS_URL: "bogus url", NATS_PASSWORD: "hunter2-secret" }),
     );
     assert.doesNotMatch(withSecret.message, /hunter2/);
+  });
+
+  test("NATS settings: tls:// asks nats.js for TLS (it ignores the scheme); mixing tls:// and plain servers is refused", () => {
+    const secure = natsSettingsFromEnv({ NATS_URL: "tls://a:4222,tls://b:4222" });
+    assert.deepEqual(connectionOptions(secure).tls, {});
+    assert.equal(connectionOptions(natsSettingsFromEnv({ NATS_URL: "nats://a:4222" })).tls, undefined);
+    const mixed = failure(() => natsSettingsFromEnv({ NATS_URL: "tls://a:4222,nats://b:4222" }));
+    assert.equal(mixed.key, "NATS_URL");
+    assert.match(mixed.message, /mixes tls:\/\/ and plain servers/);
   });
 });

@@ -52,7 +52,9 @@ test("runService - a port in use fails the start before NATS is connected or set
   assert.equal(err.key, "HTTP_PORT");
   assert.match(
     err.message,
-    new RegExp(`127\\.0\\.0\\.1:${taken.port}: the port is in use by another process`),
+    new RegExp(
+      `^HTTP_PORT ${taken.port} is in use by another process: cannot listen on 127\\.0\\.0\\.1:${taken.port}`,
+    ),
   );
   assert.equal(setupRan, false, "setup ran although the port was taken");
   const connz = (await (await fetch(`${server.monitorUrl}/connz`)).json()) as { num_connections: number };

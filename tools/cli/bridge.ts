@@ -68,8 +68,9 @@ export function bridgeCommand(): Command {
           out(problems === 0 ? "every node is good" : `${problems} problem(s)`);
           return problems === 0 ? EXIT.ok : EXIT.failed;
         }
-        const { startMachineBridgeService } = await import("../../services/machine-bridge/src/main.js");
-        await startMachineBridgeService({ ...process.env, BRIDGE_CONFIG: opts.config });
+        // A failed start ends the process with the service's JSON failure line, as the service itself does.
+        const { main } = await import("../../services/machine-bridge/src/main.js");
+        await main({ ...process.env, BRIDGE_CONFIG: opts.config });
         await new Promise<never>(() => {}); // runService's signal handlers end the process
       }),
     );

@@ -6,6 +6,7 @@ import { chaosCommand } from "./chaos.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
 import { errorsCommand } from "./errors.js";
+import { metricsCommand } from "./metrics.js";
 import { odooCommand } from "./odoo.js";
 import { EXIT } from "./run.js";
 import { simCommand } from "./sim.js";
@@ -24,7 +25,8 @@ const program = new Command("threadline")
   .addCommand(benchCommand())
   .addCommand(simCommand())
   .addCommand(chaosCommand())
-  .addCommand(errorsCommand());
+  .addCommand(errorsCommand())
+  .addCommand(metricsCommand());
 
 // Every subcommand reports usage errors as exit 2, like the top level.
 const override = (cmd: Command) => {

@@ -75,8 +75,9 @@ export function odooCommand(): Command {
     )
     .action(
       action(async () => {
-        const { startOdooConnector } = await import("../../services/odoo-connector/src/main.js");
-        await startOdooConnector();
+        // A failed start ends the process with the service's JSON failure line, as the service itself does.
+        const { main } = await import("../../services/odoo-connector/src/main.js");
+        await main();
         return new Promise<never>(() => {}); // runService's signal handlers end the process
       }),
     );

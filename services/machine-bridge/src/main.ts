@@ -6,7 +6,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { z } from "zod";
-import { BaseServiceConfig, runService } from "../../../streams/src/index.js";
+import { BaseServiceConfig, runService, startOrExit } from "../../../streams/src/index.js";
 import { CONNECTOR_STATE_BUCKET, MachineBridge } from "./bridge.js";
 import { loadBridgeConfig } from "./config.js";
 import { machineBridgeManifest } from "./manifest.js";
@@ -43,4 +43,9 @@ export async function startMachineBridgeService(env: Record<string, string | und
   });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await startMachineBridgeService();
+/** The process entry point: the running bridge, or one JSON log line saying why it cannot start (exit 1). */
+export function main(env: Record<string, string | undefined> = process.env) {
+  return startOrExit(machineBridgeManifest.service, () => startMachineBridgeService(env), { env });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

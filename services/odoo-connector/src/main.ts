@@ -9,7 +9,13 @@
 
 import { Kvm } from "@nats-io/kv";
 import type { Registry } from "prom-client";
-import { ConfigError, type Logger, type RunningService, runService } from "../../../streams/src/index.js";
+import {
+  ConfigError,
+  type Logger,
+  type RunningService,
+  runService,
+  startOrExit,
+} from "../../../streams/src/index.js";
 import { OdooConnectorConfig, odooClientOptions } from "./config.js";
 import { EquipmentMap } from "./equipment.js";
 import { INBOUND_DEFAULTS, InboundSync, registerOdooWebhook } from "./inbound/index.js";
@@ -174,4 +180,9 @@ function startReconciling(
   return () => clearInterval(timer);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await startOdooConnector();
+/** The process entry point: the running connector, or one JSON log line saying why it cannot start (exit 1). */
+export function main(env: Record<string, string | undefined> = process.env): Promise<RunningService> {
+  return startOrExit(odooConnectorManifest.service, () => startOdooConnector(env), { env });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -17,7 +17,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { ThreadlineError } from "../../../contracts/src/index.js";
 import { CE, decodePayload, type EventEnvelope, fromHeaders } from "../envelope.js";
 import { ConfigError } from "../errors.js";
-import type { Logger } from "../logger.js";
+import { bindOnce, type Logger } from "../logger.js";
 import { connectedServerHas } from "../server-features.js";
 import { AckBatch, EndOfTurn } from "./acks.js";
 import { FirstFailures, publishDeadLetter } from "./dead-lettering.js";
@@ -110,7 +110,8 @@ class EventConsumerImpl implements EventConsumer {
   constructor(nc: NatsConnection, options: ParsedOptions) {
     this.#nc = nc;
     this.#o = options;
-    this.#log = options.logger.child({ stream: options.stream, consumer: options.durable });
+    // Once each: a logger given by a service may already carry them (bindOnce, logger.ts).
+    this.#log = bindOnce(options.logger, { stream: options.stream, consumer: options.durable });
     this.#meter = new ConsumerMeter(options.metrics, options.stream, options.durable);
     this.#lifecycle = new Lifecycle(this.#log, this.#notifier, this.#meter);
     this.#scheduler = new KeyScheduler(options.concurrency);
@@ -195,7 +196,13 @@ class EventConsumerImpl implements EventConsumer {
       );
     } catch (err) {
       if ((this.#lifecycle.state as ConsumerState) === "created") {
-        this.#lifecycle.move("failed", { err });
+        // start() throws the error to its caller, which reports it (a service: its one start-failure
+        // line, start.ts): the transition is noted without the error's stack, and below error level.
+        this.#lifecycle.move(
+          "failed",
+          { code: (err as { code?: unknown })?.code, reason: (err as Error)?.message ?? String(err) },
+          "warn",
+        );
         this.#notifier.end();
       }
       throw err;

@@ -45,12 +45,13 @@ export class Lifecycle {
     return this.#state === "stopped" || this.#state === "failed";
   }
 
-  move(to: ConsumerState, detail?: Record<string, unknown>): void {
+  /** @param level of the transition's log line. @default "error" into failed, else "info" */
+  move(to: ConsumerState, detail?: Record<string, unknown>, level?: "info" | "warn" | "error"): void {
     const from = this.#state;
     if (!TRANSITIONS[from].includes(to)) throw new IllegalStateError(`move to ${to}`, from);
     this.#state = to;
     this.#meter.paused(to === "paused");
-    const level = to === "failed" ? "error" : "info";
+    level ??= to === "failed" ? "error" : "info";
     this.#log[level]({ from, to, ...detail }, `consumer ${from} -> ${to}`);
     this.#notifier.push({ type: "state", from, to });
   }

@@ -55,20 +55,11 @@ export type EventHandlers = { [K in EventType]?: EventHandler<EventPayloads[K]> 
 /** The lifecycle: created → running ⇄ paused → stopping → draining → stopped, or failed. */
 export type ConsumerState = "created" | "running" | "paused" | "stopping" | "draining" | "stopped" | "failed";
 
-/** How a message left the consumer (the `outcome` label of `threadline_events_consumed_total`). */
-export type ConsumerOutcome =
-  /** handled, acknowledged */
-  | "acked"
-  /** no handler for its type, acknowledged (`onUnhandledType: "ack"`) */
-  | "skipped"
-  /** a transient failure: nak'd with a backoff delay (or the dead-letter publish failed) */
-  | "nak"
-  /** a transient failure in ordered mode: retried in place after the backoff delay */
-  | "retried"
-  /** published to MFG_DLQ and terminated */
-  | "dead_lettered"
-  /** given back unhandled without delay: shutdown, `pauseMode: "release"`, over-delivery */
-  | "released";
+/**
+ * How a message left the consumer: the `outcome` label of `threadline_events_consumed_total`, one value
+ * per key of its entry in the metrics catalogue (streams/src/metrics.ts), where each is explained.
+ */
+export type { ConsumerOutcome } from "../metrics.js";
 
 /** Non-fatal conditions, as a typed notification stream (see {@link EventConsumer.status}). */
 export type ConsumerStatus =

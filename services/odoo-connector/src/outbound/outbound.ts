@@ -292,7 +292,8 @@ export async function outboundParts(options: OutboundOptions): Promise<OutboundP
     ordered: true,
     concurrency: tuning.concurrency ?? OUTBOUND_DEFAULTS.concurrency,
     codec,
-    logger: logger.child({ consumer: which }),
+    // The consumer binds its durable as `consumer` itself; binding the kind here wrote the key twice.
+    logger,
     metrics: registry,
     ...(which === "production" ? { orderingKey: orderOf(codec) } : {}),
     ...(tuning.maxBuffered !== undefined ? { maxBuffered: tuning.maxBuffered } : {}),
