@@ -6,7 +6,9 @@ import { chaosCommand } from "./chaos.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
 import { errorsCommand } from "./errors.js";
+import { newCommand } from "./new.js";
 import { odooCommand } from "./odoo.js";
+import { publishCommand } from "./publish.js";
 import { EXIT } from "./run.js";
 import { simCommand } from "./sim.js";
 import { streamsCommand } from "./streams.js";
@@ -16,6 +18,8 @@ const program = new Command("threadline")
   .version(process.env["npm_package_version"] ?? "0.1.0")
   .showHelpAfterError("(add --help for usage)")
   .exitOverride()
+  .addCommand(newCommand())
+  .addCommand(publishCommand())
   .addCommand(contractsCommand())
   .addCommand(demoCommand())
   .addCommand(streamsCommand())
