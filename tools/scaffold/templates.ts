@@ -282,12 +282,12 @@ The test starts its own nats-server (test/harness; \`THREADLINE_NATS_SERVER\` na
 
 ## Run
 
-Declare its durable and bucket on the server once (with every other declaration), register the schemas,
-then start it:
+Declare its durable and bucket on the server once (with every other declaration), register the
+schemas, then start it:
 
 \`\`\`sh
-npx threadline contracts register
 npx threadline streams apply
+npx threadline contracts register
 node dist/services/${n.service}/src/main.js
 \`\`\`
 
