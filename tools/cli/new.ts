@@ -4,7 +4,7 @@
  * else refused (the service exists, not a checkout); nothing is written unless it exits 0.
  */
 import { resolve } from "node:path";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { PACKAGE_ROOT } from "../../contracts/src/index.js";
 import { ScaffoldError, ScaffoldErrorCode } from "../scaffold/names.js";
 import { planService, writeService } from "../scaffold/new-service.js";
@@ -13,7 +13,9 @@ import { action, EXIT } from "./run.js";
 const out = (line = "") => process.stdout.write(`${line}\n`);
 
 export function newCommand(): Command {
-  const cmd = new Command("new").description("create a new part of Threadline from a template");
+  const cmd = new Command("new").description(
+    "start something new from a template: `new service <name>` makes a service that builds, passes its test and runs",
+  );
 
   cmd
     .command("service")
@@ -22,7 +24,12 @@ export function newCommand(): Command {
     )
     .argument("<name>", "lower-case kebab, e.g. scrap-tracker: its folder, NATS user and durable prefix")
     .option("--dry-run", "list the files it would create and change; write nothing")
-    .option("--root <dir>", "the Threadline checkout to write into", PACKAGE_ROOT)
+    .addOption(
+      new Option("--root <dir>", "the Threadline checkout to write into").default(
+        PACKAGE_ROOT,
+        "the checkout this command runs from",
+      ),
+    )
     .action(
       action(async (name: string, opts: { dryRun?: boolean; root: string }) => {
         let plan: ReturnType<typeof planService>;
