@@ -96,7 +96,8 @@ export function publishCommand(): Command {
         };
         return withNats(opts, async (nc) => {
           const registry = await SchemaRegistry.open(nc, { readOnly: true });
-          if (!(await registry.lookup(contract.fingerprint, eventType)))
+          // Registered means a version of this subject, not only the schema text stored by fingerprint.
+          if ((await registry.lookup(contract.fingerprint, eventType))?.subject !== eventType)
             throw new ThreadlineError(
               "REGISTRY_NOT_FOUND",
               `${eventType} with fingerprint ${contract.fingerprint} is not registered, so consumers could not read it: run \`threadline contracts register ${eventType}\` first; nothing was published`,
