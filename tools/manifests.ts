@@ -1,7 +1,7 @@
 /**
  * Threadline's own services, gathered: the one place that knows every manifest. `streams plan|apply`,
  * `streams k8s` and `streams permissions`, the demo, the fault run and the tests declare through it.
- * A new service adds its manifest here.
+ * `threadline new service <name>` adds a new service's manifest here (tools/scaffold/register.ts).
  */
 
 import { machineBridgeManifest } from "../services/machine-bridge/src/manifest.js";

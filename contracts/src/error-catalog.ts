@@ -695,18 +695,43 @@ export const ERROR_CATALOG = {
     action: "Read the command's output above the error line.",
   },
 
+  SCAFFOLD_NAME_INVALID: {
+    area: "cli",
+    meaning:
+      "`threadline new service` was given a name that is not lower-case kebab (letters, digits, single hyphens, a letter first, at most 24 characters); nothing was written.",
+    action: "Choose a name such as scrap-tracker and run the command again.",
+  },
+  SCAFFOLD_SERVICE_EXISTS: {
+    area: "cli",
+    meaning:
+      "`threadline new service` found services/<name>/, test/<name>/ or the service's manifest in tools/manifests.ts already; nothing was written.",
+    action: "Choose another name, or change the existing service instead.",
+  },
+  SCAFFOLD_NOT_A_CHECKOUT: {
+    area: "cli",
+    meaning:
+      "The folder `threadline new service` was to write into has no services/ or no tools/manifests.ts.",
+    action: "Run it from a Threadline checkout, or point --root at one.",
+  },
+  SCAFFOLD_MANIFESTS_UNRECOGNISED: {
+    area: "cli",
+    meaning:
+      "tools/manifests.ts has no `SERVICE_MANIFESTS` array or no manifest import from ../services/ to extend; nothing was written.",
+    action: "Add the import and the entry the message names by hand, or restore the file's shape.",
+  },
+
   // --- examples ----------------------------------------------------------------------------------
   BAD_DECIMAL: {
     area: "examples",
     meaning:
-      "The order-progress example met a quantity that is not a decimal with the expected scale (dead-letter reason).",
+      "The order-progress example, or a service made by `threadline new service`, met a quantity that is not a decimal with the expected scale (dead-letter reason).",
     action: "Fix the producer of the report; the example cannot add it up.",
   },
   UOM_MISMATCH: {
     area: "examples",
     meaning:
-      "The order-progress example got a report whose good and reject quantities have different units (dead-letter reason).",
-    action: "Fix the producer so both quantities of a report use one unit, then redrive.",
+      "The order-progress example, or a service made by `threadline new service`, got a report whose quantities have different units (good and reject, or the report and the totals kept) (dead-letter reason).",
+    action: "Fix the producer so a report and its key's earlier reports use one unit, then redrive.",
   },
   ORDER_PROGRESS_CONTENDED: {
     area: "examples",

@@ -3,7 +3,7 @@
  * progress — planned quantity from ProductionOrderReleased, good and reject counts summed from
  * ProductionReported — in a KV bucket other services can read.
  *
- * What it shows: typed handlers, per-key ordering by order, idempotency under at-least-once
+ * What it shows: typed handlers, per-key ordering (by ce-subject), idempotency under at-least-once
  * delivery (every applied event id is remembered in the order's record, updated by
  * compare-and-set), transient vs permanent failures, and `runService` doing the rest.
  *
@@ -98,7 +98,11 @@ export function startOrderProgress(
           {
             stream: "MFG_PRODUCTION",
             durable: config.ORDER_PROGRESS_DURABLE,
-            ordered: true, // one order's events never race each other
+            // Events with the same ce-subject run one at a time, in stream order. That key is the order for
+            // Odoo's order events but the machine for the bridge's reports, so reports of one order from two
+            // machines, or a report and its order's release, may run at once: update() is a compare-and-set,
+            // and the sums do not depend on the order they are added in.
+            ordered: true,
             concurrency: 8,
             handlers: {
               "mfg.production.production_order_released.v1": async (event) => {

@@ -7,7 +7,9 @@ import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
 import { errorsCommand } from "./errors.js";
 import { metricsCommand } from "./metrics.js";
+import { newCommand } from "./new.js";
 import { odooCommand } from "./odoo.js";
+import { publishCommand } from "./publish.js";
 import { EXIT } from "./run.js";
 import { simCommand } from "./sim.js";
 import { streamsCommand } from "./streams.js";
@@ -17,6 +19,8 @@ const program = new Command("threadline")
   .version(process.env["npm_package_version"] ?? "0.1.0")
   .showHelpAfterError("(add --help for usage)")
   .exitOverride()
+  .addCommand(newCommand())
+  .addCommand(publishCommand())
   .addCommand(contractsCommand())
   .addCommand(demoCommand())
   .addCommand(streamsCommand())

@@ -1,6 +1,8 @@
 /**
- * `threadline streams …`: plan, apply and k8s — the streams, consumers and KV buckets declared in
- * streams/src/declarations.ts, against a live server or as NACK resources — and `permissions`, the
+ * `threadline streams …`: plan, apply and k8s — the shared streams and buckets declared in
+ * streams/src/declarations.ts and each service's durables and buckets from its manifest
+ * (services/<name>/src/manifest.ts, gathered by tools/manifests.ts), against a live server or as NACK
+ * resources — and `permissions`, the
  * least-privilege NATS user of a service (streams/src/permissions.ts, docs/security.md).
  *
  * Exit codes: `plan` 0 when `apply` would go through without --force (changes may be pending), 1 when
@@ -91,7 +93,7 @@ async function planAgainst(
 
 export function streamsCommand(): Command {
   const cmd = new Command("streams").description(
-    "JetStream streams, consumers and KV buckets as code (streams/src/declarations.ts): plan, apply, k8s",
+    "JetStream streams, consumers and KV buckets as code (streams/src/declarations.ts and the services' manifests): plan, apply, k8s, permissions",
   );
 
   cmd
