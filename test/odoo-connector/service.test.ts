@@ -15,6 +15,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { PACKAGE_ROOT } from "../../contracts/src/paths.js";
 import { CONNECTOR_DURABLES, odooConnectorManifest } from "../../services/odoo-connector/src/manifest.js";
 import { productionPostedId } from "../../services/odoo-connector/src/outbound/index.js";
+import { ConfigError } from "../../streams/src/index.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { platformDeclarations } from "../../tools/manifests.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
@@ -130,7 +131,7 @@ async function endToEnd(
 
 // ---------------------------------------------------------------------------------------- start
 
-test("odoo run - a wrong Odoo URL, database or API key stops the start at once with a message naming it and never the key; a bad setting exits 2 naming the variable", async (t) => {
+test("odoo run - a wrong Odoo URL, database or API key stops the start at once with one JSON line naming it (never the key), exit 1; a bad setting names the variable", async (t) => {
   const sim = await startOdoo(t, { profile: 17 });
   const { server } = await startStreams(t);
   const wrongKey = `wrong-${randomBytes(12).toString("hex")}`;
@@ -155,21 +156,36 @@ test("odoo run - a wrong Odoo URL, database or API key stops the start at once w
     run({ ODOO_URL: "ftp://x" }),
     run({ WEBHOOK_TOKEN: "too-short" }),
   ]);
+  // A failed start is one JSON line on stdout with the catalogued code (streams/src/start.ts), exit 1.
+  const failure = (r: { stdout: string; stderr: string }) => {
+    const lines = r.stdout.split("\n").filter((l) => l.trim() !== "");
+    const fatal = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l["level"] === 60); // pino: 60 = fatal;
+    assert.equal(fatal.length, 1, `one failure line: ${r.stdout}`);
+    assert.equal(r.stderr, "", "nothing on stderr (no stack trace)");
+    return fatal[0] as { code: string; msg: string; key?: string };
+  };
   for (const [r, code, mentions] of [
     [unreachable, "CONNECTOR_ODOO_UNREACHABLE", deadUrl],
     [unknownDb, "CONNECTOR_DATABASE_UNKNOWN", "no_such_db"],
     [refused, "CONNECTOR_LOGIN_FAILED", `"${sim.credentials.login}"`],
   ] as const) {
     assert.equal(r.code, 1, `${code}: ${r.code === null ? "still running after 30 s" : ""} ${r.output}`);
-    assert.match(r.stderr, new RegExp(`^threadline: error ${code}: `, "m"));
-    assert.ok(r.stderr.includes(mentions), `${code} names ${mentions}: ${r.stderr}`);
+    const line = failure(r);
+    assert.equal(line.code, code);
+    assert.ok(line.msg.includes(mentions), `${code} names ${mentions}: ${line.msg}`);
     assert.ok(!r.output.includes(sim.credentials.apiKey), `${code}: the API key is printed`);
     assert.ok(!r.output.includes(wrongKey), `${code}: the wrong API key is printed`);
   }
-  assert.equal(ftp.code, 2, ftp.output);
-  assert.match(ftp.stderr, /CONFIG_INVALID: ODOO_URL /);
-  assert.equal(shortToken.code, 2, shortToken.output);
-  assert.match(shortToken.stderr, /CONFIG_INVALID: WEBHOOK_TOKEN .*at least 24 characters/);
+  for (const [r, key, message] of [
+    [ftp, "ODOO_URL", /ODOO_URL /],
+    [shortToken, "WEBHOOK_TOKEN", /WEBHOOK_TOKEN .*at least 24 characters/],
+  ] as const) {
+    assert.equal(r.code, 1, r.output);
+    const line = failure(r);
+    assert.equal(line.code, "CONFIG_INVALID");
+    assert.equal(line.key, key);
+    assert.match(line.msg, message);
+  }
   for (const r of [ftp, shortToken]) assert.ok(!r.output.includes(sim.credentials.apiKey));
 });
 
@@ -272,24 +288,38 @@ test("odoo run - an Odoo outage while 20 reports are being posted: after recover
 test("odoo run - with WEBHOOK_TOKEN, Odoo's webhook makes a confirmed order an event long before the next poll", async (t) => {
   const site = "hooked";
   const token = randomBytes(24).toString("hex");
-  const port = await closedPort();
-  const sim = await startOdoo(t, {
-    profile: 18,
-    db: "hooked",
-    webhooks: [
-      {
-        model: "mrp.production",
-        on: "create_or_write",
-        url: `http://127.0.0.1:${port}/odoo/webhook/${token}`,
-      },
-    ],
-  });
   const { server, nc } = await startStreams(t);
-  const connector = await startConnector(t, sim, server, site, {
-    HTTP_PORT: String(port),
-    WEBHOOK_TOKEN: token,
-    SYNC_POLL_INTERVAL_MS: "120000", // longer than the sync's longest backoff (60 s)
-  });
+  // Odoo must know the webhook's port before the connector listens on it: a free port is picked,
+  // and picked again when another process takes it in between (HTTP_PORT in use).
+  let started:
+    | { sim: OdooSimulator; connector: Awaited<ReturnType<typeof startConnector>>; port: number }
+    | undefined;
+  for (let attempt = 1; !started; attempt++) {
+    const port = await closedPort();
+    const sim = await startOdoo(t, {
+      profile: 18,
+      db: "hooked",
+      webhooks: [
+        {
+          model: "mrp.production",
+          on: "create_or_write",
+          url: `http://127.0.0.1:${port}/odoo/webhook/${token}`,
+        },
+      ],
+    });
+    try {
+      const connector = await startConnector(t, sim, server, site, {
+        HTTP_PORT: String(port),
+        WEBHOOK_TOKEN: token,
+        SYNC_POLL_INTERVAL_MS: "120000", // longer than the sync's longest backoff (60 s)
+      });
+      started = { sim, connector, port };
+    } catch (err) {
+      // (startOdoo stops the simulator when the test ends.)
+      if (attempt >= 3 || !(err instanceof ConfigError && err.key === "HTTP_PORT")) throw err;
+    }
+  }
+  const { sim, connector, port } = started;
   assert.equal(connector.service.url, `http://127.0.0.1:${port}`);
   const seeded = (await releasedStateOrders(sim)).length;
   await until("the first pass", async () => (await released(nc, site)).length === seeded);
