@@ -261,7 +261,8 @@ test("inbound master data - a zero unit ratio, a BoM cycle and an unknown shape 
   await sync.syncNow();
 
   const [dozens] = await sim.env.searchRead("uom.uom", [["name", "=", "Dozens"]], ["category_id"]);
-  const category = (dozens?.["category_id"] as [number, string])[0];
+  assert.ok(dozens);
+  const category = (dozens["category_id"] as [number, string])[0];
   const zero = await sim.env.create("uom.uom", {
     name: "Broken",
     category_id: category,
@@ -286,7 +287,7 @@ test("inbound master data - a zero unit ratio, a BoM cycle and an unknown shape 
   const cycle = await sim.env.create("mrp.bom", {
     product_tmpl_id: (steel["product_tmpl_id"] as [number, string])[0],
     product_qty: 1,
-    product_uom_id: (dozens?.["id"] as number) ?? false,
+    product_uom_id: dozens["id"] as number,
     code: "LOOP",
   });
   await sim.env.create("mrp.bom.line", { bom_id: cycle, product_id: cabinet["id"], product_qty: 1 });

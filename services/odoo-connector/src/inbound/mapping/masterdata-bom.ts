@@ -64,6 +64,7 @@ const BOM_FIELDS = [
   "write_date",
 ];
 const PART_FIELDS = ["product_id", "product_qty", "product_uom_id", "operation_id", "write_date"];
+const OPERATION_FIELDS = ["name", "workcenter_id", "sequence", "time_cycle_manual", "write_date"];
 /** Deeper than any real product structure; a longer path is treated as a cycle. */
 const MAX_DEPTH = 64;
 
@@ -75,7 +76,9 @@ export const bomSource: InboundSource = {
   triggeredBy: [MODEL, LINE, OPERATION],
   optionalFields: { [MODEL]: ["byproduct_ids"] },
   domain: () => ACTIVE_AND_ARCHIVED,
-  fields: () => ["write_date"],
+  // The content, not only write_date: the cursor tells versions apart by a digest of what it read,
+  // and two writes within one second share a write_date.
+  fields: () => BOM_FIELDS,
   map: (rows, ctx) =>
     mapBoms(
       rows.map((r) => r.id),
@@ -89,7 +92,7 @@ export const bomLineSource: InboundSource = {
   cursorField: "write_date",
   triggeredBy: [LINE],
   domain: () => [],
-  fields: () => ["bom_id", "write_date"],
+  fields: () => ["bom_id", ...PART_FIELDS],
   map: (rows, ctx) =>
     mapBoms(
       rows.map((r) => m2oId(r["bom_id"]) ?? 0),
@@ -103,7 +106,7 @@ export const bomOperationSource: InboundSource = {
   cursorField: "write_date",
   triggeredBy: [OPERATION],
   domain: () => [],
-  fields: () => ["bom_id", "write_date"],
+  fields: () => ["bom_id", ...OPERATION_FIELDS],
   map: (rows, ctx) =>
     mapBoms(
       rows.map((r) => m2oId(r["bom_id"]) ?? 0),
@@ -131,7 +134,7 @@ export async function mapBoms(ids: readonly number[], ctx: MappingContext): Prom
   const operations = await ctx.related.load(
     OPERATION,
     rows.flatMap((b) => x2mIds(b["operation_ids"])),
-    ["name", "workcenter_id", "sequence", "time_cycle_manual", "write_date"],
+    OPERATION_FIELDS,
   );
   const workcenters = await ctx.related.load(
     "mrp.workcenter",

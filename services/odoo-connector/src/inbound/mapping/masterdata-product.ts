@@ -58,7 +58,9 @@ export const productTemplateSource: InboundSource = {
   cursorField: "write_date",
   triggeredBy: [TEMPLATE],
   domain: () => ACTIVE_AND_ARCHIVED,
-  fields: () => ["write_date"],
+  // The content, not only write_date: two writes within one second share a write_date, and the
+  // cursor tells versions apart by a digest of what it read.
+  fields: () => ["name", "uom_id", "categ_id", "tracking", "active", "write_date"],
   map: async (rows, ctx) => {
     const variants = await ctx.client.searchRead<OdooRow>(
       MODEL,
