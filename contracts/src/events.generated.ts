@@ -218,6 +218,107 @@ export interface AlarmRaisedInput {
 }
 
 /**
+ * The current version of a bill of materials (Odoo mrp.bom with its component lines, by-products and
+ * operations): one message per BoM, the latest kept per key. A change of a line, by-product or operation
+ * publishes the whole BoM again.
+ *
+ * Avro record `mfg.masterdata.BillOfMaterials`.
+ */
+export interface BillOfMaterials {
+  /** Odoo mrp.bom id: the key (the last token of the subject). */
+  odooId: bigint;
+  /** The BoM reference (mrp.bom code); null when Odoo has none. */
+  code: string | null;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /**
+   * The product.template the BoM makes (product_tmpl_id); with product null it applies to every variant of
+   * it.
+   */
+  productTemplateOdooId: bigint;
+  /** The variant the BoM makes (product_id); null when it applies to every variant of the template. */
+  product: ProductRef | null;
+  /** The quantity the component lines make (product_qty in product_uom_id). */
+  quantity: Quantity;
+  /** normal: manufactured; phantom: a kit, exploded into its components when used. */
+  type: BomType;
+  /**
+   * How Odoo treats a consumption other than the BoM's when an order is done (mrp.bom consumption): flexible
+   * (allowed), warning (allowed with a warning) or strict (blocked).
+   */
+  consumption: Consumption;
+  /** Odoo sequence: of several BoMs of one product, Odoo uses the lowest (then the lowest id). */
+  sequence: number;
+  /** False once the BoM is archived in Odoo (archived BoMs are published so readers learn it). */
+  active: boolean;
+  /** Component lines (bom_line_ids), in Odoo order (sequence, id). */
+  lines: BomLine[];
+  /** By-products (byproduct_ids, mrp.bom.byproduct); empty when none, or when the server lacks the model. */
+  byProducts: BomByProduct[];
+  /** The routing (operation_ids, mrp.routing.workcenter): operations in Odoo order (sequence, id). */
+  operations: BomOperation[];
+  /** The latest write_date of the BoM, its lines, by-products and operations. */
+  updatedAt: Date;
+}
+
+/**
+ * {@link BillOfMaterials} as a publisher gives it: fields with a schema default may be left out (the default
+ * is written).
+ */
+export interface BillOfMaterialsInput {
+  /** Odoo mrp.bom id: the key (the last token of the subject). */
+  odooId: bigint;
+  /**
+   * The BoM reference (mrp.bom code); null when Odoo has none.
+   *
+   * Default: `null`.
+   */
+  code?: string | null;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /**
+   * The product.template the BoM makes (product_tmpl_id); with product null it applies to every variant of
+   * it.
+   */
+  productTemplateOdooId: bigint;
+  /**
+   * The variant the BoM makes (product_id); null when it applies to every variant of the template.
+   *
+   * Default: `null`.
+   */
+  product?: ProductRefInput | null;
+  /** The quantity the component lines make (product_qty in product_uom_id). */
+  quantity: Quantity;
+  /** normal: manufactured; phantom: a kit, exploded into its components when used. */
+  type: BomType;
+  /**
+   * How Odoo treats a consumption other than the BoM's when an order is done (mrp.bom consumption): flexible
+   * (allowed), warning (allowed with a warning) or strict (blocked).
+   */
+  consumption: Consumption;
+  /** Odoo sequence: of several BoMs of one product, Odoo uses the lowest (then the lowest id). */
+  sequence: number;
+  /** False once the BoM is archived in Odoo (archived BoMs are published so readers learn it). */
+  active: boolean;
+  /** Component lines (bom_line_ids), in Odoo order (sequence, id). */
+  lines: BomLineInput[];
+  /**
+   * By-products (byproduct_ids, mrp.bom.byproduct); empty when none, or when the server lacks the model.
+   *
+   * Default: `[]`.
+   */
+  byProducts?: BomByProductInput[];
+  /**
+   * The routing (operation_ids, mrp.routing.workcenter): operations in Odoo order (sequence, id).
+   *
+   * Default: `[]`.
+   */
+  operations?: BomOperationInput[];
+  /** The latest write_date of the BoM, its lines, by-products and operations. */
+  updatedAt: Date;
+}
+
+/**
  * A lot of the delivery that is on hold.
  *
  * Avro record `mfg.shipping.BlockedLot`.
@@ -251,6 +352,136 @@ export interface BlockedLotInput {
    */
   reason?: string | null;
 }
+
+/**
+ * A by-product of a BoM (mrp.bom.byproduct).
+ *
+ * Avro record `mfg.masterdata.BomByProduct`.
+ */
+export interface BomByProduct {
+  /** Odoo mrp.bom.byproduct id. */
+  odooId: bigint;
+  /** The by-product (product_id). */
+  product: ProductRef;
+  /** How much of it the BoM quantity makes (product_qty in product_uom_id). */
+  quantity: Quantity;
+  /** The operation producing it (operation_id, the operation name); null when none. */
+  operation: string | null;
+}
+
+/**
+ * {@link BomByProduct} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface BomByProductInput {
+  /** Odoo mrp.bom.byproduct id. */
+  odooId: bigint;
+  /** The by-product (product_id). */
+  product: ProductRefInput;
+  /** How much of it the BoM quantity makes (product_qty in product_uom_id). */
+  quantity: Quantity;
+  /**
+   * The operation producing it (operation_id, the operation name); null when none.
+   *
+   * Default: `null`.
+   */
+  operation?: string | null;
+}
+
+/**
+ * One component of a BoM (mrp.bom.line).
+ *
+ * Avro record `mfg.masterdata.BomLine`.
+ */
+export interface BomLine {
+  /** Odoo mrp.bom.line id. */
+  odooId: bigint;
+  /** The component (product_id). */
+  product: ProductRef;
+  /** How much of it the BoM quantity consumes (product_qty in product_uom_id). */
+  quantity: Quantity;
+  /** The operation consuming it (operation_id, the operation name); null when consumed at the start. */
+  operation: string | null;
+  /** The mrp.routing.workcenter id of that operation; null when none. */
+  operationOdooId: bigint | null;
+}
+
+/**
+ * {@link BomLine} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface BomLineInput {
+  /** Odoo mrp.bom.line id. */
+  odooId: bigint;
+  /** The component (product_id). */
+  product: ProductRefInput;
+  /** How much of it the BoM quantity consumes (product_qty in product_uom_id). */
+  quantity: Quantity;
+  /**
+   * The operation consuming it (operation_id, the operation name); null when consumed at the start.
+   *
+   * Default: `null`.
+   */
+  operation?: string | null;
+  /**
+   * The mrp.routing.workcenter id of that operation; null when none.
+   *
+   * Default: `null`.
+   */
+  operationOdooId?: bigint | null;
+}
+
+/**
+ * An operation of a BoM on a work centre (mrp.routing.workcenter).
+ *
+ * Avro record `mfg.masterdata.BomOperation`.
+ */
+export interface BomOperation {
+  /** Odoo mrp.routing.workcenter id. */
+  odooId: bigint;
+  /** The operation name. */
+  name: string;
+  /** The mrp.workcenter id it runs on (the key of its WorkCenter message). */
+  workCenterOdooId: bigint;
+  /** That work centre's code, or its name when it has no code. */
+  workCenter: string;
+  /** Odoo sequence: the order of the operations. */
+  sequence: number;
+  /** Manual cycle duration in minutes (time_cycle_manual) for the BoM quantity; null when Odoo sends none. */
+  durationMinutes: Decimal | null;
+}
+
+/**
+ * {@link BomOperation} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface BomOperationInput {
+  /** Odoo mrp.routing.workcenter id. */
+  odooId: bigint;
+  /** The operation name. */
+  name: string;
+  /** The mrp.workcenter id it runs on (the key of its WorkCenter message). */
+  workCenterOdooId: bigint;
+  /** That work centre's code, or its name when it has no code. */
+  workCenter: string;
+  /** Odoo sequence: the order of the operations. */
+  sequence: number;
+  /**
+   * Manual cycle duration in minutes (time_cycle_manual) for the BoM quantity; null when Odoo sends none.
+   *
+   * Default: `null`.
+   */
+  durationMinutes?: Decimal | null;
+}
+
+/** The symbols of {@link BomType}, in schema order. */
+export const BOM_TYPE_SYMBOLS = ["normal", "phantom"] as const;
+/**
+ * Odoo mrp.bom type selection.
+ *
+ * Avro enum `mfg.masterdata.BomType`.
+ */
+export type BomType = (typeof BOM_TYPE_SYMBOLS)[number];
 
 /**
  * A component the order consumes (one Odoo raw-material stock.move).
@@ -361,6 +592,15 @@ export interface ConnectorStatusChangedInput {
    */
   nodes?: NodeProblemInput[];
 }
+
+/** The symbols of {@link Consumption}, in schema order. */
+export const CONSUMPTION_SYMBOLS = ["flexible", "warning", "strict"] as const;
+/**
+ * Odoo mrp.bom consumption selection.
+ *
+ * Avro enum `mfg.masterdata.Consumption`.
+ */
+export type Consumption = (typeof CONSUMPTION_SYMBOLS)[number];
 
 /**
  * The symbols of {@link DowntimeCategory}, in schema order. Readers map unknown symbols to "UNCLASSIFIED".
@@ -740,6 +980,83 @@ export const INSPECTION_RESULT_SYMBOLS = ["PASS", "FAIL"] as const;
  * Avro enum `mfg.quality.InspectionResult`.
  */
 export type InspectionResult = (typeof INSPECTION_RESULT_SYMBOLS)[number];
+
+/**
+ * The current version of a stock location (Odoo stock.location): one message per location, the latest kept
+ * per key.
+ *
+ * Avro record `mfg.masterdata.Location`.
+ */
+export interface Location {
+  /** Odoo stock.location id: the key (the last token of the subject). */
+  odooId: bigint;
+  /** The location name (stock.location name), e.g. "Stock". */
+  name: string;
+  /** The full name with its parents (complete_name), e.g. "WH/Stock". */
+  fullName: string;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /** What the location is (stock.location usage). */
+  usage: LocationUsage;
+  /** The parent location (location_id); null for a top-level one. */
+  parentOdooId: bigint | null;
+  /** The location barcode; null when none. */
+  barcode: string | null;
+  /** False once the location is archived in Odoo. */
+  active: boolean;
+  /** When Odoo last wrote the location (write_date). */
+  updatedAt: Date;
+}
+
+/**
+ * {@link Location} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface LocationInput {
+  /** Odoo stock.location id: the key (the last token of the subject). */
+  odooId: bigint;
+  /** The location name (stock.location name), e.g. "Stock". */
+  name: string;
+  /** The full name with its parents (complete_name), e.g. "WH/Stock". */
+  fullName: string;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /** What the location is (stock.location usage). */
+  usage: LocationUsage;
+  /**
+   * The parent location (location_id); null for a top-level one.
+   *
+   * Default: `null`.
+   */
+  parentOdooId?: bigint | null;
+  /**
+   * The location barcode; null when none.
+   *
+   * Default: `null`.
+   */
+  barcode?: string | null;
+  /** False once the location is archived in Odoo. */
+  active: boolean;
+  /** When Odoo last wrote the location (write_date). */
+  updatedAt: Date;
+}
+
+/** The symbols of {@link LocationUsage}, in schema order. */
+export const LOCATION_USAGE_SYMBOLS = [
+  "supplier",
+  "view",
+  "internal",
+  "customer",
+  "inventory",
+  "production",
+  "transit",
+] as const;
+/**
+ * Odoo stock.location usage selection (16-19).
+ *
+ * Avro enum `mfg.masterdata.LocationUsage`.
+ */
+export type LocationUsage = (typeof LOCATION_USAGE_SYMBOLS)[number];
 
 /**
  * A lot or serial number was created (Odoo stock.lot).
@@ -1204,6 +1521,167 @@ export const PACK_ML_STATE_SYMBOLS = [
  * Avro enum `mfg.machine.PackMlState`.
  */
 export type PackMlState = (typeof PACK_ML_STATE_SYMBOLS)[number];
+
+/**
+ * The current version of a partner the plant ships to (Odoo res.partner referenced by an outgoing picking):
+ * one message per partner, the latest kept per key. Other partners (employees, vendors, contacts) are not
+ * published.
+ *
+ * Avro record `mfg.masterdata.Partner`.
+ */
+export interface Partner {
+  /** Odoo res.partner id: the key (the last token of the subject). */
+  odooId: bigint;
+  /** The partner name. */
+  name: string;
+  /** The partner reference (res.partner ref), e.g. a customer number; null when none. */
+  ref: string | null;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /**
+   * ISO 3166-1 alpha-2 country code (country_id.code), e.g. "FR"; null when none, or when the server has no
+   * countries.
+   */
+  country: string | null;
+  /** Whether the partner is a company (is_company). */
+  isCompany: boolean;
+  /**
+   * The company a contact or delivery address belongs to (parent_id); null for a company or a lone person.
+   */
+  parentOdooId: bigint | null;
+  /** False once the partner is archived in Odoo. */
+  active: boolean;
+  /** When Odoo last wrote the partner (write_date). */
+  updatedAt: Date;
+}
+
+/**
+ * {@link Partner} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface PartnerInput {
+  /** Odoo res.partner id: the key (the last token of the subject). */
+  odooId: bigint;
+  /** The partner name. */
+  name: string;
+  /**
+   * The partner reference (res.partner ref), e.g. a customer number; null when none.
+   *
+   * Default: `null`.
+   */
+  ref?: string | null;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /**
+   * ISO 3166-1 alpha-2 country code (country_id.code), e.g. "FR"; null when none, or when the server has no
+   * countries.
+   *
+   * Default: `null`.
+   */
+  country?: string | null;
+  /** Whether the partner is a company (is_company). */
+  isCompany: boolean;
+  /**
+   * The company a contact or delivery address belongs to (parent_id); null for a company or a lone person.
+   *
+   * Default: `null`.
+   */
+  parentOdooId?: bigint | null;
+  /** False once the partner is archived in Odoo. */
+  active: boolean;
+  /** When Odoo last wrote the partner (write_date). */
+  updatedAt: Date;
+}
+
+/**
+ * The current version of a product (Odoo product.product, a variant; template fields read through it): one
+ * message per product, the latest kept per key.
+ *
+ * Avro record `mfg.masterdata.Product`.
+ */
+export interface Product {
+  /**
+   * Odoo product.product id: the key (the last token of the subject); stable when the internal reference
+   * changes.
+   */
+  odooId: bigint;
+  /**
+   * Internal reference (Odoo default_code), the key shared with the shop floor, e.g. "BRK-220"; null when
+   * Odoo has none.
+   */
+  code: string | null;
+  /** Barcode (Odoo barcode), typically a GTIN; null when Odoo has none. */
+  barcode: string | null;
+  /** The product's name (the template's name). */
+  name: string;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /** How Odoo tracks it (product.template tracking): none, by lot, or by unique serial number. */
+  tracking: Tracking;
+  /** The product's unit of measure (uom_id), by name as Quantity.uom carries it. */
+  unit: string;
+  /** The uom.uom id of that unit (the key of its Unit message). */
+  unitOdooId: bigint;
+  /** Product category (categ_id), its full name, e.g. "All / Components"; null when none. */
+  category: string | null;
+  /**
+   * Odoo product.template id: a bill of materials without a variant applies to every variant of its template.
+   */
+  templateOdooId: bigint;
+  /** False once the product is archived in Odoo (archived products are published so readers learn it). */
+  active: boolean;
+  /** When Odoo last wrote the variant or its template (the later write_date). */
+  updatedAt: Date;
+}
+
+/**
+ * {@link Product} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface ProductInput {
+  /**
+   * Odoo product.product id: the key (the last token of the subject); stable when the internal reference
+   * changes.
+   */
+  odooId: bigint;
+  /**
+   * Internal reference (Odoo default_code), the key shared with the shop floor, e.g. "BRK-220"; null when
+   * Odoo has none.
+   *
+   * Default: `null`.
+   */
+  code?: string | null;
+  /**
+   * Barcode (Odoo barcode), typically a GTIN; null when Odoo has none.
+   *
+   * Default: `null`.
+   */
+  barcode?: string | null;
+  /** The product's name (the template's name). */
+  name: string;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /** How Odoo tracks it (product.template tracking): none, by lot, or by unique serial number. */
+  tracking: Tracking;
+  /** The product's unit of measure (uom_id), by name as Quantity.uom carries it. */
+  unit: string;
+  /** The uom.uom id of that unit (the key of its Unit message). */
+  unitOdooId: bigint;
+  /**
+   * Product category (categ_id), its full name, e.g. "All / Components"; null when none.
+   *
+   * Default: `null`.
+   */
+  category?: string | null;
+  /**
+   * Odoo product.template id: a bill of materials without a variant applies to every variant of its template.
+   */
+  templateOdooId: bigint;
+  /** False once the product is archived in Odoo (archived products are published so readers learn it). */
+  active: boolean;
+  /** When Odoo last wrote the variant or its template (the later write_date). */
+  updatedAt: Date;
+}
 
 /**
  * A product (Odoo product.product variant).
@@ -2514,6 +2992,15 @@ export interface TelemetrySampledInput {
   samples: TelemetrySampleInput[];
 }
 
+/** The symbols of {@link Tracking}, in schema order. */
+export const TRACKING_SYMBOLS = ["none", "lot", "serial"] as const;
+/**
+ * Odoo's tracking selection.
+ *
+ * Avro enum `mfg.masterdata.Tracking`.
+ */
+export type Tracking = (typeof TRACKING_SYMBOLS)[number];
+
 /**
  * An unbuild order was done in the ERP (Odoo mrp.unbuild): a finished product taken apart and its components
  * returned to stock. The reverse genealogy edge of MaterialConsumed: the components' lots are no longer
@@ -2575,6 +3062,195 @@ export interface UnbuildPostedInput {
   unbuiltAt: Date;
 }
 
+/**
+ * The current version of a unit of measure (Odoo uom.uom): one message per unit, the latest kept per key.
+ * Odoo 16-18 convert within a category through each unit's ratio and type against the category's reference
+ * unit; Odoo 19 has no category: each unit contains relativeFactor of its reference unit (relativeUnit), and
+ * units convert when they share a top-level unit.
+ *
+ * Avro record `mfg.masterdata.Unit`.
+ */
+export interface Unit {
+  /** Odoo uom.uom id: the key (the last token of the subject). */
+  odooId: bigint;
+  /** The unit's name as Odoo shows it (uom.uom name, e.g. "Units", "kg"); what Quantity.uom carries. */
+  name: string;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /**
+   * Odoo 16-18: the unit's category (uom.category name); units convert only within one category. Null on Odoo
+   * 19, which has no categories.
+   */
+  category: string | null;
+  /** Odoo 16-18: the uom.category id; null on Odoo 19. */
+  categoryOdooId: bigint | null;
+  /**
+   * Odoo 16-18 uom_type: bigger or smaller than the category's reference unit, or the reference itself. Null
+   * on Odoo 19.
+   */
+  uomType: UnitType | null;
+  /**
+   * Odoo 16-18 ratio (the form's "Ratio", Odoo's combined ratio): for a bigger unit, how many reference units
+   * one of it is (Dozens: 12, Odoo's factor_inv); for a smaller unit, how many of it make one reference unit
+   * (g against kg: 1000, Odoo's factor); 1 for the reference unit. Odoo stores factor = 1/ratio for bigger
+   * units as a float; the connector publishes the ratio the user typed, exact to 6 places, and refuses a unit
+   * whose ratio has more. Null on Odoo 19.
+   */
+  ratio: Decimal | null;
+  /**
+   * Odoo 19 relative_factor ("Contains"): how many relativeUnit one of this unit contains (Dozens: 12 Units;
+   * g against kg: 0.001); 1 for a unit without a reference unit. Exact to 6 places (a unit with more is
+   * refused). Null before Odoo 19.
+   */
+  relativeFactor: Decimal | null;
+  /**
+   * Odoo 19 relative_uom_id: the name of the unit relativeFactor counts in; null for a top-level unit and
+   * before Odoo 19.
+   */
+  relativeUnit: string | null;
+  /** Odoo 19 relative_uom_id: its uom.uom id; null for a top-level unit and before Odoo 19. */
+  relativeUnitOdooId: bigint | null;
+  /**
+   * Rounding precision (uom.uom rounding): converted quantities are multiples of it, e.g. 1 for pieces, 0.01
+   * by default. Computed from the decimal precision on Odoo 19.
+   */
+  rounding: Decimal;
+  /** False once the unit is archived in Odoo (archived units are published so readers learn it). */
+  active: boolean;
+  /** When Odoo last wrote the unit (write_date). */
+  updatedAt: Date;
+}
+
+/**
+ * {@link Unit} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface UnitInput {
+  /** Odoo uom.uom id: the key (the last token of the subject). */
+  odooId: bigint;
+  /** The unit's name as Odoo shows it (uom.uom name, e.g. "Units", "kg"); what Quantity.uom carries. */
+  name: string;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /**
+   * Odoo 16-18: the unit's category (uom.category name); units convert only within one category. Null on Odoo
+   * 19, which has no categories.
+   *
+   * Default: `null`.
+   */
+  category?: string | null;
+  /**
+   * Odoo 16-18: the uom.category id; null on Odoo 19.
+   *
+   * Default: `null`.
+   */
+  categoryOdooId?: bigint | null;
+  /**
+   * Odoo 16-18 uom_type: bigger or smaller than the category's reference unit, or the reference itself. Null
+   * on Odoo 19.
+   *
+   * Default: `null`.
+   */
+  uomType?: UnitType | null;
+  /**
+   * Odoo 16-18 ratio (the form's "Ratio", Odoo's combined ratio): for a bigger unit, how many reference units
+   * one of it is (Dozens: 12, Odoo's factor_inv); for a smaller unit, how many of it make one reference unit
+   * (g against kg: 1000, Odoo's factor); 1 for the reference unit. Odoo stores factor = 1/ratio for bigger
+   * units as a float; the connector publishes the ratio the user typed, exact to 6 places, and refuses a unit
+   * whose ratio has more. Null on Odoo 19.
+   *
+   * Default: `null`.
+   */
+  ratio?: Decimal | null;
+  /**
+   * Odoo 19 relative_factor ("Contains"): how many relativeUnit one of this unit contains (Dozens: 12 Units;
+   * g against kg: 0.001); 1 for a unit without a reference unit. Exact to 6 places (a unit with more is
+   * refused). Null before Odoo 19.
+   *
+   * Default: `null`.
+   */
+  relativeFactor?: Decimal | null;
+  /**
+   * Odoo 19 relative_uom_id: the name of the unit relativeFactor counts in; null for a top-level unit and
+   * before Odoo 19.
+   *
+   * Default: `null`.
+   */
+  relativeUnit?: string | null;
+  /**
+   * Odoo 19 relative_uom_id: its uom.uom id; null for a top-level unit and before Odoo 19.
+   *
+   * Default: `null`.
+   */
+  relativeUnitOdooId?: bigint | null;
+  /**
+   * Rounding precision (uom.uom rounding): converted quantities are multiples of it, e.g. 1 for pieces, 0.01
+   * by default. Computed from the decimal precision on Odoo 19.
+   */
+  rounding: Decimal;
+  /** False once the unit is archived in Odoo (archived units are published so readers learn it). */
+  active: boolean;
+  /** When Odoo last wrote the unit (write_date). */
+  updatedAt: Date;
+}
+
+/** The symbols of {@link UnitType}, in schema order. */
+export const UNIT_TYPE_SYMBOLS = ["bigger", "reference", "smaller"] as const;
+/**
+ * Odoo's uom_type selection (16-18).
+ *
+ * Avro enum `mfg.masterdata.UnitType`.
+ */
+export type UnitType = (typeof UNIT_TYPE_SYMBOLS)[number];
+
+/**
+ * The current version of a work centre (Odoo mrp.workcenter): one message per work centre, the latest kept
+ * per key. Its operations are listed per BoM (BillOfMaterials.operations).
+ *
+ * Avro record `mfg.masterdata.WorkCenter`.
+ */
+export interface WorkCenter {
+  /** Odoo mrp.workcenter id: the key (the last token of the subject). */
+  odooId: bigint;
+  /**
+   * The work centre code (mrp.workcenter code), what the connector maps lines and machines with; null when
+   * Odoo has none.
+   */
+  code: string | null;
+  /** The work centre name. */
+  name: string;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /** False once the work centre is archived in Odoo. */
+  active: boolean;
+  /** When Odoo last wrote the work centre (write_date). */
+  updatedAt: Date;
+}
+
+/**
+ * {@link WorkCenter} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface WorkCenterInput {
+  /** Odoo mrp.workcenter id: the key (the last token of the subject). */
+  odooId: bigint;
+  /**
+   * The work centre code (mrp.workcenter code), what the connector maps lines and machines with; null when
+   * Odoo has none.
+   *
+   * Default: `null`.
+   */
+  code?: string | null;
+  /** The work centre name. */
+  name: string;
+  /** Site (plant) identifier of the connector that read it, e.g. "plant-lyon". */
+  site: string;
+  /** False once the work centre is archived in Odoo. */
+  active: boolean;
+  /** When Odoo last wrote the work centre (write_date). */
+  updatedAt: Date;
+}
+
 /** The payload type of every event in the catalog, by CloudEvents type (`ce-type`, the registry subject). */
 export interface EventPayloads {
   /** contracts/schemas/inventory/GoodsMovementPosted.v1.avsc */
@@ -2601,6 +3277,18 @@ export interface EventPayloads {
   "mfg.machine.machine_state_changed.v1": MachineStateChanged;
   /** contracts/schemas/machine/TelemetrySampled.v1.avsc */
   "mfg.machine.telemetry_sampled.v1": TelemetrySampled;
+  /** contracts/schemas/masterdata/BillOfMaterials.v1.avsc */
+  "mfg.masterdata.bill_of_materials.v1": BillOfMaterials;
+  /** contracts/schemas/masterdata/Location.v1.avsc */
+  "mfg.masterdata.location.v1": Location;
+  /** contracts/schemas/masterdata/Partner.v1.avsc */
+  "mfg.masterdata.partner.v1": Partner;
+  /** contracts/schemas/masterdata/Product.v1.avsc */
+  "mfg.masterdata.product.v1": Product;
+  /** contracts/schemas/masterdata/Unit.v1.avsc */
+  "mfg.masterdata.unit.v1": Unit;
+  /** contracts/schemas/masterdata/WorkCenter.v1.avsc */
+  "mfg.masterdata.work_center.v1": WorkCenter;
   /** contracts/schemas/production/ProductionOrderChanged.v1.avsc */
   "mfg.production.production_order_changed.v1": ProductionOrderChanged;
   /** contracts/schemas/production/ProductionOrderCompleted.v1.avsc */
@@ -2650,6 +3338,12 @@ export interface EventInputs {
   "mfg.machine.downtime_started.v1": DowntimeStartedInput;
   "mfg.machine.machine_state_changed.v1": MachineStateChangedInput;
   "mfg.machine.telemetry_sampled.v1": TelemetrySampledInput;
+  "mfg.masterdata.bill_of_materials.v1": BillOfMaterialsInput;
+  "mfg.masterdata.location.v1": LocationInput;
+  "mfg.masterdata.partner.v1": PartnerInput;
+  "mfg.masterdata.product.v1": ProductInput;
+  "mfg.masterdata.unit.v1": UnitInput;
+  "mfg.masterdata.work_center.v1": WorkCenterInput;
   "mfg.production.production_order_changed.v1": ProductionOrderChangedInput;
   "mfg.production.production_order_completed.v1": ProductionOrderCompletedInput;
   "mfg.production.production_order_released.v1": ProductionOrderReleasedInput;
@@ -2684,6 +3378,12 @@ export const EVENT_TYPES = [
   "mfg.machine.downtime_started.v1",
   "mfg.machine.machine_state_changed.v1",
   "mfg.machine.telemetry_sampled.v1",
+  "mfg.masterdata.bill_of_materials.v1",
+  "mfg.masterdata.location.v1",
+  "mfg.masterdata.partner.v1",
+  "mfg.masterdata.product.v1",
+  "mfg.masterdata.unit.v1",
+  "mfg.masterdata.work_center.v1",
   "mfg.production.production_order_changed.v1",
   "mfg.production.production_order_completed.v1",
   "mfg.production.production_order_released.v1",

@@ -48,6 +48,16 @@ export type { ReadinessCheck } from "./http.js";
 export { createLogger, type Logger, silentLogger } from "./logger.js";
 // A service's manifest (what it consumes, publishes and needs) and the NATS permissions it implies.
 export { manifestAccess, type ServiceManifest, serviceManifest } from "./manifest.js";
+// Master data (units, products, BoMs, work centres, locations, partners): loaded at start, followed.
+export {
+  MASTERDATA_STREAM,
+  MASTERDATA_TYPES,
+  MasterData,
+  type MasterDataChange,
+  type MasterDataKind,
+  type MasterDataOptions,
+  type MasterRecord,
+} from "./masterdata.js";
 export {
   type ConsumerOutcome,
   defaultRegistry,

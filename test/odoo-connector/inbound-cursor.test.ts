@@ -183,6 +183,9 @@ test("inbound cursor - a lost cursor and lost order snapshots publish nothing tw
   const first = await sync.syncNow();
   const published = first.reduce((n, r) => n + r.published, 0);
   assert.ok(published > 15, `the seed published ${published} events`);
+  // Master data is derived by more than one source (a BoM from its lines too, a partner from its
+  // deliveries too): the copies were dropped by the stream already on the first pass.
+  const derived = published + first.reduce((n, r) => n + r.duplicates, 0);
 
   for await (const key of await kv.keys("odoo-connector.lost.>")) await kv.delete(key);
   const replayed = await sync.syncNow();
@@ -197,7 +200,7 @@ test("inbound cursor - a lost cursor and lost order snapshots publish nothing tw
   );
   assert.equal(
     replayed.reduce((n, r) => n + r.duplicates, 0),
-    published,
+    derived,
     "every re-derived event had the id of the one already stored",
   );
 });

@@ -234,7 +234,7 @@ test("inbound sync - invalid options are refused with an error naming the option
   assert.equal(keyOf({ pollIntervalMs: 0 }), "pollIntervalMs");
   assert.equal(keyOf({ pageSize: 1.5 }), "pageSize");
   assert.equal(keyOf({ site: "" }), "site");
-  assert.equal(keyOf({ models: ["res.partner"] }), "models");
+  assert.equal(keyOf({ models: ["res.users"] }), "models");
   assert.equal(keyOf({ pollIntervalMs: 10_000, maxBackoffMs: 5_000 }), "maxBackoffMs");
   assert.equal(keyOf({ lineByWorkcenter: { CNC: "" } }), "lineByWorkcenter.CNC");
   assert.equal(keyOf({}), undefined);

@@ -68,6 +68,7 @@ describe("streams declarations - the shipped set", () => {
       "MFG_INVENTORY",
       "MFG_QUALITY",
       "MFG_SHIPPING",
+      "MFG_MASTERDATA",
       DLQ_STREAM,
     ]);
     assert.deepEqual(Object.keys(local.kv), [

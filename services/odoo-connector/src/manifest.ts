@@ -81,6 +81,13 @@ export const odooConnectorManifest = serviceManifest({
     "mfg.shipping.shipment_requested.v1",
     "mfg.shipping.shipment_cancelled.v1",
     "mfg.inventory.unbuild_posted.v1",
+    // inbound sync: master data, the latest version per record in MFG_MASTERDATA
+    "mfg.masterdata.unit.v1",
+    "mfg.masterdata.product.v1",
+    "mfg.masterdata.bill_of_materials.v1",
+    "mfg.masterdata.work_center.v1",
+    "mfg.masterdata.location.v1",
+    "mfg.masterdata.partner.v1",
     // outbound: the ERP accepted a production report
     "mfg.production.production_posted.v1",
     // the close schedule (SHIFT_END) and the planned quantity reached

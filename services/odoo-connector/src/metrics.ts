@@ -14,6 +14,8 @@ export interface ConnectorMetrics {
   readonly emitted: Counter<"event_type">;
   /** Seconds since the last successful sync of a model. */
   readonly syncAge: Gauge<"model">;
+  /** Master-data records refused by the inbound sync, by Odoo model and catalogued code. */
+  readonly refused: Counter<"model" | "code">;
 }
 
 export const connectorMetrics = perRegistry((registry): ConnectorMetrics => {
@@ -54,6 +56,12 @@ export const connectorMetrics = perRegistry((registry): ConnectorMetrics => {
       name: "threadline_odoo_sync_age_seconds",
       help: "Seconds since the last successful sync of a model",
       labelNames: ["model"],
+      registers,
+    }),
+    refused: new Counter({
+      name: "threadline_odoo_masterdata_refused_total",
+      help: "Master-data records refused by the inbound sync (never published), by model and code",
+      labelNames: ["model", "code"],
       registers,
     }),
   };

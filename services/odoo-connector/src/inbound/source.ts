@@ -36,6 +36,20 @@ export interface PageResult {
   readonly events: Emission[];
   /** Written after every event of the page is acknowledged by JetStream. */
   readonly writes: StateWrite[];
+  /**
+   * Records refused (master data of an unknown shape, a zero unit ratio, a BoM cycle): nothing is
+   * published for them; the sync logs and counts each. @default none
+   */
+  readonly refusals?: readonly Refusal[];
+}
+
+/** A record the mapping refused, with its catalogued code and the reason. */
+export interface Refusal {
+  readonly code: string;
+  readonly model: string;
+  readonly odooId: number;
+  readonly reason: string;
+  readonly message: string;
 }
 
 /** Read access to per-record state (MO snapshots). */

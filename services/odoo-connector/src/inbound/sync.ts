@@ -32,6 +32,7 @@ import {
   eventIdFor,
   type InboundSource,
   type MappingContext,
+  type Refusal,
   type StateWrite,
   stateKeyFor,
 } from "./source.js";
@@ -50,6 +51,11 @@ export interface PassReport {
   duplicates: number;
   /** Events whose payload did not fit the contract: logged and skipped until the record changes. */
   invalid: number;
+  /**
+   * Records refused by their mapping (master data of an unknown shape, a zero unit ratio, a BoM
+   * cycle): logged with the reason, counted in threadline_odoo_masterdata_refused_total, never published.
+   */
+  refused: number;
   /** Why the pass did not run. */
   skipped?: "circuit-open" | "stopped";
   /** Why it failed (it runs again after a backoff). */
@@ -218,7 +224,15 @@ export class InboundSync {
 
   private async runPass(rt: Runtime): Promise<PassReport> {
     const model = rt.source.model;
-    const empty: PassReport = { model, read: 0, handled: 0, published: 0, duplicates: 0, invalid: 0 };
+    const empty: PassReport = {
+      model,
+      read: 0,
+      handled: 0,
+      published: 0,
+      duplicates: 0,
+      invalid: 0,
+      refused: 0,
+    };
     if (this.stopping) return { ...empty, skipped: "stopped" };
     clearTimeout(rt.timer);
     rt.timer = undefined;
@@ -321,6 +335,7 @@ export class InboundSync {
             this.context(new RelatedRecords(client)),
           );
           await this.publishAll(page.events, report);
+          this.refuse(source.model, page.refusals ?? [], report);
           await this.applyWrites(page.writes);
           cursor.record(fresh);
           report.handled += fresh.length;
@@ -336,7 +351,7 @@ export class InboundSync {
         { model: source.model, forgotten: capped, maxSeen },
         "more record versions in the overlap window than maxSeen: the oldest are deduplicated by event id only",
       );
-    const level = report.published > 0 || report.invalid > 0 ? "info" : "debug";
+    const level = report.published > 0 || report.invalid > 0 || report.refused > 0 ? "info" : "debug";
     this.log[level](
       { model: source.model, from, to: cursor.position, ...counts(report) },
       `synced ${source.model}`,
@@ -382,6 +397,21 @@ export class InboundSync {
       // record is skipped until it changes in Odoo (then it is read again).
       report.invalid++;
       this.log.error({ err, eventType: e.type, key: e.key, eventId: e.id }, "event skipped: payload invalid");
+    }
+  }
+
+  /**
+   * Records the mapping refused: each is logged with its code and reason and counted; nothing was
+   * published for it, so readers keep its last valid version. It is read again when it changes.
+   */
+  private refuse(model: string, refusals: readonly Refusal[], report: PassReport): void {
+    for (const r of refusals) {
+      report.refused++;
+      this.metrics.refused.inc({ model: r.model, code: r.code });
+      this.log.error(
+        { model, record: `${r.model}:${r.odooId}`, code: r.code, reason: r.reason },
+        `record refused: ${r.message}`,
+      );
     }
   }
 
@@ -432,5 +462,6 @@ function counts(r: PassReport) {
     published: r.published,
     duplicates: r.duplicates,
     invalid: r.invalid,
+    refused: r.refused,
   };
 }

@@ -2,13 +2,36 @@
 import type { InboundSource } from "../source.js";
 import { consumptionSource } from "./consumption.js";
 import { lotSource } from "./lot.js";
+import { bomLineSource, bomOperationSource, bomSource } from "./masterdata-bom.js";
+import { locationSource } from "./masterdata-location.js";
+import { partnerSource } from "./masterdata-partner.js";
+import { productSource, productTemplateSource } from "./masterdata-product.js";
+import { unitSource } from "./masterdata-unit.js";
+import { workCenterSource } from "./masterdata-workcenter.js";
 import { movementSource } from "./movement.js";
 import { productionSource } from "./production.js";
 import { shipmentSource } from "./shipment.js";
 import { unbuildSource } from "./unbuild.js";
 
-/** In the order a first sync runs them: orders, then lots, consumption, movements, unbuilds, shipments. */
+/** The master data (mfg.masterdata.*, stream MFG_MASTERDATA): units first, then what refers to them. */
+export const MASTERDATA_SOURCES: readonly InboundSource[] = [
+  unitSource,
+  productSource,
+  productTemplateSource,
+  workCenterSource,
+  bomSource,
+  bomLineSource,
+  bomOperationSource,
+  locationSource,
+  partnerSource,
+];
+
+/**
+ * In the order a first sync runs them: master data (what the events below refer to), then orders,
+ * lots, consumption, movements, unbuilds, shipments.
+ */
 export const SOURCES: readonly InboundSource[] = [
+  ...MASTERDATA_SOURCES,
   productionSource,
   lotSource,
   consumptionSource,
@@ -17,4 +40,20 @@ export const SOURCES: readonly InboundSource[] = [
   shipmentSource,
 ];
 
-export { consumptionSource, lotSource, movementSource, productionSource, shipmentSource, unbuildSource };
+export {
+  bomLineSource,
+  bomOperationSource,
+  bomSource,
+  consumptionSource,
+  locationSource,
+  lotSource,
+  movementSource,
+  partnerSource,
+  productionSource,
+  productSource,
+  productTemplateSource,
+  shipmentSource,
+  unbuildSource,
+  unitSource,
+  workCenterSource,
+};

@@ -8,7 +8,8 @@
  * demand and no lot. The id derives from the picking and the request's content (customer, lines,
  * schedule): reading the delivery again — confirmed then reserved with the same lots — publishes the
  * same id, which the stream drops; a changed request (other lots reserved, another quantity) is a new
- * request for the shipment gate to check.
+ * request for the shipment gate to check. The customers' master data (Partner) is published with
+ * the deliveries (masterdata-partner.ts).
  */
 import { createHash } from "node:crypto";
 import type {
@@ -18,6 +19,7 @@ import type {
 } from "../../../../../contracts/src/index.js";
 import type { Emission, InboundSource, MappingContext, PageResult } from "../source.js";
 import { m2oId, m2oName, num, type OdooRow, odooDate, productOf, quantity, text, x2mIds } from "../values.js";
+import { PARTNER_OPTIONAL_FIELDS, partnerEmissions } from "./masterdata-partner.js";
 
 const MODEL = "stock.picking";
 
@@ -25,7 +27,7 @@ export const shipmentSource: InboundSource = {
   model: MODEL,
   cursorField: "write_date",
   triggeredBy: [MODEL, "stock.move"],
-  optionalFields: { "stock.move.line": ["reserved_uom_qty"] },
+  optionalFields: { "stock.move.line": ["reserved_uom_qty"], ...PARTNER_OPTIONAL_FIELDS },
   domain: () => [
     ["picking_type_code", "=", "outgoing"],
     ["state", "in", ["confirmed", "assigned", "cancel"]],
@@ -64,7 +66,13 @@ async function mapShipments(rows: readonly OdooRow[], ctx: MappingContext): Prom
     ...[...lines.values()].map((l) => m2oId(l["product_id"]) ?? 0),
   ]);
 
-  const events: Emission[] = [];
+  // The customers' master data first (masterdata-partner.ts): a partner unchanged since it was
+  // created is published with its first delivery.
+  const customers = await partnerEmissions(
+    rows.map((r) => m2oId(r["partner_id"]) ?? 0),
+    ctx,
+  );
+  const events: Emission[] = [...customers.events];
   for (const picking of rows) {
     if (picking["state"] === "cancel") {
       events.push(cancelled(picking, ctx));
@@ -128,7 +136,7 @@ async function mapShipments(rows: readonly OdooRow[], ctx: MappingContext): Prom
       time: requestedAt,
     });
   }
-  return { events, writes: [] };
+  return { events, writes: [], refusals: customers.refusals };
 }
 
 function cancelled(picking: OdooRow, ctx: MappingContext): Emission {
