@@ -16,7 +16,11 @@ import { test } from "node:test";
 import { Registry } from "prom-client";
 import { describeErrorCode, PACKAGE_ROOT } from "../../contracts/src/index.js";
 import { bridgeMetrics } from "../../services/machine-bridge/src/metrics.js";
-import { connectorMetrics, reconcileMetrics } from "../../services/odoo-connector/src/metrics.js";
+import {
+  connectorMetrics,
+  masterDataMetrics,
+  reconcileMetrics,
+} from "../../services/odoo-connector/src/metrics.js";
 import { odooClientMetrics } from "../../services/odoo-connector/src/odoo/metrics.js";
 import { defaultRegistry, type LabelValues, metricsFor, SDK_METRICS } from "../../streams/src/metrics.js";
 import { METRICS_BEGIN, METRICS_END, renderSdkMetrics } from "../../tools/cli/metrics.js";
@@ -77,6 +81,7 @@ test("metrics doc - every table lists exactly the metrics the code registers, wi
   const connector = new Registry();
   connectorMetrics(connector);
   reconcileMetrics(connector);
+  masterDataMetrics(connector);
   odooClientMetrics(connector);
   assert.deepEqual([...sections.keys()], ["SDK", "Machine bridge", "Odoo connector"]);
   assert.deepEqual(byName(sections.get("SDK") ?? []), byName(await registeredRows(sdk)));

@@ -6,6 +6,7 @@ import { chaosCommand } from "./chaos.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
 import { errorsCommand } from "./errors.js";
+import { masterdataCommand } from "./masterdata.js";
 import { metricsCommand } from "./metrics.js";
 import { newCommand } from "./new.js";
 import { odooCommand } from "./odoo.js";
@@ -26,6 +27,7 @@ const program = new Command("threadline")
   .addCommand(streamsCommand())
   .addCommand(bridgeCommand())
   .addCommand(odooCommand())
+  .addCommand(masterdataCommand())
   .addCommand(benchCommand())
   .addCommand(simCommand())
   .addCommand(chaosCommand())

@@ -63,8 +63,30 @@ export const EquipmentSettings = z.object({
   LINE_BY_WORKCENTER: tokenMap.optional(),
 });
 
+export const MasterDataSettings = z.object({
+  /**
+   * The site's lot-name convention, a regular expression lots are checked against (the master-data
+   * check's lot_convention). Unset: lots are not checked.
+   */
+  LOT_PATTERN: z
+    .string()
+    .min(1)
+    .transform((v, ctx) => {
+      try {
+        return new RegExp(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: `not a regular expression: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  /** The master-data checks run at start, then this often (0: at start only). @default 3600000 */
+  MASTERDATA_CHECK_INTERVAL_MS: z.coerce.number().int().nonnegative().default(3_600_000),
+});
+
 export const OdooConnectorConfig = BaseServiceConfig.extend(OdooSettings.shape)
   .extend(EquipmentSettings.shape)
+  .extend(MasterDataSettings.shape)
   .extend({
     /** Inbound: each model is re-read this often (and at once on a webhook). @default 5000 */
     SYNC_POLL_INTERVAL_MS: positiveInt.default(5_000),

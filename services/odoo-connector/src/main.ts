@@ -20,6 +20,7 @@ import { OdooConnectorConfig, odooClientOptions } from "./config.js";
 import { EquipmentMap } from "./equipment.js";
 import { INBOUND_DEFAULTS, InboundSync, registerOdooWebhook } from "./inbound/index.js";
 import { odooConnectorManifest } from "./manifest.js";
+import { MasterDataWatch } from "./masterdata/index.js";
 import { OdooClient } from "./odoo/client.js";
 import { checkOdooSetup } from "./odoo-setup.js";
 import { outboundParts } from "./outbound/index.js";
@@ -110,6 +111,20 @@ export async function startOdooConnector(
       });
       sync.start();
       inbound = sync;
+      const masterData = new MasterDataWatch({
+        client,
+        logger,
+        registry: metrics,
+        intervalMs: config.MASTERDATA_CHECK_INTERVAL_MS,
+        check: {
+          // Without a mapping, lines are named by their work centres' codes: nothing to check.
+          ...(Object.keys(config.WORKCENTER_BY_LINE).length > 0
+            ? { workcenterByLine: config.WORKCENTER_BY_LINE }
+            : {}),
+          ...(config.LOT_PATTERN ? { lotPattern: config.LOT_PATTERN } : {}),
+        },
+      });
+      masterData.start();
       const stopReconciling = startReconciling(config, {
         nc,
         codec,
@@ -134,6 +149,7 @@ export async function startOdooConnector(
         onStop: async () => {
           stopReconciling();
           stopShifts();
+          await masterData.stop();
           await sync.stop();
           await client.close();
         },

@@ -106,3 +106,27 @@ export const reconcileMetrics = perRegistry((registry): ReconcileMetrics => {
     }),
   };
 });
+
+/** What the last master-data check found (masterdata/watch.ts). */
+export interface MasterDataMetrics {
+  /** Findings per check and severity (blocking: postings fail or lose data). */
+  readonly findings: Gauge<"check" | "severity">;
+  /** When the checks last ran to the end. */
+  readonly checkedAt: Gauge;
+}
+
+export const masterDataMetrics = perRegistry(
+  (registry): MasterDataMetrics => ({
+    findings: new Gauge({
+      name: "threadline_masterdata_findings",
+      help: "Findings of the last master-data check, per check (blocking: postings fail or lose data)",
+      labelNames: ["check", "severity"],
+      registers: [registry],
+    }),
+    checkedAt: new Gauge({
+      name: "threadline_masterdata_checked_timestamp_seconds",
+      help: "When the master-data checks last ran to the end (Unix seconds)",
+      registers: [registry],
+    }),
+  }),
+);
