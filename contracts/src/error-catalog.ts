@@ -27,6 +27,7 @@ export const ERROR_AREAS = {
   simulators: "Simulators (OPC UA plant)",
   "local-nats": "Local nats-server (tests, demo, bench)",
   cli: "The threadline command line",
+  units: "Units of measure: the SDK's exact conversion (streams/src/units)",
   examples: "SDK examples (streams/examples)",
 } as const;
 export type ErrorArea = keyof typeof ERROR_AREAS;
@@ -666,6 +667,39 @@ export const ERROR_CATALOG = {
     meaning:
       "A command's outcome is a failure already explained on stdout/stderr (e.g. incompatible schemas); it exits 1.",
     action: "Read the command's output above the error line.",
+  },
+
+  // --- units -------------------------------------------------------------------------------------
+  UOM_UNKNOWN: {
+    area: "units",
+    meaning:
+      "A quantity was to be converted from or to a unit of measure the unit table does not hold; the message names both units and which is unknown (dead-letter reason).",
+    action:
+      "Create the unit in Odoo (or fix the unit the producer sends, e.g. the machine's `counters.uom` in the bridge mapping), then redrive the dead letter.",
+  },
+  UOM_CATEGORY_MISMATCH: {
+    area: "units",
+    meaning:
+      "A quantity was to be converted between units of two categories (Odoo 16–18) or without a common reference unit (Odoo 19), e.g. kg to Units; the message names both units (dead-letter reason).",
+    action:
+      "Count the machine in a unit of the order's category (the bridge mapping's `counters.uom`), or fix the order's unit in Odoo, then redrive the dead letter.",
+  },
+  UOM_QUANTITY_INVALID: {
+    area: "units",
+    meaning: "A quantity to convert is not a decimal number (dead-letter reason).",
+    action: "Fix the producer of the event so its quantities are decimal strings.",
+  },
+  UOM_FACTOR_INVALID: {
+    area: "units",
+    meaning:
+      "A unit of measure's factor, relative factor or rounding is zero, negative or not a number, so no unit table was built from it.",
+    action: "Fix the unit in Odoo (Inventory → Configuration → Units of Measure); the message names it.",
+  },
+  UOM_TABLE_INVALID: {
+    area: "units",
+    meaning:
+      "Unit records do not make a table: two active units share a name, a reference unit is missing or circular, a reference unit's factor is not 1, or Odoo 16–18 and 19 records are mixed.",
+    action: "Fix the unit the message names in Odoo (or the records given to `unitTable`).",
   },
 
   // --- examples ----------------------------------------------------------------------------------

@@ -73,3 +73,33 @@ export { type BatchEvent, EventPublisher, type PublishTarget } from "./publisher
 // Reading a stream window without a durable (replay, reconciliation, taps) and dead letters back.
 export { readEvents, readMessages, readStream } from "./read.js";
 export { type RunningService, runService } from "./service.js";
+// Units of measure: exact conversion with Odoo's factors and rounding, and exact sums of quantities.
+export {
+  UnitCategoryMismatchError,
+  UnitErrorCode,
+  UnitFactorInvalidError,
+  UnitQuantityInvalidError,
+  UnitTableInvalidError,
+  UnitUnknownError,
+} from "./units/errors.js";
+export {
+  absMicros,
+  divideMicros,
+  formatMicros,
+  type Micros,
+  microsOf,
+  microsOfFloat,
+  microsToNumber,
+  mulDivMicros,
+  ONE_MICROS,
+  sumMicros,
+} from "./units/micros.js";
+export { ROUNDING_METHODS, type RoundingMethod } from "./units/rounding.js";
+export {
+  type ConvertOptions,
+  type Unit,
+  type UnitQuantity,
+  type UnitRecord,
+  type UnitTable,
+  unitTable,
+} from "./units/table.js";

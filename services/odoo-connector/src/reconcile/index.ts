@@ -26,14 +26,23 @@ import { rename, rm, writeFile } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import type { EventCodec } from "../../../../contracts/src/index.js";
-import { type Logger, silentLogger } from "../../../../streams/src/index.js";
+import {
+  absMicros,
+  formatMicros,
+  type Logger,
+  type Micros,
+  microsOf,
+  microsOfFloat,
+  microsToNumber,
+  silentLogger,
+  sumMicros,
+} from "../../../../streams/src/index.js";
 import { EquipmentMap } from "../equipment.js";
 import { odooFields } from "../fields.js";
 import { reconcileMetrics } from "../metrics.js";
 import type { OdooClient } from "../odoo/client.js";
 import { familyKey } from "../outbound/production/report.js";
 import { OdooSetup, type PostingContext } from "../outbound/steps.js";
-import { abs, formatMicros, type Micros, microsOf, microsOfFloat, sum, toNumber } from "./decimal.js";
 import { type EventLog, type LoggedReport, readEventLog } from "./log.js";
 import { type FamilyFacts, type MemberFacts, type OdooFacts, readOdoo } from "./odoo.js";
 
@@ -240,8 +249,8 @@ function reconcileFamily(
   return {
     orderRef: ref,
     counted: {
-      good: formatMicros(sum(counting.map((r) => r.good))),
-      reject: formatMicros(sum(counting.map((r) => r.reject))),
+      good: formatMicros(sumMicros(counting.map((r) => r.good))),
+      reject: formatMicros(sumMicros(counting.map((r) => r.reject))),
     },
     posted,
     waiting,
@@ -260,17 +269,17 @@ function checkMember(
 ): Micros {
   // A serial product's units each have a record on their own order; the report's record sums them.
   const quantities = ours.filter((p) => p.countingPoint && p.details["serialUnits"] === undefined);
-  const counted = sum(quantities.map((p) => microsOfFloat(p.good) + microsOfFloat(p.reject)));
+  const counted = sumMicros(quantities.map((p) => microsOfFloat(p.good) + microsOfFloat(p.reject)));
   const drift = m.produced - counted;
   if (drift !== 0n)
     findings.push({
       kind: "output",
       order: m.name,
-      message: `Odoo holds ${formatMicros(m.produced)} produced on ${m.name}, the counting point's postings add up to ${formatMicros(counted)} (${drift > 0n ? "more" : "less"} in Odoo by ${formatMicros(abs(drift))}: upstream counts booked as finished goods, or a quantity changed in Odoo)`,
+      message: `Odoo holds ${formatMicros(m.produced)} produced on ${m.name}, the counting point's postings add up to ${formatMicros(counted)} (${drift > 0n ? "more" : "less"} in Odoo by ${formatMicros(absMicros(drift))}: upstream counts booked as finished goods, or a quantity changed in Odoo)`,
     });
   if (m.produced > 0n)
     for (const c of m.components) {
-      if (abs(c.consumed - c.expected) <= c.tolerance) continue;
+      if (absMicros(c.consumed - c.expected) <= c.tolerance) continue;
       findings.push({
         kind: "components",
         order: m.name,
@@ -278,7 +287,7 @@ function checkMember(
       });
     }
   if (m.state === "done" && m.productId !== false) {
-    const rejects = sum(quantities.map((p) => microsOfFloat(p.reject)));
+    const rejects = sumMicros(quantities.map((p) => microsOfFloat(p.reject)));
     const scrapped = m.scrapped.get(m.productId) ?? 0n;
     if (scrapped !== rejects)
       findings.push({
@@ -355,7 +364,8 @@ export async function writeDriftMetrics(report: ReconcileReport, file: string): 
 export function recordDrift(report: ReconcileReport, registry: Registry): void {
   const g = reconcileMetrics(registry);
   g.drift.reset();
-  for (const o of report.orders) g.drift.set({ order_ref: o.orderRef }, toNumber(microsOf(o.outputDrift)));
+  for (const o of report.orders)
+    g.drift.set({ order_ref: o.orderRef }, microsToNumber(microsOf(o.outputDrift)));
   for (const kind of FINDING_KINDS)
     g.findings.set(
       { kind },

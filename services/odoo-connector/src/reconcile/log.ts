@@ -12,12 +12,13 @@ import {
   CE,
   DLQ_STREAM,
   dlqSubject,
+  type Micros,
+  microsOf,
   readDeadLetter,
   readEvents,
   readStream,
 } from "../../../../streams/src/index.js";
 import { CONNECTOR_DURABLES } from "../manifest.js";
-import { type Micros, microsOf } from "./decimal.js";
 
 const REPORTED = "mfg.production.production_reported.v1";
 const POSTED = "mfg.production.production_posted.v1";

@@ -5,11 +5,18 @@
  * which members were closed by a run end. Reads only.
  */
 
+import {
+  divideMicros,
+  type Micros,
+  microsOf,
+  microsOfFloat,
+  mulDivMicros,
+  ONE_MICROS,
+} from "../../../../streams/src/index.js";
 import { notScrap } from "../outbound/production/components.js";
 import { type Family, orderFamily } from "../outbound/production/family.js";
 import { type PostingRecord, postingsOf, postingsOn } from "../outbound/production/postings.js";
 import { m2oId, type PostingContext, type Row } from "../outbound/steps.js";
-import { divide, type Micros, microsOf, microsOfFloat, mulDiv, ONE } from "./decimal.js";
 
 export interface MemberFacts {
   readonly id: number;
@@ -146,7 +153,7 @@ async function componentFacts(
     const lines = await ctx.odoo.searchRead("mrp.bom.line", [["bom_id", "=", bomId]], {
       fields: ["product_id", "product_qty", "product_uom_id"],
     });
-    const bomQty = microsOfFloat(bom?.["product_qty"] ?? 1) || ONE;
+    const bomQty = microsOfFloat(bom?.["product_qty"] ?? 1) || ONE_MICROS;
     const uoms = [
       ...new Set(lines.map((l) => m2oId(l["product_uom_id"])).filter((u) => u !== false)),
     ] as number[];
@@ -160,7 +167,7 @@ async function componentFacts(
       const product = m2oId(l["product_id"]);
       if (product === false) continue;
       // The line's quantity scaled from the BoM's output to the order's: exact, rounded to a micro-unit.
-      const forOrder = mulDiv(microsOfFloat(l["product_qty"]), produced, bomQty);
+      const forOrder = mulDivMicros(microsOfFloat(l["product_qty"]), produced, bomQty);
       expected.set(product, (expected.get(product) ?? 0n) + forOrder);
       rounding.set(product, roundingOf.get(m2oId(l["product_uom_id"]) as number) ?? DEFAULT_ROUNDING);
     }
@@ -181,7 +188,7 @@ async function componentFacts(
     code: codes.get(p) ?? null,
     consumed: consumed.get(p) ?? 0n,
     expected: expected.get(p) ?? 0n,
-    tolerance: divide(rounding.get(p) ?? DEFAULT_ROUNDING, 2n),
+    tolerance: divideMicros(rounding.get(p) ?? DEFAULT_ROUNDING, 2n),
   }));
 }
 
