@@ -88,11 +88,11 @@ describe("units - conversion as Odoo stores it", () => {
     assert.equal(t.convert({ value: "1.5", uom: "Dozens" }, "Units").value, "18");
   });
 
-  test("zero converts to zero in the target's places, as Odoo returns a zero quantity untouched", () => {
-    assert.deepEqual(unitTable(ODOO_17).convert({ value: "0.000000", uom: "g" }, "kg"), {
-      value: "0.00",
-      uom: "kg",
-    });
+  test("zero converts to zero in the target's places, even across categories, as Odoo returns a zero quantity before any check", () => {
+    const t = unitTable(ODOO_17);
+    assert.deepEqual(t.convert({ value: "0.000000", uom: "g" }, "kg"), { value: "0.00", uom: "kg" });
+    assert.deepEqual(t.convert({ value: "0", uom: "kg" }, "Units"), { value: "0.00", uom: "Units" });
+    assert.throws(() => t.convert({ value: "0", uom: "jar" }, "Units"), UnitUnknownError);
   });
 });
 

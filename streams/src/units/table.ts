@@ -104,6 +104,7 @@ export interface UnitTable {
   /**
    * `quantity` in unit `to`, as Odoo would store it: converted exactly, rounded to `to`'s rounding.
    * Throws UnitUnknownError or UnitCategoryMismatchError (naming both units), UnitQuantityInvalidError.
+   * Zero converts to zero across categories too, as Odoo returns a zero quantity before any check.
    */
   convert(quantity: UnitQuantity, to: string, options?: ConvertOptions): UnitQuantity;
 }
@@ -228,12 +229,13 @@ class Table implements UnitTable {
           (u, i, all): u is string => u !== undefined && all.indexOf(u) === i,
         ),
       );
-    if (from.category !== target.category)
-      throw new UnitCategoryMismatchError(from.name, target.name, from.category, target.category);
     const value = parseRatio(quantity.value);
     if (!value) throw new UnitQuantityInvalidError(quantity.value, quantity.uom);
-    // Odoo returns a zero quantity untouched (`if not qty: return qty`).
+    // Odoo returns a zero quantity untouched before it looks at the units (`if not self or not qty:
+    // return qty`): no reject is no reject, whatever unit it is counted in.
     if (value.num === 0n) return { value: formatRatio(value, target.places), uom: target.name };
+    if (from.category !== target.category)
+      throw new UnitCategoryMismatchError(from.name, target.name, from.category, target.category);
     const same = from === target;
     const method = same && this.kind === "category" ? "HALF-UP" : rounding;
     const exact = same ? value : div(mul(value, from.size), target.size);

@@ -29,6 +29,7 @@ import type { EventCodec } from "../../../../contracts/src/index.js";
 import {
   absMicros,
   formatMicros,
+  isRetryable,
   type Logger,
   type Micros,
   microsOf,
@@ -41,6 +42,7 @@ import { EquipmentMap } from "../equipment.js";
 import { odooFields } from "../fields.js";
 import { reconcileMetrics } from "../metrics.js";
 import type { OdooClient } from "../odoo/client.js";
+import { inUnit } from "../outbound/production/quantities.js";
 import { familyKey } from "../outbound/production/report.js";
 import { OdooSetup, type PostingContext } from "../outbound/steps.js";
 import { type EventLog, type LoggedReport, readEventLog } from "./log.js";
@@ -156,7 +158,10 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     [...byFamily.keys()],
     reports.map((r) => r.id),
   );
-  const orders = [...byFamily.entries()]
+  const converted = new Map<string, LoggedReport[]>();
+  for (const [ref, rs] of byFamily)
+    converted.set(ref, await inOrderUnit(ctx, rs, facts.families.get(ref)?.members[0]?.uom ?? false));
+  const orders = [...converted.entries()]
     .map(([ref, rs]) => reconcileFamily(ref, rs, log, facts, facts.families.get(ref)))
     .sort((a, b) => a.orderRef.localeCompare(b.orderRef));
   return {
@@ -166,6 +171,42 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     orders,
     drifting: orders.filter((o) => o.findings.length > 0),
   };
+}
+
+/**
+ * The counting point's reports in the order's unit, converted as the posting converted them
+ * (outbound/production/quantities.ts), so a report counted in Units compares with an order in
+ * Dozens without drift. A report whose units do not convert stays as it is: it was dead-lettered, and
+ * is reported as such. The family's members share the order's unit (a backorder copies it).
+ */
+async function inOrderUnit(
+  ctx: PostingContext,
+  reports: readonly LoggedReport[],
+  uom: number | false,
+): Promise<LoggedReport[]> {
+  if (uom === false) return [...reports];
+  const out: LoggedReport[] = [];
+  for (const r of reports) {
+    if (!r.countingPoint) {
+      out.push(r);
+      continue;
+    }
+    try {
+      const good = await inUnit(ctx, { value: formatMicros(r.good), uom: r.goodUom }, uom);
+      const reject = await inUnit(ctx, { value: formatMicros(r.reject), uom: r.rejectUom }, uom);
+      out.push({
+        ...r,
+        good: microsOf(good.value),
+        reject: microsOf(reject.value),
+        goodUom: good.uom,
+        rejectUom: reject.uom,
+      });
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      out.push(r);
+    }
+  }
+  return out;
 }
 
 function reconcileFamily(

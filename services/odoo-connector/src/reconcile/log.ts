@@ -34,8 +34,11 @@ export interface LoggedReport {
   readonly machine: string;
   readonly line: string | null;
   readonly countingPoint: boolean;
+  /** In `uom`: the machine's unit as reported; the order's once reconcile() converted it. */
   readonly good: Micros;
   readonly reject: Micros;
+  readonly goodUom: string;
+  readonly rejectUom: string;
   readonly rejectedComponent: string | null;
   readonly runningMinutes: number;
   readonly reportedAt: Date;
@@ -103,6 +106,8 @@ export async function readEventLog(o: LogOptions): Promise<EventLog> {
         countingPoint: r.countingPoint,
         good: microsOf(r.goodQuantity.value),
         reject: microsOf(r.rejectQuantity.value),
+        goodUom: r.goodQuantity.uom,
+        rejectUom: r.rejectQuantity.uom,
         rejectedComponent: r.rejectedComponent,
         runningMinutes: runningMinutes(r),
         reportedAt: r.reportedAt,

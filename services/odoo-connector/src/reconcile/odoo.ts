@@ -23,6 +23,8 @@ export interface MemberFacts {
   readonly name: string;
   readonly state: string;
   readonly productId: number | false;
+  /** Its unit (`product_uom_id`): produced quantities and the counting point's postings are in it. */
+  readonly uom: number | false;
   /** Done: qty_produced; open: qty_producing. */
   readonly produced: Micros;
   /** Posting records on it (all of them, whatever the window). */
@@ -104,6 +106,7 @@ async function memberFacts(
     name: String(row["name"]),
     state,
     productId: m2oId(row["product_id"]),
+    uom: m2oId(row["product_uom_id"]),
     produced,
     postings,
     components,
