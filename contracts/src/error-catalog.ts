@@ -709,12 +709,6 @@ export const ERROR_CATALOG = {
       "The order-progress example met a quantity that is not a decimal with the expected scale (dead-letter reason).",
     action: "Fix the producer of the report; the example cannot add it up.",
   },
-  UOM_MISMATCH: {
-    area: "examples",
-    meaning:
-      "The order-progress example got a report whose good and reject quantities have different units (dead-letter reason).",
-    action: "Fix the producer so both quantities of a report use one unit, then redrive.",
-  },
   ORDER_PROGRESS_CONTENDED: {
     area: "examples",
     meaning: "The order-progress example kept losing the compare-and-set on an order's KV record; retried.",
