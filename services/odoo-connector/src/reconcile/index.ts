@@ -176,8 +176,9 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
 /**
  * The counting point's reports in the order's unit, converted as the posting converted them
  * (outbound/production/quantities.ts), so a report counted in Units compares with an order in
- * Dozens without drift. A report whose units do not convert stays as it is: it was dead-lettered, and
- * is reported as such. The family's members share the order's unit (a backorder copies it).
+ * Dozens without drift. A quantity whose unit does not convert (kg for Units) never reached Odoo — its
+ * report was dead-lettered, and is reported as such — so it counts as nothing in the order's unit. The
+ * family's members share the order's unit (a backorder copies it).
  */
 async function inOrderUnit(
   ctx: PostingContext,
@@ -185,26 +186,24 @@ async function inOrderUnit(
   uom: number | false,
 ): Promise<LoggedReport[]> {
   if (uom === false) return [...reports];
+  const convert = async (value: Micros, unit: string): Promise<[Micros, string]> => {
+    try {
+      const q = await inUnit(ctx, { value: formatMicros(value), uom: unit }, uom);
+      return [microsOf(q.value), q.uom];
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      return [0n, unit];
+    }
+  };
   const out: LoggedReport[] = [];
   for (const r of reports) {
     if (!r.countingPoint) {
       out.push(r);
       continue;
     }
-    try {
-      const good = await inUnit(ctx, { value: formatMicros(r.good), uom: r.goodUom }, uom);
-      const reject = await inUnit(ctx, { value: formatMicros(r.reject), uom: r.rejectUom }, uom);
-      out.push({
-        ...r,
-        good: microsOf(good.value),
-        reject: microsOf(reject.value),
-        goodUom: good.uom,
-        rejectUom: reject.uom,
-      });
-    } catch (err) {
-      if (isRetryable(err)) throw err;
-      out.push(r);
-    }
+    const [good, goodUom] = await convert(r.good, r.goodUom);
+    const [reject, rejectUom] = await convert(r.reject, r.rejectUom);
+    out.push({ ...r, good, reject, goodUom, rejectUom });
   }
   return out;
 }
