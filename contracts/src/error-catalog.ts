@@ -27,6 +27,7 @@ export const ERROR_AREAS = {
   simulators: "Simulators (OPC UA plant)",
   "local-nats": "Local nats-server (tests, demo, bench)",
   cli: "The threadline command line",
+  units: "Units of measure: the SDK's exact conversion (streams/src/units)",
   examples: "SDK examples (streams/examples)",
 } as const;
 export type ErrorArea = keyof typeof ERROR_AREAS;
@@ -747,6 +748,38 @@ export const ERROR_CATALOG = {
       "tools/manifests.ts has no `SERVICE_MANIFESTS` array or no manifest import from ../services/ to extend; nothing was written.",
     action: "Add the import and the entry the message names by hand, or restore the file's shape.",
   },
+  // --- units -------------------------------------------------------------------------------------
+  UOM_UNKNOWN: {
+    area: "units",
+    meaning:
+      "A quantity was to be converted from or to a unit of measure the unit table does not hold; the message names both units and which is unknown (dead-letter reason).",
+    action:
+      "Create the unit in Odoo (or fix the unit the producer sends, e.g. the machine's `counters.uom` in the bridge mapping), then redrive the dead letter.",
+  },
+  UOM_CATEGORY_MISMATCH: {
+    area: "units",
+    meaning:
+      "A quantity was to be converted between units of two categories (Odoo 16–18) or without a common reference unit (Odoo 19), e.g. kg to Units; the message names both units (dead-letter reason).",
+    action:
+      "Count the machine in a unit of the order's category (the bridge mapping's `counters.uom`), or fix the order's unit in Odoo, then redrive the dead letter.",
+  },
+  UOM_QUANTITY_INVALID: {
+    area: "units",
+    meaning: "A quantity to convert is not a decimal number (dead-letter reason).",
+    action: "Fix the producer of the event so its quantities are decimal strings.",
+  },
+  UOM_FACTOR_INVALID: {
+    area: "units",
+    meaning:
+      "A unit of measure's factor, relative factor or rounding is zero, negative or not a number, so no unit table was built from it.",
+    action: "Fix the unit in Odoo (Inventory → Configuration → Units of Measure); the message names it.",
+  },
+  UOM_TABLE_INVALID: {
+    area: "units",
+    meaning:
+      "Unit records do not make a table: two active units share a name, a reference unit is missing or circular, a reference unit's factor is not 1, or Odoo 16–18 and 19 records are mixed.",
+    action: "Fix the unit the message names in Odoo (or the records given to `unitTable`).",
+  },
 
   // --- examples ----------------------------------------------------------------------------------
   BAD_DECIMAL: {
@@ -758,7 +791,7 @@ export const ERROR_CATALOG = {
   UOM_MISMATCH: {
     area: "examples",
     meaning:
-      "The order-progress example, or a service made by `threadline new service`, got a report whose quantities have different units (good and reject, or the report and the totals kept) (dead-letter reason).",
+      "A service made by `threadline new service` got a report whose quantities have different units (good and reject, or the report and the totals kept); its template keeps totals in one unit (dead-letter reason). Converting instead: docs/units.md.",
     action: "Fix the producer so a report and its key's earlier reports use one unit, then redrive.",
   },
   ORDER_PROGRESS_CONTENDED: {

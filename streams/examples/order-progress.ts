@@ -5,7 +5,9 @@
  *
  * What it shows: typed handlers, per-key ordering (by ce-subject), idempotency under at-least-once
  * delivery (every applied event id is remembered in the order's record, updated by
- * compare-and-set), transient vs permanent failures, and `runService` doing the rest.
+ * compare-and-set), transient vs permanent failures, units converted exactly with the SDK's unit
+ * table (a report counted in Units and Dozens adds up on an order in Units; kg is dead-lettered), and
+ * `runService` doing the rest.
  *
  * Run it: `NATS_URL=nats://… HTTP_PORT=9464 node dist/streams/examples/order-progress.js`
  */
@@ -19,6 +21,10 @@ import {
   RetryableError,
   type RunningService,
   runService,
+  type UnitQuantity,
+  type UnitRecord,
+  type UnitTable,
+  unitTable,
 } from "../src/index.js";
 
 export const ORDER_PROGRESS_BUCKET = "THREADLINE_EXAMPLE_ORDER_PROGRESS";
@@ -41,6 +47,27 @@ export const OrderProgressConfig = BaseServiceConfig.extend({
   /** The durable it reads with (declare it with `threadline streams apply`). */
   ORDER_PROGRESS_DURABLE: z.string().min(1).default("order-progress"),
 });
+
+/**
+ * The units the example knows: Odoo 16–18's standard units of the Unit and Weight categories, as
+ * `uom.uom` rows give them (a service fed by Odoo, or by master-data events, builds its table from
+ * those instead). Dozens' factor is the float Odoo stores for 1/12.
+ */
+export const EXAMPLE_UNITS: readonly UnitRecord[] = [
+  { name: "Units", category: "Unit", factor: 1, type: "reference", rounding: 0.01 },
+  { name: "Dozens", category: "Unit", factor: 1 / 12, type: "bigger", rounding: 0.01 },
+  { name: "kg", category: "Weight", factor: 1, type: "reference", rounding: 0.01 },
+  { name: "g", category: "Weight", factor: 1000, type: "smaller", rounding: 0.01 },
+];
+
+/**
+ * `q` in the order's unit, HALF-UP to the unit's rounding as Odoo books a move's quantity. The SDK
+ * refuses a unit of another category or an unknown one with a PermanentError naming both units
+ * (UOM_CATEGORY_MISMATCH / UOM_UNKNOWN): the handler lets it through, so the report is dead-lettered.
+ */
+function inUnit(units: UnitTable, q: UnitQuantity, unit: string): string {
+  return q.uom === unit ? q.value : units.convert(q, unit, { rounding: "HALF-UP" }).value;
+}
 
 /** Adds two decimal strings exactly, at the events' scale (6), with the contracts' decimal helpers. */
 export function addDecimal(a: string, b: string, scale = 6): string {
@@ -92,6 +119,7 @@ export function startOrderProgress(
     configSchema: OrderProgressConfig,
     env,
     setup: async ({ nc, config }) => {
+      const units = unitTable(EXAMPLE_UNITS);
       const kv = await new Kvm(nc).create(ORDER_PROGRESS_BUCKET, { history: 5 });
       return {
         consumers: [
@@ -119,17 +147,13 @@ export function startOrderProgress(
                   ctx.logger.debug("report without an order: nothing to track");
                   return;
                 }
-                if (r.goodQuantity.uom !== r.rejectQuantity.uom) {
-                  // Retrying cannot fix a malformed report: dead-letter it with a reason ops can read.
-                  throw new PermanentError(
-                    "UOM_MISMATCH",
-                    `good in ${r.goodQuantity.uom}, reject in ${r.rejectQuantity.uom}`,
-                  );
-                }
                 await update(kv, r.orderRef, event.id, (p) => {
-                  p.good = addDecimal(p.good, r.goodQuantity.value);
-                  p.reject = addDecimal(p.reject, r.rejectQuantity.value);
+                  // Counted in the order's unit; before its release is seen, in the good count's.
                   p.uom ??= r.goodQuantity.uom;
+                  const good = inUnit(units, r.goodQuantity, p.uom);
+                  const reject = inUnit(units, r.rejectQuantity, p.uom);
+                  p.good = addDecimal(p.good, good);
+                  p.reject = addDecimal(p.reject, reject);
                 });
               },
             },

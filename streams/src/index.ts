@@ -93,3 +93,33 @@ export { readEvents, readMessages, readStream } from "./read.js";
 export { type RunningService, runService } from "./service.js";
 // A service's process entry point: a failed start is one JSON log line and exit code 1.
 export { START_FAILURE_EXIT_CODE, type StartOrExitOptions, startOrExit } from "./start.js";
+// Units of measure: exact conversion with Odoo's factors and rounding, and exact sums of quantities.
+export {
+  UnitCategoryMismatchError,
+  UnitErrorCode,
+  UnitFactorInvalidError,
+  UnitQuantityInvalidError,
+  UnitTableInvalidError,
+  UnitUnknownError,
+} from "./units/errors.js";
+export {
+  absMicros,
+  divideMicros,
+  formatMicros,
+  type Micros,
+  microsOf,
+  microsOfFloat,
+  microsToNumber,
+  mulDivMicros,
+  ONE_MICROS,
+  sumMicros,
+} from "./units/micros.js";
+export { ROUNDING_METHODS, type RoundingMethod } from "./units/rounding.js";
+export {
+  type ConvertOptions,
+  type Unit,
+  type UnitQuantity,
+  type UnitRecord,
+  type UnitTable,
+  unitTable,
+} from "./units/table.js";

@@ -49,8 +49,20 @@ describe("bridge config", () => {
     assert.equal(e?.profile, "tmc");
     assert.deepEqual(e?.security, { mode: "None", policy: "None" });
     assert.equal(e?.machines[0]?.counters.max, 0xffff_ffffn);
+    assert.equal(e?.machines[0]?.counters.uom, "Units", "a machine counts in Units unless it says otherwise");
+    assert.equal(e?.machines[0]?.counters.rejectUom, undefined, "its rejects in the same unit");
     assert.equal(c.heartbeatMs, 5_000);
     assert.equal(c.trustUnknownServerCertificates, false);
+  });
+
+  test("a machine's counting unit is its own: cases out, single jars rejected; an empty unit is named", () => {
+    const c = parseBridgeConfig(withMachine({ counters: { uom: "Case of 12", rejectUom: "Units" } }));
+    assert.deepEqual(
+      [c.endpoints[0]?.machines[0]?.counters.uom, c.endpoints[0]?.machines[0]?.counters.rejectUom],
+      ["Case of 12", "Units"],
+    );
+    assert.equal(keyOf(withMachine({ counters: { uom: "" } })), "endpoints.0.machines.0.counters.uom");
+    assert.equal(keyOf(withMachine({ counters: { unit: "kg" } })), "endpoints.0.machines.0.counters.unit");
   });
 
   test("each mistake is named by its key", () => {

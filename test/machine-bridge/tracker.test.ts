@@ -146,6 +146,25 @@ describe("machine tracker", () => {
     assert.ok(out.every((e) => e.type === "mfg.machine.machine_state_changed.v1"));
   });
 
+  test("a report carries the machine's counting units: its good counter's, and its reject counter's when it has its own", () => {
+    const unit = (counters: MachineTrackerOptions["counters"]) => {
+      const m = tracker({ counters });
+      m.apply([r("order", "MO/1", 0), r("goodCounter", 0, 0), r("rejectCounter", 0, 0)]);
+      m.apply([r("goodCounter", 3, 100), r("rejectCounter", 2, 100)]);
+      const [e] = m.flushProduction();
+      const p = e?.payload as { goodQuantity: { uom: string }; rejectQuantity: { uom: string } };
+      return [p.goodQuantity.uom, p.rejectQuantity.uom];
+    };
+    assert.deepEqual(unit({ max: 999n, rolloverWindow: 0.1, uom: "Case of 12" }), [
+      "Case of 12",
+      "Case of 12",
+    ]);
+    assert.deepEqual(unit({ max: 999n, rolloverWindow: 0.1, uom: "Case of 12", rejectUom: "Units" }), [
+      "Case of 12",
+      "Units",
+    ]);
+  });
+
   test("counter deltas are reported with the order and lot that was running, and a reset never double counts", () => {
     const m = tracker();
     m.apply([r("order", "MO/1", 0), r("lot", "L1", 0), r("goodCounter", 100, 0), r("rejectCounter", 5, 0)]);

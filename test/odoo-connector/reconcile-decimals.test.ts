@@ -2,14 +2,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
-  divide,
+  divideMicros,
   formatMicros,
   microsOf,
   microsOfFloat,
-  mulDiv,
-  sum,
-  toNumber,
-} from "../../services/odoo-connector/src/reconcile/decimal.js";
+  microsToNumber,
+  mulDivMicros,
+  sumMicros,
+} from "../../streams/src/index.js";
 
 describe("reconcile decimals - exact quantities", () => {
   test("ten reports of 0.1 kg add up to exactly 1 kg (floats make 0.9999999999999999)", () => {
@@ -18,7 +18,7 @@ describe("reconcile decimals - exact quantities", () => {
       reports.reduce((s, q) => s + Number(q), 0),
       1,
     );
-    const total = sum(reports.map(microsOf));
+    const total = sumMicros(reports.map(microsOf));
     assert.equal(total, microsOf("1"));
     assert.equal(formatMicros(total), "1");
   });
@@ -27,7 +27,7 @@ describe("reconcile decimals - exact quantities", () => {
     const total = microsOf("0.1") + microsOf("0.2");
     assert.equal(formatMicros(total), "0.3");
     assert.equal(total - microsOf("0.3"), 0n);
-    assert.equal(toNumber(total), 0.3);
+    assert.equal(microsToNumber(total), 0.3);
   });
 
   test("Odoo's floats are rounded to micro-units once: its 0.1 + 0.2 equals the event's 0.3", () => {
@@ -39,12 +39,12 @@ describe("reconcile decimals - exact quantities", () => {
 
   test("a BoM line scaled to the order is exact to the micro-unit, halves rounded away from zero", () => {
     // 3 caps per 7 jars, 10 jars produced: 30 / 7 = 4.285714…
-    assert.equal(formatMicros(mulDiv(microsOf("3"), microsOf("10"), microsOf("7"))), "4.285714");
+    assert.equal(formatMicros(mulDivMicros(microsOf("3"), microsOf("10"), microsOf("7"))), "4.285714");
     // 0.333 kg per jar, 3 jars: exactly 0.999 kg.
-    assert.equal(formatMicros(mulDiv(microsOf("0.333"), microsOf("3"), microsOf("1"))), "0.999");
-    assert.equal(formatMicros(divide(microsOf("0.000001"), 2n)), "0.000001");
-    assert.equal(formatMicros(divide(microsOf("-0.000001"), 2n)), "-0.000001");
-    assert.equal(formatMicros(divide(microsOf("0.01"), 2n)), "0.005");
+    assert.equal(formatMicros(mulDivMicros(microsOf("0.333"), microsOf("3"), microsOf("1"))), "0.999");
+    assert.equal(formatMicros(divideMicros(microsOf("0.000001"), 2n)), "0.000001");
+    assert.equal(formatMicros(divideMicros(microsOf("-0.000001"), 2n)), "-0.000001");
+    assert.equal(formatMicros(divideMicros(microsOf("0.01"), 2n)), "0.005");
   });
 
   test("an event quantity with more than six decimal places is refused, not rounded", () => {

@@ -220,6 +220,42 @@ test("odoo reconcile - a report the connector dead-lettered will never be posted
   ]);
 });
 
+test("odoo reconcile - a machine counting Units on an order in Dozens, rejects in Dozens: compared in the order's unit, no drift; kg rejects are the dead letter naming both units", async (t) => {
+  const s = await setUp(t);
+  const [product] = await s.sim.env.search("product.product", [["default_code", "=", "FIN-SB20"]]);
+  const [dozens] = await s.sim.env.search("uom.uom", [["name", "=", "Dozens"]]);
+  const id = await s.sim.env.create("mrp.production", {
+    product_id: product,
+    product_qty: 5,
+    product_uom_id: dozens,
+  });
+  await s.sim.env.call("mrp.production", "action_confirm", [[id]]);
+  const [row] = await s.sim.env.read("mrp.production", [id], ["name"]);
+  const name = String(row?.["name"]);
+  const bridge = floorPublisher(s.nc, "machine-bridge", SITE);
+  const ids = [
+    await publishProductionReport(bridge, productionReport(SITE, name, 24)),
+    await publishProductionReport(bridge, {
+      ...productionReport(SITE, name, 6),
+      rejectQuantity: { value: "0.5", uom: "Dozens" },
+    }),
+  ];
+  const poison = await publishProductionReport(bridge, {
+    ...productionReport(SITE, name, 12),
+    rejectQuantity: { value: "1", uom: "kg" },
+  });
+  await postAll(t, s, ids, 1);
+  assert.equal(await producedOn(s.sim, id), 3, "24 + 6 Units and half a Dozen rejected: 3 Dozens");
+
+  const run = await reconcileCli(s, ["--since", "1h"]);
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  assert.deepEqual(run.stdout.trim().split("\n").slice(1), [
+    `  DRIFT   ${name}: counting point good 3.5, rejected 0.5; 2 reports in Odoo`,
+    `          dead_lettered: event ${poison} (line-1/m1) was dead-lettered (UOM_CATEGORY_MISMATCH) and is not in Odoo: fix the cause, then redrive it`,
+    "1 orders drift",
+  ]);
+});
+
 test("odoo reconcile - a quantity changed in Odoo after the posting: exit 1, the order named with both quantities", async (t) => {
   const s = await setUp(t);
   const { bracket, cabinet, ids } = await reportTwoOrders(s);

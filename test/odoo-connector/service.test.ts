@@ -243,6 +243,38 @@ for (const profile of [16, 17, 18, 19] as const) {
   });
 }
 
+// ---------------------------------------------------------------------------------------- units
+
+test("odoo run - a machine's Dozens are posted in the order's Units; a report with kg rejects is dead-lettered UOM_CATEGORY_MISMATCH naming both units", async (t) => {
+  const sim = await startOdoo(t, { profile: 17, db: "units" });
+  const { server, nc } = await startStreams(t);
+  const connector = await startConnector(t, sim, server, "units");
+  const mo = await newOrder(sim, "FIN-SB20", 50);
+  const bridge = floorPublisher(nc, "machine-bridge", "units");
+  const inDozens = productionReport("units", mo.name, 2);
+  await publishProductionReport(bridge, { ...inDozens, goodQuantity: { value: "2", uom: "Dozens" } });
+  const inKg = productionReport("units", mo.name, 5);
+  const poison = await publishProductionReport(bridge, {
+    ...inKg,
+    rejectQuantity: { value: "0.4", uom: "kg" },
+  });
+  const wait = {
+    timeoutMs: 15_000,
+    detail: () => `NATS errors: ${connector.natsErrors.join("; ") || "none"}`,
+  };
+  const [letter] = await until(
+    "the dead letter",
+    async () => {
+      const d = await deadLetters(nc, "MFG_PRODUCTION", REPORTED_DURABLE);
+      return d.length > 0 && d;
+    },
+    wait,
+  );
+  assert.deepEqual([letter?.ceId, letter?.code], [poison, "UOM_CATEGORY_MISMATCH"]);
+  assert.match(String(letter?.message), /cannot convert kg \(Weight\) to Units \(Unit\)/);
+  await until("2 Dozens in production as 24 Units", async () => (await producedOn(sim, mo.id)) === 24, wait);
+});
+
 // ---------------------------------------------------------------------------------------- outage
 
 test("odoo run - an Odoo outage while 20 reports are being posted: after recovery each is applied exactly once, nothing dead-lettered", async (t) => {

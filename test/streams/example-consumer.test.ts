@@ -20,7 +20,7 @@ const SITE = "plant1";
 const equipment = { site: SITE, area: null, line: "line1", cell: null, machine: "filler1" };
 const units = (value: string) => ({ value, uom: "Units" });
 
-test("the example consumer from the guide tracks order progress exactly once, and dead-letters a malformed report", async (t) => {
+test("the example consumer from the guide tracks order progress exactly once, converts a report counted in two units of one category, and dead-letters one in kg naming both units", async (t) => {
   const server = await startTestServer({}, t);
   const nc = await connectTo(server, {}, t);
   const jsm = await jetstreamManager(nc);
@@ -67,7 +67,7 @@ test("the example consumer from the guide tracks order progress exactly once, an
     },
     { site: SITE, key: order },
   );
-  const report = (good: string, reject: string, from: bigint, id?: string) =>
+  const report = (good: string, reject: string | { value: string; uom: string }, from: bigint, id?: string) =>
     publisher.publish(
       "mfg.production.production_reported.v1",
       {
@@ -75,7 +75,7 @@ test("the example consumer from the guide tracks order progress exactly once, an
         orderRef: order,
         lot: null,
         goodQuantity: units(good),
-        rejectQuantity: units(reject),
+        rejectQuantity: typeof reject === "string" ? units(reject) : reject,
         goodCounterFrom: from,
         goodCounterTo: from + 10n,
         rejectCounterFrom: 0n,
@@ -90,6 +90,8 @@ test("the example consumer from the guide tracks order progress exactly once, an
     );
   const first = await report("400.5", "3", 0n);
   await report("99.5", "1", 10n);
+  // Good jars counted in Units, rejects in Dozens: half a Dozen is 6 Units on the order.
+  await report("12", { value: "0.5", uom: "Dozens" }, 20n);
   // The same event replayed under a new stream sequence (as after an ops replay): applied once.
   const stored = await jsm.streams.getMessage("MFG_PRODUCTION", { seq: first.ack.seq });
   assert.ok(stored);
@@ -121,11 +123,12 @@ test("the example consumer from the guide tracks order progress exactly once, an
   const progress = await until("the order's progress", async () => {
     const e = await kv.get("WH/MO/00042");
     const p = e?.json<OrderProgress>();
-    return p && p.good === "500.000000" ? p : undefined;
+    return p && p.good === "512.000000" ? p : undefined;
   });
   assert.equal(progress.planned, "1000.000000");
-  assert.equal(progress.reject, "4.000000");
-  assert.equal(progress.applied.length, 3);
+  assert.equal(progress.reject, "10.000000");
+  assert.equal(progress.uom, "Units");
+  assert.equal(progress.applied.length, 4);
 
   const dlq = await until("the dead letter", async () => {
     const m = await jsm.streams
@@ -134,11 +137,12 @@ test("the example consumer from the guide tracks order progress exactly once, an
     return m ?? undefined;
   });
   const letter = readDeadLetter(dlq);
-  assert.equal(letter.code, "UOM_MISMATCH");
+  assert.equal(letter.code, "UOM_CATEGORY_MISMATCH");
+  assert.match(letter.message ?? "", /cannot convert kg \(Weight\) to Units \(Unit\)/);
   assert.equal(letter.sequence, malformed.ack.seq);
   assert.equal(letter.headers.get("ce-id"), malformed.envelope.id);
 
   const metrics = await (await fetch(`${service.url}/metrics`)).text();
-  assert.match(metrics, /threadline_dead_lettered_total\{[^}]*reason="UOM_MISMATCH"[^}]*\} 1/);
+  assert.match(metrics, /threadline_dead_lettered_total\{[^}]*reason="UOM_CATEGORY_MISMATCH"[^}]*\} 1/);
   await service.stop();
 });

@@ -376,7 +376,7 @@ describe("least-privilege NATS permissions per service", () => {
           .catch(() => undefined)) ?? undefined,
     );
     const letter = readDeadLetter(dlq);
-    assert.equal(letter.code, "UOM_MISMATCH");
+    assert.equal(letter.code, "UOM_CATEGORY_MISMATCH");
     assert.equal(letter.sequence, poison.ack.seq);
     // The registry was read through every path the SDK uses (get + the subject listing): no violation.
     assert.deepEqual(violations, [], "the generated permissions cover everything the service did");

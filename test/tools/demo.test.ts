@@ -4,7 +4,7 @@ import { Catalog } from "../../contracts/src/catalog.js";
 import { runDemo } from "../../tools/demo/demo.js";
 import { startTestServer } from "../harness/nats.js";
 
-test("the demo registers the contracts, publishes a production run once, reads it back, a service tracks it and dead-letters a bad report, the bridged plant matches its ground truth, and Odoo's orders come in as events while the counts go back without drift", async (t) => {
+test("the demo registers the contracts, publishes a production run once, reads it back, a service tracks it, converting a report in two units and dead-lettering one in kg, the bridged plant matches its ground truth, and Odoo's orders come in as events while the counts go back without drift", async (t) => {
   const server = await startTestServer({}, t);
   const lines: string[] = [];
   // --hold: after the scenario everything keeps running, and the demo says where each part is.
@@ -38,8 +38,12 @@ test("the demo registers the contracts, publishes a production run once, reads i
   assert.match(text, /duplicate=true/);
   assert.equal(lines.filter((l) => l.includes("(schema v1)")).length, 4);
   assert.match(text, /filler1 EXECUTE -> HELD \(JAM: Jar jam at capper\)/);
-  assert.match(text, /WH\/MO\/00042: planned 1200 Units, good 480, reject 6 \(2 events applied once each\)/);
-  assert.match(text, /dead-lettered to MFG_DLQ: UOM_MISMATCH/);
+  // 480 + 20 jars; 6 rejected in Units and half a Dozen in Dozens: 12 Units.
+  assert.match(text, /WH\/MO\/00042: planned 1200 Units, good 500, reject 12 \(3 events applied once each\)/);
+  assert.match(
+    text,
+    /dead-lettered to MFG_DLQ: UOM_CATEGORY_MISMATCH — cannot convert kg \(Weight\) to Units \(Unit\)/,
+  );
   // The shop floor: every simulated machine seen by the bridge, and its totals equal the simulator's.
   assert.match(text, /plant simulator: OPC UA server opc\.tcp:\/\/127\.0\.0\.1:\d+, 6 machines/);
   assert.equal(lines.filter((l) => / UNDEFINED -> EXECUTE$/.test(l)).length, 6);

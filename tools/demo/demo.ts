@@ -238,32 +238,37 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       LOG_LEVEL: "silent",
     });
     try {
-      // A report whose good and reject counts use different units: the service refuses it for good.
-      const bad = await publisher.publish(
-        "mfg.production.production_reported.v1",
-        {
-          equipment,
-          orderRef: order,
-          lot: null,
-          goodQuantity: units("20"),
-          rejectQuantity: kg("0.4"),
-          goodCounterFrom: 10_480n,
-          goodCounterTo: 10_500n,
-          rejectCounterFrom: 206n,
-          rejectCounterTo: 207n,
-          periodStartAt: at(900),
-          reportedAt: at(960),
-          countingPoint: true,
-          rejectedComponent: null,
-          running: [],
-        },
-        { site: SITE, line: LINE, machine: MACHINE, key: order },
-      );
+      // Two reports whose good and reject counts use different units. Jars in Units and rejects in
+      // Dozens convert exactly (the SDK's unit table: half a Dozen is 6 Units); rejects weighed in kg
+      // cannot become Units, and the service refuses that report for good, naming both units.
+      const mixed = (seconds: number, reject: { value: string; uom: string }, counter: bigint) =>
+        publisher.publish(
+          "mfg.production.production_reported.v1",
+          {
+            equipment,
+            orderRef: order,
+            lot: null,
+            goodQuantity: units("20"),
+            rejectQuantity: reject,
+            goodCounterFrom: counter,
+            goodCounterTo: counter + 20n,
+            rejectCounterFrom: 206n,
+            rejectCounterTo: 212n,
+            periodStartAt: at(seconds - 60),
+            reportedAt: at(seconds),
+            countingPoint: true,
+            rejectedComponent: null,
+            running: [],
+          },
+          { site: SITE, line: LINE, machine: MACHINE, key: order },
+        );
+      await mixed(960, { value: "0.5", uom: "Dozens" }, 10_480n);
+      const bad = await mixed(1020, kg("0.4"), 10_500n);
       const kv = await new Kvm(nc).open(ORDER_PROGRESS_BUCKET);
       const deadline = Date.now() + 15_000;
       let progress: OrderProgress | undefined;
       let dead: StoredMsg | null = null;
-      while (Date.now() < deadline && (!progress?.good || progress.good === "0" || !dead)) {
+      while (Date.now() < deadline && ((progress?.applied.length ?? 0) < 3 || !dead)) {
         progress = (await kv.get(orderKey(order)))?.json<OrderProgress>();
         dead = await jsm.streams
           .getMessage(DLQ_STREAM, { last_by_subj: dlqSubject("MFG_PRODUCTION", "order-progress") })

@@ -166,8 +166,18 @@ export const MachineMapping = z
          * otherwise a reset (counting restarts from 0). @default 0.1
          */
         rolloverWindow: z.number().gt(0).lt(1).default(0.1),
-        /** Unit of measure of the quantities. @default "Units" */
+        /**
+         * The machine's counting unit: the name of an Odoo unit of measure (`uom.uom`), e.g. `Units`,
+         * `Dozens`, `Case of 12`, `kg`. Reports carry it; the Odoo connector converts their quantities
+         * to the order's unit on posting (same category only: a unit of another category, or one Odoo
+         * does not know, is dead-lettered as UOM_CATEGORY_MISMATCH / UOM_UNKNOWN). @default "Units"
+         */
         uom: z.string().min(1).default("Units"),
+        /**
+         * The reject counter's unit when it counts in another unit than the good counter (a case
+         * packer counting cases out and single jars rejected). @default the good counter's `uom`
+         */
+        rejectUom: z.string().min(1).optional(),
       })
       .strict()
       .default({ max: 0xffff_ffffn, rolloverWindow: 0.1, uom: "Units" }),

@@ -135,7 +135,8 @@ export interface MachineTrackerOptions {
   states: StateTable;
   /** Mode number → mode. */
   modes: ReadonlyMap<number, PackMlMode>;
-  counters: CounterSpec & { uom: string };
+  /** Counter limits and the counting units (`rejectUom` defaults to `uom`). */
+  counters: CounterSpec & { uom: string; rejectUom?: string | undefined };
   /** Which counters are mapped (an unmapped one reads as 0). */
   hasGoodCounter: boolean;
   hasRejectCounter: boolean;
@@ -392,13 +393,13 @@ export class MachineTracker {
     const periodStartAt = this.#periodStart ?? reportedAt;
     const running = this.#takeRunning(periodStartAt, reportedAt);
     if (!counted && running.length === 0) return [];
-    const { uom } = this.options.counters;
+    const { uom, rejectUom = uom } = this.options.counters;
     const payload: EventPayloads["mfg.production.production_reported.v1"] = {
       equipment: this.options.equipment,
       orderRef: this.#order,
       lot: this.#lot,
       goodQuantity: { value: formatDecimal(g.pending * 1_000_000n, 6), uom },
-      rejectQuantity: { value: formatDecimal(r.pending * 1_000_000n, 6), uom },
+      rejectQuantity: { value: formatDecimal(r.pending * 1_000_000n, 6), uom: rejectUom },
       goodCounterFrom: asLong(g.reported),
       goodCounterTo: asLong(g.current),
       rejectCounterFrom: asLong(r.reported),

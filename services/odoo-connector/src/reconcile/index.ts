@@ -26,14 +26,25 @@ import { rename, rm, writeFile } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import type { EventCodec } from "../../../../contracts/src/index.js";
-import { type Logger, silentLogger } from "../../../../streams/src/index.js";
+import {
+  absMicros,
+  formatMicros,
+  isRetryable,
+  type Logger,
+  type Micros,
+  microsOf,
+  microsOfFloat,
+  microsToNumber,
+  silentLogger,
+  sumMicros,
+} from "../../../../streams/src/index.js";
 import { EquipmentMap } from "../equipment.js";
 import { odooFields } from "../fields.js";
 import { reconcileMetrics } from "../metrics.js";
 import type { OdooClient } from "../odoo/client.js";
+import { inUnit } from "../outbound/production/quantities.js";
 import { familyKey } from "../outbound/production/report.js";
 import { OdooSetup, type PostingContext } from "../outbound/steps.js";
-import { abs, formatMicros, type Micros, microsOf, microsOfFloat, sum, toNumber } from "./decimal.js";
 import { type EventLog, type LoggedReport, readEventLog } from "./log.js";
 import { type FamilyFacts, type MemberFacts, type OdooFacts, readOdoo } from "./odoo.js";
 
@@ -147,7 +158,10 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     [...byFamily.keys()],
     reports.map((r) => r.id),
   );
-  const orders = [...byFamily.entries()]
+  const converted = new Map<string, LoggedReport[]>();
+  for (const [ref, rs] of byFamily)
+    converted.set(ref, await inOrderUnit(ctx, rs, facts.families.get(ref)?.members[0]?.uom ?? false));
+  const orders = [...converted.entries()]
     .map(([ref, rs]) => reconcileFamily(ref, rs, log, facts, facts.families.get(ref)))
     .sort((a, b) => a.orderRef.localeCompare(b.orderRef));
   return {
@@ -157,6 +171,41 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     orders,
     drifting: orders.filter((o) => o.findings.length > 0),
   };
+}
+
+/**
+ * The counting point's reports in the order's unit, converted as the posting converted them
+ * (outbound/production/quantities.ts), so a report counted in Units compares with an order in
+ * Dozens without drift. A quantity whose unit does not convert (kg for Units) never reached Odoo — its
+ * report was dead-lettered, and is reported as such — so it counts as nothing in the order's unit. The
+ * family's members share the order's unit (a backorder copies it).
+ */
+async function inOrderUnit(
+  ctx: PostingContext,
+  reports: readonly LoggedReport[],
+  uom: number | false,
+): Promise<LoggedReport[]> {
+  if (uom === false) return [...reports];
+  const convert = async (value: Micros, unit: string): Promise<[Micros, string]> => {
+    try {
+      const q = await inUnit(ctx, { value: formatMicros(value), uom: unit }, uom);
+      return [microsOf(q.value), q.uom];
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      return [0n, unit];
+    }
+  };
+  const out: LoggedReport[] = [];
+  for (const r of reports) {
+    if (!r.countingPoint) {
+      out.push(r);
+      continue;
+    }
+    const [good, goodUom] = await convert(r.good, r.goodUom);
+    const [reject, rejectUom] = await convert(r.reject, r.rejectUom);
+    out.push({ ...r, good, reject, goodUom, rejectUom });
+  }
+  return out;
 }
 
 function reconcileFamily(
@@ -240,8 +289,8 @@ function reconcileFamily(
   return {
     orderRef: ref,
     counted: {
-      good: formatMicros(sum(counting.map((r) => r.good))),
-      reject: formatMicros(sum(counting.map((r) => r.reject))),
+      good: formatMicros(sumMicros(counting.map((r) => r.good))),
+      reject: formatMicros(sumMicros(counting.map((r) => r.reject))),
     },
     posted,
     waiting,
@@ -260,17 +309,17 @@ function checkMember(
 ): Micros {
   // A serial product's units each have a record on their own order; the report's record sums them.
   const quantities = ours.filter((p) => p.countingPoint && p.details["serialUnits"] === undefined);
-  const counted = sum(quantities.map((p) => microsOfFloat(p.good) + microsOfFloat(p.reject)));
+  const counted = sumMicros(quantities.map((p) => microsOfFloat(p.good) + microsOfFloat(p.reject)));
   const drift = m.produced - counted;
   if (drift !== 0n)
     findings.push({
       kind: "output",
       order: m.name,
-      message: `Odoo holds ${formatMicros(m.produced)} produced on ${m.name}, the counting point's postings add up to ${formatMicros(counted)} (${drift > 0n ? "more" : "less"} in Odoo by ${formatMicros(abs(drift))}: upstream counts booked as finished goods, or a quantity changed in Odoo)`,
+      message: `Odoo holds ${formatMicros(m.produced)} produced on ${m.name}, the counting point's postings add up to ${formatMicros(counted)} (${drift > 0n ? "more" : "less"} in Odoo by ${formatMicros(absMicros(drift))}: upstream counts booked as finished goods, or a quantity changed in Odoo)`,
     });
   if (m.produced > 0n)
     for (const c of m.components) {
-      if (abs(c.consumed - c.expected) <= c.tolerance) continue;
+      if (absMicros(c.consumed - c.expected) <= c.tolerance) continue;
       findings.push({
         kind: "components",
         order: m.name,
@@ -278,7 +327,7 @@ function checkMember(
       });
     }
   if (m.state === "done" && m.productId !== false) {
-    const rejects = sum(quantities.map((p) => microsOfFloat(p.reject)));
+    const rejects = sumMicros(quantities.map((p) => microsOfFloat(p.reject)));
     const scrapped = m.scrapped.get(m.productId) ?? 0n;
     if (scrapped !== rejects)
       findings.push({
@@ -355,7 +404,8 @@ export async function writeDriftMetrics(report: ReconcileReport, file: string): 
 export function recordDrift(report: ReconcileReport, registry: Registry): void {
   const g = reconcileMetrics(registry);
   g.drift.reset();
-  for (const o of report.orders) g.drift.set({ order_ref: o.orderRef }, toNumber(microsOf(o.outputDrift)));
+  for (const o of report.orders)
+    g.drift.set({ order_ref: o.orderRef }, microsToNumber(microsOf(o.outputDrift)));
   for (const kind of FINDING_KINDS)
     g.findings.set(
       { kind },

@@ -12,12 +12,13 @@ import {
   CE,
   DLQ_STREAM,
   dlqSubject,
+  type Micros,
+  microsOf,
   readDeadLetter,
   readEvents,
   readStream,
 } from "../../../../streams/src/index.js";
 import { CONNECTOR_DURABLES } from "../manifest.js";
-import { type Micros, microsOf } from "./decimal.js";
 
 const REPORTED = "mfg.production.production_reported.v1";
 const POSTED = "mfg.production.production_posted.v1";
@@ -33,8 +34,11 @@ export interface LoggedReport {
   readonly machine: string;
   readonly line: string | null;
   readonly countingPoint: boolean;
+  /** In `uom`: the machine's unit as reported; the order's once reconcile() converted it. */
   readonly good: Micros;
   readonly reject: Micros;
+  readonly goodUom: string;
+  readonly rejectUom: string;
   readonly rejectedComponent: string | null;
   readonly runningMinutes: number;
   readonly reportedAt: Date;
@@ -102,6 +106,8 @@ export async function readEventLog(o: LogOptions): Promise<EventLog> {
         countingPoint: r.countingPoint,
         good: microsOf(r.goodQuantity.value),
         reject: microsOf(r.rejectQuantity.value),
+        goodUom: r.goodQuantity.uom,
+        rejectUom: r.rejectQuantity.uom,
         rejectedComponent: r.rejectedComponent,
         runningMinutes: runningMinutes(r),
         reportedAt: r.reportedAt,

@@ -5,17 +5,29 @@
  * which members were closed by a run end. Reads only.
  */
 
+import {
+  divideMicros,
+  formatMicros,
+  type Micros,
+  microsOf,
+  microsOfFloat,
+  mulDivMicros,
+  ONE_MICROS,
+} from "../../../../streams/src/index.js";
 import { notScrap } from "../outbound/production/components.js";
 import { type Family, orderFamily } from "../outbound/production/family.js";
 import { type PostingRecord, postingsOf, postingsOn } from "../outbound/production/postings.js";
+import { inUnit } from "../outbound/production/quantities.js";
 import { m2oId, type PostingContext, type Row } from "../outbound/steps.js";
-import { divide, type Micros, microsOf, microsOfFloat, mulDiv, ONE } from "./decimal.js";
+import { unitsOf } from "../units.js";
 
 export interface MemberFacts {
   readonly id: number;
   readonly name: string;
   readonly state: string;
   readonly productId: number | false;
+  /** Its unit (`product_uom_id`): produced quantities and the counting point's postings are in it. */
+  readonly uom: number | false;
   /** Done: qty_produced; open: qty_producing. */
   readonly produced: Micros;
   /** Posting records on it (all of them, whatever the window). */
@@ -97,12 +109,27 @@ async function memberFacts(
     name: String(row["name"]),
     state,
     productId: m2oId(row["product_id"]),
+    uom: m2oId(row["product_uom_id"]),
     produced,
     postings,
     components,
     scrapped,
     workorders,
   };
+}
+
+/** `produced` of the order's unit in the BoM's unit (itself when either is unknown or they are one). */
+async function inBomUnit(
+  ctx: PostingContext,
+  produced: Micros,
+  orderUom: unknown,
+  bomUom: unknown,
+): Promise<Micros> {
+  const from = m2oId(orderUom);
+  if (from === false || m2oId(bomUom) === false || from === m2oId(bomUom)) return produced;
+  const name = await unitsOf(ctx).nameOf(from);
+  if (name === undefined) return produced;
+  return microsOf((await inUnit(ctx, { value: formatMicros(produced), uom: name }, bomUom)).value);
 }
 
 /**
@@ -142,11 +169,15 @@ async function componentFacts(
   const expected = new Map<number, Micros>();
   const rounding = new Map<number, Micros>();
   if (bomId !== false) {
-    const [bom] = await ctx.odoo.read("mrp.bom", [bomId], ["product_qty"]);
+    const [bom] = await ctx.odoo.read("mrp.bom", [bomId], ["product_qty", "product_uom_id"]);
+    // The output in the BoM's unit, as Odoo scales the components (mrp_production.py
+    // `_get_moves_raw_values`: `product_uom_id._compute_quantity(product_qty, bom_id.product_uom_id)`):
+    // 3 Dozens of a BoM per Unit need the components of 36.
+    const output = await inBomUnit(ctx, produced, row["product_uom_id"], bom?.["product_uom_id"]);
     const lines = await ctx.odoo.searchRead("mrp.bom.line", [["bom_id", "=", bomId]], {
       fields: ["product_id", "product_qty", "product_uom_id"],
     });
-    const bomQty = microsOfFloat(bom?.["product_qty"] ?? 1) || ONE;
+    const bomQty = microsOfFloat(bom?.["product_qty"] ?? 1) || ONE_MICROS;
     const uoms = [
       ...new Set(lines.map((l) => m2oId(l["product_uom_id"])).filter((u) => u !== false)),
     ] as number[];
@@ -160,7 +191,7 @@ async function componentFacts(
       const product = m2oId(l["product_id"]);
       if (product === false) continue;
       // The line's quantity scaled from the BoM's output to the order's: exact, rounded to a micro-unit.
-      const forOrder = mulDiv(microsOfFloat(l["product_qty"]), produced, bomQty);
+      const forOrder = mulDivMicros(microsOfFloat(l["product_qty"]), output, bomQty);
       expected.set(product, (expected.get(product) ?? 0n) + forOrder);
       rounding.set(product, roundingOf.get(m2oId(l["product_uom_id"]) as number) ?? DEFAULT_ROUNDING);
     }
@@ -181,7 +212,7 @@ async function componentFacts(
     code: codes.get(p) ?? null,
     consumed: consumed.get(p) ?? 0n,
     expected: expected.get(p) ?? 0n,
-    tolerance: divide(rounding.get(p) ?? DEFAULT_ROUNDING, 2n),
+    tolerance: divideMicros(rounding.get(p) ?? DEFAULT_ROUNDING, 2n),
   }));
 }
 

@@ -51,6 +51,7 @@ import {
   setQuantityDone,
 } from "./stock-move.js";
 import { reserveMoves, round } from "./stock-quant.js";
+import { computeQuantity } from "./uom.js";
 
 const float = (v: unknown) => (typeof v === "number" ? v : 0);
 const isZero = (v: number) => Math.abs(v) < 0.005; // product UoM rounding 0.01
@@ -172,11 +173,17 @@ export function consumptionIssues(env: Env, ids: number[]): ConsumptionIssue[] {
     const lines = env.get("mrp.bom", bom, "bom_line_ids") as number[];
     if (!lines.length) continue;
     const bomQty = float(env.get("mrp.bom", bom, "product_qty")) || 1;
+    // The order's quantity in the BoM's unit (`product_uom_id._compute_quantity(..., bom_id.product_uom_id)`).
+    const orderQty = computeQuantity(
+      env,
+      float(row["product_qty"]),
+      row["product_uom_id"],
+      env.get("mrp.bom", bom, "product_uom_id"),
+    );
     const expected = new Map<number, number>();
     for (const l of lines) {
       const product = env.get("mrp.bom.line", l, "product_id") as number;
-      const perOrder =
-        (float(env.get("mrp.bom.line", l, "product_qty")) * float(row["product_qty"])) / bomQty;
+      const perOrder = (float(env.get("mrp.bom.line", l, "product_qty")) * orderQty) / bomQty;
       expected.set(
         product,
         (expected.get(product) ?? 0) + (perOrder * float(row["qty_producing"])) / float(row["product_qty"]),

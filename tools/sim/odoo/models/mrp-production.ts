@@ -17,6 +17,7 @@ import { sqlCheck } from "./mrp-bom.js";
 import { cancelWorkorders, createWorkorders } from "./mrp-workorder.js";
 import { cancelMoves, isPicked, lineIds, moveDoneQty, setQuantityDone } from "./stock-move.js";
 import { reserveMoves, round } from "./stock-quant.js";
+import { computeQuantity } from "./uom.js";
 
 const float = (v: unknown) => (typeof v === "number" ? v : 0);
 
@@ -100,6 +101,14 @@ export function explode(env: Env, id: number): void {
   const p = env.profile;
   if (bomId && raws(env, id).length === 0) {
     const bomQty = float(env.get("mrp.bom", bomId, "product_qty")) || 1;
+    // The order's quantity in the BoM's unit (an order in Dozens of a BoM per Unit needs 12× the
+    // components): `product_uom_id._compute_quantity(product_qty, bom_id.product_uom_id)`.
+    const orderQty = computeQuantity(
+      env,
+      float(row["product_qty"]),
+      row["product_uom_id"],
+      env.get("mrp.bom", bomId, "product_uom_id"),
+    );
     for (const line of env.get("mrp.bom", bomId, "bom_line_ids") as number[]) {
       const l = env.row("mrp.bom.line", line);
       const product = l["product_id"] as number;
@@ -107,7 +116,7 @@ export function explode(env: Env, id: number): void {
         "stock.move",
         moveBase({
           product_id: product,
-          product_uom_qty: round((float(l["product_qty"]) * float(row["product_qty"])) / bomQty),
+          product_uom_qty: round((float(l["product_qty"]) * orderQty) / bomQty),
           product_uom: l["product_uom_id"] || env.get("product.product", product, "uom_id"),
           location_id: row["location_src_id"],
           location_dest_id: prodLoc,

@@ -18,6 +18,7 @@ import {
   unreserveMoves,
   updateQuant,
 } from "./stock-quant.js";
+import { inProductUom } from "./uom.js";
 
 const float = (v: unknown) => (typeof v === "number" ? v : 0);
 
@@ -255,8 +256,15 @@ export function actionDone(env: Env, moveIds: number[], opts: DoneOptions = {}):
       }
       const product = line["product_id"] as number;
       const lot = (line["lot_id"] as number) || false;
-      updateQuant(env, product, line["location_id"] as number, lot, -qty);
-      updateQuant(env, product, line["location_dest_id"] as number, lot, qty);
+      // Stock is kept in the product's unit (`quantity_product_uom`): 2 Dozens done are 24 Units on hand.
+      const stock = inProductUom(
+        env,
+        qty,
+        line["product_uom_id"] || env.get("stock.move", id, "product_uom"),
+        product,
+      );
+      updateQuant(env, product, line["location_id"] as number, lot, -stock);
+      updateQuant(env, product, line["location_dest_id"] as number, lot, stock);
       touched.push([product, line["location_dest_id"] as number, lot]);
       env.setRaw("stock.move.line", l, {
         state: "done",

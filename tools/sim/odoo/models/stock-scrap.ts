@@ -24,6 +24,7 @@ import type { Env, ModelSpec, Vals } from "../orm.js";
 import type { Profile } from "../profiles.js";
 import { actionDone } from "./stock-move.js";
 import { isStorable, onHand, round } from "./stock-quant.js";
+import { computeQuantity } from "./uom.js";
 
 const float = (v: unknown) => (typeof v === "number" ? v : 0);
 
@@ -71,7 +72,17 @@ function enoughOnHand(env: Env, scrapId: number): boolean {
     children: env.profile.version === 17,
     lot: (s["lot_id"] as number) || false,
   });
-  return available >= float(s["scrap_qty"]) - 1e-9;
+  // `scrap_qty` in the scrap's unit, stock in the product's: `product_uom_id._compute_quantity(scrap_qty, product_id.uom_id)`.
+  return (
+    available >=
+    computeQuantity(
+      env,
+      float(s["scrap_qty"]),
+      s["product_uom_id"],
+      env.get("product.product", product, "uom_id"),
+    ) -
+      1e-9
+  );
 }
 
 function insufficientQtyAction(env: Env, scrapId: number): Vals {

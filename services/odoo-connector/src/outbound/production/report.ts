@@ -21,7 +21,7 @@
  * it and finishes a pending one, each step checked on its own; reconciliation names a pending record
  * of a posted event (an Odoo restored from a backup taken between the steps) so it is replayed.
  */
-import type { ProductionPosted, ProductionReported } from "../../../../../contracts/src/index.js";
+import type { ProductionPosted, ProductionReported, Quantity } from "../../../../../contracts/src/index.js";
 import { PermanentError } from "../../../../../streams/src/index.js";
 import { OutboundErrorCode } from "../errors.js";
 import {
@@ -51,6 +51,7 @@ import {
   workOrderAt,
 } from "./family.js";
 import { completePosting, findPosting, type PostingRecord, postingCommand } from "./postings.js";
+import { addToOdoo, inUnit, odooNumber } from "./quantities.js";
 import { validateScrap } from "./scrap.js";
 import { postSerialUnits } from "./serial.js";
 
@@ -81,12 +82,13 @@ export async function postProductionReported(
   const r = event.value;
   if (r.orderRef === null)
     return { outcome: "skipped", reason: "no production order was active", records: [] };
+  // In the machine's unit: enough to know whether there is anything for Odoo (converted below).
   const good = quantityOf(r.goodQuantity.value);
   const reject = quantityOf(r.rejectQuantity.value);
   const running = r.running.filter((p) => p.endedAt > p.startedAt);
-  const produced = r.countingPoint ? good + reject : 0;
+  const counted = r.countingPoint && good + reject > 0;
   const componentScrap = !r.countingPoint && r.rejectedComponent !== null && reject > 0;
-  if (produced <= 0 && running.length === 0 && !componentScrap)
+  if (!counted && running.length === 0 && !componentScrap)
     return {
       outcome: "skipped",
       reason: "nothing for Odoo: no output, running time or component scrap",
@@ -97,6 +99,7 @@ export async function postProductionReported(
     const found = await findPosting(ctx, event.id);
     let member: FamilyMember;
     let units: OdooRecord[] = [];
+    let quantities: OrderQuantities;
     if (found) {
       const byId = family.members.find((m) => m.id === found.productionId);
       if (!byId)
@@ -105,6 +108,8 @@ export async function postProductionReported(
           `event ${event.id} is recorded on manufacturing order ${String(found.productionId)}, which is not in ${r.orderRef}'s family any more`,
         );
       member = byId;
+      quantities = await orderQuantities(ctx, member, r);
+      const produced = quantities.produced;
       // Its later steps are done unless the record says otherwise (a crash between them, or an Odoo
       // restored from a backup taken between them): then they are finished now.
       if (found.pending && OPEN_STATES.has(member.state)) {
@@ -114,7 +119,11 @@ export async function postProductionReported(
       }
       await completePosting(ctx, found);
     } else {
-      member = memberFor(family, r, produced > 0 || componentScrap);
+      member = memberFor(family, r, counted || componentScrap);
+      quantities = await orderQuantities(ctx, member, r);
+      const { produced } = quantities;
+      const good = odooNumber(quantities.good);
+      const reject = odooNumber(quantities.reject);
       if (produced > 0 && (await trackingOf(ctx, member)) === "serial") {
         // Each unit on its own order with its own serial; then the event's own record (its time,
         // and the proof that every unit is done) on the order that is open after them.
@@ -133,13 +142,13 @@ export async function postProductionReported(
       }
     }
     const records: OdooRecord[] = [...units, { model: "mrp.production", id: member.id, name: member.name }];
-    if (componentScrap) records.push(await postComponentScrap(ctx, event, member, reject));
+    if (componentScrap) records.push(await postComponentScrap(ctx, event, member));
     const after = await readOrder(ctx, member.id);
     return {
       outcome: found ? "already_applied" : "applied",
       records,
-      posted: posted(event, member, after, componentScrap),
-      ...(produced > 0 && plannedReached(after)
+      posted: posted(event, member, after, quantities, componentScrap),
+      ...(quantities.produced > 0 && plannedReached(after)
         ? { plannedReached: { productionId: member.id, name: member.name } }
         : {}),
     };
@@ -159,6 +168,30 @@ function memberFor(
     if (done) return done;
     throw err;
   }
+}
+
+/**
+ * The counting point's good and rejects in the order's unit (quantities.ts), and what they add to its
+ * `qty_producing`. Other machines' counts are not the order's output: they stay in the machine's unit
+ * (their record says what the machine counted; a component scrap converts on its own).
+ */
+interface OrderQuantities {
+  readonly good: Quantity;
+  readonly reject: Quantity;
+  /** Good + rejected in the order's unit for the counting point, else 0. */
+  readonly produced: number;
+}
+
+async function orderQuantities(
+  ctx: PostingContext,
+  member: FamilyMember,
+  r: ProductionReported,
+): Promise<OrderQuantities> {
+  if (!r.countingPoint) return { good: r.goodQuantity, reject: r.rejectQuantity, produced: 0 };
+  const unit = member.row["product_uom_id"];
+  const good = await inUnit(ctx, r.goodQuantity, unit);
+  const reject = await inUnit(ctx, r.rejectQuantity, unit);
+  return { good, reject, produced: addToOdoo(odooNumber(good), odooNumber(reject)) };
 }
 
 interface Amounts {
@@ -229,7 +262,7 @@ async function apply(
   );
   // Odoo takes the quantity, not an increment: read it just before the write, and let a write that
   // failed go back to the consumer (which reads again) rather than the client sending it later.
-  const newQty = amounts.produced > 0 ? (await producingNow(ctx, member.id)) + amounts.produced : 0;
+  const newQty = amounts.produced > 0 ? addToOdoo(await producingNow(ctx, member.id), amounts.produced) : 0;
   const options = { retry: amounts.produced <= 0 };
   if (wo) {
     const vals: Row = { [POSTINGS]: [record] };
@@ -392,10 +425,10 @@ async function postComponentScrap(
   ctx: PostingContext,
   event: PostingEvent<ProductionReported>,
   member: FamilyMember,
-  quantity: number,
 ): Promise<OdooRecord> {
   const marker = `${event.id}:scrap`;
   const code = event.value.rejectedComponent as string;
+  let quantity = event.value.rejectQuantity;
   let [scrap] = await markedRecords(ctx, "stock.scrap", marker, SCRAP_FIELDS);
   if (!scrap) {
     const [product] = await ctx.odoo.searchRead("product.product", [["default_code", "=", code]], {
@@ -407,9 +440,11 @@ async function postComponentScrap(
         OutboundErrorCode.ProductNotFound,
         `Odoo has no product with internal reference ${code}, which the bridge names as the component ${event.value.equipment.machine} rejects`,
       );
+    // The machine's rejects in the component's own unit (its scrap is counted in it).
+    quantity = await inUnit(ctx, quantity, product["uom_id"]);
     const vals: Row = {
       product_id: product["id"],
-      scrap_qty: quantity,
+      scrap_qty: odooNumber(quantity),
       production_id: member.id,
       location_id: m2oId(member.row["location_src_id"]),
       origin: member.name,
@@ -429,7 +464,7 @@ async function postComponentScrap(
     await validateScrap(
       ctx,
       id,
-      `${quantity} of ${code} rejected by ${event.value.equipment.machine} on ${member.name}`,
+      `${Number(quantity.value)} ${quantity.uom} of ${code} rejected by ${event.value.equipment.machine} on ${member.name}`,
     );
   }
   return { model: "stock.scrap", id, name: typeof scrap?.["name"] === "string" ? scrap["name"] : null };
@@ -472,10 +507,12 @@ function plannedReached(order: Row): boolean {
   );
 }
 
+/** Posted quantities: the counting point's in the order's unit, as Odoo holds them. */
 function posted(
   event: PostingEvent<ProductionReported>,
   member: FamilyMember,
   order: Row,
+  q: OrderQuantities,
   componentScrap: boolean,
 ): ProductionPosted {
   const r = event.value;
@@ -485,8 +522,8 @@ function posted(
     orderRef: r.orderRef as string,
     odooOrderId: BigInt(member.id),
     lot: m2oName(order["lot_producing_id"]) ?? r.lot,
-    postedGoodQuantity: r.countingPoint ? r.goodQuantity : zero(r.goodQuantity.uom),
-    postedRejectQuantity: r.countingPoint || componentScrap ? r.rejectQuantity : zero(r.rejectQuantity.uom),
+    postedGoodQuantity: r.countingPoint ? q.good : zero(r.goodQuantity.uom),
+    postedRejectQuantity: r.countingPoint || componentScrap ? q.reject : zero(r.rejectQuantity.uom),
     odooRecords: [{ model: "mrp.production", id: BigInt(member.id), name: member.name }],
     postedAt: new Date(),
   };

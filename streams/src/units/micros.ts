@@ -1,11 +1,11 @@
 /**
- * Reconciliation's quantities, exactly: integers of micro-units, the contracts' decimal scale (event
+ * Quantities as exact sums: integers of micro-units, the contracts' decimal scale (event
  * quantities are Avro decimals of scale 6, read as strings such as "12.500000"; see
  * contracts/src/avro.ts, whose parser and printer this module uses). Every sum, difference and
  * BoM ratio of quantities in reconciliation is bigint arithmetic here; Odoo's floats are rounded to
  * micro-units once, where they are read. Ten reports of 0.1 kg add up to 1 kg, not 0.9999999999999999.
  */
-import { formatDecimal, parseDecimal } from "../../../../contracts/src/index.js";
+import { formatDecimal, parseDecimal } from "../../../contracts/src/index.js";
 
 export type Micros = bigint;
 
@@ -14,7 +14,7 @@ const SCALE = 6;
 /** Digits a parsed quantity may have: the contracts' precision (18) with room for sums of them. */
 const PRECISION = 30;
 /** One unit. */
-export const ONE: Micros = 1_000_000n;
+export const ONE_MICROS: Micros = 1_000_000n;
 
 /** An event decimal ("12.500000", "-3", "0.5") exactly; a RangeError for more than 6 decimal places. */
 export function microsOf(decimal: string): Micros {
@@ -36,30 +36,30 @@ export function formatMicros(v: Micros): string {
 }
 
 /** For gauges (Prometheus values are floats anyway). */
-export function toNumber(v: Micros): number {
+export function microsToNumber(v: Micros): number {
   return Number(formatDecimal(v, SCALE));
 }
 
-export function sum(values: Iterable<Micros>): Micros {
+export function sumMicros(values: Iterable<Micros>): Micros {
   let total = 0n;
   for (const v of values) total += v;
   return total;
 }
 
-export function abs(v: Micros): Micros {
+export function absMicros(v: Micros): Micros {
   return v < 0n ? -v : v;
 }
 
 /** `a × b ÷ c` (a BoM line's quantity for an output), rounded to the nearest micro-unit, halves away from zero. */
-export function mulDiv(a: Micros, b: Micros, c: Micros): Micros {
-  return divide(a * b, c);
+export function mulDivMicros(a: Micros, b: Micros, c: Micros): Micros {
+  return divideMicros(a * b, c);
 }
 
 /** `v ÷ n`, rounded to the nearest micro-unit, halves away from zero. */
-export function divide(v: Micros, n: bigint): Micros {
+export function divideMicros(v: Micros, n: bigint): Micros {
   if (n === 0n) throw new RangeError("division of a quantity by zero");
   const q = v / n;
   const r = v % n;
-  if (2n * abs(r) < abs(n)) return q;
+  if (2n * absMicros(r) < absMicros(n)) return q;
   return v < 0n !== n < 0n ? q - 1n : q + 1n;
 }
