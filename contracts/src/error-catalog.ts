@@ -791,7 +791,7 @@ export const ERROR_CATALOG = {
   UOM_MISMATCH: {
     area: "examples",
     meaning:
-      "A service made by `threadline new service` got a report whose quantities have different units (good and reject, or the report and the totals kept); its template keeps totals in one unit (dead-letter reason). Converting instead: docs/units.md.",
+      "A service made by `threadline new service` got a report whose quantities have different units (good and reject, or the report and the totals kept); its template keeps totals in one unit, converting nothing (dead-letter reason; conversion: docs/units.md).",
     action: "Fix the producer so a report and its key's earlier reports use one unit, then redrive.",
   },
   ORDER_PROGRESS_CONTENDED: {
