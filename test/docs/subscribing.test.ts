@@ -176,7 +176,12 @@ test("docs/subscribing.md: every sh block runs, from `threadline new service` to
         },
         { timeoutMs: 30_000, intervalMs: 200, detail: () => log },
       );
-      assert.match(log, /"msg":"service running"/);
+      // /readyz may answer before the line reaches the pipe.
+      await until(
+        `${GUIDE}:${block.line}: the service logging "service running"`,
+        () => /"msg":"service running"/.test(log),
+        { detail: () => log },
+      );
       continue;
     }
     const run = await bash(block.text, root, env);
