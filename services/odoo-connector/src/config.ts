@@ -90,6 +90,8 @@ export const OdooConnectorConfig = BaseServiceConfig.extend(OdooSettings.shape)
   .extend({
     /** Inbound: each model is re-read this often (and at once on a webhook). @default 5000 */
     SYNC_POLL_INTERVAL_MS: positiveInt.default(5_000),
+    /** Inbound: master data (units, products, BoMs, …) is re-read this often (and at once on a webhook). @default 60000 */
+    MASTERDATA_POLL_INTERVAL_MS: positiveInt.default(60_000),
     /** Inbound: rows whose write_date is this much older than the cursor are re-read. @default 60000 */
     SYNC_OVERLAP_MS: positiveInt.default(60_000),
     /** Secret path token of the webhook route `POST /odoo/webhook/<token>`; no webhook route without it. */

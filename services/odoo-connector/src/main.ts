@@ -83,6 +83,7 @@ export async function startOdooConnector(
         site: config.SITE,
         lineByWorkcenter: equipment.lineByWorkcenter(),
         pollIntervalMs: config.SYNC_POLL_INTERVAL_MS,
+        referencePollIntervalMs: config.MASTERDATA_POLL_INTERVAL_MS,
         // A failing model backs off up to a minute, or one poll interval when that is longer.
         maxBackoffMs: Math.max(INBOUND_DEFAULTS.maxBackoffMs, config.SYNC_POLL_INTERVAL_MS),
         overlapMs: config.SYNC_OVERLAP_MS,

@@ -27,6 +27,12 @@ export interface InboundSyncOptions {
   /** Each model is read this often (and at once when triggered). @default 5000 */
   pollIntervalMs?: number;
   /**
+   * Reference data (the master-data sources) is read this often instead: it changes rarely, and
+   * reading nine more models every few seconds would take Odoo's capacity from postings. A webhook
+   * still triggers it at once. @default 60000
+   */
+  referencePollIntervalMs?: number;
+  /**
    * Each pass re-reads records whose write_date is up to this much older than the cursor, to catch
    * transactions that committed late (write_date is the transaction's start). Longer than the longest
    * Odoo transaction. @default 60000
@@ -64,6 +70,7 @@ export interface InboundSyncOptions {
 
 export const INBOUND_DEFAULTS = {
   pollIntervalMs: 5_000,
+  referencePollIntervalMs: 60_000,
   overlapMs: 60_000,
   pageSize: 200,
   minPassIntervalMs: 500,
@@ -115,6 +122,7 @@ export function parseInboundOptions(o: InboundSyncOptions): ResolvedInboundOptio
     site: o.site,
     lineByWorkcenter: { ...(o.lineByWorkcenter ?? {}) },
     pollIntervalMs: int("pollIntervalMs", 1),
+    referencePollIntervalMs: int("referencePollIntervalMs", 1),
     overlapMs: int("overlapMs", 0),
     pageSize: int("pageSize", 2),
     minPassIntervalMs: int("minPassIntervalMs", 0),

@@ -86,6 +86,8 @@ export interface InboundSource {
   readonly cursorField: "write_date" | "create_date";
   /** Models whose webhook (or `trigger(model)`) makes this source re-read at once. */
   readonly triggeredBy: readonly string[];
+  /** Reference data (master data): polled every referencePollIntervalMs, not pollIntervalMs. */
+  readonly referenceData?: boolean;
   /** Fields read only when the server has them (installed modules differ): model → fields. */
   readonly optionalFields?: Readonly<Record<string, readonly string[]>>;
   /** Restricts the records read (ANDed with the cursor's terms). */

@@ -278,10 +278,10 @@ export class InboundSync {
   }
 
   private nextDelay(rt: Runtime): number {
-    const poll = this.o.pollIntervalMs;
+    const poll = rt.source.referenceData ? this.o.referencePollIntervalMs : this.o.pollIntervalMs;
     if (rt.failures > 0)
       return backoffDelay(
-        { initialDelayMs: poll, maxDelayMs: this.o.maxBackoffMs, multiplier: 2, jitter: 0.2 },
+        { initialDelayMs: poll, maxDelayMs: Math.max(poll, this.o.maxBackoffMs), multiplier: 2, jitter: 0.2 },
         rt.failures,
       );
     return this.o.client.breaker.state === "open" ? Math.max(poll, this.o.client.breaker.retryInMs) : poll;

@@ -24,7 +24,7 @@ export const MASTERDATA_SOURCES: readonly InboundSource[] = [
   bomOperationSource,
   locationSource,
   partnerSource,
-];
+].map((source) => ({ ...source, referenceData: true }));
 
 /**
  * In the order a first sync runs them: master data (what the events below refer to), then orders,
