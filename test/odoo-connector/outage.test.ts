@@ -78,7 +78,10 @@ for (const mode of ["refuse", "503", "timeout"] as const) {
         ids.push(
           await publishProductionReport(bridge, productionReport(site, order.name, 1 + (ids.length % 3))),
         );
-        await new Promise((r) => setTimeout(r, 150));
+        // A report every 300 ms: one order's postings run one at a time, about one a second against an
+        // Odoo answering in 20–60 ms per call with reconciliation every 300 ms beside them, so the
+        // backlog must stay drainable within the bound below on two busy cores.
+        await new Promise((r) => setTimeout(r, 300));
       }
     })();
 
