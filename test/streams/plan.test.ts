@@ -37,10 +37,10 @@ function edited(fn: (d: Mutable<Declarations>) => void): Declarations {
 }
 
 /** The declarations with the planned services' examples (in-process plans) ... */
-const COUNTS = { streams: 6, kv: 4, consumers: 8 };
+const COUNTS = { streams: 7, kv: 4, consumers: 8 };
 const TOTAL = COUNTS.streams + COUNTS.kv + COUNTS.consumers;
 /** ... and what the CLI applies: the shared declarations and Threadline's own services' manifests. */
-const CLI_TOTAL = 6 + 3 + 5;
+const CLI_TOTAL = 7 + 3 + 5;
 
 async function streamNames(jsm: JetStreamManager): Promise<string[]> {
   const out: string[] = [];
