@@ -315,6 +315,12 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
       req.on("error", reject);
     });
 
+  // Calls being served (a call can await between its checks and its database work): a restore waits
+  // for them, as stopping Odoo lets its workers finish their requests before the database goes.
+  const inFlight = { count: 0, idle: [] as (() => void)[] };
+  const served = () =>
+    inFlight.count === 0 ? Promise.resolve() : new Promise<void>((resolve) => inFlight.idle.push(resolve));
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: string;
     try {
@@ -332,7 +338,14 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
           headers: { "Content-Type": "text/html" },
           body: proxyErrorPage(503),
         });
-      const result = await route(path, method, req.headers, body);
+      let result: HandlerResult;
+      inFlight.count++;
+      try {
+        result = await route(path, method, req.headers, body);
+      } finally {
+        inFlight.count--;
+        if (inFlight.count === 0) for (const wake of inFlight.idle.splice(0)) wake();
+      }
       if (result === "hang") {
         hanging.add(res);
         res.on("close", () => hanging.delete(res));
@@ -408,7 +421,10 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
       }
       // A database is restored with Odoo stopped (PostgreSQL cannot replace it under open
       // connections): calls meet the proxy's 503 while it is down, then the restored database.
-      if (downMs > 0) await faults.outage({ mode: "503", durationMs: downMs });
+      if (downMs > 0) {
+        await faults.outage({ mode: "503", durationMs: downMs });
+        await served();
+      }
       db.restore(snapshot);
       return json(200, { restored: restoring[1], downMs });
     }

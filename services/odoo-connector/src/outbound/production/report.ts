@@ -260,10 +260,12 @@ async function apply(
     member,
     wo?.id ?? null,
   );
-  // Odoo takes the quantity, not an increment: read it just before the write, and let a write that
-  // failed go back to the consumer (which reads again) rather than the client sending it later.
+  // Odoo takes the quantity and a time log's end, not increments: the quantity is read just before
+  // the write, and a write that failed goes back to the consumer (which reads both again) rather than
+  // the client sending it later — after an outage, or an Odoo restored meanwhile, it would write over
+  // what changed (a restored log's end moved past a lost report's stretch counts that stretch twice).
   const newQty = amounts.produced > 0 ? addToOdoo(await producingNow(ctx, member.id), amounts.produced) : 0;
-  const options = { retry: amounts.produced <= 0 };
+  const options = { retry: false };
   if (wo) {
     const vals: Row = { [POSTINGS]: [record] };
     if (amounts.produced > 0) vals["qty_producing"] = newQty;
