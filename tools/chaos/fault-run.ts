@@ -678,6 +678,15 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       await simAdmin("POST", `/__sim/snapshots/${snapshot}/restore`, { downMs });
       const restored = Date.now();
       await sleep(downMs);
+      // As an operator would: reconcile once the postings under way at the restore are settled (one
+      // whose write Odoo lost may only be announced after Odoo is back; reconciling before it would
+      // not name it yet).
+      await waitUntil(
+        "the connector caught up after the restore",
+        async () => (await backlog()) === 0,
+        120_000,
+        250,
+      ).catch(() => undefined);
       const reconcileArgs = () => [
         "odoo",
         "reconcile",
