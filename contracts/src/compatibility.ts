@@ -746,9 +746,10 @@ export function checkCompatibility(
  * A human explanation of a report, e.g.
  * `incompatible under BACKWARD_TRANSITIVE: against version 1 (new reads old): field
  * ProductionOrderReleased.line has no default and is missing from the writer (READER_FIELD_MISSING_DEFAULT)`;
- * several problems get one line each under a heading.
+ * several problems get one line each under a heading. `context` follows the mode of a refusal, e.g.
+ * ` (the default)` or ` with HEAD`.
  */
-export function formatReport(report: CompatibilityReport): string {
+export function formatReport(report: CompatibilityReport, context = ""): string {
   if (report.compatible) {
     if (report.mode === "NONE") return "compatible under NONE (no compatibility checks)";
     const versions = report.checkedVersions;
@@ -759,9 +760,9 @@ export function formatReport(report: CompatibilityReport): string {
   const lines = report.problems.map(
     (p) => `against version ${p.againstVersion} (${p.direction}): ${p.message} (${p.rule})`,
   );
-  if (lines.length === 1) return `incompatible under ${report.mode}: ${lines[0]}`;
+  if (lines.length === 1) return `incompatible under ${report.mode}${context}: ${lines[0]}`;
   return [
-    `incompatible under ${report.mode}: ${lines.length} problems`,
+    `incompatible under ${report.mode}${context}: ${lines.length} problems`,
     ...lines.map((l) => `  - ${l}`),
   ].join("\n");
 }

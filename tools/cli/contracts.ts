@@ -126,7 +126,7 @@ export function contractsCommand(): Command {
                 report.compatible,
                 report.compatible
                   ? `compatible with ${opts.gitRef} under ${opts.compatibility}${opts.compatibility === DEFAULT_COMPATIBILITY_MODE ? " (the default)" : ""}`
-                  : formatReport(report).replace(/^(incompatible under [A-Z_]+)/, `$1 with ${opts.gitRef}`),
+                  : formatReport(report, ` with ${opts.gitRef}`),
               );
             }
           } else {
@@ -147,7 +147,7 @@ export function contractsCommand(): Command {
                     report.compatible,
                     report.compatible
                       ? `compatible under ${report.mode} (${whose}; ${report.checkedVersions.length} version(s) checked), not yet registered`
-                      : formatReport(report).replace(/^(incompatible under [A-Z_]+)/, `$1 (${whose})`),
+                      : formatReport(report, ` (${whose})`),
                   );
               }
             });

@@ -14,7 +14,8 @@
  *   have no category, the unit must share the product unit's reference unit (uom_uom.py
  *   `relative_uom_id`).
  * - bom_archived_product (blocking): an active bill of materials for an archived product, or with an
- *   archived component: Odoo's order form offers neither, so orders of it cannot be made as planned.
+ *   archived component. Odoo does not stop it (mrp_bom.py constrains cycles and by-products only):
+ *   orders made from it make or consume a product nobody can pick any more.
  * - workcenter_unmapped (warning): an active work centre no line or machine maps to
  *   (WORKCENTER_BY_LINE): orders routed through it cannot be told a line.
  * - machine_unknown (blocking): a machine of the bridge's mapping whose work centre is not in Odoo:
@@ -121,6 +122,10 @@ export function checkMasterData(
   const products = new Map(data.products.map((p) => [p.id, p]));
   const units = new Map(data.units.map((u) => [u.id, u]));
   const templates = new Map(data.templates.map((t) => [t.id, t]));
+  // A template's first variant stands for it (its unit is the template's).
+  const variants = new Map<number, MasterDataSnapshot["products"][number]>();
+  for (const p of data.products)
+    if (p.templateId !== false && !variants.has(p.templateId)) variants.set(p.templateId, p);
   const ref = (model: string, r: { id: number; name: string }): RecordRef => ({
     model,
     id: r.id,
@@ -154,7 +159,10 @@ export function checkMasterData(
     const bomRef = ref("mrp.bom", bom);
     const finished = product(bom.productId);
     const template = bom.templateId === false ? undefined : templates.get(bom.templateId);
-    const finishedUnit = finished?.unitId ?? variantOf(data, bom.templateId)?.unitId ?? false;
+    const finishedUnit =
+      finished?.unitId ??
+      (bom.templateId === false ? undefined : variants.get(bom.templateId))?.unitId ??
+      false;
     if (finishedUnit !== false && bom.unitId !== false && family(finishedUnit) !== family(bom.unitId))
       add(
         "bom_unit_category",
@@ -225,10 +233,6 @@ export function checkMasterData(
   >;
   for (const f of findings) counts[f.check] += 1;
   return { findings, counts, blocking: findings.some((f) => f.severity === "blocking") };
-}
-
-function variantOf(data: MasterDataSnapshot, templateId: number | false) {
-  return templateId === false ? undefined : data.products.find((p) => p.templateId === templateId);
 }
 
 function names(records: readonly RecordRef[]): string {

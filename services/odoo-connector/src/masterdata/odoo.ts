@@ -3,6 +3,7 @@
  * false`): an archived product a bill of materials still names is a finding, not an absence.
  */
 import type { OdooClient } from "../odoo/client.js";
+import { OdooSetup } from "../outbound/steps.js";
 import type { MasterDataSnapshot } from "./check.js";
 
 type Row = Record<string, unknown> & { id: number };
@@ -14,14 +15,16 @@ const ALL = { context: { active_test: false } };
 export interface LoadOptions {
   /** Lots created since then are checked (all lots of a long-running plant would be many). @default 30 days ago */
   readonly lotsSince?: Date;
+  /** Caches what Odoo's fields are (they differ by version); give one to reuse across runs. @default a new one */
+  readonly setup?: OdooSetup;
 }
 
 export async function loadSnapshot(
   client: OdooClient,
   options: LoadOptions = {},
 ): Promise<MasterDataSnapshot> {
-  const has = async (model: string, field: string) =>
-    field in (await client.call<Record<string, unknown>>(model, "fields_get", { attributes: ["type"] }));
+  const setup = options.setup ?? new OdooSetup(client);
+  const has = (model: string, field: string) => setup.hasField(model, field);
   // 16–18 group units in categories; 19 chains each unit to a reference unit (uom_uom.py).
   const categories = await has("uom.uom", "category_id");
   const bomUnit = (await has("mrp.bom", "product_uom_id")) ? "product_uom_id" : "uom_id";

@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../../../../streams/src/index.js";
 import { type MasterDataMetrics, masterDataMetrics } from "../metrics.js";
 import type { OdooClient } from "../odoo/client.js";
+import { OdooSetup } from "../outbound/steps.js";
 import {
   checkMasterData,
   MASTER_DATA_CHECKS,
@@ -27,12 +28,15 @@ export interface MasterDataWatchOptions {
 export class MasterDataWatch {
   readonly #o: MasterDataWatchOptions;
   readonly #metrics: MasterDataMetrics;
+  /** Odoo's fields, asked once for every run. */
+  readonly #setup: OdooSetup;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<MasterDataReport | undefined> | undefined;
 
   constructor(options: MasterDataWatchOptions) {
     this.#o = options;
     this.#metrics = masterDataMetrics(options.registry);
+    this.#setup = new OdooSetup(options.client);
   }
 
   /** Runs the checks now (in the background) and then every interval. */
@@ -62,7 +66,7 @@ export class MasterDataWatch {
     const { client, logger } = this.#o;
     if (client.breaker.state === "open") return undefined;
     try {
-      const report = checkMasterData(await loadSnapshot(client), this.#o.check);
+      const report = checkMasterData(await loadSnapshot(client, { setup: this.#setup }), this.#o.check);
       for (const [check, severity] of Object.entries(MASTER_DATA_CHECKS))
         this.#metrics.findings.set(
           { check, severity },
