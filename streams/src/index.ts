@@ -57,6 +57,7 @@ export {
   type MasterDataKind,
   type MasterDataOptions,
   type MasterRecord,
+  masterUnitRecord,
 } from "./masterdata.js";
 export {
   type ConsumerOutcome,

@@ -38,6 +38,7 @@ import { EventCodec, type EventPayloads } from "../../contracts/src/index.js";
 import { decodePayload, fromHeaders, sanitizeToken } from "./envelope.js";
 import { ConfigError } from "./errors.js";
 import { type Logger, silentLogger } from "./logger.js";
+import { type UnitRecord, type UnitTable, unitTable } from "./units/table.js";
 
 /** The stream holding the master data (streams/src/declarations.ts). */
 export const MASTERDATA_STREAM = "MFG_MASTERDATA";
@@ -119,6 +120,7 @@ export class MasterData {
   readonly ready: Promise<void>;
   private readonly records = new Map<string, Entry>();
   private indexes: Indexes | undefined;
+  private table: UnitTable | undefined;
   private readonly listeners = new Set<(change: MasterDataChange) => void>();
   private readonly kinds: ReadonlySet<MasterDataKind>;
   private readonly codec: EventCodec;
@@ -171,6 +173,17 @@ export class MasterData {
 
   unitById(odooId: bigint | number): MasterRecord<"unit"> | undefined {
     return this.index().unitById.get(BigInt(odooId));
+  }
+
+  /**
+   * Every unit as a table that converts with Odoo's semantics (streams/src/units): exact ratios,
+   * the target unit's rounding. Built on the first call after a change. Read one site's units
+   * (the `site` option) when several connectors publish: two sites' units of one name clash.
+   * @throws UnitTableInvalidError naming the unit the records cannot make a table with
+   */
+  units(): UnitTable {
+    this.table ??= unitTable(this.all("unit").map(masterUnitRecord));
+    return this.table;
   }
 
   /** A product by its internal reference (default_code, ProductRef.code). */
@@ -308,6 +321,7 @@ export class MasterData {
     const previous = this.records.get(m.subject);
     this.records.set(m.subject, entry);
     this.indexes = undefined;
+    if (entry.kind === "unit") this.table = undefined;
     if (!this.loaded) return;
     const change = {
       kind: entry.kind,
@@ -390,6 +404,19 @@ export class MasterData {
     this.indexes = x;
     return x;
   }
+}
+
+/** A Unit record as the unit table takes it: Odoo 16–18 by category and ratio, 19 by relative unit. */
+export function masterUnitRecord(u: MasterRecord<"unit">): UnitRecord {
+  const common = { name: u.name, rounding: u.rounding, active: u.active };
+  if (u.category !== null)
+    return {
+      ...common,
+      category: u.category,
+      ...(u.ratio !== null ? { ratio: u.ratio } : {}),
+      ...(u.uomType !== null ? { type: u.uomType } : {}),
+    };
+  return { ...common, relativeFactor: u.relativeFactor ?? "1", relativeUnit: u.relativeUnit };
 }
 
 /** The one subject filter reading `kinds` (of `site`): a kind's own subjects, or every kind's. */

@@ -96,6 +96,50 @@ describe("units - conversion as Odoo stores it", () => {
   });
 });
 
+describe("units - the master data's ratios", () => {
+  /** The same units as Unit events carry them: the ratio Odoo's form shows, exact. */
+  const BY_RATIO: UnitRecord[] = [
+    { name: "Units", category: "Unit", ratio: "1", type: "reference", rounding: "0.01" },
+    { name: "Dozens", category: "Unit", ratio: "12", type: "bigger", rounding: "0.01" },
+    { name: "kg", category: "Weight", ratio: "1", type: "reference", rounding: "0.01" },
+    { name: "g", category: "Weight", ratio: "1000", type: "smaller", rounding: "0.01" },
+    { name: "t", category: "Weight", ratio: "1000", type: "bigger", rounding: "0.01" },
+    { name: "lb", category: "Weight", ratio: "2.20462", type: "smaller", rounding: "0.01" },
+  ];
+
+  test("a ratio converts as Odoo's factor does, and a Dozen is exactly 12 Units", () => {
+    const byRatio = unitTable(BY_RATIO);
+    const byFactor = unitTable(ODOO_17);
+    for (const [value, from, to] of [
+      ["24", "Units", "Dozens"],
+      ["7", "Units", "Dozens"],
+      ["1234.5", "g", "t"],
+      ["3.3", "lb", "kg"],
+    ] as const)
+      assert.deepEqual(
+        byRatio.convert({ value, uom: from }, to),
+        byFactor.convert({ value, uom: from }, to),
+        `${value} ${from} → ${to}`,
+      );
+    assert.deepEqual(byRatio.unit("Dozens")?.size, { num: 12n, den: 1n });
+  });
+
+  test("a ratio needs its type, a reference unit's ratio is 1, and factor and ratio are not both given", () => {
+    const refused = (r: UnitRecord, pattern: RegExp) =>
+      assert.throws(
+        () => unitTable([r]),
+        (e: unknown) => e instanceof UnitTableInvalidError && pattern.test((e as Error).message),
+      );
+    refused({ name: "Box", category: "Unit", ratio: "10" }, /Box.*type/);
+    refused({ name: "Units", category: "Unit", ratio: "2", type: "reference" }, /Units.*ratio 1/);
+    refused({ name: "Box", category: "Unit", ratio: "10", factor: 0.1, type: "bigger" }, /Box.*not both/);
+    assert.throws(
+      () => unitTable([{ name: "Box", category: "Unit", ratio: "0", type: "bigger" }]),
+      UnitFactorInvalidError,
+    );
+  });
+});
+
 describe("units - refusals name both units", () => {
   test("across categories (16–18) and across reference trees (19): UOM_CATEGORY_MISMATCH", () => {
     for (const records of [ODOO_17, ODOO_19]) {

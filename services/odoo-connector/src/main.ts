@@ -12,6 +12,7 @@ import type { Registry } from "prom-client";
 import {
   ConfigError,
   type Logger,
+  MasterData,
   type RunningService,
   runService,
   startOrExit,
@@ -26,6 +27,7 @@ import { checkOdooSetup } from "./odoo-setup.js";
 import { outboundParts } from "./outbound/index.js";
 import { startShiftSchedule } from "./outbound/shifts.js";
 import { type ReconcileOptions, reconcile, recordDrift } from "./reconcile/index.js";
+import { MasterDataReference } from "./reference/index.js";
 
 /** KV bucket of cursors and order snapshots (declared in streams/src/declarations.ts). */
 const STATE_BUCKET = "THREADLINE_CONNECTOR_STATE";
@@ -90,7 +92,29 @@ export async function startOdooConnector(
         logger,
         registry: metrics,
       });
+      // The postings read units and products from the master data the sync publishes, not from Odoo;
+      // a key it does not hold yet (created in Odoo since the last master-data poll) re-reads that
+      // model at once (reference/masterdata.ts).
+      const masterData = MasterData.open(nc, {
+        kinds: ["unit", "product"],
+        site: config.SITE,
+        codec,
+        logger,
+        cleanup: "expire",
+      });
+      try {
+        await masterData.ready;
+      } catch (err) {
+        await masterData.close();
+        await client.close();
+        throw err;
+      }
+      const reference = new MasterDataReference({
+        masterData,
+        refresh: async (model) => (await sync.syncNow(model)).reduce((n, r) => n + r.published, 0),
+      });
       const outbound = await outboundParts({
+        reference,
         nc,
         client,
         publisher,
@@ -112,7 +136,7 @@ export async function startOdooConnector(
       });
       sync.start();
       inbound = sync;
-      const masterData = new MasterDataWatch({
+      const masterDataWatch = new MasterDataWatch({
         client,
         logger,
         registry: metrics,
@@ -125,8 +149,9 @@ export async function startOdooConnector(
           ...(config.LOT_PATTERN ? { lotPattern: config.LOT_PATTERN } : {}),
         },
       });
-      masterData.start();
+      masterDataWatch.start();
       const stopReconciling = startReconciling(config, {
+        reference,
         nc,
         codec,
         client,
@@ -150,7 +175,8 @@ export async function startOdooConnector(
         onStop: async () => {
           stopReconciling();
           stopShifts();
-          await masterData.stop();
+          await masterDataWatch.stop();
+          await masterData.close();
           await sync.stop();
           await client.close();
         },

@@ -109,6 +109,8 @@ export const odooConnectorManifest = serviceManifest({
     reads: [
       { stream: "MFG_PRODUCTION", filter: "mfg.production.>" },
       { stream: "MFG_DLQ", filter: dlqSubject("MFG_PRODUCTION", CONNECTOR_DURABLES.production) },
+      // the postings' units and products: the master data it publishes, read back (reference/)
+      { stream: "MFG_MASTERDATA", filter: "mfg.masterdata.>" },
     ],
   },
 });

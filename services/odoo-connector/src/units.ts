@@ -143,15 +143,3 @@ function manyToOne(value: unknown): { id: number; name: string | undefined } | u
     return { id: value[0], name: typeof value[1] === "string" ? value[1] : undefined };
   return typeof value === "number" ? { id: value, name: undefined } : undefined;
 }
-
-const perSetup = new WeakMap<object, OdooUnits>();
-
-/** The units of a posting context: one cache per OdooSetup (the connector's, or a reconciliation's). */
-export function unitsOf(ctx: { odoo: OdooClient; fields: { major: OdooMajor }; setup: object }): OdooUnits {
-  let units = perSetup.get(ctx.setup);
-  if (!units) {
-    units = new OdooUnits(ctx.odoo, ctx.fields.major);
-    perSetup.set(ctx.setup, units);
-  }
-  return units;
-}

@@ -48,6 +48,12 @@ export interface UnitRecord {
    * 1/12 ≈ 0.08333333333333333, the reference: 1). A decimal string, or Odoo's float.
    */
   readonly factor?: string | number;
+  /**
+   * Odoo 16–18 ratio as its form shows it, exact where `factor` (a float for bigger units) is not: a
+   * bigger unit is `ratio` reference units (Dozens: 12), `ratio` of a smaller unit make one reference
+   * unit (g: 1000). Give it instead of `factor`, with `type`. The master data's Unit.ratio.
+   */
+  readonly ratio?: string | number;
   /** Odoo 16–18 `uom_type`: a `reference` unit must have factor 1 (as Odoo's constraint says). @default not checked */
   readonly type?: "reference" | "bigger" | "smaller";
   /** Odoo 19 `relative_factor`: how many `relativeUnit` this unit contains (Dozens: 12). @default 1 */
@@ -164,7 +170,9 @@ export function unitTable(records: Iterable<UnitRecord>): UnitTable {
 }
 
 function kindOf(r: UnitRecord): "category" | "relative" {
-  return r.category !== undefined || r.factor !== undefined || r.type !== undefined ? "category" : "relative";
+  return r.category !== undefined || r.factor !== undefined || r.ratio !== undefined || r.type !== undefined
+    ? "category"
+    : "relative";
 }
 
 function positive(r: UnitRecord, field: string, value: string | number | undefined, fallback: string): Ratio {
@@ -182,11 +190,35 @@ function withRounding(r: UnitRecord, name: string, category: string, size: Ratio
 function categoryUnit(r: UnitRecord): Unit {
   if (r.category === undefined || r.category === "")
     throw new UnitTableInvalidError(r.name, "an Odoo 16–18 unit needs its category");
+  if (r.ratio !== undefined) return ratioUnit(r, r.category);
   const factor = positive(r, "factor", r.factor, "1");
   if (r.type === "reference" && !(factor.num === 1n && factor.den === 1n))
     throw new UnitTableInvalidError(r.name, `a reference unit has factor 1, not ${String(r.factor)}`);
   // factor = this units per reference unit, so one of this unit is 1/factor reference units.
   return withRounding(r, r.name, String(r.category), div(ONE, factor));
+}
+
+/** A 16–18 unit given by the ratio its form shows: exact for bigger units too (1/12 is no decimal). */
+function ratioUnit(r: UnitRecord, category: string | number): Unit {
+  if (r.factor !== undefined)
+    throw new UnitTableInvalidError(r.name, "give its factor or its ratio, not both");
+  const ratio = positive(r, "ratio", r.ratio, "1");
+  const one = ratio.num === 1n && ratio.den === 1n;
+  switch (r.type) {
+    case "reference":
+      if (!one)
+        throw new UnitTableInvalidError(r.name, `a reference unit has ratio 1, not ${String(r.ratio)}`);
+      return withRounding(r, r.name, String(category), ONE);
+    case "bigger":
+      return withRounding(r, r.name, String(category), ratio);
+    case "smaller":
+      return withRounding(r, r.name, String(category), div(ONE, ratio));
+    default:
+      throw new UnitTableInvalidError(
+        r.name,
+        "a ratio says bigger or smaller only with the unit's type (reference, bigger or smaller)",
+      );
+  }
 }
 
 function relativeUnit(r: UnitRecord, path: string[], resolve: (name: string, path: string[]) => Unit): Unit {

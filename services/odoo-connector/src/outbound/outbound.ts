@@ -54,6 +54,7 @@ import { odooFields } from "../fields.js";
 import { CONNECTOR_DURABLES, odooConnectorManifest } from "../manifest.js";
 import { connectorMetrics } from "../metrics.js";
 import type { CircuitBreaker, OdooClient } from "../odoo/index.js";
+import type { ReferenceData } from "../reference/index.js";
 import { postDowntimeEnded, postDowntimeStarted } from "./downtime.js";
 import { toConsumerError } from "./errors.js";
 import { BreakerGate } from "./gate.js";
@@ -96,6 +97,8 @@ export interface OutboundOptions {
    * planned quantity, so the close policy can close it. @default false
    */
   closeAtPlannedQuantity?: boolean;
+  /** Units and products for the postings: the master data in the running connector. @default read from Odoo */
+  reference?: ReferenceData;
   /** Availability loss reason name per downtime category. @default the first availability loss */
   lossByCategory?: Readonly<Partial<Record<DowntimeCategory, string>>>;
   /** @default "WH/Quarantine" */
@@ -214,7 +217,14 @@ export async function outboundParts(options: OutboundOptions): Promise<OutboundP
     post: (ctx: PostingContext, event: ConsumedEvent<EventPayloads[K]>) => Promise<PostingResult>,
   ): EventHandler<EventPayloads[K]> {
     return async (event, hctx: HandlerContext) => {
-      const ctx: PostingContext = { odoo: client, fields, setup, equipment, logger: hctx.logger };
+      const ctx: PostingContext = {
+        odoo: client,
+        fields,
+        setup,
+        equipment,
+        logger: hctx.logger,
+        ...(options.reference ? { reference: options.reference } : {}),
+      };
       const result = await post(ctx, event);
       const acceptedAt = Date.now();
       const production = result as ProductionPosting;

@@ -12,6 +12,7 @@ import { type Logger, PermanentError } from "../../../../streams/src/index.js";
 import type { EquipmentMap } from "../equipment.js";
 import type { OdooFields } from "../fields.js";
 import { type OdooClient, OdooError } from "../odoo/index.js";
+import { type ProductInfo, type ReferenceData, referenceOf } from "../reference/index.js";
 import { OutboundErrorCode } from "./errors.js";
 
 /** The custom char field (a Studio field) every posted record carries: the event id that made it. */
@@ -25,6 +26,8 @@ export interface PostingContext {
   /** Machines and lines → Odoo work centres. */
   readonly equipment: EquipmentMap;
   readonly logger: Logger;
+  /** Units and products: the master data in the running connector. @default read from Odoo (reference/odoo.ts) */
+  readonly reference?: ReferenceData;
 }
 
 /** One event as a posting function takes it (a ConsumedEvent fits). */
@@ -321,29 +324,10 @@ export class OdooSetup {
 
 // ------------------------------------------------------------------------------------ products, lots
 
-export interface ProductInfo {
-  readonly id: number;
-  readonly name: string | null;
-  readonly templateId: number | false;
-  readonly tracking: string;
-  readonly uomId: number | false;
-}
+export type { ProductInfo } from "../reference/index.js";
 
-const PRODUCT_FIELDS = ["display_name", "product_tmpl_id", "tracking", "uom_id"];
-
-function productInfo(row: Row): ProductInfo {
-  return {
-    id: row["id"] as number,
-    name: typeof row["display_name"] === "string" ? row["display_name"] : null,
-    templateId: m2oId(row["product_tmpl_id"]),
-    tracking: typeof row["tracking"] === "string" ? row["tracking"] : "none",
-    uomId: m2oId(row["uom_id"]),
-  };
-}
-
-export async function productById(ctx: PostingContext, id: number): Promise<ProductInfo | undefined> {
-  const [row] = await ctx.odoo.searchRead("product.product", [["id", "=", id]], { fields: PRODUCT_FIELDS });
-  return row ? productInfo(row) : undefined;
+export function productById(ctx: PostingContext, id: number): Promise<ProductInfo | undefined> {
+  return referenceOf(ctx).productById(id);
 }
 
 /** A product by Odoo id when the event has it, else by internal reference (default_code). */
@@ -355,11 +339,7 @@ export async function findProduct(
     const byId = await productById(ctx, Number(ref.odooId));
     if (byId) return byId;
   }
-  const [row] = await ctx.odoo.searchRead("product.product", [["default_code", "=", ref.code]], {
-    fields: PRODUCT_FIELDS,
-    limit: 1,
-  });
-  return row ? productInfo(row) : undefined;
+  return referenceOf(ctx).productByCode(ref.code);
 }
 
 export async function findLot(

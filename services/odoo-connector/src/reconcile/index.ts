@@ -45,6 +45,7 @@ import type { OdooClient } from "../odoo/client.js";
 import { inUnit } from "../outbound/production/quantities.js";
 import { familyKey } from "../outbound/production/report.js";
 import { OdooSetup, type PostingContext } from "../outbound/steps.js";
+import type { ReferenceData } from "../reference/index.js";
 import { type EventLog, type LoggedReport, readEventLog } from "./log.js";
 import { type FamilyFacts, type MemberFacts, type OdooFacts, readOdoo } from "./odoo.js";
 
@@ -61,6 +62,8 @@ export interface ReconcileOptions {
   readonly workcenterByLine?: Readonly<Record<string, string>>;
   readonly lineByWorkcenter?: Readonly<Record<string, string>>;
   readonly logger?: Logger;
+  /** Units and products (the running connector's master data). @default read from Odoo */
+  readonly reference?: ReferenceData;
   /**
    * The log readers' consumers: deleted after each read, or left to expire (the service: its
    * least-privilege user may not delete consumers; `reads` in services/odoo-connector/access.yaml).
@@ -144,6 +147,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     setup: new OdooSetup(options.client),
     equipment: new EquipmentMap(options.workcenterByLine ?? {}, options.lineByWorkcenter),
     logger: options.logger ?? silentLogger,
+    ...(options.reference ? { reference: options.reference } : {}),
   };
   const reports = log.reports.filter(postable);
   const byFamily = new Map<string, LoggedReport[]>();

@@ -19,7 +19,7 @@ import { type Family, orderFamily } from "../outbound/production/family.js";
 import { type PostingRecord, postingsOf, postingsOn } from "../outbound/production/postings.js";
 import { inUnit } from "../outbound/production/quantities.js";
 import { m2oId, type PostingContext, type Row } from "../outbound/steps.js";
-import { unitsOf } from "../units.js";
+import { referenceOf } from "../reference/index.js";
 
 export interface MemberFacts {
   readonly id: number;
@@ -127,7 +127,7 @@ async function inBomUnit(
 ): Promise<Micros> {
   const from = m2oId(orderUom);
   if (from === false || m2oId(bomUom) === false || from === m2oId(bomUom)) return produced;
-  const name = await unitsOf(ctx).nameOf(from);
+  const name = await referenceOf(ctx).unitName(from);
   if (name === undefined) return produced;
   return microsOf((await inUnit(ctx, { value: formatMicros(produced), uom: name }, bomUom)).value);
 }

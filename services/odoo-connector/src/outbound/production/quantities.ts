@@ -17,7 +17,7 @@
  */
 import type { Quantity } from "../../../../../contracts/src/index.js";
 import { formatMicros, microsOf, microsOfFloat, PermanentError } from "../../../../../streams/src/index.js";
-import { unitsOf } from "../../units.js";
+import { referenceOf } from "../../reference/index.js";
 import { OutboundErrorCode } from "../errors.js";
 import { m2oId, type PostingContext } from "../steps.js";
 
@@ -27,12 +27,14 @@ const ROUNDING = { rounding: "HALF-UP" } as const;
 export async function inUnit(ctx: PostingContext, q: Quantity, uomId: unknown): Promise<Quantity> {
   const id = m2oId(uomId);
   if (id === false) return q;
-  const units = unitsOf(ctx);
-  const target = await units.nameOf(id);
+  const units = referenceOf(ctx);
+  const target = await units.unitName(id);
   if (target === undefined)
     throw new PermanentError(
       OutboundErrorCode.SetupMissing,
-      `Odoo's unit of measure ${id} could not be read (uom.uom): check the connector user's access to units`,
+      units.source === "odoo"
+        ? `Odoo's unit of measure ${id} could not be read (uom.uom): check the connector user's access to units`
+        : `the master data has no unit of measure ${id} (uom.uom), even after reading Odoo's units again: check the connector user's access to units and the master-data sync (threadline_odoo_masterdata_refused_total)`,
     );
   if (q.uom === target) return q;
   return units.convert(q, target, ROUNDING);

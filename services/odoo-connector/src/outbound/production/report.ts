@@ -23,6 +23,7 @@
  */
 import type { ProductionPosted, ProductionReported, Quantity } from "../../../../../contracts/src/index.js";
 import { PermanentError } from "../../../../../streams/src/index.js";
+import { referenceOf } from "../../reference/index.js";
 import { OutboundErrorCode } from "../errors.js";
 import {
   ensureLot,
@@ -433,29 +434,25 @@ async function postComponentScrap(
   let quantity = event.value.rejectQuantity;
   let [scrap] = await markedRecords(ctx, "stock.scrap", marker, SCRAP_FIELDS);
   if (!scrap) {
-    const [product] = await ctx.odoo.searchRead("product.product", [["default_code", "=", code]], {
-      fields: ["id", "tracking", "uom_id"],
-      limit: 1,
-    });
+    const product = await referenceOf(ctx).productByCode(code);
     if (!product)
       throw new PermanentError(
         OutboundErrorCode.ProductNotFound,
         `Odoo has no product with internal reference ${code}, which the bridge names as the component ${event.value.equipment.machine} rejects`,
       );
     // The machine's rejects in the component's own unit (its scrap is counted in it).
-    quantity = await inUnit(ctx, quantity, product["uom_id"]);
+    quantity = await inUnit(ctx, quantity, product.uomId);
     const vals: Row = {
-      product_id: product["id"],
+      product_id: product.id,
       scrap_qty: odooNumber(quantity),
       production_id: member.id,
       location_id: m2oId(member.row["location_src_id"]),
       origin: member.name,
       [MARKER]: marker,
     };
-    const uom = m2oId(product["uom_id"]);
-    if (uom !== false) vals["product_uom_id"] = uom;
-    if (product["tracking"] !== "none") {
-      const lot = await reservedLot(ctx, member.id, product["id"] as number);
+    if (product.uomId !== false) vals["product_uom_id"] = product.uomId;
+    if (product.tracking !== "none") {
+      const lot = await reservedLot(ctx, member.id, product.id);
       if (lot !== undefined) vals["lot_id"] = lot;
     }
     const id = await ctx.odoo.create("stock.scrap", vals);
