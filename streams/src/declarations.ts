@@ -240,28 +240,6 @@ export function declarations(options: DeclarationOptions = {}): Declarations {
       discard: "new",
       duplicateWindow: "24h",
     },
-    // Master data from Odoo (units, products, BoMs, work centres, locations, partners): reference
-    // data every service loads at start-up, so the stream keeps the LATEST VALUE PER KEY, not the
-    // history. Each record has its own subject, `mfg.masterdata.<kind>.<site>.<odoo id>` (the key in
-    // the subject is what makes per-key compaction possible), and `maxMsgsPerSubject: 1` makes the
-    // server drop a record's previous version when a new one is stored — on every server from the
-    // 2.9 floor on, unlike KV-only features. Kept forever (`maxAge: 0s`): an unchanged product must
-    // not expire. When full it refuses new records rather than forgetting old ones. Duplicate window
-    // 24 h: a re-read of Odoo re-derives the same ids (content and write_date), which the server drops.
-    MFG_MASTERDATA: {
-      description:
-        "Master data from Odoo: the latest version of each unit, product, BoM, work centre, location, partner",
-      subjects: ["mfg.masterdata.>"],
-      retention: "limits",
-      storage: "file",
-      replicas,
-      maxAge: "0s",
-      maxBytes: size(5 * GiB, 32 * MiB),
-      maxMsgSize: 256 * KiB,
-      maxMsgsPerSubject: 1,
-      discard: "new",
-      duplicateWindow: "24h",
-    },
     // Dead letters (`mfg.dlq.<stream>.<consumer>`): kept 30 days — long enough for ops to notice,
     // fix and replay after a holiday. Refuses when full (a dead letter that cannot be written stays
     // unacked in its source stream, never lost). Messages up to 1 MiB: any domain message plus the

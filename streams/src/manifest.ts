@@ -20,8 +20,8 @@
  * ```
  *
  * A durable's, a bucket's or a stream's name is spelled here once; code refers to it through the
- * manifest. A stream belongs in a manifest when one service is its only writer; a stream several
- * services publish into is shared, in streams/src/declarations.ts.
+ * manifest. A stream belongs in a manifest when one service is its only writer (the Odoo connector's
+ * MFG_MASTERDATA); a stream several services publish into is shared, in streams/src/declarations.ts.
  */
 import { z } from "zod";
 import { EVENT_TYPES, type EventType } from "../../contracts/src/index.js";

@@ -21,6 +21,7 @@ import {
 } from "../../streams/src/declarations.js";
 import { subjectFor } from "../../streams/src/envelope.js";
 import { type OwnedStreamDeclaration, serviceManifest } from "../../streams/src/manifest.js";
+import { MASTERDATA_STREAM } from "../../streams/src/masterdata.js";
 import { DLQ_STREAM, dlqSubject, domainStream } from "../../streams/src/names.js";
 import { platformDeclarations } from "../../tools/manifests.js";
 import { declarationsWithExamples, qualityServiceExample } from "../harness/example-manifests.js";
@@ -93,8 +94,8 @@ describe("streams declarations - the shipped set", () => {
       "MFG_INVENTORY",
       "MFG_QUALITY",
       "MFG_SHIPPING",
-      "MFG_MASTERDATA",
       DLQ_STREAM,
+      "MFG_MASTERDATA", // the Odoo connector's (its manifest)
     ]);
     assert.deepEqual(Object.keys(local.kv), [
       "THREADLINE_SCHEMAS",
@@ -320,14 +321,36 @@ describe("streams declarations - subjects and durations", () => {
 });
 
 describe("streams declarations - services declare their own durables, buckets and streams in manifests", () => {
-  test("streams/ declares only what is shared: no durable, and the shared buckets", () => {
+  test("streams/ declares only what is shared: the domain and dead-letter streams, no durable, the shared buckets", () => {
     const shared = declarations();
+    assert.deepEqual(Object.keys(shared.streams), [
+      "MFG_MACHINE",
+      "MFG_PRODUCTION",
+      "MFG_INVENTORY",
+      "MFG_QUALITY",
+      "MFG_SHIPPING",
+      DLQ_STREAM,
+    ]);
     assert.deepEqual(Object.keys(shared.consumers), []);
     assert.deepEqual(Object.keys(shared.kv), [
       "THREADLINE_SCHEMAS",
       "THREADLINE_CONNECTOR_STATE",
       "THREADLINE_IDEMPOTENCY",
     ]);
+  });
+
+  test("the Odoo connector owns MFG_MASTERDATA: its manifest's settings, the profile's replicas and size cap", () => {
+    assert.ok(odooConnectorManifest.streams[MASTERDATA_STREAM], "declared in the connector's manifest");
+    const local = platformDeclarations().streams[MASTERDATA_STREAM];
+    const production = platformDeclarations({ profile: "production" }).streams[MASTERDATA_STREAM];
+    assert.deepEqual(
+      [local?.replicas, local?.maxBytes, production?.replicas, production?.maxBytes],
+      [1, 32 * MiB, 3, 5 * GiB],
+    );
+    assert.deepEqual(
+      [production?.maxMsgsPerSubject, production?.maxAge, production?.discard, production?.duplicateWindow],
+      [1, "0s", "new", "24h"],
+    );
   });
 
   test("the platform's declarations are the shared ones plus every manifest's, with the profile's replicas", () => {
