@@ -1,10 +1,11 @@
 /**
  * Streams as code: every JetStream stream, durable pull consumer and KV bucket Threadline needs, as
  * typed data. This file declares what is shared — the domain streams, the dead-letter stream, the
- * registry and the buckets every service may use; each service declares its own durables and
- * buckets in its manifest (streams/src/manifest.ts), passed in as `manifests`. `threadline streams plan/apply` (streams/src/plan.ts) and the Kubernetes resources in
- * deploy/k8s (tools/deploy/generate-k8s.ts) are both generated from {@link declarations} — one source of
- * truth. `docs/streams.md` explains the choices for readers who do not read TypeScript.
+ * registry and the buckets every service may use; each service declares its own durables, buckets
+ * and streams in its manifest (streams/src/manifest.ts), passed in as `manifests`. `threadline streams
+ * plan/apply` (streams/src/plan.ts) and the Kubernetes resources in deploy/k8s
+ * (tools/deploy/generate-k8s.ts) are both generated from {@link declarations} — one source of truth.
+ * `docs/streams.md` explains the choices for readers who do not read TypeScript.
  *
  * Durations are written `<n><unit>` with unit ms, s, m, h or d (`"30d"`, `"2h"`); sizes are bytes, -1 for
  * unlimited. A declaration names only what we decide; whatever it leaves out is the server's default
@@ -123,12 +124,15 @@ export const PROFILES = {
 export type ProfileName = keyof typeof PROFILES;
 export const PROFILE_NAMES = Object.keys(PROFILES) as ProfileName[];
 
+/** A size in bytes that differs per environment: `{ production: 5 * GiB, local: 32 * MiB }`. */
+export type SizeByProfile = Readonly<Record<ProfileName, number>>;
+
 export interface DeclarationOptions {
   /** @default "local" */
   profile?: ProfileName;
   /**
-   * The services whose durables and buckets are declared with the shared streams and buckets
-   * (tools/manifests.ts gathers Threadline's own). @default none: the shared declarations only
+   * The services whose durables, buckets and streams are declared with the shared streams and
+   * buckets (tools/manifests.ts gathers Threadline's own). @default none: the shared declarations only
    */
   manifests?: readonly ServiceManifest[];
   /** Replicas of every stream and bucket. @default the profile's (1 local, 3 production) */
@@ -155,167 +159,165 @@ export function declarations(options: DeclarationOptions = {}): Declarations {
   const replicas = options.replicas ?? PROFILES[profile].replicas;
   /** A size that differs per environment (production, local). */
   const size = (production: number, local: number) => (profile === "production" ? production : local);
-  const fromManifests = gatherManifests(options.manifests ?? [], replicas);
+  const shared: Record<string, StreamDeclaration> = {
+    // Telemetry (batched tag samples) and machine states: the biggest and fastest stream, useful for
+    // days, not years — consumers (OEE, the analytics tap) project what they need into their own
+    // stores. 7 days covers a long weekend of a stopped consumer plus time to replay. When full the
+    // OLDEST samples go (`discard: old`): the newest telemetry matters most and the plant must never
+    // be refused. Messages up to 512 KiB (a batch of samples). Duplicate window 2 h: the machine
+    // bridge re-publishes its local buffer with the same ids after a restart or a WAN outage of the
+    // plant leaf node; 2 h covers that, and the window is held in server memory (roughly 100 bytes
+    // per message id), so at telemetry rates a 24 h window would cost gigabytes.
+    MFG_MACHINE: {
+      description: "Machine states, downtime and telemetry from the plants (large, short-lived)",
+      subjects: ["mfg.machine.>"],
+      retention: "limits",
+      storage: "file",
+      replicas,
+      maxAge: "7d",
+      maxBytes: size(100 * GiB, 256 * MiB),
+      maxMsgSize: 512 * KiB,
+      discard: "old",
+      duplicateWindow: "2h",
+    },
+    // Production orders and reports: small, and the trail the ERP postings are made from. Kept 400
+    // days (a fiscal year plus a month's margin to replay it at the year-end audit); when full the
+    // stream REFUSES new messages (`discard: new`) rather than silently deleting acked history —
+    // publishers fail loudly and the alerts fire. Duplicate window 24 h: a plant reconnecting after a
+    // shift-long outage, or the Odoo connector re-syncing a day, re-publishes with the same ids.
+    MFG_PRODUCTION: {
+      description: "Production orders, reports and ERP postings (small, kept for audit and replay)",
+      subjects: ["mfg.production.>"],
+      retention: "limits",
+      storage: "file",
+      replicas,
+      maxAge: "400d",
+      maxBytes: size(20 * GiB, 128 * MiB),
+      maxMsgSize: 256 * KiB,
+      discard: "new",
+      duplicateWindow: "24h",
+    },
+    // Lots, consumption and goods movements: the genealogy is rebuilt by replaying this stream, so it
+    // is kept as long as production (400 days) with the same "refuse rather than forget" policy.
+    MFG_INVENTORY: {
+      description: "Lots, material consumption and goods movements (genealogy is rebuilt from it)",
+      subjects: ["mfg.inventory.>"],
+      retention: "limits",
+      storage: "file",
+      replicas,
+      maxAge: "400d",
+      maxBytes: size(20 * GiB, 128 * MiB),
+      maxMsgSize: 256 * KiB,
+      discard: "new",
+      duplicateWindow: "24h",
+    },
+    // Inspections, SPC, holds and nonconformances: the smallest volume and the longest audit need
+    // (customer and ISO 9001 record requirements). 2 years in the stream for replay; the archive of
+    // record is the SQL tap. Refuses rather than forgets, like production.
+    MFG_QUALITY: {
+      description: "Inspections, SPC violations, quality holds and nonconformances (kept 2 years)",
+      subjects: ["mfg.quality.>"],
+      retention: "limits",
+      storage: "file",
+      replicas,
+      maxAge: "730d",
+      maxBytes: size(10 * GiB, 128 * MiB),
+      maxMsgSize: 256 * KiB,
+      discard: "new",
+      duplicateWindow: "24h",
+    },
+    // Shipment requests and gate decisions: they matter until delivery and the customer's claim window;
+    // Odoo keeps the delivery record. 180 days.
+    MFG_SHIPPING: {
+      description: "Shipment requests and quality-gate decisions",
+      subjects: ["mfg.shipping.>"],
+      retention: "limits",
+      storage: "file",
+      replicas,
+      maxAge: "180d",
+      maxBytes: size(5 * GiB, 64 * MiB),
+      maxMsgSize: 256 * KiB,
+      discard: "new",
+      duplicateWindow: "24h",
+    },
+    // Dead letters (`mfg.dlq.<stream>.<consumer>`): kept 30 days — long enough for ops to notice,
+    // fix and replay after a holiday. Refuses when full (a dead letter that cannot be written stays
+    // unacked in its source stream, never lost). Messages up to 1 MiB: any domain message plus the
+    // dead-letter headers must fit. Duplicate window 24 h so a re-tried dead-lettering is not stored twice.
+    [DLQ_STREAM]: {
+      description: "Dead letters: poison messages with the reason and their original stream/sequence",
+      subjects: ["mfg.dlq.>"],
+      retention: "limits",
+      storage: "file",
+      replicas,
+      maxAge: "30d",
+      maxBytes: size(10 * GiB, 128 * MiB),
+      maxMsgSize: 1 * MiB,
+      discard: "new",
+      duplicateWindow: "24h",
+    },
+  };
+  const fromManifests = gatherManifests(options.manifests ?? [], { profile, replicas, shared });
 
-  return validateDeclarations({
-    streams: {
-      // Telemetry (batched tag samples) and machine states: the biggest and fastest stream, useful for
-      // days, not years — consumers (OEE, the analytics tap) project what they need into their own
-      // stores. 7 days covers a long weekend of a stopped consumer plus time to replay. When full the
-      // OLDEST samples go (`discard: old`): the newest telemetry matters most and the plant must never
-      // be refused. Messages up to 512 KiB (a batch of samples). Duplicate window 2 h: the machine
-      // bridge re-publishes its local buffer with the same ids after a restart or a WAN outage of the
-      // plant leaf node; 2 h covers that, and the window is held in server memory (roughly 100 bytes
-      // per message id), so at telemetry rates a 24 h window would cost gigabytes.
-      MFG_MACHINE: {
-        description: "Machine states, downtime and telemetry from the plants (large, short-lived)",
-        subjects: ["mfg.machine.>"],
-        retention: "limits",
-        storage: "file",
-        replicas,
-        maxAge: "7d",
-        maxBytes: size(100 * GiB, 256 * MiB),
-        maxMsgSize: 512 * KiB,
-        discard: "old",
-        duplicateWindow: "2h",
+  return fromManifests.explain(() =>
+    validateDeclarations({
+      streams: { ...shared, ...fromManifests.streams },
+      consumers: fromManifests.consumers,
+      kv: {
+        // The schema registry (contracts/src/registry.ts opens it with the same history and description).
+        THREADLINE_SCHEMAS: {
+          description: "Threadline schema registry: subjects and schemas by fingerprint",
+          history: 10,
+          storage: "file",
+          replicas,
+        },
+        // Connector cursors (last Odoo write_date synced, last OPC UA sequence…); a few revisions to see
+        // where a connector was before an incident.
+        THREADLINE_CONNECTOR_STATE: {
+          description: "Connector cursors: where each connector resumes after a restart",
+          history: 5,
+          storage: "file",
+          replicas,
+        },
+        // Event ids whose side effect is done (ERP postings…). TTL 30 days = the DLQ's retention: anything
+        // ops can still replay is still recognised as done. When full, writes fail (the handler retries)
+        // rather than forgetting ids.
+        THREADLINE_IDEMPOTENCY: {
+          description: "Event ids whose side effects are applied (replays and redeliveries skip them)",
+          history: 1,
+          ttl: "30d",
+          maxBytes: size(5 * GiB, 64 * MiB),
+          storage: "file",
+          replicas,
+        },
+        ...fromManifests.kv,
       },
-      // Production orders and reports: small, and the trail the ERP postings are made from. Kept 400
-      // days (a fiscal year plus a month's margin to replay it at the year-end audit); when full the
-      // stream REFUSES new messages (`discard: new`) rather than silently deleting acked history —
-      // publishers fail loudly and the alerts fire. Duplicate window 24 h: a plant reconnecting after a
-      // shift-long outage, or the Odoo connector re-syncing a day, re-publishes with the same ids.
-      MFG_PRODUCTION: {
-        description: "Production orders, reports and ERP postings (small, kept for audit and replay)",
-        subjects: ["mfg.production.>"],
-        retention: "limits",
-        storage: "file",
-        replicas,
-        maxAge: "400d",
-        maxBytes: size(20 * GiB, 128 * MiB),
-        maxMsgSize: 256 * KiB,
-        discard: "new",
-        duplicateWindow: "24h",
-      },
-      // Lots, consumption and goods movements: the genealogy is rebuilt by replaying this stream, so it
-      // is kept as long as production (400 days) with the same "refuse rather than forget" policy.
-      MFG_INVENTORY: {
-        description: "Lots, material consumption and goods movements (genealogy is rebuilt from it)",
-        subjects: ["mfg.inventory.>"],
-        retention: "limits",
-        storage: "file",
-        replicas,
-        maxAge: "400d",
-        maxBytes: size(20 * GiB, 128 * MiB),
-        maxMsgSize: 256 * KiB,
-        discard: "new",
-        duplicateWindow: "24h",
-      },
-      // Inspections, SPC, holds and nonconformances: the smallest volume and the longest audit need
-      // (customer and ISO 9001 record requirements). 2 years in the stream for replay; the archive of
-      // record is the SQL tap. Refuses rather than forgets, like production.
-      MFG_QUALITY: {
-        description: "Inspections, SPC violations, quality holds and nonconformances (kept 2 years)",
-        subjects: ["mfg.quality.>"],
-        retention: "limits",
-        storage: "file",
-        replicas,
-        maxAge: "730d",
-        maxBytes: size(10 * GiB, 128 * MiB),
-        maxMsgSize: 256 * KiB,
-        discard: "new",
-        duplicateWindow: "24h",
-      },
-      // Shipment requests and gate decisions: they matter until delivery and the customer's claim window;
-      // Odoo keeps the delivery record. 180 days.
-      MFG_SHIPPING: {
-        description: "Shipment requests and quality-gate decisions",
-        subjects: ["mfg.shipping.>"],
-        retention: "limits",
-        storage: "file",
-        replicas,
-        maxAge: "180d",
-        maxBytes: size(5 * GiB, 64 * MiB),
-        maxMsgSize: 256 * KiB,
-        discard: "new",
-        duplicateWindow: "24h",
-      },
-      // Master data from Odoo (units, products, BoMs, work centres, locations, partners): reference
-      // data every service loads at start-up, so the stream keeps the LATEST VALUE PER KEY, not the
-      // history. Each record has its own subject, `mfg.masterdata.<kind>.<site>.<odoo id>` (the key in
-      // the subject is what makes per-key compaction possible), and `maxMsgsPerSubject: 1` makes the
-      // server drop a record's previous version when a new one is stored — on every server from the
-      // 2.9 floor on, unlike KV-only features. Kept forever (`maxAge: 0s`): an unchanged product must
-      // not expire. When full it refuses new records rather than forgetting old ones. Duplicate window
-      // 24 h: a re-read of Odoo re-derives the same ids (content and write_date), which the server drops.
-      MFG_MASTERDATA: {
-        description:
-          "Master data from Odoo: the latest version of each unit, product, BoM, work centre, location, partner",
-        subjects: ["mfg.masterdata.>"],
-        retention: "limits",
-        storage: "file",
-        replicas,
-        maxAge: "0s",
-        maxBytes: size(5 * GiB, 32 * MiB),
-        maxMsgSize: 256 * KiB,
-        maxMsgsPerSubject: 1,
-        discard: "new",
-        duplicateWindow: "24h",
-      },
-      // Dead letters (`mfg.dlq.<stream>.<consumer>`): kept 30 days — long enough for ops to notice,
-      // fix and replay after a holiday. Refuses when full (a dead letter that cannot be written stays
-      // unacked in its source stream, never lost). Messages up to 1 MiB: any domain message plus the
-      // dead-letter headers must fit. Duplicate window 24 h so a re-tried dead-lettering is not stored twice.
-      [DLQ_STREAM]: {
-        description: "Dead letters: poison messages with the reason and their original stream/sequence",
-        subjects: ["mfg.dlq.>"],
-        retention: "limits",
-        storage: "file",
-        replicas,
-        maxAge: "30d",
-        maxBytes: size(10 * GiB, 128 * MiB),
-        maxMsgSize: 1 * MiB,
-        discard: "new",
-        duplicateWindow: "24h",
-      },
-    },
-    consumers: fromManifests.consumers,
-    kv: {
-      // The schema registry (contracts/src/registry.ts opens it with the same history and description).
-      THREADLINE_SCHEMAS: {
-        description: "Threadline schema registry: subjects and schemas by fingerprint",
-        history: 10,
-        storage: "file",
-        replicas,
-      },
-      // Connector cursors (last Odoo write_date synced, last OPC UA sequence…); a few revisions to see
-      // where a connector was before an incident.
-      THREADLINE_CONNECTOR_STATE: {
-        description: "Connector cursors: where each connector resumes after a restart",
-        history: 5,
-        storage: "file",
-        replicas,
-      },
-      // Event ids whose side effect is done (ERP postings…). TTL 30 days = the DLQ's retention: anything
-      // ops can still replay is still recognised as done. When full, writes fail (the handler retries)
-      // rather than forgetting ids.
-      THREADLINE_IDEMPOTENCY: {
-        description: "Event ids whose side effects are applied (replays and redeliveries skip them)",
-        history: 1,
-        ttl: "30d",
-        maxBytes: size(5 * GiB, 64 * MiB),
-        storage: "file",
-        replicas,
-      },
-      ...fromManifests.kv,
-    },
-  });
+    }),
+  );
 }
 
-/** The durables and buckets of the manifests; a name two services (or a service and `streams/`) claim is an error. */
-function gatherManifests(manifests: readonly ServiceManifest[], replicas: number) {
+/** What {@link gatherManifests} needs besides the manifests. */
+interface GatherContext {
+  readonly profile: ProfileName;
+  readonly replicas: number;
+  /** The streams `streams/` declares: a manifest cannot claim them. */
+  readonly shared: Readonly<Record<string, StreamDeclaration>>;
+}
+
+/**
+ * The durables, buckets and streams of the manifests; a name two services (or a service and
+ * `streams/`) claim is an error. Owned buckets and streams get the profile's replicas, an owned
+ * stream's `maxBytes` the profile's size. `explain(validate)` runs the validation and adds to each
+ * problem about a manifest's declaration whose manifest it is (the fix is there, not in this file).
+ */
+function gatherManifests(manifests: readonly ServiceManifest[], ctx: GatherContext) {
+  const streams: Record<string, StreamDeclaration> = {};
   const consumers: Record<string, ConsumerDeclaration> = {};
   const kv: Record<string, KvDeclaration> = {};
-  const owner = new Map<string, string>(SHARED_BUCKETS.map((b) => [`kv.${b}`, "streams/ (shared)"]));
+  const owner = new Map<string, string>([
+    ...SHARED_BUCKETS.map((b) => [`kv.${b}`, SHARED_OWNER] as const),
+    ...Object.keys(ctx.shared).map((s) => [`streams.${s}`, SHARED_OWNER] as const),
+  ]);
   const problems: DeclarationProblem[] = [];
   const claim = (key: string, service: string) => {
     const first = owner.get(key);
@@ -325,14 +327,48 @@ function gatherManifests(manifests: readonly ServiceManifest[], replicas: number
     return !first;
   };
   for (const m of manifests) {
+    for (const [name, s] of Object.entries(m.streams ?? {}))
+      if (claim(`streams.${name}`, m.service))
+        streams[name] = { ...s, replicas: ctx.replicas, maxBytes: bytesFor(s.maxBytes, ctx.profile) };
     for (const [name, c] of Object.entries(m.consumers ?? {}))
       if (claim(`consumers.${name}`, m.service)) consumers[name] = c;
     for (const [name, b] of Object.entries(m.kv ?? {}))
-      if (claim(`kv.${name}`, m.service)) kv[name] = { ...b, replicas };
+      if (claim(`kv.${name}`, m.service)) kv[name] = { ...b, replicas: ctx.replicas };
   }
   if (problems.length > 0) throw new DeclarationError(problems);
-  return { consumers, kv };
+
+  /** The service whose declaration a problem's key (`streams.MFG_X.subjects[0]`) is about, if any. */
+  const ownerOf = (key: string) => {
+    for (const [declared, service] of owner)
+      if (
+        service !== SHARED_OWNER &&
+        (key === declared || key.startsWith(`${declared}.`) || key.startsWith(`${declared}[`))
+      )
+        return service;
+    return undefined;
+  };
+  const explain = <T>(validate: () => T): T => {
+    try {
+      return validate();
+    } catch (err) {
+      if (!(err instanceof DeclarationError)) throw err;
+      throw new DeclarationError(
+        err.problems.map((p) => {
+          const service = ownerOf(p.key);
+          return service ? { key: p.key, message: `${p.message}; in the manifest of ${service}` } : p;
+        }),
+      );
+    }
+  };
+  return { streams, consumers, kv, explain };
 }
+
+/** A size that may differ per environment, for `profile`. */
+function bytesFor(maxBytes: number | SizeByProfile, profile: ProfileName): number {
+  return typeof maxBytes === "number" ? maxBytes : maxBytes[profile];
+}
+
+const SHARED_OWNER = "streams/ (shared)";
 
 /** The buckets `streams/` declares for every service. */
 const SHARED_BUCKETS = [
@@ -365,7 +401,7 @@ export class DeclarationError extends ThreadlineError {
   constructor(readonly problems: readonly DeclarationProblem[]) {
     super(
       StreamsErrorCode.DeclarationInvalid,
-      `invalid stream declarations (fix streams/src/declarations.ts): ${problems.map((p) => `${p.key}: ${p.message}`).join("; ")}`,
+      `invalid stream declarations (fix streams/src/declarations.ts or the service's manifest): ${problems.map((p) => `${p.key}: ${p.message}`).join("; ")}`,
     );
   }
 }

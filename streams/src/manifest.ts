@@ -1,9 +1,9 @@
 /**
  * A service's manifest: everything it declares about itself in one place — the durable consumers it
- * owns (with their server settings), the KV buckets it owns, the events it publishes, its HTTP routes
- * and the rest of its NATS access. `streams plan|apply`, the Kubernetes generator and `streams
- * permissions` gather the manifests (tools/manifests.ts); `streams/` itself declares only what is
- * shared (the domain streams, the dead-letter stream, the registry, shared buckets).
+ * owns (with their server settings), the KV buckets and streams it owns, the events it publishes, its
+ * HTTP routes and the rest of its NATS access. `streams plan|apply`, the Kubernetes generator and
+ * `streams permissions` gather the manifests (tools/manifests.ts); `streams/` itself declares only what
+ * is shared (the domain streams, the dead-letter stream, the registry, shared buckets).
  *
  * ```ts
  * export const manifest = serviceManifest({
@@ -19,7 +19,9 @@
  * });
  * ```
  *
- * A durable's or a bucket's name is spelled here once; code refers to it through the manifest.
+ * A durable's, a bucket's or a stream's name is spelled here once; code refers to it through the
+ * manifest. A stream belongs in a manifest when one service is its only writer (the Odoo connector's
+ * MFG_MASTERDATA); a stream several services publish into is shared, in streams/src/declarations.ts.
  */
 import { z } from "zod";
 import { EVENT_TYPES, type EventType } from "../../contracts/src/index.js";
@@ -28,6 +30,8 @@ import {
   DeclarationError,
   type DeclarationProblem,
   type KvDeclaration,
+  type SizeByProfile,
+  type StreamDeclaration,
 } from "./declarations.js";
 import type { ServiceAccess, StreamReadAccess } from "./permissions.js";
 
@@ -44,6 +48,15 @@ export interface HttpRouteDeclaration {
 /** A KV bucket a service owns; replicas come from the environment's profile. */
 export type OwnedKvDeclaration = Omit<KvDeclaration, "replicas">;
 
+/**
+ * A stream a service owns; replicas come from the environment's profile, and so may its size cap:
+ * `maxBytes: { production: 5 * GiB, local: 32 * MiB }` (a local server's store is small, see
+ * PROFILES), or one number for every environment.
+ */
+export type OwnedStreamDeclaration = Omit<StreamDeclaration, "replicas" | "maxBytes"> & {
+  readonly maxBytes: number | SizeByProfile;
+};
+
 /** What a service declares about itself. */
 export interface ServiceManifest {
   /** The service name: NATS user, inbox prefix `_INBOX_<service>`, logs and metrics. */
@@ -53,6 +66,11 @@ export interface ServiceManifest {
   readonly consumers?: Readonly<Record<string, ConsumerDeclaration>>;
   /** The KV buckets it owns, by name; it may write them. */
   readonly kv?: Readonly<Record<string, OwnedKvDeclaration>>;
+  /**
+   * The streams it owns, by name: declared (and checked) with the shared ones. It publishes into them
+   * through `publishes`, like into any stream; owning one grants nothing more.
+   */
+  readonly streams?: Readonly<Record<string, OwnedStreamDeclaration>>;
   /** The events it publishes. */
   readonly publishes?: readonly EventType[];
   /** Its HTTP routes beyond the health server's. */
@@ -68,12 +86,26 @@ export interface ServiceManifest {
 }
 
 const SERVICE_RE = /^[a-z][a-z0-9-]*[a-z0-9]$/;
+const bytes = z.number().int().min(-1);
 
 const ManifestSchema = z.object({
   service: z.string().regex(SERVICE_RE, "lower-case letters, digits and - (e.g. odoo-connector)"),
   description: z.string().min(1),
   consumers: z.record(z.string(), z.object({ stream: z.string() }).loose()).optional(),
   kv: z.record(z.string(), z.object({}).loose()).optional(),
+  streams: z
+    .record(
+      z.string(),
+      z
+        .object({
+          maxBytes: z.union([bytes, z.strictObject({ production: bytes, local: bytes })], {
+            error: "must be bytes (-1 unlimited) or { production, local } bytes",
+          }),
+          replicas: z.undefined("comes from the environment's profile: leave it out").optional(),
+        })
+        .loose(),
+    )
+    .optional(),
   publishes: z.array(z.enum(EVENT_TYPES as unknown as [EventType, ...EventType[]])).optional(),
   http: z
     .array(
@@ -92,8 +124,8 @@ const ManifestSchema = z.object({
 
 /**
  * Checks a manifest's shape and its names (durables start with `<service>-`, so the owner of a durable
- * is plain from its name and two services cannot claim one) and returns it as typed. The consumer and
- * bucket settings themselves are checked with every other declaration by `declarations()`.
+ * is plain from its name and two services cannot claim one) and returns it as typed. The consumer,
+ * bucket and stream settings themselves are checked with every other declaration by `declarations()`.
  *
  * @throws {DeclarationError} naming each problem under `manifests.<service>`.
  */

@@ -20,7 +20,8 @@ import {
   validateDeclarations,
 } from "../../streams/src/declarations.js";
 import { subjectFor } from "../../streams/src/envelope.js";
-import { serviceManifest } from "../../streams/src/manifest.js";
+import { type OwnedStreamDeclaration, serviceManifest } from "../../streams/src/manifest.js";
+import { MASTERDATA_STREAM } from "../../streams/src/masterdata.js";
 import { DLQ_STREAM, dlqSubject, domainStream } from "../../streams/src/names.js";
 import { platformDeclarations } from "../../tools/manifests.js";
 import { declarationsWithExamples, qualityServiceExample } from "../harness/example-manifests.js";
@@ -58,6 +59,31 @@ function problemsOf(input: unknown): string[] {
   assert.fail("expected the declarations to be refused");
 }
 
+const MiB = 1024 ** 2;
+const GiB = 1024 * MiB;
+
+/** A stream a service could own: no replicas (the profile's), its size cap per profile. */
+const SCRAP_STREAM = {
+  description: "Scrap per machine (the only writer is the scrap tracker)",
+  subjects: ["mfg.scrap.>"],
+  retention: "limits",
+  storage: "file",
+  maxAge: "30d",
+  maxBytes: { production: GiB, local: 16 * MiB },
+  maxMsgSize: 256 * 1024,
+  discard: "new",
+  duplicateWindow: "24h",
+} as const satisfies OwnedStreamDeclaration;
+
+/** A service that owns MFG_SCRAP, declared as `stream`. */
+function scrapTracker(stream: OwnedStreamDeclaration = SCRAP_STREAM) {
+  return serviceManifest({
+    service: "scrap-tracker",
+    description: "scrap per machine",
+    streams: { MFG_SCRAP: stream },
+  });
+}
+
 describe("streams declarations - the shipped set", () => {
   test("is valid for both profiles, with 1 replica locally and 3 in production", () => {
     const local = declarationsWithExamples();
@@ -68,8 +94,8 @@ describe("streams declarations - the shipped set", () => {
       "MFG_INVENTORY",
       "MFG_QUALITY",
       "MFG_SHIPPING",
-      "MFG_MASTERDATA",
       DLQ_STREAM,
+      "MFG_MASTERDATA", // the Odoo connector's (its manifest)
     ]);
     assert.deepEqual(Object.keys(local.kv), [
       "THREADLINE_SCHEMAS",
@@ -294,15 +320,37 @@ describe("streams declarations - subjects and durations", () => {
   });
 });
 
-describe("streams declarations - services declare their own durables and buckets in manifests", () => {
-  test("streams/ declares only what is shared: no durable, and the shared buckets", () => {
+describe("streams declarations - services declare their own durables, buckets and streams in manifests", () => {
+  test("streams/ declares only what is shared: the domain and dead-letter streams, no durable, the shared buckets", () => {
     const shared = declarations();
+    assert.deepEqual(Object.keys(shared.streams), [
+      "MFG_MACHINE",
+      "MFG_PRODUCTION",
+      "MFG_INVENTORY",
+      "MFG_QUALITY",
+      "MFG_SHIPPING",
+      DLQ_STREAM,
+    ]);
     assert.deepEqual(Object.keys(shared.consumers), []);
     assert.deepEqual(Object.keys(shared.kv), [
       "THREADLINE_SCHEMAS",
       "THREADLINE_CONNECTOR_STATE",
       "THREADLINE_IDEMPOTENCY",
     ]);
+  });
+
+  test("the Odoo connector owns MFG_MASTERDATA: its manifest's settings, the profile's replicas and size cap", () => {
+    assert.ok(odooConnectorManifest.streams[MASTERDATA_STREAM], "declared in the connector's manifest");
+    const local = platformDeclarations().streams[MASTERDATA_STREAM];
+    const production = platformDeclarations({ profile: "production" }).streams[MASTERDATA_STREAM];
+    assert.deepEqual(
+      [local?.replicas, local?.maxBytes, production?.replicas, production?.maxBytes],
+      [1, 32 * MiB, 3, 5 * GiB],
+    );
+    assert.deepEqual(
+      [production?.maxMsgsPerSubject, production?.maxAge, production?.discard, production?.duplicateWindow],
+      [1, "0s", "new", "24h"],
+    );
   });
 
   test("the platform's declarations are the shared ones plus every manifest's, with the profile's replicas", () => {
@@ -337,6 +385,68 @@ describe("streams declarations - services declare their own durables and buckets
     );
     assert.deepEqual(misnamed, [
       "manifests.order-progress.consumers.progress: a durable's name starts with its service's (order-progress-…)",
+    ]);
+  });
+
+  test("a manifest's stream is declared with the profile's replicas, and its size cap per profile or fixed", () => {
+    const scrap = scrapTracker();
+    const local = declarations({ manifests: [scrap] }).streams["MFG_SCRAP"];
+    const production = declarations({ profile: "production", manifests: [scrap] }).streams["MFG_SCRAP"];
+    assert.deepEqual(
+      [local?.replicas, local?.maxBytes, production?.replicas, production?.maxBytes],
+      [1, 16 * MiB, 3, GiB],
+    );
+    const r5 = declarations({ profile: "production", replicas: 5, manifests: [scrap] });
+    assert.equal(r5.streams["MFG_SCRAP"]?.replicas, 5);
+    assert.ok(production);
+    const { replicas: _r, maxBytes: _b, ...settings } = production;
+    const { maxBytes: _m, ...declared } = SCRAP_STREAM;
+    assert.deepEqual(settings, declared);
+    const fixed = scrapTracker({ ...SCRAP_STREAM, maxBytes: 8 * MiB });
+    for (const profile of ["local", "production"] as const)
+      assert.equal(declarations({ profile, manifests: [fixed] }).streams["MFG_SCRAP"]?.maxBytes, 8 * MiB);
+  });
+
+  test("a stream claimed by two manifests, or by a manifest and streams/, is refused naming both owners", () => {
+    const twin = { ...scrapTracker(), service: "scrap-tracker-twin" };
+    const thief = serviceManifest({
+      service: "thief",
+      description: "claims what is not its own",
+      streams: { MFG_PRODUCTION: { ...SCRAP_STREAM, subjects: ["mfg.production.>"] } },
+    });
+    assert.deepEqual(
+      refused(() => declarations({ manifests: [scrapTracker(), twin, thief] })),
+      [
+        "streams.MFG_SCRAP: declared by scrap-tracker-twin and by scrap-tracker: a name has one owner",
+        "streams.MFG_PRODUCTION: declared by thief and by streams/ (shared): a name has one owner",
+      ],
+    );
+  });
+
+  test("a manifest's stream is validated with the shared ones: subjects overlapping a shared stream are refused, naming the manifest", () => {
+    const greedy = scrapTracker({ ...SCRAP_STREAM, subjects: ["mfg.quality.>", "mfg.scrap.>"] });
+    assert.deepEqual(
+      refused(() => declarations({ manifests: [greedy] })),
+      [
+        "streams.MFG_SCRAP.subjects[0]: subject mfg.quality.> overlaps mfg.quality.> of streams.MFG_QUALITY.subjects[0] (a subject belongs to one stream); in the manifest of scrap-tracker",
+      ],
+    );
+  });
+
+  test("a manifest's stream leaves replicas to the profile and gives maxBytes as bytes or per profile", () => {
+    const problems = refused(() =>
+      serviceManifest({
+        service: "odd-sizes",
+        description: "x",
+        streams: {
+          MFG_ODD_A: { ...SCRAP_STREAM, subjects: ["mfg.odd_a.>"], replicas: 3 } as never,
+          MFG_ODD_B: { ...SCRAP_STREAM, subjects: ["mfg.odd_b.>"], maxBytes: { production: GiB } } as never,
+        },
+      }),
+    );
+    assert.deepEqual(problems, [
+      "manifests.odd-sizes.streams.MFG_ODD_A.replicas: comes from the environment's profile: leave it out",
+      "manifests.odd-sizes.streams.MFG_ODD_B.maxBytes: must be bytes (-1 unlimited) or { production, local } bytes",
     ]);
   });
 });

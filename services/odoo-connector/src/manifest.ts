@@ -1,9 +1,14 @@
 /**
  * What the Odoo connector declares about itself: its durables (one per outbound posting kind), the
- * events it publishes (inbound sync, ProductionPosted, run ends), its HTTP route and the rest of its
- * NATS access. `threadline streams plan|apply|k8s|permissions` read it (tools/manifests.ts).
+ * master-data stream it alone writes, the events it publishes (inbound sync, ProductionPosted, run
+ * ends), its HTTP route and the rest of its NATS access. `threadline streams plan|apply|k8s|permissions`
+ * read it (tools/manifests.ts).
  */
-import { dlqSubject, serviceManifest } from "../../../streams/src/index.js";
+import { dlqSubject, MASTERDATA_STREAM, serviceManifest } from "../../../streams/src/index.js";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
 
 /** The connector's durables: their names, spelled here only. */
 export const CONNECTOR_DURABLES = {
@@ -68,6 +73,31 @@ export const odooConnectorManifest = serviceManifest({
       description: "odoo-connector: blocked shipments -> Odoo pickings that cannot be validated",
       filterSubjects: ["mfg.shipping.>"],
       ...ERP_REDELIVERY,
+    },
+  },
+  streams: {
+    // Master data from Odoo (units, products, BoMs, work centres, locations, partners): reference
+    // data every service loads at start-up, so the stream keeps the LATEST VALUE PER KEY, not the
+    // history. Each record has its own subject, `mfg.masterdata.<kind>.<site>.<odoo id>` (the key in
+    // the subject is what makes per-key compaction possible), and `maxMsgsPerSubject: 1` makes the
+    // server drop a record's previous version when a new one is stored — on every server from the
+    // 2.9 floor on, unlike KV-only features. Kept forever (`maxAge: 0s`): an unchanged product must
+    // not expire. When full it refuses new records rather than forgetting old ones. Duplicate window
+    // 24 h: a re-read of Odoo re-derives the same ids (content and write_date), which the server drops.
+    // Only the connector writes it, so the connector owns it; readers (the SDK's MasterData) name it
+    // MASTERDATA_STREAM and list it in their manifest's `access.reads`.
+    [MASTERDATA_STREAM]: {
+      description:
+        "Master data from Odoo: the latest version of each unit, product, BoM, work centre, location, partner",
+      subjects: ["mfg.masterdata.>"],
+      retention: "limits",
+      storage: "file",
+      maxAge: "0s",
+      maxBytes: { production: 5 * GiB, local: 32 * MiB },
+      maxMsgSize: 256 * KiB,
+      maxMsgsPerSubject: 1,
+      discard: "new",
+      duplicateWindow: "24h",
     },
   },
   publishes: [
