@@ -29,6 +29,7 @@ import type { ReconcileReport } from "../../services/odoo-connector/src/reconcil
 import {
   DLQ_STREAM,
   explainPermissions,
+  MasterData,
   manifestAccess,
   permissionsOf,
   readEvents,
@@ -41,6 +42,7 @@ import { familyOf, type OrderView, orderAgainstPlant, plantTruth } from "../demo
 import {
   LINE_RELEASES,
   lotFor,
+  planFromMasterData,
   WORKCENTER_BY_MACHINE,
   withRejectedComponents,
 } from "../demo/plant-orders.js";
@@ -401,7 +403,10 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
 
     // A planner releases one order per line; the connector's inbound sync publishes them.
     const orders = new Map<string, { order: string; lot: string | null }>();
-    for (const r of LINE_RELEASES) {
+    // The products as the connector published them from Odoo: tracking, BoM components.
+    const masterData = MasterData.open(nc, { kinds: ["product", "bom"], site: SITE, codec });
+    const plan = await planFromMasterData(masterData).finally(() => masterData.close());
+    for (const r of plan) {
       const [product] = await odoo.search("product.product", [["default_code", "=", r.product]]);
       const id = await odoo.create("mrp.production", {
         product_id: product,

@@ -21,6 +21,7 @@ import {
   DLQ_STREAM,
   dlqSubject,
   fromHeaders,
+  MasterData,
   type RunningService,
   readDeadLetter,
   readEvents,
@@ -28,7 +29,7 @@ import {
 } from "../../streams/src/index.js";
 import { type OdooSimulator, startOdooSimulator } from "../sim/odoo/server.js";
 import { familyOf, orderAgainstPlant, type PlantTruth, printOrderViews } from "./odoo-vs-plant.js";
-import { LINE_RELEASES, lotFor, WORKCENTER_BY_MACHINE } from "./plant-orders.js";
+import { LINE_RELEASES, lotFor, planFromMasterData, WORKCENTER_BY_MACHINE } from "./plant-orders.js";
 
 type Posted = EventPayloads["mfg.production.production_posted.v1"];
 
@@ -92,9 +93,17 @@ export async function startOdooDemo(options: {
       `Odoo connector: running as ${sim.users.integration.login} (${connector.url}), syncing orders, lots, moves and pickings`,
     );
 
+    // What the demo's products are comes from the master data the connector published from Odoo.
+    const masterData = MasterData.open(nc, { kinds: ["product", "bom"], site: "plant-lyon", codec });
+    const plan = await planFromMasterData(masterData).finally(() => masterData.close());
+    for (const r of plan)
+      print(
+        `  MFG_MASTERDATA  ${r.product} "${r.productRecord.name}": in ${r.productRecord.unit}, tracked by ${r.productRecord.tracking}, BoM ${r.components.join(", ")}`,
+      );
+
     // The planner releases the orders in Odoo (over the simulator's own API: as a user would).
     const released = new Set<string>();
-    for (const r of LINE_RELEASES) {
+    for (const r of plan) {
       const [product] = await sim.env.search("product.product", [["default_code", "=", r.product]]);
       const id = await sim.env.create("mrp.production", {
         product_id: product,
@@ -120,7 +129,7 @@ export async function startOdooDemo(options: {
       });
       for await (const { streamSequence, value: e } of releases) {
         next = streamSequence + 1;
-        const mine = LINE_RELEASES.find((r) => released.has(e.orderRef) && r.product === e.product.code);
+        const mine = plan.find((r) => released.has(e.orderRef) && r.product === e.product.code);
         print(
           `  MFG_PRODUCTION #${streamSequence}  released ${e.orderRef}: ${Number(e.quantity.value)} ${e.quantity.uom} of ${e.product.code}${mine ? ` -> dispatched to ${mine.line}` : ""}`,
         );

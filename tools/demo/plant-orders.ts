@@ -2,8 +2,13 @@
  * The demo plant's work in Odoo (the simulator's seed): the order a planner releases per line, the
  * machine whose counts are its output, the machine whose rejects are a component's scrap, and each
  * machine's work centre. The demo and the fault run (tools/chaos) both run it.
+ *
+ * What the products are — tracked by lot or not, counted in which unit, made of which components —
+ * is not written here: it is read from the master data the Odoo connector publishes from the seeded
+ * Odoo (`planFromMasterData`), as any service reads it.
  */
 import type { BridgeConfigInput } from "../../services/machine-bridge/src/config.js";
+import type { MasterData, MasterRecord } from "../../streams/src/index.js";
 import { LINE_WORKCENTERS } from "../sim/odoo/seed.js";
 
 export interface LineRelease {
@@ -39,9 +44,53 @@ export const WORKCENTER_BY_MACHINE: Readonly<Record<string, string>> = Object.fr
   LINE_WORKCENTERS.map((w) => [`${w.code.startsWith("L1") ? "line-1" : "line-2"}/${w.machine}`, w.code]),
 );
 
-/** The lot the line produces into: lot-tracked products get one per order, created in Odoo with the first count. */
-export function lotFor(release: LineRelease, orderRef: string): string | null {
-  return release.product === "FIN-HJ250" ? `LOT-${orderRef.replaceAll("/", "-")}` : null;
+/** A release with its product as the master data has it. */
+export interface PlannedRelease extends LineRelease {
+  readonly productRecord: MasterRecord<"product">;
+  /** The component codes of the BoM Odoo would use for the product. */
+  readonly components: readonly string[];
+}
+
+/**
+ * The releases with their products from the master data, once the connector has published them (it
+ * does at its start). Refused, naming it: a product the master data does not have (or has archived),
+ * a product without a BoM, a component scrapped at a machine that is not in the product's BoM.
+ */
+export async function planFromMasterData(md: MasterData, timeoutMs = 30_000): Promise<PlannedRelease[]> {
+  await md.ready;
+  const deadline = Date.now() + timeoutMs;
+  // Products and BoMs are published by separate passes of the connector's sync: wait for both.
+  const missing = () =>
+    LINE_RELEASES.filter((r) => {
+      const product = md.product(r.product);
+      return product === undefined || md.bomOf(product.odooId) === undefined;
+    }).map((r) => r.product);
+  while (missing().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (missing().length > 0)
+    throw new Error(
+      `the master data has no product ${missing().join(", ")} with an active BoM after ${timeoutMs / 1000} s: is the Odoo connector syncing master data (MFG_MASTERDATA)?`,
+    );
+  return LINE_RELEASES.map((r) => {
+    const product = md.product(r.product) as MasterRecord<"product">;
+    if (!product.active)
+      throw new Error(`product ${r.product} is archived in Odoo: a planner cannot release it`);
+    const bom = md.bomOf(product.odooId) as MasterRecord<"bom">;
+    const components = bom.lines.map((l) => l.product.code);
+    for (const code of [...Object.keys(r.componentScrap), r.rejectsComponent?.component].filter(Boolean))
+      if (!components.includes(code as string))
+        throw new Error(
+          `${r.line}: component ${code} is scrapped at a machine, but ${r.product}'s BoM (${bom.odooId}) has only ${components.join(", ")}`,
+        );
+    return { ...r, productRecord: product, components };
+  });
+}
+
+/**
+ * The lot the line produces into: a lot-tracked product (the master data's `tracking`) gets one per
+ * order, created in Odoo with the first count; an untracked one none.
+ */
+export function lotFor(release: PlannedRelease, orderRef: string): string | null {
+  return release.productRecord.tracking === "lot" ? `LOT-${orderRef.replaceAll("/", "-")}` : null;
 }
 
 /** The bridge mapping with each line's rejected component where the releases say (the capper's caps). */
