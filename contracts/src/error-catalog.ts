@@ -217,7 +217,8 @@ export const ERROR_CATALOG = {
   },
   NOT_A_DEAD_LETTER: {
     area: "streams",
-    meaning: "A message read as a dead letter lacks a Threadline-Dlq-* header or has a malformed one.",
+    meaning:
+      "A message read as a dead letter lacks a Threadline-Dlq-* header or has a malformed one (only -Sequence may be absent: a producer's refusal never was in a stream).",
     action: "Read it as an ordinary message, and find what else publishes on mfg.dlq.>.",
   },
 

@@ -29,7 +29,7 @@ import {
   type DeclarationProblem,
   type KvDeclaration,
 } from "./declarations.js";
-import type { ServiceAccess, StreamReadAccess } from "./permissions.js";
+import type { DeadLetterAccess, ServiceAccess, StreamReadAccess } from "./permissions.js";
 
 /** An HTTP route the service serves besides /healthz, /readyz and /metrics, and how it is protected. */
 export interface HttpRouteDeclaration {
@@ -63,6 +63,8 @@ export interface ServiceManifest {
     readonly kvWrite?: readonly string[];
     readonly readsLast?: readonly string[];
     readonly reads?: readonly StreamReadAccess[];
+    /** Dead letters of what it refuses before publishing: `mfg.dlq.<stream>.<producer>` each. */
+    readonly deadLetters?: readonly DeadLetterAccess[];
     readonly accountInfo?: boolean;
   };
 }
@@ -132,6 +134,7 @@ export function manifestAccess(manifest: ServiceManifest): ServiceAccess {
     ...(a.kvRead ? { kvRead: a.kvRead } : {}),
     ...(a.readsLast ? { readsLast: a.readsLast } : {}),
     ...(a.reads ? { reads: a.reads } : {}),
+    ...(a.deadLetters ? { deadLetters: a.deadLetters } : {}),
     ...(a.accountInfo !== undefined ? { accountInfo: a.accountInfo } : {}),
   };
 }
