@@ -22,6 +22,7 @@ import { createEventConsumer } from "../../streams/src/consumer.js";
 import { readDeadLetter } from "../../streams/src/dead-letter.js";
 import type { Declarations } from "../../streams/src/declarations.js";
 import { createLogger } from "../../streams/src/logger.js";
+import { manifestAccess } from "../../streams/src/manifest.js";
 import {
   explainPermissions,
   PermissionsError,
@@ -228,6 +229,19 @@ describe("least-privilege NATS permissions per service", () => {
       }),
       [
         "deadLetters[0].producer: odoo-connector-production-reported is a declared durable: its dead letters are its consumer's (consumes), pick a name no durable has",
+      ],
+    );
+    // The Odoo connector's manifest grants its inbound sync exactly one dead-letter subject besides its durables'.
+    const connector = servicePermissions(manifestAccess(odooConnectorManifest), declarationsWithExamples());
+    assert.deepEqual(
+      connector.publish.allow.filter((s) => s.startsWith("mfg.dlq.")),
+      [
+        "mfg.dlq.MFG_MACHINE.odoo-connector-downtime-ended",
+        "mfg.dlq.MFG_MACHINE.odoo-connector-downtime-started",
+        "mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound",
+        "mfg.dlq.MFG_PRODUCTION.odoo-connector-production-reported",
+        "mfg.dlq.MFG_QUALITY.odoo-connector-quality",
+        "mfg.dlq.MFG_SHIPPING.odoo-connector-shipping",
       ],
     );
   });

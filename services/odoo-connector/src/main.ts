@@ -27,7 +27,7 @@ import { outboundParts } from "./outbound/index.js";
 import { startShiftSchedule } from "./outbound/shifts.js";
 import { type ReconcileOptions, reconcile, recordDrift } from "./reconcile/index.js";
 
-/** KV bucket of cursors and order snapshots (declared in streams/src/declarations.ts). */
+/** KV bucket of cursors, order snapshots and waiting dead letters (declared in streams/src/declarations.ts). */
 const STATE_BUCKET = "THREADLINE_CONNECTOR_STATE";
 
 export async function startOdooConnector(
@@ -50,7 +50,7 @@ export async function startOdooConnector(
           logger,
         });
     },
-    setup: async ({ config, nc, codec, publisher, logger, metrics }) => {
+    setup: async ({ config, nc, js, codec, publisher, logger, metrics }) => {
       if (config.CLOSE_POLICY === "shift" && !config.CLOSE_SHIFTS)
         throw new ConfigError(
           "CLOSE_SHIFTS",
@@ -78,6 +78,7 @@ export async function startOdooConnector(
       const sync = new InboundSync({
         client,
         publisher,
+        js,
         kv,
         db: config.ODOO_DB,
         site: config.SITE,
