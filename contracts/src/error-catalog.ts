@@ -217,7 +217,8 @@ export const ERROR_CATALOG = {
   },
   NOT_A_DEAD_LETTER: {
     area: "streams",
-    meaning: "A message read as a dead letter lacks a Threadline-Dlq-* header or has a malformed one.",
+    meaning:
+      "A message read as a dead letter lacks a Threadline-Dlq-* header or has a malformed one (only -Sequence may be absent: a producer's refusal never was in a stream).",
     action: "Read it as an ordinary message, and find what else publishes on mfg.dlq.>.",
   },
 
@@ -616,30 +617,30 @@ export const ERROR_CATALOG = {
   CONNECTOR_MASTERDATA_SHAPE_UNKNOWN: {
     area: "odoo-connector",
     meaning:
-      "A master-data record from Odoo has a shape the connector does not know (a missing or mistyped field, a selection value outside the known set); it was refused, not published, and readers keep its previous version.",
+      "A master-data record from Odoo has a shape the connector does not know (a missing or mistyped field, a selection value outside the known set); it was refused and dead-lettered (mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound), not published, and readers keep its previous version (dead-letter reason).",
     action:
-      "Read the record and field named in the connector's log; fix the record in Odoo, or extend the mapping and schema for the new value.",
+      "Read the field named in the dead letter's message (its body is the record as read); fix the record in Odoo, or extend the mapping and schema for the new value.",
   },
   CONNECTOR_UNIT_FACTOR_ZERO: {
     area: "odoo-connector",
     meaning:
-      "A unit of measure has a conversion factor (ratio or relative factor) of zero, which converts nothing; it was refused, not published.",
+      "A unit of measure has a conversion factor (ratio or relative factor) of zero, which converts nothing; it was refused and dead-lettered (mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound), not published (dead-letter reason).",
     action:
       "Correct the unit's ratio in Odoo (Inventory > Configuration > Units of Measure); the next sync publishes it.",
   },
   CONNECTOR_UNIT_FACTOR_INEXACT: {
     area: "odoo-connector",
     meaning:
-      "A unit of measure's ratio or relative factor has more than 6 decimal places, so no exact decimal carries it; it was refused, not published.",
+      "A unit of measure's ratio or relative factor has more than 6 decimal places, so no exact decimal carries it; it was refused and dead-lettered (mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound), not published (dead-letter reason).",
     action:
       "Define the unit the other way round in Odoo (a bigger unit against a smaller reference) so its ratio has at most 6 places.",
   },
   CONNECTOR_BOM_CYCLE: {
     area: "odoo-connector",
     meaning:
-      "A bill of materials is part of a cycle: one of its components is made by a BoM that (directly or further down) consumes the BoM's own product; it was refused, not published.",
+      "A bill of materials is part of a cycle: one of its components is made by a BoM that (directly or further down) consumes the BoM's own product; it was refused and dead-lettered (mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound), not published (dead-letter reason).",
     action:
-      "Break the cycle in Odoo (the log names the BoMs and products on the path); the next sync publishes the BoM.",
+      "Break the cycle in Odoo (the dead letter's message and the log name the products on the path); the next sync publishes the BoM.",
   },
 
   // --- simulators ----------------------------------------------------------------------------------

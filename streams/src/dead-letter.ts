@@ -10,24 +10,35 @@
  * (code, message), and when (first and last failure, ISO-8601). The consumer publishes it on
  * `dlqSubject(stream, consumer)` with `Nats-Msg-Id` `<stream>:<sequence>`.
  *
+ * A producer dead-letters what it refuses before publishing it — an Odoo record the connector's inbound
+ * sync cannot vouch for — with {@link deadLetterRefused}: the same headers, with `stream` and `subject`
+ * where it would have gone, no `Threadline-Dlq-Sequence` (it never was in a stream), and a token of the
+ * producer's own in the consumer's place (`mfg.dlq.<stream>.<producer>`, granted by `access.deadLetters`).
+ *
  * ```ts
  * const letter = readDeadLetter(await jsm.streams.getMessage(DLQ_STREAM, { seq }));
  * console.log(letter.code, letter.message, letter.headers.get("ce-id"));
  * ```
  */
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
+import type { Registry } from "prom-client";
 import { type CatalogedErrorCode, ThreadlineError } from "../../contracts/src/index.js";
-import { DLQ_HEADERS } from "./names.js";
+import { metricsFor } from "./metrics.js";
+import { DLQ_HEADERS, DLQ_STREAM, dlqSubject } from "./names.js";
 
 /** A message a consumer gave up on, with where it came from and why. */
 export interface DeadLetter {
   /** The stream the message was consumed from. */
   readonly stream: string;
-  /** Its sequence in that stream. */
-  readonly sequence: number;
-  /** The subject it was published on. */
+  /**
+   * Its sequence in that stream; undefined for something a producer refused before publishing it
+   * ({@link deadLetterRefused}): it never was in a stream.
+   */
+  readonly sequence: number | undefined;
+  /** The subject it was published on (for a producer's refusal: would have been). */
   readonly subject: string;
-  /** The durable consumer that gave up on it. */
+  /** The durable consumer that gave up on it, or the producer's token for what it refused. */
   readonly consumer: string;
   /** Attempts made: the server's deliveries plus in-place retries (ordered consumers). */
   readonly deliveries: number;
@@ -67,7 +78,7 @@ export class NotADeadLetterError extends ThreadlineError {
   ) {
     super(
       DeadLetterErrorCode.NotADeadLetter,
-      `not a dead letter: header ${header} ${detail}; dead letters are written by a Threadline consumer with every Threadline-Dlq-* header (read this message as an ordinary one, or find what else publishes on mfg.dlq.>)`,
+      `not a dead letter: header ${header} ${detail}; dead letters are written by a Threadline consumer or a producer's deadLetterRefused with the Threadline-Dlq-* headers (read this message as an ordinary one, or find what else publishes on mfg.dlq.>)`,
     );
   }
 }
@@ -89,7 +100,7 @@ export function deadLetterHeaders(letter: DeadLetterFields): MsgHdrs {
     }
   }
   h.set(DLQ_HEADERS.stream, letter.stream);
-  h.set(DLQ_HEADERS.sequence, String(letter.sequence));
+  if (letter.sequence !== undefined) h.set(DLQ_HEADERS.sequence, String(letter.sequence));
   h.set(DLQ_HEADERS.subject, letter.subject);
   h.set(DLQ_HEADERS.consumer, letter.consumer);
   h.set(DLQ_HEADERS.deliveries, String(letter.deliveries));
@@ -102,7 +113,8 @@ export function deadLetterHeaders(letter: DeadLetterFields): MsgHdrs {
 
 /**
  * Reads a dead letter. Throws {@link NotADeadLetterError} naming the first `Threadline-Dlq-*` header
- * that is missing or malformed (the message may be empty or missing).
+ * that is missing or malformed (the message may be empty or missing). `Threadline-Dlq-Sequence` may be
+ * absent (a producer's refusal: `sequence` undefined), not malformed.
  */
 export function readDeadLetter(msg: DeadLetterMessage): DeadLetter {
   const h = "header" in msg ? (msg.header as MsgHdrs) : msg.headers;
@@ -127,7 +139,7 @@ export function readDeadLetter(msg: DeadLetterMessage): DeadLetter {
   };
   const letter = {
     stream: text(DLQ_HEADERS.stream),
-    sequence: count(DLQ_HEADERS.sequence),
+    sequence: h?.has(DLQ_HEADERS.sequence) ? count(DLQ_HEADERS.sequence) : undefined,
     subject: text(DLQ_HEADERS.subject),
     consumer: text(DLQ_HEADERS.consumer),
     deliveries: count(DLQ_HEADERS.deliveries),
@@ -142,6 +154,70 @@ export function readDeadLetter(msg: DeadLetterMessage): DeadLetter {
     for (const v of h?.values(k) ?? []) original.append(k, v);
   }
   return { ...letter, headers: original, data: msg.data };
+}
+
+/** Something a producer refused before publishing it, for {@link deadLetterRefused}. */
+export interface RefusedMessage {
+  /** The stream it would have been published to: the first token after `mfg.dlq.`. */
+  readonly stream: string;
+  /** The subject it would have been published on. */
+  readonly subject: string;
+  /**
+   * The producer's token in place of a consumer (`mfg.dlq.<stream>.<producer>`, `Threadline-Dlq-Consumer`):
+   * `<service>-…`, never a declared durable's name; its NATS user is granted exactly that subject by
+   * the manifest's `access.deadLetters`.
+   */
+  readonly producer: string;
+  /** Why it was refused: a catalogued error code (docs/errors.md). */
+  readonly code: string;
+  /** What is wrong with it, in words: what it is and the reason. */
+  readonly message: string;
+  /** When it was first refused (the last attempt is now). */
+  readonly refusedAt: Date;
+  /** Identifies this refusal of this version of the thing: `Nats-Msg-Id`, so the DLQ keeps it once per duplicate window. */
+  readonly id: string;
+  /** Its own headers: a content type and what identifies it (they stay the dead letter's original headers). */
+  readonly headers?: MsgHdrs;
+  /** Its bytes, as the producer read them. */
+  readonly data: Uint8Array;
+}
+
+/**
+ * Dead-letters what a producer refused before publishing it — one attempt, the PubAck awaited — on
+ * `mfg.dlq.<stream>.<producer>` with `Nats-Msg-Id` = `id`, and counts it in
+ * `threadline_dead_lettered_total{stream, consumer: producer, reason: code}` once stored. Resolves with
+ * `duplicate: true` when the DLQ already had that id (the same refusal within its duplicate window);
+ * throws what the publish threw (the caller keeps the refusal and tries again later).
+ */
+export async function deadLetterRefused(
+  js: JetStreamClient,
+  refused: RefusedMessage,
+  options: { readonly registry?: Registry } = {},
+): Promise<{ readonly duplicate: boolean }> {
+  const headers = deadLetterHeaders({
+    stream: refused.stream,
+    sequence: undefined,
+    subject: refused.subject,
+    consumer: refused.producer,
+    deliveries: 1,
+    code: refused.code,
+    message: refused.message,
+    firstFailureAt: refused.refusedAt,
+    lastFailureAt: new Date(),
+    headers: refused.headers,
+  });
+  const ack = await js.publish(dlqSubject(refused.stream, refused.producer), refused.data, {
+    headers,
+    msgID: refused.id,
+    expect: { streamName: DLQ_STREAM },
+  });
+  if (!ack.duplicate)
+    metricsFor(options.registry).deadLettered.inc({
+      stream: refused.stream,
+      consumer: refused.producer,
+      reason: refused.code,
+    });
+  return { duplicate: ack.duplicate };
 }
 
 /** Header values cannot carry CR/LF; keep them short too. */

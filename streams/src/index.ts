@@ -31,7 +31,7 @@ export {
   type PausePolicy,
   startConsumers,
 } from "./consumer-group.js";
-export { readDeadLetter } from "./dead-letter.js";
+export { deadLetterRefused, type RefusedMessage, readDeadLetter } from "./dead-letter.js";
 // Streams, consumers and KV buckets as code, and bringing a server in line with them.
 export {
   type DeclarationOptions,

@@ -33,7 +33,7 @@ import {
   type SizeByProfile,
   type StreamDeclaration,
 } from "./declarations.js";
-import type { ServiceAccess, StreamReadAccess } from "./permissions.js";
+import type { DeadLetterAccess, ServiceAccess, StreamReadAccess } from "./permissions.js";
 
 /** An HTTP route the service serves besides /healthz, /readyz and /metrics, and how it is protected. */
 export interface HttpRouteDeclaration {
@@ -81,6 +81,8 @@ export interface ServiceManifest {
     readonly kvWrite?: readonly string[];
     readonly readsLast?: readonly string[];
     readonly reads?: readonly StreamReadAccess[];
+    /** Dead letters of what it refuses before publishing: `mfg.dlq.<stream>.<producer>` each. */
+    readonly deadLetters?: readonly DeadLetterAccess[];
     readonly accountInfo?: boolean;
   };
 }
@@ -164,6 +166,7 @@ export function manifestAccess(manifest: ServiceManifest): ServiceAccess {
     ...(a.kvRead ? { kvRead: a.kvRead } : {}),
     ...(a.readsLast ? { readsLast: a.readsLast } : {}),
     ...(a.reads ? { reads: a.reads } : {}),
+    ...(a.deadLetters ? { deadLetters: a.deadLetters } : {}),
     ...(a.accountInfo !== undefined ? { accountInfo: a.accountInfo } : {}),
   };
 }

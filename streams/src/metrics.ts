@@ -118,7 +118,8 @@ export const SDK_METRICS = {
     type: "counter",
     labels: ["stream", "consumer", "reason"],
     help: "Messages sent to the dead-letter stream, by reason code",
-    meaning: "messages sent to `MFG_DLQ`, by reason: the dead letter's code (docs/errors.md)",
+    meaning:
+      "messages sent to `MFG_DLQ`, by reason: the dead letter's code (docs/errors.md); `consumer` is the durable that gave up, or the producer's token for what it refused before publishing (`odoo-connector-inbound`)",
     values: { stream: "open", consumer: "open", reason: "error-code" },
   },
   threadline_consumer_pending: {

@@ -60,6 +60,12 @@ export interface ServiceAccess {
    * one subject filter; must be declared.
    */
   readonly reads?: readonly StreamReadAccess[];
+  /**
+   * Dead letters of what it refuses before publishing (not of a durable: those come with `consumes`),
+   * e.g. the Odoo records the Odoo connector's inbound sync cannot vouch for: exactly
+   * `mfg.dlq.<stream>.<producer>` each ({@link DeadLetterAccess}).
+   */
+  readonly deadLetters?: readonly DeadLetterAccess[];
   /** KV buckets it reads (get, keys, watch, history); must be declared. */
   readonly kvRead?: readonly string[];
   /** KV buckets it writes (put, create, update, delete, purge of keys) and reads; must be declared. */
@@ -77,6 +83,20 @@ export interface ServiceAccess {
    * itself never calls it. @default false
    */
   readonly accountInfo?: boolean;
+}
+
+/**
+ * Where a producer dead-letters what it refused before publishing it (streams/src/dead-letter.ts,
+ * `deadLetterRefused`): `mfg.dlq.<stream>.<producer>`.
+ */
+export interface DeadLetterAccess {
+  /** The stream the refused messages would have gone to; must be declared. */
+  readonly stream: string;
+  /**
+   * The producer's token in the consumer's place: `<service>-<name>`, never a declared durable (a
+   * durable's dead-letter subject is its consumer's).
+   */
+  readonly producer: string;
 }
 
 /** A stream read from a point to its end (reconciliation, reports). */
@@ -126,6 +146,7 @@ export class PermissionsError extends ThreadlineError {
 
 const SERVICE_RE = /^[a-z][a-z0-9-]*$/;
 const INBOX_RE = /^_INBOX_[A-Za-z0-9_-]+$/;
+const PRODUCER_RE = /^[a-z][a-z0-9-]*[a-z0-9]$/;
 
 /** The reply-subject prefix runService gives a service's connection: `_INBOX_<service>`. */
 export function defaultInboxPrefix(service: string): string {
@@ -233,6 +254,37 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
         pub(`$JS.API.CONSUMER.CREATE.${s}.${d}.${filters[0]}`, `${why}; the subject pins its filter`);
       else pub(`$JS.API.CONSUMER.DURABLE.CREATE.${s}.${d}`, `${why}; several filters: nothing pins them`);
     }
+  }
+
+  for (const [i, d] of (access.deadLetters ?? []).entries()) {
+    const key = `deadLetters[${i}]`;
+    if (!decls.streams[d.stream]) {
+      problem(`${key}.stream`, `stream ${d.stream} is not declared (declared: ${list(streams)})`);
+      continue;
+    }
+    if (!decls.streams[DLQ_STREAM]) problem(key, `the dead-letter stream ${DLQ_STREAM} is not declared`);
+    if (
+      typeof d.producer !== "string" ||
+      !PRODUCER_RE.test(d.producer) ||
+      !d.producer.startsWith(`${service}-`)
+    ) {
+      problem(
+        `${key}.producer`,
+        `must be ${service}-<name> (lower-case letters, digits and -), got ${JSON.stringify(d.producer)}`,
+      );
+      continue;
+    }
+    if (decls.consumers[d.producer]) {
+      problem(
+        `${key}.producer`,
+        `${d.producer} is a declared durable: its dead letters are its consumer's (consumes), pick a name no durable has`,
+      );
+      continue;
+    }
+    pub(
+      dlqSubject(d.stream, d.producer),
+      `dead letters to ${DLQ_STREAM} of what it refused before publishing to ${d.stream} (${d.producer} takes the consumer's place)`,
+    );
   }
 
   const known = new Set<string>(EVENT_TYPES);
@@ -373,6 +425,7 @@ export const ServiceAccessSchema = z.strictObject({
   publishes: names,
   readsLast: names,
   reads: z.array(z.strictObject({ stream: z.string().min(1), filter: z.string().min(1) })).optional(),
+  deadLetters: z.array(z.strictObject({ stream: z.string().min(1), producer: z.string().min(1) })).optional(),
   kvRead: names,
   kvWrite: names,
   inboxPrefix: z.string().min(1).optional(),

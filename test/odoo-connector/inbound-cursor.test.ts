@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { jetstream } from "@nats-io/jetstream";
 import { Registry } from "prom-client";
 import { InboundSync, type InboundSyncOptions } from "../../services/odoo-connector/src/inbound/index.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
@@ -39,6 +40,7 @@ async function syncFor(
   const sync = new InboundSync({
     client: await connectOdoo(t, sim, { ratePerSecond: 1000 }),
     publisher: connectorPublisher(nc, site),
+    js: jetstream(nc),
     kv: await connectorStateKv(nc),
     db: sim.db,
     site,

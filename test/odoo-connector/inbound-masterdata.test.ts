@@ -2,19 +2,33 @@
  * Master data from Odoo, against the Odoo simulator (over HTTP) and a real nats-server: the inbound
  * sync publishes every unit, product, BoM, work centre, location and shipping partner of the seeded
  * database once, keeps the latest version per record in MFG_MASTERDATA, publishes a change once, and
- * refuses what it cannot vouch for (a zero unit ratio, a BoM cycle, an unknown shape) with a reason
- * and a metric; the SDK reader loads the current versions at start and follows changes.
+ * refuses what it cannot vouch for (a zero unit ratio, a BoM cycle, an unknown shape) with a reason,
+ * a metric and a dead letter in MFG_DLQ — kept and sent later when MFG_DLQ does not take it, and
+ * allowed to the connector's least-privilege user; the SDK reader loads the current versions at start
+ * and follows changes.
  */
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import type { EventType } from "../../contracts/src/events.generated.js";
+import { ODOO_LETTER_HEADERS } from "../../services/odoo-connector/src/inbound/dead-letters.js";
 import { InboundSync, type PassReport } from "../../services/odoo-connector/src/inbound/index.js";
 import { MASTERDATA_SOURCES } from "../../services/odoo-connector/src/inbound/mapping/index.js";
+import { stateKeyFor } from "../../services/odoo-connector/src/inbound/source.js";
+import { INBOUND_DEAD_LETTERS, odooConnectorManifest } from "../../services/odoo-connector/src/manifest.js";
+import { type DeadLetter, readDeadLetter } from "../../streams/src/dead-letter.js";
 import { MasterData, type MasterDataChange } from "../../streams/src/masterdata.js";
+import { DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
+import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
+import { readStream } from "../../streams/src/read.js";
+import { platformDeclarations } from "../../tools/manifests.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
+import { connectTo, startTestServer } from "../harness/nats.js";
+import { leastPrivilege } from "../harness/permissions.js";
 import { until } from "../harness/wait.js";
 import {
   connectOdoo,
@@ -39,8 +53,16 @@ const EVERY = [["active", "in", [true, false]]];
 
 const plain = <T>(v: T): T => structuredClone(v);
 const published = (reports: readonly PassReport[]) => reports.reduce((n, r) => n + r.published, 0);
+const sum = (reports: readonly PassReport[], key: "refused" | "deadLettered" | "deadLettersPending") =>
+  reports.reduce((n, r) => n + r[key], 0);
 
-async function syncFor(t: { after(fn: () => unknown): void }, sim: OdooSimulator, site: string) {
+async function syncFor(
+  t: { after(fn: () => unknown): void },
+  sim: OdooSimulator,
+  site: string,
+  o: { nc?: NatsConnection; models?: string[] } = {},
+) {
+  const conn = o.nc ?? nc;
   const client = await connectOdoo(t as never, sim, { ratePerSecond: 1000 });
   const registry = new Registry();
   const lines: Record<string, unknown>[] = [];
@@ -50,17 +72,43 @@ async function syncFor(t: { after(fn: () => unknown): void }, sim: OdooSimulator
   });
   const sync = new InboundSync({
     client,
-    publisher: connectorPublisher(nc, site),
-    kv: await connectorStateKv(nc),
+    publisher: connectorPublisher(conn, site),
+    js: jetstream(conn),
+    kv: await connectorStateKv(conn),
     db: sim.db,
     site,
-    models: MODELS,
+    models: o.models ?? MODELS,
     minPassIntervalMs: 0,
     registry,
     logger: pino({ level: "info" }, sink),
   });
   t.after(() => sync.stop());
   return { sync, registry, logs: lines };
+}
+
+/** The dead letters of the records a site's sync refused (mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound). */
+async function refusalLetters(site: string, conn = nc): Promise<DeadLetter[]> {
+  const out: DeadLetter[] = [];
+  const filter = dlqSubject(INBOUND_DEAD_LETTERS.stream, INBOUND_DEAD_LETTERS.producer);
+  await readStream(conn, { stream: DLQ_STREAM, filter, ifMissing: "empty" }, (m) => {
+    const letter = readDeadLetter(m);
+    if (letter.headers.get(ODOO_LETTER_HEADERS.site) === site) out.push(letter);
+  });
+  return out;
+}
+
+const recordOf = (l: DeadLetter) =>
+  `${l.headers.get(ODOO_LETTER_HEADERS.model)}:${l.headers.get(ODOO_LETTER_HEADERS.id)}`;
+
+/** A unit of the Dozens' category (Odoo 16–18), `factor` as Odoo stores it. */
+async function newUnit(sim: OdooSimulator, name: string, vals: Record<string, unknown>): Promise<number> {
+  const [dozens] = await sim.env.searchRead("uom.uom", [["name", "=", "Dozens"]], ["category_id"]);
+  assert.ok(dozens);
+  return sim.env.create("uom.uom", {
+    name,
+    category_id: (dozens["category_id"] as [number, string])[0],
+    ...vals,
+  });
 }
 
 /** The stored messages of one record's subject (MFG_MASTERDATA keeps one). */
@@ -254,36 +302,25 @@ test("inbound master data - the reader loads the current versions at start (not 
   assert.equal(md.product("FIN-CC100")?.name, "Cabinet v4");
 });
 
-test("inbound master data - a zero unit ratio, a BoM cycle and an unknown shape are refused with a reason and a metric, never published", async (t) => {
+test("inbound master data - a zero unit ratio, a BoM cycle and an unknown shape are refused with a reason, a metric and a dead letter, never published, while the valid records of the same poll are", async (t) => {
   const site = "md-refused";
   const sim = await startOdoo(t, { profile: 17, db: "masterdata-refused" }, { threadline: false });
   const { sync, registry, logs } = await syncFor(t, sim, site);
   await sync.syncNow();
+  assert.deepEqual(await refusalLetters(site), [], "the seeded data refuses nothing");
 
-  const [dozens] = await sim.env.searchRead("uom.uom", [["name", "=", "Dozens"]], ["category_id"]);
-  assert.ok(dozens);
-  const category = (dozens["category_id"] as [number, string])[0];
-  const zero = await sim.env.create("uom.uom", {
-    name: "Broken",
-    category_id: category,
-    uom_type: "bigger",
-    factor: 0,
-  });
-  const shapeless = await sim.env.create("uom.uom", {
-    name: "Roundless",
-    category_id: category,
-    uom_type: "smaller",
-    factor: 10,
-    rounding: 0,
-  });
+  const zero = await newUnit(sim, "Broken", { uom_type: "bigger", factor: 0 });
+  const shapeless = await newUnit(sim, "Roundless", { uom_type: "smaller", factor: 10, rounding: 0 });
+  const valid = await newUnit(sim, "Sixpack", { uom_type: "bigger", factor: 1 / 6 });
   // CC100 consumes COMP-STL; a BoM making COMP-STL out of FIN-CC100 closes the loop.
+  const [dozens] = await sim.env.searchRead("uom.uom", [["name", "=", "Dozens"]], ["id"]);
   const [steel] = await sim.env.searchRead(
     "product.product",
     [["default_code", "=", "COMP-STL"]],
     ["product_tmpl_id"],
   );
   const [cabinet] = await sim.env.searchRead("product.product", [["default_code", "=", "FIN-CC100"]], ["id"]);
-  assert.ok(steel && cabinet);
+  assert.ok(dozens && steel && cabinet);
   const cycle = await sim.env.create("mrp.bom", {
     product_tmpl_id: (steel["product_tmpl_id"] as [number, string])[0],
     product_qty: 1,
@@ -298,6 +335,8 @@ test("inbound master data - a zero unit ratio, a BoM cycle and an unknown shape 
 
   const units = (await storedEvents(nc, UNIT, site)).map((u) => u.value.name);
   assert.ok(!units.includes("Broken") && !units.includes("Roundless"), "refused units are not published");
+  assert.ok(units.includes("Sixpack"), "the valid unit of the same poll is published");
+  assert.equal((await versionsOf(UNIT, site, valid))[0]?.value.ratio, "6.000000");
   const boms = (await storedEvents(nc, BOM, site)).map((b) => b.value.code);
   assert.ok(!boms.includes("LOOP"), "the BoM in a cycle is not published");
 
@@ -321,9 +360,176 @@ test("inbound master data - a zero unit ratio, a BoM cycle and an unknown shape 
     /is in a cycle: product\.template:\d+ -> product\.template:\d+ -> product\.template:\d+/,
   );
 
-  // Refused records are read again only when they change: a re-read refuses nothing new.
+  // ------------------------------------------------------------ each refused record once in MFG_DLQ
+  // The BoM was refused twice (read through its own cursor and through its new line): one letter.
+  const letters = await refusalLetters(site);
+  assert.deepEqual(
+    letters.map((l) => [recordOf(l), l.code]),
+    [
+      [`uom.uom:${zero}`, "CONNECTOR_UNIT_FACTOR_ZERO"],
+      [`uom.uom:${shapeless}`, "CONNECTOR_MASTERDATA_SHAPE_UNKNOWN"],
+      [`mrp.bom:${cycle}`, "CONNECTOR_BOM_CYCLE"],
+    ],
+    "in the order refused",
+  );
+  assert.equal(sum(reports, "deadLettered"), 3);
+  assert.equal(sum(reports, "deadLettersPending"), 0);
+  const broken = letters.find((l) => recordOf(l) === `uom.uom:${zero}`);
+  assert.ok(broken);
+  const [odooBroken] = await sim.env.read("uom.uom", [zero], ["write_date"]);
+  assert.deepEqual(
+    {
+      stream: broken.stream,
+      sequence: broken.sequence,
+      subject: broken.subject,
+      consumer: broken.consumer,
+      deliveries: broken.deliveries,
+    },
+    {
+      stream: "MFG_MASTERDATA",
+      sequence: undefined,
+      subject: `mfg.masterdata.unit.${site}.${zero}`,
+      consumer: "odoo-connector-inbound",
+      deliveries: 1,
+    },
+    "where the record would have gone, and that no stream ever held it",
+  );
   assert.equal(
-    (await sync.syncNow()).reduce((n, r) => n + r.refused, 0),
-    0,
+    broken.message,
+    `uom.uom ${zero} refused: unit "Broken" has factor 0 (Odoo's ratio), which converts nothing`,
+  );
+  assert.deepEqual(Object.fromEntries(broken.headers.keys().map((k) => [k, broken.headers.get(k)])), {
+    "content-type": "application/json",
+    [ODOO_LETTER_HEADERS.db]: sim.db,
+    [ODOO_LETTER_HEADERS.model]: "uom.uom",
+    [ODOO_LETTER_HEADERS.id]: String(zero),
+    [ODOO_LETTER_HEADERS.writeDate]: odooBroken?.["write_date"],
+    [ODOO_LETTER_HEADERS.site]: site,
+  });
+  const body = JSON.parse(new TextDecoder().decode(broken.data)) as Record<string, unknown>;
+  assert.deepEqual(
+    [body["id"], body["name"], body["factor"], body["uom_type"]],
+    [zero, "Broken", 0, "bigger"],
+  );
+  const bomLetter = letters.find((l) => l.code === "CONNECTOR_BOM_CYCLE");
+  assert.equal(bomLetter?.subject, `mfg.masterdata.bill_of_materials.${site}.${cycle}`);
+  assert.match(String(bomLetter?.message), /is in a cycle: product\.template:\d+ -> /);
+  assert.equal(JSON.parse(new TextDecoder().decode(bomLetter?.data))["code"], "LOOP");
+  const dead = await registry.getSingleMetricAsString("threadline_dead_lettered_total");
+  assert.match(
+    dead,
+    /stream="MFG_MASTERDATA",consumer="odoo-connector-inbound",reason="CONNECTOR_BOM_CYCLE"} 1/,
+  );
+
+  // Refused records are read again only when they change: a re-read refuses nothing new.
+  const again = await sync.syncNow();
+  assert.deepEqual([sum(again, "refused"), sum(again, "deadLettered")], [0, 0]);
+  // Read again all the same (its cursor lost): refused again, but MFG_DLQ keeps one letter per
+  // record version and reason (Nats-Msg-Id).
+  await (await connectorStateKv(nc)).delete(stateKeyFor(sim.db, ["uom.uom"]));
+  const reread = await sync.syncNow("uom.uom");
+  assert.deepEqual([sum(reread, "refused"), sum(reread, "deadLettered")], [2, 0]);
+  assert.equal((await refusalLetters(site)).length, 3);
+  // A changed record is a new version: refused again, dead-lettered again.
+  await sim.env.write("uom.uom", [zero], { name: "Still broken" });
+  const changed = await sync.syncNow("uom.uom");
+  assert.deepEqual([sum(changed, "refused"), sum(changed, "deadLettered")], [1, 1]);
+  assert.deepEqual(
+    (await refusalLetters(site)).filter((l) => recordOf(l) === `uom.uom:${zero}`).map((l) => l.message),
+    [
+      `uom.uom ${zero} refused: unit "Broken" has factor 0 (Odoo's ratio), which converts nothing`,
+      `uom.uom ${zero} refused: unit "Still broken" has factor 0 (Odoo's ratio), which converts nothing`,
+    ],
+  );
+});
+
+test("inbound master data - a dead letter MFG_DLQ does not take is kept in the state bucket and stored by a later pass, after a restart too", async (t) => {
+  const site = "md-dlq-down";
+  const own = await startStreams(t);
+  const sim = await startOdoo(t, { profile: 17, db: "masterdata-dlq-down" }, { threadline: false });
+  const first = await syncFor(t, sim, site, { nc: own.nc, models: ["uom.uom"] });
+  await first.sync.syncNow();
+  await own.jsm.streams.delete(DLQ_STREAM);
+
+  const zero = await newUnit(sim, "Broken", { uom_type: "bigger", factor: 0 });
+  await newUnit(sim, "Sixpack", { uom_type: "bigger", factor: 1 / 6 });
+  const [down] = await first.sync.syncNow();
+  assert.deepEqual(
+    [down?.error, down?.refused, down?.deadLettered, down?.deadLettersPending, down?.published],
+    [undefined, 1, 0, 1, 1],
+    "the refusal waits; the valid unit is published; the pass succeeds",
+  );
+  const pending = await first.registry.getSingleMetricAsString(
+    "threadline_odoo_masterdata_dead_letters_pending",
+  );
+  assert.match(pending, /model="uom.uom"} 1/);
+  assert.ok(
+    first.logs.some((l) =>
+      String(l["msg"]).startsWith("dead letters of refused records not stored in MFG_DLQ"),
+    ),
+  );
+  // Still missing: tried again, still waiting.
+  const [still] = await first.sync.syncNow();
+  assert.deepEqual([still?.refused, still?.deadLettered, still?.deadLettersPending], [0, 0, 1]);
+  await first.sync.stop();
+
+  // MFG_DLQ back (streams apply), the connector restarted: the letter comes from the state bucket.
+  await applyPlan(
+    own.jsm,
+    await planChanges(own.jsm, platformDeclarations({ profile: "local" }), serverFacts(own.nc)),
+    { force: false },
+  );
+  const second = await syncFor(t, sim, site, { nc: own.nc, models: ["uom.uom"] });
+  const [back] = await second.sync.syncNow();
+  assert.deepEqual([back?.refused, back?.deadLettered, back?.deadLettersPending], [0, 1, 0]);
+  const letters = await refusalLetters(site, own.nc);
+  assert.deepEqual(
+    letters.map((l) => [recordOf(l), l.code]),
+    [[`uom.uom:${zero}`, "CONNECTOR_UNIT_FACTOR_ZERO"]],
+  );
+  const [letter] = letters;
+  assert.ok(letter && letter.firstFailureAt < letter.lastFailureAt, "first refused before the restart");
+  const [after] = await second.sync.syncNow();
+  assert.deepEqual([after?.deadLettered, after?.deadLettersPending], [0, 0]);
+  assert.equal((await refusalLetters(site, own.nc)).length, 1);
+});
+
+test("inbound master data - the connector's least-privilege NATS user may dead-letter a refused record, and no other dead-letter subject", async (t) => {
+  const site = "md-leastpriv";
+  const auth = leastPrivilege(odooConnectorManifest);
+  const server = await startTestServer({ extraConfig: auth.authorization }, t);
+  const admin = await connectTo(server, auth.admin, t);
+  const jsm = await jetstreamManager(admin);
+  await applyPlan(
+    jsm,
+    await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(admin)),
+    {
+      force: false,
+    },
+  );
+  const errors: string[] = [];
+  const service = await connectTo(server, { ...auth.service, inboxPrefix: `_INBOX_${auth.service.user}` }, t);
+  void (async () => {
+    for await (const s of service.status()) if (s.type === "error") errors.push(String(s.error));
+  })();
+  const sim = await startOdoo(t, { profile: 17, db: "masterdata-leastpriv" }, { threadline: false });
+  const { sync } = await syncFor(t, sim, site, { nc: service, models: ["uom.uom"] });
+  await sync.syncNow();
+  const zero = await newUnit(sim, "Broken", { uom_type: "bigger", factor: 0 });
+  const [report] = await sync.syncNow();
+  assert.deepEqual([report?.error, report?.refused, report?.deadLettered], [undefined, 1, 1]);
+  assert.deepEqual(
+    (await refusalLetters(site, admin)).map((l) => [recordOf(l), l.code]),
+    [[`uom.uom:${zero}`, "CONNECTOR_UNIT_FACTOR_ZERO"]],
+  );
+  // Exactly that subject: not another stream's, not a durable's.
+  for (const subject of [
+    dlqSubject("MFG_PRODUCTION", INBOUND_DEAD_LETTERS.producer),
+    dlqSubject("MFG_MASTERDATA", "odoo-connector-other"),
+  ])
+    await assert.rejects(jetstream(service).publish(subject, new Uint8Array(), { timeout: 2_000 }));
+  assert.ok(
+    errors.every((e) => !e.includes(dlqSubject(INBOUND_DEAD_LETTERS.stream, INBOUND_DEAD_LETTERS.producer))),
+    errors.join("; "),
   );
 });

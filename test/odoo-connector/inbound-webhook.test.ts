@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
+import { jetstream } from "@nats-io/jetstream";
 import Fastify from "fastify";
 import { Registry } from "prom-client";
 import {
@@ -41,6 +42,7 @@ async function syncFor(
   const sync = new InboundSync({
     client: client ?? (await connectOdoo(t, sim, { ratePerSecond: 1000 })),
     publisher: connectorPublisher(nc, site),
+    js: jetstream(nc),
     kv: await connectorStateKv(nc),
     db: sim.db,
     site,
@@ -218,6 +220,7 @@ test("inbound sync - invalid options are refused with an error naming the option
   const base = {
     client: {} as InboundSyncOptions["client"],
     publisher: {} as InboundSyncOptions["publisher"],
+    js: {} as InboundSyncOptions["js"],
     kv: {} as InboundSyncOptions["kv"],
     db: "db",
     site: "site",

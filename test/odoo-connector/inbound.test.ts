@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { jetstream } from "@nats-io/jetstream";
 import { Registry } from "prom-client";
 import type { EventType } from "../../contracts/src/events.generated.js";
 import { InboundSync } from "../../services/odoo-connector/src/inbound/index.js";
@@ -64,6 +65,7 @@ for (const profile of [16, 17, 18, 19] as const) {
       new InboundSync({
         client,
         publisher: connectorPublisher(nc, site),
+        js: jetstream(nc),
         kv,
         db: sim.db,
         site,

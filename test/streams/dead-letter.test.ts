@@ -105,6 +105,33 @@ describe("dead-letter codec - written by the consumer, read by everyone else", (
     }
   });
 
+  test("a producer's refusal has no sequence: written without Threadline-Dlq-Sequence, read back with sequence undefined", () => {
+    const h = deadLetterHeaders({
+      ...fields,
+      stream: "MFG_MASTERDATA",
+      sequence: undefined,
+      subject: "mfg.masterdata.unit.lyon.42",
+      consumer: "odoo-connector-inbound",
+      deliveries: 1,
+      code: "CONNECTOR_UNIT_FACTOR_ZERO",
+      headers: undefined,
+    });
+    assert.equal(h.has("Threadline-Dlq-Sequence"), false);
+    assert.equal(h.keys().length, 8);
+    const letter = readDeadLetter({ headers: h, data: new Uint8Array() });
+    assert.equal(letter.sequence, undefined);
+    assert.deepEqual(
+      [letter.stream, letter.subject, letter.consumer, letter.deliveries, letter.code],
+      [
+        "MFG_MASTERDATA",
+        "mfg.masterdata.unit.lyon.42",
+        "odoo-connector-inbound",
+        1,
+        "CONNECTOR_UNIT_FACTOR_ZERO",
+      ],
+    );
+  });
+
   test("an empty reason message reads as empty, not as a broken dead letter", () => {
     const h = deadLetterHeaders(fields);
     h.delete("Threadline-Dlq-Message");

@@ -22,6 +22,7 @@ import { createEventConsumer } from "../../streams/src/consumer.js";
 import { readDeadLetter } from "../../streams/src/dead-letter.js";
 import type { Declarations } from "../../streams/src/declarations.js";
 import { createLogger } from "../../streams/src/logger.js";
+import { manifestAccess } from "../../streams/src/manifest.js";
 import {
   explainPermissions,
   PermissionsError,
@@ -184,6 +185,64 @@ describe("least-privilege NATS permissions per service", () => {
         d,
       ),
       [],
+    );
+  });
+
+  test("a producer dead-letters what it refuses on exactly mfg.dlq.<stream>.<producer>, a token of its own that no durable has", () => {
+    const d = exampleDeclarations();
+    const dlq = (access: Partial<ServiceAccess>) =>
+      servicePermissions({ service: "order-progress", registry: false, ...access }, d).publish.allow;
+    assert.deepEqual(
+      dlq({ deadLetters: [{ stream: "MFG_MASTERDATA", producer: "order-progress-inbound" }] }),
+      ["mfg.dlq.MFG_MASTERDATA.order-progress-inbound"],
+    );
+    const problems = (access: Partial<ServiceAccess>) => {
+      try {
+        dlq(access);
+      } catch (e) {
+        assert.ok(e instanceof PermissionsError);
+        return e.problems.map((p) => `${p.key}: ${p.message}`);
+      }
+      return assert.fail("expected a PermissionsError");
+    };
+    assert.deepEqual(
+      problems({
+        deadLetters: [
+          { stream: "MFG_MASTERDATE", producer: "order-progress-inbound" },
+          { stream: "MFG_MASTERDATA", producer: "odoo-connector-inbound" },
+          { stream: "MFG_MASTERDATA", producer: "order-progress.>" },
+          { stream: "MFG_PRODUCTION", producer: "order-progress" },
+        ],
+      }),
+      [
+        "deadLetters[0].stream: stream MFG_MASTERDATE is not declared (declared: MFG_MACHINE, MFG_PRODUCTION, MFG_INVENTORY, MFG_QUALITY, MFG_SHIPPING, MFG_MASTERDATA, MFG_DLQ)",
+        'deadLetters[1].producer: must be order-progress-<name> (lower-case letters, digits and -), got "odoo-connector-inbound"',
+        'deadLetters[2].producer: must be order-progress-<name> (lower-case letters, digits and -), got "order-progress.>"',
+        'deadLetters[3].producer: must be order-progress-<name> (lower-case letters, digits and -), got "order-progress"',
+      ],
+    );
+    // A durable's dead-letter subject is its consumer's: the service's own durables included.
+    assert.deepEqual(
+      problems({
+        service: "odoo-connector",
+        deadLetters: [{ stream: "MFG_PRODUCTION", producer: "odoo-connector-production-reported" }],
+      }),
+      [
+        "deadLetters[0].producer: odoo-connector-production-reported is a declared durable: its dead letters are its consumer's (consumes), pick a name no durable has",
+      ],
+    );
+    // The Odoo connector's manifest grants its inbound sync exactly one dead-letter subject besides its durables'.
+    const connector = servicePermissions(manifestAccess(odooConnectorManifest), declarationsWithExamples());
+    assert.deepEqual(
+      connector.publish.allow.filter((s) => s.startsWith("mfg.dlq.")),
+      [
+        "mfg.dlq.MFG_MACHINE.odoo-connector-downtime-ended",
+        "mfg.dlq.MFG_MACHINE.odoo-connector-downtime-started",
+        "mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound",
+        "mfg.dlq.MFG_PRODUCTION.odoo-connector-production-reported",
+        "mfg.dlq.MFG_QUALITY.odoo-connector-quality",
+        "mfg.dlq.MFG_SHIPPING.odoo-connector-shipping",
+      ],
     );
   });
 

@@ -29,7 +29,7 @@ import { startShiftSchedule } from "./outbound/shifts.js";
 import { type ReconcileOptions, reconcile, recordDrift } from "./reconcile/index.js";
 import { MasterDataReference } from "./reference/index.js";
 
-/** KV bucket of cursors and order snapshots (declared in streams/src/declarations.ts). */
+/** KV bucket of cursors, order snapshots and waiting dead letters (declared in streams/src/declarations.ts). */
 const STATE_BUCKET = "THREADLINE_CONNECTOR_STATE";
 
 export async function startOdooConnector(
@@ -52,7 +52,7 @@ export async function startOdooConnector(
           logger,
         });
     },
-    setup: async ({ config, nc, codec, publisher, logger, metrics }) => {
+    setup: async ({ config, nc, js, codec, publisher, logger, metrics }) => {
       if (config.CLOSE_POLICY === "shift" && !config.CLOSE_SHIFTS)
         throw new ConfigError(
           "CLOSE_SHIFTS",
@@ -80,6 +80,7 @@ export async function startOdooConnector(
       const sync = new InboundSync({
         client,
         publisher,
+        js,
         kv,
         db: config.ODOO_DB,
         site: config.SITE,

@@ -1,8 +1,9 @@
 /**
  * What the Odoo connector declares about itself: its durables (one per outbound posting kind), the
  * master-data stream it alone writes, the events it publishes (inbound sync, ProductionPosted, run
- * ends), its HTTP route and the rest of its NATS access. `threadline streams plan|apply|k8s|permissions`
- * read it (tools/manifests.ts).
+ * ends), its HTTP route and the rest of its NATS access (its state bucket, the reads of reconciliation
+ * and of its own master data, the dead letters of refused records). `threadline streams
+ * plan|apply|k8s|permissions` read it (tools/manifests.ts).
  */
 import { dlqSubject, MASTERDATA_STREAM, serviceManifest } from "../../../streams/src/index.js";
 
@@ -18,6 +19,14 @@ export const CONNECTOR_DURABLES = {
   quality: "odoo-connector-quality",
   shipping: "odoo-connector-shipping",
 } as const;
+
+/**
+ * Where the inbound sync dead-letters the Odoo records it refuses (src/inbound/dead-letters.ts):
+ * `mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound`. A refused record never reached a stream and no
+ * durable gave up on it, so the sync's own token takes the consumer's place; the stream is the one the
+ * record would have gone to, so `mfg.dlq.*.odoo-connector-inbound` is everything the sync refused.
+ */
+export const INBOUND_DEAD_LETTERS = { stream: "MFG_MASTERDATA", producer: "odoo-connector-inbound" } as const;
 
 /** The connector's redelivery policy: the ERP is slow and can be down for hours. */
 const ERP_REDELIVERY = {
@@ -142,5 +151,7 @@ export const odooConnectorManifest = serviceManifest({
       // the postings' units and products: the master data it publishes, read back (reference/)
       { stream: "MFG_MASTERDATA", filter: "mfg.masterdata.>" },
     ],
+    // the inbound sync's refused master-data records: exactly mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound
+    deadLetters: [INBOUND_DEAD_LETTERS],
   },
 });

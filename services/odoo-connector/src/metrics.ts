@@ -16,6 +16,8 @@ export interface ConnectorMetrics {
   readonly syncAge: Gauge<"model">;
   /** Master-data records refused by the inbound sync, by Odoo model and catalogued code. */
   readonly refused: Counter<"model" | "code">;
+  /** Dead letters of refused records MFG_DLQ has not stored yet, by synced model (retried every pass). */
+  readonly deadLettersPending: Gauge<"model">;
 }
 
 export const connectorMetrics = perRegistry((registry): ConnectorMetrics => {
@@ -62,6 +64,12 @@ export const connectorMetrics = perRegistry((registry): ConnectorMetrics => {
       name: "threadline_odoo_masterdata_refused_total",
       help: "Master-data records refused by the inbound sync (never published), by model and code",
       labelNames: ["model", "code"],
+      registers,
+    }),
+    deadLettersPending: new Gauge({
+      name: "threadline_odoo_masterdata_dead_letters_pending",
+      help: "Dead letters of refused master-data records not stored in MFG_DLQ yet, by synced model",
+      labelNames: ["model"],
       registers,
     }),
   };

@@ -42,7 +42,7 @@ export class FirstFailures {
  */
 export async function publishDeadLetter(
   js: JetStreamClient,
-  letter: DeadLetterFields,
+  letter: DeadLetterFields & { readonly sequence: number },
   data: Uint8Array,
   o: { abandoned(): boolean; readonly signal: AbortSignal },
 ): Promise<unknown> {

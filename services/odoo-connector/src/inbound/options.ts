@@ -1,4 +1,5 @@
 /** The inbound sync's options, their defaults (one literal) and their validation. */
+import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Registry } from "prom-client";
 import {
@@ -16,7 +17,15 @@ export interface InboundSyncOptions {
   client: OdooClient;
   /** Publishes the events (its `service`/`site` go into ce-source). */
   publisher: EventPublisher;
-  /** The connector state bucket, THREADLINE_CONNECTOR_STATE: cursors and order snapshots. */
+  /**
+   * Publishes the dead letters of refused records to MFG_DLQ (dead-letters.ts), on the same connection
+   * as the publisher.
+   */
+  js: JetStreamClient;
+  /**
+   * The connector state bucket, THREADLINE_CONNECTOR_STATE: cursors, order snapshots and the dead
+   * letters not stored yet.
+   */
   kv: KV;
   /** The Odoo database: part of every event id and state key, so two databases never collide. */
   db: string;
@@ -96,7 +105,7 @@ export function parseInboundOptions(o: InboundSyncOptions): ResolvedInboundOptio
   const fail = (key: string, detail: string): never => {
     throw new ConfigError(key, `${detail} (${where})`);
   };
-  for (const key of ["client", "publisher", "kv"] as const) if (!o[key]) fail(key, "is required");
+  for (const key of ["client", "publisher", "js", "kv"] as const) if (!o[key]) fail(key, "is required");
   for (const key of ["db", "site"] as const)
     if (typeof o[key] !== "string" || o[key].trim() === "") fail(key, "is required and must not be empty");
   const int = (key: keyof typeof INBOUND_DEFAULTS, min: number): number => {
@@ -117,6 +126,7 @@ export function parseInboundOptions(o: InboundSyncOptions): ResolvedInboundOptio
   const resolved: ResolvedInboundOptions = {
     client: o.client,
     publisher: o.publisher,
+    js: o.js,
     kv: o.kv,
     db: o.db,
     site: o.site,

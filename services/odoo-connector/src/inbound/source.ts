@@ -38,18 +38,26 @@ export interface PageResult {
   readonly writes: StateWrite[];
   /**
    * Records refused (master data of an unknown shape, a zero unit ratio, a BoM cycle): nothing is
-   * published for them; the sync logs and counts each. @default none
+   * published for them; the sync logs, counts and dead-letters each (dead-letters.ts). @default none
    */
   readonly refusals?: readonly Refusal[];
 }
 
-/** A record the mapping refused, with its catalogued code and the reason. */
+/** The master-data event types (stream MFG_MASTERDATA). */
+export type MasterDataType = Extract<EventType, `mfg.masterdata.${string}`>;
+
+/** A record the mapping refused, with its catalogued code, the reason, and the record as read. */
 export interface Refusal {
   readonly code: string;
   readonly model: string;
   readonly odooId: number;
   readonly reason: string;
+  /** `<model> <id> refused: <reason>`. */
   readonly message: string;
+  /** The Odoo record as read (the fields its source reads): the dead letter's body. */
+  readonly record: OdooRow;
+  /** The event it would have become: its dead letter names that stream and subject. */
+  readonly eventType: MasterDataType;
 }
 
 /** Read access to per-record state (MO snapshots). */

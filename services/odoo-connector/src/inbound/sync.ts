@@ -10,7 +10,9 @@
  * minus the overlap, skip record versions already handled, map each page (mapping/*.ts), publish its
  * events (per key in order, up to maxInFlight at once), and once JetStream acknowledged them all,
  * write the page's per-record state (order snapshots), then the cursor. A crash anywhere re-reads the
- * page: its events get the same ids and the stream drops the copies.
+ * page: its events get the same ids and the stream drops the copies. Records a mapping refuses are
+ * logged, counted and dead-lettered to MFG_DLQ (dead-letters.ts); a dead letter MFG_DLQ does not take
+ * waits in the state bucket, written before the cursor, and is tried again at the start of the next pass.
  *
  * Scheduling: one pass per model at a time; a trigger or a poll during a pass queues exactly one more,
  * and a trigger also asks for a follow-up pass triggerFollowUpMs later (Odoo 17 sends webhooks before
@@ -20,11 +22,12 @@
  */
 
 import { PayloadInvalidError } from "../../../../contracts/src/index.js";
-import { backoffDelay, type Logger, sleep } from "../../../../streams/src/index.js";
+import { backoffDelay, deadLetterRefused, type Logger, sleep } from "../../../../streams/src/index.js";
 import { odooFields } from "../fields.js";
 import { type ConnectorMetrics, connectorMetrics } from "../metrics.js";
 import { isCircuitOpen, OdooError } from "../odoo/errors.js";
 import { addMs, Cursor, CursorConflictError, digestOf, readChanges, secondOf, toSecond } from "./cursor.js";
+import { DeadLetterBacklog, letterOf, type RefusalLetter, refusedMessage } from "./dead-letters.js";
 import { SOURCES } from "./mapping/index.js";
 import { type InboundSyncOptions, parseInboundOptions, type ResolvedInboundOptions } from "./options.js";
 import {
@@ -53,9 +56,17 @@ export interface PassReport {
   invalid: number;
   /**
    * Records refused by their mapping (master data of an unknown shape, a zero unit ratio, a BoM
-   * cycle): logged with the reason, counted in threadline_odoo_masterdata_refused_total, never published.
+   * cycle): logged with the reason, counted in threadline_odoo_masterdata_refused_total, dead-lettered
+   * to mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound, never published.
    */
   refused: number;
+  /**
+   * Dead letters MFG_DLQ stored in this pass: of this pass's refusals and of earlier ones that had to
+   * wait. A refusal it already had (the same record version, for the same reason) is not counted.
+   */
+  deadLettered: number;
+  /** Dead letters of refusals MFG_DLQ has not stored yet, after the pass: kept, tried again next pass. */
+  deadLettersPending: number;
   /** Why the pass did not run. */
   skipped?: "circuit-open" | "stopped";
   /** Why it failed (it runs again after a backoff). */
@@ -104,6 +115,8 @@ export class InboundSync {
   private readonly abort = new AbortController();
   /** model → every field name fields_get listed (for sources' optional fields). */
   private readonly serverFields = new Map<string, Set<string>>();
+  /** model → the dead letters of its refusals not stored yet (loaded from the state bucket once). */
+  private readonly backlogs = new Map<string, DeadLetterBacklog>();
   private state: SyncState = "idle";
   private ageTicker: NodeJS.Timeout | undefined;
 
@@ -232,6 +245,8 @@ export class InboundSync {
       duplicates: 0,
       invalid: 0,
       refused: 0,
+      deadLettered: 0,
+      deadLettersPending: 0,
     };
     if (this.stopping) return { ...empty, skipped: "stopped" };
     clearTimeout(rt.timer);
@@ -305,6 +320,8 @@ export class InboundSync {
     if (client.breaker.state === "open") return { ...report, skipped: "circuit-open" };
     await this.detectFields(source);
     const ctx = this.context(new RelatedRecords(client));
+    const backlog = await this.backlogOf(source.model, ctx);
+    await this.retryLetters(source.model, backlog, report);
     const cursor = await Cursor.load(kv, ctx.stateKey(source.model), source.cursorField);
     const from = cursor.position ? addMs(cursor.position, -overlapMs) : toSecond(this.o.since);
     const field = source.cursorField;
@@ -335,8 +352,10 @@ export class InboundSync {
             this.context(new RelatedRecords(client)),
           );
           await this.publishAll(page.events, report);
-          this.refuse(source.model, page.refusals ?? [], report);
+          await this.refuse(source.model, page.refusals ?? [], report, backlog);
           await this.applyWrites(page.writes);
+          // The letters MFG_DLQ did not take are kept before the cursor moves past their records.
+          await backlog.save(kv);
           cursor.record(fresh);
           report.handled += fresh.length;
           this.metrics.syncedRecords.inc({ model: source.model }, fresh.length);
@@ -346,12 +365,17 @@ export class InboundSync {
         await cursor.save(kv);
       },
     );
+    report.deadLettersPending = backlog.size;
+    this.metrics.deadLettersPending.set({ model: source.model }, backlog.size);
     if (capped > 0)
       this.log.warn(
         { model: source.model, forgotten: capped, maxSeen },
         "more record versions in the overlap window than maxSeen: the oldest are deduplicated by event id only",
       );
-    const level = report.published > 0 || report.invalid > 0 || report.refused > 0 ? "info" : "debug";
+    const level =
+      report.published > 0 || report.invalid > 0 || report.refused > 0 || report.deadLettered > 0
+        ? "info"
+        : "debug";
     this.log[level](
       { model: source.model, from, to: cursor.position, ...counts(report) },
       `synced ${source.model}`,
@@ -401,18 +425,91 @@ export class InboundSync {
   }
 
   /**
-   * Records the mapping refused: each is logged with its code and reason and counted; nothing was
-   * published for it, so readers keep its last valid version. It is read again when it changes.
+   * Records the mapping refused: each is logged with its code and reason, counted, and dead-lettered
+   * (dead-letters.ts); nothing was published for it, so readers keep its last valid version. It is
+   * read again when it changes. A dead letter MFG_DLQ does not take waits in `backlog`.
    */
-  private refuse(model: string, refusals: readonly Refusal[], report: PassReport): void {
-    for (const r of refusals) {
+  private async refuse(
+    model: string,
+    refusals: readonly Refusal[],
+    report: PassReport,
+    backlog: DeadLetterBacklog,
+  ): Promise<void> {
+    if (refusals.length === 0) return;
+    const at = new Date();
+    const letters = refusals.map((r) => {
       report.refused++;
       this.metrics.refused.inc({ model: r.model, code: r.code });
       this.log.error(
         { model, record: `${r.model}:${r.odooId}`, code: r.code, reason: r.reason },
         `record refused: ${r.message}`,
       );
+      return letterOf(r, this.o.db, at);
+    });
+    const failure = await this.sendLetters(letters, backlog, report);
+    if (failure !== undefined)
+      this.log.error(
+        { model, err: failure, pending: backlog.size },
+        "dead letters of refused records not stored in MFG_DLQ: kept, tried again on the next pass",
+      );
+  }
+
+  /** Tries again the dead letters of earlier refusals that MFG_DLQ did not take. */
+  private async retryLetters(model: string, backlog: DeadLetterBacklog, report: PassReport): Promise<void> {
+    if (backlog.size === 0) return;
+    const before = report.deadLettered;
+    const failure = await this.sendLetters(backlog.letters(), backlog, report);
+    await backlog.save(this.o.kv);
+    this.metrics.deadLettersPending.set({ model }, backlog.size);
+    if (failure !== undefined)
+      this.log.warn(
+        { model, err: failure, pending: backlog.size },
+        "dead letters of refused records still not stored in MFG_DLQ: tried again on the next pass",
+      );
+    else
+      this.log.info(
+        { model, stored: report.deadLettered - before },
+        "dead letters of earlier refusals stored in MFG_DLQ",
+      );
+  }
+
+  /**
+   * Publishes the letters one after the other; the one MFG_DLQ does not take waits in `backlog`, and so
+   * do the rest (each would wait for the same timeout). Returns the failure, if any.
+   */
+  private async sendLetters(
+    letters: readonly RefusalLetter[],
+    backlog: DeadLetterBacklog,
+    report: PassReport,
+  ): Promise<unknown> {
+    let failure: unknown;
+    for (const letter of letters) {
+      if (failure === undefined) {
+        try {
+          const { duplicate } = await deadLetterRefused(this.o.js, refusedMessage(letter, this.o), {
+            registry: this.o.registry,
+          });
+          if (!duplicate) report.deadLettered++;
+          backlog.stored(letter.id);
+          continue;
+        } catch (err) {
+          failure = err ?? new Error("dead-letter publish failed");
+        }
+      }
+      backlog.keep(letter);
     }
+    return failure;
+  }
+
+  /** The backlog of a model's dead letters: loaded from the state bucket on its first pass. */
+  private async backlogOf(model: string, ctx: MappingContext): Promise<DeadLetterBacklog> {
+    let backlog = this.backlogs.get(model);
+    if (!backlog) {
+      backlog = await DeadLetterBacklog.load(this.o.kv, ctx.stateKey(model, "dead-letters"));
+      this.backlogs.set(model, backlog);
+      this.metrics.deadLettersPending.set({ model }, backlog.size);
+    }
+    return backlog;
   }
 
   private async applyWrites(writes: readonly StateWrite[]): Promise<void> {
@@ -463,5 +560,7 @@ function counts(r: PassReport) {
     duplicates: r.duplicates,
     invalid: r.invalid,
     refused: r.refused,
+    deadLettered: r.deadLettered,
+    deadLettersPending: r.deadLettersPending,
   };
 }

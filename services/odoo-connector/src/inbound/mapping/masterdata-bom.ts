@@ -46,6 +46,8 @@ import {
 } from "./masterdata-common.js";
 
 const MODEL = "mrp.bom";
+/** What its records become. */
+const TYPE = "mfg.masterdata.bill_of_materials.v1";
 const LINE = "mrp.bom.line";
 const BYPRODUCT = "mrp.bom.byproduct";
 const OPERATION = "mrp.routing.workcenter";
@@ -154,7 +156,7 @@ export async function mapBoms(ids: readonly number[], ctx: MappingContext): Prom
   const unitOf = (part: OdooRow) => m2oName(productUnits.get(m2oId(part["product_id"]) ?? 0)?.["uom_id"]);
   const cycles = new CycleFinder(ctx);
 
-  const { values, refusals } = await mapEach(rows, MODEL, async (bom): Promise<BillOfMaterials> => {
+  const { values, refusals } = await mapEach(rows, MODEL, TYPE, async (bom): Promise<BillOfMaterials> => {
     const template = requiredRef(bom, "product_tmpl_id");
     const parts = (field: string, from: ReadonlyMap<number, OdooRow>) =>
       x2mIds(bom[field]).map((id) => {
@@ -219,13 +221,7 @@ export async function mapBoms(ids: readonly number[], ctx: MappingContext): Prom
   });
   return {
     events: values.map((b) =>
-      masterDataEmission(
-        ctx,
-        "mfg.masterdata.bill_of_materials.v1",
-        MODEL,
-        b,
-        b.code ?? b.product?.code ?? `${MODEL}:${b.odooId}`,
-      ),
+      masterDataEmission(ctx, TYPE, MODEL, b, b.code ?? b.product?.code ?? `${MODEL}:${b.odooId}`),
     ),
     writes: [],
     refusals,

@@ -11,8 +11,9 @@
  * an earlier content — has a later write date, hence a new id, and replaces the previous version.
  *
  * A record that does not fit (a field of an unknown shape, a unit ratio of zero or with more places
- * than an exact decimal carries, a BoM cycle) is refused: it becomes a {@link MasterDataRefusal},
- * which the sync logs and counts (`threadline_odoo_masterdata_refused_total`), and nothing is
+ * than an exact decimal carries, a BoM cycle) is refused: it becomes a {@link Refusal} holding the
+ * record as read, which the sync logs, counts (`threadline_odoo_masterdata_refused_total`) and
+ * dead-letters (`mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound`, ../dead-letters.ts), and nothing is
  * published for it, so readers keep its last valid version.
  */
 import { createHash } from "node:crypto";
@@ -21,7 +22,7 @@ import {
   type EventPayloads,
   ThreadlineError,
 } from "../../../../../contracts/src/index.js";
-import type { Emission, MappingContext } from "../source.js";
+import type { Emission, MappingContext, MasterDataType, Refusal } from "../source.js";
 import { m2oId, type OdooRow, odooDate } from "../values.js";
 
 /** Why a master-data record is refused. Codes are stable (contracts/src/error-catalog.ts). */
@@ -33,7 +34,10 @@ export const MasterDataErrorCode = {
 } as const satisfies Record<string, CatalogedErrorCode>;
 export type MasterDataErrorCode = (typeof MasterDataErrorCode)[keyof typeof MasterDataErrorCode];
 
-/** A record refused: never published; the reason names the record and what is wrong with it. */
+/**
+ * A record refused, thrown while mapping it ({@link mapEach} turns it into its {@link Refusal}): never
+ * published; the reason names the record and what is wrong with it.
+ */
 export class MasterDataRefusal extends ThreadlineError {
   constructor(
     code: MasterDataErrorCode,
@@ -141,30 +145,35 @@ export function exactDecimal(v: number): string | undefined {
 }
 
 /**
- * Maps each record with `one`, turning a record of an unknown shape (or another refusal) into its
- * refusal instead of failing the page: one bad record never holds back the others.
+ * Maps each record of `model` (published as `type`) with `one`, turning a record of an unknown shape
+ * (or another refusal) into its refusal, with the record as read, instead of failing the page: one bad
+ * record never holds back the others.
  */
 export async function mapEach<T>(
   rows: readonly OdooRow[],
   model: string,
+  type: MasterDataType,
   one: (row: OdooRow) => T | Promise<T>,
-): Promise<{ values: T[]; refusals: MasterDataRefusal[] }> {
+): Promise<{ values: T[]; refusals: Refusal[] }> {
   const values: T[] = [];
-  const refusals: MasterDataRefusal[] = [];
+  const refusals: Refusal[] = [];
   for (const row of rows) {
     try {
       values.push(await one(row));
     } catch (err) {
-      if (err instanceof MasterDataRefusal) refusals.push(err);
-      else if (err instanceof ShapeError)
-        refusals.push(new MasterDataRefusal(MasterDataErrorCode.ShapeUnknown, model, row.id, err.message));
-      else throw err;
+      const refusal =
+        err instanceof MasterDataRefusal
+          ? err
+          : err instanceof ShapeError
+            ? new MasterDataRefusal(MasterDataErrorCode.ShapeUnknown, model, row.id, err.message)
+            : undefined;
+      if (!refusal) throw err;
+      const { code, odooId, reason, message } = refusal;
+      refusals.push({ code, model: refusal.model, odooId, reason, message, record: row, eventType: type });
     }
   }
   return { values, refusals };
 }
-
-type MasterDataType = Extract<Emission["type"], `mfg.masterdata.${string}`>;
 
 /**
  * The emission of a record's current version: on `mfg.masterdata.<kind>.<site>.<odoo id>`, with

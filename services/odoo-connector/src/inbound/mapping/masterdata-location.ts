@@ -24,6 +24,8 @@ import {
 } from "./masterdata-common.js";
 
 const MODEL = "stock.location";
+/** What its records become. */
+const TYPE = "mfg.masterdata.location.v1";
 const USAGES = ["supplier", "view", "internal", "customer", "inventory", "production", "transit"] as const;
 
 export const locationSource: InboundSource = {
@@ -36,7 +38,7 @@ export const locationSource: InboundSource = {
 };
 
 async function mapLocations(rows: readonly OdooRow[], ctx: MappingContext): Promise<PageResult> {
-  const { values, refusals } = await mapEach(rows, MODEL, (row): Location => {
+  const { values, refusals } = await mapEach(rows, MODEL, TYPE, (row): Location => {
     const parent = optionalRef(row, "location_id");
     return {
       odooId: BigInt(row.id),
@@ -51,7 +53,7 @@ async function mapLocations(rows: readonly OdooRow[], ctx: MappingContext): Prom
     };
   });
   return {
-    events: values.map((l) => masterDataEmission(ctx, "mfg.masterdata.location.v1", MODEL, l, l.fullName)),
+    events: values.map((l) => masterDataEmission(ctx, TYPE, MODEL, l, l.fullName)),
     writes: [],
     refusals,
   };

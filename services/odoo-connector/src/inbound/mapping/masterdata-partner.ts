@@ -31,6 +31,8 @@ import {
 } from "./masterdata-common.js";
 
 const MODEL = "res.partner";
+/** What its records become. */
+const TYPE = "mfg.masterdata.partner.v1";
 const FIELDS = ["name", "ref", "is_company", "parent_id", "active", "write_date"];
 /** Read where the server has it (the sources list it in optionalFields). */
 export const PARTNER_OPTIONAL_FIELDS = { [MODEL]: ["country_id"] } as const;
@@ -78,7 +80,7 @@ async function partnerVersions(
     rows.map((r) => m2oId(r["country_id"]) ?? 0),
     ["code"],
   );
-  const { values, refusals } = await mapEach(rows, MODEL, (row): Partner => {
+  const { values, refusals } = await mapEach(rows, MODEL, TYPE, (row): Partner => {
     const parent = optionalRef(row, "parent_id");
     const country = optionalRef(row, "country_id");
     return {
@@ -96,9 +98,7 @@ async function partnerVersions(
     };
   });
   return {
-    events: values.map((p) =>
-      masterDataEmission(ctx, "mfg.masterdata.partner.v1", MODEL, p, p.ref ?? `${MODEL}:${p.odooId}`),
-    ),
+    events: values.map((p) => masterDataEmission(ctx, TYPE, MODEL, p, p.ref ?? `${MODEL}:${p.odooId}`)),
     refusals,
   };
 }

@@ -30,6 +30,8 @@ import {
 } from "./masterdata-common.js";
 
 const MODEL = "product.product";
+/** What its records become. */
+const TYPE = "mfg.masterdata.product.v1";
 const TEMPLATE = "product.template";
 const VARIANT_FIELDS = [
   "default_code",
@@ -77,7 +79,7 @@ async function mapProducts(rows: readonly OdooRow[], ctx: MappingContext): Promi
     rows.map((r) => optionalRef(r, "product_tmpl_id") ?? 0),
     ["write_date"],
   );
-  const { values, refusals } = await mapEach(rows, MODEL, (row): Product => {
+  const { values, refusals } = await mapEach(rows, MODEL, TYPE, (row): Product => {
     const templateId = requiredRef(row, "product_tmpl_id");
     const template = templates.get(templateId);
     if (!template) throw shapeError(`product_tmpl_id ${templateId} cannot be read`);
@@ -97,9 +99,7 @@ async function mapProducts(rows: readonly OdooRow[], ctx: MappingContext): Promi
     };
   });
   return {
-    events: values.map((p) =>
-      masterDataEmission(ctx, "mfg.masterdata.product.v1", MODEL, p, p.code ?? `${MODEL}:${p.odooId}`),
-    ),
+    events: values.map((p) => masterDataEmission(ctx, TYPE, MODEL, p, p.code ?? `${MODEL}:${p.odooId}`)),
     writes: [],
     refusals,
   };

@@ -38,6 +38,8 @@ import {
 } from "./masterdata-common.js";
 
 const MODEL = "uom.uom";
+/** What its records become. */
+const TYPE = "mfg.masterdata.unit.v1";
 const CATEGORY_FIELDS = ["category_id", "uom_type", "factor"] as const;
 const RELATIVE_FIELDS = ["relative_factor", "relative_uom_id"] as const;
 
@@ -62,11 +64,11 @@ export const unitSource: InboundSource = {
 
 async function mapUnits(rows: readonly OdooRow[], ctx: MappingContext): Promise<PageResult> {
   const categories = hasCategories(ctx);
-  const { values, refusals } = await mapEach(rows, MODEL, (row) =>
+  const { values, refusals } = await mapEach(rows, MODEL, TYPE, (row) =>
     categories ? categoryUnit(row, ctx) : relativeUnit(row, ctx),
   );
   return {
-    events: values.map((u) => masterDataEmission(ctx, "mfg.masterdata.unit.v1", MODEL, u, u.name)),
+    events: values.map((u) => masterDataEmission(ctx, TYPE, MODEL, u, u.name)),
     writes: [],
     refusals,
   };

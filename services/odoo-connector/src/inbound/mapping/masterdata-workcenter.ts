@@ -18,6 +18,8 @@ import {
 } from "./masterdata-common.js";
 
 const MODEL = "mrp.workcenter";
+/** What its records become. */
+const TYPE = "mfg.masterdata.work_center.v1";
 
 export const workCenterSource: InboundSource = {
   model: MODEL,
@@ -32,6 +34,7 @@ async function mapWorkCenters(rows: readonly OdooRow[], ctx: MappingContext): Pr
   const { values, refusals } = await mapEach(
     rows,
     MODEL,
+    TYPE,
     (row): WorkCenter => ({
       odooId: BigInt(row.id),
       code: optionalText(row, "code"),
@@ -42,9 +45,7 @@ async function mapWorkCenters(rows: readonly OdooRow[], ctx: MappingContext): Pr
     }),
   );
   return {
-    events: values.map((w) =>
-      masterDataEmission(ctx, "mfg.masterdata.work_center.v1", MODEL, w, w.code ?? w.name),
-    ),
+    events: values.map((w) => masterDataEmission(ctx, TYPE, MODEL, w, w.code ?? w.name)),
     writes: [],
     refusals,
   };
