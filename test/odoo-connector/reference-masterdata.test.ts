@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { jetstream } from "@nats-io/jetstream";
 import type { ProductionReported, Quantity } from "../../contracts/src/events.generated.js";
 import { InboundSync } from "../../services/odoo-connector/src/inbound/index.js";
 import { MASTERDATA_SOURCES } from "../../services/odoo-connector/src/inbound/mapping/index.js";
@@ -98,6 +99,7 @@ for (const profile of [16, 19] as const) {
         client,
         publisher: connectorPublisher(nc, site),
         kv: await connectorStateKv(nc),
+        js: jetstream(nc),
         db: sim.db,
         site,
         models: MASTERDATA_SOURCES.map((s) => s.model),

@@ -1,7 +1,7 @@
 /**
  * The inbound sync: reads what changed in Odoo, model by model, and publishes what it means.
  *
- *     const sync = new InboundSync({ client, publisher, kv, db, site, lineByWorkcenter });
+ *     const sync = new InboundSync({ client, publisher, kv, js, db, site, lineByWorkcenter });
  *     sync.start();                       // a pass per model now, then every pollIntervalMs
  *     sync.trigger("mrp.production");     // a webhook said something changed: re-read soon
  *     await sync.stop();                  // waits for the passes under way (they stop between pages)
