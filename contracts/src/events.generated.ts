@@ -483,6 +483,48 @@ export const BOM_TYPE_SYMBOLS = ["normal", "phantom"] as const;
  */
 export type BomType = (typeof BOM_TYPE_SYMBOLS)[number];
 
+/** The symbols of {@link CommandOutcome}, in schema order. Readers map unknown symbols to "UNKNOWN". */
+export const COMMAND_OUTCOME_SYMBOLS = ["UNKNOWN", "CONFIRMED", "REFUSED", "UNCONFIRMED", "INVALID"] as const;
+/**
+ * The answer to a command.
+ *
+ * Avro enum `mfg.machine.CommandOutcome`.
+ */
+export type CommandOutcome = (typeof COMMAND_OUTCOME_SYMBOLS)[number];
+
+/**
+ * One component's need and reservation.
+ *
+ * Avro record `mfg.production.ComponentAvailability`.
+ */
+export interface ComponentAvailability {
+  /** The component. */
+  product: ProductRef;
+  /** What the order still needs of it (the move's demand, product_uom_qty). */
+  required: Quantity;
+  /**
+   * What Odoo has reserved of it for this order (16: reserved_availability; 17+: the move's quantity while
+   * not done).
+   */
+  reserved: Quantity;
+}
+
+/**
+ * {@link ComponentAvailability} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface ComponentAvailabilityInput {
+  /** The component. */
+  product: ProductRefInput;
+  /** What the order still needs of it (the move's demand, product_uom_qty). */
+  required: Quantity;
+  /**
+   * What Odoo has reserved of it for this order (16: reserved_availability; 17+: the move's quantity while
+   * not done).
+   */
+  reserved: Quantity;
+}
+
 /**
  * A component the order consumes (one Odoo raw-material stock.move).
  *
@@ -601,6 +643,15 @@ export const CONSUMPTION_SYMBOLS = ["flexible", "warning", "strict"] as const;
  * Avro enum `mfg.masterdata.Consumption`.
  */
 export type Consumption = (typeof CONSUMPTION_SYMBOLS)[number];
+
+/** The symbols of {@link DispatchOutcome}, in schema order. Readers map unknown symbols to "UNKNOWN". */
+export const DISPATCH_OUTCOME_SYMBOLS = ["UNKNOWN", "CONFIRMED", "REFUSED", "UNCONFIRMED"] as const;
+/**
+ * A machine's answer to a dispatch.
+ *
+ * Avro enum `mfg.production.DispatchOutcome`.
+ */
+export type DispatchOutcome = (typeof DISPATCH_OUTCOME_SYMBOLS)[number];
 
 /**
  * The symbols of {@link DowntimeCategory}, in schema order. Readers map unknown symbols to "UNCLASSIFIED".
@@ -884,6 +935,15 @@ export const HOLD_STATUS_SYMBOLS = ["ACTIVE", "RELEASED", "REJECTED"] as const;
  */
 export type HoldStatus = (typeof HOLD_STATUS_SYMBOLS)[number];
 
+/** The symbols of {@link InspectionKind}, in schema order. Readers map unknown symbols to "UNKNOWN". */
+export const INSPECTION_KIND_SYMBOLS = ["UNKNOWN", "FIRST_ARTICLE"] as const;
+/**
+ * What kind of inspection.
+ *
+ * Avro enum `mfg.quality.InspectionKind`.
+ */
+export type InspectionKind = (typeof INSPECTION_KIND_SYMBOLS)[number];
+
 /**
  * A quality inspection of one characteristic of a lot was recorded. Measurements are doubles (they are
  * physical readings for SPC, not inventory quantities).
@@ -970,6 +1030,51 @@ export interface InspectionRecordedInput {
   inspectedBy?: string | null;
   /** When the inspection was done. */
   inspectedAt: Date;
+}
+
+/**
+ * The production orchestrator asks the quality service for an inspection of an order's production: a
+ * first-article inspection when the order starts running and the product's inspection plan says so. Published
+ * once per order and kind.
+ *
+ * Avro record `mfg.quality.InspectionRequested`.
+ */
+export interface InspectionRequested {
+  /** The production order (Odoo mrp.production name). */
+  orderRef: string;
+  /** The line (and counting-point machine) that produced it. */
+  equipment: EquipmentPath;
+  /** The product to inspect. */
+  product: ProductRef;
+  /** The lot to inspect; null when not tracked. */
+  lot: string | null;
+  /** FIRST_ARTICLE: the first units of a run; UNKNOWN for a kind added later. */
+  kind: InspectionKind;
+  /** When it was requested (the first count's time). */
+  requestedAt: Date;
+}
+
+/**
+ * {@link InspectionRequested} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface InspectionRequestedInput {
+  /** The production order (Odoo mrp.production name). */
+  orderRef: string;
+  /** The line (and counting-point machine) that produced it. */
+  equipment: EquipmentPathInput;
+  /** The product to inspect. */
+  product: ProductRefInput;
+  /**
+   * The lot to inspect; null when not tracked.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /** FIRST_ARTICLE: the first units of a run; UNKNOWN for a kind added later. */
+  kind: InspectionKind;
+  /** When it was requested (the first count's time). */
+  requestedAt: Date;
 }
 
 /** The symbols of {@link InspectionResult}, in schema order. Readers map unknown symbols to "FAIL". */
@@ -1121,6 +1226,130 @@ export interface LotRegisteredInput {
   registeredAt: Date;
 }
 
+/** The symbols of {@link MachineCommand}, in schema order. Readers map unknown symbols to "UNKNOWN". */
+export const MACHINE_COMMAND_SYMBOLS = ["UNKNOWN", "SET_ORDER"] as const;
+/**
+ * A command the bridge can send.
+ *
+ * Avro enum `mfg.machine.MachineCommand`.
+ */
+export type MachineCommand = (typeof MACHINE_COMMAND_SYMBOLS)[number];
+
+/**
+ * The audit of a command the machine bridge sent to a machine (an OPC UA write or method call): who asked,
+ * what, and the machine's answer. One per command, whatever its outcome.
+ *
+ * Avro record `mfg.machine.MachineCommandExecuted`.
+ */
+export interface MachineCommandExecuted {
+  /** The machine. */
+  equipment: EquipmentPath;
+  /** SET_ORDER: the order and lot to run; UNKNOWN for a command added later. */
+  command: MachineCommand;
+  /** The order written; null to clear it. */
+  order: string | null;
+  /** The lot written; null to clear it. */
+  lot: string | null;
+  /** The service (NATS user) that asked, and its request id. */
+  requestedBy: string;
+  /**
+   * CONFIRMED: the machine took it and reads it back; REFUSED: the machine answered with a bad status;
+   * UNCONFIRMED: no answer, or the read-back differs; INVALID: refused by the bridge before anything was
+   * written (a value the command does not allow, a machine without the command); UNKNOWN for an outcome added
+   * later.
+   */
+  outcome: CommandOutcome;
+  /** The machine's status or the bridge's reason, when not confirmed. */
+  message: string | null;
+  /** How many times it was sent (a write not confirmed is retried). */
+  attempts: number;
+  /** When the request reached the bridge. */
+  requestedAt: Date;
+  /** When the outcome was known. */
+  answeredAt: Date;
+}
+
+/**
+ * {@link MachineCommandExecuted} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface MachineCommandExecutedInput {
+  /** The machine. */
+  equipment: EquipmentPathInput;
+  /** SET_ORDER: the order and lot to run; UNKNOWN for a command added later. */
+  command: MachineCommand;
+  /**
+   * The order written; null to clear it.
+   *
+   * Default: `null`.
+   */
+  order?: string | null;
+  /**
+   * The lot written; null to clear it.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /** The service (NATS user) that asked, and its request id. */
+  requestedBy: string;
+  /**
+   * CONFIRMED: the machine took it and reads it back; REFUSED: the machine answered with a bad status;
+   * UNCONFIRMED: no answer, or the read-back differs; INVALID: refused by the bridge before anything was
+   * written (a value the command does not allow, a machine without the command); UNKNOWN for an outcome added
+   * later.
+   */
+  outcome: CommandOutcome;
+  /**
+   * The machine's status or the bridge's reason, when not confirmed.
+   *
+   * Default: `null`.
+   */
+  message?: string | null;
+  /** How many times it was sent (a write not confirmed is retried). */
+  attempts: number;
+  /** When the request reached the bridge. */
+  requestedAt: Date;
+  /** When the outcome was known. */
+  answeredAt: Date;
+}
+
+/**
+ * One machine's answer.
+ *
+ * Avro record `mfg.production.MachineDispatch`.
+ */
+export interface MachineDispatch {
+  /** The machine (subject token). */
+  machine: string;
+  /**
+   * CONFIRMED: the machine took the order and reads it back; REFUSED: it answered no; UNCONFIRMED: no answer,
+   * or it did not read back what was written; UNKNOWN for an outcome added later.
+   */
+  outcome: DispatchOutcome;
+  /** The machine's or the bridge's words, when not confirmed. */
+  message: string | null;
+}
+
+/**
+ * {@link MachineDispatch} as a publisher gives it: fields with a schema default may be left out (the default
+ * is written).
+ */
+export interface MachineDispatchInput {
+  /** The machine (subject token). */
+  machine: string;
+  /**
+   * CONFIRMED: the machine took the order and reads it back; REFUSED: it answered no; UNCONFIRMED: no answer,
+   * or it did not read back what was written; UNKNOWN for an outcome added later.
+   */
+  outcome: DispatchOutcome;
+  /**
+   * The machine's or the bridge's words, when not confirmed.
+   *
+   * Default: `null`.
+   */
+  message?: string | null;
+}
+
 /**
  * A machine's PackML state changed.
  *
@@ -1162,6 +1391,42 @@ export interface MachineStateChangedInput {
   stopReason?: StopReasonInput | null;
   /** Source time of the state change (as the machine or its OPC UA server stamped it). */
   changedAt: Date;
+}
+
+/**
+ * Whether the order's components are in stock for it, as Odoo reserves them (mrp.production reservation_state
+ * and each raw-material move's reserved quantity).
+ *
+ * Avro record `mfg.production.MaterialAvailability`.
+ */
+export interface MaterialAvailability {
+  /**
+   * AVAILABLE: every component reserved for the whole order; PARTIAL: some reserved, not all; UNAVAILABLE:
+   * nothing reserved; UNKNOWN: what readers see for a state added later.
+   */
+  state: MaterialState;
+  /**
+   * Per component (one raw-material move each, cancelled ones left out): what the order needs and what Odoo
+   * has reserved for it, in the move's unit.
+   */
+  components: ComponentAvailability[];
+}
+
+/**
+ * {@link MaterialAvailability} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface MaterialAvailabilityInput {
+  /**
+   * AVAILABLE: every component reserved for the whole order; PARTIAL: some reserved, not all; UNAVAILABLE:
+   * nothing reserved; UNKNOWN: what readers see for a state added later.
+   */
+  state: MaterialState;
+  /**
+   * Per component (one raw-material move each, cancelled ones left out): what the order needs and what Odoo
+   * has reserved for it, in the move's unit.
+   */
+  components: ComponentAvailabilityInput[];
 }
 
 /**
@@ -1232,6 +1497,61 @@ export interface MaterialConsumedInput {
   /** When the material was consumed. */
   consumedAt: Date;
 }
+
+/**
+ * A released production order cannot start: Odoo has not reserved all of its components. The order waits
+ * (OrderStepChanged waitingFor MATERIAL) until they are reserved.
+ *
+ * Avro record `mfg.production.MaterialShortageDetected`.
+ */
+export interface MaterialShortageDetected {
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /** The order's site (and line when known). */
+  equipment: EquipmentPath;
+  /** The product the order makes. */
+  product: ProductRef;
+  /** Each component not fully reserved: what the order needs and what is reserved. */
+  shortages: Shortage[];
+  /** When the shortage was seen (the order event's time). */
+  detectedAt: Date;
+}
+
+/**
+ * {@link MaterialShortageDetected} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface MaterialShortageDetectedInput {
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /** The order's site (and line when known). */
+  equipment: EquipmentPathInput;
+  /** The product the order makes. */
+  product: ProductRefInput;
+  /** Each component not fully reserved: what the order needs and what is reserved. */
+  shortages: ShortageInput[];
+  /** When the shortage was seen (the order event's time). */
+  detectedAt: Date;
+}
+
+/** The symbols of {@link MaterialState}, in schema order. Readers map unknown symbols to "UNKNOWN". */
+export const MATERIAL_STATE_SYMBOLS = ["UNKNOWN", "AVAILABLE", "PARTIAL", "UNAVAILABLE"] as const;
+/**
+ * How far the order's components are reserved.
+ *
+ * Avro enum `mfg.production.MaterialState`.
+ */
+export type MaterialState = (typeof MATERIAL_STATE_SYMBOLS)[number];
 
 /** The symbols of {@link MovementType}, in schema order. Readers map unknown symbols to "OTHER". */
 export const MOVEMENT_TYPE_SYMBOLS = [
@@ -1437,6 +1757,75 @@ export interface OdooRecordRefInput {
   name?: string | null;
 }
 
+/**
+ * A production order was dispatched to a line: the order and lot written to each machine that accepts it,
+ * through the machine bridge, with each machine's answer. A line whose machines take no writes is announced
+ * here for its HMI or MES.
+ *
+ * Avro record `mfg.production.OrderDispatched`.
+ */
+export interface OrderDispatched {
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /** The line it was dispatched to (machine null). */
+  equipment: EquipmentPath;
+  /** The lot to produce; null when the product is not tracked. */
+  lot: string | null;
+  /** The product to make. */
+  product: ProductRef;
+  /** The quantity to make, in the order's unit. */
+  quantity: Quantity;
+  /** The Odoo work centre the line was chosen by. */
+  workCenterCode: string;
+  /**
+   * Each machine of the line the order was written to, with its answer; empty when the line was only
+   * announced.
+   */
+  machines: MachineDispatch[];
+  /** When the dispatch was answered. */
+  dispatchedAt: Date;
+}
+
+/**
+ * {@link OrderDispatched} as a publisher gives it: fields with a schema default may be left out (the default
+ * is written).
+ */
+export interface OrderDispatchedInput {
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /** The line it was dispatched to (machine null). */
+  equipment: EquipmentPathInput;
+  /**
+   * The lot to produce; null when the product is not tracked.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /** The product to make. */
+  product: ProductRefInput;
+  /** The quantity to make, in the order's unit. */
+  quantity: Quantity;
+  /** The Odoo work centre the line was chosen by. */
+  workCenterCode: string;
+  /**
+   * Each machine of the line the order was written to, with its answer; empty when the line was only
+   * announced.
+   */
+  machines: MachineDispatchInput[];
+  /** When the dispatch was answered. */
+  dispatchedAt: Date;
+}
+
 /** The symbols of {@link OrderField}, in schema order. Readers map unknown symbols to "OTHER". */
 export const ORDER_FIELD_SYMBOLS = [
   "OTHER",
@@ -1448,6 +1837,7 @@ export const ORDER_FIELD_SYMBOLS = [
   "WORK_CENTER",
   "LOT_TO_PRODUCE",
   "COMPONENTS",
+  "MATERIALS",
 ] as const;
 /**
  * A field of a production order that can change after release. OTHER is what readers see for a field added
@@ -1474,6 +1864,180 @@ export const ORDER_STATE_SYMBOLS = [
  * Avro enum `mfg.production.OrderState`.
  */
 export type OrderState = (typeof ORDER_STATE_SYMBOLS)[number];
+
+/** The symbols of {@link OrderStep}, in schema order. Readers map unknown symbols to "UNKNOWN". */
+export const ORDER_STEP_SYMBOLS = [
+  "UNKNOWN",
+  "RELEASED",
+  "MATERIAL_CHECK",
+  "DISPATCHING",
+  "DISPATCHED",
+  "RUNNING",
+  "COMPLETED",
+  "CLOSED",
+  "SHIPPED",
+  "CANCELLED",
+] as const;
+/**
+ * Where a production order is in its process (services/production-orchestrator). UNKNOWN is what readers see
+ * for a step added later.
+ *
+ * Avro enum `mfg.production.OrderStep`.
+ */
+export type OrderStep = (typeof ORDER_STEP_SYMBOLS)[number];
+
+/**
+ * A production order moved to another step of its process, or started or stopped waiting: one event per
+ * transition, published by the production orchestrator, in order per order. Its ce-id derives from the event
+ * that caused it, so a replay changes nothing.
+ *
+ * Avro record `mfg.production.OrderStepChanged`.
+ */
+export interface OrderStepChanged {
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /** Where the order runs: its site and line (null line before it is dispatched). */
+  equipment: EquipmentPath;
+  /** The step it is in now. */
+  step: OrderStep;
+  /** The step before; null for the first transition of an order. */
+  previousStep: OrderStep | null;
+  /** What it waits for now; null when it is not waiting. */
+  waitingFor: WaitReason | null;
+  /**
+   * Why, for people: the shortage, the machine's refusal, the dead letter's code; null when the step says it
+   * all.
+   */
+  reason: string | null;
+  /** The lot it produces; null when not tracked or not known yet. */
+  lot: string | null;
+  /** The ce-id of the event that caused the transition; null for a timer (a budget). */
+  causeEventId: string | null;
+  /** When the transition happened (the cause's time). */
+  changedAt: Date;
+}
+
+/**
+ * {@link OrderStepChanged} as a publisher gives it: fields with a schema default may be left out (the default
+ * is written).
+ */
+export interface OrderStepChangedInput {
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /** Where the order runs: its site and line (null line before it is dispatched). */
+  equipment: EquipmentPathInput;
+  /** The step it is in now. */
+  step: OrderStep;
+  /**
+   * The step before; null for the first transition of an order.
+   *
+   * Default: `null`.
+   */
+  previousStep?: OrderStep | null;
+  /**
+   * What it waits for now; null when it is not waiting.
+   *
+   * Default: `null`.
+   */
+  waitingFor?: WaitReason | null;
+  /**
+   * Why, for people: the shortage, the machine's refusal, the dead letter's code; null when the step says it
+   * all.
+   *
+   * Default: `null`.
+   */
+  reason?: string | null;
+  /**
+   * The lot it produces; null when not tracked or not known yet.
+   *
+   * Default: `null`.
+   */
+  lot?: string | null;
+  /**
+   * The ce-id of the event that caused the transition; null for a timer (a budget).
+   *
+   * Default: `null`.
+   */
+  causeEventId?: string | null;
+  /** When the transition happened (the cause's time). */
+  changedAt: Date;
+}
+
+/**
+ * A production order has been in one step (or waiting) longer than the step's time budget: published once per
+ * step visit when the budget runs out, by the production orchestrator.
+ *
+ * Avro record `mfg.production.OrderStepOverdue`.
+ */
+export interface OrderStepOverdue {
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /** The order's site and line (null line before dispatch). */
+  equipment: EquipmentPath;
+  /** The step it is stuck in. */
+  step: OrderStep;
+  /** What it waits for; null when not waiting. */
+  waitingFor: WaitReason | null;
+  /** Why it waits, for people. */
+  reason: string | null;
+  /** When it entered the step. */
+  enteredAt: Date;
+  /** The step's budget (per product or line, else the default). */
+  budgetSeconds: bigint;
+  /** When the budget ran out. */
+  overdueAt: Date;
+}
+
+/**
+ * {@link OrderStepOverdue} as a publisher gives it: fields with a schema default may be left out (the default
+ * is written).
+ */
+export interface OrderStepOverdueInput {
+  /**
+   * Production order reference (Odoo mrp.production name, e.g. "WH/MO/00042"); the business key and
+   * ce-subject.
+   */
+  orderRef: string;
+  /** Odoo mrp.production id of the order. */
+  odooOrderId: bigint;
+  /** The order's site and line (null line before dispatch). */
+  equipment: EquipmentPathInput;
+  /** The step it is stuck in. */
+  step: OrderStep;
+  /**
+   * What it waits for; null when not waiting.
+   *
+   * Default: `null`.
+   */
+  waitingFor?: WaitReason | null;
+  /**
+   * Why it waits, for people.
+   *
+   * Default: `null`.
+   */
+  reason?: string | null;
+  /** When it entered the step. */
+  enteredAt: Date;
+  /** The step's budget (per product or line, else the default). */
+  budgetSeconds: bigint;
+  /** When the budget ran out. */
+  overdueAt: Date;
+}
 
 /** The symbols of {@link PackMlMode}, in schema order. Readers map unknown symbols to "UNDEFINED". */
 export const PACK_ML_MODE_SYMBOLS = [
@@ -1750,6 +2314,8 @@ export interface ProductionOrderChanged {
   workCenterCode: string | null;
   /** New lot to produce, when LOT_TO_PRODUCE changed (null there means it was cleared). */
   lotToProduce: string | null;
+  /** The new component availability, when MATERIALS changed. */
+  materials: MaterialAvailability | null;
   /** When Odoo recorded the change (write_date). */
   changedAt: Date;
 }
@@ -1816,6 +2382,12 @@ export interface ProductionOrderChangedInput {
    * Default: `null`.
    */
   lotToProduce?: string | null;
+  /**
+   * The new component availability, when MATERIALS changed.
+   *
+   * Default: `null`.
+   */
+  materials?: MaterialAvailabilityInput | null;
   /** When Odoo recorded the change (write_date). */
   changedAt: Date;
 }
@@ -1935,6 +2507,8 @@ export interface ProductionOrderReleased {
   components: ComponentRequirement[];
   /** Source document that caused the order (Odoo origin, e.g. a sales order "S00017"); null when none. */
   origin: string | null;
+  /** Component availability as Odoo reserves it; null when the publisher did not read it. */
+  materials: MaterialAvailability | null;
   /** When the order was released (confirmed) in Odoo. */
   releasedAt: Date;
 }
@@ -1989,6 +2563,12 @@ export interface ProductionOrderReleasedInput {
    * Default: `null`.
    */
   origin?: string | null;
+  /**
+   * Component availability as Odoo reserves it; null when the publisher did not read it.
+   *
+   * Default: `null`.
+   */
+  materials?: MaterialAvailabilityInput | null;
   /** When the order was released (confirmed) in Odoo. */
   releasedAt: Date;
 }
@@ -2688,6 +3268,37 @@ export interface ShipmentRequestedInput {
 }
 
 /**
+ * One component short.
+ *
+ * Avro record `mfg.production.Shortage`.
+ */
+export interface Shortage {
+  /** The component. */
+  product: ProductRef;
+  /** What the order needs of it. */
+  required: Quantity;
+  /** What Odoo has reserved of it. */
+  reserved: Quantity;
+  /** required - reserved. */
+  missing: Quantity;
+}
+
+/**
+ * {@link Shortage} as a publisher gives it: fields with a schema default may be left out (the default is
+ * written).
+ */
+export interface ShortageInput {
+  /** The component. */
+  product: ProductRefInput;
+  /** What the order needs of it. */
+  required: Quantity;
+  /** What Odoo has reserved of it. */
+  reserved: Quantity;
+  /** required - reserved. */
+  missing: Quantity;
+}
+
+/**
  * A point of the control chart.
  *
  * Avro record `mfg.quality.SpcPoint`.
@@ -3203,6 +3814,28 @@ export const UNIT_TYPE_SYMBOLS = ["bigger", "reference", "smaller"] as const;
  */
 export type UnitType = (typeof UNIT_TYPE_SYMBOLS)[number];
 
+/** The symbols of {@link WaitReason}, in schema order. Readers map unknown symbols to "UNKNOWN". */
+export const WAIT_REASON_SYMBOLS = [
+  "UNKNOWN",
+  "MATERIAL",
+  "ROUTING",
+  "DISPATCH",
+  "LINE_DOWN",
+  "INSPECTION",
+  "POSTING",
+] as const;
+/**
+ * What an order waits for, and so what resumes it: MATERIAL (components not reserved in Odoo: stock
+ * arriving), ROUTING (no line for its work centre, or a product without a BoM: master data or the mapping
+ * fixed), DISPATCH (a machine refused or did not confirm the order: the machine answering), LINE_DOWN (its
+ * line stopped longer than the threshold: the line running), INSPECTION (a first-article inspection failed or
+ * a quality hold: the hold released), POSTING (a posting of it was dead-lettered: the dead letter redriven
+ * and posted), UNKNOWN for a reason added later.
+ *
+ * Avro enum `mfg.production.WaitReason`.
+ */
+export type WaitReason = (typeof WAIT_REASON_SYMBOLS)[number];
+
 /**
  * The current version of a work centre (Odoo mrp.workcenter): one message per work centre, the latest kept
  * per key. Its operations are listed per BoM (BillOfMaterials.operations).
@@ -3273,6 +3906,8 @@ export interface EventPayloads {
   "mfg.machine.downtime_ended.v1": DowntimeEnded;
   /** contracts/schemas/machine/DowntimeStarted.v1.avsc */
   "mfg.machine.downtime_started.v1": DowntimeStarted;
+  /** contracts/schemas/machine/MachineCommandExecuted.v1.avsc */
+  "mfg.machine.machine_command_executed.v1": MachineCommandExecuted;
   /** contracts/schemas/machine/MachineStateChanged.v1.avsc */
   "mfg.machine.machine_state_changed.v1": MachineStateChanged;
   /** contracts/schemas/machine/TelemetrySampled.v1.avsc */
@@ -3289,6 +3924,14 @@ export interface EventPayloads {
   "mfg.masterdata.unit.v1": Unit;
   /** contracts/schemas/masterdata/WorkCenter.v1.avsc */
   "mfg.masterdata.work_center.v1": WorkCenter;
+  /** contracts/schemas/production/MaterialShortageDetected.v1.avsc */
+  "mfg.production.material_shortage_detected.v1": MaterialShortageDetected;
+  /** contracts/schemas/production/OrderDispatched.v1.avsc */
+  "mfg.production.order_dispatched.v1": OrderDispatched;
+  /** contracts/schemas/production/OrderStepChanged.v1.avsc */
+  "mfg.production.order_step_changed.v1": OrderStepChanged;
+  /** contracts/schemas/production/OrderStepOverdue.v1.avsc */
+  "mfg.production.order_step_overdue.v1": OrderStepOverdue;
   /** contracts/schemas/production/ProductionOrderChanged.v1.avsc */
   "mfg.production.production_order_changed.v1": ProductionOrderChanged;
   /** contracts/schemas/production/ProductionOrderCompleted.v1.avsc */
@@ -3303,6 +3946,8 @@ export interface EventPayloads {
   "mfg.production.production_run_ended.v1": ProductionRunEnded;
   /** contracts/schemas/quality/InspectionRecorded.v1.avsc */
   "mfg.quality.inspection_recorded.v1": InspectionRecorded;
+  /** contracts/schemas/quality/InspectionRequested.v1.avsc */
+  "mfg.quality.inspection_requested.v1": InspectionRequested;
   /** contracts/schemas/quality/NonconformanceRaised.v1.avsc */
   "mfg.quality.nonconformance_raised.v1": NonconformanceRaised;
   /** contracts/schemas/quality/QualityHoldPlaced.v1.avsc */
@@ -3336,6 +3981,7 @@ export interface EventInputs {
   "mfg.machine.connector_status_changed.v1": ConnectorStatusChangedInput;
   "mfg.machine.downtime_ended.v1": DowntimeEndedInput;
   "mfg.machine.downtime_started.v1": DowntimeStartedInput;
+  "mfg.machine.machine_command_executed.v1": MachineCommandExecutedInput;
   "mfg.machine.machine_state_changed.v1": MachineStateChangedInput;
   "mfg.machine.telemetry_sampled.v1": TelemetrySampledInput;
   "mfg.masterdata.bill_of_materials.v1": BillOfMaterialsInput;
@@ -3344,6 +3990,10 @@ export interface EventInputs {
   "mfg.masterdata.product.v1": ProductInput;
   "mfg.masterdata.unit.v1": UnitInput;
   "mfg.masterdata.work_center.v1": WorkCenterInput;
+  "mfg.production.material_shortage_detected.v1": MaterialShortageDetectedInput;
+  "mfg.production.order_dispatched.v1": OrderDispatchedInput;
+  "mfg.production.order_step_changed.v1": OrderStepChangedInput;
+  "mfg.production.order_step_overdue.v1": OrderStepOverdueInput;
   "mfg.production.production_order_changed.v1": ProductionOrderChangedInput;
   "mfg.production.production_order_completed.v1": ProductionOrderCompletedInput;
   "mfg.production.production_order_released.v1": ProductionOrderReleasedInput;
@@ -3351,6 +4001,7 @@ export interface EventInputs {
   "mfg.production.production_reported.v1": ProductionReportedInput;
   "mfg.production.production_run_ended.v1": ProductionRunEndedInput;
   "mfg.quality.inspection_recorded.v1": InspectionRecordedInput;
+  "mfg.quality.inspection_requested.v1": InspectionRequestedInput;
   "mfg.quality.nonconformance_raised.v1": NonconformanceRaisedInput;
   "mfg.quality.quality_hold_placed.v1": QualityHoldPlacedInput;
   "mfg.quality.quality_hold_released.v1": QualityHoldReleasedInput;
@@ -3376,6 +4027,7 @@ export const EVENT_TYPES = [
   "mfg.machine.connector_status_changed.v1",
   "mfg.machine.downtime_ended.v1",
   "mfg.machine.downtime_started.v1",
+  "mfg.machine.machine_command_executed.v1",
   "mfg.machine.machine_state_changed.v1",
   "mfg.machine.telemetry_sampled.v1",
   "mfg.masterdata.bill_of_materials.v1",
@@ -3384,6 +4036,10 @@ export const EVENT_TYPES = [
   "mfg.masterdata.product.v1",
   "mfg.masterdata.unit.v1",
   "mfg.masterdata.work_center.v1",
+  "mfg.production.material_shortage_detected.v1",
+  "mfg.production.order_dispatched.v1",
+  "mfg.production.order_step_changed.v1",
+  "mfg.production.order_step_overdue.v1",
   "mfg.production.production_order_changed.v1",
   "mfg.production.production_order_completed.v1",
   "mfg.production.production_order_released.v1",
@@ -3391,6 +4047,7 @@ export const EVENT_TYPES = [
   "mfg.production.production_reported.v1",
   "mfg.production.production_run_ended.v1",
   "mfg.quality.inspection_recorded.v1",
+  "mfg.quality.inspection_requested.v1",
   "mfg.quality.nonconformance_raised.v1",
   "mfg.quality.quality_hold_placed.v1",
   "mfg.quality.quality_hold_released.v1",

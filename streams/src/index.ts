@@ -46,6 +46,17 @@ export { CE, derivedEventId, type EventEnvelope, fromHeaders, subjectFor, toHead
 export { ConfigError } from "./errors.js";
 export type { ReadinessCheck } from "./http.js";
 export { createLogger, type Logger, silentLogger } from "./logger.js";
+// Commands to machines through the machine bridge (request/reply on threadline.cmd.machine.*).
+export {
+  MACHINE_COMMANDS_ALL,
+  type MachineCommandBody,
+  type MachineCommandReply,
+  type MachineCommandRequest,
+  machineCommandSubject,
+  type SendMachineCommandOptions,
+  type SetOrderCommand,
+  sendMachineCommand,
+} from "./machine-commands.js";
 // A service's manifest (what it consumes, publishes and needs) and the NATS permissions it implies.
 export { manifestAccess, type ServiceManifest, serviceManifest } from "./manifest.js";
 // Master data (units, products, BoMs, work centres, locations, partners): loaded at start, followed.

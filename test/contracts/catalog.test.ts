@@ -539,6 +539,7 @@ const SAMPLES: { readonly [K in EventType]?: EventPayloads[K] } = {
       },
     ],
     origin: "S00017",
+    materials: null,
     releasedAt: new Date("2025-03-01T14:03:12.345Z"),
   },
   "mfg.production.production_reported.v1": {

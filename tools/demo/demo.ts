@@ -148,6 +148,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
         { product: { code: "JAR-370", name: "Jar 370 ml", odooId: 12n }, quantity: units("1200"), lot: null },
       ],
       origin: "SO/0815",
+      materials: null,
       releasedAt: at(0),
     };
     const sent = [

@@ -5,8 +5,7 @@
  * Odoo on every posting. Where there is no master data (a single posting against a bare Odoo in a
  * test, a reconciliation run without the stream) Odoo is asked (odoo.ts).
  */
-import type { UnitQuantity } from "../../../../streams/src/index.js";
-import type { ConvertOptions } from "../../../../streams/src/units/table.js";
+import type { ConvertOptions, UnitQuantity } from "../../../../streams/src/index.js";
 import type { OdooMajor } from "../fields.js";
 import type { OdooClient } from "../odoo/client.js";
 import { OdooReference } from "./odoo.js";

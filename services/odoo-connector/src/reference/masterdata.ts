@@ -11,12 +11,12 @@
  * does not turn every redelivery of its posting into an Odoo read.
  */
 import {
+  type ConvertOptions,
   type MasterData,
   type MasterRecord,
   type UnitQuantity,
   UnitUnknownError,
 } from "../../../../streams/src/index.js";
-import type { ConvertOptions } from "../../../../streams/src/units/table.js";
 import type { ProductInfo, ReferenceData } from "./index.js";
 
 /** The Odoo models behind the reference data a posting reads. */

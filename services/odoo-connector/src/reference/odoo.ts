@@ -3,8 +3,7 @@
  * by a search per lookup. For contexts without master data; the running connector reads the master
  * data (masterdata.ts).
  */
-import type { UnitQuantity } from "../../../../streams/src/index.js";
-import type { ConvertOptions } from "../../../../streams/src/units/table.js";
+import type { ConvertOptions, UnitQuantity } from "../../../../streams/src/index.js";
 import type { OdooMajor } from "../fields.js";
 import type { OdooClient } from "../odoo/client.js";
 import { m2oId } from "../outbound/steps.js";

@@ -181,6 +181,7 @@ function released(view: OrderView, ctx: MappingContext): Emission {
     lotToProduce: snapshot.lot,
     components: view.components,
     origin: text(row["origin"]),
+    materials: null,
     releasedAt,
   };
   return {
@@ -212,6 +213,7 @@ function changed(
     equipment: has("EQUIPMENT") ? view.equipment : null,
     workCenterCode: has("WORK_CENTER") ? snapshot.workCenter : null,
     lotToProduce: has("LOT_TO_PRODUCE") ? snapshot.lot : null,
+    materials: null,
     changedAt: view.writeDate,
   };
   const change = createHash("sha256")
