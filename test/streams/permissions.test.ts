@@ -215,7 +215,7 @@ describe("least-privilege NATS permissions per service", () => {
         ],
       }),
       [
-        "deadLetters[0].stream: stream MFG_MASTERDATE is not declared (declared: MFG_MACHINE, MFG_PRODUCTION, MFG_INVENTORY, MFG_QUALITY, MFG_SHIPPING, MFG_MASTERDATA, MFG_DLQ)",
+        "deadLetters[0].stream: stream MFG_MASTERDATE is not declared (declared: MFG_MACHINE, MFG_PRODUCTION, MFG_INVENTORY, MFG_QUALITY, MFG_SHIPPING, MFG_DLQ, MFG_MASTERDATA)",
         'deadLetters[1].producer: must be order-progress-<name> (lower-case letters, digits and -), got "odoo-connector-inbound"',
         'deadLetters[2].producer: must be order-progress-<name> (lower-case letters, digits and -), got "order-progress.>"',
         'deadLetters[3].producer: must be order-progress-<name> (lower-case letters, digits and -), got "order-progress"',
