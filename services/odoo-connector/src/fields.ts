@@ -16,6 +16,11 @@ export interface OdooFields {
   /** Done quantity on stock.move.line and stock.move. */
   readonly moveLineQty: string;
   readonly moveQty: string;
+  /**
+   * What stock.move has reserved: `reserved_availability` (16, the lines' `reserved_uom_qty`) or the
+   * move's `quantity` (17+, reserved or picked while not done).
+   */
+  readonly moveReserved: "reserved_availability" | "quantity";
   /** 17+: a quantity only counts once `picked` is set. */
   readonly hasPicked: boolean;
   /** The lot model. */
@@ -50,6 +55,7 @@ export function odooFields(major: number): OdooFields {
       m >= 19 ? { field: "lot_producing_ids", many: true } : { field: "lot_producing_id", many: false },
     moveLineQty: m === 16 ? "qty_done" : "quantity",
     moveQty: m === 16 ? "quantity_done" : "quantity",
+    moveReserved: m === 16 ? "reserved_availability" : "quantity",
     hasPicked: m >= 17,
     lotModel: "stock.lot",
     immediateProductionWizard: m === 16,

@@ -39,6 +39,12 @@ export interface SeedOptions {
   seed: number;
   users: SeedUsers;
   quality: boolean;
+  /**
+   * Initial on-hand quantity per product code, instead of the seeded one (a lot-tracked product gets
+   * it all in its first lot), e.g. `{ "COMP-HNY": 100 }` runs a honey-jar order short of honey.
+   * @default {}
+   */
+  onHand?: Readonly<Record<string, number>>;
 }
 
 /** The work centres of the demo plant's machines (tools/sim/plant/demo-plant.ts), one per machine. */
@@ -450,7 +456,13 @@ export function seedDatabase(db: Database, opts: SeedOptions): void {
 
     // ------------------------------------------------------------ initial stock (inventory adjustments)
     const lot = (prod: number, name: string) => env.create("stock.lot", { name, product_id: prod });
-    const inventory = (prod: number, qty: number, lotId: number | false = false) => {
+    const adjusted = new Set<number>();
+    const inventory = (prod: number, seeded: number, lotId: number | false = false) => {
+      const override = opts.onHand?.[String(env.get("product.product", prod, "default_code"))];
+      if (override !== undefined && adjusted.has(prod)) return;
+      adjusted.add(prod);
+      const qty = override ?? seeded;
+      if (qty <= 0) return;
       const move = env.create("stock.move", {
         ...(p.stockMoveName ? { name: "Product Quantity Updated" } : {}),
         product_id: prod,

@@ -98,6 +98,11 @@ const OptionsSchema = z
      * picking validation. Without it, "Object quality.alert doesn't exist". @default true
      */
     quality: z.boolean().default(true),
+    /**
+     * Initial on-hand quantity per product code instead of the seeded one, e.g. `{ "COMP-HNY": 100 }`
+     * to run an order short of a component (seed.ts). @default {}
+     */
+    onHand: z.record(z.string(), z.number().min(0)).default({}),
     /** Automated actions "Send Webhook Notification" (Odoo 17+). @default [] */
     webhooks: z.array(WebhookRuleSchema).default([]),
     /** Webhook timeout (Odoo: 1 s). @default 1000 */
@@ -243,7 +248,7 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
       apiKey: o.users.restricted?.apiKey ?? secret(20),
     },
   };
-  seedDatabase(db, { seed: o.seed, users, quality: o.quality });
+  seedDatabase(db, { seed: o.seed, users, quality: o.quality, onHand: o.onHand });
   recordXmlIds(db);
   const uidOf = (login: string) => [...db.users.values()].find((u) => u.login === login)?.id ?? 0;
 

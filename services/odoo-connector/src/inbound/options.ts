@@ -11,6 +11,7 @@ import {
 } from "../../../../streams/src/index.js";
 import type { OdooClient } from "../odoo/client.js";
 import { SOURCES } from "./mapping/index.js";
+import { syncedModel } from "./source.js";
 
 export interface InboundSyncOptions {
   /** A connected Odoo client (its version picks the field names, its breaker pauses the sync). */
@@ -113,7 +114,7 @@ export function parseInboundOptions(o: InboundSyncOptions): ResolvedInboundOptio
     if (!Number.isInteger(v) || v < min) fail(key, `must be an integer >= ${min} (got ${String(v)})`);
     return v;
   };
-  const known = SOURCES.map((s) => s.model);
+  const known = [...new Set(SOURCES.map(syncedModel))];
   const models = o.models ?? known;
   for (const m of models)
     if (!known.includes(m))

@@ -92,6 +92,12 @@ export interface InboundSource {
    * (creations only).
    */
   readonly cursorField: "write_date" | "create_date";
+  /**
+   * The synced model this source serves when it reads another model to follow it (mrp.production's
+   * component moves): the `models` option and `syncNow(model)` select it with that model, and its
+   * cursor, reports and metrics go by `sourceName` ("mrp.production/stock.move"). @default none
+   */
+  readonly follows?: string;
   /** Models whose webhook (or `trigger(model)`) makes this source re-read at once. */
   readonly triggeredBy: readonly string[];
   /** Reference data (master data): polled every referencePollIntervalMs, not pollIntervalMs. */
@@ -104,6 +110,16 @@ export interface InboundSource {
   fields(ctx: MappingContext): string[];
   /** Maps records that are new or changed since they were last read. */
   map(rows: readonly OdooRow[], ctx: MappingContext): Promise<PageResult>;
+}
+
+/** A source's name: its model, or `<follows>/<model>` for a source following another model. */
+export function sourceName(source: Pick<InboundSource, "model" | "follows">): string {
+  return source.follows ? `${source.follows}/${source.model}` : source.model;
+}
+
+/** The synced model a source belongs to (what the `models` option names). */
+export function syncedModel(source: Pick<InboundSource, "model" | "follows">): string {
+  return source.follows ?? source.model;
 }
 
 /** Characters a KV key may hold besides letters and digits: `-/_=.` */

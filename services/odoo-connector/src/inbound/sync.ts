@@ -37,7 +37,9 @@ import {
   type MappingContext,
   type Refusal,
   type StateWrite,
+  sourceName,
   stateKeyFor,
+  syncedModel,
 } from "./source.js";
 import { RelatedRecords } from "./values.js";
 
@@ -124,7 +126,7 @@ export class InboundSync {
     this.o = parseInboundOptions(options);
     this.log = this.o.logger.child({ component: "inbound-sync", db: this.o.db });
     this.metrics = connectorMetrics(this.o.registry);
-    this.runtimes = SOURCES.filter((s) => this.o.models.includes(s.model)).map((source) => ({
+    this.runtimes = SOURCES.filter((s) => this.o.models.includes(syncedModel(s))).map((source) => ({
       source,
       tail: Promise.resolve(),
       queued: undefined,
@@ -141,7 +143,7 @@ export class InboundSync {
 
   /** The Odoo models synced. */
   get models(): string[] {
-    return this.runtimes.map((r) => r.source.model);
+    return this.runtimes.map((r) => sourceName(r.source));
   }
 
   /** Starts a pass of every model now, then polls each every pollIntervalMs. */
@@ -176,7 +178,7 @@ export class InboundSync {
         rt.followUp.unref();
       }
     }
-    return hit.map((rt) => rt.source.model);
+    return hit.map((rt) => sourceName(rt.source));
   }
 
   /**
@@ -184,7 +186,8 @@ export class InboundSync {
    * with the reports. Works before start() too (a one-off sync).
    */
   async syncNow(model?: string): Promise<PassReport[]> {
-    const rts = model === undefined ? this.runtimes : this.runtimes.filter((r) => r.source.model === model);
+    const rts =
+      model === undefined ? this.runtimes : this.runtimes.filter((r) => syncedModel(r.source) === model);
     if (model !== undefined && rts.length === 0)
       throw new Error(`InboundSync.syncNow(): ${model} is not synced`);
     const reports: PassReport[] = [];
@@ -197,7 +200,7 @@ export class InboundSync {
 
   status(): SourceStatus[] {
     return this.runtimes.map((rt) => ({
-      model: rt.source.model,
+      model: sourceName(rt.source),
       passes: rt.passes,
       lastSuccessAt: rt.lastSuccess === undefined ? undefined : new Date(rt.lastSuccess),
       lastError: rt.lastError,
@@ -236,7 +239,7 @@ export class InboundSync {
   }
 
   private async runPass(rt: Runtime): Promise<PassReport> {
-    const model = rt.source.model;
+    const model = sourceName(rt.source);
     const empty: PassReport = {
       model,
       read: 0,
@@ -310,7 +313,10 @@ export class InboundSync {
     const now = Date.now();
     for (const rt of this.runtimes)
       if (rt.lastSuccess !== undefined)
-        this.metrics.syncAge.set({ model: rt.source.model }, Math.max(0, (now - rt.lastSuccess) / 1000));
+        this.metrics.syncAge.set(
+          { model: sourceName(rt.source) },
+          Math.max(0, (now - rt.lastSuccess) / 1000),
+        );
   }
 
   // ------------------------------------------------------------------ one pass
@@ -320,9 +326,10 @@ export class InboundSync {
     if (client.breaker.state === "open") return { ...report, skipped: "circuit-open" };
     await this.detectFields(source);
     const ctx = this.context(new RelatedRecords(client));
-    const backlog = await this.backlogOf(source.model, ctx);
-    await this.retryLetters(source.model, backlog, report);
-    const cursor = await Cursor.load(kv, ctx.stateKey(source.model), source.cursorField);
+    const name = sourceName(source);
+    const backlog = await this.backlogOf(name, ctx);
+    await this.retryLetters(name, backlog, report);
+    const cursor = await Cursor.load(kv, ctx.stateKey(name), source.cursorField);
     const from = cursor.position ? addMs(cursor.position, -overlapMs) : toSecond(this.o.since);
     const field = source.cursorField;
     let capped = 0;
@@ -352,13 +359,13 @@ export class InboundSync {
             this.context(new RelatedRecords(client)),
           );
           await this.publishAll(page.events, report);
-          await this.refuse(source.model, page.refusals ?? [], report, backlog);
+          await this.refuse(name, page.refusals ?? [], report, backlog);
           await this.applyWrites(page.writes);
           // The letters MFG_DLQ did not take are kept before the cursor moves past their records.
           await backlog.save(kv);
           cursor.record(fresh);
           report.handled += fresh.length;
-          this.metrics.syncedRecords.inc({ model: source.model }, fresh.length);
+          this.metrics.syncedRecords.inc({ model: name }, fresh.length);
         }
         for (const v of versions) cursor.advance(v.second);
         capped += cursor.prune(overlapMs, maxSeen);
@@ -366,20 +373,17 @@ export class InboundSync {
       },
     );
     report.deadLettersPending = backlog.size;
-    this.metrics.deadLettersPending.set({ model: source.model }, backlog.size);
+    this.metrics.deadLettersPending.set({ model: name }, backlog.size);
     if (capped > 0)
       this.log.warn(
-        { model: source.model, forgotten: capped, maxSeen },
+        { model: name, forgotten: capped, maxSeen },
         "more record versions in the overlap window than maxSeen: the oldest are deduplicated by event id only",
       );
     const level =
       report.published > 0 || report.invalid > 0 || report.refused > 0 || report.deadLettered > 0
         ? "info"
         : "debug";
-    this.log[level](
-      { model: source.model, from, to: cursor.position, ...counts(report) },
-      `synced ${source.model}`,
-    );
+    this.log[level]({ model: name, from, to: cursor.position, ...counts(report) }, `synced ${name}`);
     return report;
   }
 

@@ -16,7 +16,7 @@ import type { Profile } from "../profiles.js";
 import { sqlCheck } from "./mrp-bom.js";
 import { cancelWorkorders, createWorkorders } from "./mrp-workorder.js";
 import { cancelMoves, isPicked, lineIds, moveDoneQty, setQuantityDone } from "./stock-move.js";
-import { reserveMoves, round } from "./stock-quant.js";
+import { relevantStateAmongMoves, reserveAtConfirm, reserveMoves, round } from "./stock-quant.js";
 import { computeQuantity } from "./uom.js";
 
 const float = (v: unknown) => (typeof v === "number" ? v : 0);
@@ -184,6 +184,24 @@ export function recomputeState(env: Env, id: number): void {
   if (next !== state) env.setRaw("mrp.production", id, { state: next });
 }
 
+/**
+ * `_compute_reservation_state` (mp, 16–19): false for draft/done/cancel orders; otherwise the relevant
+ * state among the component moves (17+: those not picked — a consumed component no longer waits),
+ * where 'partially_available' reads 'confirmed' ("Waiting"), 'draft' false. Not modelled: a BoM with
+ * `ready_to_produce = 'asap'` (the simulator's BoMs have Odoo's default 'all_available'), and 17+'s
+ * mrp override that reads 'assigned' when every partially reserved move's quantity covers its demand
+ * (only reachable by writing quantities by hand).
+ */
+export function reservationState(env: Env, id: number): string | false {
+  if (["draft", "done", "cancel"].includes(String(mo(env, id)["state"]))) return false;
+  const moves = raws(env, id).filter(
+    (m) => !(env.profile.picked && env.get("stock.move", m, "picked") === true),
+  );
+  const relevant = relevantStateAmongMoves(env, moves);
+  if (relevant === "partially_available") return "confirmed";
+  return relevant === "draft" ? false : relevant;
+}
+
 /** `action_confirm`: consumption from the BoM, moves confirmed and reserved, work orders waiting. */
 export function confirm(env: Env, ids: number[]): void {
   for (const id of ids) {
@@ -194,7 +212,7 @@ export function confirm(env: Env, ids: number[]): void {
     for (const m of [...raws(env, id), ...finished(env, id)])
       if (moveState(env, m) === "draft") env.setRaw("stock.move", m, { state: "confirmed" });
     env.setRaw("mrp.production", id, { state: "confirmed" });
-    reserveMoves(env, raws(env, id));
+    reserveAtConfirm(env, raws(env, id));
     readyNextWorkorder(env, id);
   }
 }
@@ -551,15 +569,7 @@ export function productionModels(p: Profile): ModelSpec[] {
             ["waiting", "Waiting Another Operation"],
           ],
           copy: false,
-          compute: (env, row) => {
-            if (["draft", "done", "cancel"].includes(String(row["state"]))) return false;
-            const states = (env.get("mrp.production", row.id, "move_raw_ids") as number[]).map((m) =>
-              env.get("stock.move", m, "state"),
-            );
-            return states.every((s) => s === "assigned" || s === "done" || s === "cancel")
-              ? "assigned"
-              : "confirmed";
-          },
+          compute: (env, row) => reservationState(env, row.id),
         },
         ...plannedDates,
         date_deadline: { type: "datetime", string: "Deadline", copy: false },

@@ -8,7 +8,7 @@ import { UserError } from "../errors.js";
 import type { Env, ModelSpec, Vals } from "../orm.js";
 import type { Profile } from "../profiles.js";
 import { actionDone, cancelMoves, moveDoneQty } from "./stock-move.js";
-import { reserveMoves, round } from "./stock-quant.js";
+import { reserveAtConfirm, reserveMoves, round } from "./stock-quant.js";
 
 const float = (v: unknown) => (typeof v === "number" ? v : 0);
 
@@ -220,8 +220,11 @@ function confirmPickings(env: Env, ids: number[]): void {
       if (env.get("stock.move", m, "state") === "draft") env.setRaw("stock.move", m, { state: "confirmed" });
     recomputePickingState(env, id);
   }
-  // Operation types reserve at confirmation by default (reservation_method "at_confirm").
-  reservePickings(env, ids);
+  // `stock.move._action_confirm`: reserved at once when the operation type says 'at_confirm' (the default)
+  for (const id of ids) {
+    reserveAtConfirm(env, pickingMoves(env, id));
+    recomputePickingState(env, id);
+  }
 }
 
 function reservePickings(env: Env, ids: number[]): void {

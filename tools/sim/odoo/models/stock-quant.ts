@@ -299,6 +299,66 @@ export function reserveMoves(env: Env, moveIds: number[]): void {
   }
 }
 
+/** `stock.move._should_bypass_reservation`: a product without quants or a source that keeps none. */
+export function bypassesReservation(env: Env, moveId: number): boolean {
+  const move = env.row("stock.move", moveId);
+  return !isStorable(env, move["product_id"] as number) || bypassesQuants(env, move["location_id"] as number);
+}
+
+/**
+ * The end of `stock.move._action_confirm` (16–19): confirmed / partially available moves are reserved
+ * (`_action_assign`) when they bypass reservation or their operation type's `reservation_method` is
+ * 'at_confirm' (the default). 'manual' waits for "Check availability" (`action_assign`) or the
+ * scheduler; 'by_date' (reserve N days before the scheduled date, `reservation_date`) is not modelled:
+ * such moves wait as with 'manual'.
+ */
+export function reserveAtConfirm(env: Env, moveIds: number[]): void {
+  reserveMoves(
+    env,
+    moveIds.filter((id) => {
+      const state = env.get("stock.move", id, "state");
+      if (state !== "confirmed" && state !== "partially_available") return false;
+      // a move's operation type is its picking's (stock_move.py `_compute_picking_type_id`), else its own
+      const picking = env.get("stock.move", id, "picking_id") as number | false;
+      const type = ((picking ? env.get("stock.picking", picking, "picking_type_id") : false) ||
+        env.get("stock.move", id, "picking_type_id")) as number | false;
+      const method = type ? env.get("stock.picking.type", type, "reservation_method") : "at_confirm";
+      return bypassesReservation(env, id) || method === "at_confirm";
+    }),
+  );
+}
+
+/**
+ * `stock.move._get_relevant_state_among_moves` (stock_move.py 16–19), for moves without a picking (an
+ * order's components): live moves (not done/cancel, not assigned with no demand) sorted by state
+ * (confirmed < partially_available < waiting < assigned) then demand; none → 'assigned'; the least
+ * available one not assigned while another is (partially) reserved → 'partially_available'; otherwise
+ * the state of the most available one ('confirmed' with no demand counts as 'assigned'). The picking
+ * `move_type == 'one'` branch does not apply to an order's moves.
+ */
+export function relevantStateAmongMoves(env: Env, moveIds: number[]): string {
+  const rank: Record<string, number> = { assigned: 4, waiting: 3, partially_available: 2, confirmed: 1 };
+  const todo = moveIds
+    .map((id) => env.row("stock.move", id))
+    .filter((m) => !["cancel", "done"].includes(String(m["state"])))
+    .filter((m) => !(m["state"] === "assigned" && !float(m["product_uom_qty"])))
+    .sort(
+      (a, b) =>
+        (rank[String(a["state"])] ?? 0) - (rank[String(b["state"])] ?? 0) ||
+        float(a["product_uom_qty"]) - float(b["product_uom_qty"]),
+    );
+  const first = todo[0];
+  const last = todo[todo.length - 1];
+  if (!first || !last) return "assigned";
+  if (
+    first["state"] !== "assigned" &&
+    todo.some((m) => ["assigned", "partially_available"].includes(String(m["state"])))
+  )
+    return "partially_available";
+  if (last["state"] === "confirmed" && float(last["product_uom_qty"]) === 0) return "assigned";
+  return String(last["state"] || "draft");
+}
+
 /** `_do_unreserve`: drops the reservation of moves not done (lines with done quantities stay in 16). */
 export function unreserveMoves(env: Env, moveIds: number[]): void {
   const p = env.profile;

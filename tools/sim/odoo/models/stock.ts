@@ -332,6 +332,19 @@ export function stockModels(p: Profile, opts: { quality: boolean }): ModelSpec[]
         // stock_picking.py: lots on the operation type (checked by stock.move.line._action_done)
         use_create_lots: { type: "boolean", string: "Create New Lots/Serial Numbers", default: true },
         use_existing_lots: { type: "boolean", string: "Use Existing Lots/Serial Numbers", default: true },
+        // stock_picking.py (16–19): how moves of this type are reserved; `stock.move._action_confirm`
+        // reserves at confirmation only with 'at_confirm' (or a move bypassing reservation)
+        reservation_method: {
+          type: "selection",
+          string: "Reservation Method",
+          selection: [
+            ["at_confirm", "At Confirmation"],
+            ["manual", "Manually"],
+            ["by_date", "Before scheduled date"],
+          ],
+          default: "at_confirm",
+          required: true,
+        },
         // stock_picking.py (16–19) `create_backorder`, default 'ask'; mrp reads it from 17 only
         create_backorder: {
           type: "selection",

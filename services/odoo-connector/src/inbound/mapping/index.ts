@@ -9,7 +9,7 @@ import { productSource, productTemplateSource } from "./masterdata-product.js";
 import { unitSource } from "./masterdata-unit.js";
 import { workCenterSource } from "./masterdata-workcenter.js";
 import { movementSource } from "./movement.js";
-import { productionSource } from "./production.js";
+import { productionMovesSource, productionSource } from "./production.js";
 import { shipmentSource } from "./shipment.js";
 import { unbuildSource } from "./unbuild.js";
 
@@ -33,6 +33,7 @@ export const MASTERDATA_SOURCES: readonly InboundSource[] = [
 export const SOURCES: readonly InboundSource[] = [
   ...MASTERDATA_SOURCES,
   productionSource,
+  productionMovesSource,
   lotSource,
   consumptionSource,
   movementSource,
@@ -49,6 +50,7 @@ export {
   lotSource,
   movementSource,
   partnerSource,
+  productionMovesSource,
   productionSource,
   productSource,
   productTemplateSource,

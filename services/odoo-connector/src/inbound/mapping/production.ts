@@ -16,14 +16,23 @@
  * Tracked fields: quantity (product_qty + uom), planned start/end (fields.ts names them), state, line
  * (the first work order's work center that `lineByWorkcenter` maps, else the first's), work center code, lot to produce, and the components
  * (product, demand, uom, reserved lot of the raw-material moves; COMPONENTS has no value field in the
- * contract, consumers re-read the order). Ids: Released and Completed are derived from the order id
+ * contract, consumers re-read the order), and the materials: what Odoo has reserved per component
+ * move against its demand (fields.ts `moveReserved`: 16 `reserved_availability`, 17+ `quantity`; a
+ * done move counts as covered), AVAILABLE when every move is covered, PARTIAL when something is
+ * reserved, else UNAVAILABLE. Odoo writes the order only when its stored `reservation_state` changes
+ * (Waiting → Ready), not when a short component gets more of its demand, so a second source
+ * (`productionMovesSource`) follows the component moves' write_date and re-reads their orders. A
+ * snapshot stored before the materials were tracked has none: the order's next read publishes one
+ * Changed with MATERIALS (the availability it never announced), never more. Ids: Released and Completed are derived from the order id
  * only (once per order, whatever was rewritten since); Changed from the order, its write_date and the
  * change itself.
  */
 import { createHash } from "node:crypto";
 import type {
+  ComponentAvailability,
   ComponentRequirement,
   EquipmentPath,
+  MaterialAvailability,
   OrderField,
   OrderState,
   ProductionOrderChanged,
@@ -73,6 +82,8 @@ export interface OrderSnapshot {
   readonly lot: string | null;
   /** Digest of the components (product, demand, uom, lot). */
   readonly components: string;
+  /** Digest of the materials (state, per component product, demand, reserved); absent in older snapshots. */
+  readonly materials?: string;
 }
 
 /** The order as it is now, with everything an event may carry. */
@@ -85,6 +96,7 @@ interface OrderView {
   readonly plannedEnd: Date | null;
   readonly equipment: EquipmentPath;
   readonly components: ComponentRequirement[];
+  readonly materials: MaterialAvailability;
   readonly writeDate: Date;
   /** Every finished lot (19: several serials). */
   readonly lots: string[];
@@ -117,6 +129,27 @@ export const productionSource: InboundSource = {
   map: mapOrders,
 };
 
+/**
+ * The orders' component moves (`raw_material_production_id` set), by their write_date: a reservation
+ * (`_action_assign` writes the move's state, 17+ its stored `quantity`) re-reads the order.
+ */
+export const productionMovesSource: InboundSource = {
+  model: "stock.move",
+  follows: MODEL,
+  cursorField: "write_date",
+  triggeredBy: ["stock.move"],
+  domain: () => [["raw_material_production_id", "!=", false]],
+  fields: () => ["raw_material_production_id", "state", "write_date"],
+  map: async (rows, ctx) => {
+    const ids = [...new Set(rows.map((r) => m2oId(r["raw_material_production_id"]) ?? 0))];
+    const orders = await ctx.related.load(MODEL, ids, productionSource.fields(ctx));
+    return mapOrders(
+      [...orders.values()].sort((a, b) => a.id - b.id),
+      ctx,
+    );
+  },
+};
+
 async function mapOrders(rows: readonly OdooRow[], ctx: MappingContext): Promise<PageResult> {
   const views = await viewsOf(rows, ctx);
   const events: Emission[] = [];
@@ -145,8 +178,11 @@ function decide(view: OrderView, prev: OrderSnapshot | undefined, ctx: MappingCo
   // Completion supersedes whatever else changed with it (Odoo 17+ also overwrites date_finished, the
   // planned end, with the completion time).
   if (state === "done") return [completed(view, ctx)];
-  // A cancelled order's component moves are cancelled with it: that is not a change of its components.
-  const changedFields = diff(prev, view.snapshot).filter((f) => !(state === "cancel" && f === "COMPONENTS"));
+  // A cancelled order's component moves are cancelled with it: that is not a change of its components
+  // nor of their availability.
+  const changedFields = diff(prev, view.snapshot).filter(
+    (f) => !(state === "cancel" && (f === "COMPONENTS" || f === "MATERIALS")),
+  );
   return changedFields.length > 0 ? [changed(view, prev, changedFields, ctx)] : [];
 }
 
@@ -160,6 +196,7 @@ function diff(a: OrderSnapshot, b: OrderSnapshot): OrderField[] {
   if (a.workCenter !== b.workCenter) out.push("WORK_CENTER");
   if (a.lot !== b.lot) out.push("LOT_TO_PRODUCE");
   if (a.components !== b.components) out.push("COMPONENTS");
+  if (a.materials !== b.materials) out.push("MATERIALS");
   return out;
 }
 
@@ -181,7 +218,7 @@ function released(view: OrderView, ctx: MappingContext): Emission {
     lotToProduce: snapshot.lot,
     components: view.components,
     origin: text(row["origin"]),
-    materials: null,
+    materials: view.materials,
     releasedAt,
   };
   return {
@@ -213,7 +250,7 @@ function changed(
     equipment: has("EQUIPMENT") ? view.equipment : null,
     workCenterCode: has("WORK_CENTER") ? snapshot.workCenter : null,
     lotToProduce: has("LOT_TO_PRODUCE") ? snapshot.lot : null,
-    materials: null,
+    materials: has("MATERIALS") ? view.materials : null,
     changedAt: view.writeDate,
   };
   const change = createHash("sha256")
@@ -263,7 +300,7 @@ async function viewsOf(rows: readonly OdooRow[], ctx: MappingContext): Promise<O
   const moves = await ctx.related.load(
     "stock.move",
     rows.flatMap((r) => x2mIds(r["move_raw_ids"])),
-    ["product_id", "product_uom_qty", "product_uom", "move_line_ids", "state"],
+    ["product_id", "product_uom_qty", "product_uom", "move_line_ids", "state", f.moveReserved],
   );
   const lines = await ctx.related.load(
     "stock.move.line",
@@ -335,6 +372,13 @@ async function viewsOf(rows: readonly OdooRow[], ctx: MappingContext): Promise<O
         },
       ];
     });
+    const materials = materialsOf(
+      x2mIds(row["move_raw_ids"])
+        .map((id) => moves.get(id))
+        .filter((m): m is OdooRow => m !== undefined && m["state"] !== "cancel"),
+      f.moveReserved,
+      products,
+    );
     const writeDate = odooDate(row["write_date"]) ?? new Date();
     const plannedStart = odooDate(row[f.moPlannedStart]) ?? odooDate(row["create_date"]) ?? writeDate;
     const plannedEnd = odooDate(row[f.moPlannedEnd]);
@@ -354,6 +398,20 @@ async function viewsOf(rows: readonly OdooRow[], ctx: MappingContext): Promise<O
         )
         .digest("base64url")
         .slice(0, 16),
+      materials: createHash("sha256")
+        .update(
+          JSON.stringify([
+            materials.state,
+            materials.components.map((c) => [
+              c.product.code,
+              c.required.value,
+              c.reserved.value,
+              c.reserved.uom,
+            ]),
+          ]),
+        )
+        .digest("base64url")
+        .slice(0, 16),
     };
     return {
       row,
@@ -364,9 +422,37 @@ async function viewsOf(rows: readonly OdooRow[], ctx: MappingContext): Promise<O
       plannedEnd,
       equipment: { site: ctx.site, area: null, line, cell: null, machine: null },
       components,
+      materials,
       writeDate,
       lots: allLots,
       scrapped,
     };
   });
+}
+
+/**
+ * Per component move: its demand and what Odoo reserved for it (a done move: its demand, consumed);
+ * AVAILABLE when every move is covered (or there is none), PARTIAL when something is reserved.
+ */
+function materialsOf(
+  moves: readonly OdooRow[],
+  reservedField: string,
+  products: Parameters<typeof productOf>[1],
+): MaterialAvailability {
+  const components: ComponentAvailability[] = moves.map((move) => {
+    const required = num(move["product_uom_qty"]);
+    const reserved = move["state"] === "done" ? required : num(move[reservedField]);
+    return {
+      product: productOf(move["product_id"], products),
+      required: quantity(required, move["product_uom"]),
+      reserved: quantity(reserved, move["product_uom"]),
+    };
+  });
+  const covered = (c: ComponentAvailability) => Number(c.reserved.value) >= Number(c.required.value);
+  const state = components.every(covered)
+    ? "AVAILABLE"
+    : components.some((c) => Number(c.reserved.value) > 0)
+      ? "PARTIAL"
+      : "UNAVAILABLE";
+  return { state, components };
 }
