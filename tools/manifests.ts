@@ -6,6 +6,7 @@
 
 import { machineBridgeManifest } from "../services/machine-bridge/src/manifest.js";
 import { odooConnectorManifest } from "../services/odoo-connector/src/manifest.js";
+import { productionOrchestratorManifest } from "../services/production-orchestrator/src/manifest.js";
 import {
   type DeclarationOptions,
   type Declarations,
@@ -13,7 +14,11 @@ import {
   type ServiceManifest,
 } from "../streams/src/index.js";
 
-export const SERVICE_MANIFESTS: readonly ServiceManifest[] = [machineBridgeManifest, odooConnectorManifest];
+export const SERVICE_MANIFESTS: readonly ServiceManifest[] = [
+  machineBridgeManifest,
+  odooConnectorManifest,
+  productionOrchestratorManifest,
+];
 
 /** The shared declarations and every service's durables and buckets, for an environment. */
 export function platformDeclarations(options: Omit<DeclarationOptions, "manifests"> = {}): Declarations {

@@ -24,6 +24,7 @@ export const ERROR_AREAS = {
   config: "Configuration (environment, config files, options, CLI flags)",
   odoo: "Odoo's own exceptions (ODOO_)",
   "odoo-connector": "Odoo connector (CONNECTOR_)",
+  orchestrator: "Production orchestrator (ORCHESTRATOR_)",
   simulators: "Simulators (OPC UA plant)",
   "local-nats": "Local nats-server (tests, demo, bench)",
   cli: "The threadline command line",
@@ -499,6 +500,13 @@ export const ERROR_CATALOG = {
     meaning:
       "The lot the event names is unknown in Odoo (dead-letter reason; retried while a hold is being placed).",
     action: `Create or correct the lot in Odoo, ${REPLAY}.`,
+  },
+  ORCHESTRATOR_STATE_CONFLICT: {
+    area: "orchestrator",
+    meaning:
+      "An order's process kept changing under the orchestrator's compare-and-set writes (several handlers or replicas on one order at once); the event is retried.",
+    action:
+      "Nothing while it is rare; if it repeats, check that one orders durable is not consumed by more replicas than orders run at once.",
   },
   CONNECTOR_PRODUCT_NOT_FOUND: {
     area: "odoo-connector",

@@ -10,6 +10,7 @@ import { masterdataCommand } from "./masterdata.js";
 import { metricsCommand } from "./metrics.js";
 import { newCommand } from "./new.js";
 import { odooCommand } from "./odoo.js";
+import { ordersCommand } from "./orders.js";
 import { publishCommand } from "./publish.js";
 import { EXIT } from "./run.js";
 import { simCommand } from "./sim.js";
@@ -28,6 +29,7 @@ const program = new Command("threadline")
   .addCommand(bridgeCommand())
   .addCommand(odooCommand())
   .addCommand(masterdataCommand())
+  .addCommand(ordersCommand())
   .addCommand(benchCommand())
   .addCommand(simCommand())
   .addCommand(chaosCommand())
