@@ -22,6 +22,7 @@ import {
   reconcileMetrics,
 } from "../../services/odoo-connector/src/metrics.js";
 import { odooClientMetrics } from "../../services/odoo-connector/src/odoo/metrics.js";
+import { orchestratorMetrics } from "../../services/production-orchestrator/src/metrics.js";
 import { defaultRegistry, type LabelValues, metricsFor, SDK_METRICS } from "../../streams/src/metrics.js";
 import { METRICS_BEGIN, METRICS_END, renderSdkMetrics } from "../../tools/cli/metrics.js";
 import { runEveryOutcome } from "./fixtures/every-outcome.js";
@@ -83,10 +84,19 @@ test("metrics doc - every table lists exactly the metrics the code registers, wi
   reconcileMetrics(connector);
   masterDataMetrics(connector);
   odooClientMetrics(connector);
-  assert.deepEqual([...sections.keys()], ["SDK", "Machine bridge", "Odoo connector"]);
+  const orchestrator = new Registry();
+  orchestratorMetrics(orchestrator);
+  assert.deepEqual(
+    [...sections.keys()],
+    ["SDK", "Machine bridge", "Odoo connector", "Production orchestrator"],
+  );
   assert.deepEqual(byName(sections.get("SDK") ?? []), byName(await registeredRows(sdk)));
   assert.deepEqual(byName(sections.get("Machine bridge") ?? []), byName(await registeredRows(bridge)));
   assert.deepEqual(byName(sections.get("Odoo connector") ?? []), byName(await registeredRows(connector)));
+  assert.deepEqual(
+    byName(sections.get("Production orchestrator") ?? []),
+    byName(await registeredRows(orchestrator)),
+  );
 });
 
 /** Whether `value` is one of `allowed` (a value written `api_<code>` is a pattern: `api_` and digits). */
