@@ -288,14 +288,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
 
     // The ERP: orders released in Odoo become events and are dispatched to the plant's lines; the
     // machines' counts go back to Odoo through the connector; the runs end and the orders close.
-    const odoo = await startOdooDemo({ nc, natsUrl: settings.servers.join(","), codec, print });
+    // The plant first: its bridge must be there to take the orchestrator's order writes.
+    const plant = await startPlantDemo({ nc, codec, print, ...(options.plant ?? {}) });
     try {
-      const plant = await startPlantDemo({
+      const odoo = await startOdooDemo({
         nc,
+        natsUrl: settings.servers.join(","),
         codec,
         print,
-        orders: odoo.orderByLine,
-        ...(options.plant ?? {}),
+        dispatchMachines: plant.machinesByLine,
       });
       try {
         await plant.run();
@@ -312,10 +313,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
           await (options.hold === true ? untilSignal() : options.hold);
         }
       } finally {
-        await plant.stop();
+        await odoo.stop();
       }
     } finally {
-      await odoo.stop();
+      await plant.stop();
     }
   } finally {
     await nc?.close();

@@ -17,6 +17,7 @@ import { CONNECTOR_DURABLES } from "../../services/odoo-connector/src/manifest.j
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
 import { setupOdoo } from "../../services/odoo-connector/src/odoo-setup.js";
 import { reconcile } from "../../services/odoo-connector/src/reconcile/index.js";
+import { startService as startOrchestrator } from "../../services/production-orchestrator/src/main.js";
 import {
   DLQ_STREAM,
   dlqSubject,
@@ -24,12 +25,13 @@ import {
   MasterData,
   type RunningService,
   readDeadLetter,
-  readEvents,
   readStream,
 } from "../../streams/src/index.js";
+import { type OrderStatus, ordersStatus } from "../cli/orders.js";
+import { receiveStock } from "../sim/odoo/scenarios.js";
 import { type OdooSimulator, startOdooSimulator } from "../sim/odoo/server.js";
 import { familyOf, orderAgainstPlant, type PlantTruth, printOrderViews } from "./odoo-vs-plant.js";
-import { LINE_RELEASES, lotFor, planFromMasterData, WORKCENTER_BY_MACHINE } from "./plant-orders.js";
+import { LINE_RELEASES, planFromMasterData, WORKCENTER_BY_MACHINE } from "./plant-orders.js";
 
 type Posted = EventPayloads["mfg.production.production_posted.v1"];
 
@@ -43,18 +45,26 @@ export interface OdooDemo {
   stop(): Promise<void>;
 }
 
+/** The component one demo order runs short of. */
+const SHORT_COMPONENT = "COMP-WRP";
+
 export async function startOdooDemo(options: {
   nc: NatsConnection;
   natsUrl: string;
   codec: EventCodec;
   print: (line: string) => void;
+  /** Line → the machines the orchestrator writes the order to (the bridge mapping's setOrder commands). */
+  dispatchMachines: Readonly<Record<string, readonly string[]>>;
 }): Promise<OdooDemo> {
   const { nc, codec, print } = options;
-  const sim = await startOdooSimulator({ profile: 17 });
+  // The seed's wrappers cover a fifth of the granola order: it runs short until stock arrives.
+  const sim = await startOdooSimulator({ profile: 17, onHand: { [SHORT_COMPONENT]: 1_000 } });
   let connector: RunningService | undefined;
+  let orchestrator: RunningService | undefined;
   const taps: { close(): Promise<void> }[] = [];
   const stop = async () => {
     for (const t of taps) await t.close().catch(() => undefined);
+    await orchestrator?.stop();
     await connector?.stop();
     await sim.stop();
   };
@@ -101,8 +111,24 @@ export async function startOdooDemo(options: {
         `  MFG_MASTERDATA  ${r.product} "${r.productRecord.name}": in ${r.productRecord.unit}, tracked by ${r.productRecord.tracking}, BoM ${r.components.join(", ")}`,
       );
 
+    // The production orchestrator runs the orders from here: material check, dispatch to the lines'
+    // machines through the bridge, running, completed, closed. Its transitions are printed as they land.
+    orchestrator = await startOrchestrator({
+      NATS_URL: options.natsUrl,
+      SITE: "plant-lyon",
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: "0",
+      LOG_LEVEL: "silent",
+      DISPATCH_MACHINES: JSON.stringify(options.dispatchMachines),
+      FIRST_ARTICLE_PRODUCTS: JSON.stringify(["FIN-HJ250"]),
+      SWEEP_INTERVAL_MS: "500",
+      DISPATCH_RETRY_MS: "3000",
+    });
+    print(`production orchestrator: running (${orchestrator.url}); dispatches through the machine bridge`);
+    await tapOrchestrator(nc, codec, print, taps);
+
     // The planner releases the orders in Odoo (over the simulator's own API: as a user would).
-    const released = new Set<string>();
+    const idByRef = new Map<string, number>();
     for (const r of plan) {
       const [product] = await sim.env.search("product.product", [["default_code", "=", r.product]]);
       const id = await sim.env.create("mrp.production", {
@@ -112,34 +138,40 @@ export async function startOdooDemo(options: {
       });
       await sim.env.call("mrp.production", "action_confirm", [[id]]);
       const [mo] = (await sim.env.read("mrp.production", [id], ["name"])) as { name: string }[];
-      released.add(mo?.name ?? "");
+      idByRef.set(mo?.name ?? "", id);
+      print(`  Odoo: the planner confirms ${mo?.name}: ${r.quantity} ${r.product} (meant for ${r.line})`);
     }
-    const orderByLine = new Map<string, { order: string; lot: string | null }>();
-    // The inbound sync publishes the releases within a sync interval: read what is stored, then again
-    // from where that read ended, until every release arrived.
-    let next = 1;
-    const deadline = Date.now() + 30_000;
-    while (orderByLine.size < LINE_RELEASES.length && Date.now() < deadline) {
-      const releases = readEvents(nc, {
-        stream: "MFG_PRODUCTION",
-        filter: "mfg.production.production_order_released.>",
-        fromSequence: next,
-        codec,
-        types: ["mfg.production.production_order_released.v1"],
-      });
-      for await (const { streamSequence, value: e } of releases) {
-        next = streamSequence + 1;
-        const mine = plan.find((r) => released.has(e.orderRef) && r.product === e.product.code);
-        print(
-          `  MFG_PRODUCTION #${streamSequence}  released ${e.orderRef}: ${Number(e.quantity.value)} ${e.quantity.uom} of ${e.product.code}${mine ? ` -> dispatched to ${mine.line}` : ""}`,
-        );
-        if (!mine) continue;
-        orderByLine.set(mine.line, { order: e.orderRef, lot: lotFor(mine, e.orderRef) });
+    const status = async () => (await ordersStatus(nc, { all: true })).filter((o) => idByRef.has(o.orderRef));
+    const waitFor = async (what: string, ok: (rows: OrderStatus[]) => boolean) => {
+      const deadline = Date.now() + 45_000;
+      while (Date.now() < deadline) {
+        if (ok(await status())) return;
+        await new Promise((r) => setTimeout(r, 250));
       }
-      if (orderByLine.size < LINE_RELEASES.length) await new Promise((r) => setTimeout(r, 250));
-    }
-    if (orderByLine.size < LINE_RELEASES.length)
-      throw new Error("the released orders did not arrive as events within 30 s");
+      throw new Error(
+        `the orchestrator did not reach "${what}" within 45 s: ${JSON.stringify(await status())}`,
+      );
+    };
+    // One line's order is short of wrappers (the seed has 1,000 of the 5,000 it needs): it waits.
+    await waitFor(
+      "one order dispatched, the other waiting for material",
+      (rows) => rows.some((o) => o.step === "DISPATCHED") && rows.some((o) => o.waitingFor === "MATERIAL"),
+    );
+    const short = (await status()).find((o) => o.waitingFor === "MATERIAL") as OrderStatus;
+    print(`  ${short.orderRef} waits: ${short.reason}`);
+    // Stock arrives; the planner presses "Check availability" (Odoo reserves arrived stock for waiting
+    // orders only then, or with its scheduler).
+    await receiveStock(sim.env, sim.profile.version, SHORT_COMPONENT, 4_000);
+    await sim.env.call("mrp.production", "action_assign", [[idByRef.get(short.orderRef) as number]]);
+    print(
+      `  Odoo: 4,000 ${SHORT_COMPONENT} received; the planner presses Check availability on ${short.orderRef}`,
+    );
+    await waitFor(
+      "every order dispatched",
+      (rows) => rows.length === plan.length && rows.every((o) => o.step === "DISPATCHED"),
+    );
+    const orderByLine = new Map<string, { order: string; lot: string | null }>();
+    for (const o of await status()) if (o.line) orderByLine.set(o.line, { order: o.orderRef, lot: o.lot });
 
     // ProductionPosted as they land: Odoo accepted a machine's count.
     const posted = await jetstream(nc).consumers.get("MFG_PRODUCTION", {
@@ -204,6 +236,11 @@ export async function startOdooDemo(options: {
         print(
           orders.every((o) => o.findings.length === 0 && o.waiting.length === 0) ? "  no drift" : "  DRIFT",
         );
+        print("threadline orders status --all:");
+        for (const o of await status())
+          print(
+            `  ${o.orderRef.padEnd(12)} ${o.product.padEnd(10)} ${(o.line ?? "-").padEnd(7)} ${o.step}${o.waitingFor ? ` waiting for ${o.waitingFor}: ${o.reason}` : ""}`,
+          );
         // The reports of the first part of the demo name an order Odoo does not have: dead letters.
         for (const dead of await deadLetters(nc))
           print(`  dead-lettered by the connector: ${dead.code} — ${dead.message}`);
@@ -217,6 +254,7 @@ export async function startOdooDemo(options: {
       `  integration user ${sim.users.integration.login} / API key ${sim.users.integration.apiKey} (Manufacturing / User)`,
       `  faults and snapshots: ${sim.url}/__sim/faults (X-Sim-Token: ${sim.adminToken})`,
       `Odoo connector: ${connector?.url}/metrics, /readyz, /healthz`,
+      `production orchestrator: ${orchestrator?.url}/metrics (npx threadline orders status)`,
     ];
     return { orderByLine, finish, describe, stop };
   } catch (err) {
@@ -244,4 +282,40 @@ async function deadLetters(nc: NatsConnection): Promise<{ code: string; message:
     out.push({ code, message });
   });
   return out;
+}
+
+/** The orchestrator's events as they land: transitions, shortages, dispatches with each machine's answer. */
+async function tapOrchestrator(
+  nc: NatsConnection,
+  codec: EventCodec,
+  print: (line: string) => void,
+  taps: { close(): Promise<void> }[],
+): Promise<void> {
+  const consumer = await jetstream(nc).consumers.get("MFG_PRODUCTION", {
+    filter_subjects: "mfg.production.>",
+    deliver_policy: DeliverPolicy.New,
+  });
+  const messages = await consumer.consume();
+  taps.push({ close: async () => void (await messages.close()) });
+  void (async () => {
+    for await (const m of messages) {
+      const type = fromHeaders(m.headers).type;
+      if (type === "mfg.production.order_step_changed.v1") {
+        const e = (await codec.decode<EventPayloads[typeof type]>(m.data, { as: type })).value;
+        print(
+          `  MFG_PRODUCTION #${m.seq}  ${e.orderRef} ${e.previousStep ?? "-"} -> ${e.step}${e.waitingFor ? ` (waiting for ${e.waitingFor})` : ""}${e.reason ? `: ${e.reason}` : ""}`,
+        );
+      } else if (type === "mfg.production.material_shortage_detected.v1") {
+        const e = (await codec.decode<EventPayloads[typeof type]>(m.data, { as: type })).value;
+        print(
+          `  MFG_PRODUCTION #${m.seq}  MaterialShortageDetected ${e.orderRef}: ${e.shortages.map((x) => `${x.product.code} ${Number(x.missing.value)} ${x.missing.uom} missing`).join(", ")}`,
+        );
+      } else if (type === "mfg.production.order_dispatched.v1") {
+        const e = (await codec.decode<EventPayloads[typeof type]>(m.data, { as: type })).value;
+        print(
+          `  MFG_PRODUCTION #${m.seq}  OrderDispatched ${e.orderRef} lot ${e.lot ?? "-"} to ${e.equipment.line}: ${e.machines.map((x) => `${x.machine} ${x.outcome}`).join(", ")}`,
+        );
+      }
+    }
+  })();
 }

@@ -1,7 +1,7 @@
 /**
  * The demo's shop floor: the plant simulator (a real OPC UA server) runs the demo plant, the
  * machine bridge subscribes to it and publishes machine and production events, which are printed
- * as they land in JetStream; the bridged totals are set against the simulator's ground truth, then
+ * as they land in JetStream, and takes the production orchestrator's order writes to the machines; the bridged totals are set against the simulator's ground truth, then
  * the machines leave their orders (the counting points end their runs, the ERP closes the orders).
  */
 import os from "node:os";
@@ -28,8 +28,6 @@ export interface PlantDemoOptions {
   virtualMs?: number;
   /** Plant time per real time. @default 15 */
   speed?: number;
-  /** Order and lot to run, per line (dispatched from the ERP's released orders). @default the demo plant's */
-  orders?: ReadonlyMap<string, { order: string; lot: string | null }>;
 }
 
 type Payload<K extends keyof EventPayloads> = EventPayloads[K];
@@ -61,6 +59,8 @@ function line(type: string, value: unknown): string | undefined {
 
 export interface PlantDemo {
   readonly endpointUrl: string;
+  /** Each line's machines: the orchestrator writes the order to all of them. */
+  readonly machinesByLine: Readonly<Record<string, readonly string[]>>;
   /** Runs the plant, then compares the bridged totals with the ground truth (printed). */
   run(): Promise<void>;
   /** Every machine leaves its order: the counting points end their runs (ProductionRunEnded). */
@@ -89,12 +89,6 @@ export async function startPlantDemo(options: PlantDemoOptions): Promise<PlantDe
     await sim.stop();
   };
   try {
-    for (const site of sim.model.config.sites)
-      for (const line of site.lines) {
-        const dispatched = options.orders?.get(line.id);
-        if (dispatched)
-          for (const m of line.machines) sim.model.setOrder(m.id, dispatched.order, dispatched.lot);
-      }
     const machines = sim.model.machineIds();
     print(
       `plant simulator: OPC UA server ${sim.endpointUrl}, ${machines.length} machines (${machines.join(", ")})`,
@@ -114,6 +108,8 @@ export async function startPlantDemo(options: PlantDemoOptions): Promise<PlantDe
     withRejectedComponents(mapping);
     bridge = await MachineBridge.start({
       config: parseBridgeConfig(mapping),
+      // The orchestrator's order writes (SET_ORDER) arrive on the bridge's command subjects.
+      nc,
       publisher: new EventPublisher(js, codec, { service: "machine-bridge", site: "plant-lyon" }),
       jsm,
       codec,
@@ -163,6 +159,9 @@ export async function startPlantDemo(options: PlantDemoOptions): Promise<PlantDe
     const demoBridge = bridge;
     return {
       endpointUrl: sim.endpointUrl,
+      machinesByLine: Object.fromEntries(
+        sim.model.config.sites.flatMap((site) => site.lines.map((l) => [l.id, l.machines.map((m) => m.id)])),
+      ),
       async run() {
         print(
           `machine bridge: subscribed, endpoint ${demoBridge.endpointStatus()["plant-sim"]}; running ${virtualMs / 1000} s of plant time at ${speed}x`,

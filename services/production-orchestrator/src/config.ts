@@ -71,6 +71,12 @@ export const OrchestratorConfig = BaseServiceConfig.extend({
    * should not be used. @default {} (the release's line)
    */
   LINE_BY_WORKCENTER: json(z.record(z.string().min(1), z.string().min(1))).default({}),
+  /**
+   * The lot a lot-tracked product's order produces into when Odoo has not named one: `{order}` is the
+   * order reference with `/` as `-` (WH/MO/00042 → LOT-WH-MO-00042). The connector creates it in Odoo
+   * with the first count. @default "LOT-{order}"
+   */
+  LOT_FORMAT: z.string().includes("{order}", { message: "must contain {order}" }).default("LOT-{order}"),
   /** Product codes whose plan asks a first-article inspection when the order starts running. @default [] */
   FIRST_ARTICLE_PRODUCTS: json(z.array(z.string().min(1))).default([]),
   /** Per-step time budgets (`{"default":{"MATERIAL_CHECK":"45m"},"lines":{…},"products":{…}}`). @default DEFAULT_BUDGETS */

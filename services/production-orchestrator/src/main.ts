@@ -206,6 +206,10 @@ export function startService(env: Record<string, string | undefined> = process.e
             return `product ${o.product.code} has no active bill of materials in the master data`;
           return undefined;
         },
+        lotFor: (o) => {
+          const product = o.product.odooId !== null ? masterData.productById(BigInt(o.product.odooId)) : undefined;
+          return product?.tracking === "lot" ? config.LOT_FORMAT.replace("{order}", o.orderRef.replaceAll("/", "-")) : null;
+        },
         machinesOf: (line) => config.DISPATCH_MACHINES[line] ?? [],
         firstArticle: (code) => config.FIRST_ARTICLE_PRODUCTS.includes(code),
         budgetOf: (step, o) => budgetOf(config.STEP_BUDGETS, step, o.line, o.product.code),

@@ -175,6 +175,11 @@ export interface ProcessRules {
   lineOf(workCenterCode: string | null, releasedLine: string | null): string | null;
   /** Why an order cannot be routed (unknown work centre, product without a BoM), or undefined. */
   routingProblem(order: OrderState): string | undefined;
+  /**
+   * The lot an order without one produces into, named by the site's convention (a lot-tracked
+   * product), or null (untracked, or Odoo assigns it). Asked once, when the order is routed.
+   */
+  lotFor(order: OrderState): string | null;
   /** The machines of a line that take the order write (empty: the line is announced only). */
   machinesOf(line: string): readonly string[];
   /** Whether the product's inspection plan asks a first-article inspection. */
@@ -543,6 +548,7 @@ function route(t: Transition, rules: ProcessRules, why: string): void {
   }
   t.resume("ROUTING", `routed to ${line}`);
   t.set({ line });
+  if (t.s.lot === null) t.set({ lot: rules.lotFor(t.s) });
   t.to("DISPATCHING", why);
   sendDispatch(t, rules, line, 1);
 }
