@@ -7,7 +7,10 @@
  * assumed: a reply that is not CONFIRMED is the caller's to retry or escalate.
  *
  * Subjects: `threadline.cmd.machine.<site>.<line>.<machine>` (tokens as in event subjects). Only
- * services whose manifest declares `access.commands` may publish there; only the bridge subscribes.
+ * services whose manifest declares `access.commands` may publish there; only the bridge subscribes
+ * (each bridge to its own machines' subjects, so two bridges of a site never answer for each other),
+ * and it may answer only the requests it received (nats-server `allow_responses`). A machine no
+ * bridge maps has no responder: nats.js throws NoRespondersError at once.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { sanitizeToken } from "./envelope.js";
@@ -53,12 +56,18 @@ export interface MachineCommandReply {
   /** Why, when not CONFIRMED. */
   readonly message: string | null;
   readonly attempts: number;
-  /** The ce-id of the MachineCommandExecuted audit event. */
-  readonly auditEventId: string;
+  /**
+   * The ce-id of the MachineCommandExecuted audit event; null when nothing could be audited (a
+   * request that is not JSON or names no requestId/requestedBy: INVALID, nothing written).
+   */
+  readonly auditEventId: string | null;
 }
 
 export interface SendMachineCommandOptions {
-  /** How long to wait for the bridge's reply. @default 15000 */
+  /**
+   * How long to wait for the bridge's reply: longer than the bridge may take (attempts × (write +
+   * confirmation window): 3 × (2 s + 3 s) with the mapping's defaults). @default 20000
+   */
   readonly timeoutMs?: number;
 }
 
@@ -75,7 +84,7 @@ export async function sendMachineCommand(
   const reply = await nc.request(
     machineCommandSubject(target.site, target.line, target.machine),
     JSON.stringify(request),
-    { timeout: options.timeoutMs ?? 15_000 },
+    { timeout: options.timeoutMs ?? 20_000 },
   );
   return reply.json<MachineCommandReply>();
 }

@@ -84,6 +84,10 @@ export interface ServiceManifest {
     /** Dead letters of what it refuses before publishing: `mfg.dlq.<stream>.<producer>` each. */
     readonly deadLetters?: readonly DeadLetterAccess[];
     readonly accountInfo?: boolean;
+    /** Command subjects it may send to, e.g. `threadline.cmd.machine.>` (the production orchestrator). */
+    readonly commands?: readonly string[];
+    /** Command subjects it serves and answers (the machine bridge). */
+    readonly servesCommands?: readonly string[];
   };
 }
 
@@ -168,5 +172,7 @@ export function manifestAccess(manifest: ServiceManifest): ServiceAccess {
     ...(a.reads ? { reads: a.reads } : {}),
     ...(a.deadLetters ? { deadLetters: a.deadLetters } : {}),
     ...(a.accountInfo !== undefined ? { accountInfo: a.accountInfo } : {}),
+    ...(a.commands ? { commands: a.commands } : {}),
+    ...(a.servesCommands ? { servesCommands: a.servesCommands } : {}),
   };
 }

@@ -83,7 +83,29 @@ export interface ServiceAccess {
    * itself never calls it. @default false
    */
   readonly accountInfo?: boolean;
+  /**
+   * Command subjects it may send to (streams/src/machine-commands.ts: core NATS requests), e.g.
+   * `threadline.cmd.machine.>`; each within `threadline.cmd.>`. Only a service declaring it may
+   * command a machine.
+   */
+  readonly commands?: readonly string[];
+  /**
+   * Command subjects it serves (the machine bridge): subscribes to them and may answer exactly the
+   * requests it received (nats-server `allow_responses`, one reply each, within
+   * {@link COMMAND_RESPONSE_WINDOW}); each within `threadline.cmd.>`.
+   */
+  readonly servesCommands?: readonly string[];
 }
+
+/** Where commands live: `threadline.cmd.<kind>.…`. */
+export const COMMAND_SUBJECTS = "threadline.cmd.>";
+
+/**
+ * How a command server may answer (nats-server `allow_responses`): one reply per request received,
+ * within a minute — longer than the bridge takes (attempts × (write + confirmation window)) and than
+ * a sender waits (20 s by default).
+ */
+export const COMMAND_RESPONSE_WINDOW = { max: 1, expires: "1m" } as const;
 
 /**
  * Where a producer dead-letters what it refused before publishing it (streams/src/dead-letter.ts,
@@ -110,11 +132,16 @@ export interface StreamReadAccess {
 export interface NatsPermissions {
   readonly publish: { readonly allow: string[] };
   readonly subscribe: { readonly allow: string[] };
+  /** Replies to the requests it received, whatever their reply subject (only with a `respond` grant). */
+  readonly allow_responses?: { readonly max: number; readonly expires: string };
 }
 
-/** One allowed subject and the reason it is there. */
+/**
+ * One allowed subject and the reason it is there. `respond`: it answers the requests it receives
+ * on `subject` (rendered as `allow_responses`, which nats-server grants per user, not per subject).
+ */
 export interface PermissionGrant {
-  readonly direction: "publish" | "subscribe";
+  readonly direction: "publish" | "subscribe" | "respond";
   readonly subject: string;
   readonly why: string;
 }
@@ -370,6 +397,25 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
   if (access.accountInfo)
     pub("$JS.API.INFO", "account info: jetstreamManager() / new Kvm(nc).create() call it first");
 
+  const commandSubject = (key: string, subject: unknown): subject is string => {
+    if (typeof subject === "string" && /^[^\s]+$/.test(subject) && subjectWithin(subject, COMMAND_SUBJECTS))
+      return true;
+    problem(key, `must be a subject within ${COMMAND_SUBJECTS}, got ${JSON.stringify(subject)}`);
+    return false;
+  };
+  for (const [i, subject] of (access.commands ?? []).entries())
+    if (commandSubject(`commands[${i}]`, subject))
+      pub(subject, "sends commands (core NATS requests; the replies come to its inbox)");
+  for (const [i, subject] of (access.servesCommands ?? []).entries())
+    if (commandSubject(`servesCommands[${i}]`, subject)) {
+      sub(subject, "receives the commands it serves");
+      grants.push({
+        direction: "respond",
+        subject,
+        why: `answers each command it received, once, within ${COMMAND_RESPONSE_WINDOW.expires} (allow_responses: no publish grant on the senders' inboxes)`,
+      });
+    }
+
   if (problems.length > 0) throw new PermissionsError(service, problems);
   // One grant per subject (the first reason; later ones appended), publish then subscribe, sorted.
   const merged = new Map<string, PermissionGrant>();
@@ -386,11 +432,11 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
         : a.subject > b.subject
           ? 1
           : 0
-      : a.direction === "publish"
-        ? -1
-        : 1,
+      : DIRECTION_ORDER[a.direction] - DIRECTION_ORDER[b.direction],
   );
 }
+
+const DIRECTION_ORDER = { publish: 0, subscribe: 1, respond: 2 } as const;
 
 /** The permissions of a service: {@link explainPermissions} without the reasons. */
 export function servicePermissions(access: ServiceAccess, decls: Declarations): NatsPermissions {
@@ -402,6 +448,9 @@ export function permissionsOf(grants: readonly PermissionGrant[]): NatsPermissio
   return {
     publish: { allow: grants.filter((g) => g.direction === "publish").map((g) => g.subject) },
     subscribe: { allow: grants.filter((g) => g.direction === "subscribe").map((g) => g.subject) },
+    ...(grants.some((g) => g.direction === "respond")
+      ? { allow_responses: { ...COMMAND_RESPONSE_WINDOW } }
+      : {}),
   };
 }
 
@@ -431,6 +480,8 @@ export const ServiceAccessSchema = z.strictObject({
   inboxPrefix: z.string().min(1).optional(),
   registry: z.boolean().optional(),
   accountInfo: z.boolean().optional(),
+  commands: names,
+  servesCommands: names,
 });
 
 /**
@@ -520,6 +571,14 @@ export function renderUserConfig(perms: NatsPermissions, options: UserRenderOpti
     lines.push("      ]", "    }");
     return lines;
   };
+  const responses: string[] = [];
+  if (perms.allow_responses) {
+    for (const [k, reason] of why)
+      if (k.startsWith("respond ")) responses.push(`    # ${reason.replace(/[\r\n]+/g, " ")}`);
+    responses.push(
+      `    allow_responses: { max: ${perms.allow_responses.max}, expires: ${q(perms.allow_responses.expires)} }`,
+    );
+  }
   return [
     "{",
     `  user: ${q(options.user)}`,
@@ -527,6 +586,7 @@ export function renderUserConfig(perms: NatsPermissions, options: UserRenderOpti
     "  permissions: {",
     ...block("publish", perms.publish.allow),
     ...block("subscribe", perms.subscribe.allow),
+    ...responses,
     "  }",
     "}",
   ].join("\n");
@@ -565,6 +625,7 @@ export function renderHelmValues(users: readonly HelmUser[], options: { secret?:
       permissions: {
         publish: { allow: [...u.perms.publish.allow] },
         subscribe: { allow: [...u.perms.subscribe.allow] },
+        ...(u.perms.allow_responses ? { allow_responses: { ...u.perms.allow_responses } } : {}),
       },
     };
   });

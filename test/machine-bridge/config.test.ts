@@ -209,6 +209,51 @@ describe("bridge config", () => {
     assert.equal(stateTableFor(c, e, { ...m, profile: "tmc" }).get(4), "EXECUTE");
   });
 
+  test("a commands block declares what may be written; it needs the order and lot read-back, one way to write, valid patterns", () => {
+    const signals = { ...machine.signals, order: "ns=1;s=L1.Filler.Order", lot: "ns=1;s=L1.Filler.Lot" };
+    const method = { object: "ns=1;s=L1.Filler", method: "ns=1;s=L1.Filler.SetOrder" };
+    const c = parseBridgeConfig(withMachine({ signals, commands: { setOrder: { method } } }));
+    const setOrder = c.endpoints[0]?.machines[0]?.commands?.setOrder;
+    assert.deepEqual(setOrder, {
+      method,
+      orderPattern: "^[A-Za-z0-9/_.-]{1,64}$",
+      lotPattern: "^[A-Za-z0-9/_.-]{1,64}$",
+      attempts: 3,
+      confirmTimeoutMs: 3_000,
+    });
+    assert.equal(
+      parseBridgeConfig(valid).endpoints[0]?.machines[0]?.commands,
+      undefined,
+      "no command by default",
+    );
+    assert.equal(
+      keyOf(withMachine({ signals: { ...signals, lot: undefined }, commands: { setOrder: { method } } })),
+      "endpoints.0.machines.0.signals.lot",
+    );
+    assert.equal(
+      keyOf(withMachine({ signals, commands: { setOrder: {} } })),
+      "endpoints.0.machines.0.commands.setOrder.method",
+    );
+    assert.equal(
+      keyOf(
+        withMachine({
+          signals,
+          commands: { setOrder: { method, write: { order: signals.order, lot: signals.lot } } },
+        }),
+      ),
+      "endpoints.0.machines.0.commands.setOrder.write",
+    );
+    assert.equal(
+      keyOf(withMachine({ signals, commands: { setOrder: { method, lotPattern: "([a-z" } } })),
+      "endpoints.0.machines.0.commands.setOrder.lotPattern",
+    );
+    assert.equal(
+      keyOf(withMachine({ signals, commands: { setOrder: { method }, start: {} } })),
+      "endpoints.0.machines.0.commands.start",
+      "an unknown command is named",
+    );
+  });
+
   test("a file that is not YAML names the file; YAML works", (t) => {
     const dir = tempDir(t, "threadline-bridge-config-");
     const bad = path.join(dir, "bad.yaml");

@@ -151,6 +151,7 @@ export async function startBridge(
     logger: silentLogger,
     registry,
     env,
+    nc,
     ...(statusKv ? { statusKv } : {}),
   });
   t.after(() => bridge.stop({ timeoutMs: 2_000 }));

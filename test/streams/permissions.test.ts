@@ -12,6 +12,7 @@ import { Registry } from "prom-client";
 import { Catalog } from "../../contracts/src/catalog.js";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { REGISTRY_BUCKET, REGISTRY_READ_ONLY, SchemaRegistry } from "../../contracts/src/registry.js";
+import { machineBridgeManifest } from "../../services/machine-bridge/src/manifest.js";
 import { odooConnectorManifest } from "../../services/odoo-connector/src/manifest.js";
 import {
   ORDER_PROGRESS_BUCKET,
@@ -22,6 +23,7 @@ import { createEventConsumer } from "../../streams/src/consumer.js";
 import { readDeadLetter } from "../../streams/src/dead-letter.js";
 import type { Declarations } from "../../streams/src/declarations.js";
 import { createLogger } from "../../streams/src/logger.js";
+import { MACHINE_COMMANDS_ALL, machineCommandSubject } from "../../streams/src/machine-commands.js";
 import { manifestAccess } from "../../streams/src/manifest.js";
 import {
   explainPermissions,
@@ -525,6 +527,108 @@ describe("least-privilege NATS permissions per service", () => {
     });
     await until("one more report, after the refusals", () => progress("WH/MO/00042", "500.000000"));
     await service.stop();
+  });
+
+  test("commands: a sender needs access.commands; the bridge subscribes and answers each request it received once, never anything else", async (t) => {
+    const decls = declarationsWithExamples({ profile: "local" });
+    const sender: ServiceAccess = {
+      service: "cmd-sender",
+      commands: [MACHINE_COMMANDS_ALL],
+      registry: false,
+    };
+    // (A user with no publish grant at all would be unrestricted: nats-server reads an empty allow list as none.)
+    const outsider: ServiceAccess = {
+      service: "cmd-outsider",
+      publishes: ["mfg.production.production_reported.v1"],
+      registry: false,
+    };
+    const bridgeGrants = explainPermissions(manifestAccess(machineBridgeManifest), decls);
+    const bridgePerms = permissionsOf(bridgeGrants);
+    assert.ok(bridgePerms.subscribe.allow.includes("threadline.cmd.machine.>"));
+    assert.deepEqual(bridgePerms.allow_responses, { max: 1, expires: "1m" });
+    assert.ok(
+      !bridgePerms.publish.allow.some((s) => s.startsWith("threadline.cmd") || s.startsWith("_INBOX")),
+      "the bridge cannot send commands, nor publish into anyone's inbox",
+    );
+    assert.ok(bridgePerms.publish.allow.includes("mfg.machine.machine_command_executed.>"), "it audits");
+    assert.deepEqual(servicePermissions(sender, decls).publish.allow, ["threadline.cmd.machine.>"]);
+    assert.equal(servicePermissions(sender, decls).allow_responses, undefined);
+    assert.throws(
+      () => explainPermissions({ service: "x", commands: ["mfg.machine.>"] }, decls),
+      /commands\[0\]: must be a subject within threadline\.cmd\.>/,
+    );
+    const bridgeUser = renderUserConfig(bridgePerms, { user: "machine-bridge", explain: bridgeGrants });
+    assert.match(bridgeUser, /\n {4}allow_responses: \{ max: 1, expires: "1m" \}\n {2}\}\n\}$/);
+    assert.match(
+      renderHelmValues([{ user: "machine-bridge", perms: bridgePerms }]),
+      /allow_responses:\n\s+max: 1\n\s+expires: 1m/,
+    );
+
+    const pass = () => randomBytes(12).toString("hex");
+    const passwords = { admin: pass(), sender: pass(), outsider: pass(), bridge: pass() };
+    process.env["THREADLINE_TEST_ADMIN_PASSWORD"] = JSON.stringify(passwords.admin);
+    process.env["CMD_SENDER_NATS_PASSWORD"] = JSON.stringify(passwords.sender);
+    process.env["CMD_OUTSIDER_NATS_PASSWORD"] = JSON.stringify(passwords.outsider);
+    process.env["MACHINE_BRIDGE_NATS_PASSWORD"] = JSON.stringify(passwords.bridge);
+    const server = await startTestServer(
+      {
+        extraConfig: renderAuthorization([
+          `{ user: "admin", password: $THREADLINE_TEST_ADMIN_PASSWORD }`,
+          renderUserConfig(servicePermissions(sender, decls), { user: "cmd-sender" }),
+          renderUserConfig(servicePermissions(outsider, decls), { user: "cmd-outsider" }),
+          bridgeUser,
+        ]),
+      },
+      t,
+    );
+    const as = (user: string, pass: string) =>
+      connectTo(server, { user, pass, inboxPrefix: `_INBOX_${user}` }, t);
+    const bridge = await as("machine-bridge", passwords.bridge);
+    const bridgeErrors: string[] = [];
+    void (async () => {
+      for await (const s of bridge.status()) if (s.type === "error") bridgeErrors.push(String(s.error));
+    })();
+    const subject = machineCommandSubject("lyon", "l1", "filler");
+    let seenReply = "";
+    bridge.subscribe(subject, {
+      callback: (_err, msg) => {
+        seenReply = msg.reply ?? "";
+        msg.respond(JSON.stringify({ answer: msg.json<{ n: number }>().n }));
+        msg.respond(JSON.stringify({ answer: "a second reply to the same request" }));
+      },
+    });
+    await bridge.flush();
+
+    // A sender with the grant gets the bridge's one reply.
+    const senderNc = await as("cmd-sender", passwords.sender);
+    const reply = await senderNc.request(subject, JSON.stringify({ n: 1 }), { timeout: 5_000 });
+    assert.deepEqual(reply.json(), { answer: 1 });
+    await bridge.flush();
+    await until(
+      "the bridge's second reply refused",
+      async () =>
+        bridgeErrors.some((e) => e.includes(`Permissions Violation for Publish to "${seenReply}"`)) ||
+        undefined,
+    );
+    // The bridge cannot publish into the sender's inbox on its own, nor send a command itself.
+    bridge.publish("_INBOX_cmd-sender.forged", "{}");
+    bridge.publish(subject, "{}");
+    await bridge.flush();
+    await until(
+      "the bridge's unsolicited publishes refused",
+      async () =>
+        (bridgeErrors.some((e) => e.includes('Publish to "_INBOX_cmd-sender.forged"')) &&
+          bridgeErrors.some((e) => e.includes(`Publish to "${subject}"`))) ||
+        undefined,
+    );
+
+    // A service without the grant cannot send a command at all.
+    const outsiderNc = await as("cmd-outsider", passwords.outsider);
+    await refused(
+      outsiderNc.request(subject, JSON.stringify({ n: 2 }), { timeout: 5_000 }),
+      subject,
+      "publish",
+    );
   });
 
   test("threadline streams permissions prints the authorization block of a service, by name from its manifest or from an access file", async () => {

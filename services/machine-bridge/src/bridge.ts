@@ -10,10 +10,12 @@
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { OPCUACertificateManager } from "node-opcua";
 import type { Registry } from "prom-client";
 import type { EquipmentPath, EventCodec, PackMlMode } from "../../../contracts/src/index.js";
 import { ConfigError, derivedEventId, type EventPublisher, type Logger } from "../../../streams/src/index.js";
+import { type CommandTarget, MachineCommandServer } from "./commands.js";
 import {
   type BridgeConfig,
   countingPoints,
@@ -52,6 +54,11 @@ export interface MachineBridgeOptions {
   readonly statusKv?: KV;
   /** Where endpoint passwords are read (`user.passwordEnv`). @default process.env */
   readonly env?: Record<string, string | undefined>;
+  /**
+   * The connection commands to machines arrive on (threadline.cmd.machine.<site>.<line>.<machine>,
+   * src/commands.ts). @default none: the bridge takes no command
+   */
+  readonly nc?: NatsConnection;
 }
 
 interface BridgedMachine {
@@ -77,6 +84,7 @@ export class MachineBridge {
   /** Machine keys of the lines' counting points. */
   readonly #countingPoints: ReadonlySet<string>;
   #stopping: Promise<void> | undefined;
+  #commands: MachineCommandServer | undefined;
 
   private constructor(private readonly options: MachineBridgeOptions) {
     this.#metrics = bridgeMetrics(options.registry);
@@ -121,6 +129,7 @@ export class MachineBridge {
   stop(options: { timeoutMs?: number } = {}): Promise<void> {
     this.#stopping ??= (async () => {
       for (const t of this.#timers) clearInterval(t);
+      await this.#commands?.stop();
       await Promise.all(this.#endpoints.map((e) => e.stop()));
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -178,6 +187,24 @@ export class MachineBridge {
     this.#timers.push(setInterval(() => this.#flushProduction(), config.reportIntervalMs));
     this.#timers.push(setInterval(() => this.#flushTelemetry(), config.telemetry.batchIntervalMs));
     for (const e of this.#endpoints) e.start();
+    if (this.options.nc) {
+      const targets: CommandTarget[] = config.endpoints.flatMap((endpoint, ei) => {
+        const connection = this.#endpoints[ei] as EndpointConnection;
+        return endpoint.machines.map((mapping) => ({
+          key: machineKeyOf(mapping, config.site),
+          equipment: equipmentOf(mapping, config.site),
+          mapping,
+          endpoint: connection,
+        }));
+      });
+      this.#commands = MachineCommandServer.start({
+        nc: this.options.nc,
+        publisher: this.options.publisher,
+        targets,
+        logger: logger.child({ component: "commands" }),
+        metrics: this.#metrics,
+      });
+    }
     logger.info(
       { endpoints: this.#endpoints.map((e) => e.id), machines: this.#machines.length },
       "machine bridge started",

@@ -129,6 +129,55 @@ const CustomProfile = z.partialRecord(stateName, z.number().int()).superRefine((
   }
 });
 
+/** The default rule for an order or lot written to a machine: what Odoo names and a PLC string takes. */
+export const DEFAULT_ORDER_PATTERN = "^[A-Za-z0-9/_.-]{1,64}$";
+
+/** A regular expression given as text; an invalid one is named with the engine's message. */
+const pattern = z.string().superRefine((text, ctx) => {
+  try {
+    new RegExp(text);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: `not a regular expression: ${(err as Error).message}` });
+  }
+});
+
+/**
+ * SET_ORDER: how the order and lot are written to the machine — an OPC UA method call with the
+ * order and lot as String input arguments (`""` clears one), or writes of two String nodes — and
+ * which values may be written. The machine's `signals.order` and `signals.lot` are read back to
+ * confirm (both required). Nothing else of the machine is ever written.
+ */
+const SetOrderCommand = z
+  .object({
+    /** `Call(object, method, [order, lot])`. */
+    method: z.object({ object: nodeId, method: nodeId }).strict().optional(),
+    /** `Write(order, value)`, `Write(lot, value)`. */
+    write: z.object({ order: nodeId, lot: nodeId }).strict().optional(),
+    /** What an order must match (null, clearing it, is always allowed). @default ^[A-Za-z0-9/_.-]{1,64}$ */
+    orderPattern: pattern.default(DEFAULT_ORDER_PATTERN),
+    /** What a lot must match (null, clearing it, is always allowed). @default ^[A-Za-z0-9/_.-]{1,64}$ */
+    lotPattern: pattern.default(DEFAULT_ORDER_PATTERN),
+    /** Sends in total when the read-back does not confirm (a refusal is never re-sent). @default 3 */
+    attempts: z.number().int().min(1).max(10).default(3),
+    /** How long the read-back may take to show the values written, per attempt. @default 3000 */
+    confirmTimeoutMs: positiveMs.max(60_000).default(3_000),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.method === undefined) === (c.write === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: c.method ? ["write"] : ["method"],
+        message:
+          "declare either a method call (method: { object, method }) or node writes (write: { order, lot }), exactly one",
+      });
+  });
+export type SetOrderCommand = z.infer<typeof SetOrderCommand>;
+
+/** What may be written to a machine, by command. Only machines with this block accept commands. */
+const CommandsMapping = z.object({ setOrder: SetOrderCommand.optional() }).strict();
+export type CommandsMapping = z.infer<typeof CommandsMapping>;
+
 export const MachineMapping = z
   .object({
     /** ISA-95 path. `site` defaults to the bridge's `site`. */
@@ -196,9 +245,22 @@ export const MachineMapping = z
       .object({ component: z.string().min(1) })
       .strict()
       .optional(),
+    /**
+     * What Threadline may write to this machine (threadline.cmd.machine.<site>.<line>.<machine>).
+     * @default none: the machine accepts no command
+     */
+    commands: CommandsMapping.optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
+    if (m.commands?.setOrder)
+      for (const signal of ["order", "lot"] as const)
+        if (!m.signals[signal])
+          ctx.addIssue({
+            code: "custom",
+            path: ["signals", signal],
+            message: `commands.setOrder is declared: the machine's ${signal} must be mapped (the write is confirmed by reading it back)`,
+          });
     if (m.signals.state && m.signals.running)
       ctx.addIssue({
         code: "custom",

@@ -36,6 +36,7 @@ export async function startMachineBridgeService(env: Record<string, string | und
         logger,
         registry: metrics,
         env,
+        nc,
         ...(statusKv ? { statusKv } : {}),
       });
       return { onStop: () => bridge.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS }) };

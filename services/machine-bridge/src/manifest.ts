@@ -3,7 +3,7 @@
  * last message of each machine's subjects) and its status bucket. It owns no durable: it only
  * publishes. `threadline streams plan|apply|k8s|permissions` read it (tools/manifests.ts).
  */
-import { serviceManifest } from "../../../streams/src/index.js";
+import { MACHINE_COMMANDS_ALL, serviceManifest } from "../../../streams/src/index.js";
 
 export const machineBridgeManifest = serviceManifest({
   service: "machine-bridge",
@@ -21,11 +21,15 @@ export const machineBridgeManifest = serviceManifest({
     "mfg.production.production_reported.v1",
     // the counting point moved to another order or lot
     "mfg.production.production_run_ended.v1",
+    // the audit of each command to a machine (src/commands.ts)
+    "mfg.machine.machine_command_executed.v1",
   ],
   access: {
     // Where each machine resumes: its last state, downtime and production report.
     readsLast: ["MFG_MACHINE", "MFG_PRODUCTION"],
     // Live endpoint status and heartbeat (machine-bridge.<connectorId>.<endpoint>).
     kvWrite: ["THREADLINE_CONNECTOR_STATE"],
+    // Commands to its machines (threadline.cmd.machine.<site>.<line>.<machine>), answered once each.
+    servesCommands: [MACHINE_COMMANDS_ALL],
   },
 });

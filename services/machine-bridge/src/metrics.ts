@@ -32,6 +32,8 @@ export interface BridgeMetrics {
   readonly baselined: Gauge;
   /** Seconds from the OPC UA source timestamp to the event stored in JetStream. */
   readonly sourceToStored: Histogram<"event_type">;
+  /** Commands to machines executed (a re-sent request answered from memory is not counted again). */
+  readonly commands: Counter<"command" | "outcome">;
 }
 
 export const bridgeMetrics = perRegistry((registry): BridgeMetrics => {
@@ -113,6 +115,12 @@ export const bridgeMetrics = perRegistry((registry): BridgeMetrics => {
       help: "OPC UA source timestamp to event stored in JetStream",
       labelNames: ["event_type"],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    commands: new Counter({
+      name: "threadline_bridge_commands_total",
+      help: "Commands to machines by command and outcome (CONFIRMED, REFUSED, UNCONFIRMED, INVALID)",
+      labelNames: ["command", "outcome"],
       registers,
     }),
   };

@@ -48,6 +48,8 @@ export function bridgeMappingFor(
             stopReasonText: ids.stopReasonText,
           },
           counters: { max: String(m.counters.max) },
+          // The orchestrator dispatches orders to the line: SetOrder(order, lot), read back from Order/Lot.
+          commands: { setOrder: { method: { object: ids.machine, method: ids.methods.SetOrder } } },
           telemetry: m.telemetry.map((t) => ({
             tag: t.name,
             nodeId: ids.telemetry[t.name] as string,

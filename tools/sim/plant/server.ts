@@ -106,6 +106,8 @@ export interface PlantSimulator {
   device(id: string): GenericDevice;
   /** Sessions open on the current server (0 while restarting or stopped). */
   currentSessionCount(): number;
+  /** Makes a machine's SetOrder method refuse or ignore the calls from now on; null: works again. */
+  setOrderFault(machineId: string, fault: SetOrderFault | null): void;
   /**
    * Shuts the OPC UA server down (clients lose their connection, sessions and subscriptions) while
    * the model keeps running, waits `downMs` (default 0), then serves the same address space with
@@ -241,7 +243,16 @@ interface MachineInfo {
   config: MachineConfig;
   ids: MachineNodeIds;
   counterType: DataType.UInt32 | DataType.UInt64;
+  /** A fault of the SetOrder method (see {@link PlantSimulator.setOrderFault}); read at each call. */
+  orderFault?: SetOrderFault | undefined;
 }
+
+/**
+ * How a machine's SetOrder misbehaves: `refuse` answers BadInvalidState and changes nothing (an HMI
+ * in local mode, a recipe locked while running); `ignore` answers Good and changes nothing (a PLC
+ * that acknowledges before it applies, and then drops the value).
+ */
+export type SetOrderFault = "refuse" | "ignore";
 
 class Mirror {
   readonly values = new Map<string, MirroredValue>();
@@ -550,12 +561,14 @@ function addMethods(
   });
   method(
     "SetOrder",
-    "Sets the current order and lot; an empty string clears one",
+    "Sets the current order and lot; an empty string clears one; BadInvalidState while the order is locked (a fault switch of the simulator)",
     [
       { name: "order", dataType: DataType.String, description: 'order, "" = none' },
       { name: "lot", dataType: DataType.String, description: 'lot, "" = none' },
     ],
     ([order, lot]) => {
+      if (m.orderFault === "refuse") return invalidState;
+      if (m.orderFault === "ignore") return ok;
       model.setOrder(id, order ? String(order) : null, lot ? String(lot) : null);
       return ok;
     },
@@ -665,6 +678,12 @@ class PlantSimulatorImpl implements PlantSimulator {
 
   currentSessionCount(): number {
     return this.server?.currentSessionCount ?? 0;
+  }
+
+  setOrderFault(machineId: string, fault: SetOrderFault | null): void {
+    const m = this.machines.get(machineId);
+    if (!m) throw new UnknownMachineError(machineId);
+    m.orderFault = fault ?? undefined;
   }
 
   /**

@@ -214,6 +214,15 @@ export class EndpointConnection {
     return this.#lastHeartbeatAt;
   }
 
+  /**
+   * The session while the endpoint answers its heartbeat (ONLINE or DEGRADED), else undefined: a
+   * command is written over the session that reads the machine, never over one that is not known
+   * to answer.
+   */
+  get answeringSession(): ClientSession | undefined {
+    return this.#answering && !this.#stopped ? this.#session : undefined;
+  }
+
   /** Every configured node with its status and type. */
   nodes(): NodeReport[] {
     return this.#nodes.map((n) => ({
