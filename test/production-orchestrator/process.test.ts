@@ -105,7 +105,14 @@ describe("orchestrator process", () => {
     );
     assert.equal(state.step, "DISPATCHED");
     assert.equal(state.lot, "LOT-WH-MO-00001");
-    assert.deepEqual(published, ["order_step_changed", "order_dispatched"]);
+    // One event per step passed (released, checked, dispatching, dispatched), then the dispatch.
+    assert.deepEqual(published, [
+      "order_step_changed",
+      "order_step_changed",
+      "order_step_changed",
+      "order_step_changed",
+      "order_dispatched",
+    ]);
   });
 
   test("a quality hold on the lot makes a running order wait for INSPECTION until every hold is released", () => {

@@ -306,6 +306,7 @@ test("production orchestrator - an order from release to closed: waits for mater
   assert.deepEqual(
     steps.map((s) => `${s.step}${s.waitingFor ? `/${s.waitingFor}` : ""}`),
     [
+      "RELEASED",
       "MATERIAL_CHECK/MATERIAL",
       "DISPATCHING",
       "DISPATCHING/DISPATCH",

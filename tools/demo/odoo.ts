@@ -141,7 +141,9 @@ export async function startOdooDemo(options: {
       idByRef.set(mo?.name ?? "", id);
       print(`  Odoo: the planner confirms ${mo?.name}: ${r.quantity} ${r.product} (meant for ${r.line})`);
     }
-    const status = async () => (await ordersStatus(nc, { all: true })).filter((o) => idByRef.has(o.orderRef));
+    // The demo's orders and their backorders (Odoo names them <order>-002).
+    const status = async () =>
+      (await ordersStatus(nc, { all: true })).filter((o) => idByRef.has(o.orderRef.replace(/-\d{3}$/, "")));
     const waitFor = async (what: string, ok: (rows: OrderStatus[]) => boolean) => {
       const deadline = Date.now() + 45_000;
       while (Date.now() < deadline) {
@@ -236,10 +238,17 @@ export async function startOdooDemo(options: {
         print(
           orders.every((o) => o.findings.length === 0 && o.waiting.length === 0) ? "  no drift" : "  DRIFT",
         );
+        // Odoo's done reaches the orchestrator through the inbound sync: closed within a few seconds.
+        const closedBy = Date.now() + 15_000;
+        while (
+          Date.now() < closedBy &&
+          !(await status()).filter((o) => idByRef.has(o.orderRef)).every((o) => o.step === "CLOSED")
+        )
+          await new Promise((r) => setTimeout(r, 250));
         print("threadline orders status --all:");
         for (const o of await status())
           print(
-            `  ${o.orderRef.padEnd(12)} ${o.product.padEnd(10)} ${(o.line ?? "-").padEnd(7)} ${o.step}${o.waitingFor ? ` waiting for ${o.waitingFor}: ${o.reason}` : ""}`,
+            `  ${o.orderRef.padEnd(16)} ${o.product.padEnd(10)} ${(o.line ?? "-").padEnd(7)} ${o.step}${o.waitingFor ? ` waiting for ${o.waitingFor}: ${o.reason}` : o.reason ? ` (${o.reason})` : ""}`,
           );
         // The reports of the first part of the demo name an order Odoo does not have: dead letters.
         for (const dead of await deadLetters(nc))

@@ -87,8 +87,8 @@ export const OrchestratorConfig = BaseServiceConfig.extend({
   SWEEP_INTERVAL_MS: positiveInt.default(5_000),
   /** A dispatch not confirmed is sent again after this. @default 30000 */
   DISPATCH_RETRY_MS: positiveInt.default(30_000),
-  /** How long a machine command waits for the bridge's answer. @default 15000 */
-  COMMAND_TIMEOUT_MS: positiveInt.default(15_000),
+  /** How long a machine command waits for the bridge's answer (its worst case is about 15 s). @default 20000 */
+  COMMAND_TIMEOUT_MS: positiveInt.default(20_000),
 });
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;
 

@@ -207,8 +207,11 @@ export function startService(env: Record<string, string | undefined> = process.e
           return undefined;
         },
         lotFor: (o) => {
-          const product = o.product.odooId !== null ? masterData.productById(BigInt(o.product.odooId)) : undefined;
-          return product?.tracking === "lot" ? config.LOT_FORMAT.replace("{order}", o.orderRef.replaceAll("/", "-")) : null;
+          const product =
+            o.product.odooId !== null ? masterData.productById(BigInt(o.product.odooId)) : undefined;
+          return product?.tracking === "lot"
+            ? config.LOT_FORMAT.replace("{order}", o.orderRef.replaceAll("/", "-"))
+            : null;
         },
         machinesOf: (line) => config.DISPATCH_MACHINES[line] ?? [],
         firstArticle: (code) => config.FIRST_ARTICLE_PRODUCTS.includes(code),

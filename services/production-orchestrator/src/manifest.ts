@@ -3,7 +3,7 @@
  * follows an order's life with, the bucket it keeps each order's process in, the events it publishes
  * and the commands it may send to machines. `threadline streams plan|apply|k8s|permissions` read it.
  */
-import { serviceManifest } from "../../../streams/src/index.js";
+import { MACHINE_COMMANDS_ALL, serviceManifest } from "../../../streams/src/index.js";
 
 /** Its durables, spelled here only (each name starts with the service's). */
 export const ORCHESTRATOR_DURABLES = {
@@ -97,5 +97,7 @@ export const productionOrchestratorManifest = serviceManifest({
   access: {
     // Work centres, products and BoMs: an order is routed only to what the master data knows.
     reads: [{ stream: "MFG_MASTERDATA", filter: "mfg.masterdata.>" }],
+    // The order writes to machines (SET_ORDER through the bridge): the only service allowed to.
+    commands: [MACHINE_COMMANDS_ALL],
   },
 });

@@ -274,6 +274,8 @@ class Transition {
   s: OrderState;
   readonly publish: Publish[] = [];
   dispatch: DispatchRequest | undefined;
+  /** Each (step, wait) the order passed through during this input, in order: one event each. */
+  private readonly trail: { step: OrderStep; wait: WaitReason | null; reason: string | null }[] = [];
   private readonly before: { step: OrderStep; wait: WaitReason | null };
   private touched = false;
 
@@ -294,14 +296,14 @@ class Transition {
   to(step: OrderStep, reason: string | null = null): void {
     if (this.s.step === step) return;
     this.set({ step, enteredAt: this.at, overdueVisit: null });
-    this.note(reason);
+    this.record(reason);
   }
 
   wait(reason: WaitReason, text: string): void {
     if (this.s.waits[reason] === text) return;
     const waits = { ...this.s.waits, [reason]: text };
     this.set({ waits, waitingSince: this.s.waitingSince ?? this.at });
-    this.note(text);
+    this.record(text);
   }
 
   resume(reason: WaitReason, why: string | null = null): void {
@@ -309,7 +311,7 @@ class Transition {
     const waits = { ...this.s.waits };
     delete waits[reason];
     this.set({ waits, waitingSince: Object.keys(waits).length > 0 ? this.s.waitingSince : null });
-    this.note(why);
+    this.record(why);
   }
 
   emit(p: Publish): void {
@@ -317,39 +319,56 @@ class Transition {
     this.touched = true;
   }
 
-  private lastReason: string | null = null;
-  private note(reason: string | null): void {
-    if (reason !== null) this.lastReason = reason;
+  /**
+   * Notes the (step, wait) reached, when it differs from the last one noted. Within one input a step
+   * is noted once, with its last wait (entering a step and finding what it waits for is one
+   * transition), and a wait of the starting step that clears as the order leaves it is not noted
+   * apart (the next step's event says it).
+   */
+  private record(reason: string | null): void {
+    const wait = waitingFor(this.s);
+    const last = this.trail.at(-1) ?? this.before;
+    if (this.s.step === last.step && wait === last.wait) return;
+    const entry = { step: this.s.step, wait, reason: wait !== null ? (this.s.waits[wait] ?? reason) : reason };
+    const prev = this.trail.at(-1);
+    if (prev && prev.step === entry.step) this.trail[this.trail.length - 1] = entry;
+    else if (prev && prev.step === this.before.step && prev.wait === null && this.trail.length === 1)
+      this.trail[0] = entry;
+    else this.trail.push(entry);
   }
 
   result(id: string | undefined): Advanced {
-    const wait = waitingFor(this.s);
-    if (this.s.step !== this.before.step || wait !== this.before.wait) {
+    const steps: Publish[] = [];
+    let previous = this.before.step;
+    for (const change of this.trail) {
       const visit = this.s.visit + 1;
-      const reason = wait !== null ? (this.s.waits[wait] ?? null) : this.lastReason;
       this.set({
         visit,
-        history: [...this.s.history, { step: this.s.step, waitingFor: wait, at: this.at, reason }].slice(
-          -KEEP_HISTORY,
-        ),
+        history: [
+          ...this.s.history,
+          { step: change.step, waitingFor: change.wait, at: this.at, reason: change.reason },
+        ].slice(-KEEP_HISTORY),
       });
-      this.publish.unshift({
+      steps.push({
         type: "mfg.production.order_step_changed.v1",
         id: derived(this.s.orderRef, "step", visit),
         value: {
           orderRef: this.s.orderRef,
           odooOrderId: BigInt(this.s.odooOrderId),
           equipment: equipment(this.s),
-          step: this.s.step,
-          previousStep: this.before.step === "UNKNOWN" ? null : this.before.step,
-          waitingFor: wait,
-          reason,
+          step: change.step,
+          previousStep: previous === "UNKNOWN" ? null : previous,
+          waitingFor: change.wait,
+          reason: change.reason,
           lot: this.s.lot,
           causeEventId: this.cause ?? null,
           changedAt: new Date(this.at),
         },
       });
+      previous = change.step;
     }
+    // The transitions first, then what they led to (a shortage, a dispatch's answers, an inspection).
+    this.publish.unshift(...steps);
     if (id !== undefined) this.set({ applied: [...this.s.applied, id].slice(-KEEP_APPLIED) });
     return { state: this.s, publish: this.publish, dispatch: this.dispatch, changed: this.touched };
   }
