@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { ProductionOrderChanged, ProductionOrderReleased } from "../../contracts/src/index.js";
 import { budgetOf, StepBudgets } from "../../services/production-orchestrator/src/config.js";
+import { LineClaims } from "../../services/production-orchestrator/src/main.js";
 import {
   advance,
   fromRelease,
@@ -24,6 +25,7 @@ function rules(o: Partial<ProcessRules> = {}): ProcessRules {
     lineOf: (wc, released) => released ?? (wc === "L2" ? "line2" : null),
     routingProblem: () => undefined,
     lotFor: () => null,
+    claimLine: () => undefined,
     machinesOf: () => [],
     firstArticle: () => false,
     budgetOf: () => undefined,
@@ -219,6 +221,52 @@ describe("orchestrator process", () => {
     assert.equal(again.changed, false);
     assert.equal(again.publish.length, 0);
     assert.deepEqual(again.state, first.state);
+  });
+
+  test("one order per line: a second order for a busy line queues, and is dispatched when the first completes", () => {
+    const claims = new LineClaims();
+    const r = rules({ claimLine: (line, ref) => claims.claim(line, ref), machinesOf: () => ["m1"] });
+    const step = (s: OrderState, input: OrderInput) => {
+      const next = advance(s, input, r);
+      claims.update(next.state);
+      return next;
+    };
+    const a = step(fromRelease(released()), released());
+    assert.equal(a.dispatch?.order, "WH/MO/00001");
+    const bRelease = released({ orderRef: "WH/MO/00002", odooOrderId: 2n });
+    const b = step(fromRelease({ ...bRelease, id: "rel-2" }), { ...bRelease, id: "rel-2" });
+    assert.equal(b.dispatch, undefined, "nothing written to the machines running the first order");
+    assert.equal(b.state.step, "DISPATCHING");
+    assert.match(b.state.waits.DISPATCH ?? "", /line1 runs WH\/MO\/00001/);
+    assert.equal(
+      step(b.state, { kind: "tick", at: T0 + 1_000 }).publish.length,
+      0,
+      "still busy: no event per tick",
+    );
+    const ended = {
+      kind: "runEnded",
+      id: "end-1",
+      at: T0 + 2_000,
+      value: { reason: "ORDER_CHANGE" },
+    } as unknown as OrderInput;
+    const running = step(a.state, {
+      kind: "dispatchAnswered",
+      at: T0,
+      line: "line1",
+      attempt: 1,
+      answers: [{ machine: "m1", outcome: "CONFIRMED", message: null }],
+    });
+    const reported = {
+      kind: "reported",
+      id: "rep-a",
+      at: T0 + 1_500,
+      value: { countingPoint: true, equipment: { line: "line1", machine: "m1" }, lot: null },
+    } as unknown as OrderInput;
+    const done = step(step(running.state, reported).state, ended);
+    assert.equal(done.state.step, "COMPLETED");
+    const freed = step(b.state, { kind: "tick", at: T0 + 3_000 });
+    assert.equal(freed.dispatch?.order, "WH/MO/00002");
+    assert.equal(waitingFor(freed.state), null);
   });
 
   test("budgets: the product's beats the line's, which beats the default, which beats the built-in", () => {

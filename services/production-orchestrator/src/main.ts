@@ -45,6 +45,8 @@ const SERVICE = productionOrchestratorManifest.service;
 interface Engine {
   readonly store: OrderStore;
   readonly rules: ProcessRules;
+  /** Which order holds each line (one at a time). */
+  readonly claims: LineClaims;
   readonly publisher: EventPublisher;
   readonly metrics: OrchestratorMetrics;
   readonly log: Logger;
@@ -87,11 +89,51 @@ export async function applyToOrder(
   });
   if (input.kind === "released" && input.value.lotToProduce)
     await store.rememberLot(input.value.lotToProduce, ref);
+  if (state) engine.claims.update(state);
   if (dispatch) {
     const answer = await engine.send(dispatch.order, dispatch.request);
     return applyToOrder(engine, ref, answer);
   }
   return state;
+}
+
+/**
+ * One order per line: the order dispatched to a line, or running on it, holds it until it completes
+ * (or is cancelled or moved); an order routed to a held line queues (DISPATCHING, waiting for
+ * DISPATCH) and is dispatched, earliest planned start first, when the line is free. Claims live in
+ * memory, taken synchronously while a transition is computed (two orders cannot both take a free
+ * line), and are rebuilt from the bucket at every sweep (a restart, another replica's changes).
+ */
+export class LineClaims {
+  private readonly holders = new Map<string, string>();
+
+  /** The other order holding `line`, or undefined: then `ref` holds it. */
+  claim(line: string, ref: string): string | undefined {
+    const holder = this.holders.get(line);
+    if (holder !== undefined && holder !== ref) return holder;
+    this.holders.set(line, ref);
+    return undefined;
+  }
+
+  /** After a transition: an order that no longer holds its line lets it go. */
+  update(o: OrderState): void {
+    for (const [line, ref] of this.holders)
+      if (ref === o.orderRef && !(holds(o) && o.line === line)) this.holders.delete(line);
+  }
+
+  /** From every stored order (the sweep). */
+  rebuild(orders: readonly OrderState[]): void {
+    this.holders.clear();
+    for (const o of [...orders].sort((a, b) => a.enteredAt - b.enteredAt))
+      if (holds(o) && o.line !== null && !this.holders.has(o.line)) this.holders.set(o.line, o.orderRef);
+  }
+}
+
+/** Whether an order holds its line: dispatching to it (not queued), dispatched, running. */
+function holds(o: OrderState): boolean {
+  return (
+    (o.step === "DISPATCHING" && o.queuedFor === null) || o.step === "DISPATCHED" || o.step === "RUNNING"
+  );
 }
 
 /** Writes the order and lot to each machine of the line through the bridge; never assumes a write. */
@@ -139,7 +181,11 @@ function dispatcher(
 export async function sweep(engine: Engine, lineDownAfterMs: number, now = Date.now()): Promise<void> {
   const { store, metrics } = engine;
   const stops = new Map((await store.lineStops()).map((l) => [l.line, l]));
-  const orders = await store.orders();
+  // Earliest planned start first: a freed line goes to the order planned first.
+  const orders = (await store.orders()).sort(
+    (a, b) => a.plannedStartAt - b.plannedStartAt || a.orderRef.localeCompare(b.orderRef),
+  );
+  engine.claims.rebuild(orders);
   const open = new Map<string, number>();
   const overdue = new Map<string, number>();
   for (const o of orders) {
@@ -191,7 +237,9 @@ export function startService(env: Record<string, string | undefined> = process.e
       });
       await masterData.ready;
       const metrics = orchestratorMetrics(registry);
+      const claims = new LineClaims();
       const rules: ProcessRules = {
+        claimLine: (line, ref) => claims.claim(line, ref),
         lineOf: (wc, released) => (wc !== null ? (config.LINE_BY_WORKCENTER[wc] ?? released) : released),
         routingProblem: (o) => {
           if (
@@ -221,13 +269,22 @@ export function startService(env: Record<string, string | undefined> = process.e
       const engine: Engine = {
         store,
         rules,
+        claims,
         publisher,
         metrics,
         log: logger,
         send: dispatcher(nc, config.COMMAND_TIMEOUT_MS, metrics, logger),
       };
-      const toOrder = (ref: string, input: OrderInput) =>
-        applyToOrder(engine, ref, input).then(() => undefined);
+      const toOrder = async (ref: string, input: OrderInput) => {
+        // Another site's order is another orchestrator's.
+        if (input.kind === "released" && input.value.equipment.site !== config.SITE) return;
+        // Odoo renames an order it splits (WH/MO/00011 → WH/MO/00011-001, the rest WH/MO/00011-002):
+        // the events of the renamed one belong to the order as released; a backorder is its own.
+        const own = input.kind === "released" || (await store.order(ref)) !== undefined;
+        const family = ref.replace(/-\d{3}$/, "");
+        const target = !own && family !== ref && (await store.order(family)) ? family : ref;
+        await applyToOrder(engine, target, input);
+      };
       const byLot = async (lot: string | null, input: OrderInput) => {
         const ref = lot ? await store.orderOfLot(lot) : undefined;
         if (ref) await toOrder(ref, input);

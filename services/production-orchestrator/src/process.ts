@@ -70,6 +70,10 @@ export interface OrderState {
   readonly product: { readonly code: string; readonly name: string | null; readonly odooId: string | null };
   readonly quantity: Quantity;
   readonly lot: string | null;
+  /** Odoo's planned start (ms): a line's waiting orders are dispatched in this order. */
+  readonly plannedStartAt: number;
+  /** The line it waits for while another order holds it; null otherwise. */
+  readonly queuedFor: string | null;
   readonly step: OrderStep;
   /** When it entered its step (ms): the step's budget counts from here. */
   readonly enteredAt: number;
@@ -180,6 +184,11 @@ export interface ProcessRules {
    * product), or null (untracked, or Odoo assigns it). Asked once, when the order is routed.
    */
   lotFor(order: OrderState): string | null;
+  /**
+   * One order per line at a time: the order holding `line` other than `orderRef`, or undefined —
+   * and then the line is `orderRef`'s (the caller keeps the claims: main.ts).
+   */
+  claimLine(line: string, orderRef: string): string | undefined;
   /** The machines of a line that take the order write (empty: the line is announced only). */
   machinesOf(line: string): readonly string[];
   /** Whether the product's inspection plan asks a first-article inspection. */
@@ -237,6 +246,8 @@ export function fromRelease(input: Extract<OrderInput, { kind: "released" }>): O
     },
     quantity: r.quantity,
     lot: r.lotToProduce,
+    plannedStartAt: r.plannedStartAt.getTime(),
+    queuedFor: null,
     step: "UNKNOWN",
     enteredAt: input.at,
     visit: 0,
@@ -329,10 +340,18 @@ class Transition {
     const wait = waitingFor(this.s);
     const last = this.trail.at(-1) ?? this.before;
     if (this.s.step === last.step && wait === last.wait) return;
-    const entry = { step: this.s.step, wait, reason: wait !== null ? (this.s.waits[wait] ?? reason) : reason };
+    const entry = {
+      step: this.s.step,
+      wait,
+      reason: wait !== null ? (this.s.waits[wait] ?? reason) : reason,
+    };
     const prev = this.trail.at(-1);
-    if (prev && prev.step === entry.step) this.trail[this.trail.length - 1] = entry;
-    else if (prev && prev.step === this.before.step && prev.wait === null && this.trail.length === 1)
+    if (prev && prev.step === entry.step) {
+      this.trail.pop();
+      const before = this.trail.at(-1) ?? this.before;
+      // Back where it was before this step's entry: nothing to say.
+      if (!(before.step === entry.step && before.wait === entry.wait)) this.trail.push(entry);
+    } else if (prev && prev.step === this.before.step && prev.wait === null && this.trail.length === 1)
       this.trail[0] = entry;
     else this.trail.push(entry);
   }
@@ -480,6 +499,7 @@ function apply(t: Transition, input: OrderInput, rules: ProcessRules): void {
 function changed(t: Transition, c: ProductionOrderChanged, rules: ProcessRules): void {
   const has = (f: ProductionOrderChanged["changedFields"][number]) => c.changedFields.includes(f);
   if (has("QUANTITY") && c.quantity) t.set({ quantity: c.quantity });
+  if (has("PLANNED_START") && c.plannedStartAt) t.set({ plannedStartAt: c.plannedStartAt.getTime() });
   if (has("LOT_TO_PRODUCE")) t.set({ lot: c.lotToProduce });
   if (has("MATERIALS")) t.set({ materials: c.materials });
   if (has("STATE") && c.state === "CANCEL") {
@@ -569,6 +589,14 @@ function route(t: Transition, rules: ProcessRules, why: string): void {
   t.set({ line });
   if (t.s.lot === null) t.set({ lot: rules.lotFor(t.s) });
   t.to("DISPATCHING", why);
+  const holder = rules.claimLine(line, t.s.orderRef);
+  if (holder !== undefined) {
+    // Writing it now would take the line's machines from the order they run: it queues.
+    t.set({ queuedFor: line, dispatch: null });
+    t.wait("DISPATCH", `${line} runs ${holder}: dispatched when that order completes`);
+    return;
+  }
+  t.set({ queuedFor: null });
   sendDispatch(t, rules, line, 1);
 }
 
@@ -628,8 +656,17 @@ function answered(t: Transition, a: Extract<OrderInput, { kind: "dispatchAnswere
 
 function tick(t: Transition, rules: ProcessRules): void {
   const s = t.s;
+  // Queued behind another order: the line may be free now.
+  if (s.step === "DISPATCHING" && s.queuedFor !== null) {
+    if (rules.claimLine(s.queuedFor, s.orderRef) === undefined) {
+      const line = s.queuedFor;
+      t.set({ queuedFor: null });
+      t.resume("DISPATCH", `${line} is free`);
+      sendDispatch(t, rules, line, 1);
+    }
+  }
   // Not confirmed (or never answered: a restart between the write and the answer): sent again.
-  if (s.step === "DISPATCHING" && s.dispatch && t.at - s.dispatch.lastAttemptAt >= rules.dispatchRetryMs)
+  else if (s.step === "DISPATCHING" && s.dispatch && t.at - s.dispatch.lastAttemptAt >= rules.dispatchRetryMs)
     sendDispatch(t, rules, s.dispatch.line, s.dispatch.attempts + 1);
   // Unroutable: the master data or the mapping may have been fixed since.
   if (s.step === "MATERIAL_CHECK" && s.waits.ROUTING !== undefined && s.waits.MATERIAL === undefined)
