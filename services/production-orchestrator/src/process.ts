@@ -404,7 +404,8 @@ function apply(t: Transition, input: OrderInput, rules: ProcessRules): void {
       }
       return;
     case "changed":
-      return changed(t, input.value, rules);
+      changed(t, input.value, rules);
+      return;
     case "reported": {
       const r = input.value;
       if (!r.countingPoint) return;
@@ -490,9 +491,11 @@ function apply(t: Transition, input: OrderInput, rules: ProcessRules): void {
       t.resume("LINE_DOWN", `line ${t.s.line} runs again`);
       return;
     case "dispatchAnswered":
-      return answered(t, input);
+      answered(t, input);
+      return;
     case "tick":
-      return tick(t, rules);
+      tick(t, rules);
+      return;
   }
 }
 
@@ -515,7 +518,10 @@ function changed(t: Transition, c: ProductionOrderChanged, rules: ProcessRules):
   const rerouted = has("EQUIPMENT") || has("WORK_CENTER");
   if (has("WORK_CENTER")) t.set({ workCenterCode: c.workCenterCode });
   if (has("EQUIPMENT") && c.equipment) t.set({ line: c.equipment.line });
-  if (t.s.step === "MATERIAL_CHECK" && (has("MATERIALS") || rerouted)) return checkMaterial(t, rules);
+  if (t.s.step === "MATERIAL_CHECK" && (has("MATERIALS") || rerouted)) {
+    checkMaterial(t, rules);
+    return;
+  }
   if (rerouted && (t.s.step === "DISPATCHING" || t.s.step === "DISPATCHED")) {
     // Re-planned onto another line before it ran: dispatched again there.
     t.resume("DISPATCH");
