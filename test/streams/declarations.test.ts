@@ -101,6 +101,7 @@ describe("streams declarations - the shipped set", () => {
       "THREADLINE_SCHEMAS",
       "THREADLINE_CONNECTOR_STATE",
       "THREADLINE_IDEMPOTENCY",
+      "THREADLINE_ORDERS", // the production orchestrator's own (its manifest)
       "THREADLINE_QUALITY_HOLDS", // the quality service's own (its manifest)
     ]);
     for (const s of Object.values(local.streams)) assert.equal(s.replicas, 1);
