@@ -102,6 +102,20 @@ export {
 export { type BatchEvent, EventPublisher, type PublishTarget } from "./publisher.js";
 // Reading a stream window without a durable (replay, reconciliation, taps) and dead letters back.
 export { readEvents, readMessages, readStream } from "./read.js";
+// Which events an ops or analyst command works on (replay, tap, copy): one selection language.
+export {
+  matchesSelection,
+  parseSelection,
+  parseTime,
+  readOptionsOf,
+  type Selection,
+  type SelectionInput,
+  type SelectionSummary,
+  type SummaryRow,
+  selectEvents,
+  selectMessages,
+  summarizeSelection,
+} from "./selection.js";
 export { type RunningService, runService } from "./service.js";
 // A service's process entry point: a failed start is one JSON log line and exit code 1.
 export { START_FAILURE_EXIT_CODE, type StartOrExitOptions, startOrExit } from "./start.js";
