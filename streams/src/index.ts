@@ -101,7 +101,7 @@ export {
 // Publishing: deduplicated, retried, in batches.
 export { type BatchEvent, EventPublisher, type PublishTarget } from "./publisher.js";
 // Reading a stream window without a durable (replay, reconciliation, taps) and dead letters back.
-export { readEvents, readMessages, readStream } from "./read.js";
+export { decodeMessage, readEvents, readMessages, readStream, type StoredEvent } from "./read.js";
 // Which events an ops or analyst command works on (replay, tap, copy): one selection language.
 export {
   matchesSelection,
