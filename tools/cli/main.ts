@@ -15,6 +15,7 @@ import { publishCommand } from "./publish.js";
 import { EXIT } from "./run.js";
 import { simCommand } from "./sim.js";
 import { streamsCommand } from "./streams.js";
+import { tapCommand } from "./tap.js";
 
 const program = new Command("threadline")
   .description("Threadline: the event backbone between Odoo and the shop floor, on NATS JetStream")
@@ -26,6 +27,7 @@ const program = new Command("threadline")
   .addCommand(contractsCommand())
   .addCommand(demoCommand())
   .addCommand(streamsCommand())
+  .addCommand(tapCommand())
   .addCommand(bridgeCommand())
   .addCommand(odooCommand())
   .addCommand(masterdataCommand())
