@@ -12,10 +12,18 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AckPolicy, type ConsumerInfo, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { Catalog, contractFromText } from "../../contracts/src/catalog.js";
 import { EventCodec, PACKAGE_ROOT, SchemaRegistry } from "../../contracts/src/index.js";
-import { applyPlan, EventPublisher, planChanges, serverFacts } from "../../streams/src/index.js";
+import {
+  applyPlan,
+  EventPublisher,
+  planChanges,
+  type StoredEvent,
+  serverFacts,
+} from "../../streams/src/index.js";
 import { platformDeclarations } from "../../tools/manifests.js";
+import { parquetColumns } from "../../tools/tap/parquet.js";
 import { threadline } from "../harness/cli.js";
 import { connectTo, startTestServer } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
@@ -347,5 +355,56 @@ describe("threadline tap", () => {
     assert.equal(none.stderr, "0 events to stdout\n");
     const limited = await tap(["--type", REPORTED, "--key", "WH/MO/1", "--limit", "2"]);
     assert.equal(lines(limited.stdout).length, 2);
+  });
+
+  test("Parquet has typed columns: exact decimals as DECIMAL(18,6) on INT64, timestamps as TIMESTAMP_MILLIS, enums and keys as strings, nullable fields optional", async () => {
+    await publishReport("WH/MO/PQ", "123456789012.123456");
+    await publishReport("WH/MO/PQ", "0.000001");
+    const dir = mkdtempSync(join(tmpdir(), "tap-parquet-"));
+    const file = join(dir, "reports.parquet");
+    const run = await tap(["--type", REPORTED, "--key", "WH/MO/PQ", "--format", "parquet", "--output", file]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, `2 events to ${file} (Parquet)\n`);
+    assert.deepEqual(readdirSync(dir), ["reports.parquet"], "no .partial left behind");
+    const buffer = readFileSync(file);
+    const arrayBuffer = buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength);
+    const meta = parquetMetadata(arrayBuffer);
+    const element = (name: string) => meta.schema.find((e) => e.name === name);
+    assert.deepEqual(
+      [element("data.goodQuantity.value")?.type, element("data.goodQuantity.value")?.converted_type],
+      ["INT64", "DECIMAL"],
+    );
+    assert.deepEqual(
+      [element("data.goodQuantity.value")?.precision, element("data.goodQuantity.value")?.scale],
+      [18, 6],
+    );
+    assert.deepEqual(
+      [element("data.reportedAt")?.type, element("data.reportedAt")?.converted_type],
+      ["INT64", "TIMESTAMP_MILLIS"],
+    );
+    assert.equal(element("data.lot")?.repetition_type, "OPTIONAL");
+    assert.equal(element("data.orderRef")?.converted_type, "UTF8");
+    // The reader (hyparquet) scales DECIMALs into floats; what is stored is the unscaled INT64 (below).
+    const rows = (await parquetReadObjects({ file: arrayBuffer })) as Record<string, unknown>[];
+    assert.deepEqual(
+      rows.map((r) => [r["subject"], (r["data.reportedAt"] as Date).toISOString()]),
+      [
+        ["WH/MO/PQ", "2026-12-05T08:05:00.000Z"],
+        ["WH/MO/PQ", "2026-12-05T08:05:00.000Z"],
+      ],
+    );
+    const good = rows.map((r) => r["data.goodQuantity.value"] as number);
+    assert.ok(
+      Math.abs((good[0] as number) - 123456789012.123456) < 1e-3 && good[1] === 0.000001,
+      String(good),
+    );
+    const decimal = parquetColumns(codec.contract(REPORTED).type).find(
+      (c) => c.element.name === "data.goodQuantity.value",
+    );
+    const decoded = { value: report("WH/MO/PQ", "123456789012.123456") } as unknown as StoredEvent;
+    assert.equal(decimal?.value(decoded), 123456789012123456n, "the unscaled value, every digit");
+    const refused = await tap(["--type", REPORTED, "--format", "parquet"]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--format parquet needs --output/);
   });
 });

@@ -32,11 +32,12 @@ import {
   selectMessages,
   summarizeSelection,
 } from "../../streams/src/index.js";
+import { ParquetTap } from "../tap/parquet.js";
 import { csvHeader, csvRow, ndjsonLine, payloadColumns } from "../tap/rows.js";
 import { action, CommandFailed, EXIT, UsageError, withNats } from "./run.js";
 import { addSelectionOptions, type SelectionFlags, selectionFrom } from "./selection-flags.js";
 
-export type TapFormat = "ndjson" | "csv";
+export type TapFormat = "ndjson" | "csv" | "parquet";
 
 interface TapFlags extends SelectionFlags {
   server?: string;
@@ -59,7 +60,11 @@ export function tapCommand(): Command {
     "write a selection of a stream's events as NDJSON or CSV (to stdout or a file), without touching any consumer; --follow keeps going",
   );
   addSelectionOptions(cmd)
-    .addOption(new Option("--format <format>", "output format").choices(["ndjson", "csv"]).default("ndjson"))
+    .addOption(
+      new Option("--format <format>", "output format")
+        .choices(["ndjson", "csv", "parquet"])
+        .default("ndjson"),
+    )
     .option("--output <file>", "write to this file instead of stdout")
     .option("--follow", "after what is stored, keep writing new events until Ctrl-C (SIGINT) or SIGTERM")
     .option("--dry-run", "count the selection and show the first, the last and a sample; write nothing")
@@ -83,9 +88,15 @@ events) are reported on stderr with their sequence and reason, and counted in th
 
 async function tap(opts: TapFlags): Promise<number> {
   const selection = selectionFrom(opts);
-  if (opts.format === "csv" && selection.types?.length !== 1)
+  if (opts.format !== "ndjson" && selection.types?.length !== 1)
     throw new UsageError(
-      "--format csv needs exactly one --type (its schema fixes the columns); use --format ndjson for several types",
+      `--format ${opts.format} needs exactly one --type (its schema fixes the columns); use --format ndjson for several types`,
+    );
+  if (opts.format === "parquet" && !opts.dryRun && (opts.output === undefined || opts.follow))
+    throw new UsageError(
+      opts.follow
+        ? "--format parquet cannot --follow: a Parquet file is complete only once its footer is written (use ndjson or csv to follow)"
+        : "--format parquet needs --output <file> (a Parquet file is written whole, not streamed to stdout)",
     );
   if (opts.dryRun && (opts.follow || opts.output))
     throw new UsageError(
@@ -127,6 +138,7 @@ async function write(nc: NatsConnection, selection: Selection, opts: TapFlags): 
   const codec = await codecFor(nc);
   const type = selection.types?.[0];
   const columns = opts.format === "csv" && type ? payloadColumns(codec.contract(type).type) : undefined;
+  if (opts.format === "parquet" && type) return writeParquet(nc, selection, opts, codec, type);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once("SIGINT", onSignal);
@@ -185,6 +197,53 @@ async function write(nc: NatsConnection, selection: Selection, opts: TapFlags): 
   }
   if (target && !opts.follow && opts.output) renameSync(target, opts.output);
   process.stderr.write(`${written} events${range} to ${where}${skips}\n`);
+  return EXIT.ok;
+}
+
+/** Parquet: typed columns (tools/tap/parquet.ts), written to FILE.partial and renamed once complete. */
+async function writeParquet(
+  nc: NatsConnection,
+  selection: Selection,
+  opts: TapFlags,
+  codec: EventCodec,
+  type: string,
+): Promise<number> {
+  const output = opts.output as string;
+  const partial = `${output}.partial`;
+  const file = new ParquetTap(partial, codec.contract(type).type);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  let written = 0;
+  let skipped = 0;
+  try {
+    for await (const m of selectMessages(nc, selection)) {
+      if (stop.signal.aborted) break;
+      try {
+        file.add(await decodeMessage(codec, m));
+      } catch (err) {
+        skipped++;
+        const reason = err instanceof ThreadlineError ? `${err.code}: ${err.message}` : String(err);
+        process.stderr.write(`threadline: skipped seq=${m.seq} subject=${m.subject}: ${reason}\n`);
+        continue;
+      }
+      if (++written === opts.limit) break;
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  const skips = skipped > 0 ? `, ${skipped} skipped (not readable as events, see above)` : "";
+  if (stop.signal.aborted) {
+    process.stderr.write(
+      `threadline: interrupted after ${written} events${skips}; ${partial} is incomplete\n`,
+    );
+    return EXIT.failed;
+  }
+  file.finish();
+  renameSync(partial, output);
+  process.stderr.write(`${written} events to ${output} (Parquet)${skips}\n`);
   return EXIT.ok;
 }
 
