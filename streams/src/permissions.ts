@@ -489,8 +489,19 @@ export function explainOpsPermissions(decls: Declarations): PermissionGrant[] {
   );
   pub(`threadline.audit.>`, "records every replay, rewind, copy, redrive and purge in THREADLINE_AUDIT");
   pub(REPLAY_SUBJECTS, "hands replay and redrive jobs to the running services (core NATS requests)");
+  // A grant inside a wider one of the same direction (the registry's reads inside "any stream") goes.
+  const kept = grants.filter(
+    (g) =>
+      !grants.some(
+        (w) =>
+          w !== g &&
+          w.direction === g.direction &&
+          w.subject !== g.subject &&
+          subjectWithin(g.subject, w.subject),
+      ),
+  );
   const merged = new Map<string, PermissionGrant>();
-  for (const g of grants)
+  for (const g of kept)
     if (!merged.has(`${g.direction} ${g.subject}`)) merged.set(`${g.direction} ${g.subject}`, g);
   return [...merged.values()].sort((a, b) =>
     a.direction === b.direction
