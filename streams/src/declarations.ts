@@ -14,7 +14,7 @@
 import { z } from "zod";
 import { type CatalogedErrorCode, ThreadlineError } from "../../contracts/src/index.js";
 import type { ServiceManifest } from "./manifest.js";
-import { DLQ_STREAM } from "./names.js";
+import { AUDIT_STREAM, AUDIT_SUBJECTS, DLQ_STREAM } from "./names.js";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -255,6 +255,24 @@ export function declarations(options: DeclarationOptions = {}): Declarations {
       maxMsgSize: 1 * MiB,
       discard: "new",
       duplicateWindow: "24h",
+    },
+    // The audit trail of ops actions (`threadline.audit.<action>`, streams/src/audit.ts): every replay,
+    // rewind, copy, redrive and purge, one small JSON record each. Kept 400 days like production (a
+    // year-end audit asks who replayed what into the ERP); refuses when full rather than forgetting
+    // (an ops action whose record cannot be stored reports the failure). A few hundred records a day at
+    // most: small sizes; 64 KiB per record holds any selection and its details.
+    [AUDIT_STREAM]: {
+      description:
+        "Audit trail of ops actions: replay, rewind, copy, redrive, purge (who, when, what, outcome)",
+      subjects: [AUDIT_SUBJECTS],
+      retention: "limits",
+      storage: "file",
+      replicas,
+      maxAge: "400d",
+      maxBytes: size(1 * GiB, 16 * MiB),
+      maxMsgSize: 64 * KiB,
+      discard: "new",
+      duplicateWindow: "2m",
     },
   };
   const fromManifests = gatherManifests(options.manifests ?? [], { profile, replicas, shared });

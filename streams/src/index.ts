@@ -7,6 +7,17 @@
  * is a visible change. Files inside streams/ import each other directly, never through this file.
  */
 
+// The audit trail of ops actions (replay, rewind, copy, redrive, purge).
+export {
+  AUDIT_ACTIONS,
+  AUDIT_STREAM,
+  type AuditAction,
+  type AuditRecord,
+  auditSubject,
+  auditWho,
+  listAudit,
+  recordAudit,
+} from "./audit.js";
 export { type BackoffPolicy, backoffDelay, parseBackoff, sleep } from "./backoff.js";
 // Running a service: config from file and environment, the NATS connection, logs, metrics, health.
 export { BaseServiceConfig, loadConfig, loadStructured, parseStructured } from "./config.js";
@@ -31,7 +42,7 @@ export {
   type PausePolicy,
   startConsumers,
 } from "./consumer-group.js";
-export { deadLetterRefused, type RefusedMessage, readDeadLetter } from "./dead-letter.js";
+export { type DeadLetter, deadLetterRefused, type RefusedMessage, readDeadLetter } from "./dead-letter.js";
 // Streams, consumers and KV buckets as code, and bringing a server in line with them.
 export {
   type DeclarationOptions,
@@ -41,6 +52,19 @@ export {
   type ProfileName,
   parseDuration,
 } from "./declarations.js";
+// Working the dead-letter stream: which dead letters a `threadline dlq` command works on.
+export {
+  type DeadLetterEntry,
+  type DeadLetterScan,
+  type DlqFilter,
+  type DlqFilterInput,
+  deadLetterEntry,
+  dlqFilterSubject,
+  listDeadLetters,
+  matchesDlqFilter,
+  parseDlqFilter,
+  readDeadLetters,
+} from "./dlq.js";
 // Events on the wire: CloudEvents headers and the subject an event is published on.
 export { CE, derivedEventId, type EventEnvelope, fromHeaders, subjectFor, toHeaders } from "./envelope.js";
 export { ConfigError } from "./errors.js";
@@ -81,7 +105,9 @@ export {
 } from "./metrics.js";
 export { DLQ_STREAM, dlqSubject, domainStream } from "./names.js";
 export {
+  explainOpsPermissions,
   explainPermissions,
+  OPS_USER,
   PermissionsError,
   parseServiceAccess,
   permissionsOf,

@@ -95,12 +95,14 @@ describe("streams declarations - the shipped set", () => {
       "MFG_QUALITY",
       "MFG_SHIPPING",
       DLQ_STREAM,
+      "THREADLINE_AUDIT",
       "MFG_MASTERDATA", // the Odoo connector's (its manifest)
     ]);
     assert.deepEqual(Object.keys(local.kv), [
       "THREADLINE_SCHEMAS",
       "THREADLINE_CONNECTOR_STATE",
       "THREADLINE_IDEMPOTENCY",
+      "THREADLINE_ORDERS", // the production orchestrator's own (its manifest)
       "THREADLINE_QUALITY_HOLDS", // the quality service's own (its manifest)
     ]);
     for (const s of Object.values(local.streams)) assert.equal(s.replicas, 1);
@@ -321,7 +323,7 @@ describe("streams declarations - subjects and durations", () => {
 });
 
 describe("streams declarations - services declare their own durables, buckets and streams in manifests", () => {
-  test("streams/ declares only what is shared: the domain and dead-letter streams, no durable, the shared buckets", () => {
+  test("streams/ declares only what is shared: the domain, dead-letter and audit streams, no durable, the shared buckets", () => {
     const shared = declarations();
     assert.deepEqual(Object.keys(shared.streams), [
       "MFG_MACHINE",
@@ -330,6 +332,7 @@ describe("streams declarations - services declare their own durables, buckets an
       "MFG_QUALITY",
       "MFG_SHIPPING",
       DLQ_STREAM,
+      "THREADLINE_AUDIT",
     ]);
     assert.deepEqual(Object.keys(shared.consumers), []);
     assert.deepEqual(Object.keys(shared.kv), [

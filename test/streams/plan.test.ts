@@ -37,13 +37,14 @@ function edited(fn: (d: Mutable<Declarations>) => void): Declarations {
 }
 
 /**
- * The declarations with the planned services' examples (in-process plans): six shared streams and the
- * Odoo connector's MFG_MASTERDATA, three shared buckets and the quality service's, eight durables ...
+ * The declarations with the planned services' examples (in-process plans): seven shared streams (the
+ * domain streams, the DLQ, the audit trail) and the Odoo connector's MFG_MASTERDATA, three shared
+ * buckets and the quality service's and the orchestrator's, fourteen durables ...
  */
-const COUNTS = { streams: 6 + 1, kv: 3 + 1, consumers: 8 };
+const COUNTS = { streams: 7 + 1, kv: 3 + 2, consumers: 14 };
 const TOTAL = COUNTS.streams + COUNTS.kv + COUNTS.consumers;
 /** ... and what the CLI applies: the shared declarations and Threadline's own services' manifests. */
-const CLI_TOTAL = 6 + 1 + 3 + 5;
+const CLI_TOTAL = 7 + 1 + 3 + 1 + 11;
 
 async function streamNames(jsm: JetStreamManager): Promise<string[]> {
   const out: string[] = [];

@@ -1,10 +1,12 @@
 /** The `threadline` command line. */
 import { Command, CommanderError } from "commander";
+import { auditCommand } from "./audit.js";
 import { benchCommand } from "./bench.js";
 import { bridgeCommand } from "./bridge.js";
 import { chaosCommand } from "./chaos.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
+import { dlqCommand } from "./dlq.js";
 import { errorsCommand } from "./errors.js";
 import { masterdataCommand } from "./masterdata.js";
 import { metricsCommand } from "./metrics.js";
@@ -28,6 +30,8 @@ const program = new Command("threadline")
   .addCommand(demoCommand())
   .addCommand(streamsCommand())
   .addCommand(tapCommand())
+  .addCommand(dlqCommand())
+  .addCommand(auditCommand())
   .addCommand(bridgeCommand())
   .addCommand(odooCommand())
   .addCommand(masterdataCommand())
