@@ -37,13 +37,15 @@ function edited(fn: (d: Mutable<Declarations>) => void): Declarations {
 }
 
 /**
- * The declarations with the planned services' examples (in-process plans): six shared streams and the
- * Odoo connector's MFG_MASTERDATA, three shared buckets and the quality service's, eight durables ...
+ * The declarations with the planned services' examples (in-process plans): six shared streams, the
+ * replay stream and the Odoo connector's MFG_MASTERDATA; four shared buckets (the replay jobs' among
+ * them) and the quality service's and genealogy builder's; fourteen durables, each with its replay
+ * channel `<durable>-replay` ...
  */
-const COUNTS = { streams: 6 + 1, kv: 3 + 1, consumers: 8 };
+const COUNTS = { streams: 6 + 1 + 1, kv: 4 + 2, consumers: 14 * 2 };
 const TOTAL = COUNTS.streams + COUNTS.kv + COUNTS.consumers;
 /** ... and what the CLI applies: the shared declarations and Threadline's own services' manifests. */
-const CLI_TOTAL = 6 + 1 + 3 + 5;
+const CLI_TOTAL = 6 + 1 + 1 + 4 + 1 + 11 * 2;
 
 async function streamNames(jsm: JetStreamManager): Promise<string[]> {
   const out: string[] = [];
