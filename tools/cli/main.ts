@@ -5,6 +5,7 @@ import { bridgeCommand } from "./bridge.js";
 import { chaosCommand } from "./chaos.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
+import { dlqRedriveGroup } from "./dlq-redrive.js";
 import { errorsCommand } from "./errors.js";
 import { masterdataCommand } from "./masterdata.js";
 import { metricsCommand } from "./metrics.js";
@@ -12,6 +13,7 @@ import { newCommand } from "./new.js";
 import { odooCommand } from "./odoo.js";
 import { ordersCommand } from "./orders.js";
 import { publishCommand } from "./publish.js";
+import { replayCommand } from "./replay.js";
 import { EXIT } from "./run.js";
 import { simCommand } from "./sim.js";
 import { streamsCommand } from "./streams.js";
@@ -34,7 +36,9 @@ const program = new Command("threadline")
   .addCommand(simCommand())
   .addCommand(chaosCommand())
   .addCommand(errorsCommand())
-  .addCommand(metricsCommand());
+  .addCommand(metricsCommand())
+  .addCommand(replayCommand())
+  .addCommand(dlqRedriveGroup());
 
 // Every subcommand reports usage errors as exit 2, like the top level.
 const override = (cmd: Command) => {
