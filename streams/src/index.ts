@@ -106,6 +106,7 @@ export { type BatchEvent, EventPublisher, type PublishTarget } from "./publisher
 export { readEvents, readMessages, readStream } from "./read.js";
 export {
   type DeadLetterFilter,
+  deadLettersOfJob,
   REDRIVE_DEFAULTS,
   type RedriveItem,
   type RedriveOptions,

@@ -204,8 +204,8 @@ export async function waitForRedriven(
     const still: number[] = [];
     for (const seq of left) {
       try {
-        await jsm.streams.getMessage(DLQ_STREAM, { seq });
-        still.push(seq);
+        // nats.js answers null for a message that is gone.
+        if (await jsm.streams.getMessage(DLQ_STREAM, { seq })) still.push(seq);
       } catch (err) {
         if (!(err instanceof JetStreamApiError) || err.code !== JetStreamApiCodes.NoMessageFound) throw err;
       }
@@ -214,4 +214,20 @@ export async function waitForRedriven(
     if (left.length === 0 || Date.now() >= deadline) return left;
     await sleep(Math.min(o.intervalMs ?? 250, Math.max(0, deadline - Date.now())));
   }
+}
+
+/**
+ * The dead letters a replay or redrive job produced (its deliveries that failed for good), as MFG_DLQ
+ * sequences; `subject` narrows the read (`mfg.dlq.<stream>.<durable>`).
+ */
+export async function deadLettersOfJob(nc: NatsConnection, job: string, subject?: string): Promise<number[]> {
+  const seqs: number[] = [];
+  for await (const m of readMessages(nc, {
+    stream: DLQ_STREAM,
+    ...(subject ? { filter: subject } : {}),
+    headersOnly: true,
+    ifMissing: "empty",
+  }))
+    if (m.headers?.get(REPLAY_HEADERS.job) === job) seqs.push(m.seq);
+  return seqs;
 }

@@ -3,15 +3,16 @@
  * through its replay channel, with a redrive count (streams/src/redrive.ts). The service removes a
  * dead letter from MFG_DLQ once its redriven delivery is handled (or dead-lettered again, with the
  * count + 1); one redriven `--max-redrives` times is skipped and listed. `--wait` waits until the
- * redriven ones left MFG_DLQ. Recorded in the audit trail.
+ * redriven ones left MFG_DLQ, then counts those dead-lettered anew. Recorded in the audit trail.
  *
- * Exit codes: 0 every redriven dead letter was handled (or nothing matched), 1 some are still in
- * MFG_DLQ after the wait (failed again, or the service is not running), 2 usage error.
+ * Exit codes: 0 every redriven dead letter was handled (or nothing matched), 1 some failed again or
+ * were not settled within the wait (the service not running), 2 usage error.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { recordAudit } from "../../streams/src/audit.js";
 import {
   type DeadLetterFilter,
+  deadLettersOfJob,
   parseTime,
   REDRIVE_DEFAULTS,
   type RedriveItem,
@@ -129,17 +130,20 @@ export function redriveCommand(): Command {
               redriven.map((i) => i.dlqSequence),
               { timeoutMs: opts.wait * 1000 },
             );
+          // Those that failed again were dead-lettered anew (count + 1) by the service.
+          const again = !opts.dryRun && redriven.length > 0 ? await deadLettersOfJob(nc, result.job) : [];
           const selection = { ...filter, maxRedrives: opts.maxRedrives };
           if (!opts.dryRun)
             await recordAudit(nc, {
               action: "redrive",
               selection,
-              outcome: left.length > 0 ? "failed" : "done",
+              outcome: left.length > 0 || again.length > 0 ? "failed" : "done",
               details: {
                 job: result.job,
                 redriven: redriven.map((i) => i.dlqSequence),
                 skipped: skipped.map((i) => ({ dlqSequence: i.dlqSequence, reason: i.reason })),
                 stillInDlq: left,
+                deadLetteredAgain: again,
               },
             });
           if (opts.json) {
@@ -160,7 +164,7 @@ export function redriveCommand(): Command {
               out(
                 `redriven ${redriven.length} dead letter(s) (job ${result.job}); ${skipped.length} skipped` +
                   (opts.wait > 0
-                    ? `; ${redriven.length - left.length} handled and removed, ${left.length} still in MFG_DLQ`
+                    ? `; ${redriven.length - left.length - again.length} handled and removed, ${again.length} failed again (dead-lettered anew), ${left.length} still waiting`
                     : ""),
               );
             const shown = opts.dryRun ? would : redriven;
@@ -174,9 +178,13 @@ export function redriveCommand(): Command {
               for (const i of skipped) out(row(i));
             }
           }
+          if (again.length > 0)
+            throw new CommandFailed(
+              `${again.length} redriven dead letter(s) failed again and are back in MFG_DLQ with their redrive count (MFG_DLQ sequence(s) ${again.join(", ")})`,
+            );
           if (left.length > 0)
             throw new CommandFailed(
-              `${left.length} redriven dead letter(s) still in MFG_DLQ after ${opts.wait}s (failed again, or the service is not running): MFG_DLQ sequence(s) ${left.join(", ")}`,
+              `${left.length} redriven dead letter(s) not settled after ${opts.wait}s (is the service running?): MFG_DLQ sequence(s) ${left.join(", ")}`,
             );
           return EXIT.ok;
         });

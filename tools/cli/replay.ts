@@ -28,13 +28,11 @@ import {
   CE,
   checkReplayTarget,
   consumerConfigOf,
-  DLQ_STREAM,
+  deadLettersOfJob,
   dlqSubject,
   durablePosition,
   parseTime,
-  REPLAY_HEADERS,
   type ReplayProgress,
-  readMessages,
   replayToDurable,
   type Selection,
   selectMessages,
@@ -156,19 +154,6 @@ async function printDryRun(nc: NatsConnection, sel: Selection, what: string, jso
   }
 }
 
-/** Dead letters of a replay job (the replayed deliveries that failed for good). */
-async function deadLettersOfJob(nc: NatsConnection, stream: string, durable: string, job: string) {
-  let n = 0;
-  for await (const m of readMessages(nc, {
-    stream: DLQ_STREAM,
-    filter: dlqSubject(stream, durable),
-    headersOnly: true,
-    ifMissing: "empty",
-  }))
-    if (m.headers?.get(REPLAY_HEADERS.job) === job) n++;
-  return n;
-}
-
 async function replayTo(opts: ReplayFlags): Promise<number> {
   const durable = opts.to as string;
   const sel = selectionFrom(opts);
@@ -215,7 +200,7 @@ async function replayTo(opts: ReplayFlags): Promise<number> {
     }
     let left = { pending: 0, ackPending: 0 };
     if (opts.wait > 0) left = await waitForReplayChannel(nc, durable, { timeoutMs: opts.wait * 1000 });
-    const failed = await deadLettersOfJob(nc, sel.stream, durable, job);
+    const failed = (await deadLettersOfJob(nc, job, dlqSubject(sel.stream, durable))).length;
     const waiting = left.pending + left.ackPending;
     const summary = {
       job,
@@ -413,11 +398,15 @@ async function copy(opts: CopyFlags): Promise<number> {
 }
 
 export function replayCommand(): Command {
-  const cmd = new Command("replay")
+  const cmd = new Command("replay").description(
+    "replay past events to one consumer beside its live durable (threadline replay --to <durable> …), rewind a durable, or copy events elsewhere",
+  );
+  // The default subcommand: `threadline replay --to <durable> …` (its own options, apart from rewind's and copy's).
+  const to = cmd
+    .command("run", { isDefault: true })
     .description(
-      "replay past events to one consumer beside its live durable (--to), rewind a durable, or copy events elsewhere",
+      "(the default) replay the selection to one durable's handlers through its replay channel; its service keeps running: threadline replay --to <durable> [selection]",
     )
-    .enablePositionalOptions()
     .addOption(serverOption())
     .option("--to <durable>", "the durable whose handlers get the events (its service keeps running)")
     .option(
@@ -427,14 +416,14 @@ export function replayCommand(): Command {
     .option("--rate <events/s>", "events per second at most", positive("--rate"))
     .option(
       "--wait <seconds>",
-      `wait until the service acknowledged everything (0: do not wait)`,
+      "wait until the service acknowledged everything (0: do not wait)",
       nonNegative("--wait"),
       REPLAY_CLI_DEFAULTS.waitSeconds,
     )
     .option("--dry-run", "count and show the selection; deliver nothing")
     .option("--json", "print the summary as JSON");
-  addSelectionOptions(cmd);
-  cmd.action(
+  addSelectionOptions(to);
+  to.action(
     action(async (opts: ReplayFlags) => {
       if (!opts.to) throw new UsageError("--to <durable> is required (or use replay rewind / replay copy)");
       return replayTo(opts);
