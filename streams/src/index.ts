@@ -7,6 +7,8 @@
  * is a visible change. Files inside streams/ import each other directly, never through this file.
  */
 
+// The audit trail of ops commands (replay, rewind, copy, redrive, purge).
+export { type AuditAction, type AuditRecord, recordAudit } from "./audit.js";
 export { type BackoffPolicy, backoffDelay, parseBackoff, sleep } from "./backoff.js";
 // Running a service: config from file and environment, the NATS connection, logs, metrics, health.
 export { BaseServiceConfig, loadConfig, loadStructured, parseStructured } from "./config.js";

@@ -9,13 +9,13 @@
  * were not settled within the wait (the service not running), 2 usage error.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { recordAudit } from "../../streams/src/audit.js";
 import {
   type DeadLetterFilter,
   deadLettersOfJob,
   parseTime,
   REDRIVE_DEFAULTS,
   type RedriveItem,
+  recordAudit,
   redriveDeadLetters,
   waitForRedriven,
 } from "../../streams/src/index.js";

@@ -23,7 +23,6 @@ import {
 import { credsAuthenticator, type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { recordAudit } from "../../streams/src/audit.js";
 import {
   CE,
   checkReplayTarget,
@@ -33,6 +32,7 @@ import {
   durablePosition,
   parseTime,
   type ReplayProgress,
+  recordAudit,
   replayToDurable,
   type Selection,
   selectMessages,
