@@ -277,6 +277,8 @@ async function startReplayChannels(
       concurrency: Math.min(concurrency, c.concurrency ?? concurrency),
       maxBuffered: REPLAY_DEFAULTS.maxBuffered,
       replayOf: { stream: c.stream, durable: c.durable },
+      // streams apply declares it; the service's user may not create it (least privilege).
+      recreateDeleted: false,
     });
     started.push(replay);
     await replay.start();
