@@ -114,9 +114,11 @@ export {
   renderAuthorization,
   renderHelmValues,
   renderUserConfig,
+  replayOpsGrants,
 } from "./permissions.js";
 export {
   applyPlan,
+  consumerConfigOf,
   destructiveItems,
   formatPlan,
   type Plan,
@@ -128,6 +130,44 @@ export {
 export { type BatchEvent, EventPublisher, type PublishTarget } from "./publisher.js";
 // Reading a stream window without a durable (replay, reconciliation, taps) and dead letters back.
 export { decodeMessage, readEvents, readMessages, readStream, type StoredEvent } from "./read.js";
+export {
+  type DeadLetterFilter,
+  deadLettersOfJob,
+  REDRIVE_DEFAULTS,
+  type RedriveItem,
+  type RedriveOptions,
+  type RedriveResult,
+  redriveDeadLetters,
+  waitForRedriven,
+} from "./redrive.js";
+// The replay channel: past events to one durable's handlers, beside its live consumer.
+export {
+  type DeliveryKind,
+  NOT_REPLAYED,
+  REPLAY_DEFAULTS,
+  REPLAY_HEADERS,
+  REPLAY_JOBS_BUCKET,
+  REPLAY_STREAM,
+  type ReplayOrigin,
+  replayDurable,
+  replayOriginOf,
+  replaySubject,
+} from "./replay.js";
+export {
+  checkReplayTarget,
+  type DurablePosition,
+  durablePosition,
+  type ReplayChannelState,
+  type ReplayJobOptions,
+  type ReplayJobResult,
+  type ReplayJobState,
+  type ReplayProgress,
+  ReplayTargetError,
+  replayHeaders,
+  replayJobState,
+  replayToDurable,
+  waitForReplayChannel,
+} from "./replay-job.js";
 // Which events an ops or analyst command works on (replay, tap, copy): one selection language.
 export {
   matchesSelection,

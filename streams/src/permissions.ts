@@ -19,6 +19,7 @@ import { z } from "zod";
 import { EVENT_TYPES, type EventType, REGISTRY_BUCKET, ThreadlineError } from "../../contracts/src/index.js";
 import { type Declarations, subjectWithin } from "./declarations.js";
 import { AUDIT_STREAM, DLQ_STREAM, dlqSubject } from "./names.js";
+import { REPLAY_JOBS_BUCKET, REPLAY_STREAM, replayDurable, replaySubject } from "./replay.js";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -281,6 +282,23 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
         pub(`$JS.API.CONSUMER.CREATE.${s}.${d}.${filters[0]}`, `${why}; the subject pins its filter`);
       else pub(`$JS.API.CONSUMER.DURABLE.CREATE.${s}.${d}`, `${why}; several filters: nothing pins them`);
     }
+    // Its replay channel (streams/src/replay.ts): the same pulls on `<durable>-replay`, and the removal
+    // of a dead letter once its redriven delivery is settled.
+    const r = replayDurable(d);
+    if (decls.consumers[r]?.stream === REPLAY_STREAM) {
+      const rwho = `replay channel ${REPLAY_STREAM}/${r} of ${d}`;
+      pub(`$JS.API.CONSUMER.INFO.${REPLAY_STREAM}.${r}`, `${rwho}: start() checks the durable, lag refresh`);
+      pub(`$JS.API.CONSUMER.MSG.NEXT.${REPLAY_STREAM}.${r}`, `${rwho}: pull requests (fetch)`);
+      pub(
+        `$JS.ACK.${REPLAY_STREAM}.${r}.>`,
+        `${rwho}: ack, nak with delay, +WPI, +TERM of replayed deliveries`,
+      );
+      pub(`$JS.API.CONSUMER.PAUSE.${REPLAY_STREAM}.${r}`, `${rwho}: paused with the service's pause policy`);
+      pub(
+        `$JS.API.STREAM.MSG.DELETE.${DLQ_STREAM}`,
+        `${rwho}: removes a redriven dead letter once its delivery is handled or dead-lettered again`,
+      );
+    }
   }
 
   for (const [i, d] of (access.deadLetters ?? []).entries()) {
@@ -488,7 +506,8 @@ export function explainOpsPermissions(decls: Declarations): PermissionGrant[] {
     "dlq purge, and redrive after a success: deletes dead letters by sequence (no other stream's messages)",
   );
   pub(`threadline.audit.>`, "records every replay, rewind, copy, redrive and purge in THREADLINE_AUDIT");
-  pub(REPLAY_SUBJECTS, "hands replay and redrive jobs to the running services (core NATS requests)");
+  // Replay and redrive (streams/src/replay-job.ts, redrive.ts): the replay channel, the jobs' positions.
+  grants.push(...replayOpsGrants());
   // A grant inside a wider one of the same direction (the registry's reads inside "any stream") goes.
   const kept = grants.filter(
     (g) =>
@@ -708,4 +727,26 @@ export function renderHelmValues(users: readonly HelmUser[], options: { secret?:
   const values: Record<string, unknown> = { config: { merge: { authorization: { users: entries } } } };
   if (Object.keys(env).length > 0) values["container"] = { env };
   return toYaml(values, { lineWidth: 0 });
+}
+
+/**
+ * What an ops user needs for `threadline replay --to` and `threadline dlq redrive` on top of reading
+ * the streams: publishing replayed deliveries (never to a domain stream), the replay jobs' positions,
+ * and the replay durables' info to wait for them. Rewind and copy need the consumer create/delete
+ * and publish rights of the streams they touch, granted per environment.
+ */
+export function replayOpsGrants(): PermissionGrant[] {
+  const pub = (subject: string, why: string): PermissionGrant => ({ direction: "publish", subject, why });
+  return [
+    pub(
+      `${replaySubject("*")}`,
+      "threadline replay / dlq redrive: deliveries to one durable's replay channel",
+    ),
+    pub(
+      `$JS.API.CONSUMER.INFO.${REPLAY_STREAM}.*`,
+      "threadline replay --wait: the replay durable's progress",
+    ),
+    pub(`$KV.${REPLAY_JOBS_BUCKET}.>`, "threadline replay: the job's position (resume)"),
+    pub(`$JS.API.STREAM.MSG.GET.KV_${REPLAY_JOBS_BUCKET}`, "threadline replay: reads the job's position"),
+  ];
 }

@@ -96,13 +96,15 @@ describe("streams declarations - the shipped set", () => {
       "MFG_SHIPPING",
       DLQ_STREAM,
       "THREADLINE_AUDIT",
+      "THREADLINE_REPLAY",
       "MFG_MASTERDATA", // the Odoo connector's (its manifest)
     ]);
     assert.deepEqual(Object.keys(local.kv), [
       "THREADLINE_SCHEMAS",
       "THREADLINE_CONNECTOR_STATE",
       "THREADLINE_IDEMPOTENCY",
-      "THREADLINE_ORDERS", // the production orchestrator's own (its manifest)
+      "THREADLINE_REPLAY_JOBS",
+      "THREADLINE_ORDERS", // the production orchestrator's (its manifest)
       "THREADLINE_QUALITY_HOLDS", // the quality service's own (its manifest)
     ]);
     for (const s of Object.values(local.streams)) assert.equal(s.replicas, 1);
@@ -287,9 +289,10 @@ describe("streams declarations - validation names the offending key", () => {
     );
     assert.deepEqual(
       problems.map((p) => p.split(":")[0]),
-      [`streams.${DLQ_STREAM}.maxMsgSize`],
+      [`streams.${DLQ_STREAM}.maxMsgSize`, `streams.${DLQ_STREAM}.maxMsgSize`],
     );
     assert.match(problems[0] as string, /MFG_MACHINE/);
+    assert.match(problems[1] as string, /THREADLINE_REPLAY/); // a replayed copy can be dead-lettered too
   });
 });
 
@@ -333,12 +336,14 @@ describe("streams declarations - services declare their own durables, buckets an
       "MFG_SHIPPING",
       DLQ_STREAM,
       "THREADLINE_AUDIT",
+      "THREADLINE_REPLAY",
     ]);
     assert.deepEqual(Object.keys(shared.consumers), []);
     assert.deepEqual(Object.keys(shared.kv), [
       "THREADLINE_SCHEMAS",
       "THREADLINE_CONNECTOR_STATE",
       "THREADLINE_IDEMPOTENCY",
+      "THREADLINE_REPLAY_JOBS",
     ]);
   });
 

@@ -37,14 +37,15 @@ function edited(fn: (d: Mutable<Declarations>) => void): Declarations {
 }
 
 /**
- * The declarations with the planned services' examples (in-process plans): seven shared streams (the
- * domain streams, the DLQ, the audit trail) and the Odoo connector's MFG_MASTERDATA, three shared
- * buckets and the quality service's and the orchestrator's, fourteen durables ...
+ * The declarations with the planned services' examples (in-process plans): eight shared streams (the
+ * domain streams, the DLQ, the audit trail, the replay channel) and the Odoo connector's
+ * MFG_MASTERDATA; four shared buckets (the replay jobs' among them), the quality service's and the
+ * orchestrator's; fourteen durables, each with its replay channel `<durable>-replay` ...
  */
-const COUNTS = { streams: 7 + 1, kv: 3 + 2, consumers: 14 };
+const COUNTS = { streams: 8 + 1, kv: 4 + 2, consumers: 14 * 2 };
 const TOTAL = COUNTS.streams + COUNTS.kv + COUNTS.consumers;
 /** ... and what the CLI applies: the shared declarations and Threadline's own services' manifests. */
-const CLI_TOTAL = 7 + 1 + 3 + 1 + 11;
+const CLI_TOTAL = 8 + 1 + 4 + 1 + 11 * 2;
 
 async function streamNames(jsm: JetStreamManager): Promise<string[]> {
   const out: string[] = [];

@@ -20,6 +20,7 @@ import {
   recordAudit,
 } from "../../streams/src/index.js";
 import { addDlqFilterOptions, type DlqFilterFlags, dlqFilterFrom, dlqSelectionOf } from "./dlq-filter.js";
+import { redriveCommand } from "./dlq-redrive.js";
 import { action, CommandFailed, EXIT, type ServerFlags, UsageError, withNats } from "./run.js";
 
 /** The defaults of `threadline dlq`'s output, in one place. */
@@ -38,7 +39,7 @@ const serverOption = () =>
 
 export function dlqCommand(): Command {
   const cmd = new Command("dlq").description(
-    "the dead-letter stream MFG_DLQ: list, show, stats, purge (filters: --stream, --consumer, --code, --type, --since, --until)",
+    "the dead-letter stream MFG_DLQ: list, show, stats, redrive, purge (filters: --stream, --consumer, --code, --type, --since, --until)",
   );
 
   addDlqFilterOptions(
@@ -271,6 +272,8 @@ export function dlqCommand(): Command {
       }),
     );
 
+  // Redrive: the dead letters back to the consumer that dead-lettered each (tools/cli/dlq-redrive.ts).
+  cmd.addCommand(redriveCommand());
   return cmd;
 }
 

@@ -14,6 +14,7 @@ import { newCommand } from "./new.js";
 import { odooCommand } from "./odoo.js";
 import { ordersCommand } from "./orders.js";
 import { publishCommand } from "./publish.js";
+import { replayCommand } from "./replay.js";
 import { EXIT } from "./run.js";
 import { simCommand } from "./sim.js";
 import { streamsCommand } from "./streams.js";
@@ -40,7 +41,8 @@ const program = new Command("threadline")
   .addCommand(simCommand())
   .addCommand(chaosCommand())
   .addCommand(errorsCommand())
-  .addCommand(metricsCommand());
+  .addCommand(metricsCommand())
+  .addCommand(replayCommand());
 
 // Every subcommand reports usage errors as exit 2, like the top level.
 const override = (cmd: Command) => {

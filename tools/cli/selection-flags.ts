@@ -48,3 +48,24 @@ export function selectionFrom(opts: SelectionFlags, now = Date.now()): Selection
     if (opts[k] !== undefined) input[k] = opts[k];
   return parseSelection(input, now);
 }
+
+/** The flags as given (strings), for an audit record or a job id. */
+export function selectionFlagsOf(opts: SelectionFlags): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of [
+    "stream",
+    "subject",
+    "type",
+    "since",
+    "until",
+    "seq",
+    "key",
+    "site",
+    "line",
+    "machine",
+  ] as const) {
+    const v = opts[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
