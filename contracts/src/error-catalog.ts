@@ -223,6 +223,14 @@ export const ERROR_CATALOG = {
     action: "Read it as an ordinary message, and find what else publishes on mfg.dlq.>.",
   },
 
+  REPLAY_TARGET_MISSING: {
+    area: "streams",
+    meaning:
+      "A replay, rewind or redrive names a durable that does not exist, does not read the selected stream, or has no replay channel (`<durable>-replay` on THREADLINE_REPLAY); nothing was delivered.",
+    action:
+      "Check the durable's name and stream (`nats consumer ls <stream>`), and run `threadline streams apply` so its replay channel is declared.",
+  },
+
   // --- SDK consumer ------------------------------------------------------------------------------
   CONSUMER_ILLEGAL_STATE: {
     area: "sdk-consumer",

@@ -14,7 +14,12 @@
  * });
  * ```
  */
-import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createEventConsumer } from "./consumer/event-consumer.js";
 import type { ConsumerOptions } from "./consumer/options.js";
@@ -23,6 +28,7 @@ import { ConfigError } from "./errors.js";
 import type { ReadinessCheck } from "./http.js";
 import type { Logger } from "./logger.js";
 import type { ServiceManifest } from "./manifest.js";
+import { REPLAY_DEFAULTS, REPLAY_STREAM, replayDurable } from "./replay.js";
 import { connectedServerHas } from "./server-features.js";
 
 /** One delivery as an interceptor sees it. */
@@ -72,11 +78,20 @@ export interface ConsumerGroupOptions {
   readonly defaults?: Partial<Pick<ConsumerOptions, "logger" | "metrics" | "codec" | "drainTimeoutMs">>;
   /** Where the pause policy's changes are logged. */
   readonly logger?: Logger;
+  /**
+   * Also run each consumer's replay channel (streams/src/replay.ts): a small consumer on its durable
+   * `<durable>-replay` of THREADLINE_REPLAY, with the same handlers, when `streams apply` declared it
+   * (a missing one is logged and skipped: replays to that durable wait in the stream).
+   * @default true
+   */
+  readonly replay?: boolean | { readonly concurrency?: number };
 }
 
 /** Started consumers; `checks` say each is running (or why not) for `/readyz`. */
 export interface ConsumerGroup {
   readonly consumers: readonly EventConsumer[];
+  /** The replay channels started beside them (not in `checks`: a replay never makes a service unready). */
+  readonly replayConsumers: readonly EventConsumer[];
   readonly checks: readonly ReadinessCheck[];
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }
@@ -103,10 +118,13 @@ export async function startConsumers(
       ...(c.handler && interceptors.length > 0 ? { handler: wrap(c.handler, c, interceptors) } : {}),
     }),
   );
+  const replayConsumers: EventConsumer[] = [];
   try {
     for (const c of consumers) await c.start();
+    if (options.replay !== false && consumers.length > 0)
+      await startReplayChannels(nc, options, replayConsumers);
   } catch (err) {
-    await Promise.allSettled(consumers.map((c) => c.stop({ timeoutMs: 1_000 })));
+    await Promise.allSettled([...consumers, ...replayConsumers].map((c) => c.stop({ timeoutMs: 1_000 })));
     throw err;
   }
 
@@ -121,7 +139,7 @@ export async function startConsumers(
     if (!policy) return;
     const paused = policy.paused();
     let changed = 0;
-    for (const c of consumers) {
+    for (const c of [...consumers, ...replayConsumers]) {
       if (paused && c.state === "running") {
         c.pause();
         pausedByPolicy.add(c);
@@ -155,13 +173,14 @@ export async function startConsumers(
   let stopping: Promise<void> | undefined;
   return {
     consumers,
+    replayConsumers,
     checks,
     stop(stopOptions = {}) {
       stopping ??= (async () => {
         unsubscribe();
         // A stopped service leaves nothing paused on the server for the replicas that stay.
         await onServer?.resumeAll();
-        await Promise.allSettled(consumers.map((c) => c.stop(stopOptions)));
+        await Promise.allSettled([...consumers, ...replayConsumers].map((c) => c.stop(stopOptions)));
       })();
       return stopping;
     },
@@ -213,6 +232,56 @@ class ServerPause {
         "could not pause or resume the durable on the server; the client-side pause holds",
       );
     }
+  }
+}
+
+/**
+ * A replay consumer per live one whose replay durable exists: same handlers (already wrapped by the
+ * interceptors), ordering and codec, a small concurrency so live traffic keeps priority.
+ */
+async function startReplayChannels(
+  nc: NatsConnection,
+  options: ConsumerGroupOptions,
+  started: EventConsumer[],
+): Promise<void> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const concurrency =
+    (typeof options.replay === "object" ? options.replay.concurrency : undefined) ??
+    REPLAY_DEFAULTS.concurrency;
+  const interceptors = options.interceptors ?? [];
+  for (const c of options.consumers) {
+    const durable = replayDurable(c.durable);
+    try {
+      await jsm.consumers.info(REPLAY_STREAM, durable);
+    } catch (err) {
+      const missing =
+        err instanceof JetStreamApiError &&
+        (err.code === JetStreamApiCodes.ConsumerNotFound || err.code === JetStreamApiCodes.StreamNotFound);
+      (options.defaults?.logger ?? c.logger ?? options.logger)?.[missing ? "info" : "warn"](
+        { stream: REPLAY_STREAM, durable, ...(missing ? {} : { err }) },
+        missing
+          ? "no replay channel for this durable (threadline streams apply declares it): replays to it wait"
+          : "replay channel not started",
+      );
+      continue;
+    }
+    const replay = createEventConsumer(nc, {
+      ...options.defaults,
+      ...c,
+      ...(c.handlers && interceptors.length > 0
+        ? { handlers: wrapHandlers(c.handlers, c, interceptors) as ConsumerOptions["handlers"] }
+        : {}),
+      ...(c.handler && interceptors.length > 0 ? { handler: wrap(c.handler, c, interceptors) } : {}),
+      stream: REPLAY_STREAM,
+      durable,
+      concurrency: Math.min(concurrency, c.concurrency ?? concurrency),
+      maxBuffered: REPLAY_DEFAULTS.maxBuffered,
+      replayOf: { stream: c.stream, durable: c.durable },
+      // streams apply declares it; the service's user may not create it (least privilege).
+      recreateDeleted: false,
+    });
+    started.push(replay);
+    await replay.start();
   }
 }
 

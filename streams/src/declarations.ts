@@ -14,7 +14,14 @@
 import { z } from "zod";
 import { type CatalogedErrorCode, ThreadlineError } from "../../contracts/src/index.js";
 import type { ServiceManifest } from "./manifest.js";
-import { DLQ_STREAM } from "./names.js";
+import { AUDIT_STREAM, AUDIT_SUBJECTS, DLQ_STREAM } from "./names.js";
+import {
+  REPLAY_DEFAULTS,
+  REPLAY_JOBS_BUCKET,
+  REPLAY_STREAM,
+  replayDurable,
+  replaySubject,
+} from "./replay.js";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -256,6 +263,42 @@ export function declarations(options: DeclarationOptions = {}): Declarations {
       discard: "new",
       duplicateWindow: "24h",
     },
+    // The audit trail of ops actions (`threadline.audit.<action>`, streams/src/audit.ts): every replay,
+    // rewind, copy, redrive and purge, one small JSON record each. Kept 400 days like production (a
+    // year-end audit asks who replayed what into the ERP); refuses when full rather than forgetting
+    // (an ops action whose record cannot be stored reports the failure). A few hundred records a day at
+    // most: small sizes; 64 KiB per record holds any selection and its details.
+    [AUDIT_STREAM]: {
+      description:
+        "Audit trail of ops actions: replay, rewind, copy, redrive, purge (who, when, what, outcome)",
+      subjects: [AUDIT_SUBJECTS],
+      retention: "limits",
+      storage: "file",
+      replicas,
+      maxAge: "400d",
+      maxBytes: size(1 * GiB, 16 * MiB),
+      maxMsgSize: 64 * KiB,
+      discard: "new",
+      duplicateWindow: "2m",
+    },
+    // Replayed and redriven deliveries addressed to one durable (`threadline.replay.<durable>`,
+    // streams/src/replay.ts): a work queue, so a delivery leaves once its service acked it and what
+    // is left is what is still to do. 7 days for a service that is down while a replay is queued;
+    // refuses when full (the replay command sees the error and can be resumed). Duplicate window 24 h:
+    // each copy's id is job + original sequence, so a resumed job never delivers one twice.
+    [REPLAY_STREAM]: {
+      description:
+        "Replayed and redriven deliveries, one subject per durable (threadline replay, dlq redrive)",
+      subjects: ["threadline.replay.>"],
+      retention: "workqueue",
+      storage: "file",
+      replicas,
+      maxAge: "7d",
+      maxBytes: size(10 * GiB, 64 * MiB),
+      maxMsgSize: 1 * MiB,
+      discard: "new",
+      duplicateWindow: "24h",
+    },
   };
   const fromManifests = gatherManifests(options.manifests ?? [], { profile, replicas, shared });
 
@@ -287,6 +330,15 @@ export function declarations(options: DeclarationOptions = {}): Declarations {
           history: 1,
           ttl: "30d",
           maxBytes: size(5 * GiB, 64 * MiB),
+          storage: "file",
+          replicas,
+        },
+        // Replay jobs: the last original sequence each job sent, so a job stopped by Ctrl-C or a crash
+        // continues where it was. Kept 30 days (the DLQ's retention, for redrives).
+        [REPLAY_JOBS_BUCKET]: {
+          description: "Replay jobs: where each threadline replay job resumes",
+          history: 5,
+          ttl: "30d",
           storage: "file",
           replicas,
         },
@@ -330,8 +382,22 @@ function gatherManifests(manifests: readonly ServiceManifest[], ctx: GatherConte
     for (const [name, s] of Object.entries(m.streams ?? {}))
       if (claim(`streams.${name}`, m.service))
         streams[name] = { ...s, replicas: ctx.replicas, maxBytes: bytesFor(s.maxBytes, ctx.profile) };
-    for (const [name, c] of Object.entries(m.consumers ?? {}))
-      if (claim(`consumers.${name}`, m.service)) consumers[name] = c;
+    for (const [name, c] of Object.entries(m.consumers ?? {})) {
+      if (!claim(`consumers.${name}`, m.service)) continue;
+      consumers[name] = c;
+      // Its replay channel (streams/src/replay.ts), with the durable's own redelivery policy.
+      const replay = replayDurable(name);
+      if (claim(`consumers.${replay}`, m.service))
+        consumers[replay] = {
+          stream: REPLAY_STREAM,
+          description: `Replayed and redriven deliveries for ${name} (threadline replay --to ${name})`,
+          filterSubjects: [replaySubject(name)],
+          ackWait: c.ackWait,
+          backoff: c.backoff,
+          maxDeliver: c.maxDeliver,
+          maxAckPending: REPLAY_DEFAULTS.maxAckPending,
+        };
+    }
     for (const [name, b] of Object.entries(m.kv ?? {}))
       if (claim(`kv.${name}`, m.service)) kv[name] = { ...b, replicas: ctx.replicas };
   }
@@ -375,6 +441,7 @@ const SHARED_BUCKETS = [
   "THREADLINE_SCHEMAS",
   "THREADLINE_CONNECTOR_STATE",
   "THREADLINE_IDEMPOTENCY",
+  REPLAY_JOBS_BUCKET,
 ] as const;
 
 // ---------------------------------------------------------------------------------------------

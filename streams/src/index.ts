@@ -7,6 +7,17 @@
  * is a visible change. Files inside streams/ import each other directly, never through this file.
  */
 
+// The audit trail of ops actions (replay, rewind, copy, redrive, purge).
+export {
+  AUDIT_ACTIONS,
+  AUDIT_STREAM,
+  type AuditAction,
+  type AuditRecord,
+  auditSubject,
+  auditWho,
+  listAudit,
+  recordAudit,
+} from "./audit.js";
 export { type BackoffPolicy, backoffDelay, parseBackoff, sleep } from "./backoff.js";
 // Running a service: config from file and environment, the NATS connection, logs, metrics, health.
 export { BaseServiceConfig, loadConfig, loadStructured, parseStructured } from "./config.js";
@@ -31,7 +42,7 @@ export {
   type PausePolicy,
   startConsumers,
 } from "./consumer-group.js";
-export { deadLetterRefused, type RefusedMessage, readDeadLetter } from "./dead-letter.js";
+export { type DeadLetter, deadLetterRefused, type RefusedMessage, readDeadLetter } from "./dead-letter.js";
 // Streams, consumers and KV buckets as code, and bringing a server in line with them.
 export {
   type DeclarationOptions,
@@ -41,6 +52,19 @@ export {
   type ProfileName,
   parseDuration,
 } from "./declarations.js";
+// Working the dead-letter stream: which dead letters a `threadline dlq` command works on.
+export {
+  type DeadLetterEntry,
+  type DeadLetterScan,
+  type DlqFilter,
+  type DlqFilterInput,
+  deadLetterEntry,
+  dlqFilterSubject,
+  listDeadLetters,
+  matchesDlqFilter,
+  parseDlqFilter,
+  readDeadLetters,
+} from "./dlq.js";
 // Events on the wire: CloudEvents headers and the subject an event is published on.
 export { CE, derivedEventId, type EventEnvelope, fromHeaders, subjectFor, toHeaders } from "./envelope.js";
 export { ConfigError } from "./errors.js";
@@ -81,16 +105,20 @@ export {
 } from "./metrics.js";
 export { DLQ_STREAM, dlqSubject, domainStream } from "./names.js";
 export {
+  explainOpsPermissions,
   explainPermissions,
+  OPS_USER,
   PermissionsError,
   parseServiceAccess,
   permissionsOf,
   renderAuthorization,
   renderHelmValues,
   renderUserConfig,
+  replayOpsGrants,
 } from "./permissions.js";
 export {
   applyPlan,
+  consumerConfigOf,
   destructiveItems,
   formatPlan,
   type Plan,
@@ -101,7 +129,59 @@ export {
 // Publishing: deduplicated, retried, in batches.
 export { type BatchEvent, EventPublisher, type PublishTarget } from "./publisher.js";
 // Reading a stream window without a durable (replay, reconciliation, taps) and dead letters back.
-export { readEvents, readMessages, readStream } from "./read.js";
+export { decodeMessage, readEvents, readMessages, readStream, type StoredEvent } from "./read.js";
+export {
+  type DeadLetterFilter,
+  deadLettersOfJob,
+  REDRIVE_DEFAULTS,
+  type RedriveItem,
+  type RedriveOptions,
+  type RedriveResult,
+  redriveDeadLetters,
+  waitForRedriven,
+} from "./redrive.js";
+// The replay channel: past events to one durable's handlers, beside its live consumer.
+export {
+  type DeliveryKind,
+  NOT_REPLAYED,
+  REPLAY_DEFAULTS,
+  REPLAY_HEADERS,
+  REPLAY_JOBS_BUCKET,
+  REPLAY_STREAM,
+  type ReplayOrigin,
+  replayDurable,
+  replayOriginOf,
+  replaySubject,
+} from "./replay.js";
+export {
+  checkReplayTarget,
+  type DurablePosition,
+  durablePosition,
+  type ReplayChannelState,
+  type ReplayJobOptions,
+  type ReplayJobResult,
+  type ReplayJobState,
+  type ReplayProgress,
+  ReplayTargetError,
+  replayHeaders,
+  replayJobState,
+  replayToDurable,
+  waitForReplayChannel,
+} from "./replay-job.js";
+// Which events an ops or analyst command works on (replay, tap, copy): one selection language.
+export {
+  matchesSelection,
+  parseSelection,
+  parseTime,
+  readOptionsOf,
+  type Selection,
+  type SelectionInput,
+  type SelectionSummary,
+  type SummaryRow,
+  selectEvents,
+  selectMessages,
+  summarizeSelection,
+} from "./selection.js";
 export { type RunningService, runService } from "./service.js";
 // A service's process entry point: a failed start is one JSON log line and exit code 1.
 export { START_FAILURE_EXIT_CODE, type StartOrExitOptions, startOrExit } from "./start.js";

@@ -24,3 +24,7 @@ export const DLQ_HEADERS = {
 export function domainStream(domain: string): string {
   return `MFG_${domain.toUpperCase()}`;
 }
+
+/** The audit trail of ops actions (streams/src/audit.ts): `threadline.audit.<action>`. */
+export const AUDIT_STREAM = "THREADLINE_AUDIT";
+export const AUDIT_SUBJECTS = "threadline.audit.>";

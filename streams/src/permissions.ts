@@ -18,7 +18,8 @@ import { stringify as toYaml } from "yaml";
 import { z } from "zod";
 import { EVENT_TYPES, type EventType, REGISTRY_BUCKET, ThreadlineError } from "../../contracts/src/index.js";
 import { type Declarations, subjectWithin } from "./declarations.js";
-import { DLQ_STREAM, dlqSubject } from "./names.js";
+import { AUDIT_STREAM, DLQ_STREAM, dlqSubject } from "./names.js";
+import { REPLAY_JOBS_BUCKET, REPLAY_STREAM, replayDurable, replaySubject } from "./replay.js";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -281,6 +282,23 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
         pub(`$JS.API.CONSUMER.CREATE.${s}.${d}.${filters[0]}`, `${why}; the subject pins its filter`);
       else pub(`$JS.API.CONSUMER.DURABLE.CREATE.${s}.${d}`, `${why}; several filters: nothing pins them`);
     }
+    // Its replay channel (streams/src/replay.ts): the same pulls on `<durable>-replay`, and the removal
+    // of a dead letter once its redriven delivery is settled.
+    const r = replayDurable(d);
+    if (decls.consumers[r]?.stream === REPLAY_STREAM) {
+      const rwho = `replay channel ${REPLAY_STREAM}/${r} of ${d}`;
+      pub(`$JS.API.CONSUMER.INFO.${REPLAY_STREAM}.${r}`, `${rwho}: start() checks the durable, lag refresh`);
+      pub(`$JS.API.CONSUMER.MSG.NEXT.${REPLAY_STREAM}.${r}`, `${rwho}: pull requests (fetch)`);
+      pub(
+        `$JS.ACK.${REPLAY_STREAM}.${r}.>`,
+        `${rwho}: ack, nak with delay, +WPI, +TERM of replayed deliveries`,
+      );
+      pub(`$JS.API.CONSUMER.PAUSE.${REPLAY_STREAM}.${r}`, `${rwho}: paused with the service's pause policy`);
+      pub(
+        `$JS.API.STREAM.MSG.DELETE.${DLQ_STREAM}`,
+        `${rwho}: removes a redriven dead letter once its delivery is handled or dead-lettered again`,
+      );
+    }
   }
 
   for (const [i, d] of (access.deadLetters ?? []).entries()) {
@@ -437,6 +455,83 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
 }
 
 const DIRECTION_ORDER = { publish: 0, subscribe: 1, respond: 2 } as const;
+
+/** The NATS user of ops (`threadline streams permissions ops`): who runs `threadline dlq`, `replay`, `audit`. */
+export const OPS_USER = "ops";
+/** Where replay and redrive jobs are handed to running services (streams/src/replay…): `threadline.replay.>`. */
+export const REPLAY_SUBJECTS = "threadline.replay.>";
+
+/**
+ * The least-privilege user of ops: the `threadline dlq`, `replay`, `audit` commands and nothing else.
+ * Its connection sets `NATS_INBOX_PREFIX=_INBOX_ops`. Each grant says why it exists; what it does NOT
+ * get: publishing on `mfg.>` (no domain event, no dead letter of its own), KV writes (the registry is
+ * read-only to it), stream create/update/delete/purge, and `$JS.API.STREAM.MSG.DELETE` of any stream
+ * but MFG_DLQ. A `replay --copy` to another server connects with that server's credentials.
+ */
+export function explainOpsPermissions(decls: Declarations): PermissionGrant[] {
+  const base = explainPermissions({ service: OPS_USER, accountInfo: true }, decls);
+  const grants: PermissionGrant[] = [...base];
+  const pub = (subject: string, why: string) => grants.push({ direction: "publish", subject, why });
+  const problems: AccessProblem[] = [];
+  if (!decls.streams[DLQ_STREAM]) problems.push({ key: "ops", message: `${DLQ_STREAM} is not declared` });
+  if (!decls.streams[AUDIT_STREAM]) problems.push({ key: "ops", message: `${AUDIT_STREAM} is not declared` });
+  if (problems.length > 0) throw new PermissionsError(OPS_USER, problems);
+  pub(
+    "$JS.API.STREAM.INFO.*",
+    "reads any stream (replay, tap, dlq list): an ordered consumer checks the stream first; plan-style checks of a --stream",
+  );
+  pub(
+    "$JS.API.CONSUMER.CREATE.*.*",
+    "reads a whole stream through an ephemeral ordered consumer (no filter: nats.js uses the subject without one)",
+  );
+  pub(
+    "$JS.API.CONSUMER.CREATE.*.*.>",
+    "reads a stream through an ephemeral ordered consumer with one subject filter (the subject carries it); rewind re-creates a durable at a new start",
+  );
+  pub(
+    "$JS.API.CONSUMER.MSG.NEXT.*.*",
+    "pulls from its ordered consumers (their names are random, so by wildcard)",
+  );
+  pub(
+    "$JS.API.CONSUMER.INFO.*.*",
+    "an ordered read's pending count; rewind reads a durable's position and config first",
+  );
+  pub(
+    "$JS.API.CONSUMER.DELETE.*.*",
+    "deletes its ordered consumers when a read ends; rewind deletes the durable it re-creates at the new position (the server cannot move a durable's start): destructive, so `replay rewind` refuses without --force and audits",
+  );
+  pub(`$JS.API.STREAM.MSG.GET.${DLQ_STREAM}`, "dlq show: reads one dead letter by its sequence");
+  pub(
+    `$JS.API.STREAM.MSG.DELETE.${DLQ_STREAM}`,
+    "dlq purge, and redrive after a success: deletes dead letters by sequence (no other stream's messages)",
+  );
+  pub(`threadline.audit.>`, "records every replay, rewind, copy, redrive and purge in THREADLINE_AUDIT");
+  // Replay and redrive (streams/src/replay-job.ts, redrive.ts): the replay channel, the jobs' positions.
+  grants.push(...replayOpsGrants());
+  // A grant inside a wider one of the same direction (the registry's reads inside "any stream") goes.
+  const kept = grants.filter(
+    (g) =>
+      !grants.some(
+        (w) =>
+          w !== g &&
+          w.direction === g.direction &&
+          w.subject !== g.subject &&
+          subjectWithin(g.subject, w.subject),
+      ),
+  );
+  const merged = new Map<string, PermissionGrant>();
+  for (const g of kept)
+    if (!merged.has(`${g.direction} ${g.subject}`)) merged.set(`${g.direction} ${g.subject}`, g);
+  return [...merged.values()].sort((a, b) =>
+    a.direction === b.direction
+      ? a.subject < b.subject
+        ? -1
+        : a.subject > b.subject
+          ? 1
+          : 0
+      : DIRECTION_ORDER[a.direction] - DIRECTION_ORDER[b.direction],
+  );
+}
 
 /** The permissions of a service: {@link explainPermissions} without the reasons. */
 export function servicePermissions(access: ServiceAccess, decls: Declarations): NatsPermissions {
@@ -632,4 +727,26 @@ export function renderHelmValues(users: readonly HelmUser[], options: { secret?:
   const values: Record<string, unknown> = { config: { merge: { authorization: { users: entries } } } };
   if (Object.keys(env).length > 0) values["container"] = { env };
   return toYaml(values, { lineWidth: 0 });
+}
+
+/**
+ * What an ops user needs for `threadline replay --to` and `threadline dlq redrive` on top of reading
+ * the streams: publishing replayed deliveries (never to a domain stream), the replay jobs' positions,
+ * and the replay durables' info to wait for them. Rewind and copy need the consumer create/delete
+ * and publish rights of the streams they touch, granted per environment.
+ */
+export function replayOpsGrants(): PermissionGrant[] {
+  const pub = (subject: string, why: string): PermissionGrant => ({ direction: "publish", subject, why });
+  return [
+    pub(
+      `${replaySubject("*")}`,
+      "threadline replay / dlq redrive: deliveries to one durable's replay channel",
+    ),
+    pub(
+      `$JS.API.CONSUMER.INFO.${REPLAY_STREAM}.*`,
+      "threadline replay --wait: the replay durable's progress",
+    ),
+    pub(`$KV.${REPLAY_JOBS_BUCKET}.>`, "threadline replay: the job's position (resume)"),
+    pub(`$JS.API.STREAM.MSG.GET.KV_${REPLAY_JOBS_BUCKET}`, "threadline replay: reads the job's position"),
+  ];
 }

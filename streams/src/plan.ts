@@ -496,7 +496,8 @@ function streamFields(d: StreamDeclaration, live: StreamConfig, version: ServerV
   return fields;
 }
 
-function consumerConfigOf(name: string, d: ConsumerDeclaration): ConsumerTarget["config"] {
+/** The server configuration `streams apply` creates a declared durable with. */
+export function consumerConfigOf(name: string, d: ConsumerDeclaration): ConsumerTarget["config"] {
   const cfg: ConsumerTarget["config"] = {
     durable_name: name,
     description: d.description,
@@ -541,7 +542,12 @@ function consumerFields(d: ConsumerDeclaration, live: ConsumerConfig): Field[] {
     },
     {
       name: "deliver_policy",
-      live: live.deliver_policy,
+      // A durable rewound by `threadline replay rewind` starts at a sequence or time: where it starts
+      // matters only when it is created, so that is not a change to undo.
+      live:
+        live.deliver_policy === "by_start_sequence" || live.deliver_policy === "by_start_time"
+          ? want.deliver_policy
+          : live.deliver_policy,
       desired: want.deliver_policy,
       render: renderPlain,
       judge: immutable("deliver_policy"),

@@ -71,6 +71,13 @@ export interface StreamReadOptions {
   readonly cleanup?: "delete" | "expire";
   /** A stream that does not exist: `"empty"` reads nothing, `"throw"` rejects. @default "throw" */
   readonly ifMissing?: "empty" | "throw";
+  /**
+   * Follow the stream: after what it held at the start, keep delivering messages as they are stored
+   * until this signal aborts (the read then ends as after a `break`), or `toSequence` / `until` is
+   * passed. A pull waits at most two seconds, so an abort ends the read within that.
+   * @default none: the read ends at what the stream held when it started
+   */
+  readonly follow?: AbortSignal;
 }
 
 export interface EventReadOptions<K extends string = string> extends Omit<StreamReadOptions, "headersOnly"> {
@@ -132,6 +139,7 @@ interface ParsedRead {
   readonly batch: number;
   readonly cleanup: "delete" | "expire";
   readonly ifMissing: "empty" | "throw";
+  readonly follow: AbortSignal | undefined;
 }
 
 function parseReadOptions(o: StreamReadOptions): ParsedRead {
@@ -164,6 +172,7 @@ function parseReadOptions(o: StreamReadOptions): ParsedRead {
     batch: sequence("batch", o.batch, 1) ?? READ_DEFAULTS.batch,
     cleanup: oneOf("cleanup", o.cleanup, ["delete", "expire"], READ_DEFAULTS.cleanup),
     ifMissing: oneOf("ifMissing", o.ifMissing, ["empty", "throw"], READ_DEFAULTS.ifMissing),
+    follow: o.follow,
   };
 }
 
@@ -194,25 +203,33 @@ export function readEvents<K extends string = string>(
   const types = options.types ? new Set<string>(options.types) : undefined;
   return (async function* () {
     for await (const m of messages(nc, read)) {
-      const envelope = fromHeaders(m.headers);
-      if (types && !types.has(envelope.type)) continue;
-      const decoded = await decodePayload(codec, envelope, m.data);
-      const event: StoredEvent = {
-        envelope,
-        id: envelope.id,
-        type: envelope.type,
-        value: decoded.value,
-        writer: writerOf(decoded),
-        schema: decoded.type,
-        routingSubject: m.subject,
-        stream: m.info.stream,
-        streamSequence: m.seq,
-        storedAt: storedAt(m),
-        headers: m.headers,
-      };
-      yield event as StoredEventOf<K>;
+      if (types && !types.has(m.headers?.get("ce-type") ?? "")) continue;
+      yield (await decodeMessage(codec, m)) as StoredEventOf<K>;
     }
   })();
+}
+
+/**
+ * One stored message as an event: its envelope, and its payload decoded with the codec. Rejects with
+ * the envelope's or the codec's error (each has a `code`) when the message is not a readable event —
+ * what a reader that skips such messages (`threadline tap`) catches.
+ */
+export async function decodeMessage(codec: EventCodec, m: JsMsg): Promise<StoredEvent> {
+  const envelope = fromHeaders(m.headers);
+  const decoded = await decodePayload(codec, envelope, m.data);
+  return {
+    envelope,
+    id: envelope.id,
+    type: envelope.type,
+    value: decoded.value,
+    writer: writerOf(decoded),
+    schema: decoded.type,
+    routingSubject: m.subject,
+    stream: m.info.stream,
+    streamSequence: m.seq,
+    storedAt: storedAt(m),
+    headers: m.headers,
+  };
 }
 
 /**
@@ -240,22 +257,27 @@ async function* messages(nc: NatsConnection, o: ParsedRead): AsyncGenerator<JsMs
   const consumer = await openReader(nc, o);
   if (!consumer) return;
   try {
-    // Pending at creation bounds the read: messages stored while reading are left for the next one.
+    // Pending at creation bounds the read: messages stored while reading are left for the next one
+    // (unless it follows the stream).
     const total = (await consumer.info(true)).num_pending;
+    const follow = o.follow;
     let read = 0;
     // The last sequence seen: what is left up to toSequence is at most toSequence - last.
     let last = (o.fromSequence ?? 1) - 1;
-    while (read < total) {
+    while (follow ? !follow.aborted : read < total) {
       const max = Math.min(
         o.batch,
-        total - read,
+        follow ? o.batch : total - read,
         o.toSequence === undefined ? Infinity : o.toSequence - last,
       );
       if (max <= 0) return;
       const batch = await consumer.fetch({ max_messages: max, expires: READ_DEFAULTS.pullExpiresMs });
+      const stop = () => batch.stop();
+      follow?.addEventListener("abort", stop, { once: true });
       let got = 0;
       try {
         for await (const m of batch) {
+          if (follow?.aborted) return;
           got++;
           read++;
           if (o.toSequence !== undefined && m.seq > o.toSequence) return;
@@ -265,8 +287,11 @@ async function* messages(nc: NatsConnection, o: ParsedRead): AsyncGenerator<JsMs
         }
       } finally {
         batch.stop(); // a no-op when the batch was read to its end
+        follow?.removeEventListener("abort", stop);
       }
-      if (got === 0) return; // expired or purged meanwhile: what is left is gone
+      // Nothing came: without follow, what is left expired or was purged meanwhile; following, the
+      // read waits for more, unless its window has closed.
+      if (got === 0 && (!follow || (o.until !== undefined && Date.now() > o.until.getTime()))) return;
     }
   } finally {
     // Best effort: a consumer whose delete is lost still expires.

@@ -99,6 +99,11 @@ export interface ServiceOptions<S extends z.ZodObject = typeof BaseServiceConfig
 export interface RunningService {
   readonly context: ServiceContext;
   readonly consumers: readonly EventConsumer[];
+  /**
+   * The replay channels beside them: each runs the same handlers over what `threadline replay --to`
+   * and `threadline dlq redrive` address to its durable (`ctx.delivery` says which; streams/src/replay.ts).
+   */
+  readonly replayConsumers: readonly EventConsumer[];
   readonly http: FastifyInstance;
   /** The address the health server listens on, e.g. `http://127.0.0.1:9464`. */
   readonly url: string;
@@ -230,7 +235,7 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
       logger,
     });
     const consumers = group.consumers;
-    opened.consumers = [...consumers];
+    opened.consumers = [...consumers, ...group.replayConsumers];
     parts.onStarted?.(consumers);
 
     checks.splice(
@@ -243,7 +248,14 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
       ...group.checks,
       ...(parts.checks ?? []),
     );
-    logger.info({ url, consumers: consumers.map((c) => c.durable) }, "service running");
+    logger.info(
+      {
+        url,
+        consumers: consumers.map((c) => c.durable),
+        replayChannels: group.replayConsumers.map((c) => c.durable),
+      },
+      "service running",
+    );
 
     let stopping: Promise<void> | undefined;
     const stop = () => {
@@ -268,7 +280,14 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
       return stopping;
     };
     if (options.handleSignals ?? true) handleSignals({ stop }, { logger });
-    return { context: context as unknown as ServiceContext, consumers, http, url, stop };
+    return {
+      context: context as unknown as ServiceContext,
+      consumers,
+      replayConsumers: group.replayConsumers,
+      http,
+      url,
+      stop,
+    };
   } catch (err) {
     await Promise.allSettled(opened.consumers.map((c) => c.stop({ timeoutMs: 1_000 })));
     await opened.onStop?.().catch(() => undefined);

@@ -95,13 +95,16 @@ describe("streams declarations - the shipped set", () => {
       "MFG_QUALITY",
       "MFG_SHIPPING",
       DLQ_STREAM,
+      "THREADLINE_AUDIT",
+      "THREADLINE_REPLAY",
       "MFG_MASTERDATA", // the Odoo connector's (its manifest)
     ]);
     assert.deepEqual(Object.keys(local.kv), [
       "THREADLINE_SCHEMAS",
       "THREADLINE_CONNECTOR_STATE",
       "THREADLINE_IDEMPOTENCY",
-      "THREADLINE_ORDERS", // the production orchestrator's own (its manifest)
+      "THREADLINE_REPLAY_JOBS",
+      "THREADLINE_ORDERS", // the production orchestrator's (its manifest)
       "THREADLINE_QUALITY_HOLDS", // the quality service's own (its manifest)
     ]);
     for (const s of Object.values(local.streams)) assert.equal(s.replicas, 1);
@@ -286,9 +289,10 @@ describe("streams declarations - validation names the offending key", () => {
     );
     assert.deepEqual(
       problems.map((p) => p.split(":")[0]),
-      [`streams.${DLQ_STREAM}.maxMsgSize`],
+      [`streams.${DLQ_STREAM}.maxMsgSize`, `streams.${DLQ_STREAM}.maxMsgSize`],
     );
     assert.match(problems[0] as string, /MFG_MACHINE/);
+    assert.match(problems[1] as string, /THREADLINE_REPLAY/); // a replayed copy can be dead-lettered too
   });
 });
 
@@ -322,7 +326,7 @@ describe("streams declarations - subjects and durations", () => {
 });
 
 describe("streams declarations - services declare their own durables, buckets and streams in manifests", () => {
-  test("streams/ declares only what is shared: the domain and dead-letter streams, no durable, the shared buckets", () => {
+  test("streams/ declares only what is shared: the domain, dead-letter and audit streams, no durable, the shared buckets", () => {
     const shared = declarations();
     assert.deepEqual(Object.keys(shared.streams), [
       "MFG_MACHINE",
@@ -331,12 +335,15 @@ describe("streams declarations - services declare their own durables, buckets an
       "MFG_QUALITY",
       "MFG_SHIPPING",
       DLQ_STREAM,
+      "THREADLINE_AUDIT",
+      "THREADLINE_REPLAY",
     ]);
     assert.deepEqual(Object.keys(shared.consumers), []);
     assert.deepEqual(Object.keys(shared.kv), [
       "THREADLINE_SCHEMAS",
       "THREADLINE_CONNECTOR_STATE",
       "THREADLINE_IDEMPOTENCY",
+      "THREADLINE_REPLAY_JOBS",
     ]);
   });
 

@@ -217,7 +217,7 @@ describe("least-privilege NATS permissions per service", () => {
         ],
       }),
       [
-        "deadLetters[0].stream: stream MFG_MASTERDATE is not declared (declared: MFG_MACHINE, MFG_PRODUCTION, MFG_INVENTORY, MFG_QUALITY, MFG_SHIPPING, MFG_DLQ, MFG_MASTERDATA)",
+        "deadLetters[0].stream: stream MFG_MASTERDATE is not declared (declared: MFG_MACHINE, MFG_PRODUCTION, MFG_INVENTORY, MFG_QUALITY, MFG_SHIPPING, MFG_DLQ, THREADLINE_AUDIT, THREADLINE_REPLAY, MFG_MASTERDATA)",
         'deadLetters[1].producer: must be order-progress-<name> (lower-case letters, digits and -), got "odoo-connector-inbound"',
         'deadLetters[2].producer: must be order-progress-<name> (lower-case letters, digits and -), got "order-progress.>"',
         'deadLetters[3].producer: must be order-progress-<name> (lower-case letters, digits and -), got "order-progress"',
@@ -670,6 +670,16 @@ describe("least-privilege NATS permissions per service", () => {
         byName.stdout,
         /CONSUMER\.CREATE\.MFG_DLQ\.\*\.mfg\.dlq\.MFG_PRODUCTION\.odoo-connector-production-reported/,
       );
+      // Its replay channels: pulls and acks on <durable>-replay, and the removal of a redriven dead letter.
+      assert.match(
+        byName.stdout,
+        /\$JS\.API\.CONSUMER\.MSG\.NEXT\.THREADLINE_REPLAY\.odoo-connector-production-reported-replay/,
+      );
+      assert.match(
+        byName.stdout,
+        /\$JS\.ACK\.THREADLINE_REPLAY\.odoo-connector-production-reported-replay\.>/,
+      );
+      assert.match(byName.stdout, /\$JS\.API\.STREAM\.MSG\.DELETE\.MFG_DLQ/);
       // Without arguments: every service of Threadline.
       const all = await run(["streams", "permissions", "--format", "json"]);
       assert.equal(all.code, 0, all.stderr);

@@ -37,14 +37,15 @@ function edited(fn: (d: Mutable<Declarations>) => void): Declarations {
 }
 
 /**
- * The declarations with the planned services' examples (in-process plans): six shared streams and the
- * Odoo connector's MFG_MASTERDATA, three shared buckets, the quality service's and the production
- * orchestrator's, eight durables and the orchestrator's six ...
+ * The declarations with the planned services' examples (in-process plans): eight shared streams (the
+ * domain streams, the DLQ, the audit trail, the replay channel) and the Odoo connector's
+ * MFG_MASTERDATA; four shared buckets (the replay jobs' among them), the quality service's and the
+ * orchestrator's; fourteen durables, each with its replay channel `<durable>-replay` ...
  */
-const COUNTS = { streams: 6 + 1, kv: 3 + 1 + 1, consumers: 8 + 6 };
+const COUNTS = { streams: 8 + 1, kv: 4 + 2, consumers: 14 * 2 };
 const TOTAL = COUNTS.streams + COUNTS.kv + COUNTS.consumers;
 /** ... and what the CLI applies: the shared declarations and Threadline's own services' manifests. */
-const CLI_TOTAL = 6 + 1 + 3 + 5 + 1 + 6;
+const CLI_TOTAL = 8 + 1 + 4 + 1 + 11 * 2;
 
 async function streamNames(jsm: JetStreamManager): Promise<string[]> {
   const out: string[] = [];

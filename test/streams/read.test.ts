@@ -49,6 +49,20 @@ describe("read - bounds", () => {
     assert.equal(await consumers(jsm), 0, "every reader's consumer is deleted");
   });
 
+  test("a followed read yields what is stored after it started, then ends when its signal aborts; its consumer is deleted", async (t) => {
+    const { nc, js, jsm } = await withJetStream(t);
+    await fill(js, jsm, 2);
+    const stop = new AbortController();
+    const seen: number[] = [];
+    for await (const m of readMessages(nc, { stream: STREAM, follow: stop.signal })) {
+      seen.push(m.seq);
+      if (m.seq === 2) void sleep(100).then(() => fill(js, jsm, 1));
+      if (m.seq === 3) setTimeout(() => stop.abort(), 50);
+    }
+    assert.deepEqual(seen, [1, 2, 3]);
+    assert.equal(await consumers(jsm), 0);
+  });
+
   test("a sequence range reads fromSequence to toSequence, both included", async (t) => {
     const { nc, js, jsm } = await withJetStream(t);
     await fill(js, jsm, 10);

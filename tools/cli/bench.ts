@@ -26,6 +26,14 @@ export const BENCHES: Bench[] = [
     },
   },
   {
+    name: "read",
+    run: async () => {
+      const b = await import("../bench/read.js");
+      const natsUrl = process.env["NATS_URL"];
+      return b.formatReadBench(await b.runReadBench(natsUrl ? { natsUrl } : {}));
+    },
+  },
+  {
     name: "bridge",
     run: async () => {
       const b = await import("../bench/bridge.js");

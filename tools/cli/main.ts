@@ -1,10 +1,12 @@
 /** The `threadline` command line. */
 import { Command, CommanderError } from "commander";
+import { auditCommand } from "./audit.js";
 import { benchCommand } from "./bench.js";
 import { bridgeCommand } from "./bridge.js";
 import { chaosCommand } from "./chaos.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
+import { dlqCommand } from "./dlq.js";
 import { errorsCommand } from "./errors.js";
 import { masterdataCommand } from "./masterdata.js";
 import { metricsCommand } from "./metrics.js";
@@ -12,9 +14,11 @@ import { newCommand } from "./new.js";
 import { odooCommand } from "./odoo.js";
 import { ordersCommand } from "./orders.js";
 import { publishCommand } from "./publish.js";
+import { replayCommand } from "./replay.js";
 import { EXIT } from "./run.js";
 import { simCommand } from "./sim.js";
 import { streamsCommand } from "./streams.js";
+import { tapCommand } from "./tap.js";
 
 const program = new Command("threadline")
   .description("Threadline: the event backbone between Odoo and the shop floor, on NATS JetStream")
@@ -26,6 +30,9 @@ const program = new Command("threadline")
   .addCommand(contractsCommand())
   .addCommand(demoCommand())
   .addCommand(streamsCommand())
+  .addCommand(tapCommand())
+  .addCommand(dlqCommand())
+  .addCommand(auditCommand())
   .addCommand(bridgeCommand())
   .addCommand(odooCommand())
   .addCommand(masterdataCommand())
@@ -34,7 +41,8 @@ const program = new Command("threadline")
   .addCommand(simCommand())
   .addCommand(chaosCommand())
   .addCommand(errorsCommand())
-  .addCommand(metricsCommand());
+  .addCommand(metricsCommand())
+  .addCommand(replayCommand());
 
 // Every subcommand reports usage errors as exit 2, like the top level.
 const override = (cmd: Command) => {

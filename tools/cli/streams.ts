@@ -19,9 +19,11 @@ import {
   applyPlan,
   type Declarations,
   destructiveItems,
+  explainOpsPermissions,
   explainPermissions,
   formatPlan,
   manifestAccess,
+  OPS_USER,
   PermissionsError,
   type Plan,
   PROFILE_NAMES,
@@ -161,7 +163,7 @@ export function streamsCommand(): Command {
     )
     .argument(
       "[services...]",
-      `a service name (${SERVICE_MANIFESTS.map((m) => m.service).join(", ")}) or an access file; default: every service of Threadline`,
+      `a service name (${SERVICE_MANIFESTS.map((m) => m.service).join(", ")}), ops (the user of the dlq, replay and audit commands) or an access file; default: every service of Threadline`,
     )
     .addOption(
       new Option("--format <format>", "conf: nats-server authorization block; helm: nats chart values; json")
@@ -190,7 +192,7 @@ export function streamsCommand(): Command {
           const users = files.map((file) => {
             const manifest = manifestOf(file);
             let data: unknown;
-            if (!manifest)
+            if (!manifest && file !== OPS_USER)
               try {
                 data = parseYaml(readFileSync(file, "utf8")); // YAML is a superset of JSON
               } catch (cause) {
@@ -199,6 +201,15 @@ export function streamsCommand(): Command {
                 );
               }
             try {
+              if (!manifest && file === OPS_USER) {
+                const grants = explainOpsPermissions(decls);
+                return {
+                  user: OPS_USER,
+                  perms: permissionsOf(grants),
+                  explain: grants,
+                  ...(opts.passwordRef === undefined ? {} : { passwordRef: opts.passwordRef }),
+                };
+              }
               const access = manifest ? manifestAccess(manifest) : parseServiceAccess(data, file);
               const grants = explainPermissions(access, decls);
               return {

@@ -44,7 +44,7 @@ export async function publishDeadLetter(
   js: JetStreamClient,
   letter: DeadLetterFields & { readonly sequence: number },
   data: Uint8Array,
-  o: { abandoned(): boolean; readonly signal: AbortSignal },
+  o: { abandoned(): boolean; readonly signal: AbortSignal; readonly msgId?: string },
 ): Promise<unknown> {
   const headers = deadLetterHeaders(letter);
   let lastErr: unknown;
@@ -52,7 +52,7 @@ export async function publishDeadLetter(
     try {
       await js.publish(dlqSubject(letter.stream, letter.consumer), data, {
         headers,
-        msgID: `${letter.stream}:${letter.sequence}`,
+        msgID: o.msgId ?? `${letter.stream}:${letter.sequence}`,
         expect: { streamName: DLQ_STREAM },
       });
       return undefined;

@@ -18,6 +18,8 @@ import { ThreadlineError } from "../../../contracts/src/index.js";
 import { CE, decodePayload, type EventEnvelope, fromHeaders } from "../envelope.js";
 import { ConfigError } from "../errors.js";
 import { bindOnce, type Logger } from "../logger.js";
+import { DLQ_STREAM } from "../names.js";
+import { type ReplayOrigin, replayOriginOf } from "../replay.js";
 import { connectedServerHas } from "../server-features.js";
 import { AckBatch, EndOfTurn } from "./acks.js";
 import { FirstFailures, publishDeadLetter } from "./dead-lettering.js";
@@ -564,8 +566,19 @@ class EventConsumerImpl implements EventConsumer {
     }
     if (this.#isDone(e)) return; // released meanwhile (shutdown deadline)
     const key = this.#o.ordered ? (e.lane ?? envelope.subject) : envelope.subject;
-    const event = consumedEvent(msg, e.seq, envelope, decoded, { key, deliveryCount, attempt });
+    const replay = this.#replayOrigin(msg);
+    const consumed = consumedEvent(msg, e.seq, envelope, decoded, { key, deliveryCount, attempt });
+    // A replayed event is the original one: its stream, sequence and subject, not the replay channel's.
+    const event = replay
+      ? {
+          ...consumed,
+          stream: replay.stream,
+          streamSequence: replay.sequence,
+          routingSubject: replay.subject || consumed.routingSubject,
+        }
+      : consumed;
     const ctx = handlerContext(e, {
+      replay,
       log: this.#log,
       envelope,
       key,
@@ -596,6 +609,7 @@ class EventConsumerImpl implements EventConsumer {
       );
       return;
     }
+    await this.#removeRedriven(replay);
     this.#firstFailures.forget(e.seq);
     this.#settle(e, "ack", "acked", undefined, envelope);
   }
@@ -635,11 +649,16 @@ class EventConsumerImpl implements EventConsumer {
     failedAt = Date.now(),
   ): Promise<void> {
     const msg = latestMsg(e);
+    // A replayed delivery fails as a delivery of the live durable would: its dead letter names the
+    // original stream, sequence and durable, and its id the job (or the redrive count), so a replay
+    // or a redrive that fails again is stored again rather than dropped as a duplicate.
+    const replay = this.#replayOrigin(msg);
+    const live = this.#o.replayOf;
     const letter = {
-      stream: this.#o.stream,
-      sequence: e.seq,
-      subject: msg.subject,
-      consumer: this.#o.durable,
+      stream: live && replay ? replay.stream : this.#o.stream,
+      sequence: live && replay ? replay.sequence : e.seq,
+      subject: live && replay?.subject ? replay.subject : msg.subject,
+      consumer: live ? live.durable : this.#o.durable,
       deliveries: msg.info.deliveryCount + e.localRetries,
       code: reason.code,
       message: reason.message,
@@ -659,6 +678,11 @@ class EventConsumerImpl implements EventConsumer {
     const failure = await publishDeadLetter(this.#js, letter, msg.data, {
       abandoned: () => this.#isDone(e),
       signal: this.#lifetime.signal,
+      ...(live && replay
+        ? {
+            msgId: `${letter.stream}:${letter.sequence}:${replay.kind}:${replay.kind === "redrive" ? replay.redriveCount : replay.job}`,
+          }
+        : {}),
     });
     if (this.#isDone(e)) return;
     if (failure !== undefined) {
@@ -666,6 +690,8 @@ class EventConsumerImpl implements EventConsumer {
       this.#settle(e, { nak: this.#o.retryDelay(msg.info.deliveryCount) }, "nak", undefined, envelope);
       return;
     }
+    // The new dead letter replaces the one a redrive came from.
+    await this.#removeRedriven(replay);
     this.#firstFailures.forget(e.seq);
     this.#meter.deadLettered(reason.code);
     this.#log.error(log, "message dead-lettered");
@@ -676,6 +702,44 @@ class EventConsumerImpl implements EventConsumer {
       ...(log.eventId ? { eventId: log.eventId } : {}),
     });
     this.#settle(e, "term", "dead_lettered", undefined, envelope, reason.code);
+  }
+
+  // --- the replay channel ---------------------------------------------------------------------
+
+  /** Where a delivery of the replay channel came from; undefined for a live consumer. */
+  #replayOrigin(msg: JsMsg): ReplayOrigin | undefined {
+    if (!this.#o.replayOf) return undefined;
+    return (
+      replayOriginOf(msg.headers) ?? {
+        kind: "replay",
+        job: "",
+        stream: this.#o.replayOf.stream,
+        sequence: msg.info.streamSequence,
+        subject: msg.subject,
+        redriveCount: 0,
+        dlqSequence: undefined,
+      }
+    );
+  }
+
+  /**
+   * A redriven delivery is settled (handled, or dead-lettered again): its dead letter leaves MFG_DLQ.
+   * Done here, before the ack, because only the service knows the outcome; a failed removal is logged
+   * and leaves the dead letter (a later redrive is answered by an idempotent handler).
+   */
+  async #removeRedriven(replay: ReplayOrigin | undefined): Promise<void> {
+    if (replay?.kind !== "redrive" || replay.dlqSequence === undefined) return;
+    try {
+      const jsm = await jetstreamManager(this.#nc, { ...this.#o.jetstream, checkAPI: false });
+      await jsm.streams.deleteMessage(DLQ_STREAM, replay.dlqSequence, false);
+      this.#log.info({ dlqSequence: replay.dlqSequence }, "redriven dead letter removed");
+    } catch (err) {
+      if (isApiError(err, JetStreamApiCodes.NoMessageFound) || /no message found/i.test(String(err))) return;
+      this.#log.warn(
+        { err, dlqSequence: replay.dlqSequence },
+        "could not remove the redriven dead letter; it stays in MFG_DLQ",
+      );
+    }
   }
 
   // --- settling -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { EventCodec } from "../../../contracts/src/index.js";
 import { type EventEnvelope, writerOf } from "../envelope.js";
 import type { Logger } from "../logger.js";
+import type { ReplayOrigin } from "../replay.js";
 import { ConsumerErrorCode, isRetryable } from "./errors.js";
 import type { Entry } from "./key-scheduler.js";
 import type { ConsumedEvent, HandlerContext } from "./types.js";
@@ -77,6 +78,7 @@ export function handlerContext(
     readonly attempt: number;
     readonly lastAttempt: boolean;
     readonly working: () => void;
+    readonly replay: ReplayOrigin | undefined;
   },
 ): HandlerContext {
   e.abort = undefined; // a fresh signal for each attempt
@@ -94,6 +96,8 @@ export function handlerContext(
     },
     attempt: o.attempt,
     lastAttempt: o.lastAttempt,
+    delivery: o.replay?.kind ?? "live",
+    replay: o.replay,
   };
 }
 

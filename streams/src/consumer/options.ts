@@ -55,6 +55,12 @@ export interface ConsumerOptions {
   codec?: EventCodec;
   /** JetStream options (e.g. a domain). @default none */
   jetstream?: JetStreamOptions;
+  /**
+   * This consumer reads the replay channel of the live durable `replayOf` (streams/src/replay.ts):
+   * its events keep their original stream and sequence, `ctx.delivery` says replay or redrive, and
+   * a dead letter is the live durable's. Set by startConsumers. @default none: a live consumer
+   */
+  replayOf?: { readonly stream: string; readonly durable: string };
 }
 
 /** The single source of the consumer's defaults. */
@@ -106,6 +112,7 @@ export interface ParsedOptions {
   readonly metrics: ThreadlineMetrics;
   readonly codec: EventCodec;
   readonly jetstream: JetStreamOptions;
+  readonly replayOf: { readonly stream: string; readonly durable: string } | undefined;
 }
 
 const subjectHeaderKey = (msg: JsMsg): string | undefined => msg.headers?.get(CE.subject) || undefined;
@@ -206,6 +213,7 @@ export function parseConsumerOptions(o: ConsumerOptions): ParsedOptions {
     logger: o.logger ?? silentLogger,
     metrics: metricsFor(o.metrics),
     codec,
+    replayOf: o.replayOf,
     jetstream: o.jetstream ?? {},
   };
 }

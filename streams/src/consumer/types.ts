@@ -6,6 +6,7 @@ import type { MsgHdrs } from "@nats-io/nats-core";
 import type { EventPayloads, EventType } from "../../../contracts/src/index.js";
 import type { EventEnvelope } from "../envelope.js";
 import type { Logger } from "../logger.js";
+import type { DeliveryKind, ReplayOrigin } from "../replay.js";
 
 /** One decoded event, as a handler receives it. */
 export interface ConsumedEvent<T = unknown> {
@@ -45,6 +46,13 @@ export interface HandlerContext {
   readonly attempt: number;
   /** True when a failure of this attempt dead-letters the event instead of retrying it. */
   readonly lastAttempt: boolean;
+  /**
+   * `"live"`: from the consumer's durable; `"replay"`: a `threadline replay --to` job re-runs it;
+   * `"redrive"`: `threadline dlq redrive` brings a dead letter back (streams/src/replay.ts).
+   */
+  readonly delivery: DeliveryKind;
+  /** For a replayed or redriven delivery: the job and the event's original stream and sequence. */
+  readonly replay: ReplayOrigin | undefined;
 }
 
 export type EventHandler<T = unknown> = (event: ConsumedEvent<T>, ctx: HandlerContext) => Promise<void>;
