@@ -16,11 +16,11 @@
  */
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { EVENT_TYPES, type EventCodec } from "../../contracts/src/index.js";
+import { EVENT_TYPES, EventCodec } from "../../contracts/src/index.js";
 import { fromHeaders, parseEventType } from "./envelope.js";
 import { ConfigError } from "./errors.js";
 import { domainStream } from "./names.js";
-import { readEvents, readMessages, type StoredEvent, type StreamReadOptions } from "./read.js";
+import { decodeMessage, readMessages, type StoredEvent, type StreamReadOptions } from "./read.js";
 
 /** A selection as parsed and checked. */
 export interface Selection {
@@ -182,14 +182,9 @@ export async function* selectEvents(
   s: Selection,
   options: { codec?: EventCodec } & Partial<StreamReadOptions> = {},
 ): AsyncGenerator<StoredEvent> {
-  const { codec, ...extra } = options;
-  const read = readEvents(nc, {
-    ...readOptionsOf(s, extra),
-    ...(codec ? { codec } : {}),
-    ...(s.types ? { types: s.types } : {}),
-  });
-  for await (const e of read)
-    if (matchesSelection(s, { subject: e.routingSubject, headers: e.headers })) yield e;
+  const { codec = new EventCodec(), ...extra } = options;
+  // Matched on the headers first: only the selected events are decoded (a key picks a few of many).
+  for await (const m of selectMessages(nc, s, extra)) yield await decodeMessage(codec, m);
 }
 
 /** What a dry run prints: how many, the first and the last, a sample. */

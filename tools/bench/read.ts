@@ -1,8 +1,9 @@
 /**
  * Reading a stream as ops and analysts do, against the raw client in the same run on one server:
  * - raw: an ordered consumer fetching every message of the stream (the transport alone);
- * - select: the selection reader (streams/src/selection.ts) over the same stream with a key filter
- *   matching every tenth event, decoding each selected event (what `threadline replay` and `tap` do);
+ * - replay read: the selection by type and key (a tenth of the events) matched on each message's
+ *   headers, as `threadline replay` and `copy` read (they send the stored bytes, never decoded);
+ * - select: the same selection with each selected event decoded and resolved (`tap`);
  * - decode-all: the same with no filter, every event decoded (the worst case of a replay);
  * - parquet: `tap --format parquet`'s writer fed every decoded event (events/s into the file).
  */
@@ -22,6 +23,7 @@ import {
   readMessages,
   type StoredEvent,
   selectEvents,
+  selectMessages,
 } from "../../streams/src/index.js";
 import { startNatsServer } from "../local-nats/index.js";
 import { ParquetTap } from "../tap/parquet.js";
@@ -36,6 +38,8 @@ export interface ReadBenchOptions {
 export interface ReadBenchResult {
   readonly events: number;
   readonly raw: number;
+  /** The selection (a tenth by key) as replay reads it, headers matched, not decoded. */
+  readonly replay: number;
   /** The selection (a tenth by key), decoded: read rate over the whole stream. */
   readonly select: number;
   readonly decodeAll: number;
@@ -86,6 +90,11 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
       for await (const _ of readMessages(nc, { stream: "MFG_PRODUCTION" })) read++;
       return read;
     });
+    const replay = await rate(n, async () => {
+      let read = 0;
+      for await (const _ of selectMessages(nc, parseSelection({ type: EVENT, key: "WH/MO/3" }))) read++;
+      return read;
+    });
     const select = await rate(n, async () => {
       let read = 0;
       for await (const _ of selectEvents(nc, parseSelection({ type: EVENT, key: "WH/MO/3" }), { codec }))
@@ -106,7 +115,15 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
       tap.finish();
       return events.length;
     });
-    return { events: n, raw, select, decodeAll, parquet, parquetBytesPerEvent: statSync(file).size / n };
+    return {
+      events: n,
+      raw,
+      replay,
+      select,
+      decodeAll,
+      parquet,
+      parquetBytesPerEvent: statSync(file).size / n,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await nc.close();
@@ -122,7 +139,8 @@ export function formatReadBench(r: ReadBenchResult): string {
     "| read | events/s over the stream | vs raw |",
     "|---|---|---|",
     `| raw ordered read (no decode) | ${k(r.raw)} | 1.00 |`,
-    `| selection by key (a tenth), decoded | ${k(r.select)} | ${(r.select / r.raw).toFixed(2)} |`,
+    `| replay's read: by type and key (a tenth), headers matched | ${k(r.replay)} | ${(r.replay / r.raw).toFixed(2)} |`,
+    `| selection by key (a tenth), decoded (tap) | ${k(r.select)} | ${(r.select / r.raw).toFixed(2)} |`,
     `| every event decoded | ${k(r.decodeAll)} | ${(r.decodeAll / r.raw).toFixed(2)} |`,
     `| tap to Parquet (decoded events into the writer) | ${k(r.parquet)} | — (${r.parquetBytesPerEvent.toFixed(1)} bytes/event) |`,
   ].join("\n");
