@@ -70,7 +70,6 @@ async function postings(url: string, outcome: string): Promise<number> {
 
 test("outage story - Odoo restored from a backup that lacks the last postings: reconcile names them, replaying the hour to the running connector posts them again, reconcile shows no drift and nothing is posted twice", async (t) => {
   const site = "outage";
-  const started = new Date(Date.now() - 1_000);
   const sim = await startOdoo(t, { profile: 17, db: "outage" });
   const { server, nc } = await startStreams(t);
   const connector = await startConnector(t, sim, server, site);
@@ -107,6 +106,17 @@ test("outage story - Odoo restored from a backup that lacks the last postings: r
     ODOO_LOGIN: sim.credentials.login,
     ODOO_API_KEY: sim.credentials.apiKey,
   };
+  const text = await threadlineWithin(["odoo", "reconcile", "--since", "1h"], odooEnv, 60_000);
+  assert.equal(text.code, 1, text.stdout + text.stderr);
+  assert.match(
+    text.stdout,
+    new RegExp(`^ {2}DRIFT {3}${order.name}: counting point good 35, rejected 0; 3 reports in Odoo$`, "m"),
+  );
+  assert.match(
+    text.stdout,
+    /^ {10}lost: 4 report\(s\) posted \S+ are not in Odoo: restored from a backup\? Replay/m,
+  );
+  assert.match(text.stdout, /^1 orders drift$/m);
   const drift = await threadlineWithin(["odoo", "reconcile", "--since", "1h", "--json"], odooEnv, 60_000);
   assert.equal(drift.code, 1, drift.stdout + drift.stderr);
   const report = JSON.parse(drift.stdout) as {
@@ -126,7 +136,7 @@ test("outage story - Odoo restored from a backup that lacks the last postings: r
     "--type",
     REPORTED,
     "--since",
-    started.toISOString(),
+    "1h",
   ];
   const env = { env: { NATS_URL: server.clientUrl } };
   const dry = await threadline([...replayArgs, "--dry-run"], env);
@@ -250,6 +260,9 @@ test("outage story - a consumer that dead-lettered events while a bug was live i
     "each once, as a redrive",
   );
   assert.deepEqual(await listed(), []);
+  const empty = await threadline(["dlq", "list", "--consumer", DURABLE], env);
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.match(empty.stderr, /^no dead letters match/);
   assert.equal((await jsm.streams.info(DLQ_STREAM)).state.messages, 0);
 
   const [audited] = (await auditTrail(server.clientUrl)).filter((r) => r.action === "redrive");
