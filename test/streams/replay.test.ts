@@ -143,6 +143,8 @@ describe("replay to one service, beside its live consumer", () => {
     );
     for (const k of ["MO-1", "MO-2", "MO-3", "MO-4", "MO-5"]) await publish(k);
     await until("5 live deliveries", () => seen.length === 5);
+    // A handler runs before its ack reaches the server: the position settles just after.
+    await until("5 acknowledged", async () => (await position(nc)).ackFloor === 5);
     const before = await position(nc);
     assert.deepEqual(before, { delivered: 5, ackFloor: 5, pending: 0 });
 
@@ -263,6 +265,8 @@ describe("replay to one service, beside its live consumer", () => {
     const { nc, publish, seen, S } = await setup(t);
     for (const k of ["MO-1", "MO-2", "MO-3", "MO-4", "MO-5"]) await publish(k);
     await until("5 live deliveries", () => seen.length === 5);
+    // A handler runs before its ack reaches the server: the position settles just after.
+    await until("5 acknowledged", async () => (await position(nc)).ackFloor === 5);
 
     const refused = await threadline([
       "replay",
@@ -352,6 +356,7 @@ describe("replay to one service, beside its live consumer", () => {
     const { nc, publish, seen, S } = await setup(t);
     await publish("MO-1");
     await until("1 live delivery", () => seen.length === 1);
+    await until("1 acknowledged", async () => (await position(nc)).ackFloor === 1);
     const unknown = await threadline(["replay", "--to", "nope", "--stream", "MFG_PRODUCTION", ...S]);
     assert.equal(unknown.code, 1);
     assert.match(

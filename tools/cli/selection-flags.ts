@@ -30,40 +30,20 @@ export function addSelectionOptions(cmd: Command): Command {
     .option("--machine <machine>", "the machine token of the subject");
 }
 
+/** The selection flags, in the order they are declared. */
+const SELECTION_FLAGS = ["stream", "subject", "type", "since", "until", "seq", "key", "site", "line", "machine"] as const;
+
 /** The selection the flags name. @throws ConfigError naming the flag that is wrong */
 export function selectionFrom(opts: SelectionFlags, now = Date.now()): Selection {
   const input: { -readonly [K in keyof SelectionInput]: SelectionInput[K] } = {};
-  for (const k of [
-    "stream",
-    "subject",
-    "type",
-    "since",
-    "until",
-    "seq",
-    "key",
-    "site",
-    "line",
-    "machine",
-  ] as const)
-    if (opts[k] !== undefined) input[k] = opts[k];
+  for (const k of SELECTION_FLAGS) if (opts[k] !== undefined) input[k] = opts[k];
   return parseSelection(input, now);
 }
 
 /** The flags as given (strings), for an audit record or a job id. */
 export function selectionFlagsOf(opts: SelectionFlags): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of [
-    "stream",
-    "subject",
-    "type",
-    "since",
-    "until",
-    "seq",
-    "key",
-    "site",
-    "line",
-    "machine",
-  ] as const) {
+  for (const k of SELECTION_FLAGS) {
     const v = opts[k];
     if (v !== undefined) out[k] = v;
   }
