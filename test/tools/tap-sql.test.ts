@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -283,6 +283,7 @@ describe("threadline tap --sql", () => {
     await publish("4.000000");
     one.child.kill("SIGINT");
     assert.equal(await one.closed, 0, one.stderr());
+    assert.equal(existsSync(join(dir, "threadline-tap.lock")), false, "the data directory is released");
     assert.match(
       one.stderr(),
       /events .* into followed in .*embedded PostgreSQL.*; tap followed at seq \d+\n$/,
@@ -313,7 +314,7 @@ describe("threadline tap --sql", () => {
     });
   });
 
-  test("bad input: an unreachable database or a bad URL exits 1 before reading; a bad table name or a stray flag is usage (2)", async () => {
+  test("bad input: an unreachable database, a bad URL or a data directory in use exits 1 before reading; a bad table name or a stray flag is usage (2)", async () => {
     await publishReport("WH/MO/B1", "1.000000");
     const unreachable = await tap([
       "--type",
@@ -341,6 +342,15 @@ describe("threadline tap --sql", () => {
     const notUrl = await tap(["--type", REPORTED, "--sql", "t", "--database-url", "not a url"]);
     assert.equal(notUrl.code, 1);
     assert.match(notUrl.stderr, /the database URL is not a URL/);
+    const held = join(root, "held");
+    mkdirSync(held);
+    writeFileSync(join(held, "threadline-tap.lock"), String(process.pid));
+    const inUse = await tap(["--type", REPORTED, "--sql", "t", "--data-dir", held]);
+    assert.equal(inUse.code, 1);
+    assert.match(
+      inUse.stderr,
+      new RegExp(`in use by process ${process.pid} \\(one tap at a time per --data-dir`),
+    );
     const badTable = await tap(["--type", REPORTED, "--sql", "drop table x;"]);
     assert.equal(badTable.code, 2);
     assert.match(badTable.stderr, /--sql needs a table name/);

@@ -12,9 +12,12 @@
  *   updated_at timestamptz)`, one row per tap. A batch of rows and the position after it are written
  *   in ONE transaction: the table never holds events past the position, nor the position past the
  *   events, so a restart from `last_seq + 1` loses and duplicates nothing.
+ * - The embedded database belongs to one process at a time (PGlite has no locking of its own): a
+ *   `threadline-tap.lock` file holding the owner's pid guards it; one left by a process that is gone is
+ *   taken over.
  */
-import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { TapRecord } from "./rows.js";
 
 /** Where the embedded database lives when no URL is given (relative to the working directory). */
@@ -204,11 +207,13 @@ async function embedded(dataDir: string = SQL_TAP_DEFAULTS.dataDir): Promise<{ s
   } catch (err) {
     throw new Error(`cannot create the data directory ${dir}: ${(err as Error).message}`, { cause: err });
   }
+  const unlock = lockDataDir(dir);
   const { PGlite } = await import("@electric-sql/pglite");
   let db: InstanceType<typeof PGlite>;
   try {
     db = await PGlite.create({ dataDir: dir });
   } catch (err) {
+    unlock();
     throw new Error(`cannot open the embedded database in ${dir}: ${(err as Error).message || String(err)}`, {
       cause: err,
     });
@@ -216,8 +221,49 @@ async function embedded(dataDir: string = SQL_TAP_DEFAULTS.dataDir): Promise<{ s
   return {
     sql: {
       query: async (text, params) => db.query<Record<string, unknown>>(text, params),
-      close: () => db.close(),
+      close: async () => {
+        try {
+          await db.close();
+        } finally {
+          unlock();
+        }
+      },
     },
     where: `${dir} (embedded PostgreSQL)`,
   };
+}
+
+/** The lock file's name in an embedded database's directory. */
+const LOCK_FILE = "threadline-tap.lock";
+
+/**
+ * Takes the data directory for this process, or throws naming the live process that holds it.
+ * @returns the release
+ */
+function lockDataDir(dir: string): () => void {
+  const file = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: "wx" });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const owner = Number(readFileSync(file, "utf8").trim());
+    if (Number.isSafeInteger(owner) && owner > 0 && alive(owner))
+      throw new Error(
+        `the embedded database in ${dir} is in use by process ${owner} (one tap at a time per --data-dir; give this one another --data-dir, or use a PostgreSQL server through DATABASE_URL)`,
+      );
+    rmSync(file, { force: true }); // left by a process that is gone
+  }
+  throw new Error(`cannot lock the embedded database in ${dir}: another process keeps taking it`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
