@@ -14,9 +14,12 @@
  * - `--output FILE`: a finite tap writes FILE.partial and renames it to FILE when complete (an
  *   interrupted tap leaves FILE.partial, exit 1); a followed tap writes FILE directly, so it can be
  *   read while it grows (it is complete up to its last line).
+ * - `--sql TABLE`: into a PostgreSQL table ($DATABASE_URL, else the embedded PGlite in --data-dir),
+ *   rows keyed by event id, the tap's position committed with each batch (tools/tap/sql.ts), so a rerun
+ *   resumes after it; the database is opened before anything is read.
  *
- * Exit codes: 0 done, 1 failed (unknown stream, unreachable server, interrupted finite tap),
- * 2 usage (a bad flag or time).
+ * Exit codes: 0 done, 1 failed (unknown stream, unreachable server or database, interrupted finite
+ * tap), 2 usage (a bad flag, time or table name).
  */
 import { once } from "node:events";
 import { createWriteStream, renameSync } from "node:fs";
@@ -62,7 +65,7 @@ const positiveInt = (v: string) => {
 
 export function tapCommand(): Command {
   const cmd = new Command("tap").description(
-    "write a selection of a stream's events as NDJSON or CSV (to stdout or a file), without touching any consumer; --follow keeps going",
+    "write a selection of a stream's events as NDJSON, CSV or Parquet (to stdout or a file) or into a SQL table, without touching any consumer; --follow keeps going",
   );
   addSelectionOptions(cmd)
     .addOption(
