@@ -14,9 +14,12 @@
  * - `--output FILE`: a finite tap writes FILE.partial and renames it to FILE when complete (an
  *   interrupted tap leaves FILE.partial, exit 1); a followed tap writes FILE directly, so it can be
  *   read while it grows (it is complete up to its last line).
+ * - `--sql TABLE`: into a PostgreSQL table ($DATABASE_URL, else the embedded PGlite in --data-dir),
+ *   rows keyed by event id, the tap's position committed with each batch (tools/tap/sql.ts), so a rerun
+ *   resumes after it; the database is opened before anything is read.
  *
- * Exit codes: 0 done, 1 failed (unknown stream, unreachable server, interrupted finite tap),
- * 2 usage (a bad flag or time).
+ * Exit codes: 0 done, 1 failed (unknown stream, unreachable server or database, interrupted finite
+ * tap), 2 usage (a bad flag, time or table name).
  */
 import { once } from "node:events";
 import { createWriteStream, renameSync } from "node:fs";
@@ -33,7 +36,8 @@ import {
   summarizeSelection,
 } from "../../streams/src/index.js";
 import { ParquetTap } from "../tap/parquet.js";
-import { csvHeader, csvRow, ndjsonLine, payloadColumns } from "../tap/rows.js";
+import { csvHeader, csvRow, ndjsonLine, payloadColumns, type TapRecord, tapRecord } from "../tap/rows.js";
+import { POSITIONS_TABLE, quoteTable, SQL_TAP_DEFAULTS, SqlTap } from "../tap/sql.js";
 import { action, CommandFailed, EXIT, UsageError, withNats } from "./run.js";
 import { addSelectionOptions, type SelectionFlags, selectionFrom } from "./selection-flags.js";
 
@@ -41,6 +45,10 @@ export type TapFormat = "ndjson" | "csv" | "parquet";
 
 interface TapFlags extends SelectionFlags {
   server?: string;
+  sql?: string;
+  databaseUrl?: string;
+  dataDir?: string;
+  name?: string;
   format: TapFormat;
   output?: string;
   follow?: boolean;
@@ -57,7 +65,7 @@ const positiveInt = (v: string) => {
 
 export function tapCommand(): Command {
   const cmd = new Command("tap").description(
-    "write a selection of a stream's events as NDJSON or CSV (to stdout or a file), without touching any consumer; --follow keeps going",
+    "write a selection of a stream's events as NDJSON, CSV or Parquet (to stdout or a file) or into a SQL table, without touching any consumer; --follow keeps going",
   );
   addSelectionOptions(cmd)
     .addOption(
@@ -69,6 +77,22 @@ export function tapCommand(): Command {
     .option("--follow", "after what is stored, keep writing new events until Ctrl-C (SIGINT) or SIGTERM")
     .option("--dry-run", "count the selection and show the first, the last and a sample; write nothing")
     .option("--limit <n>", "stop after this many events", positiveInt)
+    .option(
+      "--sql <table>",
+      "write into this SQL table (created if missing; rows keyed by event id), keeping the tap's position so a rerun continues where it stopped",
+    )
+    .option(
+      "--database-url <url>",
+      "with --sql: a PostgreSQL server (default: $DATABASE_URL, else the embedded database)",
+    )
+    .option(
+      "--data-dir <dir>",
+      `with --sql: the embedded database's directory (default: ${SQL_TAP_DEFAULTS.dataDir})`,
+    )
+    .option(
+      "--name <tap>",
+      "with --sql: the tap's name, under which its position is kept (default: the table name)",
+    )
     .option("-s, --server <url>", "NATS server URL (default: $NATS_URL, else nats://127.0.0.1:4222)")
     .addHelpText(
       "after",
@@ -78,9 +102,15 @@ Examples:
   threadline tap --type mfg.production.production_reported.v1 --key WH/MO/00042 --format csv --output mo42.csv
   threadline tap --stream MFG_MACHINE --site plant1 --line line1 --follow
   threadline tap --stream MFG_QUALITY --since 2026-12-01 --until 2026-12-02 --dry-run
+  threadline tap --type mfg.production.production_reported.v1 --sql reports --follow
+  DATABASE_URL=postgres://analyst@db:5432/shopfloor threadline tap --stream MFG_QUALITY --sql quality
 
 CSV needs exactly one --type: its schema fixes the columns. Skipped messages (not readable as
-events) are reported on stderr with their sequence and reason, and counted in the summary.`,
+events) are reported on stderr with their sequence and reason, and counted in the summary.
+
+--sql commits each batch of rows (up to ${SQL_TAP_DEFAULTS.batchRows}, or what ${SQL_TAP_DEFAULTS.batchMs / 1000} s brought) with the tap's position in one
+transaction (table ${POSITIONS_TABLE}); a rerun resumes after that position, so the selection's
+start (--seq FROM, --since) applies only to the first run.`,
     )
     .action(action(async (opts: TapFlags) => tap(opts)));
   return cmd;
@@ -88,6 +118,13 @@ events) are reported on stderr with their sequence and reason, and counted in th
 
 async function tap(opts: TapFlags): Promise<number> {
   const selection = selectionFrom(opts);
+  if (opts.sql !== undefined) return sqlTap(opts, selection);
+  for (const [flag, given] of [
+    ["--database-url", opts.databaseUrl],
+    ["--data-dir", opts.dataDir],
+    ["--name", opts.name],
+  ] as const)
+    if (given !== undefined) throw new UsageError(`${flag} goes with --sql <table>`);
   if (opts.format !== "ndjson" && selection.types?.length !== 1)
     throw new UsageError(
       `--format ${opts.format} needs exactly one --type (its schema fixes the columns); use --format ndjson for several types`,
@@ -110,6 +147,42 @@ async function tap(opts: TapFlags): Promise<number> {
     }
     return write(nc, selection, opts);
   });
+}
+
+async function sqlTap(opts: TapFlags, selection: Selection): Promise<number> {
+  const conflicting = opts.dryRun
+    ? "--dry-run"
+    : opts.output !== undefined
+      ? "--output"
+      : opts.format !== "ndjson"
+        ? "--format"
+        : undefined;
+  if (conflicting)
+    throw new UsageError(`--sql writes into a table: it cannot be combined with ${conflicting}`);
+  const table = opts.sql as string;
+  if (!quoteTable(table))
+    throw new UsageError(
+      `--sql needs a table name (letters, digits and _, optionally schema.table); got ${JSON.stringify(table)}`,
+    );
+  const url = opts.databaseUrl ?? (process.env.DATABASE_URL || undefined);
+  if (url !== undefined && opts.dataDir !== undefined)
+    throw new UsageError(
+      `--data-dir is for the embedded database, but ${opts.databaseUrl ? "--database-url" : "$DATABASE_URL"} names a server: drop one of them`,
+    );
+  let db: SqlTap;
+  try {
+    db = await SqlTap.open({ url, dataDir: opts.dataDir }, table, opts.name ?? table);
+  } catch (err) {
+    throw new CommandFailed(`--sql: ${(err as Error).message}; nothing was read`);
+  }
+  try {
+    return await withNats(opts, async (nc) => {
+      await requireStream(nc, selection.stream);
+      return writeSql(nc, selection, opts, db, table);
+    });
+  } finally {
+    await db.close().catch(() => undefined);
+  }
 }
 
 async function requireStream(nc: NatsConnection, stream: string): Promise<void> {
@@ -257,4 +330,114 @@ function printSummary(s: Selection, summary: SelectionSummary): void {
   out(`last:  seq ${summary.last.seq} stored ${summary.last.storedAt}`);
   out(`${"SEQ".padStart(8)}  ${"STORED AT".padEnd(24)}  ${"TYPE".padEnd(42)}  ${"KEY".padEnd(20)}  SUBJECT`);
   for (const r of summary.sample) out(row(r));
+}
+
+/**
+ * --sql: reads from after the tap's position (or the selection's start on its first run), and commits
+ * rows with the position in batches (SqlTap.commit); a batch fills up to `batchRows` rows or what
+ * `batchMs` brought. A failed commit stops the tap at once: nothing after it is committed, so the
+ * position never passes a row that is not in the table.
+ */
+async function writeSql(
+  nc: NatsConnection,
+  selection: Selection,
+  opts: TapFlags,
+  db: SqlTap,
+  table: string,
+): Promise<number> {
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const position = await db.position();
+  if (position && position.stream !== selection.stream)
+    throw new CommandFailed(
+      `tap ${db.name} reads stream ${position.stream}, this selection is in ${selection.stream}: give this one another --name`,
+    );
+  const resumed = position
+    ? { ...selection, fromSequence: position.lastSeq + 1, since: undefined }
+    : selection;
+  if (position)
+    say(
+      `threadline: tap ${db.name} resumes after seq ${position.lastSeq}${
+        selection.fromSequence !== undefined || selection.since
+          ? " (--seq FROM and --since apply only to a tap's first run)"
+          : ""
+      }`,
+    );
+  const codec = await codecFor(nc);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  let pending: TapRecord[] = [];
+  let pendingLast: number | undefined;
+  let committed = position?.lastSeq;
+  let added = 0;
+  let failure: unknown;
+  let chain = Promise.resolve();
+  const flush = () => {
+    chain = chain.then(async () => {
+      if (failure !== undefined || pendingLast === undefined) return;
+      const rows = pending;
+      const last = pendingLast;
+      pending = [];
+      pendingLast = undefined;
+      try {
+        const fresh = await db.commit(rows, selection.stream, last);
+        added += fresh;
+        committed = last;
+        if (opts.follow)
+          say(`threadline: committed ${rows.length} events (${fresh} new), position seq ${last}`);
+      } catch (err) {
+        failure = err;
+        stop.abort();
+      }
+    });
+    return chain;
+  };
+  const timer = setInterval(() => void flush(), SQL_TAP_DEFAULTS.batchMs);
+  let read = 0;
+  let skipped = 0;
+  let first: number | undefined;
+  let last: number | undefined;
+  const pastEnd = position && selection.toSequence !== undefined && position.lastSeq >= selection.toSequence;
+  try {
+    const messages = pastEnd ? [] : selectMessages(nc, resumed, opts.follow ? { follow: stop.signal } : {});
+    for await (const m of messages) {
+      if (stop.signal.aborted) break;
+      try {
+        pending.push(tapRecord(await decodeMessage(codec, m)));
+        first ??= m.seq;
+        last = m.seq;
+        read++;
+      } catch (err) {
+        skipped++;
+        const reason = err instanceof ThreadlineError ? `${err.code}: ${err.message}` : String(err);
+        say(`threadline: skipped seq=${m.seq} subject=${m.subject}: ${reason}`);
+      }
+      pendingLast = m.seq;
+      if (pending.length >= SQL_TAP_DEFAULTS.batchRows) await flush();
+      if (read === opts.limit) break;
+    }
+  } finally {
+    clearInterval(timer);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await flush();
+  }
+  if (failure !== undefined)
+    throw new CommandFailed(
+      `cannot write to ${table} in ${db.where}: ${(failure as Error).message ?? String(failure)}; ` +
+        `committed up to seq ${committed ?? "(nothing)"}, a rerun continues from there`,
+    );
+  const range = first === undefined ? "" : ` (seq ${first}-${last})`;
+  const skips = skipped > 0 ? `, ${skipped} skipped (not readable as events, see above)` : "";
+  const summary =
+    `${read} events${range} into ${table} in ${db.where}: ${added} new, ${read - added} already there${skips}; ` +
+    `tap ${db.name} at seq ${committed ?? "(nothing yet)"}`;
+  const interrupted = stop.signal.aborted && !opts.follow && read !== opts.limit;
+  if (interrupted) {
+    say(`threadline: interrupted: ${summary}; a rerun continues from there`);
+    return EXIT.failed;
+  }
+  say(summary);
+  return EXIT.ok;
 }
