@@ -31,7 +31,18 @@ export function addSelectionOptions(cmd: Command): Command {
 }
 
 /** The selection flags, in the order they are declared. */
-const SELECTION_FLAGS = ["stream", "subject", "type", "since", "until", "seq", "key", "site", "line", "machine"] as const;
+const SELECTION_FLAGS = [
+  "stream",
+  "subject",
+  "type",
+  "since",
+  "until",
+  "seq",
+  "key",
+  "site",
+  "line",
+  "machine",
+] as const;
 
 /** The selection the flags name. @throws ConfigError naming the flag that is wrong */
 export function selectionFrom(opts: SelectionFlags, now = Date.now()): Selection {
