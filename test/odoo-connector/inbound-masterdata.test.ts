@@ -111,6 +111,25 @@ async function newUnit(sim: OdooSimulator, name: string, vals: Record<string, un
   });
 }
 
+/**
+ * A unit written around the ORM, as a direct SQL import writes it (`sim.sql`): Odoo's CHECKs refuse a
+ * zero factor or rounding over the API (uom_uom.py `_sql_constraints`), so a broken unit reaches the
+ * connector only so — and it must refuse it all the same.
+ */
+async function importedUnit(
+  sim: OdooSimulator,
+  name: string,
+  vals: Record<string, unknown>,
+): Promise<number> {
+  const [dozens] = await sim.env.searchRead("uom.uom", [["name", "=", "Dozens"]], ["category_id"]);
+  assert.ok(dozens);
+  return sim.sql.insert("uom.uom", {
+    name,
+    category_id: (dozens["category_id"] as [number, string])[0],
+    ...vals,
+  });
+}
+
 /** The stored messages of one record's subject (MFG_MASTERDATA keeps one). */
 async function versionsOf<K extends EventType>(type: K, site: string, odooId: number): Promise<Stored<K>[]> {
   return (await storedEvents(nc, type, site)).filter((e) => e.subject.endsWith(`.${site}.${odooId}`));
@@ -309,8 +328,8 @@ test("inbound master data - a zero unit ratio, a BoM cycle and an unknown shape 
   await sync.syncNow();
   assert.deepEqual(await refusalLetters(site), [], "the seeded data refuses nothing");
 
-  const zero = await newUnit(sim, "Broken", { uom_type: "bigger", factor: 0 });
-  const shapeless = await newUnit(sim, "Roundless", { uom_type: "smaller", factor: 10, rounding: 0 });
+  const zero = await importedUnit(sim, "Broken", { uom_type: "bigger", factor: 0 });
+  const shapeless = await importedUnit(sim, "Roundless", { uom_type: "smaller", factor: 10, rounding: 0 });
   const valid = await newUnit(sim, "Sixpack", { uom_type: "bigger", factor: 1 / 6 });
   // CC100 consumes COMP-STL; a BoM making COMP-STL out of FIN-CC100 closes the loop.
   const [dozens] = await sim.env.searchRead("uom.uom", [["name", "=", "Dozens"]], ["id"]);
@@ -327,6 +346,9 @@ test("inbound master data - a zero unit ratio, a BoM cycle and an unknown shape 
     product_uom_id: dozens["id"] as number,
     code: "LOOP",
   });
+  // Odoo runs `_check_bom_cycle` on mrp.bom's own create/write only (mrp_bom.py, odoo/models.py
+  // `_validate_fields`): the BoM created with this line in `bom_line_ids` is refused, a line created
+  // on its own is accepted — the test sim/odoo-masterdata-constraints shows both.
   await sim.env.create("mrp.bom.line", { bom_id: cycle, product_id: cabinet["id"], product_qty: 1 });
 
   const reports = await sync.syncNow();
@@ -431,7 +453,8 @@ test("inbound master data - a zero unit ratio, a BoM cycle and an unknown shape 
   assert.deepEqual([sum(reread, "refused"), sum(reread, "deadLettered")], [2, 0]);
   assert.equal((await refusalLetters(site)).length, 3);
   // A changed record is a new version: refused again, dead-lettered again.
-  await sim.env.write("uom.uom", [zero], { name: "Still broken" });
+  // (an ORM write would be refused: PostgreSQL checks the whole row of an UPDATE)
+  sim.sql.update("uom.uom", [zero], { name: "Still broken" });
   const changed = await sync.syncNow("uom.uom");
   assert.deepEqual([sum(changed, "refused"), sum(changed, "deadLettered")], [1, 1]);
   assert.deepEqual(
@@ -451,7 +474,7 @@ test("inbound master data - a dead letter MFG_DLQ does not take is kept in the s
   await first.sync.syncNow();
   await own.jsm.streams.delete(DLQ_STREAM);
 
-  const zero = await newUnit(sim, "Broken", { uom_type: "bigger", factor: 0 });
+  const zero = await importedUnit(sim, "Broken", { uom_type: "bigger", factor: 0 });
   await newUnit(sim, "Sixpack", { uom_type: "bigger", factor: 1 / 6 });
   const [down] = await first.sync.syncNow();
   assert.deepEqual(
@@ -515,7 +538,7 @@ test("inbound master data - the connector's least-privilege NATS user may dead-l
   const sim = await startOdoo(t, { profile: 17, db: "masterdata-leastpriv" }, { threadline: false });
   const { sync } = await syncFor(t, sim, site, { nc: service, models: ["uom.uom"] });
   await sync.syncNow();
-  const zero = await newUnit(sim, "Broken", { uom_type: "bigger", factor: 0 });
+  const zero = await importedUnit(sim, "Broken", { uom_type: "bigger", factor: 0 });
   const [report] = await sync.syncNow();
   assert.deepEqual([report?.error, report?.refused, report?.deadLettered], [undefined, 1, 1]);
   assert.deepEqual(

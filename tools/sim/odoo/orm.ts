@@ -134,6 +134,8 @@ export interface ModelSpec {
   sqlUnique?: readonly SqlUnique[];
   /** Python constraints (`@api.constrains`), run after create/write. */
   constrain?: (env: Env, ids: number[]) => void;
+  /** The model's `create` override run on the caller's values, before defaults are added. */
+  prepareCreate?: (env: Env, vals: Vals) => void;
   beforeCreate?: (env: Env, vals: Vals) => void;
   afterCreate?: (env: Env, ids: number[], valsList: Vals[]) => void;
   afterWrite?: (env: Env, ids: number[], vals: Vals) => void;
@@ -674,6 +676,7 @@ export class Env {
       for (const key of Object.keys(vals)) {
         if (!(key in def.fields)) throw valueError(`Invalid field ${pyRepr(key)} on model ${pyRepr(model)}`);
       }
+      def.prepareCreate?.(hooks, vals);
       hooks.applyDefaults(model, vals);
       def.beforeCreate?.(hooks, vals);
       const id = this.db.nextId(model);
@@ -732,9 +735,32 @@ export class Env {
     row["write_date"] = this.now();
     row["create_uid"] = this.uid;
     row["write_uid"] = this.uid;
+    if (def.parentField) row["parent_path"] = this.parentPath(model, row);
     this.tx.remember(model, id, undefined);
     this.db.table(model).set(id, row);
     return id;
+  }
+
+  /**
+   * Updates stored columns as given (converted values) without hooks, constraints, access checks or
+   * automated actions, stamping `write_date`/`write_uid`: a direct SQL UPDATE (see `sim.sql`).
+   */
+  updateRaw(model: string, ids: number[], vals: Vals): void {
+    const def = this.model(model);
+    for (const key of Object.keys(vals)) {
+      const f = def.fields[key];
+      if (!f?.stored || f.type === "one2many" || f.type === "many2many")
+        throw new RangeError(`${model}.${key} is not a stored column`);
+    }
+    for (const id of ids) {
+      const row = this.row(model, id);
+      this.tx.remember(model, id, row);
+      for (const [key, value] of Object.entries(vals))
+        row[key] = convertValue(model, def.fields[key] as FieldDef, value);
+      row["write_date"] = this.now();
+      row["write_uid"] = this.uid;
+    }
+    if (def.parentField && def.parentField in vals) this.refreshParentPaths(model);
   }
 
   /**

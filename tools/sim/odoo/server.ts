@@ -144,6 +144,22 @@ export interface SimEnv {
   ref(xmlId: string): number;
 }
 
+/**
+ * A backdoor around the ORM: what a direct SQL import (or an `INSERT`/`UPDATE` run in psql) does to
+ * the database. Odoo's constraints are not run — neither the Python ones (`@api.constrains`) nor the
+ * SQL CHECKs (as in a database where they could not be added) —, nor defaults from `create`
+ * overrides, access rights or automated actions. For tests that must show a consumer of Odoo data
+ * refusing records the ORM would have refused. Values are column values (many2one an id); unset
+ * columns get the fields' plain defaults; `create_date`/`write_date` are stamped as an import script
+ * would.
+ */
+export interface SimSql {
+  /** `INSERT INTO <table>`: the new row's id. */
+  insert(model: string, vals: Vals): number;
+  /** `UPDATE <table> SET … WHERE id IN (…)`. */
+  update(model: string, ids: number[], vals: Vals): void;
+}
+
 export interface OdooSimulator {
   /** Base URL, e.g. http://127.0.0.1:41234 */
   readonly url: string;
@@ -163,6 +179,8 @@ export interface OdooSimulator {
   readonly adminToken: string;
   readonly faults: FaultController;
   readonly env: SimEnv;
+  /** Rows written around the ORM, as a direct SQL import writes them (no constraints run). */
+  readonly sql: SimSql;
   /** RPC calls served (protocol, service, method, model, ok/error); `includeEnv` adds in-process calls. */
   calls(opts?: { includeEnv?: boolean }): CallLogEntry[];
   /** Webhook requests sent (body, status or error, duration). */
@@ -540,6 +558,11 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
     },
   };
 
+  const sql: SimSql = {
+    insert: (model, vals) => db.transaction((tx) => db.superuserEnv(tx).insertRaw(model, vals)),
+    update: (model, ids, vals) => db.transaction((tx) => db.superuserEnv(tx).updateRaw(model, ids, vals)),
+  };
+
   let stopped = false;
   return {
     get url() {
@@ -553,6 +576,7 @@ export async function startOdooSimulator(options: OdooSimulatorOptions): Promise
     adminToken,
     faults,
     env,
+    sql,
     calls: (opts = {}) => service.calls.filter((c) => opts.includeEnv || c.protocol !== "env"),
     webhookDeliveries: () => [...webhooks.deliveries],
     snapshot: () => db.snapshot(),

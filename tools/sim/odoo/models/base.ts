@@ -2,9 +2,12 @@
  * Base models: users (with their groups), partners, units of measure, product categories and
  * products (template + variant).
  */
+
+import { UserError } from "../errors.js";
 import type { Env, ModelSpec, Row, Vals } from "../orm.js";
 import type { Profile } from "../profiles.js";
 import { userGroupIds } from "./access.js";
+import { sqlCheck } from "./mrp-bom.js";
 import { onHand } from "./stock-quant.js";
 
 export const TRACKING = [
@@ -200,6 +203,7 @@ export function baseModels(p: Profile): ModelSpec[] {
       description: "Product Unit of Measure",
       order: "name",
       fields: uomFields,
+      constrain: (env, ids) => checkUom(env, p, ids),
     },
     {
       name: "product.category",
@@ -360,4 +364,34 @@ function qtyOnHand(env: Env, productId: number, locationId: number | false): num
     )
       qty += Number(q["quantity"]);
   return Math.round(qty * 1e6) / 1e6;
+}
+
+/**
+ * uom.uom's constraints, on every row created or written (PostgreSQL checks a CHECK on the whole new
+ * row of an UPDATE, whichever column changed). 16–18 (uom_uom.py S16–S18 L79-83, `_sql_constraints`;
+ * PostgreSQL tests them in name order): `factor_gt_zero` CHECK (factor!=0), `factor_reference_is_one`
+ * CHECK ((uom_type = 'reference' AND factor = 1.0) OR uom_type != 'reference'), `rounding_gt_zero`
+ * CHECK (rounding>0). 19 (uom_uom.py S19 L46-49 `_factor_gt_zero`, L97-101 `_check_factor`): CHECK
+ * (relative_factor!=0), then the Python constraint "Reference unit of measure is missing." (a
+ * UserError) for a unit without reference unit whose factor is not 1. Rows written by `sim.sql` (a
+ * direct SQL import) are not checked.
+ */
+function checkUom(env: Env, p: Profile, ids: number[]): void {
+  for (const id of ids) {
+    const row = env.row("uom.uom", id);
+    if (p.uomCategory) {
+      if (row["factor"] === 0) throw sqlCheck("The conversion ratio for a unit of measure cannot be 0!");
+      if (row["uom_type"] === "reference" && row["factor"] !== 1)
+        throw sqlCheck("The reference unit must have a conversion factor equal to 1.");
+      if (typeof row["rounding"] === "number" && row["rounding"] <= 0)
+        throw sqlCheck("The rounding precision must be strictly positive.");
+    } else if (row["relative_factor"] === 0)
+      throw sqlCheck("The conversion ratio for a unit of measure cannot be 0!");
+  }
+  if (!p.uomCategory)
+    for (const id of ids) {
+      const row = env.row("uom.uom", id);
+      if (!row["relative_uom_id"] && row["relative_factor"] !== 1)
+        throw new UserError("Reference unit of measure is missing.");
+    }
 }
