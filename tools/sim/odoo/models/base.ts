@@ -49,7 +49,12 @@ function templateFields(p: Profile): ModelSpec["fields"] {
       string: "Unit",
       relation: "uom.uom",
       required: true,
-      default: (env: Env) => env.search("uom.uom", [], { limit: 1 })[0] ?? false,
+      // product_template.py `_get_default_uom_id`: `self.env.ref('uom.product_uom_unit')` — Units,
+      // whatever the units' order (a search of uom.uom by its _order could give Dozens)
+      default: (env: Env) =>
+        env.db.xmlIds.get("uom.product_uom_unit")?.id ??
+        env.search("uom.uom", [], { limit: 1, order: "id" })[0] ??
+        false,
     },
     tracking: { type: "selection", string: "Tracking", selection: TRACKING, default: "none", required: true },
     categ_id: { type: "many2one", string: "Product Category", relation: "product.category" },
