@@ -49,8 +49,8 @@ function templateFields(p: Profile): ModelSpec["fields"] {
       string: "Unit",
       relation: "uom.uom",
       required: true,
-      // product_template.py `_get_default_uom_id`: `self.env.ref('uom.product_uom_unit')` — Units,
-      // whatever the units' order (a search of uom.uom by its _order could give Dozens)
+      // product_template.py `_get_default_uom_id` (S16 L27-29, S17 L29-31, S18 L37-39, S19 L34-36):
+      // `self.env.ref('uom.product_uom_unit')` — Units, whatever uom.uom's order (its search could give Dozens)
       default: (env: Env) =>
         env.db.xmlIds.get("uom.product_uom_unit")?.id ??
         env.search("uom.uom", [], { limit: 1, order: "id" })[0] ??
