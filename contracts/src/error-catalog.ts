@@ -25,6 +25,7 @@ export const ERROR_AREAS = {
   odoo: "Odoo's own exceptions (ODOO_)",
   "odoo-connector": "Odoo connector (CONNECTOR_)",
   orchestrator: "Production orchestrator (ORCHESTRATOR_)",
+  genealogy: "Genealogy builder: the lot graph, its queries and exports (GENEALOGY_)",
   simulators: "Simulators (OPC UA plant)",
   "local-nats": "Local nats-server (tests, demo, bench)",
   cli: "The threadline command line",
@@ -508,6 +509,49 @@ export const ERROR_CATALOG = {
     meaning:
       "The lot the event names is unknown in Odoo (dead-letter reason; retried while a hold is being placed).",
     action: `Create or correct the lot in Odoo, ${REPLAY}.`,
+  },
+  GENEALOGY_EVENT_UNUSABLE: {
+    area: "genealogy",
+    meaning:
+      "An event decoded but cannot be put in the lot graph (a quantity or key the database refuses); it went to the dead-letter stream with this reason.",
+    action: `Fix the publisher's mapping for the field the message names, ${REPLAY}.`,
+  },
+  GENEALOGY_DATABASE_UNAVAILABLE: {
+    area: "genealogy",
+    meaning:
+      "The genealogy's database did not answer or refused a connection; events wait in the stream (redelivered with backoff), queries answer 503.",
+    action:
+      "Check the PostgreSQL server DATABASE_URL names (or the embedded database's directory and disk); the builder catches up by itself once it answers.",
+  },
+  GENEALOGY_SCHEMA_AHEAD: {
+    area: "genealogy",
+    meaning:
+      "The genealogy schema in the database was migrated by a newer builder than this one: it is not written with an older shape.",
+    action:
+      "Run the newer genealogy builder, or point this one at a fresh schema (GENEALOGY_SCHEMA) and rebuild it.",
+  },
+  GENEALOGY_LOT_UNKNOWN: {
+    area: "genealogy",
+    meaning: "No lot of that name (and product, when given) is in the lot graph (HTTP 404, CLI exit 1).",
+    action:
+      "Check the lot name (and --product); a lot appears once an event names it — see `threadline genealogy lots <prefix>`.",
+  },
+  GENEALOGY_LOT_AMBIGUOUS: {
+    area: "genealogy",
+    meaning: "Several products have a lot of that name; the answer lists them (HTTP 409, CLI exit 1).",
+    action: "Say which product with --product (the query parameter `product`).",
+  },
+  GENEALOGY_QUERY_INVALID: {
+    area: "genealogy",
+    meaning:
+      "A trace, recall or export request is malformed (a depth, a time window, a parameter); nothing was read.",
+    action: "Fix the parameter the message names (see the OpenAPI document at /openapi.json).",
+  },
+  GENEALOGY_REBUILD_FAILED: {
+    area: "genealogy",
+    meaning:
+      "A rebuild of the lot graph from the streams stopped before switching over; the live graph is unchanged and the partial schema was dropped.",
+    action: "Read the cause in the message, fix it, and run `threadline genealogy rebuild` again.",
   },
   ORCHESTRATOR_STATE_CONFLICT: {
     area: "orchestrator",

@@ -183,6 +183,15 @@ export {
   summarizeSelection,
 } from "./selection.js";
 export { type RunningService, runService } from "./service.js";
+// A relational projection's database: PostgreSQL by URL, or the embedded PGlite in a data directory.
+export {
+  checkDatabaseUrl,
+  type Database,
+  type DatabaseTarget,
+  openDatabase,
+  redactDatabaseUrl,
+  type SqlQuery,
+} from "./sql.js";
 // A service's process entry point: a failed start is one JSON log line and exit code 1.
 export { START_FAILURE_EXIT_CODE, type StartOrExitOptions, startOrExit } from "./start.js";
 // Units of measure: exact conversion with Odoo's factors and rounding, and exact sums of quantities.

@@ -349,7 +349,7 @@ describe("threadline tap --sql", () => {
     assert.equal(inUse.code, 1);
     assert.match(
       inUse.stderr,
-      new RegExp(`in use by process ${process.pid} \\(one tap at a time per --data-dir`),
+      new RegExp(`in use by process ${process.pid} \\(one threadline-tap at a time per data directory`),
     );
     const badTable = await tap(["--type", REPORTED, "--sql", "drop table x;"]);
     assert.equal(badTable.code, 2);

@@ -16,8 +16,7 @@
  *   `threadline-tap.lock` file holding the owner's pid guards it; one left by a process that is gone is
  *   taken over.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { type Database, openDatabase, type SqlQuery } from "../../streams/src/index.js";
 import type { TapRecord } from "./rows.js";
 
 /** Where the embedded database lives when no URL is given (relative to the working directory). */
@@ -34,12 +33,6 @@ export const SQL_TAP_DEFAULTS = {
 
 /** The positions table's name. */
 export const POSITIONS_TABLE = "threadline_tap_positions";
-
-/** The little of a SQL connection the tap needs; node-postgres and PGlite both fit it. */
-interface Sql {
-  query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-  close(): Promise<void>;
-}
 
 /** Where a tap's rows go: a PostgreSQL URL, or (without one) the embedded database in `dataDir`. */
 export interface SqlTarget {
@@ -65,24 +58,10 @@ export function quoteTable(name: string): string | undefined {
   return parts.map((p) => `"${p}"`).join(".");
 }
 
-/** Checks a database URL before anything is opened: undefined when fine, else what is wrong. */
-export function checkDatabaseUrl(url: string): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return "is not a URL (expected postgres://user@host:5432/database)";
-  }
-  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:")
-    return `must start with postgres:// or postgresql:// (got ${parsed.protocol}//)`;
-  if (!parsed.hostname) return "has no host (expected postgres://user@host:5432/database)";
-  return undefined;
-}
-
 /** An open events table and its tap's position. */
 export class SqlTap {
   private constructor(
-    private readonly sql: Sql,
+    private readonly sql: Database,
     private readonly table: string,
     /** The tap's name: its row in the positions table. */
     readonly name: string,
@@ -98,8 +77,14 @@ export class SqlTap {
   static async open(target: SqlTarget, table: string, name: string): Promise<SqlTap> {
     const quoted = quoteTable(table);
     if (!quoted) throw new Error(`not a table name: ${JSON.stringify(table)}`);
-    const { sql, where } = target.url ? await connect(target.url) : await embedded(target.dataDir);
-    const tap = new SqlTap(sql, quoted, name, where);
+    const sql = await openDatabase({
+      url: target.url,
+      dataDir: target.dataDir ?? SQL_TAP_DEFAULTS.dataDir,
+      owner: "threadline-tap",
+      poolSize: 1,
+      connectTimeoutMs: SQL_TAP_DEFAULTS.connectTimeoutMs,
+    });
+    const tap = new SqlTap(sql, quoted, name, sql.where);
     try {
       await sql.query(
         `CREATE TABLE IF NOT EXISTS ${quoted} (
@@ -134,30 +119,25 @@ export class SqlTap {
    * @returns how many rows were new
    */
   async commit(records: readonly TapRecord[], stream: string, lastSeq: number): Promise<number> {
-    await this.sql.query("BEGIN");
-    try {
+    return this.sql.transaction(async (tx) => {
       let inserted = 0;
       for (let i = 0; i < records.length; i += SQL_TAP_DEFAULTS.batchRows)
-        inserted += await this.insert(records.slice(i, i + SQL_TAP_DEFAULTS.batchRows));
-      await this.sql.query(
+        inserted += await this.insert(tx, records.slice(i, i + SQL_TAP_DEFAULTS.batchRows));
+      await tx.query(
         `INSERT INTO ${POSITIONS_TABLE} (tap, stream, last_seq, updated_at) VALUES ($1, $2, $3, now())
          ON CONFLICT (tap) DO UPDATE SET stream = EXCLUDED.stream, last_seq = EXCLUDED.last_seq,
          updated_at = EXCLUDED.updated_at`,
         [this.name, stream, lastSeq],
       );
-      await this.sql.query("COMMIT");
       return inserted;
-    } catch (err) {
-      await this.sql.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    }
+    });
   }
 
   async close(): Promise<void> {
     await this.sql.close();
   }
 
-  private async insert(records: readonly TapRecord[]): Promise<number> {
+  private async insert(tx: SqlQuery, records: readonly TapRecord[]): Promise<number> {
     if (records.length === 0) return 0;
     const params: unknown[] = [];
     const values = records.map((r) => {
@@ -167,103 +147,11 @@ export class SqlTap {
       const p = (n: number) => `$${at + n}`;
       return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}::jsonb)`;
     });
-    const { rows } = await this.sql.query(
+    const { rows } = await tx.query(
       `INSERT INTO ${this.table} (id, seq, stored_at, type, subject, time, source, schema_version, data)
        VALUES ${values.join(", ")} ON CONFLICT (id) DO NOTHING RETURNING id`,
       params,
     );
     return rows.length;
-  }
-}
-
-async function connect(url: string): Promise<{ sql: Sql; where: string }> {
-  const problem = checkDatabaseUrl(url);
-  if (problem) throw new Error(`the database URL ${problem}`);
-  const shown = new URL(url);
-  shown.password = "";
-  const { default: pg } = await import("pg");
-  const client = new pg.Client({
-    connectionString: url,
-    connectionTimeoutMillis: SQL_TAP_DEFAULTS.connectTimeoutMs,
-  });
-  // A connection lost later is reported by the next query; this only keeps it from crashing the process.
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.end().catch(() => undefined);
-    throw new Error(`cannot connect to ${shown}: ${(err as Error).message || String(err)}`, { cause: err });
-  }
-  return {
-    sql: { query: (text, params) => client.query(text, params), close: () => client.end() },
-    where: String(shown),
-  };
-}
-
-async function embedded(dataDir: string = SQL_TAP_DEFAULTS.dataDir): Promise<{ sql: Sql; where: string }> {
-  const dir = resolve(dataDir);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    throw new Error(`cannot create the data directory ${dir}: ${(err as Error).message}`, { cause: err });
-  }
-  const unlock = lockDataDir(dir);
-  const { PGlite } = await import("@electric-sql/pglite");
-  let db: InstanceType<typeof PGlite>;
-  try {
-    db = await PGlite.create({ dataDir: dir });
-  } catch (err) {
-    unlock();
-    throw new Error(`cannot open the embedded database in ${dir}: ${(err as Error).message || String(err)}`, {
-      cause: err,
-    });
-  }
-  return {
-    sql: {
-      query: async (text, params) => db.query<Record<string, unknown>>(text, params),
-      close: async () => {
-        try {
-          await db.close();
-        } finally {
-          unlock();
-        }
-      },
-    },
-    where: `${dir} (embedded PostgreSQL)`,
-  };
-}
-
-/** The lock file's name in an embedded database's directory. */
-const LOCK_FILE = "threadline-tap.lock";
-
-/**
- * Takes the data directory for this process, or throws naming the live process that holds it.
- * @returns the release
- */
-function lockDataDir(dir: string): () => void {
-  const file = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: "wx" });
-      return () => rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
-    const owner = Number(readFileSync(file, "utf8").trim());
-    if (Number.isSafeInteger(owner) && owner > 0 && alive(owner))
-      throw new Error(
-        `the embedded database in ${dir} is in use by process ${owner} (one tap at a time per --data-dir; give this one another --data-dir, or use a PostgreSQL server through DATABASE_URL)`,
-      );
-    rmSync(file, { force: true }); // left by a process that is gone
-  }
-  throw new Error(`cannot lock the embedded database in ${dir}: another process keeps taking it`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
