@@ -398,8 +398,8 @@ export class GenealogyQueries {
             good: r.counting_point
               ? { value: formatMicros(microsOf(same.good?.value ?? "0") + good), uom: String(r.uom) }
               : same.good,
-            firstAt: at.first < same.firstAt ? at.first : same.firstAt,
-            lastAt: at.last > same.lastAt ? at.last : same.lastAt,
+            firstAt: [at.first, same.firstAt].sort()[0] ?? at.first,
+            lastAt: [at.last, same.lastAt].sort()[1] ?? at.last,
           };
           m.machines[m.machines.indexOf(same)] = merged;
         } else
@@ -623,7 +623,8 @@ function loopEdges(root: LotRef, edges: readonly TraceEdge[], forward: boolean):
   const pending = new Map<string, number>();
   const out = new Map<string, TraceEdge[]>();
   for (const e of edges) {
-    if (dst(e) === key(root)) continue; // back into the traced lot: on a loop, never freed
+    // Back into the traced lot, or a lot reworked into itself: on a loop, never freed.
+    if (dst(e) === key(root) || src(e) === dst(e)) continue;
     pending.set(dst(e), (pending.get(dst(e)) ?? 0) + 1);
     out.set(src(e), [...(out.get(src(e)) ?? []), e]);
   }
@@ -670,7 +671,7 @@ function massBalanceOf(
   const incoming = new Map<string, TraceEdge[]>();
   const outgoing = new Map<string, TraceEdge[]>();
   for (const e of edges) {
-    if (key(e.to) === key(root)) continue; // back into the traced lot: a loop
+    if (key(e.to) === key(root) || key(e.to) === key(e.from)) continue; // a loop: carries nothing new
     incoming.set(key(e.to), [...(incoming.get(key(e.to)) ?? []), e]);
     outgoing.set(key(e.from), [...(outgoing.get(key(e.from)) ?? []), e]);
   }
