@@ -57,8 +57,8 @@ export const GENEALOGY_ROUTES = [
 
 /** Events of the graph: rare next to telemetry, each a few rows; a database outage waits them out. */
 const PROJECTION = {
-  ackWait: "60s",
-  backoff: ["5s", "30s", "2m", "10m"],
+  ackWait: "30s",
+  backoff: ["30s", "2m", "10m", "30m"],
   maxDeliver: 10,
   maxAckPending: 1024,
 } as const;
