@@ -225,7 +225,13 @@ function eventId(...name: string[]): string {
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const lotKey = (lot: LotRef): string => `${lot.product}\u0000${lot.lot}`;
-const utc = (at: string): string => new Date(at).toISOString();
+/** An ISO time in UTC with milliseconds, as every event says it. */
+function utc(at: string): string {
+  const time = new Date(at);
+  if (Number.isNaN(time.getTime()))
+    throw new GenealogyError("GENEALOGY_QUERY_INVALID", `EPCIS export: not a time: ${JSON.stringify(at)}`);
+  return time.toISOString();
+}
 
 /** What both traces reached, each thing once. */
 interface Graph {
