@@ -26,6 +26,9 @@ import type {
 const SCHEMA = JSON.parse(
   readFileSync(join(PACKAGE_ROOT, "test/genealogy-builder/fixtures/gs1/EPCIS-JSON-Schema.json"), "utf8"),
 ) as object;
+// Draft-07, Ajv's default dialect. Not `strict`: ajv's strict mode lints how a schema is written (GS1's
+// names `transformationID` in a `required` beside no `properties`) and would refuse to compile it;
+// validation itself is the same. ajv-formats checks `uri` and `date-time`.
 const ajv = new Ajv({ allErrors: true, strict: false });
 addFormatsModule.default(ajv);
 const validateEpcis = ajv.compile(SCHEMA);
