@@ -20,9 +20,9 @@ import {
   EventPublisher,
   openDatabase,
   planChanges,
+  type RunningService,
   readDeadLetter,
   readMessages,
-  type RunningService,
   serverFacts,
 } from "../../streams/src/index.js";
 import { platformDeclarations } from "../../tools/manifests.js";
@@ -58,7 +58,10 @@ await publish(STORY);
 
 const postgres = await freshPostgresDatabase();
 
-for (const target of [{ name: "embedded", url: "" }, ...(postgres ? [{ name: "PostgreSQL", url: postgres }] : [])])
+for (const target of [
+  { name: "embedded", url: "" },
+  ...(postgres ? [{ name: "PostgreSQL", url: postgres }] : []),
+])
   describe(`genealogy builder service (${target.name} database)`, () => {
     const schema = `genealogy_${target.name === "embedded" ? "e" : "p"}`;
     let service: RunningService;
@@ -67,7 +70,10 @@ for (const target of [{ name: "embedded", url: "" }, ...(postgres ? [{ name: "Po
         ...init,
         headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers ?? {}) },
       });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> & { lots?: unknown[] } };
+      return {
+        status: res.status,
+        body: (await res.json()) as Record<string, unknown> & { lots?: unknown[] },
+      };
     };
 
     test("follows the streams: the plant's week traced both ways over the authenticated API", async () => {
@@ -81,7 +87,11 @@ for (const target of [{ name: "embedded", url: "" }, ...(postgres ? [{ name: "Po
         GENEALOGY_SCHEMA: schema,
         DATABASE_URL: target.url,
       });
-      await until("the story in the graph", async () => ((await api("/lots/SUP-A/recall")).body.customers as unknown[] | undefined)?.length === 2, { timeoutMs: 30_000, intervalMs: 250 });
+      await until(
+        "the story in the graph",
+        async () => ((await api("/lots/SUP-A/recall")).body.customers as unknown[] | undefined)?.length === 2,
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
       const back = await api("/lots/FIN-1/trace?direction=backward");
       assert.equal(back.status, 200);
       assert.deepEqual(
@@ -90,14 +100,20 @@ for (const target of [{ name: "embedded", url: "" }, ...(postgres ? [{ name: "Po
       );
       const fwd = await api("/lots/SUP-A/trace?direction=forward&product=STEEL");
       assert.deepEqual(
-        (fwd.body.shipments as { pickingRef: string; tracedQuantity: unknown }[]).map((s) => [s.pickingRef, s.tracedQuantity]),
+        (fwd.body.shipments as { pickingRef: string; tracedQuantity: unknown }[]).map((s) => [
+          s.pickingRef,
+          s.tracedQuantity,
+        ]),
         [
           ["WH/OUT/00001", { value: "1.6", uom: "kg" }],
           ["WH/OUT/00002", { value: "1.2", uom: "kg" }],
         ],
       );
       assert.equal((await api("/lots/FIN-1/trace?direction=backward", {}, null)).status, 401);
-      assert.equal((await api("/lots/FIN-1/trace?direction=backward", {}, "wrong-token-wrong-token")).status, 401);
+      assert.equal(
+        (await api("/lots/FIN-1/trace?direction=backward", {}, "wrong-token-wrong-token")).status,
+        401,
+      );
       assert.equal((await api("/lots/NOPE/trace?direction=backward")).status, 404);
     });
 
@@ -113,7 +129,11 @@ for (const target of [{ name: "embedded", url: "" }, ...(postgres ? [{ name: "Po
         value: { ...(STORY[9]?.value as object), lot: `AFTER-${target.name}` },
       } as (typeof STORY)[number];
       await publish([bad, after]);
-      await until("the event after the refused one", async () => (await api(`/lots/AFTER-${target.name}/trace?direction=forward`)).status === 200, { timeoutMs: 30_000, intervalMs: 250 });
+      await until(
+        "the event after the refused one",
+        async () => (await api(`/lots/AFTER-${target.name}/trace?direction=forward`)).status === 200,
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
       const letters: ReturnType<typeof readDeadLetter>[] = [];
       await until(
         "the dead letter",
@@ -156,27 +176,42 @@ for (const target of [{ name: "embedded", url: "" }, ...(postgres ? [{ name: "Po
       const report = (rebuilt.body as { result: { events: number; refused: number } }).result;
       assert.equal(report.refused, 1, "the refused event, refused again");
       assert.ok(report.events >= STORY.length + 2);
-      await until("the event published during the rebuild", async () => (await api(`/lots/LATE-${target.name}/trace?direction=forward`)).status === 200, { timeoutMs: 30_000, intervalMs: 250 });
+      await until(
+        "the event published during the rebuild",
+        async () => (await api(`/lots/LATE-${target.name}/trace?direction=forward`)).status === 200,
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
       const afterRebuild = await ask();
       assert.deepEqual(afterRebuild.slice(0, 2), before.slice(0, 2), "traces and recall as before");
       assert.deepEqual(
         (JSON.parse(afterRebuild[2] as string).lots as { lot: string }[]).map((l) => l.lot),
-        [...(JSON.parse(before[2] as string).lots as { lot: string }[]).map((l) => l.lot), `LATE-${target.name}`].sort(),
+        [
+          ...(JSON.parse(before[2] as string).lots as { lot: string }[]).map((l) => l.lot),
+          `LATE-${target.name}`,
+        ].sort(),
       );
       if (tables && target.url) {
         const now = await withDb(target.url, (db) => dumpGraph(db, schema));
         const withoutLate = Object.fromEntries(
-          Object.entries(now).map(([t, rows]) => [t, rows.filter((r) => !r.includes(`late-${target.name}`) && !r.includes(`LATE-${target.name}`))]),
+          Object.entries(now).map(([t, rows]) => [
+            t,
+            rows.filter((r) => !r.includes(`late-${target.name}`) && !r.includes(`LATE-${target.name}`)),
+          ]),
         );
         const seqless = (d: Record<string, string[]>) =>
-          Object.fromEntries(Object.entries(d).map(([t, rows]) => [t, rows.map((r) => r.replace(/"seq":"\d+",?/, ""))]));
+          Object.fromEntries(
+            Object.entries(d).map(([t, rows]) => [t, rows.map((r) => r.replace(/"seq":"\d+",?/, ""))]),
+          );
         assert.deepEqual(seqless(withoutLate), seqless(tables), "every table row for row");
       }
       await service.stop();
     });
   });
 
-async function withDb<T>(url: string, fn: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
+async function withDb<T>(
+  url: string,
+  fn: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>,
+): Promise<T> {
   const db = await openDatabase({ url, dataDir: "" });
   try {
     return await fn(db);

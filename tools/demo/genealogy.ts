@@ -10,8 +10,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RecallReport, TraceResult } from "../../services/genealogy-builder/src/query/types.js";
 import { startService as startGenealogyBuilder } from "../../services/genealogy-builder/src/main.js";
+import type { RecallReport, TraceResult } from "../../services/genealogy-builder/src/query/types.js";
 import type { RunningService } from "../../streams/src/index.js";
 import { GenealogyClient } from "../cli/genealogy-client.js";
 import { recallText, traceTree } from "../cli/genealogy-render.js";
@@ -60,15 +60,14 @@ export async function startGenealogyDemo(options: {
     for (;;) {
       const t = await trace(lot, product, "forward").catch(() => undefined);
       if (t && ok(t)) return t;
-      if (Date.now() > deadline) throw new Error(`the genealogy did not show ${what} within ${WAIT_MS / 1000} s`);
+      if (Date.now() > deadline)
+        throw new Error(`the genealogy did not show ${what} within ${WAIT_MS / 1000} s`);
       await new Promise((r) => setTimeout(r, 250));
     }
   };
-  const indent = (text: string) =>
-    text
-      .trimEnd()
-      .split("\n")
-      .forEach((l) => print(`  ${l}`));
+  const indent = (text: string) => {
+    for (const l of text.trimEnd().split("\n")) print(`  ${l}`);
+  };
 
   return {
     url: service.url,
@@ -77,14 +76,27 @@ export async function startGenealogyDemo(options: {
       const made = await waitFor(`the lot ${lot}`, lot, product, (t) => t.root.quantity !== null);
       const half = Math.floor(Number(made.root.quantity?.value ?? "0") / 2);
       // A customer the plant already delivers to (the seed's open deliveries name them).
-      const [open] = await sim.env.searchRead("stock.picking", [["picking_type_code", "=", "outgoing"]], ["partner_id"]);
+      const [open] = await sim.env.searchRead(
+        "stock.picking",
+        [["picking_type_code", "=", "outgoing"]],
+        ["partner_id"],
+      );
       const partner = Array.isArray(open?.["partner_id"]) ? Number(open["partner_id"][0]) : undefined;
       if (half < 1 || partner === undefined) {
         print(`  (no shipment: ${half < 1 ? `lot ${lot} holds nothing to ship` : "no customer in Odoo"})`);
         return;
       }
-      const delivery: PreparedDelivery = await prepareDelivery(sim.env, sim.version, product, half, partner, "SO-DEMO-1");
-      print(`  Odoo: delivery ${delivery.name} of ${half} ${product} prepared; Odoo reserved lot ${delivery.lots.join(", ")}`);
+      const delivery: PreparedDelivery = await prepareDelivery(
+        sim.env,
+        sim.version,
+        product,
+        half,
+        partner,
+        "SO-DEMO-1",
+      );
+      print(
+        `  Odoo: delivery ${delivery.name} of ${half} ${product} prepared; Odoo reserved lot ${delivery.lots.join(", ")}`,
+      );
       await waitFor(`the delivery ${delivery.name} requested`, lot, product, (t) =>
         t.shipments.some((s) => s.pickingRef === delivery.name),
       );

@@ -96,8 +96,12 @@ export async function prepareDelivery(
   await env.call("stock.picking", "action_assign", [[picking]]);
   const [row] = (await env.read("stock.picking", [picking], ["name", "move_line_ids", "state"])) as Row[];
   if (row?.["state"] !== "assigned")
-    throw new Error(`prepareDelivery: ${row?.["name"]} is ${row?.["state"]}, not ready: not enough ${code} in stock`);
-  const lines = (await env.read("stock.move.line", (row?.["move_line_ids"] ?? []) as number[], ["lot_id"])) as Row[];
+    throw new Error(
+      `prepareDelivery: ${row?.["name"]} is ${row?.["state"]}, not ready: not enough ${code} in stock`,
+    );
+  const lines = (await env.read("stock.move.line", (row?.["move_line_ids"] ?? []) as number[], [
+    "lot_id",
+  ])) as Row[];
   const lots = lines.flatMap((l) => (Array.isArray(l["lot_id"]) ? [String(l["lot_id"][1])] : []));
   return { picking, name: String(row?.["name"]), lots: [...new Set(lots)].sort() };
 }
@@ -108,10 +112,16 @@ export async function prepareDelivery(
 export async function shipDelivery(env: SimEnv, version: number, delivery: PreparedDelivery): Promise<void> {
   const [row] = (await env.read("stock.picking", [delivery.picking], ["move_line_ids"])) as Row[];
   const ids = (row?.["move_line_ids"] ?? []) as number[];
-  const lines = (await env.read("stock.move.line", ids, [version === 16 ? "reserved_uom_qty" : "quantity"])) as Row[];
+  const lines = (await env.read("stock.move.line", ids, [
+    version === 16 ? "reserved_uom_qty" : "quantity",
+  ])) as Row[];
   for (const [i, id] of ids.entries()) {
     const qty = Number(lines[i]?.[version === 16 ? "reserved_uom_qty" : "quantity"] ?? 0);
-    await env.write("stock.move.line", [id], version === 16 ? { qty_done: qty } : { quantity: qty, picked: true });
+    await env.write(
+      "stock.move.line",
+      [id],
+      version === 16 ? { qty_done: qty } : { quantity: qty, picked: true },
+    );
   }
   const result = await env.call("stock.picking", "button_validate", [[delivery.picking]]);
   if (result !== true) throw new Error(`shipDelivery: button_validate answered ${JSON.stringify(result)}`);
