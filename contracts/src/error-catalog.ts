@@ -567,6 +567,12 @@ export const ERROR_CATALOG = {
     action:
       "Read the cause in the service log (logged with the route), and report it with the request that failed.",
   },
+  GENEALOGY_REBUILD_RUNNING: {
+    area: "genealogy",
+    meaning:
+      "A rebuild was asked for while one is running (HTTP 409): two would build into the same spare schema; nothing was started.",
+    action: "Wait for the running rebuild to finish (the service log reports it), then ask again if needed.",
+  },
   ORCHESTRATOR_STATE_CONFLICT: {
     area: "orchestrator",
     meaning:

@@ -6,6 +6,8 @@
  * the URL it tried.
  */
 import { readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
 import { CommandFailed, UsageError } from "./run.js";
 
 /** The client's defaults, in one place. */
@@ -83,34 +85,28 @@ export class GenealogyClient {
     const search = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) search.set(k, String(v));
     const target = `${this.url}${path}${search.size > 0 ? `?${search}` : ""}`;
-    let response: Response;
+    let response: { status: number; text: string };
     try {
-      response = await fetch(target, {
-        method,
-        headers: { authorization: `Bearer ${this.token}`, accept: "application/json, application/ld+json" },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      response = await send(method, target, { authorization: `Bearer ${this.token}` }, timeoutMs);
     } catch (err) {
       throw new CommandFailed(this.unreachable(err, timeoutMs));
     }
-    const text = await response.text();
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(response.text);
     } catch {
       throw new CommandFailed(
         `${this.url} answered ${response.status} with something that is not JSON: is it the genealogy service? (--url, $GENEALOGY_URL)`,
       );
     }
-    if (response.ok) return body;
+    if (response.status >= 200 && response.status < 300) return body;
     throw this.refusal(response.status, (body as ErrorBody).error, about);
   }
 
   private unreachable(err: unknown, timeoutMs: number): string {
-    if (err instanceof DOMException && err.name === "TimeoutError")
+    if (err instanceof TimeoutError)
       return `the genealogy service at ${this.url} did not answer within ${timeoutMs / 1000}s`;
-    const cause = (err as Error).cause as { code?: string; message?: string } | undefined;
-    const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     return `cannot reach the genealogy service at ${this.url} (${why}): is it running? (--url, $GENEALOGY_URL)`;
   }
 
@@ -138,6 +134,38 @@ export class GenealogyClient {
       `the genealogy service at ${this.url} answered ${status} ${code ?? ""}: ${message}`,
     );
   }
+}
+
+class TimeoutError extends Error {}
+
+/**
+ * One request with node's http client rather than fetch: fetch gives up waiting for an answer's
+ * headers after 5 minutes whatever its signal says, and a rebuild may take longer.
+ */
+function send(
+  method: string,
+  target: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
+  const client = target.startsWith("https:") ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(
+      target,
+      { method, headers: { ...headers, accept: "application/json, application/ld+json" } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy(new TimeoutError()));
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 /** The token: --token-file's first line, else $GENEALOGY_TOKEN. @throws UsageError when there is none */

@@ -11,6 +11,7 @@ import type {
   TraceLot,
   TraceResult,
 } from "../../services/genealogy-builder/src/query/types.js";
+import type { RebuildReport } from "../../services/genealogy-builder/src/rebuild.js";
 
 /** "12.500000 kg" as "12.5 kg": the exact decimal without its trailing zeros. */
 export function quantityText(q: Quantity | null | undefined): string {
@@ -163,5 +164,22 @@ export function recallText(r: RecallReport): string {
     ),
   );
   if (r.truncated) out.push("", "the depth limit cut the report: more lots may be affected (--depth)");
+  return `${out.join("\n")}\n`;
+}
+
+/** What a rebuild did, in a line; and what it could not take from the streams, when anything. */
+export function rebuildText(r: Partial<RebuildReport> | null): string {
+  if (!r || r.events === undefined) return "rebuilt the genealogy\n";
+  const seconds = r.durationMs === undefined ? "" : ` in ${(r.durationMs / 1000).toFixed(1)}s`;
+  const out = [
+    `rebuilt the genealogy${r.schema ? ` (schema ${r.schema})` : ""} from ${r.events} event(s)${seconds}`,
+  ];
+  if (r.unreadable) out.push(`${r.unreadable} message(s) skipped: not readable as events`);
+  if (r.refused)
+    out.push(`${r.refused} event(s) refused by the database (dead-lettered by the live consumers)`);
+  if (r.liveOnly)
+    out.push(
+      `${r.liveOnly} event(s) of the old graph are no longer in the streams: the rebuilt graph lacks them`,
+    );
   return `${out.join("\n")}\n`;
 }

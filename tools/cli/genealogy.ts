@@ -14,6 +14,7 @@ import type {
   TraceResult,
   WhereUsedRow,
 } from "../../services/genealogy-builder/src/query/types.js";
+import type { RebuildReport } from "../../services/genealogy-builder/src/rebuild.js";
 import { ConfigError, parseTime } from "../../streams/src/index.js";
 import { table } from "./dlq.js";
 import {
@@ -21,7 +22,7 @@ import {
   GenealogyClient,
   type GenealogyConnectionFlags,
 } from "./genealogy-client.js";
-import { lotText, quantityText, recallText, traceDot, traceTree } from "./genealogy-render.js";
+import { lotText, quantityText, rebuildText, recallText, traceDot, traceTree } from "./genealogy-render.js";
 import { action, EXIT, UsageError } from "./run.js";
 
 const lotPath = (lot: string) => `/genealogy/lots/${encodeURIComponent(lot)}`;
@@ -124,7 +125,10 @@ export function genealogyCommand(): Command {
       )
       .argument("<lot>", "the lot name")
       .option("--product <product>", "the lot's product, when several products have a lot of that name")
-      .option("--depth <n>", "edges to follow at most (1-50, default 10)")
+      .option(
+        "--depth <n>",
+        "edges to follow at most (1-50, default 50: a recall misses nothing it can reach)",
+      )
       .option("--json", "the report as JSON"),
   ).action(
     action(
@@ -263,12 +267,12 @@ export function genealogyCommand(): Command {
   ).action(
     action(async (opts: GenealogyConnectionFlags & { json?: boolean }) => {
       const client = GenealogyClient.fromFlags(opts);
-      const answer = await client.post<{ result: unknown }>(
+      const answer = await client.post<{ result: Partial<RebuildReport> | null }>(
         "/genealogy/rebuild",
         GENEALOGY_CLIENT_DEFAULTS.rebuildTimeoutMs,
       );
       if (opts.json) printJson(answer.result);
-      else print(`rebuilt the genealogy${answer.result ? `: ${JSON.stringify(answer.result)}` : ""}\n`);
+      else print(rebuildText(answer.result));
       return EXIT.ok;
     }),
   );

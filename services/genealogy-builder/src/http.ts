@@ -19,6 +19,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { tokenMatches } from "../../../streams/src/index.js";
+import { epcisDocument } from "./epcis.js";
 import { GenealogyError, HTTP_STATUS } from "./errors.js";
 import type { LotRef, RecallReport, TraceOptions, TraceResult, WhereUsedRow } from "./query/types.js";
 
@@ -38,7 +39,7 @@ export interface GenealogyRoutesOptions {
   readonly token: string;
   /** Rebuilds the graph from the streams (POST /genealogy/rebuild). @default none: the route is not served */
   readonly rebuild?: () => Promise<unknown>;
-  /** The EPCIS 2.0 document of a lot. @default none: the route answers 503 */
+  /** The EPCIS 2.0 document of a lot. @default epcis.ts's document of the lot's backward and forward traces */
   readonly epcis?: (root: LotRef) => Promise<object>;
 }
 
@@ -46,6 +47,7 @@ export interface GenealogyRoutesOptions {
 export const GENEALOGY_HTTP_ERROR_CODES = {
   unauthorized: "GENEALOGY_UNAUTHORIZED",
   failed: "GENEALOGY_QUERY_FAILED",
+  rebuildRunning: "GENEALOGY_REBUILD_RUNNING",
 } as const;
 
 /** How long a client should wait before asking again after a 503, in seconds. */
@@ -227,7 +229,7 @@ const SPECS = [
       "Rebuilds the graph from the streams beside the live one and switches over; answers when done.",
     query: NO_INPUT,
     answer: { description: "{ rebuilt: true, result }: what the rebuild reports.", contentType: JSON_TYPE },
-    errors: [400, 500],
+    errors: [400, 409, 500],
   },
   {
     operationId: "openapi",
@@ -376,7 +378,16 @@ export function registerGenealogyRoutes(app: FastifyInstance, options: Genealogy
   const rootOf = (req: FastifyRequest, product: string | undefined) =>
     queries().resolveLot(parse(LOT_PARAMS, req.params, "path").lot, product);
 
+  const epcisOf = async (root: LotRef): Promise<object> => {
+    const q = queries();
+    const [backward, forward] = await Promise.all([
+      q.trace(root, { direction: "backward" }),
+      q.trace(root, { direction: "forward" }),
+    ]);
+    return epcisDocument(backward, forward);
+  };
   let openapi: object | undefined;
+  let rebuilding = false;
   const handlers: Record<OperationId, Handler> = {
     findLots: async (req) => {
       const q = parse(FIND_LOTS_QUERY, req.query, "query");
@@ -400,12 +411,7 @@ export function registerGenealogyRoutes(app: FastifyInstance, options: Genealogy
     exportEpcis: async (req, reply) => {
       const q = parse(EPCIS_QUERY, req.query, "query");
       const root = await rootOf(req, q.product);
-      if (!options.epcis)
-        throw new GenealogyError(
-          "GENEALOGY_DATABASE_UNAVAILABLE",
-          "the EPCIS export is not available in this process",
-        );
-      const doc = await options.epcis(root);
+      const doc = await (options.epcis ?? epcisOf)(root);
       reply.type(LD_JSON_TYPE);
       return doc;
     },
@@ -414,10 +420,25 @@ export function registerGenealogyRoutes(app: FastifyInstance, options: Genealogy
       const q = parse(WHERE_USED_QUERY, req.query, "query");
       return { rows: await queries().whereUsed(product, q.lot, q.limit) };
     },
-    rebuild: async (req) => {
+    rebuild: async (req, reply) => {
       parse(NO_INPUT, req.query, "query");
-      const result = await (options.rebuild as () => Promise<unknown>)();
-      return { rebuilt: true, result: result ?? null };
+      queries(); // a service still starting has nothing to rebuild into yet: 503
+
+      // Two rebuilds at once would build into the same spare schema: the second is refused.
+      if (rebuilding)
+        return reply.code(409).send({
+          error: {
+            code: GENEALOGY_HTTP_ERROR_CODES.rebuildRunning,
+            message: "a rebuild is running already: wait for it to finish",
+          },
+        });
+      rebuilding = true;
+      try {
+        const result = await (options.rebuild as () => Promise<unknown>)();
+        return { rebuilt: true, result: result ?? null };
+      } finally {
+        rebuilding = false;
+      }
     },
     openapi: async () => {
       openapi ??= openApiDocument();
@@ -451,6 +472,7 @@ export function registerGenealogyRoutes(app: FastifyInstance, options: Genealogy
       handler: async (req, reply) => {
         try {
           const body = await handle(req, reply);
+          if (reply.sent) return reply;
           if (!reply.hasHeader("content-type")) reply.type(spec.answer.contentType);
           return reply.send(body);
         } catch (err) {
@@ -499,7 +521,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: "A parameter is invalid (GENEALOGY_QUERY_INVALID); the message names it.",
   401: "No bearer token, or the wrong one.",
   404: "No such lot in the genealogy (GENEALOGY_LOT_UNKNOWN).",
-  409: "Several products have a lot of that name (GENEALOGY_LOT_AMBIGUOUS); details.candidates lists them: say which with `product`.",
+  409: "Several products have a lot of that name (GENEALOGY_LOT_AMBIGUOUS: details.candidates lists them, say which with `product`), or a rebuild is running already (GENEALOGY_REBUILD_RUNNING).",
   500: "The query or the rebuild failed; the message says why.",
   503: "The database does not answer, or the service is starting (GENEALOGY_DATABASE_UNAVAILABLE); retry after the Retry-After seconds.",
 };
