@@ -108,7 +108,11 @@ const TRACE_QUERY = z
     },
   );
 
-const RECALL_QUERY = z.strictObject({ depth: depth.optional(), product: product.optional() });
+const RECALL_QUERY = z.strictObject({
+  // A recall reaches as far as it may by default: a lot it misses is a customer not called.
+  depth: integer(1, 50, "Edges to follow at most from the lot (default 50).").optional(),
+  product: product.optional(),
+});
 
 const EPCIS_QUERY = z.strictObject({ product: product.optional() });
 
@@ -423,7 +427,6 @@ export function registerGenealogyRoutes(app: FastifyInstance, options: Genealogy
     rebuild: async (req, reply) => {
       parse(NO_INPUT, req.query, "query");
       queries(); // a service still starting has nothing to rebuild into yet: 503
-
       // Two rebuilds at once would build into the same spare schema: the second is refused.
       if (rebuilding)
         return reply.code(409).send({
