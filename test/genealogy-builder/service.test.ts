@@ -1,6 +1,6 @@
 /**
  * The genealogy builder as it runs: a real nats-server with the platform's declarations, the service
- * on its durables and its embedded database (and on a real PostgreSQL when one is here), the plant's
+ * as its least-privilege NATS user on its durables and its embedded database (and on a real PostgreSQL when one is here), the plant's
  * week (fixtures/story.ts) published through the SDK. The graph follows the streams; its HTTP API
  * answers only with the token; an event the database refuses goes to the dead-letter stream with its
  * reason while the rest goes on; `rebuild` replays the streams into a fresh schema and switches over,
@@ -14,6 +14,7 @@ import { after, describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { EventCodec, SchemaRegistry } from "../../contracts/src/index.js";
 import { startService } from "../../services/genealogy-builder/src/main.js";
+import { genealogyBuilderManifest } from "../../services/genealogy-builder/src/manifest.js";
 import { dumpGraph } from "../../services/genealogy-builder/src/store/dump.js";
 import {
   applyPlan,
@@ -27,6 +28,7 @@ import {
 } from "../../streams/src/index.js";
 import { platformDeclarations } from "../../tools/manifests.js";
 import { connectTo, startTestServer } from "../harness/nats.js";
+import { leastPrivilege } from "../harness/permissions.js";
 import { freshPostgresDatabase } from "../harness/postgres.js";
 import { until } from "../harness/wait.js";
 import { STORY, type StoryEvent } from "./fixtures/story.js";
@@ -41,8 +43,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
  * platform's declarations and the plant's week published on it.
  */
 async function plantWeekOnNats() {
-  const server = await startTestServer();
-  const nc = await connectTo(server);
+  const auth = leastPrivilege(genealogyBuilderManifest);
+  const server = await startTestServer({ extraConfig: auth.authorization });
+  const nc = await connectTo(server, auth.admin);
   const jsm = await jetstreamManager(nc);
   await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
     force: false,
@@ -66,7 +69,7 @@ async function plantWeekOnNats() {
   };
   await publish(STORY);
   // Stopped with the file (the harness's cleanup).
-  return { server, nc, publish };
+  return { server, nc, publish, user: auth.service };
 }
 
 const postgres = await freshPostgresDatabase();
@@ -94,6 +97,9 @@ for (const target of targets)
     test("follows the streams: the plant's week traced both ways over the authenticated API", async () => {
       service = await startService({
         NATS_URL: nats.server.clientUrl,
+        // Its least-privilege user, as `threadline streams permissions genealogy-builder` renders it.
+        NATS_USER: nats.user.user,
+        NATS_PASSWORD: nats.user.pass,
         HTTP_HOST: "127.0.0.1",
         HTTP_PORT: "0",
         LOG_LEVEL: "silent",
