@@ -1,6 +1,6 @@
 /**
  * The genealogy builder as it runs: a real nats-server with the platform's declarations, the service
- * on its durables and its embedded database (and on a real PostgreSQL when one is here), the plant's
+ * as its least-privilege NATS user on its durables and its embedded database (and on a real PostgreSQL when one is here), the plant's
  * week (fixtures/story.ts) published through the SDK. The graph follows the streams; its HTTP API
  * answers only with the token; an event the database refuses goes to the dead-letter stream with its
  * reason while the rest goes on; `rebuild` replays the streams into a fresh schema and switches over,
@@ -14,6 +14,7 @@ import { after, describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { EventCodec, SchemaRegistry } from "../../contracts/src/index.js";
 import { startService } from "../../services/genealogy-builder/src/main.js";
+import { genealogyBuilderManifest } from "../../services/genealogy-builder/src/manifest.js";
 import { dumpGraph } from "../../services/genealogy-builder/src/store/dump.js";
 import {
   applyPlan,
@@ -27,44 +28,61 @@ import {
 } from "../../streams/src/index.js";
 import { platformDeclarations } from "../../tools/manifests.js";
 import { connectTo, startTestServer } from "../harness/nats.js";
+import { leastPrivilege } from "../harness/permissions.js";
 import { freshPostgresDatabase } from "../harness/postgres.js";
 import { until } from "../harness/wait.js";
-import { STORY } from "./fixtures/story.js";
+import { STORY, type StoryEvent } from "./fixtures/story.js";
 
 const TOKEN = "genealogy-test-token-0123456789";
-const server = await startTestServer();
-const nc = await connectTo(server);
-const jsm = await jetstreamManager(nc);
-await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
-  force: false,
-});
 const codec = new EventCodec();
-const registry = await SchemaRegistry.open(nc);
-for (const t of new Set(STORY.map((e) => e.type))) await registry.register(t, codec.contract(t).text);
-const publisher = new EventPublisher(jetstream(nc), codec, { service: "genealogy-tester", site: "plant1" });
 const dir = mkdtempSync(join(tmpdir(), "threadline-genealogy-service-"));
-after(async () => {
-  await nc.close();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Publishes story events as their systems would (ce-subject: the lot, order or shipment). */
-async function publish(events: typeof STORY): Promise<void> {
-  for (const e of events)
-    await publisher.publish(e.type as never, e.value as never, { site: "plant1", key: e.id, id: e.id });
+/**
+ * A server of its own per database (the durables are the service's, whatever its database), with the
+ * platform's declarations and the plant's week published on it.
+ */
+async function plantWeekOnNats() {
+  const auth = leastPrivilege(genealogyBuilderManifest);
+  const server = await startTestServer({ extraConfig: auth.authorization });
+  const nc = await connectTo(server, auth.admin);
+  const jsm = await jetstreamManager(nc);
+  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
+    force: false,
+  });
+  const registry = await SchemaRegistry.open(nc);
+  for (const t of new Set(STORY.map((e) => e.type))) await registry.register(t, codec.contract(t).text);
+  const publisher = new EventPublisher(jetstream(nc), codec, { service: "genealogy-tester", site: "plant1" });
+  /** Publishes events as their systems would: master data on one subject per record, as the connector does. */
+  const publish = async (events: readonly StoryEvent[]) => {
+    for (const e of events) {
+      const record = e.type.startsWith("mfg.masterdata.")
+        ? { line: String((e.value as { odooId: bigint }).odooId) }
+        : {};
+      await publisher.publish(e.type as never, e.value as never, {
+        site: "plant1",
+        ...record,
+        key: e.id,
+        id: e.id,
+      });
+    }
+  };
+  await publish(STORY);
+  // Stopped with the file (the harness's cleanup).
+  return { server, nc, publish, user: auth.service };
 }
-await publish(STORY);
 
 const postgres = await freshPostgresDatabase();
 
-for (const target of [
-  { name: "embedded", url: "" },
-  ...(postgres ? [{ name: "PostgreSQL", url: postgres }] : []),
-])
+const targets = [{ name: "embedded", url: "" }, ...(postgres ? [{ name: "PostgreSQL", url: postgres }] : [])];
+const natsOf = new Map<string, Awaited<ReturnType<typeof plantWeekOnNats>>>();
+for (const target of targets) natsOf.set(target.name, await plantWeekOnNats());
+
+for (const target of targets)
   describe(`genealogy builder service (${target.name} database)`, () => {
     const schema = `genealogy_${target.name === "embedded" ? "e" : "p"}`;
     let service: RunningService;
+    const nats = natsOf.get(target.name) as Awaited<ReturnType<typeof plantWeekOnNats>>;
     const api = async (path: string, init: RequestInit = {}, token: string | null = TOKEN) => {
       const res = await fetch(`${service.url}/genealogy${path}`, {
         ...init,
@@ -78,7 +96,10 @@ for (const target of [
 
     test("follows the streams: the plant's week traced both ways over the authenticated API", async () => {
       service = await startService({
-        NATS_URL: server.clientUrl,
+        NATS_URL: nats.server.clientUrl,
+        // Its least-privilege user, as `threadline streams permissions genealogy-builder` renders it.
+        NATS_USER: nats.user.user,
+        NATS_PASSWORD: nats.user.pass,
         HTTP_HOST: "127.0.0.1",
         HTTP_PORT: "0",
         LOG_LEVEL: "silent",
@@ -123,12 +144,12 @@ for (const target of [
         type: "mfg.inventory.lot_registered.v1",
         value: { ...(STORY[9]?.value as object), lot: "BAD\u0000LOT" },
       } as (typeof STORY)[number];
-      const after = {
+      const following = {
         id: `after-bad-${target.name}`,
         type: "mfg.inventory.lot_registered.v1",
         value: { ...(STORY[9]?.value as object), lot: `AFTER-${target.name}` },
       } as (typeof STORY)[number];
-      await publish([bad, after]);
+      await nats.publish([bad, following]);
       await until(
         "the event after the refused one",
         async () => (await api(`/lots/AFTER-${target.name}/trace?direction=forward`)).status === 200,
@@ -139,7 +160,7 @@ for (const target of [
         "the dead letter",
         async () => {
           letters.length = 0;
-          for await (const m of readMessages(nc, {
+          for await (const m of readMessages(nats.nc, {
             stream: "MFG_DLQ",
             filter: "mfg.dlq.MFG_INVENTORY.genealogy-builder-inventory",
           }))
@@ -170,7 +191,7 @@ for (const target of [
         type: "mfg.inventory.lot_registered.v1",
         value: { ...(STORY[9]?.value as object), lot: `LATE-${target.name}` },
       } as (typeof STORY)[number];
-      await publish([late]);
+      await nats.publish([late]);
       const rebuilt = await rebuilding;
       assert.equal(rebuilt.status, 200, JSON.stringify(rebuilt.body));
       const report = (rebuilt.body as { result: { events: number; refused: number } }).result;
