@@ -38,7 +38,8 @@ export function tokenMatches(header: string | undefined, token: string): boolean
 export function createHealthServer(options: HealthServerOptions = {}): FastifyInstance {
   const registry = options.registry ?? defaultRegistry;
   const checks = options.checks ?? [];
-  const app = Fastify({ logger: false });
+  // Path parameters carry business keys (a lot name such as LOT/2026/001, URL-encoded): room for long ones.
+  const app = Fastify({ logger: false, maxParamLength: 512 });
 
   app.get("/healthz", async () => ({ status: "ok" }));
 
