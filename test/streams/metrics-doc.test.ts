@@ -15,6 +15,7 @@ import { PassThrough } from "node:stream";
 import { test } from "node:test";
 import { Registry } from "prom-client";
 import { describeErrorCode, PACKAGE_ROOT } from "../../contracts/src/index.js";
+import { genealogyMetrics } from "../../services/genealogy-builder/src/metrics.js";
 import { bridgeMetrics } from "../../services/machine-bridge/src/metrics.js";
 import {
   connectorMetrics,
@@ -86,9 +87,11 @@ test("metrics doc - every table lists exactly the metrics the code registers, wi
   odooClientMetrics(connector);
   const orchestrator = new Registry();
   orchestratorMetrics(orchestrator);
+  const genealogy = new Registry();
+  genealogyMetrics(genealogy);
   assert.deepEqual(
     [...sections.keys()],
-    ["SDK", "Machine bridge", "Odoo connector", "Production orchestrator"],
+    ["SDK", "Machine bridge", "Odoo connector", "Production orchestrator", "Genealogy builder"],
   );
   assert.deepEqual(byName(sections.get("SDK") ?? []), byName(await registeredRows(sdk)));
   assert.deepEqual(byName(sections.get("Machine bridge") ?? []), byName(await registeredRows(bridge)));
@@ -97,6 +100,7 @@ test("metrics doc - every table lists exactly the metrics the code registers, wi
     byName(sections.get("Production orchestrator") ?? []),
     byName(await registeredRows(orchestrator)),
   );
+  assert.deepEqual(byName(sections.get("Genealogy builder") ?? []), byName(await registeredRows(genealogy)));
 });
 
 /** Whether `value` is one of `allowed` (a value written `api_<code>` is a pattern: `api_` and digits). */

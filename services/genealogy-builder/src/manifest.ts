@@ -1,0 +1,87 @@
+/**
+ * What the genealogy builder declares about itself (streams/src/manifest.ts): one durable per stream
+ * it builds the lot graph from, its HTTP API, and no events of its own — it only reads.
+ * `threadline streams plan|apply|k8s|permissions` read it.
+ */
+import { serviceManifest } from "../../../streams/src/index.js";
+
+/** The streams the graph is built from: each with its durable (the live path) and the rebuild's filter. */
+export const GENEALOGY_SOURCES = [
+  { durable: "genealogy-builder-inventory", stream: "MFG_INVENTORY", filter: "mfg.inventory.>" },
+  { durable: "genealogy-builder-production", stream: "MFG_PRODUCTION", filter: "mfg.production.>" },
+  { durable: "genealogy-builder-quality", stream: "MFG_QUALITY", filter: "mfg.quality.>" },
+  { durable: "genealogy-builder-shipping", stream: "MFG_SHIPPING", filter: "mfg.shipping.>" },
+  { durable: "genealogy-builder-masterdata", stream: "MFG_MASTERDATA", filter: "mfg.masterdata.>" },
+] as const;
+
+/** The HTTP API (services/genealogy-builder/src/http.ts), declared with its auth. */
+export const GENEALOGY_ROUTES = [
+  { method: "GET", path: "/genealogy/openapi.json", auth: "none", description: "the API's OpenAPI document" },
+  {
+    method: "GET",
+    path: "/genealogy/lots",
+    auth: "bearer",
+    description: "lots whose name starts with a prefix",
+  },
+  {
+    method: "GET",
+    path: "/genealogy/lots/:lot/trace",
+    auth: "bearer",
+    description: "backward or forward trace",
+  },
+  {
+    method: "GET",
+    path: "/genealogy/lots/:lot/recall",
+    auth: "bearer",
+    description: "a lot's recall report",
+  },
+  {
+    method: "GET",
+    path: "/genealogy/lots/:lot/epcis",
+    auth: "bearer",
+    description: "a lot's EPCIS 2.0 document",
+  },
+  {
+    method: "GET",
+    path: "/genealogy/where-used/:product",
+    auth: "bearer",
+    description: "where a component went",
+  },
+  {
+    method: "POST",
+    path: "/genealogy/rebuild",
+    auth: "bearer",
+    description: "rebuild the graph from the streams",
+  },
+] as const;
+
+/** Events of the graph: rare next to telemetry, each a few rows; a database outage waits them out. */
+const PROJECTION = {
+  ackWait: "60s",
+  backoff: ["5s", "30s", "2m", "10m"],
+  maxDeliver: 10,
+  maxAckPending: 1024,
+} as const;
+
+export const genealogyBuilderManifest = serviceManifest({
+  service: "genealogy-builder",
+  description:
+    "the lot graph of every system (lots, consumption, production, movements, shipments, holds): traces, recall reports, EPCIS",
+  consumers: Object.fromEntries(
+    GENEALOGY_SOURCES.map((s) => [
+      s.durable,
+      {
+        stream: s.stream,
+        description: `genealogy-builder: the lot graph's ${s.stream.slice(4).toLowerCase()} events`,
+        filterSubjects: [s.filter],
+        ...PROJECTION,
+      },
+    ]),
+  ),
+  publishes: [],
+  http: GENEALOGY_ROUTES.map((r) => ({ ...r })),
+  access: {
+    // The rebuild replays the same streams from their start with ordered consumers.
+    reads: GENEALOGY_SOURCES.map((s) => ({ stream: s.stream, filter: s.filter })),
+  },
+});
