@@ -464,43 +464,117 @@ async function insert(db: Database, s: string, table: GenealogyTable, rows: read
   );
 }
 
+export interface BulkLoadOptions extends SyntheticOptions {
+  /**
+   * Drops the schema's indexes and primary keys before loading and builds them again after (a sort
+   * per index instead of a B-tree insert per row: several times faster on a big history).
+   * @default true
+   */
+  readonly deferIndexes?: boolean;
+  /** Statements at once (tables of one chunk written side by side). @default 2 */
+  readonly lanes?: number;
+  /** Called after each chunk is written. */
+  readonly progress?: (lots: number, rows: number) => void;
+}
+
 export interface BulkLoadResult {
   readonly summary: HistorySummary;
   /** Rows written per table. */
   readonly rows: Record<GenealogyTable, number>;
   readonly seconds: number;
+  /** Of which building the indexes again (0 when they were not deferred). */
+  readonly indexSeconds: number;
+}
+
+/** Runs the tasks, at most `lanes` at once. */
+async function inLanes(lanes: number, tasks: readonly (() => Promise<void>)[]): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < tasks.length) await (tasks[next++] as () => Promise<void>)();
+  };
+  await Promise.all(Array.from({ length: Math.max(1, lanes) }, lane));
+}
+
+/** The schema's primary keys and indexes, as the statements that make them again. */
+async function indexesOf(db: Database, schema: string): Promise<{ drop: string[]; create: string[] }> {
+  const s = quoteSchema(schema);
+  const { rows: keys } = await db.query<{ t: string; name: string; def: string }>(
+    `SELECT c.relname AS t, k.conname AS name, pg_get_constraintdef(k.oid) AS def
+     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = $1 AND k.contype = 'p' AND c.relname <> 'schema_migrations'`,
+    [schema],
+  );
+  const { rows: indexes } = await db.query<{ name: string; def: string }>(
+    `SELECT i.indexname AS name, i.indexdef AS def FROM pg_indexes i
+     WHERE i.schemaname = $1 AND i.tablename <> 'schema_migrations'
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace
+                       WHERE n.nspname = $1 AND k.conname = i.indexname)`,
+    [schema],
+  );
+  return {
+    drop: [
+      ...indexes.map((i) => `DROP INDEX ${s}."${i.name}"`),
+      ...keys.map((k) => `ALTER TABLE ${s}.${k.t} DROP CONSTRAINT "${k.name}"`),
+    ],
+    create: [
+      ...keys.map((k) => `ALTER TABLE ${s}.${k.t} ADD CONSTRAINT "${k.name}" ${k.def}`),
+      ...indexes.map((i) => i.def),
+    ],
+  };
 }
 
 /**
- * Generates the history and writes its rows into `schema` (migrated, empty). Tables of one chunk are
- * written at once over the database's connections; the next chunk is generated meanwhile.
+ * Generates the history and writes its rows into `schema` (migrated, empty). The tables of a chunk are
+ * written side by side (`lanes`) while the next chunk is generated.
  */
 export async function bulkLoad(
   db: Database,
   schema: string,
-  options: SyntheticOptions = {},
-  progress?: (lots: number, rows: number) => void,
+  options: BulkLoadOptions = {},
 ): Promise<BulkLoadResult> {
+  const { deferIndexes = true, lanes = 2, progress, ...history } = options;
   const s = quoteSchema(schema);
   const t0 = process.hrtime.bigint();
+  const indexes = deferIndexes ? await indexesOf(db, schema) : { drop: [], create: [] };
+  for (const statement of indexes.drop) await db.query(statement);
   const counts = Object.fromEntries(LOADED_TABLES.map((t) => [t, 0])) as Record<GenealogyTable, number>;
   let pending: Promise<unknown> = Promise.resolve();
-  const it = historyChunks({ chunkEvents: 50_000, ...options });
+  const it = historyChunks({ chunkEvents: 50_000, ...history });
   let lots = 0;
   for (;;) {
     const next = it.next();
     if (next.done) {
       await pending;
-      return { summary: next.value, rows: counts, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+      const t1 = process.hrtime.bigint();
+      await inLanes(
+        lanes,
+        indexes.create.map((statement) => async () => {
+          await db.query(statement);
+        }),
+      );
+      await inLanes(
+        lanes,
+        LOADED_TABLES.map((t) => async () => {
+          await db.query(`ANALYZE ${s}.${t}`);
+        }),
+      );
+      const t2 = process.hrtime.bigint();
+      return {
+        summary: next.value,
+        rows: counts,
+        seconds: Number(t2 - t0) / 1e9,
+        indexSeconds: Number(t2 - t1) / 1e9,
+      };
     }
     const rows = rowsOf(next.value);
     lots += rows.lots.length;
     await pending;
     for (const t of LOADED_TABLES) counts[t] += rows[t].length;
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
-    pending = Promise.all(LOADED_TABLES.map((t) => insert(db, s, t, rows[t]))).then(() =>
-      progress?.(lots, total),
-    );
+    pending = inLanes(
+      lanes,
+      LOADED_TABLES.map((t) => () => insert(db, s, t, rows[t])),
+    ).then(() => progress?.(lots, total));
     pending.catch(() => undefined); // awaited (and thrown) at the next chunk; not "unhandled" meanwhile
   }
 }
