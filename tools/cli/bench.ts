@@ -71,7 +71,11 @@ export function benchCommand(): Command {
     .description(`run the benchmarks (${BENCHES.map((b) => b.name).join(", ")}); figures go in BENCHMARKS.md`)
     .option("--only <names>", "comma-separated benchmark names")
     .option("--lots <n>", "genealogy: lots loaded into PostgreSQL (default 1000000, ≈ 3 edges each)", count)
-    .option("--pglite-lots <n>", "genealogy: lots loaded into the embedded PGlite (default 200000)", count)
+    .option(
+      "--pglite-lots <n>",
+      "genealogy: lots loaded into the embedded PGlite (default: as --lots)",
+      count,
+    )
     .option("--traces <n>", "genealogy: traces per direction (default 500)", count)
     .option(
       "--events <n>",
