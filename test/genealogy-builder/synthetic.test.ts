@@ -13,7 +13,7 @@ import { Catalog, EventCodec } from "../../contracts/src/index.js";
 import { applyEvents } from "../../services/genealogy-builder/src/store/projection.js";
 import { migrate } from "../../services/genealogy-builder/src/store/schema.js";
 import { type Database, openDatabase } from "../../streams/src/index.js";
-import { bulkLoad, LOADED_TABLES } from "../../tools/genealogy/bulk-load.js";
+import { type BulkLoadResult, bulkLoad, LOADED_TABLES } from "../../tools/genealogy/bulk-load.js";
 import { historyEvents } from "../../tools/genealogy/synthetic.js";
 
 const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `${x}n` : x));
@@ -55,9 +55,13 @@ describe("synthetic history - seeded, valid, balanced", () => {
 
 describe("synthetic history - bulk load = projection of its events", () => {
   const dir = mkdtempSync(join(tmpdir(), "threadline-synthetic-"));
+  const options = { lots: 600, seed: 11, chunkEvents: 500 };
   let db: Database;
+  let loaded: BulkLoadResult;
   before(async () => {
     db = await openDatabase({ dataDir: dir });
+    await migrate(db, "bulk");
+    loaded = await bulkLoad(db, "bulk", options);
   });
   after(async () => {
     await db?.close();
@@ -72,10 +76,7 @@ describe("synthetic history - bulk load = projection of its events", () => {
     ).rows.map((r) => r.row);
 
   test("the tables bulk-loaded and the tables projected from the same history hold the same rows", async () => {
-    const options = { lots: 600, seed: 11, chunkEvents: 500 };
-    await migrate(db, "bulk");
     await migrate(db, "projected");
-    const loaded = await bulkLoad(db, "bulk", options);
     const { events } = historyEvents(options);
     for (let i = 0; i < events.length; i += 400)
       await db.transaction((tx) =>
