@@ -4,6 +4,7 @@
  * `threadline new service <name>` adds a new service's manifest here (tools/scaffold/register.ts).
  */
 
+import { genealogyBuilderManifest } from "../services/genealogy-builder/src/manifest.js";
 import { machineBridgeManifest } from "../services/machine-bridge/src/manifest.js";
 import { odooConnectorManifest } from "../services/odoo-connector/src/manifest.js";
 import { productionOrchestratorManifest } from "../services/production-orchestrator/src/manifest.js";
@@ -18,6 +19,7 @@ export const SERVICE_MANIFESTS: readonly ServiceManifest[] = [
   machineBridgeManifest,
   odooConnectorManifest,
   productionOrchestratorManifest,
+  genealogyBuilderManifest,
 ];
 
 /** The shared declarations and every service's durables and buckets, for an environment. */

@@ -553,6 +553,20 @@ export const ERROR_CATALOG = {
       "A rebuild of the lot graph from the streams stopped before switching over; the live graph is unchanged and the partial schema was dropped.",
     action: "Read the cause in the message, fix it, and run `threadline genealogy rebuild` again.",
   },
+  GENEALOGY_UNAUTHORIZED: {
+    area: "genealogy",
+    meaning:
+      "A genealogy API request came without the bearer token, or with the wrong one (HTTP 401); traces name customers and suppliers, so only the OpenAPI document is open.",
+    action:
+      "Send `Authorization: Bearer <GENEALOGY_TOKEN>` (the CLI reads $GENEALOGY_TOKEN or --token-file); check that the service and the client have the same token.",
+  },
+  GENEALOGY_QUERY_FAILED: {
+    area: "genealogy",
+    meaning:
+      "A genealogy query failed for a reason other than its input or an unreachable database (HTTP 500): a bug or a statement the database refused.",
+    action:
+      "Read the cause in the service log (logged with the route), and report it with the request that failed.",
+  },
   ORCHESTRATOR_STATE_CONFLICT: {
     area: "orchestrator",
     meaning:

@@ -23,7 +23,13 @@ export interface HealthServerOptions {
   metricsToken?: string;
 }
 
-function tokenMatches(header: string | undefined, token: string): boolean {
+/**
+ * Whether an Authorization header carries `Bearer <token>`, compared in constant time so that the time
+ * taken does not tell how much of a guess was right. An empty token never matches: a route behind it
+ * must not open up because its secret was left unset.
+ */
+export function tokenMatches(header: string | undefined, token: string): boolean {
+  if (token === "") return false;
   const given = Buffer.from(header?.startsWith("Bearer ") ? header.slice(7) : "");
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);

@@ -68,7 +68,7 @@ export {
 // Events on the wire: CloudEvents headers and the subject an event is published on.
 export { CE, derivedEventId, type EventEnvelope, fromHeaders, subjectFor, toHeaders } from "./envelope.js";
 export { ConfigError } from "./errors.js";
-export type { ReadinessCheck } from "./http.js";
+export { type ReadinessCheck, tokenMatches } from "./http.js";
 export { createLogger, type Logger, silentLogger } from "./logger.js";
 // Commands to machines through the machine bridge (request/reply on threadline.cmd.machine.*).
 export {

@@ -1,7 +1,7 @@
 /**
- * Manifests of two services that are planned but not built (a quality service, a genealogy builder),
- * as they are expected to declare themselves: the declarations tests need durables on every stream,
- * and these give them without shipping durables for services that do not exist.
+ * The manifest of a service that is planned but not built (the quality service), as it is expected to
+ * declare itself: the declarations tests need durables on every stream, and this gives them without
+ * shipping durables for a service that does not exist.
  */
 import { type DeclarationOptions, type Declarations, declarations } from "../../streams/src/declarations.js";
 import { serviceManifest } from "../../streams/src/manifest.js";
@@ -43,27 +43,10 @@ export const qualityServiceExample = serviceManifest({
   publishes: ["mfg.quality.quality_hold_placed.v1", "mfg.quality.quality_hold_released.v1"],
 });
 
-export const genealogyBuilderExample = serviceManifest({
-  service: "genealogy-builder",
-  description: "the lot graph from every inventory event",
-  consumers: {
-    // Builds the lot graph from every inventory event: fast idempotent upserts, so a large window.
-    "genealogy-builder-inventory": {
-      stream: "MFG_INVENTORY",
-      description: "genealogy-builder: lot graph from lots, consumption and goods movements",
-      filterSubjects: ["mfg.inventory.>"],
-      ackWait: "30s",
-      backoff: ["30s", "2m", "10m", "30m"],
-      maxDeliver: 8,
-      maxAckPending: 1024,
-    },
-  },
-});
-
-/** Threadline's services and the two planned ones. */
+/** Threadline's services and the planned one. */
 export function declarationsWithExamples(options: Omit<DeclarationOptions, "manifests"> = {}): Declarations {
   return declarations({
     ...options,
-    manifests: [...SERVICE_MANIFESTS, qualityServiceExample, genealogyBuilderExample],
+    manifests: [...SERVICE_MANIFESTS, qualityServiceExample],
   });
 }

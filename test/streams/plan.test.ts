@@ -37,15 +37,16 @@ function edited(fn: (d: Mutable<Declarations>) => void): Declarations {
 }
 
 /**
- * The declarations with the planned services' examples (in-process plans): eight shared streams (the
+ * The declarations with the planned service's example (in-process plans): eight shared streams (the
  * domain streams, the DLQ, the audit trail, the replay channel) and the Odoo connector's
  * MFG_MASTERDATA; four shared buckets (the replay jobs' among them), the quality service's and the
- * orchestrator's; fourteen durables, each with its replay channel `<durable>-replay` ...
+ * orchestrator's; eighteen durables (the genealogy builder's five among them), each with its replay
+ * channel `<durable>-replay` ...
  */
-const COUNTS = { streams: 8 + 1, kv: 4 + 2, consumers: 14 * 2 };
+const COUNTS = { streams: 8 + 1, kv: 4 + 2, consumers: 18 * 2 };
 const TOTAL = COUNTS.streams + COUNTS.kv + COUNTS.consumers;
 /** ... and what the CLI applies: the shared declarations and Threadline's own services' manifests. */
-const CLI_TOTAL = 8 + 1 + 4 + 1 + 11 * 2;
+const CLI_TOTAL = 8 + 1 + 4 + 1 + 16 * 2;
 
 async function streamNames(jsm: JetStreamManager): Promise<string[]> {
   const out: string[] = [];
@@ -214,7 +215,7 @@ describe("streams plan/apply - against a real server", () => {
     ]);
     assert.match(
       shipping.notes.join("\n"),
-      /deletes the stream with its 1 message\(s\) and consumer\(s\) adhoc-report, odoo-connector-shipping, quality-service-shipment-gate/,
+      /deletes the stream with its 1 message\(s\) and consumer\(s\) adhoc-report, genealogy-builder-shipping, odoo-connector-shipping, quality-service-shipment-gate/,
     );
     const gate = item(p, "MFG_SHIPPING/quality-service-shipment-gate");
     assert.equal(gate.action, "create");

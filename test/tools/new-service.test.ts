@@ -142,6 +142,7 @@ describe("threadline new service", () => {
     const manifests = readFileSync(join(root, "tools/manifests.ts"), "utf8");
     const imports = manifests.split("\n").filter((l) => l.includes("/src/manifest.js"));
     assert.deepEqual(imports, [
+      'import { genealogyBuilderManifest } from "../services/genealogy-builder/src/manifest.js";',
       'import { machineBridgeManifest } from "../services/machine-bridge/src/manifest.js";',
       'import { odooConnectorManifest } from "../services/odoo-connector/src/manifest.js";',
       'import { productionOrchestratorManifest } from "../services/production-orchestrator/src/manifest.js";',
@@ -149,7 +150,7 @@ describe("threadline new service", () => {
     ]);
     assert.match(
       manifests,
-      /SERVICE_MANIFESTS: readonly ServiceManifest\[\] = \[\n {2}machineBridgeManifest,\n {2}odooConnectorManifest,\n {2}productionOrchestratorManifest,\n {2}scrapTrackerManifest,\n\];/,
+      /SERVICE_MANIFESTS: readonly ServiceManifest\[\] = \[\n {2}machineBridgeManifest,\n {2}odooConnectorManifest,\n {2}productionOrchestratorManifest,\n {2}genealogyBuilderManifest,\n {2}scrapTrackerManifest,\n\];/,
     );
 
     const again = await newService(root, "scrap-tracker");

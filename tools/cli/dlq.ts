@@ -379,7 +379,8 @@ function shorten(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }
 
-function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+/** Columns padded to their widest cell, two spaces apart (other commands' tables too). */
+export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]) =>
     cells

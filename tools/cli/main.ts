@@ -8,6 +8,7 @@ import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
 import { dlqCommand } from "./dlq.js";
 import { errorsCommand } from "./errors.js";
+import { genealogyCommand } from "./genealogy.js";
 import { masterdataCommand } from "./masterdata.js";
 import { metricsCommand } from "./metrics.js";
 import { newCommand } from "./new.js";
@@ -37,6 +38,7 @@ const program = new Command("threadline")
   .addCommand(odooCommand())
   .addCommand(masterdataCommand())
   .addCommand(ordersCommand())
+  .addCommand(genealogyCommand())
   .addCommand(benchCommand())
   .addCommand(simCommand())
   .addCommand(chaosCommand())

@@ -30,6 +30,7 @@ import {
 import { type OrderStatus, ordersStatus } from "../cli/orders.js";
 import { receiveStock } from "../sim/odoo/scenarios.js";
 import { type OdooSimulator, startOdooSimulator } from "../sim/odoo/server.js";
+import { type GenealogyDemo, startGenealogyDemo } from "./genealogy.js";
 import { familyOf, orderAgainstPlant, type PlantTruth, printOrderViews } from "./odoo-vs-plant.js";
 import { LINE_RELEASES, planFromMasterData, WORKCENTER_BY_MACHINE } from "./plant-orders.js";
 
@@ -61,9 +62,11 @@ export async function startOdooDemo(options: {
   const sim = await startOdooSimulator({ profile: 17, onHand: { [SHORT_COMPONENT]: 1_000 } });
   let connector: RunningService | undefined;
   let orchestrator: RunningService | undefined;
+  let genealogy: GenealogyDemo | undefined;
   const taps: { close(): Promise<void> }[] = [];
   const stop = async () => {
     for (const t of taps) await t.close().catch(() => undefined);
+    await genealogy?.stop();
     await orchestrator?.stop();
     await connector?.stop();
     await sim.stop();
@@ -125,6 +128,8 @@ export async function startOdooDemo(options: {
       DISPATCH_RETRY_MS: "3000",
     });
     print(`production orchestrator: running (${orchestrator.url}); dispatches through the machine bridge`);
+    // The lot graph of everything that follows, from the streams.
+    genealogy = await startGenealogyDemo({ natsUrl: options.natsUrl, print });
     await tapOrchestrator(nc, codec, print, taps);
 
     // The planner releases the orders in Odoo (over the simulator's own API: as a user would).
@@ -253,6 +258,11 @@ export async function startOdooDemo(options: {
         // The reports of the first part of the demo name an order Odoo does not have: dead letters.
         for (const dead of await deadLetters(nc))
           print(`  dead-lettered by the connector: ${dead.code} — ${dead.message}`);
+        // The honey jars leave for a customer; then where they came from and where they went.
+        const jars = LINE_RELEASES.find((r) => r.line === "line-1");
+        const jarLot = orderByLine.get("line-1")?.lot;
+        if (jars && jarLot)
+          await genealogy?.shipAndTrace({ env: sim.env, version: sim.profile.version }, jars.product, jarLot);
       } finally {
         await client.close();
       }
@@ -264,6 +274,7 @@ export async function startOdooDemo(options: {
       `  faults and snapshots: ${sim.url}/__sim/faults (X-Sim-Token: ${sim.adminToken})`,
       `Odoo connector: ${connector?.url}/metrics, /readyz, /healthz`,
       `production orchestrator: ${orchestrator?.url}/metrics (npx threadline orders status)`,
+      `genealogy builder: ${genealogy?.url}/genealogy/openapi.json (GENEALOGY_TOKEN=${genealogy?.token} npx threadline genealogy trace <lot> --backward --url ${genealogy?.url})`,
     ];
     return { orderByLine, finish, describe, stop };
   } catch (err) {

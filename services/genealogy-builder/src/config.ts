@@ -29,6 +29,8 @@ export const GenealogyConfig = BaseServiceConfig.extend({
   GENEALOGY_API_TOKEN: z.string().min(16, "must be at least 16 characters"),
   /** Events written per transaction at most. @default 256 */
   GENEALOGY_BATCH: z.coerce.number().int().min(1).max(5000).default(256),
+  /** The API's port (and /metrics, /healthz, /readyz): the CLI's default. @default 9470 */
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9470),
   /** Connections to the PostgreSQL server at most (queries and writes). @default 8 */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(100).default(8),
 });

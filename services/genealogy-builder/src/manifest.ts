@@ -4,6 +4,7 @@
  * `threadline streams plan|apply|k8s|permissions` read it.
  */
 import { serviceManifest } from "../../../streams/src/index.js";
+import { GENEALOGY_ROUTES } from "./http.js";
 
 /** The streams the graph is built from: each with its durable (the live path) and the rebuild's filter. */
 export const GENEALOGY_SOURCES = [
@@ -14,51 +15,13 @@ export const GENEALOGY_SOURCES = [
   { durable: "genealogy-builder-masterdata", stream: "MFG_MASTERDATA", filter: "mfg.masterdata.>" },
 ] as const;
 
-/** The HTTP API (services/genealogy-builder/src/http.ts), declared with its auth. */
-export const GENEALOGY_ROUTES = [
-  { method: "GET", path: "/genealogy/openapi.json", auth: "none", description: "the API's OpenAPI document" },
-  {
-    method: "GET",
-    path: "/genealogy/lots",
-    auth: "bearer",
-    description: "lots whose name starts with a prefix",
-  },
-  {
-    method: "GET",
-    path: "/genealogy/lots/:lot/trace",
-    auth: "bearer",
-    description: "backward or forward trace",
-  },
-  {
-    method: "GET",
-    path: "/genealogy/lots/:lot/recall",
-    auth: "bearer",
-    description: "a lot's recall report",
-  },
-  {
-    method: "GET",
-    path: "/genealogy/lots/:lot/epcis",
-    auth: "bearer",
-    description: "a lot's EPCIS 2.0 document",
-  },
-  {
-    method: "GET",
-    path: "/genealogy/where-used/:product",
-    auth: "bearer",
-    description: "where a component went",
-  },
-  {
-    method: "POST",
-    path: "/genealogy/rebuild",
-    auth: "bearer",
-    description: "rebuild the graph from the streams",
-  },
-] as const;
+/** The HTTP API, declared with its auth where the routes are (http.ts). */
+export { GENEALOGY_ROUTES };
 
 /** Events of the graph: rare next to telemetry, each a few rows; a database outage waits them out. */
 const PROJECTION = {
-  ackWait: "60s",
-  backoff: ["5s", "30s", "2m", "10m"],
+  ackWait: "30s",
+  backoff: ["30s", "2m", "10m", "30m"],
   maxDeliver: 10,
   maxAckPending: 1024,
 } as const;
