@@ -71,8 +71,12 @@ const LOCAL_SERVER = "postgres://postgres@127.0.0.1:5432";
 const BENCH_DATABASE = "threadline_bench";
 const SCHEMA = "genealogy_bench";
 const INGEST_SCHEMA = "genealogy_bench_ingest";
-/** The service's settings: events per transaction (GENEALOGY_BATCH), deliveries unacked per durable (manifest.ts). */
+/**
+ * The service's settings (services/genealogy-builder/src/main.ts and manifest.ts): events per transaction
+ * (GENEALOGY_BATCH's default), handlers at once per stream, deliveries unacked per durable.
+ */
 const GENEALOGY_BATCH = 256;
+const CONCURRENCY = 256;
 const MAX_ACK_PENDING = 1024;
 const STREAMS = ["MFG_INVENTORY", "MFG_PRODUCTION", "MFG_QUALITY", "MFG_SHIPPING", "MFG_MASTERDATA"];
 
@@ -236,7 +240,7 @@ async function projectAll(nc: NatsConnection, db: Database, durable: string, tot
       stream,
       durable,
       codec,
-      concurrency: 256,
+      concurrency: CONCURRENCY,
       metrics: new Registry(),
       handler: async (e) => {
         await writer.write({
