@@ -9,8 +9,13 @@
  * id), whichever arrived first; a row a later event fills in (a lot known only as a component) exists
  * as a placeholder until then. So duplicates, replays and events out of order give the same graph.
  */
-import type { EventPayloads, EventType, ProductRef } from "../../../../contracts/src/index.js";
-import type { SqlQuery } from "../../../../streams/src/index.js";
+import {
+  type EventPayloads,
+  type EventType,
+  formatDecimal,
+  type ProductRef,
+} from "../../../../contracts/src/index.js";
+import { type Micros, microsOf, type SqlQuery } from "../../../../streams/src/index.js";
 
 /** One event as the projection needs it. */
 export interface ProjectedEvent {
@@ -21,11 +26,93 @@ export interface ProjectedEvent {
   readonly value: unknown;
 }
 
-/** A statement with its parameters. */
-export interface Statement {
-  readonly text: string;
-  readonly params: readonly unknown[];
-}
+/**
+ * What an event writes. `applyEvents` runs a batch's writes in as few statements as it can: the plain
+ * rows of one table in one multi-row insert, the lot placeholders in one, the edges' sums added up per
+ * edge first and upserted in one; the other statements one by one.
+ */
+export type Write =
+  | { readonly kind: "sql"; readonly text: string; readonly params: readonly unknown[] }
+  | { readonly kind: "lot"; readonly product: string; readonly lot: string }
+  | { readonly kind: "row"; readonly table: RowTable; readonly values: readonly unknown[] }
+  | {
+      readonly kind: "edge";
+      readonly key: readonly [
+        parent: string,
+        parentLot: string,
+        child: string,
+        childLot: string,
+        uom: string,
+      ];
+      readonly consumed: Micros;
+      readonly returned: Micros;
+      /** A consumption (else an unbuild's return). */
+      readonly consumedPart: boolean;
+      readonly orderRef: string | null;
+      readonly at: Date;
+    };
+
+/**
+ * Tables written by plain inserts of facts keyed by the event that made them (`ON CONFLICT DO
+ * NOTHING`): their columns and SQL types, in the order a `row` write gives its values.
+ */
+const ROW_TABLES = {
+  edge_events: [
+    ["event_id", "text"],
+    ["part", "int"],
+    ["kind", "text"],
+    ["parent_product", "text"],
+    ["parent_lot", "text"],
+    ["child_product", "text"],
+    ["child_lot", "text"],
+    ["uom", "text"],
+    ["quantity", "numeric"],
+    ["order_ref", "text"],
+    ["at", "timestamptz"],
+  ],
+  movements: [
+    ["event_id", "text"],
+    ["site", "text"],
+    ["type", "text"],
+    ["product", "text"],
+    ["lot", "text"],
+    ["quantity", "numeric"],
+    ["uom", "text"],
+    ["from_location", "text"],
+    ["to_location", "text"],
+    ["picking_ref", "text"],
+    ["order_ref", "text"],
+    ["odoo_move_id", "bigint"],
+    ["at", "timestamptz"],
+  ],
+  production: [
+    ["event_id", "text"],
+    ["kind", "text"],
+    ["order_ref", "text"],
+    ["lot", "text"],
+    ["site", "text"],
+    ["line", "text"],
+    ["machine", "text"],
+    ["good", "numeric"],
+    ["reject", "numeric"],
+    ["uom", "text"],
+    ["counting_point", "boolean"],
+    ["at", "timestamptz"],
+  ],
+  shipment_lines: [
+    ["picking_ref", "text"],
+    ["event_id", "text"],
+    ["line_no", "int"],
+    ["product", "text"],
+    ["lot", "text"],
+    ["quantity", "numeric"],
+    ["uom", "text"],
+  ],
+} as const;
+type RowTable = keyof typeof ROW_TABLES;
+
+/** One statement with its parameters. */
+export type Statement = Extract<Write, { kind: "sql" }>;
 
 /** The event types the genealogy is built from; anything else in its streams is acknowledged unread. */
 export const GENEALOGY_EVENT_TYPES = [
@@ -72,40 +159,173 @@ export function quoteSchema(schema: string): string {
 
 /**
  * Applies a batch of events in the caller's transaction: each event not applied before (by id) adds
- * its rows. @returns the ids applied now (the others were there already)
+ * its rows. Round trips are what a batch costs (one per statement on a server), so the batch's ids are
+ * claimed in one statement and its writes compiled into as few as `Write` allows.
+ * @returns the ids applied now (the others were there already)
  */
 export async function applyEvents(
   tx: SqlQuery,
   schema: string,
   events: readonly ProjectedEvent[],
 ): Promise<string[]> {
+  if (events.length === 0) return [];
   const s = quoteSchema(schema);
+  const { rows } = await tx.query<{ event_id: string }>(
+    `INSERT INTO ${s}.applied_events (event_id, stream, seq, type)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+     ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+    [
+      events.map((e) => e.id),
+      events.map((e) => e.stream),
+      events.map((e) => e.seq),
+      events.map((e) => e.type),
+    ],
+  );
+  const fresh = new Set(rows.map((r) => r.event_id));
   const applied: string[] = [];
+  const writes: Write[] = [];
   for (const e of events) {
-    const { rows } = await tx.query(
-      `INSERT INTO ${s}.applied_events (event_id, stream, seq, type) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
-      [e.id, e.stream, e.seq, e.type],
-    );
-    if (rows.length === 0) continue;
-    for (const st of statementsOf(s, e)) await tx.query(st.text, st.params);
+    // An id twice in one batch (a redelivery beside its original) is applied once.
+    if (!fresh.delete(e.id)) continue;
+    writes.push(...writesOf(s, e));
     applied.push(e.id);
   }
+  for (const st of compile(s, writes)) await tx.query(st.text, st.params);
   return applied;
 }
 
-/** The statements one event adds (none for a type the genealogy does not use). */
-export function statementsOf(s: string, e: ProjectedEvent): Statement[] {
+/**
+ * What one event writes (nothing for a type the genealogy does not use).
+ * @throws Error with SQLSTATE 22023 (the database's "invalid parameter value": the event is unusable,
+ *   as when the database refuses it) when a value cannot be read, e.g. a quantity past 6 decimals
+ */
+export function writesOf(s: string, e: ProjectedEvent): Write[] {
   if (!isGenealogyEvent(e.type)) return [];
-  const build = BUILDERS[e.type] as (s: string, id: string, v: unknown) => Statement[];
-  return build(s, e.id, e.value);
+  const build = BUILDERS[e.type] as (s: string, id: string, v: unknown) => Write[];
+  try {
+    return build(s, e.id, e.value);
+  } catch (err) {
+    throw Object.assign(new Error(`${e.type} ${e.id}: ${(err as Error).message}`), {
+      code: "22023",
+      cause: err,
+    });
+  }
 }
 
-const st = (text: string, ...params: unknown[]): Statement => ({ text, params });
+/** A batch's writes as statements: rows, placeholders and edges grouped, the rest as they are. */
+function compile(s: string, writes: readonly Write[]): Statement[] {
+  const out: Statement[] = [];
+  const lots = new Map<string, readonly [string, string]>();
+  const rows = new Map<RowTable, (readonly unknown[])[]>();
+  const edges = new Map<
+    string,
+    {
+      key: readonly string[];
+      consumed: Micros;
+      returned: Micros;
+      /** How many events added to each sum. */
+      consumedBy: number;
+      returnedBy: number;
+      orders: Set<string>;
+      first: Date;
+      last: Date;
+    }
+  >();
+  for (const w of writes) {
+    if (w.kind === "sql") out.push(w);
+    else if (w.kind === "lot") lots.set(`${w.product}\u0000${w.lot}`, [w.product, w.lot]);
+    else if (w.kind === "row") {
+      const list = rows.get(w.table) ?? [];
+      rows.set(w.table, list);
+      list.push(w.values);
+    } else {
+      const k = w.key.join("\u0000");
+      const e = edges.get(k) ?? {
+        key: w.key,
+        consumed: 0n,
+        returned: 0n,
+        consumedBy: 0,
+        returnedBy: 0,
+        orders: new Set(),
+        first: w.at,
+        last: w.at,
+      };
+      edges.set(k, e);
+      e.consumed += w.consumed;
+      e.returned += w.returned;
+      if (w.consumedPart) e.consumedBy++;
+      else e.returnedBy++;
+      if (w.orderRef) e.orders.add(w.orderRef);
+      if (w.at < e.first) e.first = w.at;
+      if (w.at > e.last) e.last = w.at;
+    }
+  }
+  if (lots.size > 0)
+    out.push(
+      sql(
+        `INSERT INTO ${s}.lots (product, lot) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
+        [...lots.values()].map((l) => l[0]),
+        [...lots.values()].map((l) => l[1]),
+      ),
+    );
+  for (const [table, values] of rows) {
+    const columns = ROW_TABLES[table];
+    out.push(
+      sql(
+        `INSERT INTO ${s}.${table} (${columns.map(([c]) => c).join(", ")})
+         SELECT ${columns.map(([c, type]) => `${c}::${type}`).join(", ")}
+         FROM unnest(${columns.map((_, i) => `$${i + 1}::text[]`).join(", ")}) AS x(${columns.map(([c]) => c).join(", ")})
+         ON CONFLICT DO NOTHING`,
+        ...columns.map((_, i) => values.map((v) => asText(v[i]))),
+      ),
+    );
+  }
+  if (edges.size > 0) {
+    const all = [...edges.values()];
+    out.push(
+      sql(
+        `INSERT INTO ${s}.lot_edges AS e (parent_product, parent_lot, child_product, child_lot, uom, consumed,
+           returned, orders, first_at, last_at)
+         SELECT p, pl, c, cl, u, n::numeric, r::numeric, string_to_array(o, E'\\x1f'), f::timestamptz, l::timestamptz
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+           $9::text[], $10::text[]) AS x(p, pl, c, cl, u, n, r, o, f, l)
+         ON CONFLICT (parent_product, parent_lot, child_product, child_lot, uom) DO UPDATE SET
+           consumed = e.consumed + EXCLUDED.consumed, returned = e.returned + EXCLUDED.returned,
+           orders = ARRAY(SELECT DISTINCT o FROM unnest(e.orders || EXCLUDED.orders) AS o ORDER BY o),
+           first_at = LEAST(e.first_at, EXCLUDED.first_at), last_at = GREATEST(e.last_at, EXCLUDED.last_at)`,
+        ...[0, 1, 2, 3, 4].map((i) => all.map((e) => e.key[i])),
+        all.map((e) => exact(e.consumed, e.consumedBy)),
+        all.map((e) => exact(e.returned, e.returnedBy)),
+        all.map((e) => [...e.orders].sort().join("\x1f")),
+        all.map((e) => e.first.toISOString()),
+        all.map((e) => e.last.toISOString()),
+      ),
+    );
+  }
+  return out;
+}
+
+/**
+ * A sum as the events' decimals are written (6 places), or "0" when no event added to it: the same
+ * numeric, digit for digit, whichever batches the events came in (PostgreSQL keeps a sum's scale).
+ */
+function exact(v: Micros, contributions: number): string {
+  return contributions === 0 ? "0" : formatDecimal(v, 6);
+}
+
+/** A value as the text PostgreSQL reads it (arrays of text cast per column: one encoding for every driver). */
+function asText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v.toISOString();
+  return String(v);
+}
+
+const sql = (text: string, ...params: unknown[]): Statement => ({ kind: "sql", text, params });
+const st = sql;
+const row = (table: RowTable, ...values: unknown[]): Write => ({ kind: "row", table, values });
 
 /** A lot row without its registration, so that edges and holds can name it before it is registered. */
-const lotPlaceholder = (s: string, product: string, lot: string): Statement =>
-  st(`INSERT INTO ${s}.lots (product, lot) VALUES ($1, $2) ON CONFLICT DO NOTHING`, product, lot);
+const lotPlaceholder = (_s: string, product: string, lot: string): Write => ({ kind: "lot", product, lot });
 
 /** One event's part in a component lot → produced lot edge, and the edge's sums. */
 function edgePart(
@@ -123,48 +343,26 @@ function edgePart(
     orderRef: string | null;
     at: Date;
   },
-): Statement[] {
-  const column = kind === "consumed" ? "consumed" : "returned";
+): Write[] {
   const { parent, parentLot, child, childLot, uom, quantity, orderRef, at } = edge;
+  const micros = microsOf(quantity);
   return [
     lotPlaceholder(s, parent, parentLot),
     lotPlaceholder(s, child, childLot),
-    st(
-      `INSERT INTO ${s}.edge_events (event_id, part, kind, parent_product, parent_lot, child_product, child_lot,
-         uom, quantity, order_ref, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-       ON CONFLICT DO NOTHING`,
-      id,
-      part,
-      kind,
-      parent,
-      parentLot,
-      child,
-      childLot,
-      uom,
-      quantity,
+    row("edge_events", id, part, kind, parent, parentLot, child, childLot, uom, quantity, orderRef, at),
+    {
+      kind: "edge",
+      key: [parent, parentLot, child, childLot, uom],
+      consumed: kind === "consumed" ? micros : 0n,
+      returned: kind === "unbuilt" ? micros : 0n,
+      consumedPart: kind === "consumed",
       orderRef,
       at,
-    ),
-    st(
-      `INSERT INTO ${s}.lot_edges AS e (parent_product, parent_lot, child_product, child_lot, uom, ${column},
-         orders, first_at, last_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-       ON CONFLICT (parent_product, parent_lot, child_product, child_lot, uom) DO UPDATE SET
-         ${column} = e.${column} + EXCLUDED.${column},
-         orders = ARRAY(SELECT DISTINCT o FROM unnest(e.orders || EXCLUDED.orders) AS o ORDER BY o),
-         first_at = LEAST(e.first_at, EXCLUDED.first_at), last_at = GREATEST(e.last_at, EXCLUDED.last_at)`,
-      parent,
-      parentLot,
-      child,
-      childLot,
-      uom,
-      quantity,
-      orderRef ? [orderRef] : [],
-      at,
-    ),
+    },
   ];
 }
 
-type Builders = { [K in GenealogyEventType]: (s: string, id: string, v: EventPayloads[K]) => Statement[] };
+type Builders = { [K in GenealogyEventType]: (s: string, id: string, v: EventPayloads[K]) => Write[] };
 
 /** "The current version wins": the row is replaced only by a version with a greater (time, event id). */
 const newer = (table: string, time: string, by: string) =>
@@ -219,10 +417,8 @@ const BUILDERS: Builders = {
 
   "mfg.inventory.goods_movement_posted.v1": (s, id, v) => [
     ...(v.lot ? [lotPlaceholder(s, productKey(v.product), v.lot)] : []),
-    st(
-      `INSERT INTO ${s}.movements (event_id, site, type, product, lot, quantity, uom, from_location, to_location,
-         picking_ref, order_ref, odoo_move_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-       ON CONFLICT DO NOTHING`,
+    row(
+      "movements",
       id,
       v.site,
       v.movementType,
@@ -287,11 +483,10 @@ const BUILDERS: Builders = {
   },
 
   "mfg.production.production_reported.v1": (s, id, v) => [
-    st(
-      `INSERT INTO ${s}.production (event_id, kind, order_ref, lot, site, line, machine, good, reject, uom,
-         counting_point, at) VALUES ($1, 'reported', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-       ON CONFLICT DO NOTHING`,
+    row(
+      "production",
       id,
+      "reported",
       v.orderRef,
       v.lot,
       v.equipment.site,
@@ -306,15 +501,19 @@ const BUILDERS: Builders = {
   ],
 
   "mfg.production.production_posted.v1": (s, id, v) => [
-    st(
-      `INSERT INTO ${s}.production (event_id, kind, order_ref, lot, good, reject, uom, counting_point, at)
-       VALUES ($1, 'posted', $2, $3, $4, $5, $6, true, $7) ON CONFLICT DO NOTHING`,
+    row(
+      "production",
       id,
+      "posted",
       v.orderRef,
       v.lot,
+      null,
+      null,
+      null,
       v.postedGoodQuantity.value,
       v.postedRejectQuantity.value,
       v.postedGoodQuantity.uom,
+      true,
       v.postedAt,
     ),
   ],
@@ -377,9 +576,8 @@ const BUILDERS: Builders = {
     ),
     ...v.lines.flatMap((l, i) => [
       ...(l.lot ? [lotPlaceholder(s, productKey(l.product), l.lot)] : []),
-      st(
-        `INSERT INTO ${s}.shipment_lines (picking_ref, event_id, line_no, product, lot, quantity, uom)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+      row(
+        "shipment_lines",
         v.pickingRef,
         id,
         i,
@@ -450,7 +648,7 @@ const BUILDERS: Builders = {
 };
 
 /** A shipment's blocked/cleared/cancelled time: the latest of its kind (a row is made if none yet). */
-function shipmentMark(s: string, picking: string, site: string, column: string, at: Date): Statement {
+function shipmentMark(s: string, picking: string, site: string, column: string, at: Date): Write {
   return st(
     `INSERT INTO ${s}.shipments AS sh (picking_ref, site, ${column}) VALUES ($1, $2, $3)
      ON CONFLICT (picking_ref) DO UPDATE SET ${column} = GREATEST(sh.${column}, EXCLUDED.${column})`,
