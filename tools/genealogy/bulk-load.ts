@@ -11,7 +11,11 @@
  * shipment, product…) is written once.
  */
 import type { EventPayloads } from "../../contracts/src/index.js";
-import { productKey, quoteSchema } from "../../services/genealogy-builder/src/store/projection.js";
+import {
+  productKey,
+  quoteSchema,
+  ROW_TABLES,
+} from "../../services/genealogy-builder/src/store/projection.js";
 import type { Database } from "../../streams/src/index.js";
 import {
   type HistorySummary,
@@ -52,19 +56,7 @@ const TABLES = {
     ["first_at", "timestamptz"],
     ["last_at", "timestamptz"],
   ],
-  edge_events: [
-    ["event_id", "text"],
-    ["part", "int"],
-    ["kind", "text"],
-    ["parent_product", "text"],
-    ["parent_lot", "text"],
-    ["child_product", "text"],
-    ["child_lot", "text"],
-    ["uom", "text"],
-    ["quantity", "numeric"],
-    ["order_ref", "text"],
-    ["at", "timestamptz"],
-  ],
+  edge_events: ROW_TABLES.edge_events,
   orders: [
     ["order_ref", "text"],
     ["product", "text"],
@@ -78,35 +70,8 @@ const TABLES = {
     ["released_at", "timestamptz"],
     ["released_by", "text"],
   ],
-  production: [
-    ["event_id", "text"],
-    ["kind", "text"],
-    ["order_ref", "text"],
-    ["lot", "text"],
-    ["site", "text"],
-    ["line", "text"],
-    ["machine", "text"],
-    ["good", "numeric"],
-    ["reject", "numeric"],
-    ["uom", "text"],
-    ["counting_point", "boolean"],
-    ["at", "timestamptz"],
-  ],
-  movements: [
-    ["event_id", "text"],
-    ["site", "text"],
-    ["type", "text"],
-    ["product", "text"],
-    ["lot", "text"],
-    ["quantity", "numeric"],
-    ["uom", "text"],
-    ["from_location", "text"],
-    ["to_location", "text"],
-    ["picking_ref", "text"],
-    ["order_ref", "text"],
-    ["odoo_move_id", "bigint"],
-    ["at", "timestamptz"],
-  ],
+  production: ROW_TABLES.production,
+  movements: ROW_TABLES.movements,
   shipments: [
     ["picking_ref", "text"],
     ["site", "text"],
@@ -117,15 +82,7 @@ const TABLES = {
     ["requested_by", "text"],
     ["scheduled_at", "timestamptz"],
   ],
-  shipment_lines: [
-    ["picking_ref", "text"],
-    ["event_id", "text"],
-    ["line_no", "int"],
-    ["product", "text"],
-    ["lot", "text"],
-    ["quantity", "numeric"],
-    ["uom", "text"],
-  ],
+  shipment_lines: ROW_TABLES.shipment_lines,
   holds: [
     ["hold_id", "text"],
     ["site", "text"],

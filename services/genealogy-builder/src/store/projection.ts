@@ -54,9 +54,10 @@ export type Write =
 
 /**
  * Tables written by plain inserts of facts keyed by the event that made them (`ON CONFLICT DO
- * NOTHING`): their columns and SQL types, in the order a `row` write gives its values.
+ * NOTHING`): their columns and SQL types, in the order a `row` write gives its values (the synthetic
+ * history's bulk loader writes the same columns).
  */
-const ROW_TABLES = {
+export const ROW_TABLES = {
   edge_events: [
     ["event_id", "text"],
     ["part", "int"],
@@ -482,7 +483,7 @@ const BUILDERS: Builders = {
     ];
   },
 
-  "mfg.production.production_reported.v1": (s, id, v) => [
+  "mfg.production.production_reported.v1": (_s, id, v) => [
     row(
       "production",
       id,
@@ -500,7 +501,7 @@ const BUILDERS: Builders = {
     ),
   ],
 
-  "mfg.production.production_posted.v1": (s, id, v) => [
+  "mfg.production.production_posted.v1": (_s, id, v) => [
     row(
       "production",
       id,
