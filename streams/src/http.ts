@@ -39,7 +39,7 @@ export function createHealthServer(options: HealthServerOptions = {}): FastifyIn
   const registry = options.registry ?? defaultRegistry;
   const checks = options.checks ?? [];
   // Path parameters carry business keys (a lot name such as LOT/2026/001, URL-encoded): room for long ones.
-  const app = Fastify({ logger: false, maxParamLength: 512 });
+  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 512 } });
 
   app.get("/healthz", async () => ({ status: "ok" }));
 
