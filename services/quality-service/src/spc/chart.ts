@@ -73,12 +73,7 @@ export function parseSpcChartOptions(options: SpcChartOptions = {}): ParsedSpcCh
   if (baseline !== null && !(Number.isInteger(baseline) && baseline >= 2))
     invalid(`baseline must be a whole number of points of at least 2, got ${baseline}`);
   if (options.limits) configuredLimits(options.limits.mean, options.limits.sigma, subgroupSize);
-  let rules: readonly RunRule[];
-  try {
-    rules = runRulesOf(options.rules ?? SPC_CHART_DEFAULTS.rules);
-  } catch (err) {
-    invalid((err as Error).message);
-  }
+  const rules = runRulesOf(options.rules ?? SPC_CHART_DEFAULTS.rules);
   const cusum = options.cusum
     ? { ...CUSUM_DEFAULTS, ...(options.cusum === true ? {} : options.cusum) }
     : null;

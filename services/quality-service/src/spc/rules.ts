@@ -24,6 +24,7 @@
  * Minitab (either side, in any mix); Nelson's paper adds "with points on both sides", which Minitab drops.
  */
 import type { SpcRuleSet } from "../../../../contracts/src/index.js";
+import { QualityError, QualityErrorCode } from "../errors.js";
 
 /** A plotted point: an individual measurement or a subgroup mean. */
 export interface ChartPoint {
@@ -137,15 +138,19 @@ export const WESTERN_ELECTRIC_RULES: readonly RunRule[] = [
 /** Which run rules a characteristic is charted with: Nelson numbers, or a whole family. */
 export type RuleSelection = readonly number[] | "nelson" | "western-electric";
 
-/** The run rules of a selection; throws a message naming what is wrong (the caller wraps it). */
+/** The run rules of a selection; QUALITY_SPC_OPTIONS_INVALID naming what is wrong. */
 export function runRulesOf(selection: RuleSelection): readonly RunRule[] {
   if (selection === "nelson") return NELSON_RULES;
   if (selection === "western-electric") return WESTERN_ELECTRIC_RULES;
   if (!Array.isArray(selection))
-    throw new Error(
+    invalid(
       `rules must be Nelson rule numbers (1..8), "nelson" or "western-electric", got ${String(selection)}`,
     );
   const unknown = selection.filter((n) => !(Number.isInteger(n) && n >= 1 && n <= 8));
-  if (unknown.length > 0) throw new Error(`rules: ${unknown.join(", ")} not a Nelson rule number (1..8)`);
+  if (unknown.length > 0) invalid(`rules: ${unknown.join(", ")} not a Nelson rule number (1..8)`);
   return [...new Set(selection)].sort((a, b) => a - b).map((n) => NELSON_RULES[n - 1] as RunRule);
+}
+
+function invalid(message: string): never {
+  throw new QualityError(QualityErrorCode.SpcOptionsInvalid, message);
 }
