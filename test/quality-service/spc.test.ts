@@ -22,6 +22,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { EventCodec, type SpcViolationDetected } from "../../contracts/src/index.js";
 import { QualityError } from "../../services/quality-service/src/errors.js";
 import {
   evaluateSeries,
@@ -351,5 +352,30 @@ describe("spc - episodes", () => {
         [2.5, "2026-03-02T06:02:00.000Z", null],
       ],
     );
+  });
+
+  test("every kind of violation (run rule, CUSUM, EWMA) encodes as an SpcViolationDetected and reads back the same", () => {
+    const codec = new EventCodec();
+    const r = evaluateSeries(samples(MONTGOMERY_SHIFT), {
+      limits: { mean: 10, sigma: 1 },
+      rules: "western-electric",
+      cusum: true,
+      ewma: { lambda: 0.1, L: 2.7 },
+    });
+    assert.deepEqual(new Set(r.episodes.map((e) => e.rule.ruleSet)), new Set(["WESTERN_ELECTRIC", "CUSTOM"]));
+    for (const v of r.episodes) {
+      const payload = {
+        violationId: `v-${v.rule.id}-${v.index}`,
+        equipment: { site: "plant-lyon", line: "line-1", machine: "press-1" },
+        characteristic: "bore-diameter",
+        detectedAt: new Date(T0 + 3_600_000),
+        ...violationEventFields(v),
+      };
+      const bytes = codec.encode("mfg.quality.spc_violation_detected.v1", payload);
+      const back = codec.decodeKnown<SpcViolationDetected>(bytes).value;
+      assert.equal(back.ruleNumber, v.rule.ruleNumber);
+      assert.equal(back.upperControlLimit, v.upperControlLimit);
+      assert.equal(back.points.length, v.points.length);
+    }
   });
 });
