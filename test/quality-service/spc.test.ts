@@ -282,6 +282,31 @@ describe("spc - X̄–R charts", () => {
     );
   });
 
+  test("the range chart's test fires on a subgroup whose spread grew though its mean did not move (R > D4·R̄)", () => {
+    const base = [
+      [9, 10, 11],
+      [10, 11, 12],
+      [8, 9, 10],
+      [9, 10, 11],
+    ];
+    const wide = [4, 10, 16]; // mean 10, range 12 > 2.574 × 2
+    const r = evaluateSeries(samples([...base, wide]), {
+      subgroupSize: 3,
+      baseline: 4,
+      rules: "nelson",
+      range: true,
+    });
+    assert.deepEqual(
+      r.episodes.map((e) => [e.rule.id, e.rule.ruleSet, e.rule.ruleNumber, e.index, e.statistic]),
+      [["range", "CUSTOM", 3, 4, 12]],
+    );
+    near(r.episodes[0]!.upperControlLimit, 2.574 * 2, 1e-9, "R chart UCL");
+    // Individuals: a jump of 4σ is a moving range beyond 3.267 × 1.128σ = 3.685σ.
+    assert.deepEqual(fired([0, 0.5, 4.5, 4.6], { limits: { mean: 2, sigma: 1 }, rules: [], range: true }), [
+      "range@2",
+    ]);
+  });
+
   test("configured limits chart subgroup means with sigma/√n; a subgroup of another size is refused", () => {
     const chart = new SpcChart({ subgroupSize: 4, limits: { mean: 100, sigma: 2 } });
     assert.equal(chart.limits!.sigma, 1);

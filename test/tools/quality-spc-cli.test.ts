@@ -86,7 +86,7 @@ describe("threadline quality spc - output", () => {
     assert.match(r.stdout, /no violation in 10 points/);
   });
 
-  test("time,value,subgroup charts subgroup means (X̄–R); --cusum and --ewma add their rules", async () => {
+  test("time,value,subgroup charts subgroup means (X̄–R); --cusum and --ewma add their rules (--range too: no range grew)", async () => {
     const rows = [
       [9, 10, 11],
       [10, 11, 12],
@@ -95,7 +95,7 @@ describe("threadline quality spc - output", () => {
       [13, 14, 15],
     ].flatMap((g, s) => g.map((v, j) => `${at(s * 3 + j)},${v},S${s + 1}`));
     const path = csv("subgroups.csv", `time,value,subgroup\n${rows.join("\n")}\n`);
-    const r = await spc(["--input", path, "--baseline", "4", "--cusum", "--ewma", "--json"]);
+    const r = await spc(["--input", path, "--baseline", "4", "--cusum", "--ewma", "--range", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as {
       limits: { subgroupSize: number };

@@ -1,6 +1,6 @@
 /**
  * `threadline quality spc --input series.csv [--limits mean,sigma | --baseline N] [--rules …] [--cusum]
- * [--ewma] [--json]`: evaluates a recorded series offline, for quality engineers tuning a
+ * [--ewma] [--range] [--json]`: evaluates a recorded series offline, for quality engineers tuning a
  * characteristic's rules on history. The series goes through the quality service's own SPC engine
  * (services/quality-service/src/spc), point by point, so every violation printed is an episode the
  * service would have published. Without --limits or --baseline the limits come from the whole series
@@ -27,6 +27,7 @@ interface SpcFlags {
   rules?: string;
   cusum?: boolean;
   ewma?: boolean;
+  range?: boolean;
   json?: boolean;
 }
 
@@ -71,6 +72,7 @@ function chartOptions(flags: SpcFlags, count: number, subgroupSize: number): Spc
     rules: parseRulesFlag(flags.rules ?? "1"),
     cusum: flags.cusum === true,
     ewma: flags.ewma === true,
+    range: flags.range === true,
   };
 }
 
@@ -112,6 +114,7 @@ export function qualityCommand(): Command {
     .option("--rules <rules>", 'Nelson rule numbers (e.g. 1,2,5), "nelson" or "western-electric"', "1")
     .option("--cusum", "add the tabular CUSUM (k = 0.5, h = 5 sigma)")
     .option("--ewma", "add the EWMA (lambda = 0.2, L = 3)")
+    .option("--range", "add the range chart's test (moving range or subgroup range beyond its limits)")
     .option("--json", "print JSON (the limits and every episode with its points)")
     .action(
       action(async (flags: SpcFlags) => {

@@ -10,7 +10,7 @@
  */
 import { QualityError, QualityErrorCode } from "../errors.js";
 import { CUSUM_DEFAULTS, type CusumOptions, type CusumState, cusumDetector } from "./cusum.js";
-import { type Detector, runRuleDetector } from "./detector.js";
+import { type Detector, rangeDetector, runRuleDetector } from "./detector.js";
 import { EWMA_DEFAULTS, type EwmaOptions, type EwmaState, ewmaDetector } from "./ewma.js";
 import {
   type ControlLimits,
@@ -40,6 +40,8 @@ export interface SpcChartOptions {
   readonly cusum?: boolean | CusumOptions;
   /** EWMA as an extra rule (true: the defaults). @default false */
   readonly ewma?: boolean | EwmaOptions;
+  /** The range chart's test (moving range or subgroup range beyond its limits) as an extra rule. @default false */
+  readonly range?: boolean;
 }
 
 export const SPC_CHART_DEFAULTS = {
@@ -48,6 +50,7 @@ export const SPC_CHART_DEFAULTS = {
   rules: [1] as readonly number[],
   cusum: false,
   ewma: false,
+  range: false,
 } as const;
 
 /** The options with every default applied and every value checked. */
@@ -59,6 +62,7 @@ export interface ParsedSpcChartOptions {
   readonly rules: readonly RunRule[];
   readonly cusum: Required<CusumOptions> | null;
   readonly ewma: Required<EwmaOptions> | null;
+  readonly range: boolean;
 }
 
 /** Checks the options in one place, naming the option (or the two conflicting ones) that is wrong. */
@@ -82,7 +86,8 @@ export function parseSpcChartOptions(options: SpcChartOptions = {}): ParsedSpcCh
   const ewma = options.ewma ? { ...EWMA_DEFAULTS, ...(options.ewma === true ? {} : options.ewma) } : null;
   if (ewma && !(ewma.lambda > 0 && ewma.lambda <= 1 && ewma.L > 0))
     invalid(`ewma needs 0 < lambda <= 1 and L > 0, got lambda = ${ewma.lambda}, L = ${ewma.L}`);
-  return { subgroupSize, limits: options.limits ?? null, baseline, rules, cusum, ewma };
+  const rangeTest = options.range ?? SPC_CHART_DEFAULTS.range;
+  return { subgroupSize, limits: options.limits ?? null, baseline, rules, cusum, ewma, range: rangeTest };
 }
 
 /** One measurement, or one subgroup's measurements, as fed to a chart. */
@@ -186,6 +191,7 @@ export class SpcChart {
   #freeze(limits: ControlLimits): void {
     this.#limits = limits;
     this.#detectors = this.options.rules.map((r) => runRuleDetector(r, limits));
+    if (this.options.range) this.#detectors.push(rangeDetector(limits));
     if (this.options.cusum)
       this.#detectors.push(
         cusumDetector(limits, this.options.cusum, (s) => {

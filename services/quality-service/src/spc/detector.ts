@@ -39,3 +39,26 @@ export function runRuleDetector(rule: RunRule, limits: ControlLimits): Detector 
     },
   };
 }
+
+export const RANGE_RULE: SpcRule = {
+  id: "range",
+  ruleSet: "CUSTOM",
+  ruleNumber: 3,
+  description: "moving range or subgroup range beyond the range chart's limits (the spread changed)",
+};
+
+/**
+ * The range chart's test: the moving range (individuals) or subgroup range (X̄–R) beyond D4·R̄, or below
+ * D3·R̄ where D3 > 0 (subgroups of 7 or more). Its statistic is the range; its limits the range chart's.
+ */
+export function rangeDetector(limits: ControlLimits): Detector {
+  const { center, lcl, ucl } = limits.range;
+  return {
+    rule: RANGE_RULE,
+    next(history) {
+      const p = history.at(-1) as ChartPoint;
+      if (p.range === null || (p.range <= ucl && (lcl === 0 || p.range >= lcl))) return null;
+      return { points: [p], center, lcl, ucl, statistic: p.range };
+    },
+  };
+}

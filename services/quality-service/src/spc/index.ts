@@ -13,6 +13,7 @@ export {
 export { MAX_SUBGROUP, MIN_SUBGROUP, type SubgroupConstants, subgroupConstants } from "./constants.js";
 export { parseSeriesCsv, type Series, type SeriesSample } from "./csv.js";
 export { CUSUM_DEFAULTS, CUSUM_RULE, type CusumOptions, type CusumState } from "./cusum.js";
+export { RANGE_RULE } from "./detector.js";
 export { evaluateSeries, type SpcEpisode, type SpcEvaluation } from "./evaluate.js";
 export { EWMA_DEFAULTS, EWMA_RULE, type EwmaOptions, type EwmaState } from "./ewma.js";
 export { type ControlLimits, configuredLimits, individualsBaseline, subgroupBaseline } from "./limits.js";
