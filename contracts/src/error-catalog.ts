@@ -26,6 +26,7 @@ export const ERROR_AREAS = {
   "odoo-connector": "Odoo connector (CONNECTOR_)",
   orchestrator: "Production orchestrator (ORCHESTRATOR_)",
   genealogy: "Genealogy builder: the lot graph, its queries and exports (GENEALOGY_)",
+  quality: "Quality service: statistical process control and its offline evaluation (QUALITY_)",
   simulators: "Simulators (OPC UA plant)",
   "local-nats": "Local nats-server (tests, demo, bench)",
   cli: "The threadline command line",
@@ -572,6 +573,26 @@ export const ERROR_CATALOG = {
     meaning:
       "A rebuild was asked for while one is running (HTTP 409): two would build into the same spare schema; nothing was started.",
     action: "Wait for the running rebuild to finish (the service log reports it), then ask again if needed.",
+  },
+  QUALITY_SPC_OPTIONS_INVALID: {
+    area: "quality",
+    meaning:
+      "A control chart's options do not make a chart: a sigma that is not positive, a baseline too short, limits and a baseline both given, an unknown rule or a CUSUM/EWMA parameter out of range; the message names the option.",
+    action: "Fix the option the message names (the characteristic's configuration, or the CLI flag).",
+  },
+  QUALITY_SPC_POINT_INVALID: {
+    area: "quality",
+    meaning:
+      "A point given to a control chart is not usable: a value that is not a finite number, or a subgroup of another size than the chart's; the chart is unchanged.",
+    action:
+      "Fix the producer of the measurement, or chart the characteristic with the subgroup size it really has.",
+  },
+  QUALITY_CSV_INVALID: {
+    area: "quality",
+    meaning:
+      "A series file for `threadline quality spc` has a bad header or a bad row (a value that is not a number, a time that is not a date, a wrong number of columns); the message names the line, nothing was evaluated.",
+    action:
+      "Fix the line the message names (header `time,value` or `time,value,subgroup`), then run the command again.",
   },
   ORCHESTRATOR_STATE_CONFLICT: {
     area: "orchestrator",

@@ -110,6 +110,8 @@ export type {
   ShipmentLine,
   ShipmentRequested,
   Shortage,
+  SpcPoint,
+  SpcRuleSet,
   SpcViolationDetected,
   StopReason,
   TelemetrySample,

@@ -15,6 +15,7 @@ import { newCommand } from "./new.js";
 import { odooCommand } from "./odoo.js";
 import { ordersCommand } from "./orders.js";
 import { publishCommand } from "./publish.js";
+import { qualityCommand } from "./quality.js";
 import { replayCommand } from "./replay.js";
 import { EXIT } from "./run.js";
 import { simCommand } from "./sim.js";
@@ -39,6 +40,7 @@ const program = new Command("threadline")
   .addCommand(masterdataCommand())
   .addCommand(ordersCommand())
   .addCommand(genealogyCommand())
+  .addCommand(qualityCommand())
   .addCommand(benchCommand())
   .addCommand(simCommand())
   .addCommand(chaosCommand())
