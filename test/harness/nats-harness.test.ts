@@ -36,16 +36,24 @@ function portsOf(server: LocalNatsServer): number[] {
 }
 
 /** Publish, retrying while JetStream elects a new stream leader after a node failure. */
-async function publishEventually(js: JetStreamClient, subject: string, data: string, timeoutMs = 20_000) {
+/**
+ * A JetStream call retried until it answers (or `timeoutMs` passes): right after a cluster forms or
+ * loses a node, the meta or stream leader may still be in election and an API request times out.
+ */
+async function eventually<T>(call: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return await js.publish(subject, data, { timeout: 2_000 });
+      return await call();
     } catch (err) {
       if (Date.now() > deadline) throw err;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
+}
+
+function publishEventually(js: JetStreamClient, subject: string, data: string) {
+  return eventually(() => js.publish(subject, data, { timeout: 2_000 }));
 }
 
 describe("single JetStream node", () => {
@@ -146,19 +154,21 @@ describe("3-node JetStream cluster", () => {
     const nc = await connectTo(cluster, {}, t);
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
-    const created = await jsm.streams.add({ name: "R3", subjects: ["r3.>"], num_replicas: 3 });
+    const created = await eventually(() =>
+      jsm.streams.add({ name: "R3", subjects: ["r3.>"], num_replicas: 3 }),
+    );
     assert.equal(created.config.num_replicas, 3);
-    for (let i = 0; i < 5; i++) await js.publish("r3.event", `before-${i}`);
+    for (let i = 0; i < 5; i++) await publishEventually(js, "r3.event", `before-${i}`);
 
     // Crash the node that leads the stream: the hardest single failure.
-    const leaderName = (await jsm.streams.info("R3")).cluster?.leader;
+    const leaderName = (await eventually(() => jsm.streams.info("R3"))).cluster?.leader;
     const victim = cluster.nodes.findIndex((n) => n.name === leaderName);
     assert.ok(victim >= 0, `stream leader ${leaderName} is one of the nodes`);
     await cluster.kill(victim);
     await cluster.waitForMetaLeader();
 
     await publishEventually(js, "r3.event", "after-kill");
-    const info = await jsm.streams.info("R3");
+    const info = await eventually(() => jsm.streams.info("R3"));
     assert.equal(info.state.messages, 6);
     assert.notEqual(info.cluster?.leader, leaderName);
 
