@@ -322,15 +322,14 @@ function asText(v: unknown): string | null {
 }
 
 const sql = (text: string, ...params: unknown[]): Statement => ({ kind: "sql", text, params });
-const st = sql;
 const row = (table: RowTable, ...values: unknown[]): Write => ({ kind: "row", table, values });
 
 /** A lot row without its registration, so that edges and holds can name it before it is registered. */
-const lotPlaceholder = (_s: string, product: string, lot: string): Write => ({ kind: "lot", product, lot });
+const lotPlaceholder = (product: string, lot: string): Write => ({ kind: "lot", product, lot });
 
 /** One event's part in a component lot → produced lot edge, and the edge's sums. */
 function edgePart(
-  s: string,
+  _s: string,
   id: string,
   part: number,
   kind: "consumed" | "unbuilt",
@@ -348,8 +347,8 @@ function edgePart(
   const { parent, parentLot, child, childLot, uom, quantity, orderRef, at } = edge;
   const micros = microsOf(quantity);
   return [
-    lotPlaceholder(s, parent, parentLot),
-    lotPlaceholder(s, child, childLot),
+    lotPlaceholder(parent, parentLot),
+    lotPlaceholder(child, childLot),
     row("edge_events", id, part, kind, parent, parentLot, child, childLot, uom, quantity, orderRef, at),
     {
       kind: "edge",
@@ -371,7 +370,7 @@ const newer = (table: string, time: string, by: string) =>
 
 const BUILDERS: Builders = {
   "mfg.inventory.lot_registered.v1": (s, id, v) => [
-    st(
+    sql(
       `INSERT INTO ${s}.lots AS l (product, lot, site, supplier_lot, expires_at, registered_at, origin_order,
          registered_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (product, lot) DO UPDATE SET site = EXCLUDED.site, supplier_lot = EXCLUDED.supplier_lot,
@@ -416,8 +415,8 @@ const BUILDERS: Builders = {
       }),
     ),
 
-  "mfg.inventory.goods_movement_posted.v1": (s, id, v) => [
-    ...(v.lot ? [lotPlaceholder(s, productKey(v.product), v.lot)] : []),
+  "mfg.inventory.goods_movement_posted.v1": (_s, id, v) => [
+    ...(v.lot ? [lotPlaceholder(productKey(v.product), v.lot)] : []),
     row(
       "movements",
       id,
@@ -437,7 +436,7 @@ const BUILDERS: Builders = {
   ],
 
   "mfg.production.production_order_released.v1": (s, id, v) => [
-    st(
+    sql(
       `INSERT INTO ${s}.orders AS o (order_ref, product, site, line, machine, work_center, quantity, uom,
          lot_to_produce, released_at, released_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (order_ref) DO UPDATE SET product = EXCLUDED.product, site = EXCLUDED.site,
@@ -457,13 +456,13 @@ const BUILDERS: Builders = {
       v.releasedAt,
       id,
     ),
-    ...(v.lotToProduce ? [lotPlaceholder(s, productKey(v.product), v.lotToProduce)] : []),
+    ...(v.lotToProduce ? [lotPlaceholder(productKey(v.product), v.lotToProduce)] : []),
   ],
 
   "mfg.production.production_order_completed.v1": (s, id, v) => {
     const lots = [...new Set([...(v.lot ? [v.lot] : []), ...v.lots])].sort();
     return [
-      st(
+      sql(
         `INSERT INTO ${s}.orders AS o (order_ref, product, completed_at, produced_quantity, produced_uom,
            completed_lots, completed_by) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (order_ref) DO UPDATE SET completed_at = EXCLUDED.completed_at,
@@ -479,7 +478,7 @@ const BUILDERS: Builders = {
         lots,
         id,
       ),
-      ...lots.map((lot) => lotPlaceholder(s, productKey(v.product), lot)),
+      ...lots.map((lot) => lotPlaceholder(productKey(v.product), lot)),
     ];
   },
 
@@ -520,8 +519,8 @@ const BUILDERS: Builders = {
   ],
 
   "mfg.quality.quality_hold_placed.v1": (s, id, v) => [
-    lotPlaceholder(s, productKey(v.product), v.lot),
-    st(
+    lotPlaceholder(productKey(v.product), v.lot),
+    sql(
       `INSERT INTO ${s}.holds AS h (hold_id, site, product, lot, reason, placed_at, placed_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (hold_id) DO UPDATE SET site = EXCLUDED.site, reason = EXCLUDED.reason,
@@ -538,8 +537,8 @@ const BUILDERS: Builders = {
   ],
 
   "mfg.quality.quality_hold_released.v1": (s, id, v) => [
-    lotPlaceholder(s, productKey(v.product), v.lot),
-    st(
+    lotPlaceholder(productKey(v.product), v.lot),
+    sql(
       `INSERT INTO ${s}.holds AS h (hold_id, site, product, lot, released_at, released_by, release_status,
          release_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (hold_id) DO UPDATE SET released_at = EXCLUDED.released_at,
@@ -558,7 +557,7 @@ const BUILDERS: Builders = {
   ],
 
   "mfg.shipping.shipment_requested.v1": (s, id, v) => [
-    st(
+    sql(
       `INSERT INTO ${s}.shipments AS sh (picking_ref, site, customer_ref, customer_name, sales_order,
          requested_at, requested_by, scheduled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (picking_ref) DO UPDATE SET site = EXCLUDED.site, customer_ref = EXCLUDED.customer_ref,
@@ -576,7 +575,7 @@ const BUILDERS: Builders = {
       v.scheduledAt,
     ),
     ...v.lines.flatMap((l, i) => [
-      ...(l.lot ? [lotPlaceholder(s, productKey(l.product), l.lot)] : []),
+      ...(l.lot ? [lotPlaceholder(productKey(l.product), l.lot)] : []),
       row(
         "shipment_lines",
         v.pickingRef,
@@ -601,7 +600,7 @@ const BUILDERS: Builders = {
   ],
 
   "mfg.masterdata.product.v1": (s, _id, v) => [
-    st(
+    sql(
       `INSERT INTO ${s}.products AS p (product, odoo_id, name, barcode, unit, tracking, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (product) DO UPDATE SET odoo_id = EXCLUDED.odoo_id, name = EXCLUDED.name,
@@ -619,7 +618,7 @@ const BUILDERS: Builders = {
   ],
 
   "mfg.masterdata.location.v1": (s, _id, v) => [
-    st(
+    sql(
       `INSERT INTO ${s}.locations AS l (full_name, odoo_id, usage, barcode, updated_at) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (full_name) DO UPDATE SET odoo_id = EXCLUDED.odoo_id, usage = EXCLUDED.usage,
          barcode = EXCLUDED.barcode, updated_at = EXCLUDED.updated_at
@@ -633,7 +632,7 @@ const BUILDERS: Builders = {
   ],
 
   "mfg.masterdata.partner.v1": (s, _id, v) => [
-    st(
+    sql(
       `INSERT INTO ${s}.partners AS p (partner_ref, odoo_id, name, country, updated_at) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (partner_ref) DO UPDATE SET odoo_id = EXCLUDED.odoo_id, name = EXCLUDED.name,
          country = EXCLUDED.country, updated_at = EXCLUDED.updated_at
@@ -650,7 +649,7 @@ const BUILDERS: Builders = {
 
 /** A shipment's blocked/cleared/cancelled time: the latest of its kind (a row is made if none yet). */
 function shipmentMark(s: string, picking: string, site: string, column: string, at: Date): Write {
-  return st(
+  return sql(
     `INSERT INTO ${s}.shipments AS sh (picking_ref, site, ${column}) VALUES ($1, $2, $3)
      ON CONFLICT (picking_ref) DO UPDATE SET ${column} = GREATEST(sh.${column}, EXCLUDED.${column})`,
     picking,
