@@ -55,14 +55,15 @@ export async function receiveStock(
 export interface PreparedDelivery {
   readonly picking: number;
   readonly name: string;
-  /** The lots Odoo reserved (its own choice: FIFO by lot, as `_gather` orders the quants). */
+  /** The lots the simulator reserved (its own choice, as its stock models make it: models/stock-picking.ts). */
   readonly lots: readonly string[];
 }
 
 /**
  * Prepares a delivery of `quantity` of the product `code` from WH/Stock to the customer `partner`
  * (the delivery type's locations): creates the picking, confirms it and checks availability, which
- * reserves stock — lots included — as stock's `action_assign` does. Returns what was reserved.
+ * reserves stock — lots included — through the simulator's `action_assign` (its stock models cite the
+ * Odoo source they follow). Returns what was reserved.
  */
 export async function prepareDelivery(
   env: SimEnv,
