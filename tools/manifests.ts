@@ -8,6 +8,7 @@ import { genealogyBuilderManifest } from "../services/genealogy-builder/src/mani
 import { machineBridgeManifest } from "../services/machine-bridge/src/manifest.js";
 import { odooConnectorManifest } from "../services/odoo-connector/src/manifest.js";
 import { productionOrchestratorManifest } from "../services/production-orchestrator/src/manifest.js";
+import { qualityServiceManifest } from "../services/quality-service/src/manifest.js";
 import {
   type DeclarationOptions,
   type Declarations,
@@ -20,6 +21,7 @@ export const SERVICE_MANIFESTS: readonly ServiceManifest[] = [
   odooConnectorManifest,
   productionOrchestratorManifest,
   genealogyBuilderManifest,
+  qualityServiceManifest,
 ];
 
 /** The shared declarations and every service's durables and buckets, for an environment. */

@@ -594,6 +594,71 @@ export const ERROR_CATALOG = {
     action:
       "Fix the line the message names (header `time,value` or `time,value,subgroup`), then run the command again.",
   },
+  QUALITY_CONFIG_INVALID: {
+    area: "quality",
+    meaning:
+      "The quality service's QUALITY_CONFIG file (characteristics and hold policy) cannot be read or is not valid: the message names the file and the entry (e.g. `characteristics[2].limits.sigma`); the service did not start.",
+    action:
+      "Fix the entry the message names (services/quality-service/README.md documents the file), then start again.",
+  },
+  QUALITY_USERS_INVALID: {
+    area: "quality",
+    meaning:
+      "The quality service's QUALITY_USERS_FILE cannot be read or is not valid (a user without a token digest, an unknown role); the service did not start.",
+    action:
+      "Fix the entry the message names; each user has a name, the SHA-256 of its token (`threadline quality token`) and its roles.",
+  },
+  QUALITY_UNAUTHORIZED: {
+    area: "quality",
+    meaning:
+      "A quality API request came without a bearer token or with one no user has (HTTP 401); nothing was recorded.",
+    action:
+      "Send `Authorization: Bearer <token>` of a user of QUALITY_USERS_FILE ($QUALITY_TOKEN for the CLI).",
+  },
+  QUALITY_FORBIDDEN: {
+    area: "quality",
+    meaning:
+      "The user is known but lacks the role the action needs (HTTP 403): e.g. a lab system's token releasing a hold; nothing was changed. The refusal is logged with the user and the action.",
+    action:
+      "Ask for the role the message names (inspect, hold, release or read) in QUALITY_USERS_FILE, or act as a user who has it.",
+  },
+  QUALITY_REQUEST_INVALID: {
+    area: "quality",
+    meaning:
+      "A quality API request's body or parameters are not valid (the message names the field): a malformed inspection, a release without a comment; nothing was published.",
+    action: "Fix the field the message names and send the request again.",
+  },
+  QUALITY_UNKNOWN_CHARACTERISTIC: {
+    area: "quality",
+    meaning:
+      "An inspection names a characteristic the quality service does not chart for that product and that carries no specification limits of its own (HTTP 422), so nothing could judge it; nothing was published.",
+    action:
+      "Add the characteristic to QUALITY_CONFIG (with its product and specification limits), or send the inspection's specification limits with it.",
+  },
+  QUALITY_HOLD_NOT_FOUND: {
+    area: "quality",
+    meaning: "The hold named in a release or a query does not exist (HTTP 404).",
+    action: "List the holds (`threadline quality holds`) and use the id shown there.",
+  },
+  QUALITY_HOLD_ALREADY_DECIDED: {
+    area: "quality",
+    meaning:
+      "A release or disposition was asked for a hold that is already released or rejected (HTTP 409): a decision is final; nothing was changed.",
+    action: "Nothing if the decision stands; place a new hold if the lot must be blocked again.",
+  },
+  QUALITY_GENEALOGY_UNAVAILABLE: {
+    area: "quality",
+    meaning:
+      "The genealogy builder could not be asked (unreachable, timed out, or it answered an error) while the quality service followed a hold's scope or checked a delivery. The shipment gate fails closed: the delivery is blocked with this reason and checked again until the genealogy answers; a hold's scope is followed again on the next delivery of the event.",
+    action:
+      "Check the genealogy builder (`/readyz`, GENEALOGY_URL and GENEALOGY_API_TOKEN of the quality service); blocked deliveries clear themselves once it answers.",
+  },
+  QUALITY_NOT_READY: {
+    area: "quality",
+    meaning:
+      "The quality service is starting or stopping (HTTP 503): its state is not loaded; nothing was done.",
+    action: "Retry after the Retry-After delay.",
+  },
   ORCHESTRATOR_STATE_CONFLICT: {
     area: "orchestrator",
     meaning:

@@ -3414,6 +3414,63 @@ export interface SpcViolationDetectedInput {
 }
 
 /**
+ * An SPC violation's episode ended: the rule that fired (SpcViolationDetected with the same violationId) no
+ * longer fires for the latest point. One per episode, so a run that keeps violating is one detection and one
+ * end.
+ *
+ * Avro record `mfg.quality.SpcViolationEnded`.
+ */
+export interface SpcViolationEnded {
+  /** The violation whose episode ended (its SpcViolationDetected's violationId). */
+  violationId: string;
+  /** Where the process runs (site, line, machine when known). */
+  equipment: EquipmentPath;
+  /** Characteristic charted, e.g. "bore-diameter". */
+  characteristic: string;
+  /** Product, when the chart is per product; null otherwise. */
+  product: ProductRef | null;
+  /** Which family of rules. */
+  ruleSet: SpcRuleSet;
+  /** Rule number within the family. */
+  ruleNumber: number;
+  /** Points plotted from the episode's first point to the one the rule no longer fires for, excluded. */
+  pointsInEpisode: number;
+  /** When the episode's first point was measured. */
+  startedAt: Date;
+  /** When the first point the rule no longer fires for was measured. */
+  endedAt: Date;
+}
+
+/**
+ * {@link SpcViolationEnded} as a publisher gives it: fields with a schema default may be left out (the
+ * default is written).
+ */
+export interface SpcViolationEndedInput {
+  /** The violation whose episode ended (its SpcViolationDetected's violationId). */
+  violationId: string;
+  /** Where the process runs (site, line, machine when known). */
+  equipment: EquipmentPathInput;
+  /** Characteristic charted, e.g. "bore-diameter". */
+  characteristic: string;
+  /**
+   * Product, when the chart is per product; null otherwise.
+   *
+   * Default: `null`.
+   */
+  product?: ProductRefInput | null;
+  /** Which family of rules. */
+  ruleSet: SpcRuleSet;
+  /** Rule number within the family. */
+  ruleNumber: number;
+  /** Points plotted from the episode's first point to the one the rule no longer fires for, excluded. */
+  pointsInEpisode: number;
+  /** When the episode's first point was measured. */
+  startedAt: Date;
+  /** When the first point the rule no longer fires for was measured. */
+  endedAt: Date;
+}
+
+/**
  * Why a machine stopped (PackML Admin.StopReason, or the plant's own reason catalog).
  *
  * Avro record `mfg.machine.StopReason`.
@@ -3956,6 +4013,8 @@ export interface EventPayloads {
   "mfg.quality.quality_hold_released.v1": QualityHoldReleased;
   /** contracts/schemas/quality/SpcViolationDetected.v1.avsc */
   "mfg.quality.spc_violation_detected.v1": SpcViolationDetected;
+  /** contracts/schemas/quality/SpcViolationEnded.v1.avsc */
+  "mfg.quality.spc_violation_ended.v1": SpcViolationEnded;
   /** contracts/schemas/shipping/ShipmentBlocked.v1.avsc */
   "mfg.shipping.shipment_blocked.v1": ShipmentBlocked;
   /** contracts/schemas/shipping/ShipmentCancelled.v1.avsc */
@@ -4006,6 +4065,7 @@ export interface EventInputs {
   "mfg.quality.quality_hold_placed.v1": QualityHoldPlacedInput;
   "mfg.quality.quality_hold_released.v1": QualityHoldReleasedInput;
   "mfg.quality.spc_violation_detected.v1": SpcViolationDetectedInput;
+  "mfg.quality.spc_violation_ended.v1": SpcViolationEndedInput;
   "mfg.shipping.shipment_blocked.v1": ShipmentBlockedInput;
   "mfg.shipping.shipment_cancelled.v1": ShipmentCancelledInput;
   "mfg.shipping.shipment_cleared.v1": ShipmentCleared;
@@ -4052,6 +4112,7 @@ export const EVENT_TYPES = [
   "mfg.quality.quality_hold_placed.v1",
   "mfg.quality.quality_hold_released.v1",
   "mfg.quality.spc_violation_detected.v1",
+  "mfg.quality.spc_violation_ended.v1",
   "mfg.shipping.shipment_blocked.v1",
   "mfg.shipping.shipment_cancelled.v1",
   "mfg.shipping.shipment_cleared.v1",

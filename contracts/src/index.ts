@@ -113,6 +113,7 @@ export type {
   SpcPoint,
   SpcRuleSet,
   SpcViolationDetected,
+  SpcViolationEnded,
   StopReason,
   TelemetrySample,
   TelemetrySampled,

@@ -66,7 +66,15 @@ export {
   readDeadLetters,
 } from "./dlq.js";
 // Events on the wire: CloudEvents headers and the subject an event is published on.
-export { CE, derivedEventId, type EventEnvelope, fromHeaders, subjectFor, toHeaders } from "./envelope.js";
+export {
+  CE,
+  derivedEventId,
+  type EventEnvelope,
+  fromHeaders,
+  newEventId,
+  subjectFor,
+  toHeaders,
+} from "./envelope.js";
 export { ConfigError } from "./errors.js";
 export { type ReadinessCheck, tokenMatches } from "./http.js";
 export { createLogger, type Logger, silentLogger } from "./logger.js";

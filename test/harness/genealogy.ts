@@ -340,7 +340,7 @@ export interface GenealogyServer {
  * still starting, a database gone).
  */
 export async function genealogyServer(
-  options: { queries?: () => GenealogyQueryApi | undefined } = {},
+  options: { queries?: () => GenealogyQueryApi | undefined; down?: () => boolean } = {},
 ): Promise<GenealogyServer> {
   const { db, close } = await genealogyDatabase();
   const queries = new GenealogyQueries(db, SCHEMA);
@@ -348,7 +348,7 @@ export async function genealogyServer(
   const app = Fastify({ logger: false });
   registerGenealogyRoutes(app, {
     token: TOKEN,
-    queries: options.queries ?? (() => queries),
+    queries: options.queries ?? (() => (options.down?.() ? undefined : queries)),
     rebuild: async () => {
       rebuilds++;
       return { events: genealogyEvents().length };

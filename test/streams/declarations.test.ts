@@ -105,7 +105,7 @@ describe("streams declarations - the shipped set", () => {
       "THREADLINE_IDEMPOTENCY",
       "THREADLINE_REPLAY_JOBS",
       "THREADLINE_ORDERS", // the production orchestrator's (its manifest)
-      "THREADLINE_QUALITY_HOLDS", // the quality service's own (its manifest)
+      "THREADLINE_QUALITY", // the quality service's own (its manifest)
     ]);
     for (const s of Object.values(local.streams)) assert.equal(s.replicas, 1);
     for (const k of Object.values(local.kv)) assert.equal(k.replicas, 1);
@@ -196,7 +196,7 @@ describe("streams declarations - validation names the offending key", () => {
   test("a consumer filter outside its stream, or on an undeclared stream", () => {
     const problems = problemsOf(
       edited((d) => {
-        (d.consumers["quality-service-inspections"] as { filterSubjects: string[] }).filterSubjects = [
+        (d.consumers["quality-service-quality"] as { filterSubjects: string[] }).filterSubjects = [
           "mfg.shipping.shipment_requested.>",
         ];
         (d.consumers["genealogy-builder-inventory"] as { stream: string }).stream = "MFG_NOWHERE";
@@ -204,8 +204,8 @@ describe("streams declarations - validation names the offending key", () => {
     );
     assert.equal(problems.length, 2);
     assert.match(
-      problems.find((p) => p.startsWith("consumers.quality-service-inspections")) ?? "",
-      /^consumers\.quality-service-inspections\.filterSubjects\[0\]: mfg\.shipping\.shipment_requested\.> is not inside the subjects of stream MFG_QUALITY/,
+      problems.find((p) => p.startsWith("consumers.quality-service-quality")) ?? "",
+      /^consumers\.quality-service-quality\.filterSubjects\[0\]: mfg\.shipping\.shipment_requested\.> is not inside the subjects of stream MFG_QUALITY/,
     );
     assert.match(
       problems.find((p) => p.startsWith("consumers.genealogy-builder-inventory")) ?? "",
@@ -268,14 +268,14 @@ describe("streams declarations - validation names the offending key", () => {
     const problems = problemsOf(
       edited((d) => {
         (d.streams["MFG_MACHINE"] as { duplicateWindow: string }).duplicateWindow = "8d";
-        const c = d.consumers["quality-service-inspections"] as { ackWait: string; maxDeliver: number };
+        const c = d.consumers["quality-service-quality"] as { ackWait: string; maxDeliver: number };
         c.ackWait = "45s";
         c.maxDeliver = 3;
       }),
     );
     assert.deepEqual(problems.map((p) => p.split(":")[0]).sort(), [
-      "consumers.quality-service-inspections.ackWait",
-      "consumers.quality-service-inspections.maxDeliver",
+      "consumers.quality-service-quality.ackWait",
+      "consumers.quality-service-quality.maxDeliver",
       "streams.MFG_MACHINE.duplicateWindow",
     ]);
     assert.match(problems.join("\n"), /replaces ack_wait by the first backoff step/);
@@ -366,7 +366,7 @@ describe("streams declarations - services declare their own durables, buckets an
     for (const durable of Object.keys(odooConnectorManifest.consumers))
       assert.deepEqual(d.consumers[durable], odooConnectorManifest.consumers[durable as never]);
     const withExample = declarationsWithExamples({ profile: "production" });
-    assert.equal(withExample.kv["THREADLINE_QUALITY_HOLDS"]?.replicas, 3);
+    assert.equal(withExample.kv["THREADLINE_QUALITY"]?.replicas, 3);
   });
 
   test("a durable or bucket claimed twice is refused naming both owners; a durable is named after its service", () => {
@@ -380,15 +380,15 @@ describe("streams declarations - services declare their own durables, buckets an
       declarations({ manifests: [qualityServiceExample, { ...twin, kv: {} }, thief] }),
     );
     assert.deepEqual(problems, [
-      "consumers.quality-service-inspections: declared by quality-service-twin and by quality-service: a name has one owner",
-      "consumers.quality-service-shipment-gate: declared by quality-service-twin and by quality-service: a name has one owner",
+      "consumers.quality-service-quality: declared by quality-service-twin and by quality-service: a name has one owner",
+      "consumers.quality-service-shipping: declared by quality-service-twin and by quality-service: a name has one owner",
       "kv.THREADLINE_SCHEMAS: declared by thief and by streams/ (shared): a name has one owner",
     ]);
     const misnamed = refused(() =>
       serviceManifest({
         service: "order-progress",
         description: "x",
-        consumers: { progress: { ...qualityServiceExample.consumers["quality-service-inspections"] } },
+        consumers: { progress: { ...qualityServiceExample.consumers["quality-service-quality"] } },
       }),
     );
     assert.deepEqual(misnamed, [

@@ -215,9 +215,9 @@ describe("streams plan/apply - against a real server", () => {
     ]);
     assert.match(
       shipping.notes.join("\n"),
-      /deletes the stream with its 1 message\(s\) and consumer\(s\) adhoc-report, genealogy-builder-shipping, odoo-connector-shipping, quality-service-shipment-gate/,
+      /deletes the stream with its 1 message\(s\) and consumer\(s\) adhoc-report, genealogy-builder-shipping, odoo-connector-shipping, quality-service-shipping/,
     );
-    const gate = item(p, "MFG_SHIPPING/quality-service-shipment-gate");
+    const gate = item(p, "MFG_SHIPPING/quality-service-shipping");
     assert.equal(gate.action, "create");
     assert.deepEqual(p.unmanaged, [{ kind: "consumer", name: "MFG_SHIPPING/adhoc-report" }]);
     assert.match(formatPlan(p), /^! destructive stream MFG_SHIPPING \(recreate\): storage file -> memory/m);
@@ -230,7 +230,7 @@ describe("streams plan/apply - against a real server", () => {
     assert.equal(info.config.storage, "memory");
     assert.equal(info.state.messages, 0);
     assert.equal(
-      (await jsm.consumers.info("MFG_SHIPPING", "quality-service-shipment-gate")).config.filter_subject,
+      (await jsm.consumers.info("MFG_SHIPPING", "quality-service-shipping")).config.filter_subject,
       "mfg.shipping.shipment_requested.>",
     );
     assert.equal(planSummary(await plan(memory)).unchanged, TOTAL);
@@ -399,7 +399,7 @@ describe("streams plan/apply - against a real server", () => {
     assert.equal(idem.ttl, 30 * 86_400_000);
     assert.equal((await (await kvm.open("THREADLINE_SCHEMAS")).status()).history, 10);
     assert.equal((await (await kvm.open("THREADLINE_CONNECTOR_STATE")).status()).history, 5);
-    const holds = await kvm.open("THREADLINE_QUALITY_HOLDS");
+    const holds = await kvm.open("THREADLINE_QUALITY");
     await holds.put("LOT-1", "held");
     assert.equal((await holds.get("LOT-1"))?.string(), "held");
   });
