@@ -392,11 +392,11 @@ test("quality service - a held lot delivered to a customer raises an escape nonc
   await until("the escape", async () =>
     (await storedEvents(f.nc, "mfg.quality.nonconformance_raised.v1", SITE)).length > 0 ? true : undefined,
   );
-  const [escape] = await storedEvents(f.nc, "mfg.quality.nonconformance_raised.v1", SITE);
-  assert.equal(escape?.value.defectCode, "HOLD-ESCAPE");
-  assert.equal(escape?.value.severity, "CRITICAL");
+  const [escaped] = await storedEvents(f.nc, "mfg.quality.nonconformance_raised.v1", SITE);
+  assert.equal(escaped?.value.defectCode, "HOLD-ESCAPE");
+  assert.equal(escaped?.value.severity, "CRITICAL");
   assert.match(
-    escape?.value.description ?? "",
+    escaped?.value.description ?? "",
     /^escape: lot FG-001 \(FG-1\) was delivered to Partners\/Customers by WH\/OUT\/00005 while on quality hold H-/,
   );
   const metrics = await (await fetch(`${f.service().url}/metrics`)).text();
