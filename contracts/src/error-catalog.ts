@@ -618,7 +618,7 @@ export const ERROR_CATALOG = {
   QUALITY_FORBIDDEN: {
     area: "quality",
     meaning:
-      "The user is known but lacks the role the action needs (HTTP 403): e.g. a lab system's token releasing a hold; nothing was changed. The refusal is logged with the user and the action.",
+      "The user is known but lacks the role the action needs (HTTP 403), e.g. a lab system's token releasing a hold; nothing was changed, and the refusal is logged with the user and the action.",
     action:
       "Ask for the role the message names (inspect, hold, release or read) in QUALITY_USERS_FILE, or act as a user who has it.",
   },
@@ -649,9 +649,15 @@ export const ERROR_CATALOG = {
   QUALITY_GENEALOGY_UNAVAILABLE: {
     area: "quality",
     meaning:
-      "The genealogy builder could not be asked (unreachable, timed out, or it answered an error) while the quality service followed a hold's scope or checked a delivery. The shipment gate fails closed: the delivery is blocked with this reason and checked again until the genealogy answers; a hold's scope is followed again on the next delivery of the event.",
+      "The genealogy builder could not be asked (unreachable, timed out, or it answered an error) while the quality service followed a hold's scope or checked a delivery: the shipment gate fails closed (the delivery is blocked with this reason and checked again until the genealogy answers), and a hold's scope is followed again on the next delivery of the event.",
     action:
       "Check the genealogy builder (`/readyz`, GENEALOGY_URL and GENEALOGY_API_TOKEN of the quality service); blocked deliveries clear themselves once it answers.",
+  },
+  QUALITY_REQUEST_FAILED: {
+    area: "quality",
+    meaning:
+      "A quality API request failed for a reason other than its input, its rights or the service starting (HTTP 500): NATS refused the publish, or a bug.",
+    action: "Read the cause in the service log (logged with the route), retry, and report it if it repeats.",
   },
   QUALITY_NOT_READY: {
     area: "quality",

@@ -380,8 +380,11 @@ describe("streams declarations - services declare their own durables, buckets an
       declarations({ manifests: [qualityServiceExample, { ...twin, kv: {} }, thief] }),
     );
     assert.deepEqual(problems, [
+      "consumers.quality-service-telemetry: declared by quality-service-twin and by quality-service: a name has one owner",
+      "consumers.quality-service-production: declared by quality-service-twin and by quality-service: a name has one owner",
       "consumers.quality-service-quality: declared by quality-service-twin and by quality-service: a name has one owner",
       "consumers.quality-service-shipping: declared by quality-service-twin and by quality-service: a name has one owner",
+      "consumers.quality-service-inventory: declared by quality-service-twin and by quality-service: a name has one owner",
       "kv.THREADLINE_SCHEMAS: declared by thief and by streams/ (shared): a name has one owner",
     ]);
     const misnamed = refused(() =>

@@ -24,6 +24,7 @@ import {
 } from "../../services/odoo-connector/src/metrics.js";
 import { odooClientMetrics } from "../../services/odoo-connector/src/odoo/metrics.js";
 import { orchestratorMetrics } from "../../services/production-orchestrator/src/metrics.js";
+import { qualityMetrics } from "../../services/quality-service/src/metrics.js";
 import { defaultRegistry, type LabelValues, metricsFor, SDK_METRICS } from "../../streams/src/metrics.js";
 import { METRICS_BEGIN, METRICS_END, renderSdkMetrics } from "../../tools/cli/metrics.js";
 import { runEveryOutcome } from "./fixtures/every-outcome.js";
@@ -89,9 +90,18 @@ test("metrics doc - every table lists exactly the metrics the code registers, wi
   orchestratorMetrics(orchestrator);
   const genealogy = new Registry();
   genealogyMetrics(genealogy);
+  const quality = new Registry();
+  qualityMetrics(quality);
   assert.deepEqual(
     [...sections.keys()],
-    ["SDK", "Machine bridge", "Odoo connector", "Production orchestrator", "Genealogy builder"],
+    [
+      "SDK",
+      "Machine bridge",
+      "Odoo connector",
+      "Production orchestrator",
+      "Genealogy builder",
+      "Quality service",
+    ],
   );
   assert.deepEqual(byName(sections.get("SDK") ?? []), byName(await registeredRows(sdk)));
   assert.deepEqual(byName(sections.get("Machine bridge") ?? []), byName(await registeredRows(bridge)));
@@ -101,6 +111,7 @@ test("metrics doc - every table lists exactly the metrics the code registers, wi
     byName(await registeredRows(orchestrator)),
   );
   assert.deepEqual(byName(sections.get("Genealogy builder") ?? []), byName(await registeredRows(genealogy)));
+  assert.deepEqual(byName(sections.get("Quality service") ?? []), byName(await registeredRows(quality)));
 });
 
 /** Whether `value` is one of `allowed` (a value written `api_<code>` is a pattern: `api_` and digits). */
@@ -149,4 +160,35 @@ test("metrics doc - a service taken through every outcome emits only catalogued 
   assert.ok(values("threadline_publish_errors_total", "code").length > 0, "the failing publish was counted");
   for (const name of Object.keys(SDK_METRICS))
     assert.ok(emitted.has(name), `${name} is catalogued but the run did not emit it`);
+});
+
+test("the alert rules under deploy/prometheus name metrics the services register, and each has a summary and a severity", async () => {
+  const { parse } = await import("yaml");
+  const sdk = new Registry();
+  metricsFor(sdk);
+  const quality = new Registry();
+  qualityMetrics(quality);
+  const known = new Set(
+    [...(await sdk.getMetricsAsJSON()), ...(await quality.getMetricsAsJSON())].map((m) => m.name),
+  );
+  const rules = parse(readFileSync(join(PACKAGE_ROOT, "deploy/prometheus/quality-rules.yaml"), "utf8")) as {
+    groups: {
+      rules: {
+        alert: string;
+        expr: string;
+        labels: { severity: string };
+        annotations: { summary: string };
+      }[];
+    }[];
+  };
+  const all = rules.groups.flatMap((g) => g.rules);
+  assert.ok(all.some((r) => r.alert === "QualityHoldEscaped"));
+  for (const r of all) {
+    const names = r.expr.match(/threadline_[a-z_]+/g) ?? [];
+    assert.ok(names.length > 0, `${r.alert} names no metric`);
+    for (const n of names)
+      assert.ok(known.has(n.replace(/_(bucket|sum|count)$/, "")), `${r.alert}: ${n} is not registered`);
+    assert.match(r.labels.severity, /^(critical|warning)$/);
+    assert.ok(r.annotations.summary.length > 0);
+  }
 });

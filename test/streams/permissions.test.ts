@@ -685,7 +685,13 @@ describe("least-privilege NATS permissions per service", () => {
       assert.equal(all.code, 0, all.stderr);
       assert.deepEqual(
         (JSON.parse(all.stdout) as { user: string }[]).map((u) => u.user),
-        ["machine-bridge", "odoo-connector", "production-orchestrator", "genealogy-builder"],
+        [
+          "machine-bridge",
+          "odoo-connector",
+          "production-orchestrator",
+          "genealogy-builder",
+          "quality-service",
+        ],
       );
       const refusedFile = await run(["streams", "permissions", bad]);
       assert.equal(refusedFile.code, 2);
@@ -694,7 +700,7 @@ describe("least-privilege NATS permissions per service", () => {
       assert.equal(unknown.code, 2);
       assert.match(
         unknown.stderr,
-        /quality-servce is neither a service of Threadline \(machine-bridge, odoo-connector, production-orchestrator, genealogy-builder\)/,
+        /quality-servce is neither a service of Threadline \(machine-bridge, odoo-connector, production-orchestrator, genealogy-builder, quality-service\)/,
       );
       const plain = await run(["streams", "permissions", good, "--password-ref", "hunter2"]);
       assert.equal(plain.code, 2);

@@ -16,6 +16,7 @@ export const QualityErrorCode = {
   HoldAlreadyDecided: "QUALITY_HOLD_ALREADY_DECIDED",
   GenealogyUnavailable: "QUALITY_GENEALOGY_UNAVAILABLE",
   NotReady: "QUALITY_NOT_READY",
+  RequestFailed: "QUALITY_REQUEST_FAILED",
 } as const satisfies Record<string, CatalogedErrorCode>;
 export type QualityErrorCode = (typeof QualityErrorCode)[keyof typeof QualityErrorCode];
 
@@ -44,4 +45,5 @@ export const HTTP_STATUS: Readonly<Record<QualityErrorCode, number>> = {
   QUALITY_HOLD_ALREADY_DECIDED: 409,
   QUALITY_GENEALOGY_UNAVAILABLE: 503,
   QUALITY_NOT_READY: 503,
+  QUALITY_REQUEST_FAILED: 500,
 };

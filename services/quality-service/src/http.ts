@@ -178,7 +178,7 @@ function answer(reply: FastifyReply, err: unknown, logger: Logger, req: FastifyR
   logger.error({ err, route: req.routeOptions.url }, "quality API request failed");
   return reply.code(500).send({
     error: {
-      code: "QUALITY_REQUEST_FAILED",
+      code: QualityErrorCode.RequestFailed,
       message: `the request failed: ${(err as Error)?.message ?? String(err)}`,
     },
   });
