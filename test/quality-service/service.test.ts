@@ -442,3 +442,99 @@ test("quality service - a held lot delivered to a customer raises an escape nonc
     "the hold survived the restart",
   );
 });
+
+test("quality service - an episode still running holds the next lot started on the line, a restart does not announce it again, and a scrapped hold keeps its delivery blocked", async (t) => {
+  const f = await startQualityFixture(t);
+  const jsm = await jetstreamManager(f.nc);
+  const line = { site: SITE, area: null, line: "line-1", cell: null, machine: null };
+  const dispatch = (orderRef: string, lot: string, product: string, ago: number) =>
+    f.publish(
+      "mfg.production.order_dispatched.v1",
+      {
+        orderRef,
+        odooOrderId: 1n,
+        equipment: line,
+        lot,
+        product: { code: product, name: null, odooId: null },
+        quantity: units("100"),
+        workCenterCode: "WC-PRESS",
+        machines: [],
+        dispatchedAt: new Date(Date.now() - ago),
+      },
+      { key: orderRef, line: "line-1" },
+    );
+  const drained = (stream: string, durable: string) =>
+    until(`${durable} drained`, async () => {
+      const info = await jsm.consumers.info(stream, durable);
+      return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
+    });
+  await dispatch("WH/MO/00001", "INT-001", "INT-1", 60_000);
+  await drained("MFG_PRODUCTION", QUALITY_DURABLES.production);
+  const press = { ...line, machine: "press-1" };
+  const force = (value: number, at: number) =>
+    f.publish(
+      "mfg.machine.telemetry_sampled.v1",
+      {
+        equipment: press,
+        samples: [{ tag: "force", value, quality: "GOOD", sourceTime: new Date(at), dataType: "DOUBLE" }],
+      },
+      { key: "press-1", line: "line-1", machine: "press-1" },
+    );
+  const t0 = Date.now() - 20_000;
+  await force(106, t0);
+  await until("the violation", async () =>
+    (await storedEvents(f.nc, "mfg.quality.spc_violation_detected.v1", SITE)).length > 0 ? true : undefined,
+  );
+  await drained("MFG_MACHINE", QUALITY_DURABLES.telemetry);
+
+  // A restart while the press still violates: the episode is remembered, not announced again.
+  await f.restart();
+  await force(107, t0 + 1000);
+  await drained("MFG_MACHINE", QUALITY_DURABLES.telemetry);
+  assert.equal((await storedEvents(f.nc, "mfg.quality.spc_violation_detected.v1", SITE)).length, 1);
+
+  // The next order starts on the line during the episode: its lot is held too.
+  await dispatch("WH/MO/00009", "INT-009", "INT-1", 0);
+  await until("the new lot held", async () =>
+    (await storedEvents(f.nc, "mfg.quality.quality_hold_placed.v1", SITE)).some(
+      (h) => h.value.lot === "INT-009",
+    )
+      ? true
+      : undefined,
+  );
+  const holds = await storedEvents(f.nc, "mfg.quality.quality_hold_placed.v1", SITE);
+  const [violation] = await storedEvents(f.nc, "mfg.quality.spc_violation_detected.v1", SITE);
+  const late = holds.find((h) => h.value.lot === "INT-009");
+  assert.equal(late?.value.triggeredBy, violation?.id);
+  assert.match(late?.value.reason ?? "", /episode still running .* when lot INT-009 started/);
+
+  // A delivery of the disc made of INT-001 is blocked; scrapping the disc's hold keeps it blocked.
+  await f.publish("mfg.shipping.shipment_requested.v1", shipment("WH/OUT/00006", 506n, "FG-001"), {
+    key: "WH/OUT/00006",
+  });
+  await until("the delivery blocked", async () =>
+    (await decisions(f.nc, "WH/OUT/00006")).length > 0 ? true : undefined,
+  );
+  const discHold = holds.find((h) => h.value.lot === "FG-001");
+  assert.ok(discHold, "the disc made of the lot is held by the scope");
+  const scrapped = await f.api("POST", `/quality/holds/${discHold.value.holdId}/decision`, "alice", {
+    disposition: "scrap",
+    comment: "discs scrapped, NCR-88",
+  });
+  assert.equal(scrapped.status, 200);
+  assert.equal(scrapped.body.status, "REJECTED");
+  const [decided] = await storedEvents(f.nc, "mfg.quality.quality_hold_released.v1", SITE);
+  assert.equal(decided?.value.status, "REJECTED");
+  assert.equal(decided?.value.reason, "scrap: discs scrapped, NCR-88");
+  await new Promise((r) => setTimeout(r, 300));
+  const after = await decisions(f.nc, "WH/OUT/00006");
+  assert.ok(
+    after.every((d) => d.kind === "blocked"),
+    "a rejected hold never clears the delivery",
+  );
+  const watched = await f.api("GET", "/quality/shipments", "viewer");
+  assert.equal(
+    watched.body.shipments.find((s: { pickingRef: string }) => s.pickingRef === "WH/OUT/00006")?.state,
+    "blocked",
+  );
+});

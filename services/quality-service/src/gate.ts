@@ -1,6 +1,7 @@
 /**
  * The shipment gate. A delivery Odoo asks to ship (ShipmentRequested) is checked lot by lot, with every
- * lot its lots were made from (the genealogy's backward trace), against the active holds: blocked
+ * lot its lots were made from (the genealogy's backward trace), against the holds that block a lot
+ * (active, or rejected: scrap, rework and return keep a lot out of shipments for good): blocked
  * (ShipmentBlocked, naming the lots and holds) or cleared (ShipmentCleared). The delivery is watched
  * until it leaves or is cancelled: a hold placed on any lot of it blocks it again, the release of its
  * last hold clears it.
@@ -67,6 +68,7 @@ export class ShipmentGate implements HoldListener {
       }
   }
 
+  /** A release may clear deliveries; a rejection changes nothing (the lot stays blocked). */
   async holdDecided(hold: HoldRecord): Promise<void> {
     for (const s of [...this.ctx.state.shipments.values()])
       if (s.holds.includes(hold.holdId)) await this.#judge(s, false);
@@ -94,7 +96,7 @@ export class ShipmentGate implements HoldListener {
         failure = (err as Error).message;
       }
     }
-    const active = closure ? closure.flatMap((l) => this.ctx.state.activeHolds(l)) : [];
+    const active = closure ? closure.flatMap((l) => this.ctx.state.blockingHolds(l)) : [];
     const next: ShipmentRecord =
       failure !== null
         ? { ...s, closure, state: "failclosed", holds: [], failure }

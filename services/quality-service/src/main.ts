@@ -28,7 +28,7 @@ import { type QualityApi, registerQualityRoutes } from "./http.js";
 import { recordDispatch, recordReport } from "./machine-lots.js";
 import { QUALITY_BUCKET, QUALITY_DURABLES, qualityServiceManifest } from "./manifest.js";
 import { qualityMetrics } from "./metrics.js";
-import { loadPlan } from "./plan.js";
+import { loadPlan, type QualityPlan } from "./plan.js";
 import { HoldPolicy } from "./policy.js";
 import { SpcMonitor } from "./spc-monitor.js";
 import { QualityState } from "./state.js";
@@ -36,14 +36,18 @@ import { ApiUsers } from "./users.js";
 
 export function startService(env: Record<string, string | undefined> = process.env): Promise<RunningService> {
   let api: QualityApi | undefined;
+  let plan: QualityPlan | undefined;
   return runService({
     manifest: qualityServiceManifest,
     configSchema: QualityConfig,
     env,
-    routes: (app, { config, logger }) =>
-      registerQualityRoutes(app, { users: ApiUsers.load(config.QUALITY_USERS_FILE), api: () => api, logger }),
+    // The plan and the users are read first: a wrong entry stops the start before anything connects.
+    routes: (app, { config, logger }) => {
+      plan = loadPlan(config.QUALITY_CONFIG);
+      registerQualityRoutes(app, { users: ApiUsers.load(config.QUALITY_USERS_FILE), api: () => api, logger });
+    },
     setup: async ({ config, logger, nc, publisher, metrics: registry }) => {
-      const plan = loadPlan(config.QUALITY_CONFIG);
+      if (!plan) throw new Error("the quality plan was not read");
       const state = await QualityState.load(await new Kvm(nc).open(QUALITY_BUCKET));
       const metrics = qualityMetrics(registry);
       const ctx: QualityContext = {

@@ -134,7 +134,7 @@ export class QualityState {
   readonly limits = new Map<string, LimitsRecord>();
   readonly machines = new Map<string, MachineRecord>();
   readonly escapes = new Map<string, EscapeRecord>();
-  /** Active hold ids by lotId. */
+  /** Hold ids that block a lot (ACTIVE, and REJECTED: blocked for good), by lotId. */
   readonly #activeByLot = new Map<string, Set<string>>();
 
   private constructor(private readonly kv: KV) {}
@@ -184,14 +184,14 @@ export class QualityState {
   #index(h: HoldRecord): void {
     const id = lotId({ product: h.product.code, lot: h.lot });
     const set = this.#activeByLot.get(id) ?? new Set<string>();
-    if (h.status === "ACTIVE") set.add(h.holdId);
+    if (h.status !== "RELEASED") set.add(h.holdId);
     else set.delete(h.holdId);
     if (set.size > 0) this.#activeByLot.set(id, set);
     else this.#activeByLot.delete(id);
   }
 
-  /** The active holds of a lot. */
-  activeHolds(lot: LotKey): HoldRecord[] {
+  /** The holds that block a lot: active ones, and rejected ones (scrap, rework, return: blocked for good). */
+  blockingHolds(lot: LotKey): HoldRecord[] {
     const ids = this.#activeByLot.get(lotId(lot));
     return ids ? [...ids].flatMap((id) => this.holds.get(id) ?? []) : [];
   }
