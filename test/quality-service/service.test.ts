@@ -406,6 +406,15 @@ test("quality service - a held lot delivered to a customer raises an escape nonc
     reconcile.body.escapes.map((e: { lot: string; pickingRef: string }) => [e.lot, e.pickingRef]),
     [["FG-001", "WH/OUT/00005"]],
   );
+  // It left: no longer watched, remembered.
+  const watched = await f.api("GET", "/quality/shipments", "viewer");
+  assert.equal(watched.body.shipments.length, 0);
+  const all = await f.api("GET", "/quality/shipments?all=true", "viewer");
+  assert.deepEqual(
+    all.body.shipments.map((s: { pickingRef: string; finished: string }) => [s.pickingRef, s.finished]),
+    [["WH/OUT/00005", "shipped"]],
+  );
+  assert.equal((await f.api("GET", "/quality/shipments?all=yes", "viewer")).status, 400);
   await new Promise((r) => setTimeout(r, 300));
 
   const count = async () => ({

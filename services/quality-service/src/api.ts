@@ -145,9 +145,13 @@ export function qualityApi(
       );
       return view(decided);
     },
-    shipments() {
+    shipments(all: boolean) {
       return {
-        shipments: gate.shipments().map((s) => ({ ...s, decidedAt: s.decidedAt ? iso(s.decidedAt) : null })),
+        shipments: gate.shipments(all).map((s) => ({
+          ...s,
+          decidedAt: s.decidedAt ? iso(s.decidedAt) : null,
+          finishedAt: s.finishedAt ? iso(s.finishedAt) : null,
+        })),
       };
     },
     characteristics() {

@@ -38,7 +38,7 @@ export class EscapeWatch {
       const holds = uniqueHolds(lots.flatMap((l) => this.ctx.state.holdsActiveAt(l, at)));
       if (holds.length > 0) found = await this.#raise(eventId, e, lot, holds);
     }
-    if (pickingId && shipment) await this.gate.finished(pickingId);
+    if (pickingId && shipment) await this.gate.finished(pickingId, "shipped", e.postedAt);
     return found;
   }
 

@@ -32,7 +32,8 @@ export class ShipmentGate implements HoldListener {
   async requested(eventId: string, e: ShipmentRequested): Promise<void> {
     const pickingId = e.odooPickingId.toString();
     const known = this.ctx.state.shipments.get(pickingId);
-    if (known?.requestId === eventId) return;
+    // Judged already (a redelivery, a replay), or gone: a delivery that left is not asked for again.
+    if (known?.requestId === eventId || known?.finished === "shipped") return;
     const lots = unique(e.lines.flatMap((l) => (l.lot ? [{ product: l.product.code, lot: l.lot }] : [])));
     const base: ShipmentRecord = {
       pickingRef: e.pickingRef,
@@ -48,18 +49,27 @@ export class ShipmentGate implements HoldListener {
       wasBlocked: known?.wasBlocked ?? false,
       decisionId: "",
       decidedAt: 0,
+      finished: null,
+      finishedAt: null,
     };
     await this.#judge(base, true);
   }
 
-  /** A delivery cancelled or gone: no longer watched. */
-  async finished(odooPickingId: string): Promise<void> {
-    await this.ctx.state.deleteShipment(odooPickingId);
+  /** A delivery that left or was cancelled: no longer watched (remembered for replays). */
+  async finished(odooPickingId: string, why: "shipped" | "cancelled", at: Date): Promise<void> {
+    const known = this.ctx.state.shipments.get(odooPickingId);
+    if (!known || known.finished !== null) return;
+    await this.ctx.state.putShipment({ ...known, finished: why, finishedAt: at.getTime() });
+  }
+
+  /** The deliveries watched now. */
+  #watched(): ShipmentRecord[] {
+    return [...this.ctx.state.shipments.values()].filter((s) => s.finished === null);
   }
 
   async holdPlaced(hold: HoldRecord): Promise<void> {
     const id = lotId({ product: hold.product.code, lot: hold.lot });
-    for (const s of [...this.ctx.state.shipments.values()])
+    for (const s of this.#watched())
       if (s.closure?.some((l) => lotId(l) === id) && !s.holds.includes(hold.holdId)) {
         const wasCleared = s.state === "cleared";
         const judged = await this.#judge(s, false);
@@ -70,19 +80,17 @@ export class ShipmentGate implements HoldListener {
 
   /** A release may clear deliveries; a rejection changes nothing (the lot stays blocked). */
   async holdDecided(hold: HoldRecord): Promise<void> {
-    for (const s of [...this.ctx.state.shipments.values()])
-      if (s.holds.includes(hold.holdId)) await this.#judge(s, false);
+    for (const s of this.#watched()) if (s.holds.includes(hold.holdId)) await this.#judge(s, false);
   }
 
   /** Checks again the deliveries blocked because the genealogy could not be asked. */
   async recheck(): Promise<void> {
-    for (const s of [...this.ctx.state.shipments.values()])
-      if (s.state === "failclosed") await this.#judge(s, true);
+    for (const s of this.#watched()) if (s.state === "failclosed") await this.#judge(s, true);
   }
 
-  /** The deliveries watched now (the API's list). */
-  shipments(): ShipmentRecord[] {
-    return [...this.ctx.state.shipments.values()];
+  /** The deliveries watched now and, with `all`, those that left or were cancelled (the API's list). */
+  shipments(all = false): ShipmentRecord[] {
+    return all ? [...this.ctx.state.shipments.values()] : this.#watched();
   }
 
   async #judge(s: ShipmentRecord, trace: boolean): Promise<ShipmentRecord> {

@@ -22,7 +22,7 @@ export interface QualityApi {
   hold(holdId: string): unknown;
   placeHold(input: PlaceHoldInput, by: string): Promise<unknown>;
   decide(holdId: string, input: DecisionInput, by: string): Promise<unknown>;
-  shipments(): unknown;
+  shipments(all: boolean): unknown;
   characteristics(): unknown;
   reconcile(): unknown;
 }
@@ -86,6 +86,9 @@ const HOLD_PARAMS = z.strictObject({
   holdId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "is not a hold id"),
 });
 const NONE = z.strictObject({});
+const SHIPMENTS_QUERY = z.strictObject({
+  all: z.enum(["true", "false"], { error: "must be true or false" }).optional(),
+});
 
 interface RouteSpec {
   readonly method: "GET" | "POST";
@@ -247,10 +250,8 @@ export function registerQualityRoutes(
         parse(DecisionInput, req.body, "body"),
         user.name,
       ),
-    "GET /quality/shipments": (req) => {
-      parse(NONE, req.query, "query");
-      return api().shipments();
-    },
+    "GET /quality/shipments": (req) =>
+      api().shipments(parse(SHIPMENTS_QUERY, req.query, "query").all === "true"),
     "GET /quality/characteristics": (req) => {
       parse(NONE, req.query, "query");
       return api().characteristics();

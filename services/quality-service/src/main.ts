@@ -72,7 +72,7 @@ export function startService(env: Record<string, string | undefined> = process.e
       metrics.watch(() => {
         let blocked = 0;
         let failClosed = 0;
-        for (const s of state.shipments.values()) {
+        for (const s of gate.shipments()) {
           if (s.state === "blocked") blocked++;
           if (s.state === "failclosed") failClosed++;
         }
@@ -95,7 +95,7 @@ export function startService(env: Record<string, string | undefined> = process.e
 
       const serial = <T>(fn: () => Promise<T>) => ctx.serial(fn);
       const recheck = setInterval(() => {
-        if ([...state.shipments.values()].some((s) => s.state === "failclosed"))
+        if (gate.shipments().some((s) => s.state === "failclosed"))
           void serial(() => gate.recheck()).catch((err: unknown) =>
             logger.error({ err }, "shipment gate recheck failed"),
           );
@@ -168,7 +168,9 @@ export function startService(env: Record<string, string | undefined> = process.e
             handlers: {
               "mfg.shipping.shipment_requested.v1": (e) => serial(() => gate.requested(e.id, e.value)),
               "mfg.shipping.shipment_cancelled.v1": (e) =>
-                serial(() => gate.finished(e.value.odooPickingId.toString())),
+                serial(() =>
+                  gate.finished(e.value.odooPickingId.toString(), "cancelled", e.value.cancelledAt),
+                ),
             },
           },
           {

@@ -63,7 +63,16 @@ export interface ShipmentRecord {
   /** ce-id of the last decision published. */
   readonly decisionId: string;
   readonly decidedAt: number;
+  /**
+   * Why the gate stopped watching it: it left (a delivery posted) or was cancelled; null while watched.
+   * Kept FINISHED_KEPT_MS, so a replay of its request publishes nothing.
+   */
+  readonly finished: "shipped" | "cancelled" | null;
+  readonly finishedAt: number | null;
 }
+
+/** How long a delivery that left or was cancelled is remembered (a replay within it is recognised). */
+export const FINISHED_KEPT_MS = 90 * 86_400_000;
 
 export interface EpisodeRecord {
   readonly characteristic: string;
@@ -139,7 +148,7 @@ export class QualityState {
 
   private constructor(private readonly kv: KV) {}
 
-  static async load(kv: KV): Promise<QualityState> {
+  static async load(kv: KV, now = Date.now()): Promise<QualityState> {
     const state = new QualityState(kv);
     const keys: string[] = [];
     for await (const k of await kv.keys()) keys.push(k);
@@ -150,6 +159,9 @@ export class QualityState {
       const rest = key.slice(key.indexOf(".") + 1);
       state.#remember(kind, rest, e.json<unknown>());
     }
+    for (const s of [...state.shipments.values()])
+      if (s.finishedAt !== null && s.finishedAt < now - FINISHED_KEPT_MS)
+        await state.deleteShipment(s.odooPickingId);
     return state;
   }
 
