@@ -650,16 +650,28 @@ async function holdsWithoutAlert<H extends { holdId: string }>(
   if (holds.length === 0) return [];
   const odoo = await OdooClient.connect(odooClientOptions(settings));
   try {
-    const found = new Set<string>();
-    for (let i = 0; i < holds.length; i += 200) {
-      const titles = holds.slice(i, i + 200).map((h) => holdTitle(h.holdId));
-      const rows = await odoo.searchRead<{ title: string }>("quality.alert", [["title", "in", titles]], {
-        fields: ["title"],
-      });
-      for (const r of rows) found.add(r.title);
-    }
-    return holds.filter((h) => !found.has(holdTitle(h.holdId)));
+    return await missingAlerts(odoo, holds);
+  } catch (err) {
+    throw new CommandFailed(
+      `the Odoo check failed: ${settings.ODOO_URL} as ${settings.ODOO_LOGIN} cannot list quality alerts (the user needs Quality / User): ${(err as Error).message}`,
+    );
   } finally {
     await odoo.close();
   }
+}
+
+/** The holds without an alert of their title, asked 200 titles at a time. */
+async function missingAlerts<H extends { holdId: string }>(
+  odoo: OdooClient,
+  holds: readonly H[],
+): Promise<H[]> {
+  const found = new Set<string>();
+  for (let i = 0; i < holds.length; i += 200) {
+    const titles = holds.slice(i, i + 200).map((h) => holdTitle(h.holdId));
+    const rows = await odoo.searchRead<{ title: string }>("quality.alert", [["title", "in", titles]], {
+      fields: ["title"],
+    });
+    for (const r of rows) found.add(r.title);
+  }
+  return holds.filter((h) => !found.has(holdTitle(h.holdId)));
 }
