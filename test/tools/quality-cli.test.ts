@@ -272,6 +272,33 @@ test("threadline quality hold|holds|release - a quality engineer holds a lot, a 
     },
   );
 
+  await t.test(
+    "hold while the genealogy is down: the lot itself is held, exit 1 saying its scope was not followed",
+    async () => {
+      f.genealogyDown = true;
+      const r = await quality(f, "alice", [
+        "hold",
+        "--site",
+        SITE,
+        "--lot",
+        "INT-001",
+        "--product",
+        "INT-1",
+        "--reason",
+        "cracked compacts",
+        "--forward",
+      ]);
+      f.genealogyDown = false;
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, /^placed 1 hold:$/m);
+      assert.match(r.stdout, /^H-\S+\s+INT-001\s+INT-1\s+ACTIVE/m);
+      assert.match(
+        r.stderr,
+        /lot INT-001 is on hold, but the lots made of it or it was made of could not be followed/,
+      );
+    },
+  );
+
   await t.test("hold --forward: the lot and every lot made of it", async () => {
     const r = await quality(f, "alice", [
       "hold",

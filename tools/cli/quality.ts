@@ -473,7 +473,6 @@ function serviceCommands(cmd: Command): void {
               lot: "--lot",
               product: "--product",
               reason: "--reason",
-              scope: "--depth",
             },
           },
         );
