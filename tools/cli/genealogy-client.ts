@@ -5,10 +5,8 @@
  * (exit 1), a parameter the service refuses is a usage error (exit 2), an unreachable service names
  * the URL it tried.
  */
-import { readFileSync } from "node:fs";
-import http from "node:http";
-import https from "node:https";
 import { CommandFailed, UsageError } from "./run.js";
+import { bearerToken, send, serviceUrl, TimeoutError } from "./service-http.js";
 
 /** The client's defaults, in one place. */
 export const GENEALOGY_CLIENT_DEFAULTS = {
@@ -49,16 +47,10 @@ export class GenealogyClient {
    * @throws UsageError naming the flag or variable when the URL is malformed or no token is given
    */
   static fromFlags(flags: GenealogyConnectionFlags, env: NodeJS.ProcessEnv = process.env): GenealogyClient {
-    const url = flags.url ?? (env["GENEALOGY_URL"] || GENEALOGY_CLIENT_DEFAULTS.url);
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new UsageError(`--url ${url} is not a URL (expected e.g. ${GENEALOGY_CLIENT_DEFAULTS.url})`);
-    }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
-      throw new UsageError(`--url must start with http:// or https:// (got ${parsed.protocol}//)`);
-    return new GenealogyClient(url.replace(/\/+$/, ""), tokenOf(flags, env));
+    return new GenealogyClient(
+      serviceUrl(flags.url, env["GENEALOGY_URL"], GENEALOGY_CLIENT_DEFAULTS.url),
+      bearerToken(flags.tokenFile, env, "GENEALOGY_TOKEN", "genealogy service"),
+    );
   }
 
   /** GET a path of the API with a query (undefined values left out); the answer's parsed JSON. */
@@ -134,59 +126,4 @@ export class GenealogyClient {
       `the genealogy service at ${this.url} answered ${status} ${code ?? ""}: ${message}`,
     );
   }
-}
-
-class TimeoutError extends Error {}
-
-/**
- * One request with node's http client rather than fetch: fetch gives up waiting for an answer's
- * headers after 5 minutes whatever its signal says, and a rebuild may take longer.
- */
-function send(
-  method: string,
-  target: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<{ status: number; text: string }> {
-  const client = target.startsWith("https:") ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = client.request(
-      target,
-      { method, headers: { ...headers, accept: "application/json, application/ld+json" } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(new TimeoutError()));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-/** The token: --token-file's first line, else $GENEALOGY_TOKEN. @throws UsageError when there is none */
-function tokenOf(flags: GenealogyConnectionFlags, env: NodeJS.ProcessEnv): string {
-  if (flags.tokenFile !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(flags.tokenFile, "utf8");
-    } catch (err) {
-      throw new UsageError(
-        `--token-file ${flags.tokenFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`,
-      );
-    }
-    const token = text.split(/\r?\n/)[0]?.trim() ?? "";
-    if (token === "") throw new UsageError(`--token-file ${flags.tokenFile} is empty`);
-    return token;
-  }
-  const token = env["GENEALOGY_TOKEN"]?.trim();
-  if (!token)
-    throw new UsageError(
-      "the genealogy service needs its bearer token: set $GENEALOGY_TOKEN or pass --token-file <file>",
-    );
-  return token;
 }
