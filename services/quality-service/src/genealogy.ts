@@ -4,8 +4,12 @@
  * it yet: the lot alone); anything else that is not an answer — unreachable, too slow, a 5xx, a body
  * that is not a trace — is QUALITY_GENEALOGY_UNAVAILABLE, on which the gate fails closed.
  */
-import type { TraceResult } from "../../genealogy-builder/src/query/types.js";
 import { QualityError, QualityErrorCode } from "./errors.js";
+
+/** What the gate reads of the genealogy builder's trace answer (its HTTP contract, not its code). */
+interface TraceAnswer {
+  readonly lots: readonly { readonly product: string; readonly lot: string }[];
+}
 
 export interface LotKey {
   readonly product: string;
@@ -53,9 +57,9 @@ export class GenealogyHttpReader implements GenealogyReader {
       throw unavailable(
         `${this.#base} answered ${res.status} about lot ${root.lot} (${root.product}): ${body.slice(0, 200)}`,
       );
-    let trace: TraceResult;
+    let trace: TraceAnswer;
     try {
-      trace = JSON.parse(body) as TraceResult;
+      trace = JSON.parse(body) as TraceAnswer;
     } catch (err) {
       throw unavailable(`${this.#base} answered a body that is not JSON about lot ${root.lot}`, err);
     }
