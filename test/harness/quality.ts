@@ -62,6 +62,53 @@ export const PLAN = {
   },
 };
 
+/** The brake disc of the story, as Odoo names it. */
+export const DISC = { code: "FG-1", name: "Brake disc", odooId: 31n };
+const units = (value: string) => ({ value, uom: "Units" });
+
+/** Odoo asks to ship 10 discs of `lot` on a delivery. */
+export function shipmentRequested(
+  pickingRef: string,
+  pickingId: bigint,
+  lot: string,
+): EventInputs["mfg.shipping.shipment_requested.v1"] {
+  return {
+    pickingRef,
+    odooPickingId: pickingId,
+    site: SITE,
+    customerRef: "C-100",
+    customerName: "Acme Brakes",
+    salesOrderRef: "S00042",
+    lines: [{ product: DISC, lot, quantity: units("10") }],
+    scheduledAt: null,
+    requestedAt: new Date(),
+  };
+}
+
+/** Odoo posts the delivery: 10 discs of `lot` leave for the customer. */
+export function deliveryPosted(
+  pickingRef: string,
+  pickingId: bigint,
+  lot: string,
+): EventInputs["mfg.inventory.goods_movement_posted.v1"] {
+  return {
+    site: SITE,
+    movementType: "DELIVERY",
+    pickingRef,
+    odooPickingId: pickingId,
+    odooMoveId: 9000n + pickingId,
+    odooMoveLineId: 19000n + pickingId,
+    product: DISC,
+    lot,
+    quantity: units("10"),
+    fromLocation: "WH/Stock",
+    toLocation: "Partners/Customers",
+    origin: "S00042",
+    postedAt: new Date(),
+    orderRef: null,
+  };
+}
+
 export interface QualityFixture {
   readonly server: LocalNatsServer;
   readonly nc: NatsConnection;

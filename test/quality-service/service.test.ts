@@ -8,34 +8,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
-import type { EventInputs } from "../../contracts/src/index.js";
 import { QUALITY_DURABLES } from "../../services/quality-service/src/manifest.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/index.js";
 import { platformDeclarations } from "../../tools/manifests.js";
 import { storedEvents } from "../harness/events.js";
-import { SITE, startQualityFixture } from "../harness/quality.js";
+import { deliveryPosted, SITE, shipmentRequested, startQualityFixture } from "../harness/quality.js";
 import { until } from "../harness/wait.js";
 
-const FG = { code: "FG-1", name: "Brake disc", odooId: 31n };
 const units = (value: string) => ({ value, uom: "Units" });
 
-function shipment(
-  pickingRef: string,
-  pickingId: bigint,
-  lot: string,
-): EventInputs["mfg.shipping.shipment_requested.v1"] {
-  return {
-    pickingRef,
-    odooPickingId: pickingId,
-    site: SITE,
-    customerRef: "C-100",
-    customerName: "Acme Brakes",
-    salesOrderRef: "S00042",
-    lines: [{ product: FG, lot, quantity: units("10") }],
-    scheduledAt: null,
-    requestedAt: new Date(),
-  };
-}
+const shipment = shipmentRequested;
 
 const decisions = async (nc: Parameters<typeof storedEvents>[0], pickingRef: string) => {
   const blocked = (await storedEvents(nc, "mfg.shipping.shipment_blocked.v1", SITE)).filter(
@@ -369,26 +351,9 @@ test("quality service - a held lot delivered to a customer raises an escape nonc
     (await decisions(f.nc, "WH/OUT/00005")).length > 0 ? true : undefined,
   );
   // Someone validates it in Odoo anyway.
-  await f.publish(
-    "mfg.inventory.goods_movement_posted.v1",
-    {
-      site: SITE,
-      movementType: "DELIVERY",
-      pickingRef: "WH/OUT/00005",
-      odooPickingId: 505n,
-      odooMoveId: 9001n,
-      odooMoveLineId: 9002n,
-      product: FG,
-      lot: "FG-001",
-      quantity: units("10"),
-      fromLocation: "WH/Stock",
-      toLocation: "Partners/Customers",
-      origin: "S00042",
-      postedAt: new Date(),
-      orderRef: null,
-    },
-    { key: "FG-001" },
-  );
+  await f.publish("mfg.inventory.goods_movement_posted.v1", deliveryPosted("WH/OUT/00005", 505n, "FG-001"), {
+    key: "FG-001",
+  });
   await until("the escape", async () =>
     (await storedEvents(f.nc, "mfg.quality.nonconformance_raised.v1", SITE)).length > 0 ? true : undefined,
   );

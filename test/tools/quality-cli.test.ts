@@ -13,11 +13,17 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { EventInputs } from "../../contracts/src/index.js";
 import { holdTitle } from "../../services/odoo-connector/src/outbound/quality.js";
 import { threadline } from "../harness/cli.js";
 import { storedEvents } from "../harness/events.js";
-import { type QualityFixture, SITE, startQualityFixture, USERS } from "../harness/quality.js";
+import {
+  deliveryPosted,
+  type QualityFixture,
+  SITE,
+  shipmentRequested,
+  startQualityFixture,
+  USERS,
+} from "../harness/quality.js";
 import { until } from "../harness/wait.js";
 import { startOdoo } from "../odoo-connector/fixture.js";
 
@@ -48,8 +54,8 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-const FG = { code: "FG-1", name: "Brake disc", odooId: 31n };
-const units = (value: string) => ({ value, uom: "Units" });
+const _FG = { code: "FG-1", name: "Brake disc", odooId: 31n };
+const _units = (value: string) => ({ value, uom: "Units" });
 const inspect = (values: string, extra: string[] = []) => [
   "inspect",
   "--site",
@@ -421,41 +427,23 @@ test("threadline quality reconcile - holds without their Odoo quality alert, the
   await t.test(
     "a held lot delivered anyway: the escape is listed (exit 1); without Odoo settings the Odoo check is said skipped",
     async () => {
-      const shipment: EventInputs["mfg.shipping.shipment_requested.v1"] = {
-        pickingRef: "WH/OUT/00005",
-        odooPickingId: 505n,
-        site: SITE,
-        customerRef: "C-100",
-        customerName: "Acme Brakes",
-        salesOrderRef: "S00042",
-        lines: [{ product: FG, lot: "FG-001", quantity: units("10") }],
-        scheduledAt: null,
-        requestedAt: new Date(),
-      };
-      await f.publish("mfg.shipping.shipment_requested.v1", shipment, { key: "WH/OUT/00005" });
+      await f.publish(
+        "mfg.shipping.shipment_requested.v1",
+        shipmentRequested("WH/OUT/00005", 505n, "FG-001"),
+        {
+          key: "WH/OUT/00005",
+        },
+      );
       await until("the delivery blocked", async () =>
         (await storedEvents(f.nc, "mfg.shipping.shipment_blocked.v1", SITE)).length > 0 ? true : undefined,
       );
       // Someone validates it in Odoo anyway.
       await f.publish(
         "mfg.inventory.goods_movement_posted.v1",
+        deliveryPosted("WH/OUT/00005", 505n, "FG-001"),
         {
-          site: SITE,
-          movementType: "DELIVERY",
-          pickingRef: "WH/OUT/00005",
-          odooPickingId: 505n,
-          odooMoveId: 9001n,
-          odooMoveLineId: 9002n,
-          product: FG,
-          lot: "FG-001",
-          quantity: units("10"),
-          fromLocation: "WH/Stock",
-          toLocation: "Partners/Customers",
-          origin: "S00042",
-          postedAt: new Date(),
-          orderRef: null,
+          key: "FG-001",
         },
-        { key: "FG-001" },
       );
       await until("the escape", async () =>
         (await f.api("GET", "/quality/reconcile", "viewer")).body.escapes.length > 0 ? true : undefined,

@@ -36,6 +36,16 @@ interface Chart {
   limitsSaved: boolean;
 }
 
+/** Where a chart's events go: the machine's subject tokens, keyed by the chart (its episodes stay in order). */
+function chartTarget(equipment: EquipmentPath, chart: string) {
+  return {
+    site: equipment.site,
+    ...(equipment.line ? { line: equipment.line } : {}),
+    ...(equipment.line && equipment.machine ? { machine: equipment.machine } : {}),
+    key: chart,
+  };
+}
+
 /** The rule id of an event's rule set and number (the hold policy's names). */
 export function ruleIdOf(ruleSet: SpcRuleSet, ruleNumber: number): string {
   if (ruleSet === "NELSON") return `nelson-${ruleNumber}`;
@@ -194,10 +204,7 @@ export class SpcMonitor {
         detectedAt,
       },
       {
-        site: equipment.site,
-        ...(equipment.line ? { line: equipment.line } : {}),
-        ...(equipment.line && equipment.machine ? { machine: equipment.machine } : {}),
-        key: id,
+        ...chartTarget(equipment, id),
         id: violationId,
         time: detectedAt,
       },
@@ -240,10 +247,7 @@ export class SpcMonitor {
         endedAt: end.time,
       },
       {
-        site: equipment.site,
-        ...(equipment.line ? { line: equipment.line } : {}),
-        ...(equipment.line && equipment.machine ? { machine: equipment.machine } : {}),
-        key: id,
+        ...chartTarget(equipment, id),
         id: derivedEventId(SERVICE, "spc-ended", episode.violationId),
       },
     );
