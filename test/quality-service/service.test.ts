@@ -12,12 +12,27 @@ import { QUALITY_DURABLES } from "../../services/quality-service/src/manifest.js
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/index.js";
 import { platformDeclarations } from "../../tools/manifests.js";
 import { storedEvents } from "../harness/events.js";
-import { deliveryPosted, SITE, shipmentRequested, startQualityFixture } from "../harness/quality.js";
+import {
+  deliveryPosted,
+  type QualityFixture,
+  SITE,
+  shipmentRequested,
+  startQualityFixture,
+} from "../harness/quality.js";
 import { until } from "../harness/wait.js";
 
 const units = (value: string) => ({ value, uom: "Units" });
 
 const shipment = shipmentRequested;
+
+const request = (f: QualityFixture, pickingRef: string, pickingId: bigint, lot: string) =>
+  f.publish("mfg.shipping.shipment_requested.v1", shipment(pickingRef, pickingId, lot), { key: pickingRef });
+
+/** Waits until the gate decided on a delivery `n` times. */
+const decided = (f: QualityFixture, pickingRef: string, n: number) =>
+  until(`${pickingRef} decided ${n} time(s)`, async () =>
+    (await decisions(f.nc, pickingRef)).length >= n ? true : undefined,
+  );
 
 const decisions = async (nc: Parameters<typeof storedEvents>[0], pickingRef: string) => {
   const blocked = (await storedEvents(nc, "mfg.shipping.shipment_blocked.v1", SITE)).filter(
@@ -34,12 +49,8 @@ const decisions = async (nc: Parameters<typeof storedEvents>[0], pickingRef: str
 
 test("quality service - the shipment gate clears a delivery, blocks it again when a hold lands on a lot it was made from, and clears it on release; a viewer may not release", async (t) => {
   const f = await startQualityFixture(t);
-  await f.publish("mfg.shipping.shipment_requested.v1", shipment("WH/OUT/00002", 502n, "FG-001"), {
-    key: "WH/OUT/00002",
-  });
-  await until("the delivery cleared", async () =>
-    (await decisions(f.nc, "WH/OUT/00002")).length === 1 ? true : undefined,
-  );
+  await request(f, "WH/OUT/00002", 502n, "FG-001");
+  await decided(f, "WH/OUT/00002", 1);
   const [first] = await decisions(f.nc, "WH/OUT/00002");
   assert.equal(first?.kind, "cleared");
 
@@ -53,9 +64,7 @@ test("quality service - the shipment gate clears a delivery, blocks it again whe
   });
   assert.equal(placed.status, 201, JSON.stringify(placed.body));
   const holdId = placed.body.holds[0].holdId as string;
-  await until("the delivery blocked", async () =>
-    (await decisions(f.nc, "WH/OUT/00002")).length === 2 ? true : undefined,
-  );
+  await decided(f, "WH/OUT/00002", 2);
   const blocked = (await decisions(f.nc, "WH/OUT/00002"))[1];
   assert.equal(blocked?.kind, "blocked");
   if (blocked?.kind !== "blocked") return;
@@ -89,9 +98,7 @@ test("quality service - the shipment gate clears a delivery, blocks it again whe
   });
   assert.equal(released.status, 200, JSON.stringify(released.body));
   assert.equal(released.body.status, "RELEASED");
-  await until("the delivery cleared again", async () =>
-    (await decisions(f.nc, "WH/OUT/00002")).length === 3 ? true : undefined,
-  );
+  await decided(f, "WH/OUT/00002", 3);
   const again = (await decisions(f.nc, "WH/OUT/00002"))[2];
   assert.equal(again?.kind, "cleared");
   if (again?.kind === "cleared") assert.equal(again.e.value.wasBlocked, true);
@@ -189,12 +196,8 @@ test("quality service - an SPC violation on the press holds the lot being made a
   );
 
   // A delivery of the disc is now refused at once.
-  await f.publish("mfg.shipping.shipment_requested.v1", shipment("WH/OUT/00003", 503n, "FG-001"), {
-    key: "WH/OUT/00003",
-  });
-  await until("the delivery blocked", async () =>
-    (await decisions(f.nc, "WH/OUT/00003")).length > 0 ? true : undefined,
-  );
+  await request(f, "WH/OUT/00003", 503n, "FG-001");
+  await decided(f, "WH/OUT/00003", 1);
   const [d] = await decisions(f.nc, "WH/OUT/00003");
   assert.equal(d?.kind, "blocked");
   if (d?.kind === "blocked")
@@ -302,12 +305,8 @@ test("quality service - a lab records inspections over HTTP: validated, publishe
 test("quality service - the gate fails closed while the genealogy cannot be asked, and clears the delivery itself once it can", async (t) => {
   const f = await startQualityFixture(t);
   f.genealogyDown = true;
-  await f.publish("mfg.shipping.shipment_requested.v1", shipment("WH/OUT/00004", 504n, "FG-001"), {
-    key: "WH/OUT/00004",
-  });
-  await until("the delivery blocked", async () =>
-    (await decisions(f.nc, "WH/OUT/00004")).length > 0 ? true : undefined,
-  );
+  await request(f, "WH/OUT/00004", 504n, "FG-001");
+  await decided(f, "WH/OUT/00004", 1);
   const [d] = await decisions(f.nc, "WH/OUT/00004");
   assert.equal(d?.kind, "blocked");
   if (d?.kind === "blocked") {
@@ -323,9 +322,7 @@ test("quality service - the gate fails closed while the genealogy cannot be aske
   await new Promise((r) => setTimeout(r, 600));
   assert.equal((await decisions(f.nc, "WH/OUT/00004")).length, 1, "a failing recheck publishes nothing new");
   f.genealogyDown = false;
-  await until("the delivery cleared", async () =>
-    (await decisions(f.nc, "WH/OUT/00004")).length === 2 ? true : undefined,
-  );
+  await decided(f, "WH/OUT/00004", 2);
   const cleared = (await decisions(f.nc, "WH/OUT/00004"))[1];
   assert.equal(cleared?.kind, "cleared");
   if (cleared?.kind === "cleared") {
@@ -344,12 +341,8 @@ test("quality service - a held lot delivered to a customer raises an escape nonc
     scope: { forward: false },
   });
   assert.equal(placed.status, 201);
-  await f.publish("mfg.shipping.shipment_requested.v1", shipment("WH/OUT/00005", 505n, "FG-001"), {
-    key: "WH/OUT/00005",
-  });
-  await until("the delivery blocked", async () =>
-    (await decisions(f.nc, "WH/OUT/00005")).length > 0 ? true : undefined,
-  );
+  await request(f, "WH/OUT/00005", 505n, "FG-001");
+  await decided(f, "WH/OUT/00005", 1);
   // Someone validates it in Odoo anyway.
   await f.publish("mfg.inventory.goods_movement_posted.v1", deliveryPosted("WH/OUT/00005", 505n, "FG-001"), {
     key: "FG-001",
@@ -483,12 +476,8 @@ test("quality service - an episode still running holds the next lot started on t
   assert.match(late?.value.reason ?? "", /episode still running .* when lot INT-009 started/);
 
   // A delivery of the disc made of INT-001 is blocked; scrapping the disc's hold keeps it blocked.
-  await f.publish("mfg.shipping.shipment_requested.v1", shipment("WH/OUT/00006", 506n, "FG-001"), {
-    key: "WH/OUT/00006",
-  });
-  await until("the delivery blocked", async () =>
-    (await decisions(f.nc, "WH/OUT/00006")).length > 0 ? true : undefined,
-  );
+  await request(f, "WH/OUT/00006", 506n, "FG-001");
+  await decided(f, "WH/OUT/00006", 1);
   const discHold = holds.find((h) => h.value.lot === "FG-001");
   assert.ok(discHold, "the disc made of the lot is held by the scope");
   const scrapped = await f.api("POST", `/quality/holds/${discHold.value.holdId}/decision`, "alice", {
@@ -497,9 +486,9 @@ test("quality service - an episode still running holds the next lot started on t
   });
   assert.equal(scrapped.status, 200);
   assert.equal(scrapped.body.status, "REJECTED");
-  const [decided] = await storedEvents(f.nc, "mfg.quality.quality_hold_released.v1", SITE);
-  assert.equal(decided?.value.status, "REJECTED");
-  assert.equal(decided?.value.reason, "scrap: discs scrapped, NCR-88");
+  const [decision] = await storedEvents(f.nc, "mfg.quality.quality_hold_released.v1", SITE);
+  assert.equal(decision?.value.status, "REJECTED");
+  assert.equal(decision?.value.reason, "scrap: discs scrapped, NCR-88");
   await new Promise((r) => setTimeout(r, 300));
   const after = await decisions(f.nc, "WH/OUT/00006");
   assert.ok(
