@@ -24,7 +24,7 @@ import type { PlantDrift } from "./plant.js";
 
 const SITE = "plant-lyon";
 const LINE = "line-1";
-/** The tag the demo makes drift: the filler's temperature, 3 °C an hour… of plant time, per minute. */
+/** The tag the demo makes drift: the filler's temperature, 3 °C a minute of plant time (7.5 σ). */
 export const QUALITY_DRIFT: PlantDrift = { machine: "filler-1", tag: "temperature", perHour: 180 };
 /** Who releases the hold through the API. */
 const ENGINEER = "quality-engineer";
