@@ -111,8 +111,6 @@ test("the demo registers the contracts, publishes a production run once, reads i
     step(
       /MFG_QUALITY #\d+ {2}QualityHoldPlaced H-\w+ on FIN-HJ250 lot LOT-WH-MO-\d+ by quality-service: SPC: /,
     ),
-    step(/MFG_SHIPPING #\d+ {2}ShipmentRequested WH\/OUT\/\d+ to .*: \d+ FIN-HJ250 lot LOT-WH-MO-\d+$/),
-    step(/MFG_SHIPPING #\d+ {2}ShipmentBlocked WH\/OUT\/\d+: lot LOT-WH-MO-\d+ on hold H-\w+/),
     step(
       /^ {2}Odoo: WH\/OUT\/\d+ has quality check QC\d+ to do: Lot LOT-WH-MO-\d+ is on quality hold: SPC: /,
     ),
@@ -129,6 +127,17 @@ test("the demo registers the contracts, publishes a production run once, reads i
     [...story].sort((a, b) => a - b),
     `the quality story in its order:\n${story.map((i) => lines[i]).join("\n")}`,
   );
+  // What the drift held (as `threadline quality holds` lists it), the request and the gate's decision
+  // (printed as they land): all before Odoo refuses the delivery.
+  const refused = step(/^ {2}Odoo: validating WH\/OUT\/\d+ is refused/);
+  const listed = step(/^threadline quality holds: [1-9]\d* active$/);
+  assert.match(lines[listed + 1] ?? "", /^ {2}H-\w+ {2}FIN-HJ250 LOT-WH-MO-\d+ {2}by quality-service: SPC: /);
+  for (const i of [
+    listed,
+    step(/MFG_SHIPPING #\d+ {2}ShipmentRequested WH\/OUT\/\d+ to .*: \d+ FIN-HJ250 lot LOT-WH-MO-\d+$/),
+    step(/MFG_SHIPPING #\d+ {2}ShipmentBlocked WH\/OUT\/\d+: lot LOT-WH-MO-\d+ on hold H-\w+/),
+  ])
+    assert.ok(i < refused, text);
   assert.match(
     text,
     /QualityHoldReleased H-\w+ on FIN-HJ250 lot LOT-WH-MO-\d+ \(RELEASED by quality-engineer\)/,

@@ -154,6 +154,13 @@ export async function startQualityDemo(options: {
     url: service.url,
     token,
     async gate(sim, delivery) {
+      // What the drift held, as `threadline quality holds` lists it.
+      const { holds } = await api<{
+        holds: { holdId: string; lot: string; product: { code: string }; placedBy: string; reason: string }[];
+      }>("GET", "/quality/holds");
+      print(`threadline quality holds: ${holds.length} active`);
+      for (const h of holds)
+        print(`  ${h.holdId}  ${h.product.code} ${h.lot}  by ${h.placedBy}: ${h.reason.split(" — ")[0]}`);
       const judged = await until(`the gate's decision on ${delivery.name}`, async () =>
         shipment(delivery.picking),
       );
