@@ -115,7 +115,9 @@ test("the demo registers the contracts, publishes a production run once, reads i
       /^ {2}Odoo: WH\/OUT\/\d+ has quality check QC\d+ to do: Lot LOT-WH-MO-\d+ is on quality hold: SPC: /,
     ),
     step(/^ {2}Odoo: validating WH\/OUT\/\d+ is refused: the quality check wizard opens instead$/),
-    step(/^threadline quality release H-\w+ --comment "/),
+    step(
+      /^quality API, as `threadline quality release` does: POST \/quality\/holds\/H-\w+\/decision \{"disposition":"release","comment":"/,
+    ),
     step(/^ {2}hold H-\w+ on lot LOT-WH-MO-\d+: RELEASED by quality-engineer$/),
     step(
       /^ {2}Odoo: quality check QC\d+ passed \(the connector, on ShipmentCleared\): WH\/OUT\/\d+ may ship$/,

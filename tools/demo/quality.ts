@@ -193,7 +193,9 @@ export async function startQualityDemo(options: {
       if (state?.["state"] === "done")
         throw new Error(`Odoo validated ${delivery.name} while it was on hold`);
       for (const holdId of judged.holds) {
-        print(`threadline quality release ${holdId} --comment "${RELEASE_COMMENT}":`);
+        print(
+          `quality API, as \`threadline quality release\` does: POST /quality/holds/${holdId}/decision {"disposition":"release","comment":"${RELEASE_COMMENT}"}`,
+        );
         const decided = await api<{ holdId: string; status: string; lot: string }>(
           "POST",
           `/quality/holds/${encodeURIComponent(holdId)}/decision`,
