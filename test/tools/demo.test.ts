@@ -4,7 +4,7 @@ import { Catalog } from "../../contracts/src/catalog.js";
 import { runDemo } from "../../tools/demo/demo.js";
 import { startTestServer } from "../harness/nats.js";
 
-test("the demo registers the contracts, publishes a production run once, reads it back, a service tracks it, converting a report in two units and dead-lettering one in kg, the bridged plant matches its ground truth, and Odoo's orders come in as events while the counts go back without drift", async (t) => {
+test("the demo registers the contracts, publishes a production run once, reads it back, a service tracks it, converting a report in two units and dead-lettering one in kg, the bridged plant matches its ground truth, Odoo's orders come in as events while the counts go back without drift, and a drifting filler holds its lot and blocks its delivery in Odoo until the hold is released", async (t) => {
   const server = await startTestServer({}, t);
   const lines: string[] = [];
   // --hold: after the scenario everything keeps running, and the demo says where each part is.
@@ -94,10 +94,65 @@ test("the demo registers the contracts, publishes a production run once, reads i
   // Where every order is, as ops would ask: the demo's two closed, their backorders dispatched.
   assert.equal(lines.filter((l) => /^ {2}WH\/MO\/\d+ +FIN-\S+ +line-\d +CLOSED/.test(l)).length, 2, text);
   assert.match(text, /dead-lettered by the connector: CONNECTOR_ORDER_NOT_FOUND/);
+  // Quality: the filler's temperature drifts; the SPC violation holds the lot line-1 was making, and a
+  // delivery of it is blocked in Odoo (a quality check to do, validation refused) until the hold is
+  // released through the quality API; then the check passes and the jars leave.
+  assert.match(
+    text,
+    /^quality service: running \(http:\S+\/quality\), charting temperature of filler-1 on line-1/m,
+  );
+  const step = (re: RegExp) => {
+    const i = lines.findIndex((l) => re.test(l));
+    assert.notEqual(i, -1, `no line matches ${re}\n${text}`);
+    return i;
+  };
+  const story = [
+    step(/MFG_QUALITY #\d+ {2}SpcViolationDetected temperature on line-1\/filler-1: /),
+    step(
+      /MFG_QUALITY #\d+ {2}QualityHoldPlaced H-\w+ on FIN-HJ250 lot LOT-WH-MO-\d+ by quality-service: SPC: /,
+    ),
+    step(
+      /^ {2}Odoo: WH\/OUT\/\d+ has quality check QC\d+ to do: Lot LOT-WH-MO-\d+ is on quality hold: SPC: /,
+    ),
+    step(/^ {2}Odoo: validating WH\/OUT\/\d+ is refused: the quality check wizard opens instead$/),
+    step(
+      /^quality API, as `threadline quality release` does: POST \/quality\/holds\/H-\w+\/decision \{"disposition":"release","comment":"/,
+    ),
+    step(/^ {2}hold H-\w+ on lot LOT-WH-MO-\d+: RELEASED by quality-engineer$/),
+    step(
+      /^ {2}Odoo: quality check QC\d+ passed \(the connector, on ShipmentCleared\): WH\/OUT\/\d+ may ship$/,
+    ),
+    step(/^ {2}Odoo: WH\/OUT\/\d+ validated: the jars left$/),
+  ];
+  assert.deepEqual(
+    story,
+    [...story].sort((a, b) => a - b),
+    `the quality story in its order:\n${story.map((i) => lines[i]).join("\n")}`,
+  );
+  // What the drift held (as `threadline quality holds` lists it), the request and the gate's decision
+  // (printed as they land): all before Odoo refuses the delivery.
+  const refused = step(/^ {2}Odoo: validating WH\/OUT\/\d+ is refused/);
+  const listed = step(/^threadline quality holds: [1-9]\d* active$/);
+  assert.match(lines[listed + 1] ?? "", /^ {2}H-\w+ {2}FIN-HJ250 LOT-WH-MO-\d+ {2}by quality-service: SPC: /);
+  for (const i of [
+    listed,
+    step(/MFG_SHIPPING #\d+ {2}ShipmentRequested WH\/OUT\/\d+ to .*: \d+ FIN-HJ250 lot LOT-WH-MO-\d+$/),
+    step(/MFG_SHIPPING #\d+ {2}ShipmentBlocked WH\/OUT\/\d+: lot LOT-WH-MO-\d+ on hold H-\w+/),
+  ])
+    assert.ok(i < refused, text);
+  assert.match(
+    text,
+    /QualityHoldReleased H-\w+ on FIN-HJ250 lot LOT-WH-MO-\d+ \(RELEASED by quality-engineer\)/,
+  );
+  assert.match(text, /ShipmentCleared WH\/OUT\/\d+ \(lots LOT-WH-MO-\d+.*, blocked before\)/);
   assert.match(text, /demo done/);
   assert.match(text, /everything keeps running until Ctrl-C/);
   assert.match(text, new RegExp(`^NATS: ${server.clientUrl}`, "m"));
   assert.match(text, /^ {2}integration user threadline \/ API key \S+ \(Manufacturing \/ User\)$/m);
+  assert.match(
+    text,
+    /^quality service: http:\S+\/quality\/holds\?status=all, \/quality\/shipments \(Authorization: Bearer [0-9a-f]{48}, /m,
+  );
   assert.match(text, /^plant simulator \(OPC UA\): opc\.tcp:\/\/127\.0\.0\.1:\d+/m);
   assert.equal(odooDuringHold, 200, "Odoo still answers while the demo holds");
 });

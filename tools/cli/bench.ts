@@ -9,6 +9,8 @@ export interface BenchFlags {
   readonly traces?: number;
   readonly events?: number;
   readonly databases?: readonly ("postgres" | "pglite")[];
+  readonly deliveries?: number;
+  readonly holds?: number;
 }
 
 /** A benchmark: a name for `--only` and a function that returns its report. */
@@ -58,6 +60,20 @@ export const BENCHES: Bench[] = [
     },
   },
   {
+    name: "quality",
+    run: async (flags) => {
+      const b = await import("../bench/quality.js");
+      const natsUrl = process.env["NATS_URL"];
+      return b.formatQualityBench(
+        await b.runQualityBench({
+          ...(flags.deliveries ? { deliveries: flags.deliveries } : {}),
+          ...(flags.holds ? { holds: flags.holds } : {}),
+          ...(natsUrl ? { natsUrl } : {}),
+        }),
+      );
+    },
+  },
+  {
     name: "odoo",
     run: async () => {
       const b = await import("../bench/odoo.js");
@@ -83,6 +99,12 @@ export function benchCommand(): Command {
       count,
     )
     .option("--databases <names>", "genealogy: postgres,pglite (default both)", databaseList)
+    .option("--deliveries <n>", "quality: deliveries requested and watched by the gate (default 200)", count)
+    .option(
+      "--holds <n>",
+      "quality: holds placed and released, timed to the gate's decision (default 200)",
+      count,
+    )
     .action(
       action(async (opts: BenchFlags & { only?: string }) => {
         const { only, ...flags } = opts;

@@ -3,7 +3,9 @@
  * registry, a short production run published as canonical events and read back, a service on the
  * SDK tracking it; then the ERP and the shop floor: orders released in the Odoo simulator become
  * events (./odoo.ts), run on the plant simulator through the machine bridge (./plant.ts), and the
- * machines' counts are posted back in Odoo by the connector.
+ * machines' counts are posted back in Odoo by the connector. The filler's temperature drifts: the
+ * quality service holds the lot, and its delivery is blocked in Odoo until the hold is released
+ * (./quality.ts).
  */
 
 import { AckPolicy, jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
@@ -39,6 +41,7 @@ import { startNatsServer } from "../local-nats/index.js";
 import { platformDeclarations } from "../manifests.js";
 import { startOdooDemo } from "./odoo.js";
 import { startPlantDemo } from "./plant.js";
+import { QUALITY_DRIFT } from "./quality.js";
 
 export interface DemoOptions {
   /** A server to use instead of starting one. @default $NATS_URL, else a local nats-server */
@@ -289,7 +292,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     // The ERP: orders released in Odoo become events and are dispatched to the plant's lines; the
     // machines' counts go back to Odoo through the connector; the runs end and the orders close.
     // The plant first: its bridge must be there to take the orchestrator's order writes.
-    const plant = await startPlantDemo({ nc, codec, print, ...(options.plant ?? {}) });
+    // The filler's temperature drifts: the quality service's chart of it sees (./quality.ts).
+    const plant = await startPlantDemo({ nc, codec, print, drift: QUALITY_DRIFT, ...(options.plant ?? {}) });
     try {
       const odoo = await startOdooDemo({
         nc,

@@ -22,8 +22,16 @@ export interface GenealogyDemo {
   readonly url: string;
   /** The API's bearer token (a fresh random one per demo; printed only by `--hold`'s description). */
   readonly token: string;
-  /** Ships part of `lot` of `product` to a customer in Odoo, then prints the traces and a recall. */
-  shipAndTrace(sim: { env: SimEnv; version: number }, product: string, lot: string): Promise<void>;
+  /**
+   * Ships part of `lot` of `product` to a customer in Odoo, then prints the traces and a recall;
+   * `beforeShip` runs once the delivery is requested, before it is validated (the quality gate).
+   */
+  shipAndTrace(
+    sim: { env: SimEnv; version: number },
+    product: string,
+    lot: string,
+    beforeShip?: (delivery: PreparedDelivery) => Promise<void>,
+  ): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,7 +80,7 @@ export async function startGenealogyDemo(options: {
   return {
     url: service.url,
     token,
-    async shipAndTrace(sim, product, lot) {
+    async shipAndTrace(sim, product, lot, beforeShip) {
       const made = await waitFor(`the lot ${lot}`, lot, product, (t) => t.root.quantity !== null);
       const half = Math.floor(Number(made.root.quantity?.value ?? "0") / 2);
       // A customer the plant already delivers to (the seed's open deliveries name them).
@@ -100,6 +108,7 @@ export async function startGenealogyDemo(options: {
       await waitFor(`the delivery ${delivery.name} requested`, lot, product, (t) =>
         t.shipments.some((s) => s.pickingRef === delivery.name),
       );
+      await beforeShip?.(delivery);
       await shipDelivery(sim.env, sim.version, delivery);
       print(`  Odoo: ${delivery.name} validated: the jars left`);
       await waitFor(`the delivery ${delivery.name} shipped`, lot, product, (t) =>

@@ -33,6 +33,7 @@ import { type OdooSimulator, startOdooSimulator } from "../sim/odoo/server.js";
 import { type GenealogyDemo, startGenealogyDemo } from "./genealogy.js";
 import { familyOf, orderAgainstPlant, type PlantTruth, printOrderViews } from "./odoo-vs-plant.js";
 import { LINE_RELEASES, planFromMasterData, WORKCENTER_BY_MACHINE } from "./plant-orders.js";
+import { type QualityDemo, startQualityDemo } from "./quality.js";
 
 type Posted = EventPayloads["mfg.production.production_posted.v1"];
 
@@ -63,9 +64,11 @@ export async function startOdooDemo(options: {
   let connector: RunningService | undefined;
   let orchestrator: RunningService | undefined;
   let genealogy: GenealogyDemo | undefined;
+  let quality: QualityDemo | undefined;
   const taps: { close(): Promise<void> }[] = [];
   const stop = async () => {
     for (const t of taps) await t.close().catch(() => undefined);
+    await quality?.stop();
     await genealogy?.stop();
     await orchestrator?.stop();
     await connector?.stop();
@@ -82,6 +85,17 @@ export async function startOdooDemo(options: {
     } finally {
       await admin.close();
     }
+    // The connector's quality checks on blocked deliveries need Quality / User (its README): the
+    // administrator adds the integration user to it.
+    const [integrationUid] = await sim.env.search("res.users", [["login", "=", sim.users.integration.login]]);
+    await sim.env.write("res.users", [integrationUid as number], {
+      [sim.profile.version >= 19 ? "group_ids" : "groups_id"]: [
+        [4, sim.env.ref("quality.group_quality_user")],
+      ],
+    });
+    print(
+      `  Odoo: the administrator adds ${sim.users.integration.login} to Quality / User (quality checks on deliveries)`,
+    );
     connector = await startOdooConnector(
       {
         NATS_URL: options.natsUrl,
@@ -130,6 +144,14 @@ export async function startOdooDemo(options: {
     print(`production orchestrator: running (${orchestrator.url}); dispatches through the machine bridge`);
     // The lot graph of everything that follows, from the streams.
     genealogy = await startGenealogyDemo({ natsUrl: options.natsUrl, print });
+    // SPC on the drifting filler, holds through the lot graph, the shipment gate (./quality.ts).
+    quality = await startQualityDemo({
+      nc,
+      natsUrl: options.natsUrl,
+      codec,
+      print,
+      genealogy: { url: genealogy.url, token: genealogy.token },
+    });
     await tapOrchestrator(nc, codec, print, taps);
 
     // The planner releases the orders in Odoo (over the simulator's own API: as a user would).
@@ -261,8 +283,11 @@ export async function startOdooDemo(options: {
         // The honey jars leave for a customer; then where they came from and where they went.
         const jars = LINE_RELEASES.find((r) => r.line === "line-1");
         const jarLot = orderByLine.get("line-1")?.lot;
+        const odoo = { env: sim.env, version: sim.profile.version };
         if (jars && jarLot)
-          await genealogy?.shipAndTrace({ env: sim.env, version: sim.profile.version }, jars.product, jarLot);
+          await genealogy?.shipAndTrace(odoo, jars.product, jarLot, (delivery) =>
+            quality ? quality.gate(odoo, delivery) : Promise.resolve(),
+          );
       } finally {
         await client.close();
       }
@@ -275,6 +300,7 @@ export async function startOdooDemo(options: {
       `Odoo connector: ${connector?.url}/metrics, /readyz, /healthz`,
       `production orchestrator: ${orchestrator?.url}/metrics (npx threadline orders status)`,
       `genealogy builder: ${genealogy?.url}/genealogy/openapi.json (GENEALOGY_TOKEN=${genealogy?.token} npx threadline genealogy trace <lot> --backward --url ${genealogy?.url})`,
+      ...(quality?.describe() ?? []),
     ];
     return { orderByLine, finish, describe, stop };
   } catch (err) {

@@ -14,6 +14,7 @@ import { MachineBridge } from "../../services/machine-bridge/src/bridge.js";
 import { parseBridgeConfig } from "../../services/machine-bridge/src/config.js";
 import { EventPublisher, fromHeaders, readEvents, silentLogger } from "../../streams/src/index.js";
 import { bridgeMappingFor } from "../sim/plant/bridge-mapping.js";
+import type { PlantConfigInput } from "../sim/plant/config.js";
 import { DEMO_PLANT } from "../sim/plant/demo-plant.js";
 import { runFor } from "../sim/plant/run-for.js";
 import { startPlantSimulator } from "../sim/plant/server.js";
@@ -28,6 +29,47 @@ export interface PlantDemoOptions {
   virtualMs?: number;
   /** Plant time per real time. @default 15 */
   speed?: number;
+  /**
+   * One machine's tag drifting (the demo plant's config with this tag's `driftPerHour` changed; the
+   * other tags, the counts and the random draws stay as they are). @default none
+   */
+  drift?: PlantDrift;
+}
+
+/** A tag of a machine whose mean drifts by `perHour` units per hour of plant time. */
+export interface PlantDrift {
+  readonly machine: string;
+  readonly tag: string;
+  readonly perHour: number;
+}
+
+/** The demo plant, with `drift` applied. */
+export function demoPlantWith(drift: PlantDrift | undefined): PlantConfigInput {
+  if (!drift) return DEMO_PLANT;
+  let found = false;
+  const config = {
+    ...DEMO_PLANT,
+    sites: DEMO_PLANT.sites?.map((site) => ({
+      ...site,
+      lines: site.lines.map((l) => ({
+        ...l,
+        machines: l.machines.map((m) =>
+          m.id !== drift.machine
+            ? m
+            : {
+                ...m,
+                telemetry: m.telemetry?.map((t) => {
+                  if (t.name !== drift.tag) return t;
+                  found = true;
+                  return { ...t, driftPerHour: drift.perHour };
+                }),
+              },
+        ),
+      })),
+    })),
+  };
+  if (!found) throw new RangeError(`the demo plant has no tag ${drift.tag} on a machine ${drift.machine}`);
+  return config;
 }
 
 type Payload<K extends keyof EventPayloads> = EventPayloads[K];
@@ -75,7 +117,7 @@ export async function startPlantDemo(options: PlantDemoOptions): Promise<PlantDe
   const speed = options.speed ?? 15;
   const pki = path.join(os.tmpdir(), "threadline-demo-pki");
   const sim = await startPlantSimulator({
-    config: DEMO_PLANT,
+    config: demoPlantWith(options.drift),
     autoRun: false,
     pkiFolder: path.join(pki, "server"),
   });
