@@ -8,6 +8,7 @@ import { connect } from "@nats-io/transport-node";
 import { z } from "zod";
 import { ThreadlineError } from "../../contracts/src/index.js";
 import { ConfigError } from "./errors.js";
+import { checkTlsFiles, type TlsFiles } from "./tls.js";
 
 const natsUrl = z
   .string()
@@ -38,6 +39,16 @@ export const NatsEnvSchema = z.object({
       "must be one subject token: no '.', '*', '>' or whitespace, e.g. _INBOX_order-progress",
     )
     .optional(),
+  /** CA bundle (PEM) the server's certificate must chain to; without it, the system's CAs. */
+  NATS_TLS_CA: z.string().min(1).optional(),
+  /** Client certificate (PEM) for mutual TLS; with NATS_TLS_KEY. */
+  NATS_TLS_CERT: z.string().min(1).optional(),
+  /** The client certificate's private key (PEM); never logged. */
+  NATS_TLS_KEY: z.string().min(1).optional(),
+  /** How long the first connection (handshake, TLS, INFO) may take, in ms. @default 20000 */
+  NATS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).optional(),
+  /** How often the TLS files are checked for a rotation, in ms. @default 10000 */
+  NATS_TLS_WATCH_MS: z.coerce.number().int().min(100).max(3_600_000).optional(),
 });
 
 export interface NatsSettings {
@@ -51,6 +62,12 @@ export interface NatsSettings {
   name: string;
   /** Reply subjects start with this token instead of `_INBOX`. @default nats.js's `_INBOX` */
   inboxPrefix?: string;
+  /** TLS files (tls.ts): a CA, and a client certificate with its key for mutual TLS. @default none */
+  tls?: TlsFiles;
+  /** How often a service checks the TLS files for a rotation. @default 10000 */
+  tlsWatchMs?: number;
+  /** How long the first connection may take. @default nats.js's 20000 */
+  connectTimeoutMs?: number;
 }
 
 /** Parses connection settings from an env-like record; throws ConfigError naming the variable. */
@@ -82,6 +99,17 @@ export function natsSettingsFromEnv(
   if (e.NATS_PASSWORD) settings.password = e.NATS_PASSWORD;
   if (e.NATS_TOKEN) settings.token = e.NATS_TOKEN;
   if (e.NATS_INBOX_PREFIX) settings.inboxPrefix = e.NATS_INBOX_PREFIX;
+  if (e.NATS_TLS_CERT && !e.NATS_TLS_KEY)
+    throw new ConfigError("NATS_TLS_KEY", "is required when NATS_TLS_CERT is set");
+  if (e.NATS_TLS_KEY && !e.NATS_TLS_CERT)
+    throw new ConfigError("NATS_TLS_CERT", "is required when NATS_TLS_KEY is set");
+  if (e.NATS_TLS_CA || e.NATS_TLS_CERT)
+    settings.tls = {
+      ...(e.NATS_TLS_CA ? { ca: e.NATS_TLS_CA } : {}),
+      ...(e.NATS_TLS_CERT ? { cert: e.NATS_TLS_CERT, key: e.NATS_TLS_KEY as string } : {}),
+    };
+  if (e.NATS_TLS_WATCH_MS !== undefined) settings.tlsWatchMs = e.NATS_TLS_WATCH_MS;
+  if (e.NATS_CONNECT_TIMEOUT_MS !== undefined) settings.connectTimeoutMs = e.NATS_CONNECT_TIMEOUT_MS;
   return { ...settings, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
 }
 
@@ -119,6 +147,15 @@ export function connectionOptions(settings: NatsSettings): ConnectionOptions {
     opts.authenticator = credsAuthenticator(creds);
   }
   if (settings.servers.some(wantsTls)) opts.tls = {};
+  // Files, not their bytes: nats.js reads them again on every (re)connect, so a rotation is used by
+  // the next connection (tls.ts forces one when the files change).
+  if (settings.tls)
+    opts.tls = {
+      ...(settings.tls.ca ? { caFile: settings.tls.ca } : {}),
+      ...(settings.tls.cert ? { certFile: settings.tls.cert } : {}),
+      ...(settings.tls.key ? { keyFile: settings.tls.key } : {}),
+    };
+  if (settings.connectTimeoutMs) opts.timeout = settings.connectTimeoutMs;
   if (settings.user) opts.user = settings.user;
   if (settings.password) opts.pass = settings.password;
   if (settings.token) opts.token = settings.token;
@@ -133,6 +170,7 @@ export function connectionOptions(settings: NatsSettings): ConnectionOptions {
  */
 export async function connectNats(settings: NatsSettings): Promise<NatsConnection> {
   const options = connectionOptions(settings);
+  if (settings.tls) checkTlsFiles(settings.tls);
   try {
     return await connect(options);
   } catch (cause) {
@@ -143,7 +181,7 @@ export async function connectNats(settings: NatsSettings): Promise<NatsConnectio
     // nor tls_available. It has no class of its own; its message is the only mark.
     if (options.tls && /does not support 'tls'|tls.*not available/i.test((cause as Error)?.message ?? ""))
       throw new TlsUnavailableError(settings.servers, cause);
-    throw new ConnectError(settings.servers, cause);
+    throw new ConnectError(settings.servers, cause, settings.tls?.cert !== undefined);
   }
 }
 
@@ -152,10 +190,11 @@ export class ConnectError extends ThreadlineError {
   constructor(
     readonly servers: string[],
     cause: unknown,
+    withClientCertificate = false,
   ) {
     super(
       "NATS_UNREACHABLE",
-      `cannot connect to ${servers.join(", ")}: ${(cause as Error)?.message ?? String(cause)} (check NATS_URL / --server)`,
+      `cannot connect to ${servers.join(", ")}: ${(cause as Error)?.message ?? String(cause)} (check NATS_URL / --server${withClientCertificate ? "; a server that refuses the client certificate closes the connection without a word: check that NATS_TLS_CERT is signed by a CA the server trusts" : ""})`,
       { cause },
     );
   }

@@ -202,6 +202,7 @@ export {
 } from "./sql.js";
 // A service's process entry point: a failed start is one JSON log line and exit code 1.
 export { START_FAILURE_EXIT_CODE, type StartOrExitOptions, startOrExit } from "./start.js";
+export { checkTlsFiles, type TlsFiles, type TlsIdentity, watchTlsFiles } from "./tls.js";
 // Units of measure: exact conversion with Odoo's factors and rounding, and exact sums of quantities.
 export {
   UnitCategoryMismatchError,

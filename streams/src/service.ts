@@ -29,6 +29,7 @@ import type { ServiceManifest } from "./manifest.js";
 import { defaultRegistry } from "./metrics.js";
 import { defaultInboxPrefix } from "./permissions.js";
 import { EventPublisher } from "./publisher.js";
+import { watchTlsFiles } from "./tls.js";
 
 /** What `setup` gets: everything a handler needs, already connected. */
 export interface ServiceContext<C extends BaseServiceConfig = BaseServiceConfig> {
@@ -183,6 +184,13 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     throw err;
   }
   logger.info({ servers: settings.servers, url }, "connected to NATS; health server listening");
+  // A rotated client certificate (cert-manager) is picked up by a reconnect, not a restart.
+  const stopTlsWatch = settings.tls
+    ? watchTlsFiles(nc, settings.tls, {
+        logger,
+        ...(settings.tlsWatchMs ? { intervalMs: settings.tlsWatchMs } : {}),
+      })
+    : () => undefined;
   // Released when the start fails after connecting (a dependency refused, setup threw), so the
   // process ends with its error instead of hanging on what it opened.
   const opened: { onStop?: () => Promise<void>; consumers: EventConsumer[] } = { consumers: [] };
@@ -264,6 +272,7 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
         parts.onStopping?.();
         await group.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS });
         await parts.onStop?.();
+        stopTlsWatch();
         await http.close();
         // A drain needs the server; when it is gone, do not hang the exit: close after a grace period.
         let timer: NodeJS.Timeout | undefined;
@@ -291,6 +300,7 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
   } catch (err) {
     await Promise.allSettled(opened.consumers.map((c) => c.stop({ timeoutMs: 1_000 })));
     await opened.onStop?.().catch(() => undefined);
+    stopTlsWatch();
     await http.close().catch(() => undefined);
     await nc.close().catch(() => undefined);
     throw err;
