@@ -194,6 +194,10 @@ test("quality service - an SPC violation on the press holds the lot being made a
     holds.find((h) => h.value.lot === "FG-001")?.value.reason ?? "",
     /scope: made from lot INT-001 \(INT-1\)/,
   );
+  assert.match(
+    holds.find((h) => h.value.lot === "INT-001")?.value.reason ?? "",
+    /— scope: this lot and the lots made from it \(depth 10\)$/,
+  );
 
   // A delivery of the disc is now refused at once.
   await request(f, "WH/OUT/00003", 503n, "FG-001");

@@ -87,7 +87,16 @@ export class Holds {
    * QUALITY_GENEALOGY_UNAVAILABLE is thrown, so the event is delivered again and the scope followed then.
    */
   async placeWithScope(p: PlaceHold, scope: HoldScope): Promise<HoldRecord[]> {
-    const out = [(await this.place(p)).hold];
+    // The root's reason says how far the hold reaches; each lot reached says where it comes from.
+    const reach = [
+      scope.forward && "the lots made from it",
+      scope.backward && "the lots it was made from",
+    ].filter(Boolean);
+    const root =
+      reach.length > 0
+        ? { ...p, reason: `${p.reason} — scope: this lot and ${reach.join(" and ")} (depth ${scope.depth})` }
+        : p;
+    const out = [(await this.place(root)).hold];
     for (const direction of ["forward", "backward"] as const) {
       if (!scope[direction]) continue;
       const lots = await this.ctx.genealogy.lots(p.lot, direction, scope.depth);
