@@ -90,7 +90,12 @@ export {
   sendMachineCommand,
 } from "./machine-commands.js";
 // A service's manifest (what it consumes, publishes and needs) and the NATS permissions it implies.
-export { manifestAccess, type ServiceManifest, serviceManifest } from "./manifest.js";
+export {
+  type DeploymentDeclaration,
+  manifestAccess,
+  type ServiceManifest,
+  serviceManifest,
+} from "./manifest.js";
 // Master data (units, products, BoMs, work centres, locations, partners): loaded at start, followed.
 export {
   MASTERDATA_STREAM,

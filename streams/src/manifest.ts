@@ -57,6 +57,34 @@ export type OwnedStreamDeclaration = Omit<StreamDeclaration, "replicas" | "maxBy
   readonly maxBytes: number | SizeByProfile;
 };
 
+/**
+ * How a service runs on Kubernetes (tools/deploy/generate-workloads.ts makes its Deployment or
+ * StatefulSet, ConfigMap, Service, PodDisruptionBudget, NetworkPolicy and NATS client Certificate).
+ */
+export interface DeploymentDeclaration {
+  /** The entry point in the image, e.g. `dist/services/odoo-connector/src/main.js`. */
+  readonly entry: string;
+  /** Its HTTP port (health, metrics, API): the service's HTTP_PORT default. */
+  readonly port: number;
+  /** One copy only (a `Recreate` rollout): its state or its per-key ordering is per process today. */
+  readonly singleton: boolean;
+  /** Settings that come from its Secret `<service>-secrets` (names only). */
+  readonly secrets: readonly string[];
+  /** Settings a cluster gives it (its ConfigMap), beside NATS's, HTTP's and the log level. */
+  readonly settings?: Readonly<Record<string, string>>;
+  /**
+   * Where it writes: a directory on an emptyDir, or with `size` on a PersistentVolumeClaim that follows
+   * the pod through a reschedule (the service then runs as a StatefulSet).
+   */
+  readonly volumes?: readonly { readonly name: string; readonly mountPath: string; readonly size?: string }[];
+  /** What it connects to besides NATS and DNS: a service of the namespace by name, or any host on a port. */
+  readonly egress?: readonly { readonly to: string; readonly port: number }[];
+  /** Paths the ingress may route to it (a webhook); every other route is cluster-internal. */
+  readonly ingressPaths?: readonly string[];
+  /** CPU and memory it requests; the memory request is its limit too. */
+  readonly resources: { readonly cpu: string; readonly memory: string };
+}
+
 /** What a service declares about itself. */
 export interface ServiceManifest {
   /** The service name: NATS user, inbox prefix `_INBOX_<service>`, logs and metrics. */
@@ -75,6 +103,8 @@ export interface ServiceManifest {
   readonly publishes?: readonly EventType[];
   /** Its HTTP routes beyond the health server's. */
   readonly http?: readonly HttpRouteDeclaration[];
+  /** How it runs on Kubernetes. @default none: no workload is generated */
+  readonly deployment?: DeploymentDeclaration;
   /** NATS access beyond what the above implies (shared buckets, streams it reads). */
   readonly access?: {
     readonly kvRead?: readonly string[];
@@ -126,6 +156,35 @@ const ManifestSchema = z.object({
     )
     .optional(),
   access: z.object({}).loose().optional(),
+  deployment: z
+    .strictObject({
+      entry: z.string().regex(/^dist\/.+\.js$/, "is a built file, e.g. dist/services/<name>/src/main.js"),
+      port: z.number().int().min(1024).max(65535),
+      singleton: z.boolean(),
+      secrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, "is an environment variable name")),
+      settings: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string()).optional(),
+      volumes: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[a-z][a-z0-9-]*$/),
+            mountPath: z.string().startsWith("/"),
+            size: z
+              .string()
+              .regex(/^\d+(Mi|Gi)$/, "is a quantity in Mi or Gi")
+              .optional(),
+          }),
+        )
+        .optional(),
+      egress: z
+        .array(z.strictObject({ to: z.string().min(1), port: z.number().int().min(1).max(65535) }))
+        .optional(),
+      ingressPaths: z.array(z.string().startsWith("/")).optional(),
+      resources: z.strictObject({
+        cpu: z.string().regex(/^\d+m?$/, "is a CPU quantity, e.g. 250m"),
+        memory: z.string().regex(/^\d+(Mi|Gi)$/, "is a quantity in Mi or Gi"),
+      }),
+    })
+    .optional(),
 });
 
 /**

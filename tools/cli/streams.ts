@@ -37,6 +37,7 @@ import {
   serverFacts,
 } from "../../streams/src/index.js";
 import { generateK8s } from "../deploy/generate-k8s.js";
+import { generateWorkloads, writeWorkloads } from "../deploy/generate-workloads.js";
 import { manifestOf, platformDeclarations, SERVICE_MANIFESTS } from "../manifests.js";
 import { action, EXIT, UsageError, withNats } from "./run.js";
 
@@ -149,9 +150,20 @@ export function streamsCommand(): Command {
     )
     .addOption(profileOption("production"))
     .addOption(replicasOption())
+    .option(
+      "--workloads",
+      "print the services' workloads instead (Deployment or StatefulSet, ConfigMap, Service, PodDisruptionBudget, NetworkPolicy, NATS client Certificate)",
+    )
+    .option("--write", "with --workloads: write the Kustomize base deploy/k8s/base/ instead of printing")
     .action(
-      action(async (opts: DeclarationFlags) => {
-        process.stdout.write(generateK8s(declared(opts)));
+      action(async (opts: DeclarationFlags & { workloads?: boolean; write?: boolean }) => {
+        if (opts.write && !opts.workloads) throw new UsageError("--write goes with --workloads");
+        if (opts.workloads && opts.write)
+          for (const path of writeWorkloads(SERVICE_MANIFESTS)) process.stdout.write(`wrote ${path}\n`);
+        else
+          process.stdout.write(
+            opts.workloads ? generateWorkloads(SERVICE_MANIFESTS) : generateK8s(declared(opts)),
+          );
         return EXIT.ok;
       }),
     );

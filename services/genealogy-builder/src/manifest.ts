@@ -28,6 +28,14 @@ const PROJECTION = {
 
 export const genealogyBuilderManifest = serviceManifest({
   service: "genealogy-builder",
+  deployment: {
+    entry: "dist/services/genealogy-builder/src/main.js",
+    port: 9470,
+    singleton: true,
+    secrets: ["DATABASE_URL", "GENEALOGY_API_TOKEN", "METRICS_TOKEN"],
+    egress: [{ to: "*", port: 5432 }],
+    resources: { cpu: "500m", memory: "1Gi" },
+  },
   description:
     "the lot graph of every system (lots, consumption, production, movements, shipments, holds): traces, recall reports, EPCIS",
   consumers: Object.fromEntries(

@@ -7,6 +7,18 @@ import { MACHINE_COMMANDS_ALL, serviceManifest } from "../../../streams/src/inde
 
 export const machineBridgeManifest = serviceManifest({
   service: "machine-bridge",
+  // The plant file (BRIDGE_CONFIG) says pkiFolder: /var/lib/threadline/pki, where its OPC UA
+  // application certificate lives: a PVC, so servers that trust it keep trusting it after a reschedule.
+  deployment: {
+    entry: "dist/services/machine-bridge/src/main.js",
+    port: 9464,
+    singleton: true,
+    secrets: [],
+    settings: { BRIDGE_CONFIG: "/etc/threadline/machine-bridge/plant.yaml" },
+    volumes: [{ name: "pki", mountPath: "/var/lib/threadline/pki", size: "1Gi" }],
+    egress: [{ to: "*", port: 4840 }],
+    resources: { cpu: "500m", memory: "512Mi" },
+  },
   description: "OPC UA machines -> machine states, downtimes, production counts, telemetry, alarms, status",
   publishes: [
     "mfg.machine.machine_state_changed.v1",

@@ -38,6 +38,15 @@ const ERP_REDELIVERY = {
 
 export const odooConnectorManifest = serviceManifest({
   service: "odoo-connector",
+  deployment: {
+    entry: "dist/services/odoo-connector/src/main.js",
+    port: 9464,
+    singleton: true,
+    secrets: ["ODOO_API_KEY", "WEBHOOK_TOKEN", "METRICS_TOKEN"],
+    egress: [{ to: "*", port: 443 }],
+    ingressPaths: ["/odoo/webhook"],
+    resources: { cpu: "500m", memory: "512Mi" },
+  },
   description:
     "Odoo changes -> events; production, downtime, quality and shipment events -> Odoo, exactly once",
   consumers: {

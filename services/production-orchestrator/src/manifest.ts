@@ -34,6 +34,13 @@ const ORDER_REDELIVERY = {
 
 export const productionOrchestratorManifest = serviceManifest({
   service: "production-orchestrator",
+  deployment: {
+    entry: "dist/services/production-orchestrator/src/main.js",
+    port: 9464,
+    singleton: true,
+    secrets: ["METRICS_TOKEN"],
+    resources: { cpu: "250m", memory: "256Mi" },
+  },
   description:
     "production orders from release to shipment: material check, dispatch to a line, running, completed, closed; every step timed",
   consumers: {

@@ -31,6 +31,19 @@ const DECISIONS = {
 
 export const qualityServiceManifest = serviceManifest({
   service: "quality-service",
+  deployment: {
+    entry: "dist/services/quality-service/src/main.js",
+    port: 9480,
+    singleton: true,
+    secrets: ["GENEALOGY_API_TOKEN", "METRICS_TOKEN"],
+    settings: {
+      QUALITY_CONFIG: "/etc/threadline/quality-service/plan.yaml",
+      QUALITY_USERS_FILE: "/etc/threadline/quality-service/users.json",
+      GENEALOGY_URL: "http://genealogy-builder:9470",
+    },
+    egress: [{ to: "genealogy-builder", port: 9470 }],
+    resources: { cpu: "250m", memory: "256Mi" },
+  },
   description: "SPC on telemetry and inspections, quality holds that follow the genealogy, the shipment gate",
   consumers: {
     [QUALITY_DURABLES.telemetry]: {

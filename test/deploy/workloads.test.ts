@@ -1,0 +1,195 @@
+/**
+ * The Kubernetes workloads (deploy/k8s/base, generated from the services' manifests) and the overlays
+ * that take them: the committed files are what the generator makes; every service runs as a non-root,
+ * read-only, probed pod with a grace period longer than its shutdown, mutual TLS to NATS, a
+ * NetworkPolicy that lets in only Prometheus (and the ingress where a webhook is) and out only to what
+ * it needs; every overlay's resources exist, its patches hit what they patch, and the plant's file is one
+ * the bridge accepts. `kustomize build` and schema validation against the Kubernetes, cert-manager and
+ * NACK CRDs are not run here yet (issue 19).
+ */
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describe, test } from "node:test";
+import { parse, parseAllDocuments } from "yaml";
+import { PACKAGE_ROOT } from "../../contracts/src/index.js";
+import { loadBridgeConfig } from "../../services/machine-bridge/src/config.js";
+import { BaseServiceConfig } from "../../streams/src/index.js";
+import {
+  TERMINATION_GRACE_SECONDS,
+  WORKLOADS_DIR,
+  workloadFiles,
+} from "../../tools/deploy/generate-workloads.js";
+import { SERVICE_MANIFESTS } from "../../tools/manifests.js";
+
+type Doc = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: any };
+
+const docsOf = (path: string): Doc[] =>
+  parseAllDocuments(readFileSync(path, "utf8"))
+    .map((d) => d.toJSON() as Doc)
+    .filter(Boolean);
+
+/** The documents a kustomization takes (its resources, recursively), before patches. */
+function resourcesOf(dir: string): Doc[] {
+  const k = parse(readFileSync(join(dir, "kustomization.yaml"), "utf8")) as { resources?: string[] };
+  return (k.resources ?? []).flatMap((r) => {
+    const path = join(dir, r);
+    assert.ok(existsSync(path), `${join(dir, "kustomization.yaml")}: ${r} does not exist`);
+    return r.endsWith(".yaml") ? docsOf(path) : resourcesOf(path);
+  });
+}
+
+describe("deploy/k8s/base: the services' workloads", () => {
+  test("the committed base is what the manifests generate (regenerate: threadline streams k8s --workloads --write)", () => {
+    for (const [path, text] of Object.entries(workloadFiles(SERVICE_MANIFESTS)))
+      assert.equal(readFileSync(join(WORKLOADS_DIR, path), "utf8"), text, `deploy/k8s/base/${path} is stale`);
+  });
+
+  for (const m of SERVICE_MANIFESTS) {
+    test(`${m.service}: non-root read-only pod, probes, a grace period beyond its shutdown, mutual TLS, least network`, () => {
+      const docs = docsOf(join(WORKLOADS_DIR, m.service, "workloads.yaml"));
+      const kinds = docs.map((d) => d.kind).sort();
+      const workload = docs.find((d) => d.kind === "Deployment" || d.kind === "StatefulSet") as Doc;
+      assert.deepEqual(
+        kinds,
+        [
+          "Certificate",
+          "ConfigMap",
+          workload.kind,
+          "NetworkPolicy",
+          "PodDisruptionBudget",
+          "Service",
+          "ServiceAccount",
+        ].sort(),
+      );
+      const pod = workload.spec.template.spec;
+      const [c] = pod.containers;
+      assert.equal(pod.automountServiceAccountToken, false);
+      assert.equal(pod.securityContext.runAsNonRoot, true);
+      assert.ok(pod.securityContext.runAsUser > 0);
+      assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+      assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+      assert.deepEqual(c.securityContext.capabilities.drop, ["ALL"]);
+      assert.equal(c.startupProbe.httpGet.path, "/healthz");
+      assert.equal(c.livenessProbe.httpGet.path, "/healthz");
+      assert.equal(c.readinessProbe.httpGet.path, "/readyz");
+      assert.deepEqual(c.args, [m.deployment?.entry]);
+      // The whole shutdown: the consumers' drain (DRAIN_TIMEOUT_MS's default) and the connection's.
+      const drainMs = BaseServiceConfig.shape.DRAIN_TIMEOUT_MS.parse(undefined) as number;
+      assert.ok(pod.terminationGracePeriodSeconds * 1000 > drainMs + 5_000);
+      assert.equal(pod.terminationGracePeriodSeconds, TERMINATION_GRACE_SECONDS);
+      if (m.deployment?.singleton && workload.kind === "Deployment")
+        assert.equal(workload.spec.strategy.type, "Recreate");
+      assert.equal(workload.spec.replicas, 1);
+
+      const settings = docs.find((d) => d.kind === "ConfigMap")?.["data"] as Record<string, string>;
+      assert.match(settings["NATS_URL"] ?? "", /^tls:\/\//);
+      const tlsMount = c.volumeMounts.find((v: { name: string }) => v.name === "nats-tls");
+      for (const key of ["NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY"])
+        assert.equal(dirname(settings[key] ?? ""), tlsMount.mountPath);
+      const cert = docs.find((d) => d.kind === "Certificate") as Doc;
+      assert.equal(cert["spec"].commonName, m.service);
+      assert.equal(
+        pod.volumes.find((v: { name: string }) => v.name === "nats-tls").secret.secretName,
+        cert["spec"].secretName,
+      );
+      // Every setting and secret is one the service (or the SDK) reads.
+      const sources = [
+        ...["config.ts", "connection.ts"].map((f) =>
+          readFileSync(join(PACKAGE_ROOT, "streams/src", f), "utf8"),
+        ),
+        ...["config.ts", "main.ts"]
+          .map((f) => join(PACKAGE_ROOT, "services", m.service, "src", f))
+          .filter(existsSync)
+          .map((f) => readFileSync(f, "utf8")),
+      ].join("\n");
+      for (const key of [...Object.keys(settings), ...(m.deployment?.secrets ?? [])])
+        assert.ok(sources.includes(key), `${m.service}: ${key} is read by nothing`);
+
+      const policy = docs.find((d) => d.kind === "NetworkPolicy") as Doc;
+      const ports = (rules: { ports: { port: number }[] }[]) =>
+        rules.flatMap((r) => r.ports.map((p) => p.port));
+      assert.ok(ports(policy["spec"].egress).includes(4222), "to NATS");
+      assert.ok(ports(policy["spec"].egress).includes(53), "to DNS");
+      assert.deepEqual(
+        [...new Set(ports(policy["spec"].ingress))],
+        [m.deployment?.port],
+        "only its HTTP port is reachable",
+      );
+      assert.equal(
+        policy["spec"].ingress.some(
+          (r: { from: { namespaceSelector?: { matchLabels: Record<string, string> } }[] }) =>
+            r.from.some(
+              (f) => f.namespaceSelector?.matchLabels["kubernetes.io/metadata.name"] === "ingress-nginx",
+            ),
+        ),
+        Boolean(m.deployment?.ingressPaths?.length),
+        "the ingress reaches only a service with a webhook",
+      );
+    });
+  }
+
+  test("the machine bridge keeps its OPC UA certificates on a volume that follows it; the quality service may reach the genealogy builder, nothing else may", () => {
+    const bridge = docsOf(join(WORKLOADS_DIR, "machine-bridge", "workloads.yaml")).find(
+      (d) => d.kind === "StatefulSet",
+    );
+    assert.equal(bridge?.["spec"].volumeClaimTemplates[0].metadata.name, "pki");
+    const genealogy = docsOf(join(WORKLOADS_DIR, "genealogy-builder", "workloads.yaml")).find(
+      (d) => d.kind === "NetworkPolicy",
+    );
+    const callers = genealogy?.["spec"].ingress.flatMap(
+      (r: { from: { podSelector?: { matchLabels: Record<string, string> } }[] }) =>
+        r.from.flatMap((f) => (f.podSelector ? [f.podSelector.matchLabels["app.kubernetes.io/name"]] : [])),
+    );
+    assert.deepEqual(callers, ["quality-service"]);
+  });
+});
+
+describe("deploy/k8s/overlays", () => {
+  for (const overlay of ["dev", "hub", "plant-lyon"])
+    test(`${overlay}: its resources exist and each patch targets a document it takes`, () => {
+      const dir = join(PACKAGE_ROOT, "deploy/k8s/overlays", overlay);
+      const docs = resourcesOf(dir);
+      const k = parse(readFileSync(join(dir, "kustomization.yaml"), "utf8")) as {
+        namespace?: string;
+        patches?: { target: { kind: string; name: string }; patch: string }[];
+        configMapGenerator?: { name: string; files: string[] }[];
+      };
+      assert.ok(k.namespace, "a namespace");
+      for (const p of k.patches ?? []) {
+        const targets = docs.filter(
+          (d) => d.kind === p.target.kind && new RegExp(`^${p.target.name}$`).test(d.metadata.name),
+        );
+        assert.ok(targets.length > 0, `a patch of ${p.target.kind} ${p.target.name} matches nothing`);
+        for (const op of parse(p.patch) as { op: string; path: string }[]) {
+          if (op.op !== "replace") continue;
+          const keys = op.path.split("/").slice(1);
+          for (const t of targets)
+            assert.ok(
+              keys.reduce<unknown>((o, key) => (o as Record<string, unknown> | undefined)?.[key], t) !==
+                undefined,
+              `${op.path} is not in ${t.kind} ${t.metadata.name}`,
+            );
+        }
+      }
+      for (const g of k.configMapGenerator ?? [])
+        for (const f of g.files) assert.ok(existsSync(join(dir, f)), f);
+      if (overlay === "plant-lyon") {
+        assert.deepEqual(
+          docs.filter((d) => d.kind === "StatefulSet" || d.kind === "Deployment").map((d) => d.metadata.name),
+          ["machine-bridge"],
+        );
+        const plant = loadBridgeConfig(join(dir, "plant.yaml"));
+        assert.equal(plant.pkiFolder, "/var/lib/threadline/pki");
+        const bridge = SERVICE_MANIFESTS.find((m) => m.service === "machine-bridge");
+        assert.ok(
+          bridge?.deployment?.volumes?.some((v) => v.mountPath === plant.pkiFolder),
+          "the PKI is on the volume",
+        );
+      } else
+        assert.equal(
+          docs.filter((d) => d.kind === "Deployment" || d.kind === "StatefulSet").length,
+          SERVICE_MANIFESTS.length,
+        );
+    });
+});
