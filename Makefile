@@ -12,6 +12,8 @@ export PATH := $(NODE_BIN):$(PATH)
 # Debian stable's 2.9.10 is the compatibility floor (make test-compat).
 NATS_CURRENT = $(shell tools/install/nats-server.sh .cache/nats-server)
 NATS_FLOOR := /usr/sbin/nats-server
+# promtool (Debian's prometheus package, unpacked into .cache/): the alert rules' checks and unit tests.
+PROMTOOL = $(shell tools/install/promtool.sh .cache/promtool)
 TESTS = $$(find test -name '*.test.ts' | sed 's|^|dist/|; s|\.ts$$|.js|' | sort)
 
 .PHONY: help deps nats-floor build lint typecheck test test-compat ci demo bench chaos-cli clean
@@ -39,11 +41,11 @@ typecheck: deps ## strict type check
 
 test: build lint ## lint, type check, then every test against the current nats-server
 	@echo "node $$(node --version), $$($(NATS_CURRENT) --version)"
-	THREADLINE_NATS_SERVER=$(NATS_CURRENT) node --test $(NODE_TEST_FLAGS) $(TESTS)
+	THREADLINE_NATS_SERVER=$(NATS_CURRENT) THREADLINE_PROMTOOL=$(PROMTOOL) node --test $(NODE_TEST_FLAGS) $(TESTS)
 
 test-compat: build nats-floor ## every test against the 2.9 floor (Debian stable's nats-server)
 	@echo "node $$(node --version), $$($(NATS_FLOOR) --version)"
-	THREADLINE_NATS_SERVER=$(NATS_FLOOR) node --test $(NODE_TEST_FLAGS) $(TESTS)
+	THREADLINE_NATS_SERVER=$(NATS_FLOOR) THREADLINE_PROMTOOL=$(PROMTOOL) node --test $(NODE_TEST_FLAGS) $(TESTS)
 
 ci: test test-compat ## what CI runs: both servers
 

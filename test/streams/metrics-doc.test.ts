@@ -9,7 +9,7 @@
  *   catalogue lists (a value the docs name but the SDK never emits fails here, as `retried` once did).
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
@@ -162,33 +162,65 @@ test("metrics doc - a service taken through every outcome emits only catalogued 
     assert.ok(emitted.has(name), `${name} is catalogued but the run did not emit it`);
 });
 
-test("the alert rules under deploy/prometheus name metrics the services register, and each has a summary and a severity", async () => {
+test("the alert rules under deploy/prometheus name metrics the services register (or Node's process metrics), each with a severity, a summary and its runbook", async () => {
   const { parse } = await import("yaml");
-  const sdk = new Registry();
-  metricsFor(sdk);
-  const quality = new Registry();
-  qualityMetrics(quality);
-  const known = new Set(
-    [...(await sdk.getMetricsAsJSON()), ...(await quality.getMetricsAsJSON())].map((m) => m.name),
+  const registry = new Registry();
+  metricsFor(registry);
+  bridgeMetrics(registry);
+  connectorMetrics(registry);
+  reconcileMetrics(registry);
+  masterDataMetrics(registry);
+  odooClientMetrics(registry);
+  orchestratorMetrics(registry);
+  genealogyMetrics(registry);
+  qualityMetrics(registry);
+  const known = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
+  const dir = join(PACKAGE_ROOT, "deploy/prometheus");
+  const operations = readFileSync(join(PACKAGE_ROOT, "docs/operations.md"), "utf8");
+  const anchors = new Set(
+    [...operations.matchAll(/^#{2,4} (.+)$/gm)].map((m) =>
+      (m[1] as string)
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, "")
+        .replace(/ /g, "-"),
+    ),
   );
-  const rules = parse(readFileSync(join(PACKAGE_ROOT, "deploy/prometheus/quality-rules.yaml"), "utf8")) as {
-    groups: {
-      rules: {
-        alert: string;
-        expr: string;
-        labels: { severity: string };
-        annotations: { summary: string };
+  const alerts: string[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith("-rules.yaml"))) {
+    const rules = parse(readFileSync(join(dir, file), "utf8")) as {
+      groups: {
+        rules: {
+          alert: string;
+          expr: string;
+          labels: { severity: string };
+          annotations: { summary: string; runbook_url?: string };
+        }[];
       }[];
-    }[];
-  };
-  const all = rules.groups.flatMap((g) => g.rules);
-  assert.ok(all.some((r) => r.alert === "QualityHoldEscaped"));
-  for (const r of all) {
-    const names = r.expr.match(/threadline_[a-z_]+/g) ?? [];
-    assert.ok(names.length > 0, `${r.alert} names no metric`);
-    for (const n of names)
-      assert.ok(known.has(n.replace(/_(bucket|sum|count)$/, "")), `${r.alert}: ${n} is not registered`);
-    assert.match(r.labels.severity, /^(critical|warning)$/);
-    assert.ok(r.annotations.summary.length > 0);
+    };
+    for (const r of rules.groups.flatMap((g) => g.rules)) {
+      alerts.push(r.alert);
+      const names = r.expr.match(/\b(threadline|nodejs|process)_[a-z0-9_]+/g) ?? [];
+      assert.ok(names.length > 0, `${r.alert} names no metric`);
+      for (const n of names)
+        assert.ok(
+          known.has(n.replace(/_(bucket|sum|count)$/, "")) || /^(nodejs|process)_/.test(n),
+          `${file} ${r.alert}: ${n} is not registered`,
+        );
+      assert.match(r.labels.severity, /^(critical|warning)$/);
+      assert.ok(r.annotations.summary.length > 0);
+      const anchor = /^docs\/operations\.md#(.+)$/.exec(r.annotations.runbook_url ?? "")?.[1];
+      assert.ok(
+        anchor && anchors.has(anchor),
+        `${r.alert}: its runbook ${r.annotations.runbook_url} is not a section of docs/operations.md`,
+      );
+    }
   }
+  for (const a of [
+    "QualityHoldEscaped",
+    "ThreadlineErpDrift",
+    "ThreadlinePlantMachineOffline",
+    "ThreadlineDeadLetters",
+    "ThreadlinePostingLagHigh",
+  ])
+    assert.ok(alerts.includes(a), a);
 });
