@@ -1,6 +1,6 @@
 /**
  * The Kubernetes workloads (deploy/k8s/base, generated from the services' manifests) and the overlays
- * that take them: the committed files are what the generator makes; every service runs as a non-root,
+ * that take them, and the alert rules as a PrometheusRule: the committed files are what the generator makes; every service runs as a non-root,
  * read-only, probed pod with a grace period longer than its shutdown, mutual TLS to NATS, a
  * NetworkPolicy that lets in only Prometheus (and the ingress where a webhook is) and out only to what
  * it needs; every overlay's resources exist, its patches hit what they patch, and the plant's file is one
@@ -60,6 +60,7 @@ describe("deploy/k8s/base: the services' workloads", () => {
           "PodDisruptionBudget",
           "Service",
           "ServiceAccount",
+          "ServiceMonitor",
         ].sort(),
       );
       const pod = workload.spec.template.spec;
@@ -106,6 +107,13 @@ describe("deploy/k8s/base: the services' workloads", () => {
       for (const key of [...Object.keys(settings), ...(m.deployment?.secrets ?? [])])
         assert.ok(sources.includes(key), `${m.service}: ${key} is read by nothing`);
 
+      // Prometheus scrapes /metrics with the service's METRICS_TOKEN (from its Secret).
+      const monitor = docs.find((d) => d.kind === "ServiceMonitor") as Doc;
+      assert.deepEqual(monitor["spec"].endpoints[0].bearerTokenSecret, {
+        name: `${m.service}-secrets`,
+        key: "METRICS_TOKEN",
+      });
+      assert.ok(m.deployment?.secrets.includes("METRICS_TOKEN"));
       const policy = docs.find((d) => d.kind === "NetworkPolicy") as Doc;
       const ports = (rules: { ports: { port: number }[] }[]) =>
         rules.flatMap((r) => r.ports.map((p) => p.port));

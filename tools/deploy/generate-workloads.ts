@@ -2,7 +2,7 @@
  * The services' Kubernetes workloads, from their manifests' `deployment` blocks: per service (a
  * Kustomize directory `deploy/k8s/base/<service>/`, so an overlay takes the services it runs) a
  * ServiceAccount, a ConfigMap of settings, a Deployment (or, when it writes to a volume that must follow
- * it, a StatefulSet), a Service, a PodDisruptionBudget, a NetworkPolicy and the cert-manager Certificate
+ * it, a StatefulSet), a Service, a ServiceMonitor, a PodDisruptionBudget, a NetworkPolicy and the cert-manager Certificate
  * of its NATS client identity. The committed base is this output:
  *
  *     threadline streams k8s --workloads > deploy/k8s/base/workloads.yaml
@@ -25,9 +25,9 @@
  * paths the manifest opens to the ingress (the Odoo webhook) from the ingress controller's namespace
  * (`ingress-nginx`); egress to NATS (namespace `nats`, 4222), DNS, and what the manifest names.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { PACKAGE_ROOT } from "../../contracts/src/index.js";
 import type { DeploymentDeclaration, ServiceManifest } from "../../streams/src/index.js";
 
@@ -239,6 +239,23 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
       spec: { podSelector: { matchLabels: selector }, policyTypes: ["Ingress", "Egress"], ingress, egress },
     },
     {
+      apiVersion: "monitoring.coreos.com/v1",
+      kind: "ServiceMonitor",
+      metadata: { name, labels },
+      spec: {
+        selector: { matchLabels: selector },
+        endpoints: [
+          {
+            port: "http",
+            path: "/metrics",
+            interval: "30s",
+            // /metrics wants the bearer METRICS_TOKEN (streams/src/http.ts), from the service's Secret.
+            bearerTokenSecret: { name: `${name}-secrets`, key: "METRICS_TOKEN" },
+          },
+        ],
+      },
+    },
+    {
       apiVersion: "cert-manager.io/v1",
       kind: "Certificate",
       metadata: { name: `${name}-nats-client`, labels },
@@ -292,8 +309,16 @@ export function workloadFiles(manifests: readonly ServiceManifest[]): Record<str
     stringify({
       apiVersion: "kustomize.config.k8s.io/v1beta1",
       kind: "Kustomization",
-      resources: ["issuer", ...deployed.map((m) => m.service)],
+      resources: ["issuer", "monitoring", ...deployed.map((m) => m.service)],
     });
+  files["monitoring/kustomization.yaml"] =
+    HEADER +
+    stringify({
+      apiVersion: "kustomize.config.k8s.io/v1beta1",
+      kind: "Kustomization",
+      resources: ["alerts.yaml"],
+    });
+  files["monitoring/alerts.yaml"] = yamlStream([prometheusRule()]);
   files["issuer/kustomization.yaml"] =
     HEADER +
     stringify({
@@ -311,6 +336,21 @@ export function workloadFiles(manifests: readonly ServiceManifest[]): Record<str
     },
   ]);
   return files;
+}
+
+/** The alert rule files (deploy/prometheus/*-rules.yaml) as one PrometheusRule of the Prometheus Operator. */
+export function prometheusRule(): object {
+  const dir = join(PACKAGE_ROOT, "deploy", "prometheus");
+  const groups = readdirSync(dir)
+    .filter((f) => f.endsWith("-rules.yaml"))
+    .sort()
+    .flatMap((f) => (parse(readFileSync(join(dir, f), "utf8")) as { groups: object[] }).groups);
+  return {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "PrometheusRule",
+    metadata: { name: "threadline-alerts", labels: { "app.kubernetes.io/part-of": "threadline" } },
+    spec: { groups },
+  };
 }
 
 /** Writes the base (`--write`); the paths written. */

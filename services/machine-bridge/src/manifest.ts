@@ -13,7 +13,7 @@ export const machineBridgeManifest = serviceManifest({
     entry: "dist/services/machine-bridge/src/main.js",
     port: 9464,
     singleton: true,
-    secrets: [],
+    secrets: ["METRICS_TOKEN"],
     settings: { BRIDGE_CONFIG: "/etc/threadline/machine-bridge/plant.yaml" },
     volumes: [{ name: "pki", mountPath: "/var/lib/threadline/pki", size: "1Gi" }],
     egress: [{ to: "*", port: 4840 }],
