@@ -224,3 +224,46 @@ test("the alert rules under deploy/prometheus name metrics the services register
   ])
     assert.ok(alerts.includes(a), a);
 });
+
+test("the Grafana dashboard (deploy/grafana/threadline.json) charts metrics the services register, each panel on the chosen Prometheus", async () => {
+  const registry = new Registry();
+  metricsFor(registry);
+  bridgeMetrics(registry);
+  connectorMetrics(registry);
+  reconcileMetrics(registry);
+  masterDataMetrics(registry);
+  odooClientMetrics(registry);
+  orchestratorMetrics(registry);
+  genealogyMetrics(registry);
+  qualityMetrics(registry);
+  const known = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
+  const dashboard = JSON.parse(
+    readFileSync(join(PACKAGE_ROOT, "deploy/grafana/threadline.json"), "utf8"),
+  ) as {
+    uid: string;
+    panels: { title: string; datasource: { uid: string }; targets: { expr: string }[] }[];
+  };
+  assert.ok(dashboard.uid);
+  const charted = new Set<string>();
+  for (const p of dashboard.panels) {
+    assert.equal(p.datasource.uid, "${datasource}", p.title);
+    for (const t of p.targets)
+      for (const n of t.expr.match(/\b(threadline|nodejs|process)_[a-z0-9_]+/g) ?? []) {
+        charted.add(n);
+        assert.ok(
+          known.has(n.replace(/_(bucket|sum|count)$/, "")) || /^(nodejs|process)_/.test(n),
+          `${p.title}: ${n}`,
+        );
+      }
+  }
+  // The business signals the issue names: posting lag, backlog, drift, dead letters, missed holds, plant.
+  for (const n of [
+    "threadline_erp_posting_lag_seconds_bucket",
+    "threadline_erp_backlog_events",
+    "threadline_erp_drift_quantity",
+    "threadline_dead_lettered_total",
+    "threadline_quality_hold_escapes_total",
+    "threadline_bridge_endpoint_up",
+  ])
+    assert.ok(charted.has(n), `the dashboard charts ${n}`);
+});
