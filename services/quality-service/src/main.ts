@@ -11,12 +11,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { Kvm } from "@nats-io/kv";
-import {
-  type ConsumedEvent,
-  type RunningService,
-  runService,
-  startOrExit,
-} from "../../../streams/src/index.js";
+import type { EquipmentPath } from "../../../contracts/src/index.js";
+import { type RunningService, runService, startOrExit } from "../../../streams/src/index.js";
 import { qualityApi } from "./api.js";
 import { QualityConfig } from "./config.js";
 import { type QualityContext, serialQueue } from "./context.js";
@@ -25,7 +21,7 @@ import { ShipmentGate } from "./gate.js";
 import { GenealogyHttpReader } from "./genealogy.js";
 import { Holds } from "./holds.js";
 import { type QualityApi, registerQualityRoutes } from "./http.js";
-import { recordDispatch, recordReport } from "./machine-lots.js";
+import { type LineLot, recordDispatch, recordReport } from "./machine-lots.js";
 import { QUALITY_BUCKET, QUALITY_DURABLES, qualityServiceManifest } from "./manifest.js";
 import { qualityMetrics } from "./metrics.js";
 import { loadPlan, type QualityPlan } from "./plan.js";
@@ -101,10 +97,10 @@ export function startService(env: Record<string, string | undefined> = process.e
           );
       }, config.QUALITY_GATE_RECHECK_MS);
       recheck.unref();
-      const lotStarted =
-        (site: string, line: string | null) => async (lot: Awaited<ReturnType<typeof recordDispatch>>) => {
-          if (lot && line) await policy.lotStarted(site, line, lot);
-        };
+      // A lot new on a line: an SPC episode running there holds it too.
+      const lotStarted = async ({ equipment }: { equipment: EquipmentPath }, lot: LineLot | undefined) => {
+        if (lot && equipment.line) await policy.lotStarted(equipment.site, equipment.line, lot);
+      };
       return {
         consumers: [
           {
@@ -127,19 +123,9 @@ export function startService(env: Record<string, string | undefined> = process.e
             ordered: true,
             handlers: {
               "mfg.production.order_dispatched.v1": (e) =>
-                serial(async () =>
-                  lotStarted(
-                    e.value.equipment.site,
-                    e.value.equipment.line,
-                  )(await recordDispatch(state, e.value)),
-                ),
+                serial(async () => lotStarted(e.value, await recordDispatch(state, e.value))),
               "mfg.production.production_reported.v1": (e) =>
-                serial(async () =>
-                  lotStarted(
-                    e.value.equipment.site,
-                    e.value.equipment.line,
-                  )(await recordReport(state, e.value)),
-                ),
+                serial(async () => lotStarted(e.value, await recordReport(state, e.value))),
             },
           },
           {
@@ -178,9 +164,8 @@ export function startService(env: Record<string, string | undefined> = process.e
             durable: QUALITY_DURABLES.inventory,
             ordered: true,
             handlers: {
-              "mfg.inventory.goods_movement_posted.v1": (
-                e: ConsumedEvent<import("../../../contracts/src/index.js").GoodsMovementPosted>,
-              ) => serial(() => escapes.movement(e.id, e.value).then(() => undefined)),
+              "mfg.inventory.goods_movement_posted.v1": (e) =>
+                serial(() => escapes.movement(e.id, e.value).then(() => undefined)),
             },
           },
         ],

@@ -1,5 +1,6 @@
 /** The quality service's metrics (docs/metrics.md): SPC, holds, the shipment gate and escapes. */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { perRegistry } from "../../../streams/src/index.js";
 
 export interface QualityMetrics {
   violation(characteristic: string, rule: string): void;
@@ -12,100 +13,65 @@ export interface QualityMetrics {
   watch(read: () => { activeHolds: number; failClosed: number; blocked: number }): void;
 }
 
-function once<T>(registry: Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
-
-export function qualityMetrics(registry: Registry): QualityMetrics {
+/**
+ * Made once per registry (streams' `perRegistry`): a service started again in the same process (a test,
+ * the demo) gets the same metrics, and `watch` points the gauges at the new state.
+ */
+export const qualityMetrics = perRegistry((registry: Registry): QualityMetrics => {
   const registers = [registry];
-  const violations = once(
-    registry,
-    "threadline_quality_spc_violations_total",
-    () =>
-      new Counter({
-        name: "threadline_quality_spc_violations_total",
-        help: "SPC episodes started (one SpcViolationDetected each), by characteristic and rule",
-        labelNames: ["characteristic", "rule"],
-        registers,
-      }),
-  );
-  const holds = once(
-    registry,
-    "threadline_quality_holds_total",
-    () =>
-      new Counter({
-        name: "threadline_quality_holds_total",
-        help: "Quality holds placed, released and rejected (as the service saw them in MFG_QUALITY)",
-        labelNames: ["outcome"],
-        registers,
-      }),
-  );
-  const gate = once(
-    registry,
-    "threadline_quality_gate_decisions_total",
-    () =>
-      new Counter({
-        name: "threadline_quality_gate_decisions_total",
-        help: "Shipment gate decisions published: blocked (a lot on hold), cleared, failclosed (blocked because the genealogy could not be asked)",
-        labelNames: ["decision"],
-        registers,
-      }),
-  );
-  const holdToBlock = once(
-    registry,
-    "threadline_quality_hold_to_block_seconds",
-    () =>
-      new Histogram({
-        name: "threadline_quality_hold_to_block_seconds",
-        help: "From a hold's placement to the ShipmentBlocked of a delivery that was already cleared",
-        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        registers,
-      }),
-  );
-  const escapes = once(
-    registry,
-    "threadline_quality_hold_escapes_total",
-    () =>
-      new Counter({
-        name: "threadline_quality_hold_escapes_total",
-        help: "Lots delivered to a customer while on quality hold (each raised a nonconformance of kind escape)",
-        registers,
-      }),
-  );
+  const violations = new Counter({
+    name: "threadline_quality_spc_violations_total",
+    help: "SPC episodes started (one SpcViolationDetected each), by characteristic and rule",
+    labelNames: ["characteristic", "rule"],
+    registers,
+  });
+  const holds = new Counter({
+    name: "threadline_quality_holds_total",
+    help: "Quality holds placed, released and rejected (as the service saw them in MFG_QUALITY)",
+    labelNames: ["outcome"],
+    registers,
+  });
+  const gate = new Counter({
+    name: "threadline_quality_gate_decisions_total",
+    help: "Shipment gate decisions published: blocked (a lot on hold), cleared, failclosed (blocked because the genealogy could not be asked)",
+    labelNames: ["decision"],
+    registers,
+  });
+  const holdToBlock = new Histogram({
+    name: "threadline_quality_hold_to_block_seconds",
+    help: "From a hold's placement to the ShipmentBlocked of a delivery that was already cleared",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const escapes = new Counter({
+    name: "threadline_quality_hold_escapes_total",
+    help: "Lots delivered to a customer while on quality hold (each raised a nonconformance of kind escape)",
+    registers,
+  });
   let read: () => { activeHolds: number; failClosed: number; blocked: number } = () => ({
     activeHolds: 0,
     failClosed: 0,
     blocked: 0,
   });
-  once(
-    registry,
-    "threadline_quality_holds_active",
-    () =>
-      new Gauge({
-        name: "threadline_quality_holds_active",
-        help: "Quality holds active now",
-        registers,
-        collect() {
-          this.set(read().activeHolds);
-        },
-      }),
-  );
-  once(
-    registry,
-    "threadline_quality_shipments_blocked",
-    () =>
-      new Gauge({
-        name: "threadline_quality_shipments_blocked",
-        help: "Deliveries the gate holds back now, by why: hold (a lot on hold) or failclosed (the genealogy could not be asked)",
-        labelNames: ["reason"],
-        registers,
-        collect() {
-          const r = read();
-          this.set({ reason: "hold" }, r.blocked);
-          this.set({ reason: "failclosed" }, r.failClosed);
-        },
-      }),
-  );
+  new Gauge({
+    name: "threadline_quality_holds_active",
+    help: "Quality holds active now",
+    registers,
+    collect() {
+      this.set(read().activeHolds);
+    },
+  });
+  new Gauge({
+    name: "threadline_quality_shipments_blocked",
+    help: "Deliveries the gate holds back now, by why: hold (a lot on hold) or failclosed (the genealogy could not be asked)",
+    labelNames: ["reason"],
+    registers,
+    collect() {
+      const r = read();
+      this.set({ reason: "hold" }, r.blocked);
+      this.set({ reason: "failclosed" }, r.failClosed);
+    },
+  });
   return {
     violation: (characteristic, rule) => violations.inc({ characteristic, rule }),
     hold: (outcome) => holds.inc({ outcome }),
@@ -116,4 +82,4 @@ export function qualityMetrics(registry: Registry): QualityMetrics {
       read = r;
     },
   };
-}
+});

@@ -257,13 +257,13 @@ export class QualityState {
   }
 
   async putMachine(m: MachineRecord): Promise<void> {
-    const id = machineId(m.machine);
+    const id = keyToken(m.machine);
     await this.#put("machine", id, m);
     this.machines.set(id, m);
   }
 
   machine(path: string): MachineRecord | undefined {
-    return this.machines.get(machineId(path));
+    return this.machines.get(keyToken(path));
   }
 
   async putEscape(e: EscapeRecord): Promise<void> {
@@ -274,9 +274,4 @@ export class QualityState {
   async #put(kind: Kind, id: string, value: unknown): Promise<void> {
     await this.kv.put(`${kind}.${kind === "episode" ? id : keyToken(id)}`, JSON.stringify(value));
   }
-}
-
-/** `site/line/machine` as one key token. */
-function machineId(path: string): string {
-  return keyToken(path);
 }
