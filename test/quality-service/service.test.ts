@@ -147,6 +147,12 @@ test("quality service - an SPC violation on the press holds the lot being made a
     dataType: "DOUBLE" as const,
   });
   const t0 = Date.now() - 30_000;
+  // A sample the PLC marks bad is not plotted, but counted and logged.
+  await f.publish(
+    "mfg.machine.telemetry_sampled.v1",
+    { equipment: press, samples: [{ ...sample(250, t0 - 1000), quality: "BAD" as const }] },
+    { key: "press-1", line: "line-1", machine: "press-1" },
+  );
   // In control, then three points beyond the upper limit (one episode of rule 1), then back.
   const values = [100.2, 99.8, 100.1, 99.9, 104, 104.5, 105, 100.1, 99.9];
   for (const [i, v] of values.entries())
@@ -177,6 +183,11 @@ test("quality service - an SPC violation on the press holds the lot being made a
   assert.equal(ended[0]?.value.violationId, v?.violationId);
   assert.equal(ended[0]?.value.pointsInEpisode, 3);
 
+  const metrics = await (await fetch(`${f.service().url}/metrics`)).text();
+  assert.match(
+    metrics,
+    /threadline_quality_ignored_total\{reason="sample_not_good",characteristic="press-force"\} [1-9]/,
+  );
   await until("the holds placed", async () =>
     (await storedEvents(f.nc, "mfg.quality.quality_hold_placed.v1", SITE)).length >= 2 ? true : undefined,
   );

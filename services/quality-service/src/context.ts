@@ -1,7 +1,7 @@
 /** What the quality service's parts share: its state, plan, publisher, the genealogy, one queue. */
 import type { EventPublisher, Logger } from "../../../streams/src/index.js";
 import type { GenealogyReader } from "./genealogy.js";
-import type { QualityMetrics } from "./metrics.js";
+import type { IgnoredReason, QualityMetrics } from "./metrics.js";
 import type { QualityPlan } from "./plan.js";
 import type { QualityState } from "./state.js";
 
@@ -20,6 +20,27 @@ export interface QualityContext {
    * and SPC episodes are rare next to a queue's speed; telemetry that changes nothing does not queue.
    */
   serial<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Sets something aside, counted (`threadline_quality_ignored_total`) and logged: the first of each
+   * reason and characteristic, then every 1000th, so a stream of bad samples cannot flood the log.
+   */
+  ignored(reason: IgnoredReason, details: Record<string, unknown>, characteristic?: string): void;
+}
+
+/** The `ignored` of a context: counts every one, logs the first of each kind and then every 1000th. */
+export function ignoredReporter(logger: Logger, metrics: QualityMetrics): QualityContext["ignored"] {
+  const seen = new Map<string, number>();
+  return (reason, details, characteristic = "") => {
+    metrics.ignored(reason, characteristic);
+    const key = `${reason}\u0000${characteristic}`;
+    const n = (seen.get(key) ?? 0) + 1;
+    seen.set(key, n);
+    if (n === 1 || n % 1000 === 0)
+      logger.warn(
+        { reason, characteristic: characteristic || undefined, times: n, ...details },
+        `quality service set aside: ${reason.replace(/_/g, " ")}`,
+      );
+  };
 }
 
 /** A queue of one: each call runs when the previous settled. */

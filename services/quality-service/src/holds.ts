@@ -178,10 +178,7 @@ export class Holds {
     const hold = this.ctx.state.holds.get(e.holdId);
     if (!hold) {
       // Its placement is not known here (published elsewhere, its event lost): nothing to release.
-      this.ctx.logger.warn(
-        { holdId: e.holdId, lot: e.lot },
-        "decision on a hold this service never saw placed: ignored",
-      );
+      this.ctx.ignored("decision_of_unknown_hold", { eventId, holdId: e.holdId, lot: e.lot });
       return undefined;
     }
     if (hold.status !== "ACTIVE") return undefined;

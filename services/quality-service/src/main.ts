@@ -15,7 +15,7 @@ import type { EquipmentPath } from "../../../contracts/src/index.js";
 import { type RunningService, runService, startOrExit } from "../../../streams/src/index.js";
 import { qualityApi } from "./api.js";
 import { QualityConfig } from "./config.js";
-import { type QualityContext, serialQueue } from "./context.js";
+import { ignoredReporter, type QualityContext, serialQueue } from "./context.js";
 import { EscapeWatch } from "./escapes.js";
 import { ShipmentGate } from "./gate.js";
 import { GenealogyHttpReader } from "./genealogy.js";
@@ -58,6 +58,7 @@ export function startService(env: Record<string, string | undefined> = process.e
         logger,
         metrics,
         serial: serialQueue(),
+        ignored: ignoredReporter(logger, metrics),
       };
       const spc = new SpcMonitor(ctx);
       const holds = new Holds(ctx);

@@ -2,6 +2,15 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { perRegistry } from "../../../streams/src/index.js";
 
+/** Why the service set something aside: each is counted and logged, never dropped in silence. */
+export type IgnoredReason =
+  | "sample_not_good"
+  | "sample_not_a_number"
+  | "subgroup_size"
+  | "violation_without_lot"
+  | "lot_without_product"
+  | "decision_of_unknown_hold";
+
 export interface QualityMetrics {
   violation(characteristic: string, rule: string): void;
   hold(outcome: "placed" | "released" | "rejected"): void;
@@ -9,6 +18,8 @@ export interface QualityMetrics {
   /** Seconds from a hold's placement to the delivery it blocked. */
   holdToBlock(seconds: number): void;
   escape(): void;
+  /** Something the service read and could not use (context.ts `ignored` says what and why). */
+  ignored(reason: IgnoredReason, characteristic: string): void;
   /** The gauges, read from the state when scraped. */
   watch(read: () => { activeHolds: number; failClosed: number; blocked: number }): void;
 }
@@ -48,6 +59,12 @@ export const qualityMetrics = perRegistry((registry: Registry): QualityMetrics =
     help: "Lots delivered to a customer while on quality hold (each raised a nonconformance of kind escape)",
     registers,
   });
+  const ignored = new Counter({
+    name: "threadline_quality_ignored_total",
+    help: "What the quality service read and could not use, by reason (a sample of bad quality or not a number, an inspection not of the chart's subgroup size, a violation or lot it could not tie to a lot or product, a decision on a hold it never saw placed) and characteristic",
+    labelNames: ["reason", "characteristic"],
+    registers,
+  });
   let read: () => { activeHolds: number; failClosed: number; blocked: number } = () => ({
     activeHolds: 0,
     failClosed: 0,
@@ -78,6 +95,7 @@ export const qualityMetrics = perRegistry((registry: Registry): QualityMetrics =
     gate: (decision) => gate.inc({ decision }),
     holdToBlock: (s) => holdToBlock.observe(s),
     escape: () => escapes.inc(),
+    ignored: (reason, characteristic) => ignored.inc({ reason, characteristic }),
     watch(r) {
       read = r;
     },

@@ -76,9 +76,11 @@ export class HoldPolicy {
             ? lotsMadeDuring(this.ctx.state, site, line, machine, first, e.detectedAt.getTime())
             : [];
     if (lots.length === 0) {
-      this.ctx.logger.warn(
-        { eventId, characteristic: e.characteristic, equipment: e.equipment },
-        "SPC violation holds no lot: no lot is known to have been made there during the episode",
+      // No lot is known to have been made there during the episode: nothing to hold, said loudly.
+      this.ctx.ignored(
+        "violation_without_lot",
+        { eventId, equipment: e.equipment },
+        c?.id ?? e.characteristic,
       );
       return;
     }
@@ -99,7 +101,11 @@ export class HoldPolicy {
 
   /** A lot started on a line: an episode running on a machine of it holds the lot too. */
   async lotStarted(site: string, line: string, lot: LineLot): Promise<void> {
-    if (!lot.product) return;
+    if (!lot.product) {
+      // Counted before its dispatch named the product: it cannot be held by product yet.
+      this.ctx.ignored("lot_without_product", { site, line, lot: lot.lot, orderRef: lot.orderRef });
+      return;
+    }
     for (const episode of [...this.ctx.state.episodes.values()]) {
       const c = this.ctx.plan.characteristics.find((x) => x.id === episode.characteristic);
       if (

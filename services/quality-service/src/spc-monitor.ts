@@ -102,7 +102,15 @@ export class SpcMonitor {
     if (!line || !machine) return;
     for (const s of e.samples) {
       const c = this.#charts.get(telemetryKey(site, line, machine, s.tag));
-      if (!c || s.quality !== "GOOD" || !Number.isFinite(s.value)) continue;
+      if (!c) continue;
+      if (s.quality !== "GOOD" || !Number.isFinite(s.value)) {
+        this.ctx.ignored(
+          s.quality !== "GOOD" ? "sample_not_good" : "sample_not_a_number",
+          { tag: s.tag, quality: s.quality, sourceTime: s.sourceTime },
+          c.characteristic.id,
+        );
+        continue;
+      }
       c.pending.push({ time: s.sourceTime, value: s.value });
       const n = c.chart.options.subgroupSize;
       if (c.pending.length < n) continue;
@@ -135,9 +143,10 @@ export class SpcMonitor {
         lot,
       );
     } else {
-      this.ctx.logger.warn(
-        { eventId, characteristic: c.characteristic.id, measured: e.measuredValues.length, subgroupSize: n },
-        "inspection not charted: its measurements are not one subgroup of the chart's size",
+      this.ctx.ignored(
+        "subgroup_size",
+        { eventId, inspectionId: e.inspectionId, measured: e.measuredValues.length, subgroupSize: n },
+        c.characteristic.id,
       );
     }
   }
