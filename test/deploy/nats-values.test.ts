@@ -127,3 +127,36 @@ test("the JetStream block the values make is one nats-server accepts (sync_inter
       "the 2.9 floor does not know it: the hub runs a current server",
     );
 });
+
+test("deploy/plant's nats-server configs are ones the nats-server under test accepts (nats-server -t)", async () => {
+  const bin = await findNatsServerBinary();
+  const plant = join(PACKAGE_ROOT, "deploy", "plant");
+  const leaf = spawnSync(bin, ["-t", "-c", join(plant, "leaf.conf")], { encoding: "utf8" });
+  assert.equal(leaf.status, 0, leaf.stderr + leaf.stdout);
+  // The hub's leafnode listener names its TLS files: the check loads them, so a throwaway pair
+  // stands in for the ones cert-manager mounts.
+  const key = join(dir, "leafnodes.key");
+  const crt = join(dir, "leafnodes.crt");
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"].concat([
+      "-keyout",
+      key,
+      "-out",
+      crt,
+      "-subj",
+      "/CN=nats-leaf.hub.example.com",
+      "-days",
+      "1",
+    ]),
+    { stdio: "pipe" },
+  );
+  const hubConf = readFileSync(join(plant, "hub-leafnodes.conf"), "utf8")
+    .replace("/etc/nats/tls/leafnodes/tls.crt", crt)
+    .replace("/etc/nats/tls/leafnodes/tls.key", key);
+  assert.notEqual(hubConf.indexOf(crt), -1, "hub-leafnodes.conf names its certificate file");
+  const file = join(dir, "hub-leafnodes.conf");
+  writeFileSync(file, hubConf);
+  const hubCheck = spawnSync(bin, ["-t", "-c", file], { encoding: "utf8" });
+  assert.equal(hubCheck.status, 0, hubCheck.stderr + hubCheck.stdout);
+});

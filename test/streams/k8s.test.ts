@@ -1,5 +1,5 @@
 /**
- * deploy/k8s/streams.yaml is generated from the declarations (`threadline streams k8s`): the committed
+ * deploy/k8s/streams/streams.yaml is generated from the declarations (`threadline streams k8s`): the committed
  * file must equal the generated output (drift test), and it must be what NACK reads.
  */
 
@@ -11,7 +11,7 @@ import { generateK8s, goDuration, K8S_FILE } from "../../tools/deploy/generate-k
 import { platformDeclarations } from "../../tools/manifests.js";
 
 describe("streams k8s - NACK resources from the declarations", () => {
-  test("the committed deploy/k8s/streams.yaml equals the generated output", () => {
+  test("the committed deploy/k8s/streams/streams.yaml equals the generated output", () => {
     let committed = "";
     try {
       committed = readFileSync(K8S_FILE, "utf8");
@@ -20,7 +20,7 @@ describe("streams k8s - NACK resources from the declarations", () => {
     }
     assert.ok(
       committed === generateK8s(platformDeclarations({ profile: "production" })),
-      "deploy/k8s/streams.yaml is stale: run `npm run build && node bin/threadline.js streams k8s > deploy/k8s/streams.yaml`",
+      "deploy/k8s/streams/streams.yaml is stale: run `npm run build && node bin/threadline.js streams k8s > deploy/k8s/streams/streams.yaml`",
     );
   });
 

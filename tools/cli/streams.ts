@@ -146,7 +146,7 @@ export function streamsCommand(): Command {
   cmd
     .command("k8s")
     .description(
-      "print the NACK resources (jetstream.nats.io/v1beta2 Stream, Consumer, KeyValue) for the declarations: threadline streams k8s > deploy/k8s/streams.yaml",
+      "print the NACK resources (jetstream.nats.io/v1beta2 Stream, Consumer, KeyValue) for the declarations: threadline streams k8s > deploy/k8s/streams/streams.yaml",
     )
     .addOption(profileOption("production"))
     .addOption(replicasOption())

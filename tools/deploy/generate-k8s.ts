@@ -2,9 +2,9 @@
  * The declarations (streams/src/declarations.ts and the services' manifests, gathered by
  * tools/manifests.ts) as Kubernetes resources for the NACK JetStream controller:
  * `jetstream.nats.io/v1beta2` Stream, Consumer and KeyValue. The committed file
- * `deploy/k8s/streams.yaml` is this output for the production profile:
+ * `deploy/k8s/streams/streams.yaml` is this output for the production profile:
  *
- *     threadline streams k8s > deploy/k8s/streams.yaml
+ *     threadline streams k8s > deploy/k8s/streams/streams.yaml
  *
  * and test/streams/k8s.test.ts fails when the two drift apart.
  *
@@ -20,7 +20,7 @@ import { PACKAGE_ROOT } from "../../contracts/src/index.js";
 import { type Declarations, parseDuration } from "../../streams/src/index.js";
 
 /** The committed manifest. */
-export const K8S_FILE = join(PACKAGE_ROOT, "deploy", "k8s", "streams.yaml");
+export const K8S_FILE = join(PACKAGE_ROOT, "deploy", "k8s", "streams", "streams.yaml");
 
 const API_VERSION = "jetstream.nats.io/v1beta2";
 const LABELS = {
