@@ -6,11 +6,14 @@
  * cluster.
  */
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { PACKAGE_ROOT } from "../../contracts/src/index.js";
+import { loadBridgeConfig } from "../../services/machine-bridge/src/config.js";
 import { kustomizeBuild, validateManifests } from "../../tools/deploy/validate-manifests.js";
+import { SERVICE_MANIFESTS } from "../../tools/manifests.js";
 
 const K8S = join(PACKAGE_ROOT, "deploy", "k8s");
 const overlays = readdirSync(join(K8S, "overlays")).sort();
@@ -74,6 +77,17 @@ describe("the overlays", () => {
     const settings = docs.find((d) => (d["metadata"] as { name: string }).name === "machine-bridge-settings");
     assert.ok(settings, "the plant has the ConfigMap machine-bridge-settings");
     assert.equal((settings["data"] as Record<string, string>)["NATS_URL"], "tls://nats-leaf.nats.svc:4222");
+    // Its plant file is one the bridge accepts, with the OPC UA certificates on the volume that follows it.
+    const files = docs.find((d) => (d["metadata"] as { name: string }).name === "machine-bridge-files");
+    const planFile = join(mkdtempSync(join(tmpdir(), "threadline-plant-")), "plant.yaml");
+    assert.ok(files, "the plant has the ConfigMap machine-bridge-files");
+    writeFileSync(planFile, (files["data"] as Record<string, string>)["plant.yaml"] ?? "");
+    const plant = loadBridgeConfig(planFile);
+    const bridge = SERVICE_MANIFESTS.find((m) => m.service === "machine-bridge");
+    assert.ok(
+      bridge?.deployment?.volumes?.some((v) => v.size && v.mountPath === plant.pkiFolder),
+      plant.pkiFolder,
+    );
   });
 });
 
