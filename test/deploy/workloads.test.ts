@@ -11,12 +11,19 @@ import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { PACKAGE_ROOT } from "../../contracts/src/index.js";
-import { BaseServiceConfig } from "../../streams/src/index.js";
 import {
+  BaseServiceConfig,
+  type DeploymentDeclaration,
+  type ServiceManifest,
+  serviceManifest,
+} from "../../streams/src/index.js";
+import {
+  serviceWorkload,
   TERMINATION_GRACE_SECONDS,
   WORKLOADS_DIR,
   workloadFiles,
 } from "../../tools/deploy/generate-workloads.js";
+import { validateManifests } from "../../tools/deploy/validate-manifests.js";
 import { SERVICE_MANIFESTS } from "../../tools/manifests.js";
 
 type Doc = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: any };
@@ -137,5 +144,58 @@ describe("deploy/k8s/base: the services' workloads", () => {
         r.from.flatMap((f) => (f.podSelector ? [f.podSelector.matchLabels["app.kubernetes.io/name"]] : [])),
     );
     assert.deepEqual(callers, ["quality-service"]);
+  });
+});
+
+describe("autoscaling (KEDA)", () => {
+  const base = SERVICE_MANIFESTS.find((m) => m.service === "genealogy-builder") as ServiceManifest;
+  const deployment = base.deployment as DeploymentDeclaration;
+
+  test("no singleton gets a ScaledObject: two copies would decide twice", () => {
+    for (const m of SERVICE_MANIFESTS.filter((s) => s.deployment?.singleton)) {
+      assert.ok(!serviceWorkload(m).some((d) => (d as Doc).kind === "ScaledObject"), m.service);
+    }
+  });
+
+  test("a service that is not a singleton scales by its durables' pending messages, one trigger each", () => {
+    const scalable = serviceManifest({
+      ...base,
+      deployment: { ...deployment, singleton: false, scaling: { maxReplicas: 6, lagThreshold: 500 } },
+    });
+    const docs = serviceWorkload(scalable) as Doc[];
+    const scaler = docs.find((d) => d.kind === "ScaledObject");
+    assert.ok(scaler, "a ScaledObject");
+    const workload = docs.find((d) => d.kind === "Deployment" || d.kind === "StatefulSet") as Doc;
+    assert.deepEqual(scaler["spec"].scaleTargetRef, {
+      apiVersion: "apps/v1",
+      kind: workload.kind,
+      name: base.service,
+    });
+    assert.equal(scaler["spec"].minReplicaCount, 1);
+    assert.equal(scaler["spec"].maxReplicaCount, 6);
+    assert.deepEqual(
+      scaler["spec"].triggers.map((t: { type: string; metadata: Record<string, string> }) => [
+        t.type,
+        t.metadata["stream"],
+        t.metadata["consumer"],
+        t.metadata["lagThreshold"],
+      ]),
+      Object.entries(base.consumers ?? {}).map(([durable, c]) => [
+        "nats-jetstream",
+        c.stream,
+        durable,
+        "500",
+      ]),
+    );
+    // KEDA owns the replica count; a rolling update keeps copies running through a rollout.
+    assert.equal(workload["spec"].replicas, undefined);
+    assert.deepEqual(validateManifests(docs), []);
+  });
+
+  test("a manifest asking a singleton to scale is refused, naming the field", () => {
+    assert.throws(
+      () => serviceManifest({ ...base, deployment: { ...deployment, scaling: { maxReplicas: 2 } } }),
+      (e: Error) => /manifests\.genealogy-builder\.deployment\.scaling.*singleton/s.test(e.message),
+    );
   });
 });

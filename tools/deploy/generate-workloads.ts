@@ -3,7 +3,8 @@
  * Kustomize directory `deploy/k8s/base/<service>/`, so an overlay takes the services it runs) a
  * ServiceAccount, a ConfigMap of settings, a Deployment (or, when it writes to a volume that must follow
  * it, a StatefulSet), a Service, a ServiceMonitor, a PodDisruptionBudget, a NetworkPolicy and the cert-manager Certificate
- * of its NATS client identity. The committed base is this output:
+ * of its NATS client identity; a service that is not a singleton also gets a KEDA ScaledObject that
+ * scales it by its durables' pending messages (its manifest's `deployment.scaling`). The committed base is this output:
  *
  *     threadline streams k8s --workloads > deploy/k8s/base/workloads.yaml
  *
@@ -44,7 +45,17 @@ export const CLUSTER = {
   ingressNamespace: "ingress-nginx",
   issuer: "threadline-nats-ca",
   image: "threadline",
+  /**
+   * What KEDA's nats-jetstream scaler asks for a durable's pending count: the NATS chart's headless
+   * Service (the scaler finds the consumer's leader among the nodes through it), monitoring port.
+   */
+  natsMonitoring: "nats-headless.nats.svc.cluster.local:8222",
+  /** The NATS account holding the streams, as the monitoring endpoint names it. */
+  jetstreamAccount: "$G",
 } as const;
+
+/** A service that is not a singleton scales like this unless its manifest says otherwise. */
+export const DEFAULT_SCALING = { minReplicas: 1, maxReplicas: 4, lagThreshold: 1000 } as const;
 
 const TLS_DIR = "/etc/threadline/nats-tls";
 const USER = 65532;
@@ -62,6 +73,8 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
   const labels = labelsOf(name);
   const selector = { "app.kubernetes.io/name": name };
   const persistent = (d.volumes ?? []).filter((v) => v.size);
+  const durables = Object.entries(m.consumers ?? {});
+  const scaled = !d.singleton && durables.length > 0;
   const scratch = (d.volumes ?? []).filter((v) => !v.size);
   const settings: Record<string, string> = {
     NATS_URL: CLUSTER.natsUrl,
@@ -133,7 +146,7 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
           metadata: { name, labels },
           spec: {
             serviceName: name,
-            replicas: 1,
+            ...(scaled ? {} : { replicas: 1 }),
             selector: { matchLabels: selector },
             // One copy at a time: the next starts once the previous is gone (its volume follows it).
             podManagementPolicy: "OrderedReady",
@@ -150,7 +163,8 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
           kind: "Deployment",
           metadata: { name, labels },
           spec: {
-            replicas: 1,
+            // A scaled service's count is KEDA's: a replica count here would reset it on every apply.
+            ...(scaled ? {} : { replicas: 1 }),
             selector: { matchLabels: selector },
             // A singleton's old pod stops before the new one starts: two would decide twice.
             strategy: d.singleton ? { type: "Recreate" } : { type: "RollingUpdate" },
@@ -255,6 +269,7 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
         ],
       },
     },
+    ...(scaled ? [scaledObject(m, workload.kind)] : []),
     {
       apiVersion: "cert-manager.io/v1",
       kind: "Certificate",
@@ -271,6 +286,37 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
       },
     },
   ];
+}
+
+/**
+ * KEDA's ScaledObject of a service that is not a singleton: one `nats-jetstream` trigger per durable
+ * it owns; KEDA scales to the largest of their wishes (pending ÷ lagThreshold replicas).
+ */
+function scaledObject(m: ServiceManifest, kind: string): object {
+  const scaling = { ...DEFAULT_SCALING, ...m.deployment?.scaling };
+  return {
+    apiVersion: "keda.sh/v1alpha1",
+    kind: "ScaledObject",
+    metadata: { name: m.service, labels: labelsOf(m.service) },
+    spec: {
+      scaleTargetRef: { apiVersion: "apps/v1", kind, name: m.service },
+      minReplicaCount: scaling.minReplicas,
+      maxReplicaCount: scaling.maxReplicas,
+      // Scale down slowly: a replica leaving hands its in-flight messages back (ack wait) to the others.
+      cooldownPeriod: 300,
+      triggers: Object.entries(m.consumers ?? {}).map(([durable, c]) => ({
+        type: "nats-jetstream",
+        name: durable,
+        metadata: {
+          natsServerMonitoringEndpoint: CLUSTER.natsMonitoring,
+          account: CLUSTER.jetstreamAccount,
+          stream: c.stream,
+          consumer: durable,
+          lagThreshold: String(scaling.lagThreshold),
+        },
+      })),
+    },
+  };
 }
 
 const HEADER =

