@@ -3,10 +3,12 @@
  * environment variables, validated by zod. An error names the variable or key and what was wrong,
  * before anything connects. Secrets are read like any value and never logged.
  */
+
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { DEFAULT_DRAIN_MS } from "./shutdown.js";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
@@ -33,7 +35,7 @@ export const BaseServiceConfig = z.object({
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** How long a SIGTERM drain may take before in-flight work is aborted. @default 25000 */
-  DRAIN_TIMEOUT_MS: positiveMs.default(25_000),
+  DRAIN_TIMEOUT_MS: positiveMs.default(DEFAULT_DRAIN_MS),
 });
 export type BaseServiceConfig = z.infer<typeof BaseServiceConfig>;
 

@@ -12,6 +12,7 @@
  * });
  * ```
  */
+
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { FastifyInstance } from "fastify";
@@ -29,6 +30,7 @@ import type { ServiceManifest } from "./manifest.js";
 import { defaultRegistry } from "./metrics.js";
 import { defaultInboxPrefix } from "./permissions.js";
 import { EventPublisher } from "./publisher.js";
+import { CONNECTION_DRAIN_MS, shutdownDeadlineMs } from "./shutdown.js";
 import { watchTlsFiles } from "./tls.js";
 
 /** What `setup` gets: everything a handler needs, already connected. */
@@ -279,7 +281,7 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
         await Promise.race([
           nc.drain().catch(() => undefined),
           new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, 5_000);
+            timer = setTimeout(resolve, CONNECTION_DRAIN_MS);
           }),
         ]);
         clearTimeout(timer);
@@ -288,7 +290,8 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
       })();
       return stopping;
     };
-    if (options.handleSignals ?? true) handleSignals({ stop }, { logger });
+    if (options.handleSignals ?? true)
+      handleSignals({ stop }, { logger, deadlineMs: shutdownDeadlineMs(config.DRAIN_TIMEOUT_MS) });
     return {
       context: context as unknown as ServiceContext,
       consumers,

@@ -17,6 +17,7 @@ import {
   type ServiceManifest,
   serviceManifest,
 } from "../../streams/src/index.js";
+import { shutdownDeadlineMs } from "../../streams/src/shutdown.js";
 import {
   serviceWorkload,
   TERMINATION_GRACE_SECONDS,
@@ -65,19 +66,20 @@ describe("deploy/k8s/base: the services' workloads", () => {
       assert.equal(c.securityContext.readOnlyRootFilesystem, true);
       assert.equal(c.securityContext.allowPrivilegeEscalation, false);
       assert.deepEqual(c.securityContext.capabilities.drop, ["ALL"]);
+      const settings = docs.find((d) => d.kind === "ConfigMap")?.["data"] as Record<string, string>;
       assert.equal(c.startupProbe.httpGet.path, "/healthz");
       assert.equal(c.livenessProbe.httpGet.path, "/healthz");
       assert.equal(c.readinessProbe.httpGet.path, "/readyz");
       assert.deepEqual(c.args, [m.deployment?.entry]);
-      // The whole shutdown: the consumers' drain (DRAIN_TIMEOUT_MS's default) and the connection's.
-      const drainMs = BaseServiceConfig.shape.DRAIN_TIMEOUT_MS.parse(undefined) as number;
-      assert.ok(pod.terminationGracePeriodSeconds * 1000 > drainMs + 5_000);
+      // The whole shutdown: the one deadline of streams/src/shutdown.ts with the configured drain.
+      const drainMs = Number(settings["DRAIN_TIMEOUT_MS"]);
+      assert.equal(drainMs, BaseServiceConfig.shape.DRAIN_TIMEOUT_MS.parse(undefined));
+      assert.ok(pod.terminationGracePeriodSeconds * 1000 > shutdownDeadlineMs(drainMs));
       assert.equal(pod.terminationGracePeriodSeconds, TERMINATION_GRACE_SECONDS);
       if (m.deployment?.singleton && workload.kind === "Deployment")
         assert.equal(workload.spec.strategy.type, "Recreate");
       assert.equal(workload.spec.replicas, 1);
 
-      const settings = docs.find((d) => d.kind === "ConfigMap")?.["data"] as Record<string, string>;
       assert.match(settings["NATS_URL"] ?? "", /^tls:\/\//);
       const tlsMount = c.volumeMounts.find((v: { name: string }) => v.name === "nats-tls");
       for (const key of ["NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY"])

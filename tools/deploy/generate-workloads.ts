@@ -15,8 +15,8 @@
  *   only, no privilege escalation, no capability, the runtime's seccomp profile; no service account
  *   token (no service calls the Kubernetes API);
  * - `/healthz` as startup and liveness probe, `/readyz` as readiness (streams/src/http.ts);
- * - a termination grace period longer than the whole shutdown: DRAIN_TIMEOUT_MS (the consumers' drain,
- *   25 s) plus the NATS connection's drain (5 s at most, streams/src/service.ts) plus a margin;
+ * - a termination grace period longer than the whole shutdown: the one deadline of streams/src/shutdown.ts
+ *   (the consumers' drain, 25 s, then 15 s for the rest; the process exits when it passes) plus 5 s;
  * - mutual TLS to NATS: the Certificate's Secret mounted where NATS_TLS_CA/CERT/KEY point, rotated by
  *   cert-manager and picked up without a restart (streams/src/tls.ts);
  * - its files (a plan, a plant file, a users file) from the ConfigMap `<service>-files`, which each
@@ -31,11 +31,13 @@ import { dirname, join } from "node:path";
 import { parse, stringify } from "yaml";
 import { PACKAGE_ROOT } from "../../contracts/src/index.js";
 import type { DeploymentDeclaration, ServiceManifest } from "../../streams/src/index.js";
+import { DEFAULT_DRAIN_MS, shutdownDeadlineMs } from "../../streams/src/shutdown.js";
 
-/** The shutdown the grace period must cover (streams/src/config.ts DRAIN_TIMEOUT_MS, service.ts). */
-export const SHUTDOWN = { drainMs: 25_000, connectionDrainMs: 5_000, marginMs: 15_000 } as const;
-export const TERMINATION_GRACE_SECONDS =
-  (SHUTDOWN.drainMs + SHUTDOWN.connectionDrainMs + SHUTDOWN.marginMs) / 1000;
+/**
+ * The pod's grace period: the services' one shutdown deadline (streams/src/shutdown.ts) with the
+ * default drain, plus 5 s for the signal to arrive and the process to exit.
+ */
+export const TERMINATION_GRACE_SECONDS = (shutdownDeadlineMs(DEFAULT_DRAIN_MS) + 5_000) / 1000;
 
 /** Where cluster-wide things are, as the overlays may patch them. */
 export const CLUSTER = {
@@ -83,7 +85,7 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
     NATS_TLS_KEY: `${TLS_DIR}/tls.key`,
     HTTP_HOST: "0.0.0.0",
     HTTP_PORT: String(d.port),
-    DRAIN_TIMEOUT_MS: String(SHUTDOWN.drainMs),
+    DRAIN_TIMEOUT_MS: String(DEFAULT_DRAIN_MS),
     LOG_LEVEL: "info",
     ...d.settings,
   };

@@ -17,6 +17,11 @@ export interface HandleSignalsOptions {
   exit?: (code: number) => void;
   /** @default a silent logger */
   logger?: Logger;
+  /**
+   * Exit with 1 when the stop has not finished this long after the signal, whatever is still running
+   * (streams/src/shutdown.ts: the one deadline the pod's grace period is sized for). @default none
+   */
+  deadlineMs?: number;
 }
 
 /**
@@ -39,7 +44,14 @@ export function handleSignals(
       return;
     }
     stopping = true;
-    log.info({ signal }, "signal received: draining");
+    log.info({ signal, deadlineMs: options.deadlineMs }, "signal received: draining");
+    if (options.deadlineMs !== undefined) {
+      const deadlineMs = options.deadlineMs;
+      setTimeout(() => {
+        log.error({ signal, deadlineMs }, "shutdown deadline passed: exiting with the stop unfinished");
+        exit(1);
+      }, deadlineMs).unref();
+    }
     const stopOptions = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
     void Promise.allSettled(list.map((t) => t.stop(stopOptions)))
       .then(async (results) => {
