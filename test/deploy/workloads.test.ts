@@ -56,6 +56,7 @@ describe("deploy/k8s/base: the services' workloads", () => {
           "Service",
           "ServiceAccount",
           "ServiceMonitor",
+          ...(m.deployment?.ingressPaths?.length ? ["Ingress"] : []),
         ].sort(),
       );
       const pod = workload.spec.template.spec;
@@ -146,6 +147,26 @@ describe("deploy/k8s/base: the services' workloads", () => {
         r.from.flatMap((f) => (f.podSelector ? [f.podSelector.matchLabels["app.kubernetes.io/name"]] : [])),
     );
     assert.deepEqual(callers, ["quality-service"]);
+  });
+});
+
+describe("the ingress", () => {
+  test("only the paths a manifest opens (the Odoo webhook) are routed from outside, to that service alone", () => {
+    const ingresses = SERVICE_MANIFESTS.flatMap((m) => serviceWorkload(m) as Doc[]).filter(
+      (d) => d.kind === "Ingress",
+    );
+    assert.deepEqual(
+      ingresses.map((i) => i.metadata.name),
+      ["odoo-connector"],
+    );
+    const paths = ingresses[0]?.["spec"].rules.flatMap((r: { http: { paths: unknown[] } }) => r.http.paths);
+    assert.deepEqual(paths, [
+      {
+        path: "/odoo/webhook",
+        pathType: "Prefix",
+        backend: { service: { name: "odoo-connector", port: { name: "http" } } },
+      },
+    ]);
   });
 });
 

@@ -47,6 +47,9 @@ export const CLUSTER = {
   ingressNamespace: "ingress-nginx",
   issuer: "threadline-nats-ca",
   image: "threadline",
+  /** The ingress class and the public host of the paths a manifest opens (the Odoo webhook). */
+  ingressClass: "nginx",
+  ingressHost: "threadline.example.com",
   /**
    * What KEDA's nats-jetstream scaler asks for a durable's pending count: the NATS chart's headless
    * Service (the scaler finds the consumer's leader among the nodes through it), monitoring port.
@@ -272,6 +275,7 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
       },
     },
     ...(scaled ? [scaledObject(m, workload.kind)] : []),
+    ...(d.ingressPaths?.length ? [ingressOf(name, labels, d)] : []),
     {
       apiVersion: "cert-manager.io/v1",
       kind: "Certificate",
@@ -288,6 +292,35 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
       },
     },
   ];
+}
+
+/**
+ * The Ingress of the paths a manifest opens to the outside (the Odoo webhook) and of nothing else: the
+ * controller routes only these prefixes; its TLS certificate is the overlay's (cert-manager's
+ * ingress-shim or a Secret the platform provides).
+ */
+function ingressOf(name: string, labels: Record<string, string>, d: DeploymentDeclaration): object {
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    metadata: { name, labels },
+    spec: {
+      ingressClassName: CLUSTER.ingressClass,
+      tls: [{ hosts: [CLUSTER.ingressHost], secretName: `${name}-ingress-tls` }],
+      rules: [
+        {
+          host: CLUSTER.ingressHost,
+          http: {
+            paths: (d.ingressPaths ?? []).map((path) => ({
+              path,
+              pathType: "Prefix",
+              backend: { service: { name, port: { name: "http" } } },
+            })),
+          },
+        },
+      ],
+    },
+  };
 }
 
 /**
