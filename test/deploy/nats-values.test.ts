@@ -160,3 +160,30 @@ test("deploy/plant's nats-server configs are ones the nats-server under test acc
   const hubCheck = spawnSync(bin, ["-t", "-c", file], { encoding: "utf8" });
   assert.equal(hubCheck.status, 0, hubCheck.stderr + hubCheck.stdout);
 });
+
+/** Key paths of `values` that the chart's own values.yaml does not have (Helm would ignore them silently). */
+function unknownKeys(values: unknown, chart: unknown, path = ""): string[] {
+  if (values === null || typeof values !== "object" || Array.isArray(values)) return [];
+  return Object.entries(values as Record<string, unknown>).flatMap(([key, value]) => {
+    const here = `${path}.${key}`;
+    const defaults = (chart as Record<string, unknown> | undefined)?.[key];
+    if (chart === null || typeof chart !== "object" || !(key in chart)) return [here];
+    // `merge` and `patch` go into the server config or the resource as they are; `{}` is a free map.
+    const freeMap =
+      key === "merge" ||
+      key === "patch" ||
+      (typeof defaults === "object" && defaults !== null && Object.keys(defaults).length === 0);
+    return freeMap ? [] : unknownKeys(value, defaults, here);
+  });
+}
+
+test("every key of the values is one the NATS chart has (deploy/schemas/nats-chart-values.yaml): a misplaced key would be ignored", () => {
+  const chart = parse(readFileSync(join(PACKAGE_ROOT, "deploy/schemas/nats-chart-values.yaml"), "utf8"));
+  for (const file of ["hub-values.yaml", "leaf-values.yaml"]) {
+    const values = parse(readFileSync(join(PACKAGE_ROOT, "deploy/nats", file), "utf8"));
+    assert.deepEqual(unknownKeys(values, chart), [], file);
+  }
+  assert.deepEqual(unknownKeys({ config: { jetstream: { fileStore: { pvc: { sise: "1Gi" } } } } }, chart), [
+    ".config.jetstream.fileStore.pvc.sise",
+  ]);
+});
