@@ -16,6 +16,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import {
+  accountsOf,
   applyPlan,
   type Declarations,
   destructiveItems,
@@ -31,6 +32,7 @@ import {
   parseServiceAccess,
   permissionsOf,
   planChanges,
+  renderAccounts,
   renderAuthorization,
   renderHelmValues,
   renderUserConfig,
@@ -96,7 +98,7 @@ async function planAgainst(
 
 export function streamsCommand(): Command {
   const cmd = new Command("streams").description(
-    "JetStream streams, consumers and KV buckets as code (streams/src/declarations.ts and the services' manifests): plan, apply, k8s, permissions",
+    "JetStream streams, consumers and KV buckets as code (streams/src/declarations.ts and the services' manifests): plan, apply, k8s, permissions, accounts",
   );
 
   cmd
@@ -258,6 +260,27 @@ export function streamsCommand(): Command {
           return EXIT.ok;
         },
       ),
+    );
+
+  cmd
+    .command("accounts")
+    .description(
+      "print the nats-server accounts: THREADLINE with JetStream (every stream, bucket and durable) and one account per service, ops and analyst that imports only what its user may do (docs/security.md): threadline streams accounts > deploy/nats/accounts.conf",
+    )
+    .action(
+      action(async () => {
+        try {
+          process.stdout.write(
+            renderAccounts(
+              accountsOf({ services: SERVICE_MANIFESTS.map(manifestAccess), decls: platformDeclarations() }),
+            ),
+          );
+        } catch (err) {
+          if (err instanceof PermissionsError) throw new UsageError(err.message);
+          throw err;
+        }
+        return EXIT.ok;
+      }),
     );
 
   return cmd;
