@@ -178,6 +178,10 @@ function widest(grants: readonly PermissionGrant[]): PermissionGrant[] {
   );
 }
 
+const ACCOUNT_INFO = "$JS.API.INFO";
+const ACCOUNT_INFO_WHY =
+  "imported by every account (its user may not send it without the grant): without an import covering $JS.API.INFO, nats-server answers the account's JetStream API requests itself with 'JetStream not enabled for account'";
+
 /** Requests answered by a stream of messages rather than one reply. */
 const STREAMED_RESPONSES = ["$JS.API.CONSUMER.MSG.NEXT.>"];
 
@@ -227,18 +231,31 @@ export function accountsOf(options: AccountsOptions): AccountSpec[] {
       .map((g) => ({ account: m.account, subject: g.subject })),
   );
 
-  const jsExports = new Map<string, { kind: "service" | "stream"; accounts: Set<string>; why: string[] }>();
-  const commandExports = new Map<string, Map<string, { accounts: Set<string>; why: string[] }>>();
+  // Per exported subject: who may import it, and each reason with the accounts it holds for.
+  type Pending = { kind: "service" | "stream"; accounts: Set<string>; why: Map<string, string[]> };
+  const jsExports = new Map<string, Pending>();
+  const commandExports = new Map<string, Map<string, Pending>>();
+  const addWhy = (e: Pending, account: string, why: string) => {
+    e.accounts.add(account);
+    e.why.set(why, [...(e.why.get(why) ?? []), account]);
+  };
   const imports = new Map<string, AccountImport[]>();
   const exportFrom = (kind: "service" | "stream", subject: string, account: string, why: string) => {
-    const e = jsExports.get(subject) ?? { kind, accounts: new Set<string>(), why: [] };
-    e.accounts.add(account);
-    e.why.push(`${account}: ${why}`);
+    const e = jsExports.get(subject) ?? { kind, accounts: new Set<string>(), why: new Map() };
+    addWhy(e, account, why);
     jsExports.set(subject, e);
   };
 
   for (const m of members) {
     const own: AccountImport[] = [];
+    // In an account without JetStream nats-server answers every `$JS.API.…` request itself with
+    // "JetStream not enabled for account" (503) — beside the import's real answer, which then loses
+    // the race — unless an import covers `$JS.API.INFO` (its "shadowed" check, 2.9.10 and 2.15 alike;
+    // found by experiment). So every account imports it; the user still needs the grant to send it.
+    if (!m.grants.some((g) => g.direction === "publish" && subjectWithin(ACCOUNT_INFO, g.subject))) {
+      exportFrom("service", ACCOUNT_INFO, m.account, ACCOUNT_INFO_WHY);
+      own.push({ kind: "service", account: JETSTREAM_ACCOUNT, subject: ACCOUNT_INFO });
+    }
     for (const g of widest(m.grants)) {
       if (g.direction === "respond") continue;
       if (g.direction === "subscribe") {
@@ -252,10 +269,13 @@ export function accountsOf(options: AccountsOptions): AccountSpec[] {
       if (subjectWithin(g.subject, COMMAND_SUBJECTS)) {
         const server = servers.find((s) => s.account !== m.account && subjectWithin(g.subject, s.subject));
         if (!server) continue; // no account serves it: the request gets no responder, as before
-        const perServer = commandExports.get(server.account) ?? new Map();
-        const e = perServer.get(server.subject) ?? { accounts: new Set<string>(), why: [] };
-        e.accounts.add(m.account);
-        e.why.push(`${m.account}: ${g.why}`);
+        const perServer = commandExports.get(server.account) ?? new Map<string, Pending>();
+        const e = perServer.get(server.subject) ?? {
+          kind: "service",
+          accounts: new Set<string>(),
+          why: new Map(),
+        };
+        addWhy(e, m.account, g.why);
         perServer.set(server.subject, e);
         commandExports.set(server.account, perServer);
         own.push({ kind: "service", account: server.account, subject: g.subject });
@@ -267,9 +287,7 @@ export function accountsOf(options: AccountsOptions): AccountSpec[] {
     imports.set(m.account, own);
   }
 
-  const sortedExports = (
-    entries: Iterable<[string, { kind: "service" | "stream"; accounts: Set<string>; why: string[] }]>,
-  ): AccountExport[] =>
+  const sortedExports = (entries: Iterable<[string, Pending]>): AccountExport[] =>
     [...entries]
       .map(([subject, e]) => ({
         kind: e.kind,
@@ -278,7 +296,7 @@ export function accountsOf(options: AccountsOptions): AccountSpec[] {
         ...(e.kind === "service" && STREAMED_RESPONSES.some((s) => subjectWithin(subject, s))
           ? { responseType: "stream" as const }
           : {}),
-        why: e.why,
+        why: [...e.why].map(([why, accounts]) => `${accounts.join(", ")}: ${why}`),
       }))
       .sort((a, b) => (a.kind === b.kind ? (a.subject < b.subject ? -1 : 1) : a.kind === "service" ? -1 : 1));
 
@@ -306,12 +324,7 @@ export function accountsOf(options: AccountsOptions): AccountSpec[] {
       name: m.account,
       jetstream: false,
       users: [userOf(m)],
-      exports: sortedExports(
-        [...(commandExports.get(m.account) ?? new Map())].map(([subject, e]) => [
-          subject,
-          { kind: "service" as const, accounts: e.accounts, why: e.why },
-        ]),
-      ),
+      exports: sortedExports(commandExports.get(m.account) ?? []),
       imports: imports.get(m.account) ?? [],
     })),
     {
