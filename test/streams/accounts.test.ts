@@ -282,6 +282,11 @@ describe("streams accounts - one NATS account per service around the JetStream a
   });
 
   test("the analyst reads any domain stream and publishes nothing; ops lists the dead letters", async () => {
+    await new EventPublisher(jetstream(adminNc), new EventCodec(), { service: "test", site: SITE }).publish(
+      "mfg.shipping.shipment_requested.v1",
+      shipmentRequested("WH/OUT/00003", 3n, "FG-003"),
+      { site: SITE, key: "WH/OUT/00003" },
+    );
     const analyst = await as(ANALYST_USER);
     let read = 0;
     for await (const m of readMessages(analyst, { stream: "MFG_SHIPPING", cleanup: "expire" })) {
@@ -297,6 +302,20 @@ describe("streams accounts - one NATS account per service around the JetStream a
     }))
       filtered++;
     assert.equal(filtered, read);
+
+    // `threadline tap` as the analyst (its connection sets NATS_INBOX_PREFIX=_INBOX_analyst).
+    const tapped = await threadline(["tap", "--stream", "MFG_SHIPPING"], {
+      env: {
+        NATS_URL: server.clientUrl,
+        NATS_USER: ANALYST_USER,
+        NATS_PASSWORD: passwords.get(ANALYST_USER) ?? "",
+        NATS_INBOX_PREFIX: `_INBOX_${ANALYST_USER}`,
+      },
+    });
+    assert.equal(tapped.code, 0, tapped.stderr);
+    const lines = tapped.stdout.split("\n").filter((l) => l.length > 0);
+    assert.equal(lines.length, read);
+    assert.match(lines[0] ?? "", /mfg\.shipping\.shipment_requested\.v1/);
 
     const before = (await jsm.streams.info("MFG_SHIPPING")).state.messages;
     await unreachable(
