@@ -48,7 +48,10 @@ const ACCOUNTS_PATH = join(PACKAGE_ROOT, ACCOUNTS_FILE);
 const SITE = "plant1";
 const run = promisify(execFile);
 
-/** A permissions violation (the user's grants inside its account) or no responders (no import). */
+/**
+ * A permissions violation (the user's grants inside its account) or no responders (no import; a
+ * JetStream publish nobody answers is reported by nats.js as "jetstream is not enabled").
+ */
 async function unreachable(what: Promise<unknown>, subject: string) {
   const err = await what.then(
     () => assert.fail(`expected ${subject} to be out of reach`),
@@ -59,7 +62,7 @@ async function unreachable(what: Promise<unknown>, subject: string) {
   const ok =
     (cause instanceof natsErrors.PermissionViolationError && cause.subject === subject) ||
     cause instanceof natsErrors.NoRespondersError ||
-    /no responders/i.test(String(err));
+    /no responders|jetstream is not enabled/i.test(String(err));
   assert.ok(ok, `expected a permissions violation or no responders on ${subject}, got ${String(err)}`);
 }
 
@@ -68,7 +71,20 @@ const generated = () => accountsOf({ services: SERVICE_MANIFESTS.map(manifestAcc
 
 // One server for the file, with the generated accounts; the platform (admin, in THREADLINE) applies
 // the declarations and registers the schemas.
-const accounts: AccountSpec[] = generated();
+// Plus, for the test, a second user in the quality service's account without any subject permissions:
+// what the account alone enforces.
+const UNRESTRICTED = "quality-service-unrestricted";
+const accounts: AccountSpec[] = generated().map((a) =>
+  a.name === "quality-service"
+    ? {
+        ...a,
+        users: [
+          ...a.users,
+          { user: UNRESTRICTED, passwordRef: "$QUALITY_SERVICE_UNRESTRICTED_NATS_PASSWORD" },
+        ],
+      }
+    : a,
+);
 const passwords = new Map<string, string>();
 // Passwords reach nats-server through its environment (quoted: it parses them as config syntax).
 for (const variable of accountPasswordVariables(accounts)) {
@@ -258,6 +274,43 @@ describe("streams accounts - one NATS account per service around the JetStream a
     // No stream management: not imported at all.
     const restricted = await jetstreamManager(quality, { checkAPI: false });
     await unreachable(restricted.streams.delete("MFG_QUALITY"), "$JS.API.STREAM.DELETE.MFG_QUALITY");
+    assert.equal((await jsm.streams.info("MFG_QUALITY")).config.name, "MFG_QUALITY");
+  });
+
+  test("without any subject permission, a user of a service's account still reaches nothing its account does not import", async () => {
+    const nc = await connectTo(server, {
+      user: UNRESTRICTED,
+      pass: passwords.get(UNRESTRICTED) ?? "",
+      inboxPrefix: "_INBOX_quality-service",
+    });
+    const other = "odoo-connector-shipping";
+    await unreachable(
+      nc.request(`$JS.API.CONSUMER.INFO.MFG_SHIPPING.${other}`),
+      `$JS.API.CONSUMER.INFO.MFG_SHIPPING.${other}`,
+    );
+    await unreachable(
+      jetstream(nc).publish("mfg.shipping.shipment_requested.plant1", new Uint8Array([0])),
+      "mfg.shipping.shipment_requested.plant1",
+    );
+    const restricted = await jetstreamManager(nc, { checkAPI: false });
+    await unreachable(restricted.streams.delete("MFG_QUALITY"), "$JS.API.STREAM.DELETE.MFG_QUALITY");
+    await unreachable(restricted.streams.purge("MFG_SHIPPING"), "$JS.API.STREAM.PURGE.MFG_SHIPPING");
+    // Events published in the JetStream account do not reach its account's subscribers.
+    const seen: string[] = [];
+    nc.subscribe(">", {
+      callback: (_e, m) => {
+        seen.push(m.subject);
+      },
+    });
+    await nc.flush();
+    await new EventPublisher(jetstream(adminNc), new EventCodec(), { service: "test", site: SITE }).publish(
+      "mfg.shipping.shipment_requested.v1",
+      shipmentRequested("WH/OUT/00009", 9n, "FG-009"),
+      { site: SITE, key: "WH/OUT/00009" },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(seen, []);
+    assert.equal((await jsm.consumers.info("MFG_SHIPPING", other)).delivered.stream_seq, 0);
     assert.equal((await jsm.streams.info("MFG_QUALITY")).config.name, "MFG_QUALITY");
   });
 
