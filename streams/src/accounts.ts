@@ -182,7 +182,11 @@ const ACCOUNT_INFO = "$JS.API.INFO";
 const ACCOUNT_INFO_WHY =
   "imported by every account (its user may not send it without the grant): without an import covering $JS.API.INFO, nats-server answers the account's JetStream API requests itself with 'JetStream not enabled for account'";
 
-/** Requests answered by a stream of messages rather than one reply. */
+/**
+ * Requests answered by a stream of messages rather than one reply. Their responses flow for two
+ * minutes after the request (nats-server's default `response_threshold`), longer than any pull
+ * waits: the SDK's 30 s (`pullExpiresMs`), the stream readers' 2 s.
+ */
 const STREAMED_RESPONSES = ["$JS.API.CONSUMER.MSG.NEXT.>"];
 
 interface Member {
