@@ -726,7 +726,10 @@ export function renderHelmValues(users: readonly HelmUser[], options: { secret?:
       user: u.user,
       password: password.kind === "variable" ? `<< ${password.value} >>` : password.value,
       permissions: {
-        publish: { allow: [...u.perms.publish.allow] },
+        publish: {
+          allow: [...u.perms.publish.allow],
+          ...(u.perms.publish.deny ? { deny: [...u.perms.publish.deny] } : {}),
+        },
         subscribe: { allow: [...u.perms.subscribe.allow] },
         ...(u.perms.allow_responses ? { allow_responses: { ...u.perms.allow_responses } } : {}),
       },

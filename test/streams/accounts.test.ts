@@ -129,6 +129,15 @@ describe("streams accounts - one NATS account per service around the JetStream a
     const cli = await threadline(["streams", "accounts"]);
     assert.equal(cli.code, 0);
     assert.equal(cli.stdout, committed);
+    // The analyst as a user of one account (`streams permissions analyst`): the same grants and denials.
+    const single = await threadline(["streams", "permissions", ANALYST_USER, "--format", "json"]);
+    assert.equal(single.code, 0, single.stderr);
+    const [user] = JSON.parse(single.stdout) as { permissions: { publish: { deny: string[] } } }[];
+    assert.ok(
+      user?.permissions.publish.deny.includes(
+        "$JS.API.CONSUMER.MSG.NEXT.MFG_SHIPPING.quality-service-shipping",
+      ),
+    );
   });
 
   test("a service in its own account publishes, consumes and acks its durable, reads the registry and writes its bucket", async () => {
