@@ -7,6 +7,19 @@
  * is a visible change. Files inside streams/ import each other directly, never through this file.
  */
 
+// One NATS account per service, ops and analyst around the JetStream account (docs/security.md).
+export {
+  type AccountSpec,
+  ADMIN_USER,
+  ANALYST_USER,
+  accountPasswordVariables,
+  accountsOf,
+  analystStreams,
+  explainAnalystPermissions,
+  JETSTREAM_ACCOUNT,
+  renderAccounts,
+  SYSTEM_ACCOUNT,
+} from "./accounts.js";
 // The audit trail of ops actions (replay, rewind, copy, redrive, purge).
 export {
   AUDIT_ACTIONS,

@@ -131,7 +131,8 @@ export interface StreamReadAccess {
 
 /** A nats-server user's permissions, as `authorization.users[].permissions` spells them. */
 export interface NatsPermissions {
-  readonly publish: { readonly allow: string[] };
+  /** `deny` wins over `allow` (nats-server); only the analyst user has one (streams/src/accounts.ts). */
+  readonly publish: { readonly allow: string[]; readonly deny?: string[] };
   readonly subscribe: { readonly allow: string[] };
   /** Replies to the requests it received, whatever their reply subject (only with a `respond` grant). */
   readonly allow_responses?: { readonly max: number; readonly expires: string };
@@ -656,14 +657,21 @@ const q = (s: string) => JSON.stringify(s);
 export function renderUserConfig(perms: NatsPermissions, options: UserRenderOptions): string {
   const password = passwordRefOf(options);
   const why = new Map((options.explain ?? []).map((g) => [`${g.direction} ${g.subject}`, g.why]));
-  const block = (direction: "publish" | "subscribe", subjects: readonly string[]) => {
+  const block = (
+    direction: "publish" | "subscribe",
+    subjects: readonly string[],
+    deny?: readonly string[],
+  ) => {
     const lines = [`    ${direction}: {`, "      allow: ["];
     for (const s of subjects) {
       const reason = why.get(`${direction} ${s}`);
       if (reason) lines.push(`        # ${reason.replace(/[\r\n]+/g, " ")}`);
       lines.push(`        ${q(s)}`);
     }
-    lines.push("      ]", "    }");
+    lines.push("      ]");
+    if (deny && deny.length > 0)
+      lines.push("      deny: [", ...deny.map((s) => `        ${q(s)}`), "      ]");
+    lines.push("    }");
     return lines;
   };
   const responses: string[] = [];
@@ -679,7 +687,7 @@ export function renderUserConfig(perms: NatsPermissions, options: UserRenderOpti
     `  user: ${q(options.user)}`,
     `  password: ${password.kind === "variable" ? password.value : q(password.value)}`,
     "  permissions: {",
-    ...block("publish", perms.publish.allow),
+    ...block("publish", perms.publish.allow, perms.publish.deny),
     ...block("subscribe", perms.subscribe.allow),
     ...responses,
     "  }",
@@ -718,7 +726,10 @@ export function renderHelmValues(users: readonly HelmUser[], options: { secret?:
       user: u.user,
       password: password.kind === "variable" ? `<< ${password.value} >>` : password.value,
       permissions: {
-        publish: { allow: [...u.perms.publish.allow] },
+        publish: {
+          allow: [...u.perms.publish.allow],
+          ...(u.perms.publish.deny ? { deny: [...u.perms.publish.deny] } : {}),
+        },
         subscribe: { allow: [...u.perms.subscribe.allow] },
         ...(u.perms.allow_responses ? { allow_responses: { ...u.perms.allow_responses } } : {}),
       },

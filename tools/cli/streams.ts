@@ -16,9 +16,12 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import {
+  ANALYST_USER,
+  accountsOf,
   applyPlan,
   type Declarations,
   destructiveItems,
+  explainAnalystPermissions,
   explainOpsPermissions,
   explainPermissions,
   formatPlan,
@@ -31,6 +34,7 @@ import {
   parseServiceAccess,
   permissionsOf,
   planChanges,
+  renderAccounts,
   renderAuthorization,
   renderHelmValues,
   renderUserConfig,
@@ -96,7 +100,7 @@ async function planAgainst(
 
 export function streamsCommand(): Command {
   const cmd = new Command("streams").description(
-    "JetStream streams, consumers and KV buckets as code (streams/src/declarations.ts and the services' manifests): plan, apply, k8s, permissions",
+    "JetStream streams, consumers and KV buckets as code (streams/src/declarations.ts and the services' manifests): plan, apply, k8s, permissions, accounts",
   );
 
   cmd
@@ -175,7 +179,7 @@ export function streamsCommand(): Command {
     )
     .argument(
       "[services...]",
-      `a service name (${SERVICE_MANIFESTS.map((m) => m.service).join(", ")}), ops (the user of the dlq, replay and audit commands) or an access file; default: every service of Threadline`,
+      `a service name (${SERVICE_MANIFESTS.map((m) => m.service).join(", ")}), ops (the user of the dlq, replay and audit commands), analyst (tap and the stream readers, read-only) or an access file; default: every service of Threadline`,
     )
     .addOption(
       new Option("--format <format>", "conf: nats-server authorization block; helm: nats chart values; json")
@@ -204,7 +208,7 @@ export function streamsCommand(): Command {
           const users = files.map((file) => {
             const manifest = manifestOf(file);
             let data: unknown;
-            if (!manifest && file !== OPS_USER)
+            if (!manifest && file !== OPS_USER && file !== ANALYST_USER)
               try {
                 data = parseYaml(readFileSync(file, "utf8")); // YAML is a superset of JSON
               } catch (cause) {
@@ -213,6 +217,16 @@ export function streamsCommand(): Command {
                 );
               }
             try {
+              if (!manifest && file === ANALYST_USER) {
+                const { grants, deny } = explainAnalystPermissions(decls);
+                const perms = permissionsOf(grants);
+                return {
+                  user: ANALYST_USER,
+                  perms: { ...perms, publish: { ...perms.publish, deny: deny.map((d) => d.subject) } },
+                  explain: grants,
+                  ...(opts.passwordRef === undefined ? {} : { passwordRef: opts.passwordRef }),
+                };
+              }
               if (!manifest && file === OPS_USER) {
                 const grants = explainOpsPermissions(decls);
                 return {
@@ -258,6 +272,27 @@ export function streamsCommand(): Command {
           return EXIT.ok;
         },
       ),
+    );
+
+  cmd
+    .command("accounts")
+    .description(
+      "print the nats-server accounts: THREADLINE with JetStream (every stream, bucket and durable) and one account per service, ops and analyst that imports only what its user may do (docs/security.md): threadline streams accounts > deploy/nats/accounts.conf",
+    )
+    .action(
+      action(async () => {
+        try {
+          process.stdout.write(
+            renderAccounts(
+              accountsOf({ services: SERVICE_MANIFESTS.map(manifestAccess), decls: platformDeclarations() }),
+            ),
+          );
+        } catch (err) {
+          if (err instanceof PermissionsError) throw new UsageError(err.message);
+          throw err;
+        }
+        return EXIT.ok;
+      }),
     );
 
   return cmd;
