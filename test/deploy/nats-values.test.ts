@@ -187,3 +187,38 @@ test("every key of the values is one the NATS chart has (deploy/schemas/nats-cha
     ".config.jetstream.fileStore.pvc.sise",
   ]);
 });
+
+test("the hub's accounts: accounts.conf is included, every password it reads comes from a Secret, and nats-server accepts the whole", async () => {
+  const values = parse(readFileSync(join(PACKAGE_ROOT, "deploy/nats/hub-values.yaml"), "utf8")) as {
+    config: { merge?: Record<string, string> };
+    container: {
+      env: Record<string, string | { valueFrom: { secretKeyRef: { name: string; key: string } } }>;
+    };
+  };
+  assert.equal(values.config.merge?.["00$include"], "accounts.conf");
+  const accounts = readFileSync(join(PACKAGE_ROOT, "deploy/nats/accounts.conf"), "utf8");
+  const variables = [...accounts.matchAll(/password: \$([A-Z_]+)/g)].map((m) => m[1] as string).sort();
+  const fromSecret = Object.entries(values.container.env)
+    .filter(([, v]) => typeof v === "object" && v.valueFrom.secretKeyRef.name === "nats-account-passwords")
+    .map(([k]) => k)
+    .sort();
+  assert.deepEqual(fromSecret, variables);
+  // The server config the chart makes, as far as these values go: JetStream, then the include.
+  const bin = await findNatsServerBinary();
+  writeFileSync(join(dir, "accounts.conf"), accounts);
+  const file = join(dir, "hub-accounts.conf");
+  writeFileSync(
+    file,
+    [
+      'server_name: "hub-0"',
+      "jetstream {",
+      `  store_dir: ${JSON.stringify(join(dir, "js-accounts"))}`,
+      `  domain: ${JSON.stringify(hub.config.jetstream.merge.domain)}`,
+      "}",
+      "include accounts.conf;",
+    ].join("\n"),
+  );
+  const env = { ...process.env, ...Object.fromEntries(variables.map((v) => [v, `pw-${v}`])) };
+  const check = spawnSync(bin, ["-t", "-c", file], { encoding: "utf8", env });
+  assert.equal(check.status, 0, check.stderr + check.stdout);
+});

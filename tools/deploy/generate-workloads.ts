@@ -30,6 +30,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse, stringify } from "yaml";
 import { PACKAGE_ROOT } from "../../contracts/src/index.js";
+import { JETSTREAM_ACCOUNT } from "../../streams/src/accounts.js";
 import type { DeploymentDeclaration, ServiceManifest } from "../../streams/src/index.js";
 import { DEFAULT_DRAIN_MS, shutdownDeadlineMs } from "../../streams/src/shutdown.js";
 
@@ -55,8 +56,8 @@ export const CLUSTER = {
    * Service (the scaler finds the consumer's leader among the nodes through it), monitoring port.
    */
   natsMonitoring: "nats-headless.nats.svc.cluster.local:8222",
-  /** The NATS account holding the streams, as the monitoring endpoint names it. */
-  jetstreamAccount: "$G",
+  /** The NATS account holding the streams (deploy/nats/accounts.conf), as the monitoring endpoint names it. */
+  jetstreamAccount: JETSTREAM_ACCOUNT,
 } as const;
 
 /** A service that is not a singleton scales like this unless its manifest says otherwise. */
@@ -83,6 +84,8 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
   const scratch = (d.volumes ?? []).filter((v) => !v.size);
   const settings: Record<string, string> = {
     NATS_URL: CLUSTER.natsUrl,
+    // Its own user in its own account (deploy/nats/accounts.conf); NATS_PASSWORD is in its Secret.
+    NATS_USER: name,
     NATS_TLS_CA: `${TLS_DIR}/ca.crt`,
     NATS_TLS_CERT: `${TLS_DIR}/tls.crt`,
     NATS_TLS_KEY: `${TLS_DIR}/tls.key`,
@@ -98,7 +101,8 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
     args: [d.entry],
     envFrom: [
       { configMapRef: { name: `${name}-settings` } },
-      ...(d.secrets.length > 0 ? [{ secretRef: { name: `${name}-secrets` } }] : []),
+      // Every service has a Secret: its NATS_PASSWORD, and what its manifest's `secrets` name.
+      { secretRef: { name: `${name}-secrets` } },
     ],
     ports: [{ name: "http", containerPort: d.port }],
     startupProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 2, failureThreshold: 60 },
