@@ -168,6 +168,13 @@ export const ERROR_CATALOG = {
     action:
       "Enable TLS on the server (a `tls { }` block), or use nats:// if plain text on this network is intended.",
   },
+  LEASE_FENCED: {
+    area: "streams",
+    meaning:
+      "A replica wrote owned state (a sync cursor, an endpoint's position) after another replica had taken over its lease, so the write was refused and nothing it decided late was kept.",
+    action:
+      "Nothing to repair: the new owner carries on from the state it claimed; if it repeats, look for replicas paused or cut from NATS for longer than the lease's ttl (their logs say 'lease lost' with the reason).",
+  },
   SERVICE_SETUP_FAILED: {
     area: "streams",
     meaning:

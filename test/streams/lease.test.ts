@@ -1,0 +1,189 @@
+/**
+ * Leases (streams/src/lease.ts): of replicas that all want a piece of work, exactly one owns it; a
+ * standby takes over a bounded time after the owner is killed, paused or cut from NATS, never while
+ * the owner still believes it owns; and a paused owner that wakes up cannot write the work's state
+ * any more (fencing). Replicas are real processes where a signal matters (SIGKILL, SIGSTOP).
+ */
+import assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { after, describe, test } from "node:test";
+import { type KV, Kvm } from "@nats-io/kv";
+import { PACKAGE_ROOT } from "../../contracts/src/index.js";
+import { FencedValue, Lease, LeaseFencedError } from "../../streams/src/lease.js";
+import { connectTo, startTestServer } from "../harness/nats.js";
+import { until } from "../harness/wait.js";
+
+const TTL = 1_500;
+const server = await startTestServer();
+const BUCKET = "THREADLINE_LEASES";
+const admin = await connectTo(server);
+await new Kvm(admin).create(BUCKET, { history: 1 });
+
+async function bucket(): Promise<KV> {
+  return new Kvm(await connectTo(server)).open(BUCKET);
+}
+
+type Report = { event: string; holder: string; [k: string]: unknown };
+
+/** A replica in its own process (test/streams/fixtures/lease-holder.ts). */
+function replica(key: string, holder: string) {
+  const child: ChildProcessWithoutNullStreams = spawn(
+    process.execPath,
+    [
+      join(PACKAGE_ROOT, "dist/test/streams/fixtures/lease-holder.js"),
+      server.clientUrl,
+      BUCKET,
+      key,
+      holder,
+      String(TTL),
+    ],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  const reports: Report[] = [];
+  createInterface({ input: child.stdout }).on("line", (l) =>
+    reports.push({ ...(JSON.parse(l) as Report), at: Date.now() }),
+  );
+  after(() => {
+    child.kill("SIGCONT");
+    child.kill("SIGKILL");
+  });
+  return {
+    child,
+    reports,
+    seen: (event: string) => reports.find((r) => r.event === event),
+    count: (event: string) => reports.filter((r) => r.event === event).length,
+    /** Lets the replica's next checked write go out. */
+    go: () => child.stdin.write("go\n"),
+  };
+}
+
+describe("a lease among replicas", () => {
+  test("of three contenders exactly one owns it, and keeps it while it renews", async () => {
+    const leases = await Promise.all(
+      ["a", "b", "c"].map(
+        async (h) => new Lease({ kv: await bucket(), key: "one-owner", holder: h, ttlMs: TTL }),
+      ),
+    );
+    for (const l of leases) l.start();
+    await until("an owner", () => leases.some((l) => l.isOwner()));
+    const owner = leases.find((l) => l.isOwner());
+    // Three ttls of sampling: never two owners, never a change of owner.
+    for (let i = 0; i < 45; i += 1) {
+      assert.deepEqual(
+        leases.filter((l) => l.isOwner()),
+        [owner],
+      );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await Promise.all(leases.map((l) => l.stop()));
+  });
+
+  test("a released lease is taken by a standby at once, not after the ttl", async () => {
+    const first = new Lease({ kv: await bucket(), key: "released", holder: "first", ttlMs: TTL });
+    first.start();
+    await until("the first owns it", () => first.isOwner());
+    const second = new Lease({ kv: await bucket(), key: "released", holder: "second", ttlMs: TTL });
+    const acquired = new Promise<number>((resolve) => second.once("acquired", resolve));
+    second.start();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(second.isOwner(), false);
+    const released = Date.now();
+    await first.stop();
+    const token = await acquired;
+    assert.ok(Date.now() - released < TTL, `taken ${Date.now() - released} ms after the release`);
+    assert.ok(token > (first.token ?? 0));
+    await second.stop();
+  });
+
+  test("an owner cut from NATS gives the lease up before a standby takes it, and the standby takes it within the ttl plus one look", async () => {
+    const ownerNc = await connectTo(server);
+    const owner = new Lease({
+      kv: await new Kvm(ownerNc).open(BUCKET),
+      key: "cut-off",
+      holder: "owner",
+      ttlMs: TTL,
+    });
+    const lostAt = new Promise<number>((resolve) => owner.once("lost", () => resolve(Date.now())));
+    owner.start();
+    await until("the owner owns it", () => owner.isOwner());
+    const standby = new Lease({ kv: await bucket(), key: "cut-off", holder: "standby", ttlMs: TTL });
+    const acquiredAt = new Promise<number>((resolve) => standby.once("acquired", () => resolve(Date.now())));
+    standby.start();
+    await new Promise((r) => setTimeout(r, 200));
+    const cut = Date.now();
+    await ownerNc.close();
+    // The owner only notices when it next asks itself; work checks isOwner() before each step.
+    const demoted = await until("the cut-off owner to demote itself", async () =>
+      owner.isOwner() ? false : lostAt,
+    );
+    const taken = await acquiredAt;
+    assert.ok(
+      demoted <= taken,
+      `the owner gave up at +${demoted - cut} ms, the standby took over at +${taken - cut} ms`,
+    );
+    assert.ok(taken - cut <= TTL + 2 * standby.renewEveryMs + 500, `took over after ${taken - cut} ms`);
+    await Promise.all([owner.stop(), standby.stop()]);
+  });
+});
+
+describe("fencing: a paused owner that wakes cannot write", () => {
+  test("SIGSTOP between its check and its write: the standby takes over and claims the state, the woken owner's write is refused (LEASE_FENCED) and nothing it wrote late is kept", async () => {
+    const a = replica("paused", "a");
+    await until("a owns it", () => a.seen("checked"));
+    const b = replica("paused", "b");
+    await until("b is contending", () => b.seen("started"));
+    a.go();
+    await until("a wrote 1", () => a.reports.some((r) => r.event === "wrote" && r["n"] === 1));
+    await until("a checked again", () => a.count("checked") >= 2);
+    // a has checked that it owns the lease; its write waits. Pause it there, as a GC pause or a
+    // frozen VM would.
+    const paused = Date.now();
+    a.child.kill("SIGSTOP");
+    const taken = await until("b takes over", () => b.seen("claimed"), { timeoutMs: 4 * TTL });
+    assert.equal(taken["n"], 1, "b resumes from a's last write");
+    assert.ok((taken["at"] as number) - paused >= TTL, "not before the ttl");
+    b.go();
+    await until("b wrote 2", () => b.reports.some((r) => r.event === "wrote" && r["n"] === 2));
+    a.child.kill("SIGCONT");
+    a.go();
+    const refused = await until("a's late write refused", () => a.seen("refused"));
+    assert.equal(refused["code"], "LEASE_FENCED");
+    await until("a knows it lost the lease", () => a.seen("lost"));
+    const kv = await bucket();
+    assert.equal((await kv.get("paused.cursor"))?.json(), 2, "the state is b's");
+    assert.ok(!a.reports.some((r) => r.event === "wrote" && r["n"] === 2));
+  });
+
+  test("SIGKILL of the owner: the standby takes over after the ttl and carries on from the last write", async () => {
+    const a = replica("killed", "a");
+    await until("a owns it", () => a.seen("checked"));
+    a.go();
+    await until("a wrote 1", () => a.reports.some((r) => r.event === "wrote" && r["n"] === 1));
+    const b = replica("killed", "b");
+    await until("b is contending", () => b.seen("started"));
+    const killed = Date.now();
+    a.child.kill("SIGKILL");
+    const taken = await until("b takes over", () => b.seen("claimed"), { timeoutMs: 4 * TTL });
+    assert.equal(taken["n"], 1);
+    const after = (taken["at"] as number) - killed;
+    assert.ok(after >= TTL - 100 && after <= 2 * TTL + 500, `took over ${after} ms after the kill`);
+  });
+
+  test("a write before claiming, or after another claim, is refused with LEASE_FENCED", async () => {
+    const kv = await bucket();
+    const mine = new FencedValue<number>(kv, "direct.cursor");
+    await assert.rejects(
+      mine.write(1),
+      (e: unknown) => e instanceof LeaseFencedError && e.code === "LEASE_FENCED",
+    );
+    assert.equal(await mine.claim(), undefined);
+    await mine.write(5);
+    const theirs = new FencedValue<number>(await bucket(), "direct.cursor");
+    assert.equal(await theirs.claim(), 5);
+    await assert.rejects(mine.write(6), /another owner has claimed it/);
+    await theirs.write(7);
+    assert.equal((await kv.get("direct.cursor"))?.json(), 7);
+  });
+});
