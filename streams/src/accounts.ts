@@ -36,6 +36,7 @@
 import { type Declarations, subjectWithin } from "./declarations.js";
 import { DLQ_STREAM } from "./names.js";
 import {
+  byDirectionAndSubject,
   COMMAND_SUBJECTS,
   defaultPasswordRef,
   explainOpsPermissions,
@@ -47,6 +48,7 @@ import {
   permissionsOf,
   renderUserConfig,
   type ServiceAccess,
+  withoutNarrower,
 } from "./permissions.js";
 
 /** The account holding every stream, KV bucket and durable. */
@@ -117,17 +119,6 @@ export function analystStreams(decls: Declarations): string[] {
     .sort();
 }
 
-const byDirectionAndSubject = (a: PermissionGrant, b: PermissionGrant) =>
-  a.direction === b.direction
-    ? a.subject < b.subject
-      ? -1
-      : a.subject > b.subject
-        ? 1
-        : 0
-    : a.direction < b.direction
-      ? -1
-      : 1;
-
 /**
  * The analyst user: reads any `mfg.*` stream but `MFG_DLQ` with the stream reader (streams/src/read.ts,
  * `cleanup: "expire"`) and `threadline tap` — an ephemeral ordered consumer per read, over the whole
@@ -165,18 +156,7 @@ export function explainAnalystPermissions(decls: Declarations): {
 }
 
 /** Drops a grant inside a wider one of the same direction: overlapping imports would deliver twice. */
-function widest(grants: readonly PermissionGrant[]): PermissionGrant[] {
-  return grants.filter(
-    (g) =>
-      !grants.some(
-        (w) =>
-          w !== g &&
-          w.direction === g.direction &&
-          w.subject !== g.subject &&
-          subjectWithin(g.subject, w.subject),
-      ),
-  );
-}
+const widest = withoutNarrower;
 
 const ACCOUNT_INFO = "$JS.API.INFO";
 const ACCOUNT_INFO_WHY =

@@ -444,18 +444,30 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
     if (!seen) merged.set(k, g);
     else if (!seen.why.includes(g.why)) merged.set(k, { ...seen, why: `${seen.why}; ${g.why}` });
   }
-  return [...merged.values()].sort((a, b) =>
-    a.direction === b.direction
-      ? a.subject < b.subject
-        ? -1
-        : a.subject > b.subject
-          ? 1
-          : 0
-      : DIRECTION_ORDER[a.direction] - DIRECTION_ORDER[b.direction],
-  );
+  return [...merged.values()].sort(byDirectionAndSubject);
 }
 
 const DIRECTION_ORDER = { publish: 0, subscribe: 1, respond: 2 } as const;
+
+/** Publish grants first, then subscribe, then respond; by subject within each. */
+export function byDirectionAndSubject(a: PermissionGrant, b: PermissionGrant): number {
+  if (a.direction !== b.direction) return DIRECTION_ORDER[a.direction] - DIRECTION_ORDER[b.direction];
+  return a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0;
+}
+
+/** The grants without those inside a wider one of the same direction. */
+export function withoutNarrower(grants: readonly PermissionGrant[]): PermissionGrant[] {
+  return grants.filter(
+    (g) =>
+      !grants.some(
+        (w) =>
+          w !== g &&
+          w.direction === g.direction &&
+          w.subject !== g.subject &&
+          subjectWithin(g.subject, w.subject),
+      ),
+  );
+}
 
 /** The NATS user of ops (`threadline streams permissions ops`): who runs `threadline dlq`, `replay`, `audit`. */
 export const OPS_USER = "ops";
@@ -510,28 +522,11 @@ export function explainOpsPermissions(decls: Declarations): PermissionGrant[] {
   // Replay and redrive (streams/src/replay-job.ts, redrive.ts): the replay channel, the jobs' positions.
   grants.push(...replayOpsGrants());
   // A grant inside a wider one of the same direction (the registry's reads inside "any stream") goes.
-  const kept = grants.filter(
-    (g) =>
-      !grants.some(
-        (w) =>
-          w !== g &&
-          w.direction === g.direction &&
-          w.subject !== g.subject &&
-          subjectWithin(g.subject, w.subject),
-      ),
-  );
+  const kept = withoutNarrower(grants);
   const merged = new Map<string, PermissionGrant>();
   for (const g of kept)
     if (!merged.has(`${g.direction} ${g.subject}`)) merged.set(`${g.direction} ${g.subject}`, g);
-  return [...merged.values()].sort((a, b) =>
-    a.direction === b.direction
-      ? a.subject < b.subject
-        ? -1
-        : a.subject > b.subject
-          ? 1
-          : 0
-      : DIRECTION_ORDER[a.direction] - DIRECTION_ORDER[b.direction],
-  );
+  return [...merged.values()].sort(byDirectionAndSubject);
 }
 
 /** The permissions of a service: {@link explainPermissions} without the reasons. */
