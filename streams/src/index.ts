@@ -90,6 +90,8 @@ export {
 } from "./envelope.js";
 export { ConfigError } from "./errors.js";
 export { type ReadinessCheck, tokenMatches } from "./http.js";
+// One owner for singleton work among replicas (a JetStream KV lease), and fenced state.
+export { FencedValue, Lease, LeaseFencedError, type LeaseOptions, type LeaseState } from "./lease.js";
 export { createLogger, type Logger, silentLogger } from "./logger.js";
 // Commands to machines through the machine bridge (request/reply on threadline.cmd.machine.*).
 export {
@@ -209,6 +211,8 @@ export {
   summarizeSelection,
 } from "./selection.js";
 export { type RunningService, runService } from "./service.js";
+// The one shutdown deadline every service keeps (the pods' grace period is sized from it).
+export { AFTER_DRAIN_MS, CONNECTION_DRAIN_MS, DEFAULT_DRAIN_MS, shutdownDeadlineMs } from "./shutdown.js";
 // A relational projection's database: PostgreSQL by URL, or the embedded PGlite in a data directory.
 export {
   checkDatabaseUrl,

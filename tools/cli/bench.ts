@@ -74,6 +74,13 @@ export const BENCHES: Bench[] = [
     },
   },
   {
+    name: "sync",
+    run: async () => {
+      const b = await import("../bench/sync.js");
+      return b.formatSyncBench(await b.runSyncBench());
+    },
+  },
+  {
     name: "odoo",
     run: async () => {
       const b = await import("../bench/odoo.js");

@@ -30,9 +30,13 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse, stringify } from "yaml";
 import { PACKAGE_ROOT } from "../../contracts/src/index.js";
-import { JETSTREAM_ACCOUNT } from "../../streams/src/accounts.js";
-import type { DeploymentDeclaration, ServiceManifest } from "../../streams/src/index.js";
-import { DEFAULT_DRAIN_MS, shutdownDeadlineMs } from "../../streams/src/shutdown.js";
+import {
+  DEFAULT_DRAIN_MS,
+  type DeploymentDeclaration,
+  JETSTREAM_ACCOUNT,
+  type ServiceManifest,
+  shutdownDeadlineMs,
+} from "../../streams/src/index.js";
 
 /**
  * The pod's grace period: the services' one shutdown deadline (streams/src/shutdown.ts) with the

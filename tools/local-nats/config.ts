@@ -30,7 +30,13 @@ export interface ServerConfig {
   debug: boolean;
   /** `undefined`: JetStream is off. */
   jetstream:
-    | { storeDir: string; maxMemoryStore: number; maxFileStore: number; domain: string | undefined }
+    | {
+        storeDir: string;
+        maxMemoryStore: number;
+        maxFileStore: number;
+        domain: string | undefined;
+        syncInterval?: string | undefined;
+      }
     | undefined;
   /** `undefined`: standalone. */
   cluster: { name: string; port: number; routes: readonly string[] } | undefined;
@@ -67,6 +73,7 @@ export function renderServerConfig(c: ServerConfig): string {
     lines.push(`  max_memory_store: ${c.jetstream.maxMemoryStore}`);
     lines.push(`  max_file_store: ${c.jetstream.maxFileStore}`);
     if (c.jetstream.domain !== undefined) lines.push(`  domain: ${q(c.jetstream.domain)}`);
+    if (c.jetstream.syncInterval !== undefined) lines.push(`  sync_interval: ${q(c.jetstream.syncInterval)}`);
     lines.push("}");
   }
   if (c.cluster) {

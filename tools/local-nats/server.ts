@@ -56,6 +56,11 @@ export interface NatsServerOptions {
    */
   domain?: string;
   /**
+   * JetStream `sync_interval` (2.10+): how often file storage is fsynced, `always` for before every
+   * acknowledgement (deploy/nats/hub-values.yaml). @default the server's (every 2 minutes)
+   */
+  syncInterval?: string;
+  /**
    * JetStream `max_memory_store` in bytes.
    * @default 268435456 (256 MiB)
    */
@@ -357,6 +362,7 @@ export class LocalNatsServer implements Destroyable {
             maxMemoryStore: o.maxMemoryStore ?? SERVER_DEFAULTS.maxMemoryStore,
             maxFileStore: o.maxFileStore ?? SERVER_DEFAULTS.maxFileStore,
             domain: o.domain,
+            syncInterval: o.syncInterval,
           }
         : undefined,
       cluster:
