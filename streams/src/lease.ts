@@ -28,8 +28,10 @@
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import type { KV } from "@nats-io/kv";
+import type { Registry } from "prom-client";
 import { ThreadlineError } from "../../contracts/src/index.js";
 import { type Logger, silentLogger } from "./logger.js";
+import { metricsFor, type ThreadlineMetrics } from "./metrics.js";
 
 /** A write through a {@link FencedValue} after another owner claimed it. */
 export class LeaseFencedError extends ThreadlineError {
@@ -53,6 +55,8 @@ export interface LeaseOptions {
   /** How often the owner renews and a standby looks. Must be under ttlMs / 2. @default ttlMs / 3 */
   readonly renewEveryMs?: number;
   readonly logger?: Logger;
+  /** Where threadline_lease_owner and threadline_lease_changes_total go. @default the process's registry */
+  readonly registry?: Registry;
 }
 
 export type LeaseState = "standby" | "owner" | "stopped";
@@ -80,6 +84,7 @@ export class Lease extends EventEmitter<LeaseEvents> {
   #busy = false;
   readonly #options: LeaseOptions;
   readonly #log: Logger;
+  readonly #metrics: ThreadlineMetrics;
 
   constructor(options: LeaseOptions) {
     super();
@@ -92,6 +97,8 @@ export class Lease extends EventEmitter<LeaseEvents> {
         `renewEveryMs (${this.renewEveryMs}) must be above 0 and under ttlMs / 2 (${this.ttlMs})`,
       );
     this.#log = (options.logger ?? silentLogger).child({ lease: options.key, holder: options.holder });
+    this.#metrics = metricsFor(options.registry);
+    this.#metrics.leaseOwner.set({ lease: this.key }, 0);
   }
 
   get state(): LeaseState {
@@ -111,7 +118,7 @@ export class Lease extends EventEmitter<LeaseEvents> {
   isOwner(): boolean {
     if (this.#state !== "owner") return false;
     if (performance.now() - this.#confirmedAt < this.ttlMs - this.renewEveryMs) return true;
-    this.#lose("not renewed in time (NATS unreachable or the process was paused)");
+    this.#lose("not_renewed", "not renewed in time (NATS unreachable or the process was paused)");
     return false;
   }
 
@@ -128,6 +135,8 @@ export class Lease extends EventEmitter<LeaseEvents> {
     const revision = this.#revision;
     this.#state = "stopped";
     if (!wasOwner) return;
+    this.#metrics.leaseOwner.set({ lease: this.key }, 0);
+    this.#metrics.leaseChanges.inc({ lease: this.key, change: "released" });
     this.emit("lost", "released");
     await this.#options.kv.delete(this.key, { previousSeq: revision }).catch((err: unknown) => {
       this.#log.warn({ err }, "lease: could not release (a standby takes over after the ttl)");
@@ -163,7 +172,7 @@ export class Lease extends EventEmitter<LeaseEvents> {
       this.#revision = await this.#options.kv.update(this.key, this.#entry(), this.#revision);
       this.#confirmedAt = sentAt;
     } catch (err) {
-      if (isWrongRevision(err)) this.#lose("taken over by another holder");
+      if (isWrongRevision(err)) this.#lose("taken_over", "taken over by another holder");
       else this.#log.warn({ err }, "lease: renewal failed, retrying");
     }
   }
@@ -200,13 +209,17 @@ export class Lease extends EventEmitter<LeaseEvents> {
     this.#confirmedAt = sentAt;
     this.#watched = undefined;
     this.#state = "owner";
+    this.#metrics.leaseOwner.set({ lease: this.key }, 1);
+    this.#metrics.leaseChanges.inc({ lease: this.key, change: "acquired" });
     this.#log.info({ token: revision }, "lease acquired");
     this.emit("acquired", revision);
   }
 
-  #lose(reason: string): void {
+  #lose(change: "taken_over" | "not_renewed", reason: string): void {
     if (this.#state !== "owner") return;
     this.#state = "standby";
+    this.#metrics.leaseOwner.set({ lease: this.key }, 0);
+    this.#metrics.leaseChanges.inc({ lease: this.key, change });
     this.#watched = undefined;
     this.#log.warn({ token: this.#revision, reason }, "lease lost");
     this.emit("lost", reason);

@@ -143,6 +143,31 @@ export const SDK_METRICS = {
     meaning: "1 while the consumer is paused (e.g. a circuit breaker is open), else 0",
     values: { stream: "open", consumer: "open" },
   },
+  threadline_lease_owner: {
+    type: "gauge",
+    labels: ["lease"],
+    help: "1 while this process owns the lease, else 0",
+    meaning:
+      "1 while this process owns the lease of a piece of singleton work (`lease`: e.g. `odoo-connector.<db>`, the database's inbound sync and periodic jobs), else 0; summed over the replicas it is 1, or 0 for at most the lease's ttl after an owner is lost",
+    values: { lease: "open" },
+  },
+  threadline_lease_changes_total: {
+    type: "counter",
+    labels: ["lease", "change"],
+    help: "Changes of this process's ownership of a lease, by kind",
+    meaning: "changes of this process's ownership of a lease",
+    values: {
+      lease: "open",
+      change: {
+        acquired: "became the owner (the lease was free, released, or not renewed for its ttl)",
+        taken_over:
+          "lost: another replica holds the lease (this one was paused or cut off longer than the ttl)",
+        not_renewed:
+          "lost: no renewal succeeded in time (NATS unreachable, or the process paused); it stops its work before any standby may start",
+        released: "gave the lease up on stop, so that a standby takes over at once",
+      },
+    },
+  },
 } as const satisfies Record<string, SdkMetricEntry>;
 
 export type SdkMetricName = keyof typeof SDK_METRICS;
@@ -180,6 +205,10 @@ export interface ThreadlineMetrics {
   readonly ackPending: Gauge<"stream" | "consumer">;
   /** 1 while the consumer is paused (a circuit breaker is open), else 0. */
   readonly paused: Gauge<"stream" | "consumer">;
+  /** 1 while this process owns the lease, else 0 (streams/src/lease.ts). */
+  readonly leaseOwner: Gauge<"lease">;
+  /** Changes of this process's ownership of a lease. */
+  readonly leaseChanges: Counter<"lease" | "change">;
 }
 
 /**
@@ -230,6 +259,8 @@ const threadlineMetrics = perRegistry((registry): ThreadlineMetrics => {
     pending: new Gauge(definition("threadline_consumer_pending", registers)),
     ackPending: new Gauge(definition("threadline_consumer_ack_pending", registers)),
     paused: new Gauge(definition("threadline_consumer_paused", registers)),
+    leaseOwner: new Gauge(definition("threadline_lease_owner", registers)),
+    leaseChanges: new Counter(definition("threadline_lease_changes_total", registers)),
   } satisfies { [K in keyof ThreadlineMetrics]: unknown };
 });
 

@@ -88,6 +88,12 @@ export const OdooConnectorConfig = BaseServiceConfig.extend(OdooSettings.shape)
   .extend(EquipmentSettings.shape)
   .extend(MasterDataSettings.shape)
   .extend({
+    /**
+     * Replicas: the one that owns the lease `odoo-connector.<ODOO_DB>` runs the inbound polling,
+     * the master-data checks, the reconciliation and the shift closes; another takes over this long
+     * after the owner stopped renewing it (killed, paused, cut from NATS). @default 15000
+     */
+    LEASE_TTL_MS: z.coerce.number().int().min(3_000).max(300_000).default(15_000),
     /** Inbound: each model is re-read this often (and at once on a webhook). @default 5000 */
     SYNC_POLL_INTERVAL_MS: positiveInt.default(5_000),
     /** Inbound: master data (units, products, BoMs, …) is re-read this often (and at once on a webhook). @default 60000 */

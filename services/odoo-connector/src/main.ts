@@ -7,10 +7,12 @@
  * the start with a message saying which.
  */
 
+import { hostname } from "node:os";
 import { Kvm } from "@nats-io/kv";
 import type { Registry } from "prom-client";
 import {
   ConfigError,
+  Lease,
   type Logger,
   MasterData,
   type RunningService,
@@ -135,7 +137,6 @@ export async function startOdooConnector(
         // As many postings at once as requests may be in flight: fewer would leave Odoo slots idle.
         consumer: { concurrency: config.ODOO_CONCURRENCY },
       });
-      sync.start();
       inbound = sync;
       const masterDataWatch = new MasterDataWatch({
         client,
@@ -150,21 +151,67 @@ export async function startOdooConnector(
           ...(config.LOT_PATTERN ? { lotPattern: config.LOT_PATTERN } : {}),
         },
       });
-      masterDataWatch.start();
-      const stopReconciling = startReconciling(config, {
-        reference,
-        nc,
-        codec,
-        client,
+      // The database's singleton work — polling Odoo, the master-data checks, the reconciliation, the
+      // shift closes — runs on the replica that owns its lease; the others stand by (streams' lease.ts).
+      // The sync's cursor is saved by compare-and-set and its events have content-derived ids, so a
+      // one-off pass on a standby (a webhook, a reference refresh) duplicates nothing.
+      let stopOwned: (() => Promise<void>) | undefined;
+      // Acquired and lost in turn: a pause still under way (its page) finishes before a start.
+      let transitions = Promise.resolve();
+      const inTurn = (step: () => void | Promise<void>) => {
+        transitions = transitions.then(step).catch((err: unknown) => {
+          logger.error({ err }, "the lease's owned work failed to start or stop");
+        });
+      };
+      const lease = new Lease({
+        kv,
+        key: `lease.${odooConnectorManifest.service}.${config.ODOO_DB}`,
+        // Unique per process: a copy restarted after a crash waits out its predecessor's ttl like
+        // any standby (a shared name would let two copies both believe they own it).
+        holder: `${env["HOSTNAME"] || hostname()}:${process.pid}`,
+        ttlMs: config.LEASE_TTL_MS,
         logger,
         registry: metrics,
-        workcenterByLine: config.WORKCENTER_BY_LINE,
-        ...(config.LINE_BY_WORKCENTER ? { lineByWorkcenter: config.LINE_BY_WORKCENTER } : {}),
       });
-      const stopShifts =
-        config.CLOSE_POLICY === "shift" && config.CLOSE_SHIFTS
-          ? startShiftSchedule({ client, publisher, site: config.SITE, shifts: config.CLOSE_SHIFTS, logger })
-          : () => undefined;
+      lease.on("acquired", () =>
+        inTurn(() => {
+          sync.start();
+          masterDataWatch.start();
+          const stopReconciling = startReconciling(config, {
+            reference,
+            nc,
+            codec,
+            client,
+            logger,
+            registry: metrics,
+            workcenterByLine: config.WORKCENTER_BY_LINE,
+            ...(config.LINE_BY_WORKCENTER ? { lineByWorkcenter: config.LINE_BY_WORKCENTER } : {}),
+          });
+          const stopShifts =
+            config.CLOSE_POLICY === "shift" && config.CLOSE_SHIFTS
+              ? startShiftSchedule({
+                  client,
+                  publisher,
+                  site: config.SITE,
+                  shifts: config.CLOSE_SHIFTS,
+                  logger,
+                })
+              : () => undefined;
+          stopOwned = async () => {
+            stopReconciling();
+            stopShifts();
+            await masterDataWatch.stop();
+            await sync.pause();
+          };
+        }),
+      );
+      const stopOwnedWork = async () => {
+        const stop = stopOwned;
+        stopOwned = undefined;
+        await stop?.();
+      };
+      lease.on("lost", () => inTurn(stopOwnedWork));
+      lease.start();
       return {
         // The outbound durables (the manifest's), Odoo's gate around every posting, and the
         // breaker pausing them while Odoo is down: runService runs them.
@@ -174,9 +221,11 @@ export async function startOdooConnector(
         onStarted: (consumers) => outbound.onStarted(consumers),
         onStopping: () => outbound.onStopping(),
         onStop: async () => {
-          stopReconciling();
-          stopShifts();
-          await masterDataWatch.stop();
+          // The owned work stops first, then the lease is released: a standby takes over at once.
+          inTurn(stopOwnedWork);
+          await transitions;
+          await lease.stop();
+          await transitions;
           await masterData.close();
           await sync.stop();
           await client.close();

@@ -114,7 +114,7 @@ export class InboundSync {
   private readonly log: Logger;
   private readonly metrics: ConnectorMetrics;
   private readonly runtimes: Runtime[];
-  private readonly abort = new AbortController();
+  private abort = new AbortController();
   /** model → every field name fields_get listed (for sources' optional fields). */
   private readonly serverFields = new Map<string, Set<string>>();
   /** model → the dead letters of its refusals not stored yet (loaded from the state bucket once). */
@@ -207,6 +207,29 @@ export class InboundSync {
       failures: rt.failures,
       running: rt.running,
     }));
+  }
+
+  /**
+   * Stops polling until start() again: this replica lost the lease that makes it the one syncing the
+   * database (main.ts). Passes under way end after their current page. What it keeps from the state
+   * bucket (the waiting dead letters) is read again on the next start: the other replica changed it.
+   */
+  async pause(): Promise<void> {
+    if (this.state !== "running") return;
+    this.state = "stopping";
+    this.abort.abort();
+    clearInterval(this.ageTicker);
+    for (const rt of this.runtimes) {
+      clearTimeout(rt.timer);
+      clearTimeout(rt.followUp);
+      rt.timer = undefined;
+      rt.followUp = undefined;
+    }
+    await Promise.all(this.runtimes.map((rt) => rt.tail));
+    this.abort = new AbortController();
+    this.backlogs.clear();
+    this.state = "idle";
+    this.log.info("inbound sync paused: another replica syncs this database");
   }
 
   /** Stops polling; passes under way end after their current page. Idempotent. */
