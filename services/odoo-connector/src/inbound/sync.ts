@@ -216,16 +216,7 @@ export class InboundSync {
    */
   async pause(): Promise<void> {
     if (this.state !== "running") return;
-    this.state = "stopping";
-    this.abort.abort();
-    clearInterval(this.ageTicker);
-    for (const rt of this.runtimes) {
-      clearTimeout(rt.timer);
-      clearTimeout(rt.followUp);
-      rt.timer = undefined;
-      rt.followUp = undefined;
-    }
-    await Promise.all(this.runtimes.map((rt) => rt.tail));
+    await this.halt();
     this.abort = new AbortController();
     this.backlogs.clear();
     this.state = "idle";
@@ -236,16 +227,23 @@ export class InboundSync {
   async stop(): Promise<void> {
     if (this.state === "stopped") return;
     const wasRunning = this.state === "running";
+    await this.halt();
+    this.state = "stopped";
+    if (wasRunning) this.log.info("inbound sync stopped");
+  }
+
+  /** Ends polling and waits for the passes under way (they stop after their current page). */
+  private async halt(): Promise<void> {
     this.state = "stopping";
     this.abort.abort();
     clearInterval(this.ageTicker);
     for (const rt of this.runtimes) {
       clearTimeout(rt.timer);
       clearTimeout(rt.followUp);
+      rt.timer = undefined;
+      rt.followUp = undefined;
     }
     await Promise.all(this.runtimes.map((rt) => rt.tail));
-    this.state = "stopped";
-    if (wasRunning) this.log.info("inbound sync stopped");
   }
 
   // ------------------------------------------------------------------ scheduling
