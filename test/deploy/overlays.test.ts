@@ -6,7 +6,7 @@
  * cluster.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -88,6 +88,21 @@ describe("the overlays", () => {
       bridge?.deployment?.volumes?.some((v) => v.size && v.mountPath === plant.pkiFolder),
       plant.pkiFolder,
     );
+  });
+});
+
+describe("the NATS servers' certificates (deploy/k8s/nats-tls)", () => {
+  test("they build and match cert-manager's schema, and give every TLS Secret the hub's values name", () => {
+    const docs = kustomizeBuild(join(K8S, "nats-tls"));
+    assert.deepEqual(validateManifests(docs), []);
+    const issued = docs
+      .filter((d) => d["kind"] === "Certificate")
+      .map((d) => (d["spec"] as { secretName: string }).secretName)
+      .sort();
+    const values = readFileSync(join(PACKAGE_ROOT, "deploy/nats/hub-values.yaml"), "utf8");
+    const named = [...values.matchAll(/secretName: (nats-[a-z-]+-tls)/g)].map((m) => m[1]).sort();
+    assert.deepEqual(issued, named);
+    assert.ok(docs.every((d) => (d["metadata"] as { namespace?: string }).namespace === "nats"));
   });
 });
 
