@@ -61,6 +61,8 @@ export const SDK_METRICS = {
         connection: "a connection error (retried)",
         connection_closed: "the connection is closed or draining (not retried)",
         permission_denied: "the NATS user may not publish on the subject (not retried)",
+        too_large:
+          "the event is larger than the server's max_payload (not retried; a stream's own limit shows as api_10054)",
         "api_<code>":
           "JetStream refused it with that API error code; retried only when the server said 503 (unavailable)",
         unknown: "any other error (not retried)",

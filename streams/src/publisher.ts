@@ -166,6 +166,8 @@ export class PublishError extends ThreadlineError {
     /** The classified failure of the last attempt, e.g. `timeout`, `no_responders`, `api_10071`. */
     readonly failure: string,
     cause: unknown,
+    /** The encoded event's size, named when it is the problem. */
+    readonly bytes?: number,
   ) {
     const what =
       code === PublishErrorCode.RetriesExhausted
@@ -176,10 +178,12 @@ export class PublishError extends ThreadlineError {
         ? " (is there a stream for this subject and is JetStream up?)"
         : failure === "connection_closed"
           ? " (the NATS connection was closed)"
-          : "";
+          : failure === "too_large" || failure === "api_10054"
+            ? ` (the event is ${bytes ?? "?"} bytes: over ${failure === "too_large" ? "the server's max_payload" : "the stream's max_msg_size"}; a retry cannot help: make the event smaller or raise the limit)`
+            : "";
     super(
       code,
-      `publish of ${eventType} ${eventId} to ${subject} ${what}: ${failure}: ${(cause as Error)?.message ?? String(cause)}${hint}; publishing again with the same id is safe`,
+      `publish of ${eventType} ${eventId} to ${subject} ${what}: ${failure}: ${(cause as Error)?.message ?? String(cause)}${hint}${failure === "too_large" || failure === "api_10054" ? "" : "; publishing again with the same id is safe"}`,
       { cause },
     );
   }
@@ -230,6 +234,9 @@ export function classifyPublishError(err: unknown): { code: PublishErrorLabel; t
   // a leader election looks like.
   if (err instanceof Error && err.name === "JetStreamNotEnabled")
     return { code: "jetstream_unavailable", transient: true };
+  // The client refuses before sending a message larger than the server's max_payload.
+  if (err instanceof natsErrors.InvalidArgumentError && /max_payload/.test(err.message))
+    return { code: "too_large", transient: false };
   if (err instanceof natsErrors.ClosedConnectionError || err instanceof natsErrors.DrainingConnectionError)
     return { code: "connection_closed", transient: false };
   if (err instanceof natsErrors.ConnectionError) return { code: "connection", transient: true };
@@ -432,6 +439,7 @@ export class EventPublisher {
             attempt,
             code,
             err,
+            p.data.length,
           );
         }
         metrics.publishRetries.inc({ event_type: p.eventType });
