@@ -397,3 +397,56 @@ test("production orchestrator - an order no line can run waits for ROUTING, name
   assert.deepEqual(await ordersStatus(nc), [], "a cancelled order is no longer open");
   assert.equal((await ordersStatus(nc, { all: true }))[0]?.step, "CANCELLED");
 });
+
+test("production orchestrator - another site's release and an event of an order never released here are set aside, counted by reason, never run", async (t) => {
+  const server = await startTestServer({}, t);
+  const nc = await connectTo(server, {}, t);
+  const jsm = await jetstreamManager(nc);
+  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
+    force: false,
+  });
+  const service = await startService({
+    NATS_URL: server.clientUrl,
+    HTTP_HOST: "127.0.0.1",
+    HTTP_PORT: "0",
+    LOG_LEVEL: "silent",
+    SITE,
+    SWEEP_INTERVAL_MS: "100",
+  });
+  t.after(() => service.stop());
+  const publisher = new EventPublisher(jetstream(nc), new EventCodec(), { service: "test", site: SITE });
+  const elsewhere = "WH/MO/00901";
+  await publisher.publish(
+    "mfg.production.production_order_released.v1",
+    release(elsewhere, { equipment: { ...line1, site: "plant-elsewhere" } }),
+    { site: "plant-elsewhere", key: elsewhere },
+  );
+  const unknown = "WH/MO/00902";
+  await publisher.publish(
+    "mfg.production.production_order_changed.v1",
+    {
+      orderRef: unknown,
+      odooOrderId: 902n,
+      changedFields: ["STATE"],
+      quantity: null,
+      plannedStartAt: null,
+      plannedEndAt: null,
+      state: "CANCEL",
+      previousState: "CONFIRMED",
+      equipment: null,
+      workCenterCode: null,
+      lotToProduce: null,
+      materials: null,
+      changedAt: new Date(),
+    },
+    { site: SITE, key: unknown },
+  );
+  const counted = (reason: string) => async () => {
+    const text = await (await fetch(`${service.url}/metrics`)).text();
+    return new RegExp(`^threadline_order_events_ignored_total\\{reason="${reason}"\\} 1$`, "m").test(text);
+  };
+  await until("another site's release counted", counted("other_site"));
+  await until("the unknown order's event counted", counted("unknown_order"));
+  assert.deepEqual(await ordersStatus(nc, { all: true }), [], "neither became an order here");
+  assert.deepEqual(await stepsOf(nc, elsewhere), []);
+});

@@ -87,6 +87,15 @@ export async function applyToOrder(
     dispatch = next.dispatch ? { order: next.state, request: next.dispatch } : undefined;
     return { state: next.state, result: next.state };
   });
+  if (state === undefined && input.kind !== "released" && "id" in input) {
+    // An event (not a sweep's tick or a machine's answer) of an order not released here — another
+    // site's, or older than the stream: set aside.
+    metrics.ignored.inc({ reason: "unknown_order" });
+    engine.log.debug(
+      { orderRef: ref, input: input.kind },
+      "an event of an order not released here: set aside",
+    );
+  }
   if (input.kind === "released" && input.value.lotToProduce)
     await store.rememberLot(input.value.lotToProduce, ref);
   if (state) engine.claims.update(state);
@@ -276,8 +285,12 @@ export function startService(env: Record<string, string | undefined> = process.e
         send: dispatcher(nc, config.COMMAND_TIMEOUT_MS, metrics, logger),
       };
       const toOrder = async (ref: string, input: OrderInput) => {
-        // Another site's order is another orchestrator's.
-        if (input.kind === "released" && input.value.equipment.site !== config.SITE) return;
+        // Another site's order is another orchestrator's: counted and logged, not silently dropped.
+        if (input.kind === "released" && input.value.equipment.site !== config.SITE) {
+          metrics.ignored.inc({ reason: "other_site" });
+          logger.debug({ orderRef: ref, site: input.value.equipment.site }, "another site's order: not ours");
+          return;
+        }
         // Odoo renames an order it splits (WH/MO/00011 → WH/MO/00011-001, the rest WH/MO/00011-002):
         // the events of the renamed one belong to the order as released; a backorder is its own.
         const own = input.kind === "released" || (await store.order(ref)) !== undefined;

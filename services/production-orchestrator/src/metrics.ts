@@ -6,6 +6,8 @@ export interface OrchestratorMetrics {
   readonly overdue: Gauge<"step">;
   readonly transitions: Counter<"step">;
   readonly commands: Counter<"outcome">;
+  /** Events set aside: `other_site` (a release of another site's), `unknown_order` (no order released here). */
+  readonly ignored: Counter<"reason">;
 }
 
 export function orchestratorMetrics(registry: Registry): OrchestratorMetrics {
@@ -16,6 +18,7 @@ export function orchestratorMetrics(registry: Registry): OrchestratorMetrics {
       overdue: registry.getSingleMetric("threadline_orders_overdue") as Gauge<"step">,
       transitions: registry.getSingleMetric("threadline_order_transitions_total") as Counter<"step">,
       commands: registry.getSingleMetric("threadline_order_dispatch_commands_total") as Counter<"outcome">,
+      ignored: registry.getSingleMetric("threadline_order_events_ignored_total") as Counter<"reason">,
     };
   return {
     orders: new Gauge({
@@ -40,6 +43,12 @@ export function orchestratorMetrics(registry: Registry): OrchestratorMetrics {
       name: "threadline_order_dispatch_commands_total",
       help: "Order writes sent to machines through the bridge, by the machine's answer",
       labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    ignored: new Counter({
+      name: "threadline_order_events_ignored_total",
+      help: "Order events set aside: another site's release, or an event of an order not released here",
+      labelNames: ["reason"],
       registers: [registry],
     }),
   };
