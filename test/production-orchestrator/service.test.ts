@@ -7,13 +7,14 @@
  * (the real bridge's command path has its own tests in test/machine-bridge/).
  */
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   EventCodec,
   type EventPayloads,
   type MaterialAvailability,
+  type ProductionOrderChanged,
   type ProductionOrderReleased,
 } from "../../contracts/src/index.js";
 import { startService } from "../../services/production-orchestrator/src/main.js";
@@ -99,6 +100,46 @@ async function stepsOf(nc: NatsConnection, orderRef: string): Promise<Steps> {
     .map((e) => ({ step: e.value.step, waitingFor: e.value.waitingFor, reason: e.value.reason }));
 }
 const last = (s: Steps) => s.at(-1);
+
+/** A nats-server with the declared streams and the orchestrator of SITE on it; stopped after the test. */
+async function startOrchestrator(t: TestContext) {
+  const server = await startTestServer({}, t);
+  const nc = await connectTo(server, {}, t);
+  const jsm = await jetstreamManager(nc);
+  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
+    force: false,
+  });
+  const service = await startService({
+    NATS_URL: server.clientUrl,
+    HTTP_HOST: "127.0.0.1",
+    HTTP_PORT: "0",
+    LOG_LEVEL: "silent",
+    SITE,
+    SWEEP_INTERVAL_MS: "100",
+  });
+  t.after(() => service.stop());
+  const publisher = new EventPublisher(jetstream(nc), new EventCodec(), { service: "test", site: SITE });
+  return { nc, service, publisher };
+}
+
+/** Odoo cancelled the order (a ProductionOrderChanged of its state). */
+function cancellation(orderRef: string, odooOrderId: bigint): ProductionOrderChanged {
+  return {
+    orderRef,
+    odooOrderId,
+    changedFields: ["STATE"],
+    quantity: null,
+    plannedStartAt: null,
+    plannedEndAt: null,
+    state: "CANCEL",
+    previousState: "CONFIRMED",
+    equipment: null,
+    workCenterCode: null,
+    lotToProduce: null,
+    materials: null,
+    changedAt: new Date(),
+  };
+}
 
 test("production orchestrator - an order from release to closed: waits for material, is dispatched (a refusal asked again), runs, waits while its line is down, completes and closes; overdue once; a replay and a restart change nothing", async (t) => {
   const server = await startTestServer({}, t);
@@ -342,22 +383,7 @@ test("production orchestrator - an order from release to closed: waits for mater
 });
 
 test("production orchestrator - an order no line can run waits for ROUTING, named in its status; a cancellation in Odoo ends it", async (t) => {
-  const server = await startTestServer({}, t);
-  const nc = await connectTo(server, {}, t);
-  const jsm = await jetstreamManager(nc);
-  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
-    force: false,
-  });
-  const service = await startService({
-    NATS_URL: server.clientUrl,
-    HTTP_HOST: "127.0.0.1",
-    HTTP_PORT: "0",
-    LOG_LEVEL: "silent",
-    SITE,
-    SWEEP_INTERVAL_MS: "100",
-  });
-  t.after(() => service.stop());
-  const publisher = new EventPublisher(jetstream(nc), new EventCodec(), { service: "test", site: SITE });
+  const { nc, publisher } = await startOrchestrator(t);
   const order = "WH/MO/00077";
   await publisher.publish(
     "mfg.production.production_order_released.v1",
@@ -372,25 +398,10 @@ test("production orchestrator - an order no line can run waits for ROUTING, name
   assert.equal(status?.waitingFor, "ROUTING");
   assert.match(status?.reason ?? "", /no line runs work centre PAINT/);
 
-  await publisher.publish(
-    "mfg.production.production_order_changed.v1",
-    {
-      orderRef: order,
-      odooOrderId: 42n,
-      changedFields: ["STATE"],
-      quantity: null,
-      plannedStartAt: null,
-      plannedEndAt: null,
-      state: "CANCEL",
-      previousState: "CONFIRMED",
-      equipment: null,
-      workCenterCode: null,
-      lotToProduce: null,
-      materials: null,
-      changedAt: new Date(),
-    },
-    { site: SITE, key: order },
-  );
+  await publisher.publish("mfg.production.production_order_changed.v1", cancellation(order, 42n), {
+    site: SITE,
+    key: order,
+  });
   await until("cancelled", async () =>
     last(await stepsOf(nc, order))?.step === "CANCELLED" ? true : undefined,
   );
@@ -399,22 +410,7 @@ test("production orchestrator - an order no line can run waits for ROUTING, name
 });
 
 test("production orchestrator - another site's release and an event of an order never released here are set aside, counted by reason, never run", async (t) => {
-  const server = await startTestServer({}, t);
-  const nc = await connectTo(server, {}, t);
-  const jsm = await jetstreamManager(nc);
-  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
-    force: false,
-  });
-  const service = await startService({
-    NATS_URL: server.clientUrl,
-    HTTP_HOST: "127.0.0.1",
-    HTTP_PORT: "0",
-    LOG_LEVEL: "silent",
-    SITE,
-    SWEEP_INTERVAL_MS: "100",
-  });
-  t.after(() => service.stop());
-  const publisher = new EventPublisher(jetstream(nc), new EventCodec(), { service: "test", site: SITE });
+  const { nc, service, publisher } = await startOrchestrator(t);
   const elsewhere = "WH/MO/00901";
   await publisher.publish(
     "mfg.production.production_order_released.v1",
@@ -422,25 +418,10 @@ test("production orchestrator - another site's release and an event of an order 
     { site: "plant-elsewhere", key: elsewhere },
   );
   const unknown = "WH/MO/00902";
-  await publisher.publish(
-    "mfg.production.production_order_changed.v1",
-    {
-      orderRef: unknown,
-      odooOrderId: 902n,
-      changedFields: ["STATE"],
-      quantity: null,
-      plannedStartAt: null,
-      plannedEndAt: null,
-      state: "CANCEL",
-      previousState: "CONFIRMED",
-      equipment: null,
-      workCenterCode: null,
-      lotToProduce: null,
-      materials: null,
-      changedAt: new Date(),
-    },
-    { site: SITE, key: unknown },
-  );
+  await publisher.publish("mfg.production.production_order_changed.v1", cancellation(unknown, 902n), {
+    site: SITE,
+    key: unknown,
+  });
   const counted = (reason: string) => async () => {
     const text = await (await fetch(`${service.url}/metrics`)).text();
     return new RegExp(`^threadline_order_events_ignored_total\\{reason="${reason}"\\} 1$`, "m").test(text);

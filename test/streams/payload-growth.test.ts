@@ -14,6 +14,7 @@ import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import { EventCodec, type EventPayloads } from "../../contracts/src/index.js";
+import { EMPTY_SAMPLE_FIELDS } from "../../services/machine-bridge/src/values.js";
 import {
   applyPlan,
   createEventConsumer,
@@ -39,14 +40,7 @@ function telemetry(tags: number, samplesPerTag: number): EventPayloads[typeof TE
       quality: "GOOD" as const,
       sourceTime: new Date(at + Math.floor(i / tags) * 100),
       dataType: "DOUBLE" as const,
-      integerValue: null,
-      unsignedValue: null,
-      booleanValue: null,
-      textValue: null,
-      locale: null,
-      valueTime: null,
-      valueNanos: null,
-      index: null,
+      ...EMPTY_SAMPLE_FIELDS,
     })),
   };
 }

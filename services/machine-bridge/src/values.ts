@@ -73,7 +73,8 @@ export interface SampleFields {
   index: number | null;
 }
 
-const EMPTY: Omit<SampleFields, "value" | "dataType"> = {
+/** The typed value fields of a sample, all empty: a numeric sample sets none of them. */
+export const EMPTY_SAMPLE_FIELDS: Omit<SampleFields, "value" | "dataType"> = {
   integerValue: null,
   unsignedValue: null,
   booleanValue: null,
@@ -116,28 +117,39 @@ export function sampleFieldsOf(v: Value): {
 function scalarFields(v: Exclude<Value, { kind: "array" | "unsupported" }>): SampleFields {
   switch (v.kind) {
     case "null":
-      return { ...EMPTY, value: Number.NaN, dataType: "NULL" };
+      return { ...EMPTY_SAMPLE_FIELDS, value: Number.NaN, dataType: "NULL" };
     case "boolean":
-      return { ...EMPTY, value: v.value ? 1 : 0, dataType: "BOOLEAN", booleanValue: v.value };
+      return { ...EMPTY_SAMPLE_FIELDS, value: v.value ? 1 : 0, dataType: "BOOLEAN", booleanValue: v.value };
     case "integer":
       return v.type === "UINT64"
-        ? { ...EMPTY, value: Number(v.value), dataType: "UINT64", unsignedValue: v.value.toString() }
-        : { ...EMPTY, value: Number(v.value), dataType: v.type, integerValue: v.value };
+        ? {
+            ...EMPTY_SAMPLE_FIELDS,
+            value: Number(v.value),
+            dataType: "UINT64",
+            unsignedValue: v.value.toString(),
+          }
+        : { ...EMPTY_SAMPLE_FIELDS, value: Number(v.value), dataType: v.type, integerValue: v.value };
     case "float":
-      return { ...EMPTY, value: v.value, dataType: v.type };
+      return { ...EMPTY_SAMPLE_FIELDS, value: v.value, dataType: v.type };
     case "text":
       return {
-        ...EMPTY,
+        ...EMPTY_SAMPLE_FIELDS,
         value: Number.NaN,
         dataType: v.type,
         textValue: v.value,
         locale: v.type === "LOCALIZED_TEXT" ? (v.locale ?? null) : null,
       };
     case "time":
-      return { ...EMPTY, value: Number.NaN, dataType: "DATE_TIME", valueTime: v.value, valueNanos: v.nanos };
+      return {
+        ...EMPTY_SAMPLE_FIELDS,
+        value: Number.NaN,
+        dataType: "DATE_TIME",
+        valueTime: v.value,
+        valueNanos: v.nanos,
+      };
     case "enumeration":
       return {
-        ...EMPTY,
+        ...EMPTY_SAMPLE_FIELDS,
         value: v.value,
         dataType: "ENUMERATION",
         integerValue: BigInt(v.value),
@@ -145,7 +157,7 @@ function scalarFields(v: Exclude<Value, { kind: "array" | "unsupported" }>): Sam
       };
     case "statusCode":
       return {
-        ...EMPTY,
+        ...EMPTY_SAMPLE_FIELDS,
         value: v.value,
         dataType: "STATUS_CODE",
         integerValue: BigInt(v.value),
