@@ -211,7 +211,7 @@ export class Lease extends EventEmitter<LeaseEvents> {
     this.#state = "owner";
     this.#metrics.leaseOwner.set({ lease: this.key }, 1);
     this.#metrics.leaseChanges.inc({ lease: this.key, change: "acquired" });
-    this.#log.info({ token: revision }, "lease acquired");
+    this.#log.info({ fencingToken: revision }, "lease acquired");
     this.emit("acquired", revision);
   }
 
@@ -221,7 +221,7 @@ export class Lease extends EventEmitter<LeaseEvents> {
     this.#metrics.leaseOwner.set({ lease: this.key }, 0);
     this.#metrics.leaseChanges.inc({ lease: this.key, change });
     this.#watched = undefined;
-    this.#log.warn({ token: this.#revision, reason }, "lease lost");
+    this.#log.warn({ fencingToken: this.#revision, reason }, "lease lost");
     this.emit("lost", reason);
   }
 }
