@@ -17,6 +17,7 @@ import {
   startTestServer,
   withJetStream,
 } from "./nats.js";
+import { until } from "./wait.js";
 
 const SYSTEM_NATS_PORT = 4222;
 
@@ -175,6 +176,38 @@ describe("3-node JetStream cluster", () => {
     // The crashed node comes back with its storage and rejoins.
     await cluster.start(victim);
     assert.ok(cluster.node(victim).running);
+  });
+});
+
+describe("a partitionable cluster", () => {
+  test("a partitioned node is cut off from the others while its clients stay connected; the majority keeps serving; healed, it catches up", async (t) => {
+    const cluster = await startTestCluster({ size: 3, partitionable: true }, t);
+    const nc = await connectTo(cluster, {}, t);
+    const jsm = await jetstreamManager(nc);
+    await eventually(() => jsm.streams.add({ name: "P3", subjects: ["p3.>"], num_replicas: 3 }));
+    const js = jetstream(nc);
+    for (let i = 0; i < 3; i++) await publishEventually(js, "p3.event", `before-${i}`);
+    const routesOf = async (i: number) =>
+      (await cluster.node(i).monitor<{ num_routes: number }>("routez")).num_routes;
+
+    const cutOff = 2;
+    const onCutOff = await connectTo(cluster.node(cutOff), {}, t);
+    cluster.partition(cutOff);
+    await until("node 3 without routes", async () => (await routesOf(cutOff)) === 0);
+    // The other two still route to each other: a quorum, which keeps the stream writable.
+    assert.ok((await routesOf(0)) > 0 && (await routesOf(1)) > 0);
+    await publishEventually(js, "p3.event", "during");
+    assert.equal(onCutOff.isClosed(), false, "a client of the cut-off node stays connected to it");
+
+    cluster.heal(cutOff);
+    await until("node 3 routed again", async () => (await routesOf(cutOff)) > 0);
+    await cluster.waitForMetaLeader();
+    const seen = await eventually(async () => {
+      const info = await (await jetstreamManager(onCutOff)).streams.info("P3");
+      if (info.state.messages !== 4) throw new Error(`${info.state.messages} messages`);
+      return info.state.messages;
+    });
+    assert.equal(seen, 4);
   });
 });
 

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { NatsClusterNotReadyError } from "./errors.js";
 import type { JszInfo } from "./monitor.js";
 import { getFreePort, releasePort, retryOnAddressInUse } from "./ports.js";
+import { LinkProxy } from "./proxy.js";
 import { LocalNatsServer, logTails, type NatsServerOptions } from "./server.js";
 
 export interface NatsClusterOptions
@@ -25,6 +26,13 @@ export interface NatsClusterOptions
    * @default 30000
    */
   clusterReadyTimeoutMs?: number;
+  /**
+   * Route every node-to-node link through its own in-process proxy, so that {@link LocalNatsCluster.partition}
+   * can cut a node off from the others while its clients stay connected to it. Nodes advertise no
+   * reachable route address: the mesh is the explicit routes alone, all of them through the proxies.
+   * @default false
+   */
+  partitionable?: boolean;
 }
 
 /** A running N-node JetStream cluster (all nodes on 127.0.0.1, routes between all of them). */
@@ -32,11 +40,38 @@ export class LocalNatsCluster {
   readonly name: string;
   readonly nodes: readonly LocalNatsServer[];
   readonly #readyTimeoutMs: number;
+  /** Partitionable clusters: the proxy of each route link, by `<from>-><to>` node index. */
+  readonly #links: ReadonlyMap<string, LinkProxy>;
 
-  constructor(name: string, nodes: LocalNatsServer[], readyTimeoutMs = 30_000) {
+  constructor(
+    name: string,
+    nodes: LocalNatsServer[],
+    readyTimeoutMs = 30_000,
+    links: ReadonlyMap<string, LinkProxy> = new Map(),
+  ) {
     this.name = name;
     this.nodes = nodes;
     this.#readyTimeoutMs = readyTimeoutMs;
+    this.#links = links;
+  }
+
+  /**
+   * Cut node `i` off from the other nodes (a network partition): its route links are closed and
+   * refused, both ways; the node and its clients keep running. Only on a `partitionable` cluster.
+   */
+  partition(i: number): void {
+    this.#routeLinksOf(i, true);
+  }
+
+  /** End the partition of node `i`: its routes reconnect by themselves. */
+  heal(i: number): void {
+    this.#routeLinksOf(i, false);
+  }
+
+  #routeLinksOf(i: number, cut: boolean): void {
+    this.node(i);
+    if (this.#links.size === 0) throw new Error(`cluster ${this.name} was not started partitionable`);
+    for (const [pair, proxy] of this.#links) if (pair.split("->").includes(String(i))) proxy.setCut(cut);
   }
 
   /** Client URLs of all nodes joined by commas (for `NATS_URL` / the nats CLI `--server`). */
@@ -150,6 +185,7 @@ export class LocalNatsCluster {
   /** Stop all nodes and delete their storage. Idempotent. */
   async dispose(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.dispose()));
+    await Promise.all([...this.#links.values()].map((p) => p.close()));
   }
 }
 
@@ -159,22 +195,45 @@ export class LocalNatsCluster {
  * Resolves once every node is up and all agree on a JetStream meta leader.
  */
 export async function startCluster(options: NatsClusterOptions = {}): Promise<LocalNatsCluster> {
-  const { size = 3, name = "threadline", clusterReadyTimeoutMs = 30_000, ...nodeOptions } = options;
+  const {
+    size = 3,
+    name = "threadline",
+    clusterReadyTimeoutMs = 30_000,
+    partitionable = false,
+    ...nodeOptions
+  } = options;
   if (!Number.isInteger(size) || size < 1)
     throw new RangeError(`cluster size must be a positive integer, got ${size}`);
   const suffix = `${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
   return retryOnAddressInUse(3, async () => {
     const routePorts: number[] = [];
     const nodes: LocalNatsServer[] = [];
+    const links = new Map<string, LinkProxy>();
     try {
       for (let i = 0; i < size; i++) routePorts.push(await getFreePort());
-      const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`);
+      const direct = routePorts.map((p) => `nats-route://127.0.0.1:${p}`);
       for (let i = 0; i < size; i++) {
+        let routes = direct;
+        if (partitionable) {
+          routes = [];
+          for (let j = 0; j < size; j++) {
+            if (j === i) continue;
+            const proxy = await LinkProxy.listen(routePorts[j]);
+            links.set(`${i}->${j}`, proxy);
+            routes.push(`nats-route://127.0.0.1:${proxy.port}`);
+          }
+        }
         nodes.push(
           await LocalNatsServer.create({
             ...nodeOptions,
             name: `${name}-n${i + 1}-${suffix}`,
-            cluster: { name, port: routePorts[i], routes },
+            // Port 1 refuses at once: gossiped (implicit) routes fail, so none goes around a proxy.
+            cluster: {
+              name,
+              port: routePorts[i],
+              routes,
+              ...(partitionable ? { advertise: "127.0.0.1:1" } : {}),
+            },
           }),
         );
       }
@@ -182,11 +241,12 @@ export async function startCluster(options: NatsClusterOptions = {}): Promise<Lo
       const results = await Promise.allSettled(nodes.map((n) => n.start()));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
-      const cluster = new LocalNatsCluster(name, nodes, clusterReadyTimeoutMs);
+      const cluster = new LocalNatsCluster(name, nodes, clusterReadyTimeoutMs, links);
       await cluster.waitForMetaLeader();
       return cluster;
     } catch (err) {
       await Promise.all(nodes.map((n) => n.dispose().catch(() => undefined)));
+      await Promise.all([...links.values()].map((p) => p.close()));
       for (const p of routePorts) releasePort(p);
       throw err;
     }

@@ -19,6 +19,8 @@ export interface ClusterMembership {
   port?: number;
   /** Route URLs of all members (may include this node; nats-server ignores routes to itself). */
   routes: string[];
+  /** The route address told to other nodes (`cluster { advertise }`). @default the listen address */
+  advertise?: string;
 }
 
 /** Everything the config file says; every server listens on 127.0.0.1 only. */
@@ -39,7 +41,9 @@ export interface ServerConfig {
       }
     | undefined;
   /** `undefined`: standalone. */
-  cluster: { name: string; port: number; routes: readonly string[] } | undefined;
+  cluster:
+    | { name: string; port: number; routes: readonly string[]; advertise?: string | undefined }
+    | undefined;
   leafnodes: {
     /** `undefined`: no leafnode connections accepted. */
     listenPort: number | undefined;
@@ -81,6 +85,7 @@ export function renderServerConfig(c: ServerConfig): string {
     lines.push(`  name: ${q(c.cluster.name)}`);
     lines.push(`  listen: ${q(`127.0.0.1:${c.cluster.port}`)}`);
     lines.push(`  routes: [${c.cluster.routes.map(q).join(", ")}]`);
+    if (c.cluster.advertise !== undefined) lines.push(`  advertise: ${q(c.cluster.advertise)}`);
     lines.push("}");
   }
   const leaf = c.leafnodes;

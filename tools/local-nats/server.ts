@@ -367,7 +367,12 @@ export class LocalNatsServer implements Destroyable {
         : undefined,
       cluster:
         o.cluster && this.clusterPort !== undefined
-          ? { name: o.cluster.name, port: this.clusterPort, routes: o.cluster.routes }
+          ? {
+              name: o.cluster.name,
+              port: this.clusterPort,
+              routes: o.cluster.routes,
+              advertise: o.cluster.advertise,
+            }
           : undefined,
       leafnodes: {
         listenPort: this.leafnodePort,
