@@ -18,7 +18,7 @@ PROMTOOL = $(shell tools/install/promtool.sh .cache/promtool)
 KUSTOMIZE = $(shell tools/install/kustomize.sh .cache/kustomize)
 TESTS = $$(find test -name '*.test.ts' | sed 's|^|dist/|; s|\.ts$$|.js|' | sort)
 
-.PHONY: help deps nats-floor build lint typecheck test test-compat ci demo bench chaos-cli clean
+.PHONY: help deps nats-floor build lint typecheck test test-compat ci demo bench chaos chaos-cli clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -56,6 +56,9 @@ demo: build ## run the demo on embedded defaults (local nats-server unless NATS_
 
 bench: build ## benchmarks; results go to BENCHMARKS.md
 	THREADLINE_NATS_SERVER=$(NATS_CURRENT) node bin/threadline.js bench
+
+chaos: build ## the chaos suite: 3-node cluster, the plant on its leaf, 2 replicas of each service; node, leader, partition, WAN, replica kills and pauses, several at once (SEED=n repeats a run)
+	THREADLINE_NATS_SERVER=$(NATS_CURRENT) node bin/threadline.js chaos --cluster $(if $(SEED),--seed $(SEED))
 
 chaos-cli: build ## fault run of every part as its own process (30 s Odoo outages, SIGKILLs, nats-server crash, Odoo restore); a table per fault and invariant
 	THREADLINE_NATS_SERVER=$(NATS_CURRENT) node bin/threadline.js chaos

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { test } from "node:test";
 import { runFaultRun } from "../../tools/chaos/fault-run.js";
-import { FAULTS } from "../../tools/chaos/faults.js";
+import { SINGLE_SERVER_FAULTS } from "../../tools/chaos/faults.js";
 
 // Its own bound: the whole run takes 3–4 minutes on two busy cores, near the suite's 5-minute default;
 // every wait inside it is bounded, so a stuck run still ends with its findings.
@@ -33,7 +33,11 @@ test("fault run - Odoo refusing, answering 503 and hanging, connector and bridge
     [],
     `logs in ${result.workDir}\n${lines.join("\n")}`,
   );
-  assert.deepEqual(result.faults.length, FAULTS.length, "every fault injected and recovered from");
+  assert.deepEqual(
+    result.faults.length,
+    SINGLE_SERVER_FAULTS.length,
+    "every fault injected and recovered from",
+  );
   for (const f of result.faults.filter((f) => /^Odoo (refuses|answers 503)/.test(f.fault)))
     assert.match(f.noticed, /breaker open, \/readyz 503/, `${f.fault}: the connector said it was not ready`);
   for (const f of result.faults)

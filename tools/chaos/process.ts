@@ -107,9 +107,23 @@ export class ThreadlineProcess {
     return this.exitCode;
   }
 
+  /** SIGSTOP: the process freezes (a stalled VM, a GC pause, a debugger) without its peers being told. */
+  pause(): void {
+    if (this.running) this.#child?.kill("SIGSTOP");
+    this.#log.write(`--- paused (SIGSTOP) at ${new Date().toISOString()}\n`);
+  }
+
+  /** SIGCONT after {@link pause}. */
+  resume(): void {
+    if (this.running) this.#child?.kill("SIGCONT");
+    this.#log.write(`--- resumed (SIGCONT) at ${new Date().toISOString()}\n`);
+  }
+
   /** Sends `signal` and waits for the exit; SIGKILL after `graceMs`. */
   async kill(signal: NodeJS.Signals = "SIGKILL", graceMs = 15_000): Promise<void> {
     if (!this.running) return;
+    // A paused process handles no signal but SIGKILL until it runs again.
+    if (signal !== "SIGKILL") this.#child?.kill("SIGCONT");
     this.#child?.kill(signal);
     const timer = setTimeout(() => this.#child?.kill("SIGKILL"), graceMs);
     await this.#exited;

@@ -33,6 +33,13 @@ export interface NatsClusterOptions
    * @default false
    */
   partitionable?: boolean;
+  /**
+   * Every node accepts leafnode connections (a hub), each behind its own in-process proxy which it
+   * advertises: {@link LocalNatsCluster.leafnodeUrls} is where leaves dial, and
+   * {@link LocalNatsCluster.cutLeafLinks} cuts the WAN of every leaf at once.
+   * @default false
+   */
+  leafnodes?: boolean;
 }
 
 /** A running N-node JetStream cluster (all nodes on 127.0.0.1, routes between all of them). */
@@ -42,17 +49,34 @@ export class LocalNatsCluster {
   readonly #readyTimeoutMs: number;
   /** Partitionable clusters: the proxy of each route link, by `<from>-><to>` node index. */
   readonly #links: ReadonlyMap<string, LinkProxy>;
+  /** Hubs: the proxy in front of each node's leafnode port. */
+  readonly #leafLinks: readonly LinkProxy[];
 
   constructor(
     name: string,
     nodes: LocalNatsServer[],
     readyTimeoutMs = 30_000,
-    links: ReadonlyMap<string, LinkProxy> = new Map(),
+    links: { routes?: ReadonlyMap<string, LinkProxy>; leafnodes?: readonly LinkProxy[] } = {},
   ) {
     this.name = name;
     this.nodes = nodes;
     this.#readyTimeoutMs = readyTimeoutMs;
-    this.#links = links;
+    this.#links = links.routes ?? new Map();
+    this.#leafLinks = links.leafnodes ?? [];
+  }
+
+  /** Where a leaf dials the hub (`nats-leaf://` URLs of the nodes' proxies); only with `leafnodes`. */
+  get leafnodeUrls(): string[] {
+    return this.#leafLinks.map((p) => `nats-leaf://127.0.0.1:${p.port}`);
+  }
+
+  /** Cut the WAN: every leaf connection closed and refused until {@link restoreLeafLinks}. */
+  cutLeafLinks(): void {
+    for (const p of this.#leafLinks) p.setCut(true);
+  }
+
+  restoreLeafLinks(): void {
+    for (const p of this.#leafLinks) p.setCut(false);
   }
 
   /**
@@ -185,7 +209,7 @@ export class LocalNatsCluster {
   /** Stop all nodes and delete their storage. Idempotent. */
   async dispose(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.dispose()));
-    await Promise.all([...this.#links.values()].map((p) => p.close()));
+    await Promise.all([...this.#links.values(), ...this.#leafLinks].map((p) => p.close()));
   }
 }
 
@@ -200,6 +224,7 @@ export async function startCluster(options: NatsClusterOptions = {}): Promise<Lo
     name = "threadline",
     clusterReadyTimeoutMs = 30_000,
     partitionable = false,
+    leafnodes = false,
     ...nodeOptions
   } = options;
   if (!Number.isInteger(size) || size < 1)
@@ -209,6 +234,7 @@ export async function startCluster(options: NatsClusterOptions = {}): Promise<Lo
     const routePorts: number[] = [];
     const nodes: LocalNatsServer[] = [];
     const links = new Map<string, LinkProxy>();
+    const leafLinks: LinkProxy[] = [];
     try {
       for (let i = 0; i < size; i++) routePorts.push(await getFreePort());
       const direct = routePorts.map((p) => `nats-route://127.0.0.1:${p}`);
@@ -223,9 +249,12 @@ export async function startCluster(options: NatsClusterOptions = {}): Promise<Lo
             routes.push(`nats-route://127.0.0.1:${proxy.port}`);
           }
         }
+        const leafLink = leafnodes ? await LinkProxy.listen() : undefined;
+        if (leafLink) leafLinks.push(leafLink);
         nodes.push(
           await LocalNatsServer.create({
             ...nodeOptions,
+            ...(leafLink ? { leafnodeListen: true, leafnodeAdvertise: `127.0.0.1:${leafLink.port}` } : {}),
             name: `${name}-n${i + 1}-${suffix}`,
             // Port 1 refuses at once: gossiped (implicit) routes fail, so none goes around a proxy.
             cluster: {
@@ -237,16 +266,20 @@ export async function startCluster(options: NatsClusterOptions = {}): Promise<Lo
           }),
         );
       }
+      for (const [i, link] of leafLinks.entries()) link.setTarget(nodes[i]?.leafnodePort as number);
       // Nodes must start together: the meta group needs a quorum.
       const results = await Promise.allSettled(nodes.map((n) => n.start()));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
-      const cluster = new LocalNatsCluster(name, nodes, clusterReadyTimeoutMs, links);
+      const cluster = new LocalNatsCluster(name, nodes, clusterReadyTimeoutMs, {
+        routes: links,
+        leafnodes: leafLinks,
+      });
       await cluster.waitForMetaLeader();
       return cluster;
     } catch (err) {
       await Promise.all(nodes.map((n) => n.dispose().catch(() => undefined)));
-      await Promise.all([...links.values()].map((p) => p.close()));
+      await Promise.all([...links.values(), ...leafLinks].map((p) => p.close()));
       for (const p of routePorts) releasePort(p);
       throw err;
     }
