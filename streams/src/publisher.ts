@@ -218,6 +218,9 @@ export class PublishBatchError extends ThreadlineError {
  * Classifies a publish failure: `transient` failures are retried. The code names the failure in
  * metrics (`threadline_publish_errors_total{code}`) and errors.
  */
+/** JetStream's "duplicate message id is in process" (JSStreamDuplicateMessageConflict). */
+const DUPLICATE_IN_PROCESS = 10158;
+
 export function classifyPublishError(err: unknown): { code: PublishErrorLabel; transient: boolean } {
   if (err instanceof natsErrors.TimeoutError) return { code: "timeout", transient: true };
   if (err instanceof natsErrors.NoRespondersError) return { code: "no_responders", transient: true };
@@ -241,9 +244,11 @@ export function classifyPublishError(err: unknown): { code: PublishErrorLabel; t
     return { code: "connection_closed", transient: false };
   if (err instanceof natsErrors.ConnectionError) return { code: "connection", transient: true };
   if (err instanceof JetStreamApiError) {
-    // 503: JetStream temporarily unavailable (e.g. no quorum, leader election). Anything else is a
-    // refusal of this message (wrong expected sequence, too large, limits) that a retry cannot fix.
-    return { code: `api_${err.code}`, transient: err.status === 503 };
+    // 503: JetStream temporarily unavailable (e.g. no quorum, leader election). 10158: an earlier
+    // attempt with this id (one that timed out) is still being stored by a clustered stream — the next
+    // attempt gets its duplicate PubAck. Anything else is a refusal of this message (wrong expected
+    // sequence, too large, limits) that a retry cannot fix.
+    return { code: `api_${err.code}`, transient: err.status === 503 || err.code === DUPLICATE_IN_PROCESS };
   }
   return { code: "unknown", transient: false };
 }

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { JetStreamClient } from "@nats-io/jetstream";
+import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import { type NatsConnection, errors as natsErrors } from "@nats-io/nats-core";
 import { type Counter, Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
@@ -136,6 +136,41 @@ describe("publish - retries", () => {
     assert.equal(published.attempts, 2);
     assert.equal(published.ack.duplicate, true, "the retry was recognised as a duplicate");
     assert.deepEqual(msgIds, [published.envelope.id, published.envelope.id]);
+    assert.deepEqual(await storedIds(nc), [published.envelope.id]);
+  });
+
+  test("a retry that finds its first attempt still being stored (a clustered stream's 10158) is retried, not refused", async (t) => {
+    const { nc, js, jsm } = await withJetStream(t);
+    await jsm.streams.add({ name: STREAM, subjects: ["mfg.machine.>"] });
+    let calls = 0;
+    // Attempt 1 times out while the stream still stores it; attempt 2 meets it "in process"; 3 is acked.
+    const slow = new Proxy(js, {
+      get(target, prop, receiver) {
+        if (prop !== "publish") return Reflect.get(target, prop, receiver);
+        return async (...args: Parameters<JetStreamClient["publish"]>) => {
+          calls += 1;
+          if (calls === 1) {
+            await target.publish(...args);
+            throw new natsErrors.TimeoutError();
+          }
+          if (calls === 2)
+            throw new JetStreamApiError({
+              code: 503,
+              err_code: 10158,
+              description: "duplicate message id is in process",
+            });
+          return target.publish(...args);
+        };
+      },
+    });
+    const publisher = new EventPublisher(slow, codec, {
+      service: "bridge",
+      site: "lyon",
+      retry: { initialDelayMs: 10 },
+    });
+    const published = await publisher.publish(TYPE, downtime("in-process"), target);
+    assert.equal(published.attempts, 3);
+    assert.equal(published.ack.duplicate, true);
     assert.deepEqual(await storedIds(nc), [published.envelope.id]);
   });
 
