@@ -155,7 +155,7 @@ describe("publish - retries", () => {
           }
           if (calls === 2)
             throw new JetStreamApiError({
-              code: 503,
+              code: 409,
               err_code: 10158,
               description: "duplicate message id is in process",
             });
