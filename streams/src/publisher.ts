@@ -53,6 +53,14 @@ export interface PublishTarget {
   time?: Date;
   /** Continue a trace. @default a new trace */
   traceparent?: string;
+  /**
+   * Compare-and-set on the subject: the server stores the event only while the last message on its
+   * subject is this stream sequence (0: none yet), so a writer that is no longer the subject's only
+   * one is refused (`api_10071`, never retried) instead of writing beside the other. A retry of an
+   * event that did land is still answered as a duplicate: the server checks `Nats-Msg-Id` first.
+   * @default no expectation
+   */
+  expectedLastSubjectSequence?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,6 +274,7 @@ interface Prepared {
   readonly envelope: EventEnvelope;
   readonly subject: string;
   readonly data: Uint8Array;
+  readonly expectedLastSubjectSequence?: number;
 }
 
 /** What {@link PublishBatch.flush} resolves with. */
@@ -390,7 +399,8 @@ export class EventPublisher {
       traceparent: target.traceparent ?? newTraceparent(),
     };
     const subject = subjectFor(eventType, target.site, target.line, target.machine);
-    return { eventType, envelope, subject, data };
+    const expected = target.expectedLastSubjectSequence;
+    return { eventType, envelope, subject, data, ...(expected === undefined ? {} : { expectedLastSubjectSequence: expected }) };
   }
 
   async #send(p: Prepared): Promise<Published> {
@@ -403,6 +413,9 @@ export class EventPublisher {
           headers: toHeaders(p.envelope),
           msgID: p.envelope.id,
           timeout: ackTimeoutMs,
+          ...(p.expectedLastSubjectSequence === undefined
+            ? {}
+            : { expect: { lastSubjectSequence: p.expectedLastSubjectSequence } }),
         });
         metrics.published.inc({
           event_type: p.eventType,
