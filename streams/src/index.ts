@@ -211,6 +211,7 @@ export {
   summarizeSelection,
 } from "./selection.js";
 export { type RunningService, runService } from "./service.js";
+export { STALE_MEMBER_TTLS, WorkShares, type WorkSharesOptions } from "./shares.js";
 // The one shutdown deadline every service keeps (the pods' grace period is sized from it).
 export { AFTER_DRAIN_MS, CONNECTION_DRAIN_MS, DEFAULT_DRAIN_MS, shutdownDeadlineMs } from "./shutdown.js";
 // A relational projection's database: PostgreSQL by URL, or the embedded PGlite in a data directory.
