@@ -57,7 +57,8 @@ export interface PublishTarget {
    * Compare-and-set on the subject: the server stores the event only while the last message on its
    * subject is this stream sequence (0: none yet), so a writer that is no longer the subject's only
    * one is refused (`api_10071`, never retried) instead of writing beside the other. A retry of an
-   * event that did land is still answered as a duplicate: the server checks `Nats-Msg-Id` first.
+   * event that did land (its ack lost) is refused too, not answered as a duplicate (nats-server
+   * checks the expectation first): the writer reads the subject back to tell the two apart.
    * @default no expectation
    */
   expectedLastSubjectSequence?: number;
@@ -400,7 +401,13 @@ export class EventPublisher {
     };
     const subject = subjectFor(eventType, target.site, target.line, target.machine);
     const expected = target.expectedLastSubjectSequence;
-    return { eventType, envelope, subject, data, ...(expected === undefined ? {} : { expectedLastSubjectSequence: expected }) };
+    return {
+      eventType,
+      envelope,
+      subject,
+      data,
+      ...(expected === undefined ? {} : { expectedLastSubjectSequence: expected }),
+    };
   }
 
   async #send(p: Prepared): Promise<Published> {

@@ -215,6 +215,26 @@ describe("autoscaling (KEDA)", () => {
     assert.deepEqual(validateManifests(docs), []);
   });
 
+  test("the machine bridge runs a fixed two replicas (its endpoints spread under leases): a StatefulSet of 2, one PKI volume each, no autoscaler", () => {
+    const bridge = SERVICE_MANIFESTS.find((m) => m.service === "machine-bridge");
+    assert.ok(bridge);
+    const docs = serviceWorkload(bridge) as Doc[];
+    const workload = docs.find((d) => d.kind === "StatefulSet") as Doc;
+    assert.equal(workload["spec"].replicas, 2);
+    assert.deepEqual(
+      workload["spec"].volumeClaimTemplates.map((v: Doc) => v.metadata.name),
+      ["pki"],
+    );
+    assert.ok(!docs.some((d) => d.kind === "ScaledObject"));
+  });
+
+  test("a manifest asking a singleton for several replicas is refused, naming the field", () => {
+    assert.throws(
+      () => serviceManifest({ ...base, deployment: { ...deployment, replicas: 2 } }),
+      (e: Error) => /manifests\.genealogy-builder\.deployment\.replicas.*singleton/s.test(e.message),
+    );
+  });
+
   test("a manifest asking a singleton to scale is refused, naming the field", () => {
     assert.throws(
       () => serviceManifest({ ...base, deployment: { ...deployment, scaling: { maxReplicas: 2 } } }),

@@ -32,7 +32,7 @@ import {
   type Logger,
   WorkShares,
 } from "../../../streams/src/index.js";
-import { type CommandTarget, MachineCommandServer } from "./commands.js";
+import { MachineCommandServer } from "./commands.js";
 import {
   type BridgeConfig,
   countingPoints,
@@ -373,8 +373,10 @@ export class MachineBridge {
   }
 
   /**
-   * The stream refused a report of the endpoint's machine: someone else reported it since. A
-   * deposed owner stops (its loss is on its way); an owner restarts the endpoint from the streams.
+   * The stream refused a report of the endpoint's machine: the subject's last report is not the one
+   * this replica expected — another replica reported it since, or this replica's own report landed
+   * and its ack was lost (the retry is refused, not deduplicated). A deposed owner stops (its loss
+   * is on its way); an owner restarts the endpoint from the streams, which hold whichever it was.
    */
   #fenced(running: BridgedEndpoint, machine: string, reason: string): void {
     if (!running.active) return;
