@@ -79,7 +79,7 @@ describe("deploy/k8s/base: the services' workloads", () => {
       assert.equal(pod.terminationGracePeriodSeconds, TERMINATION_GRACE_SECONDS);
       if (m.deployment?.singleton && workload.kind === "Deployment")
         assert.equal(workload.spec.strategy.type, "Recreate");
-      assert.equal(workload.spec.replicas, 1);
+      assert.equal(workload.spec.replicas, m.deployment?.replicas ?? 1);
 
       assert.match(settings["NATS_URL"] ?? "", /^tls:\/\//);
       const tlsMount = c.volumeMounts.find((v: { name: string }) => v.name === "nats-tls");
