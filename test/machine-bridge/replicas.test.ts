@@ -16,6 +16,7 @@ import { EventCodec } from "../../contracts/src/codec.js";
 import { CONNECTOR_STATE_BUCKET } from "../../services/machine-bridge/src/bridge.js";
 import { machineBridgeManifest } from "../../services/machine-bridge/src/manifest.js";
 import { PublishError } from "../../streams/src/index.js";
+import { sendMachineCommand } from "../../streams/src/machine-commands.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import type { PlantConfigInput } from "../../tools/sim/plant/config.js";
 import type { PlantSimulator } from "../../tools/sim/plant/server.js";
@@ -289,7 +290,7 @@ describe("machine bridge replicas", () => {
     );
   });
 
-  test("two replicas spread the endpoints and count every machine once; a third that joins takes its share", async (t) => {
+  test("two replicas spread the endpoints, count every machine once and execute each command once; a third that joins takes its share", async (t) => {
     const { sim, nc, replica } = await startPlant(t);
     const a = replica("replica-a");
     const b = replica("replica-b");
@@ -301,6 +302,32 @@ describe("machine bridge replicas", () => {
     await everyMachineRead([a, b]);
     await drive(sim, 3_000);
     await countedExactlyOnce(nc, sim);
+    // A command reaches one replica (one queue group) and is executed by its endpoint's owner, once.
+    for (const [line, machine] of [
+      ["l1", "filler"],
+      ["l1", "capper"],
+      ["l2", "press"],
+      ["l2", "labeler"],
+    ] as const) {
+      const reply = await sendMachineCommand(
+        nc,
+        { site: "lyon", line, machine },
+        {
+          requestId: `req-${machine}`,
+          requestedBy: "test",
+          body: { command: "SET_ORDER", order: `WH/MO/${machine}`, lot: `LOT-${machine}` },
+        },
+      );
+      assert.equal(reply.outcome, "CONFIRMED", reply.message ?? "");
+      assert.equal(sim.model.snapshot(machine).order, `WH/MO/${machine}`);
+    }
+    const audits = await storedEvents(nc, "mfg.machine.machine_command_executed.v1");
+    assert.deepEqual(audits.map((a) => `${a.value.equipment.machine} ${a.value.outcome}`).sort(), [
+      "capper CONFIRMED",
+      "filler CONFIRMED",
+      "labeler CONFIRMED",
+      "press CONFIRMED",
+    ]);
     const c = replica("replica-c");
     // Three replicas, three endpoints: one each (ceil(3 / 3)); the one that held two gave one up.
     await ownedSo(
