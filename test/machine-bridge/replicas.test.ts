@@ -8,14 +8,17 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { PassThrough } from "node:stream";
 import { describe, type TestContext, test } from "node:test";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
-import { CONNECTOR_STATE_BUCKET } from "../../services/machine-bridge/src/bridge.js";
+import { CONNECTOR_STATE_BUCKET, MachineBridge } from "../../services/machine-bridge/src/bridge.js";
+import { parseBridgeConfig } from "../../services/machine-bridge/src/config.js";
 import { machineBridgeManifest } from "../../services/machine-bridge/src/manifest.js";
-import { PublishError } from "../../streams/src/index.js";
+import { createLogger, PublishError } from "../../streams/src/index.js";
 import { sendMachineCommand } from "../../streams/src/machine-commands.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import type { PlantConfigInput } from "../../tools/sim/plant/config.js";
@@ -24,6 +27,7 @@ import { leastPrivilege } from "../harness/permissions.js";
 import { until } from "../harness/wait.js";
 import {
   bridgeConfigFor,
+  bridgeSeesPlant,
   drive,
   startSimulator,
   startStreams,
@@ -288,6 +292,61 @@ describe("machine bridge replicas", () => {
       stored.map((s) => s.id),
       ["a-1", "b-1"],
     );
+  });
+
+  test("a report the stream refuses (the machine was reported by another writer since) makes the owner resume the endpoint from the streams, then count on exactly", async (t) => {
+    const sim = await startSimulator(t, PLANT);
+    const { nc } = await startStreams(t);
+    const codec = new EventCodec();
+    const publisher = new EventPublisher(jetstream(nc), codec, { service: "machine-bridge", site: "lyon" });
+    const log = new PassThrough();
+    let lines = "";
+    log.on("data", (d: Buffer) => {
+      lines += d.toString();
+    });
+    const bridge = await MachineBridge.start({
+      config: parseBridgeConfig(bridgeConfigFor(sim, sim.endpointUrl, { connectorId: CONNECTOR })),
+      publisher,
+      jsm: await jetstreamManager(nc),
+      codec,
+      logger: createLogger({ service: "machine-bridge", level: "info", destination: log }),
+      registry: new Registry(),
+      nc,
+      statusKv: await new Kvm(nc).open(CONNECTOR_STATE_BUCKET),
+      replicas: { holder: "in-process", ttlMs: TTL_MS },
+    });
+    t.after(() => bridge.stop({ timeoutMs: 2_000 }));
+    await until("the bridge owns its endpoint", () => bridge.ownedEndpoints().length === 1);
+    await bridgeSeesPlant(bridge, 4);
+    await drive(sim, 2_000);
+    await countedExactlyOnce(nc, sim);
+    // Another writer reports the filler (as a deposed owner's late report would land): a report
+    // that continues the chain and counts nothing, so the totals stay the plant's.
+    const reports = await storedEvents(nc, "mfg.production.production_reported.v1");
+    const last = reports.filter((r) => r.value.equipment.machine === "filler").at(-1);
+    assert.ok(last);
+    const zero = { value: "0.000000", uom: last.value.goodQuantity.uom };
+    await publisher.publish(
+      "mfg.production.production_reported.v1",
+      {
+        ...last.value,
+        goodQuantity: zero,
+        rejectQuantity: { ...zero, uom: last.value.rejectQuantity.uom },
+        goodCounterFrom: last.value.goodCounterTo,
+        rejectCounterFrom: last.value.rejectCounterTo,
+        periodStartAt: last.value.reportedAt,
+        reportedAt: new Date(),
+        running: [],
+      },
+      { site: "lyon", line: "l1", machine: "filler", key: last.key },
+    );
+    await drive(sim, 2_000);
+    await until("the bridge's next report of the filler is refused and the endpoint restarted", () =>
+      /endpoint fenced: stopping it/.test(lines),
+    );
+    await until("the endpoint runs again", () => bridge.endpointStatus()["plant-sim"] === "ONLINE");
+    await drive(sim, 2_000);
+    await countedExactlyOnce(nc, sim);
   });
 
   test("two replicas spread the endpoints, count every machine once and execute each command once; a third that joins takes its share", async (t) => {
