@@ -57,8 +57,9 @@ export interface PublishTarget {
    * Compare-and-set on the subject: the server stores the event only while the last message on its
    * subject is this stream sequence (0: none yet), so a writer that is no longer the subject's only
    * one is refused (`api_10071`, never retried) instead of writing beside the other. A retry of an
-   * event that did land (its ack lost) is refused too, not answered as a duplicate (nats-server
-   * checks the expectation first): the writer reads the subject back to tell the two apart.
+   * event that did land (its ack lost) is answered as a duplicate by nats-server 2.9 but refused by
+   * 2.15, which checks the expectation before `Nats-Msg-Id`: a writer must treat a refusal as "read
+   * the subject back", not as proof that someone else wrote.
    * @default no expectation
    */
   expectedLastSubjectSequence?: number;

@@ -375,7 +375,7 @@ export class MachineBridge {
   /**
    * The stream refused a report of the endpoint's machine: the subject's last report is not the one
    * this replica expected — another replica reported it since, or this replica's own report landed
-   * and its ack was lost (the retry is refused, not deduplicated). A deposed owner stops (its loss
+   * and its ack was lost (nats-server 2.15 refuses the retry instead of deduplicating it). A deposed owner stops (its loss
    * is on its way); an owner restarts the endpoint from the streams, which hold whichever it was.
    */
   #fenced(running: BridgedEndpoint, machine: string, reason: string): void {
