@@ -155,7 +155,7 @@ export {
   serverFacts,
 } from "./plan.js";
 // Publishing: deduplicated, retried, in batches.
-export { type BatchEvent, EventPublisher, type PublishTarget } from "./publisher.js";
+export { type BatchEvent, EventPublisher, PublishError, type PublishTarget } from "./publisher.js";
 // Reading a stream window without a durable (replay, reconciliation, taps) and dead letters back.
 export { decodeMessage, readEvents, readMessages, readStream, type StoredEvent } from "./read.js";
 export {

@@ -82,6 +82,13 @@ export interface DeploymentDeclaration {
     /** Pending messages per replica. @default 1000 */
     readonly lagThreshold?: number;
   };
+  /**
+   * A fixed number of copies, for a service that is neither a singleton nor scaled by its durables'
+   * lag: one whose work is spread over its replicas under leases (the machine bridge's endpoints),
+   * where more replicas mean a faster takeover, not more throughput. Not with `singleton` or `scaling`.
+   * @default 1
+   */
+  readonly replicas?: number;
   /** Settings that come from its Secret `<service>-secrets` (names only). */
   readonly secrets: readonly string[];
   /** Settings a cluster gives it (its ConfigMap), beside NATS's, HTTP's and the log level. */
@@ -182,6 +189,7 @@ const ManifestSchema = z.object({
           lagThreshold: z.number().int().min(1).optional(),
         })
         .optional(),
+      replicas: z.number().int().min(1).max(100).optional(),
       secrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, "is an environment variable name")),
       settings: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string()).optional(),
       volumes: z
@@ -232,6 +240,14 @@ export function serviceManifest<const M extends ServiceManifest>(manifest: M): M
     problems.push({
       key: `${key}.deployment.scaling`,
       message: "a singleton runs one copy: it cannot scale",
+    });
+  const replicas = manifest.deployment?.replicas;
+  if (replicas !== undefined && manifest.deployment?.singleton)
+    problems.push({ key: `${key}.deployment.replicas`, message: "a singleton runs one copy" });
+  if (replicas !== undefined && scaling)
+    problems.push({
+      key: `${key}.deployment.replicas`,
+      message: "a service scaled by its durables' lag gets its replica count from KEDA (scaling)",
     });
   if (scaling && (scaling.minReplicas ?? 1) > (scaling.maxReplicas ?? 4))
     problems.push({ key: `${key}.deployment.scaling`, message: "minReplicas is more than maxReplicas" });

@@ -53,6 +53,16 @@ export interface PublishTarget {
   time?: Date;
   /** Continue a trace. @default a new trace */
   traceparent?: string;
+  /**
+   * Compare-and-set on the subject: the server stores the event only while the last message on its
+   * subject is this stream sequence (0: none yet), so a writer that is no longer the subject's only
+   * one is refused (`api_10071`, never retried) instead of writing beside the other. A retry of an
+   * event that did land (its ack lost) is answered as a duplicate by nats-server 2.9 but refused by
+   * 2.15, which checks the expectation before `Nats-Msg-Id`: a writer must treat a refusal as "read
+   * the subject back", not as proof that someone else wrote.
+   * @default no expectation
+   */
+  expectedLastSubjectSequence?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +281,7 @@ interface Prepared {
   readonly envelope: EventEnvelope;
   readonly subject: string;
   readonly data: Uint8Array;
+  readonly expectedLastSubjectSequence?: number;
 }
 
 /** What {@link PublishBatch.flush} resolves with. */
@@ -395,7 +406,14 @@ export class EventPublisher {
       traceparent: target.traceparent ?? newTraceparent(),
     };
     const subject = subjectFor(eventType, target.site, target.line, target.machine);
-    return { eventType, envelope, subject, data };
+    const expected = target.expectedLastSubjectSequence;
+    return {
+      eventType,
+      envelope,
+      subject,
+      data,
+      ...(expected === undefined ? {} : { expectedLastSubjectSequence: expected }),
+    };
   }
 
   async #send(p: Prepared): Promise<Published> {
@@ -408,6 +426,9 @@ export class EventPublisher {
           headers: toHeaders(p.envelope),
           msgID: p.envelope.id,
           timeout: ackTimeoutMs,
+          ...(p.expectedLastSubjectSequence === undefined
+            ? {}
+            : { expect: { lastSubjectSequence: p.expectedLastSubjectSequence } }),
         });
         metrics.published.inc({
           event_type: p.eventType,

@@ -79,7 +79,7 @@ describe("deploy/k8s/base: the services' workloads", () => {
       assert.equal(pod.terminationGracePeriodSeconds, TERMINATION_GRACE_SECONDS);
       if (m.deployment?.singleton && workload.kind === "Deployment")
         assert.equal(workload.spec.strategy.type, "Recreate");
-      assert.equal(workload.spec.replicas, 1);
+      assert.equal(workload.spec.replicas, m.deployment?.replicas ?? 1);
 
       assert.match(settings["NATS_URL"] ?? "", /^tls:\/\//);
       const tlsMount = c.volumeMounts.find((v: { name: string }) => v.name === "nats-tls");
@@ -213,6 +213,26 @@ describe("autoscaling (KEDA)", () => {
     // KEDA owns the replica count; a rolling update keeps copies running through a rollout.
     assert.equal(workload["spec"].replicas, undefined);
     assert.deepEqual(validateManifests(docs), []);
+  });
+
+  test("the machine bridge runs a fixed two replicas (its endpoints spread under leases): a StatefulSet of 2, one PKI volume each, no autoscaler", () => {
+    const bridge = SERVICE_MANIFESTS.find((m) => m.service === "machine-bridge");
+    assert.ok(bridge);
+    const docs = serviceWorkload(bridge) as Doc[];
+    const workload = docs.find((d) => d.kind === "StatefulSet") as Doc;
+    assert.equal(workload["spec"].replicas, 2);
+    assert.deepEqual(
+      workload["spec"].volumeClaimTemplates.map((v: Doc) => v.metadata.name),
+      ["pki"],
+    );
+    assert.ok(!docs.some((d) => d.kind === "ScaledObject"));
+  });
+
+  test("a manifest asking a singleton for several replicas is refused, naming the field", () => {
+    assert.throws(
+      () => serviceManifest({ ...base, deployment: { ...deployment, replicas: 2 } }),
+      (e: Error) => /manifests\.genealogy-builder\.deployment\.replicas.*singleton/s.test(e.message),
+    );
   });
 
   test("a manifest asking a singleton to scale is refused, naming the field", () => {

@@ -169,6 +169,8 @@ describe("machine bridge robustness", () => {
           HTTP_HOST: "127.0.0.1",
           HTTP_PORT: "0",
           LOG_LEVEL: "info",
+          // The restarted process waits out its predecessor's endpoint lease (a new holder): keep it short.
+          LEASE_TTL_MS: "3000",
         },
         stdio: ["ignore", "pipe", "inherit"],
       });

@@ -159,7 +159,7 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
           metadata: { name, labels },
           spec: {
             serviceName: name,
-            ...(scaled ? {} : { replicas: 1 }),
+            ...(scaled ? {} : { replicas: d.replicas ?? 1 }),
             selector: { matchLabels: selector },
             // One copy at a time: the next starts once the previous is gone (its volume follows it).
             podManagementPolicy: "OrderedReady",
@@ -177,7 +177,7 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
           metadata: { name, labels },
           spec: {
             // A scaled service's count is KEDA's: a replica count here would reset it on every apply.
-            ...(scaled ? {} : { replicas: 1 }),
+            ...(scaled ? {} : { replicas: d.replicas ?? 1 }),
             selector: { matchLabels: selector },
             // A singleton's old pod stops before the new one starts: two would decide twice.
             strategy: d.singleton ? { type: "Recreate" } : { type: "RollingUpdate" },

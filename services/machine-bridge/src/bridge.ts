@@ -2,11 +2,22 @@
  * The machine bridge: OPC UA endpoints in, canonical machine and production events out.
  *
  * Per machine, a {@link MachineTracker} turns readings into events and an {@link Outbox} publishes
- * them in order. On start each tracker resumes from the machine's last events in the streams, so
- * a restart neither loses nor double-counts. Endpoint status (ONLINE, DEGRADED with the nodes at
- * fault, OFFLINE) goes out as ConnectorStatusChanged on every change and into the connector-state
- * KV bucket, with every node's status and type, on every heartbeat. A value the trackers cannot
- * use is never dropped silently: a log line and a metric name the machine, the tag and the reason.
+ * them in order. When an endpoint starts, each of its machines' trackers resumes from the machine's
+ * last events in the streams, so a restart neither loses nor double-counts. Endpoint status (ONLINE,
+ * DEGRADED with the nodes at fault, OFFLINE) goes out as ConnectorStatusChanged on every change and
+ * into the connector-state KV bucket, with every node's status and type, on every heartbeat. A value
+ * the trackers cannot use is never dropped silently: a log line and a metric name the machine, the
+ * tag and the reason.
+ *
+ * Replicas (`replicas`): the endpoints are spread over the bridge's replicas by {@link WorkShares},
+ * one lease per endpoint in the connector-state bucket. An endpoint — its OPC UA session, its
+ * machines' trackers and outboxes, its commands, its status — runs only on the replica that owns
+ * it: started (resumed from the streams) when the lease is acquired, stopped at once when it is
+ * lost, nothing published for its machines from then on. Two fences keep a deposed owner (paused
+ * past the ttl, cut from NATS) from counting beside the new one: the lease is asked before every
+ * publish, and each production report is stored only if its machine's last report in the stream is
+ * still the one this owner read or wrote (expected last subject sequence), which the new owner's
+ * first report changes. Without `replicas` the bridge owns every endpoint: one copy only.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
@@ -14,8 +25,14 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { OPCUACertificateManager } from "node-opcua";
 import type { Registry } from "prom-client";
 import type { EquipmentPath, EventCodec, PackMlMode } from "../../../contracts/src/index.js";
-import { ConfigError, derivedEventId, type EventPublisher, type Logger } from "../../../streams/src/index.js";
-import { type CommandTarget, MachineCommandServer } from "./commands.js";
+import {
+  ConfigError,
+  derivedEventId,
+  type EventPublisher,
+  type Logger,
+  WorkShares,
+} from "../../../streams/src/index.js";
+import { MachineCommandServer } from "./commands.js";
 import {
   type BridgeConfig,
   countingPoints,
@@ -38,10 +55,21 @@ import type { NodeRole } from "./opcua/nodes.js";
 import { Outbox } from "./outbox.js";
 import { readResumePoint } from "./resume.js";
 
-/** KV bucket of connector status (declared in streams/src/declarations.ts). */
+/** KV bucket of connector status (declared in streams/src/declarations.ts); also where the endpoints' leases are. */
 export const CONNECTOR_STATE_BUCKET = "THREADLINE_CONNECTOR_STATE";
 
 const DEFAULT_MODES: Record<string, PackMlMode> = { "1": "PRODUCTION", "2": "MAINTENANCE", "3": "MANUAL" };
+
+/** How replicas of one bridge share its endpoints. */
+export interface BridgeReplicaOptions {
+  /** Unique per process (`<pod>:<pid>`): a restarted copy waits out its predecessor's leases like any replica. */
+  readonly holder: string;
+  /**
+   * How long a killed, paused or partitioned owner keeps its endpoints; another replica takes them
+   * over after about ttl + ttl / 3. @default 15000
+   */
+  readonly ttlMs?: number;
+}
 
 export interface MachineBridgeOptions {
   readonly config: BridgeConfig;
@@ -50,7 +78,7 @@ export interface MachineBridgeOptions {
   readonly codec: EventCodec;
   readonly logger: Logger;
   readonly registry: Registry;
-  /** Connector-state bucket; status is not recorded in KV when absent. */
+  /** Connector-state bucket; status is not recorded in KV when absent. Needed with `replicas` (the leases). */
   readonly statusKv?: KV;
   /** Where endpoint passwords are read (`user.passwordEnv`). @default process.env */
   readonly env?: Record<string, string | undefined>;
@@ -59,6 +87,12 @@ export interface MachineBridgeOptions {
    * src/commands.ts). @default none: the bridge takes no command
    */
   readonly nc?: NatsConnection;
+  /**
+   * Run as one of several replicas: each endpoint runs on the replica holding its lease
+   * (`lease.machine-bridge.<connectorId>.<endpoint id>` in `statusKv`). @default none: this bridge
+   * runs every endpoint (one copy only: two would count every machine twice)
+   */
+  readonly replicas?: BridgeReplicaOptions;
 }
 
 interface BridgedMachine {
@@ -68,12 +102,23 @@ interface BridgedMachine {
   queuedSamples: number;
 }
 
+/** An endpoint this replica runs: from the acquisition of its lease to its loss. */
+interface BridgedEndpoint {
+  readonly config: EndpointConfig;
+  readonly machines: readonly BridgedMachine[];
+  readonly connection: EndpointConnection;
+  /** False from the moment the endpoint is lost: nothing more is published or reported for it. */
+  active: boolean;
+}
+
 /** A kind of dropped value is logged at once, then at most once a minute with how many more. */
 const DROP_LOG_EVERY_MS = 60_000;
 
 export class MachineBridge {
-  readonly #machines: BridgedMachine[] = [];
-  readonly #endpoints: EndpointConnection[] = [];
+  /** The endpoints running on this replica, by id. */
+  readonly #endpoints = new Map<string, BridgedEndpoint>();
+  /** Per endpoint, its last start or stop: they run in turn. */
+  readonly #transitions = new Map<string, Promise<void>>();
   readonly #statusOutbox: Outbox;
   readonly #metrics: BridgeMetrics;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -83,6 +128,9 @@ export class MachineBridge {
   readonly #dropLog = new Map<string, { loggedAt: number; since: number }>();
   /** Machine keys of the lines' counting points. */
   readonly #countingPoints: ReadonlySet<string>;
+  readonly #passwords = new Map<string, string>();
+  #certificateManager: OPCUACertificateManager | undefined;
+  #shares: WorkShares | undefined;
   #stopping: Promise<void> | undefined;
   #commands: MachineCommandServer | undefined;
 
@@ -96,41 +144,55 @@ export class MachineBridge {
     });
   }
 
-  /** Resumes every machine from the streams, then connects to every endpoint (in the background). */
+  /**
+   * Without `replicas`: resumes every machine from the streams, then connects to every endpoint (in
+   * the background). With `replicas`: starts contending for the endpoints' leases; each endpoint
+   * starts when its lease is acquired.
+   */
   static async start(options: MachineBridgeOptions): Promise<MachineBridge> {
     const bridge = new MachineBridge(options);
     await bridge.#start();
     return bridge;
   }
 
-  /** Endpoint id → status, for health output and tests. */
+  /** Endpoint id → status, of the endpoints this replica runs, for health output and tests. */
   endpointStatus(): Record<string, EndpointStatus> {
-    return Object.fromEntries(this.#endpoints.map((e) => [e.id, e.status]));
+    return Object.fromEntries([...this.#endpoints.values()].map((e) => [e.config.id, e.connection.status]));
   }
 
-  /** Endpoint id → every configured node with its status and type. */
+  /** Endpoint id → every configured node with its status and type (endpoints this replica runs). */
   nodeStatus(): Record<string, NodeReport[]> {
-    return Object.fromEntries(this.#endpoints.map((e) => [e.id, e.nodes()]));
+    return Object.fromEntries([...this.#endpoints.values()].map((e) => [e.config.id, e.connection.nodes()]));
   }
 
-  /** Machines whose state and counters have been read since start (see MachineTracker.baselined). */
+  /** The endpoints this replica runs (all of them without `replicas`). */
+  ownedEndpoints(): string[] {
+    return [...this.#endpoints.keys()].sort();
+  }
+
+  /** Machines whose state and counters have been read since their endpoint started (see MachineTracker.baselined). */
   baselined(): number {
-    return this.#machines.filter((m) => m.tracker.baselined).length;
+    return this.#machines().filter((m) => m.tracker.baselined).length;
   }
 
   /** Publishes what is counted and sampled so far and waits until JetStream has all of it. */
   async flush(): Promise<void> {
     this.#flushProduction();
     this.#flushTelemetry();
-    await Promise.all([...this.#machines.map((m) => m.outbox.idle()), this.#statusOutbox.idle()]);
+    await Promise.all([...this.#machines().map((m) => m.outbox.idle()), this.#statusOutbox.idle()]);
   }
 
-  /** Disconnects from every endpoint (closing sessions), flushes, and stops. */
+  /**
+   * Disconnects from every endpoint (closing sessions), flushes, then releases the leases so that
+   * the other replicas take the endpoints at once, and stops.
+   */
   stop(options: { timeoutMs?: number } = {}): Promise<void> {
     this.#stopping ??= (async () => {
       for (const t of this.#timers) clearInterval(t);
       await this.#commands?.stop();
-      await Promise.all(this.#endpoints.map((e) => e.stop()));
+      await Promise.all([...this.#transitions.values()]);
+      const running = [...this.#endpoints.values()];
+      await Promise.all(running.map((e) => e.connection.stop()));
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         this.flush(),
@@ -139,76 +201,193 @@ export class MachineBridge {
         }),
       ]);
       clearTimeout(timer);
-      for (const m of this.#machines) m.outbox.close();
+      for (const e of running) this.#close(e);
       this.#statusOutbox.close();
+      await this.#shares?.stop();
     })();
     return this.#stopping;
   }
 
+  #machines(): BridgedMachine[] {
+    return [...this.#endpoints.values()].filter((e) => e.active).flatMap((e) => e.machines);
+  }
+
+  /** Whether this replica may work for the endpoint now (always without `replicas`). */
+  #owns(endpointId: string): boolean {
+    return this.#shares ? this.#shares.isOwner(endpointId) : true;
+  }
+
   async #start(): Promise<void> {
-    const { config, logger } = this.options;
+    const { config, logger, replicas, statusKv } = this.options;
     const env = this.options.env ?? process.env;
-    const certificateManager = new OPCUACertificateManager({
+    if (replicas && !statusKv)
+      throw new ConfigError(
+        "statusKv",
+        `replicas need the ${CONNECTOR_STATE_BUCKET} bucket: the endpoints' leases are held there`,
+      );
+    this.#certificateManager = new OPCUACertificateManager({
       rootFolder: config.pkiFolder,
       automaticallyAcceptUnknownCertificate: config.trustUnknownServerCertificates,
     });
-    await certificateManager.initialize();
+    await this.#certificateManager.initialize();
     for (const [ei, endpoint] of config.endpoints.entries()) {
-      const password = endpoint.user ? env[endpoint.user.passwordEnv] : undefined;
-      if (endpoint.user && !password)
+      if (!endpoint.user) continue;
+      const password = env[endpoint.user.passwordEnv];
+      if (!password)
         throw new ConfigError(
           `endpoints.${ei}.user.passwordEnv`,
           `names ${endpoint.user.passwordEnv}, which is not set in the environment`,
         );
-      const first = this.#machines.length;
-      const signals: MonitoredSignal[] = [];
-      for (const mapping of endpoint.machines) {
-        const index = this.#machines.length;
-        this.#machines.push(await this.#machine(endpoint, mapping));
-        signals.push(...signalsOf(index - first, mapping));
-      }
-      for (const s of signals)
-        this.#metrics.nodeOk.set({ endpoint: endpoint.id, machine: s.machineName, signal: labelOf(s) }, 0);
-      const connection = new EndpointConnection({
+      this.#passwords.set(endpoint.id, password);
+    }
+    this.#timers.push(setInterval(() => this.#flushProduction(), config.reportIntervalMs));
+    this.#timers.push(setInterval(() => this.#flushTelemetry(), config.telemetry.batchIntervalMs));
+    if (this.options.nc)
+      this.#commands = MachineCommandServer.start({
+        nc: this.options.nc,
+        publisher: this.options.publisher,
+        targets: [],
+        // Replicas: a request reaches one of them (one that lost the endpoint says so, writing nothing).
+        ...(replicas ? { queue: `machine-bridge.${config.connectorId}` } : {}),
+        logger: logger.child({ component: "commands" }),
+        metrics: this.#metrics,
+      });
+    if (!replicas || !statusKv) {
+      for (const endpoint of config.endpoints) await this.#startEndpoint(endpoint);
+      logger.info(
+        { endpoints: this.ownedEndpoints(), machines: this.#machines().length },
+        "machine bridge started",
+      );
+      return;
+    }
+    const byId = new Map(config.endpoints.map((e) => [e.id, e]));
+    const shares = new WorkShares({
+      kv: statusKv,
+      group: `machine-bridge.${config.connectorId}`,
+      items: config.endpoints.map((e) => e.id),
+      holder: replicas.holder,
+      ...(replicas.ttlMs ? { ttlMs: replicas.ttlMs } : {}),
+      logger,
+      registry: this.options.registry,
+    });
+    shares.on("acquired", (id, token) => {
+      const endpoint = byId.get(id);
+      if (!endpoint) return;
+      logger.info({ endpoint: id, fencingToken: token }, "endpoint acquired: starting it");
+      this.#inTurn(id, () => this.#startEndpoint(endpoint));
+    });
+    shares.on("lost", (id, reason) => {
+      // At once, before the stop below gets its turn: no reading, report or status of it from now on.
+      const running = this.#endpoints.get(id);
+      if (running && !this.#stopping) this.#deactivate(running);
+      logger[reason === "released" ? "info" : "warn"]({ endpoint: id, reason }, "endpoint lost: stopping it");
+      this.#inTurn(id, () => this.#stopEndpoint(id));
+    });
+    this.#shares = shares;
+    shares.start();
+    logger.info(
+      { endpoints: config.endpoints.map((e) => e.id), holder: replicas.holder, ttlMs: replicas.ttlMs },
+      "machine bridge started: contending for its endpoints",
+    );
+  }
+
+  #inTurn(endpointId: string, step: () => Promise<void>): void {
+    const next = (this.#transitions.get(endpointId) ?? Promise.resolve()).then(step).catch((err: unknown) => {
+      this.options.logger.error({ err, endpoint: endpointId }, "endpoint failed to start or stop");
+    });
+    this.#transitions.set(endpointId, next);
+  }
+
+  /** Resumes the endpoint's machines from the streams, connects, and takes their commands. */
+  async #startEndpoint(endpoint: EndpointConfig): Promise<void> {
+    if (this.#stopping || this.#endpoints.has(endpoint.id) || !this.#owns(endpoint.id)) return;
+    const { config, logger } = this.options;
+    const machines: BridgedMachine[] = [];
+    const signals: MonitoredSignal[] = [];
+    for (const [index, mapping] of endpoint.machines.entries()) {
+      machines.push(await this.#machine(endpoint, mapping));
+      signals.push(...signalsOf(index, mapping));
+    }
+    // Lost while its machines were read: nothing was started, the loss has nothing to stop.
+    if (this.#stopping || !this.#owns(endpoint.id)) {
+      for (const m of machines) m.outbox.close();
+      return;
+    }
+    for (const s of signals)
+      this.#metrics.nodeOk.set({ endpoint: endpoint.id, machine: s.machineName, signal: labelOf(s) }, 0);
+    const password = this.#passwords.get(endpoint.id);
+    const running: BridgedEndpoint = {
+      config: endpoint,
+      machines,
+      active: true,
+      connection: new EndpointConnection({
         endpoint,
         signals,
-        certificateManager,
+        certificateManager: this.#certificateManager as OPCUACertificateManager,
         ...(password ? { password } : {}),
         heartbeatMs: config.heartbeatMs,
         heartbeatTimeoutMs: config.heartbeatTimeoutMs,
         rebuildAfterMs: config.rebuildAfterMs,
         recheckNodesMs: config.recheckNodesMs,
         logger: logger.child({ endpoint: endpoint.id }),
-        onReadings: (i, readings) => this.#onReadings(endpoint, first + i, readings),
-        onStatus: (change) => this.#onStatus(endpoint, change),
-      });
-      this.#endpoints.push(connection);
-    }
-    this.#timers.push(setInterval(() => this.#flushProduction(), config.reportIntervalMs));
-    this.#timers.push(setInterval(() => this.#flushTelemetry(), config.telemetry.batchIntervalMs));
-    for (const e of this.#endpoints) e.start();
-    if (this.options.nc) {
-      const targets: CommandTarget[] = config.endpoints.flatMap((endpoint, ei) => {
-        const connection = this.#endpoints[ei] as EndpointConnection;
-        return endpoint.machines.map((mapping) => ({
-          key: machineKeyOf(mapping, config.site),
-          equipment: equipmentOf(mapping, config.site),
-          mapping,
-          endpoint: connection,
-        }));
-      });
-      this.#commands = MachineCommandServer.start({
-        nc: this.options.nc,
-        publisher: this.options.publisher,
-        targets,
-        logger: logger.child({ component: "commands" }),
-        metrics: this.#metrics,
-      });
-    }
-    logger.info(
-      { endpoints: this.#endpoints.map((e) => e.id), machines: this.#machines.length },
-      "machine bridge started",
+        onReadings: (i, readings) => this.#onReadings(running, i, readings),
+        onStatus: (change) => this.#onStatus(running, change),
+      }),
+    };
+    this.#endpoints.set(endpoint.id, running);
+    running.connection.start();
+    this.#commands?.serve(
+      endpoint.machines.map((mapping) => ({
+        key: machineKeyOf(mapping, config.site),
+        equipment: equipmentOf(mapping, config.site),
+        mapping,
+        endpoint: running.connection,
+        owns: () => running.active && this.#owns(endpoint.id),
+      })),
     );
+  }
+
+  /** Stops publishing and reporting for the endpoint (its lease is lost): its queued events are the new owner's to recompute. */
+  #deactivate(running: BridgedEndpoint): void {
+    running.active = false;
+    this.#commands?.release(running.machines.map((m) => m.key));
+    for (const m of running.machines) m.outbox.close();
+    this.#metrics.endpointUp.set({ endpoint: running.config.id }, 0);
+  }
+
+  /** Disconnects from the endpoint; a graceful release (stop) publishes what is counted first. */
+  async #stopEndpoint(endpointId: string): Promise<void> {
+    const running = this.#endpoints.get(endpointId);
+    if (!running) return;
+    if (this.#stopping) return; // stop() disconnects, flushes and closes every endpoint itself
+    this.#deactivate(running);
+    await running.connection.stop();
+    this.#close(running);
+  }
+
+  #close(running: BridgedEndpoint): void {
+    running.active = false;
+    for (const m of running.machines) m.outbox.close();
+    this.#endpoints.delete(running.config.id);
+    this.#metrics.baselined.set(this.baselined());
+  }
+
+  /**
+   * The stream refused a report of the endpoint's machine: the subject's last report is not the one
+   * this replica expected — another replica reported it since, or this replica's own report landed
+   * and its ack was lost (nats-server 2.15 refuses the retry instead of deduplicating it). A deposed owner stops (its loss
+   * is on its way); an owner restarts the endpoint from the streams, which hold whichever it was.
+   */
+  #fenced(running: BridgedEndpoint, machine: string, reason: string): void {
+    if (!running.active) return;
+    const id = running.config.id;
+    this.options.logger.warn({ endpoint: id, machine, reason }, "endpoint fenced: stopping it");
+    this.#deactivate(running);
+    this.#inTurn(id, async () => {
+      await running.connection.stop();
+      if (this.#endpoints.get(id) === running) this.#close(running);
+      await this.#startEndpoint(running.config);
+    });
   }
 
   async #machine(
@@ -248,9 +427,11 @@ export class MachineBridge {
       rejectedComponent: mapping.rejects?.component ?? null,
     });
     const route = { site, line: mapping.line, machine: mapping.machine };
-    tracker.restore(
-      await readResumePoint(jsm, codec, route, { running: mapping.signals.running !== undefined }),
-    );
+    const resume = await readResumePoint(jsm, codec, route, {
+      running: mapping.signals.running !== undefined,
+    });
+    tracker.restore(resume);
+    const replicated = this.options.replicas !== undefined;
     const machine: BridgedMachine = {
       key,
       tracker,
@@ -261,15 +442,28 @@ export class MachineBridge {
         logger,
         onPublished: (event) => this.#onPublished(machine, event),
         onInvalid: (event) => this.#metrics.eventsInvalid.inc({ machine: key, event_type: event.type }),
+        ...(replicated
+          ? {
+              mayPublish: () => this.#owns(endpoint.id),
+              fence: {
+                type: "mfg.production.production_reported.v1",
+                lastSequence: resume.productionSequence,
+              },
+              onFenced: (reason: string) => {
+                const running = this.#endpoints.get(endpoint.id);
+                if (running?.machines.includes(machine)) this.#fenced(running, key, reason);
+              },
+            }
+          : {}),
       }),
     };
     return machine;
   }
 
-  #onReadings(endpoint: EndpointConfig, index: number, readings: Reading[]): void {
-    const m = this.#machines[index];
-    if (!m) return;
-    this.#metrics.readings.inc({ endpoint: endpoint.id }, readings.length);
+  #onReadings(running: BridgedEndpoint, index: number, readings: Reading[]): void {
+    const m = running.machines[index];
+    if (!m || !running.active) return;
+    this.#metrics.readings.inc({ endpoint: running.config.id }, readings.length);
     const before = { ...m.tracker.anomalies };
     m.outbox.push(m.tracker.apply(readings));
     for (const d of m.tracker.takeDrops()) this.#dropped(m, d);
@@ -330,13 +524,17 @@ export class MachineBridge {
     );
   }
 
+  /** Reports the counts of the endpoints this replica still owns (asked before each batch). */
   #flushProduction(): void {
-    for (const m of this.#machines) m.outbox.push(m.tracker.flushProduction());
+    for (const running of this.#endpoints.values()) {
+      if (!running.active || !this.#owns(running.config.id)) continue;
+      for (const m of running.machines) m.outbox.push(m.tracker.flushProduction());
+    }
   }
 
   #flushTelemetry(): void {
     const max = this.options.config.telemetry.maxBuffered;
-    for (const m of this.#machines) {
+    for (const m of this.#machines()) {
       const batches = m.tracker.takeTelemetry();
       for (const b of batches) {
         const n = (b.payload as { samples: unknown[] }).samples.length;
@@ -361,7 +559,10 @@ export class MachineBridge {
     }
   }
 
-  #onStatus(endpoint: EndpointConfig, { status, previous, reason, lastHeartbeatAt, nodes }: StatusChange) {
+  /** Reported only by the endpoint's owner: a replica that lost it says nothing more about it. */
+  #onStatus(running: BridgedEndpoint, { status, previous, reason, lastHeartbeatAt, nodes }: StatusChange) {
+    if (!running.active || !this.#owns(running.config.id)) return;
+    const endpoint = running.config;
     const { config, logger, statusKv } = this.options;
     this.#metrics.endpointUp.set(
       { endpoint: endpoint.id },

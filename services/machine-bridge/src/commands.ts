@@ -17,6 +17,11 @@
  *
  * Each bridge subscribes to its own machines' subjects only, so two bridges of one site (one per
  * endpoint group) never answer for each other's machines; a machine no bridge maps has no responder.
+ * Replicas of one bridge each subscribe to the machines of the endpoints they own, from the
+ * acquisition of the endpoint's lease to its loss, in one queue group: a request reaches one
+ * replica. One that no longer owns the endpoint (deposed while a request was on its way) answers
+ * UNCONFIRMED "nothing was written", never executes it and does not audit it, so the requester
+ * sends it again (same requestId) to the owner.
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { ClientSession } from "node-opcua";
@@ -47,12 +52,20 @@ export interface CommandTarget {
     readonly answeringSession: ClientSession | undefined;
     readonly status: string;
   };
+  /**
+   * Whether this replica still owns the machine's endpoint: asked on arrival and again just before
+   * the write. @default always
+   */
+  readonly owns?: () => boolean;
 }
 
 export interface MachineCommandsOptions {
   readonly nc: NatsConnection;
   readonly publisher: EventPublisher;
+  /** Served from the start; {@link MachineCommandServer.serve} adds more. */
   readonly targets: readonly CommandTarget[];
+  /** The queue group of the subscriptions (replicas of one bridge). @default none */
+  readonly queue?: string;
   readonly logger: Logger;
   readonly metrics: BridgeMetrics;
 }
@@ -249,6 +262,17 @@ export async function executeSetOrder(
   return { outcome: "UNCONFIRMED", message: `${why} (${attempts} attempt(s))`, attempts };
 }
 
+/** The answer of a replica that no longer owns the machine's endpoint: nothing written, nothing audited. */
+function notOwnerReply(target: CommandTarget, requestId: string): MachineCommandReply {
+  return {
+    requestId,
+    outcome: "UNCONFIRMED",
+    message: `nothing was written: this bridge replica no longer owns endpoint ${target.endpoint.id} of ${target.key}; send the request again (same requestId), its owner answers it`,
+    attempts: 0,
+    auditEventId: null,
+  };
+}
+
 interface Remembered {
   /** The request as received (a different command under the same id is refused). */
   readonly body: string;
@@ -257,7 +281,8 @@ interface Remembered {
 
 /** Subscribes to the command subjects of the bridge's machines and answers them. */
 export class MachineCommandServer {
-  readonly #subs: Subscription[] = [];
+  /** Machine key → its subscription. */
+  readonly #subs = new Map<string, Subscription>();
   /** `<machine key> <requestId>` → the request and its reply (insertion order: oldest first). */
   readonly #remembered = new Map<string, Remembered>();
   /** Per machine, the last command queued (commands to one machine run one at a time). */
@@ -268,27 +293,44 @@ export class MachineCommandServer {
 
   static start(options: MachineCommandsOptions): MachineCommandServer {
     const server = new MachineCommandServer(options);
-    for (const target of options.targets) {
+    server.serve(options.targets);
+    return server;
+  }
+
+  /** Answers the commands of these machines from now on (their endpoint was acquired). */
+  serve(targets: readonly CommandTarget[]): void {
+    const { nc, logger, queue } = this.options;
+    for (const target of targets) {
       const { site, line, machine } = target.equipment;
-      const sub = options.nc.subscribe(machineCommandSubject(site, line, machine), {
+      this.#subs.get(target.key)?.unsubscribe();
+      const sub = nc.subscribe(machineCommandSubject(site, line, machine), {
+        ...(queue ? { queue } : {}),
         callback: (err, msg) => {
           if (err) {
-            options.logger.error({ err, machine: target.key }, "command subscription failed");
+            logger.error({ err, machine: target.key }, "command subscription failed");
             return;
           }
-          const work = server.#answer(target, msg);
-          server.#inFlight.add(work);
-          void work.finally(() => server.#inFlight.delete(work));
+          const work = this.#answer(target, msg);
+          this.#inFlight.add(work);
+          void work.finally(() => this.#inFlight.delete(work));
         },
       });
-      server.#subs.push(sub);
+      this.#subs.set(target.key, sub);
     }
-    return server;
+  }
+
+  /** Takes no more commands for these machines (their endpoint was lost); those being executed go on. */
+  release(keys: readonly string[]): void {
+    for (const key of keys) {
+      this.#subs.get(key)?.unsubscribe();
+      this.#subs.delete(key);
+    }
   }
 
   /** Takes no more commands and waits (bounded) for those being executed. */
   async stop(): Promise<void> {
-    for (const s of this.#subs) s.unsubscribe();
+    for (const s of this.#subs.values()) s.unsubscribe();
+    this.#subs.clear();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.#inFlight]),
@@ -302,6 +344,10 @@ export class MachineCommandServer {
   async #answer(target: CommandTarget, msg: Msg): Promise<void> {
     const { logger } = this.options;
     const requestedAt = new Date();
+    if (target.owns && !target.owns()) {
+      this.#notOwner(target, msg);
+      return;
+    }
     const checked = checkRequest(msg.data, target);
     const who = checked.ok ? { requestId: checked.requestId, requestedBy: checked.requestedBy } : checked.who;
     if (!checked.ok && !who) {
@@ -341,6 +387,8 @@ export class MachineCommandServer {
     const done = this.#run(target, checked, who, requestedAt);
     this.#remember(key, { body, done });
     const result = await done;
+    // Not executed: a re-send after this replica owns the endpoint again must be executed then.
+    if (result.reply.attempts === 0 && result.reply.auditEventId === null) this.#remembered.delete(key);
     await result.audit?.();
     this.#respond(msg, result.reply);
   }
@@ -354,6 +402,8 @@ export class MachineCommandServer {
   ): Remembered["done"] {
     const previous = this.#queues.get(target.key) ?? Promise.resolve();
     const run = previous.then(async () => {
+      // Deposed while the request waited behind the machine's earlier commands: not executed here.
+      if (target.owns && !target.owns()) return { reply: notOwnerReply(target, who.requestId), audit: null };
       const execution: Execution | { outcome: "INVALID"; message: string; attempts: 0 } = checked.ok
         ? await executeSetOrder(target, checked.spec, checked.order, checked.lot).catch((err: unknown) => ({
             outcome: "UNCONFIRMED" as const,
@@ -428,6 +478,23 @@ export class MachineCommandServer {
       if (this.#queues.get(target.key) === settled) this.#queues.delete(target.key);
     });
     return run;
+  }
+
+  /** Answered without writing, auditing or remembering: the owner of the endpoint executes a re-send. */
+  #notOwner(target: CommandTarget, msg: Msg): void {
+    let requestId = "";
+    try {
+      const id = (JSON.parse(new TextDecoder().decode(msg.data)) as { requestId?: unknown }).requestId;
+      if (typeof id === "string") requestId = id;
+    } catch {
+      // Not JSON: the owner would say INVALID; this replica only says it is not the one to ask.
+    }
+    this.options.metrics.commands.inc({ command: "UNKNOWN", outcome: "UNCONFIRMED" });
+    this.options.logger.warn(
+      { machine: target.key, requestId, endpoint: target.endpoint.id },
+      "machine command refused: this replica no longer owns the machine's endpoint",
+    );
+    this.#respond(msg, notOwnerReply(target, requestId));
   }
 
   #remember(key: string, entry: Remembered): void {

@@ -8,11 +8,15 @@ import { MACHINE_COMMANDS_ALL, serviceManifest } from "../../../streams/src/inde
 export const machineBridgeManifest = serviceManifest({
   service: "machine-bridge",
   // The plant file (BRIDGE_CONFIG) says pkiFolder: /var/lib/threadline/pki, where its OPC UA
-  // application certificate lives: a PVC, so servers that trust it keep trusting it after a reschedule.
+  // application certificate lives: a PVC per pod, so servers that trust it keep trusting it after a
+  // reschedule (each replica has its own certificate: the servers must trust both, see the README).
   deployment: {
     entry: "dist/services/machine-bridge/src/main.js",
     port: 9464,
-    singleton: true,
+    // Each endpoint runs on the replica holding its lease (WorkShares); the other replica takes over
+    // within LEASE_TTL_MS + a third of it. Two, fixed: more copies would not read any machine faster.
+    singleton: false,
+    replicas: 2,
     secrets: ["METRICS_TOKEN"],
     settings: { BRIDGE_CONFIG: "/etc/threadline/machine-bridge/plant.yaml" },
     volumes: [{ name: "pki", mountPath: "/var/lib/threadline/pki", size: "1Gi" }],
@@ -39,7 +43,8 @@ export const machineBridgeManifest = serviceManifest({
   access: {
     // Where each machine resumes: its last state, downtime and production report.
     readsLast: ["MFG_MACHINE", "MFG_PRODUCTION"],
-    // Live endpoint status and heartbeat (machine-bridge.<connectorId>.<endpoint>).
+    // Live endpoint status and heartbeat (machine-bridge.<connectorId>.<endpoint>), and the replicas'
+    // endpoint leases and membership (lease.|member.machine-bridge.<connectorId>.*).
     kvWrite: ["THREADLINE_CONNECTOR_STATE"],
     // Commands to its machines (threadline.cmd.machine.<site>.<line>.<machine>), answered once each.
     servesCommands: [MACHINE_COMMANDS_ALL],

@@ -2,12 +2,18 @@
  * An ordered publish queue: events leave in the order they were queued, each retried until the
  * stream acknowledges it (same id, so a retry that did land is dropped by the duplicate window).
  * One per machine keeps a machine's events in order while machines publish in parallel.
+ *
+ * Fenced (bridge replicas, one owner per endpoint): before each publish it asks whether this
+ * replica may still publish for the machine, and the events whose double would double a count
+ * carry the sequence of their subject's last message as the one the stream must still have, so a
+ * deposed owner's late report is refused by the server itself (the new owner reported since).
  */
 import { type EventType, PayloadInvalidError } from "../../../contracts/src/index.js";
 import {
   backoffDelay,
   type EventPublisher,
   type Logger,
+  PublishError,
   type PublishTarget,
   sleep,
 } from "../../../streams/src/index.js";
@@ -26,7 +32,25 @@ export interface OutboxOptions {
    * out, so the machine's other events are not held behind it forever.
    */
   readonly onInvalid?: (event: Outgoing, error: PayloadInvalidError) => void;
+  /**
+   * Asked before each publish: false once this replica may no longer publish for the target (its
+   * endpoint's lease is lost or not renewed in time). The outbox then closes and calls `onFenced`;
+   * what is queued is left to the new owner, which recomputes it from the streams. @default always true
+   */
+  readonly mayPublish?: () => boolean;
+  /**
+   * The events of `type` are published with `lastSequence` (the stream sequence of their subject's
+   * last message, 0 for none) as the one the stream must still have; each acknowledgement moves it.
+   * A refusal means someone else published on the subject since: the outbox closes and calls
+   * `onFenced`. @default no expectation
+   */
+  readonly fence?: { readonly type: EventType; lastSequence: number };
+  /** Called once when `mayPublish` or the stream's fence stopped the outbox. */
+  readonly onFenced?: (reason: string) => void;
 }
+
+/** JetStream's "wrong last sequence": the subject's last message is not the one expected. */
+const WRONG_LAST_SEQUENCE = "api_10071";
 
 const RETRY = { initialDelayMs: 200, maxDelayMs: 5_000, multiplier: 2, jitter: 0.2 };
 
@@ -63,25 +87,51 @@ export class Outbox {
     this.#abort.abort();
   }
 
+  get closed(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
+  #fenced(reason: string): void {
+    if (this.closed) return;
+    this.close();
+    this.#queue = [];
+    this.options.onFenced?.(reason);
+  }
+
   async #drain(): Promise<void> {
     const { target, logger } = this.options;
     const publisher = this.#publisher;
     for (;;) {
       const event = this.#queue[0];
       if (!event || this.#abort.signal.aborted) return;
+      const fence = this.options.fence?.type === event.type ? this.options.fence : undefined;
       for (let failure = 0; ; failure++) {
+        if (this.options.mayPublish && !this.options.mayPublish()) {
+          this.#fenced("this replica no longer owns the endpoint");
+          return;
+        }
         try {
           const published = await publisher.publish(event.type as EventType, event.payload as never, {
             ...target,
             id: event.id,
             time: event.time,
+            ...(fence ? { expectedLastSubjectSequence: fence.lastSequence } : {}),
           });
+          if (fence) fence.lastSequence = published.ack.seq;
           // Off the queue before the callback, so what it reads of `size` is what is still waiting.
           this.#queue.shift();
           this.options.onPublished?.(event, published.ack.duplicate);
           break;
         } catch (err) {
           if (this.#abort.signal.aborted) return;
+          if (fence && err instanceof PublishError && err.failure === WRONG_LAST_SEQUENCE) {
+            logger.warn(
+              { eventId: event.id, type: event.type, expectedLastSequence: fence.lastSequence },
+              "report refused by the stream: another replica reported this machine since",
+            );
+            this.#fenced(`the stream refused ${event.type} ${event.id}: another replica reported since`);
+            return;
+          }
           if (err instanceof PayloadInvalidError) {
             this.#queue.shift();
             logger.error(

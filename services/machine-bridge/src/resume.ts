@@ -29,24 +29,29 @@ async function lastOf<K extends EventType>(
   return { seq: msg.seq, value: decoded.value };
 }
 
+/** Where a machine resumes, and the stream sequence of the report it resumes after (0: none). */
+export type ResumeRead = ResumePoint & { readonly productionSequence: number };
+
 /**
  * Reads the resume point of one machine; empty for a machine never seen. `running`: the machine
  * has a running signal, whose last known value follows from the downtimes and the running time
- * of the last report (there is no state event to read it from).
+ * of the last report (there is no state event to read it from). `productionSequence` comes from
+ * the same read as the counters, so a report published with it as the expected last sequence of
+ * its subject is stored only if nobody reported the machine since (the fence of bridge.ts).
  */
 export async function readResumePoint(
   jsm: JetStreamManager,
   codec: EventCodec,
   route: MachineRoute,
   options: { running?: boolean } = {},
-): Promise<ResumePoint> {
+): Promise<ResumeRead> {
   const [state, started, ended, production] = await Promise.all([
     lastOf(jsm, codec, "mfg.machine.machine_state_changed.v1", route),
     lastOf(jsm, codec, "mfg.machine.downtime_started.v1", route),
     lastOf(jsm, codec, "mfg.machine.downtime_ended.v1", route),
     lastOf(jsm, codec, "mfg.production.production_reported.v1", route),
   ]);
-  const resume: ResumePoint = {};
+  const resume: ResumePoint & { productionSequence: number } = { productionSequence: production?.seq ?? 0 };
   if (state) resume.state = { state: state.value.state, at: state.value.changedAt };
   if (
     started &&
