@@ -140,7 +140,7 @@ export interface SeriesStats {
   readonly min: number;
   readonly median: number;
   readonly max: number;
-  /** Growth per 1 000 postings (same unit as the values), after the first quarter of the drain. */
+  /** Growth per 1 000 postings (same unit as the values) over the second half of the drain. */
   readonly slopePer1000: number;
 }
 
@@ -188,6 +188,12 @@ export interface PeakBenchResult {
   readonly postingsPerSec: number;
   /** Postings/s in each quarter of the drain (the simulator slows as its tables grow). */
   readonly quarterRates: readonly number[];
+  /**
+   * JetStream's num_pending + num_ack_pending for the durable as each quarter of the postings is
+   * done. Its filter (mfg.production.>) takes in the ProductionPosted events the postings append
+   * behind the backlog, so it falls only once the last reports are delivered.
+   */
+  readonly quarterBacklog: readonly number[];
   readonly calls: number;
   readonly failedCalls: number;
   readonly callsPerPosting: number;
@@ -386,12 +392,12 @@ async function sample(registry: Registry, jsm: JetStreamManager): Promise<Sample
 
 /**
  * min / median / max of `pick` in MB over the drain, and its slope against postings done (MB per
- * 1 000) after the first quarter: the start (connections, code compiled, buffers filled) is growth
- * that does not recur, whatever the backlog.
+ * 1 000) over the second half: the start (connections, code compiled, the heap and buffers growing
+ * to their working size) is growth that does not recur, whatever the backlog.
  */
 function seriesStats(samples: readonly Sample[], pick: (s: Sample) => number, total: number): SeriesStats {
   const all = samples.map((s) => pick(s) / 2 ** 20);
-  const steady = samples.filter((s) => s.done >= total / 4);
+  const steady = samples.filter((s) => s.done >= total / 2);
   const mb = steady.map((s) => pick(s) / 2 ** 20);
   const n = mb.length;
   const xs = steady.map((s) => s.done);
@@ -436,18 +442,27 @@ function agreement(
   return { metric, windowMs, maxRawDiff, maxUnexplained, final };
 }
 
-/** Postings/s in each quarter of the drain, from the samples' postings-done curve. */
-function quarterRates(samples: readonly Sample[], t0: number, total: number): number[] {
+/**
+ * Postings/s in each quarter of the drain, from the samples' postings-done curve, and JetStream's
+ * backlog for the durable as each quarter ends.
+ */
+function quarters(
+  samples: readonly Sample[],
+  t0: number,
+  total: number,
+): { rates: number[]; backlog: number[] } {
   const rates: number[] = [];
+  const backlog: number[] = [];
   let from = { t: t0, done: 0 };
   for (let q = 1; q <= 4; q++) {
     const target = Math.ceil((total * q) / 4);
     const at = samples.find((s) => s.done >= target);
     if (!at) break;
     rates.push(round1((at.done - from.done) / Math.max(0.001, (at.t - from.t) / 1000)));
+    backlog.push(at.server);
     from = at;
   }
-  return rates;
+  return { rates, backlog };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -620,6 +635,7 @@ export async function runPeakBench(options: PeakBenchOptions = {}): Promise<Peak
         end.server === 0 && gauges.every((g) => g.final === 0 && g.maxUnexplained <= o.concurrency),
     };
 
+    const quarterly = quarters(samples, d0, n);
     const callsPerPosting = calls.length / n;
     const idealCallsPerSec = o.concurrency / (o.latencyMs / 1000);
     const postingsPerSec = n / (drainMs / 1000);
@@ -630,7 +646,8 @@ export async function runPeakBench(options: PeakBenchOptions = {}): Promise<Peak
       sourcingTailMs: Math.round(t2 - t1),
       drainMs: Math.round(drainMs),
       postingsPerSec: round1(postingsPerSec),
-      quarterRates: quarterRates(samples, d0, n),
+      quarterRates: quarterly.rates,
+      quarterBacklog: quarterly.backlog,
       calls: calls.length,
       failedCalls: calls.filter((c) => !c.ok).length,
       callsPerPosting: Math.round(callsPerPosting * 100) / 100,
@@ -658,7 +675,7 @@ export async function runPeakBench(options: PeakBenchOptions = {}): Promise<Peak
 
 const fmt = (n: number) => n.toLocaleString("en");
 const series = (s: SeriesStats) =>
-  `${s.min} / ${s.median} / ${s.max} MB, slope after the first quarter ${s.slopePer1000} MB per 1 000 postings`;
+  `${s.min} / ${s.median} / ${s.max} MB, slope over the second half ${s.slopePer1000} MB per 1 000 postings`;
 
 export function formatPeakBench(r: PeakBenchResult): string {
   const s = r.setup;
@@ -670,6 +687,7 @@ export function formatPeakBench(r: PeakBenchResult): string {
     `  drain: ${fmt(r.drainMs)} ms, ${r.postingsPerSec.toFixed(1)} postings/s (by quarter: ${r.quarterRates.join(", ")}), ${r.callsPerSec} calls/s, ${r.callsPerPosting} calls/posting (${fmt(r.calls)} calls, ${r.failedCalls} failed)`,
     `  ideal: ${s.concurrency} ÷ ${s.latencyMs} ms = ${r.idealCallsPerSec} calls/s = ${r.idealPostingsPerSec.toFixed(1)} postings/s: ratio ${r.ratio.toFixed(3)}; 50,000 reports at the measured rate ≈ ${minutes(50_000)} min`,
     `  memory over ${r.samples} samples (min / median / max): RSS ${series(r.rssMb)}; heap ${series(r.heapMb)}`,
+    `  JetStream's backlog for the durable (num_pending + num_ack_pending) as each quarter of the postings is done: ${r.quarterBacklog.join(", ")} (its ProductionPosted events queue behind the reports)`,
     ...r.gauges.map(
       (g) =>
         `  ${g.metric} vs consumer info (num_pending + num_ack_pending): largest difference ${g.maxRawDiff}, outside what JetStream reported within ${fmt(g.windowMs)} ms ${g.maxUnexplained}; after the drain ${g.final}`,
