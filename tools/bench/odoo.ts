@@ -21,21 +21,15 @@
  * core) show how much of a call's time the shared machine adds.
  */
 
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
-import { EventCodec, type ProductionReported } from "../../contracts/src/index.js";
+import { EventCodec } from "../../contracts/src/index.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/index.js";
 import {
-  MARKER,
   OUTBOUND_DEFAULTS,
   type Outbound,
   productionPostedId,
@@ -48,7 +42,6 @@ import {
   EventPublisher,
   natsSettingsFromEnv,
   planChanges,
-  readMessages,
   serverFacts,
 } from "../../streams/src/index.js";
 import { type LocalNatsServer, startNatsServer } from "../local-nats/index.js";
@@ -62,7 +55,17 @@ import {
   WindowMeter,
   type WindowStats,
 } from "./bridge-measure.js";
-import { terminate, track } from "./children.js";
+import { type SimChild, simAdmin, startSim } from "./odoo-sim.js";
+import {
+  type BenchOrder,
+  createOrders,
+  type OdooPostings,
+  odooPostings,
+  postedSince,
+  reportsFor,
+  reportValue,
+} from "./production-orders.js";
+import { metricSum } from "./registry-sum.js";
 
 export interface OdooBenchOptions {
   /** Odoo version the simulator behaves as. @default 17 */
@@ -255,13 +258,8 @@ export interface OdooBaselineResult {
 }
 
 /** What Odoo and the streams hold after the phase. */
-export interface Verification {
+export interface Verification extends OdooPostings {
   readonly events: number;
-  /** Done orders carrying one of the phase's event ids. */
-  readonly doneOrders: number;
-  readonly distinctIds: number;
-  /** Done orders whose produced quantity is not the report's. */
-  readonly quantityMismatches: number;
   readonly productionPosted: number;
   readonly applied: number;
   readonly alreadyApplied: number;
@@ -277,200 +275,12 @@ export interface OdooBenchResult {
 
 const SITE = "bench";
 const REPORTED = "mfg.production.production_reported.v1";
-const POSTED_FILTER = "mfg.production.production_posted.>";
 const STREAM = "MFG_PRODUCTION";
-const REPO = fileURLToPath(new URL("../../../", import.meta.url));
-const BIN = path.join(REPO, "bin", "threadline.js");
-/** Loaded into the simulator: it exits when this process goes away (its stdin closes). */
-const EXIT_WITH_PARENT =
-  "data:text/javascript,process.stdin.on('end',()=>process.exit(1));process.stdin.resume();";
-/** Lot-tracked (a lot per order, created by the first posting) and untracked, alternately. */
-const PRODUCTS = [
-  { code: "FIN-CC100", tracked: true },
-  { code: "FIN-SB20", tracked: false },
-] as const;
 
 const progress = (line: string) => process.stderr.write(`bench odoo: ${line}\n`);
 
 // ---------------------------------------------------------------------------------------------
-// The simulator, a child process reached over HTTP only
-
-interface SimChild {
-  readonly url: string;
-  readonly db: string;
-  readonly login: string;
-  readonly apiKey: string;
-  readonly pid: number | undefined;
-  /** POST /__sim/faults. */
-  addFault(rule: Record<string, unknown>): Promise<void>;
-  /** GET /__sim/calls: every RPC call served so far, oldest first. */
-  calls(): Promise<SimCall[]>;
-  stop(): Promise<void>;
-}
-
-interface SimCall {
-  readonly model?: string;
-  readonly method: string;
-  readonly ok: boolean;
-}
-
-/** `threadline sim odoo` on a free port of 127.0.0.1, with credentials and admin token chosen here. */
-async function startSim(profile: number, timeoutMs: number): Promise<SimChild> {
-  const secret = (bytes: number) => randomBytes(bytes).toString("hex");
-  const apiKey = secret(20);
-  const token = secret(16);
-  const args = ["sim", "odoo", "--profile", String(profile), "--host", "127.0.0.1", "--port", "0"];
-  const child = spawn(process.execPath, ["--import", EXIT_WITH_PARENT, BIN, ...args], {
-    stdio: ["pipe", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      ODOO_SIM_ADMIN_PASSWORD: secret(8),
-      ODOO_SIM_API_KEY: apiKey,
-      ODOO_SIM_ADMIN_TOKEN: token,
-    },
-  });
-  track(child);
-  const errLines: string[] = [];
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (line) => {
-    errLines.push(line);
-    if (errLines.length > 20) errLines.shift();
-  });
-  const stop = () => terminate(child, 5_000);
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`the Odoo simulator did not serve within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1] as string);
-        }
-      });
-      child.once("exit", (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`the Odoo simulator exited (${code ?? signal}):\n${errLines.join("\n")}`));
-      });
-      child.once("error", reject);
-    });
-    const admin = async (method: "GET" | "POST", route: string, body?: unknown): Promise<unknown> => {
-      const res = await fetch(`${url}/__sim/${route}`, {
-        method,
-        headers: { "X-Sim-Token": token, "Content-Type": "application/json" },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      if (!res.ok) throw new Error(`${method} /__sim/${route}: HTTP ${res.status} ${await res.text()}`);
-      return res.json();
-    };
-    return {
-      url,
-      db: "threadline",
-      login: "admin",
-      apiKey,
-      pid: child.pid,
-      addFault: async (rule) => void (await admin("POST", "faults", rule)),
-      calls: async () => (await admin("GET", "calls")) as SimCall[],
-      stop,
-    };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Orders and reports
-
-interface BenchOrder {
-  readonly name: string;
-  readonly line: string;
-  readonly machine: string;
-  readonly lot: string | null;
-}
-
-/** Confirmed manufacturing orders of 100 000 units (every report leaves a backorder). */
-async function createOrders(client: OdooClient, count: number, tag: string): Promise<BenchOrder[]> {
-  const productIds = await Promise.all(
-    PRODUCTS.map(async (p) => {
-      const [id] = await client.search("product.product", [["default_code", "=", p.code]], { limit: 1 });
-      if (id === undefined) throw new Error(`the simulator has no product ${p.code}`);
-      return id;
-    }),
-  );
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const product = PRODUCTS[i % PRODUCTS.length] as (typeof PRODUCTS)[number];
-      const id = await client.create("mrp.production", {
-        product_id: productIds[i % PRODUCTS.length],
-        product_qty: 100_000,
-      });
-      await client.call("mrp.production", "action_confirm", { ids: [id] });
-      const [row] = await client.read("mrp.production", [id], ["name"]);
-      return {
-        name: String(row?.["name"]),
-        line: `line-${(i % 5) + 1}`,
-        machine: `m${String(i + 1).padStart(3, "0")}`,
-        lot: product.tracked ? `BENCH-${tag}-${i + 1}` : null,
-      };
-    }),
-  );
-}
-
-/** The k-th report of every order, then the (k+1)-th: reports of one order are `orders` apart. */
-function reportsFor(orders: readonly BenchOrder[], events: number): { order: BenchOrder; good: number }[] {
-  const out: { order: BenchOrder; good: number }[] = [];
-  for (let k = 0; out.length < events; k++)
-    for (const [i, order] of orders.entries()) {
-      if (out.length >= events) break;
-      out.push({ order, good: 1 + ((i + k) % 5) });
-    }
-  return out;
-}
-
-function reportValue(order: BenchOrder, good: number, at: Date): ProductionReported {
-  return {
-    equipment: { site: SITE, area: null, line: order.line, cell: null, machine: order.machine },
-    orderRef: order.name,
-    lot: order.lot,
-    goodQuantity: { value: String(good), uom: "Units" },
-    rejectQuantity: { value: "0", uom: "Units" },
-    goodCounterFrom: 0n,
-    goodCounterTo: BigInt(good),
-    rejectCounterFrom: 0n,
-    rejectCounterTo: 0n,
-    periodStartAt: at,
-    reportedAt: at,
-    countingPoint: true,
-    rejectedComponent: null,
-    running: [],
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Measuring
-
-async function metricValues(registry: Registry, name: string) {
-  return (await registry.getSingleMetric(name)?.get())?.values ?? [];
-}
-
-/** Sum of a counter's values, or of a histogram's `_sum` / `_count`, optionally for one label value. */
-async function metricSum(
-  registry: Registry,
-  name: string,
-  part?: "sum" | "count",
-  label?: [string, string],
-): Promise<number> {
-  const values = await metricValues(registry, name);
-  return values
-    .filter((v) => {
-      const metricName = (v as { metricName?: string }).metricName;
-      if (part && metricName !== `${name}_${part}`) return false;
-      return !label || v.labels[label[0]] === label[1];
-    })
-    .reduce((s, v) => s + v.value, 0);
-}
 
 /** Time-weighted handler occupancy of one consumer, sampled every 5 ms. */
 class ConsumerSampler {
@@ -508,41 +318,6 @@ class ConsumerSampler {
       starvedShare: this.#starved / t,
     };
   }
-}
-
-/**
- * ProductionPosted stored after `fromSeq`: stored time by ce-id. The last ones may land just after
- * the postings are counted (the event follows Odoo's answer): read again from where the last read
- * ended until `expected` are in, or nothing new came for two seconds.
- */
-async function postedSince(
-  nc: NatsConnection,
-  fromSeq: number,
-  expected: number,
-): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  let next = fromSeq + 1;
-  for (let idleMs = 0; out.size < expected && idleMs < 2_000; ) {
-    let got = 0;
-    const read = {
-      stream: STREAM,
-      filter: POSTED_FILTER,
-      fromSequence: next,
-      headersOnly: true,
-      batch: 1_000,
-    };
-    for await (const m of readMessages(nc, read)) {
-      got++;
-      next = m.seq + 1;
-      out.set(m.headers?.get("Nats-Msg-Id") ?? "", m.info.timestampNanos / 1e6);
-    }
-    if (got > 0) idleMs = 0;
-    else {
-      idleMs += 200;
-      await sleep(200);
-    }
-  }
-  return out;
 }
 
 interface BenchContext {
@@ -614,14 +389,14 @@ async function runPhase(
       reports.map(({ order, good }) => {
         const at = new Date();
         return floor
-          .publish(REPORTED, reportValue(order, good, at), {
+          .publish(REPORTED, reportValue(order, good, at, SITE), {
             site: SITE,
             line: order.line,
             machine: order.machine,
             key: `${SITE}/${order.line}/${order.machine}`,
             time: at,
           })
-          .then((p) => ({ id: p.envelope.id, at: at.getTime(), good }));
+          .then((p) => ({ id: p.envelope.id, at: at.getTime(), good, order: order.name }));
       }),
     );
     const deadline = Date.now() + Math.max(60_000, spec.events * 1_000);
@@ -677,31 +452,20 @@ async function runPhase(
     outbound = undefined;
 
     // Odoo afterwards: every report exactly one done order carrying its id, with its quantity.
-    const ids = published.map((p) => p.id);
-    const good = new Map(published.map((p) => [p.id, p.good]));
-    const done = await ctx.admin.searchRead(
-      "mrp.production",
-      [
-        [MARKER, "in", ids],
-        ["state", "=", "done"],
-      ],
-      { fields: [MARKER, "qty_produced"] },
-    );
-    const distinct = new Set(done.map((r) => String(r[MARKER])));
-    const quantityMismatches = done.filter((r) => good.get(String(r[MARKER])) !== r["qty_produced"]).length;
+    const odoo = await odooPostings(ctx.admin, published);
     const verified: Verification = {
       events: spec.events,
-      doneOrders: done.length,
-      distinctIds: distinct.size,
-      quantityMismatches,
+      ...odoo,
       productionPosted: stored.size,
       applied,
       alreadyApplied,
       deadLettered,
       ok:
-        done.length === spec.events &&
-        distinct.size === spec.events &&
-        quantityMismatches === 0 &&
+        odoo.postings === spec.events &&
+        odoo.distinctIds === spec.events &&
+        odoo.pending === 0 &&
+        odoo.quantityMismatches === 0 &&
+        odoo.orderMismatches === 0 &&
         stored.size === spec.events &&
         applied === spec.events &&
         alreadyApplied === 0 &&
@@ -877,15 +641,7 @@ export async function runOdooBench(options: OdooBenchOptions = {}): Promise<Odoo
         `phase ${i + 1}/${specs.length}: ${spec.name}: starting the Odoo simulator (profile ${o.profile})`,
       );
       sim = await startSim(o.profile, 60_000);
-      admin = await OdooClient.connect({
-        url: sim.url,
-        db: sim.db,
-        login: sim.login,
-        apiKey: sim.apiKey,
-        concurrency: 8,
-        ratePerSecond: o.ratePerSecond,
-        registry: new Registry(),
-      });
+      admin = await simAdmin(sim);
       server ??= { serverVersion: admin.version.serverVersion, protocol: admin.protocol };
       const orders = await createOrders(admin, spec.orders, `P${i + 1}`);
       await sim.addFault({ kind: "latency", latencyMs: o.latencyMs });
@@ -947,7 +703,7 @@ export function formatOdooBench(r: OdooBenchResult): string {
       `    report → ProductionPosted stored (a backlog: waiting included) p50 ${fmt(p.latency.p50Ms)} ms, p99 ${fmt(p.latency.p99Ms)} ms (max ${fmt(p.latency.maxMs)})`,
       `    ${thread("simulator", p.simThread, "call")}; ${thread("bench", p.benchThread, "posting")}`,
       `    CPU: bench process ${p.stats.cpuPct}% of one core (${p.benchCpuMsPerPosting} ms per posting; GC ${p.stats.gcPct}%, loop delay p99 ${p.stats.loopDelayP99Ms} ms), simulator ${p.simCpuPct ?? "?"}% (${p.simCpuMsPerCall ?? "?"} ms per call), nats-server ${p.natsCpuPct ?? "?"}%; machine load ${p.loadAvg}`,
-      `    verified: ${v.doneOrders} done orders carry ${v.distinctIds} distinct event ids of ${v.events} reports, ${v.quantityMismatches} quantity mismatches, ${v.productionPosted} ProductionPosted, postings applied ${v.applied} / already applied ${v.alreadyApplied} / dead-lettered ${v.deadLettered}: ${v.ok ? "exactly once" : "FAILED"}`,
+      `    verified: ${v.postings} posting records carry ${v.distinctIds} distinct event ids of ${v.events} reports (${v.pending} pending), ${v.quantityMismatches} quantity mismatches, ${v.orderMismatches} orders not counting the sum of their reports, ${v.productionPosted} ProductionPosted, postings applied ${v.applied} / already applied ${v.alreadyApplied} / dead-lettered ${v.deadLettered}: ${v.ok ? "exactly once" : "FAILED"}`,
     );
   }
   const main = r.phases[0];

@@ -87,6 +87,13 @@ export const BENCHES: Bench[] = [
       return b.formatOdooBench(await b.runOdooBench(b.odooBenchOptionsFromEnv(process.env)));
     },
   },
+  {
+    name: "peak",
+    run: async () => {
+      const b = await import("../bench/peak.js");
+      return b.formatPeakBench(await b.runPeakBench(b.peakBenchOptionsFromEnv(process.env)));
+    },
+  },
 ];
 
 export function benchCommand(): Command {

@@ -322,6 +322,9 @@ export async function outboundParts(options: OutboundOptions): Promise<OutboundP
       ? { pausePolicy: breakerPausePolicy(client.breaker) }
       : {}),
     onStarted(started) {
+      // Once now: the consumers read their durables' info as they started, and a scrape before the
+      // first tick would otherwise show no backlog while a whole shift's reports wait.
+      void mirrorBacklog(registry, started, metrics.backlog);
       backlogTimer = setInterval(
         () => void mirrorBacklog(registry, started, metrics.backlog),
         tuning.infoIntervalMs ?? OUTBOUND_DEFAULTS.backlogIntervalMs,
