@@ -7,7 +7,7 @@
  * many events (one edge, many consumptions) are exact, and the graph equals, row for row, the one a
  * single reader builds from the same streams (the rebuild). Two rebuilds asked of two replicas at once:
  * one runs, the other is refused. On embedded databases a second replica is refused at start: two
- * graphs would each miss what the other applied.
+ * graphs would each miss what the other applied; and one that lost the lease keeps nothing more.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -15,9 +15,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { EventCodec, SchemaRegistry } from "../../contracts/src/index.js";
 import { startService } from "../../services/genealogy-builder/src/main.js";
-import { genealogyBuilderManifest } from "../../services/genealogy-builder/src/manifest.js";
+import {
+  GENEALOGY_LEASES_BUCKET,
+  genealogyBuilderManifest,
+} from "../../services/genealogy-builder/src/manifest.js";
 import { dumpGraph } from "../../services/genealogy-builder/src/store/dump.js";
 import {
   applyPlan,
@@ -97,7 +101,7 @@ const replica = (nats: Nats, name: string, settings: Record<string, string>) =>
     HOSTNAME: name,
     // An embedded database blocks the event loop while it opens (seconds on a busy machine): a ttl that
     // outlasts it, so the owner's renewals are never late.
-    GENEALOGY_LEASE_TTL_MS: "8000",
+    GENEALOGY_LEASE_TTL_MS: "12000",
     ...settings,
   });
 
@@ -133,7 +137,7 @@ if (!postgres)
   );
 
 describe("genealogy builder, several replicas", () => {
-  test("on embedded databases a second replica is refused at start, naming the first; it starts once the first stopped", async () => {
+  test("on embedded databases a second replica is refused at start, naming the first; one that lost the lease writes nothing; the second starts once the first stopped", async () => {
     const nats = await natsWithDeclarations();
     await nats.publish(STORY);
     const first = await replica(nats, "genealogy-a", { GENEALOGY_DATA_DIR: join(dir, "a") });
@@ -165,9 +169,28 @@ describe("genealogy builder, several replicas", () => {
       async () => (await api(first, "/lots/AFTER-REFUSAL/trace?direction=backward")).status === 200,
       { timeoutMs: 30_000, intervalMs: 250 },
     );
+    // Someone else takes the lease (as a standby would after a long pause of the first): the first
+    // reports not ready and gives events back to the stream instead of keeping them in its graph.
+    const leases = await new Kvm(nats.nc).open(GENEALOGY_LEASES_BUCKET);
+    await leases.put("embedded.genealogy", JSON.stringify({ holder: "intruder:1" }));
+    await until(
+      "the first replica not ready",
+      async () => (await fetch(`${first.url}/readyz`)).status === 503,
+      {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+      },
+    );
+    await nats.publish([
+      { ...template, id: "after-takeover", value: { ...template.value, producedLot: "TAKEN-OVER" } },
+    ]);
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal((await api(first, "/lots/TAKEN-OVER/trace?direction=backward")).status, 404);
     await first.stop();
-    // Released on stop: the other takes over at once (its own database, from the durables' position).
+    // The intruder goes: the other takes over at once (its own database, from the durables' position).
+    await leases.delete("embedded.genealogy");
     const second = await replica(nats, "genealogy-b", { GENEALOGY_DATA_DIR: join(dir, "b") });
+    after(() => second.stop());
     assert.equal((await fetch(`${second.url}/readyz`)).status, 200);
     await second.stop();
   });
