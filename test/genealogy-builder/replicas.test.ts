@@ -5,7 +5,8 @@
  * On one PostgreSQL server (when one is here) two replicas share the durables and write one graph
  * while events arrive, one of them stopped half-way: every event is in the graph once, sums shared by
  * many events (one edge, many consumptions) are exact, and the graph equals, row for row, the one a
- * single reader builds from the same streams (the rebuild). Two rebuilds asked of two replicas at once:
+ * single reader builds from the same streams (the rebuild); a batch the server aborts to break a
+ * deadlock with another writer is run again. Two rebuilds asked of two replicas at once:
  * one runs, the other is refused. On embedded databases a second replica is refused at start: two
  * graphs would each miss what the other applied; and one that lost the lease keeps nothing more.
  */
@@ -16,6 +17,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import pg from "pg";
 import { EventCodec, SchemaRegistry } from "../../contracts/src/index.js";
 import { startService } from "../../services/genealogy-builder/src/main.js";
 import {
@@ -23,6 +25,8 @@ import {
   genealogyBuilderManifest,
 } from "../../services/genealogy-builder/src/manifest.js";
 import { dumpGraph } from "../../services/genealogy-builder/src/store/dump.js";
+import { migrate } from "../../services/genealogy-builder/src/store/schema.js";
+import { ProjectionWriter } from "../../services/genealogy-builder/src/store/writer.js";
 import {
   applyPlan,
   EventPublisher,
@@ -194,6 +198,57 @@ describe("genealogy builder, several replicas", () => {
     assert.equal((await fetch(`${second.url}/readyz`)).status, 200);
     await second.stop();
   });
+
+  if (postgres)
+    test("a batch the server aborts to break a deadlock with another writer is run again: its events are applied, none goes back to the stream", async () => {
+      const schema = "genealogy_d";
+      const db = await openDatabase({ url: postgres, dataDir: "", poolSize: 4 });
+      after(() => db.close());
+      await migrate(db, schema);
+      const registered = STORY.find((e) => e.type === "mfg.inventory.lot_registered.v1") as StoryEvent;
+      let seq = 0;
+      const lot = (id: string, name: string) => ({
+        id,
+        stream: "MFG_INVENTORY",
+        seq: ++seq,
+        type: registered.type,
+        value: { ...(registered.value as object), lot: name },
+      });
+      const writer = new ProjectionWriter(db, schema, { maxBatch: 2, lingerMs: 50 });
+      await Promise.all([writer.write(lot("x-0", "DL-X")), writer.write(lot("y-0", "DL-Y"))]);
+      // Another writer (a replica's transaction) holds DL-Y's row...
+      const other = new pg.Client({ connectionString: postgres });
+      await other.connect();
+      after(() => other.end());
+      await other.query("BEGIN");
+      await other.query(`SELECT 1 FROM ${schema}.lots WHERE lot = 'DL-Y' FOR UPDATE`);
+      // ...while this batch takes DL-X's, then waits for DL-Y's,
+      const batch = Promise.all([writer.write(lot("x-1", "DL-X")), writer.write(lot("y-1", "DL-Y"))]);
+      await until(
+        "the batch waiting for DL-Y",
+        async () =>
+          Number(
+            (
+              await db.query<{ n: string }>(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+              )
+            ).rows[0]?.n,
+          ) > 0,
+        { timeoutMs: 10_000, intervalMs: 20 },
+      );
+      // ...and the other asks for DL-X: a deadlock. The server aborts the batch (it waited first); the
+      // other gets DL-X, commits, and the batch, run again, goes through.
+      await other.query(`SELECT 1 FROM ${schema}.lots WHERE lot = 'DL-X' FOR UPDATE`);
+      await other.query("COMMIT");
+      await batch;
+      const ids = (
+        await db.query<{ event_id: string }>(`SELECT event_id FROM ${schema}.applied_events ORDER BY 1`)
+      ).rows;
+      assert.deepEqual(
+        ids.map((r) => r.event_id),
+        ["x-0", "x-1", "y-0", "y-1"],
+      );
+    });
 
   if (postgres)
     test("two replicas on one PostgreSQL, one stopped half-way: every event once, exact sums, the graph a single reader builds", async () => {
