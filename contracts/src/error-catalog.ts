@@ -561,6 +561,13 @@ export const ERROR_CATALOG = {
       "A rebuild of the lot graph from the streams stopped before switching over; the live graph is unchanged and the partial schema was dropped.",
     action: "Read the cause in the message, fix it, and run `threadline genealogy rebuild` again.",
   },
+  GENEALOGY_EMBEDDED_TAKEN: {
+    area: "genealogy",
+    meaning:
+      "A second genealogy builder on an embedded database (no DATABASE_URL) met one already holding the durables, where each would keep part of the events in its own graph: it is refused at start, and a replica that lost the embedded graph's lease gives its events back to the stream unwritten.",
+    action:
+      "Run one builder on the embedded database, or every replica on one PostgreSQL server (DATABASE_URL); the message names the replica holding it.",
+  },
   GENEALOGY_UNAUTHORIZED: {
     area: "genealogy",
     meaning:

@@ -205,6 +205,14 @@ export class Lease extends EventEmitter<LeaseEvents> {
   }
 
   #acquire(revision: number, sentAt: number): void {
+    if (this.#state === "stopped") {
+      // Stopped while the take-over was on its way: give it back at once rather than hold an entry
+      // nobody renews (a standby would wait out the ttl) or tell a stopped service to start its work.
+      this.#options.kv.delete(this.key, { previousSeq: revision }).catch((err: unknown) => {
+        this.#log.warn({ err }, "lease: could not release (a standby takes over after the ttl)");
+      });
+      return;
+    }
     this.#revision = revision;
     this.#confirmedAt = sentAt;
     this.#watched = undefined;

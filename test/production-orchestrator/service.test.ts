@@ -9,97 +9,15 @@
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
-import {
-  EventCodec,
-  type EventPayloads,
-  type MaterialAvailability,
-  type ProductionOrderChanged,
-  type ProductionOrderReleased,
-} from "../../contracts/src/index.js";
+import { EventCodec, type EventPayloads, type ProductionOrderChanged } from "../../contracts/src/index.js";
 import { startService } from "../../services/production-orchestrator/src/main.js";
-import {
-  applyPlan,
-  EventPublisher,
-  type MachineCommandReply,
-  type MachineCommandRequest,
-  planChanges,
-  serverFacts,
-} from "../../streams/src/index.js";
+import { applyPlan, EventPublisher, planChanges, serverFacts } from "../../streams/src/index.js";
 import { ordersStatus } from "../../tools/cli/orders.js";
 import { platformDeclarations } from "../../tools/manifests.js";
 import { storedEvents } from "../harness/events.js";
 import { connectTo, startTestServer } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
-
-const SITE = "plant1";
-const units = (value: string) => ({ value, uom: "Units" });
-const product = (code: string, odooId: bigint) => ({ code, name: code, odooId });
-const line1 = { site: SITE, area: null, line: "line1", cell: null, machine: null };
-
-function materials(reservedJars: string): MaterialAvailability {
-  return {
-    state: reservedJars === "1200" ? "AVAILABLE" : "PARTIAL",
-    components: [
-      {
-        product: product("STRAWB", 11n),
-        required: { value: "444", uom: "kg" },
-        reserved: { value: "444", uom: "kg" },
-      },
-      { product: product("JAR-370", 12n), required: units("1200"), reserved: units(reservedJars) },
-    ],
-  };
-}
-
-function release(orderRef: string, o: Partial<ProductionOrderReleased> = {}): ProductionOrderReleased {
-  return {
-    orderRef,
-    odooOrderId: 42n,
-    product: product("JAM-370", 7n),
-    quantity: units("1200"),
-    plannedStartAt: new Date(),
-    plannedEndAt: null,
-    equipment: line1,
-    workCenterCode: "L1",
-    lotToProduce: `LOT-${orderRef.replaceAll("/", "-")}`,
-    components: [],
-    origin: null,
-    materials: materials("1200"),
-    releasedAt: new Date(),
-    ...o,
-  };
-}
-
-/** A stand-in for the bridge: answers each machine's command, REFUSED the first time for `refuseOnce`. */
-function fakeBridge(nc: NatsConnection, refuseOnce: string) {
-  const received: { machine: string; request: MachineCommandRequest }[] = [];
-  const sub = nc.subscribe(`threadline.cmd.machine.${SITE}.>`);
-  void (async () => {
-    for await (const m of sub) {
-      const machine = m.subject.split(".").at(-1) as string;
-      const request = m.json<MachineCommandRequest>();
-      received.push({ machine, request });
-      const refused = machine === refuseOnce && received.filter((r) => r.machine === machine).length === 1;
-      const reply: MachineCommandReply = {
-        requestId: request.requestId,
-        outcome: refused ? "REFUSED" : "CONFIRMED",
-        message: refused ? "BadInvalidState: the machine is running another order" : null,
-        attempts: 1,
-        auditEventId: request.requestId,
-      };
-      m.respond(JSON.stringify(reply));
-    }
-  })();
-  return { received, stop: () => sub.unsubscribe() };
-}
-
-type Steps = { step: string; waitingFor: string | null; reason: string | null }[];
-async function stepsOf(nc: NatsConnection, orderRef: string): Promise<Steps> {
-  return (await storedEvents(nc, "mfg.production.order_step_changed.v1", SITE))
-    .filter((e) => e.value.orderRef === orderRef)
-    .map((e) => ({ step: e.value.step, waitingFor: e.value.waitingFor, reason: e.value.reason }));
-}
-const last = (s: Steps) => s.at(-1);
+import { fakeBridge, last, line1, materials, product, release, SITE, stepsOf, units } from "./fixtures.js";
 
 /** A nats-server with the declared streams and the orchestrator of SITE on it; stopped after the test. */
 async function startOrchestrator(t: TestContext) {

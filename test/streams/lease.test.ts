@@ -99,6 +99,47 @@ describe("a lease among replicas", () => {
     await second.stop();
   });
 
+  test("stopped while its take-over is on its way: it never becomes the owner, and the lease is free at once", async () => {
+    const kv = await bucket();
+    let asked = () => {};
+    const createAsked = new Promise<void>((r) => {
+      asked = r;
+    });
+    let letCreateGo = () => {};
+    const createHeld = new Promise<void>((r) => {
+      letCreateGo = r;
+    });
+    // The bucket as the lease sees it, with its create held until the test lets it go.
+    const slow = new Proxy(kv, {
+      get(target, name) {
+        if (name === "create")
+          return async (k: string, v: Uint8Array) => {
+            asked();
+            await createHeld;
+            return target.create(k, v);
+          };
+        const value = Reflect.get(target, name);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const late = new Lease({ kv: slow, key: "stopped-mid-take-over", holder: "late", ttlMs: TTL });
+    let acquired = 0;
+    late.on("acquired", () => acquired++);
+    late.start();
+    await createAsked;
+    await late.stop();
+    letCreateGo();
+
+    const next = new Lease({ kv, key: "stopped-mid-take-over", holder: "next", ttlMs: TTL });
+    const started = performance.now();
+    const taken = new Promise<number>((resolve) => next.once("acquired", () => resolve(performance.now())));
+    next.start();
+    after(() => next.stop());
+    // Free within a look or two, not after the ttl an orphaned entry would make it wait.
+    assert.ok((await taken) - started < TTL, "taken before the ttl");
+    assert.equal(acquired, 0, "the stopped lease told nobody it owns");
+  });
+
   test("an owner cut from NATS gives the lease up before a standby takes it, and the standby takes it within the ttl plus one look", async () => {
     const ownerNc = await connectTo(server);
     const owner = new Lease({

@@ -31,6 +31,11 @@ export const GenealogyConfig = BaseServiceConfig.extend({
   GENEALOGY_BATCH: z.coerce.number().int().min(1).max(5000).default(256),
   /** The API's port (and /metrics, /healthz, /readyz): the CLI's default. @default 9470 */
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9470),
+  /**
+   * How long the embedded graph's lease outlives a replica that stopped renewing it (embedded-owner.ts);
+   * a second replica waits this long, and a bit, before it is refused. @default 15000
+   */
+  GENEALOGY_LEASE_TTL_MS: z.coerce.number().int().min(300).max(600_000).default(15_000),
   /** Connections to the PostgreSQL server at most (queries and writes). @default 8 */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(100).default(8),
 });

@@ -8,7 +8,9 @@ export type GenealogyErrorCode =
   | "GENEALOGY_LOT_UNKNOWN"
   | "GENEALOGY_LOT_AMBIGUOUS"
   | "GENEALOGY_QUERY_INVALID"
-  | "GENEALOGY_REBUILD_FAILED";
+  | "GENEALOGY_REBUILD_FAILED"
+  | "GENEALOGY_REBUILD_RUNNING"
+  | "GENEALOGY_EMBEDDED_TAKEN";
 
 /** HTTP status of each code the API answers with. */
 export const HTTP_STATUS: Readonly<Record<GenealogyErrorCode, number>> = {
@@ -19,6 +21,8 @@ export const HTTP_STATUS: Readonly<Record<GenealogyErrorCode, number>> = {
   GENEALOGY_LOT_AMBIGUOUS: 409,
   GENEALOGY_QUERY_INVALID: 400,
   GENEALOGY_REBUILD_FAILED: 500,
+  GENEALOGY_REBUILD_RUNNING: 409,
+  GENEALOGY_EMBEDDED_TAKEN: 503,
 };
 
 export class GenealogyError extends ThreadlineError {

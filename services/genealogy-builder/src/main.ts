@@ -9,7 +9,9 @@
  * (store/writer.ts); one the database refuses is dead-lettered alone; a database that does not answer
  * makes the events wait in their streams (redelivered with backoff) and the queries answer 503.
  */
+import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
+import { Kvm } from "@nats-io/kv";
 import {
   type ConsumedEvent,
   type Database,
@@ -19,12 +21,13 @@ import {
   startOrExit,
 } from "../../../streams/src/index.js";
 import { GenealogyConfig } from "./config.js";
+import { type EmbeddedOwner, ownEmbeddedGraph } from "./embedded-owner.js";
 import { epcisDocument } from "./epcis.js";
 import { registerGenealogyRoutes } from "./http.js";
-import { GENEALOGY_SOURCES, genealogyBuilderManifest } from "./manifest.js";
+import { GENEALOGY_LEASES_BUCKET, GENEALOGY_SOURCES, genealogyBuilderManifest } from "./manifest.js";
 import { genealogyMetrics } from "./metrics.js";
 import { GenealogyQueries } from "./query/queries.js";
-import { type RebuildReport, rebuildGraph } from "./rebuild.js";
+import { type RebuildReport, rebuildAlone } from "./rebuild.js";
 import { GENEALOGY_EVENT_TYPES } from "./store/projection.js";
 import { migrate } from "./store/schema.js";
 import { ProjectionWriter } from "./store/writer.js";
@@ -60,14 +63,31 @@ export function startService(env: Record<string, string | undefined> = process.e
       }),
     setup: async ({ config, logger, nc, codec, metrics: registry }) => {
       const schema = config.GENEALOGY_SCHEMA;
+      // The embedded graph is one process's: owned before the database is even opened, so a refused
+      // replica touches neither its data directory nor the durables (embedded-owner.ts).
+      const owner: EmbeddedOwner | undefined = config.DATABASE_URL
+        ? undefined
+        : await ownEmbeddedGraph({
+            kv: await new Kvm(nc).open(GENEALOGY_LEASES_BUCKET),
+            schema,
+            // Unique per process: a copy restarted after a crash waits out its predecessor's ttl.
+            holder: `${env["HOSTNAME"] || hostname()}:${process.pid}`,
+            ttlMs: config.GENEALOGY_LEASE_TTL_MS,
+            logger,
+            registry,
+          });
       const db: Database = await openDatabase({
         url: config.DATABASE_URL,
         dataDir: config.GENEALOGY_DATA_DIR,
         owner: "genealogy-builder",
         poolSize: config.DATABASE_POOL_SIZE,
+      }).catch(async (err) => {
+        await owner?.stop();
+        throw err;
       });
       const applied = await migrate(db, schema).catch(async (err) => {
         await db.close().catch(() => undefined);
+        await owner?.stop();
         throw err;
       });
       logger.info({ database: db.where, schema, migrationsApplied: applied }, "genealogy database ready");
@@ -76,19 +96,30 @@ export function startService(env: Record<string, string | undefined> = process.e
         maxBatch: config.GENEALOGY_BATCH,
         onBatch: (fresh, duplicates, ms) => metrics.batch(fresh, duplicates, ms),
       });
-      // One rebuild at a time: a second ask joins the running one.
+      // One rebuild at a time: a second ask joins the running one here, and is refused while another
+      // replica rebuilds (rebuildAlone).
       let rebuilding: Promise<RebuildReport> | undefined;
       ready = {
         queries: new GenealogyQueries(db, schema),
         rebuild: () => {
-          rebuilding ??= rebuildGraph({ db, nc, codec, schema, logger }).finally(() => {
+          rebuilding ??= rebuildAlone({ db, nc, codec, schema, logger }).finally(() => {
             rebuilding = undefined;
           });
           return rebuilding;
         },
       };
-      const project = (e: ConsumedEvent<unknown>) =>
-        writer.write({ id: e.id, stream: e.stream, seq: e.streamSequence, type: e.type, value: e.value });
+      const project = async (e: ConsumedEvent<unknown>) => {
+        owner?.assertOwner();
+        await writer.write({
+          id: e.id,
+          stream: e.stream,
+          seq: e.streamSequence,
+          type: e.type,
+          value: e.value,
+        });
+        // Lost while writing: acknowledged, the event would be in no graph anyone reads.
+        owner?.assertOwner();
+      };
       const handlers = Object.fromEntries(GENEALOGY_EVENT_TYPES.map((t) => [t, project]));
       return {
         consumers: GENEALOGY_SOURCES.map((s) => ({
@@ -98,9 +129,23 @@ export function startService(env: Record<string, string | undefined> = process.e
           concurrency: 256,
           handlers,
         })),
+        ...(owner
+          ? {
+              checks: [
+                {
+                  name: "embedded-graph",
+                  check: () =>
+                    owner?.owns()
+                      ? { ok: true }
+                      : { ok: false, reason: "another replica owns the embedded graph" },
+                },
+              ],
+            }
+          : {}),
         onStop: async () => {
           await writer.drain();
           await rebuilding?.catch(() => undefined);
+          await owner?.stop();
           ready = undefined;
           await db.close();
         },

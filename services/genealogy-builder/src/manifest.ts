@@ -15,6 +15,9 @@ export const GENEALOGY_SOURCES = [
   { durable: "genealogy-builder-masterdata", stream: "MFG_MASTERDATA", filter: "mfg.masterdata.>" },
 ] as const;
 
+/** The builder's leases: `embedded.<schema>`, the one replica an embedded database allows (embedded-owner.ts). */
+export const GENEALOGY_LEASES_BUCKET = "THREADLINE_GENEALOGY_LEASES";
+
 /** The HTTP API, declared with its auth where the routes are (http.ts). */
 export { GENEALOGY_ROUTES };
 
@@ -31,7 +34,11 @@ export const genealogyBuilderManifest = serviceManifest({
   deployment: {
     entry: "dist/services/genealogy-builder/src/main.js",
     port: 9470,
-    singleton: true,
+    // Replicas write one PostgreSQL graph: every write is an upsert keyed by what made it, each event
+    // applied once (applied_events), a rebuild runs alone (README "Running several replicas"). More
+    // replicas than the database's write rate needs only add contention: a few, on a large backlog.
+    singleton: false,
+    scaling: { minReplicas: 1, maxReplicas: 3, lagThreshold: 5000 },
     secrets: ["DATABASE_URL", "GENEALOGY_API_TOKEN", "METRICS_TOKEN"],
     egress: [{ to: "*", port: 5432 }],
     resources: { cpu: "500m", memory: "1Gi" },
@@ -49,6 +56,13 @@ export const genealogyBuilderManifest = serviceManifest({
       },
     ]),
   ),
+  kv: {
+    [GENEALOGY_LEASES_BUCKET]: {
+      description: "genealogy-builder: leases (the one replica an embedded database allows)",
+      history: 1,
+      storage: "file",
+    },
+  },
   publishes: [],
   http: GENEALOGY_ROUTES.map((r) => ({ ...r })),
   access: {

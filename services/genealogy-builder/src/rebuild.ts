@@ -88,6 +88,29 @@ export async function rebuildGraph(deps: RebuildDeps): Promise<RebuildReport> {
   }
 }
 
+/**
+ * The rebuild, alone among every replica writing this graph: two would drop and fill the same
+ * `<schema>_rebuild` under each other. On a server, a transaction holds an advisory lock named after
+ * the schema for as long as the rebuild runs (the server lets it go if the replica dies); the embedded
+ * database belongs to one process, whose one-at-a-time guard (main.ts) is enough.
+ * @throws GenealogyError GENEALOGY_REBUILD_RUNNING when another replica is rebuilding it
+ */
+export async function rebuildAlone(deps: RebuildDeps): Promise<RebuildReport> {
+  if (deps.db.embedded) return rebuildGraph(deps);
+  return deps.db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ alone: boolean }>(
+      "SELECT pg_try_advisory_xact_lock(hashtext($1)) AS alone",
+      [`genealogy-rebuild:${deps.schema}`],
+    );
+    if (rows[0]?.alone !== true)
+      throw new GenealogyError(
+        "GENEALOGY_REBUILD_RUNNING",
+        `another replica is rebuilding ${deps.schema}: nothing was started; wait for it to finish`,
+      );
+    return rebuildGraph(deps);
+  });
+}
+
 /** Reads every source from past `readTo` to its end, handing the genealogy events over in batches. */
 async function readSources(
   deps: RebuildDeps,

@@ -85,6 +85,11 @@ export const OrchestratorConfig = BaseServiceConfig.extend({
   LINE_DOWN_AFTER_MS: positiveInt.default(900_000),
   /** How often budgets, line stops and unconfirmed dispatches are looked at. @default 5000 */
   SWEEP_INTERVAL_MS: positiveInt.default(5_000),
+  /**
+   * The sweep runs on the replica holding its lease (`lease.sweep.<site>` in THREADLINE_ORDERS); one that
+   * stopped renewing keeps it this long. @default 15000
+   */
+  LEASE_TTL_MS: z.coerce.number().int().min(300).max(600_000).default(15_000),
   /** A dispatch not confirmed is sent again after this. @default 30000 */
   DISPATCH_RETRY_MS: positiveInt.default(30_000),
   /** How long a machine command waits for the bridge's answer (its worst case is about 15 s). @default 20000 */

@@ -9,6 +9,7 @@
  * order's state remembers, every output an id derived from the order and its step visit, so nothing
  * is applied, published or dispatched twice. A restart (or another replica) resumes from the bucket.
  */
+import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Kvm } from "@nats-io/kv";
 import type { EventPayloads } from "../../../contracts/src/index.js";
@@ -16,6 +17,7 @@ import {
   type ConsumedEvent,
   derivedEventId,
   type EventPublisher,
+  Lease,
   type Logger,
   MasterData,
   type RunningService,
@@ -303,15 +305,45 @@ export function startService(env: Record<string, string | undefined> = process.e
         if (ref) await toOrder(ref, input);
       };
 
+      // The sweep is periodic work with one owner: the replica holding its lease (streams' lease.ts). A
+      // sweep of a deposed owner still under way writes through the same compare-and-set as every
+      // handler, and publishes only ids derived from the order's step visit: nothing lands twice.
+      const sweepLease = new Lease({
+        kv: store.kv,
+        key: `lease.sweep.${config.SITE.replace(/[^-_a-zA-Z0-9]/g, "_")}`,
+        // Unique per process: a copy restarted after a crash waits out its predecessor's ttl.
+        holder: `${env["HOSTNAME"] || hostname()}:${process.pid}`,
+        ttlMs: config.LEASE_TTL_MS,
+        logger,
+        registry,
+      });
       let sweeping: Promise<void> | undefined;
-      const timer = setInterval(() => {
-        sweeping ??= sweep(engine, config.LINE_DOWN_AFTER_MS)
-          .catch((err) => logger.warn({ err }, "sweep of the open orders failed; next at the next interval"))
-          .finally(() => {
-            sweeping = undefined;
-          });
-      }, config.SWEEP_INTERVAL_MS);
-      timer.unref();
+      let timer: NodeJS.Timeout | undefined;
+      const stopSweeping = () => {
+        clearInterval(timer);
+        timer = undefined;
+      };
+      sweepLease.on("acquired", () => {
+        stopSweeping();
+        timer = setInterval(() => {
+          if (!sweepLease.isOwner()) return;
+          sweeping ??= sweep(engine, config.LINE_DOWN_AFTER_MS)
+            .catch((err) =>
+              logger.warn({ err }, "sweep of the open orders failed; next at the next interval"),
+            )
+            .finally(() => {
+              sweeping = undefined;
+            });
+        }, config.SWEEP_INTERVAL_MS);
+        timer.unref();
+      });
+      sweepLease.on("lost", () => {
+        stopSweeping();
+        // The owner's gauges: a standby's last figures would be counted beside the owner's.
+        metrics.orders.reset();
+        metrics.overdue.reset();
+      });
+      sweepLease.start();
 
       return {
         consumers: [
@@ -436,8 +468,10 @@ export function startService(env: Record<string, string | undefined> = process.e
           },
         ],
         onStop: async () => {
-          clearInterval(timer);
+          stopSweeping();
           await sweeping;
+          // Released once the last sweep ended: a standby takes over at once.
+          await sweepLease.stop();
           await masterData.close();
         },
       };

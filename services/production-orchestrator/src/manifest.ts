@@ -37,6 +37,10 @@ export const productionOrchestratorManifest = serviceManifest({
   deployment: {
     entry: "dist/services/production-orchestrator/src/main.js",
     port: 9464,
+    // One copy until the SDK partitions ordered durables: `production-orchestrator-orders` needs each
+    // order's events in stream order (two copies would each take events of one order), and which order
+    // holds a line (LineClaims) is decided in memory, so two copies could dispatch two orders to one
+    // line. The sweep already runs under a lease (README "Running several replicas").
     singleton: true,
     secrets: ["METRICS_TOKEN"],
     resources: { cpu: "250m", memory: "256Mi" },

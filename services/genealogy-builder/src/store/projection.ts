@@ -261,14 +261,19 @@ function compile(s: string, writes: readonly Write[]): Statement[] {
       if (w.at > e.last) e.last = w.at;
     }
   }
-  if (lots.size > 0)
+  // Placeholders and edges in key order: two replicas' batches then lock the rows they share in the
+  // same order, so they wait for each other instead of deadlocking (writer.ts retries what is left).
+  const byKey = <V>(m: Map<string, V>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (lots.size > 0) {
+    const sorted = byKey(lots).map(([, l]) => l);
     out.push(
       sql(
         `INSERT INTO ${s}.lots (product, lot) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
-        [...lots.values()].map((l) => l[0]),
-        [...lots.values()].map((l) => l[1]),
+        sorted.map((l) => l[0]),
+        sorted.map((l) => l[1]),
       ),
     );
+  }
   for (const [table, values] of rows) {
     const columns = ROW_TABLES[table];
     out.push(
@@ -282,7 +287,7 @@ function compile(s: string, writes: readonly Write[]): Statement[] {
     );
   }
   if (edges.size > 0) {
-    const all = [...edges.values()];
+    const all = byKey(edges).map(([, e]) => e);
     out.push(
       sql(
         `INSERT INTO ${s}.lot_edges AS e (parent_product, parent_lot, child_product, child_lot, uom, consumed,

@@ -9,6 +9,10 @@
  *
  * Every transaction holds the shared side of SWITCH_LOCK: a rebuild's switch-over (schema.ts) takes it
  * alone, so no write lands in the schema being replaced after the rebuild caught up with it.
+ *
+ * Several replicas write one graph at once: a transaction the server aborts to break a deadlock with
+ * another replica's (or a serialization failure) is run again at once, a few times, rather than
+ * failing its whole batch back to the stream for a redelivery half a minute later.
  */
 import type { Database } from "../../../../streams/src/index.js";
 import { PermanentError, RetryableError } from "../../../../streams/src/index.js";
@@ -32,6 +36,10 @@ interface Pending {
 
 /** SQLSTATE classes of data the database refuses (22: data exception, 23: integrity constraint). */
 const REFUSED = /^(22|23)/;
+/** SQLSTATEs of a transaction aborted only for running beside another: deadlock, serialization failure. */
+const CONTENDED = new Set(["40P01", "40001"]);
+/** Runs of one transaction that lost to another writer, at most, before its batch fails as unavailable. */
+const CONTENDED_ATTEMPTS = 5;
 
 export class ProjectionWriter {
   private queue: Pending[] = [];
@@ -107,11 +115,24 @@ export class ProjectionWriter {
   }
 
   private async commit(events: readonly ProjectedEvent[]): Promise<number> {
-    return this.db.transaction(async (tx) => {
-      await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [SWITCH_LOCK]);
-      return (await applyEvents(tx, this.schema, events)).length;
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction(async (tx) => {
+          await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [SWITCH_LOCK]);
+          return (await applyEvents(tx, this.schema, events)).length;
+        });
+      } catch (err) {
+        if (!contended(err) || attempt >= CONTENDED_ATTEMPTS) throw err;
+        // A short random wait: the two losers of one deadlock do not meet again at once.
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      }
+    }
   }
+}
+
+function contended(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && CONTENDED.has(code);
 }
 
 /** True when the database refused the data (not when it is unreachable or busy). */
