@@ -91,7 +91,12 @@ export {
   ShutdownAbortError,
 } from "./consumer/errors.js";
 export { createEventConsumer, startEventConsumer } from "./consumer/event-consumer.js";
-export { CONSUMER_DEFAULTS, type ConsumerOptions } from "./consumer/options.js";
+export {
+  CONSUMER_DEFAULTS,
+  type ConsumerOptions,
+  type PartitionAssignment,
+  type PartitionsOptions,
+} from "./consumer/options.js";
 export { type HandleSignalsOptions, handleSignals, type Stoppable } from "./consumer/signals.js";
 export type {
   ConsumedEvent,

@@ -19,6 +19,7 @@ import { CE, decodePayload, type EventEnvelope, fromHeaders } from "../envelope.
 import { ConfigError } from "../errors.js";
 import { bindOnce, type Logger } from "../logger.js";
 import { DLQ_STREAM } from "../names.js";
+import { partitionOf } from "../partitions.js";
 import { type ReplayOrigin, replayOriginOf } from "../replay.js";
 import { connectedServerHas } from "../server-features.js";
 import { AckBatch, EndOfTurn } from "./acks.js";
@@ -56,6 +57,11 @@ import { Waker } from "./waker.js";
 
 /** Creates a consumer (state `created`); call `start()`. Throws ConfigError for invalid options. */
 export function createEventConsumer(nc: NatsConnection, options: ConsumerOptions): EventConsumer {
+  if (options.partitions)
+    throw new ConfigError(
+      "partitions",
+      "makes a partitioned consumer: run it with startConsumers or createPartitionedConsumer",
+    );
   return new EventConsumerImpl(nc, parseConsumerOptions(options));
 }
 
@@ -101,6 +107,8 @@ class EventConsumerImpl implements EventConsumer {
   #settings = UNSTARTED;
   #termWithReason = false;
   #peakHeld = 0;
+  /** Messages of other partitions, acknowledged without a handler (partitioned mode). */
+  #otherPartition = 0;
 
   /** The current consume, from `consume()` until it is drained. */
   #session: PullSession | undefined;
@@ -149,6 +157,7 @@ class EventConsumerImpl implements EventConsumer {
       peakHeldPlusReserved: this.#peakHeld,
       concurrency: this.#o.concurrency,
       maxBuffered: this.#o.maxBuffered,
+      otherPartition: this.#otherPartition,
     };
   }
 
@@ -493,6 +502,15 @@ class EventConsumerImpl implements EventConsumer {
       } catch (err) {
         this.#log.warn({ err, seq }, "orderingKey threw; the message gets a lane of its own");
       }
+      const partition = this.#o.partition;
+      if (partition && partitionOf(key, seq, partition.count) !== partition.index) {
+        // Another partition's: its owner handles it from its own durable. Not an event handled here.
+        this.#acks.add(msg);
+        this.#endOfTurn.schedule();
+        this.#otherPartition++;
+        this.#meter.outcome(msg.headers?.get(CE.type) || "unknown", "other_partition");
+        return;
+      }
       lane = key ?? `\u0000seq:${seq}`;
     }
     this.#scheduler.hold({
@@ -533,6 +551,9 @@ class EventConsumerImpl implements EventConsumer {
   }
 
   async #process(e: Entry): Promise<void> {
+    // The partition went to another process (its lease lapsed or was released): its owner handles it.
+    if (this.#o.partition && !this.#o.partition.owns())
+      return this.#settle(e, { nak: 0 }, "released", "partition no longer owned");
     const msg = latestMsg(e);
     const deliveryCount = msg.info.deliveryCount;
     const attempt = deliveryCount + e.localRetries;
@@ -658,7 +679,8 @@ class EventConsumerImpl implements EventConsumer {
       stream: live && replay ? replay.stream : this.#o.stream,
       sequence: live && replay ? replay.sequence : e.seq,
       subject: live && replay?.subject ? replay.subject : msg.subject,
-      consumer: live ? live.durable : this.#o.durable,
+      // A partition's dead letter is its partitioned durable's: a redrive goes to that one's replay channel.
+      consumer: live ? live.durable : (this.#o.partition?.of ?? this.#o.durable),
       deliveries: msg.info.deliveryCount + e.localRetries,
       code: reason.code,
       message: reason.message,
