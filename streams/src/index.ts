@@ -135,7 +135,11 @@ export {
 } from "./metrics.js";
 export { DLQ_STREAM, dlqSubject, domainStream } from "./names.js";
 // A partitioned durable: per-key order across replicas, one owner per partition (WorkShares).
-export { createPartitionedConsumer, PARTITIONED_DEFAULTS } from "./partitioned-consumer.js";
+export {
+  createPartitionedConsumer,
+  PARTITIONED_DEFAULTS,
+  type PartitionedEventConsumer,
+} from "./partitioned-consumer.js";
 export { fnv1a32, partitionDurable, partitionDurables, partitionOf } from "./partitions.js";
 export {
   explainOpsPermissions,

@@ -57,6 +57,7 @@ export const PARTITIONED_DEFAULTS = {
 /** What one owned partition runs. */
 interface Owned {
   readonly item: string;
+  /** The lease's fencing token when acquired (for the logs). */
   readonly token: number | undefined;
   /** Set once its consumer was created (after the hand-over wait). */
   consumer?: EventConsumer;
@@ -68,13 +69,24 @@ interface Owned {
  * Creates a partitioned consumer (state `created`): `options` as for `createEventConsumer`, with
  * `ordered: true`, `durable` the partitioned durable's name and `partitions` saying how.
  */
-export function createPartitionedConsumer(nc: NatsConnection, options: ConsumerOptions): EventConsumer {
+/** A partitioned consumer: an EventConsumer that also says which partitions this process owns. */
+export interface PartitionedEventConsumer extends EventConsumer {
+  /** The partitions this process owns now (`p0`…). */
+  owned(): string[];
+  /** The consumers of the owned partitions that run now. */
+  partitions(): EventConsumer[];
+}
+
+export function createPartitionedConsumer(
+  nc: NatsConnection,
+  options: ConsumerOptions,
+): PartitionedEventConsumer {
   if (!options.partitions)
     throw new ConfigError("partitions", "is required: say how the durable is partitioned");
   return new PartitionedConsumer(nc, { ...options, partitions: options.partitions });
 }
 
-class PartitionedConsumer implements EventConsumer {
+class PartitionedConsumer implements PartitionedEventConsumer {
   readonly #nc: NatsConnection;
   readonly #options: ConsumerOptions;
   readonly #p: PartitionsOptions;
@@ -225,6 +237,7 @@ class PartitionedConsumer implements EventConsumer {
   #acquired(item: string, token: number): void {
     if (this.#state !== "running" && this.#state !== "paused") return;
     const owned: Owned = { item, token, lost: false };
+    this.#log.info({ partition: item, fencingToken: token }, "partition acquired: starting its consumer");
     this.#owned.set(item, owned);
     void this.#run(owned);
   }
@@ -236,9 +249,12 @@ class PartitionedConsumer implements EventConsumer {
     void this.#stopPartition(owned);
   }
 
-  /** Whether `o` is still this process's: the same lease, not lost. */
+  /**
+   * Whether `o` is still this process's: owned without a break since it was acquired (a loss marks
+   * it; a partition acquired again is a new `Owned`), and the lease recent enough (`isOwner`).
+   */
   #owns(o: Owned): boolean {
-    return !o.lost && (this.#shares?.isOwner(o.item) ?? false) && this.#shares?.token(o.item) === o.token;
+    return !o.lost && (this.#shares?.isOwner(o.item) ?? false);
   }
 
   /** Waits for the partition's previous consumer and owner, then runs its consumer (again after a failed start). */
