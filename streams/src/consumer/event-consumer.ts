@@ -447,7 +447,7 @@ class EventConsumerImpl implements EventConsumer {
   };
 
   /** A message received by a stopped session: held (room and state permitting) or nak'd at once. */
-  #takeDelivered(s: PullSession, msg: JsMsg): void {
+  #takeDelivered(s: PullSession, msg: JsMsg): void | Promise<void> {
     // A delivery of the deleted durable: the recreated one delivers it again, settling it is moot.
     if (s.incarnation !== this.#durable.incarnation) return;
     if (this.#lifecycle.state === "paused" && this.#o.pauseMode === "release") this.#giveBack(msg, "paused");
@@ -455,7 +455,7 @@ class EventConsumerImpl implements EventConsumer {
     // Cannot happen while the client keeps to its share; a redelivery of a held message costs no slot.
     else if (this.#scheduler.held >= this.#o.maxBuffered && !this.#scheduler.has(msg.info.streamSequence))
       this.#giveBack(msg, "over-delivery");
-    else this.#admit(msg, s.clearAt);
+    else return this.#admit(msg, s.clearAt);
   }
 
   /** Nak without delay, for a message never handled. */
@@ -476,8 +476,11 @@ class EventConsumerImpl implements EventConsumer {
 
   // --- admission and scheduling ---------------------------------------------------------------
 
-  /** `deliveredAfter`: a lower bound of its delivery time (it may have waited in the client). */
-  #admit(msg: JsMsg, deliveredAfter: number): void {
+  /**
+   * `deliveredAfter`: a lower bound of its delivery time (it may have waited in the client). Returns a
+   * promise while its ordering key is looked up (the session takes nothing else meanwhile).
+   */
+  #admit(msg: JsMsg, deliveredAfter: number): void | Promise<void> {
     const seq = msg.info.streamSequence;
     if (msg.info.deliveryCount > 1) this.#meter.redelivered();
     const delivery: Delivery = { msg, incarnation: this.#durable.incarnation };
@@ -490,18 +493,48 @@ class EventConsumerImpl implements EventConsumer {
       return;
     }
     if (!this.#lifecycle.pulling) {
-      msg.nak();
-      this.#meter.outcome(msg.headers?.get(CE.type) || "unknown", "released");
+      this.#giveBack(msg, "shutdown");
+      return;
+    }
+    if (!this.#o.ordered) {
+      this.#place(msg, delivery, deliveredAfter, undefined, false);
+      return;
+    }
+    let key: string | undefined | Promise<string | undefined>;
+    try {
+      key = this.#o.orderingKey(msg);
+    } catch (err) {
+      this.#log.warn({ err, seq }, "orderingKey threw; the message gets a lane of its own");
+    }
+    if (!(key instanceof Promise)) {
+      this.#place(msg, delivery, deliveredAfter, key, true);
+      return;
+    }
+    return key.then(
+      (k) => this.#place(msg, delivery, deliveredAfter, k, true),
+      (err: unknown) => {
+        this.#log.warn({ err, seq }, "orderingKey failed; the message gets a lane of its own");
+        this.#place(msg, delivery, deliveredAfter, undefined, true);
+      },
+    );
+  }
+
+  /** Holds the message in its lane (ordered) and runs what may run; another partition's is acked. */
+  #place(
+    msg: JsMsg,
+    delivery: Delivery,
+    deliveredAfter: number,
+    key: string | undefined,
+    ordered: boolean,
+  ): void {
+    const seq = msg.info.streamSequence;
+    // Stopped while its key was looked up: given back like any message received then.
+    if (!this.#lifecycle.pulling) {
+      this.#giveBack(msg, "shutdown");
       return;
     }
     let lane: string | undefined;
-    if (this.#o.ordered) {
-      let key: string | undefined;
-      try {
-        key = this.#o.orderingKey(msg);
-      } catch (err) {
-        this.#log.warn({ err, seq }, "orderingKey threw; the message gets a lane of its own");
-      }
+    if (ordered) {
       const partition = this.#o.partition;
       if (partition && partitionOf(key, seq, partition.count) !== partition.index) {
         // Another partition's: its owner handles it from its own durable. Not an event handled here.

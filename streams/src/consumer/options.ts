@@ -30,8 +30,13 @@ export interface ConsumerOptions {
   maxBuffered?: number;
   /** Serial processing per key, parallel across keys (see `consumer.ts`). @default false */
   ordered?: boolean;
-  /** The ordering key of a message (only with `ordered`). @default its `ce-subject` header */
-  orderingKey?: (msg: JsMsg) => string | undefined;
+  /**
+   * The ordering key of a message (only with `ordered`). It may return a promise when it must look
+   * something up first (a writer schema): the consumer then takes no further message until it
+   * settles, so the stream order is kept. With `partitions` it must give the same key on every
+   * replica: the key picks the partition. @default its `ce-subject` header
+   */
+  orderingKey?: (msg: JsMsg) => string | undefined | Promise<string | undefined>;
   /** Delay before a transient failure is retried, by attempt; or a function of the attempt. @default CONSUMER_DEFAULTS.retryBackoff */
   retryBackoff?: Partial<BackoffPolicy> | ((attempt: number) => number);
   /** Attempts before a failure dead-letters (≤ the consumer's `max_deliver`). @default the consumer's `max_deliver`, unlimited when it has none */
@@ -146,7 +151,7 @@ export interface ParsedOptions {
   readonly concurrency: number;
   readonly maxBuffered: number;
   readonly ordered: boolean;
-  readonly orderingKey: (msg: JsMsg) => string | undefined;
+  readonly orderingKey: (msg: JsMsg) => string | undefined | Promise<string | undefined>;
   readonly retryDelay: (attempt: number) => number;
   readonly maxDeliver: number | undefined;
   readonly onUnhandledType: "ack" | "dead-letter";
