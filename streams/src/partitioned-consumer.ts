@@ -45,6 +45,7 @@ import type { ConsumerState, ConsumerStats, ConsumerStatus, EventConsumer } from
 import { ConfigError } from "./errors.js";
 import { bindOnce, type Logger, silentLogger } from "./logger.js";
 import { partitionDurable, partitionItem } from "./partitions.js";
+import { connectedServerHas } from "./server-features.js";
 import { WorkShares } from "./shares.js";
 
 /** The single source of the partitioned consumer's own defaults. */
@@ -286,20 +287,52 @@ class PartitionedConsumer implements PartitionedEventConsumer {
   }
 
   /**
-   * Waits until the partition durable has no delivery outstanding (the previous owner's handlers are
-   * done, or their ack wait ran out), at most ackWait + the drain deadline; false when the partition
-   * was lost or the consumer stopped meanwhile.
+   * Waits until the partition durable has no delivery outstanding: the previous owner's handlers are
+   * done and what it gave back was redelivered. What is still outstanding once the previous owner's
+   * drain deadline has passed is either given back (with a delay, after its pull requests expired) or
+   * was lost on its way to a consume that had stopped: on servers with consumer reset (2.14+) the
+   * durable is then reset to its ack floor, so all of it is delivered again at once, in order (with
+   * what was acknowledged above the floor: handled again, which idempotent handlers absorb); on older
+   * servers the new owner waits until it is due again (ack wait or pull expiry, + the drain deadline)
+   * and then takes it first. False when the partition was lost or the consumer stopped meanwhile.
    */
   async #handover(o: Owned, durable: string): Promise<boolean> {
-    const deadline = Date.now() + this.#ackWaitMs + this.#drainTimeoutMs;
+    const started = Date.now();
+    const graceEnd = started + this.#drainTimeoutMs;
+    // The previous owner's give-backs are due after its pull expiry (event-consumer.ts, #releaseDelay),
+    // deliveries lost on their way to it after its ack wait: both before the deadline.
+    const pullExpiresMs = this.#options.pullExpiresMs ?? CONSUMER_DEFAULTS.pullExpiresMs;
+    const deadline = started + Math.max(this.#ackWaitMs, pullExpiresMs + 1_000) + this.#drainTimeoutMs;
     const poll = this.#p.handoverPollMs ?? PARTITIONED_DEFAULTS.handoverPollMs;
+    let mayReset = true;
     for (;;) {
       if (!this.#owns(o) || (this.#state !== "running" && this.#state !== "paused")) return false;
-      const outstanding = (await this.#info(durable).catch(() => undefined))?.num_ack_pending ?? 0;
-      if (outstanding === 0) return true;
+      const info = await this.#info(durable).catch(() => undefined);
+      const outstanding = info?.num_ack_pending ?? 0;
+      const waitedMs = Date.now() - started;
+      if (outstanding === 0) {
+        if (waitedMs >= poll) this.#log.info({ partition: o.item, waitedMs }, "partition handed over");
+        return true;
+      }
+      if (mayReset && Date.now() >= graceEnd && connectedServerHas(this.#nc, "consumerReset")) {
+        try {
+          await (this.#jsm as JetStreamManager).consumers.reset(this.#options.stream, durable);
+          this.#log.warn(
+            { partition: o.item, outstanding, ackFloor: info?.ack_floor.stream_seq, waitedMs },
+            "deliveries outstanding after the previous owner's drain deadline: partition reset to its ack floor",
+          );
+          return true;
+        } catch (err) {
+          mayReset = false;
+          this.#log.warn(
+            { err, partition: o.item },
+            "could not reset the partition; waiting out its ack wait",
+          );
+        }
+      }
       if (Date.now() >= deadline) {
         this.#log.warn(
-          { partition: o.item, outstanding },
+          { partition: o.item, outstanding, waitedMs },
           "the previous owner's deliveries are still outstanding after ack wait + drain deadline; starting anyway",
         );
         return true;

@@ -278,6 +278,11 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
         `$JS.API.CONSUMER.PAUSE.${s}.${p}`,
         `${who}: a pause policy pauses the durable on the server (2.11+, a renewed lease) and resumes it`,
       );
+      if (p !== d)
+        pub(
+          `$JS.API.CONSUMER.RESET.${s}.${p}`,
+          `${who}: a new owner resets it to its ack floor when deliveries the previous owner never received are outstanding (2.14+)`,
+        );
       const filters = declared.filterSubjects;
       const recreate = c.recreate ?? filters.length <= 1;
       if (recreate) {

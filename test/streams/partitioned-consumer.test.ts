@@ -105,6 +105,7 @@ async function replica(
         ordered: true,
         concurrency: 4,
         drainTimeoutMs: 5_000,
+        pullExpiresMs: 1_000,
         metrics: registry,
         partitions: {
           count: PARTITIONS,

@@ -77,6 +77,9 @@ export async function startEventConsumer(
 
 type Settlement = "ack" | "term" | { nak: number };
 
+/** After the pull requests of a stopped consume expired: the margin of a partition's give-back. */
+const PARTITION_RELEASE_MARGIN_MS = 1_000;
+
 /** Until `start()` reads the durable's configuration. */
 const UNSTARTED: DurableSettings = {
   ackWaitMs: 30_000,
@@ -319,7 +322,7 @@ class EventConsumerImpl implements EventConsumer {
     let released = 0;
     for (const e of [...this.#scheduler.entries()]) {
       if (e.status === "queued" || e.status === "waiting") {
-        this.#settle(e, { nak: 0 }, "released", "shutdown");
+        this.#settle(e, { nak: this.#releaseDelay() }, "released", "shutdown");
         released++;
       }
     }
@@ -334,7 +337,7 @@ class EventConsumerImpl implements EventConsumer {
       for (const e of [...this.#scheduler.entries()]) {
         if (e.status !== "running") continue;
         abortEntry(e, reason);
-        this.#settle(e, { nak: 0 }, "released", "shutdown deadline");
+        this.#settle(e, { nak: this.#releaseDelay() }, "released", "shutdown deadline");
         aborted++;
       }
     }
@@ -350,7 +353,7 @@ class EventConsumerImpl implements EventConsumer {
     this.#endSession("failed");
     for (const e of [...this.#scheduler.entries()]) {
       abortEntry(e, err);
-      this.#settle(e, { nak: 0 }, "released", "consumer failed");
+      this.#settle(e, { nak: this.#releaseDelay() }, "released", "consumer failed");
     }
     this.#cleanup();
     this.#lifecycle.move("failed", { err });
@@ -458,9 +461,21 @@ class EventConsumerImpl implements EventConsumer {
     else return this.#admit(msg, s.clearAt);
   }
 
-  /** Nak without delay, for a message never handled. */
+  /**
+   * A partition's consumer gives messages back once its pull requests have expired on the server: a
+   * message nak'd at once can be delivered again into a pull request of the consume that just
+   * stopped (seen on 2.9: the server still holds the request), be lost there and come back only after
+   * its ack wait (or its backoff), behind later messages of its key taken by the next owner. The next
+   * owner waits for this (partitioned-consumer.ts). Other consumers give back at once.
+   */
+  #releaseDelay(): number {
+    return this.#o.partition ? this.#settings.expiresMs + PARTITION_RELEASE_MARGIN_MS : 0;
+  }
+
+  /** Nak (without delay but for a partition's, see #releaseDelay), for a message never handled. */
   #giveBack(msg: JsMsg, why: string): void {
-    msg.nak();
+    const delay = this.#releaseDelay();
+    msg.nak(delay > 0 ? delay : undefined);
     this.#meter.outcome(msg.headers?.get(CE.type) || "unknown", "released");
     this.#log.debug({ seq: msg.info.streamSequence, why }, "message released");
   }
@@ -586,7 +601,7 @@ class EventConsumerImpl implements EventConsumer {
   async #process(e: Entry): Promise<void> {
     // The partition went to another process (its lease lapsed or was released): its owner handles it.
     if (this.#o.partition && !this.#o.partition.owns())
-      return this.#settle(e, { nak: 0 }, "released", "partition no longer owned");
+      return this.#settle(e, { nak: this.#releaseDelay() }, "released", "partition no longer owned");
     const msg = latestMsg(e);
     const deliveryCount = msg.info.deliveryCount;
     const attempt = deliveryCount + e.localRetries;
