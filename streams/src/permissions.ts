@@ -331,7 +331,10 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
       );
       continue;
     }
-    if (decls.consumers[d.producer]) {
+    if (
+      decls.consumers[d.producer] ||
+      Object.values(decls.consumers).some((x) => x.partitionOf?.durable === d.producer)
+    ) {
       problem(
         `${key}.producer`,
         `${d.producer} is a declared durable: its dead letters are its consumer's (consumes), pick a name no durable has`,

@@ -27,6 +27,7 @@ import {
 import { validateManifests } from "../../tools/deploy/validate-manifests.js";
 import { SERVICE_MANIFESTS } from "../../tools/manifests.js";
 
+type ConsumerOfManifest = NonNullable<ServiceManifest["consumers"]>[string];
 type Doc = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: any };
 
 const docsOf = (path: string): Doc[] =>
@@ -57,6 +58,7 @@ describe("deploy/k8s/base: the services' workloads", () => {
           "ServiceAccount",
           "ServiceMonitor",
           ...(m.deployment?.ingressPaths?.length ? ["Ingress"] : []),
+          ...(m.deployment?.singleton ? [] : ["ScaledObject"]),
         ].sort(),
       );
       const pod = workload.spec.template.spec;
@@ -79,7 +81,8 @@ describe("deploy/k8s/base: the services' workloads", () => {
       assert.equal(pod.terminationGracePeriodSeconds, TERMINATION_GRACE_SECONDS);
       if (m.deployment?.singleton && workload.kind === "Deployment")
         assert.equal(workload.spec.strategy.type, "Recreate");
-      assert.equal(workload.spec.replicas, 1);
+      // KEDA owns the replica count of a service that scales.
+      assert.equal(workload.spec.replicas, m.deployment?.singleton ? 1 : undefined);
 
       assert.match(settings["NATS_URL"] ?? "", /^tls:\/\//);
       const tlsMount = c.volumeMounts.find((v: { name: string }) => v.name === "nats-tls");
@@ -213,6 +216,31 @@ describe("autoscaling (KEDA)", () => {
     // KEDA owns the replica count; a rolling update keeps copies running through a rollout.
     assert.equal(workload["spec"].replicas, undefined);
     assert.deepEqual(validateManifests(docs), []);
+  });
+
+  test("a partitioned durable is watched through its partitions, and no more replicas than partitions", () => {
+    const [durable, c] = Object.entries(base.consumers ?? {})[0] as [string, { stream: string }];
+    const partitioned = serviceManifest({
+      ...base,
+      consumers: { [durable]: { ...(base.consumers?.[durable] as ConsumerOfManifest), partitions: 3 } },
+      deployment: { ...deployment, singleton: false, scaling: { maxReplicas: 3 } },
+    });
+    const scaler = (serviceWorkload(partitioned) as Doc[]).find((d) => d.kind === "ScaledObject") as Doc;
+    assert.deepEqual(
+      scaler["spec"].triggers.map((t: { metadata: Record<string, string> }) => [
+        t.metadata["stream"],
+        t.metadata["consumer"],
+      ]),
+      [0, 1, 2].map((i) => [c.stream, `${durable}-p${i}`]),
+    );
+    assert.throws(
+      () =>
+        serviceManifest({
+          ...partitioned,
+          deployment: { ...deployment, singleton: false, scaling: { maxReplicas: 4 } },
+        }),
+      /deployment\.scaling\.maxReplicas: is more than the partitions of a partitioned durable \(3\)/,
+    );
   });
 
   test("a manifest asking a singleton to scale is refused, naming the field", () => {
