@@ -28,6 +28,7 @@ import { POSTING_MODEL } from "../../services/odoo-connector/src/odoo-setup.js";
 import type { ReconcileReport } from "../../services/odoo-connector/src/reconcile/index.js";
 import {
   DLQ_STREAM,
+  durablePosition,
   explainPermissions,
   MasterData,
   manifestAccess,
@@ -531,10 +532,10 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     });
     const posted = () => subjectCount(nc, "MFG_PRODUCTION", "mfg.production.production_posted.>");
     const reported = () => subjectCount(nc, "MFG_PRODUCTION", "mfg.production.production_reported.>");
+    // The production durable is partitioned: as far as its slowest partition (durablePosition).
     const backlog = async () => {
-      const jsm = await jetstreamManager(nc);
-      const info = await jsm.consumers.info("MFG_PRODUCTION", PRODUCTION_DURABLE);
-      return info.num_pending + info.num_ack_pending;
+      const position = await durablePosition(nc, "MFG_PRODUCTION", PRODUCTION_DURABLE);
+      return position.pending + position.ackPending;
     };
     /** ms from `since` until the next posting, then until the backlog is empty. */
     /**
