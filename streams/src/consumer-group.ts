@@ -28,7 +28,7 @@ import { ConfigError } from "./errors.js";
 import type { ReadinessCheck } from "./http.js";
 import type { Logger } from "./logger.js";
 import type { ServiceManifest } from "./manifest.js";
-import { createPartitionedConsumer } from "./partitioned-consumer.js";
+import { createPartitionedConsumer, type PartitionedEventConsumer } from "./partitioned-consumer.js";
 import { REPLAY_DEFAULTS, REPLAY_STREAM, replayDurable } from "./replay.js";
 import { connectedServerHas } from "./server-features.js";
 
@@ -226,8 +226,12 @@ class ServerPause {
   }
 
   async #request(c: EventConsumer, until: Date): Promise<void> {
+    // A partitioned consumer is paused on its partitions this replica owns (renewals follow changes).
+    const durables =
+      "partitions" in c ? (c as PartitionedEventConsumer).partitions().map((p) => p.durable) : [c.durable];
     try {
-      await (await this.#jsm).consumers.pause(c.stream, c.durable, until);
+      const jsm = await this.#jsm;
+      for (const durable of durables) await jsm.consumers.pause(c.stream, durable, until);
     } catch (err) {
       this.logger?.warn(
         { err, stream: c.stream, durable: c.durable },
