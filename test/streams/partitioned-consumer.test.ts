@@ -16,6 +16,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import type { DowntimeStarted } from "../../contracts/src/events.generated.js";
+import { createEventConsumer } from "../../streams/src/consumer.js";
 import { type ConsumerGroup, startConsumers } from "../../streams/src/consumer-group.js";
 import { declarations } from "../../streams/src/declarations.js";
 import { serviceManifest } from "../../streams/src/manifest.js";
@@ -250,6 +251,52 @@ describe("partitioned consumer: per-key order across replicas", () => {
       (await consumedTotal(c.registry, "acked"));
     assert.equal(acked, 500);
     assert.ok((await consumedTotal(c.registry, "other_partition")) > 0);
+  });
+
+  test("an ordering key that is looked up first (a promise) keeps each key's stream order", async (t) => {
+    const { nc, js, jsm } = await withJetStream(t);
+    await apply(nc, undefined);
+    const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
+    const published: { id: string; key: string }[] = [];
+    for (let i = 0; i < 60; i++) {
+      const key = KEYS[(i * 5) % 4] as string;
+      const id = `${key}:${i}`;
+      published.push({ id, key });
+      await publisher.publish(TYPE, downtime(id, key), { site: "lyon", line: "l1", machine: key, key });
+    }
+    const handled: Handling[] = [];
+    const consumer = createEventConsumer(nc, {
+      stream: STREAM,
+      durable: DURABLE,
+      ordered: true,
+      concurrency: 8,
+      // Every third key needs a lookup that takes a while (as a writer schema fetched from the registry).
+      orderingKey: (msg) => {
+        const key = msg.headers?.get("ce-subject") || undefined;
+        return msg.info.streamSequence % 3 === 0 ? new Promise((r) => setTimeout(() => r(key), 20)) : key;
+      },
+      handlers: {
+        [TYPE]: async (event) => {
+          await new Promise((r) => setTimeout(r, 1 + (event.streamSequence % 5)));
+          handled.push({
+            replica: "one",
+            key: event.key ?? "",
+            id: event.value.downtimeId,
+            seq: event.streamSequence,
+          });
+        },
+      },
+    });
+    t.after(() => consumer.stop({ timeoutMs: 1_000 }));
+    await consumer.start();
+    await until("all handled", () => handled.length >= published.length);
+    for (const key of new Set(published.map((p) => p.key)))
+      assert.deepEqual(
+        handled.filter((h) => h.key === key).map((h) => h.id),
+        published.filter((p) => p.key === key).map((p) => p.id),
+        `${key} in stream order`,
+      );
+    assert.equal((await jsm.consumers.info(STREAM, DURABLE)).num_ack_pending, 0);
   });
 
   test("a key's partition is the same on every replica and spreads the keys", () => {
