@@ -28,6 +28,7 @@ import { ConfigError } from "./errors.js";
 import type { ReadinessCheck } from "./http.js";
 import type { Logger } from "./logger.js";
 import type { ServiceManifest } from "./manifest.js";
+import { createPartitionedConsumer, type PartitionedEventConsumer } from "./partitioned-consumer.js";
 import { REPLAY_DEFAULTS, REPLAY_STREAM, replayDurable } from "./replay.js";
 import { connectedServerHas } from "./server-features.js";
 
@@ -108,8 +109,9 @@ export async function startConsumers(
 ): Promise<ConsumerGroup> {
   if (options.manifest) checkAgainstManifest(options.manifest, options.consumers);
   const interceptors = options.interceptors ?? [];
+  // A partitioned durable (its `partitions`) runs as a partitioned consumer: per-key order across replicas.
   const consumers = options.consumers.map((c) =>
-    createEventConsumer(nc, {
+    (c.partitions ? createPartitionedConsumer : createEventConsumer)(nc, {
       ...options.defaults,
       ...c,
       ...(c.handlers && interceptors.length > 0
@@ -224,8 +226,12 @@ class ServerPause {
   }
 
   async #request(c: EventConsumer, until: Date): Promise<void> {
+    // A partitioned consumer is paused on its partitions this replica owns (renewals follow changes).
+    const durables =
+      "partitions" in c ? (c as PartitionedEventConsumer).partitions().map((p) => p.durable) : [c.durable];
     try {
-      await (await this.#jsm).consumers.pause(c.stream, c.durable, until);
+      const jsm = await this.#jsm;
+      for (const durable of durables) await jsm.consumers.pause(c.stream, durable, until);
     } catch (err) {
       this.logger?.warn(
         { err, stream: c.stream, durable: c.durable },
@@ -265,9 +271,10 @@ async function startReplayChannels(
       );
       continue;
     }
+    const { partitions: _partitioned, ...live } = c;
     const replay = createEventConsumer(nc, {
       ...options.defaults,
-      ...c,
+      ...live,
       ...(c.handlers && interceptors.length > 0
         ? { handlers: wrapHandlers(c.handlers, c, interceptors) as ConsumerOptions["handlers"] }
         : {}),
@@ -298,6 +305,13 @@ function checkAgainstManifest(manifest: ServiceManifest, consumers: readonly Con
       throw new ConfigError(
         `consumers.${c.durable}.stream`,
         `is ${c.stream}, but ${manifest.service}'s manifest declares it on ${d.stream}`,
+      );
+    if ((d.partitions ?? 0) !== (c.partitions?.count ?? 0))
+      throw new ConfigError(
+        `consumers.${c.durable}.partitions`,
+        d.partitions
+          ? `must be { count: ${d.partitions}, … }: ${manifest.service}'s manifest partitions it (${d.partitions})`
+          : `is set, but ${manifest.service}'s manifest does not partition it`,
       );
   }
 }

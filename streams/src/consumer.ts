@@ -48,8 +48,14 @@
  *   retries. A dead-lettered event does not block its key. Later events of a blocked key stay buffered
  *   and count against `maxBuffered`: if they fill it, every key waits (back-pressure, by design; an
  *   outage of what the handlers call is what `pause()` is for). Ordering across replicas that share the
- *   durable is NOT guaranteed (the server hands any message to any replica): that needs a partitioned
- *   consumer (one durable per partition of the key space).
+ *   durable is NOT guaranteed (the server hands any message to any replica): for that, partition it.
+ * - Partitions (`partitions`, run by `startConsumers` or `createPartitionedConsumer`). A durable
+ *   declared with `partitions: P` is P durables `<durable>-p<i>`; replicas share them through
+ *   WorkShares, one owner per partition, and the owner of partition i handles only the messages whose
+ *   ordering key hashes to i (`partitions.ts`), acknowledging the others without a handler (outcome
+ *   `other_partition`, `stats().otherPartition`). Per-key order then holds across replicas. A lost
+ *   partition's consumer stops like `stop()` below; a new owner first waits for the previous one's
+ *   deliveries (`partitioned-consumer.ts`).
  * - Pause. `pause()` stops the consume and starts no new handler; running handlers finish. Buffered
  *   messages, and those the client had already received, are HELD (their ack deadline kept alive) by
  *   default, because a nak would count a delivery and a flapping circuit breaker would push innocent
@@ -91,7 +97,12 @@ export {
   ShutdownAbortError,
 } from "./consumer/errors.js";
 export { createEventConsumer, startEventConsumer } from "./consumer/event-consumer.js";
-export { CONSUMER_DEFAULTS, type ConsumerOptions } from "./consumer/options.js";
+export {
+  CONSUMER_DEFAULTS,
+  type ConsumerOptions,
+  type PartitionAssignment,
+  type PartitionsOptions,
+} from "./consumer/options.js";
 export { type HandleSignalsOptions, handleSignals, type Stoppable } from "./consumer/signals.js";
 export type {
   ConsumedEvent,

@@ -15,6 +15,7 @@ import { z } from "zod";
 import { type CatalogedErrorCode, ThreadlineError } from "../../contracts/src/index.js";
 import type { ServiceManifest } from "./manifest.js";
 import { AUDIT_STREAM, AUDIT_SUBJECTS, DLQ_STREAM } from "./names.js";
+import { partitionDurables } from "./partitions.js";
 import {
   REPLAY_DEFAULTS,
   REPLAY_JOBS_BUCKET,
@@ -91,7 +92,24 @@ export interface ConsumerDeclaration {
     readonly groups: readonly string[];
     readonly policy: "overflow" | "pinned_client";
   };
+  /**
+   * Set on the durables a manifest's `partitions` makes (`<durable>-p<i>`, streams/src/partitions.ts):
+   * which partitioned durable this one is a partition of. `streams apply` creates a new partition
+   * after the ack floor of a durable of that name when one exists (a service that had the durable
+   * unpartitioned does not handle the stream again from its start).
+   */
+  readonly partitionOf?: { readonly durable: string; readonly index: number; readonly count: number };
 }
+
+/**
+ * A durable as a manifest declares it: with `partitions: P` it is P durables `<durable>-p0`..`-p<P-1>`
+ * on the same stream and filter, consumed as one partitioned consumer (streams/src/partitioned-consumer.ts)
+ * whose per-key order holds across replicas.
+ */
+export type ManifestConsumerDeclaration = Omit<ConsumerDeclaration, "partitionOf"> & {
+  /** Partitions of the key space (1–64), one owner each at a time. @default none: one durable */
+  readonly partitions?: number;
+};
 
 /** A KV bucket (backed by the stream `KV_<bucket>`). */
 export interface KvDeclaration {
@@ -382,9 +400,20 @@ function gatherManifests(manifests: readonly ServiceManifest[], ctx: GatherConte
     for (const [name, s] of Object.entries(m.streams ?? {}))
       if (claim(`streams.${name}`, m.service))
         streams[name] = { ...s, replicas: ctx.replicas, maxBytes: bytesFor(s.maxBytes, ctx.profile) };
-    for (const [name, c] of Object.entries(m.consumers ?? {})) {
+    for (const [name, declared] of Object.entries(m.consumers ?? {})) {
       if (!claim(`consumers.${name}`, m.service)) continue;
-      consumers[name] = c;
+      const { partitions, ...c } = declared;
+      if (partitions === undefined) consumers[name] = c;
+      // The partitioned durable's name stays claimed (its replay channel and dead letters carry it);
+      // the server gets its partitions.
+      else
+        for (const [index, durable] of partitionDurables(name, partitions).entries())
+          if (claim(`consumers.${durable}`, m.service))
+            consumers[durable] = {
+              ...c,
+              description: `${c.description} (partition ${index} of ${partitions})`,
+              partitionOf: { durable: name, index, count: partitions },
+            };
       // Its replay channel (streams/src/replay.ts), with the durable's own redelivery policy.
       const replay = replayDurable(name);
       if (claim(`consumers.${replay}`, m.service))
@@ -582,6 +611,13 @@ const ConsumerSchema = z.strictObject({
     .strictObject({
       groups: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,16}$/, "is 1-16 of A-Z a-z 0-9 _ -")).min(1),
       policy: z.enum(["overflow", "pinned_client"]),
+    })
+    .optional(),
+  partitionOf: z
+    .strictObject({
+      durable: z.string().min(1),
+      index: z.number().int().min(0),
+      count: z.number().int().min(1),
     })
     .optional(),
 });

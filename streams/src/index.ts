@@ -39,12 +39,14 @@ export { connectionOptions, connectNats, natsSettingsFromEnv } from "./connectio
 export {
   type ConsumedEvent,
   type ConsumerOptions,
+  type ConsumerStats,
   createEventConsumer,
   type EventConsumer,
   type EventHandler,
   type EventHandlers,
   type HandlerContext,
   isRetryable,
+  type PartitionsOptions,
   PermanentError,
   RetryableError,
 } from "./consumer.js";
@@ -132,6 +134,13 @@ export {
   type SdkMetricName,
 } from "./metrics.js";
 export { DLQ_STREAM, dlqSubject, domainStream } from "./names.js";
+// A partitioned durable: per-key order across replicas, one owner per partition (WorkShares).
+export {
+  createPartitionedConsumer,
+  PARTITIONED_DEFAULTS,
+  type PartitionedEventConsumer,
+} from "./partitioned-consumer.js";
+export { fnv1a32, partitionDurable, partitionDurables, partitionOf } from "./partitions.js";
 export {
   explainOpsPermissions,
   explainPermissions,

@@ -26,10 +26,10 @@
 import { z } from "zod";
 import { EVENT_TYPES, type EventType } from "../../contracts/src/index.js";
 import {
-  type ConsumerDeclaration,
   DeclarationError,
   type DeclarationProblem,
   type KvDeclaration,
+  type ManifestConsumerDeclaration,
   type SizeByProfile,
   type StreamDeclaration,
 } from "./declarations.js";
@@ -66,7 +66,10 @@ export interface DeploymentDeclaration {
   readonly entry: string;
   /** Its HTTP port (health, metrics, API): the service's HTTP_PORT default. */
   readonly port: number;
-  /** One copy only (a `Recreate` rollout): its state or its per-key ordering is per process today. */
+  /**
+   * One copy only (a `Recreate` rollout): its state is per process. A service whose ordered durables
+   * are partitioned (`partitions`) keeps its per-key order across replicas and need not be one.
+   */
   readonly singleton: boolean;
   /**
    * How a service that is not a singleton scales with KEDA's `nats-jetstream` trigger, one per durable
@@ -111,8 +114,11 @@ export interface ServiceManifest {
   /** The service name: NATS user, inbox prefix `_INBOX_<service>`, logs and metrics. */
   readonly service: string;
   readonly description: string;
-  /** The durables it owns, by name (each name starts with the service's). */
-  readonly consumers?: Readonly<Record<string, ConsumerDeclaration>>;
+  /**
+   * The durables it owns, by name (each name starts with the service's). One with `partitions: P` is
+   * P durables `<name>-p<i>` on the server, run by the SDK as one partitioned consumer.
+   */
+  readonly consumers?: Readonly<Record<string, ManifestConsumerDeclaration>>;
   /** The KV buckets it owns, by name; it may write them. */
   readonly kv?: Readonly<Record<string, OwnedKvDeclaration>>;
   /**
@@ -148,7 +154,22 @@ const bytes = z.number().int().min(-1);
 const ManifestSchema = z.object({
   service: z.string().regex(SERVICE_RE, "lower-case letters, digits and - (e.g. odoo-connector)"),
   description: z.string().min(1),
-  consumers: z.record(z.string(), z.object({ stream: z.string() }).loose()).optional(),
+  consumers: z
+    .record(
+      z.string(),
+      z
+        .object({
+          stream: z.string(),
+          partitions: z
+            .number()
+            .int()
+            .min(1)
+            .max(64, "at most 64: each partition reads the whole stream")
+            .optional(),
+        })
+        .loose(),
+    )
+    .optional(),
   kv: z.record(z.string(), z.object({}).loose()).optional(),
   streams: z
     .record(
@@ -236,6 +257,15 @@ export function serviceManifest<const M extends ServiceManifest>(manifest: M): M
         message: `a durable's name starts with its service's (${manifest.service}-…)`,
       });
   const scaling = manifest.deployment?.scaling;
+  // More replicas than partitions would idle: a partition has one owner at a time.
+  const partitions = Object.values(manifest.consumers ?? {}).flatMap((c) =>
+    c.partitions ? [c.partitions] : [],
+  );
+  if (scaling && partitions.length > 0 && (scaling.maxReplicas ?? 4) > Math.min(...partitions))
+    problems.push({
+      key: `${key}.deployment.scaling.maxReplicas`,
+      message: `is more than the partitions of a partitioned durable (${Math.min(...partitions)}): the extra replicas would own none`,
+    });
   if (scaling && manifest.deployment?.singleton)
     problems.push({
       key: `${key}.deployment.scaling`,

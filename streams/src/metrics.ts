@@ -91,7 +91,10 @@ export const SDK_METRICS = {
         nak: "a transient failure: nak'd with a backoff delay, redelivered later (or its dead-letter publish failed)",
         retried: "a transient failure in ordered mode: retried in place after the backoff delay",
         dead_lettered: "published to MFG_DLQ and terminated",
-        released: 'given back unhandled without delay: shutdown, `pauseMode: "release"`, over-delivery',
+        released:
+          'given back unhandled without delay: shutdown, `pauseMode: "release"`, over-delivery, a partition no longer owned',
+        other_partition:
+          "a partition's consumer acknowledged, without handling it, a message whose key is another partition's",
       },
     },
   },

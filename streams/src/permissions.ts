@@ -245,7 +245,10 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
   for (const [i, c] of (access.consumes ?? []).entries()) {
     const key = `consumes[${i}]`;
     const { stream: s, durable: d } = c;
-    const declared = decls.consumers[d];
+    // A partitioned durable is its partitions on the server (`<durable>-p<i>`); its dead letters and
+    // replay channel keep its own name.
+    const partitions = Object.entries(decls.consumers).filter(([, x]) => x.partitionOf?.durable === d);
+    const declared = decls.consumers[d] ?? partitions[0]?.[1];
     if (!decls.streams[s]) {
       problem(`${key}.stream`, `stream ${s} is not declared (declared: ${list(streams)})`);
       continue;
@@ -262,27 +265,35 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
       continue;
     }
     if (!decls.streams[DLQ_STREAM]) problem(key, `the dead-letter stream ${DLQ_STREAM} is not declared`);
-    const who = `consumer ${s}/${d}`;
-    pub(
-      `$JS.API.CONSUMER.INFO.${s}.${d}`,
-      `${who}: start() checks the durable, js.consumers.get(), lag refresh every infoIntervalMs, checks after a failed pull`,
-    );
-    pub(`$JS.API.CONSUMER.MSG.NEXT.${s}.${d}`, `${who}: pull requests (fetch)`);
-    pub(`$JS.ACK.${s}.${d}.>`, `${who}: ack, nak with delay, +WPI (working), +TERM of its deliveries`);
-    pub(
-      `$JS.API.CONSUMER.PAUSE.${s}.${d}`,
-      `${who}: a pause policy pauses the durable on the server (2.11+, a renewed lease) and resumes it`,
-    );
-    pub(dlqSubject(s, d), `${who}: dead letters to ${DLQ_STREAM}`);
-    const filters = declared.filterSubjects;
-    const recreate = c.recreate ?? filters.length <= 1;
-    if (recreate) {
-      const why = `${who}: recreates the durable if it was deleted (recreateDeleted)`;
-      if (filters.length === 0) pub(`$JS.API.CONSUMER.CREATE.${s}.${d}`, why);
-      else if (filters.length === 1)
-        pub(`$JS.API.CONSUMER.CREATE.${s}.${d}.${filters[0]}`, `${why}; the subject pins its filter`);
-      else pub(`$JS.API.CONSUMER.DURABLE.CREATE.${s}.${d}`, `${why}; several filters: nothing pins them`);
+    const pulled = decls.consumers[d] ? [d] : partitions.map(([n]) => n);
+    for (const p of pulled) {
+      const who = p === d ? `consumer ${s}/${d}` : `partition ${s}/${p} of ${d}`;
+      pub(
+        `$JS.API.CONSUMER.INFO.${s}.${p}`,
+        `${who}: start() checks the durable, js.consumers.get(), lag refresh every infoIntervalMs, checks after a failed pull${p === d ? "" : ", a new owner waits for the previous owner's deliveries"}`,
+      );
+      pub(`$JS.API.CONSUMER.MSG.NEXT.${s}.${p}`, `${who}: pull requests (fetch)`);
+      pub(`$JS.ACK.${s}.${p}.>`, `${who}: ack, nak with delay, +WPI (working), +TERM of its deliveries`);
+      pub(
+        `$JS.API.CONSUMER.PAUSE.${s}.${p}`,
+        `${who}: a pause policy pauses the durable on the server (2.11+, a renewed lease) and resumes it`,
+      );
+      if (p !== d)
+        pub(
+          `$JS.API.CONSUMER.RESET.${s}.${p}`,
+          `${who}: a new owner resets it to its ack floor when deliveries the previous owner never received are outstanding (2.14+)`,
+        );
+      const filters = declared.filterSubjects;
+      const recreate = c.recreate ?? filters.length <= 1;
+      if (recreate) {
+        const why = `${who}: recreates the durable if it was deleted (recreateDeleted)`;
+        if (filters.length === 0) pub(`$JS.API.CONSUMER.CREATE.${s}.${p}`, why);
+        else if (filters.length === 1)
+          pub(`$JS.API.CONSUMER.CREATE.${s}.${p}.${filters[0]}`, `${why}; the subject pins its filter`);
+        else pub(`$JS.API.CONSUMER.DURABLE.CREATE.${s}.${p}`, `${why}; several filters: nothing pins them`);
+      }
     }
+    pub(dlqSubject(s, d), `consumer ${s}/${d}: dead letters to ${DLQ_STREAM}`);
     // Its replay channel (streams/src/replay.ts): the same pulls on `<durable>-replay`, and the removal
     // of a dead letter once its redriven delivery is settled.
     const r = replayDurable(d);
@@ -320,7 +331,10 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
       );
       continue;
     }
-    if (decls.consumers[d.producer]) {
+    if (
+      decls.consumers[d.producer] ||
+      Object.values(decls.consumers).some((x) => x.partitionOf?.durable === d.producer)
+    ) {
       problem(
         `${key}.producer`,
         `${d.producer} is a declared durable: its dead letters are its consumer's (consumes), pick a name no durable has`,

@@ -520,6 +520,35 @@ export function consumerConfigOf(name: string, d: ConsumerDeclaration): Consumer
   return cfg;
 }
 
+/**
+ * The item that creates a durable. A new partition of a durable the server still has unpartitioned
+ * (a service moving to `partitions`) starts after that durable's ack floor: what the old durable
+ * acknowledged is not handled again. What it had delivered and not acknowledged yet is above the
+ * floor and handled by the partitions (at-least-once; postings are idempotent). The old durable is
+ * left alone (listed as unmanaged): delete it once no process of the previous version reads it.
+ */
+async function newConsumerItem(
+  jsm: JetStreamManager,
+  base: Pick<PlanItem, "kind" | "name" | "key"> & { readonly target: ConsumerTarget },
+  decl: ConsumerDeclaration,
+): Promise<PlanItem> {
+  const created = { ...base, action: "create" as const, changes: [], recreate: false };
+  const predecessor = decl.partitionOf?.durable;
+  const old = predecessor ? await consumerInfo(jsm, decl.stream, predecessor) : undefined;
+  if (!old) return { ...created, notes: [] };
+  const start = old.ack_floor.stream_seq + 1;
+  return {
+    ...created,
+    target: {
+      ...base.target,
+      config: { ...base.target.config, deliver_policy: "by_start_sequence", opt_start_seq: start },
+    },
+    notes: [
+      `starts at stream sequence ${start}, after the ack floor of ${predecessor} (the durable before partitioning), so nothing it acknowledged is handled again; delete ${predecessor} once nothing of the previous version reads it`,
+    ],
+  };
+}
+
 const immutable = (what: string) => (): Verdict => ({
   destructive: `the server cannot change ${what} in place; the recreated consumer loses its position and redelivers from its deliver policy`,
   recreate: true,
@@ -849,7 +878,7 @@ export async function planChanges(
     }
     const info = await consumerInfo(jsm, decl.stream, name);
     if (!info) {
-      consumers.push({ ...base, action: "create", changes: [], recreate: false, notes: [] });
+      consumers.push(await newConsumerItem(jsm, base, decl));
       continue;
     }
     consumers.push(itemFrom(base, diff(consumerFields(decl, info.config))));

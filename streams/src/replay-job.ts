@@ -16,7 +16,14 @@
  * continues after that sequence, and a copy sent between the last saved position and the crash is
  * dropped by the stream's duplicate window. Each send is confirmed (PubAck) before the next.
  */
-import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import {
+  type ConsumerInfo,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { type MsgHdrs, type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
 import { ThreadlineError } from "../../contracts/src/index.js";
@@ -55,28 +62,44 @@ export interface DurablePosition {
   readonly ackPending: number;
 }
 
-/** The durable's position. @throws ReplayTargetError when it does not exist on `stream` */
+/**
+ * The durable's position. A partitioned durable (`<durable>-p<i>` on the server) is as far as its
+ * slowest partition: the lowest ack floor and delivered sequence, the most pending, every partition's
+ * unacknowledged deliveries.
+ * @throws ReplayTargetError when it does not exist on `stream`
+ */
 export async function durablePosition(
   nc: NatsConnection,
   stream: string,
   durable: string,
 ): Promise<DurablePosition> {
   const jsm = await jetstreamManager(nc, { checkAPI: false });
+  let infos: ConsumerInfo[];
   try {
-    const ci = await jsm.consumers.info(stream, durable);
-    return {
-      stream,
-      durable,
-      delivered: ci.delivered.stream_seq,
-      ackFloor: ci.ack_floor.stream_seq,
-      pending: ci.num_pending,
-      ackPending: ci.num_ack_pending,
-    };
+    infos = [await jsm.consumers.info(stream, durable)];
   } catch (err) {
-    if (isApi(err, JetStreamApiCodes.ConsumerNotFound) || isApi(err, JetStreamApiCodes.StreamNotFound))
+    if (!isApi(err, JetStreamApiCodes.ConsumerNotFound) && !isApi(err, JetStreamApiCodes.StreamNotFound))
+      throw err;
+    infos = isApi(err, JetStreamApiCodes.ConsumerNotFound) ? await partitionsOf(jsm, stream, durable) : [];
+    if (infos.length === 0)
       throw new ReplayTargetError(`consumer ${durable} does not exist on stream ${stream}`, { cause: err });
-    throw err;
   }
+  return {
+    stream,
+    durable,
+    delivered: Math.min(...infos.map((ci) => ci.delivered.stream_seq)),
+    ackFloor: Math.min(...infos.map((ci) => ci.ack_floor.stream_seq)),
+    pending: Math.max(...infos.map((ci) => ci.num_pending)),
+    ackPending: infos.reduce((n, ci) => n + ci.num_ack_pending, 0),
+  };
+}
+
+/** The partitions of a partitioned durable on the server (none when it is not one). */
+async function partitionsOf(jsm: JetStreamManager, stream: string, durable: string): Promise<ConsumerInfo[]> {
+  const out: ConsumerInfo[] = [];
+  for await (const ci of jsm.consumers.list(stream))
+    if (ci.name.startsWith(`${durable}-p`) && /^\d+$/.test(ci.name.slice(durable.length + 2))) out.push(ci);
+  return out;
 }
 
 /**

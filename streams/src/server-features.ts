@@ -106,6 +106,13 @@ export const SERVER_FEATURES = {
     without:
       "a pause policy pauses the service's own pulls only; `nats consumer info` shows the durable active",
   },
+  consumerReset: {
+    label: "resetting a durable to its ack floor ($JS.API.CONSUMER.RESET, ADR-60)",
+    since: "2.14.0",
+    declaration: false,
+    without:
+      "a new owner of a partition waits out the ack wait of deliveries the previous owner never received (sent as its consume stopped) before it pulls",
+  },
 } as const;
 export type ServerFeature = keyof typeof SERVER_FEATURES;
 

@@ -27,6 +27,7 @@ import {
 import { validateManifests } from "../../tools/deploy/validate-manifests.js";
 import { SERVICE_MANIFESTS } from "../../tools/manifests.js";
 
+type ConsumerOfManifest = NonNullable<ServiceManifest["consumers"]>[string];
 type Doc = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: any };
 
 const docsOf = (path: string): Doc[] =>
@@ -234,6 +235,31 @@ describe("autoscaling (KEDA)", () => {
       ["pki"],
     );
     assert.ok(!docs.some((d) => d.kind === "ScaledObject"));
+  });
+
+  test("a partitioned durable is watched through its partitions, and no more replicas than partitions", () => {
+    const [durable, c] = Object.entries(base.consumers ?? {})[0] as [string, { stream: string }];
+    const partitioned = serviceManifest({
+      ...base,
+      consumers: { [durable]: { ...(base.consumers?.[durable] as ConsumerOfManifest), partitions: 3 } },
+      deployment: { ...deployment, singleton: false, scaling: { maxReplicas: 3 } },
+    });
+    const scaler = (serviceWorkload(partitioned) as Doc[]).find((d) => d.kind === "ScaledObject") as Doc;
+    assert.deepEqual(
+      scaler["spec"].triggers.map((t: { metadata: Record<string, string> }) => [
+        t.metadata["stream"],
+        t.metadata["consumer"],
+      ]),
+      [0, 1, 2].map((i) => [c.stream, `${durable}-p${i}`]),
+    );
+    assert.throws(
+      () =>
+        serviceManifest({
+          ...partitioned,
+          deployment: { ...deployment, singleton: false, scaling: { maxReplicas: 4 } },
+        }),
+      /deployment\.scaling\.maxReplicas: is more than the partitions of a partitioned durable \(3\)/,
+    );
   });
 
   test("a manifest asking a singleton for several replicas is refused, naming the field", () => {

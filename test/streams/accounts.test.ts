@@ -260,7 +260,7 @@ describe("streams accounts - one NATS account per service around the JetStream a
 
   test("another service's durable and events are out of reach", async () => {
     const quality = await as("quality-service");
-    const other = "odoo-connector-shipping";
+    const other = "odoo-connector-shipping-p0"; // a partition of the partitioned durable
     await unreachable(
       quality.request(`$JS.API.CONSUMER.MSG.NEXT.MFG_SHIPPING.${other}`, JSON.stringify({ batch: 1 })),
       `$JS.API.CONSUMER.MSG.NEXT.MFG_SHIPPING.${other}`,
@@ -292,7 +292,7 @@ describe("streams accounts - one NATS account per service around the JetStream a
       pass: passwords.get(UNRESTRICTED) ?? "",
       inboxPrefix: "_INBOX_quality-service",
     });
-    const other = "odoo-connector-shipping";
+    const other = "odoo-connector-shipping-p0"; // a partition of the partitioned durable
     await unreachable(
       nc.request(`$JS.API.CONSUMER.INFO.MFG_SHIPPING.${other}`),
       `$JS.API.CONSUMER.INFO.MFG_SHIPPING.${other}`,

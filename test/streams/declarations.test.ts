@@ -220,10 +220,10 @@ describe("streams declarations - validation names the offending key", () => {
         delete d.streams["MFG_MACHINE"];
         for (const [name, c] of Object.entries(d.consumers))
           if (c.stream === "MFG_MACHINE") delete d.consumers[name];
-        d.consumers["Odoo_Poster"] = d.consumers["odoo-connector-production-reported"] as Mutable<
+        d.consumers["Odoo_Poster"] = d.consumers["odoo-connector-production-reported-p0"] as Mutable<
           Declarations["consumers"][string]
         >;
-        delete d.consumers["odoo-connector-production-reported"];
+        delete d.consumers["odoo-connector-production-reported-p0"];
         d.kv["schemas.v1"] = d.kv["THREADLINE_SCHEMAS"] as Mutable<Declarations["kv"][string]>;
         delete d.kv["THREADLINE_SCHEMAS"];
         d.streams["KV_SNEAKY"] = {
@@ -363,8 +363,20 @@ describe("streams declarations - services declare their own durables, buckets an
 
   test("the platform's declarations are the shared ones plus every manifest's, with the profile's replicas", () => {
     const d = platformDeclarations({ profile: "production" });
-    for (const durable of Object.keys(odooConnectorManifest.consumers))
-      assert.deepEqual(d.consumers[durable], odooConnectorManifest.consumers[durable as never]);
+    for (const [durable, declared] of Object.entries(odooConnectorManifest.consumers)) {
+      const { partitions, ...c } = declared as typeof declared & { partitions?: number };
+      if (partitions === undefined) assert.deepEqual(d.consumers[durable], c);
+      else {
+        // A partitioned durable is its partitions, each with the durable's settings.
+        assert.equal(d.consumers[durable], undefined);
+        for (let i = 0; i < partitions; i++)
+          assert.deepEqual(d.consumers[`${durable}-p${i}`], {
+            ...c,
+            description: `${c.description} (partition ${i} of ${partitions})`,
+            partitionOf: { durable, index: i, count: partitions },
+          });
+      }
+    }
     const withExample = declarationsWithExamples({ profile: "production" });
     assert.equal(withExample.kv["THREADLINE_QUALITY"]?.replicas, 3);
   });

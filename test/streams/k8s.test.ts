@@ -57,7 +57,8 @@ describe("streams k8s - NACK resources from the declarations", () => {
     assert.equal(machine["duplicateWindow"], "2h");
     assert.equal(machine["replicas"], 3);
     assert.equal(machine["preventDelete"], true);
-    const poster = find("Consumer", "durableName", "odoo-connector-production-reported");
+    // Partitioned in its manifest: the server gets its partitions.
+    const poster = find("Consumer", "durableName", "odoo-connector-production-reported-p0");
     assert.equal(poster["streamName"], "MFG_PRODUCTION");
     assert.equal(poster["filterSubject"], "mfg.production.>");
     assert.deepEqual(poster["backoff"], ["1m", "5m", "15m", "1h", "4h"]);

@@ -464,7 +464,7 @@ describe("least-privilege NATS permissions per service", () => {
     assert.ok((viaSdk.cause as Error).cause instanceof natsErrors.PermissionViolationError);
 
     // Another service's durable: neither its info (what start() reads) nor a pull.
-    const other = "odoo-connector-production-reported";
+    const other = "odoo-connector-production-reported-p0"; // a partition of the partitioned durable
     const foreign = createEventConsumer(nc, {
       stream: "MFG_PRODUCTION",
       durable: other,
@@ -659,7 +659,8 @@ describe("least-privilege NATS permissions per service", () => {
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, /^authorization \{\n {2}users = \[\n {4}\{\n {6}user: "odoo-connector"$/m);
       assert.match(ok.stdout, /password: \$ODOO_CONNECTOR_NATS_PASSWORD/);
-      assert.match(ok.stdout, /"\$JS\.API\.CONSUMER\.MSG\.NEXT\.MFG_QUALITY\.odoo-connector-quality"/);
+      // Partitioned: the pulls are its partitions'.
+      assert.match(ok.stdout, /"\$JS\.API\.CONSUMER\.MSG\.NEXT\.MFG_QUALITY\.odoo-connector-quality-p0"/);
       assert.match(ok.stdout, /"_INBOX_odoo-connector\.>"/);
       // By name: the manifest's every durable, event and read.
       const byName = await run(["streams", "permissions", "odoo-connector"]);

@@ -41,9 +41,10 @@ function edited(fn: (d: Mutable<Declarations>) => void): Declarations {
  * the audit trail, the replay channel) and the Odoo connector's MFG_MASTERDATA; four shared buckets
  * (the replay jobs' among them), the quality service's and the orchestrator's; twenty-one durables
  * (the genealogy builder's five and the quality service's five among them), each with its replay
- * channel `<durable>-replay` ...
+ * channel `<durable>-replay`, three of them (the Odoo connector's ordered ones) partitioned in four
+ * on the server ...
  */
-const COUNTS = { streams: 8 + 1, kv: 4 + 2, consumers: 21 * 2 };
+const COUNTS = { streams: 8 + 1, kv: 4 + 2, consumers: 21 * 2 + 3 * (4 - 1) };
 const TOTAL = COUNTS.streams + COUNTS.kv + COUNTS.consumers;
 /** ... and what the CLI applies: the same, every service's manifest being Threadline's own. */
 const CLI_TOTAL = TOTAL;
@@ -99,7 +100,7 @@ describe("streams plan/apply - against a real server", () => {
       text,
       /^\+ create stream MFG_MACHINE \(\[mfg\.machine\.>\], limits, max_age 7d, max_bytes 256MiB, R1\)$/m,
     );
-    assert.match(text, /^\+ create consumer MFG_PRODUCTION\/odoo-connector-production-reported /m);
+    assert.match(text, /^\+ create consumer MFG_PRODUCTION\/odoo-connector-production-reported-p0 /m);
     assert.match(text, /^\+ create kv THREADLINE_IDEMPOTENCY \(history 1, ttl 30d, R1\)$/m);
     assert.match(
       text,
@@ -215,7 +216,7 @@ describe("streams plan/apply - against a real server", () => {
     ]);
     assert.match(
       shipping.notes.join("\n"),
-      /deletes the stream with its 1 message\(s\) and consumer\(s\) adhoc-report, genealogy-builder-shipping, odoo-connector-shipping, quality-service-shipping/,
+      /deletes the stream with its 1 message\(s\) and consumer\(s\) adhoc-report, genealogy-builder-shipping, odoo-connector-shipping-p0, odoo-connector-shipping-p1, odoo-connector-shipping-p2, odoo-connector-shipping-p3, quality-service-shipping/,
     );
     const gate = item(p, "MFG_SHIPPING/quality-service-shipping");
     assert.equal(gate.action, "create");

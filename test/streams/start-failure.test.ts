@@ -183,7 +183,8 @@ test("service start - a file setup cannot read is one fatal line naming it (CONF
 test("service start - a declared durable missing is one fatal line naming it (CONSUMER_SETUP), exit 1", async (t) => {
   const { server, jsm } = await startStreams(t);
   const sim = await startOdoo(t, { profile: 18, db: "start" });
-  const durable = CONNECTOR_DURABLES.quality;
+  // Partitioned in the connector's manifest: one of its partitions missing is named.
+  const durable = `${CONNECTOR_DURABLES.quality}-p2`;
   const stream = "MFG_QUALITY"; // as the connector's manifest declares it
   await jsm.consumers.delete(stream, durable);
   const run = await runEntryPoint(CONNECTOR, {

@@ -29,6 +29,7 @@ import { POSTING_MODEL } from "../../services/odoo-connector/src/odoo-setup.js";
 import type { ReconcileReport } from "../../services/odoo-connector/src/reconcile/index.js";
 import {
   DLQ_STREAM,
+  durablePosition,
   explainPermissions,
   MasterData,
   manifestAccess,
@@ -672,14 +673,11 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     if (hub) cleanup.push(() => plantNc.close());
     const reportedAtPlant = () =>
       subjectCount(plantNc, "MFG_PRODUCTION", "mfg.production.production_reported.>");
+    // The production durable is partitioned: as far as its slowest partition (durablePosition).
     const backlog = async () => {
-      const jsm = await jetstreamManager(nc);
-      let pending = 0;
-      // The production durable, or its partitions when the connector runs it partitioned.
-      for await (const c of jsm.consumers.list("MFG_PRODUCTION"))
-        if (c.name === PRODUCTION_DURABLE || c.name.startsWith(`${PRODUCTION_DURABLE}-p`))
-          pending += c.num_pending + c.num_ack_pending;
-      return pending + (hub ? Math.max(0, (await reportedAtPlant()) - (await reported())) : 0);
+      const position = await durablePosition(nc, "MFG_PRODUCTION", PRODUCTION_DURABLE);
+      const unsourced = hub ? Math.max(0, (await reportedAtPlant()) - (await reported())) : 0;
+      return position.pending + position.ackPending + unsourced;
     };
     /**
      * ms from `since` until the next posting, then until the backlog is empty; null when it did not

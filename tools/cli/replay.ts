@@ -246,7 +246,9 @@ interface RewindFlags {
 /** The stream a durable reads: `--stream`, else its declaration. */
 function streamOfDurable(durable: string, given: string | undefined): string {
   if (given) return given;
-  const decl = platformDeclarations().consumers[durable];
+  const consumers = platformDeclarations().consumers;
+  // A partitioned durable is declared as its partitions (`<durable>-p<i>`), on its stream.
+  const decl = consumers[durable] ?? Object.values(consumers).find((c) => c.partitionOf?.durable === durable);
   if (!decl) throw new UsageError(`${durable} is not a declared durable: name its stream with --stream`);
   return decl.stream;
 }

@@ -34,6 +34,7 @@ import {
   DEFAULT_DRAIN_MS,
   type DeploymentDeclaration,
   JETSTREAM_ACCOUNT,
+  partitionDurables,
   type ServiceManifest,
   shutdownDeadlineMs,
 } from "../../streams/src/index.js";
@@ -347,17 +348,26 @@ function scaledObject(m: ServiceManifest, kind: string): object {
       maxReplicaCount: scaling.maxReplicas,
       // Scale down slowly: a replica leaving hands its in-flight messages back (ack wait) to the others.
       cooldownPeriod: 300,
-      triggers: Object.entries(m.consumers ?? {}).map(([durable, c]) => ({
-        type: "nats-jetstream",
-        name: durable,
-        metadata: {
-          natsServerMonitoringEndpoint: CLUSTER.natsMonitoring,
-          account: CLUSTER.jetstreamAccount,
-          stream: c.stream,
-          consumer: durable,
-          lagThreshold: String(scaling.lagThreshold),
-        },
-      })),
+      // A partitioned durable exists on the server as its partitions: KEDA watches those (each reads
+      // the whole filtered stream, so each one's pending is the durable's lag).
+      triggers: Object.entries(m.consumers ?? {})
+        .flatMap(([durable, c]) =>
+          (c.partitions ? partitionDurables(durable, c.partitions) : [durable]).map((consumer) => ({
+            consumer,
+            stream: c.stream,
+          })),
+        )
+        .map(({ consumer, stream }) => ({
+          type: "nats-jetstream",
+          name: consumer,
+          metadata: {
+            natsServerMonitoringEndpoint: CLUSTER.natsMonitoring,
+            account: CLUSTER.jetstreamAccount,
+            stream,
+            consumer,
+            lagThreshold: String(scaling.lagThreshold),
+          },
+        })),
     },
   };
 }

@@ -79,6 +79,9 @@ export async function startOdooConnector(
         "connected to Odoo",
       );
       const kv = await new Kvm(nc).open(STATE_BUCKET);
+      // Unique per process: a copy restarted after a crash waits out its predecessor's ttl like any
+      // standby (a shared name would let two copies both believe they own a lease or a partition).
+      const holder = `${env["HOSTNAME"] || hostname()}:${process.pid}`;
       const sync = new InboundSync({
         client,
         publisher,
@@ -136,6 +139,8 @@ export async function startOdooConnector(
         closeAtPlannedQuantity: config.CLOSE_AT_PLANNED_QUANTITY,
         // As many postings at once as requests may be in flight: fewer would leave Odoo slots idle.
         consumer: { concurrency: config.ODOO_CONCURRENCY },
+        // The ordered durables are partitioned: replicas share the partitions, one owner each.
+        partitions: { kv, holder, ttlMs: config.LEASE_TTL_MS },
       });
       inbound = sync;
       const masterDataWatch = new MasterDataWatch({
@@ -166,9 +171,7 @@ export async function startOdooConnector(
       const lease = new Lease({
         kv,
         key: `lease.${odooConnectorManifest.service}.${config.ODOO_DB}`,
-        // Unique per process: a copy restarted after a crash waits out its predecessor's ttl like
-        // any standby (a shared name would let two copies both believe they own it).
-        holder: `${env["HOSTNAME"] || hostname()}:${process.pid}`,
+        holder,
         ttlMs: config.LEASE_TTL_MS,
         logger,
         registry: metrics,

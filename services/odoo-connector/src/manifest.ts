@@ -21,6 +21,16 @@ export const CONNECTOR_DURABLES = {
 } as const;
 
 /**
+ * Partitions of each ordered durable (production, quality, shipping): the most replicas that post
+ * in parallel while keeping each order's (lot's, shipment's) postings in stream order. Four: Odoo is
+ * the bottleneck (its workers serialise writes to one order anyway) and each partition durable reads
+ * the whole filtered stream, so more partitions cost server reads for little; it is also KEDA's
+ * maxReplicas below (a fifth replica would own no partition). Changing it moves keys to other
+ * partitions: change it with the connector stopped and its durables caught up (docs in the README).
+ */
+export const CONNECTOR_PARTITIONS = 4;
+
+/**
  * Where the inbound sync dead-letters the Odoo records it refuses (src/inbound/dead-letters.ts):
  * `mfg.dlq.MFG_MASTERDATA.odoo-connector-inbound`. A refused record never reached a stream and no
  * durable gave up on it, so the sync's own token takes the consumer's place; the stream is the one the
@@ -41,7 +51,10 @@ export const odooConnectorManifest = serviceManifest({
   deployment: {
     entry: "dist/services/odoo-connector/src/main.js",
     port: 9464,
-    singleton: true,
+    // Several replicas: the inbound sync and the periodic work run under a lease (one replica), the
+    // ordered durables are partitioned (one owner per partition), the downtime durables are shared.
+    singleton: false,
+    scaling: { minReplicas: 1, maxReplicas: CONNECTOR_PARTITIONS, lagThreshold: 500 },
     secrets: ["ODOO_API_KEY", "WEBHOOK_TOKEN", "METRICS_TOKEN"],
     egress: [{ to: "*", port: 443 }],
     ingressPaths: ["/odoo/webhook"],
@@ -55,8 +68,10 @@ export const odooConnectorManifest = serviceManifest({
     // day of ERP outage before dead-lettering. Reports and run ends share one durable: a run's end
     // must be handled after its counts, and one filter keeps that order on the 2.9 floor (no multiple
     // filter subjects there).
+    // Partitioned by the order's family: several replicas post, one order's postings never reorder.
     [CONNECTOR_DURABLES.production]: {
       stream: "MFG_PRODUCTION",
+      partitions: CONNECTOR_PARTITIONS,
       description:
         "odoo-connector: posts production reports to Odoo and closes orders when runs end (ProductionReported, ProductionRunEnded -> ERP)",
       filterSubjects: ["mfg.production.>"],
@@ -64,7 +79,8 @@ export const odooConnectorManifest = serviceManifest({
     },
     // Downtime to Odoo work-center productivity logs. One durable per event type: a single filter
     // cannot pick two event types out of the telemetry-heavy machine stream without 2.10's multiple
-    // filters; the posting tolerates an end that arrives before its start.
+    // filters; the posting tolerates an end that arrives before its start, so neither needs an order
+    // across replicas: shared by the replicas as they are.
     [CONNECTOR_DURABLES.downtimeStarted]: {
       stream: "MFG_MACHINE",
       description: "odoo-connector: opens a work-center productivity (availability loss) log in Odoo",
@@ -78,16 +94,19 @@ export const odooConnectorManifest = serviceManifest({
       ...ERP_REDELIVERY,
     },
     // Quality holds to Odoo (alert + quarantine move). The whole quality stream is small; one durable
-    // keeps a lot's placed/released in order.
+    // keeps a lot's placed/released in order, partitioned by the hold's key (ce-subject) across replicas.
     [CONNECTOR_DURABLES.quality]: {
       stream: "MFG_QUALITY",
+      partitions: CONNECTOR_PARTITIONS,
       description: "odoo-connector: quality holds -> Odoo quality alerts and quarantine moves",
       filterSubjects: ["mfg.quality.>"],
       ...ERP_REDELIVERY,
     },
-    // Shipment gate decisions to Odoo (a blocked picking cannot be validated); blocked/cleared in order.
+    // Shipment gate decisions to Odoo (a blocked picking cannot be validated); blocked/cleared in
+    // order, partitioned by the shipment's key (ce-subject) across replicas.
     [CONNECTOR_DURABLES.shipping]: {
       stream: "MFG_SHIPPING",
+      partitions: CONNECTOR_PARTITIONS,
       description: "odoo-connector: blocked shipments -> Odoo pickings that cannot be validated",
       filterSubjects: ["mfg.shipping.>"],
       ...ERP_REDELIVERY,

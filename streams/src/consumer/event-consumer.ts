@@ -19,6 +19,7 @@ import { CE, decodePayload, type EventEnvelope, fromHeaders } from "../envelope.
 import { ConfigError } from "../errors.js";
 import { bindOnce, type Logger } from "../logger.js";
 import { DLQ_STREAM } from "../names.js";
+import { partitionOf } from "../partitions.js";
 import { type ReplayOrigin, replayOriginOf } from "../replay.js";
 import { connectedServerHas } from "../server-features.js";
 import { AckBatch, EndOfTurn } from "./acks.js";
@@ -56,6 +57,11 @@ import { Waker } from "./waker.js";
 
 /** Creates a consumer (state `created`); call `start()`. Throws ConfigError for invalid options. */
 export function createEventConsumer(nc: NatsConnection, options: ConsumerOptions): EventConsumer {
+  if (options.partitions)
+    throw new ConfigError(
+      "partitions",
+      "makes a partitioned consumer: run it with startConsumers or createPartitionedConsumer",
+    );
   return new EventConsumerImpl(nc, parseConsumerOptions(options));
 }
 
@@ -70,6 +76,9 @@ export async function startEventConsumer(
 }
 
 type Settlement = "ack" | "term" | { nak: number };
+
+/** After the pull requests of a stopped consume expired: the margin of a partition's give-back. */
+const PARTITION_RELEASE_MARGIN_MS = 1_000;
 
 /** Until `start()` reads the durable's configuration. */
 const UNSTARTED: DurableSettings = {
@@ -101,6 +110,8 @@ class EventConsumerImpl implements EventConsumer {
   #settings = UNSTARTED;
   #termWithReason = false;
   #peakHeld = 0;
+  /** Messages of other partitions, acknowledged without a handler (partitioned mode). */
+  #otherPartition = 0;
 
   /** The current consume, from `consume()` until it is drained. */
   #session: PullSession | undefined;
@@ -149,6 +160,7 @@ class EventConsumerImpl implements EventConsumer {
       peakHeldPlusReserved: this.#peakHeld,
       concurrency: this.#o.concurrency,
       maxBuffered: this.#o.maxBuffered,
+      otherPartition: this.#otherPartition,
     };
   }
 
@@ -310,7 +322,7 @@ class EventConsumerImpl implements EventConsumer {
     let released = 0;
     for (const e of [...this.#scheduler.entries()]) {
       if (e.status === "queued" || e.status === "waiting") {
-        this.#settle(e, { nak: 0 }, "released", "shutdown");
+        this.#settle(e, { nak: this.#releaseDelay() }, "released", "shutdown");
         released++;
       }
     }
@@ -325,7 +337,7 @@ class EventConsumerImpl implements EventConsumer {
       for (const e of [...this.#scheduler.entries()]) {
         if (e.status !== "running") continue;
         abortEntry(e, reason);
-        this.#settle(e, { nak: 0 }, "released", "shutdown deadline");
+        this.#settle(e, { nak: this.#releaseDelay() }, "released", "shutdown deadline");
         aborted++;
       }
     }
@@ -341,7 +353,7 @@ class EventConsumerImpl implements EventConsumer {
     this.#endSession("failed");
     for (const e of [...this.#scheduler.entries()]) {
       abortEntry(e, err);
-      this.#settle(e, { nak: 0 }, "released", "consumer failed");
+      this.#settle(e, { nak: this.#releaseDelay() }, "released", "consumer failed");
     }
     this.#cleanup();
     this.#lifecycle.move("failed", { err });
@@ -438,7 +450,7 @@ class EventConsumerImpl implements EventConsumer {
   };
 
   /** A message received by a stopped session: held (room and state permitting) or nak'd at once. */
-  #takeDelivered(s: PullSession, msg: JsMsg): void {
+  #takeDelivered(s: PullSession, msg: JsMsg): void | Promise<void> {
     // A delivery of the deleted durable: the recreated one delivers it again, settling it is moot.
     if (s.incarnation !== this.#durable.incarnation) return;
     if (this.#lifecycle.state === "paused" && this.#o.pauseMode === "release") this.#giveBack(msg, "paused");
@@ -446,12 +458,24 @@ class EventConsumerImpl implements EventConsumer {
     // Cannot happen while the client keeps to its share; a redelivery of a held message costs no slot.
     else if (this.#scheduler.held >= this.#o.maxBuffered && !this.#scheduler.has(msg.info.streamSequence))
       this.#giveBack(msg, "over-delivery");
-    else this.#admit(msg, s.clearAt);
+    else return this.#admit(msg, s.clearAt);
   }
 
-  /** Nak without delay, for a message never handled. */
+  /**
+   * A partition's consumer gives messages back once its pull requests have expired on the server: a
+   * message nak'd at once can be delivered again into a pull request of the consume that just
+   * stopped (seen on 2.9: the server still holds the request), be lost there and come back only after
+   * its ack wait (or its backoff), behind later messages of its key taken by the next owner. The next
+   * owner waits for this (partitioned-consumer.ts). Other consumers give back at once.
+   */
+  #releaseDelay(): number {
+    return this.#o.partition ? this.#settings.expiresMs + PARTITION_RELEASE_MARGIN_MS : 0;
+  }
+
+  /** Nak (without delay but for a partition's, see #releaseDelay), for a message never handled. */
   #giveBack(msg: JsMsg, why: string): void {
-    msg.nak();
+    const delay = this.#releaseDelay();
+    msg.nak(delay > 0 ? delay : undefined);
     this.#meter.outcome(msg.headers?.get(CE.type) || "unknown", "released");
     this.#log.debug({ seq: msg.info.streamSequence, why }, "message released");
   }
@@ -467,8 +491,11 @@ class EventConsumerImpl implements EventConsumer {
 
   // --- admission and scheduling ---------------------------------------------------------------
 
-  /** `deliveredAfter`: a lower bound of its delivery time (it may have waited in the client). */
-  #admit(msg: JsMsg, deliveredAfter: number): void {
+  /**
+   * `deliveredAfter`: a lower bound of its delivery time (it may have waited in the client). Returns a
+   * promise while its ordering key is looked up (the session takes nothing else meanwhile).
+   */
+  #admit(msg: JsMsg, deliveredAfter: number): void | Promise<void> {
     const seq = msg.info.streamSequence;
     if (msg.info.deliveryCount > 1) this.#meter.redelivered();
     const delivery: Delivery = { msg, incarnation: this.#durable.incarnation };
@@ -481,17 +508,56 @@ class EventConsumerImpl implements EventConsumer {
       return;
     }
     if (!this.#lifecycle.pulling) {
-      msg.nak();
-      this.#meter.outcome(msg.headers?.get(CE.type) || "unknown", "released");
+      this.#giveBack(msg, "shutdown");
+      return;
+    }
+    if (!this.#o.ordered) {
+      this.#place(msg, delivery, deliveredAfter, undefined, false);
+      return;
+    }
+    let key: string | undefined | Promise<string | undefined>;
+    try {
+      key = this.#o.orderingKey(msg);
+    } catch (err) {
+      this.#log.warn({ err, seq }, "orderingKey threw; the message gets a lane of its own");
+    }
+    if (!(key instanceof Promise)) {
+      this.#place(msg, delivery, deliveredAfter, key, true);
+      return;
+    }
+    return key.then(
+      (k) => this.#place(msg, delivery, deliveredAfter, k, true),
+      (err: unknown) => {
+        this.#log.warn({ err, seq }, "orderingKey failed; the message gets a lane of its own");
+        this.#place(msg, delivery, deliveredAfter, undefined, true);
+      },
+    );
+  }
+
+  /** Holds the message in its lane (ordered) and runs what may run; another partition's is acked. */
+  #place(
+    msg: JsMsg,
+    delivery: Delivery,
+    deliveredAfter: number,
+    key: string | undefined,
+    ordered: boolean,
+  ): void {
+    const seq = msg.info.streamSequence;
+    // Stopped while its key was looked up: given back like any message received then.
+    if (!this.#lifecycle.pulling) {
+      this.#giveBack(msg, "shutdown");
       return;
     }
     let lane: string | undefined;
-    if (this.#o.ordered) {
-      let key: string | undefined;
-      try {
-        key = this.#o.orderingKey(msg);
-      } catch (err) {
-        this.#log.warn({ err, seq }, "orderingKey threw; the message gets a lane of its own");
+    if (ordered) {
+      const partition = this.#o.partition;
+      if (partition && partitionOf(key, seq, partition.count) !== partition.index) {
+        // Another partition's: its owner handles it from its own durable. Not an event handled here.
+        this.#acks.add(msg);
+        this.#endOfTurn.schedule();
+        this.#otherPartition++;
+        this.#meter.outcome(msg.headers?.get(CE.type) || "unknown", "other_partition");
+        return;
       }
       lane = key ?? `\u0000seq:${seq}`;
     }
@@ -533,6 +599,9 @@ class EventConsumerImpl implements EventConsumer {
   }
 
   async #process(e: Entry): Promise<void> {
+    // The partition went to another process (its lease lapsed or was released): its owner handles it.
+    if (this.#o.partition && !this.#o.partition.owns())
+      return this.#settle(e, { nak: this.#releaseDelay() }, "released", "partition no longer owned");
     const msg = latestMsg(e);
     const deliveryCount = msg.info.deliveryCount;
     const attempt = deliveryCount + e.localRetries;
@@ -658,7 +727,8 @@ class EventConsumerImpl implements EventConsumer {
       stream: live && replay ? replay.stream : this.#o.stream,
       sequence: live && replay ? replay.sequence : e.seq,
       subject: live && replay?.subject ? replay.subject : msg.subject,
-      consumer: live ? live.durable : this.#o.durable,
+      // A partition's dead letter is its partitioned durable's: a redrive goes to that one's replay channel.
+      consumer: live ? live.durable : (this.#o.partition?.of ?? this.#o.durable),
       deliveries: msg.info.deliveryCount + e.localRetries,
       code: reason.code,
       message: reason.message,

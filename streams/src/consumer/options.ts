@@ -3,6 +3,7 @@
  * checks them (naming conflicting options) and combines them with the durable's server configuration.
  */
 import { AckPolicy, type ConsumerInfo, type JetStreamOptions, type JsMsg } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
 import type { Registry } from "prom-client";
 import { EventCodec } from "../../../contracts/src/index.js";
 import { type BackoffPolicy, backoffDelay, parseBackoff } from "../backoff.js";
@@ -29,8 +30,13 @@ export interface ConsumerOptions {
   maxBuffered?: number;
   /** Serial processing per key, parallel across keys (see `consumer.ts`). @default false */
   ordered?: boolean;
-  /** The ordering key of a message (only with `ordered`). @default its `ce-subject` header */
-  orderingKey?: (msg: JsMsg) => string | undefined;
+  /**
+   * The ordering key of a message (only with `ordered`). It may return a promise when it must look
+   * something up first (a writer schema): the consumer then takes no further message until it
+   * settles, so the stream order is kept. With `partitions` it must give the same key on every
+   * replica: the key picks the partition. @default its `ce-subject` header
+   */
+  orderingKey?: (msg: JsMsg) => string | undefined | Promise<string | undefined>;
   /** Delay before a transient failure is retried, by attempt; or a function of the attempt. @default CONSUMER_DEFAULTS.retryBackoff */
   retryBackoff?: Partial<BackoffPolicy> | ((attempt: number) => number);
   /** Attempts before a failure dead-letters (≤ the consumer's `max_deliver`). @default the consumer's `max_deliver`, unlimited when it has none */
@@ -61,6 +67,52 @@ export interface ConsumerOptions {
    * a dead letter is the live durable's. Set by startConsumers. @default none: a live consumer
    */
   replayOf?: { readonly stream: string; readonly durable: string };
+  /**
+   * This consumer reads partition `index` of `count` of the partitioned durable `of`
+   * (streams/src/partitioned-consumer.ts sets it): it handles only the messages whose ordering key
+   * falls in its partition (streams/src/partitions.ts) and acknowledges the others at once without
+   * running a handler (outcome `other_partition`); before each handler it asks `owns()` and gives the
+   * message back when this process no longer owns the partition. Its dead letters are `of`'s, so a
+   * redrive goes to `of`'s replay channel. Needs `ordered`. @default none: the whole durable
+   */
+  partition?: PartitionAssignment;
+  /**
+   * The durable is partitioned (its manifest declares `partitions`): `startConsumers` (or
+   * `createPartitionedConsumer`) runs it as a partitioned consumer, streams/src/partitioned-consumer.ts,
+   * so per-key order holds across replicas. Needs `ordered`. `createEventConsumer` refuses it.
+   * @default none: one durable, shared by the replicas (order within a process only)
+   */
+  partitions?: PartitionsOptions;
+}
+
+/** How a consumer's durable is partitioned (see the module doc). */
+export interface PartitionsOptions {
+  /** Partitions: the durables `<durable>-p0`..`<durable>-p<count-1>` must exist (the manifest's `partitions`). */
+  readonly count: number;
+  /** The bucket of the partitions' leases (a service's state bucket, e.g. THREADLINE_CONNECTOR_STATE). */
+  readonly kv: KV;
+  /** Unique per process, e.g. `${HOSTNAME}:${pid}`. */
+  readonly holder: string;
+  /** The WorkShares group (KV-key-safe). @default the durable's name */
+  readonly group?: string;
+  /** Lease time to live: how long a dead replica's partitions wait for a new owner. @default WorkShares' (15 s) */
+  readonly ttlMs?: number;
+  /** @default WorkShares' (ttlMs / 3) */
+  readonly renewEveryMs?: number;
+  /** How often a new owner looks whether the previous owner's deliveries are settled. @default 250 */
+  readonly handoverPollMs?: number;
+  /** Where the shares' metrics are registered. @default the consumer's `metrics` */
+  readonly registry?: Registry;
+}
+
+/** Which partition of a partitioned durable a consumer reads (see {@link ConsumerOptions.partition}). */
+export interface PartitionAssignment {
+  /** The partitioned durable as the manifest names it. */
+  readonly of: string;
+  readonly index: number;
+  readonly count: number;
+  /** Whether this process still owns the partition (its WorkShares lease). */
+  readonly owns: () => boolean;
 }
 
 /** The single source of the consumer's defaults. */
@@ -99,7 +151,7 @@ export interface ParsedOptions {
   readonly concurrency: number;
   readonly maxBuffered: number;
   readonly ordered: boolean;
-  readonly orderingKey: (msg: JsMsg) => string | undefined;
+  readonly orderingKey: (msg: JsMsg) => string | undefined | Promise<string | undefined>;
   readonly retryDelay: (attempt: number) => number;
   readonly maxDeliver: number | undefined;
   readonly onUnhandledType: "ack" | "dead-letter";
@@ -113,6 +165,7 @@ export interface ParsedOptions {
   readonly codec: EventCodec;
   readonly jetstream: JetStreamOptions;
   readonly replayOf: { readonly stream: string; readonly durable: string } | undefined;
+  readonly partition: PartitionAssignment | undefined;
 }
 
 const subjectHeaderKey = (msg: JsMsg): string | undefined => msg.headers?.get(CE.subject) || undefined;
@@ -139,6 +192,20 @@ export function parseConsumerOptions(o: ConsumerOptions): ParsedOptions {
       "has no effect with a catch-all handler (every type is handled)",
     );
   if (o.orderingKey && !o.ordered) throw new ConfigError("orderingKey", "needs ordered: true");
+  if (o.partitions) {
+    if (!o.ordered)
+      throw new ConfigError("partitions", "needs ordered: true (partitions exist to keep order)");
+    integerAtLeast("partitions.count", o.partitions.count, 1);
+  }
+  if (o.partition) {
+    const { index, count } = o.partition;
+    if (!o.ordered)
+      throw new ConfigError("partition", "needs ordered: true (partitions exist to keep order)");
+    if (o.replayOf) throw new ConfigError("partition", "cannot be combined with replayOf");
+    integerAtLeast("partition.count", count, 1);
+    if (!Number.isInteger(index) || index < 0 || index >= count)
+      throw new ConfigError("partition.index", `must be an integer in 0..${count - 1} (got ${index})`);
+  }
   const codec = o.codec ?? new EventCodec();
   let handlers: Map<string, EventHandler<unknown>> | undefined;
   if (o.handlers) {
@@ -214,6 +281,7 @@ export function parseConsumerOptions(o: ConsumerOptions): ParsedOptions {
     metrics: metricsFor(o.metrics),
     codec,
     replayOf: o.replayOf,
+    partition: o.partition,
     jetstream: o.jetstream ?? {},
   };
 }

@@ -41,10 +41,13 @@ export interface SessionSink {
   hasRoomFor(quota: number): boolean;
   /** Called before each wait for the next message (the peak of held + reserved is measured there). */
   beforeNext(): void;
-  /** A message taken by a live session; `deliveredAfter` is a lower bound of its delivery time. */
-  admit(msg: JsMsg, deliveredAfter: number): void;
+  /**
+   * A message taken by a live session; `deliveredAfter` is a lower bound of its delivery time. A
+   * promise (its ordering key is being looked up) is awaited before the next message is taken.
+   */
+  admit(msg: JsMsg, deliveredAfter: number): void | Promise<void>;
   /** A message a stopped session still yields: the client had received it before the stop. */
-  takeDelivered(session: PullSession, msg: JsMsg): void;
+  takeDelivered(session: PullSession, msg: JsMsg): void | Promise<void>;
 }
 
 /** One `consume()` of the durable, from its start until the client's iterator is drained. */
@@ -137,8 +140,10 @@ export class PullSession {
         return;
       }
       this.taken++;
-      if (this.live) sink.admit(next.value, this.clearAt);
-      else sink.takeDelivered(this, next.value);
+      const admitted = this.live
+        ? sink.admit(next.value, this.clearAt)
+        : sink.takeDelivered(this, next.value);
+      if (admitted) await admitted;
     }
   }
 
@@ -181,7 +186,8 @@ export class PullSession {
       for (;;) {
         const next = await this.#iterator.next();
         if (next.done) break;
-        sink.takeDelivered(this, next.value);
+        const admitted = sink.takeDelivered(this, next.value);
+        if (admitted) await admitted;
       }
     } catch (err) {
       this.#log.debug({ err }, "the consume ended with an error");

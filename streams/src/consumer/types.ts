@@ -102,6 +102,8 @@ export interface ConsumerStats {
   readonly peakHeldPlusReserved: number;
   readonly concurrency: number;
   readonly maxBuffered: number;
+  /** Messages of other partitions acknowledged without a handler (a partition's consumer; else 0). */
+  readonly otherPartition: number;
 }
 
 export interface EventConsumer {

@@ -18,7 +18,10 @@
  *   their deliveries.
  */
 
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import type { JsMsg } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Registry } from "prom-client";
 import {
@@ -123,6 +126,14 @@ export interface OutboundOptions {
   };
   /** Pause the consumers while the client's breaker is open. @default true */
   pauseWhenBreakerOpen?: boolean;
+  /**
+   * How the durables the manifest partitions (production, quality, shipping) run: as partitioned
+   * consumers, so several replicas post with each order's postings in stream order, their leases in
+   * `kv`, `holder` unique per process; `false`: on unpartitioned durables of those names (declared by
+   * hand: a bench, a test of one process). @default partitioned, `kv` the connector's state bucket,
+   * `holder` `<host>:<pid>:<random>`, `ttlMs` 15000
+   */
+  partitions?: false | { readonly kv?: KV; readonly holder?: string; readonly ttlMs?: number };
 }
 
 /** The single source of the outbound defaults. */
@@ -141,6 +152,8 @@ export const OUTBOUND_DEFAULTS = {
   pauseWhenBreakerOpen: true,
   /** How often a posting waiting for the breaker looks again (besides being woken by its changes). */
   breakerPollMs: 1_000,
+  /** The bucket of the partitions' leases (streams/src/declarations.ts). */
+  stateBucket: "THREADLINE_CONNECTOR_STATE",
   /** How often the backlog gauge is refreshed from the consumers' metrics (their info interval). */
   backlogIntervalMs: 5_000,
 } as const;
@@ -292,6 +305,13 @@ export async function outboundParts(options: OutboundOptions): Promise<OutboundP
   };
 
   for (const type of ORDERED_TYPES) await learnWriter(codec, type, logger);
+  const partitionKv =
+    options.partitions === false
+      ? undefined
+      : (options.partitions?.kv ?? (await new Kvm(options.nc).open(OUTBOUND_DEFAULTS.stateBucket)));
+  // Unique per instance: two connectors in one process (tests) are two holders.
+  const holder =
+    (options.partitions || undefined)?.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const tuning = options.consumer ?? {};
   const consumers: ConsumerOptions[] = (options.only ?? DURABLES).map((which) => ({
     stream: OUTBOUND_DEFAULTS.streams[which],
@@ -306,6 +326,7 @@ export async function outboundParts(options: OutboundOptions): Promise<OutboundP
     logger,
     metrics: registry,
     ...(which === "production" ? { orderingKey: orderOf(codec) } : {}),
+    ...partitionsOf(which, options, partitionKv, holder),
     ...(tuning.maxBuffered !== undefined ? { maxBuffered: tuning.maxBuffered } : {}),
     ...(tuning.retryBackoff !== undefined ? { retryBackoff: tuning.retryBackoff } : {}),
     ...(tuning.maxDeliver !== undefined ? { maxDeliver: tuning.maxDeliver } : {}),
@@ -334,6 +355,30 @@ export async function outboundParts(options: OutboundOptions): Promise<OutboundP
     onStopping() {
       clearInterval(backlogTimer);
       gate.close();
+    },
+  };
+}
+
+/** The partitioning of a durable the manifest partitions, unless the connector runs unpartitioned. */
+function partitionsOf(
+  which: OutboundDurable,
+  options: OutboundOptions,
+  kv: KV | undefined,
+  holder: string,
+): Pick<ConsumerOptions, "partitions"> {
+  const count = (
+    odooConnectorManifest.consumers[OUTBOUND_DEFAULTS.durables[which]] as { partitions?: number }
+  ).partitions;
+  if (options.partitions === false || !count || !kv) return {};
+  const durable = options.durables?.[which] ?? OUTBOUND_DEFAULTS.durables[which];
+  return {
+    partitions: {
+      count,
+      kv,
+      holder,
+      group: `${odooConnectorManifest.service}.${durable}`,
+      ...(options.partitions?.ttlMs !== undefined ? { ttlMs: options.partitions.ttlMs } : {}),
+      ...(options.registry ? { registry: options.registry } : {}),
     },
   };
 }
@@ -380,17 +425,24 @@ async function mirrorBacklog(
   consumers: readonly EventConsumer[],
   backlog: ReturnType<typeof connectorMetrics>["backlog"],
 ): Promise<void> {
-  const sum = async (name: string, durable: string) => {
+  // A partitioned durable's partitions each read the whole stream: its lag is the largest of theirs,
+  // its unacknowledged deliveries the sum.
+  const of = (consumer: string | undefined, durable: string) =>
+    consumer === durable ||
+    (consumer?.startsWith(`${durable}-p`) && /^\d+$/.test(consumer.slice(durable.length + 2)));
+  const values = async (name: string, durable: string) => {
     const metric = await registry.getSingleMetric(name)?.get();
     return (metric?.values ?? [])
-      .filter((v) => v.labels["consumer"] === durable)
-      .reduce((total, v) => total + v.value, 0);
+      .filter((v) => of(v.labels["consumer"] as string | undefined, durable))
+      .map((v) => v.value);
   };
   for (const c of consumers) {
-    const waiting =
-      (await sum("threadline_consumer_pending", c.durable)) +
-      (await sum("threadline_consumer_ack_pending", c.durable));
-    backlog.set({ consumer: c.durable }, waiting);
+    const pending = Math.max(0, ...(await values("threadline_consumer_pending", c.durable)));
+    const ackPending = (await values("threadline_consumer_ack_pending", c.durable)).reduce(
+      (t, v) => t + v,
+      0,
+    );
+    backlog.set({ consumer: c.durable }, pending + ackPending);
   }
 }
 
@@ -461,20 +513,28 @@ const ORDERED_TYPES = [
 /**
  * The ordering key of a production report or run end: its order's family (postings to one order
  * must not run at once or reorder, and a run's end must come after its counts). `ce-subject` is the
- * machine; a payload whose writer schema is not known yet falls back to it (and the writer is
- * fetched for the next messages).
+ * machine. A payload whose writer schema is not in the codec's cache yet (a producer on a newer
+ * minor version) is decoded once the writer is fetched — the consumer takes nothing else meanwhile —
+ * so every replica computes the same key, and so the same partition; a writer the registry does not
+ * know makes the event poison (dead-lettered), and its key falls back to `ce-subject`.
  */
-function orderOf(codec: EventCodec): (msg: JsMsg) => string | undefined {
+function orderOf(codec: EventCodec): (msg: JsMsg) => string | undefined | Promise<string | undefined> {
+  const decode = (msg: JsMsg, type: (typeof ORDERED_TYPES)[number]) => {
+    const { value } = codec.decodeKnown<{ orderRef: string | null }>(msg.data, { as: type });
+    return value.orderRef ? `order:${familyKey(value.orderRef)}` : msg.headers?.get(CE.subject) || undefined;
+  };
   return (msg) => {
     const type = msg.headers?.get(CE.type) as (typeof ORDERED_TYPES)[number] | undefined;
-    if (type && (ORDERED_TYPES as readonly string[]).includes(type))
-      try {
-        const { value } = codec.decodeKnown<{ orderRef: string | null }>(msg.data, { as: type });
-        if (value.orderRef) return `order:${familyKey(value.orderRef)}`;
-      } catch {
-        void codec.writerOf(msg.data).catch(() => undefined);
-      }
-    return msg.headers?.get(CE.subject) || undefined;
+    if (!type || !(ORDERED_TYPES as readonly string[]).includes(type))
+      return msg.headers?.get(CE.subject) || undefined;
+    try {
+      return decode(msg, type);
+    } catch {
+      return codec.writerOf(msg.data).then(
+        () => decode(msg, type),
+        () => msg.headers?.get(CE.subject) || undefined,
+      );
+    }
   };
 }
 

@@ -14,11 +14,12 @@ import {
   dlqSubject,
   type Micros,
   microsOf,
+  partitionDurables,
   readDeadLetter,
   readEvents,
   readStream,
 } from "../../../../streams/src/index.js";
-import { CONNECTOR_DURABLES } from "../manifest.js";
+import { CONNECTOR_DURABLES, CONNECTOR_PARTITIONS } from "../manifest.js";
 
 const REPORTED = "mfg.production.production_reported.v1";
 const POSTED = "mfg.production.production_posted.v1";
@@ -152,13 +153,24 @@ async function deadLetters(o: LogOptions, stream: string): Promise<Map<string, s
   return out;
 }
 
-/** How far the connector's production durable acknowledged (0 when it cannot be read). */
+/**
+ * How far the connector's production durable acknowledged (0 when it cannot be read): partitioned,
+ * as far as its slowest partition.
+ */
 async function ackFloor(o: LogOptions, stream: string): Promise<number> {
   try {
-    // No account-info call first: a least-privilege user has only the durable's INFO.
+    // No account-info call first: a least-privilege user has only the durables' INFO.
     const jsm = await jetstreamManager(o.nc, { checkAPI: false });
-    const info = await jsm.consumers.info(stream, PRODUCTION_DURABLE);
-    return info.ack_floor.stream_seq;
+    const floor = async (durables: readonly string[]) =>
+      Math.min(
+        ...(await Promise.all(
+          durables.map(async (d) => (await jsm.consumers.info(stream, d)).ack_floor.stream_seq),
+        )),
+      );
+    // Before `streams apply` partitioned it, the durable is one.
+    return await floor(partitionDurables(PRODUCTION_DURABLE, CONNECTOR_PARTITIONS)).catch(() =>
+      floor([PRODUCTION_DURABLE]),
+    );
   } catch {
     return 0;
   }

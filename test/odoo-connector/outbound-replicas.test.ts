@@ -1,0 +1,130 @@
+/**
+ * Two replicas of the connector's outbound postings on one Odoo database: the production durable is
+ * partitioned (the manifest's CONNECTOR_PARTITIONS), the replicas share its partitions, and the
+ * reports of several orders, interleaved, are each posted to Odoo once and, per order, in stream
+ * order — also when one replica stops in the middle and the other takes its partitions over.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Registry } from "prom-client";
+import { CONNECTOR_PARTITIONS } from "../../services/odoo-connector/src/manifest.js";
+import { type Outbound, startOutbound } from "../../services/odoo-connector/src/outbound/index.js";
+import type { PartitionedEventConsumer } from "../../streams/src/partitioned-consumer.js";
+import { until } from "../harness/wait.js";
+import {
+  connectOdoo,
+  connectorPublisher,
+  floorPublisher,
+  newOrder,
+  productionReport,
+  publishProductionReport,
+  startOdoo,
+  startStreams,
+} from "./fixture.js";
+
+const SITE = "plant-replicas";
+const ORDERS = 5;
+const REPORTS_PER_ORDER = 8;
+
+/** The production consumer's partitions this replica owns. */
+const owned = (o: Outbound) => (o.consumers[0] as PartitionedEventConsumer).owned();
+
+async function postingsTotal(registry: Registry, outcome: string): Promise<number> {
+  const metric = await registry.getSingleMetric("threadline_erp_postings_total")?.get();
+  return (metric?.values ?? [])
+    .filter(
+      (v) =>
+        v.labels["outcome"] === outcome && v.labels["event_type"] === "mfg.production.production_reported.v1",
+    )
+    .reduce((t, v) => t + v.value, 0);
+}
+
+test("two connector replicas share the production partitions: interleaved reports of several orders are posted once each, per order in stream order, across a replica stopped mid-way", async (t) => {
+  const sim = await startOdoo(t, { profile: 17, db: "replicas" });
+  const { nc } = await startStreams(t);
+  const replica = async () => {
+    const registry = new Registry();
+    const outbound = await startOutbound({
+      nc,
+      client: await connectOdoo(t, sim, { ratePerSecond: 1_000 }),
+      publisher: connectorPublisher(nc, SITE),
+      site: SITE,
+      registry,
+      only: ["production"],
+      consumer: { pullExpiresMs: 1_000, drainTimeoutMs: 5_000 },
+      partitions: { ttlMs: 3_000 },
+    });
+    t.after(() => outbound.stop({ timeoutMs: 1_000 }));
+    return { outbound, registry };
+  };
+  const a = await replica();
+  const b = await replica();
+  await until(
+    "the partitions shared 2 + 2",
+    () => owned(a.outbound).length === 2 && owned(b.outbound).length === 2,
+    {
+      detail: () => `a: ${owned(a.outbound)}, b: ${owned(b.outbound)}`,
+    },
+  );
+  assert.equal(CONNECTOR_PARTITIONS, 4);
+
+  const orders: string[] = [];
+  for (let i = 0; i < ORDERS; i++) orders.push((await newOrder(sim, "FIN-HJ250", 10_000)).name);
+  const bridge = floorPublisher(nc, "machine-bridge", SITE);
+  /** Report ids per order, in stream (publish) order. */
+  const published = new Map<string, string[]>(orders.map((o) => [o, []]));
+  const all: string[] = [];
+  const publish = async (from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      // Interleaved unevenly across the orders.
+      const order = orders[(i * 3 + (i % 4)) % ORDERS] as string;
+      const id = await publishProductionReport(bridge, productionReport(SITE, order, 1 + (i % 3)));
+      published.get(order)?.push(id);
+      all.push(id);
+    }
+  };
+  const total = ORDERS * REPORTS_PER_ORDER;
+  const applied = async () =>
+    (await postingsTotal(a.registry, "applied")) + (await postingsTotal(b.registry, "applied"));
+
+  await publish(0, total / 2);
+  await until("some reports posted", async () => (await applied()) >= 8, { timeoutMs: 60_000 });
+  // Replica a stops while reports are still being posted: b takes its partitions over.
+  const publishing = publish(total / 2, total);
+  const stoppingAt = Date.now();
+  await a.outbound.stop({ timeoutMs: 5_000 });
+  t.diagnostic(`a stopped in ${Date.now() - stoppingAt} ms`);
+  await publishing;
+  await until("b owns every partition", () => owned(b.outbound).length === CONNECTOR_PARTITIONS, {
+    timeoutMs: 30_000,
+  });
+  await until("every report posted", async () => (await applied()) >= total, {
+    timeoutMs: 240_000,
+    detail: () => `a: ${owned(a.outbound)}, b: ${owned(b.outbound)}`,
+  });
+
+  t.diagnostic(`every report posted ${Date.now() - stoppingAt} ms after a began to stop`);
+  // Once each: every report applied exactly once. (A partition reset to its ack floor on a hand-over
+  // may hand a report to a posting again: it then finds it applied and posts nothing.)
+  assert.equal(await applied(), total);
+  t.diagnostic(
+    `handled again and found applied: ${(await postingsTotal(a.registry, "already_applied")) + (await postingsTotal(b.registry, "already_applied"))}`,
+  );
+  assert.ok((await postingsTotal(a.registry, "applied")) > 0, "a posted some before it stopped");
+  assert.ok((await postingsTotal(b.registry, "applied")) > 0);
+
+  // In Odoo: one posting record per report, created per order in the reports' stream order.
+  const rows = await sim.env.searchRead(
+    "x_threadline_posting",
+    [["x_name", "in", all]],
+    ["id", "x_name", "x_production_id"],
+  );
+  assert.equal(rows.length, total);
+  for (const order of orders) {
+    const inOdoo = rows
+      .filter((r) => (r["x_production_id"] as [number, string])[1] === order)
+      .sort((x, y) => Number(x["id"]) - Number(y["id"]))
+      .map((r) => String(r["x_name"]));
+    assert.deepEqual(inOdoo, published.get(order), `${order}: posted in stream order`);
+  }
+});

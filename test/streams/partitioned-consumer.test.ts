@@ -1,0 +1,356 @@
+/**
+ * Specification: a partitioned durable (streams/src/partitioned-consumer.ts). A manifest's
+ * `partitions: 6` makes six durables `<durable>-p0..p5` (streams apply creates them); replicas share
+ * the partitions through WorkShares, one owner each at a time, and each owner handles only the keys
+ * of its partitions. So with several replicas every message is handled once and the messages of one
+ * key in stream order — also when a replica stops in the middle of the traffic, and when one dies
+ * without releasing anything (its partitions move once its leases lapse). A service that had the
+ * durable unpartitioned does not handle the stream again from its start.
+ */
+import assert from "node:assert/strict";
+import type { TestContext } from "node:test";
+import { describe, test } from "node:test";
+import { AckPolicy } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { Registry } from "prom-client";
+import { EventCodec } from "../../contracts/src/codec.js";
+import type { DowntimeStarted } from "../../contracts/src/events.generated.js";
+import { createEventConsumer } from "../../streams/src/consumer.js";
+import { type ConsumerGroup, startConsumers } from "../../streams/src/consumer-group.js";
+import { declarations } from "../../streams/src/declarations.js";
+import { serviceManifest } from "../../streams/src/manifest.js";
+import type { PartitionedEventConsumer } from "../../streams/src/partitioned-consumer.js";
+import { partitionDurables, partitionOf } from "../../streams/src/partitions.js";
+import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
+import { EventPublisher } from "../../streams/src/publisher.js";
+import { connectTo, withJetStream } from "../harness/nats.js";
+import { until } from "../harness/wait.js";
+
+const STREAM = "MFG_MACHINE";
+const DURABLE = "downtime-board-started";
+const TYPE = "mfg.machine.downtime_started.v1";
+const BUCKET = "THREADLINE_CONNECTOR_STATE";
+/** Six over three replicas: a fair share of exactly two each (ceil(6 / 3)), so each has work to lose. */
+const PARTITIONS = 6;
+const KEYS = Array.from({ length: 12 }, (_, i) => `m${i}`);
+/** Short, so a replica that died without releasing hands its partitions over within seconds. */
+const TTL_MS = 2_000;
+const codec = new EventCodec();
+
+function manifestWith(partitions: number | undefined) {
+  return serviceManifest({
+    service: "downtime-board",
+    description: "a board of open downtimes",
+    consumers: {
+      [DURABLE]: {
+        stream: STREAM,
+        description: "downtime-board: open downtimes",
+        filterSubjects: ["mfg.machine.downtime_started.>"],
+        ackWait: "5s",
+        backoff: [],
+        maxDeliver: 5,
+        maxAckPending: 256,
+        ...(partitions ? { partitions } : {}),
+      },
+    },
+  });
+}
+
+async function apply(nc: NatsConnection, partitions: number | undefined) {
+  const { jetstreamManager } = await import("@nats-io/jetstream");
+  const jsm = await jetstreamManager(nc);
+  const plan = await planChanges(
+    jsm,
+    declarations({ manifests: [manifestWith(partitions)] }),
+    serverFacts(nc),
+  );
+  await applyPlan(jsm, plan);
+  return plan;
+}
+
+function downtime(id: string, machine: string): DowntimeStarted {
+  return {
+    downtimeId: id,
+    equipment: { site: "lyon", area: null, line: "l1", cell: null, machine },
+    reason: null,
+    category: "UNCLASSIFIED",
+    startedAt: new Date("2026-11-30T08:00:00.000Z"),
+  };
+}
+
+interface Handling {
+  readonly replica: string;
+  readonly key: string;
+  readonly id: string;
+  readonly seq: number;
+}
+
+/** One replica of the service: its own connection, holder and metrics. */
+async function replica(
+  t: TestContext,
+  server: Parameters<typeof connectTo>[0],
+  name: string,
+  handled: Handling[],
+): Promise<{ nc: NatsConnection; group: ConsumerGroup; registry: Registry }> {
+  const nc = await connectTo(server, {}, t);
+  const kv = await new Kvm(nc).open(BUCKET);
+  const registry = new Registry();
+  const group = await startConsumers(nc, {
+    manifest: manifestWith(PARTITIONS),
+    replay: false,
+    consumers: [
+      {
+        stream: STREAM,
+        durable: DURABLE,
+        ordered: true,
+        concurrency: 4,
+        drainTimeoutMs: 5_000,
+        pullExpiresMs: 1_000,
+        metrics: registry,
+        partitions: {
+          count: PARTITIONS,
+          kv,
+          holder: name,
+          ttlMs: TTL_MS,
+          group: `downtime-board.${DURABLE}`,
+        },
+        handlers: {
+          [TYPE]: async (event) => {
+            // Handlers of different keys overlap; a short pause makes a reorder visible if one happened.
+            await new Promise((r) => setTimeout(r, 1 + (event.streamSequence % 4)));
+            handled.push({
+              replica: name,
+              key: event.key ?? "",
+              id: event.value.downtimeId,
+              seq: event.streamSequence,
+            });
+          },
+        },
+      },
+    ],
+  });
+  t.after(() => group.stop({ timeoutMs: 1_000 }));
+  return { nc, group, registry };
+}
+
+/** The partitions each replica owns now, e.g. `a:p0,p2 b:p1,p3`. */
+function owners(replicas: Record<string, ConsumerGroup>): string {
+  return Object.entries(replicas)
+    .map(
+      ([name, g]) =>
+        `${name}:${((g.consumers[0] as PartitionedEventConsumer).owned() ?? []).sort().join(",")}`,
+    )
+    .join(" ");
+}
+
+async function consumedTotal(registry: Registry, outcome: string): Promise<number> {
+  const metric = await registry.getSingleMetric("threadline_events_consumed_total")?.get();
+  return (metric?.values ?? [])
+    .filter((v) => v.labels["outcome"] === outcome)
+    .reduce((t, v) => t + v.value, 0);
+}
+
+/** Every published id handled exactly once; per key, handled in stream (publish) order. */
+function assertOnceAndInOrder(
+  handled: readonly Handling[],
+  published: readonly { id: string; key: string }[],
+) {
+  const ids = handled.map((h) => h.id);
+  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+  assert.deepEqual(twice, [], "no message handled twice");
+  assert.deepEqual([...ids].sort(), published.map((p) => p.id).sort(), "every message handled");
+  for (const key of KEYS)
+    assert.deepEqual(
+      handled.filter((h) => h.key === key).map((h) => h.id),
+      published.filter((p) => p.key === key).map((p) => p.id),
+      `the messages of ${key} in stream order`,
+    );
+}
+
+describe("partitioned consumer: per-key order across replicas", () => {
+  test("three replicas share six partitions: each message handled once, each key in stream order, across a replica stopped mid-traffic and one that died without releasing", async (t) => {
+    const { server, nc, js } = await withJetStream(t);
+    const plan = await apply(nc, PARTITIONS);
+    // The server gets the partitions; the replay channel keeps the partitioned durable's name.
+    const durables = plan.items
+      .filter((i) => i.kind === "consumer" && i.name.includes(DURABLE))
+      .map((i) => i.name);
+    assert.deepEqual(durables.sort(), [
+      ...partitionDurables(DURABLE, PARTITIONS).map((d) => `${STREAM}/${d}`),
+      `THREADLINE_REPLAY/${DURABLE}-replay`,
+    ]);
+    const handled: Handling[] = [];
+    const a = await replica(t, server, "a", handled);
+    const b = await replica(t, server, "b", handled);
+    const c = await replica(t, server, "c", handled);
+    const groups = { a: a.group, b: b.group, c: c.group };
+    const ownedCount = () =>
+      Object.values(groups).map((g) => (g.consumers[0] as PartitionedEventConsumer).owned().length);
+    await until(
+      "two partitions each",
+      () => {
+        const n = ownedCount();
+        return n.every((k) => k === 2);
+      },
+      { detail: () => owners(groups) },
+    );
+
+    const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
+    const published: { id: string; key: string }[] = [];
+    const publish = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        // Keys interleaved, unevenly: m0 gets the most.
+        const key = KEYS[(i * 7 + (i % 5)) % KEYS.length] as string;
+        const id = `${key}:${published.length}`;
+        published.push({ id, key });
+        await publisher.publish(TYPE, downtime(id, key), { site: "lyon", line: "l1", machine: key, key });
+      }
+    };
+
+    // Phase 1: replica a stops (releasing its partitions) while the traffic is being handled.
+    const phase1 = publish(300);
+    await until("a third of phase 1 handled", () => handled.length >= 100, { timeoutMs: 60_000 });
+    await a.group.stop({ timeoutMs: 5_000 });
+    await phase1;
+    await until("phase 1 handled", () => handled.length >= 300, {
+      timeoutMs: 60_000,
+      detail: () => `${handled.length} handled; ${owners({ b: b.group, c: c.group })}`,
+    });
+    assert.equal(
+      handled.filter((h) => h.replica === "a").length > 0 &&
+        handled.filter((h) => h.replica !== "a").length > 0,
+      true,
+      "a handled some before it stopped, the others the rest",
+    );
+
+    // Phase 2: replica b dies without releasing (its connection closes; its leases lapse after the ttl).
+    await new Promise((r) => setTimeout(r, 200)); // its last acks written
+    const bOwned = (b.group.consumers[0] as PartitionedEventConsumer).owned();
+    await b.nc.close();
+    const diedAt = Date.now();
+    await publish(200);
+    await until("phase 2 handled by c", () => handled.length >= 500, {
+      timeoutMs: 60_000,
+      detail: () => `${handled.length} handled; ${owners({ c: c.group })}`,
+    });
+    const takeoverMs = Date.now() - diedAt;
+    t.diagnostic(`b owned ${bOwned.join(",")}; c handled all of phase 2 ${takeoverMs} ms after b died`);
+    assert.equal(
+      handled.slice(300).every((h) => h.replica === "c"),
+      true,
+      "only c handles after b died",
+    );
+    assert.equal((c.group.consumers[0] as PartitionedEventConsumer).owned().length, PARTITIONS);
+
+    assertOnceAndInOrder(handled, published);
+    // A partition's consumer acknowledges the other partitions' messages without counting them as handled.
+    const acked =
+      (await consumedTotal(a.registry, "acked")) +
+      (await consumedTotal(b.registry, "acked")) +
+      (await consumedTotal(c.registry, "acked"));
+    assert.equal(acked, 500);
+    assert.ok((await consumedTotal(c.registry, "other_partition")) > 0);
+  });
+
+  test("an ordering key that is looked up first (a promise) keeps each key's stream order", async (t) => {
+    const { nc, js, jsm } = await withJetStream(t);
+    await apply(nc, undefined);
+    const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
+    const published: { id: string; key: string }[] = [];
+    for (let i = 0; i < 60; i++) {
+      const key = KEYS[(i * 5) % 4] as string;
+      const id = `${key}:${i}`;
+      published.push({ id, key });
+      await publisher.publish(TYPE, downtime(id, key), { site: "lyon", line: "l1", machine: key, key });
+    }
+    const handled: Handling[] = [];
+    const consumer = createEventConsumer(nc, {
+      stream: STREAM,
+      durable: DURABLE,
+      ordered: true,
+      concurrency: 8,
+      // Every third key needs a lookup that takes a while (as a writer schema fetched from the registry).
+      orderingKey: (msg) => {
+        const key = msg.headers?.get("ce-subject") || undefined;
+        return msg.info.streamSequence % 3 === 0 ? new Promise((r) => setTimeout(() => r(key), 20)) : key;
+      },
+      handlers: {
+        [TYPE]: async (event) => {
+          await new Promise((r) => setTimeout(r, 1 + (event.streamSequence % 5)));
+          handled.push({
+            replica: "one",
+            key: event.key ?? "",
+            id: event.value.downtimeId,
+            seq: event.streamSequence,
+          });
+        },
+      },
+    });
+    t.after(() => consumer.stop({ timeoutMs: 1_000 }));
+    await consumer.start();
+    await until("all handled", () => handled.length >= published.length);
+    for (const key of new Set(published.map((p) => p.key)))
+      assert.deepEqual(
+        handled.filter((h) => h.key === key).map((h) => h.id),
+        published.filter((p) => p.key === key).map((p) => p.id),
+        `${key} in stream order`,
+      );
+    assert.equal((await jsm.consumers.info(STREAM, DURABLE)).num_ack_pending, 0);
+  });
+
+  test("a key's partition is the same on every replica and spreads the keys", () => {
+    assert.equal(partitionOf("order:WH/MO/00042", 1, 4), partitionOf("order:WH/MO/00042", 999, 4));
+    const spread = new Set(KEYS.map((k) => partitionOf(k, 0, PARTITIONS)));
+    assert.equal(spread.size, PARTITIONS);
+    // A message without a key has no order to keep: its sequence places it.
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((seq) => partitionOf(undefined, seq, 4)),
+      [1, 2, 3, 0, 1],
+    );
+  });
+
+  test("moving a durable to partitions: the partitions start after the old durable's ack floor, nothing acknowledged is handled again", async (t) => {
+    const { server, nc, js, jsm } = await withJetStream(t);
+    await apply(nc, undefined);
+    const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
+    for (let i = 0; i < 20; i++)
+      await publisher.publish(TYPE, downtime(`old:${i}`, `m${i % 3}`), {
+        site: "lyon",
+        line: "l1",
+        machine: `m${i % 3}`,
+        key: `m${i % 3}`,
+      });
+    // The unpartitioned deployment handled (acked) the first 15.
+    const old = await js.consumers.get(STREAM, DURABLE);
+    const batch = await old.fetch({ max_messages: 15, expires: 2_000 });
+    for await (const m of batch) m.ack();
+    await until(
+      "old durable's ack floor at 15",
+      async () => (await jsm.consumers.info(STREAM, DURABLE)).ack_floor.stream_seq === 15,
+    );
+
+    const plan = await apply(nc, PARTITIONS);
+    const p0 = plan.items.find((i) => i.name === `${STREAM}/${DURABLE}-p0`);
+    assert.match(
+      p0?.notes.join() ?? "",
+      /starts at stream sequence 16, after the ack floor of downtime-board-started/,
+    );
+    for (const d of partitionDurables(DURABLE, PARTITIONS)) {
+      const info = await jsm.consumers.info(STREAM, d);
+      assert.equal(info.config.deliver_policy, "by_start_sequence");
+      assert.equal(info.config.opt_start_seq, 16);
+      assert.equal(info.config.ack_policy, AckPolicy.Explicit);
+    }
+    assert.deepEqual(plan.unmanaged, [{ kind: "consumer", name: `${STREAM}/${DURABLE}` }]);
+
+    const handled: Handling[] = [];
+    await replica(t, server, "a", handled);
+    await until("the 5 not acknowledged handled", () => handled.length >= 5);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(handled.map((h) => h.id).sort(), ["old:15", "old:16", "old:17", "old:18", "old:19"]);
+    // Applying again changes nothing.
+    const again = await apply(nc, PARTITIONS);
+    assert.equal(again.items.filter((i) => i.action !== "unchanged").length, 0);
+  });
+});
