@@ -105,6 +105,7 @@ describe("streams declarations - the shipped set", () => {
       "THREADLINE_IDEMPOTENCY",
       "THREADLINE_REPLAY_JOBS",
       "THREADLINE_ORDERS", // the production orchestrator's (its manifest)
+      "THREADLINE_GENEALOGY_LEASES", // the genealogy builder's (its manifest)
       "THREADLINE_QUALITY", // the quality service's own (its manifest)
     ]);
     for (const s of Object.values(local.streams)) assert.equal(s.replicas, 1);
