@@ -633,8 +633,17 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
         })),
       ),
     );
-    const baselined = async () =>
-      (await bridges.metricSum("threadline_bridge_machines_baselined")) === machines.length;
+    // Every machine baselined, and with several replicas the endpoints spread first: a machine whose
+    // endpoint moves before its first report is counted from the new owner's baseline on.
+    const baselined = async () => {
+      if ((await bridges.metricSum("threadline_bridge_machines_baselined")) !== machines.length) return false;
+      if (bridges.replicas.length === 1) return true;
+      for (const url of bridges.upUrls()) {
+        const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(1_000) })).text();
+        if (Number(/^threadline_bridge_machines_baselined (\S+)$/m.exec(text)?.[1] ?? 0) === 0) return false;
+      }
+      return true;
+    };
     await waitUntil("the bridge's baseline of every machine", baselined, 90_000, 500);
     const control = await PlantControl.connect(endpointUrl, join(work, "pki", "control"));
     cleanup.push(() => control.close());
@@ -778,7 +787,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       if (!wanted(bridge ? "bridge-kill" : "connector-kill")) continue;
       for (let i = 0; i < service.replicas.length; i++) await service.kill(i);
       await sleep(downMs);
-      for (let i = 0; i < service.replicas.length; i++) service.restart(i);
+      await Promise.all(service.replicas.map((_, i) => service.restart(i)));
       const restarted = Date.now();
       await waitUntil(`${service.service} ready again`, () => service.ready(), 90_000);
       const readyMs = Date.now() - restarted;
@@ -891,7 +900,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       for (const [s, i] of victims) await s.kill(i);
       const r = await recovery(injected);
       await sleep(Math.max(0, downMs - (Date.now() - injected)));
-      for (const [s, i] of victims) s.restart(i);
+      await Promise.all(victims.map(([s, i]) => s.restart(i)));
       record({
         fault: `one replica of each service killed (${victims.map(([s, i]) => s.replica(i).name).join(", ")}), restarted after ${downMs / 1000} s`,
         noticed: `lease ttl ${leaseTtlMs} ms: the standbys take the work over`,
@@ -949,7 +958,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
             if (kill) await s.kill(i);
             else s.pause(i);
             await sleep(forMs);
-            if (kill) s.restart(i);
+            if (kill) await s.restart(i);
             else s.resume(i);
             await waitUntil(`${s.replica(i).name} ready`, () => s.ready(), 90_000).catch(() => undefined);
           })().finally(() => out.delete(s)),
@@ -1056,7 +1065,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
         await sleep(200);
       }
       await hub.start(node);
-      connectors.restart(connector);
+      await connectors.restart(connector);
       bridges.resume(bridge);
       record({
         fault: `at once for ${outageMs / 1000} s: node ${node + 1} killed, Odoo answering 503, ${connectors.replica(connector).name} killed, ${bridges.replica(bridge).name} paused`,
@@ -1264,12 +1273,18 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
           .join("; "),
       );
     }
-    for (const [name, s] of probes)
+    const pausedOnPurpose = new Set(
+      [...connectors.replicas, ...bridges.replicas].filter((r) => r.paused).map((r) => r.name),
+    );
+    for (const [name, s] of probes) {
+      // A SIGSTOPped process's event-loop delay includes the pause: only its answers are judged.
+      const paused = pausedOnPurpose.has(name);
       check(
         `${name} answered its probes`,
-        s.unanswered === 0 && s.lagP99 < 0.5,
-        `${s.probes} probes, ${s.unanswered} unanswered, slowest ${s.slowestMs} ms, event-loop p99 max ${s.lagP99.toFixed(3)} s`,
+        s.unanswered === 0 && (paused || s.lagP99 < 0.5),
+        `${s.probes} probes, ${s.unanswered} unanswered, slowest ${s.slowestMs} ms, event-loop p99 max ${s.lagP99.toFixed(3)} s${paused ? " (paused on purpose: lag not judged)" : ""}`,
       );
+    }
     const calls = (await simAdmin("GET", "/__sim/calls")) as unknown as unknown[];
     say(
       `Odoo served ${calls.length} calls for ${byId.size} reports (${(calls.length / Math.max(1, byId.size)).toFixed(1)} per report, inbound sync and reconciliation included)`,

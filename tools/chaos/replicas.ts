@@ -16,8 +16,10 @@ export interface Replica {
   readonly name: string;
   readonly process: ThreadlineProcess;
   readonly url: string;
-  /** Deliberately down or paused: not probed, not asked. */
+  /** Deliberately down, paused or starting again: not probed, not asked. */
   out: boolean;
+  /** Was paused at some point: its event-loop lag includes the pause. */
+  paused: boolean;
 }
 
 export class ServiceReplicas {
@@ -44,7 +46,7 @@ export class ServiceReplicas {
         env: { ...env, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(port), HOSTNAME: name },
         logDir,
       }).start();
-      replicas.push({ name, process, url: `http://127.0.0.1:${port}`, out: false });
+      replicas.push({ name, process, url: `http://127.0.0.1:${port}`, out: false, paused: false });
     }
     return new ServiceReplicas(service, replicas);
   }
@@ -95,15 +97,25 @@ export class ServiceReplicas {
     await r.process.kill("SIGKILL");
   }
 
-  restart(i: number): void {
+  /** Starts a killed replica again; it counts as up (probed, asked) once it answers /healthz. */
+  async restart(i: number, timeoutMs = 90_000): Promise<void> {
     const r = this.replica(i);
     r.process.start();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && r.process.running) {
+      const res = await fetch(`${r.url}/healthz`, { signal: AbortSignal.timeout(1_000) }).catch(
+        () => undefined,
+      );
+      if (res?.ok) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     r.out = false;
   }
 
   pause(i: number): void {
     const r = this.replica(i);
     r.out = true;
+    r.paused = true;
     r.process.pause();
   }
 
