@@ -437,7 +437,18 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     const natsUrl = hub ? hub.servers : plantNats.clientUrl;
     const operatorEnv = { NATS_URL: natsUrl, ...operator };
     const replicasFlag = hub ? ["--replicas", "3"] : [];
-    await runCommand(logs, "streams-apply", ["streams", "apply", ...replicasFlag], operatorEnv);
+    // A cluster that has just formed may refuse an R3 placement for a moment ("peer offline"):
+    // apply is idempotent, so it is applied again, as an operator would.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await runCommand(logs, "streams-apply", ["streams", "apply", ...replicasFlag], operatorEnv);
+        break;
+      } catch (err) {
+        if (!hub || attempt >= 5 || !/no suitable peers/.test(String(err))) throw err;
+        say(`streams apply: ${/no suitable peers[^;\n]*/.exec(String(err))?.[0]}; again in 2 s`);
+        await sleep(2_000);
+      }
+    }
     await runCommand(logs, "contracts-register", ["contracts", "register"], operatorEnv);
     if (hub) {
       // The plant's streams, registry and state on its leaf; the hub's plant streams source them.
