@@ -904,40 +904,25 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       await steady();
     }
 
-    // One replica of each service killed: its standby takes the work over within the lease's ttl.
-    if (wanted("replica-kill") && replicas > 1) {
+    // One replica of each service killed, then one paused (SIGSTOP) past its lease and continued: the
+    // standbys take the work over within the lease's ttl; a woken owner believes nothing happened and
+    // must write nothing.
+    for (const how of ["kill", "pause"] as const) {
+      if (!wanted(`replica-${how}`) || replicas < 2) continue;
       const victims = [connectors, bridges].map((s) => [s, rng.int(0, s.replicas.length - 1)] as const);
+      const names = victims.map(([s, i]) => s.replica(i).name).join(", ");
+      const outMs = how === "kill" ? downMs : 2 * leaseTtlMs;
       const injected = Date.now();
-      for (const [s, i] of victims) await s.kill(i);
+      for (const [s, i] of victims) await (how === "kill" ? s.kill(i) : s.pause(i));
       const r = await recovery(injected);
-      await sleep(Math.max(0, downMs - (Date.now() - injected)));
-      await Promise.all(victims.map(([s, i]) => s.restart(i)));
+      await sleep(Math.max(0, outMs - (Date.now() - injected)));
+      await Promise.all(victims.map(([s, i]) => (how === "kill" ? s.restart(i) : s.resume(i))));
       record({
-        fault: `one replica of each service killed (${victims.map(([s, i]) => s.replica(i).name).join(", ")}), restarted after ${downMs / 1000} s`,
-        noticed: `lease ttl ${leaseTtlMs} ms: the standbys take the work over`,
-        ...r,
-        note: exitedNote(),
-      });
-      await waitUntil(
-        "every replica ready",
-        async () => (await connectors.ready()) && bridges.ready(),
-        90_000,
-      );
-      await steady();
-    }
-
-    // One replica of each service paused (SIGSTOP) past its lease, then continued: the deposed owner
-    // wakes up believing nothing happened and must write nothing.
-    if (wanted("replica-pause") && replicas > 1) {
-      const victims = [connectors, bridges].map((s) => [s, rng.int(0, s.replicas.length - 1)] as const);
-      const injected = Date.now();
-      for (const [s, i] of victims) s.pause(i);
-      const r = await recovery(injected);
-      await sleep(Math.max(0, 2 * leaseTtlMs - (Date.now() - injected)));
-      for (const [s, i] of victims) s.resume(i);
-      record({
-        fault: `one replica of each service paused (SIGSTOP) for ${(2 * leaseTtlMs) / 1000} s, then continued (${victims.map(([s, i]) => s.replica(i).name).join(", ")})`,
-        noticed: `lease ttl ${leaseTtlMs} ms: the standbys take the work over; the woken owners are fenced`,
+        fault:
+          how === "kill"
+            ? `one replica of each service killed (${names}), restarted after ${outMs / 1000} s`
+            : `one replica of each service paused (SIGSTOP) for ${outMs / 1000} s, then continued (${names})`,
+        noticed: `lease ttl ${leaseTtlMs} ms: the standbys take the work over${how === "pause" ? "; the woken owners are fenced" : ""}`,
         ...r,
         note: exitedNote(),
       });
@@ -967,10 +952,10 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
           s,
           (async () => {
             if (kill) await s.kill(i);
-            else s.pause(i);
+            else await s.pause(i);
             await sleep(forMs);
             if (kill) await s.restart(i);
-            else s.resume(i);
+            else await s.resume(i);
             await waitUntil(`${s.replica(i).name} ready`, () => s.ready(), 90_000).catch(() => undefined);
           })().finally(() => out.delete(s)),
         );
@@ -1069,7 +1054,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       await simAdmin("POST", "/__sim/faults", { outage: { mode: "503", durationMs: outageMs } });
       await hub.kill(node);
       await connectors.kill(connector);
-      bridges.pause(bridge);
+      await bridges.pause(bridge);
       let noticedMs: number | null = null;
       while (Date.now() - injected < outageMs) {
         if (noticedMs === null && (await connectors.someAnswers(503))) noticedMs = Date.now() - injected;
@@ -1077,7 +1062,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       }
       await hub.start(node);
       await connectors.restart(connector);
-      bridges.resume(bridge);
+      await bridges.resume(bridge);
       record({
         fault: `at once for ${outageMs / 1000} s: node ${node + 1} killed, Odoo answering 503, ${connectors.replica(connector).name} killed, ${bridges.replica(bridge).name} paused`,
         noticed:

@@ -112,14 +112,14 @@ export class ServiceReplicas {
     r.out = false;
   }
 
-  pause(i: number): void {
+  async pause(i: number): Promise<void> {
     const r = this.replica(i);
     r.out = true;
     r.paused = true;
     r.process.pause();
   }
 
-  resume(i: number): void {
+  async resume(i: number): Promise<void> {
     const r = this.replica(i);
     r.process.resume();
     r.out = false;
