@@ -964,7 +964,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       record({
         fault: `replica storm for ${stormMs / 1000} s: ${events.length} kills and pauses`,
         noticed: events.join("; "),
-        ...(await recovery(injected)),
+        ...(await recovery(Date.now())),
         note: exitedNote(),
       });
       await steady();
@@ -1015,8 +1015,22 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
         ...integration,
         WORKCENTER_BY_LINE: JSON.stringify(WORKCENTER_BY_MACHINE),
       };
-      const run = await runCommand(logs, "odoo-reconcile", reconcileArgs(), env, [0, 1]);
-      const report = JSON.parse(run.stdout) as ReconcileReport;
+      // As an operator does: a reconciliation that fails (exit 1 without its report: it could not read
+      // a stream a moment after a storm) is run again.
+      const reconcileReport = async () => {
+        for (let attempt = 1; ; attempt++) {
+          const done = await runCommand(logs, "odoo-reconcile", reconcileArgs(), env, [0, 1]);
+          if (done.stdout.trim())
+            return { code: done.code, report: JSON.parse(done.stdout) as ReconcileReport };
+          if (attempt >= 3)
+            throw new Error(
+              `threadline odoo reconcile failed ${attempt} times:\n${done.output.slice(-2_000)}`,
+            );
+          say(`odoo reconcile failed (${done.output.trim().split("\n")[0]}); again in 2 s`);
+          await sleep(2_000);
+        }
+      };
+      const { code: reconcileCode, report } = await reconcileReport();
       const lost = report.orders.flatMap((o) =>
         o.findings.filter((f) => f.kind === "lost" || f.kind === "incomplete").flatMap((f) => f.events ?? []),
       );
@@ -1026,14 +1040,13 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       const seqs = stored.filter((s) => lost.includes(s.id)).map((s) => s.seq);
       await replay(nc, seqs);
       const r = await recovery(Date.now());
-      const after = await runCommand(logs, "odoo-reconcile", reconcileArgs(), env, [0, 1]);
-      const again = JSON.parse(after.stdout) as ReconcileReport;
+      const { report: again } = await reconcileReport();
       lostRepaired = again.orders.every((o) =>
         o.findings.every((f) => f.kind !== "lost" && f.kind !== "incomplete"),
       );
       faults.push({
         fault: "Odoo restored from a backup taken earlier",
-        noticed: `threadline odoo reconcile: ${lost.length} lost postings named (exit ${run.code}), ${noticedMs} ms`,
+        noticed: `threadline odoo reconcile: ${lost.length} lost postings named (exit ${reconcileCode}), ${noticedMs} ms`,
         backMs: r.backMs,
         drainedMs: r.drainedMs,
         note: `${seqs.length} events replayed; afterwards ${lostRepaired ? "nothing lost" : "STILL LOST"}`,
