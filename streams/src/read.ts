@@ -126,6 +126,8 @@ export const READ_DEFAULTS = {
   pullExpiresMs: 2_000,
   /** How long a reader's consumer outlives its last pull (not configurable). */
   inactiveThresholdMs: 10_000,
+  /** Fetches no server answered (the reader's consumer lost), retried before the read fails. */
+  noRespondersRetries: 5,
 } as const;
 
 interface ParsedRead {
@@ -264,6 +266,7 @@ async function* messages(nc: NatsConnection, o: ParsedRead): AsyncGenerator<JsMs
     let read = 0;
     // The last sequence seen: what is left up to toSequence is at most toSequence - last.
     let last = (o.fromSequence ?? 1) - 1;
+    let unanswered = 0;
     while (follow ? !follow.aborted : read < total) {
       const max = Math.min(
         o.batch,
@@ -285,6 +288,13 @@ async function* messages(nc: NatsConnection, o: ParsedRead): AsyncGenerator<JsMs
           last = m.seq;
           yield m;
         }
+        unanswered = 0;
+      } catch (err) {
+        // The reader's consumer is gone from under it (its node restarted, a leader moved): nats.js
+        // recreates it from the last message delivered on the next fetch. Bounded, then the error.
+        if (!isNoResponders(err) || ++unanswered > READ_DEFAULTS.noRespondersRetries) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250 * unanswered));
+        continue;
       } finally {
         batch.stop(); // a no-op when the batch was read to its end
         follow?.removeEventListener("abort", stop);
@@ -297,6 +307,15 @@ async function* messages(nc: NatsConnection, o: ParsedRead): AsyncGenerator<JsMs
     // Best effort: a consumer whose delete is lost still expires.
     if (o.cleanup === "delete") await consumer.delete().catch(() => undefined);
   }
+}
+
+/**
+ * The reader's consumer is gone: a pull no server answered (nats.js's JetStreamStatusError 503, not
+ * exported by the package), or, from 2.9 servers, "consumer not found" while the pull is checked.
+ */
+function isNoResponders(err: unknown): boolean {
+  if (err instanceof JetStreamApiError) return err.code === JetStreamApiCodes.ConsumerNotFound;
+  return (err as Error)?.name === "JetStreamStatusError" && (err as { code?: unknown }).code === 503;
 }
 
 async function openReader(nc: NatsConnection, o: ParsedRead): Promise<Consumer | undefined> {

@@ -122,6 +122,22 @@ describe("read - bounds", () => {
     assert.equal(await consumers(jsm), 0);
   });
 
+  test("a reader whose consumer is lost mid-read (a node restarted, a leader moved) carries on from where it was: every message once, in order", async (t) => {
+    const { nc, js, jsm } = await withJetStream(t);
+    await fill(js, jsm, 30);
+    const seen: number[] = [];
+    for await (const m of readMessages(nc, { stream: STREAM, batch: 10 })) {
+      seen.push(m.seq);
+      if (m.seq === 10 || m.seq === 20)
+        for await (const c of jsm.consumers.list(STREAM)) await jsm.consumers.delete(STREAM, c.name);
+    }
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
+    assert.equal(await consumers(jsm), 0);
+  });
+
   test("a missing stream reads nothing with ifMissing: empty, and rejects by default", async (t) => {
     const { nc } = await withJetStream(t);
     assert.equal(await readStream(nc, { stream: "NOWHERE", ifMissing: "empty" }, () => undefined), 0);
