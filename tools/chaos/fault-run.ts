@@ -243,7 +243,9 @@ async function replay(nc: NatsConnection, seqs: readonly number[]): Promise<void
     const stored = await jsm.streams.getMessage("MFG_PRODUCTION", { seq });
     if (!stored) throw new Error(`MFG_PRODUCTION has no message ${seq} to replay`);
     const h = natsHeaders();
-    for (const [k, values] of stored.header ?? []) for (const v of values) h.append(k, v);
+    // The server's own headers (a sourced copy's Nats-Stream-Source among them) are refused on a publish.
+    for (const [k, values] of stored.header ?? [])
+      if (!/^nats-/i.test(k)) for (const v of values) h.append(k, v);
     h.set("Nats-Msg-Id", `replay:MFG_PRODUCTION:${seq}`);
     await js.publish(stored.subject, stored.data, { headers: h });
   }
