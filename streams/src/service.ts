@@ -219,7 +219,11 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     : () => undefined;
   // Released when the start fails after connecting (a dependency refused, setup threw), so the
   // process ends with its error instead of hanging on what it opened.
-  const opened: { onStop?: () => Promise<void>; consumers: EventConsumer[] } = { consumers: [] };
+  const opened: {
+    onStop?: () => Promise<void>;
+    consumers: EventConsumer[];
+    role?: { stop(): Promise<void> };
+  } = { consumers: [] };
   try {
     let disconnected = false;
     void (async () => {
@@ -297,6 +301,7 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
           logger,
         })
       : undefined;
+    if (role) opened.role = role;
     const first = role ? undefined : await activate(context);
     if (first) {
       if (first.parts.onStop) opened.onStop = first.parts.onStop;
@@ -311,15 +316,15 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
       ...(first ? [...first.group.checks, ...(first.parts.checks ?? [])] : []),
       ...(role ? [role.check] : []),
     );
-    role?.start();
+    await role?.start();
     logger.info(
       {
         url,
         consumers: first?.group.consumers.map((c) => c.durable),
         replayChannels: first?.group.replayConsumers.map((c) => c.durable),
-        ...(role ? { activeStandby: role.lease.key } : {}),
+        ...(role ? { activeStandby: role.lease.key, active: role.active !== undefined } : {}),
       },
-      role ? "service running: standby until it holds the lease" : "service running",
+      role && !role.active ? "service running: standby until it holds the lease" : "service running",
     );
 
     let stopping: Promise<void> | undefined;
@@ -364,6 +369,7 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
       stop,
     };
   } catch (err) {
+    await opened.role?.stop().catch(() => undefined);
     await Promise.allSettled(opened.consumers.map((c) => c.stop({ timeoutMs: 1_000 })));
     await opened.onStop?.().catch(() => undefined);
     stopTlsWatch();
@@ -386,7 +392,7 @@ interface Active {
  */
 class ActiveRole {
   active: Active | undefined;
-  #failure: string | undefined;
+  #failure: Error | undefined;
   #changes: Promise<void> = Promise.resolve();
   #stopped = false;
   #retry: NodeJS.Timeout | undefined;
@@ -418,15 +424,33 @@ class ActiveRole {
         }
         return { ok: true };
       }
-      if (this.#failure) return { ok: false, reason: `active role failed to start: ${this.#failure}` };
+      if (this.#failure)
+        return { ok: false, reason: `active role failed to start: ${this.#failure.message}` };
       return this.o.lease.state === "owner"
         ? { ok: false, reason: "starting the active role" }
         : { ok: false, reason: `standby: another replica holds ${this.o.lease.key}` };
     },
   };
 
-  start(): void {
-    this.o.lease.start();
+  /**
+   * Starts contending. Waits for the first look (at most renewEveryMs): a replica that finds the lease
+   * free is active when runService returns, as a service that does not opt in is.
+   * @throws what the first activation threw, when this replica found the lease free
+   */
+  async start(): Promise<void> {
+    const { lease } = this.o;
+    let timer: NodeJS.Timeout | undefined;
+    const acquired = new Promise<void>((resolve) => {
+      lease.once("acquired", () => resolve());
+      timer = setTimeout(resolve, lease.renewEveryMs);
+    });
+    lease.start();
+    await acquired;
+    clearTimeout(timer);
+    await this.#changes;
+    // The first activation failing is a failed start (a wrong setting, a bucket missing), as without
+    // a standby: said once, loudly, rather than retried behind a 503.
+    if (this.#failure) throw this.#failure;
   }
 
   /** Deactivates, then releases the lease (a standby takes over at once). */
@@ -453,7 +477,7 @@ class ActiveRole {
       logger.info({ lease: lease.key, fencingToken: lease.token }, "active: this replica holds the lease");
     } catch (err) {
       // Owner but unable to work (a dependency refused): tried again while it keeps the lease.
-      this.#failure = (err as Error).message;
+      this.#failure = err as Error;
       logger.error({ err }, "active/standby: the active role failed to start; trying again");
       this.#retry = setTimeout(() => void this.#queue(() => this.#activate()), lease.renewEveryMs);
       this.#retry.unref();

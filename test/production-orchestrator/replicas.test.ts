@@ -46,7 +46,7 @@ test("production orchestrator - two copies: the sweep runs where its lease is, m
   };
   const kv = await new Kvm(nc).open(ORDERS_BUCKET);
   const sweeper = async () => {
-    const e = await kv.get(`lease.sweep.${SITE}`);
+    const e = await kv.get(`lease.production-orchestrator.${SITE}`);
     return e?.operation === "PUT" ? (e.json() as { holder: string }).holder.split(":")[0] : undefined;
   };
   const a = await startService({ ...env, HOSTNAME: "orchestrator-a" });

@@ -101,6 +101,8 @@ export class OrderStore {
   ): Promise<R> {
     let lastError: unknown;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      // Checked before the transition (which publishes) and again before the write (it may be slow).
+      this.#fence(key);
       const e = await this.kv.get(key);
       const raw = e?.operation === "PUT" ? e.string() : undefined;
       const { value, result } = await fn(raw);
