@@ -188,7 +188,9 @@ test("production orchestrator - the active paused (SIGSTOP) is deposed: the stan
   await until("the order dispatched", () => (dispatched().length === 1 ? true : undefined), {
     timeoutMs: 40_000,
   });
-  t.diagnostic(`order released while paused dispatched ${Math.round(performance.now() - resumedAt)} ms after the resume`);
+  t.diagnostic(
+    `order released while paused dispatched ${Math.round(performance.now() - resumedAt)} ms after the resume`,
+  );
   const aAgain = await until(
     "a standby again",
     async () => {

@@ -4,7 +4,8 @@
  * `threadline streams plan|apply|k8s|permissions` read it.
  *
  * Each durable has one filter (the 2.9 floor has no multiple filters): the types it does not handle
- * are acknowledged unread. It runs as one copy: its state is in memory, mirrored in the bucket.
+ * are acknowledged unread. One replica is active at a time (its lease): its state is in memory,
+ * mirrored in the bucket.
  */
 import { serviceManifest } from "../../../streams/src/index.js";
 import { QUALITY_ROUTES } from "./http.js";
