@@ -406,7 +406,11 @@ class ActiveRole {
     },
   ) {
     o.lease.on("acquired", () => this.#queue(() => this.#activate()));
-    o.lease.on("lost", (reason) => this.#queue(() => this.#deactivate(reason)));
+    // Lost, the role's handlers can write nothing more (each write checks the lease): what they hold
+    // goes back to the stream after a short wait, not the full drain a clean stop allows.
+    o.lease.on("lost", (reason) =>
+      this.#queue(() => this.#deactivate(reason, Math.min(o.drainTimeoutMs, o.lease.renewEveryMs))),
+    );
   }
 
   get lease(): Lease {
@@ -457,7 +461,7 @@ class ActiveRole {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retry);
-    await this.#queue(() => this.#deactivate("stopping"));
+    await this.#queue(() => this.#deactivate("stopping", this.o.drainTimeoutMs));
     await this.o.lease.stop();
   }
 
@@ -486,7 +490,7 @@ class ActiveRole {
     // Lost while it was starting: the "lost" change queued behind this one stops it.
   }
 
-  async #deactivate(reason: string): Promise<void> {
+  async #deactivate(reason: string, drainMs: number): Promise<void> {
     clearTimeout(this.#retry);
     this.#failure = undefined;
     const active = this.active;
@@ -495,7 +499,7 @@ class ActiveRole {
     this.active = undefined;
     this.o.logger.warn({ lease: this.o.lease.key, reason }, "standby: the active role stops");
     active.parts.onStopping?.();
-    await active.group.stop({ timeoutMs: this.o.drainTimeoutMs });
+    await active.group.stop({ timeoutMs: drainMs });
     await active.parts.onStop?.();
   }
 }

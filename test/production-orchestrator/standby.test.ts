@@ -180,9 +180,9 @@ test("production orchestrator - the active paused (SIGSTOP) is deposed: the stan
   t.diagnostic(`take-over after SIGSTOP: ${Math.round(performance.now() - pausedAt)} ms (ttl ${TTL_MS} ms)`);
   assert.equal(await holder(), "orchestrator-b");
 
-  // Resumed: whatever the server handed it while paused it may not apply (its lease is stale: the
-  // writes are refused), it learns it was deposed and stands by. Such an event comes back to the new
-  // active at the latest after the durable's ack wait (30 s), not the ttl.
+  // Resumed: it learns it was deposed (its lease is stale: no write of it would be accepted) and
+  // stops its consumers. What the server had handed it while paused arrives after they stopped and is
+  // not given back: it comes to the new active after the durable's ack wait (30 s), not the ttl.
   const resumedAt = performance.now();
   a.child.kill("SIGCONT");
   await until("the order dispatched", () => (dispatched().length === 1 ? true : undefined), {
