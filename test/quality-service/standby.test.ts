@@ -61,8 +61,10 @@ test("quality service - two replicas: one active and ready, the standby 503 'sta
   assert.equal((await holds(b.url)).status, 503, "a standby's API answers nothing from a state it has not");
   assert.equal((await readiness(aUrl)).status, 200);
   const kv = await new Kvm(f.nc).open(QUALITY_BUCKET);
-  const holder = async () =>
-    ((await kv.get(`lease.quality-service.${SITE}`))?.json() as { holder: string }).holder.split(":")[0];
+  const holder = async () => {
+    const e = await kv.get(`lease.quality-service.${SITE}`);
+    return e?.operation === "PUT" ? e.json<{ holder: string }>().holder.split(":")[0] : undefined;
+  };
   assert.equal(await holder(), "quality-a");
 
   // The press makes INT-001; three points above the upper limit: one violation, one episode, open.
