@@ -92,6 +92,13 @@ export interface DeploymentDeclaration {
    * @default 1
    */
   readonly replicas?: number;
+  /**
+   * With `replicas`: one replica works, the one holding the service's lease (runService's
+   * `activeStandby`); the others are hot standbys, not ready. So a rollout and a drain must not wait
+   * for them to be ready: every pod may be replaced at once (the lease, released on SIGTERM, keeps
+   * two from ever both being active). @default false
+   */
+  readonly activeStandby?: boolean;
   /** Settings that come from its Secret `<service>-secrets` (names only). */
   readonly secrets: readonly string[];
   /** Settings a cluster gives it (its ConfigMap), beside NATS's, HTTP's and the log level. */
@@ -211,6 +218,7 @@ const ManifestSchema = z.object({
         })
         .optional(),
       replicas: z.number().int().min(1).max(100).optional(),
+      activeStandby: z.boolean().optional(),
       secrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, "is an environment variable name")),
       settings: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string()).optional(),
       volumes: z
@@ -278,6 +286,11 @@ export function serviceManifest<const M extends ServiceManifest>(manifest: M): M
     problems.push({
       key: `${key}.deployment.replicas`,
       message: "a service scaled by its durables' lag gets its replica count from KEDA (scaling)",
+    });
+  if (manifest.deployment?.activeStandby && replicas === undefined)
+    problems.push({
+      key: `${key}.deployment.activeStandby`,
+      message: "needs a fixed replicas count: a hot standby adds no throughput to scale on",
     });
   if (scaling && (scaling.minReplicas ?? 1) > (scaling.maxReplicas ?? 4))
     problems.push({ key: `${key}.deployment.scaling`, message: "minReplicas is more than maxReplicas" });

@@ -13,7 +13,9 @@
  * ```
  */
 
+import { hostname } from "node:os";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, type Registry } from "prom-client";
@@ -25,6 +27,7 @@ import { type ConsumerOptions, type EventConsumer, handleSignals } from "./consu
 import { type HandlerInterceptor, type PausePolicy, startConsumers } from "./consumer-group.js";
 import { ConfigError, SetupFailedError } from "./errors.js";
 import { createHealthServer, type ReadinessCheck } from "./http.js";
+import { Lease } from "./lease.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { ServiceManifest } from "./manifest.js";
 import { defaultRegistry } from "./metrics.js";
@@ -43,6 +46,12 @@ export interface ServiceContext<C extends BaseServiceConfig = BaseServiceConfig>
   readonly codec: EventCodec;
   readonly publisher: EventPublisher;
   readonly metrics: Registry;
+  /**
+   * Under {@link ServiceOptions.activeStandby}: the lease that makes this replica the active one.
+   * Check `isOwner()` immediately before each write of owned state: false once another replica may
+   * have taken over (the work is being stopped).
+   */
+  readonly lease?: Lease;
 }
 
 /** What `setup` returns. */
@@ -96,6 +105,21 @@ export interface ServiceOptions<S extends z.ZodObject = typeof BaseServiceConfig
   handleSignals?: boolean;
   /** Where logs go. @default stdout */
   logDestination?: NodeJS.WritableStream;
+  /**
+   * Active/standby: of the replicas, only the one holding the lease `lease.<service>.<site>` in
+   * `bucket` runs `setup` and the consumers it returns; the others wait, `/readyz` 503 "standby".
+   * `setup` runs again at every take-over (load the state fresh there) and `onStopping`/`onStop` when
+   * the lease is lost, so a replica that was active and is again starts from what the bucket holds.
+   * @default none: `setup` runs once, at start, on every replica
+   */
+  activeStandby?: ActiveStandbyOptions;
+}
+
+export interface ActiveStandbyOptions {
+  /** A KV bucket the service may write (one of its manifest's), where the lease is kept. */
+  readonly bucket: string;
+  /** How long a silent owner keeps the role. @default the config's LEASE_TTL_MS, else 15000 */
+  readonly ttlMs?: number;
 }
 
 /** A running service. */
@@ -195,7 +219,11 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     : () => undefined;
   // Released when the start fails after connecting (a dependency refused, setup threw), so the
   // process ends with its error instead of hanging on what it opened.
-  const opened: { onStop?: () => Promise<void>; consumers: EventConsumer[] } = { consumers: [] };
+  const opened: {
+    onStop?: () => Promise<void>;
+    consumers: EventConsumer[];
+    role?: { stop(): Promise<void> };
+  } = { consumers: [] };
   try {
     let disconnected = false;
     void (async () => {
@@ -226,54 +254,90 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
     };
     // An error with a code (a ConfigError, an Odoo login refused) says what is wrong by itself; any
     // other is named as setup's, so the failed start's log line still has a catalogued code.
-    const parts = await Promise.resolve()
-      .then(() => options.setup(context))
-      .catch((err: unknown) => {
-        throw err instanceof ThreadlineError ? err : new SetupFailedError(name, err);
-      });
-    if (parts.onStop) opened.onStop = parts.onStop;
-    const group = await startConsumers(nc, {
-      consumers: (parts.consumers ?? []).map((c) => ({
-        ...c,
-        // The consumer binds its stream and durable itself: binding them here too doubled the keys.
-        logger: c.logger ?? logger,
-      })),
-      ...(options.manifest ? { manifest: options.manifest } : {}),
-      ...(parts.interceptors ? { interceptors: parts.interceptors } : {}),
-      ...(parts.pausePolicy ? { pausePolicy: parts.pausePolicy } : {}),
-      defaults: { drainTimeoutMs: config.DRAIN_TIMEOUT_MS, metrics, codec },
-      logger,
-    });
-    const consumers = group.consumers;
-    opened.consumers = [...consumers, ...group.replayConsumers];
-    parts.onStarted?.(consumers);
+    const activate = async (ctx: ServiceContext<z.infer<S> & BaseServiceConfig>): Promise<Active> => {
+      const parts = await Promise.resolve()
+        .then(() => options.setup(ctx))
+        .catch((err: unknown) => {
+          throw err instanceof ThreadlineError ? err : new SetupFailedError(name, err);
+        });
+      try {
+        const group = await startConsumers(nc, {
+          consumers: (parts.consumers ?? []).map((c) => ({
+            ...c,
+            // The consumer binds its stream and durable itself: binding them here too doubled the keys.
+            logger: c.logger ?? logger,
+          })),
+          ...(options.manifest ? { manifest: options.manifest } : {}),
+          ...(parts.interceptors ? { interceptors: parts.interceptors } : {}),
+          ...(parts.pausePolicy ? { pausePolicy: parts.pausePolicy } : {}),
+          defaults: { drainTimeoutMs: config.DRAIN_TIMEOUT_MS, metrics, codec },
+          logger,
+        });
+        parts.onStarted?.(group.consumers);
+        return { parts, group };
+      } catch (err) {
+        await parts.onStop?.().catch(() => undefined);
+        throw err;
+      }
+    };
+    const natsCheck: ReadinessCheck = {
+      name: "nats",
+      check: () => (nc.isClosed() || disconnected ? { ok: false, reason: "disconnected" } : { ok: true }),
+    };
+    const role = options.activeStandby
+      ? new ActiveRole({
+          lease: new Lease({
+            kv: await new Kvm(nc).open(options.activeStandby.bucket),
+            key: `lease.${name}.${config.SITE.replace(/[^-_a-zA-Z0-9]/g, "_")}`,
+            // Unique per process: a copy restarted after a crash waits out its predecessor's ttl.
+            holder: `${env["HOSTNAME"] || hostname()}:${process.pid}`,
+            ttlMs:
+              options.activeStandby.ttlMs ?? ((config as { LEASE_TTL_MS?: number }).LEASE_TTL_MS || 15_000),
+            logger,
+            registry: metrics,
+          }),
+          activate: (lease) => activate({ ...context, lease }),
+          drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
+          logger,
+        })
+      : undefined;
+    if (role) opened.role = role;
+    const first = role ? undefined : await activate(context);
+    if (first) {
+      if (first.parts.onStop) opened.onStop = first.parts.onStop;
+      opened.consumers = [...first.group.consumers, ...first.group.replayConsumers];
+    }
+    const current = () => first ?? role?.active;
 
     checks.splice(
       0,
       checks.length,
-      {
-        name: "nats",
-        check: () => (nc.isClosed() || disconnected ? { ok: false, reason: "disconnected" } : { ok: true }),
-      },
-      ...group.checks,
-      ...(parts.checks ?? []),
+      natsCheck,
+      ...(first ? [...first.group.checks, ...(first.parts.checks ?? [])] : []),
+      ...(role ? [role.check] : []),
     );
+    await role?.start();
     logger.info(
       {
         url,
-        consumers: consumers.map((c) => c.durable),
-        replayChannels: group.replayConsumers.map((c) => c.durable),
+        consumers: first?.group.consumers.map((c) => c.durable),
+        replayChannels: first?.group.replayConsumers.map((c) => c.durable),
+        ...(role ? { activeStandby: role.lease.key, active: role.active !== undefined } : {}),
       },
-      "service running",
+      role && !role.active ? "service running: standby until it holds the lease" : "service running",
     );
 
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
         logger.info("stopping: draining consumers");
-        parts.onStopping?.();
-        await group.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS });
-        await parts.onStop?.();
+        if (first) {
+          first.parts.onStopping?.();
+          await first.group.stop({ timeoutMs: config.DRAIN_TIMEOUT_MS });
+          await first.parts.onStop?.();
+        }
+        // Drained before the lease is released: the standby that takes over at once finds it all written.
+        await role?.stop();
         stopTlsWatch();
         await http.close();
         // A drain needs the server; when it is gone, do not hang the exit: close after a grace period.
@@ -294,19 +358,149 @@ export async function runService<S extends z.ZodObject = typeof BaseServiceConfi
       handleSignals({ stop }, { logger, deadlineMs: shutdownDeadlineMs(config.DRAIN_TIMEOUT_MS) });
     return {
       context: context as unknown as ServiceContext,
-      consumers,
-      replayConsumers: group.replayConsumers,
+      get consumers() {
+        return current()?.group.consumers ?? [];
+      },
+      get replayConsumers() {
+        return current()?.group.replayConsumers ?? [];
+      },
       http,
       url,
       stop,
     };
   } catch (err) {
+    await opened.role?.stop().catch(() => undefined);
     await Promise.allSettled(opened.consumers.map((c) => c.stop({ timeoutMs: 1_000 })));
     await opened.onStop?.().catch(() => undefined);
     stopTlsWatch();
     await http.close().catch(() => undefined);
     await nc.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/** What runs while a replica is active: setup's parts and their consumers. */
+interface Active {
+  readonly parts: ServiceParts;
+  readonly group: Awaited<ReturnType<typeof startConsumers>>;
+}
+
+/**
+ * The active role of an active/standby service: activated when the lease is acquired, deactivated
+ * (consumers stopped, onStop) as soon as it is lost. Changes run one after the other, so a role lost
+ * while it was starting is stopped once started, and two activations never overlap.
+ */
+class ActiveRole {
+  active: Active | undefined;
+  #failure: Error | undefined;
+  #changes: Promise<void> = Promise.resolve();
+  #stopped = false;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly o: {
+      lease: Lease;
+      activate: (lease: Lease) => Promise<Active>;
+      drainTimeoutMs: number;
+      logger: Logger;
+    },
+  ) {
+    o.lease.on("acquired", () => this.#queue(() => this.#activate()));
+    // Lost, the role's handlers can write nothing more (each write checks the lease): what they hold
+    // goes back to the stream after a short wait, not the full drain a clean stop allows.
+    o.lease.on("lost", (reason) =>
+      this.#queue(() => this.#deactivate(reason, Math.min(o.drainTimeoutMs, o.lease.renewEveryMs))),
+    );
+  }
+
+  get lease(): Lease {
+    return this.o.lease;
+  }
+
+  /** `/readyz`: the active role's own checks; a standby is not ready (Kubernetes routes elsewhere). */
+  readonly check: ReadinessCheck = {
+    name: "active",
+    check: () => {
+      if (this.active) {
+        for (const c of [...this.active.group.checks, ...(this.active.parts.checks ?? [])]) {
+          const r = c.check();
+          if (!r.ok) return { ok: false, reason: `${c.name}: ${r.reason ?? "not ready"}` };
+        }
+        return { ok: true };
+      }
+      if (this.#failure)
+        return { ok: false, reason: `active role failed to start: ${this.#failure.message}` };
+      return this.o.lease.state === "owner"
+        ? { ok: false, reason: "starting the active role" }
+        : { ok: false, reason: `standby: another replica holds ${this.o.lease.key}` };
+    },
+  };
+
+  /**
+   * Starts contending. Waits for the first look (at most renewEveryMs): a replica that finds the lease
+   * free is active when runService returns, as a service that does not opt in is.
+   * @throws what the first activation threw, when this replica found the lease free
+   */
+  async start(): Promise<void> {
+    const { lease } = this.o;
+    let timer: NodeJS.Timeout | undefined;
+    const acquired = new Promise<void>((resolve) => {
+      lease.once("acquired", () => resolve());
+      timer = setTimeout(resolve, lease.renewEveryMs);
+    });
+    lease.start();
+    await acquired;
+    clearTimeout(timer);
+    await this.#changes;
+    // The first activation failing is a failed start (a wrong setting, a bucket missing), as without
+    // a standby: said once, loudly, rather than retried behind a 503.
+    if (this.#failure) throw this.#failure;
+  }
+
+  /** Deactivates, then releases the lease (a standby takes over at once). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    await this.#queue(() => this.#deactivate("stopping", this.o.drainTimeoutMs));
+    await this.o.lease.stop();
+  }
+
+  #queue(change: () => Promise<void>): Promise<void> {
+    this.#changes = this.#changes.then(change).catch((err: unknown) => {
+      this.o.logger.error({ err }, "active/standby: a change of role failed");
+    });
+    return this.#changes;
+  }
+
+  async #activate(): Promise<void> {
+    if (this.#stopped || this.active || !this.o.lease.isOwner()) return;
+    const { logger, lease } = this.o;
+    try {
+      this.active = await this.o.activate(lease);
+      this.#failure = undefined;
+      logger.info({ lease: lease.key, fencingToken: lease.token }, "active: this replica holds the lease");
+    } catch (err) {
+      // Owner but unable to work (a dependency refused): tried again while it keeps the lease.
+      this.#failure = err as Error;
+      logger.error({ err }, "active/standby: the active role failed to start; trying again");
+      this.#retry = setTimeout(() => void this.#queue(() => this.#activate()), lease.renewEveryMs);
+      this.#retry.unref();
+      return;
+    }
+    // Lost while it was starting: the "lost" change queued behind this one stops it.
+  }
+
+  async #deactivate(reason: string, drainMs: number): Promise<void> {
+    clearTimeout(this.#retry);
+    this.#failure = undefined;
+    const active = this.active;
+    if (!active) return;
+    // Not ready first: from here on, this replica does no more work for the role.
+    this.active = undefined;
+    this.o.logger.warn({ lease: this.o.lease.key, reason }, "standby: the active role stops");
+    active.parts.onStopping?.();
+    await active.group.stop({ timeoutMs: drainMs });
+    await active.parts.onStop?.();
   }
 }
 

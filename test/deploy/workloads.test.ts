@@ -237,6 +237,32 @@ describe("autoscaling (KEDA)", () => {
     assert.ok(!docs.some((d) => d.kind === "ScaledObject"));
   });
 
+  test("the orchestrator and the quality service run active/standby: a Deployment of 2, no autoscaler, a rollout and a drain that do not wait for a standby to be ready", () => {
+    for (const service of ["production-orchestrator", "quality-service"]) {
+      const m = SERVICE_MANIFESTS.find((s) => s.service === service);
+      assert.ok(m);
+      const docs = serviceWorkload(m) as Doc[];
+      const workload = docs.find((d) => d.kind === "Deployment") as Doc;
+      assert.equal(workload["spec"].replicas, 2, service);
+      // A standby is never ready: waiting for it would stall every rollout and block every drain.
+      assert.deepEqual(workload["spec"].strategy, {
+        type: "RollingUpdate",
+        rollingUpdate: { maxSurge: 1, maxUnavailable: 2 },
+      });
+      const budget = docs.find((d) => d.kind === "PodDisruptionBudget") as Doc;
+      assert.equal(budget["spec"].maxUnavailable, 2, service);
+      assert.ok(!docs.some((d) => d.kind === "ScaledObject"), `${service}: a hot standby adds no throughput`);
+    }
+  });
+
+  test("a manifest asking active/standby without a fixed replica count is refused, naming the field", () => {
+    const { scaling: _, ...unscaled } = deployment;
+    assert.throws(
+      () => serviceManifest({ ...base, deployment: { ...unscaled, singleton: false, activeStandby: true } }),
+      (e: Error) => /manifests\.genealogy-builder\.deployment\.activeStandby.*replicas/s.test(e.message),
+    );
+  });
+
   test("a partitioned durable is watched through its partitions, and no more replicas than partitions", () => {
     const [durable, c] = Object.entries(base.consumers ?? {})[0] as [string, { stream: string }];
     const partitioned = serviceManifest({

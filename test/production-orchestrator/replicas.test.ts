@@ -4,8 +4,8 @@
  * lease; that one stopped, the other takes the sweep over. Each order is dispatched once and is overdue
  * once, whichever copy applied its events and whichever swept.
  *
- * The orchestrator still runs as one copy in production (its manifest says why: per-order ordering
- * across copies, the line claims in memory); this is the part that is already safe.
+ * The copy holding the lease is the active one (runService's activeStandby): the other consumes
+ * nothing either; standby.test.ts kills and pauses the active one.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -46,7 +46,7 @@ test("production orchestrator - two copies: the sweep runs where its lease is, m
   };
   const kv = await new Kvm(nc).open(ORDERS_BUCKET);
   const sweeper = async () => {
-    const e = await kv.get(`lease.sweep.${SITE}`);
+    const e = await kv.get(`lease.production-orchestrator.${SITE}`);
     return e?.operation === "PUT" ? (e.json() as { holder: string }).holder.split(":")[0] : undefined;
   };
   const a = await startService({ ...env, HOSTNAME: "orchestrator-a" });

@@ -85,7 +85,8 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
   const selector = { "app.kubernetes.io/name": name };
   const persistent = (d.volumes ?? []).filter((v) => v.size);
   const durables = Object.entries(m.consumers ?? {});
-  const scaled = !d.singleton && durables.length > 0;
+  // A fixed count (the bridge's endpoints, an active/standby service) is not KEDA's to change.
+  const scaled = !d.singleton && d.replicas === undefined && durables.length > 0;
   const scratch = (d.volumes ?? []).filter((v) => !v.size);
   const settings: Record<string, string> = {
     NATS_URL: CLUSTER.natsUrl,
@@ -180,8 +181,14 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
             // A scaled service's count is KEDA's: a replica count here would reset it on every apply.
             ...(scaled ? {} : { replicas: d.replicas ?? 1 }),
             selector: { matchLabels: selector },
-            // A singleton's old pod stops before the new one starts: two would decide twice.
-            strategy: d.singleton ? { type: "Recreate" } : { type: "RollingUpdate" },
+            // A singleton's old pod stops before the new one starts: two would decide twice. An
+            // active/standby service's standbys are never ready, so its rollout cannot wait for them:
+            // every pod is replaced at once, and the lease (released on SIGTERM) keeps one active.
+            strategy: d.singleton
+              ? { type: "Recreate" }
+              : d.activeStandby
+                ? { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: d.replicas ?? 1 } }
+                : { type: "RollingUpdate" },
             template: pod,
           },
         };
@@ -258,7 +265,12 @@ export function serviceWorkload(m: ServiceManifest, all: readonly ServiceManifes
       kind: "PodDisruptionBudget",
       metadata: { name, labels },
       // One copy: a drain may take it (it drains and another pod starts); 0 would block node upgrades.
-      spec: { selector: { matchLabels: selector }, maxUnavailable: 1 },
+      // An active/standby service has one ready pod only: a budget of 1 would never let a drain
+      // evict the active one (its standby takes over within the lease ttl).
+      spec: {
+        selector: { matchLabels: selector },
+        maxUnavailable: d.activeStandby ? (d.replicas ?? 1) : 1,
+      },
     },
     {
       apiVersion: "networking.k8s.io/v1",

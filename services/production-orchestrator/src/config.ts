@@ -86,8 +86,9 @@ export const OrchestratorConfig = BaseServiceConfig.extend({
   /** How often budgets, line stops and unconfirmed dispatches are looked at. @default 5000 */
   SWEEP_INTERVAL_MS: positiveInt.default(5_000),
   /**
-   * The sweep runs on the replica holding its lease (`lease.sweep.<site>` in THREADLINE_ORDERS); one that
-   * stopped renewing keeps it this long. @default 15000
+   * Of the replicas, the one holding the lease `lease.production-orchestrator.<site>` (in
+   * THREADLINE_ORDERS) is the active one; an active that stopped renewing keeps it this long, so a
+   * standby takes over within it. @default 15000
    */
   LEASE_TTL_MS: z.coerce.number().int().min(300).max(600_000).default(15_000),
   /** A dispatch not confirmed is sent again after this. @default 30000 */

@@ -9,7 +9,6 @@
  * order's state remembers, every output an id derived from the order and its step visit, so nothing
  * is applied, published or dispatched twice. A restart (or another replica) resumes from the bucket.
  */
-import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Kvm } from "@nats-io/kv";
 import type { EventPayloads } from "../../../contracts/src/index.js";
@@ -17,7 +16,7 @@ import {
   type ConsumedEvent,
   derivedEventId,
   type EventPublisher,
-  Lease,
+  LeaseFencedError,
   type Logger,
   MasterData,
   type RunningService,
@@ -153,8 +152,12 @@ function dispatcher(
   timeoutMs: number,
   metrics: OrchestratorMetrics,
   log: Logger,
+  isOwner?: () => boolean,
 ): Engine["send"] {
   return async (order, d) => {
+    // A deposed active sends nothing more: the new one dispatches again from the stored state.
+    if (isOwner && !isOwner())
+      throw new LeaseFencedError(`dispatch ${d.requestKey}`, "this replica is no longer the active one");
     const answers = await Promise.all(
       d.machines.map(async (machine) => {
         try {
@@ -237,9 +240,13 @@ export function startService(env: Record<string, string | undefined> = process.e
     manifest: productionOrchestratorManifest,
     configSchema: OrchestratorConfig,
     env,
-    setup: async ({ nc, config, publisher, logger, metrics: registry }) => {
+    // One active replica, the others hot standbys (README "Running several replicas"): the line
+    // claims are in memory and the durables ordered, so two replicas must never both work.
+    activeStandby: { bucket: ORDERS_BUCKET },
+    setup: async ({ nc, config, publisher, logger, metrics: registry, lease }) => {
       // Declared in the manifest and created by `threadline streams apply`: opened, never created here.
-      const store = new OrderStore(await new Kvm(nc).open(ORDERS_BUCKET));
+      // Run at each take-over: the orders are read from the bucket, which the previous active wrote.
+      const store = new OrderStore(await new Kvm(nc).open(ORDERS_BUCKET), lease);
       const masterData = MasterData.open(nc, {
         kinds: ["workCenter", "product", "bom"],
         site: config.SITE,
@@ -284,7 +291,7 @@ export function startService(env: Record<string, string | undefined> = process.e
         publisher,
         metrics,
         log: logger,
-        send: dispatcher(nc, config.COMMAND_TIMEOUT_MS, metrics, logger),
+        send: dispatcher(nc, config.COMMAND_TIMEOUT_MS, metrics, logger, lease && (() => lease.isOwner())),
       };
       const toOrder = async (ref: string, input: OrderInput) => {
         // Another site's order is another orchestrator's: counted and logged, not silently dropped.
@@ -305,45 +312,19 @@ export function startService(env: Record<string, string | undefined> = process.e
         if (ref) await toOrder(ref, input);
       };
 
-      // The sweep is periodic work with one owner: the replica holding its lease (streams' lease.ts). A
-      // sweep of a deposed owner still under way writes through the same compare-and-set as every
-      // handler, and publishes only ids derived from the order's step visit: nothing lands twice.
-      const sweepLease = new Lease({
-        kv: store.kv,
-        key: `lease.sweep.${config.SITE.replace(/[^-_a-zA-Z0-9]/g, "_")}`,
-        // Unique per process: a copy restarted after a crash waits out its predecessor's ttl.
-        holder: `${env["HOSTNAME"] || hostname()}:${process.pid}`,
-        ttlMs: config.LEASE_TTL_MS,
-        logger,
-        registry,
-      });
+      // The sweep runs on the active replica only (runService's activeStandby): from the take-over
+      // until the lease is lost. A sweep of a deposed owner still under way is stopped by the store's
+      // owner check before each write; it publishes only ids derived from the order's step visit.
       let sweeping: Promise<void> | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const stopSweeping = () => {
-        clearInterval(timer);
-        timer = undefined;
-      };
-      sweepLease.on("acquired", () => {
-        stopSweeping();
-        timer = setInterval(() => {
-          if (!sweepLease.isOwner()) return;
-          sweeping ??= sweep(engine, config.LINE_DOWN_AFTER_MS)
-            .catch((err) =>
-              logger.warn({ err }, "sweep of the open orders failed; next at the next interval"),
-            )
-            .finally(() => {
-              sweeping = undefined;
-            });
-        }, config.SWEEP_INTERVAL_MS);
-        timer.unref();
-      });
-      sweepLease.on("lost", () => {
-        stopSweeping();
-        // The owner's gauges: a standby's last figures would be counted beside the owner's.
-        metrics.orders.reset();
-        metrics.overdue.reset();
-      });
-      sweepLease.start();
+      const timer = setInterval(() => {
+        if (lease && !lease.isOwner()) return;
+        sweeping ??= sweep(engine, config.LINE_DOWN_AFTER_MS)
+          .catch((err) => logger.warn({ err }, "sweep of the open orders failed; next at the next interval"))
+          .finally(() => {
+            sweeping = undefined;
+          });
+      }, config.SWEEP_INTERVAL_MS);
+      timer.unref();
 
       return {
         consumers: [
@@ -467,11 +448,13 @@ export function startService(env: Record<string, string | undefined> = process.e
             },
           },
         ],
+        onStopping: () => clearInterval(timer),
         onStop: async () => {
-          stopSweeping();
+          clearInterval(timer);
           await sweeping;
-          // Released once the last sweep ended: a standby takes over at once.
-          await sweepLease.stop();
+          // The owner's gauges: a standby's last figures would be counted beside the new owner's.
+          metrics.orders.reset();
+          metrics.overdue.reset();
           await masterData.close();
         },
       };

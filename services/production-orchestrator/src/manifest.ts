@@ -37,11 +37,13 @@ export const productionOrchestratorManifest = serviceManifest({
   deployment: {
     entry: "dist/services/production-orchestrator/src/main.js",
     port: 9464,
-    // One copy until the SDK partitions ordered durables: `production-orchestrator-orders` needs each
-    // order's events in stream order (two copies would each take events of one order), and which order
-    // holds a line (LineClaims) is decided in memory, so two copies could dispatch two orders to one
-    // line. The sweep already runs under a lease (README "Running several replicas").
-    singleton: true,
+    // Active/standby: `production-orchestrator-orders` needs each order's events in stream order and
+    // which order holds a line (LineClaims) is decided in memory, so only the replica holding the lease
+    // works; the other is a hot standby taking over within LEASE_TTL_MS (README "Running several
+    // replicas"). Two, fixed: a standby adds no throughput, so nothing to scale on lag.
+    singleton: false,
+    replicas: 2,
+    activeStandby: true,
     secrets: ["METRICS_TOKEN"],
     resources: { cpu: "250m", memory: "256Mi" },
   },

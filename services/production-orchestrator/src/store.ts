@@ -5,7 +5,7 @@
  * replicas) touching one order never lose each other's change: the loser reads again and re-applies.
  */
 import type { KV } from "@nats-io/kv";
-import { RetryableError } from "../../../streams/src/index.js";
+import { type Lease, LeaseFencedError, RetryableError } from "../../../streams/src/index.js";
 import type { OrderState } from "./process.js";
 
 /** A KV key token: what keys do not allow becomes `_` (WH/MO/00042 → WH/MO/00042 stays: `/` is allowed). */
@@ -25,7 +25,19 @@ export interface LineStops {
 const CAS_ATTEMPTS = 5;
 
 export class OrderStore {
-  constructor(readonly kv: KV) {}
+  /**
+   * @param lease when the service runs active/standby: every write first checks that this replica
+   *   still holds it (LEASE_FENCED otherwise, and the event goes back to the stream for the new active).
+   */
+  constructor(
+    readonly kv: KV,
+    private readonly lease?: Pick<Lease, "isOwner">,
+  ) {}
+
+  #fence(key: string): void {
+    if (this.lease && !this.lease.isOwner())
+      throw new LeaseFencedError(key, "this replica is no longer the active one: nothing more is written");
+  }
 
   async order(ref: string): Promise<OrderState | undefined> {
     const e = await this.kv.get(orderKey(ref));
@@ -48,6 +60,7 @@ export class OrderStore {
   }
 
   async rememberLot(lot: string, ref: string): Promise<void> {
+    this.#fence(lotKey(lot));
     await this.kv.put(lotKey(lot), ref);
   }
 
@@ -88,10 +101,13 @@ export class OrderStore {
   ): Promise<R> {
     let lastError: unknown;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      // Checked before the transition (which publishes) and again before the write (it may be slow).
+      this.#fence(key);
       const e = await this.kv.get(key);
       const raw = e?.operation === "PUT" ? e.string() : undefined;
       const { value, result } = await fn(raw);
       if (value === undefined) return result;
+      this.#fence(key);
       try {
         if (e) await this.kv.update(key, value, e.revision);
         else await this.kv.create(key, value);

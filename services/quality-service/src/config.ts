@@ -31,6 +31,12 @@ export const QualityConfig = BaseServiceConfig.extend({
    * asked (they clear themselves once the check succeeds). @default 5000
    */
   QUALITY_GATE_RECHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
+  /**
+   * Of the replicas, the one holding the lease `lease.quality-service.<site>` (in THREADLINE_QUALITY)
+   * is the active one; an active that stopped renewing keeps it this long, so a standby takes over
+   * within it. @default 15000
+   */
+  LEASE_TTL_MS: z.coerce.number().int().min(300).max(600_000).default(15_000),
   /** The API's port (and /metrics, /healthz, /readyz): the CLI's default. @default 9480 */
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9480),
 });

@@ -42,9 +42,13 @@ export function startService(env: Record<string, string | undefined> = process.e
       plan = loadPlan(config.QUALITY_CONFIG);
       registerQualityRoutes(app, { users: ApiUsers.load(config.QUALITY_USERS_FILE), api: () => api, logger });
     },
-    setup: async ({ config, logger, nc, publisher, metrics: registry }) => {
+    // One active replica, the others hot standbys (README "Running several replicas"): the state is
+    // in memory and the durables ordered (SPC needs every sample in order), so two must never both work.
+    activeStandby: { bucket: QUALITY_BUCKET },
+    setup: async ({ config, logger, nc, publisher, metrics: registry, lease }) => {
       if (!plan) throw new Error("the quality plan was not read");
-      const state = await QualityState.load(await new Kvm(nc).open(QUALITY_BUCKET));
+      // Run at each take-over: the state is read fresh from the bucket, which the previous active wrote.
+      const state = await QualityState.load(await new Kvm(nc).open(QUALITY_BUCKET), Date.now(), lease);
       const metrics = qualityMetrics(registry);
       const ctx: QualityContext = {
         state,

@@ -4,7 +4,8 @@
  * `threadline streams plan|apply|k8s|permissions` read it.
  *
  * Each durable has one filter (the 2.9 floor has no multiple filters): the types it does not handle
- * are acknowledged unread. It runs as one copy: its state is in memory, mirrored in the bucket.
+ * are acknowledged unread. One replica is active at a time (its lease): its state is in memory,
+ * mirrored in the bucket.
  */
 import { serviceManifest } from "../../../streams/src/index.js";
 import { QUALITY_ROUTES } from "./http.js";
@@ -34,12 +35,14 @@ export const qualityServiceManifest = serviceManifest({
   deployment: {
     entry: "dist/services/quality-service/src/main.js",
     port: 9480,
-    // One copy: its state is loaded into memory once at start and is the truth from then on (written
-    // to the bucket by plain puts, no compare-and-set), every handler of every durable and every API
-    // decision runs in one in-process queue, each durable is `ordered` (an SPC chart needs every sample
-    // of its characteristic in order), and the API and the gate's recheck answer from that memory
-    // (README "Running several replicas").
-    singleton: true,
+    // Active/standby: the state is loaded into memory and is the truth while active, every handler and
+    // API decision runs in one in-process queue, each durable is `ordered` (an SPC chart needs every
+    // sample in order): only the replica holding the lease works, the other is a hot standby taking
+    // over within LEASE_TTL_MS (README "Running several replicas"). Two, fixed: a standby adds no
+    // throughput, so nothing to scale on lag.
+    singleton: false,
+    replicas: 2,
+    activeStandby: true,
     secrets: ["GENEALOGY_API_TOKEN", "METRICS_TOKEN"],
     settings: {
       QUALITY_CONFIG: "/etc/threadline/quality-service/plan.yaml",

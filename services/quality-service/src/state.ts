@@ -2,13 +2,15 @@
  * What the quality service remembers, in the KV bucket THREADLINE_QUALITY, mirrored in memory: the
  * holds (a projection of QualityHoldPlaced/Released in MFG_QUALITY), the deliveries the gate watches,
  * the open SPC episodes and frozen baseline limits, the lots each machine made, and the escapes found.
- * The service runs as one copy (its manifest says so), so the memory is the truth once loaded; every
- * change is written to the bucket before it is acted on, so a restart resumes where it stopped.
+ * One replica is active at a time (runService's activeStandby), so the memory is the truth once loaded
+ * (at each take-over); every change is written to the bucket before it is acted on, so a restart or
+ * a standby taking over resumes where it stopped.
  *
  * Keys: `hold.<id>`, `ship.<odoo picking id>`, `episode.<characteristic>.<rule>`,
  * `limits.<characteristic>`, `machine.<site>.<line>.<machine>`, `escape.<id>`.
  */
 import type { KV } from "@nats-io/kv";
+import { type Lease, LeaseFencedError } from "../../../streams/src/index.js";
 import type { LotKey } from "./genealogy.js";
 
 export type HoldStatus = "ACTIVE" | "RELEASED" | "REJECTED";
@@ -146,10 +148,17 @@ export class QualityState {
   /** Hold ids that block a lot (ACTIVE, and REJECTED: blocked for good), by lotId. */
   readonly #activeByLot = new Map<string, Set<string>>();
 
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly kv: KV,
+    private readonly lease: Pick<Lease, "isOwner"> | undefined,
+  ) {}
 
-  static async load(kv: KV, now = Date.now()): Promise<QualityState> {
-    const state = new QualityState(kv);
+  /**
+   * @param lease when the service runs active/standby: every write first checks that this replica
+   *   still holds it (LEASE_FENCED otherwise), so a deposed active writes nothing more.
+   */
+  static async load(kv: KV, now = Date.now(), lease?: Pick<Lease, "isOwner">): Promise<QualityState> {
+    const state = new QualityState(kv, lease);
     const keys: string[] = [];
     for await (const k of await kv.keys()) keys.push(k);
     for (const key of keys) {
@@ -234,6 +243,7 @@ export class QualityState {
 
   async deleteShipment(odooPickingId: string): Promise<void> {
     if (!this.shipments.has(odooPickingId)) return;
+    this.#fence(`ship.${keyToken(odooPickingId)}`);
     await this.kv.delete(`ship.${keyToken(odooPickingId)}`);
     this.shipments.delete(odooPickingId);
   }
@@ -247,6 +257,7 @@ export class QualityState {
   async deleteEpisode(characteristic: string, ruleId: string): Promise<void> {
     const id = `${characteristic}.${ruleId}`;
     if (!this.episodes.has(id)) return;
+    this.#fence(`episode.${id}`);
     await this.kv.delete(`episode.${id}`);
     this.episodes.delete(id);
   }
@@ -272,6 +283,13 @@ export class QualityState {
   }
 
   async #put(kind: Kind, id: string, value: unknown): Promise<void> {
-    await this.kv.put(`${kind}.${kind === "episode" ? id : keyToken(id)}`, JSON.stringify(value));
+    const key = `${kind}.${kind === "episode" ? id : keyToken(id)}`;
+    this.#fence(key);
+    await this.kv.put(key, JSON.stringify(value));
+  }
+
+  #fence(key: string): void {
+    if (this.lease && !this.lease.isOwner())
+      throw new LeaseFencedError(key, "this replica is no longer the active one: nothing more is written");
   }
 }
