@@ -354,3 +354,60 @@ describe("partitioned consumer: per-key order across replicas", () => {
     assert.equal(again.items.filter((i) => i.action !== "unchanged").length, 0);
   });
 });
+
+describe("partitioned consumer: a deposed owner mid-handler", () => {
+  test("a handler frozen past its partition's lease (as a paused process is) finds ctx.owner() false; its event is given back, not failed, and handled by the owner after", async (t) => {
+    const { server, nc, js } = await withJetStream(t);
+    await apply(nc, PARTITIONS);
+    const conn = await connectTo(server, {}, t);
+    const kv = await new Kvm(conn).open(BUCKET);
+    const attempts: { owner: boolean; attempt: number }[] = [];
+    const group = await startConsumers(conn, {
+      manifest: manifestWith(PARTITIONS),
+      replay: false,
+      consumers: [
+        {
+          stream: STREAM,
+          durable: DURABLE,
+          ordered: true,
+          drainTimeoutMs: 1_000,
+          pullExpiresMs: 1_000,
+          metrics: new Registry(),
+          partitions: {
+            count: PARTITIONS,
+            kv,
+            holder: "a",
+            ttlMs: TTL_MS,
+            group: `downtime-board.${DURABLE}`,
+          },
+          handlers: {
+            [TYPE]: async (_event, ctx) => {
+              // The first attempt freezes the whole process (no timer, no renewal) beyond the lease.
+              if (attempts.length === 0)
+                Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TTL_MS + 500);
+              attempts.push({ owner: ctx.owner(), attempt: ctx.attempt });
+              // What a fenced write does (the Odoo connector's client refuses every call): fail.
+              if (!ctx.owner()) throw new Error("refused: no longer the partition's owner");
+            },
+          },
+        },
+      ],
+    });
+    t.after(() => group.stop({ timeoutMs: 1_000 }));
+    const partitioned = group.consumers[0] as PartitionedEventConsumer;
+    await until("all partitions owned", () => partitioned.owned().length === PARTITIONS);
+    const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
+    await publisher.publish(TYPE, downtime("frozen", "m0"), {
+      site: "lyon",
+      line: "l1",
+      machine: "m0",
+      key: "m0",
+    });
+    await until("handled by an owner", () => attempts.some((a) => a.owner), { timeoutMs: 60_000 });
+    assert.equal(attempts[0]?.owner, false, "woken from the freeze, the handler is no longer the owner");
+    assert.equal(attempts.filter((a) => a.owner).length, 1, "handled once by an owner");
+    const { jetstreamManager } = await import("@nats-io/jetstream");
+    const dlq = await (await jetstreamManager(nc)).streams.info("MFG_DLQ").catch(() => undefined);
+    assert.equal(dlq?.state.messages ?? 0, 0, "the deposed attempt was not dead-lettered");
+  });
+});

@@ -88,6 +88,9 @@ const UNSTARTED: DurableSettings = {
   expiresMs: 30_000,
 };
 
+/** The owner check of a durable that is not partitioned: the durable is every replica's. */
+const ALWAYS_OWNER = () => true;
+
 class EventConsumerImpl implements EventConsumer {
   readonly #nc: NatsConnection;
   readonly #o: ParsedOptions;
@@ -654,6 +657,7 @@ class EventConsumerImpl implements EventConsumer {
       attempt,
       lastAttempt: attempt >= this.#settings.maxDeliver,
       working: () => this.#touch(e),
+      owner: this.#o.partition?.owns ?? ALWAYS_OWNER,
     });
     const startedAt = performance.now();
     const endTimer = () => this.#meter.handlerDuration(envelope.type, (performance.now() - startedAt) / 1e3);
@@ -668,6 +672,9 @@ class EventConsumerImpl implements EventConsumer {
         );
         return;
       }
+      // Deposed while handling (a pause, a lapsed lease): whatever failed, the new owner handles it.
+      if (this.#o.partition && !this.#o.partition.owns())
+        return this.#settle(e, { nak: this.#releaseDelay() }, "released", "partition no longer owned");
       return this.#failed(e, err, attempt, envelope);
     }
     endTimer();

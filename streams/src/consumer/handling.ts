@@ -79,6 +79,7 @@ export function handlerContext(
     readonly lastAttempt: boolean;
     readonly working: () => void;
     readonly replay: ReplayOrigin | undefined;
+    readonly owner: () => boolean;
   },
 ): HandlerContext {
   e.abort = undefined; // a fresh signal for each attempt
@@ -98,6 +99,7 @@ export function handlerContext(
     lastAttempt: o.lastAttempt,
     delivery: o.replay?.kind ?? "live",
     replay: o.replay,
+    owner: o.owner,
   };
 }
 

@@ -53,6 +53,13 @@ export interface HandlerContext {
   readonly delivery: DeliveryKind;
   /** For a replayed or redriven delivery: the job and the event's original stream and sequence. */
   readonly replay: ReplayOrigin | undefined;
+  /**
+   * True while this process still owns the event's partition (always, on a durable that is not
+   * partitioned). Synchronous and clock-based like `Lease.isOwner`: right after a pause it is already
+   * false. Ask it before each write to an outside system a deposed owner must not make — the new owner
+   * is handling the same event.
+   */
+  owner(): boolean;
 }
 
 export type EventHandler<T = unknown> = (event: ConsumedEvent<T>, ctx: HandlerContext) => Promise<void>;

@@ -46,6 +46,7 @@ import {
   type HandlerContext,
   type HandlerInterceptor,
   isRetryable,
+  LeaseFencedError,
   type Logger,
   type PausePolicy,
   type ReadinessCheck,
@@ -231,7 +232,7 @@ export async function outboundParts(options: OutboundOptions): Promise<OutboundP
   ): EventHandler<EventPayloads[K]> {
     return async (event, hctx: HandlerContext) => {
       const ctx: PostingContext = {
-        odoo: client,
+        odoo: fencedOdoo(client, hctx.owner),
         fields,
         setup,
         equipment,
@@ -549,4 +550,26 @@ async function learnWriter(codec: EventCodec, type: EventType, logger: Logger): 
       "could not look up the writer schema ahead; ordering keys fall back to ce-subject",
     );
   }
+}
+
+/**
+ * The Odoo client as one posting sees it: every call refused (LEASE_FENCED) once this replica no
+ * longer owns the event's partition. A replica paused in the middle of a posting wakes up deposed —
+ * the new owner is posting the same event — and must not write the rest of it (ctx.owner()).
+ */
+function fencedOdoo(client: OdooClient, owner: () => boolean): OdooClient {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (!owner())
+          throw new LeaseFencedError(
+            `odoo.${String(prop)}`,
+            "this replica no longer owns the event's partition: its new owner posts it",
+          );
+        return value.apply(target, args);
+      };
+    },
+  });
 }
