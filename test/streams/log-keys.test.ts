@@ -61,7 +61,7 @@ test("log keys - a service's consumer lines carry service, stream and consumer o
   for (const l of consumerLines) {
     const parsed = JSON.parse(l) as { service: string; consumer: string; stream: string };
     assert.equal(parsed.service, "every-outcome");
-    assert.match(parsed.consumer, /^obs-(plain|ordered|paused)$/);
+    assert.match(parsed.consumer, /^obs-(plain|ordered|paused|part(-p\d+)?)$/);
     assert.equal(parsed.stream, "MFG_MACHINE");
   }
 });
