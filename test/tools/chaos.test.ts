@@ -24,8 +24,8 @@ test("fault run - Odoo refusing, answering 503 and hanging, connector and bridge
     // breaker after 2 failures (not 5) and calls that time out sooner, to notice an 8 s outage
     // (a call fails after its retries, about 3 s).
     reportIntervalMs: 5_000,
-    // A restarted connector takes its partitions over after its predecessor's lease (6 s here) and,
-    // for what the killed process held, its drain deadline (DRAIN_TIMEOUT_MS, 25 s by default): 5 s
+    // A restarted connector takes its partitions over after its predecessor's lease (15 s by default)
+    // and, for what the killed process held, its drain deadline (DRAIN_TIMEOUT_MS, 25 s by default): 5 s
     // keeps a killed connector's return within the 30 s every fault is given.
     connectorEnv: { ODOO_TIMEOUT_MS: "5000", ODOO_BREAKER_FAILURES: "2", DRAIN_TIMEOUT_MS: "5000" },
     print: (line) => lines.push(line),

@@ -389,6 +389,12 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
   const leaseTtlMs = options.leaseTtlMs ?? 6_000;
   const stormMs = options.stormMs ?? 60_000;
   const seed = options.seed ?? newSeed();
+  // A short lease only where a standby waits for it; one replica keeps the services' default (15 s),
+  // so a short NATS outage does not cost it its lease (see RELIABILITY.md, "a lone replica").
+  const leaseEnv: Record<string, string> =
+    (options.replicas ?? (options.cluster ? 2 : 1)) > 1
+      ? { LEASE_TTL_MS: String(options.leaseTtlMs ?? 6_000) }
+      : {};
   const rng = new Seeded(seed);
   const work = options.workDir ?? mkdtempSync(join(tmpdir(), "threadline-fault-run-"));
   const logs = join(work, "logs");
@@ -534,7 +540,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
         NATS_URL: natsUrl,
         NATS_USER: connectorUser.user,
         NATS_PASSWORD: connectorUser.pass,
-        LEASE_TTL_MS: String(leaseTtlMs),
+        ...leaseEnv,
         ...integration,
         SITE,
         LOG_LEVEL: "info",
@@ -626,7 +632,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
           NATS_URL: plantNats.clientUrl,
           NATS_USER: bridgeUser.user,
           NATS_PASSWORD: bridgeUser.pass,
-          LEASE_TTL_MS: String(leaseTtlMs),
+          ...leaseEnv,
           LOG_LEVEL: "info",
         },
       };
