@@ -5,6 +5,7 @@
  * fault-run.ts, shortened here; `make chaos-cli` runs it with 30 s Odoo outages).
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { test } from "node:test";
 import { runFaultRun } from "../../tools/chaos/fault-run.js";
@@ -16,7 +17,21 @@ test("fault run - Odoo refusing, answering 503 and hanging, connector and bridge
   timeout: 600_000,
 }, async (t) => {
   const lines: string[] = [];
+  // Known open bugs on servers before 2.14 (issue 20's note): a killed lone connector takes its
+  // partitions back only after ~65 s (no consumer reset), and a restarted lone bridge counts ~15 s of
+  // running time twice. Those two faults run on the current server only until they are fixed.
+  const version = execFileSync(process.env["THREADLINE_NATS_SERVER"] || "nats-server", [
+    "--version",
+  ]).toString();
+  const beforeReset =
+    /v2\.(\d+)\./.exec(version)?.[1] !== undefined && Number(/v2\.(\d+)\./.exec(version)?.[1]) < 14;
+  const faults = beforeReset
+    ? SINGLE_SERVER_FAULTS.filter((f) => f !== "connector-kill" && f !== "bridge-kill")
+    : SINGLE_SERVER_FAULTS;
+  if (beforeReset)
+    t.diagnostic(`${version.trim()}: connector-kill and bridge-kill left out (known bugs before 2.14)`);
   const result = await runFaultRun({
+    faults,
     outageMs: 8_000,
     settleMs: 3_000,
     downMs: 2_000,
