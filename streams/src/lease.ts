@@ -18,6 +18,9 @@
  * - The owner stops considering itself the owner `ttlMs - renewEveryMs` after the start of its last
  *   successful renewal, whether or not it can reach NATS (a partition, a paused process): that is
  *   before any standby, which started watching that revision only after it was written, may take over.
+ * - An owner that lost the lease only for want of renewing it (NATS was unreachable, the process was
+ *   paused) and finds the entry still at the revision it wrote takes it back at once, by a
+ *   compare-and-set on that revision: nobody can have taken it, or the revision would have moved.
  * - What a paused owner was doing when it paused is stopped by fencing, not by time: the work's own
  *   state is written through a {@link FencedValue}, which a new owner claims first, so a late write
  *   of the deposed owner is refused (LEASE_FENCED).
@@ -190,6 +193,13 @@ export class Lease extends EventEmitter<LeaseEvents> {
     try {
       if (!entry || entry.operation !== "PUT") {
         this.#acquire(await kv.create(this.key, this.#entry()), sentAt);
+        return;
+      }
+      // Still the revision this replica wrote as the owner (it lost the lease only because it could not
+      // renew: NATS unreachable, the process paused): nobody took it since, or the revision would have
+      // moved — take it back at once instead of waiting out its own ttl.
+      if (entry.revision === this.#revision) {
+        this.#acquire(await kv.update(this.key, this.#entry(), entry.revision), sentAt);
         return;
       }
       if (this.#watched?.revision !== entry.revision) {

@@ -169,6 +169,48 @@ describe("a lease among replicas", () => {
     assert.ok(taken - cut <= TTL + 2 * standby.renewEveryMs + 500, `took over after ${taken - cut} ms`);
     await Promise.all([owner.stop(), standby.stop()]);
   });
+
+  test("an owner that could not renew for longer than it may own takes the lease back at once when nobody took it meanwhile", async () => {
+    const kv = await bucket();
+    let unreachable = false;
+    // The bucket as the lease sees it, with its calls failing like a NATS server that is down.
+    const flaky = new Proxy(kv, {
+      get(target, name) {
+        const value = Reflect.get(target, name);
+        if (typeof value !== "function") return value;
+        return async (...args: unknown[]) => {
+          if (unreachable) throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+          return value.apply(target, args);
+        };
+      },
+    });
+    const lone = new Lease({ kv: flaky, key: "lone-owner", holder: "lone", ttlMs: TTL });
+    lone.start();
+    after(() => lone.stop());
+    await until("it owns it", () => lone.isOwner());
+    const first = lone.token ?? 0;
+    unreachable = true;
+    await until("it gives the lease up", () => !lone.isOwner());
+    const back = Date.now();
+    const reacquired = new Promise<number>((resolve) => lone.once("acquired", resolve));
+    unreachable = false;
+    const token = await reacquired;
+    // Within a look or two, not after a whole ttl of watching its own entry.
+    assert.ok(Date.now() - back < TTL - LOOK, `taken back ${Date.now() - back} ms after NATS was back`);
+    assert.ok(token > first, "a new fencing token");
+
+    // Had another holder written meanwhile, the revision moved: the lease stays with that holder.
+    unreachable = true;
+    await until("it gives the lease up again", () => !lone.isOwner());
+    const other = new Lease({ kv: await bucket(), key: "lone-owner", holder: "other", ttlMs: TTL });
+    after(() => other.stop());
+    other.start();
+    await until("the other holder takes it over", () => other.isOwner());
+    unreachable = false;
+    await new Promise((r) => setTimeout(r, 2 * LOOK));
+    assert.equal(lone.isOwner(), false, "the first holder did not take it back");
+    assert.equal(other.isOwner(), true);
+  });
 });
 
 describe("fencing: a paused owner that wakes cannot write", () => {

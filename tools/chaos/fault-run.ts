@@ -6,7 +6,7 @@
  * the bridge killed with SIGKILL; nats-server killed; Odoo restored from an older backup — and how
  * each was noticed and recovered from is measured. At the end the machines stop, their runs end and
  * the invariants are checked: the bridge's totals equal the plant's ground truth with continuous
- * counter ranges, no event id twice (but the replays), each report posted once, nothing
+ * counter ranges, no event id twice (lost postings are replayed through the connector's replay channel), each report posted once, nothing
  * dead-lettered, reconciliation exact, Odoo's orders equal to what the plant did, and the services
  * answering their probes throughout.
  *
@@ -16,8 +16,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstream, jetstreamManager, type StreamSource } from "@nats-io/jetstream";
-import { type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
+import { jetstreamManager, type StreamSource } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
 import { EventCodec, type EventPayloads, PACKAGE_ROOT } from "../../contracts/src/index.js";
@@ -233,22 +233,6 @@ async function subjectCount(nc: NatsConnection, stream: string, filter: string):
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(stream, { subjects_filter: filter });
   return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
-}
-
-/** What an operator replays (until `threadline replay` exists): the same messages, published again. */
-async function replay(nc: NatsConnection, seqs: readonly number[]): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  for (const seq of seqs) {
-    const stored = await jsm.streams.getMessage("MFG_PRODUCTION", { seq });
-    if (!stored) throw new Error(`MFG_PRODUCTION has no message ${seq} to replay`);
-    const h = natsHeaders();
-    // The server's own headers (a sourced copy's Nats-Stream-Source among them) are refused on a publish.
-    for (const [k, values] of stored.header ?? [])
-      if (!/^nats-/i.test(k)) for (const v of values) h.append(k, v);
-    h.set("Nats-Msg-Id", `replay:MFG_PRODUCTION:${seq}`);
-    await js.publish(stored.subject, stored.data, { headers: h });
-  }
 }
 
 /** Health probes of a service's HTTP endpoints, each given a second. */
@@ -984,6 +968,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     let lostRepaired = false;
     if (wanted("odoo-restore")) {
       const snapshot = String((await simAdmin("POST", "/__sim/snapshots"))["id"]);
+      const backupAt = new Date();
       const postedAtBackup = await posted();
       await sleep(settleMs);
       // Postings under way at the backup may have written Odoo before it and announced after it: wait
@@ -1044,9 +1029,31 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       );
       lostFound = lost.length;
       const noticedMs = Date.now() - restored;
-      const stored = await storedReports(nc, codec);
-      const seqs = stored.filter((s) => lost.includes(s.id)).map((s) => s.seq);
-      await replay(nc, seqs);
+      // The runbook's repair (README, "Odoo was restored from a backup"): the window since the backup
+      // replayed to the connector through its replay channel — never published again on the live
+      // subjects, where a copy of an old report would be a machine's last report to the bridge.
+      const replayed = await runCommand(
+        logs,
+        "replay",
+        [
+          "replay",
+          "--to",
+          PRODUCTION_DURABLE,
+          "--type",
+          REPORTED,
+          "--since",
+          new Date(backupAt.getTime() - 60_000).toISOString(),
+          "--wait",
+          "120",
+          "--json",
+        ],
+        operatorEnv,
+      );
+      const replay = JSON.parse(replayed.stdout) as {
+        sentTotal: number;
+        handled?: number;
+        deadLettered: number;
+      };
       const r = await recovery(Date.now());
       const { report: again } = await reconcileReport();
       lostRepaired = again.orders.every((o) =>
@@ -1057,7 +1064,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
         noticed: `threadline odoo reconcile: ${lost.length} lost postings named (exit ${reconcileCode}), ${noticedMs} ms`,
         backMs: r.backMs,
         drainedMs: r.drainedMs,
-        note: `${seqs.length} events replayed; afterwards ${lostRepaired ? "nothing lost" : "STILL LOST"}`,
+        note: `${replay.sentTotal} reports since the backup replayed (${replay.handled ?? 0} handled, ${replay.deadLettered} dead-lettered); afterwards ${lostRepaired ? "nothing lost" : "STILL LOST"}`,
       });
       say(
         `Odoo restored: ${lost.length} lost postings found, replayed, ${lostRepaired ? "repaired" : "NOT repaired"}`,
@@ -1185,9 +1192,9 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     for (const r of reports) byId.set(r.id, (byId.get(r.id) ?? 0) + 1);
     const twice = [...byId].filter(([, n]) => n > 1).map(([id]) => id);
     check(
-      "no report stored twice but the replays",
-      twice.length === lostFound && twice.every((id) => byId.get(id) === 2),
-      `${reports.length} stored, ${byId.size} distinct, ${twice.length} twice (${lostFound} replayed)`,
+      "no report stored twice",
+      twice.length === 0,
+      `${reports.length} stored, ${byId.size} distinct, ${twice.length} twice${twice.length ? `: ${twice.slice(0, 5).join(", ")}` : ""}`,
     );
     const machineIds = new Map<string, number>();
     await readStream(nc, { stream: "MFG_MACHINE", headersOnly: true }, (m) => {
@@ -1208,7 +1215,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       once.add(r.id);
       const from = BigInt(r.value.goodCounterFrom ?? 0);
       const prev = last.get(r.machine);
-      if (prev !== undefined && prev !== from) gaps.push(`${r.machine} ${prev} -> ${from}`);
+      if (prev !== undefined && prev !== from) gaps.push(`${r.machine} ${prev} -> ${from} (seq ${r.seq})`);
       last.set(r.machine, BigInt(r.value.goodCounterTo ?? 0));
     }
     check(
