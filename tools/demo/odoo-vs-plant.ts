@@ -22,8 +22,40 @@ export interface MachineTruth {
   readonly runningMinutes: number;
 }
 
-/** Minutes a machine spent in EXECUTE up to `until` (plant time), from its transitions. */
-function runningMinutes(m: Pick<MachineGroundTruth, "transitions" | "state">, until: number): number {
+/** A stretch of plant time (ms since the simulator started) in which no bridge watched a machine. */
+export interface Unwatched {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** The stops (EXECUTE left, then entered again) that began and ended inside an unwatched stretch. */
+function unwatchedStopsOf(
+  m: Pick<MachineGroundTruth, "transitions">,
+  unwatched: readonly Unwatched[],
+): Unwatched[] {
+  const stops: Unwatched[] = [];
+  let stoppedAt: number | undefined;
+  for (const t of m.transitions) {
+    if (t.from === "EXECUTE") stoppedAt = t.at;
+    else if (t.to === "EXECUTE" && stoppedAt !== undefined) {
+      const stop = { from: stoppedAt, to: t.at };
+      if (unwatched.some((w) => w.from <= stop.from && stop.to <= w.to)) stops.push(stop);
+      stoppedAt = undefined;
+    }
+  }
+  return stops;
+}
+
+/**
+ * Minutes in EXECUTE. A stop that began and ended inside an `unwatched` stretch counts as running:
+ * an OPC UA client that connects afterwards reads only the current state (EXECUTE, with the source
+ * time of its return), so no observer could have told it from running.
+ */
+function runningMinutes(
+  m: Pick<MachineGroundTruth, "transitions" | "state">,
+  until: number,
+  unwatched: readonly Unwatched[] = [],
+): number {
   let total = 0;
   // A machine already running at t=0 has no transition into EXECUTE (nor any, if it never stopped).
   let since: number | undefined = (m.transitions[0]?.from ?? m.state) === "EXECUTE" ? 0 : undefined;
@@ -35,13 +67,30 @@ function runningMinutes(m: Pick<MachineGroundTruth, "transitions" | "state">, un
     }
   }
   if (since !== undefined) total += until - since;
+  for (const stop of unwatchedStopsOf(m, unwatched)) total += stop.to - stop.from;
   return total / 60_000;
 }
 
-/** The plant's truth from the simulator's ground truth (`model.groundTruth()`, or its OPC UA node). */
+/** "packer-2 13.1 s at 257.5 s" for each stop no observer could see (the plant time it began). */
+export function unseenStops(
+  groundTruth: Readonly<Record<string, MachineGroundTruth>>,
+  unwatched: ReadonlyMap<string, readonly Unwatched[]>,
+): string[] {
+  return Object.entries(groundTruth).flatMap(([id, m]) =>
+    unwatchedStopsOf(m, unwatched.get(id) ?? []).map(
+      (s) => `${id} ${((s.to - s.from) / 1000).toFixed(1)} s at ${(s.from / 1000).toFixed(1)} s`,
+    ),
+  );
+}
+
+/**
+ * The plant's truth from the simulator's ground truth (`model.groundTruth()`, or its OPC UA node);
+ * `unwatched`: per machine, the stretches no bridge watched it (see {@link runningMinutes}).
+ */
 export function plantTruth(
   groundTruth: Readonly<Record<string, MachineGroundTruth>>,
   now: number,
+  unwatched: ReadonlyMap<string, readonly Unwatched[]> = new Map(),
 ): PlantTruth {
   const machines = new Map<string, MachineTruth>();
   for (const [id, m] of Object.entries(groundTruth))
@@ -49,7 +98,7 @@ export function plantTruth(
       line: m.line,
       good: m.good,
       reject: m.reject,
-      runningMinutes: runningMinutes(m, now),
+      runningMinutes: runningMinutes(m, now, unwatched.get(id)),
     });
   return { machines };
 }
