@@ -115,6 +115,11 @@ test("production orchestrator - two replicas: one active and ready, the standby 
 
   await releaseOn("WH/MO/00201", "line1");
   await until("the first order dispatched", () => (dispatched().length === 1 ? true : undefined));
+  // …and its dispatch recorded: killed between the machine's answer and the record, the order would
+  // wait in DISPATCHING for its retry (DISPATCH_RETRY_MS, out of this test's reach).
+  await until("the first dispatch recorded", async () =>
+    (await stepsOf(nc, "WH/MO/00201")).some((s) => s.step === "DISPATCHED") ? true : undefined,
+  );
 
   // Killed: no release, no goodbye. An order is released while nobody is active.
   const killedAt = performance.now();
