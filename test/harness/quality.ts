@@ -15,6 +15,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { EventInputs, EventType } from "../../contracts/src/index.js";
 import { EventCodec } from "../../contracts/src/index.js";
 import { startService } from "../../services/quality-service/src/main.js";
+import { QUALITY_DURABLES } from "../../services/quality-service/src/manifest.js";
 import { tokenDigest } from "../../services/quality-service/src/users.js";
 import {
   applyPlan,
@@ -26,6 +27,7 @@ import {
 import { platformDeclarations } from "../../tools/manifests.js";
 import { TOKEN as GENEALOGY_TOKEN, genealogyServer, SITE } from "./genealogy.js";
 import { connectTo, type LocalNatsServer, startTestServer } from "./nats.js";
+import { until } from "./wait.js";
 
 export { SITE };
 
@@ -215,5 +217,35 @@ export async function startQualityFixture(
       await service.stop();
       service = await startService({ ...env, ...extraEnv });
     },
+  });
+}
+
+/** Line 1 of the story, as the quality service's events name it. */
+export const LINE_1 = { site: SITE, area: null, line: "line-1", cell: null, machine: null };
+
+/**
+ * The press's order WH/MO/00001 (INT-001 on line 1) dispatched a minute ago, and read by the service:
+ * the line's lot is known before the press's telemetry is judged (a dispatch comes long before in a plant).
+ */
+export async function dispatchPressLot(f: QualityFixture): Promise<void> {
+  await f.publish(
+    "mfg.production.order_dispatched.v1",
+    {
+      orderRef: "WH/MO/00001",
+      odooOrderId: 1n,
+      equipment: LINE_1,
+      lot: "INT-001",
+      product: { code: "INT-1", name: null, odooId: 21n },
+      quantity: units("100"),
+      workCenterCode: "WC-PRESS",
+      machines: [],
+      dispatchedAt: new Date(Date.now() - 60_000),
+    },
+    { key: "WH/MO/00001", line: "line-1" },
+  );
+  const jsm = await jetstreamManager(f.nc);
+  await until("the dispatch read", async () => {
+    const info = await jsm.consumers.info("MFG_PRODUCTION", QUALITY_DURABLES.production);
+    return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
   });
 }

@@ -14,6 +14,8 @@ import { platformDeclarations } from "../../tools/manifests.js";
 import { storedEvents } from "../harness/events.js";
 import {
   deliveryPosted,
+  dispatchPressLot,
+  LINE_1,
   type QualityFixture,
   SITE,
   shipmentRequested,
@@ -116,28 +118,8 @@ test("quality service - the shipment gate clears a delivery, blocks it again whe
 
 test("quality service - an SPC violation on the press holds the lot being made and what was made of it, once per episode, and ends once", async (t) => {
   const f = await startQualityFixture(t);
-  const line = { site: SITE, area: null, line: "line-1", cell: null, machine: null };
-  await f.publish(
-    "mfg.production.order_dispatched.v1",
-    {
-      orderRef: "WH/MO/00001",
-      odooOrderId: 1n,
-      equipment: line,
-      lot: "INT-001",
-      product: { code: "INT-1", name: null, odooId: 21n },
-      quantity: units("100"),
-      workCenterCode: "WC-PRESS",
-      machines: [],
-      dispatchedAt: new Date(Date.now() - 60_000),
-    },
-    { key: "WH/MO/00001", line: "line-1" },
-  );
-  // The line's lot is known before the press's telemetry is judged (a dispatch comes long before in a plant).
-  const jsm = await jetstreamManager(f.nc);
-  await until("the dispatch read", async () => {
-    const info = await jsm.consumers.info("MFG_PRODUCTION", QUALITY_DURABLES.production);
-    return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
-  });
+  const line = LINE_1;
+  await dispatchPressLot(f);
   const press = { ...line, machine: "press-1" };
   const sample = (value: number, at: number) => ({
     tag: "force",

@@ -15,13 +15,12 @@ import { Kvm } from "@nats-io/kv";
 import { startService } from "../../services/quality-service/src/main.js";
 import { QUALITY_BUCKET, QUALITY_DURABLES } from "../../services/quality-service/src/manifest.js";
 import { storedEvents } from "../harness/events.js";
-import { SITE, startQualityFixture, USERS } from "../harness/quality.js";
+import { dispatchPressLot, LINE_1, SITE, startQualityFixture, USERS } from "../harness/quality.js";
 import { until } from "../harness/wait.js";
 
 const TTL_MS = 3_000;
 /** A take-over within the ttl after the active's last renewal, plus a renewal period and slack. */
 const TAKEOVER_BOUND_MS = TTL_MS + TTL_MS / 3 + 1_500;
-const units = (value: string) => ({ value, uom: "Units" });
 
 async function readiness(url: string): Promise<{ status: number; reason: string }> {
   const res = await fetch(`${url}/readyz`);
@@ -68,27 +67,9 @@ test("quality service - two replicas: one active and ready, the standby 503 'sta
   assert.equal(await holder(), "quality-a");
 
   // The press makes INT-001; three points above the upper limit: one violation, one episode, open.
-  const line = { site: SITE, area: null, line: "line-1", cell: null, machine: null };
-  await f.publish(
-    "mfg.production.order_dispatched.v1",
-    {
-      orderRef: "WH/MO/00001",
-      odooOrderId: 1n,
-      equipment: line,
-      lot: "INT-001",
-      product: { code: "INT-1", name: null, odooId: 21n },
-      quantity: units("100"),
-      workCenterCode: "WC-PRESS",
-      machines: [],
-      dispatchedAt: new Date(Date.now() - 60_000),
-    },
-    { key: "WH/MO/00001", line: "line-1" },
-  );
+  const line = LINE_1;
+  await dispatchPressLot(f);
   const jsm = await jetstreamManager(f.nc);
-  await until("the dispatch read", async () => {
-    const info = await jsm.consumers.info("MFG_PRODUCTION", QUALITY_DURABLES.production);
-    return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
-  });
   const press = { ...line, machine: "press-1" };
   const t0 = Date.now() - 60_000;
   let n = 0;
