@@ -15,35 +15,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import pg from "pg";
-import { EventCodec, SchemaRegistry } from "../../contracts/src/index.js";
 import { startService } from "../../services/genealogy-builder/src/main.js";
-import {
-  GENEALOGY_LEASES_BUCKET,
-  genealogyBuilderManifest,
-} from "../../services/genealogy-builder/src/manifest.js";
+import { GENEALOGY_LEASES_BUCKET } from "../../services/genealogy-builder/src/manifest.js";
 import { dumpGraph } from "../../services/genealogy-builder/src/store/dump.js";
 import { migrate } from "../../services/genealogy-builder/src/store/schema.js";
 import { ProjectionWriter } from "../../services/genealogy-builder/src/store/writer.js";
-import {
-  applyPlan,
-  EventPublisher,
-  openDatabase,
-  planChanges,
-  type RunningService,
-  serverFacts,
-} from "../../streams/src/index.js";
-import { platformDeclarations } from "../../tools/manifests.js";
-import { connectTo, startTestServer } from "../harness/nats.js";
-import { leastPrivilege } from "../harness/permissions.js";
+import { openDatabase, type RunningService } from "../../streams/src/index.js";
 import { freshPostgresDatabase, postgresUnavailableReason } from "../harness/postgres.js";
 import { until } from "../harness/wait.js";
+import { type GenealogyNats, genealogyNats } from "./fixtures/nats.js";
 import { STORY, type StoryEvent } from "./fixtures/story.js";
 
 const TOKEN = "genealogy-test-token-0123456789";
-const codec = new EventCodec();
 const dir = mkdtempSync(join(tmpdir(), "threadline-genealogy-replicas-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -64,34 +49,7 @@ const bulk: StoryEvent[] = Array.from({ length: BULK }, (_, i) => ({
   },
 }));
 
-async function natsWithDeclarations() {
-  const auth = leastPrivilege(genealogyBuilderManifest);
-  const server = await startTestServer({ extraConfig: auth.authorization });
-  const nc = await connectTo(server, auth.admin);
-  const jsm = await jetstreamManager(nc);
-  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
-    force: false,
-  });
-  const registry = await SchemaRegistry.open(nc);
-  for (const t of new Set(STORY.map((e) => e.type))) await registry.register(t, codec.contract(t).text);
-  const publisher = new EventPublisher(jetstream(nc), codec, { service: "genealogy-tester", site: "plant1" });
-  const publish = async (events: readonly StoryEvent[]) => {
-    for (const e of events) {
-      const record = e.type.startsWith("mfg.masterdata.")
-        ? { line: String((e.value as { odooId: bigint }).odooId) }
-        : {};
-      await publisher.publish(e.type as never, e.value as never, {
-        site: "plant1",
-        ...record,
-        key: e.id,
-        id: e.id,
-      });
-    }
-  };
-  return { server, nc, publish, user: auth.service };
-}
-
-type Nats = Awaited<ReturnType<typeof natsWithDeclarations>>;
+type Nats = GenealogyNats;
 
 const replica = (nats: Nats, name: string, settings: Record<string, string>) =>
   startService({
@@ -100,7 +58,7 @@ const replica = (nats: Nats, name: string, settings: Record<string, string>) =>
     NATS_PASSWORD: nats.user.pass,
     HTTP_HOST: "127.0.0.1",
     HTTP_PORT: "0",
-    LOG_LEVEL: "silent",
+    LOG_LEVEL: process.env["DEBUG_LOG"] ?? "silent",
     GENEALOGY_API_TOKEN: TOKEN,
     HOSTNAME: name,
     // An embedded database blocks the event loop while it opens (seconds on a busy machine): a ttl that
@@ -142,7 +100,7 @@ if (!postgres)
 
 describe("genealogy builder, several replicas", () => {
   test("on embedded databases a second replica is refused at start, naming the first; one that lost the lease writes nothing; the second starts once the first stopped", async () => {
-    const nats = await natsWithDeclarations();
+    const nats = await genealogyNats();
     await nats.publish(STORY);
     const first = await replica(nats, "genealogy-a", { GENEALOGY_DATA_DIR: join(dir, "a") });
     after(() => first.stop());
@@ -252,7 +210,7 @@ describe("genealogy builder, several replicas", () => {
 
   if (postgres)
     test("two replicas on one PostgreSQL, one stopped half-way: every event once, exact sums, the graph a single reader builds", async () => {
-      const nats = await natsWithDeclarations();
+      const nats = await genealogyNats();
       const schema = "genealogy_r";
       const settings = { DATABASE_URL: postgres, GENEALOGY_SCHEMA: schema };
       const a = await replica(nats, "genealogy-a", settings);

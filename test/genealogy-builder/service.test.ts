@@ -11,30 +11,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { EventCodec, SchemaRegistry } from "../../contracts/src/index.js";
 import { startService } from "../../services/genealogy-builder/src/main.js";
-import { genealogyBuilderManifest } from "../../services/genealogy-builder/src/manifest.js";
 import { dumpGraph } from "../../services/genealogy-builder/src/store/dump.js";
-import {
-  applyPlan,
-  EventPublisher,
-  openDatabase,
-  planChanges,
-  type RunningService,
-  readDeadLetter,
-  readMessages,
-  serverFacts,
-} from "../../streams/src/index.js";
-import { platformDeclarations } from "../../tools/manifests.js";
-import { connectTo, startTestServer } from "../harness/nats.js";
-import { leastPrivilege } from "../harness/permissions.js";
+import { openDatabase, type RunningService, readDeadLetter, readMessages } from "../../streams/src/index.js";
 import { freshPostgresDatabase } from "../harness/postgres.js";
 import { until } from "../harness/wait.js";
-import { STORY, type StoryEvent } from "./fixtures/story.js";
+import { genealogyNats } from "./fixtures/nats.js";
+import { STORY } from "./fixtures/story.js";
 
 const TOKEN = "genealogy-test-token-0123456789";
-const codec = new EventCodec();
 const dir = mkdtempSync(join(tmpdir(), "threadline-genealogy-service-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -43,33 +28,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
  * platform's declarations and the plant's week published on it.
  */
 async function plantWeekOnNats() {
-  const auth = leastPrivilege(genealogyBuilderManifest);
-  const server = await startTestServer({ extraConfig: auth.authorization });
-  const nc = await connectTo(server, auth.admin);
-  const jsm = await jetstreamManager(nc);
-  await applyPlan(jsm, await planChanges(jsm, platformDeclarations({ profile: "local" }), serverFacts(nc)), {
-    force: false,
-  });
-  const registry = await SchemaRegistry.open(nc);
-  for (const t of new Set(STORY.map((e) => e.type))) await registry.register(t, codec.contract(t).text);
-  const publisher = new EventPublisher(jetstream(nc), codec, { service: "genealogy-tester", site: "plant1" });
-  /** Publishes events as their systems would: master data on one subject per record, as the connector does. */
-  const publish = async (events: readonly StoryEvent[]) => {
-    for (const e of events) {
-      const record = e.type.startsWith("mfg.masterdata.")
-        ? { line: String((e.value as { odooId: bigint }).odooId) }
-        : {};
-      await publisher.publish(e.type as never, e.value as never, {
-        site: "plant1",
-        ...record,
-        key: e.id,
-        id: e.id,
-      });
-    }
-  };
-  await publish(STORY);
-  // Stopped with the file (the harness's cleanup).
-  return { server, nc, publish, user: auth.service };
+  const nats = await genealogyNats();
+  await nats.publish(STORY);
+  return nats;
 }
 
 const postgres = await freshPostgresDatabase();

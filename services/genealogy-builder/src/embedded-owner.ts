@@ -31,6 +31,14 @@ export interface EmbeddedOwner {
   assertOwner(): void;
   /** For `/readyz`: false once the lease is lost. */
   owns(): boolean;
+  /**
+   * Resolves once this replica owns the graph again — at once when it still does. Opening the embedded
+   * database blocks the event loop (seconds on a busy machine), long enough for the lease to lapse
+   * unrenewed; the lease then takes its own entry back on its next look (lease.ts), and the consumers
+   * start only after that instead of giving every event back.
+   * @throws GenealogyError GENEALOGY_EMBEDDED_TAKEN when another replica took it meanwhile
+   */
+  regained(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -52,15 +60,16 @@ export async function ownEmbeddedGraph(options: EmbeddedOwnerOptions): Promise<E
     });
     lease.start();
   });
-  if (!acquired) {
+  const taken = async () => {
     await lease.stop();
     const entry = await kv.get(key).catch(() => null);
     const other = entry?.operation === "PUT" ? (entry.json() as { holder?: string }).holder : undefined;
-    throw new GenealogyError(
+    return new GenealogyError(
       "GENEALOGY_EMBEDDED_TAKEN",
       `${other ?? "another replica"} keeps the graph ${schema} in its embedded database: a second replica would split the events between two graphs. Run several replicas on one PostgreSQL server (DATABASE_URL), or stop the other one`,
     );
-  }
+  };
+  if (!acquired) throw await taken();
   lease.on("lost", (reason) => {
     if (reason !== "released")
       logger.error({ reason }, "the embedded graph's lease is lost: events go back to the stream unwritten");
@@ -74,6 +83,18 @@ export async function ownEmbeddedGraph(options: EmbeddedOwnerOptions): Promise<E
         );
     },
     owns: () => lease.isOwner(),
+    async regained() {
+      if (lease.isOwner()) return;
+      const back = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), waitMs);
+        lease.once("acquired", () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (!back) throw await taken();
+      logger.info("the embedded graph's lease was taken back after the database opened");
+    },
     stop: () => lease.stop(),
   };
 }

@@ -91,6 +91,10 @@ export function startService(env: Record<string, string | undefined> = process.e
         throw err;
       });
       logger.info({ database: db.where, schema, migrationsApplied: applied }, "genealogy database ready");
+      await owner?.regained().catch(async (err) => {
+        await db.close().catch(() => undefined);
+        throw err;
+      });
       const metrics = genealogyMetrics(registry);
       const writer = new ProjectionWriter(db, schema, {
         maxBatch: config.GENEALOGY_BATCH,
