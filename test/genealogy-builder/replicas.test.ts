@@ -58,7 +58,7 @@ const replica = (nats: Nats, name: string, settings: Record<string, string>) =>
     NATS_PASSWORD: nats.user.pass,
     HTTP_HOST: "127.0.0.1",
     HTTP_PORT: "0",
-    LOG_LEVEL: process.env["DEBUG_LOG"] ?? "silent",
+    LOG_LEVEL: "silent",
     GENEALOGY_API_TOKEN: TOKEN,
     HOSTNAME: name,
     // An embedded database blocks the event loop while it opens (seconds on a busy machine): a ttl that
