@@ -131,6 +131,20 @@ async function startPlant(t: TestContext): Promise<Plant> {
   return { sim, nc, replica };
 }
 
+/** The plant with two replicas started, each holding endpoints and every machine read. */
+async function twoReplicasSpread(t: TestContext) {
+  const plant = await startPlant(t);
+  const a = plant.replica("replica-a");
+  const b = plant.replica("replica-b");
+  await ownedSo(
+    plant.nc,
+    "both replicas hold endpoints",
+    (n) => (n["replica-a"] ?? 0) >= 1 && (n["replica-b"] ?? 0) >= 1,
+  );
+  await everyMachineRead([a, b]);
+  return { ...plant, a, b };
+}
+
 /** Endpoint → the replica (HOSTNAME) holding its lease now, from the leases in the connector-state bucket. */
 async function owners(nc: NatsConnection): Promise<Record<string, string>> {
   const kv = await new Kvm(nc).open(CONNECTOR_STATE_BUCKET);
@@ -350,15 +364,7 @@ describe("machine bridge replicas", () => {
   });
 
   test("two replicas spread the endpoints, count every machine once and execute each command once; a third that joins takes its share", async (t) => {
-    const { sim, nc, replica } = await startPlant(t);
-    const a = replica("replica-a");
-    const b = replica("replica-b");
-    await ownedSo(
-      nc,
-      "both replicas hold endpoints",
-      (n) => (n["replica-a"] ?? 0) >= 1 && (n["replica-b"] ?? 0) >= 1,
-    );
-    await everyMachineRead([a, b]);
+    const { sim, nc, replica, a, b } = await twoReplicasSpread(t);
     await drive(sim, 3_000);
     await countedExactlyOnce(nc, sim);
     // A command reaches one replica (one queue group) and is executed by its endpoint's owner, once.
@@ -400,15 +406,7 @@ describe("machine bridge replicas", () => {
   });
 
   test("a replica killed with SIGKILL: the other takes its endpoints within the ttl and counting goes on with no loss or double count", async (t) => {
-    const { sim, nc, replica } = await startPlant(t);
-    const a = replica("replica-a");
-    const b = replica("replica-b");
-    await ownedSo(
-      nc,
-      "both replicas hold endpoints",
-      (n) => (n["replica-a"] ?? 0) >= 1 && (n["replica-b"] ?? 0) >= 1,
-    );
-    await everyMachineRead([a, b]);
+    const { sim, nc, a, b } = await twoReplicasSpread(t);
     await drive(sim, 2_000);
     await countedExactlyOnce(nc, sim);
     // Killed right after the plant moved: what it had read and not yet reported is the new owner's to count.
@@ -427,15 +425,7 @@ describe("machine bridge replicas", () => {
   });
 
   test("an owner paused past the ttl (SIGSTOP) is replaced, and once continued (SIGCONT) publishes nothing twice", async (t) => {
-    const { sim, nc, replica } = await startPlant(t);
-    const a = replica("replica-a");
-    const b = replica("replica-b");
-    await ownedSo(
-      nc,
-      "both replicas hold endpoints",
-      (n) => (n["replica-a"] ?? 0) >= 1 && (n["replica-b"] ?? 0) >= 1,
-    );
-    await everyMachineRead([a, b]);
+    const { sim, nc, a, b } = await twoReplicasSpread(t);
     await drive(sim, 2_000);
     await countedExactlyOnce(nc, sim);
     await drive(sim, 1_000);
