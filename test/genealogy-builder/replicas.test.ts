@@ -209,6 +209,25 @@ describe("genealogy builder, several replicas", () => {
     });
 
   if (postgres)
+    test("two replicas starting at once on a fresh PostgreSQL database both migrate it: each migration applied once", async () => {
+      const schema = "genealogy_fresh";
+      const [a, b] = await Promise.all([
+        withDb(postgres, (db) => migrate(db, schema)),
+        withDb(postgres, (db) => migrate(db, schema)),
+      ]);
+      const versions = await withDb(postgres, async (db) =>
+        (
+          await db.query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations ORDER BY 1`)
+        ).rows.map((r) => Number(r.version)),
+      );
+      assert.deepEqual(
+        [...a, ...b].sort((x, y) => x - y),
+        versions,
+      );
+      assert.ok(versions.length > 0);
+    });
+
+  if (postgres)
     test("two replicas on one PostgreSQL, one stopped half-way: every event once, exact sums, the graph a single reader builds", async () => {
       const nats = await genealogyNats();
       const schema = "genealogy_r";

@@ -1,14 +1,18 @@
 /**
  * A fault run of the whole system as separate processes, as in production: nats-server (with each
  * service's least-privilege user), the Odoo simulator, the plant simulator (OPC UA), the machine
- * bridge and the Odoo connector, each started through its CLI. While the plant runs, faults are
+ * bridge and the Odoo connector, each started through its CLI; with replicas (the chaos suite,
+ * `--cluster`) the quality service (active/standby) and the genealogy builder too, each started from
+ * its manifest's entry as its container is. While the plant runs, faults are
  * injected one after another — Odoo refusing connections, answering 503, hanging; the connector and
  * the bridge killed with SIGKILL; nats-server killed; Odoo restored from an older backup — and how
  * each was noticed and recovered from is measured. At the end the machines stop, their runs end and
  * the invariants are checked: the bridge's totals equal the plant's ground truth with continuous
  * counter ranges, no event id twice (lost postings are replayed through the connector's replay channel), each report posted once, nothing
  * dead-lettered, reconciliation exact, Odoo's orders equal to what the plant did, and the services
- * answering their probes throughout.
+ * answering their probes throughout; with the quality service and the genealogy builder, the genealogy
+ * complete (genealogy-check.ts), their durables consumed to the end, and never two quality replicas
+ * active at once.
  *
  * `threadline chaos` (make chaos-cli) runs it with 30 s outages; test/tools/chaos.test.ts a short one.
  */
@@ -21,14 +25,18 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
 import { EventCodec, type EventPayloads, PACKAGE_ROOT } from "../../contracts/src/index.js";
+import { genealogyBuilderManifest } from "../../services/genealogy-builder/src/manifest.js";
 import type { BridgeConfigInput } from "../../services/machine-bridge/src/config.js";
 import { machineBridgeManifest } from "../../services/machine-bridge/src/manifest.js";
 import { CONNECTOR_DURABLES, odooConnectorManifest } from "../../services/odoo-connector/src/manifest.js";
 import { OdooClient } from "../../services/odoo-connector/src/odoo/client.js";
 import { POSTING_MODEL } from "../../services/odoo-connector/src/odoo-setup.js";
 import type { ReconcileReport } from "../../services/odoo-connector/src/reconcile/index.js";
+import { qualityServiceManifest } from "../../services/quality-service/src/manifest.js";
+import { tokenDigest } from "../../services/quality-service/src/users.js";
 import {
   DLQ_STREAM,
+  dlqSubject,
   durablePosition,
   explainPermissions,
   MasterData,
@@ -67,7 +75,10 @@ import { machineNodeIds } from "../sim/plant/addressing.js";
 import { bridgeMappingFor } from "../sim/plant/bridge-mapping.js";
 import { type PlantConfig, type PlantConfigInput, parsePlantConfig } from "../sim/plant/config.js";
 import { DEMO_PLANT } from "../sim/plant/demo-plant.js";
+import { ActiveWatch } from "./active-watch.js";
 import { CLUSTER_FAULTS, type FaultKind, SINGLE_SERVER_FAULTS } from "./faults.js";
+import { genealogyComplete } from "./genealogy-check.js";
+import { genealogyDatabase } from "./genealogy-db.js";
 import { PlantControl } from "./plant-control.js";
 import { ThreadlineProcess } from "./process.js";
 import { ServiceReplicas } from "./replicas.js";
@@ -81,7 +92,10 @@ export interface FaultRunOptions {
    * `replicas` of each service. @default false: one nats-server, everything on it
    */
   readonly cluster?: boolean;
-  /** Replicas of the connector and of the bridge. @default 2 on a cluster, else 1 */
+  /**
+   * Replicas of each service: the connector, the bridge and, with more than one, the quality service
+   * and the genealogy builder (which a lone-replica run leaves out). @default 2 on a cluster, else 1
+   */
   readonly replicas?: number;
   /** Chooses the victims and the storm's timings; printed, so a run can be repeated. @default random */
   readonly seed?: number;
@@ -119,7 +133,10 @@ export interface FaultRow {
   readonly noticed: string;
   /** ms from the fault's end to the next posting in Odoo (or report, for the bridge). */
   readonly backMs: number | null;
-  /** ms from the fault's end until the connector's backlog was empty. */
+  /**
+   * ms from the fault's end until the backlog was empty: the connector's, and with them in the run the
+   * quality service's and the genealogy builder's durables'.
+   */
   readonly drainedMs: number | null;
   readonly note: string;
 }
@@ -241,6 +258,21 @@ async function subjectCount(nc: NatsConnection, stream: string, filter: string):
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(stream, { subjects_filter: filter });
   return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+}
+
+/** A service's durables and their streams, as its manifest declares them. */
+function durablesOf(manifest: ServiceManifest): { stream: string; durable: string }[] {
+  return Object.entries(manifest.consumers ?? {}).map(([durable, c]) => ({ stream: c.stream, durable }));
+}
+
+/** Pending and unacknowledged over a service's durables (each as far as its slowest partition). */
+async function durablesBacklog(nc: NatsConnection, manifest: ServiceManifest): Promise<number> {
+  let n = 0;
+  for (const { stream, durable } of durablesOf(manifest)) {
+    const position = await durablePosition(nc, stream, durable);
+    n += position.pending + position.ackPending;
+  }
+  return n;
 }
 
 /** Health probes of a service's HTTP endpoints, each given a second. */
@@ -410,7 +442,16 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
         : `seed ${seed}: one nats-server, ${replicas} replica(s) of each service`,
     );
     // ---------------------------------------------------------------- NATS, streams, contracts
-    const users = natsUsers([machineBridgeManifest, odooConnectorManifest]);
+    // With replicas (the chaos suite) the quality service and the genealogy builder run too; a lone-
+    // replica run (test/tools/chaos.test.ts) starts what it always did.
+    const everyService = replicas > 1;
+    const serviceManifests = [
+      machineBridgeManifest,
+      odooConnectorManifest,
+      ...(everyService ? [qualityServiceManifest, genealogyBuilderManifest] : []),
+    ];
+    const users = natsUsers(serviceManifests);
+    const userNames = ["operator", ...serviceManifests.map((m) => m.service)].join(", ");
     const operator = { NATS_USER: users.admin.user, NATS_PASSWORD: users.admin.pass };
     let single: LocalNatsServer | undefined;
     let hub: LocalNatsCluster | undefined;
@@ -468,8 +509,8 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     const codec = new EventCodec();
     say(
       hub
-        ? `hub ${natsUrl} (R3 streams), plant leaf ${plantNats.clientUrl} (domain ${PLANT_DOMAIN}) sourced by the hub: users operator, machine-bridge, odoo-connector`
-        : `nats-server ${natsUrl}: streams applied, contracts registered; users operator, machine-bridge, odoo-connector`,
+        ? `hub ${natsUrl} (R3 streams), plant leaf ${plantNats.clientUrl} (domain ${PLANT_DOMAIN}) sourced by the hub: users ${userNames}`
+        : `nats-server ${natsUrl}: streams applied, contracts registered; users ${userNames}`,
     );
 
     // ---------------------------------------------------------------- Odoo
@@ -522,7 +563,27 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
       return (await res.json()) as Record<string, unknown>;
     };
-    say(`Odoo 17 simulator ${odooUrl} (database ${db}), set up for Threadline`);
+    if (everyService) {
+      // The quality service's shipment gate clears the delivery Odoo has waiting, and the connector
+      // passes its quality check: the administrator adds the integration user to Quality / User, as
+      // the connector's README says (else its quality postings are dead-lettered).
+      const [group] = await odoo.searchRead<{ res_id: number }>(
+        "ir.model.data",
+        [
+          ["module", "=", "quality"],
+          ["name", "=", "group_quality_user"],
+          ["model", "=", "res.groups"],
+        ],
+        { fields: ["res_id"] },
+      );
+      const [uid] = await odoo.search("res.users", [["login", "=", integration.ODOO_LOGIN]]);
+      if (!group || uid === undefined)
+        throw new Error("Odoo has no Quality / User group or no user threadline");
+      await odoo.write("res.users", [uid], { groups_id: [[4, group.res_id]] });
+    }
+    say(
+      `Odoo 17 simulator ${odooUrl} (database ${db}), set up for Threadline${everyService ? "; user threadline in Quality / User" : ""}`,
+    );
 
     // ---------------------------------------------------------------- the connector
     const connectorUser = users.services.get("odoo-connector") as { user: string; pass: string };
@@ -544,6 +605,87 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     }));
     cleanup.push(() => connectors.stop());
     await waitUntil("the connector ready", () => connectors.ready(), 60_000);
+
+    // ---------------------------------------------------------------- genealogy and quality
+    let genealogy: ServiceReplicas | undefined;
+    let quality: ServiceReplicas | undefined;
+    let genealogyApi: { url: string; token: string; databaseUrl: string | undefined } | undefined;
+    if (everyService) {
+      // Several replicas share one graph only on PostgreSQL (genealogy-db.ts); without a server, one.
+      const database = await genealogyDatabase();
+      if ("why" in database) say(`genealogy builder: ${database.why}; one replica on its embedded database`);
+      else cleanup.push(() => database.drop());
+      const token = secret();
+      const genealogyUser = users.services.get("genealogy-builder") as { user: string; pass: string };
+      const g = await ServiceReplicas.start("genealogy-builder", database.url ? replicas : 1, logs, () => ({
+        entry: genealogyBuilderManifest.deployment?.entry as string,
+        args: [],
+        env: {
+          NATS_URL: natsUrl,
+          NATS_USER: genealogyUser.user,
+          NATS_PASSWORD: genealogyUser.pass,
+          SITE,
+          LOG_LEVEL: "info",
+          GENEALOGY_API_TOKEN: token,
+          ...(database.url
+            ? { DATABASE_URL: database.url }
+            : { GENEALOGY_DATA_DIR: join(work, "genealogy-db") }),
+        },
+      }));
+      genealogy = g;
+      cleanup.push(() => g.stop());
+      // The quality service asks the genealogy through one address, as through a Kubernetes Service.
+      const front = await g.front();
+      cleanup.push(() => front.close());
+      genealogyApi = { url: front.url, token, databaseUrl: database.url };
+      await waitUntil("the genealogy builder ready", () => g.ready(), 90_000);
+      const qualityUser = users.services.get("quality-service") as { user: string; pass: string };
+      const usersFile = join(work, "quality-users.json");
+      // The API's one user (a reader): the run asks it nothing, but the service needs someone to answer.
+      const reader = { name: "chaos-reader", tokenSha256: tokenDigest(secret()), roles: ["read"] };
+      writeFileSync(usersFile, JSON.stringify({ users: [reader] }));
+      const q = await ServiceReplicas.start(
+        "quality-service",
+        replicas,
+        logs,
+        () => ({
+          entry: qualityServiceManifest.deployment?.entry as string,
+          args: [],
+          env: {
+            NATS_URL: natsUrl,
+            NATS_USER: qualityUser.user,
+            NATS_PASSWORD: qualityUser.pass,
+            ...leaseEnv,
+            SITE,
+            LOG_LEVEL: "info",
+            QUALITY_USERS_FILE: usersFile,
+            GENEALOGY_URL: front.url,
+            GENEALOGY_API_TOKEN: token,
+          },
+        }),
+        { activeStandby: true },
+      );
+      quality = q;
+      cleanup.push(() => q.stop());
+      await waitUntil("one quality replica active", () => q.ready(), 90_000);
+      say(
+        `genealogy builder ${g.replicas.map((r) => r.url).join(", ")} on ${database.url ? "PostgreSQL (one graph)" : "its embedded database"}, behind ${front.url}; quality service ${q.replicas.map((r) => r.url).join(", ")} (one active, the other standby)`,
+      );
+    }
+    /** Every service in the run. */
+    const services = (): ServiceReplicas[] =>
+      [connectors, bridges, quality, genealogy].filter((s): s is ServiceReplicas => s !== undefined);
+    /** A replica to kill or pause: of an active/standby service the active one, else any (seeded). */
+    const victimOf = async (s: ServiceReplicas) => {
+      const any = rng.int(0, s.replicas.length - 1);
+      return s.options.activeStandby ? ((await s.readyReplicas())[0] ?? any) : any;
+    };
+    /** The services with a replica to spare: those whose replicas the faults kill and pause. */
+    const replicated = () => services().filter((s) => s.replicas.length > 1);
+    const allReady = async () => {
+      for (const s of services()) if (!(await s.ready())) return false;
+      return true;
+    };
 
     // A planner releases one order per line; the connector's inbound sync publishes them.
     const orders = new Map<string, { order: string; lot: string | null }>();
@@ -671,12 +813,15 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     // ---------------------------------------------------------------- faults, one after another
     const prober = new Prober(
       new Map(
-        [...connectors.replicas, ...bridges.replicas].map((r) => [r.name, () => (r.out ? undefined : r.url)]),
+        services()
+          .flatMap((s) => s.replicas)
+          .map((r) => [r.name, () => (r.out ? undefined : r.url)]),
       ),
     );
+    const activeWatch = quality ? new ActiveWatch(quality) : undefined;
     let proberStopped = false;
     cleanup.push(async () => {
-      if (!proberStopped) await prober.stop();
+      if (!proberStopped) await Promise.all([prober.stop(), activeWatch?.stop()]);
     });
     const posted = () => subjectCount(nc, "MFG_PRODUCTION", "mfg.production.production_posted.>");
     const reported = () => subjectCount(nc, "MFG_PRODUCTION", "mfg.production.production_reported.>");
@@ -693,11 +838,15 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     if (hub) cleanup.push(() => plantNc.close());
     const reportedAtPlant = () =>
       subjectCount(plantNc, "MFG_PRODUCTION", "mfg.production.production_reported.>");
-    // The production durable is partitioned: as far as its slowest partition (durablePosition).
+    // The production durable is partitioned: as far as its slowest partition (durablePosition). With
+    // the quality service and the genealogy builder, their durables' backlog too.
     const backlog = async () => {
       const position = await durablePosition(nc, "MFG_PRODUCTION", PRODUCTION_DURABLE);
       const unsourced = hub ? Math.max(0, (await reportedAtPlant()) - (await reported())) : 0;
-      return position.pending + position.ackPending + unsourced;
+      let others = 0;
+      if (quality) others += await durablesBacklog(nc, qualityServiceManifest);
+      if (genealogy) others += await durablesBacklog(nc, genealogyBuilderManifest);
+      return position.pending + position.ackPending + unsourced + others;
     };
     /**
      * ms from `since` until the next posting, then until the backlog is empty; null when it did not
@@ -740,7 +889,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       );
     };
     const exitedNote = () => {
-      const exited = [...connectors.exited(), ...bridges.exited()];
+      const exited = services().flatMap((s) => s.exited());
       return exited.length > 0 ? `EXITED: ${exited.join(", ")}` : "every replica running";
     };
     /** The node leading a stream (its cluster leader), by index. */
@@ -826,11 +975,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       const connectorNoticed = await connectors.someAnswers(503);
       await single.start();
       const back = Date.now();
-      await waitUntil(
-        "both services ready",
-        async () => (await connectors.ready()) && bridges.ready(),
-        90_000,
-      );
+      await waitUntil("every service ready", allReady, 90_000);
       record({
         fault: `nats-server killed (SIGKILL), back after ${downMs / 1000} s`,
         noticed: connectorNoticed
@@ -916,7 +1061,8 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     // must write nothing.
     for (const how of ["kill", "pause"] as const) {
       if (!wanted(`replica-${how}`) || replicas < 2) continue;
-      const victims = [connectors, bridges].map((s) => [s, rng.int(0, s.replicas.length - 1)] as const);
+      const victims: (readonly [ServiceReplicas, number])[] = [];
+      for (const s of replicated()) victims.push([s, await victimOf(s)]);
       const names = victims.map(([s, i]) => s.replica(i).name).join(", ");
       const outMs = how === "kill" ? downMs : 2 * leaseTtlMs;
       const injected = inject();
@@ -933,11 +1079,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
         ...r,
         note: exitedNote(),
       });
-      await waitUntil(
-        "every replica ready",
-        async () => (await connectors.ready()) && bridges.ready(),
-        90_000,
-      );
+      await waitUntil("every replica ready", allReady, 90_000);
       await steady();
     }
 
@@ -949,7 +1091,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       const out = new Map<ServiceReplicas, Promise<void>>();
       while (Date.now() - injected < stormMs) {
         await sleep(rng.int(1_000, 4_000));
-        const s = rng.pick([connectors, bridges]);
+        const s = rng.pick(replicated());
         if (out.has(s)) continue;
         const i = rng.int(0, s.replicas.length - 1);
         const kill = rng.next() < 0.5;
@@ -1096,11 +1238,17 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       const node = rng.int(0, 2);
       const connector = rng.int(0, connectors.replicas.length - 1);
       const bridge = rng.int(0, bridges.replicas.length - 1);
+      // The active quality replica killed, a genealogy replica paused (where each has one to spare).
+      const qualityVictim = quality && quality.replicas.length > 1 ? await victimOf(quality) : undefined;
+      const genealogyVictim =
+        genealogy && genealogy.replicas.length > 1 ? rng.int(0, genealogy.replicas.length - 1) : undefined;
       const injected = inject();
       await simAdmin("POST", "/__sim/faults", { outage: { mode: "503", durationMs: outageMs } });
       await hub.kill(node);
       await connectors.kill(connector);
       await bridges.pause(bridge);
+      if (quality && qualityVictim !== undefined) await quality.kill(qualityVictim);
+      if (genealogy && genealogyVictim !== undefined) await genealogy.pause(genealogyVictim);
       let noticedMs: number | null = null;
       while (Date.now() - injected < outageMs) {
         if (noticedMs === null && (await connectors.someAnswers(503))) noticedMs = Date.now() - injected;
@@ -1109,8 +1257,16 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       await hub.start(node);
       await connectors.restart(connector);
       await bridges.resume(bridge);
+      if (quality && qualityVictim !== undefined) await quality.restart(qualityVictim);
+      if (genealogy && genealogyVictim !== undefined) await genealogy.resume(genealogyVictim);
+      const also = [
+        ...(quality && qualityVictim !== undefined ? [`${quality.replica(qualityVictim).name} killed`] : []),
+        ...(genealogy && genealogyVictim !== undefined
+          ? [`${genealogy.replica(genealogyVictim).name} paused`]
+          : []),
+      ];
       record({
-        fault: `at once for ${outageMs / 1000} s: node ${node + 1} killed, Odoo answering 503, ${connectors.replica(connector).name} killed, ${bridges.replica(bridge).name} paused`,
+        fault: `at once for ${outageMs / 1000} s: node ${node + 1} killed, Odoo answering 503, ${connectors.replica(connector).name} killed, ${bridges.replica(bridge).name} paused${also.map((a) => `, ${a}`).join("")}`,
         noticed:
           noticedMs === null
             ? "breaker NOT open within the outage"
@@ -1118,11 +1274,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
         ...(await recovery(Date.now())),
         note: exitedNote(),
       });
-      await waitUntil(
-        "every replica ready",
-        async () => (await connectors.ready()) && bridges.ready(),
-        90_000,
-      );
+      await waitUntil("every replica ready", allReady, 90_000);
       await steady();
     }
 
@@ -1177,9 +1329,13 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       () => true,
       () => false,
     );
-    await waitUntil("the backlog drained", async () => (await backlog()) === 0, 60_000).catch(
-      () => undefined,
-    );
+    // The genealogy builder's and the quality service's durables too, with them in the run: what a
+    // killed replica held comes back after their ack wait (30 s).
+    await waitUntil(
+      "the backlog drained",
+      async () => (await backlog()) === 0,
+      everyService ? 120_000 : 60_000,
+    ).catch(() => undefined);
     say(
       closed
         ? "the runs ended; both orders closed in Odoo"
@@ -1191,6 +1347,7 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       closed ? `${orders.size} orders done` : "see the dead letters",
     );
     const probes = await prober.stop();
+    const actives = await activeWatch?.stop();
     proberStopped = true;
 
     // ---------------------------------------------------------------- invariants
@@ -1283,6 +1440,38 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     );
     const dlq = await subjectCount(nc, DLQ_STREAM, ">");
     check("nothing dead-lettered", dlq === 0, `${dlq} dead letters`);
+    for (const [s, manifest] of [
+      [quality, qualityServiceManifest],
+      [genealogy, genealogyBuilderManifest],
+    ] as const) {
+      if (!s) continue;
+      const durables = durablesOf(manifest);
+      let dead = 0;
+      for (const { stream, durable } of durables)
+        dead += await subjectCount(nc, DLQ_STREAM, dlqSubject(stream, durable));
+      const left = await durablesBacklog(nc, manifest);
+      check(
+        `${manifest.service} consumed everything`,
+        left === 0 && dead === 0,
+        `${durables.length} durables (${durables.map((d) => d.stream).join(", ")}): ${left} pending or unacknowledged, ${dead} dead-lettered`,
+      );
+    }
+    if (actives)
+      check(
+        "quality-service: never two replicas active at once",
+        actives.twoActive.length === 0,
+        `/readyz of the replicas up, asked together every 0.5 s: ${actives.rounds} rounds, ${actives.oneActive} with one active, ${actives.noActive} with none (take-overs), ${actives.twoActive.length} with two${
+          actives.twoActive.length
+            ? ` (at ${actives.twoActive
+                .slice(0, 5)
+                .map((ms) => `${(ms / 1000).toFixed(1)} s`)
+                .join(", ")})`
+            : ""
+        }`,
+      );
+    if (genealogyApi)
+      for (const row of await genealogyComplete(nc, codec, genealogyApi))
+        check(row.invariant, row.ok, row.detail);
     const env = { ...operatorEnv, ...integration, WORKCENTER_BY_LINE: JSON.stringify(WORKCENTER_BY_MACHINE) };
     const final = await runCommand(
       logs,
@@ -1324,7 +1513,10 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       );
     }
     const pausedOnPurpose = new Set(
-      [...connectors.replicas, ...bridges.replicas].filter((r) => r.paused).map((r) => r.name),
+      services()
+        .flatMap((s) => s.replicas)
+        .filter((r) => r.paused)
+        .map((r) => r.name),
     );
     for (const [name, s] of probes) {
       // A SIGSTOPped process's event-loop delay includes the pause: only its answers are judged.

@@ -1,7 +1,7 @@
 /**
  * A `threadline` command running as its own process, as an operator starts it (bin/threadline.js
- * over dist/): restartable, killable with any signal, its output appended to a log file and kept
- * in memory for waiting on a line.
+ * over dist/), or a service started from its manifest's entry as its container does: restartable,
+ * killable with any signal, its output appended to a log file and kept in memory for waiting on a line.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
@@ -11,8 +11,13 @@ import { PACKAGE_ROOT } from "../../contracts/src/index.js";
 export interface ThreadlineProcessOptions {
   /** Names the log file (`<logDir>/<name>.log`) and the process in messages. */
   readonly name: string;
-  /** The command line after `threadline`. */
+  /** The command line after `threadline` (or after `entry`). */
   readonly args: readonly string[];
+  /**
+   * The program, relative to the package root: a service's manifest entry (`dist/services/…/main.js`),
+   * as its container starts it. @default "bin/threadline.js"
+   */
+  readonly entry?: string;
   /** Added to this process's environment. */
   readonly env: Readonly<Record<string, string>>;
   readonly logDir: string;
@@ -39,7 +44,8 @@ export class ThreadlineProcess {
   /** Starts it (again). */
   start(): this {
     if (this.running) throw new Error(`${this.name} is already running`);
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, "bin/threadline.js"), ...this.#options.args], {
+    const entry = this.#options.entry ?? "bin/threadline.js";
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, entry), ...this.#options.args], {
       env: { ...process.env, ...this.#options.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -47,7 +53,7 @@ export class ThreadlineProcess {
     this.#output = "";
     this.#stdout = "";
     this.#log.write(
-      `--- start ${this.starts} at ${new Date().toISOString()}: threadline ${this.#options.args.join(" ")}\n`,
+      `--- start ${this.starts} at ${new Date().toISOString()}: ${this.#options.entry ?? "threadline"} ${this.#options.args.join(" ")}\n`,
     );
     const collect = (d: Buffer) => {
       this.#log.write(d);

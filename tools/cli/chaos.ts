@@ -2,7 +2,8 @@
  * `threadline chaos`: the fault run of tools/chaos/fault-run.ts — every part of Threadline as its
  * own process, faults injected in sequence, the invariants checked at the end. Prints a table per
  * fault and per invariant; exit 0 when every invariant holds, 1 otherwise. `--cluster` is the chaos
- * suite: a 3-node cluster, the plant on its leaf node, two replicas of each service.
+ * suite: a 3-node cluster, the plant on its leaf node, two replicas of each service — the connector,
+ * the bridge, the quality service and the genealogy builder.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { FAULTS, type FaultKind } from "../chaos/faults.js";
@@ -18,16 +19,17 @@ const ms = positive("ms");
 export function chaosCommand(): Command {
   return new Command("chaos")
     .description(
-      "fault run: nats-server, the Odoo and plant simulators, the bridge and the connector as separate processes; Odoo outages, SIGKILLs, a nats-server crash and an Odoo restored from a backup in sequence; then the invariants (totals = ground truth, no duplicate, reconciliation exact). With --cluster: a 3-node cluster, the plant on its leaf, 2 replicas of each service; leader and node kills, a partition, a WAN cut, replicas killed and paused, several faults at once",
+      "fault run: nats-server, the Odoo and plant simulators, the bridge and the connector as separate processes; Odoo outages, SIGKILLs, a nats-server crash and an Odoo restored from a backup in sequence; then the invariants (totals = ground truth, no duplicate, reconciliation exact). With --cluster: a 3-node cluster, the plant on its leaf, 2 replicas of each service (with the quality service and the genealogy builder); leader and node kills, a partition, a WAN cut, replicas killed and paused, several faults at once; the genealogy complete",
     )
     .option(
       "--cluster",
       "a 3-node JetStream cluster, the plant on its own leaf node, replicas of each service",
     )
     .addOption(
-      new Option("--replicas <n>", "replicas of each service (default: 2 with --cluster, else 1)").argParser(
-        positive("replicas"),
-      ),
+      new Option(
+        "--replicas <n>",
+        "replicas of each service; above 1 the quality service and the genealogy builder run too (default: 2 with --cluster, else 1)",
+      ).argParser(positive("replicas")),
     )
     .addOption(
       new Option(

@@ -1,8 +1,14 @@
 /**
- * Ports for local servers: free ports on 127.0.0.1 from the OS, reserved in this process so that
- * servers started together never get the same one, never a NATS default port (a system server may
- * listen on 4222); and retrying a start that lost the race for a port to another process.
+ * Ports for local servers: free ports on 127.0.0.1, reserved in this process so that servers started
+ * together never get the same one, never a NATS default port (a system server may listen on 4222); and
+ * retrying a start that lost the race for a port to another process.
+ *
+ * They are taken below the OS's ephemeral range (where it picks the local port of every outgoing
+ * connection): a server restarted on its ports — a node killed and started again by the chaos suite —
+ * found one of them held by some client's connection meanwhile ("address already in use"), which no
+ * retry cures while that connection lives.
  */
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { NatsPortAllocationError, NatsServerStartError } from "./errors.js";
@@ -25,16 +31,34 @@ export function closeServer(srv: net.Server): Promise<void> {
   return new Promise((resolve) => srv.close(() => resolve()));
 }
 
+/** The first port handed out: above the usual fixed ports of local services (PostgreSQL's 5432…). */
+const FIRST_PORT = 10_000;
+
+/** The OS's ephemeral range's first port (Linux's; elsewhere IANA's 49152). */
+function ephemeralStart(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > FIRST_PORT ? low : FIRST_PORT;
+  } catch {
+    return 49_152;
+  }
+}
+const EPHEMERAL_START = ephemeralStart();
+
 /**
- * Listen on a port the OS picked on 127.0.0.1 (not a NATS default, not reserved here) and reserve
- * it until {@link releasePort}. The server is unref'd: it does not keep the process alive.
+ * Listen on a free port on 127.0.0.1 (not a NATS default, not reserved here) and reserve it until
+ * {@link releasePort}: a random one below the ephemeral range, else (none found, or no room below it)
+ * one the OS picks. The server is unref'd: it does not keep the process alive.
  */
 export async function listenOnFreePort(): Promise<{ server: net.Server; port: number }> {
   let lastError: unknown;
+  const below = EPHEMERAL_START - FIRST_PORT;
   for (let attempt = 0; attempt < 100; attempt++) {
     let server: net.Server;
     try {
-      server = await listenOnce(0);
+      server = await listenOnce(
+        attempt < 50 && below > 0 ? FIRST_PORT + Math.floor(Math.random() * below) : 0,
+      );
     } catch (err) {
       lastError = err;
       continue;

@@ -17,11 +17,17 @@ export const SWITCH_LOCK = 0x7e4e_a10e;
  */
 export async function migrate(db: Database, schema: string): Promise<number[]> {
   const s = quoteSchema(schema);
-  await db.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-  await db.query(
-    `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
-      version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-  );
+  await db.transaction(async (tx) => {
+    // IF NOT EXISTS does not hold against a creation under way in another session (the second fails on
+    // the catalog's unique index, pg_type_typname_nsp_index): replicas starting at once on a fresh
+    // database take turns, as for the migrations below.
+    await tx.query("SELECT pg_advisory_xact_lock($1)", [SWITCH_LOCK + 1]);
+    await tx.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+        version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+  });
   const { rows } = await db.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`);
   const have = new Set(rows.map((r) => Number(r.version)));
   const ahead = [...have].filter((v) => v > SCHEMA_VERSION);
