@@ -21,7 +21,8 @@
  * - A replica that acquires a partition waits until the partition durable has no delivery
  *   outstanding (`num_ack_pending` = 0: the previous owner acked or gave back everything, or its ack
  *   wait ran out and the server will redeliver to the new owner, redeliveries first, in order) before
- *   pulling, at most `ackWait + drainTimeoutMs`. A previous owner that lost its lease while alive (a
+ *   pulling: on 2.14+ it resets the durable to its ack floor after `drainTimeoutMs`; before, it waits at
+ *   most `pullExpires + ackWait`, until everything the previous owner held or lost is due again. A previous owner that lost its lease while alive (a
  *   network split from the KV) thus cannot overlap with the new one unless its handler outlives that.
  */
 import {
@@ -293,16 +294,19 @@ class PartitionedConsumer implements PartitionedEventConsumer {
    * was lost on its way to a consume that had stopped: on servers with consumer reset (2.14+) the
    * durable is then reset to its ack floor, so all of it is delivered again at once, in order (with
    * what was acknowledged above the floor: handled again, which idempotent handlers absorb); on older
-   * servers the new owner waits until it is due again (ack wait or pull expiry, + the drain deadline)
-   * and then takes it first. False when the partition was lost or the consumer stopped meanwhile.
+   * servers the new owner waits until it is due again (the previous owner's pull expiry, then the ack
+   * wait) and then takes it first. False when the partition was lost or the consumer stopped meanwhile.
    */
   async #handover(o: Owned, durable: string): Promise<boolean> {
     const started = Date.now();
     const graceEnd = started + this.#drainTimeoutMs;
-    // The previous owner's give-backs are due after its pull expiry (event-consumer.ts, #releaseDelay),
-    // deliveries lost on their way to it after its ack wait: both before the deadline.
+    // The previous owner's give-backs are due after its pull expiry (event-consumer.ts, #releaseDelay).
+    // Before 2.14 the server also delivers into its pull requests after it stopped, until they expire
+    // (pull expiry after its release at the latest); each such delivery is lost and due again only
+    // after the ack wait. Pulling before all of it is due would take later messages of their keys
+    // first (seen on 2.9: two reports of one order posted out of order).
     const pullExpiresMs = this.#options.pullExpiresMs ?? CONSUMER_DEFAULTS.pullExpiresMs;
-    const deadline = started + Math.max(this.#ackWaitMs, pullExpiresMs + 1_000) + this.#drainTimeoutMs;
+    const deadline = started + pullExpiresMs + this.#ackWaitMs + 1_000;
     const poll = this.#p.handoverPollMs ?? PARTITIONED_DEFAULTS.handoverPollMs;
     let mayReset = true;
     for (;;) {
