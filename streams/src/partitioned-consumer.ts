@@ -19,11 +19,13 @@
  * - `stop()` drains every partition consumer BEFORE releasing the leases, so the next owner never
  *   pulls while a handler here still runs.
  * - A replica that acquires a partition waits until the partition durable has no delivery
- *   outstanding (`num_ack_pending` = 0: the previous owner acked or gave back everything, or its ack
- *   wait ran out and the server will redeliver to the new owner, redeliveries first, in order) before
- *   pulling: on 2.14+ it resets the durable to its ack floor after `drainTimeoutMs`; before, it waits at
- *   most `pullExpires + ackWait`, until everything the previous owner held or lost is due again. A previous owner that lost its lease while alive (a
- *   network split from the KV) thus cannot overlap with the new one unless its handler outlives that.
+ *   outstanding (`num_ack_pending` = 0: the previous owner acked or gave back everything) before
+ *   pulling. On 2.14+ it resets the durable to its ack floor after `drainTimeoutMs` (everything again,
+ *   in stream order); before, it waits at most `pullExpires + ackWait`, until everything the previous
+ *   owner held or lost is due again — redelivered first, but in the order it fell due, which can swap
+ *   two messages of a key (a known open defect there, issue 20). A previous owner that lost its lease
+ *   while alive (a network split from the KV) thus cannot overlap with the new one unless its handler
+ *   outlives that.
  */
 import {
   type ConsumerInfo,

@@ -52,14 +52,18 @@ export async function ownEmbeddedGraph(options: EmbeddedOwnerOptions): Promise<E
   const key = `embedded.${schema}`;
   const lease = new Lease({ kv, key, holder, ttlMs, logger, registry });
   const waitMs = ttlMs + 2 * lease.renewEveryMs;
-  const acquired = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), waitMs);
-    lease.once("acquired", () => {
-      clearTimeout(timer);
-      resolve(true);
+  /** Whether the lease is acquired within `waitMs` (its ttl and two looks). */
+  const acquiredInTime = () =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), waitMs);
+      lease.once("acquired", () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
     });
-    lease.start();
-  });
+  const first = acquiredInTime();
+  lease.start();
+  const acquired = await first;
   const taken = async () => {
     await lease.stop();
     const entry = await kv.get(key).catch(() => null);
@@ -85,14 +89,7 @@ export async function ownEmbeddedGraph(options: EmbeddedOwnerOptions): Promise<E
     owns: () => lease.isOwner(),
     async regained() {
       if (lease.isOwner()) return;
-      const back = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), waitMs);
-        lease.once("acquired", () => {
-          clearTimeout(timer);
-          resolve(true);
-        });
-      });
-      if (!back) throw await taken();
+      if (!(await acquiredInTime())) throw await taken();
       logger.info("the embedded graph's lease was taken back after the database opened");
     },
     stop: () => lease.stop(),
