@@ -20,12 +20,14 @@
  *   pulls while a handler here still runs.
  * - A replica that acquires a partition waits until the partition durable has no delivery
  *   outstanding (`num_ack_pending` = 0: the previous owner acked or gave back everything) before
- *   pulling. On 2.14+ it resets the durable to its ack floor after `drainTimeoutMs` (everything again,
- *   in stream order); before, it waits at most `pullExpires + ackWait`, until everything the previous
- *   owner held or lost is due again — redelivered first, but in the order it fell due, which can swap
- *   two messages of a key (a known open defect there, issue 20). A previous owner that lost its lease
- *   while alive (a network split from the KV) thus cannot overlap with the new one unless its handler
- *   outlives that.
+ *   pulling. What is still outstanding after the previous owner's drain deadline is delivered again
+ *   first and in stream order: on 2.14+ by resetting the durable to its ack floor; before, once the
+ *   previous owner's pull requests have expired too, by naking each outstanding delivery back onto
+ *   the server's redelivery queue in stream order (streams/src/requeue.ts). Waiting for the ack wait
+ *   instead let them come back in the order they fell due (two reports of one order posted swapped
+ *   on 2.9) and, lost a second time, only after the next backoff step (minutes). A previous owner
+ *   that lost its lease while alive (a network split from the KV) thus cannot overlap with the new
+ *   one unless its handler outlives its drain deadline.
  */
 import {
   type ConsumerInfo,
@@ -48,6 +50,7 @@ import type { ConsumerState, ConsumerStats, ConsumerStatus, EventConsumer } from
 import { ConfigError } from "./errors.js";
 import { bindOnce, type Logger, silentLogger } from "./logger.js";
 import { partitionDurable, partitionItem } from "./partitions.js";
+import { requeueInStreamOrder } from "./requeue.js";
 import { connectedServerHas } from "./server-features.js";
 import { WorkShares } from "./shares.js";
 
@@ -56,6 +59,8 @@ export const PARTITIONED_DEFAULTS = {
   handoverPollMs: 250,
   /** Delay before a partition whose consumer failed to start is tried again (while still owned). */
   restartDelayMs: 2_000,
+  /** After the previous owner's pull requests can have expired, before its deliveries are requeued. */
+  pullExpiryMarginMs: 1_000,
 } as const;
 
 /** What one owned partition runs. */
@@ -293,24 +298,25 @@ class PartitionedConsumer implements PartitionedEventConsumer {
    * Waits until the partition durable has no delivery outstanding: the previous owner's handlers are
    * done and what it gave back was redelivered. What is still outstanding once the previous owner's
    * drain deadline has passed is either given back (with a delay, after its pull requests expired) or
-   * was lost on its way to a consume that had stopped: on servers with consumer reset (2.14+) the
-   * durable is then reset to its ack floor, so all of it is delivered again at once, in order (with
-   * what was acknowledged above the floor: handled again, which idempotent handlers absorb); on older
-   * servers the new owner waits until it is due again (the previous owner's pull expiry, then the ack
-   * wait) and then takes it first. False when the partition was lost or the consumer stopped meanwhile.
+   * was lost on its way to a consume that had stopped. It is then delivered again at once and in
+   * stream order: on 2.14+ the durable is reset to its ack floor (with what was acknowledged above
+   * the floor: handled again, which idempotent handlers absorb); before, once the previous owner's
+   * pull requests have expired as well (a delivery into one would be lost again), each outstanding
+   * delivery is nak'd back onto the redelivery queue in stream order. Should neither work, the new
+   * owner waits until all of it is due again (pull expiry, then the ack wait) and starts anyway.
+   * False when the partition was lost or the consumer stopped meanwhile.
    */
   async #handover(o: Owned, durable: string): Promise<boolean> {
     const started = Date.now();
     const graceEnd = started + this.#drainTimeoutMs;
-    // The previous owner's give-backs are due after its pull expiry (event-consumer.ts, #releaseDelay).
-    // Before 2.14 the server also delivers into its pull requests after it stopped, until they expire
-    // (pull expiry after its release at the latest); each such delivery is lost and due again only
-    // after the ack wait. Pulling before all of it is due would take later messages of their keys
-    // first (seen on 2.9: two reports of one order posted out of order).
+    // Before 2.14 the server delivers into the previous owner's pull requests after it stopped, until
+    // they expire (at most a pull expiry after its release); such a delivery is lost. The requeue
+    // waits for that; the last resort waits for the lost ones to be due again.
     const pullExpiresMs = this.#options.pullExpiresMs ?? CONSUMER_DEFAULTS.pullExpiresMs;
+    const requeueAt = Math.max(graceEnd, started + pullExpiresMs + PARTITIONED_DEFAULTS.pullExpiryMarginMs);
     const deadline = started + pullExpiresMs + this.#ackWaitMs + 1_000;
     const poll = this.#p.handoverPollMs ?? PARTITIONED_DEFAULTS.handoverPollMs;
-    let mayReset = true;
+    let mayRedeliver = true;
     for (;;) {
       if (!this.#owns(o) || (this.#state !== "running" && this.#state !== "paused")) return false;
       const info = await this.#info(durable).catch(() => undefined);
@@ -320,19 +326,31 @@ class PartitionedConsumer implements PartitionedEventConsumer {
         if (waitedMs >= poll) this.#log.info({ partition: o.item, waitedMs }, "partition handed over");
         return true;
       }
-      if (mayReset && Date.now() >= graceEnd && connectedServerHas(this.#nc, "consumerReset")) {
+      const reset = connectedServerHas(this.#nc, "consumerReset");
+      if (mayRedeliver && info && Date.now() >= (reset ? graceEnd : requeueAt)) {
         try {
-          await (this.#jsm as JetStreamManager).consumers.reset(this.#options.stream, durable);
-          this.#log.warn(
-            { partition: o.item, outstanding, ackFloor: info?.ack_floor.stream_seq, waitedMs },
-            "deliveries outstanding after the previous owner's drain deadline: partition reset to its ack floor",
-          );
-          return true;
+          if (reset) {
+            await (this.#jsm as JetStreamManager).consumers.reset(this.#options.stream, durable);
+            this.#log.warn(
+              { partition: o.item, outstanding, ackFloor: info.ack_floor.stream_seq, waitedMs },
+              "deliveries outstanding after the previous owner's drain deadline: partition reset to its ack floor",
+            );
+            return true;
+          }
+          const requeued = await requeueInStreamOrder(this.#nc, info);
+          if (requeued) {
+            this.#log.warn(
+              { partition: o.item, ...requeued, waitedMs },
+              "deliveries outstanding after the previous owner's drain deadline: requeued in stream order",
+            );
+            return true;
+          }
+          mayRedeliver = false;
         } catch (err) {
-          mayReset = false;
+          mayRedeliver = false;
           this.#log.warn(
             { err, partition: o.item },
-            "could not reset the partition; waiting out its ack wait",
+            "could not deliver the outstanding messages again at once; waiting out the ack wait",
           );
         }
       }
