@@ -50,7 +50,7 @@ import type { ConsumerState, ConsumerStats, ConsumerStatus, EventConsumer } from
 import { ConfigError } from "./errors.js";
 import { bindOnce, type Logger, silentLogger } from "./logger.js";
 import { partitionDurable, partitionItem } from "./partitions.js";
-import { requeueInStreamOrder } from "./requeue.js";
+import { redeliverInStreamOrder } from "./requeue.js";
 import { connectedServerHas } from "./server-features.js";
 import { WorkShares } from "./shares.js";
 
@@ -300,18 +300,21 @@ class PartitionedConsumer implements PartitionedEventConsumer {
    * drain deadline has passed is either given back (with a delay, after its pull requests expired) or
    * was lost on its way to a consume that had stopped. It is then delivered again at once and in
    * stream order: on 2.14+ the durable is reset to its ack floor (with what was acknowledged above
-   * the floor: handled again, which idempotent handlers absorb); before, once the previous owner's
-   * pull requests have expired as well (a delivery into one would be lost again), each outstanding
-   * delivery is nak'd back onto the redelivery queue in stream order. Should neither work, the new
+   * the floor: handled again, which idempotent handlers absorb); before, once the server holds no
+   * pull request of the previous owner (`num_waiting` 0: they expired, or their subscription is gone;
+   * a delivery into one would be lost again), each outstanding delivery is nak'd back onto the
+   * redelivery queue in stream order. Should neither work, the new
    * owner waits until all of it is due again (pull expiry, then the ack wait) and starts anyway.
    * False when the partition was lost or the consumer stopped meanwhile.
    */
   async #handover(o: Owned, durable: string): Promise<boolean> {
     const started = Date.now();
     const graceEnd = started + this.#drainTimeoutMs;
-    // Before 2.14 the server delivers into the previous owner's pull requests after it stopped, until
-    // they expire (at most a pull expiry after its release); such a delivery is lost. The requeue
-    // waits for that; the last resort waits for the lost ones to be due again.
+    // Before 2.14 the server may deliver into the previous owner's pull requests after it stopped (a
+    // connection it has not yet found dead), until they expire (at most a pull expiry after its
+    // release); such a delivery is lost. The requeue waits until none is left (this replica has not
+    // pulled yet: every waiting request is the previous owner's); the last resort waits for the lost
+    // ones to be due again.
     const pullExpiresMs = this.#options.pullExpiresMs ?? CONSUMER_DEFAULTS.pullExpiresMs;
     const requeueAt = Math.max(graceEnd, started + pullExpiresMs + PARTITIONED_DEFAULTS.pullExpiryMarginMs);
     const deadline = started + pullExpiresMs + this.#ackWaitMs + 1_000;
@@ -327,21 +330,14 @@ class PartitionedConsumer implements PartitionedEventConsumer {
         return true;
       }
       const reset = connectedServerHas(this.#nc, "consumerReset");
-      if (mayRedeliver && info && Date.now() >= (reset ? graceEnd : requeueAt)) {
+      const oldPullsGone = reset || info?.num_waiting === 0 || Date.now() >= requeueAt;
+      if (mayRedeliver && info && Date.now() >= graceEnd && oldPullsGone) {
         try {
-          if (reset) {
-            await (this.#jsm as JetStreamManager).consumers.reset(this.#options.stream, durable);
+          const redelivered = await redeliverInStreamOrder(this.#nc, this.#jsm as JetStreamManager, info);
+          if (redelivered) {
             this.#log.warn(
-              { partition: o.item, outstanding, ackFloor: info.ack_floor.stream_seq, waitedMs },
-              "deliveries outstanding after the previous owner's drain deadline: partition reset to its ack floor",
-            );
-            return true;
-          }
-          const requeued = await requeueInStreamOrder(this.#nc, info);
-          if (requeued) {
-            this.#log.warn(
-              { partition: o.item, ...requeued, waitedMs },
-              "deliveries outstanding after the previous owner's drain deadline: requeued in stream order",
+              { partition: o.item, outstanding, waitedMs, ...redelivered },
+              "deliveries outstanding after the previous owner's drain deadline: delivered again in stream order",
             );
             return true;
           }

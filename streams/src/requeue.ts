@@ -19,8 +19,9 @@
  * It writes the ack subject's v1 format, the only one before 2.14 (2.14's opt-in v2 adds a domain and
  * an account hash); from 2.14 on, consumer reset does this job.
  */
-import type { ConsumerInfo } from "@nats-io/jetstream";
+import type { ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { connectedServerHas } from "./server-features.js";
 
 /** The most sequences one requeue naks (twice); a wider gap falls back to waiting for the ack wait. */
 export const REQUEUE_MAX_SPAN = 200_000;
@@ -64,4 +65,29 @@ export async function requeueInStreamOrder(
     await nc.flush();
   }
   return { from, to, outstanding: info.num_ack_pending };
+}
+
+/** How the outstanding deliveries were put back in stream order. */
+export type Redelivery =
+  | { readonly how: "reset"; readonly ackFloor: number }
+  | ({ readonly how: "requeued" } & Requeued);
+
+/**
+ * Makes `info`'s outstanding deliveries come again first and in stream order: a reset to the ack
+ * floor on servers with consumer reset (2.14+; what was acknowledged above the floor comes again
+ * too, which idempotent handlers absorb), else {@link requeueInStreamOrder}. Undefined when neither
+ * applies (nothing outstanding, too wide a span); throws what the server answered.
+ */
+export async function redeliverInStreamOrder(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  info: ConsumerInfo,
+): Promise<Redelivery | undefined> {
+  if (info.num_ack_pending === 0) return undefined;
+  if (connectedServerHas(nc, "consumerReset")) {
+    await jsm.consumers.reset(info.stream_name, info.name);
+    return { how: "reset", ackFloor: info.ack_floor.stream_seq };
+  }
+  const requeued = await requeueInStreamOrder(nc, info);
+  return requeued && { how: "requeued", ...requeued };
 }

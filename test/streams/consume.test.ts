@@ -4,7 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AckPolicy, type ConsumerConfig, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  type JetStreamManager,
+  jetstream,
+  type StoredMsg,
+} from "@nats-io/jetstream";
 import { type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/nats-core";
 import { type Counter, Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
@@ -25,7 +31,7 @@ import { metricsFor } from "../../streams/src/metrics.js";
 import { DLQ_STREAM, dlqSubject } from "../../streams/src/names.js";
 import { EventPublisher, type Published } from "../../streams/src/publisher.js";
 import { readMessages } from "../../streams/src/read.js";
-import { withJetStream } from "../harness/nats.js";
+import { connectTo, withJetStream } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
 
 const STREAM = "MFG_MACHINE";
@@ -660,6 +666,55 @@ describe("consume - recovery", () => {
     });
     assert.equal(consumer.state, "running");
   });
+
+  for (const how of ["paused and resumed", "disconnected while paused"] as const)
+    test(`ordered, ${how}: what an earlier consume never received is delivered again first and in stream order, not after its ack wait behind later events of its key`, async (t) => {
+      const { server, nc, js, jsm } = await withJetStream(t);
+      // A long ack wait: left to it, the lost events would come back a minute later, after e4 and e5.
+      await setup(jsm, { ack_wait: nanos(60_000), max_deliver: -1 });
+      const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
+      const publish = async (from: number, to: number) => {
+        for (let i = from; i < to; i++)
+          await publisher.publish(TYPE, downtime(`e${i}`), { site: "lyon", key: "m1" });
+      };
+      const handled: string[] = [];
+      const consumer = consumerFor(t, nc, {
+        ordered: true,
+        pullExpiresMs: 1_000,
+        handlers: {
+          [TYPE]: async (e: ConsumedEvent<DowntimeStarted>) => {
+            handled.push(e.value.downtimeId);
+          },
+        },
+      });
+      await publish(0, 2);
+      await consumer.start();
+      await until("e0 and e1 handled", () => handled.length === 2);
+      consumer.pause();
+      await publish(2, 5);
+      // e2 and e3 are delivered and never received — as when they were in flight when the connection
+      // dropped, or went into a pull request of the consume that stopped for the pause: another
+      // connection takes them and does not answer.
+      const thief = await connectTo(server, {}, t);
+      const taken: string[] = [];
+      const durable = await jetstream(thief).consumers.get(STREAM, DURABLE);
+      for await (const m of await durable.fetch({ max_messages: 2, expires: 2_000 })) {
+        taken.push(m.subject);
+        if (taken.length === 2) break;
+      }
+      assert.equal(taken.length, 2);
+      await publish(5, 6);
+      if (how === "disconnected while paused") {
+        await nc.reconnect();
+        await until("reconnected", () => !nc.isClosed() && nc.info !== undefined);
+      }
+      consumer.resume();
+      await until("every event handled", () => handled.length === 6, {
+        timeoutMs: 30_000,
+        detail: () => handled.join(","),
+      });
+      assert.deepEqual(handled, ["e0", "e1", "e2", "e3", "e4", "e5"]);
+    });
 
   test("a server restart mid-stream loses no event: every event is handled at least once", async (t) => {
     const { server, nc, js, jsm } = await withJetStream(t);

@@ -52,7 +52,7 @@ test("outstanding deliveries come back first and in stream order after a requeue
   const next: string[] = [];
   for await (const m of await consumer.fetch({ max_messages: 6, expires: 3_000 })) {
     next.push(m.string());
-    m.ack();
+    await m.ackAck();
     if (next.length === 6) break;
   }
   assert.deepEqual(next, ["m1", "m2", "m4", "m5", "m6", "m7"]);

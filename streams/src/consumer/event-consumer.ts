@@ -15,12 +15,14 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ThreadlineError } from "../../../contracts/src/index.js";
+import { sleep } from "../backoff.js";
 import { CE, decodePayload, type EventEnvelope, fromHeaders } from "../envelope.js";
 import { ConfigError } from "../errors.js";
 import { bindOnce, type Logger } from "../logger.js";
 import { DLQ_STREAM } from "../names.js";
 import { partitionOf } from "../partitions.js";
 import { type ReplayOrigin, replayOriginOf } from "../replay.js";
+import { redeliverInStreamOrder } from "../requeue.js";
 import { connectedServerHas } from "../server-features.js";
 import { AckBatch, EndOfTurn } from "./acks.js";
 import { FirstFailures, publishDeadLetter } from "./dead-lettering.js";
@@ -79,6 +81,10 @@ type Settlement = "ack" | "term" | { nak: number };
 
 /** After the pull requests of a stopped consume expired: the margin of a partition's give-back. */
 const PARTITION_RELEASE_MARGIN_MS = 1_000;
+/** Before a second look at what a disconnect lost: acks sent just before the first may still be queued. */
+const LOST_RECHECK_MS = 250;
+/** Looks for deliveries never received that may fail (a reconnect under way) before consuming without. */
+const LOST_LOOK_ATTEMPTS = 4;
 
 /** Until `start()` reads the durable's configuration. */
 const UNSTARTED: DurableSettings = {
@@ -115,6 +121,12 @@ class EventConsumerImpl implements EventConsumer {
   #peakHeld = 0;
   /** Messages of other partitions, acknowledged without a handler (partitioned mode). */
   #otherPartition = 0;
+  /**
+   * Ordered: when the last consume ended (or the consumer started), until what was delivered to it
+   * but never received is delivered again (#redeliverLost).
+   */
+  #consumeEndedAt: number | undefined;
+  #lostLookFailures = 0;
 
   /** The current consume, from `consume()` until it is drained. */
   #session: PullSession | undefined;
@@ -256,6 +268,8 @@ class EventConsumerImpl implements EventConsumer {
       if (this.#lifecycle.pulling && this.#connected()) void this.#durable.refresh();
     }, this.#o.infoIntervalMs);
     this.#infoTimer.unref?.();
+    // A previous process may have left deliveries outstanding (it died, or its standby took over).
+    if (this.#o.ordered) this.#consumeEndedAt = Date.now();
     this.#pullLoop = this.#runPullLoop().catch((err) => this.#fail(err));
   }
 
@@ -400,6 +414,10 @@ class EventConsumerImpl implements EventConsumer {
         await (this.#durable.recreating ?? this.#waker.waitForChange());
         continue;
       }
+      if (this.#consumeEndedAt !== undefined) {
+        await this.#redeliverLost();
+        continue;
+      }
       let session: PullSession | undefined;
       let failure: unknown;
       try {
@@ -416,6 +434,64 @@ class EventConsumerImpl implements EventConsumer {
       if (!this.#lifecycle.pulling) break;
       failures++;
       await this.#durable.afterPullError(failure, failures);
+    }
+  }
+
+  /**
+   * Ordered, before each consume: what the server delivered to an earlier one but this process never
+   * received (in flight when the connection dropped, or delivered into the pull requests of a consume
+   * that had stopped for a pause or a failure — the server holds those until they expire; or left by
+   * a process that died) — the durable's outstanding deliveries beyond those held here — is delivered
+   * again first and in stream order. Left to its ack wait it would come back after later messages of
+   * its key. The server must hold no pull request of the old consume any more: a delivery into one
+   * would be lost again.
+   */
+  async #redeliverLost(): Promise<void> {
+    const look = async () => {
+      const info = await this.#durable.info();
+      return { info, lost: info.num_ack_pending - this.#scheduler.messages };
+    };
+    try {
+      let { info, lost } = await look();
+      if (lost > 0) {
+        await sleep(LOST_RECHECK_MS, this.#lifetime.signal);
+        ({ info, lost } = await look());
+      }
+      if (lost > 0) {
+        // No consume of this process runs: every pull request the server still holds is an old
+        // one's (stopped, or on a connection the server has not yet found dead), and expires at
+        // most a pull expiry after it ended.
+        for (;;) {
+          const until = (this.#consumeEndedAt ?? 0) + this.#settings.expiresMs + PARTITION_RELEASE_MARGIN_MS;
+          if (info.num_waiting === 0 || Date.now() >= until || !this.#lifecycle.pulling) break;
+          await sleep(Math.min(250, until - Date.now()), this.#lifetime.signal);
+          ({ info, lost } = await look());
+        }
+        if (!this.#lifecycle.pulling || !this.#connected()) return;
+        if (lost > 0) {
+          const redelivered = await redeliverInStreamOrder(this.#nc, this.#durable.jsm, info);
+          this.#log.warn(
+            { lost, ...redelivered },
+            "deliveries an earlier consume never received delivered again first, in stream order",
+          );
+        }
+      }
+      this.#consumeEndedAt = undefined;
+      this.#lostLookFailures = 0;
+    } catch (err) {
+      if (!this.#lifecycle.pulling || !this.#connected()) return;
+      // A reconnect under way answers nothing: look again a few times before consuming without it.
+      if (++this.#lostLookFailures < LOST_LOOK_ATTEMPTS) {
+        this.#log.debug({ err }, "could not look for deliveries never received; looking again");
+        await sleep(LOST_RECHECK_MS * 2 ** this.#lostLookFailures, this.#lifetime.signal);
+        return;
+      }
+      this.#consumeEndedAt = undefined;
+      this.#lostLookFailures = 0;
+      this.#log.warn(
+        { err },
+        "could not redeliver what an earlier consume never received; it comes back after its ack wait",
+      );
     }
   }
 
@@ -441,6 +517,7 @@ class EventConsumerImpl implements EventConsumer {
   /** Drains a stopped session: what the client had received is held or given back (see #takeDelivered). */
   async #closeSession(s: PullSession): Promise<void> {
     await s.close(this.#sink);
+    if (this.#o.ordered) this.#consumeEndedAt = Date.now();
     if (this.#session === s) this.#session = undefined;
     this.#waker.wake();
   }

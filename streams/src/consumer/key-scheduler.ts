@@ -77,6 +77,11 @@ export class KeyScheduler {
     return this.#heldCount;
   }
 
+  /** Distinct messages held (a redelivery of a held one is not another). */
+  get messages(): number {
+    return this.#held.size;
+  }
+
   /** Entries running a handler now (≤ concurrency). */
   get running(): number {
     return this.#running;

@@ -28,7 +28,12 @@ export interface ConsumerOptions {
   concurrency?: number;
   /** Deliveries in memory at once, all states counted (≥ concurrency). @default 4 × concurrency, at least 64 */
   maxBuffered?: number;
-  /** Serial processing per key, parallel across keys (see `consumer.ts`). @default false */
+  /**
+   * Serial processing per key, parallel across keys (see `consumer.ts`). One consumer at a time
+   * reads an ordered durable (`partitions` across replicas, or one active replica): after a
+   * disconnect it delivers again, first and in stream order, every outstanding delivery it does not
+   * hold. @default false
+   */
   ordered?: boolean;
   /**
    * The ordering key of a message (only with `ordered`). It may return a promise when it must look

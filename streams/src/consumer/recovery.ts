@@ -65,6 +65,11 @@ export class Durable {
     this.#consumer = consumer;
   }
 
+  /** The manager the durable is looked up with. */
+  get jsm(): JetStreamManager {
+    return this.#d.jsm;
+  }
+
   /** The nats.js handle of the current incarnation. */
   get consumer(): Consumer {
     return this.#consumer;
@@ -107,6 +112,13 @@ export class Durable {
     } finally {
       this.#refreshing = false;
     }
+  }
+
+  /** The durable's state on the server now (also noted as by the periodic look-up). */
+  async info(): Promise<ConsumerInfo> {
+    const info = await this.#d.jsm.consumers.info(this.#d.stream, this.#d.durable);
+    this.#noteInfo(info);
+    return info;
   }
 
   /** Looks the durable up; recreates it when it was deleted. */
