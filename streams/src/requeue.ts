@@ -1,9 +1,10 @@
 /**
- * Puts a durable's outstanding deliveries back on the server's redelivery queue in stream order: the
- * stand-in for consumer reset (2.14+) on older servers, used by a partition's new owner
- * (partitioned-consumer.ts).
+ * Puts a durable's outstanding deliveries back on the server's redelivery queue in stream order: an
+ * ordered consumer's deliveries that an earlier consume never received (consumer/event-consumer.ts),
+ * and, on servers without consumer reset (before 2.14), what a partition's previous owner left
+ * outstanding (partitioned-consumer.ts).
  *
- * Why it works, from nats-server's consumer.go (processNak, getNextMsg; the same from 2.9 to 2.14):
+ * Why it works, from nats-server's consumer.go (processNak, getNextMsg; the same from 2.9 to the current release):
  * - an ack subject `$JS.ACK.<stream>.<consumer>.<dc>.<stream seq>.<consumer seq>.<ts>.<pending>` is
  *   handled by the consumer whoever publishes it; a nak is ignored unless its stream sequence is on
  *   the consumer's pending list and its consumer sequence lies above the ack floor and not beyond
@@ -16,8 +17,9 @@
  * the queue of them, whatever order they fell due in), then a plain nak for each, ascending (queues
  * them in stream order). The next pull receives exactly the outstanding messages, in stream order,
  * then the new ones.
- * It writes the ack subject's v1 format, the only one before 2.14 (2.14's opt-in v2 adds a domain and
- * an account hash); from 2.14 on, consumer reset does this job.
+ * It writes the ack subject's v1 format, the only one before 2.14 and the default after (2.14's opt-in
+ * v2 adds a domain and an account hash; not tried with it on — should the server ignore these naks,
+ * the deliveries come back after their ack wait, as without them).
  */
 import type { ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";

@@ -22,7 +22,7 @@ import { bindOnce, type Logger } from "../logger.js";
 import { DLQ_STREAM } from "../names.js";
 import { partitionOf } from "../partitions.js";
 import { type ReplayOrigin, replayOriginOf } from "../replay.js";
-import { redeliverInStreamOrder } from "../requeue.js";
+import { requeueInStreamOrder } from "../requeue.js";
 import { connectedServerHas } from "../server-features.js";
 import { AckBatch, EndOfTurn } from "./acks.js";
 import { FirstFailures, publishDeadLetter } from "./dead-lettering.js";
@@ -81,7 +81,7 @@ type Settlement = "ack" | "term" | { nak: number };
 
 /** After the pull requests of a stopped consume expired: the margin of a partition's give-back. */
 const PARTITION_RELEASE_MARGIN_MS = 1_000;
-/** Before a second look at what a disconnect lost: acks sent just before the first may still be queued. */
+/** Before a second look at deliveries never received: acks sent just before the first may still be queued. */
 const LOST_RECHECK_MS = 250;
 /** Looks for deliveries never received that may fail (a reconnect under way) before consuming without. */
 const LOST_LOOK_ATTEMPTS = 4;
@@ -442,8 +442,8 @@ class EventConsumerImpl implements EventConsumer {
    * received (in flight when the connection dropped, or delivered into the pull requests of a consume
    * that had stopped for a pause or a failure — the server holds those until they expire; or left by
    * a process that died) — the durable's outstanding deliveries beyond those held here — is delivered
-   * again first and in stream order. Left to its ack wait it would come back after later messages of
-   * its key. The server must hold no pull request of the old consume any more: a delivery into one
+   * again first and in stream order (streams/src/requeue.ts). Left to its ack wait it would come back
+   * after later messages of its key. The server must hold no pull request of the old consume any more: a delivery into one
    * would be lost again.
    */
   async #redeliverLost(): Promise<void> {
@@ -469,10 +469,14 @@ class EventConsumerImpl implements EventConsumer {
         }
         if (!this.#lifecycle.pulling || !this.#connected()) return;
         if (lost > 0) {
-          const redelivered = await redeliverInStreamOrder(this.#nc, this.#durable.jsm, info);
+          // Naks, not a reset (2.14+), on every server: only what was outstanding comes again, as it
+          // would after its ack wait; a reset would also hand over what was acknowledged above the floor.
+          const requeued = await requeueInStreamOrder(this.#nc, info);
           this.#log.warn(
-            { lost, ...redelivered },
-            "deliveries an earlier consume never received delivered again first, in stream order",
+            { lost, ...requeued },
+            requeued
+              ? "deliveries an earlier consume never received delivered again first, in stream order"
+              : "deliveries an earlier consume never received span too many sequences to requeue; they come back after their ack wait",
           );
         }
       }
