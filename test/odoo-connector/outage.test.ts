@@ -134,7 +134,11 @@ for (const mode of ["refuse", "503", "timeout"] as const) {
       () => connector.output().includes("Odoo circuit breaker opened") || undefined,
       { timeoutMs: 20_000, detail: () => connector.output().slice(-1_500) },
     );
-    await new Promise((r) => setTimeout(r, Math.max(0, outageStart + OUTAGE_MS - Date.now())));
+    const breakerOpenMs = Date.now() - outageStart;
+    // The outage lasts its 4 s, and at least 1.5 s of it with the breaker open: a timing-out Odoo is
+    // found down only after its calls time out (800 ms, retried), near the end of the 4 s on a busy
+    // machine, and the probes must get to see it.
+    await new Promise((r) => setTimeout(r, Math.max(1_500, outageStart + OUTAGE_MS - Date.now())));
     const postedAtReturn = (await postedIds()).size;
     const returned = Date.now();
     if (timeoutRule) sim.faults.remove(timeoutRule);
@@ -167,7 +171,7 @@ for (const mode of ["refuse", "503", "timeout"] as const) {
     await prober;
 
     t.diagnostic(
-      `${ids.length} reports; back to posting ${backToPostingMs} ms after Odoo returned; ` +
+      `${ids.length} reports; breaker open ${breakerOpenMs} ms into the outage; back to posting ${backToPostingMs} ms after Odoo returned; ` +
         `probes: ${probes.length}, slowest ${Math.max(...probes.map((p) => p.ms))} ms; ` +
         `event-loop p99 per scrape: max ${Math.max(...lagP99).toFixed(3)} s`,
     );
