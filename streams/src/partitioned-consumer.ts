@@ -313,7 +313,9 @@ class PartitionedConsumer implements PartitionedEventConsumer {
     // Before 2.14 the server may deliver into the previous owner's pull requests after it stopped (a
     // connection it has not yet found dead), until they expire (at most a pull expiry after its
     // release); such a delivery is lost. The requeue waits until none is left (this replica has not
-    // pulled yet: every waiting request is the previous owner's); the last resort waits for the lost
+    // pulled yet: every waiting request is the previous owner's). nats-server's consumer.go delivers
+    // only to a request whose reply subject still has interest (nextWaiting), and consumer info counts
+    // `num_waiting` after dropping the others (processWaiting). The last resort waits for the lost
     // ones to be due again.
     const pullExpiresMs = this.#options.pullExpiresMs ?? CONSUMER_DEFAULTS.pullExpiresMs;
     const requeueAt = Math.max(graceEnd, started + pullExpiresMs + PARTITIONED_DEFAULTS.pullExpiryMarginMs);
