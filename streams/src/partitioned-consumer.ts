@@ -44,13 +44,14 @@ import {
   CONSUMER_DEFAULTS,
   type ConsumerOptions,
   type PartitionsOptions,
+  PULL_EXPIRY_MARGIN_MS,
   parseConsumerOptions,
 } from "./consumer/options.js";
 import type { ConsumerState, ConsumerStats, ConsumerStatus, EventConsumer } from "./consumer/types.js";
 import { ConfigError } from "./errors.js";
 import { bindOnce, type Logger, silentLogger } from "./logger.js";
 import { partitionDurable, partitionItem } from "./partitions.js";
-import { redeliverInStreamOrder } from "./requeue.js";
+import { requeueInStreamOrder } from "./requeue.js";
 import { connectedServerHas } from "./server-features.js";
 import { WorkShares } from "./shares.js";
 
@@ -59,8 +60,6 @@ export const PARTITIONED_DEFAULTS = {
   handoverPollMs: 250,
   /** Delay before a partition whose consumer failed to start is tried again (while still owned). */
   restartDelayMs: 2_000,
-  /** After the previous owner's pull requests can have expired, before its deliveries are requeued. */
-  pullExpiryMarginMs: 1_000,
 } as const;
 
 /** What one owned partition runs. */
@@ -318,7 +317,7 @@ class PartitionedConsumer implements PartitionedEventConsumer {
     // `num_waiting` after dropping the others (processWaiting). The last resort waits for the lost
     // ones to be due again.
     const pullExpiresMs = this.#options.pullExpiresMs ?? CONSUMER_DEFAULTS.pullExpiresMs;
-    const requeueAt = Math.max(graceEnd, started + pullExpiresMs + PARTITIONED_DEFAULTS.pullExpiryMarginMs);
+    const requeueAt = Math.max(graceEnd, started + pullExpiresMs + PULL_EXPIRY_MARGIN_MS);
     const deadline = started + pullExpiresMs + this.#ackWaitMs + 1_000;
     const poll = this.#p.handoverPollMs ?? PARTITIONED_DEFAULTS.handoverPollMs;
     let mayRedeliver = true;
@@ -335,7 +334,9 @@ class PartitionedConsumer implements PartitionedEventConsumer {
       const oldPullsGone = reset || info?.num_waiting === 0 || Date.now() >= requeueAt;
       if (mayRedeliver && info && Date.now() >= graceEnd && oldPullsGone) {
         try {
-          const redelivered = await redeliverInStreamOrder(this.#nc, this.#jsm as JetStreamManager, info);
+          const redelivered = reset
+            ? await this.#resetToAckFloor(durable, info)
+            : await requeueInStreamOrder(this.#nc, info);
           if (redelivered) {
             this.#log.warn(
               { partition: o.item, outstanding, waitedMs, ...redelivered },
@@ -361,6 +362,12 @@ class PartitionedConsumer implements PartitionedEventConsumer {
       }
       await sleep(poll);
     }
+  }
+
+  /** Consumer reset (2.14+): what was acknowledged above the floor comes again too (idempotent handlers). */
+  async #resetToAckFloor(durable: string, info: ConsumerInfo): Promise<{ how: "reset"; ackFloor: number }> {
+    await (this.#jsm as JetStreamManager).consumers.reset(this.#options.stream, durable);
+    return { how: "reset", ackFloor: info.ack_floor.stream_seq };
   }
 
   /** Stops the partition's consumer (idempotent); its stop is remembered until done. */

@@ -21,9 +21,8 @@
  * v2 adds a domain and an account hash; not tried with it on — should the server ignore these naks,
  * the deliveries come back after their ack wait, as without them).
  */
-import type { ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
+import type { ConsumerInfo } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectedServerHas } from "./server-features.js";
 
 /** The most sequences one requeue naks (twice); a wider gap falls back to waiting for the ack wait. */
 export const REQUEUE_MAX_SPAN = 200_000;
@@ -67,29 +66,4 @@ export async function requeueInStreamOrder(
     await nc.flush();
   }
   return { from, to, outstanding: info.num_ack_pending };
-}
-
-/** How the outstanding deliveries were put back in stream order. */
-export type Redelivery =
-  | { readonly how: "reset"; readonly ackFloor: number }
-  | ({ readonly how: "requeued" } & Requeued);
-
-/**
- * Makes `info`'s outstanding deliveries come again first and in stream order: a reset to the ack
- * floor on servers with consumer reset (2.14+; what was acknowledged above the floor comes again
- * too, which idempotent handlers absorb), else {@link requeueInStreamOrder}. Undefined when neither
- * applies (nothing outstanding, too wide a span); throws what the server answered.
- */
-export async function redeliverInStreamOrder(
-  nc: NatsConnection,
-  jsm: JetStreamManager,
-  info: ConsumerInfo,
-): Promise<Redelivery | undefined> {
-  if (info.num_ack_pending === 0) return undefined;
-  if (connectedServerHas(nc, "consumerReset")) {
-    await jsm.consumers.reset(info.stream_name, info.name);
-    return { how: "reset", ackFloor: info.ack_floor.stream_seq };
-  }
-  const requeued = await requeueInStreamOrder(nc, info);
-  return requeued && { how: "requeued", ...requeued };
 }

@@ -44,6 +44,7 @@ import {
   type DurableSettings,
   durableSettings,
   type ParsedOptions,
+  PULL_EXPIRY_MARGIN_MS,
   parseConsumerOptions,
 } from "./options.js";
 import { consume, PullSession, type SessionSink } from "./pull-session.js";
@@ -79,8 +80,6 @@ export async function startEventConsumer(
 
 type Settlement = "ack" | "term" | { nak: number };
 
-/** After the pull requests of a stopped consume expired: the margin of a partition's give-back. */
-const PARTITION_RELEASE_MARGIN_MS = 1_000;
 /** Before a second look at deliveries never received: acks sent just before the first may still be queued. */
 const LOST_RECHECK_MS = 250;
 /** Looks for deliveries never received that may fail (a reconnect under way) before consuming without. */
@@ -462,7 +461,7 @@ class EventConsumerImpl implements EventConsumer {
         // one's (stopped, or on a connection the server has not yet found dead), and expires at
         // most a pull expiry after it ended.
         for (;;) {
-          const until = (this.#consumeEndedAt ?? 0) + this.#settings.expiresMs + PARTITION_RELEASE_MARGIN_MS;
+          const until = (this.#consumeEndedAt ?? 0) + this.#settings.expiresMs + PULL_EXPIRY_MARGIN_MS;
           if (info.num_waiting === 0 || Date.now() >= until || !this.#lifecycle.pulling) break;
           await sleep(Math.min(250, until - Date.now()), this.#lifetime.signal);
           ({ info, lost } = await look());
@@ -553,7 +552,7 @@ class EventConsumerImpl implements EventConsumer {
    * owner waits for this (partitioned-consumer.ts). Other consumers give back at once.
    */
   #releaseDelay(): number {
-    return this.#o.partition ? this.#settings.expiresMs + PARTITION_RELEASE_MARGIN_MS : 0;
+    return this.#o.partition ? this.#settings.expiresMs + PULL_EXPIRY_MARGIN_MS : 0;
   }
 
   /** Nak (without delay but for a partition's, see #releaseDelay), for a message never handled. */

@@ -121,6 +121,12 @@ export interface PartitionAssignment {
 }
 
 /** The single source of the consumer's defaults. */
+/**
+ * After a consume's pull requests can have expired on the server: the margin before a partition's
+ * give-backs fall due, and before deliveries an old consume never received are requeued.
+ */
+export const PULL_EXPIRY_MARGIN_MS = 1_000;
+
 export const CONSUMER_DEFAULTS = {
   concurrency: 16,
   /** maxBuffered = max(minBuffered, bufferPerHandler × concurrency) */
