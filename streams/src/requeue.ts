@@ -39,16 +39,20 @@ export interface Requeued {
   readonly from: number;
   readonly to: number;
   readonly outstanding: number;
+  /** Sequences left alone: the caller still holds them. */
+  readonly kept: number;
 }
 
 /**
  * Naks every outstanding delivery of `info`'s durable so that it is delivered again first and in
- * stream order. Undefined when there is nothing outstanding or the span is wider than
- * {@link REQUEUE_MAX_SPAN}.
+ * stream order, but those `held` says the caller still has (a nak would send a message being
+ * handled once more and spend one of its deliveries). Undefined when there is nothing outstanding
+ * or the span is wider than {@link REQUEUE_MAX_SPAN}.
  */
 export async function requeueInStreamOrder(
   nc: NatsConnection,
   info: ConsumerInfo,
+  held: (streamSeq: number) => boolean = () => false,
 ): Promise<Requeued | undefined> {
   const from = info.ack_floor.stream_seq + 1;
   const to = info.delivered.stream_seq;
@@ -58,12 +62,18 @@ export async function requeueInStreamOrder(
   const subject = (seq: number) => `$JS.ACK.${info.stream_name}.${info.name}.1.${seq}.${dseq}.0.0`;
   const hold = new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: HOLD_NS })}`);
   const nak = new TextEncoder().encode("-NAK");
+  let kept = 0;
   for (const payload of [hold, nak]) {
+    kept = 0;
     for (let seq = from; seq <= to; seq++) {
+      if (held(seq)) {
+        kept++;
+        continue;
+      }
       nc.publish(subject(seq), payload);
       if ((seq - from) % FLUSH_EVERY === FLUSH_EVERY - 1) await nc.flush();
     }
     await nc.flush();
   }
-  return { from, to, outstanding: info.num_ack_pending };
+  return { from, to, outstanding: info.num_ack_pending, kept };
 }

@@ -513,6 +513,46 @@ describe("consume - per-key ordering", () => {
   });
 });
 
+describe("consume - a backlog on a server with leaf nodes", () => {
+  // A server that accepts leaf nodes (the hub) or gateways serves a pull request younger than 2 s
+  // without asking whether anyone still listens on its reply subject (nats-server consumer.go
+  // nextWaiting, defaultGatewayRecentSubExpiration). When a full consumer hands what the client holds
+  // over and stops its consume, the client's next pull request must not be sent on the way: it would
+  // be filled into a closed inbox, and those messages sent again (after their ack wait, or requeued).
+  for (const ordered of [false, true])
+    test(`slow handlers working through a backlog get each event in one delivery (${ordered ? "ordered" : "unordered"})`, async (t) => {
+      const { nc, js, jsm } = await withJetStream(t, { leafnodeListen: true });
+      await setup(jsm, { ack_wait: nanos(30_000), max_deliver: 10, max_ack_pending: 64 });
+      const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
+      const total = 300;
+      const batch = publisher.batch({ maxInFlight: 200 });
+      for (let i = 0; i < total; i++)
+        await batch.publish(TYPE, downtime(`d${i}`), { site: "lyon", key: `m${i % 30}` });
+      await batch.flush();
+
+      const deliveries = new Map<string, number>();
+      const consumer = consumerFor(t, nc, {
+        ordered,
+        concurrency: 16,
+        maxBuffered: 64,
+        pullExpiresMs: 30_000,
+        handlers: {
+          [TYPE]: async (e: ConsumedEvent<DowntimeStarted>) => {
+            await sleep(100);
+            deliveries.set(e.value.downtimeId, e.deliveryCount);
+          },
+        },
+      });
+      await consumer.start();
+      await until("every event handled", () => deliveries.size === total, { timeoutMs: 120_000 });
+      assert.deepEqual(
+        [...deliveries].filter(([, n]) => n !== 1),
+        [],
+        "every event handled on its first delivery",
+      );
+    });
+});
+
 describe("consume - pause and resume", () => {
   test("a paused consumer handles nothing though messages are published, and resume continues", async (t) => {
     const { nc, js, jsm } = await withJetStream(t);

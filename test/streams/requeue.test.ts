@@ -46,7 +46,7 @@ test("outstanding deliveries come back first and in stream order after a requeue
   const info = await jsm.consumers.info(STREAM, DURABLE);
   assert.equal(info.num_ack_pending, 5);
   const requeued = await requeueInStreamOrder(nc, info);
-  assert.deepEqual(requeued, { from: 1, to: 11, outstanding: 5 });
+  assert.deepEqual(requeued, { from: 1, to: 11, outstanding: 5, kept: 0 });
   await js.publish("requeue.work.7", "m7");
 
   const next: string[] = [];
@@ -57,6 +57,47 @@ test("outstanding deliveries come back first and in stream order after a requeue
   }
   assert.deepEqual(next, ["m1", "m2", "m4", "m5", "m6", "m7"]);
   assert.equal((await jsm.consumers.info(STREAM, DURABLE)).num_ack_pending, 0);
+});
+
+test("a delivery the caller still holds is left alone: not sent again, its delivery count unspent", async (t) => {
+  const { js, jsm, nc } = await withJetStream(t);
+  await jsm.streams.add({ name: STREAM, subjects: ["requeue.>"] });
+  await jsm.consumers.add(STREAM, {
+    durable_name: DURABLE,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: 120_000_000_000,
+  });
+  for (let i = 1; i <= 4; i++) await js.publish(`requeue.work.${i}`, `m${i}`);
+  const consumer = await js.consumers.get(STREAM, DURABLE);
+  const taken: JsMsg[] = [];
+  for await (const m of await consumer.fetch({ max_messages: 4, expires: 2_000 })) {
+    taken.push(m);
+    if (taken.length === 4) break;
+  }
+  // m2 is still being handled here; m1, m3 and m4 were never received.
+  const requeued = await requeueInStreamOrder(
+    nc,
+    await jsm.consumers.info(STREAM, DURABLE),
+    (seq) => seq === 2,
+  );
+  assert.deepEqual(requeued, { from: 1, to: 4, outstanding: 4, kept: 1 });
+
+  const next: { body: string; deliveries: number }[] = [];
+  for await (const m of await consumer.fetch({ max_messages: 3, expires: 3_000 })) {
+    next.push({ body: m.string(), deliveries: m.info.deliveryCount });
+    await m.ackAck();
+    if (next.length === 3) break;
+  }
+  assert.deepEqual(next, [
+    { body: "m1", deliveries: 2 },
+    { body: "m3", deliveries: 2 },
+    { body: "m4", deliveries: 2 },
+  ]);
+  const [held] = taken.filter((m) => m.string() === "m2");
+  await held?.ackAck();
+  const info = await jsm.consumers.info(STREAM, DURABLE);
+  assert.equal(info.num_ack_pending, 0);
+  assert.equal(info.num_redelivered, 0);
 });
 
 test("nothing to requeue: nothing outstanding, or a span too wide to nak one by one", async (t) => {

@@ -515,7 +515,12 @@ export async function runPeakBench(options: PeakBenchOptions = {}): Promise<Peak
     progress(`  sourced to the hub in ${Math.round(t2 - t0)} ms; ${pendingAtStart} pending for ${DURABLE}`);
 
     const registry = new Registry();
-    const logger = createLogger({ service: "odoo-connector", level: "warn", destination: process.stderr });
+    // The connector's warnings by default; LOG_LEVEL=debug shows each consume's start and stop.
+    const logger = createLogger({
+      service: "odoo-connector",
+      level: process.env["LOG_LEVEL"] ?? "warn",
+      destination: process.stderr,
+    });
     client = await OdooClient.connect({
       url: sim.url,
       db: sim.db,

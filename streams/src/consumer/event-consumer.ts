@@ -47,6 +47,7 @@ import {
   PULL_EXPIRY_MARGIN_MS,
   parseConsumerOptions,
 } from "./options.js";
+import { PullGate } from "./pull-gate.js";
 import { consume, PullSession, type SessionSink } from "./pull-session.js";
 import { ConnectionWatch, Durable, isApiError } from "./recovery.js";
 import type {
@@ -112,6 +113,8 @@ class EventConsumerImpl implements EventConsumer {
   readonly #endOfTurn: EndOfTurn;
 
   #js!: JetStreamClient;
+  /** Given to the JetStream client: keeps a stopped consume's pull requests off the wire. */
+  readonly #gate: PullGate;
   /** Set by start(). */
   #durable!: Durable;
   #connection: ConnectionWatch | undefined;
@@ -136,6 +139,7 @@ class EventConsumerImpl implements EventConsumer {
 
   constructor(nc: NatsConnection, options: ParsedOptions) {
     this.#nc = nc;
+    this.#gate = new PullGate(nc);
     this.#o = options;
     // Once each: a logger given by a service may already carry them (bindOnce, logger.ts).
     this.#log = bindOnce(options.logger, { stream: options.stream, consumer: options.durable });
@@ -184,7 +188,7 @@ class EventConsumerImpl implements EventConsumer {
     if (this.#lifecycle.state !== "created") throw new IllegalStateError("start", this.#lifecycle.state);
     const { stream, durable } = this.#o;
     try {
-      this.#js = jetstream(this.#nc, this.#o.jetstream);
+      this.#js = jetstream(this.#gate.connection, this.#o.jetstream);
       const jsm = await jetstreamManager(this.#nc, { ...this.#o.jetstream, checkAPI: false });
       let info: ConsumerInfo;
       try {
@@ -470,7 +474,7 @@ class EventConsumerImpl implements EventConsumer {
         if (lost > 0) {
           // Naks, not a reset (2.14+), on every server: only what was outstanding comes again, as it
           // would after its ack wait; a reset would also hand over what was acknowledged above the floor.
-          const requeued = await requeueInStreamOrder(this.#nc, info);
+          const requeued = await requeueInStreamOrder(this.#nc, info, (seq) => this.#scheduler.has(seq));
           this.#log.warn(
             { lost, ...requeued },
             requeued
@@ -499,11 +503,12 @@ class EventConsumerImpl implements EventConsumer {
   }
 
   async #openSession(): Promise<PullSession> {
+    this.#gate.open();
     const messages = await consume(this.#durable.consumer, this.#settings);
     const session = new PullSession(
       messages,
       { ...this.#settings, incarnation: this.#durable.incarnation },
-      { log: this.#log, waker: this.#waker },
+      { log: this.#log, waker: this.#waker, gate: this.#gate },
     );
     this.#session = session;
     void session.watch();
@@ -520,7 +525,8 @@ class EventConsumerImpl implements EventConsumer {
   /** Drains a stopped session: what the client had received is held or given back (see #takeDelivered). */
   async #closeSession(s: PullSession): Promise<void> {
     await s.close(this.#sink);
-    if (this.#o.ordered) this.#consumeEndedAt = Date.now();
+    // A lossless hand-over (the common case under a backlog) needs no look at the durable.
+    if (this.#o.ordered && !s.lossless) this.#consumeEndedAt = Date.now();
     if (this.#session === s) this.#session = undefined;
     this.#waker.wake();
   }

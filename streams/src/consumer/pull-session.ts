@@ -10,6 +10,7 @@
  */
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../logger.js";
+import type { PullGate } from "./pull-gate.js";
 import type { Waker } from "./waker.js";
 
 /** While full, how often the loop looks whether the client's share can be handed over. */
@@ -58,6 +59,7 @@ export class PullSession {
   readonly #ackWaitMs: number;
   readonly #log: Logger;
   readonly #waker: Waker;
+  readonly #gate: PullGate;
   /** `max_messages`: requested from the server + received and not taken ≤ quota. */
   readonly quota: number;
   /** The durable's incarnation when the session started (its deliveries are settled on that one). */
@@ -76,11 +78,16 @@ export class PullSession {
   clearAt: number;
   /** Set when the session ended on a failure: the loop backs off before the next one. */
   failure?: Error;
+  /**
+   * Ended by a hand-over with no pull request open on the server (and none sent after: the gate):
+   * the server delivered nothing this session did not receive.
+   */
+  lossless = false;
 
   constructor(
     messages: ConsumerMessages,
     settings: PullSettings & { readonly incarnation: number },
-    deps: { readonly log: Logger; readonly waker: Waker },
+    deps: { readonly log: Logger; readonly waker: Waker; readonly gate: PullGate },
   ) {
     this.#messages = messages;
     this.#iterator = messages[Symbol.asyncIterator]();
@@ -89,6 +96,7 @@ export class PullSession {
     this.#ackWaitMs = settings.ackWaitMs;
     this.#log = deps.log;
     this.#waker = deps.waker;
+    this.#gate = deps.gate;
     this.clearAt = Date.now();
   }
 
@@ -123,7 +131,11 @@ export class PullSession {
         // Full. The client does not say when a message arrives, so look again soon; when the wait
         // times out this runs just after a timer callback, with every notification read.
         const woken = await this.#waker.waitForChange(HANDOVER_POLL_MS);
-        if (this.#mayHandOver(!woken)) this.end("hand-over");
+        const handOver = this.#mayHandOver(!woken);
+        if (handOver) {
+          this.end("hand-over");
+          this.lossless = handOver === "nothing in flight";
+        }
         continue;
       }
       this.awaiting = true;
@@ -154,14 +166,14 @@ export class PullSession {
    * handlers are slow or a key is blocked) and their ack deadline is kept alive by the sweep, which
    * cannot reach messages still in the client.
    */
-  #mayHandOver(notificationsRead: boolean): boolean {
+  #mayHandOver(notificationsRead: boolean): "nothing in flight" | "ack deadline" | false {
     if (this.awaiting || this.buffered() === 0) return false;
-    if (notificationsRead && this.#inFlight() <= 0) return true;
+    if (notificationsRead && this.#inFlight() <= 0) return "nothing in flight";
     // Pull requests are open but the server has nothing for them (it would have filled them). The
     // sweep cannot keep alive what is still in the client: hand it over before a quarter of its ack
     // deadline is gone, at the small risk of a message sent just as the consume stops (redelivered
     // after ack_wait).
-    return Date.now() - this.clearAt >= this.#ackWaitMs / 4;
+    return Date.now() - this.clearAt >= this.#ackWaitMs / 4 ? "ack deadline" : false;
   }
 
   /** Stops the consume (idempotent); the loop then drains what the client had received. */
@@ -170,6 +182,9 @@ export class PullSession {
     this.live = false;
     this.failure = failure;
     this.#log.debug({ reason, taken: this.taken, buffered: this.buffered() }, "consume stopped");
+    // Before the stop: the follow-up pull requests nats.js still runs while the iterator drains must
+    // not reach the server (see pull-gate.ts).
+    this.#gate.shut();
     // Unsubscribes at once; the iterator ends after the messages the client had already received.
     this.#messages.stop();
     this.#waker.wake();
@@ -177,8 +192,8 @@ export class PullSession {
 
   /**
    * Stops the consume and drains it: each message the client had received goes to
-   * `sink.takeDelivered`. Follow-up pull requests still queued in the iterator are published to the
-   * closed inbox on the way: the server finds no interest and drops them.
+   * `sink.takeDelivered`. Follow-up pull requests still queued in the iterator run on the way; the
+   * shut gate keeps them off the wire.
    */
   async close(sink: SessionSink): Promise<void> {
     this.end("closed");
