@@ -473,3 +473,43 @@ for (const profile of PROFILE_VERSIONS) {
     });
   });
 }
+
+test("a search on a many2one or char field sees every create, write and delete, and nothing of a rolled-back call", async () => {
+  // Such searches read an index of the column (as PostgreSQL's would): it must never be stale.
+  const sim = await startOdooSimulator({ profile: 17, seed: 5 });
+  after(() => sim.stop());
+  const client = new RawOdooClient(sim.url);
+  const auth = { db: sim.db, uid: sim.credentials.uid, password: sim.credentials.password };
+  const create = async (vals: Record<string, unknown>) =>
+    (await client.call(auth, "res.partner", "create", [vals])) as number;
+  const ids = async (domain: unknown[]) =>
+    (await client.call(auth, "res.partner", "search", [domain], { order: "id" })) as number[];
+
+  const a = await create({ name: "A", is_company: true });
+  const b = await create({ name: "B", is_company: true });
+  const c1 = await create({ name: "c1", parent_id: a, ref: "R1" });
+  const c2 = await create({ name: "c2", parent_id: a, ref: "R2" });
+  assert.deepEqual(await ids([["parent_id", "=", a]]), [c1, c2]);
+  assert.deepEqual(await ids([["ref", "in", ["R1", "R2"]]]), [c1, c2]);
+
+  await client.call(auth, "res.partner", "write", [[c2], { parent_id: b, ref: "R3" }]);
+  assert.deepEqual(await ids([["parent_id", "=", a]]), [c1]);
+  assert.deepEqual(await ids([["parent_id", "in", [a, b]]]), [c1, c2]);
+  assert.deepEqual(await ids([["ref", "=", "R2"]]), []);
+  assert.deepEqual(await ids(["&", ["ref", "=", "R3"], ["name", "=", "c2"]]), [c2]);
+
+  await client.call(auth, "res.partner", "unlink", [[c1]]);
+  assert.deepEqual(await ids([["parent_id", "=", a]]), []);
+
+  // The first record is created, the second is refused: the call rolls back as a whole.
+  const failed = await client.executeKw(auth, "res.partner", "create", [
+    [
+      { name: "c3", parent_id: a, ref: "R1" },
+      { name: "c4", no_such_field: 1 },
+    ],
+  ]);
+  assert.equal(failed.error?.data["name"], "builtins.ValueError");
+  assert.deepEqual(await ids([["parent_id", "=", a]]), []);
+  assert.deepEqual(await ids([["ref", "=", "R1"]]), []);
+  assert.deepEqual(await ids([["parent_id", "=", b]]), [c2]);
+});

@@ -218,7 +218,10 @@ export class Transaction {
     this.undoActions.push(fn);
   }
 
-  rollback(tables: Map<string, Map<number, Row>>): void {
+  rollback(
+    tables: Map<string, Map<number, Row>>,
+    restored: (model: string, id: number) => void = () => undefined,
+  ): void {
     for (const fn of this.undoActions.reverse()) fn();
     this.undoActions.length = 0;
     for (const [model, rows] of this.undo) {
@@ -227,6 +230,7 @@ export class Transaction {
       for (const [id, before] of rows) {
         if (before === null) table.delete(id);
         else table.set(id, before);
+        restored(model, id);
       }
     }
     this.undo.clear();
@@ -290,6 +294,28 @@ function buildModel(spec: ModelSpec, generic: Record<string, MethodSpec>): Model
   };
 }
 
+/** One column's index: the ids holding each value, and the value each id is filed under. */
+interface ColumnIndex {
+  readonly ids: Map<unknown, Set<number>>;
+  readonly valueOf: Map<number, unknown>;
+}
+
+function indexRow(index: ColumnIndex, id: number, value: unknown): void {
+  const ids = index.ids.get(value);
+  if (ids) ids.add(id);
+  else index.ids.set(value, new Set([id]));
+  index.valueOf.set(id, value);
+}
+
+function unindexRow(index: ColumnIndex, id: number): void {
+  if (!index.valueOf.has(id)) return;
+  const value = index.valueOf.get(id);
+  const ids = index.ids.get(value);
+  ids?.delete(id);
+  if (ids?.size === 0) index.ids.delete(value);
+  index.valueOf.delete(id);
+}
+
 /** The whole simulated database: registry, tables, users, sequences and the clock. */
 export class Database {
   readonly models = new Map<string, ModelDef>();
@@ -301,6 +327,8 @@ export class Database {
   readonly xmlIds = new Map<string, { model: string; id: number }>();
   /** The ACL check of non-superuser environments; none installed: everything is allowed. */
   accessCheck: AccessCheck | undefined;
+  /** Column indexes by model, then field (see `index`). */
+  readonly #indexes = new Map<string, Map<string, ColumnIndex>>();
 
   constructor(
     readonly name: string,
@@ -322,15 +350,58 @@ export class Database {
     return def;
   }
 
+  /**
+   * The ids of `model`'s rows by their stored value of `field` (`false` for empty): what PostgreSQL's
+   * index on a many2one or char column gives Odoo, so that a search or a one2many read costs the rows
+   * it finds, not the table (tables grow to 10⁵ rows in the peak bench). Built on first use, then kept
+   * up to date row by row: every change of a stored value goes through the Env (create, write,
+   * setRaw, updateRaw, unlink, x2many commands, parent paths) or a rollback, and each calls
+   * `rowChanged`; code that sets a column directly calls `forgetIndexes`.
+   */
+  index(model: string, field: string): ReadonlyMap<unknown, ReadonlySet<number>> {
+    let byField = this.#indexes.get(model);
+    if (!byField) {
+      byField = new Map();
+      this.#indexes.set(model, byField);
+    }
+    let index = byField.get(field);
+    if (!index) {
+      index = { ids: new Map(), valueOf: new Map() };
+      for (const row of this.table(model).values()) indexRow(index, row.id, row[field] ?? false);
+      byField.set(field, index);
+    }
+    return index.ids;
+  }
+
+  /** After row `id` of `model` was created, changed or deleted: its place in the indexes. */
+  rowChanged(model: string, id: number): void {
+    const byField = this.#indexes.get(model);
+    if (!byField) return;
+    const row = this.tables.get(model)?.get(id);
+    for (const [field, index] of byField) {
+      const value = row ? (row[field] ?? false) : undefined;
+      if (index.valueOf.get(id) === value && (row || !index.valueOf.has(id))) continue;
+      unindexRow(index, id);
+      if (row) indexRow(index, id, value);
+    }
+  }
+
+  /** Drops `model`'s indexes (rebuilt at their next use): after columns were set directly. */
+  forgetIndexes(model: string): void {
+    this.#indexes.delete(model);
+  }
+
   /** Removes a model from the registry (rollback of a custom model, or its deletion). */
   removeModel(model: string): void {
     this.models.delete(model);
+    this.forgetIndexes(model);
   }
 
   /** Removes a field from a model (rollback of a custom field, or its deletion). */
   removeField(model: string, name: string): void {
     const def = this.models.get(model);
     if (def) delete def.fields[name];
+    this.forgetIndexes(model);
   }
 
   /** Adds a field to a registered model (custom fields); existing rows get its empty value. */
@@ -340,6 +411,7 @@ export class Database {
     const f = fieldDef(name, spec);
     def.fields[name] = f;
     if (f.stored) for (const row of this.table(model).values()) if (!(name in row)) row[name] = emptyValue(f);
+    this.forgetIndexes(model);
     return f;
   }
 
@@ -368,6 +440,7 @@ export class Database {
       for (const [k, v] of from) target.set(k, v);
     };
     replace(this.tables, snapshot.copyTables(snapshot.tables));
+    this.#indexes.clear();
     this.models.clear();
     for (const [m, { def, fields }] of snapshot.models) {
       def.fields = { ...fields };
@@ -409,7 +482,7 @@ export class Database {
     try {
       return fn(tx);
     } catch (err) {
-      tx.rollback(this.tables);
+      tx.rollback(this.tables, (model, id) => this.rowChanged(model, id));
       throw err;
     }
   }
@@ -433,6 +506,16 @@ export class Env {
 
   get profile(): Profile {
     return this.db.profile;
+  }
+
+  /** Before a row changes: its undo entry. */
+  private remember(model: string, id: number, before: Row | undefined): void {
+    this.tx.remember(model, id, before);
+  }
+
+  /** After a row changed: the indexes follow (Database.index). */
+  private changed(model: string, id: number): void {
+    this.db.rowChanged(model, id);
   }
 
   withContext(extra: Record<string, unknown>): Env {
@@ -522,9 +605,10 @@ export class Env {
       const co = this.db.table(comodel);
       const filter = f.domain ? parseDomain(f.domain) : undefined;
       const ids: number[] = [];
-      for (const r of co.values())
-        if (r[f.inverse as string] === row.id && (!filter || evaluateDomain(this, comodel, r, filter)))
-          ids.push(r.id);
+      for (const id of this.db.index(comodel, f.inverse as string).get(row.id) ?? []) {
+        const r = co.get(id) as Row;
+        if (!filter || evaluateDomain(this, comodel, r, filter)) ids.push(id);
+      }
       return this.sortIds(comodel, ids);
     }
     const v = row[fname];
@@ -559,7 +643,8 @@ export class Env {
     const withActive = this.activeFilter(model, node);
     const table = this.db.table(model);
     const matched: Row[] = [];
-    for (const row of table.values()) {
+    const candidates = this.indexedCandidates(model, node);
+    for (const row of candidates ?? table.values()) {
       if (withActive && this.value(model, row, "active") === false) continue;
       if (evaluateDomain(this, model, row, node)) matched.push(row);
     }
@@ -567,6 +652,34 @@ export class Env {
     const offset = opts.offset ?? 0;
     const end = typeof opts.limit === "number" && opts.limit > 0 ? offset + opts.limit : undefined;
     return sorted.slice(offset, end).map((r) => r.id);
+  }
+
+  /**
+   * The rows an index says may match (undefined: scan the table): for a domain that requires a
+   * stored many2one to equal given ids, or a stored char field to equal given strings (`=` or `in`,
+   * alone or in the top-level `&`). The whole domain is still evaluated on each; these are a superset
+   * of its matches because such a leaf only matches a row holding one of those values.
+   */
+  private indexedCandidates(model: string, node: DomainNode): Row[] | undefined {
+    const leaves = node.kind === "leaf" ? [node] : node.kind === "and" ? node.children : [];
+    for (const leaf of leaves) {
+      if (leaf.kind !== "leaf" || (leaf.op !== "=" && leaf.op !== "in") || leaf.path.includes(".")) continue;
+      const f = this.model(model).fields[leaf.path];
+      if (!f?.stored || f.related || f.compute) continue;
+      const values = leaf.op === "in" ? leaf.value : [leaf.value];
+      if (!Array.isArray(values)) continue;
+      const indexable =
+        f.type === "many2one"
+          ? values.every((v) => Number.isInteger(v) && (v as number) > 0)
+          : f.type === "char" && values.every((v) => typeof v === "string" && v !== "");
+      if (!indexable) continue;
+      const index = this.db.index(model, f.name);
+      const table = this.db.table(model);
+      const ids = new Set<number>();
+      for (const v of values) for (const id of index.get(v) ?? []) ids.add(id);
+      return [...ids].map((id) => table.get(id) as Row);
+    }
+    return undefined;
   }
 
   private activeFilter(model: string, node: DomainNode): boolean {
@@ -688,7 +801,7 @@ export class Env {
       row["write_date"] = this.now();
       row["create_uid"] = this.uid;
       row["write_uid"] = this.uid;
-      this.tx.remember(model, id, undefined);
+      this.remember(model, id, undefined);
       this.db.table(model).set(id, row);
       const x2many: [FieldDef, unknown][] = [];
       const setters: [FieldDef, unknown][] = [];
@@ -704,6 +817,7 @@ export class Env {
       this.checkRequired(model, row);
       this.checkForeignKeys(model, row, Object.keys(vals));
       if (def.parentField) row["parent_path"] = this.parentPath(model, row);
+      this.changed(model, id);
       for (const [f, value] of x2many) this.applyX2many(model, id, f, value);
       if (Object.keys(related).length) this.writeRelated(model, [id], related);
       for (const [f, value] of setters) f.setter?.(hooks, id, value);
@@ -736,8 +850,9 @@ export class Env {
     row["create_uid"] = this.uid;
     row["write_uid"] = this.uid;
     if (def.parentField) row["parent_path"] = this.parentPath(model, row);
-    this.tx.remember(model, id, undefined);
+    this.remember(model, id, undefined);
     this.db.table(model).set(id, row);
+    this.changed(model, id);
     return id;
   }
 
@@ -754,11 +869,12 @@ export class Env {
     }
     for (const id of ids) {
       const row = this.row(model, id);
-      this.tx.remember(model, id, row);
+      this.remember(model, id, row);
       for (const [key, value] of Object.entries(vals))
         row[key] = convertValue(model, def.fields[key] as FieldDef, value);
       row["write_date"] = this.now();
       row["write_uid"] = this.uid;
+      this.changed(model, id);
     }
     if (def.parentField && def.parentField in vals) this.refreshParentPaths(model);
   }
@@ -809,7 +925,7 @@ export class Env {
     const related: Vals = {};
     for (const id of ids) {
       const row = this.row(model, id);
-      this.tx.remember(model, id, row);
+      this.remember(model, id, row);
       for (const [key, value] of Object.entries(vals)) {
         const f = def.fields[key] as FieldDef;
         if (f.name === "id" || f.name === "display_name" || f.type === "one2many" || f.type === "many2many")
@@ -821,6 +937,7 @@ export class Env {
       row["write_uid"] = this.uid;
       this.checkRequired(model, row);
       this.checkForeignKeys(model, row, Object.keys(vals));
+      this.changed(model, id);
       this.tx.record({ model, id, kind: "write", fields: Object.keys(vals) });
     }
     for (const [key, value] of Object.entries(vals)) {
@@ -842,10 +959,11 @@ export class Env {
   /** Sets stored values without hooks (recomputations); still stamps write_date like Odoo's flush. */
   setRaw(model: string, id: number, vals: Vals): void {
     const row = this.row(model, id);
-    this.tx.remember(model, id, row);
+    this.remember(model, id, row);
     Object.assign(row, vals);
     row["write_date"] = this.now();
     row["write_uid"] = this.uid;
+    this.changed(model, id);
     this.tx.record({ model, id, kind: "write", fields: Object.keys(vals) });
   }
 
@@ -857,8 +975,9 @@ export class Env {
     def.beforeUnlink?.(this.hooks(), ids);
     const table = this.db.table(model);
     for (const id of ids) {
-      this.tx.remember(model, id, table.get(id));
+      this.remember(model, id, table.get(id));
       table.delete(id);
+      this.changed(model, id);
     }
     // Foreign keys pointing at the deleted rows: cascade, restrict or set null.
     for (const [otherName, other] of this.db.models) {
@@ -937,8 +1056,9 @@ export class Env {
         for (const x of arg2 as number[]) current.add(x);
       }
       for (const x of current) if (!this.exists(comodel, x)) this.fkViolation(model, f);
-      this.tx.remember(model, id, row);
+      this.remember(model, id, row);
       row[f.name] = [...current];
+      this.changed(model, id);
     }
   }
 
@@ -1026,8 +1146,9 @@ export class Env {
     for (const row of table.values()) {
       const path = resolve(row, new Set());
       if (row["parent_path"] !== path) {
-        this.tx.remember(model, row.id, row);
+        this.remember(model, row.id, row);
         row["parent_path"] = path;
+        this.changed(model, row.id);
       }
     }
   }

@@ -325,6 +325,7 @@ function refreshCategoryNames(env: Env): void {
     const name = categoryName(env, "product.category", row, "parent_id");
     if (row["complete_name"] !== name) row["complete_name"] = name;
   }
+  env.db.forgetIndexes("product.category");
 }
 
 /** Keeps the authentication table in step with res.users writes (login, password, active). */
@@ -345,7 +346,10 @@ function syncUsers(env: Env, ids: number[], vals: Vals, created = false): void {
     user.active = row["active"] === true;
     if (typeof vals["password"] === "string") user.password = vals["password"];
     if (created || !existing) env.db.users.set(id, user);
-    if ("password" in vals) row["password"] = false;
+    if ("password" in vals) {
+      row["password"] = false;
+      env.db.forgetIndexes("res.users");
+    }
   }
 }
 

@@ -47,8 +47,10 @@ function locationAndChildren(env: Env, locationId: number): Set<number> {
 export function reservedOn(env: Env, productId: number, locationId: number, lotId: number | false): number {
   const p = env.profile;
   let qty = 0;
-  for (const line of env.db.table("stock.move.line").values()) {
-    if (line["product_id"] !== productId || line["location_id"] !== locationId) continue;
+  const lines = env.db.table("stock.move.line");
+  for (const id of env.db.index("stock.move.line", "product_id").get(productId) ?? []) {
+    const line = lines.get(id) as Row;
+    if (line["location_id"] !== locationId) continue;
     if ((line["lot_id"] || false) !== (lotId || false)) continue;
     if (line["state"] === "done" || line["state"] === "cancel") continue;
     const move = line["move_id"] ? env.db.table("stock.move").get(line["move_id"] as number) : undefined;

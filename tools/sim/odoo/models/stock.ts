@@ -56,6 +56,7 @@ function refreshLocationNames(env: Env): void {
     const name = full(row);
     if (row["complete_name"] !== name) row["complete_name"] = name;
   }
+  env.db.forgetIndexes("stock.location");
 }
 
 /** stock.lot uniqueness: `_check_unique_lot` (a Python constraint in every version; wording 16/17 vs 18+). */
