@@ -21,15 +21,10 @@ export class PullGate {
   /** The connection for the JetStream client whose consumes the gate guards. */
   readonly connection: NatsConnection;
   #open = true;
-  #dropped = 0;
 
   constructor(nc: NatsConnection) {
     const publish = (subject: string, payload?: Payload, options?: PublishOptions): void => {
-      if (!this.#open && subject.includes(PULL_REQUEST)) {
-        this.#dropped++;
-        return;
-      }
-      nc.publish(subject, payload, options);
+      if (this.#open || !subject.includes(PULL_REQUEST)) nc.publish(subject, payload, options);
     };
     this.connection = new Proxy(nc, {
       get(target, property) {
@@ -48,10 +43,5 @@ export class PullGate {
   /** Drops pull requests from now on (as a consume stops). */
   shut(): void {
     this.#open = false;
-  }
-
-  /** Pull requests dropped so far. */
-  get dropped(): number {
-    return this.#dropped;
   }
 }
