@@ -400,6 +400,44 @@ test("odoo reconcile - Odoo restored from a backup taken between a posting's ste
   assert.equal(await producedOn(s.sim, order.id), 4, "the replay added nothing twice");
 });
 
+test("Odoo restored from a backup in the middle of a posting: the posting starts over and the report is posted, not dead-lettered", async (t) => {
+  const s = await setUp(t);
+  const order = await newOrder(s.sim, "FIN-SB20", 50);
+  const backup = s.sim.snapshot(); // the order exists, nothing posted yet
+  const client = await connectOdoo(t, s.sim, { ratePerSecond: 1_000 });
+  // The restore lands between the posting's first write (its record, pending) and the write that
+  // completes it: that record is gone when the posting writes to it (Odoo's MissingError).
+  const write = client.write.bind(client);
+  let restores = 0;
+  client.write = async (model, ids, values, options) => {
+    if (model === POSTING_MODEL && restores === 0) {
+      restores++;
+      s.sim.restore(backup);
+    }
+    return write(model, ids, values, options);
+  };
+  const bridge = floorPublisher(s.nc, "machine-bridge", SITE);
+  const id = await publishProductionReport(bridge, productionReport(SITE, order.name, 4));
+  const outbound = await startOutbound({
+    nc: s.nc,
+    client,
+    publisher: connectorPublisher(s.nc, SITE),
+    site: SITE,
+    registry: new Registry(),
+    only: ["production"],
+    consumer: { pullExpiresMs: 1_000, drainTimeoutMs: 3_000, retryBackoff: { initialDelayMs: 50 } },
+  });
+  t.after(() => outbound.stop());
+  await until("the report posted", async () =>
+    (await storedEvents(s.nc, POSTED)).some((e) => e.id === productionPostedId(id)),
+  );
+  assert.equal(restores, 1, "Odoo was restored mid-posting");
+  assert.deepEqual(await deadLetters(s.nc, "MFG_PRODUCTION", "odoo-connector-production-reported"), []);
+  assert.equal(await producedOn(s.sim, order.id), 4, "posted once, after the restore");
+  const run = await reconcileCli(s, ["--since", "1h"]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+});
+
 test("odoo reconcile - every defect of the old posting model is found: upstream machines counted as finished goods, components never consumed, an order closed per report with made-up work-centre time", async (t) => {
   const s = await setUp(t);
   const mo = await newOrder(s.sim, "FIN-HJ250", 100);

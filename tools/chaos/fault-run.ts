@@ -42,7 +42,9 @@ import {
   MasterData,
   manifestAccess,
   permissionsOf,
+  readDeadLetter,
   readEvents,
+  readMessages,
   readStream,
   renderAuthorization,
   renderUserConfig,
@@ -1438,8 +1440,16 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
       postedTwice === 0,
       `${postings.length} posting records, ${postedTwice} event ids twice`,
     );
-    const dlq = await subjectCount(nc, DLQ_STREAM, ">");
-    check("nothing dead-lettered", dlq === 0, `${dlq} dead letters`);
+    const deadLetters: string[] = [];
+    for await (const m of readMessages(nc, { stream: DLQ_STREAM, headersOnly: true })) {
+      const d = readDeadLetter(m);
+      deadLetters.push(`${d.consumer}: ${d.code} ${d.message} (${d.stream} #${d.sequence ?? "-"}, ${d.subject})`);
+    }
+    check(
+      "nothing dead-lettered",
+      deadLetters.length === 0,
+      `${deadLetters.length} dead letters${deadLetters.length > 0 ? `: ${deadLetters.slice(0, 3).join("; ")}` : ""}`,
+    );
     for (const [s, manifest] of [
       [quality, qualityServiceManifest],
       [genealogy, genealogyBuilderManifest],

@@ -30,7 +30,7 @@ import {
   type Row,
 } from "../steps.js";
 import { type FamilyMember, OPEN_STATES, openMemberFor, orderFamily, orderFields } from "./family.js";
-import { findPosting, POSTINGS_FIELD, postingCommand, postingsOn } from "./postings.js";
+import { findPosting, POSTINGS_FIELD, postingCommand, postingsOn, startOverIfVanished } from "./postings.js";
 import { familyKey, familyLocks } from "./report.js";
 import { validateScrap } from "./scrap.js";
 
@@ -82,7 +82,9 @@ export function postRunEnded(
   options: CloseOptions = {},
 ): Promise<PostingResult> {
   const r = event.value;
-  return familyLocks.run(familyKey(r.orderRef), () => close(ctx, event, { ...CLOSE_DEFAULTS, ...options }));
+  return familyLocks.run(familyKey(r.orderRef), () =>
+    startOverIfVanished(() => close(ctx, event, { ...CLOSE_DEFAULTS, ...options })),
+  );
 }
 
 async function close(

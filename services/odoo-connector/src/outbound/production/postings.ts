@@ -4,6 +4,8 @@
  * inside the same write as the effect — the quantity, the time logs — so Odoo holds both or neither;
  * finding the record is finding the event applied. Reconciliation reads them back.
  */
+import { RetryableError } from "../../../../../streams/src/index.js";
+import { OdooError } from "../../odoo/errors.js";
 import { POSTING_MODEL, POSTINGS_FIELD } from "../../odoo-setup.js";
 import { m2oId, odooDatetime, type PostingContext, type Row } from "../steps.js";
 
@@ -80,6 +82,28 @@ export function postingRecord(row: Row): PostingRecord {
     details,
     pending: details["pending"] === true,
   };
+}
+
+/**
+ * Runs a posting whose every Odoo id comes from what it read (not from the event), and starts it over
+ * when Odoo says one of them no longer exists: the record was deleted meanwhile, or Odoo was restored
+ * from a backup between two calls (its own posting record, written a few calls earlier, is then
+ * gone). The next attempt reads what Odoo holds now: it posts the event again, finishes a posting the
+ * backup holds in part, or fails with what is really wrong. Dead-lettering it would have lost a report
+ * that only had to be posted again (seen in the fault run, "Odoo restored from a backup").
+ */
+export async function startOverIfVanished<T>(posting: () => Promise<T>): Promise<T> {
+  try {
+    return await posting();
+  } catch (err) {
+    if (err instanceof OdooError && err.odooName === "odoo.exceptions.MissingError")
+      throw new RetryableError(
+        err.code,
+        `${err.odooName}: ${err.odooMessage} (a record this posting read is gone: it starts over)`,
+        { cause: err },
+      );
+    throw err;
+  }
 }
 
 /** Marks a posting's later steps done: one write of its details without `pending`. */

@@ -51,7 +51,13 @@ import {
   orderFamily,
   workOrderAt,
 } from "./family.js";
-import { completePosting, findPosting, type PostingRecord, postingCommand } from "./postings.js";
+import {
+  completePosting,
+  findPosting,
+  type PostingRecord,
+  postingCommand,
+  startOverIfVanished,
+} from "./postings.js";
 import { addToOdoo, inUnit, odooNumber } from "./quantities.js";
 import { validateScrap } from "./scrap.js";
 import { postSerialUnits } from "./serial.js";
@@ -95,65 +101,67 @@ export async function postProductionReported(
       reason: "nothing for Odoo: no output, running time or component scrap",
       records: [],
     };
-  return familyLocks.run(familyKey(r.orderRef), async () => {
-    const family = await orderFamily(ctx, r.orderRef as string, ctx.equipment);
-    const found = await findPosting(ctx, event.id);
-    let member: FamilyMember;
-    let units: OdooRecord[] = [];
-    let quantities: OrderQuantities;
-    if (found) {
-      const byId = family.members.find((m) => m.id === found.productionId);
-      if (!byId)
-        throw new PermanentError(
-          OutboundErrorCode.UnexpectedState,
-          `event ${event.id} is recorded on manufacturing order ${String(found.productionId)}, which is not in ${r.orderRef}'s family any more`,
-        );
-      member = byId;
-      quantities = await orderQuantities(ctx, member, r);
-      const produced = quantities.produced;
-      // Its later steps are done unless the record says otherwise (a crash between them, or an Odoo
-      // restored from a backup taken between them): then they are finished now.
-      if (found.pending && OPEN_STATES.has(member.state)) {
-        if (produced > 0 && found.workorderId === false) await fillComponents(ctx, member);
-        await consumeAtOperation(ctx, member, r);
-        if (produced > 0) await keepReservedLots(ctx, member);
-      }
-      await completePosting(ctx, found);
-    } else {
-      member = memberFor(family, r, counted || componentScrap);
-      quantities = await orderQuantities(ctx, member, r);
-      const { produced } = quantities;
-      const good = odooNumber(quantities.good);
-      const reject = odooNumber(quantities.reject);
-      if (produced > 0 && (await trackingOf(ctx, member)) === "serial") {
-        // Each unit on its own order with its own serial; then the event's own record (its time,
-        // and the proof that every unit is done) on the order that is open after them.
-        units = await postSerialUnits(ctx, event, { good, reject });
-        member = memberFor(await orderFamily(ctx, r.orderRef as string, ctx.equipment), r, false);
-        await apply(ctx, event, member, { produced: 0, good, reject, running, serialUnits: good + reject });
-      } else {
-        const later = OPEN_STATES.has(member.state);
-        await apply(ctx, event, member, { produced, good, reject, running, pending: later });
-        if (later) {
+  return familyLocks.run(familyKey(r.orderRef), () =>
+    startOverIfVanished(async () => {
+      const family = await orderFamily(ctx, r.orderRef as string, ctx.equipment);
+      const found = await findPosting(ctx, event.id);
+      let member: FamilyMember;
+      let units: OdooRecord[] = [];
+      let quantities: OrderQuantities;
+      if (found) {
+        const byId = family.members.find((m) => m.id === found.productionId);
+        if (!byId)
+          throw new PermanentError(
+            OutboundErrorCode.UnexpectedState,
+            `event ${event.id} is recorded on manufacturing order ${String(found.productionId)}, which is not in ${r.orderRef}'s family any more`,
+          );
+        member = byId;
+        quantities = await orderQuantities(ctx, member, r);
+        const produced = quantities.produced;
+        // Its later steps are done unless the record says otherwise (a crash between them, or an Odoo
+        // restored from a backup taken between them): then they are finished now.
+        if (found.pending && OPEN_STATES.has(member.state)) {
+          if (produced > 0 && found.workorderId === false) await fillComponents(ctx, member);
           await consumeAtOperation(ctx, member, r);
           if (produced > 0) await keepReservedLots(ctx, member);
-          const record = await findPosting(ctx, event.id);
-          if (record) await completePosting(ctx, record);
+        }
+        await completePosting(ctx, found);
+      } else {
+        member = memberFor(family, r, counted || componentScrap);
+        quantities = await orderQuantities(ctx, member, r);
+        const { produced } = quantities;
+        const good = odooNumber(quantities.good);
+        const reject = odooNumber(quantities.reject);
+        if (produced > 0 && (await trackingOf(ctx, member)) === "serial") {
+          // Each unit on its own order with its own serial; then the event's own record (its time,
+          // and the proof that every unit is done) on the order that is open after them.
+          units = await postSerialUnits(ctx, event, { good, reject });
+          member = memberFor(await orderFamily(ctx, r.orderRef as string, ctx.equipment), r, false);
+          await apply(ctx, event, member, { produced: 0, good, reject, running, serialUnits: good + reject });
+        } else {
+          const later = OPEN_STATES.has(member.state);
+          await apply(ctx, event, member, { produced, good, reject, running, pending: later });
+          if (later) {
+            await consumeAtOperation(ctx, member, r);
+            if (produced > 0) await keepReservedLots(ctx, member);
+            const record = await findPosting(ctx, event.id);
+            if (record) await completePosting(ctx, record);
+          }
         }
       }
-    }
-    const records: OdooRecord[] = [...units, { model: "mrp.production", id: member.id, name: member.name }];
-    if (componentScrap) records.push(await postComponentScrap(ctx, event, member));
-    const after = await readOrder(ctx, member.id);
-    return {
-      outcome: found ? "already_applied" : "applied",
-      records,
-      posted: posted(event, member, after, quantities, componentScrap),
-      ...(quantities.produced > 0 && plannedReached(after)
-        ? { plannedReached: { productionId: member.id, name: member.name } }
-        : {}),
-    };
-  });
+      const records: OdooRecord[] = [...units, { model: "mrp.production", id: member.id, name: member.name }];
+      if (componentScrap) records.push(await postComponentScrap(ctx, event, member));
+      const after = await readOrder(ctx, member.id);
+      return {
+        outcome: found ? "already_applied" : "applied",
+        records,
+        posted: posted(event, member, after, quantities, componentScrap),
+        ...(quantities.produced > 0 && plannedReached(after)
+          ? { plannedReached: { productionId: member.id, name: member.name } }
+          : {}),
+      };
+    }),
+  );
 }
 
 /** Counts and scrap go to the open member; time alone may land on the last done one (a late report). */
