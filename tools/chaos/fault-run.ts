@@ -1443,7 +1443,9 @@ export async function runFaultRun(options: FaultRunOptions = {}): Promise<FaultR
     const deadLetters: string[] = [];
     for await (const m of readMessages(nc, { stream: DLQ_STREAM, headersOnly: true })) {
       const d = readDeadLetter(m);
-      deadLetters.push(`${d.consumer}: ${d.code} ${d.message} (${d.stream} #${d.sequence ?? "-"}, ${d.subject})`);
+      deadLetters.push(
+        `${d.consumer}: ${d.code} ${d.message} (${d.stream} #${d.sequence ?? "-"}, ${d.subject})`,
+      );
     }
     check(
       "nothing dead-lettered",
