@@ -379,9 +379,11 @@ export function unreserveMoves(env: Env, moveIds: number[]): void {
 /** 17+: the move's stored `quantity` and `picked` follow its lines (`_compute_quantity`, `_compute_picked`). */
 export function syncMoveFromLines(env: Env, moveId: number): void {
   if (!env.profile.picked || !env.exists("stock.move", moveId)) return;
-  const lines = (env.get("stock.move", moveId, "move_line_ids") as number[]).map((l) =>
-    env.row("stock.move.line", l),
-  );
+  // The move's lines from the index, not `move_line_ids` (which sorts them by the lines' order): this
+  // runs after every line written, and a component move of a long order holds thousands of lines.
+  const lines = [...(env.db.index("stock.move.line", "move_id").get(moveId) ?? [])]
+    .sort((a, b) => a - b)
+    .map((l) => env.row("stock.move.line", l));
   const quantity = round(lines.reduce((s, l) => s + float(l["quantity"]), 0));
   const move = env.row("stock.move", moveId);
   const vals: Vals = {};
