@@ -6,35 +6,46 @@
  * acknowledged is not delivered again. On every server (the floor included).
  */
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { AckPolicy, type JsMsg } from "@nats-io/jetstream";
+import { type TestContext, test } from "node:test";
+import { AckPolicy, type Consumer, type JsMsg } from "@nats-io/jetstream";
 import { REQUEUE_MAX_SPAN, requeueInStreamOrder } from "../../streams/src/requeue.js";
 import { withJetStream } from "../harness/nats.js";
 
 const STREAM = "REQUEUE";
 const DURABLE = "worker-p0";
 
-test("outstanding deliveries come back first and in stream order after a requeue, acknowledged ones never", async (t) => {
-  const { js, jsm, nc } = await withJetStream(t);
-  await jsm.streams.add({ name: STREAM, subjects: ["requeue.>"] });
-  // A long ack wait: without the requeue nothing held by the vanished consumer would come back soon.
-  await jsm.consumers.add(STREAM, {
+/** The stream and its durable, with a long ack wait: without a requeue nothing outstanding would come back soon. */
+async function setUp(t: TestContext) {
+  const fixture = await withJetStream(t);
+  await fixture.jsm.streams.add({ name: STREAM, subjects: ["requeue.>"] });
+  await fixture.jsm.consumers.add(STREAM, {
     durable_name: DURABLE,
     ack_policy: AckPolicy.Explicit,
     ack_wait: 120_000_000_000,
     filter_subject: "requeue.work.>",
   });
+  return fixture;
+}
+
+/** The first `count` deliveries of the durable, received and not acknowledged. */
+async function take(consumer: Consumer, count: number): Promise<JsMsg[]> {
+  const taken: JsMsg[] = [];
+  for await (const m of await consumer.fetch({ max_messages: count, expires: 2_000 })) {
+    taken.push(m);
+    if (taken.length === count) break;
+  }
+  return taken;
+}
+
+test("outstanding deliveries come back first and in stream order after a requeue, acknowledged ones never", async (t) => {
+  const { js, jsm, nc } = await setUp(t);
   for (let i = 1; i <= 6; i++) {
     await js.publish(`requeue.work.${i}`, `m${i}`);
     // Not the durable's: a sequence between its own that the requeue must pass over.
     await js.publish("requeue.other", "x");
   }
   const consumer = await js.consumers.get(STREAM, DURABLE);
-  const taken: JsMsg[] = [];
-  for await (const m of await consumer.fetch({ max_messages: 6, expires: 2_000 })) {
-    taken.push(m);
-    if (taken.length === 6) break;
-  }
+  const taken = await take(consumer, 6);
   const bySubject = (n: number) => taken.find((m) => m.subject === `requeue.work.${n}`) as JsMsg;
   // The previous owner acknowledged m3, gave back m5 then m2 (due at once, queued in that order), and
   // held the rest when it vanished.
@@ -60,20 +71,10 @@ test("outstanding deliveries come back first and in stream order after a requeue
 });
 
 test("a delivery the caller still holds is left alone: not sent again, its delivery count unspent", async (t) => {
-  const { js, jsm, nc } = await withJetStream(t);
-  await jsm.streams.add({ name: STREAM, subjects: ["requeue.>"] });
-  await jsm.consumers.add(STREAM, {
-    durable_name: DURABLE,
-    ack_policy: AckPolicy.Explicit,
-    ack_wait: 120_000_000_000,
-  });
+  const { js, jsm, nc } = await setUp(t);
   for (let i = 1; i <= 4; i++) await js.publish(`requeue.work.${i}`, `m${i}`);
   const consumer = await js.consumers.get(STREAM, DURABLE);
-  const taken: JsMsg[] = [];
-  for await (const m of await consumer.fetch({ max_messages: 4, expires: 2_000 })) {
-    taken.push(m);
-    if (taken.length === 4) break;
-  }
+  const taken = await take(consumer, 4);
   // m2 is still being handled here; m1, m3 and m4 were never received.
   const requeued = await requeueInStreamOrder(
     nc,
