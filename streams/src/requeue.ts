@@ -62,18 +62,14 @@ export async function requeueInStreamOrder(
   const subject = (seq: number) => `$JS.ACK.${info.stream_name}.${info.name}.1.${seq}.${dseq}.0.0`;
   const hold = new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: HOLD_NS })}`);
   const nak = new TextEncoder().encode("-NAK");
-  let kept = 0;
+  const naked: number[] = [];
+  for (let seq = from; seq <= to; seq++) if (!held(seq)) naked.push(seq);
   for (const payload of [hold, nak]) {
-    kept = 0;
-    for (let seq = from; seq <= to; seq++) {
-      if (held(seq)) {
-        kept++;
-        continue;
-      }
+    for (const [i, seq] of naked.entries()) {
       nc.publish(subject(seq), payload);
-      if ((seq - from) % FLUSH_EVERY === FLUSH_EVERY - 1) await nc.flush();
+      if (i % FLUSH_EVERY === FLUSH_EVERY - 1) await nc.flush();
     }
     await nc.flush();
   }
-  return { from, to, outstanding: info.num_ack_pending, kept };
+  return { from, to, outstanding: info.num_ack_pending, kept: to - from + 1 - naked.length };
 }
