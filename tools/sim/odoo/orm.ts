@@ -15,6 +15,7 @@ import { checkDomain, type DomainNode, evaluateDomain, parseDomain } from "./dom
 import { MissingError, PythonError, ValidationError, valueError } from "./errors.js";
 import type { Profile } from "./profiles.js";
 import { pyRepr } from "./py.js";
+import { ColumnTotals } from "./totals.js";
 
 export type FieldType =
   | "char"
@@ -191,6 +192,19 @@ export function formatDatetime(d: Date, withMillis = true): string {
   return withMillis && ms !== 0 ? `${base}.${pad(ms, 3)}` : base;
 }
 
+/**
+ * A row's copy for the undo log: `structuredClone` of it, made faster. Stored values are primitives
+ * or id lists (many2many), so a shallow copy does it; nested values, if any, are still cloned.
+ */
+function cloneRow(row: Row): Row {
+  const copy: Row = { ...row };
+  for (const key of Object.keys(copy)) {
+    const v = copy[key];
+    if (typeof v === "object" && v !== null) copy[key] = structuredClone(v);
+  }
+  return copy;
+}
+
 /** One RPC call's transaction: its start time and the undo log. */
 export class Transaction {
   readonly nowString: string;
@@ -210,7 +224,7 @@ export class Transaction {
       m = new Map();
       this.undo.set(model, m);
     }
-    if (!m.has(id)) m.set(id, before ? structuredClone(before) : null);
+    if (!m.has(id)) m.set(id, before ? cloneRow(before) : null);
   }
 
   /** Registers how to undo a change outside the tables (run on rollback, newest first). */
@@ -329,6 +343,8 @@ export class Database {
   accessCheck: AccessCheck | undefined;
   /** Column indexes by model, then field (see `index`). */
   readonly #indexes = new Map<string, Map<string, ColumnIndex>>();
+  /** Column totals by model, then grouping/summed/flag fields (see `totals`). */
+  readonly #totals = new Map<string, Map<string, ColumnTotals>>();
 
   constructor(
     readonly name: string,
@@ -373,11 +389,34 @@ export class Database {
     return index.ids;
   }
 
-  /** After row `id` of `model` was created, changed or deleted: its place in the indexes. */
+  /**
+   * Per value of `groupField` of `model`'s rows: their count, how many have `flagField` true and the
+   * sum of `sumField` as a loop in id order gives it (totals.ts) — a stock move's quantity from its
+   * lines without reading them. Built on first use and kept up to date like the indexes.
+   */
+  totals(model: string, groupField: string, sumField: string, flagField: string): ColumnTotals {
+    let byKey = this.#totals.get(model);
+    if (!byKey) {
+      byKey = new Map();
+      this.#totals.set(model, byKey);
+    }
+    const key = `${groupField} ${sumField} ${flagField}`;
+    let totals = byKey.get(key);
+    if (!totals) {
+      totals = new ColumnTotals(groupField, sumField, flagField);
+      for (const row of this.table(model).values()) totals.rowChanged(row.id, row);
+      byKey.set(key, totals);
+    }
+    return totals;
+  }
+
+  /** After row `id` of `model` was created, changed or deleted: its place in the indexes and totals. */
   rowChanged(model: string, id: number): void {
+    const row = this.tables.get(model)?.get(id);
+    const totals = this.#totals.get(model);
+    if (totals) for (const t of totals.values()) t.rowChanged(id, row);
     const byField = this.#indexes.get(model);
     if (!byField) return;
-    const row = this.tables.get(model)?.get(id);
     for (const [field, index] of byField) {
       const value = row ? (row[field] ?? false) : undefined;
       if (index.valueOf.get(id) === value && (row || !index.valueOf.has(id))) continue;
@@ -386,9 +425,10 @@ export class Database {
     }
   }
 
-  /** Drops `model`'s indexes (rebuilt at their next use): after columns were set directly. */
+  /** Drops `model`'s indexes and totals (rebuilt at their next use): after columns were set directly. */
   forgetIndexes(model: string): void {
     this.#indexes.delete(model);
+    this.#totals.delete(model);
   }
 
   /** Removes a model from the registry (rollback of a custom model, or its deletion). */
@@ -441,6 +481,7 @@ export class Database {
     };
     replace(this.tables, snapshot.copyTables(snapshot.tables));
     this.#indexes.clear();
+    this.#totals.clear();
     this.models.clear();
     for (const [m, { def, fields }] of snapshot.models) {
       def.fields = { ...fields };

@@ -12,7 +12,9 @@ import { UserError, ValidationError } from "../errors.js";
 import type { Env, ModelSpec, Row, Vals } from "../orm.js";
 
 const float = (v: unknown) => (typeof v === "number" ? v : 0);
-export const round = (v: number) => Math.round(v * 1e6) / 1e6;
+/** Quantities are kept to 1e-6 (`round`). */
+const ROUND_SCALE = 1e6;
+export const round = (v: number) => Math.round(v * ROUND_SCALE) / ROUND_SCALE;
 
 /** Storable product: `type == 'product'` (≤17) / `is_storable` (18+). */
 export function isStorable(env: Env, productId: number): boolean {
@@ -379,19 +381,19 @@ export function unreserveMoves(env: Env, moveIds: number[]): void {
 /** 17+: the move's stored `quantity` and `picked` follow its lines (`_compute_quantity`, `_compute_picked`). */
 export function syncMoveFromLines(env: Env, moveId: number): void {
   if (!env.profile.picked || !env.exists("stock.move", moveId)) return;
-  // The move's lines from the index, not `move_line_ids` (which sorts them by the lines' order): this
-  // runs after every line written, and a component move of a long order holds thousands of lines.
-  const lines = [...(env.db.index("stock.move.line", "move_id").get(moveId) ?? [])]
-    .sort((a, b) => a - b)
-    .map((l) => env.row("stock.move.line", l));
-  const quantity = round(lines.reduce((s, l) => s + float(l["quantity"]), 0));
+  // This runs after every line written, and a component move of a long order holds thousands of
+  // lines: the totals of the lines per move are kept line by line (orm.ts `Database.totals`). The
+  // quantity is, to the bit, `round(Σ quantity)` over the move's lines in id order (totals.ts); the
+  // lines' quantities are summed as they are, without unit conversion.
+  const lines = env.db.totals("stock.move.line", "move_id", "quantity", "picked");
+  const quantity = lines.roundedSum(moveId, ROUND_SCALE);
   const move = env.row("stock.move", moveId);
   const vals: Vals = {};
   if (move["quantity"] !== quantity) vals["quantity"] = quantity;
   // `_compute_picked`: done, or any line picked (18+: a move whose lines are all unpicked is unpicked)
   let picked = move["picked"] === true;
-  if (move["state"] === "done" || lines.some((l) => l["picked"] === true)) picked = true;
-  else if (env.profile.version >= 18 && lines.length > 0) picked = false;
+  if (move["state"] === "done" || lines.flagged(moveId) > 0) picked = true;
+  else if (env.profile.version >= 18 && lines.count(moveId) > 0) picked = false;
   if (move["picked"] !== picked) vals["picked"] = picked;
   if (Object.keys(vals).length) env.setRaw("stock.move", moveId, vals);
 }
