@@ -39,7 +39,6 @@ import {
   StreamsErrorCode,
   validateDeclarations,
 } from "./declarations.js";
-import { pinPartitions } from "./partitions.js";
 import {
   atLeast,
   MIN_SERVER_VERSION,
@@ -781,10 +780,9 @@ export async function planChanges(
   input: Declarations,
   options: PlanOptions,
 ): Promise<Plan> {
+  const d = validateDeclarations(input);
   const version = parseServerVersion(options.serverVersion);
-  const valid = validateDeclarations(input);
-  checkServer(valid, version, options);
-  const d = pinPartitions(valid, serverHas(version, "priorityGroups"));
+  checkServer(d, version, options);
 
   const streams: PlanItem[] = [];
   const kv: PlanItem[] = [];
