@@ -287,6 +287,8 @@ class PartitionedConsumer implements PartitionedEventConsumer {
         return;
       } catch (err) {
         o.consumer = undefined;
+        // Stopped while starting (the partition was lost, or this consumer stops): nothing failed.
+        if (!this.#owns(o)) return;
         this.#log.error({ err, partition: o.item }, "the partition's consumer did not start; trying again");
         await sleep(PARTITIONED_DEFAULTS.restartDelayMs);
       }
