@@ -98,10 +98,23 @@ test("two connector replicas share the production partitions: interleaved report
   await until("b owns every partition", () => owned(b.outbound).length === CONNECTOR_PARTITIONS, {
     timeoutMs: 30_000,
   });
-  await until("every report posted", async () => (await applied()) >= total, {
-    timeoutMs: 240_000,
-    detail: () => `a: ${owned(a.outbound)}, b: ${owned(b.outbound)}`,
-  });
+  // On a timeout, say where b stands (a rare stall of b after a's stop is not explained yet).
+  let seen = 0;
+  await until(
+    "every report posted",
+    async () => {
+      seen = await applied();
+      return seen >= total;
+    },
+    {
+      timeoutMs: 240_000,
+      detail: () => {
+        const partitions = (b.outbound.consumers[0] as PartitionedEventConsumer).partitions();
+        const stats = partitions.map((c) => `${c.durable} ${c.state} ${JSON.stringify(c.stats())}`);
+        return `${seen} of ${total} applied; a: ${owned(a.outbound)}, b: ${owned(b.outbound)}; b's partition consumers: ${stats.join("; ")}`;
+      },
+    },
+  );
 
   t.diagnostic(`every report posted ${Date.now() - stoppingAt} ms after a began to stop`);
   // Once each: every report applied exactly once. (A partition reset to its ack floor on a hand-over
