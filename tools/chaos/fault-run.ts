@@ -267,7 +267,6 @@ function durablesOf(manifest: ServiceManifest): { stream: string; durable: strin
   return Object.entries(manifest.consumers ?? {}).map(([durable, c]) => ({ stream: c.stream, durable }));
 }
 
-/** Pending and unacknowledged over a service's durables (each as far as its slowest partition). */
 /**
  * How long the durables must stay empty before the final checks: two of the connector's inbound
  * polls (SYNC_POLL_INTERVAL_MS, 5 s by default) and a pass, so what the end of the runs changed in
@@ -275,6 +274,7 @@ function durablesOf(manifest: ServiceManifest): { stream: string; durable: strin
  */
 const QUIET_MS = 12_000;
 
+/** Pending and unacknowledged over a service's durables (each as far as its slowest partition). */
 async function durablesBacklog(nc: NatsConnection, manifest: ServiceManifest): Promise<number> {
   let n = 0;
   for (const { stream, durable } of durablesOf(manifest)) {
