@@ -13,11 +13,14 @@
  * message on the server), which is why P stays small.
  *
  * Hand-over, the part that makes "one owner at a time" true for handlers and not only for leases:
- * - A replica that loses a partition (released on `stop()`, taken back for a newcomer, or its lease
- *   lapsed) stops that consumer: buffered messages are nak'd at once, running handlers finish within
- *   the drain deadline, and no new handler starts once the lease is gone (`owns()` is asked first).
- * - `stop()` drains every partition consumer BEFORE releasing the leases, so the next owner never
- *   pulls while a handler here still runs.
+ * - A replica that gives a partition up (on `stop()`, or to make room for a newcomer) stops its
+ *   consumer BEFORE releasing the lease: buffered messages are given back, running handlers finish
+ *   within the drain deadline as the owner's (`ctx.owner()` stays true, their writes go through), and
+ *   only a handler that outlives the deadline is fenced. The next owner never pulls while a handler
+ *   here still runs. (Fencing at once cut a graceful stop's postings off half-way: the next owner
+ *   found them applied and counted them "already_applied", seen as a flaky replicas test.)
+ * - A replica whose lease lapsed or was taken stops that consumer with its handlers fenced at once,
+ *   and no new handler starts (`owns()` is asked first).
  * - A replica that acquires a partition waits until the partition durable has no delivery
  *   outstanding (`num_ack_pending` = 0: the previous owner acked or gave back everything) before
  *   pulling. What is still outstanding after the previous owner's drain deadline is delivered again
@@ -194,6 +197,8 @@ class PartitionedConsumer implements PartitionedEventConsumer {
       ...(this.#p.ttlMs !== undefined ? { ttlMs: this.#p.ttlMs } : {}),
       ...(this.#p.renewEveryMs !== undefined ? { renewEveryMs: this.#p.renewEveryMs } : {}),
       logger: this.#log,
+      // Given up for a newcomer: wound down while still owned (see the hand-over notes above).
+      beforeRelease: (item) => this.#windDown(item),
       ...((this.#p.registry ?? this.#options.metrics)
         ? { registry: this.#p.registry ?? this.#options.metrics }
         : {}),
@@ -230,7 +235,12 @@ class PartitionedConsumer implements PartitionedEventConsumer {
     this.#stopPromise = (async () => {
       this.#move("stopping", { owned: this.owned() });
       // Drain first, release after: the next owner must not pull while a handler here still runs.
-      const draining = [...this.#owned.values()].map((o) => this.#stopPartition(o, options.timeoutMs));
+      const draining = [...this.#owned.values()].map((o) =>
+        this.#stopPartition(o, {
+          fence: false,
+          ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        }),
+      );
       this.#move("draining");
       await Promise.allSettled([...draining, ...this.#stopping.values()]);
       await this.#shares?.stop();
@@ -254,15 +264,32 @@ class PartitionedConsumer implements PartitionedEventConsumer {
     const owned = this.#owned.get(item);
     if (!owned) return;
     this.#log.info({ partition: item, reason }, "partition lost: stopping its consumer");
-    void this.#stopPartition(owned);
+    void this.#stopPartition(owned, { fence: true });
+  }
+
+  /** Before the partition is given up for a newcomer: its consumer drains while the lease is held. */
+  async #windDown(item: string): Promise<void> {
+    const owned = this.#owned.get(item);
+    if (!owned) return;
+    this.#log.info(
+      { partition: item },
+      "partition given up for another replica: draining its consumer first",
+    );
+    await this.#stopPartition(owned, { fence: false });
   }
 
   /**
    * Whether `o` is still this process's: owned without a break since it was acquired (a loss marks
-   * it; a partition acquired again is a new `Owned`), and the lease recent enough (`isOwner`).
+   * it; a partition acquired again is a new `Owned`), and the lease recent enough (`isOwner`). What
+   * handlers ask (`ctx.owner()`).
    */
   #owns(o: Owned): boolean {
     return !o.lost && (this.#shares?.isOwner(o.item) ?? false);
+  }
+
+  /** Whether `o` should (still) get a consumer: owned, and not being stopped. */
+  #wanted(o: Owned): boolean {
+    return this.#owns(o) && this.#owned.get(o.item) === o;
   }
 
   /** Waits for the partition's previous consumer and owner, then runs its consumer (again after a failed start). */
@@ -271,7 +298,7 @@ class PartitionedConsumer implements PartitionedEventConsumer {
     const durable = partitionDurable(this.#options.durable, index);
     await this.#stopping.get(o.item);
     if (!(await this.#handover(o, durable))) return;
-    while (this.#owns(o)) {
+    while (this.#wanted(o)) {
       const consumer = createEventConsumer(this.#nc, {
         ...this.#options,
         durable,
@@ -283,12 +310,12 @@ class PartitionedConsumer implements PartitionedEventConsumer {
         await consumer.start();
         if (this.#state === "paused") consumer.pause();
         // Lost while starting: the lost handler saw no consumer running yet.
-        if (!this.#owns(o)) await this.#stopPartition(o);
+        if (!this.#owns(o)) await this.#stopPartition(o, { fence: true });
         return;
       } catch (err) {
         o.consumer = undefined;
         // Stopped while starting (the partition was lost, or this consumer stops): nothing failed.
-        if (!this.#owns(o)) return;
+        if (!this.#wanted(o)) return;
         this.#log.error({ err, partition: o.item }, "the partition's consumer did not start; trying again");
         await sleep(PARTITIONED_DEFAULTS.restartDelayMs);
       }
@@ -324,7 +351,7 @@ class PartitionedConsumer implements PartitionedEventConsumer {
     const poll = this.#p.handoverPollMs ?? PARTITIONED_DEFAULTS.handoverPollMs;
     let mayRedeliver = true;
     for (;;) {
-      if (!this.#owns(o) || (this.#state !== "running" && this.#state !== "paused")) return false;
+      if (!this.#wanted(o) || (this.#state !== "running" && this.#state !== "paused")) return false;
       const info = await this.#info(durable).catch(() => undefined);
       const outstanding = info?.num_ack_pending ?? 0;
       const waitedMs = Date.now() - started;
@@ -372,12 +399,19 @@ class PartitionedConsumer implements PartitionedEventConsumer {
     return { how: "reset", ackFloor: info.ack_floor.stream_seq };
   }
 
-  /** Stops the partition's consumer (idempotent); its stop is remembered until done. */
-  #stopPartition(o: Owned, timeoutMs?: number): Promise<void> {
-    o.lost = true;
+  /**
+   * Stops the partition's consumer (idempotent); its stop is remembered until done. `fence`: the lease
+   * is gone, so running handlers are refused their writes at once; without, they are this replica's
+   * until the consumer's drain deadline, and fenced from then on (one outliving it is no longer awaited).
+   */
+  #stopPartition(o: Owned, { fence, timeoutMs }: { fence: boolean; timeoutMs?: number }): Promise<void> {
+    if (fence) o.lost = true;
     if (this.#owned.get(o.item) === o) this.#owned.delete(o.item);
     const c = o.consumer;
-    if (!c) return Promise.resolve();
+    if (!c) {
+      o.lost = true;
+      return Promise.resolve();
+    }
     const before = this.#stopping.get(o.item) ?? Promise.resolve();
     const done = before
       .then(() => c.stop(timeoutMs !== undefined ? { timeoutMs } : {}))
@@ -385,6 +419,7 @@ class PartitionedConsumer implements PartitionedEventConsumer {
         this.#log.warn({ err, partition: o.item }, "the partition's consumer did not stop cleanly"),
       )
       .finally(() => {
+        o.lost = true;
         if (this.#stopping.get(o.item) === done) this.#stopping.delete(o.item);
       });
     this.#stopping.set(o.item, done);

@@ -21,6 +21,10 @@
  *   that item for a ttl, so the item goes to that member instead of coming back.
  * - With one replica it owns everything; a replica joining takes its share in about one round per
  *   item it takes; a replica leaving (stop) releases everything at once.
+ * - An item given up to make room is wound down first (`beforeRelease`), while its lease is still held
+ *   and renewed: work running on it finishes as the owner's, not as a deposed one's, and the next owner
+ *   takes it only afterwards. One such release at a time, off the rounds (which keep this replica's
+ *   member entry fresh meanwhile).
  */
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
@@ -45,6 +49,12 @@ export interface WorkSharesOptions {
   readonly logger?: Logger;
   /** Where the leases' metrics go. @default the process's registry */
   readonly registry?: Registry;
+  /**
+   * Winds an item's work down before this replica gives the item up to make room for another (not
+   * when its lease is lost: that is "lost" at once). Should settle within a bounded time; a rejection
+   * is logged and the item released anyway. @default nothing to wind down
+   */
+  readonly beforeRelease?: (item: string) => Promise<void>;
 }
 
 interface WorkSharesEvents {
@@ -85,6 +95,8 @@ export class WorkShares extends EventEmitter<WorkSharesEvents> {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #round: Promise<void> = Promise.resolve();
+  /** The release under way (wind-down, then the lease given up), if any. */
+  #releasing: Promise<void> | undefined;
 
   constructor(options: WorkSharesOptions) {
     super();
@@ -137,6 +149,7 @@ export class WorkShares extends EventEmitter<WorkSharesEvents> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#round;
+    await this.#releasing;
     const leases = [...this.#leases.values()];
     this.#leases.clear();
     await Promise.all(leases.map((lease) => lease.stop()));
@@ -184,16 +197,27 @@ export class WorkShares extends EventEmitter<WorkSharesEvents> {
         this.#standBy(item);
       }
     const share = Math.ceil(this.#options.items.length / this.liveMembers());
-    if (owned.length <= share || !this.#someoneBelow(share)) return;
+    if (this.#releasing || owned.length <= share || !this.#someoneBelow(share)) return;
     const item = owned.sort().at(-1) as string;
-    const lease = this.#leases.get(item);
-    this.#leases.delete(item);
-    this.#released.set(item, now);
     this.#log.info(
       { item, owned: owned.length, share },
       "work shares: releasing an item over this replica's share",
     );
-    await lease?.stop();
+    this.#releasing = this.#release(item).finally(() => {
+      this.#releasing = undefined;
+    });
+  }
+
+  /** Winds the item down while still its owner, then gives up its lease and keeps off it for a ttl. */
+  async #release(item: string): Promise<void> {
+    await this.#options.beforeRelease?.(item).catch((err: unknown) => {
+      this.#log.warn({ err, item }, "work shares: winding an item down failed; releasing it anyway");
+    });
+    const lease = this.#leases.get(item);
+    if (lease?.state !== "owner" || this.#stopped) return; // lost meanwhile, or stop() releases it
+    this.#leases.delete(item);
+    this.#released.set(item, performance.now());
+    await lease.stop();
   }
 
   async #readMembers(): Promise<void> {

@@ -5,11 +5,17 @@
  * order — also when one replica stops in the middle and the other takes its partitions over.
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { test } from "node:test";
 import { Registry } from "prom-client";
-import { CONNECTOR_PARTITIONS } from "../../services/odoo-connector/src/manifest.js";
+import { CONNECTOR_DURABLES, CONNECTOR_PARTITIONS } from "../../services/odoo-connector/src/manifest.js";
 import { type Outbound, startOutbound } from "../../services/odoo-connector/src/outbound/index.js";
+import { createLogger } from "../../streams/src/logger.js";
 import type { PartitionedEventConsumer } from "../../streams/src/partitioned-consumer.js";
+import { partitionDurable } from "../../streams/src/partitions.js";
 import { until } from "../harness/wait.js";
 import {
   connectOdoo,
@@ -41,8 +47,17 @@ async function postingsTotal(registry: Registry, outcome: string): Promise<numbe
 
 test("two connector replicas share the production partitions: interleaved reports of several orders are posted once each, per order in stream order, across a replica stopped mid-way", async (t) => {
   const sim = await startOdoo(t, { profile: 17, db: "replicas" });
-  const { nc } = await startStreams(t);
-  const replica = async () => {
+  const { nc, jsm } = await startStreams(t);
+  // Every replica's debug log, kept in memory and written to a file only when the test fails.
+  const logLines: string[] = [];
+  const logSink = new PassThrough();
+  logSink.on("data", (chunk: Buffer) => logLines.push(...chunk.toString().split("\n").filter(Boolean)));
+  const writeLogs = () => {
+    const file = join(tmpdir(), `outbound-replicas-${process.pid}.log`);
+    writeFileSync(file, `${logLines.join("\n")}\n`);
+    return file;
+  };
+  const replica = async (name: string) => {
     const registry = new Registry();
     const outbound = await startOutbound({
       nc,
@@ -50,6 +65,7 @@ test("two connector replicas share the production partitions: interleaved report
       publisher: connectorPublisher(nc, SITE),
       site: SITE,
       registry,
+      logger: createLogger({ service: `connector-${name}`, level: "debug", destination: logSink }),
       only: ["production"],
       consumer: { pullExpiresMs: 1_000, drainTimeoutMs: 5_000 },
       partitions: { ttlMs: 3_000 },
@@ -57,8 +73,8 @@ test("two connector replicas share the production partitions: interleaved report
     t.after(() => outbound.stop({ timeoutMs: 1_000 }));
     return { outbound, registry };
   };
-  const a = await replica();
-  const b = await replica();
+  const a = await replica("a");
+  const b = await replica("b");
   await until(
     "the partitions shared 2 + 2",
     () => owned(a.outbound).length === 2 && owned(b.outbound).length === 2,
@@ -98,28 +114,64 @@ test("two connector replicas share the production partitions: interleaved report
   await until("b owns every partition", () => owned(b.outbound).length === CONNECTOR_PARTITIONS, {
     timeoutMs: 30_000,
   });
-  // On a timeout, say where b stands (a rare stall of b after a's stop is not explained yet).
+  // Every report posted in Odoo, or on a timeout: where b stands, the server's view of each partition
+  // durable, and both replicas' debug logs.
   let seen = 0;
+  let durables = "";
+  const postedInOdoo = async () =>
+    (await sim.env.searchRead("x_threadline_posting", [["x_name", "in", all]], ["id"])).length;
   await until(
     "every report posted",
     async () => {
-      seen = await applied();
-      return seen >= total;
+      seen = await postedInOdoo();
+      if (seen >= total) return true;
+      const infos = await Promise.all(
+        Array.from({ length: CONNECTOR_PARTITIONS }, (_, i) =>
+          jsm.consumers
+            .info("MFG_PRODUCTION", partitionDurable(CONNECTOR_DURABLES.production, i))
+            .catch(() => undefined),
+        ),
+      );
+      durables = infos
+        .map(
+          (c) =>
+            c &&
+            `${c.name}: delivered ${c.delivered.stream_seq}, ack floor ${c.ack_floor.stream_seq}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, pending ${c.num_pending}, waiting ${c.num_waiting}`,
+        )
+        .join("; ");
+      return false;
     },
     {
       timeoutMs: 240_000,
       detail: () => {
         const partitions = (b.outbound.consumers[0] as PartitionedEventConsumer).partitions();
         const stats = partitions.map((c) => `${c.durable} ${c.state} ${JSON.stringify(c.stats())}`);
-        return `${seen} of ${total} applied; a: ${owned(a.outbound)}, b: ${owned(b.outbound)}; b's partition consumers: ${stats.join("; ")}`;
+        return `${seen} of ${total} posted in Odoo; a: ${owned(a.outbound)}, b: ${owned(b.outbound)}; b's partition consumers: ${stats.join("; ")}; on the server: ${durables}; the replicas' logs: ${writeLogs()}`;
       },
     },
   );
 
   t.diagnostic(`every report posted ${Date.now() - stoppingAt} ms after a began to stop`);
-  // Once each: every report applied exactly once. (A partition reset to its ack floor on a hand-over
-  // may hand a report to a posting again: it then finds it applied and posts nothing.)
-  assert.equal(await applied(), total);
+  // Once each: every report applied exactly once, by the replica that began it. A stopping replica's
+  // running postings finish as the owner's within the drain deadline; fenced half-way (as they were
+  // before 2026-12-06: one report in ~10 runs) the other replica found them applied and posted nothing,
+  // so Odoo was right but the report was counted "already_applied". (A partition reset to its ack floor
+  // on a hand-over may still hand an acknowledged report to a posting again: "already_applied" too.)
+  // (A posting's record is in Odoo a moment before its handler returns and counts it.)
+  let appliedOnce = 0;
+  await until(
+    "every report counted applied once",
+    async () => {
+      appliedOnce = await applied();
+      return appliedOnce >= total;
+    },
+    {
+      timeoutMs: 10_000,
+      detail: () =>
+        `${appliedOnce} of ${total} reports applied by one posting; the replicas' logs: ${writeLogs()}`,
+    },
+  );
+  assert.equal(appliedOnce, total);
   t.diagnostic(
     `handled again and found applied: ${(await postingsTotal(a.registry, "already_applied")) + (await postingsTotal(b.registry, "already_applied"))}`,
   );

@@ -411,3 +411,104 @@ describe("partitioned consumer: a deposed owner mid-handler", () => {
     assert.equal(dlq?.state.messages ?? 0, 0, "the deposed attempt was not dead-lettered");
   });
 });
+
+describe("partitioned consumer: a partition given up gracefully", () => {
+  /** A replica whose handler is `handle`; drain deadline 1.5 s. */
+  async function gracefulReplica(
+    t: TestContext,
+    server: Parameters<typeof connectTo>[0],
+    name: string,
+    handle: (id: string, owner: () => boolean) => Promise<void>,
+  ): Promise<ConsumerGroup> {
+    const nc = await connectTo(server, {}, t);
+    const kv = await new Kvm(nc).open(BUCKET);
+    const group = await startConsumers(nc, {
+      manifest: manifestWith(PARTITIONS),
+      replay: false,
+      consumers: [
+        {
+          stream: STREAM,
+          durable: DURABLE,
+          ordered: true,
+          drainTimeoutMs: 1_500,
+          pullExpiresMs: 1_000,
+          metrics: new Registry(),
+          partitions: {
+            count: PARTITIONS,
+            kv,
+            holder: name,
+            ttlMs: TTL_MS,
+            group: `downtime-board.${DURABLE}`,
+          },
+          handlers: { [TYPE]: (event, ctx) => handle(event.value.downtimeId, () => ctx.owner()) },
+        },
+      ],
+    });
+    t.after(() => group.stop({ timeoutMs: 1_000 }));
+    return group;
+  }
+
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const publishOne = (js: ConstructorParameters<typeof EventPublisher>[0], id: string, key: string) =>
+    new EventPublisher(js, codec, { service: "bridge", site: "lyon" }).publish(TYPE, downtime(id, key), {
+      site: "lyon",
+      line: "l1",
+      machine: key,
+      key,
+    });
+
+  test("a replica stopping lets a running handler finish as the owner (its writes go through); one outliving the drain deadline is fenced from then on", async (t) => {
+    const { server, nc, js } = await withJetStream(t);
+    await apply(nc, PARTITIONS);
+    const seen: { id: string; ownerAtStart: boolean; ownerAtEnd: boolean }[] = [];
+    let running = 0;
+    const group = await gracefulReplica(t, server, "a", async (id, owner) => {
+      running++;
+      const ownerAtStart = owner();
+      // "quick" ends well within the drain deadline; "slow" outlives it.
+      await sleep(id === "quick" ? 600 : 2_500);
+      seen.push({ id, ownerAtStart, ownerAtEnd: owner() });
+    });
+    const partitioned = group.consumers[0] as PartitionedEventConsumer;
+    await until("all partitions owned", () => partitioned.owned().length === PARTITIONS);
+    // Two keys of different partitions, so both handlers run at once.
+    const k1 = KEYS[0] as string;
+    const k2 = KEYS.find((k) => partitionOf(k, 0, PARTITIONS) !== partitionOf(k1, 0, PARTITIONS)) as string;
+    await publishOne(js, "quick", k1);
+    await publishOne(js, "slow", k2);
+    await until("both handlers running", () => running === 2);
+    await group.stop({ timeoutMs: 1_500 });
+    await until("the slow handler ended too", () => seen.length === 2, { timeoutMs: 10_000 });
+    const quick = seen.find((s) => s.id === "quick");
+    const slow = seen.find((s) => s.id === "slow");
+    assert.deepEqual(quick, { id: "quick", ownerAtStart: true, ownerAtEnd: true }, "finished as the owner");
+    assert.deepEqual(slow, { id: "slow", ownerAtStart: true, ownerAtEnd: false }, "fenced past the deadline");
+  });
+
+  test("a partition given up for a joining replica is drained first: the handler running on it finishes as the owner, and the newcomer does not handle its event again", async (t) => {
+    const { server, nc, js } = await withJetStream(t);
+    await apply(nc, PARTITIONS);
+    const handled: { replica: string; id: string; ownerAtEnd: boolean }[] = [];
+    const handler = (replica: string) => async (id: string, owner: () => boolean) => {
+      if (id === "long") await sleep(1_200);
+      handled.push({ replica, id, ownerAtEnd: owner() });
+    };
+    const a = await gracefulReplica(t, server, "a", handler("a"));
+    const aPartitions = a.consumers[0] as PartitionedEventConsumer;
+    await until("a owns every partition", () => aPartitions.owned().length === PARTITIONS);
+    // The first partition a gives up is its last by name (WorkShares releases owned.sort().at(-1)).
+    const key = KEYS.find((k) => partitionOf(k, 0, PARTITIONS) === PARTITIONS - 1) as string;
+    assert.ok(key, "a key of the last partition");
+    await publishOne(js, "long", key);
+    await until("a is handling it", () => aPartitions.partitions().some((c) => c.stats().inFlight > 0));
+    const b = await gracefulReplica(t, server, "b", handler("b"));
+    const bPartitions = b.consumers[0] as PartitionedEventConsumer;
+    await until("b took its share", () => bPartitions.owned().length === PARTITIONS / 2, {
+      timeoutMs: 30_000,
+      detail: () => `a: ${aPartitions.owned()}, b: ${bPartitions.owned()}`,
+    });
+    assert.ok(bPartitions.owned().includes(`p${PARTITIONS - 1}`), "b got the partition a was handling");
+    await sleep(1_000); // a redelivery to b, were there one, would come now
+    assert.deepEqual(handled, [{ replica: "a", id: "long", ownerAtEnd: true }]);
+  });
+});
