@@ -39,7 +39,7 @@ export {
   type OdooErrorCode,
   odooExceptionCode,
 } from "./error-catalog.js";
-export { PayloadInvalidError, ThreadlineError } from "./errors.js";
+export { PayloadInvalidError, ThreadlineError, UnknownFingerprintError } from "./errors.js";
 // The payload of each event of the catalog.
 // The records and enums payloads are made of.
 export type {

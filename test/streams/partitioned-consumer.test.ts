@@ -21,7 +21,7 @@ import { type ConsumerGroup, startConsumers } from "../../streams/src/consumer-g
 import { declarations } from "../../streams/src/declarations.js";
 import { serviceManifest } from "../../streams/src/manifest.js";
 import type { PartitionedEventConsumer } from "../../streams/src/partitioned-consumer.js";
-import { partitionDurables, partitionOf } from "../../streams/src/partitions.js";
+import { partitionDurable, partitionDurables, partitionOf } from "../../streams/src/partitions.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { connectTo, withJetStream } from "../harness/nats.js";
@@ -297,6 +297,69 @@ describe("partitioned consumer: per-key order across replicas", () => {
         `${key} in stream order`,
       );
     assert.equal((await jsm.consumers.info(STREAM, DURABLE)).num_ack_pending, 0);
+  });
+
+  test("a partitioned message whose ordering key fails for a while is keyed again, not placed by its sequence: handled once, by its key's partition", async (t) => {
+    const { server, nc, js } = await withJetStream(t);
+    await apply(nc, PARTITIONS);
+    const conn = await connectTo(server, {}, t);
+    const kv = await new Kvm(conn).open(BUCKET);
+    // A key whose partition differs from the one its sequence (1) would give: placed by sequence, no
+    // partition's consumer would take it as its own.
+    const key = KEYS.find(
+      (k) => partitionOf(k, 0, PARTITIONS) !== partitionOf(undefined, 1, PARTITIONS),
+    ) as string;
+    let failures = 0;
+    const handled: string[] = [];
+    const group = await startConsumers(conn, {
+      manifest: manifestWith(PARTITIONS),
+      replay: false,
+      consumers: [
+        {
+          stream: STREAM,
+          durable: DURABLE,
+          ordered: true,
+          pullExpiresMs: 1_000,
+          metrics: new Registry(),
+          partitions: {
+            count: PARTITIONS,
+            kv,
+            holder: "a",
+            ttlMs: TTL_MS,
+            group: `downtime-board.${DURABLE}`,
+          },
+          // The lookup behind the key (a writer schema from the registry) fails three times, on the
+          // consumer of the key's own partition only: placed by its sequence there, and keyed right
+          // everywhere else, the message would be every consumer's "other partition".
+          orderingKey: (msg) =>
+            msg.info.consumer === partitionDurable(DURABLE, partitionOf(key, 0, PARTITIONS)) && failures++ < 3
+              ? Promise.reject(new Error("registry unreachable"))
+              : msg.headers?.get("ce-subject") || undefined,
+          handlers: {
+            [TYPE]: async (event) => {
+              handled.push(event.value.downtimeId);
+            },
+          },
+        },
+      ],
+    });
+    t.after(() => group.stop({ timeoutMs: 1_000 }));
+    const partitioned = group.consumers[0] as PartitionedEventConsumer;
+    await until("all partitions owned", () => partitioned.owned().length === PARTITIONS);
+    await new EventPublisher(js, codec, { service: "bridge", site: "lyon" }).publish(
+      TYPE,
+      downtime("d1", key),
+      {
+        site: "lyon",
+        line: "l1",
+        machine: key,
+        key,
+      },
+    );
+    await until("handled", () => handled.length > 0, { timeoutMs: 30_000 });
+    assert.ok(failures >= 3, "the key failed first");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(handled, ["d1"], "handled once");
   });
 
   test("a key's partition is the same on every replica and spreads the keys", () => {

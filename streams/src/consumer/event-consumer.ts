@@ -83,6 +83,8 @@ type Settlement = "ack" | "term" | { nak: number };
 
 /** Before a second look at deliveries never received: acks sent just before the first may still be queued. */
 const LOST_RECHECK_MS = 250;
+/** The longest wait between two attempts at a partitioned message's ordering key. */
+const KEY_RETRY_MAX_MS = 5_000;
 /** Looks for deliveries never received that may fail (a reconnect under way) before consuming without. */
 const LOST_LOOK_ATTEMPTS = 4;
 
@@ -608,7 +610,7 @@ class EventConsumerImpl implements EventConsumer {
     try {
       key = this.#o.orderingKey(msg);
     } catch (err) {
-      this.#log.warn({ err, seq }, "orderingKey threw; the message gets a lane of its own");
+      return this.#keyFailed(msg, delivery, deliveredAfter, err);
     }
     if (!(key instanceof Promise)) {
       this.#place(msg, delivery, deliveredAfter, key, true);
@@ -616,11 +618,41 @@ class EventConsumerImpl implements EventConsumer {
     }
     return key.then(
       (k) => this.#place(msg, delivery, deliveredAfter, k, true),
-      (err: unknown) => {
-        this.#log.warn({ err, seq }, "orderingKey failed; the message gets a lane of its own");
-        this.#place(msg, delivery, deliveredAfter, undefined, true);
-      },
+      (err: unknown) => this.#keyFailed(msg, delivery, deliveredAfter, err),
     );
+  }
+
+  /**
+   * The ordering key could not be had. Unpartitioned, the message gets a lane of its own. Partitioned,
+   * that would lose it: the key picks the partition, so a replica that got the key places the message
+   * in one partition while this one would place it in another (by its sequence), and each partition's
+   * consumer acknowledging it as another's, no one handles it. So the key is asked for again (the
+   * session takes nothing else meanwhile, the ack deadline kept alive) until it comes or the consumer
+   * stops. A key function must therefore fail only transiently: a message it can never key gets
+   * `undefined` or a fixed fallback, the same on every replica.
+   */
+  async #keyFailed(msg: JsMsg, delivery: Delivery, deliveredAfter: number, err: unknown): Promise<void> {
+    const seq = msg.info.streamSequence;
+    if (!this.#o.partition) {
+      this.#log.warn({ err, seq }, "orderingKey failed; the message gets a lane of its own");
+      this.#place(msg, delivery, deliveredAfter, undefined, true);
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      this.#log.warn(
+        { err, seq, attempt },
+        "orderingKey failed, so the message's partition is unknown; asking again (nothing else is taken meanwhile)",
+      );
+      await sleep(Math.min(KEY_RETRY_MAX_MS, 100 * 2 ** attempt), this.#lifetime.signal);
+      if (!this.#lifecycle.pulling) return this.#giveBack(msg, "shutdown");
+      msg.working();
+      try {
+        const key = await this.#o.orderingKey(msg);
+        return this.#place(msg, delivery, deliveredAfter, key, true);
+      } catch (e) {
+        err = e;
+      }
+    }
   }
 
   /** Holds the message in its lane (ordered) and runs what may run; another partition's is acked. */

@@ -30,6 +30,8 @@ import {
   type EventPayloads,
   type EventType,
   type ProductionReported,
+  ThreadlineError,
+  UnknownFingerprintError,
 } from "../../../../contracts/src/index.js";
 import {
   type BackoffPolicy,
@@ -522,22 +524,36 @@ const ORDERED_TYPES = [
 function orderOf(codec: EventCodec): (msg: JsMsg) => string | undefined | Promise<string | undefined> {
   const decode = (msg: JsMsg, type: (typeof ORDERED_TYPES)[number]) => {
     const { value } = codec.decodeKnown<{ orderRef: string | null }>(msg.data, { as: type });
-    return value.orderRef ? `order:${familyKey(value.orderRef)}` : msg.headers?.get(CE.subject) || undefined;
+    return value.orderRef ? `order:${familyKey(value.orderRef)}` : subjectOf(msg);
+  };
+  // The key picks the partition, so it must be the same on every replica. A message that cannot be
+  // decoded, now or ever (corrupt bytes, a writer the registry does not know), is keyed by its
+  // ce-subject everywhere (its handler dead-letters it); only a lookup that did not get an answer (the
+  // registry unreachable) fails, and the consumer asks again (streams' #keyFailed).
+  const definite = (msg: JsMsg) => (err: unknown) => {
+    if (err instanceof ThreadlineError) return subjectOf(msg);
+    throw err;
   };
   return (msg) => {
     const type = msg.headers?.get(CE.type) as (typeof ORDERED_TYPES)[number] | undefined;
-    if (!type || !(ORDERED_TYPES as readonly string[]).includes(type))
-      return msg.headers?.get(CE.subject) || undefined;
+    if (!type || !(ORDERED_TYPES as readonly string[]).includes(type)) return subjectOf(msg);
     try {
       return decode(msg, type);
-    } catch {
-      return codec.writerOf(msg.data).then(
-        () => decode(msg, type),
-        () => msg.headers?.get(CE.subject) || undefined,
-      );
+    } catch (err) {
+      // Not in the codec's cache yet: look the writer up first.
+      if (!(err instanceof UnknownFingerprintError)) return subjectOf(msg);
+      return codec.writerOf(msg.data).then(() => {
+        try {
+          return decode(msg, type);
+        } catch (e) {
+          return definite(msg)(e);
+        }
+      }, definite(msg));
     }
   };
 }
+
+const subjectOf = (msg: JsMsg): string | undefined => msg.headers?.get(CE.subject) || undefined;
 
 /** Puts the catalog's writer of `type` in the codec's cache, so ordering keys decode from the start. */
 async function learnWriter(codec: EventCodec, type: EventType, logger: Logger): Promise<void> {
