@@ -140,7 +140,14 @@ export {
   PARTITIONED_DEFAULTS,
   type PartitionedEventConsumer,
 } from "./partitioned-consumer.js";
-export { fnv1a32, partitionDurable, partitionDurables, partitionOf } from "./partitions.js";
+export {
+  fnv1a32,
+  PARTITION_OWNER_GROUP,
+  partitionDurable,
+  partitionDurables,
+  partitionOf,
+  pinPartitions,
+} from "./partitions.js";
 export {
   explainOpsPermissions,
   explainPermissions,
@@ -219,6 +226,14 @@ export {
   selectMessages,
   summarizeSelection,
 } from "./selection.js";
+// What the connected nats-server can do (the 2.9 floor to the current release).
+export {
+  PRODUCTION_SERVER_VERSION,
+  parseServerVersion,
+  SERVER_FEATURES,
+  type ServerFeature,
+  serverHas,
+} from "./server-features.js";
 export { type RunningService, runService } from "./service.js";
 export { STALE_MEMBER_TTLS, WorkShares, type WorkSharesOptions } from "./shares.js";
 // The one shutdown deadline every service keeps (the pods' grace period is sized from it).

@@ -21,7 +21,12 @@
  *   found them applied and counted them "already_applied", seen as a flaky replicas test.)
  * - A replica whose lease lapsed or was taken stops that consumer with its handlers fenced at once,
  *   and no new handler starts (`owns()` is asked first).
- * - A replica that acquires a partition waits until the partition durable has no delivery
+ * - A replica that acquires a partition first unpins its durable where the server pins one client
+ *   (2.11+, partitions.ts): the previous owner's open pull requests carry the old pin and are
+ *   answered 423 from then on — nothing more is delivered to a previous owner that is paused or
+ *   split from the KV — and replicas pull only while their lease is current, so only the new owner
+ *   can take the next pin.
+ * - A replica that acquires a partition then waits until the partition durable has no delivery
  *   outstanding (`num_ack_pending` = 0: the previous owner acked or gave back everything) before
  *   pulling. What is still outstanding after the previous owner's drain deadline is delivered again
  *   first and in stream order: on 2.14+ by resetting the durable to its ack floor; before, once the
@@ -297,6 +302,7 @@ class PartitionedConsumer implements PartitionedEventConsumer {
     const index = Number(o.item.slice(1));
     const durable = partitionDurable(this.#options.durable, index);
     await this.#stopping.get(o.item);
+    await this.#unpin(o, durable);
     if (!(await this.#handover(o, durable))) return;
     while (this.#wanted(o)) {
       const consumer = createEventConsumer(this.#nc, {
@@ -390,6 +396,33 @@ class PartitionedConsumer implements PartitionedEventConsumer {
         return true;
       }
       await sleep(poll);
+    }
+  }
+
+  /**
+   * Fences the previous owner at the server, where the partition durable pins its owner (declared so
+   * on 2.11+, partitions.ts): the pull requests it left open carry the old pin and are answered 423
+   * from now on, so none receives a message — a paused or partitioned previous owner that wakes up
+   * finds nothing delivered to it, and it asks for no new pin (its consumer pulls only while its
+   * lease is current). The first pull request without a pin gets the new one: this owner's, once it
+   * starts. A failure is logged and the hand-over goes on: the leases still make one owner at a time.
+   */
+  async #unpin(o: Owned, durable: string): Promise<void> {
+    try {
+      const info = await this.#info(durable);
+      const config = info?.config;
+      const group = config?.priority_policy === "pinned_client" ? config.priority_groups?.[0] : undefined;
+      if (!group) return;
+      await (this.#jsm as JetStreamManager).consumers.unpin(this.#options.stream, durable, group);
+      this.#log.info(
+        { partition: o.item, group },
+        "partition durable unpinned: the previous owner's pull requests get nothing more",
+      );
+    } catch (err) {
+      this.#log.warn(
+        { err, partition: o.item },
+        "could not unpin the partition durable; the leases alone fence the previous owner",
+      );
     }
   }
 

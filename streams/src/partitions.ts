@@ -12,6 +12,34 @@
  * which nobody here has a reason to choose.
  */
 
+import type { ConsumerDeclaration, Declarations } from "./declarations.js";
+
+/**
+ * The priority group a partition's owner pulls in, where the server has priority groups (2.11+).
+ * Each partition durable is declared `pinned_client`: the server serves one client's pull requests
+ * at a time (the pinned one, named by the `Nats-Pin-Id` it gave it) and answers 423 to any other
+ * request carrying an older pin. A new owner unpins the durable as it takes the partition, which
+ * fences the previous owner at the server: pull requests it left open receive nothing more.
+ */
+export const PARTITION_OWNER_GROUP = "owner";
+
+/**
+ * The declarations as a server gets them: on a server with priority groups every partition durable
+ * is pinned to its owner (above); on an older one (the 2.9 floor) they stay plain durables and the
+ * KV leases alone make one owner at a time. A partition durable that declares its own priority
+ * groups keeps them.
+ */
+export function pinPartitions(d: Declarations, hasPriorityGroups: boolean): Declarations {
+  if (!hasPriorityGroups) return d;
+  const consumers: Record<string, ConsumerDeclaration> = {};
+  for (const [name, c] of Object.entries(d.consumers))
+    consumers[name] =
+      c.partitionOf && !c.priorityGroups
+        ? { ...c, priorityGroups: { groups: [PARTITION_OWNER_GROUP], policy: "pinned_client" } }
+        : c;
+  return { ...d, consumers };
+}
+
 /** The name of partition `index` of `durable`. */
 export function partitionDurable(durable: string, index: number): string {
   return `${durable}-p${index}`;

@@ -19,6 +19,7 @@ import { z } from "zod";
 import { EVENT_TYPES, type EventType, REGISTRY_BUCKET, ThreadlineError } from "../../contracts/src/index.js";
 import { type Declarations, subjectWithin } from "./declarations.js";
 import { AUDIT_STREAM, DLQ_STREAM, dlqSubject } from "./names.js";
+import { PARTITION_OWNER_GROUP } from "./partitions.js";
 import { REPLAY_JOBS_BUCKET, REPLAY_STREAM, replayDurable, replaySubject } from "./replay.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -278,11 +279,16 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
         `$JS.API.CONSUMER.PAUSE.${s}.${p}`,
         `${who}: a pause policy pauses the durable on the server (2.11+, a renewed lease) and resumes it`,
       );
-      if (p !== d)
+      if (p !== d) {
         pub(
           `$JS.API.CONSUMER.RESET.${s}.${p}`,
           `${who}: a new owner resets it to its ack floor when deliveries the previous owner never received are outstanding (2.14+)`,
         );
+        pub(
+          `$JS.API.CONSUMER.UNPIN.${s}.${p}.${PARTITION_OWNER_GROUP}`,
+          `${who}: a new owner unpins the previous owner's pull requests (priority group ${PARTITION_OWNER_GROUP}, 2.11+)`,
+        );
+      }
       const filters = declared.filterSubjects;
       const recreate = c.recreate ?? filters.length <= 1;
       if (recreate) {

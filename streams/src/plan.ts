@@ -39,6 +39,7 @@ import {
   StreamsErrorCode,
   validateDeclarations,
 } from "./declarations.js";
+import { pinPartitions } from "./partitions.js";
 import {
   atLeast,
   MIN_SERVER_VERSION,
@@ -780,9 +781,10 @@ export async function planChanges(
   input: Declarations,
   options: PlanOptions,
 ): Promise<Plan> {
-  const d = validateDeclarations(input);
   const version = parseServerVersion(options.serverVersion);
-  checkServer(d, version, options);
+  const valid = validateDeclarations(input);
+  checkServer(valid, version, options);
+  const d = pinPartitions(valid, serverHas(version, "priorityGroups"));
 
   const streams: PlanItem[] = [];
   const kv: PlanItem[] = [];

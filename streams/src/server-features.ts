@@ -29,6 +29,12 @@ export function atLeast(version: ServerVersion, min: string): boolean {
   return version.patch >= v.patch;
 }
 
+/**
+ * The oldest release the production manifests assume (deploy/: the hub's NATS cluster): what
+ * `threadline streams k8s` renders for unless told otherwise. `streams plan` asks the live server.
+ */
+export const PRODUCTION_SERVER_VERSION = "2.12.0";
+
 /** The oldest server Threadline supports (consumer filter subjects are updatable in place from 2.9.0). */
 export const MIN_SERVER_VERSION = "2.9.0";
 

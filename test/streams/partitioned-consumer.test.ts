@@ -8,6 +8,7 @@
  * durable unpartitioned does not handle the stream again from its start.
  */
 import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
 import type { TestContext } from "node:test";
 import { describe, test } from "node:test";
 import { AckPolicy } from "@nats-io/jetstream";
@@ -19,11 +20,18 @@ import type { DowntimeStarted } from "../../contracts/src/events.generated.js";
 import { createEventConsumer } from "../../streams/src/consumer.js";
 import { type ConsumerGroup, startConsumers } from "../../streams/src/consumer-group.js";
 import { declarations } from "../../streams/src/declarations.js";
+import { createLogger } from "../../streams/src/logger.js";
 import { serviceManifest } from "../../streams/src/manifest.js";
 import type { PartitionedEventConsumer } from "../../streams/src/partitioned-consumer.js";
-import { partitionDurable, partitionDurables, partitionOf } from "../../streams/src/partitions.js";
+import {
+  PARTITION_OWNER_GROUP,
+  partitionDurable,
+  partitionDurables,
+  partitionOf,
+} from "../../streams/src/partitions.js";
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
+import { connectedServerHas } from "../../streams/src/server-features.js";
 import { connectTo, withJetStream } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
 
@@ -573,5 +581,147 @@ describe("partitioned consumer: a partition given up gracefully", () => {
     assert.ok(bPartitions.owned().includes(`p${PARTITIONS - 1}`), "b got the partition a was handling");
     await sleep(1_000); // a redelivery to b, were there one, would come now
     assert.deepEqual(handled, [{ replica: "a", id: "long", ownerAtEnd: true }]);
+  });
+});
+
+describe("partitioned consumer: the server fences a deposed owner (priority groups, 2.11+)", () => {
+  test("streams apply pins each partition durable to its owner where the server has priority groups (an existing plain one is updated in place), and leaves them plain on an older server", async (t) => {
+    const { nc, jsm } = await withJetStream(t);
+    const decls = declarations({ manifests: [manifestWith(PARTITIONS)] });
+    const pinned = connectedServerHas(nc, "priorityGroups");
+    // Created as a release before 2.11 would have created them: plain durables.
+    await applyPlan(jsm, await planChanges(jsm, decls, { ...serverFacts(nc), serverVersion: "2.10.0" }));
+    const plan = await planChanges(jsm, decls, serverFacts(nc));
+    const items = plan.items.filter((i) => i.kind === "consumer" && i.name.includes(`${DURABLE}-p`));
+    assert.equal(items.length, PARTITIONS);
+    for (const item of items)
+      assert.equal(
+        item.action,
+        pinned ? "update" : "unchanged",
+        `${item.name}: ${pinned ? "pinned in place, nothing recreated" : "nothing to change"}`,
+      );
+    await applyPlan(jsm, plan);
+    for (const durable of partitionDurables(DURABLE, PARTITIONS)) {
+      const { config } = await jsm.consumers.info(STREAM, durable);
+      assert.deepEqual(
+        [config.priority_policy ?? "none", config.priority_groups ?? []],
+        pinned ? ["pinned_client", [PARTITION_OWNER_GROUP]] : ["none", []],
+        durable,
+      );
+    }
+    const again = await planChanges(jsm, decls, serverFacts(nc));
+    assert.deepEqual(
+      again.items.filter((i) => i.action !== "unchanged").map((i) => i.name),
+      [],
+      "a second plan finds nothing to change",
+    );
+  });
+
+  test("a previous owner's pull request left open (a frozen process) gets nothing once the new owner takes the partition: the new owner handles every event once, each key in stream order", async (t) => {
+    const { server, nc, js } = await withJetStream(t);
+    if (!connectedServerHas(nc, "priorityGroups")) {
+      t.skip(`nats-server ${nc.info?.version} has no priority groups (2.11+): the leases alone fence`);
+      return;
+    }
+    await apply(nc, PARTITIONS);
+    const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
+    const published: { id: string; key: string }[] = [];
+    const publish = async (id: string, key: string) => {
+      await publisher.publish(TYPE, downtime(id, key), { site: "lyon", line: "l1", machine: key, key });
+      published.push({ id, key });
+    };
+    // The previous owner of p0, frozen with a pull request open and holding the pin: one long fetch.
+    const p0Key = KEYS.find((k) => partitionOf(k, 0, PARTITIONS) === 0) as string;
+    const previous = await js.consumers.get(STREAM, partitionDurable(DURABLE, 0));
+    const fetch = await previous.fetch({ max_messages: 50, expires: 30_000, group: PARTITION_OWNER_GROUP });
+    const fenced: number[] = [];
+    const statuses: string[] = [];
+    void (async () => {
+      for await (const s of fetch.status()) statuses.push(s.type);
+    })();
+    void (async () => {
+      for await (const m of fetch) fenced.push(m.seq); // never acknowledged: the process is frozen
+    })();
+    await publish("e0", p0Key);
+    await until("the previous owner holds the first event", () => fenced.length === 1);
+
+    const handled: Handling[] = [];
+    const { group } = await replica(t, server, "b", handled);
+    const partitioned = group.consumers[0] as PartitionedEventConsumer;
+    await until("the new owner has every partition", () => partitioned.owned().length === PARTITIONS);
+    for (let i = 1; i <= 24; i++) await publish(`e${i}`, KEYS[i % KEYS.length] as string);
+    await until("every event handled", () => handled.length >= published.length, { timeoutMs: 60_000 });
+    assert.deepEqual(fenced, [1], "the previous owner received the first event only");
+    assert.ok(statuses.includes("consumer_unpinned"), `the server told it so (423): ${statuses.join(", ")}`);
+    assertOnceAndInOrder(handled, published);
+  });
+
+  test("an owner keeps its pin from one consume to the next: a backlog drains through many hand-overs, each event on its first delivery", async (t) => {
+    const { server, nc, js } = await withJetStream(t);
+    await apply(nc, 1);
+    const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
+    const published: { id: string; key: string }[] = [];
+    for (let i = 0; i < 60; i++) {
+      const key = KEYS[i % KEYS.length] as string;
+      await publisher.publish(TYPE, downtime(`e${i}`, key), { site: "lyon", line: "l1", machine: key, key });
+      published.push({ id: `e${i}`, key });
+    }
+    const conn = await connectTo(server, {}, t);
+    const kv = await new Kvm(conn).open(BUCKET);
+    const handled: Handling[] = [];
+    const attempts: number[] = [];
+    const lines = new PassThrough();
+    let handOvers = 0;
+    lines.on("data", (d: Buffer) => {
+      handOvers += d
+        .toString()
+        .split("\n")
+        .filter((l) => l.includes('"reason":"hand-over"')).length;
+    });
+    const logger = createLogger({ service: "downtime-board", level: "debug", destination: lines });
+    const group = await startConsumers(conn, {
+      manifest: manifestWith(1),
+      replay: false,
+      consumers: [
+        {
+          stream: STREAM,
+          durable: DURABLE,
+          ordered: true,
+          // A small buffer and slow handlers: the consume fills up and hands over again and again.
+          concurrency: 2,
+          maxBuffered: 4,
+          metrics: new Registry(),
+          logger,
+          partitions: { count: 1, kv, holder: "a", ttlMs: TTL_MS, group: `downtime-board.${DURABLE}` },
+          handlers: {
+            [TYPE]: async (event, ctx) => {
+              await new Promise((r) => setTimeout(r, 50));
+              attempts.push(ctx.attempt);
+              handled.push({
+                replica: "a",
+                key: event.key ?? "",
+                id: event.value.downtimeId,
+                seq: event.streamSequence,
+              });
+            },
+          },
+        },
+      ],
+    });
+    t.after(() => group.stop({ timeoutMs: 1_000 }));
+    // Without the pin carried over, each new consume waits for the server's 2-minute pin timeout.
+    await until("the backlog drained", () => handled.length >= published.length, { timeoutMs: 60_000 });
+    assert.ok(handOvers >= 3, `the consume was handed over again and again (${handOvers} times)`);
+    assert.deepEqual(
+      attempts.filter((a) => a > 1),
+      [],
+      "every event handled on its first delivery",
+    );
+    assertOnceAndInOrder(handled, published);
+    if (connectedServerHas(nc, "priorityGroups")) {
+      const info = await (await import("@nats-io/jetstream")).jetstreamManager(nc);
+      const state = await info.consumers.info(STREAM, partitionDurable(DURABLE, 0));
+      assert.equal(state.config.priority_policy, "pinned_client", "the durable pins its owner");
+    }
   });
 });

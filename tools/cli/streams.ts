@@ -29,8 +29,10 @@ import {
   OPS_USER,
   PermissionsError,
   type Plan,
+  PRODUCTION_SERVER_VERSION,
   PROFILE_NAMES,
   type ProfileName,
+  parseServerVersion,
   parseServiceAccess,
   permissionsOf,
   planChanges,
@@ -44,6 +46,15 @@ import { generateK8s } from "../deploy/generate-k8s.js";
 import { generateWorkloads, writeWorkloads } from "../deploy/generate-workloads.js";
 import { manifestOf, platformDeclarations, SERVICE_MANIFESTS } from "../manifests.js";
 import { action, EXIT, UsageError, withNats } from "./run.js";
+
+/** `--server-version`, refused unless it reads as a nats-server version. */
+function checkedVersion(text: string): string {
+  try {
+    return parseServerVersion(text).text;
+  } catch (err) {
+    throw new UsageError(`--server-version: ${(err as Error).message} (e.g. 2.12.0)`);
+  }
+}
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
 
@@ -159,17 +170,26 @@ export function streamsCommand(): Command {
       "print the services' workloads instead (Deployment or StatefulSet, ConfigMap, Service, PodDisruptionBudget, NetworkPolicy, NATS client Certificate)",
     )
     .option("--write", "with --workloads: write the Kustomize base deploy/k8s/base/ instead of printing")
+    .option(
+      "--server-version <version>",
+      "the nats-server the resources are for: features newer than it are left out (partition durables are pinned to their owner from 2.11)",
+      PRODUCTION_SERVER_VERSION,
+    )
     .action(
-      action(async (opts: DeclarationFlags & { workloads?: boolean; write?: boolean }) => {
-        if (opts.write && !opts.workloads) throw new UsageError("--write goes with --workloads");
-        if (opts.workloads && opts.write)
-          for (const path of writeWorkloads(SERVICE_MANIFESTS)) process.stdout.write(`wrote ${path}\n`);
-        else
-          process.stdout.write(
-            opts.workloads ? generateWorkloads(SERVICE_MANIFESTS) : generateK8s(declared(opts)),
-          );
-        return EXIT.ok;
-      }),
+      action(
+        async (opts: DeclarationFlags & { workloads?: boolean; write?: boolean; serverVersion: string }) => {
+          if (opts.write && !opts.workloads) throw new UsageError("--write goes with --workloads");
+          if (opts.workloads && opts.write)
+            for (const path of writeWorkloads(SERVICE_MANIFESTS)) process.stdout.write(`wrote ${path}\n`);
+          else
+            process.stdout.write(
+              opts.workloads
+                ? generateWorkloads(SERVICE_MANIFESTS)
+                : generateK8s(declared(opts), checkedVersion(opts.serverVersion)),
+            );
+          return EXIT.ok;
+        },
+      ),
     );
 
   cmd

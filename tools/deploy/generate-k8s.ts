@@ -17,7 +17,13 @@
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { PACKAGE_ROOT } from "../../contracts/src/index.js";
-import { type Declarations, parseDuration } from "../../streams/src/index.js";
+import {
+  type Declarations,
+  PRODUCTION_SERVER_VERSION,
+  parseDuration,
+  pinPartitions,
+  serverHas,
+} from "../../streams/src/index.js";
 
 /** The committed manifest. */
 export const K8S_FILE = join(PACKAGE_ROOT, "deploy", "k8s", "streams", "streams.yaml");
@@ -51,8 +57,16 @@ function resource(kind: string, name: string, spec: Record<string, unknown>): Re
   return { apiVersion: API_VERSION, kind, metadata: { name: objectName(name), labels: { ...LABELS } }, spec };
 }
 
-/** The NACK resources for `d`, as one multi-document YAML text (streams, then buckets, then consumers). */
-export function generateK8s(d: Declarations): string {
+/**
+ * The NACK resources for `declared`, as one multi-document YAML text (streams, then buckets, then
+ * consumers), for a server of `serverVersion` (partition durables are pinned to their owner where the
+ * server has priority groups, as `streams plan` does). @default serverVersion PRODUCTION_SERVER_VERSION
+ */
+export function generateK8s(
+  declared: Declarations,
+  serverVersion: string = PRODUCTION_SERVER_VERSION,
+): string {
+  const d = pinPartitions(declared, serverHas(serverVersion, "priorityGroups"));
   const docs: Record<string, unknown>[] = [];
   for (const [name, s] of Object.entries(d.streams)) {
     const spec: Record<string, unknown> = {

@@ -141,7 +141,9 @@ class EventConsumerImpl implements EventConsumer {
 
   constructor(nc: NatsConnection, options: ParsedOptions) {
     this.#nc = nc;
-    this.#gate = new PullGate(nc);
+    // A partition's consumer stops pulling once its lease is not current: another replica may own it.
+    const partition = options.partition;
+    this.#gate = new PullGate(nc, partition ? () => partition.owns() : undefined);
     this.#o = options;
     // Once each: a logger given by a service may already carry them (bindOnce, logger.ts).
     this.#log = bindOnce(options.logger, { stream: options.stream, consumer: options.durable });

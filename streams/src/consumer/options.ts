@@ -307,6 +307,11 @@ export interface DurableSettings {
   readonly quota: number;
   /** How long one pull request waits on the server. */
   readonly expiresMs: number;
+  /**
+   * The priority group its pull requests name, when the durable pins one client at a time
+   * (`priority_policy: pinned_client`, 2.11+: a partition durable). @default none
+   */
+  readonly group?: string;
 }
 
 /**
@@ -335,10 +340,12 @@ export function durableSettings(info: ConsumerInfo, o: ParsedOptions): DurableSe
   // Half the buffer, leaving the SDK at least `concurrency` (all handlers busy), within max_batch.
   const { maxBuffered, concurrency } = o;
   const maxExpires = c.max_expires && c.max_expires > 0 ? c.max_expires / 1e6 : Number.POSITIVE_INFINITY;
+  const group = c.priority_policy === "pinned_client" ? c.priority_groups?.[0] : undefined;
   return {
     ackWaitMs: c.ack_wait ? Math.max(1, Math.floor(c.ack_wait / 1e6)) : 30_000,
     maxDeliver: o.maxDeliver ?? serverMax,
     quota: Math.max(1, Math.min(Math.floor(maxBuffered / 2), maxBuffered - concurrency, maxBatch)),
     expiresMs: Math.max(1000, Math.min(o.pullExpiresMs, maxExpires)),
+    ...(group ? { group } : {}),
   };
 }

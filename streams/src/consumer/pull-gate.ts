@@ -12,6 +12,9 @@
  * The gate is a view of the connection, given to the consumer's JetStream client, that drops pull
  * requests (`…CONSUMER.MSG.NEXT.…`) while shut; everything else goes through untouched. A consumer
  * runs one consume at a time: it opens the gate before starting one and shuts it when stopping it.
+ *
+ * On a durable that pins one client (`priority_policy: pinned_client`, a partition durable on 2.11+)
+ * the gate also carries the server's pin from one consume to the next (see `#pinned`).
  */
 import type { NatsConnection, Payload, PublishOptions } from "@nats-io/nats-core";
 
@@ -21,10 +24,18 @@ export class PullGate {
   /** The connection for the JetStream client whose consumes the gate guards. */
   readonly connection: NatsConnection;
   #open = true;
+  /** The pin the server gave this consumer's pull requests, carried from one consume to the next. */
+  #pin: string | undefined;
 
-  constructor(nc: NatsConnection) {
+  /**
+   * `mayPull`: asked before each pull request; false drops it (a partition's consumer once its lease
+   * is no longer current: it must not ask the server for a pin the new owner is waiting for).
+   * @default always true
+   */
+  constructor(nc: NatsConnection, mayPull: () => boolean = () => true) {
     const publish = (subject: string, payload?: Payload, options?: PublishOptions): void => {
-      if (this.#open || !subject.includes(PULL_REQUEST)) nc.publish(subject, payload, options);
+      if (!subject.includes(PULL_REQUEST)) nc.publish(subject, payload, options);
+      else if (this.#open && mayPull()) nc.publish(subject, this.#pinned(payload), options);
     };
     this.connection = new Proxy(nc, {
       get(target, property) {
@@ -43,5 +54,27 @@ export class PullGate {
   /** Drops pull requests from now on (as a consume stops). */
   shut(): void {
     this.#open = false;
+  }
+
+  /** The server pinned this consumer (a pinned_client durable, 2.11+): its next consumes keep the pin. */
+  pinned(id: string): void {
+    this.#pin = id;
+  }
+
+  /** The server took the pin away (423): the next pull request asks for a new one. */
+  unpinned(): void {
+    this.#pin = undefined;
+  }
+
+  /**
+   * A pull request of a priority group that carries no pin gets the pin this consumer holds: a new
+   * consume starts without one (nats.js keeps it per consume), and the server leaves a request
+   * without the current pin waiting until the pin times out (nats-server consumer.go `nextWaiting`).
+   */
+  #pinned(payload: Payload | undefined): Payload | undefined {
+    if (this.#pin === undefined || typeof payload !== "string") return payload;
+    const request = JSON.parse(payload) as { group?: unknown; id?: unknown };
+    if (typeof request.group !== "string" || request.id) return payload;
+    return JSON.stringify({ ...request, id: this.#pin });
   }
 }

@@ -24,6 +24,8 @@ export interface PullSettings {
   readonly expiresMs: number;
   /** The durable's ack wait: what the client holds is handed over before a quarter of it is gone. */
   readonly ackWaitMs: number;
+  /** The priority group of a durable that pins one client (its pull requests must name it). */
+  readonly group?: string;
 }
 
 /** Starts a consume of the durable, asking for at most the client's share. */
@@ -33,6 +35,8 @@ export function consume(consumer: Consumer, s: PullSettings): Promise<ConsumerMe
     expires: s.expiresMs,
     // Two missed heartbeats end a session whose pull requests died silently: keep that under ~10 s.
     idle_heartbeat: Math.min(s.expiresMs / 2, 5_000),
+    // nats.js keeps the pin the server gives within this consume; the gate carries it to the next.
+    ...(s.group ? { group: s.group } : {}),
   });
 }
 
@@ -239,6 +243,15 @@ export class PullSession {
             break;
           case "discard":
             this.#unfilled += n.messagesLeft;
+            break;
+          case "consumer_pinned":
+            this.#gate.pinned(n.id);
+            break;
+          case "consumer_unpinned":
+            // Another client holds the pin now (a new owner unpinned this one), or this one pulled
+            // nothing for the durable's priority timeout: its next pull request asks for a new pin.
+            this.#gate.unpinned();
+            this.#log.info("the server unpinned this consumer's pull requests");
             break;
           default:
           // heartbeat, debug...: routine.
