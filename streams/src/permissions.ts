@@ -285,7 +285,7 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
           `${who}: a new owner resets it to its ack floor when deliveries the previous owner never received are outstanding (2.14+)`,
         );
         pub(
-          `$JS.API.CONSUMER.UNPIN.${s}.${p}.${PARTITION_OWNER_GROUP}`,
+          `$JS.API.CONSUMER.UNPIN.${s}.${p}`,
           `${who}: a new owner unpins the previous owner's pull requests (priority group ${PARTITION_OWNER_GROUP}, 2.11+)`,
         );
       }
