@@ -15,7 +15,9 @@ import { EventPublisher } from "../../streams/src/publisher.js";
 import { REPLAY_HEADERS, REPLAY_STREAM } from "../../streams/src/replay.js";
 import { replayToDurable } from "../../streams/src/replay-job.js";
 import { parseSelection } from "../../streams/src/selection.js";
+import { connectedServerHas } from "../../streams/src/server-features.js";
 import { runService } from "../../streams/src/service.js";
+import { platformDeclarations } from "../../tools/manifests.js";
 import { threadline } from "../harness/cli.js";
 import { connectTo, startTestServer } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
@@ -389,6 +391,42 @@ describe("replay to one service, beside its live consumer", () => {
     assert.equal(badRewind.code, 2);
     assert.equal(await streamCount(nc, REPLAY_STREAM), 0);
     assert.deepEqual(await position(nc), { delivered: 1, ackFloor: 1, pending: 0 });
+  });
+});
+
+describe("replay rewind of a partition durable", () => {
+  test("a rewound partition durable keeps what streams apply gave it on this server: pinned to its owner where the server has priority groups", async (t) => {
+    const server = await startTestServer({}, t);
+    const nc = await connectTo(server, {}, t);
+    const jsm = await jetstreamManager(nc);
+    const platform = platformDeclarations({ profile: "local" });
+    await applyPlan(jsm, await planChanges(jsm, platform, serverFacts(nc)), { force: false });
+    const durable = "odoo-connector-production-reported-p0";
+    assert.equal(platform.consumers[durable]?.partitionOf?.index, 0, "a partition durable of the platform");
+    const policy = async () =>
+      (await jsm.consumers.info("MFG_PRODUCTION", durable)).config.priority_policy ?? "none";
+    const expected = connectedServerHas(nc, "priorityGroups") ? "pinned_client" : "none";
+    assert.equal(await policy(), expected, "as streams apply created it");
+    const rewound = await threadline([
+      "replay",
+      "rewind",
+      durable,
+      "--stream",
+      "MFG_PRODUCTION",
+      "--to-seq",
+      "1",
+      "--force",
+      "--server",
+      server.clientUrl,
+    ]);
+    assert.equal(rewound.code, 0, rewound.stderr);
+    assert.equal(await policy(), expected, "the same after the rewind");
+    const plan = await planChanges(jsm, platform, serverFacts(nc));
+    assert.deepEqual(
+      plan.items.filter((item) => item.name === `MFG_PRODUCTION/${durable}` && item.action !== "unchanged"),
+      [],
+      "streams plan finds nothing to change on it",
+    );
   });
 });
 
