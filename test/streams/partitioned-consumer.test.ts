@@ -13,7 +13,7 @@ import type { TestContext } from "node:test";
 import { describe, test } from "node:test";
 import { AckPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { createInbox, type NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import type { DowntimeStarted } from "../../contracts/src/events.generated.js";
@@ -723,5 +723,73 @@ describe("partitioned consumer: the server fences a deposed owner (priority grou
       const state = await info.consumers.info(STREAM, partitionDurable(DURABLE, 0));
       assert.equal(state.config.priority_policy, "pinned_client", "the durable pins its owner");
     }
+  });
+});
+
+describe("partitioned consumer: the owner keeps its pin (priority groups, 2.11+)", () => {
+  test("a pull request left by a paused consume that takes the pin (the server pins before it checks anyone listens) is unpinned by the owner: after resume the event comes in seconds, not after the 2-minute pin timeout", async (t) => {
+    const { server, nc, js } = await withJetStream(t);
+    if (!connectedServerHas(nc, "priorityGroups")) {
+      t.skip(`nats-server ${nc.info?.version} has no priority groups (2.11+): nothing is pinned`);
+      return;
+    }
+    await apply(nc, 1);
+    const conn = await connectTo(server, {}, t);
+    const kv = await new Kvm(conn).open(BUCKET);
+    const handled: string[] = [];
+    const group = await startConsumers(conn, {
+      manifest: manifestWith(1),
+      replay: false,
+      consumers: [
+        {
+          stream: STREAM,
+          durable: DURABLE,
+          ordered: true,
+          infoIntervalMs: 500,
+          metrics: new Registry(),
+          partitions: { count: 1, kv, holder: "a", ttlMs: TTL_MS, group: `downtime-board.${DURABLE}` },
+          handlers: {
+            [TYPE]: async (event) => {
+              handled.push(event.value.downtimeId);
+            },
+          },
+        },
+      ],
+    });
+    t.after(() => group.stop({ timeoutMs: 1_000 }));
+    const partitioned = group.consumers[0] as PartitionedEventConsumer;
+    await until("the partition owned and consumed", () => partitioned.partitions()[0]?.state === "running");
+    partitioned.pause();
+    // A pull request nobody listens to any more, as a consume that stopped leaves on the server (made
+    // by hand: when a message comes before the server drops it is a race). The message that comes
+    // next pins it: the server pins before it checks the reply subject's interest.
+    const left = createInbox();
+    const sub = nc.subscribe(left);
+    nc.publish(
+      `$JS.API.CONSUMER.MSG.NEXT.${STREAM}.${partitionDurable(DURABLE, 0)}`,
+      JSON.stringify({ batch: 1, expires: 30_000_000_000, group: PARTITION_OWNER_GROUP }),
+      { reply: left },
+    );
+    await nc.flush();
+    sub.unsubscribe();
+    await nc.flush();
+    const jsm = await (await import("@nats-io/jetstream")).jetstreamManager(nc);
+    await new EventPublisher(js, codec, { service: "bridge", site: "lyon" }).publish(
+      TYPE,
+      downtime("after-pause", "m0"),
+      { site: "lyon", line: "l1", machine: "m0", key: "m0" },
+    );
+    await until("the server pinned the left request", async () => {
+      const info = (await jsm.consumers.info(STREAM, partitionDurable(DURABLE, 0))) as {
+        priority_groups?: { pinned_client_id?: string }[];
+      };
+      return Boolean(info.priority_groups?.[0]?.pinned_client_id);
+    });
+    const resumedAt = Date.now();
+    partitioned.resume();
+    // Without the owner's unpin it would wait for the pin timeout (2 min by default).
+    await until("handled after resume", () => handled.length > 0, { timeoutMs: 20_000 });
+    t.diagnostic(`handled ${Date.now() - resumedAt} ms after resume`);
+    assert.deepEqual(handled, ["after-pause"]);
   });
 });

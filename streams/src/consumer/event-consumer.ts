@@ -47,6 +47,7 @@ import {
   PULL_EXPIRY_MARGIN_MS,
   parseConsumerOptions,
 } from "./options.js";
+import { PinWatch } from "./pin-watch.js";
 import { PullGate } from "./pull-gate.js";
 import { consume, PullSession, type SessionSink } from "./pull-session.js";
 import { ConnectionWatch, Durable, isApiError } from "./recovery.js";
@@ -212,6 +213,16 @@ class EventConsumerImpl implements EventConsumer {
       }
       this.#configure(info);
       const consumer = await this.#js.consumers.get(stream, durable);
+      const partition = this.#o.partition;
+      const pinWatch =
+        partition && info.config.priority_policy === "pinned_client"
+          ? new PinWatch({
+              gate: this.#gate,
+              owns: () => partition.owns(),
+              unpin: (group) => jsm.consumers.unpin(stream, durable, group).then(() => undefined),
+              log: this.#log,
+            })
+          : undefined;
       this.#durable = new Durable(
         {
           nc: this.#nc,
@@ -226,6 +237,7 @@ class EventConsumerImpl implements EventConsumer {
           lifetime: this.#lifetime.signal,
           endSession: (reason) => this.#endSession(reason),
           wake: () => this.#waker.wake(),
+          ...(pinWatch ? { onInfo: (i: ConsumerInfo) => pinWatch.note(i) } : {}),
         },
         info,
         consumer,

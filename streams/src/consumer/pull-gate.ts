@@ -56,6 +56,11 @@ export class PullGate {
     this.#open = false;
   }
 
+  /** The pin this consumer holds, if any. */
+  get pin(): string | undefined {
+    return this.#pin;
+  }
+
   /** The server pinned this consumer (a pinned_client durable, 2.11+): its next consumes keep the pin. */
   pinned(id: string): void {
     this.#pin = id;

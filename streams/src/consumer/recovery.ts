@@ -45,6 +45,8 @@ export interface DurableDeps {
   endSession(reason: string): void;
   /** Wakes the pull loop (a recreation ended). */
   wake(): void;
+  /** Sees each consumer info read (the pin watch of a partition's consumer). */
+  onInfo?(info: ConsumerInfo): void;
 }
 
 /** The durable as the consumer knows it: its handle, its start configuration, its ack floor, its recreation. */
@@ -139,6 +141,7 @@ export class Durable {
   #noteInfo(info: ConsumerInfo): void {
     this.#lastAckFloor = Math.max(this.#lastAckFloor, info.ack_floor.stream_seq);
     this.#d.meter.backlog(info);
+    this.#d.onInfo?.(info);
   }
 
   #recreate(): Promise<void> {
