@@ -25,7 +25,8 @@
  *   (2.11+, partitions.ts): the previous owner's open pull requests carry the old pin and are
  *   answered 423 from then on — nothing more is delivered to a previous owner that is paused or
  *   split from the KV — and replicas pull only while their lease is current, so only the new owner
- *   can take the next pin.
+ *   can take the next pin. A pin the server gave to a pull request nobody listens to any more, the
+ *   owner takes back (consumer/pin-watch.ts).
  * - A replica that acquires a partition then waits until the partition durable has no delivery
  *   outstanding (`num_ack_pending` = 0: the previous owner acked or gave back everything) before
  *   pulling. What is still outstanding after the previous owner's drain deadline is delivered again
