@@ -760,27 +760,28 @@ describe("partitioned consumer: the owner keeps its pin (priority groups, 2.11+)
     const partitioned = group.consumers[0] as PartitionedEventConsumer;
     await until("the partition owned and consumed", () => partitioned.partitions()[0]?.state === "running");
     partitioned.pause();
-    // A pull request nobody listens to any more, as a consume that stopped leaves on the server (made
-    // by hand: when a message comes before the server drops it is a race). The message that comes
-    // next pins it: the server pins before it checks the reply subject's interest.
-    const left = createInbox();
-    const sub = nc.subscribe(left);
-    nc.publish(
-      `$JS.API.CONSUMER.MSG.NEXT.${STREAM}.${partitionDurable(DURABLE, 0)}`,
-      JSON.stringify({ batch: 1, expires: 30_000_000_000, group: PARTITION_OWNER_GROUP }),
-      { reply: left },
-    );
-    await nc.flush();
-    sub.unsubscribe();
-    await nc.flush();
     const jsm = await (await import("@nats-io/jetstream")).jetstreamManager(nc);
+    const durable = partitionDurable(DURABLE, 0);
+    // The paused consume's pull requests are gone (nobody listens to them: consumer info drops them).
+    await until(
+      "no pull request waiting",
+      async () => (await jsm.consumers.info(STREAM, durable)).num_waiting === 0,
+    );
     await new EventPublisher(js, codec, { service: "bridge", site: "lyon" }).publish(
       TYPE,
       downtime("after-pause", "m0"),
       { site: "lyon", line: "l1", machine: "m0", key: "m0" },
     );
+    // A pull request nobody listens to, as a consume that stopped leaves on the server (made by hand:
+    // whether a message comes before the server drops such a request is a race). The server pins it
+    // before it checks the reply subject's interest, then drops it: the pin is nobody's.
+    nc.publish(
+      `$JS.API.CONSUMER.MSG.NEXT.${STREAM}.${durable}`,
+      JSON.stringify({ batch: 1, expires: 30_000_000_000, group: PARTITION_OWNER_GROUP }),
+      { reply: createInbox() },
+    );
     await until("the server pinned the left request", async () => {
-      const info = (await jsm.consumers.info(STREAM, partitionDurable(DURABLE, 0))) as {
+      const info = (await jsm.consumers.info(STREAM, durable)) as {
         priority_groups?: { pinned_client_id?: string }[];
       };
       return Boolean(info.priority_groups?.[0]?.pinned_client_id);
