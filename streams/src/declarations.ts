@@ -70,6 +70,13 @@ export interface ConsumerDeclaration {
   readonly description: string;
   /** Subjects it receives; each must lie inside the stream's subjects. More than one needs nats-server 2.10+. */
   readonly filterSubjects: readonly string[];
+  /**
+   * With several `filterSubjects`: the one filter the durable gets instead on a server without
+   * multiple filter subjects (before 2.10, the 2.9 floor). It must cover every one of them; the
+   * consumer then also receives what lies between (acknowledged without a handler). Without it, such
+   * a server refuses the plan.
+   */
+  readonly floorFilterSubject?: string;
   /** Where a new consumer starts. @default "all" */
   readonly deliverPolicy?: "all" | "new";
   /**
@@ -600,6 +607,7 @@ const ConsumerSchema = z.strictObject({
   stream: z.string().min(1),
   description: z.string().min(1),
   filterSubjects: z.array(z.string()).min(1, "needs at least one subject"),
+  floorFilterSubject: z.string().min(1).optional(),
   deliverPolicy: z.enum(["all", "new"]).optional(),
   ackWait: duration,
   backoff: z.array(duration),
@@ -753,6 +761,22 @@ export function validateDeclarations(input: unknown): Declarations {
             `${g} overlaps ${f} (filters of one consumer must not overlap)`,
           );
       }
+    }
+    if (c.floorFilterSubject !== undefined) {
+      const floor = c.floorFilterSubject;
+      const bad = subjectProblem(floor);
+      if (bad) problem(`${key}.floorFilterSubject`, `subject ${bad}`);
+      else if (c.filterSubjects.length < 2)
+        problem(`${key}.floorFilterSubject`, "is only for a durable with more than one filter subject");
+      else if (stream && !stream.subjects.some((s) => subjectWithin(floor, s)))
+        problem(
+          `${key}.floorFilterSubject`,
+          `${floor} is not inside the subjects of stream ${c.stream} (${stream.subjects.join(", ")})`,
+        );
+      else
+        for (const f of c.filterSubjects)
+          if (!subjectWithin(f, floor))
+            problem(`${key}.floorFilterSubject`, `${floor} does not cover the filter subject ${f}`);
     }
     if (c.backoff.length > 0) {
       if (c.maxDeliver <= c.backoff.length)

@@ -91,6 +91,7 @@ export {
   toHeaders,
 } from "./envelope.js";
 export { ConfigError } from "./errors.js";
+export { forServer } from "./for-server.js";
 export { type ReadinessCheck, tokenMatches } from "./http.js";
 // One owner for singleton work among replicas (a JetStream KV lease), and fenced state.
 export { FencedValue, Lease, LeaseFencedError, type LeaseOptions, type LeaseState } from "./lease.js";

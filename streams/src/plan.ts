@@ -39,7 +39,7 @@ import {
   StreamsErrorCode,
   validateDeclarations,
 } from "./declarations.js";
-import { pinPartitions } from "./partitions.js";
+import { forServer } from "./for-server.js";
 import {
   atLeast,
   MIN_SERVER_VERSION,
@@ -70,7 +70,8 @@ export function requiredFeatures(d: Declarations): { key: string; feature: Featu
   }
   for (const [name, c] of Object.entries(d.consumers)) {
     const key = `consumers.${name}`;
-    if (c.filterSubjects.length > 1)
+    // With a floor filter a server without multiple filters gets that one instead (forServer).
+    if (c.filterSubjects.length > 1 && c.floorFilterSubject === undefined)
       out.push({ key: `${key}.filterSubjects`, feature: "multipleFilterSubjects" });
     if (c.metadata) out.push({ key: `${key}.metadata`, feature: "consumerMetadata" });
     if (c.pauseUntil) out.push({ key: `${key}.pauseUntil`, feature: "consumerPause" });
@@ -784,7 +785,7 @@ export async function planChanges(
   const version = parseServerVersion(options.serverVersion);
   const valid = validateDeclarations(input);
   checkServer(valid, version, options);
-  const d = pinPartitions(valid, serverHas(version, "priorityGroups"));
+  const d = forServer(valid, version);
 
   const streams: PlanItem[] = [];
   const kv: PlanItem[] = [];

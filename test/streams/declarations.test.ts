@@ -214,6 +214,22 @@ describe("streams declarations - validation names the offending key", () => {
     );
   });
 
+  test("a floor filter that does not cover every filter subject, or on a durable with one filter", () => {
+    const problems = problemsOf(
+      edited((d) => {
+        (
+          d.consumers["odoo-connector-production-reported-p0"] as { floorFilterSubject: string }
+        ).floorFilterSubject = "mfg.production.production_reported.>";
+        (d.consumers["quality-service-quality"] as { floorFilterSubject: string }).floorFilterSubject =
+          "mfg.quality.>";
+      }),
+    );
+    assert.deepEqual(problems.sort(), [
+      "consumers.odoo-connector-production-reported-p0.floorFilterSubject: mfg.production.production_reported.> does not cover the filter subject mfg.production.production_run_ended.>",
+      "consumers.quality-service-quality.floorFilterSubject: is only for a durable with more than one filter subject",
+    ]);
+  });
+
   test("bad stream, consumer and bucket names", () => {
     const problems = problemsOf(
       edited((d) => {

@@ -60,13 +60,33 @@ describe("streams k8s - NACK resources from the declarations", () => {
     // Partitioned in its manifest: the server gets its partitions.
     const poster = find("Consumer", "durableName", "odoo-connector-production-reported-p0");
     assert.equal(poster["streamName"], "MFG_PRODUCTION");
-    assert.equal(poster["filterSubject"], "mfg.production.>");
+    // Its two types only (not the ProductionPosted events it appends: they would read as backlog).
+    assert.deepEqual(poster["filterSubjects"], [
+      "mfg.production.production_reported.>",
+      "mfg.production.production_run_ended.>",
+    ]);
+    assert.equal(poster["filterSubject"], undefined);
     assert.deepEqual(poster["backoff"], ["1m", "5m", "15m", "1h", "4h"]);
     for (const c of byKind("Consumer"))
       assert.equal(c["preventDelete"], true, `Consumer ${c["durableName"]}`);
     assert.equal(find("KeyValue", "bucket", "THREADLINE_IDEMPOTENCY")["ttl"], "720h");
     for (const doc of docs)
       assert.match(String((doc["metadata"] as Obj)["name"]), /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  });
+
+  test("for a server without multiple filter subjects (the 2.9 floor) a durable gets its floor filter, and nothing is pinned", () => {
+    type Obj = Record<string, unknown>;
+    const docs = parseAllDocuments(
+      generateK8s(platformDeclarations({ profile: "production" }), "2.9.10"),
+    ).map((doc) => doc.toJS() as Obj);
+    const poster = docs.find(
+      (doc) =>
+        doc["kind"] === "Consumer" &&
+        (doc["spec"] as Obj)["durableName"] === "odoo-connector-production-reported-p0",
+    )?.["spec"] as Obj;
+    assert.equal(poster["filterSubject"], "mfg.production.>");
+    assert.equal(poster["filterSubjects"], undefined);
+    assert.equal(poster["priorityPolicy"], undefined);
   });
 
   test("Go durations never use days", () => {

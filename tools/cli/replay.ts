@@ -30,14 +30,13 @@ import {
   deadLettersOfJob,
   dlqSubject,
   durablePosition,
+  forServer,
   parseTime,
-  pinPartitions,
   type ReplayProgress,
   recordAudit,
   replayToDurable,
   type Selection,
   selectMessages,
-  serverHas,
   summarizeSelection,
   waitForReplayChannel,
 } from "../../streams/src/index.js";
@@ -274,11 +273,8 @@ async function rewind(durable: string, opts: RewindFlags): Promise<number> {
     const jsm = await jetstreamManager(nc, { checkAPI: false });
     const live = await jsm.consumers.info(stream, durable);
     // The declared configuration as streams apply creates it on this server (a partition durable
-    // pinned to its owner from 2.11), else the live one.
-    const decl = pinPartitions(
-      platformDeclarations(),
-      serverHas(nc.info?.version ?? "0.0.0", "priorityGroups"),
-    ).consumers[durable];
+    // pinned to its owner from 2.11, one filter before 2.10), else the live one.
+    const decl = forServer(platformDeclarations(), nc.info?.version ?? "0.0.0").consumers[durable];
     const base: Partial<ConsumerConfig> = decl ? consumerConfigOf(durable, decl) : { ...live.config };
     const config: Partial<ConsumerConfig> = { ...base, durable_name: durable };
     delete config.opt_start_seq;

@@ -19,10 +19,9 @@ import { stringify } from "yaml";
 import { PACKAGE_ROOT } from "../../contracts/src/index.js";
 import {
   type Declarations,
+  forServer,
   PRODUCTION_SERVER_VERSION,
   parseDuration,
-  pinPartitions,
-  serverHas,
 } from "../../streams/src/index.js";
 
 /** The committed manifest. */
@@ -66,7 +65,7 @@ export function generateK8s(
   declared: Declarations,
   serverVersion: string = PRODUCTION_SERVER_VERSION,
 ): string {
-  const d = pinPartitions(declared, serverHas(serverVersion, "priorityGroups"));
+  const d = forServer(declared, serverVersion);
   const docs: Record<string, unknown>[] = [];
   for (const [name, s] of Object.entries(d.streams)) {
     const spec: Record<string, unknown> = {

@@ -66,15 +66,18 @@ export const odooConnectorManifest = serviceManifest({
     // Posts production reports to Odoo. Few messages in flight (64), a 1 min ack wait (long postings
     // call working()), then 5 min, 15 min, 1 h and 4 h between redeliveries; 12 deliveries span about a
     // day of ERP outage before dead-lettering. Reports and run ends share one durable: a run's end
-    // must be handled after its counts, and one filter keeps that order on the 2.9 floor (no multiple
-    // filter subjects there).
+    // must be handled after its counts. Only those two: the ProductionPosted events the connector
+    // itself appends to the stream would otherwise sit behind a backlog as pending, and its backlog
+    // gauge read the whole backlog until the drain's very end. On the 2.9 floor (no multiple filter
+    // subjects) the one filter `mfg.production.>` takes everything, the rest acknowledged unhandled.
     // Partitioned by the order's family: several replicas post, one order's postings never reorder.
     [CONNECTOR_DURABLES.production]: {
       stream: "MFG_PRODUCTION",
       partitions: CONNECTOR_PARTITIONS,
       description:
         "odoo-connector: posts production reports to Odoo and closes orders when runs end (ProductionReported, ProductionRunEnded -> ERP)",
-      filterSubjects: ["mfg.production.>"],
+      filterSubjects: ["mfg.production.production_reported.>", "mfg.production.production_run_ended.>"],
+      floorFilterSubject: "mfg.production.>",
       ...ERP_REDELIVERY,
     },
     // Downtime to Odoo work-center productivity logs. One durable per event type: a single filter
