@@ -12,6 +12,7 @@ import { Registry } from "prom-client";
 import { CONNECTOR_DURABLES } from "../../services/odoo-connector/src/manifest.js";
 import { startOutbound } from "../../services/odoo-connector/src/outbound/index.js";
 import { connectedServerHas } from "../../streams/src/server-features.js";
+import { metricSum } from "../harness/metrics.js";
 import { until } from "../harness/wait.js";
 import {
   connectOdoo,
@@ -27,13 +28,6 @@ import {
 const SITE = "plant-backlog";
 /** More than the durable lets out at once (max_ack_pending 64): the rest waits on the server. */
 const REPORTS = 120;
-
-async function gauge(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
-  const metric = await registry.getSingleMetric(name)?.get();
-  return (metric?.values ?? [])
-    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-    .reduce((t, v) => t + v.value, 0);
-}
 
 test("the backlog gauge falls as the reports are posted, and reads 0 once they are: the connector's own ProductionPosted events are not counted", async (t) => {
   const { nc } = await startStreams(t);
@@ -59,9 +53,9 @@ test("the backlog gauge falls as the reports are posted, and reads 0 once they a
   });
   t.after(() => outbound.stop({ timeoutMs: 1_000 }));
   const backlog = () =>
-    gauge(registry, "threadline_erp_backlog_events", { consumer: CONNECTOR_DURABLES.production });
+    metricSum(registry, "threadline_erp_backlog_events", { consumer: CONNECTOR_DURABLES.production });
   const applied = () =>
-    gauge(registry, "threadline_erp_postings_total", {
+    metricSum(registry, "threadline_erp_postings_total", {
       outcome: "applied",
       event_type: "mfg.production.production_reported.v1",
     });

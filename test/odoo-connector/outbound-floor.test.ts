@@ -19,6 +19,7 @@ import {
 } from "../../services/odoo-connector/src/outbound/index.js";
 import { silentLogger } from "../../streams/src/logger.js";
 import type { OdooSimulator } from "../../tools/sim/odoo/server.js";
+import { metricSum } from "../harness/metrics.js";
 import { until } from "../harness/wait.js";
 import { connectOdoo, connectorPublisher, floorPublisher, startOdoo, startStreams } from "./fixture.js";
 
@@ -50,12 +51,8 @@ async function startConnector(
 }
 
 /** Postings counted by the connector's metric, for one event type and outcome. */
-async function postings(registry: Registry, type: EventType, outcome: string): Promise<number> {
-  const metric = await registry.getSingleMetric("threadline_erp_postings_total")?.get();
-  return (metric?.values ?? [])
-    .filter((v) => v.labels["event_type"] === type && v.labels["outcome"] === outcome)
-    .reduce((s, v) => s + v.value, 0);
-}
+const postings = (registry: Registry, type: EventType, outcome: string) =>
+  metricSum(registry, "threadline_erp_postings_total", { event_type: type, outcome });
 
 const equipment = { site: SITE, area: null, line: "line-1", cell: null, machine: "m1" };
 

@@ -16,6 +16,7 @@ import { type Outbound, startOutbound } from "../../services/odoo-connector/src/
 import { createLogger } from "../../streams/src/logger.js";
 import type { PartitionedEventConsumer } from "../../streams/src/partitioned-consumer.js";
 import { partitionDurable } from "../../streams/src/partitions.js";
+import { metricSum } from "../harness/metrics.js";
 import { until } from "../harness/wait.js";
 import {
   connectOdoo,
@@ -35,15 +36,11 @@ const REPORTS_PER_ORDER = 8;
 /** The production consumer's partitions this replica owns. */
 const owned = (o: Outbound) => (o.consumers[0] as PartitionedEventConsumer).owned();
 
-async function postingsTotal(registry: Registry, outcome: string): Promise<number> {
-  const metric = await registry.getSingleMetric("threadline_erp_postings_total")?.get();
-  return (metric?.values ?? [])
-    .filter(
-      (v) =>
-        v.labels["outcome"] === outcome && v.labels["event_type"] === "mfg.production.production_reported.v1",
-    )
-    .reduce((t, v) => t + v.value, 0);
-}
+const postingsTotal = (registry: Registry, outcome: string) =>
+  metricSum(registry, "threadline_erp_postings_total", {
+    outcome,
+    event_type: "mfg.production.production_reported.v1",
+  });
 
 test("two connector replicas share the production partitions: interleaved reports of several orders are posted once each, per order in stream order, across a replica stopped mid-way", async (t) => {
   const sim = await startOdoo(t, { profile: 17, db: "replicas" });

@@ -17,6 +17,7 @@ import { createInbox, type NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import type { DowntimeStarted } from "../../contracts/src/events.generated.js";
+import type { ConsumerOptions } from "../../streams/src/consumer/options.js";
 import { createEventConsumer } from "../../streams/src/consumer.js";
 import { type ConsumerGroup, startConsumers } from "../../streams/src/consumer-group.js";
 import { declarations } from "../../streams/src/declarations.js";
@@ -32,6 +33,7 @@ import {
 import { applyPlan, planChanges, serverFacts } from "../../streams/src/plan.js";
 import { EventPublisher } from "../../streams/src/publisher.js";
 import { connectedServerHas } from "../../streams/src/server-features.js";
+import { metricSum } from "../harness/metrics.js";
 import { connectTo, withJetStream } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
 
@@ -94,6 +96,38 @@ interface Handling {
   readonly seq: number;
 }
 
+/**
+ * A replica of the service on its own connection, its partitioned consumer of DURABLE (`count`
+ * partitions, ordered, 1 s pulls, the lease bucket shared by all replicas) with `options` on top.
+ */
+async function startReplica(
+  t: TestContext,
+  server: Parameters<typeof connectTo>[0],
+  holder: string,
+  options: Omit<ConsumerOptions, "stream" | "durable">,
+  count = PARTITIONS,
+): Promise<{ nc: NatsConnection; group: ConsumerGroup }> {
+  const nc = await connectTo(server, {}, t);
+  const kv = await new Kvm(nc).open(BUCKET);
+  const group = await startConsumers(nc, {
+    manifest: manifestWith(count),
+    replay: false,
+    consumers: [
+      {
+        stream: STREAM,
+        durable: DURABLE,
+        ordered: true,
+        pullExpiresMs: 1_000,
+        metrics: new Registry(),
+        ...options,
+        partitions: { count, kv, holder, ttlMs: TTL_MS, group: `downtime-board.${DURABLE}` },
+      },
+    ],
+  });
+  t.after(() => group.stop({ timeoutMs: 1_000 }));
+  return { nc, group };
+}
+
 /** One replica of the service: its own connection, holder and metrics. */
 async function replica(
   t: TestContext,
@@ -101,44 +135,24 @@ async function replica(
   name: string,
   handled: Handling[],
 ): Promise<{ nc: NatsConnection; group: ConsumerGroup; registry: Registry }> {
-  const nc = await connectTo(server, {}, t);
-  const kv = await new Kvm(nc).open(BUCKET);
   const registry = new Registry();
-  const group = await startConsumers(nc, {
-    manifest: manifestWith(PARTITIONS),
-    replay: false,
-    consumers: [
-      {
-        stream: STREAM,
-        durable: DURABLE,
-        ordered: true,
-        concurrency: 4,
-        drainTimeoutMs: 5_000,
-        pullExpiresMs: 1_000,
-        metrics: registry,
-        partitions: {
-          count: PARTITIONS,
-          kv,
-          holder: name,
-          ttlMs: TTL_MS,
-          group: `downtime-board.${DURABLE}`,
-        },
-        handlers: {
-          [TYPE]: async (event) => {
-            // Handlers of different keys overlap; a short pause makes a reorder visible if one happened.
-            await new Promise((r) => setTimeout(r, 1 + (event.streamSequence % 4)));
-            handled.push({
-              replica: name,
-              key: event.key ?? "",
-              id: event.value.downtimeId,
-              seq: event.streamSequence,
-            });
-          },
-        },
+  const { nc, group } = await startReplica(t, server, name, {
+    concurrency: 4,
+    drainTimeoutMs: 5_000,
+    metrics: registry,
+    handlers: {
+      [TYPE]: async (event) => {
+        // Handlers of different keys overlap; a short pause makes a reorder visible if one happened.
+        await new Promise((r) => setTimeout(r, 1 + (event.streamSequence % 4)));
+        handled.push({
+          replica: name,
+          key: event.key ?? "",
+          id: event.value.downtimeId,
+          seq: event.streamSequence,
+        });
       },
-    ],
+    },
   });
-  t.after(() => group.stop({ timeoutMs: 1_000 }));
   return { nc, group, registry };
 }
 
@@ -152,12 +166,8 @@ function owners(replicas: Record<string, ConsumerGroup>): string {
     .join(" ");
 }
 
-async function consumedTotal(registry: Registry, outcome: string): Promise<number> {
-  const metric = await registry.getSingleMetric("threadline_events_consumed_total")?.get();
-  return (metric?.values ?? [])
-    .filter((v) => v.labels["outcome"] === outcome)
-    .reduce((t, v) => t + v.value, 0);
-}
+const consumedTotal = (registry: Registry, outcome: string) =>
+  metricSum(registry, "threadline_events_consumed_total", { outcome });
 
 /** Every published id handled exactly once; per key, handled in stream (publish) order. */
 function assertOnceAndInOrder(
@@ -310,8 +320,6 @@ describe("partitioned consumer: per-key order across replicas", () => {
   test("a partitioned message whose ordering key fails for a while is keyed again, not placed by its sequence: handled once, by its key's partition", async (t) => {
     const { server, nc, js } = await withJetStream(t);
     await apply(nc, PARTITIONS);
-    const conn = await connectTo(server, {}, t);
-    const kv = await new Kvm(conn).open(BUCKET);
     // A key whose partition differs from the one its sequence (1) would give: placed by sequence, no
     // partition's consumer would take it as its own.
     const key = KEYS.find(
@@ -319,39 +327,20 @@ describe("partitioned consumer: per-key order across replicas", () => {
     ) as string;
     let failures = 0;
     const handled: string[] = [];
-    const group = await startConsumers(conn, {
-      manifest: manifestWith(PARTITIONS),
-      replay: false,
-      consumers: [
-        {
-          stream: STREAM,
-          durable: DURABLE,
-          ordered: true,
-          pullExpiresMs: 1_000,
-          metrics: new Registry(),
-          partitions: {
-            count: PARTITIONS,
-            kv,
-            holder: "a",
-            ttlMs: TTL_MS,
-            group: `downtime-board.${DURABLE}`,
-          },
-          // The lookup behind the key (a writer schema from the registry) fails three times, on the
-          // consumer of the key's own partition only: placed by its sequence there, and keyed right
-          // everywhere else, the message would be every consumer's "other partition".
-          orderingKey: (msg) =>
-            msg.info.consumer === partitionDurable(DURABLE, partitionOf(key, 0, PARTITIONS)) && failures++ < 3
-              ? Promise.reject(new Error("registry unreachable"))
-              : msg.headers?.get("ce-subject") || undefined,
-          handlers: {
-            [TYPE]: async (event) => {
-              handled.push(event.value.downtimeId);
-            },
-          },
+    const { group } = await startReplica(t, server, "a", {
+      // The lookup behind the key (a writer schema from the registry) fails three times, on the
+      // consumer of the key's own partition only: placed by its sequence there, and keyed right
+      // everywhere else, the message would be every consumer's "other partition".
+      orderingKey: (msg) =>
+        msg.info.consumer === partitionDurable(DURABLE, partitionOf(key, 0, PARTITIONS)) && failures++ < 3
+          ? Promise.reject(new Error("registry unreachable"))
+          : msg.headers?.get("ce-subject") || undefined,
+      handlers: {
+        [TYPE]: async (event) => {
+          handled.push(event.value.downtimeId);
         },
-      ],
+      },
     });
-    t.after(() => group.stop({ timeoutMs: 1_000 }));
     const partitioned = group.consumers[0] as PartitionedEventConsumer;
     await until("all partitions owned", () => partitioned.owned().length === PARTITIONS);
     await new EventPublisher(js, codec, { service: "bridge", site: "lyon" }).publish(
@@ -430,41 +419,20 @@ describe("partitioned consumer: a deposed owner mid-handler", () => {
   test("a handler frozen past its partition's lease (as a paused process is) finds ctx.owner() false; its event is given back, not failed, and handled by the owner after", async (t) => {
     const { server, nc, js } = await withJetStream(t);
     await apply(nc, PARTITIONS);
-    const conn = await connectTo(server, {}, t);
-    const kv = await new Kvm(conn).open(BUCKET);
     const attempts: { owner: boolean; attempt: number }[] = [];
-    const group = await startConsumers(conn, {
-      manifest: manifestWith(PARTITIONS),
-      replay: false,
-      consumers: [
-        {
-          stream: STREAM,
-          durable: DURABLE,
-          ordered: true,
-          drainTimeoutMs: 1_000,
-          pullExpiresMs: 1_000,
-          metrics: new Registry(),
-          partitions: {
-            count: PARTITIONS,
-            kv,
-            holder: "a",
-            ttlMs: TTL_MS,
-            group: `downtime-board.${DURABLE}`,
-          },
-          handlers: {
-            [TYPE]: async (_event, ctx) => {
-              // The first attempt freezes the whole process (no timer, no renewal) beyond the lease.
-              if (attempts.length === 0)
-                Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TTL_MS + 500);
-              attempts.push({ owner: ctx.owner(), attempt: ctx.attempt });
-              // What a fenced write does (the Odoo connector's client refuses every call): fail.
-              if (!ctx.owner()) throw new Error("refused: no longer the partition's owner");
-            },
-          },
+    const { group } = await startReplica(t, server, "a", {
+      drainTimeoutMs: 1_000,
+      handlers: {
+        [TYPE]: async (_event, ctx) => {
+          // The first attempt freezes the whole process (no timer, no renewal) beyond the lease.
+          if (attempts.length === 0)
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TTL_MS + 500);
+          attempts.push({ owner: ctx.owner(), attempt: ctx.attempt });
+          // What a fenced write does (the Odoo connector's client refuses every call): fail.
+          if (!ctx.owner()) throw new Error("refused: no longer the partition's owner");
         },
-      ],
+      },
     });
-    t.after(() => group.stop({ timeoutMs: 1_000 }));
     const partitioned = group.consumers[0] as PartitionedEventConsumer;
     await until("all partitions owned", () => partitioned.owned().length === PARTITIONS);
     const publisher = new EventPublisher(js, codec, { service: "bridge", site: "lyon" });
@@ -491,31 +459,10 @@ describe("partitioned consumer: a partition given up gracefully", () => {
     name: string,
     handle: (id: string, owner: () => boolean) => Promise<void>,
   ): Promise<ConsumerGroup> {
-    const nc = await connectTo(server, {}, t);
-    const kv = await new Kvm(nc).open(BUCKET);
-    const group = await startConsumers(nc, {
-      manifest: manifestWith(PARTITIONS),
-      replay: false,
-      consumers: [
-        {
-          stream: STREAM,
-          durable: DURABLE,
-          ordered: true,
-          drainTimeoutMs: 1_500,
-          pullExpiresMs: 1_000,
-          metrics: new Registry(),
-          partitions: {
-            count: PARTITIONS,
-            kv,
-            holder: name,
-            ttlMs: TTL_MS,
-            group: `downtime-board.${DURABLE}`,
-          },
-          handlers: { [TYPE]: (event, ctx) => handle(event.value.downtimeId, () => ctx.owner()) },
-        },
-      ],
+    const { group } = await startReplica(t, server, name, {
+      drainTimeoutMs: 1_500,
+      handlers: { [TYPE]: (event, ctx) => handle(event.value.downtimeId, () => ctx.owner()) },
     });
-    t.after(() => group.stop({ timeoutMs: 1_000 }));
     return group;
   }
 
@@ -666,8 +613,6 @@ describe("partitioned consumer: the server fences a deposed owner (priority grou
       await publisher.publish(TYPE, downtime(`e${i}`, key), { site: "lyon", line: "l1", machine: key, key });
       published.push({ id: `e${i}`, key });
     }
-    const conn = await connectTo(server, {}, t);
-    const kv = await new Kvm(conn).open(BUCKET);
     const handled: Handling[] = [];
     const attempts: number[] = [];
     const lines = new PassThrough();
@@ -679,36 +624,30 @@ describe("partitioned consumer: the server fences a deposed owner (priority grou
         .filter((l) => l.includes('"reason":"hand-over"')).length;
     });
     const logger = createLogger({ service: "downtime-board", level: "debug", destination: lines });
-    const group = await startConsumers(conn, {
-      manifest: manifestWith(1),
-      replay: false,
-      consumers: [
-        {
-          stream: STREAM,
-          durable: DURABLE,
-          ordered: true,
-          // A small buffer and slow handlers: the consume fills up and hands over again and again.
-          concurrency: 2,
-          maxBuffered: 4,
-          metrics: new Registry(),
-          logger,
-          partitions: { count: 1, kv, holder: "a", ttlMs: TTL_MS, group: `downtime-board.${DURABLE}` },
-          handlers: {
-            [TYPE]: async (event, ctx) => {
-              await new Promise((r) => setTimeout(r, 50));
-              attempts.push(ctx.attempt);
-              handled.push({
-                replica: "a",
-                key: event.key ?? "",
-                id: event.value.downtimeId,
-                seq: event.streamSequence,
-              });
-            },
+    await startReplica(
+      t,
+      server,
+      "a",
+      {
+        // A small buffer and slow handlers: the consume fills up and hands over again and again.
+        concurrency: 2,
+        maxBuffered: 4,
+        logger,
+        handlers: {
+          [TYPE]: async (event, ctx) => {
+            await new Promise((r) => setTimeout(r, 50));
+            attempts.push(ctx.attempt);
+            handled.push({
+              replica: "a",
+              key: event.key ?? "",
+              id: event.value.downtimeId,
+              seq: event.streamSequence,
+            });
           },
         },
-      ],
-    });
-    t.after(() => group.stop({ timeoutMs: 1_000 }));
+      },
+      1,
+    );
     // Without the pin carried over, each new consume waits for the server's 2-minute pin timeout.
     await until("the backlog drained", () => handled.length >= published.length, { timeoutMs: 60_000 });
     assert.ok(handOvers >= 3, `the consume was handed over again and again (${handOvers} times)`);
@@ -734,29 +673,21 @@ describe("partitioned consumer: the owner keeps its pin (priority groups, 2.11+)
       return;
     }
     await apply(nc, 1);
-    const conn = await connectTo(server, {}, t);
-    const kv = await new Kvm(conn).open(BUCKET);
     const handled: string[] = [];
-    const group = await startConsumers(conn, {
-      manifest: manifestWith(1),
-      replay: false,
-      consumers: [
-        {
-          stream: STREAM,
-          durable: DURABLE,
-          ordered: true,
-          infoIntervalMs: 500,
-          metrics: new Registry(),
-          partitions: { count: 1, kv, holder: "a", ttlMs: TTL_MS, group: `downtime-board.${DURABLE}` },
-          handlers: {
-            [TYPE]: async (event) => {
-              handled.push(event.value.downtimeId);
-            },
+    const { group } = await startReplica(
+      t,
+      server,
+      "a",
+      {
+        infoIntervalMs: 500,
+        handlers: {
+          [TYPE]: async (event) => {
+            handled.push(event.value.downtimeId);
           },
         },
-      ],
-    });
-    t.after(() => group.stop({ timeoutMs: 1_000 }));
+      },
+      1,
+    );
     const partitioned = group.consumers[0] as PartitionedEventConsumer;
     await until("the partition owned and consumed", () => partitioned.partitions()[0]?.state === "running");
     partitioned.pause();
