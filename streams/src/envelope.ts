@@ -7,6 +7,7 @@ import { randomFillSync } from "node:crypto";
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import { type DecodedEvent, type EventCodec, ThreadlineError } from "../../contracts/src/index.js";
+import { eachHeader, headerBlock, type ReceivedMsg } from "./wire-headers.js";
 
 export const CE = {
   specversion: "ce-specversion",
@@ -134,51 +135,115 @@ export function toHeaders(env: EventEnvelope): MsgHdrs {
   return h;
 }
 
+/** The header values an envelope is made of, as read from a message (first value of each). */
+interface EnvelopeFields {
+  specversion?: string;
+  id?: string;
+  source?: string;
+  type?: string;
+  time?: string;
+  subject?: string;
+  dataschema?: string;
+  traceparent?: string;
+}
+
+/** Keeps the first value of each envelope header; other headers are ignored. */
+function takeField(f: EnvelopeFields, name: string, value: string): void {
+  switch (name) {
+    case CE.specversion:
+      f.specversion ??= value;
+      break;
+    case CE.id:
+      f.id ??= value;
+      break;
+    case CE.source:
+      f.source ??= value;
+      break;
+    case CE.type:
+      f.type ??= value;
+      break;
+    case CE.time:
+      f.time ??= value;
+      break;
+    case CE.subject:
+      f.subject ??= value;
+      break;
+    case CE.dataschema:
+      f.dataschema ??= value;
+      break;
+    case CE.traceparent:
+      f.traceparent ??= value;
+      break;
+  }
+}
+
 /** Reads the envelope from headers; throws EnvelopeError naming the missing or wrong header. */
 export function fromHeaders(h: MsgHdrs | undefined): EventEnvelope {
-  // One pass over the headers: nats-core's get() copies and filters the key list on every call,
-  // which made header reading a large share of the consumer's per-message cost.
-  const values = new Map<string, string>();
-  if (h) for (const [k, v] of h) if (v[0] !== undefined) values.set(k, v[0]);
-  const need = (name: string) => {
-    const v = values.get(name);
+  // One pass over the headers: nats-core's get() copies and filters the key list on every call.
+  const f: EnvelopeFields = {};
+  if (h) for (const [k, v] of h) if (v[0] !== undefined) takeField(f, k, v[0]);
+  return envelopeFrom(f);
+}
+
+/**
+ * Reads the envelope of a received message from its raw header block (wire-headers.ts), without
+ * building nats.js's header object; the same result and errors as `fromHeaders(msg.headers)`.
+ */
+export function envelopeOf(msg: ReceivedMsg): EventEnvelope {
+  const block = headerBlock(msg);
+  if (block === undefined) return fromHeaders(msg.headers);
+  const f: EnvelopeFields = {};
+  if (block !== null)
+    eachHeader(block, (k, v) => {
+      takeField(f, k, v);
+      return false;
+    });
+  return envelopeFrom(f);
+}
+
+function envelopeFrom(f: EnvelopeFields): EventEnvelope {
+  const need = (name: string, v: string | undefined): string => {
     if (!v) throw new EnvelopeError(`header ${name} is missing`);
     return v;
   };
-  if (need(CE.specversion) !== "1.0")
-    throw new EnvelopeError(`header ce-specversion is ${values.get(CE.specversion)}, expected 1.0`);
-  const time = new Date(need(CE.time));
+  if (need(CE.specversion, f.specversion) !== "1.0")
+    throw new EnvelopeError(`header ce-specversion is ${f.specversion}, expected 1.0`);
+  const time = new Date(need(CE.time, f.time));
   if (Number.isNaN(time.getTime()))
-    throw new EnvelopeError(`header ce-time is not an ISO-8601 time: ${values.get(CE.time)}`);
-  const type = need(CE.type);
+    throw new EnvelopeError(`header ce-time is not an ISO-8601 time: ${f.time}`);
+  const type = need(CE.type, f.type);
   parseEventType(type);
-  const traceparent = values.get(CE.traceparent);
-  return {
-    id: need(CE.id),
-    source: need(CE.source),
+  const envelope: { -readonly [K in keyof EventEnvelope]: EventEnvelope[K] } = {
+    id: need(CE.id, f.id),
+    source: need(CE.source, f.source),
     type,
     time,
-    subject: need(CE.subject),
-    dataschema: values.get(CE.dataschema) ?? "",
-    ...(traceparent ? { traceparent } : {}),
+    subject: need(CE.subject, f.subject),
+    dataschema: f.dataschema ?? "",
   };
+  if (f.traceparent) envelope.traceparent = f.traceparent;
+  return envelope;
 }
 
 /**
  * Decodes an event's payload as the type its envelope names: resolved to this program's contract of
  * that type when the catalog has it, else read with the writer's own schema (looked up in the
- * registry under that type). Rejects with the codec's error (a `ThreadlineError`: bad bytes, unknown
- * fingerprint, unresolvable schema) or, for a registry lookup that failed, with that failure.
+ * registry under that type). Fails with the codec's error (a `ThreadlineError`: bad bytes, unknown
+ * fingerprint, unresolvable schema) or, for a registry lookup that failed, with that failure. Returns
+ * at once (or throws) when the writer is known, a promise only while it is looked up
+ * (`EventCodec.decodeSoon`).
  */
 export function decodePayload<T = unknown>(
   codec: EventCodec,
   envelope: EventEnvelope,
   data: Uint8Array,
-): Promise<DecodedEvent<T>> {
-  return codec.decode<T>(data, {
-    ...(codec.catalog.find(envelope.type) ? { as: envelope.type } : {}),
-    subjectHint: envelope.type,
-  });
+): DecodedEvent<T> | Promise<DecodedEvent<T>> {
+  return codec.decodeSoon<T>(
+    data,
+    codec.catalog.find(envelope.type)
+      ? { as: envelope.type, subjectHint: envelope.type }
+      : { subjectHint: envelope.type },
+  );
 }
 
 /** The writer of a decoded event as consumers and readers report it: fingerprint, and registry version when known. */

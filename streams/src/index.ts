@@ -85,6 +85,7 @@ export {
   CE,
   derivedEventId,
   type EventEnvelope,
+  envelopeOf,
   fromHeaders,
   newEventId,
   subjectFor,

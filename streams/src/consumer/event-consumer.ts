@@ -16,7 +16,7 @@ import {
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ThreadlineError } from "../../../contracts/src/index.js";
 import { sleep } from "../backoff.js";
-import { CE, decodePayload, type EventEnvelope, fromHeaders } from "../envelope.js";
+import { CE, decodePayload, type EventEnvelope, envelopeOf } from "../envelope.js";
 import { ConfigError } from "../errors.js";
 import { bindOnce, type Logger } from "../logger.js";
 import { DLQ_STREAM } from "../names.js";
@@ -24,6 +24,7 @@ import { partitionOf } from "../partitions.js";
 import { type ReplayOrigin, replayOriginOf } from "../replay.js";
 import { requeueInStreamOrder } from "../requeue.js";
 import { connectedServerHas } from "../server-features.js";
+import { headerValue } from "../wire-headers.js";
 import { AckBatch, EndOfTurn } from "./acks.js";
 import { FirstFailures, publishDeadLetter } from "./dead-lettering.js";
 import { ConsumerErrorCode, ConsumerSetupError, IllegalStateError, ShutdownAbortError } from "./errors.js";
@@ -581,7 +582,7 @@ class EventConsumerImpl implements EventConsumer {
   #giveBack(msg: JsMsg, why: string): void {
     const delay = this.#releaseDelay();
     msg.nak(delay > 0 ? delay : undefined);
-    this.#meter.outcome(msg.headers?.get(CE.type) || "unknown", "released");
+    this.#meter.outcome(headerValue(msg, CE.type) || "unknown", "released");
     this.#log.debug({ seq: msg.info.streamSequence, why }, "message released");
   }
 
@@ -691,7 +692,7 @@ class EventConsumerImpl implements EventConsumer {
         this.#acks.add(msg);
         this.#endOfTurn.schedule();
         this.#otherPartition++;
-        this.#meter.outcome(msg.headers?.get(CE.type) || "unknown", "other_partition");
+        this.#meter.outcome(headerValue(msg, CE.type) || "unknown", "other_partition");
         return;
       }
       lane = key ?? `\u0000seq:${seq}`;
@@ -742,7 +743,7 @@ class EventConsumerImpl implements EventConsumer {
     const attempt = deliveryCount + e.localRetries;
     let envelope: EventEnvelope;
     try {
-      envelope = fromHeaders(msg.headers);
+      envelope = envelopeOf(msg);
     } catch (err) {
       return this.#deadLetter(e, err as ThreadlineError, undefined);
     }
@@ -758,10 +759,11 @@ class EventConsumerImpl implements EventConsumer {
         envelope,
       );
     }
-    const codec = this.#o.codec;
     let decoded: Decoded;
     try {
-      decoded = await decodePayload(codec, envelope, msg.data);
+      // Synchronous once the writer is known: no promise and no turn of the microtask queue per event.
+      const soon = decodePayload(this.#o.codec, envelope, msg.data);
+      decoded = soon instanceof Promise ? await soon : soon;
     } catch (err) {
       // Contract errors (bytes, fingerprint, schema, payload) are poison; anything else (a registry
       // lookup that timed out) is transient.
@@ -771,16 +773,13 @@ class EventConsumerImpl implements EventConsumer {
     if (this.#isDone(e)) return; // released meanwhile (shutdown deadline)
     const key = this.#o.ordered ? (e.lane ?? envelope.subject) : envelope.subject;
     const replay = this.#replayOrigin(msg);
-    const consumed = consumedEvent(msg, e.seq, envelope, decoded, { key, deliveryCount, attempt });
     // A replayed event is the original one: its stream, sequence and subject, not the replay channel's.
-    const event = replay
-      ? {
-          ...consumed,
-          stream: replay.stream,
-          streamSequence: replay.sequence,
-          routingSubject: replay.subject || consumed.routingSubject,
-        }
-      : consumed;
+    const origin = replay && {
+      stream: replay.stream,
+      streamSequence: replay.sequence,
+      routingSubject: replay.subject || msg.subject,
+    };
+    const event = consumedEvent(msg, e.seq, envelope, decoded, { key, deliveryCount, attempt, origin });
     const ctx = handlerContext(e, {
       replay,
       log: this.#log,
@@ -875,7 +874,7 @@ class EventConsumerImpl implements EventConsumer {
       lastFailureAt: new Date(failedAt),
       headers: msg.headers,
     };
-    const eventType = envelope?.type ?? (msg.headers?.get(CE.type) || "unknown");
+    const eventType = envelope?.type ?? (headerValue(msg, CE.type) || "unknown");
     const log = {
       eventId: envelope?.id ?? msg.headers?.get(CE.id),
       eventType,
@@ -976,7 +975,7 @@ class EventConsumerImpl implements EventConsumer {
         else d.msg.term();
       } else d.msg.nak(how.nak > 0 ? how.nak : undefined);
     }
-    const eventType = envelope?.type ?? (latestMsg(e).headers?.get(CE.type) || "unknown");
+    const eventType = envelope?.type ?? (headerValue(latestMsg(e), CE.type) || "unknown");
     this.#meter.outcome(eventType, outcome);
     if (outcome !== "acked" && outcome !== "dead_lettered" && outcome !== "nak") {
       const msg = latestMsg(e);

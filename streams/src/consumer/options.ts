@@ -11,6 +11,7 @@ import { CE } from "../envelope.js";
 import { ConfigError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { metricsFor, type ThreadlineMetrics } from "../metrics.js";
+import { headerValue } from "../wire-headers.js";
 import { ConsumerSetupError } from "./errors.js";
 import type { EventHandler, EventHandlers } from "./types.js";
 
@@ -179,7 +180,7 @@ export interface ParsedOptions {
   readonly partition: PartitionAssignment | undefined;
 }
 
-const subjectHeaderKey = (msg: JsMsg): string | undefined => msg.headers?.get(CE.subject) || undefined;
+const subjectHeaderKey = (msg: JsMsg): string | undefined => headerValue(msg, CE.subject) || undefined;
 
 function integerAtLeast(key: string, value: number, min: number): number {
   if (!Number.isInteger(value) || value < min)
