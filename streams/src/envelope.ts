@@ -47,10 +47,6 @@ export class EnvelopeError extends ThreadlineError {
   }
 }
 
-export function newEventId(): string {
-  return uuidv7();
-}
-
 /** UUIDv5 namespace of content-derived event ids. */
 const DERIVED_ID_NAMESPACE = "5f0c6a0e-54a1-4d0f-9a59-2b7f3f0e8c11";
 
@@ -67,13 +63,47 @@ export function derivedEventId(...parts: readonly (string | number | bigint)[]):
 // Random bytes drawn from a pool refilled 4 KiB at a time: one syscall per ~170 trace ids instead of two each.
 const randomPool = Buffer.allocUnsafe(4096);
 let randomOffset = randomPool.length;
-function randomHex(bytes: number): string {
+function takeRandom(bytes: number): number {
   if (randomOffset + bytes > randomPool.length) {
     randomFillSync(randomPool);
     randomOffset = 0;
   }
   randomOffset += bytes;
-  return randomPool.toString("hex", randomOffset - bytes, randomOffset);
+  return randomOffset - bytes;
+}
+function randomHex(bytes: number): string {
+  const at = takeRandom(bytes);
+  return randomPool.toString("hex", at, at + bytes);
+}
+function randomFill(into: Uint8Array): void {
+  const at = takeRandom(into.length);
+  randomPool.copy(into, 0, at, at + into.length);
+}
+
+/** uuid's own v7 state (monotonic within a millisecond), kept here because the random bytes are ours. */
+const v7 = { msecs: Number.NEGATIVE_INFINITY, seq: 0 };
+const idRandom = new Uint8Array(16);
+
+/**
+ * A new UUIDv7. uuid draws its 16 random bytes through WebCrypto's `getRandomValues` on every call,
+ * which was the publisher's largest single cost (BENCHMARKS.md, "sdk"); here they come from the
+ * pooled randomness above, and the timestamp and counter follow uuid's own rules (`updateV7State`).
+ */
+export function newEventId(): string {
+  randomFill(idRandom);
+  const now = Date.now();
+  if (now > v7.msecs) {
+    v7.seq =
+      (((idRandom[6] as number) & 0x7f) << 24) |
+      ((idRandom[7] as number) << 16) |
+      ((idRandom[8] as number) << 8) |
+      (idRandom[9] as number);
+    v7.msecs = now;
+  } else {
+    v7.seq = (v7.seq + 1) | 0;
+    if (v7.seq === 0) v7.msecs++;
+  }
+  return uuidv7({ random: idRandom, msecs: v7.msecs, seq: v7.seq });
 }
 
 /** A new W3C traceparent (version 00, sampled) for events that start a trace. */
@@ -99,6 +129,16 @@ export function sanitizeToken(value: string): string {
     /[.*>\s%]/gu,
     (c) => `%${c.codePointAt(0)?.toString(16).padStart(2, "0").toUpperCase()}`,
   );
+}
+
+/** Event types seen valid on a hot path (bounded: types come from message headers). */
+const validTypes = new Set<string>();
+
+/** Throws EnvelopeError unless `eventType` is of the form `mfg.<domain>.<event>.v<major>`. */
+function checkEventType(eventType: string): void {
+  if (validTypes.has(eventType)) return;
+  parseEventType(eventType);
+  if (validTypes.size < 1_000) validTypes.add(eventType);
 }
 
 /** `mfg.production.production_order_released.v1` -> { domain: "production", event: "production_order_released" } */
@@ -212,7 +252,7 @@ function envelopeFrom(f: EnvelopeFields): EventEnvelope {
   if (Number.isNaN(time.getTime()))
     throw new EnvelopeError(`header ce-time is not an ISO-8601 time: ${f.time}`);
   const type = need(CE.type, f.type);
-  parseEventType(type);
+  checkEventType(type);
   const envelope: { -readonly [K in keyof EventEnvelope]: EventEnvelope[K] } = {
     id: need(CE.id, f.id),
     source: need(CE.source, f.source),

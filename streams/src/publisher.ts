@@ -329,6 +329,10 @@ export interface PublishBatch {
 export class EventPublisher {
   readonly #options: ParsedPublisherOptions;
   readonly #given: PublisherOptions;
+  /** `ce-source`: the same for every event of this publisher. */
+  readonly #source: string;
+  /** Routing subjects of the targets seen, made once each (two regular expressions per token otherwise). */
+  readonly #subjects = new Map<string, string>();
   #defaultBatch: PublishBatch | undefined;
 
   constructor(
@@ -338,6 +342,7 @@ export class EventPublisher {
   ) {
     this.#options = parsePublisherOptions(options);
     this.#given = options;
+    this.#source = sourceUrn(this.#options.service, this.#options.site);
   }
 
   /** The site `ce-source` names. */
@@ -398,14 +403,14 @@ export class EventPublisher {
     const data = this.codec.encodeWith(contract, payload); // throws PayloadInvalidError: nothing is sent
     const envelope: EventEnvelope = {
       id: target.id ?? newEventId(),
-      source: sourceUrn(this.#options.service, this.#options.site),
+      source: this.#source,
       type: eventType,
       time: target.time ?? new Date(),
       subject: target.key,
       dataschema: dataschemaOf(eventType, contract.fingerprint),
       traceparent: target.traceparent ?? newTraceparent(),
     };
-    const subject = subjectFor(eventType, target.site, target.line, target.machine);
+    const subject = this.#subjectOf(eventType, target);
     const expected = target.expectedLastSubjectSequence;
     return {
       eventType,
@@ -414,6 +419,21 @@ export class EventPublisher {
       data,
       ...(expected === undefined ? {} : { expectedLastSubjectSequence: expected }),
     };
+  }
+
+  #subjectOf(eventType: string, target: PublishTarget): string {
+    // A token given is marked with "=", so that an absent one and an empty one differ.
+    const line = target.line === undefined ? "" : `=${target.line}`;
+    const machine = target.machine === undefined ? "" : `=${target.machine}`;
+    const key = `${eventType}\u0000${target.site}\u0000${line}\u0000${machine}`;
+    let subject = this.#subjects.get(key);
+    if (subject === undefined) {
+      subject = subjectFor(eventType, target.site, target.line, target.machine);
+      // Bounded: machines come and go over a long-running process.
+      if (this.#subjects.size >= 10_000) this.#subjects.clear();
+      this.#subjects.set(key, subject);
+    }
+    return subject;
   }
 
   async #send(p: Prepared): Promise<Published> {

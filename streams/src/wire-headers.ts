@@ -9,7 +9,7 @@
  * nats.js keeps the block in its message object's internal fields (`_rdata`, `_msg.hdr`: core 3.x).
  * Reading them is the one place Threadline relies on nats.js internals; a message of another shape
  * (another nats.js version, a test double) is read through `msg.headers`, so an upgrade that moves
- * the fields costs speed, never correctness, and test/streams/wire-headers.test.ts fails loudly when
+ * the fields costs speed, never correctness, and test/streams/envelope-hot-path.test.ts fails loudly when
  * the fast path is lost.
  */
 import type { JsMsg } from "@nats-io/jetstream";
@@ -24,10 +24,10 @@ interface CoreMsgInternals {
 }
 
 /**
- * The raw header block (`NATS/1.0\r\n` … `\r\n\r\n`) of a message nats.js received; `null` when it
- * has no headers; `undefined` when the message's shape is not one whose block can be read.
+ * The raw header block (`NATS/1.0\r\n` … `\r\n\r\n`) of a message nats.js received, as text; `null`
+ * when it has no headers; `undefined` when the message's shape is not one whose block can be read.
  */
-export function headerBlock(msg: ReceivedMsg): Uint8Array | null | undefined {
+export function headerBlock(msg: ReceivedMsg): string | null | undefined {
   // A JetStream message wraps the core message in `msg`.
   const core = ((msg as { msg?: unknown }).msg ?? msg) as CoreMsgInternals;
   const data = core._rdata;
@@ -35,7 +35,9 @@ export function headerBlock(msg: ReceivedMsg): Uint8Array | null | undefined {
   if (typeof hdr !== "number") return undefined;
   if (hdr < 0) return null;
   if (!(data instanceof Uint8Array) || data.length < hdr) return undefined;
-  return data.subarray(0, hdr);
+  // Usually a view of the socket's Buffer: decoded in place, without another view object.
+  if (Buffer.isBuffer(data)) return data.toString("utf8", 0, hdr);
+  return Buffer.from(data.buffer, data.byteOffset, hdr).toString("utf8");
 }
 
 /**
@@ -43,21 +45,18 @@ export function headerBlock(msg: ReceivedMsg): Uint8Array | null | undefined {
  * value trimmed (as nats.js's own decoding does), lines without a colon skipped. Stops early when
  * `take` returns true.
  */
-export function eachHeader(
-  block: Uint8Array,
-  take: (name: string, value: string) => boolean | undefined,
-): void {
-  const text = Buffer.from(block.buffer, block.byteOffset, block.byteLength).toString("utf8");
+export function eachHeader(block: string, take: (name: string, value: string) => boolean | undefined): void {
   // The first line is the version (and a status, which messages given to handlers never carry).
-  let at = text.indexOf("\r\n");
+  let at = block.indexOf("\r\n");
   if (at < 0) return;
   at += 2;
-  while (at < text.length) {
-    let end = text.indexOf("\r\n", at);
-    if (end < 0) end = text.length;
+  while (at < block.length) {
+    let end = block.indexOf("\r\n", at);
+    if (end < 0) end = block.length;
     if (end > at) {
-      const colon = text.indexOf(":", at);
-      if (colon > -1 && colon < end && take(text.slice(at, colon), text.slice(colon + 1, end).trim())) return;
+      const colon = block.indexOf(":", at);
+      if (colon > -1 && colon < end && take(block.slice(at, colon), block.slice(colon + 1, end).trim()))
+        return;
     }
     at = end + 2;
   }

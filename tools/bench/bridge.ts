@@ -20,7 +20,6 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -48,7 +47,6 @@ import {
   type LatencyStats,
   latencyStats,
   processCpuMs,
-  RESULT_PREFIX,
   round1,
   sleep,
   WindowMeter,
@@ -56,7 +54,7 @@ import {
 } from "./bridge-measure.js";
 import type { OpcuaInput, OpcuaResult } from "./bridge-opcua.js";
 import type { RawFlow, RawInput, RawResult } from "./bridge-raw.js";
-import { terminate, track } from "./children.js";
+import { runChild, tail, terminate, track } from "./children.js";
 
 export interface BridgeBenchOptions {
   /** Production lines of the simulated plant (one site). @default 5 */
@@ -216,17 +214,6 @@ export function benchPlant(o: Required<BridgeBenchOptions>): PlantConfigInput {
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
-/** Lines of a child's stream, the last `keep` kept for an error message. */
-function tail(stream: NodeJS.ReadableStream, keep: number, onLine?: (line: string) => void): string[] {
-  const lines: string[] = [];
-  createInterface({ input: stream }).on("line", (line) => {
-    lines.push(line);
-    if (lines.length > keep) lines.shift();
-    onLine?.(line);
-  });
-  return lines;
-}
-
 interface SimChild {
   readonly endpointUrl: string;
   readonly pid: number | undefined;
@@ -273,36 +260,6 @@ async function startSim(configFile: string, timeoutMs: number): Promise<SimChild
   } catch (err) {
     await stop();
     throw err;
-  }
-}
-
-/** Runs ./bridge-opcua.js or ./bridge-raw.js: input on stdin, `RESULT <json>` on stdout. */
-async function runChild<I, R>(file: string, label: string, input: I, timeoutMs: number): Promise<R> {
-  const child = spawn(process.execPath, [CHILD(file)], { stdio: ["pipe", "pipe", "pipe"] });
-  track(child);
-  const errLines = tail(child.stderr as NodeJS.ReadableStream, 30, (line) =>
-    process.stderr.write(`  ${line}\n`),
-  );
-  try {
-    return await new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${label} did not finish within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      let result: R | undefined;
-      tail(child.stdout as NodeJS.ReadableStream, 5, (line) => {
-        if (line.startsWith(RESULT_PREFIX)) result = JSON.parse(line.slice(RESULT_PREFIX.length)) as R;
-      });
-      child.once("exit", (code, signal) => {
-        clearTimeout(timer);
-        if (code === 0 && result !== undefined) resolve(result);
-        else reject(new Error(`${label} failed (${code ?? signal}):\n${errLines.join("\n")}`));
-      });
-      child.once("error", reject);
-      child.stdin?.write(`${JSON.stringify(input)}\n`);
-    });
-  } finally {
-    await terminate(child, 2_000);
   }
 }
 
@@ -409,7 +366,7 @@ export async function runBridgeBench(options: BridgeBenchOptions = {}): Promise<
 
     progress("phase 1/3: OPC UA client alone (child process)");
     const opcua = await runChild<OpcuaInput, OpcuaResult>(
-      "bridge-opcua.js",
+      CHILD("bridge-opcua.js"),
       "the OPC UA client",
       { bridgeConfig: bridgeInput, warmupSeconds: o.warmupSeconds, seconds: o.seconds },
       phaseTimeoutMs,
@@ -475,7 +432,7 @@ export async function runBridgeBench(options: BridgeBenchOptions = {}): Promise<
       perSec: t.perSec,
     }));
     const raw = await runChild<RawInput, RawResult>(
-      "bridge-raw.js",
+      CHILD("bridge-raw.js"),
       "the raw publisher",
       { natsUrl: server.clientUrl, flows, warmupSeconds: o.warmupSeconds, seconds: o.seconds },
       phaseTimeoutMs,

@@ -1,29 +1,25 @@
 /**
  * SDK vs raw client, in one run on one server: publish (Avro encode + validation + CloudEvents
- * headers + dedup id + metrics + PubAck) and consume-with-ack (decode + schema resolution +
- * handler dispatch + metrics + ack), each against the bare @nats-io client doing the same
- * transport work with pre-encoded bytes.
+ * headers + dedup id + metrics + PubAck) and consume-with-ack (envelope + decode + schema resolution +
+ * handler dispatch + metrics + ack), each against the bare @nats-io client doing the same transport
+ * work with pre-encoded bytes. Each phase runs in its own process (./sdk-phase.ts), and the phases
+ * take turns for several rounds: throughput on a shared machine moves by a third from one minute to
+ * the next, so a ratio is taken between neighbouring phases of a round, and the median is reported.
  */
-import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { fileURLToPath } from "node:url";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { Registry } from "prom-client";
-import { Catalog, EventCodec } from "../../contracts/src/index.js";
-import {
-  type BatchEvent,
-  connectionOptions,
-  createEventConsumer,
-  type EventEnvelope,
-  EventPublisher,
-  natsSettingsFromEnv,
-  toHeaders,
-} from "../../streams/src/index.js";
 import { startNatsServer } from "../local-nats/index.js";
-import { typicalProductionReport } from "./codec.js";
+import { runChild } from "./children.js";
+import type { PhaseResult, SdkPhase, SdkPhaseInput } from "./sdk-phase.js";
+
+export type { PhaseResult } from "./sdk-phase.js";
 
 export interface SdkBenchOptions {
   /** Events per phase. @default 200000 */
   events?: number;
+  /** Rounds of every phase, taking turns. @default 3 */
+  rounds?: number;
   /** Publishes awaiting their PubAck at once, raw and SDK alike. @default 256 */
   window?: number;
   /** Handlers at once in the SDK consumer; the raw consumer acks inline. @default 64 */
@@ -32,161 +28,106 @@ export interface SdkBenchOptions {
   natsUrl?: string;
 }
 
-export interface PhaseResult {
-  readonly perSec: number;
-  readonly peakRssMiB: number;
+/**
+ * One round's phases. `publishHeaders`: the raw client sending the SDK's CloudEvents headers without
+ * a dedup id; `publishWire`: with the dedup id too (the SDK's wire).
+ */
+export interface SdkRound {
+  readonly publishRaw: PhaseResult;
+  readonly publishHeaders: PhaseResult;
+  readonly publishWire: PhaseResult;
+  readonly publishSdk: PhaseResult;
+  readonly consumeRaw: PhaseResult;
+  readonly consumeSdk: PhaseResult;
 }
 
 export interface SdkBenchResult {
   readonly events: number;
-  /** `rawWire`: the raw client sending the same bytes with the same CloudEvents headers and dedup id. */
-  readonly publish: { raw: PhaseResult; rawWire: PhaseResult; sdk: PhaseResult };
-  readonly consume: { raw: PhaseResult; sdk: PhaseResult };
+  readonly server: string;
+  readonly rounds: readonly SdkRound[];
 }
 
-const EVENT = "mfg.production.production_reported.v1";
-
-/** Runs `fn`, sampling resident memory; returns events/s and the peak RSS. */
-async function measure(n: number, fn: () => Promise<void>): Promise<PhaseResult> {
-  globalThis.gc?.();
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 20);
-  const t0 = process.hrtime.bigint();
-  await fn();
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  clearInterval(sampler);
-  peak = Math.max(peak, process.memoryUsage().rss);
-  return { perSec: Math.round(n / s), peakRssMiB: Math.round(peak / 2 ** 20) };
-}
-
-async function rawPublish(
-  nc: NatsConnection,
-  n: number,
-  window: number,
-  body: Uint8Array,
-  subject: string,
-  withHeaders: boolean,
-): Promise<void> {
-  const js = jetstream(nc);
-  const pending = new Set<Promise<unknown>>();
-  const base: Omit<EventEnvelope, "id"> = {
-    source: "urn:threadline:bench:plant1",
-    type: EVENT,
-    time: new Date(),
-    subject: "WH/MO/00042",
-    dataschema: `urn:threadline:schema:${EVENT}:0000000000000000`,
-    traceparent: "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01",
-  };
-  for (let i = 0; i < n; i++) {
-    if (pending.size >= window) await Promise.race(pending);
-    const id = `bench-${i}`;
-    const opts = withHeaders ? { msgID: id, headers: toHeaders({ ...base, id }) } : undefined;
-    const p: Promise<unknown> = js.publish(subject, body, opts).then(() => pending.delete(p));
-    pending.add(p);
-  }
-  await Promise.all(pending);
-}
-
-async function rawConsume(nc: NatsConnection, stream: string, durable: string, n: number): Promise<void> {
-  const consumer = await jetstream(nc).consumers.get(stream, durable);
-  const messages = await consumer.consume({ max_messages: 1024 });
-  let seen = 0;
-  for await (const m of messages) {
-    m.ack();
-    if (++seen >= n) break;
-  }
-  await messages.close();
-}
+const PHASE_FILE = fileURLToPath(new URL("./sdk-phase.js", import.meta.url));
 
 export async function runSdkBench(options: SdkBenchOptions = {}): Promise<SdkBenchResult> {
-  const n = options.events ?? 200_000;
-  const window = options.window ?? 256;
+  const events = options.events ?? 200_000;
+  const rounds = options.rounds ?? 3;
   const server = options.natsUrl ? undefined : await startNatsServer({ maxFileStore: 8 * 2 ** 30 });
-  // The SDK's connection options (noAsyncTraces among them) for both sides: one client, one comparison.
-  const nc = await connect(
-    connectionOptions(natsSettingsFromEnv({ NATS_URL: options.natsUrl ?? server?.clientUrl })),
-  );
+  const natsUrl = options.natsUrl ?? (server?.clientUrl as string);
   try {
+    const nc = await connect({ servers: natsUrl });
+    const version = nc.info?.version ?? "unknown";
     const jsm = await jetstreamManager(nc);
-    const codec = new EventCodec({ catalog: Catalog.load() });
     await jsm.streams.add({ name: "BENCH_RAW", subjects: ["bench.raw.>"] });
     await jsm.streams.add({ name: "BENCH_WIRE", subjects: ["bench.wire.>"] });
     await jsm.streams.add({ name: "BENCH_SDK", subjects: ["mfg.production.>"] });
-    const payloads = Array.from({ length: 1024 }, (_, i) => typicalProductionReport(i));
-    const body = codec.encode(EVENT, payloads[0]);
-
-    const rawPub = await measure(n, () => rawPublish(nc, n, window, body, "bench.raw.plant1", false));
-    const rawWire = await measure(n, () => rawPublish(nc, n, window, body, "bench.wire.plant1", true));
-    const publisher = new EventPublisher(jetstream(nc), codec, {
-      service: "bench",
-      site: "plant1",
-      metrics: new Registry(),
-    });
-    const sdkPub = await measure(n, async () => {
-      const batch = publisher.batch({ maxInFlight: window });
-      const target = { site: "plant1", line: "line1", machine: "filler1", key: "WH/MO/00042" };
-      for (let i = 0; i < n; i += window) {
-        const chunk: BatchEvent[] = [];
-        for (let j = i; j < Math.min(n, i + window); j++) {
-          chunk.push({ eventType: EVENT, payload: payloads[j & 1023] as (typeof payloads)[number], target });
-        }
-        await batch.publishMany(chunk);
-      }
-      await batch.flush();
-    });
-
-    await jsm.consumers.add("BENCH_RAW", {
-      durable_name: "raw",
-      ack_policy: AckPolicy.Explicit,
-      max_ack_pending: 20_000,
-    });
-    await jsm.consumers.add("BENCH_SDK", {
-      durable_name: "sdk",
-      ack_policy: AckPolicy.Explicit,
-      max_ack_pending: 20_000,
-    });
-    const rawCon = await measure(n, () => rawConsume(nc, "BENCH_RAW", "raw", n));
-    const sdkCon = await measure(n, async () => {
-      let handled = 0;
-      let done: () => void = () => undefined;
-      const finished = new Promise<void>((resolve) => {
-        done = resolve;
-      });
-      const consumer = createEventConsumer(nc, {
-        stream: "BENCH_SDK",
-        durable: "sdk",
-        codec,
-        concurrency: options.concurrency ?? 64,
-        metrics: new Registry(),
-        handler: async () => {
-          if (++handled === n) done();
-        },
-      });
-      await consumer.start();
-      await finished;
-      await consumer.stop();
-    });
-    return {
-      events: n,
-      publish: { raw: rawPub, rawWire, sdk: sdkPub },
-      consume: { raw: rawCon, sdk: sdkCon },
-    };
-  } finally {
     await nc.close();
+    const run = (phase: SdkPhase, extra: Partial<SdkPhaseInput>, round: number) =>
+      runChild<SdkPhaseInput, PhaseResult>(
+        PHASE_FILE,
+        `${phase} (round ${round + 1})`,
+        {
+          natsUrl,
+          phase,
+          events,
+          window: options.window ?? 256,
+          concurrency: options.concurrency ?? 64,
+          ...extra,
+        },
+        10 * 60_000,
+      );
+    const published: Pick<SdkRound, "publishRaw" | "publishHeaders" | "publishWire" | "publishSdk">[] = [];
+    for (let r = 0; r < rounds; r++)
+      published.push({
+        publishRaw: await run("publish-raw", { subject: "bench.raw.plant1" }, r),
+        publishHeaders: await run("publish-headers", { subject: "bench.wire.plant1" }, r),
+        publishWire: await run("publish-wire", { subject: "bench.wire.plant1" }, r),
+        publishSdk: await run("publish-sdk", {}, r),
+      });
+    // Both consumers read the same messages: the first `events` the SDK published, with its headers.
+    const result: SdkRound[] = [];
+    for (let r = 0; r < rounds; r++)
+      result.push({
+        ...(published[r] as (typeof published)[number]),
+        consumeRaw: await run("consume-raw", { stream: "BENCH_SDK", durable: `raw-${r}` }, r),
+        consumeSdk: await run("consume-sdk", { stream: "BENCH_SDK", durable: `sdk-${r}` }, r),
+      });
+    return { events, server: version, rounds: result };
+  } finally {
     await server?.dispose();
   }
 }
 
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
 export function formatSdkBench(r: SdkBenchResult): string {
-  const wire = r.publish.rawWire;
-  const row = (name: string, p: { raw: PhaseResult; sdk: PhaseResult }) =>
-    `  ${name.padEnd(8)} raw ${p.raw.perSec.toLocaleString("en")}/s (peak RSS ${p.raw.peakRssMiB} MiB)  sdk ${p.sdk.perSec.toLocaleString("en")}/s (peak RSS ${p.sdk.peakRssMiB} MiB)  sdk/raw ${(p.sdk.perSec / p.raw.perSec).toFixed(2)}`;
-  return [
-    `sdk vs raw @nats-io client (${r.events.toLocaleString("en")} events each)`,
-    row("publish", r.publish),
-    `  publish  raw with the same headers + dedup id ${wire.perSec.toLocaleString("en")}/s: sdk/that ${(r.publish.sdk.perSec / wire.perSec).toFixed(2)} (the rest is the server's header and dedup work)`,
-    row("consume", r.consume),
-  ].join("\n");
+  const n = (v: number) => v.toLocaleString("en");
+  const phase = (p: PhaseResult) => `${n(p.perSec)}/s ${p.cpuUsPerEvent} µs CPU ${p.peakRssMiB} MiB`;
+  const ratios = (of: (x: SdkRound) => number) => {
+    const each = r.rounds.map(of);
+    return `${median(each).toFixed(2)} (${each.map((v) => v.toFixed(2)).join(", ")})`;
+  };
+  const lines = [
+    `sdk vs raw @nats-io client, nats-server ${r.server} (${n(r.events)} events per phase, each phase its own process, ${r.rounds.length} rounds)`,
+  ];
+  r.rounds.forEach((x, i) => {
+    lines.push(
+      `  round ${i + 1}: publish raw ${phase(x.publishRaw)} | raw + headers ${phase(x.publishHeaders)}`,
+      `           publish raw + headers + dedup id ${phase(x.publishWire)} | sdk ${phase(x.publishSdk)}`,
+      `           consume raw ${phase(x.consumeRaw)} | sdk ${phase(x.consumeSdk)}`,
+    );
+  });
+  lines.push(
+    "  median over rounds (each round's ratio):",
+    `    publish sdk/raw ${ratios((x) => x.publishSdk.perSec / x.publishRaw.perSec)}, sdk/raw same wire ${ratios((x) => x.publishSdk.perSec / x.publishWire.perSec)}, raw same wire/raw ${ratios((x) => x.publishWire.perSec / x.publishRaw.perSec)}`,
+    `    publish raw + headers/raw ${ratios((x) => x.publishHeaders.perSec / x.publishRaw.perSec)}, raw + headers + id/raw + headers ${ratios((x) => x.publishWire.perSec / x.publishHeaders.perSec)}`,
+    `    consume sdk/raw ${ratios((x) => x.consumeSdk.perSec / x.consumeRaw.perSec)}`,
+    `    peak RSS sdk/raw: publish ${ratios((x) => x.publishSdk.peakRssMiB / x.publishRaw.peakRssMiB)}, consume ${ratios((x) => x.consumeSdk.peakRssMiB / x.consumeRaw.peakRssMiB)}`,
+    `    CPU per event sdk/raw: publish ${ratios((x) => x.publishSdk.cpuUsPerEvent / x.publishRaw.cpuUsPerEvent)}, consume ${ratios((x) => x.consumeSdk.cpuUsPerEvent / x.consumeRaw.cpuUsPerEvent)}`,
+  );
+  return lines.join("\n");
 }

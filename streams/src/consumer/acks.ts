@@ -34,22 +34,3 @@ export class AckBatch {
     }
   }
 }
-
-/** Runs `fn` once at the end of the current event-loop turn, however often it is asked for during it. */
-export class EndOfTurn {
-  #scheduled = false;
-  readonly #run: () => void;
-
-  constructor(fn: () => void) {
-    this.#run = () => {
-      this.#scheduled = false;
-      fn();
-    };
-  }
-
-  schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(this.#run);
-  }
-}

@@ -25,8 +25,9 @@ import { type ReplayOrigin, replayOriginOf } from "../replay.js";
 import { requeueInStreamOrder } from "../requeue.js";
 import { connectedServerHas } from "../server-features.js";
 import { headerValue } from "../wire-headers.js";
-import { AckBatch, EndOfTurn } from "./acks.js";
+import { AckBatch } from "./acks.js";
 import { FirstFailures, publishDeadLetter } from "./dead-lettering.js";
+import { EndOfTurn } from "./end-of-turn.js";
 import { ConsumerErrorCode, ConsumerSetupError, IllegalStateError, ShutdownAbortError } from "./errors.js";
 import {
   abortEntry,
@@ -404,6 +405,7 @@ class EventConsumerImpl implements EventConsumer {
     clearInterval(this.#infoTimer);
     this.#connection?.stop();
     this.#meter.inFlight(0);
+    this.#meter.flush();
   }
 
   // --- pulling --------------------------------------------------------------------------------

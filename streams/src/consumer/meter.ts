@@ -4,6 +4,7 @@
  */
 import type { ConsumerInfo } from "@nats-io/jetstream";
 import type { ThreadlineMetrics } from "../metrics.js";
+import { EndOfTurn } from "./end-of-turn.js";
 import type { ConsumerOutcome } from "./types.js";
 
 type Labels = Readonly<Record<string, string>>;
@@ -45,6 +46,9 @@ export class ConsumerMeter {
   readonly #m: ThreadlineMetrics;
   readonly #labels: { stream: string; consumer: string };
   readonly #sets: LabelSets;
+  /** `threadline_events_consumed_total` counts not added yet: added once per event-loop turn. */
+  readonly #outcomes = new Map<Labels, number>();
+  readonly #endOfTurn = new EndOfTurn(() => this.flush());
 
   constructor(metrics: ThreadlineMetrics, stream: string, durable: string) {
     this.#m = metrics;
@@ -77,7 +81,15 @@ export class ConsumerMeter {
 
   /** `threadline_events_consumed_total{outcome}`: how a message left the consumer. */
   outcome(eventType: string, outcome: ConsumerOutcome): void {
-    this.#m.consumed.inc(this.#sets.outcome(eventType, outcome));
+    const labels = this.#sets.outcome(eventType, outcome);
+    this.#outcomes.set(labels, (this.#outcomes.get(labels) ?? 0) + 1);
+    this.#endOfTurn.schedule();
+  }
+
+  /** Adds the outcomes counted this turn (done by itself at the turn's end, and when the consumer stops). */
+  flush(): void {
+    for (const [labels, n] of this.#outcomes) this.#m.consumed.inc(labels, n);
+    this.#outcomes.clear();
   }
 
   deadLettered(reason: string): void {
