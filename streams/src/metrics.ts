@@ -196,6 +196,11 @@ export interface ThreadlineMetrics {
   readonly publishRetries: Counter<"event_type">;
   /** Messages finished by a consumer, by outcome ({@link ConsumerOutcome}). */
   readonly consumed: Counter<"stream" | "consumer" | "event_type" | "outcome">;
+  /**
+   * Counts of `consumed` a consumer holds until the end of its event-loop turn (meter.ts): added
+   * before every read of the metric, so a scrape (or a test) never sees them late.
+   */
+  readonly pendingConsumed: Set<() => void>;
   /** Handler run time in seconds. */
   readonly handlerDuration: Histogram<"stream" | "consumer" | "event_type">;
   /** Messages being handled right now (bounded by the consumer's concurrency). */
@@ -248,12 +253,19 @@ function definition<N extends SdkMetricName>(name: N, registers: Registry[]) {
 
 const threadlineMetrics = perRegistry((registry): ThreadlineMetrics => {
   const registers = [registry];
+  const pendingConsumed = new Set<() => void>();
   return {
     registry,
+    pendingConsumed,
     published: new Counter(definition("threadline_events_published_total", registers)),
     publishErrors: new Counter(definition("threadline_publish_errors_total", registers)),
     publishRetries: new Counter(definition("threadline_publish_retries_total", registers)),
-    consumed: new Counter(definition("threadline_events_consumed_total", registers)),
+    consumed: new Counter({
+      ...definition("threadline_events_consumed_total", registers),
+      collect: () => {
+        for (const flush of pendingConsumed) flush();
+      },
+    }),
     handlerDuration: new Histogram({
       ...definition("threadline_handler_duration_seconds", registers),
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],

@@ -47,6 +47,23 @@ export interface SdkBenchResult {
   readonly rounds: readonly SdkRound[];
 }
 
+/** Options from the environment: `BENCH_SDK_EVENTS`, `BENCH_SDK_ROUNDS`, `NATS_URL` (a server to use). */
+export function sdkBenchOptionsFromEnv(env: Record<string, string | undefined>): SdkBenchOptions {
+  const o: SdkBenchOptions = {};
+  for (const [key, name] of [
+    ["events", "BENCH_SDK_EVENTS"],
+    ["rounds", "BENCH_SDK_ROUNDS"],
+  ] as const) {
+    const v = env[name];
+    if (v === undefined || v === "") continue;
+    const n = Number(v.replaceAll("_", ""));
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be an integer ≥ 1, got ${v}`);
+    o[key] = n;
+  }
+  if (env["NATS_URL"]) o.natsUrl = env["NATS_URL"];
+  return o;
+}
+
 const PHASE_FILE = fileURLToPath(new URL("./sdk-phase.js", import.meta.url));
 
 export async function runSdkBench(options: SdkBenchOptions = {}): Promise<SdkBenchResult> {

@@ -32,8 +32,7 @@ export const BENCHES: Bench[] = [
     name: "sdk",
     run: async () => {
       const b = await import("../bench/sdk.js");
-      const natsUrl = process.env["NATS_URL"];
-      return b.formatSdkBench(await b.runSdkBench(natsUrl ? { natsUrl } : {}));
+      return b.formatSdkBench(await b.runSdkBench(b.sdkBenchOptionsFromEnv(process.env)));
     },
   },
   {

@@ -49,6 +49,7 @@ export class ConsumerMeter {
   /** `threadline_events_consumed_total` counts not added yet: added once per event-loop turn. */
   readonly #outcomes = new Map<Labels, number>();
   readonly #endOfTurn = new EndOfTurn(() => this.flush());
+  readonly #flush = () => this.flush();
 
   constructor(metrics: ThreadlineMetrics, stream: string, durable: string) {
     this.#m = metrics;
@@ -83,13 +84,19 @@ export class ConsumerMeter {
   outcome(eventType: string, outcome: ConsumerOutcome): void {
     const labels = this.#sets.outcome(eventType, outcome);
     this.#outcomes.set(labels, (this.#outcomes.get(labels) ?? 0) + 1);
+    if (this.#outcomes.size === 1) this.#m.pendingConsumed.add(this.#flush);
     this.#endOfTurn.schedule();
   }
 
-  /** Adds the outcomes counted this turn (done by itself at the turn's end, and when the consumer stops). */
+  /**
+   * Adds the outcomes counted this turn: by itself at the turn's end, when the consumer stops, and
+   * before the metric is read (`pendingConsumed`).
+   */
   flush(): void {
+    if (this.#outcomes.size === 0) return;
     for (const [labels, n] of this.#outcomes) this.#m.consumed.inc(labels, n);
     this.#outcomes.clear();
+    this.#m.pendingConsumed.delete(this.#flush);
   }
 
   deadLettered(reason: string): void {
