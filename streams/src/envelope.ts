@@ -4,10 +4,10 @@
  * type lives in `ce-type`.
  */
 import { randomFillSync } from "node:crypto";
-import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
+import type { MsgHdrs } from "@nats-io/nats-core";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import { type DecodedEvent, type EventCodec, ThreadlineError } from "../../contracts/src/index.js";
-import { eachHeader, headerBlock, type ReceivedMsg } from "./wire-headers.js";
+import { BlockHeaders, eachHeader, headerBlock, type ReceivedMsg } from "./wire-headers.js";
 
 export const CE = {
   specversion: "ce-specversion",
@@ -160,19 +160,21 @@ export function subjectFor(eventType: string, site: string, line?: string, machi
   return parts.join(".");
 }
 
+/** The event's CloudEvents headers and its dedup id, ready to publish (wire-headers.ts `BlockHeaders`). */
 export function toHeaders(env: EventEnvelope): MsgHdrs {
-  const h = natsHeaders();
-  h.set(CE.specversion, "1.0");
-  h.set(CE.id, env.id);
-  h.set(CE.source, env.source);
-  h.set(CE.type, env.type);
-  h.set(CE.time, env.time.toISOString());
-  h.set(CE.subject, env.subject);
-  h.set(CE.dataschema, env.dataschema);
-  h.set(CE.contentType, AVRO_CONTENT_TYPE);
-  h.set(CE.msgId, env.id);
-  if (env.traceparent) h.set(CE.traceparent, env.traceparent);
-  return h;
+  const pairs: [string, string][] = [
+    [CE.specversion, "1.0"],
+    [CE.id, env.id],
+    [CE.source, env.source],
+    [CE.type, env.type],
+    [CE.time, env.time.toISOString()],
+    [CE.subject, env.subject],
+    [CE.dataschema, env.dataschema],
+    [CE.contentType, AVRO_CONTENT_TYPE],
+    [CE.msgId, env.id],
+  ];
+  if (env.traceparent) pairs.push([CE.traceparent, env.traceparent]);
+  return new BlockHeaders(pairs);
 }
 
 /** The header values an envelope is made of, as read from a message (first value of each). */

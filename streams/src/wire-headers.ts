@@ -13,7 +13,13 @@
  * the fast path is lost.
  */
 import type { JsMsg } from "@nats-io/jetstream";
-import type { Msg, MsgHdrs } from "@nats-io/nats-core";
+import {
+  type Match,
+  type Msg,
+  type MsgHdrs,
+  errors as natsErrors,
+  headers as natsHeaders,
+} from "@nats-io/nats-core";
 
 /** What a header lookup reads: a received message, plain or JetStream. */
 export type ReceivedMsg = Pick<Msg, "headers"> | Pick<JsMsg, "headers">;
@@ -80,4 +86,102 @@ function firstValue(h: MsgHdrs | undefined, name: string): string | undefined {
   if (!h) return undefined;
   for (const [k, v] of h) if (k === name) return v[0];
   return undefined;
+}
+
+/** nats.js's header object as the client uses it when publishing (`encode` is not in its public type). */
+type EncodableHeaders = MsgHdrs & { encode(): Uint8Array };
+
+const HEADER_LINE = "NATS/1.0\r\n";
+
+/**
+ * Headers to publish, written as the wire block in one pass. nats.js's own object validates every
+ * value, appends it to a map of arrays and rebuilds the block from that map on `encode()`; for the
+ * ten CloudEvents headers of every event that was about a sixth of the publisher's CPU
+ * (BENCHMARKS.md, "sdk"). The values are checked here as nats.js checks them (no CR or LF, trimmed).
+ *
+ * What nats.js does when publishing — `encode()`, and `set` of the `Nats-Msg-Id` a JetStream publish
+ * adds — stays on the fast path; any other use turns it into a nats.js header object for good, so
+ * reading, matching and editing behave exactly as nats.js's. Like reading (above), writing relies on
+ * nats.js calling `encode()` on the headers it is given; test/streams/envelope-hot-path.test.ts
+ * publishes through it to a real server and reads the message back.
+ */
+export class BlockHeaders implements MsgHdrs {
+  readonly #pairs: [string, string][] = [];
+  #real: EncodableHeaders | undefined;
+
+  /** `pairs`: names as written (exact case), values as nats.js would take them. */
+  constructor(pairs: readonly (readonly [string, string])[]) {
+    for (const [k, v] of pairs) this.#pairs.push([k, checkedValue(v)]);
+  }
+
+  /** The nats.js object with the same headers, made on first use of anything but publishing. */
+  #h(): EncodableHeaders {
+    if (!this.#real) {
+      const h = natsHeaders() as EncodableHeaders;
+      for (const [k, v] of this.#pairs) h.append(k, v);
+      this.#real = h;
+    }
+    return this.#real;
+  }
+
+  encode(): Uint8Array {
+    if (this.#real) return this.#real.encode();
+    let block = HEADER_LINE;
+    for (const [k, v] of this.#pairs) block += `${k}: ${v}\r\n`;
+    return Buffer.from(`${block}\r\n`, "utf8");
+  }
+
+  set(k: string, v: string, match?: Match): void {
+    if (this.#real || match !== undefined) {
+      this.#h().set(k, v, match);
+      return;
+    }
+    const value = checkedValue(v);
+    for (let i = this.#pairs.length - 1; i >= 0; i--) if (this.#pairs[i]?.[0] === k) this.#pairs.splice(i, 1);
+    this.#pairs.push([k, value]);
+  }
+
+  get hasError(): boolean {
+    return this.#h().hasError;
+  }
+  get status(): string {
+    return this.#h().status;
+  }
+  get code(): number {
+    return this.#h().code;
+  }
+  get description(): string {
+    return this.#h().description;
+  }
+  get(k: string, match?: Match): string {
+    return this.#h().get(k, match);
+  }
+  append(k: string, v: string, match?: Match): void {
+    this.#h().append(k, v, match);
+  }
+  has(k: string, match?: Match): boolean {
+    return this.#h().has(k, match);
+  }
+  keys(): string[] {
+    return this.#h().keys();
+  }
+  values(k: string, match?: Match): string[] {
+    return this.#h().values(k, match);
+  }
+  delete(k: string, match?: Match): void {
+    this.#h().delete(k, match);
+  }
+  last(k: string, match?: Match): string {
+    return this.#h().last(k, match);
+  }
+  [Symbol.iterator](): Iterator<[string, string[]]> {
+    return this.#h()[Symbol.iterator]();
+  }
+}
+
+/** A header value as nats.js takes it: no CR or LF (they would end the line), trimmed; its error if not. */
+function checkedValue(v: string): string {
+  if (v.includes("\r") || v.includes("\n"))
+    throw natsErrors.InvalidArgumentError.format("header", "values cannot contain \\r or \\n");
+  return v.trim();
 }

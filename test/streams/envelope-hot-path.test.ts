@@ -1,13 +1,13 @@
 /**
  * The envelope read from a message's raw header block (wire-headers.ts) is the envelope nats.js's own
- * header object gives, for messages stored in and delivered by a real nats-server; and the fast path
+ * header object gives, and the block written for publishing is the one nats.js would write, for messages stored in and delivered by a real nats-server; and the fast path
  * is really taken with the nats.js this project pins (an upgrade that moves its fields fails here,
  * instead of quietly slowing every consumer down).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { JsMsg } from "@nats-io/jetstream";
-import { headers as natsHeaders } from "@nats-io/nats-core";
+import { Match, headers as natsHeaders } from "@nats-io/nats-core";
 import { validate, version } from "uuid";
 import {
   CE,
@@ -128,5 +128,56 @@ describe("event ids", () => {
     assert.deepEqual(sorted, ids, "each id sorts after the one before (monotonic within a millisecond)");
     const ms = Number.parseInt(ids[0]?.replace(/-/g, "").slice(0, 12) ?? "", 16);
     assert.ok(Math.abs(ms - Date.now()) < 60_000, "the timestamp is now");
+  });
+});
+
+describe("headers written as the wire block", () => {
+  test("an event published with toHeaders arrives with every header and value, deduplicated by its id", async (t) => {
+    const { js, jsm } = await withJetStream(t);
+    await jsm.streams.add({ name: "BLOCK", subjects: ["block.>"] });
+    const first = await js.publish("block.x", new Uint8Array([7]), {
+      headers: toHeaders(envelope),
+      msgID: envelope.id,
+    });
+    // A JetStream publish with msgID sets Nats-Msg-Id on the given headers: the copy is a duplicate.
+    const again = await js.publish("block.x", new Uint8Array([7]), {
+      headers: toHeaders(envelope),
+      msgID: envelope.id,
+    });
+    assert.equal(again.duplicate, true);
+    const m = await (await js.consumers.get("BLOCK")).next({ expires: 5_000 });
+    assert.ok(m);
+    assert.equal(m.seq, first.seq);
+    assert.deepEqual(envelopeOf(m), envelope);
+    assert.deepEqual(fromHeaders(m.headers), envelope);
+    assert.equal(m.headers?.get(CE.contentType), "application/avro");
+    assert.equal(m.headers?.get(CE.msgId), envelope.id);
+    assert.deepEqual(m.headers?.values(CE.msgId), [envelope.id], "set replaced it, not appended");
+  });
+
+  test("read or edited, the headers behave as nats.js's own object, and encode what was edited", () => {
+    const h = toHeaders(envelope);
+    assert.equal(h.get(CE.subject), envelope.subject);
+    assert.equal(h.get("CE-SUBJECT", Match.IgnoreCase), envelope.subject);
+    h.append("x-extra", "1");
+    h.delete(CE.traceparent);
+    const plain = natsHeaders();
+    for (const [k, v] of h) for (const value of v) plain.append(k, value);
+    const encode = (x: unknown) => Buffer.from((x as { encode(): Uint8Array }).encode()).toString("utf8");
+    assert.equal(encode(h), encode(plain));
+    assert.ok(!encode(h).includes("traceparent"));
+  });
+
+  test("the block written is the block nats.js would write", () => {
+    const plain = natsHeaders();
+    for (const [k, v] of toHeaders(envelope)) for (const value of v) plain.append(k, value);
+    const encode = (x: unknown) => Buffer.from((x as { encode(): Uint8Array }).encode()).toString("utf8");
+    assert.equal(encode(toHeaders(envelope)), encode(plain));
+  });
+
+  test("a value with a line break is refused as nats.js refuses it, before anything is sent", () => {
+    assert.throws(() => toHeaders({ ...envelope, subject: "WH/MO/1\r\nx-injected: 1" }), /cannot contain/);
+    const h = toHeaders(envelope);
+    assert.throws(() => h.set(CE.msgId, "a\nb"), /cannot contain/);
   });
 });
