@@ -189,41 +189,43 @@ interface EnvelopeFields {
   traceparent?: string;
 }
 
+/** The envelope's headers, in the order of `ENVELOPE_FIELDS`. */
+const ENVELOPE_HEADERS = [
+  CE.specversion,
+  CE.id,
+  CE.source,
+  CE.type,
+  CE.time,
+  CE.subject,
+  CE.dataschema,
+  CE.traceparent,
+] as const;
+const ENVELOPE_FIELDS = [
+  "specversion",
+  "id",
+  "source",
+  "type",
+  "time",
+  "subject",
+  "dataschema",
+  "traceparent",
+] as const satisfies readonly (keyof EnvelopeFields)[];
+
 /** Keeps the first value of each envelope header; other headers are ignored. */
-function takeField(f: EnvelopeFields, name: string, value: string): void {
-  switch (name) {
-    case CE.specversion:
-      f.specversion ??= value;
-      break;
-    case CE.id:
-      f.id ??= value;
-      break;
-    case CE.source:
-      f.source ??= value;
-      break;
-    case CE.type:
-      f.type ??= value;
-      break;
-    case CE.time:
-      f.time ??= value;
-      break;
-    case CE.subject:
-      f.subject ??= value;
-      break;
-    case CE.dataschema:
-      f.dataschema ??= value;
-      break;
-    case CE.traceparent:
-      f.traceparent ??= value;
-      break;
-  }
+function takeField(f: EnvelopeFields, i: number, value: string): void {
+  const field = ENVELOPE_FIELDS[i];
+  if (field !== undefined) f[field] ??= value;
 }
 
 /** Reads the envelope from headers; throws EnvelopeError naming the missing or wrong header. */
 export function fromHeaders(h: MsgHdrs | undefined): EventEnvelope {
   // One pass over the headers: nats-core's get() copies and filters the key list on every call.
   const f: EnvelopeFields = {};
-  if (h) for (const [k, v] of h) if (v[0] !== undefined) takeField(f, k, v[0]);
+  if (h)
+    for (const [k, v] of h) {
+      const i = (ENVELOPE_HEADERS as readonly string[]).indexOf(k);
+      if (i >= 0 && v[0] !== undefined) takeField(f, i, v[0]);
+    }
   return envelopeFrom(f);
 }
 
@@ -236,8 +238,8 @@ export function envelopeOf(msg: ReceivedMsg): EventEnvelope {
   if (block === undefined) return fromHeaders(msg.headers);
   const f: EnvelopeFields = {};
   if (block !== null)
-    eachHeader(block, (k, v) => {
-      takeField(f, k, v);
+    eachHeader(block, ENVELOPE_HEADERS, (i, v) => {
+      takeField(f, i, v);
       return false;
     });
   return envelopeFrom(f);

@@ -47,11 +47,15 @@ export function headerBlock(msg: ReceivedMsg): string | null | undefined {
 }
 
 /**
- * Calls `take(name, value)` for each header line of the block, in order: the name as written, the
- * value trimmed (as nats.js's own decoding does), lines without a colon skipped. Stops early when
- * `take` returns true.
+ * Calls `take(i, value)` for each header line of the block named `names[i]` (exact case), in order;
+ * the value trimmed as nats.js's own decoding trims it. Other lines cost no string: only the values
+ * asked for are cut out of the block. Stops early when `take` returns true.
  */
-export function eachHeader(block: string, take: (name: string, value: string) => boolean | undefined): void {
+export function eachHeader(
+  block: string,
+  names: readonly string[],
+  take: (i: number, value: string) => boolean | undefined,
+): void {
   // The first line is the version (and a status, which messages given to handlers never carry).
   let at = block.indexOf("\r\n");
   if (at < 0) return;
@@ -59,13 +63,22 @@ export function eachHeader(block: string, take: (name: string, value: string) =>
   while (at < block.length) {
     let end = block.indexOf("\r\n", at);
     if (end < 0) end = block.length;
-    if (end > at) {
-      const colon = block.indexOf(":", at);
-      if (colon > -1 && colon < end && take(block.slice(at, colon), block.slice(colon + 1, end).trim()))
-        return;
+    const colon = block.indexOf(":", at);
+    if (colon > at && colon < end) {
+      const i = nameAt(block, at, colon - at, names);
+      if (i >= 0 && take(i, block.slice(colon + 1, end).trim())) return;
     }
     at = end + 2;
   }
+}
+
+/** Which of `names` the block has at `at`, `length` characters long; -1 for none. */
+function nameAt(block: string, at: number, length: number, names: readonly string[]): number {
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    if (name.length === length && block.startsWith(name, at)) return i;
+  }
+  return -1;
 }
 
 /** The first value of header `name` (exact case, as `MsgHdrs.get`), or undefined. */
@@ -74,8 +87,7 @@ export function headerValue(msg: ReceivedMsg, name: string): string | undefined 
   if (block === null) return undefined;
   if (block === undefined) return firstValue(msg.headers, name);
   let found: string | undefined;
-  eachHeader(block, (k, v) => {
-    if (k !== name) return false;
+  eachHeader(block, [name], (_, v) => {
     found = v;
     return true;
   });
