@@ -54,7 +54,22 @@ export function formatDecimal(unscaled: bigint, scale: number): string {
   return negative ? `-${text}` : text;
 }
 
+/** Up to 6 bytes, two's complement fits a JavaScript number exactly (Buffer's `readIntBE`/`writeIntBE`). */
+const MAX_NUMBER_BYTES = 6;
+const MIN_SMALL = -(2n ** 47n);
+const MAX_SMALL = 2n ** 47n;
+
 function bigintToTwosComplement(n: bigint, size?: number): Buffer {
+  // Quantities are small: done with numbers, not a bigint per byte (the publisher's hot path).
+  if (n >= MIN_SMALL && n < MAX_SMALL) {
+    const x = Number(n);
+    let len = size ?? 1;
+    if (size === undefined) while (x < -(2 ** (8 * len - 1)) || x >= 2 ** (8 * len - 1)) len++;
+    const buf = Buffer.alloc(len, x < 0 ? 0xff : 0); // sign extension of a wide fixed
+    const width = Math.min(len, MAX_NUMBER_BYTES);
+    buf.writeIntBE(x, len - width, width);
+    return buf;
+  }
   let len = size ?? 1;
   if (size === undefined) {
     while (n < -(1n << BigInt(8 * len - 1)) || n >= 1n << BigInt(8 * len - 1)) len++;
@@ -70,6 +85,7 @@ function bigintToTwosComplement(n: bigint, size?: number): Buffer {
 
 function twosComplementToBigint(buf: Buffer): bigint {
   if (buf.length === 0) return 0n;
+  if (buf.length <= MAX_NUMBER_BYTES) return BigInt(buf.readIntBE(0, buf.length));
   let v = 0n;
   for (const byte of buf) v = (v << 8n) | BigInt(byte);
   return BigInt.asIntN(8 * buf.length, v);

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { typeForSchema } from "../../contracts/src/avro.js";
 import { Catalog, contractFromText } from "../../contracts/src/catalog.js";
 import { EventCodec, readHeader } from "../../contracts/src/codec.js";
 import {
@@ -273,5 +274,60 @@ describe("codec - time range", () => {
       PayloadInvalidError,
     );
     assert.throws(() => codec.encode(TYPE, { ...sample, madeAt: new Date(Number.NaN) }), PayloadInvalidError);
+  });
+});
+
+describe("decimal bytes on the wire", () => {
+  // Two's complement, big-endian, shortest for bytes (Avro spec, "Decimal"); numbers are used up to
+  // 6 bytes and bigints beyond: both must write the same bytes and read back the same value.
+  const reference = (n: bigint, size?: number): Buffer => {
+    let len = size ?? 1;
+    if (size === undefined) while (n < -(1n << BigInt(8 * len - 1)) || n >= 1n << BigInt(8 * len - 1)) len++;
+    const buf = Buffer.alloc(len);
+    let v = BigInt.asUintN(8 * len, n);
+    for (let i = len - 1; i >= 0; i--) {
+      buf[i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+    return buf;
+  };
+  const bytesType = typeForSchema({ type: "bytes", logicalType: "decimal", precision: 38, scale: 0 });
+  const fixedType = typeForSchema({
+    type: "fixed",
+    name: "D16",
+    size: 16,
+    logicalType: "decimal",
+    precision: 38,
+    scale: 0,
+  });
+  const edges = [
+    0n,
+    1n,
+    -1n,
+    127n,
+    128n,
+    -128n,
+    -129n,
+    255n,
+    256n,
+    2n ** 47n - 1n,
+    2n ** 47n,
+    -(2n ** 47n),
+    -(2n ** 47n) - 1n,
+  ];
+
+  test("every value is written as the shortest two's complement and read back exactly, small or large", () => {
+    const values = [...edges, ...fc.sample(fc.bigInt({ min: -(10n ** 37n), max: 10n ** 37n }), 300)];
+    for (const n of values) {
+      const text = n.toString();
+      const bytes = bytesType.toBuffer(text);
+      // bytes: a zig-zag length, then the two's complement
+      const body = bytes.subarray(bytes.length - reference(n).length);
+      assert.deepEqual(body, reference(n), text);
+      assert.equal(bytesType.fromBuffer(bytes), text);
+      const fixed = fixedType.toBuffer(text);
+      assert.deepEqual(fixed, reference(n, 16), `${text} as fixed(16)`);
+      assert.equal(fixedType.fromBuffer(fixed), text);
+    }
   });
 });
