@@ -11,7 +11,6 @@ import { Registry } from "prom-client";
 import { Catalog, EventCodec } from "../../contracts/src/index.js";
 import {
   type BatchEvent,
-  CE,
   connectionOptions,
   createEventConsumer,
   type EventEnvelope,
@@ -112,9 +111,10 @@ async function rawPublish(
     const id = `bench-${run}-${k}`;
     let opts: { msgID?: string; headers?: ReturnType<typeof toHeaders> } | undefined;
     if (wire !== "bare") {
-      const headers = toHeaders({ ...base, id });
-      if (wire === "headers") headers.delete(CE.msgId);
-      opts = wire === "headers+id" ? { msgID: id, headers } : { headers };
+      opts =
+        wire === "headers+id"
+          ? { msgID: id, headers: toHeaders({ ...base, id }) }
+          : { headers: toHeaders({ ...base, id }, { dedupId: false }) };
     }
     inFlight++;
     js.publish(i.subject as string, body, opts).then(settled, (err: unknown) => {
