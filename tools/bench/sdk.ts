@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../local-nats/index.js";
+import { percentile } from "./bridge-measure.js";
 import { runChild } from "./children.js";
 import type { PhaseResult, SdkPhase, SdkPhaseInput } from "./sdk-phase.js";
 
@@ -115,18 +116,13 @@ export async function runSdkBench(options: SdkBenchOptions = {}): Promise<SdkBen
   }
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
 export function formatSdkBench(r: SdkBenchResult): string {
   const n = (v: number) => v.toLocaleString("en");
   const phase = (p: PhaseResult) => `${n(p.perSec)}/s ${p.cpuUsPerEvent} µs CPU ${p.peakRssMiB} MiB`;
   const ratios = (of: (x: SdkRound) => number) => {
     const each = r.rounds.map(of);
-    return `${median(each).toFixed(2)} (${each.map((v) => v.toFixed(2)).join(", ")})`;
+    // The middle round of three (nearest rank): the median the bench reports.
+    return `${percentile([...each], 50).toFixed(2)} (${each.map((v) => v.toFixed(2)).join(", ")})`;
   };
   const lines = [
     `sdk vs raw @nats-io client, nats-server ${r.server} (${n(r.events)} events per phase, each phase its own process, ${r.rounds.length} rounds)`,
