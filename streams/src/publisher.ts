@@ -12,9 +12,10 @@
  * resolves when every ack arrived or rejects with {@link PublishBatchError} listing each failure.
  */
 
+import { isProxy } from "node:util/types";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
-import { JetStreamApiError } from "@nats-io/jetstream";
-import { errors as natsErrors } from "@nats-io/nats-core";
+import { JetStreamApiError, PubHeaders } from "@nats-io/jetstream";
+import { type MsgHdrs, type NatsConnection, errors as natsErrors } from "@nats-io/nats-core";
 import type { Registry } from "prom-client";
 import {
   type CatalogedErrorCode,
@@ -36,6 +37,7 @@ import {
 import { ConfigError } from "./errors.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { metricsFor, type PublishErrorLabel, type ThreadlineMetrics } from "./metrics.js";
+import { PubAckInbox } from "./pub-ack-inbox.js";
 
 /** Where an event is routed and what it is about. */
 export interface PublishTarget {
@@ -333,6 +335,13 @@ export class EventPublisher {
   readonly #source: string;
   /** Routing subjects of the targets seen, made once each (two regular expressions per token otherwise). */
   readonly #subjects = new Map<string, string>();
+  /**
+   * PubAcks awaited on an inbox of our own (./pub-ack-inbox.ts), not by a nats.js request per
+   * publish. Undefined when `js` is not nats.js's own client object (its `nc` is not in its public
+   * type) or is wrapped in a Proxy — a wrapper's `publish` (instrumentation, a test injecting
+   * failures) is honoured — and then `js.publish` sends: slower, the same outcomes.
+   */
+  readonly #acks: PubAckInbox | undefined;
   #defaultBatch: PublishBatch | undefined;
 
   constructor(
@@ -343,6 +352,7 @@ export class EventPublisher {
     this.#options = parsePublisherOptions(options);
     this.#given = options;
     this.#source = sourceUrn(this.#options.service, this.#options.site);
+    this.#acks = isProxy(js) ? undefined : PubAckInbox.of((js as { nc?: NatsConnection }).nc);
   }
 
   /** The site `ce-source` names. */
@@ -436,20 +446,29 @@ export class EventPublisher {
     return subject;
   }
 
+  /** One attempt: the event with its headers (`Nats-Msg-Id` = `ce-id`), resolved by its PubAck. */
+  #publishOnce(p: Prepared, timeoutMs: number): Promise<PubAck> {
+    // Fresh headers per attempt (the client may add to them); the id never changes.
+    const headers: MsgHdrs = toHeaders(p.envelope);
+    const expected = p.expectedLastSubjectSequence;
+    if (this.#acks) {
+      if (expected !== undefined) headers.set(PubHeaders.ExpectedLastSubjectSequenceHdr, `${expected}`);
+      return this.#acks.publish(p.subject, p.data, headers, timeoutMs);
+    }
+    return this.js.publish(p.subject, p.data, {
+      headers,
+      msgID: p.envelope.id,
+      timeout: timeoutMs,
+      ...(expected === undefined ? {} : { expect: { lastSubjectSequence: expected } }),
+    });
+  }
+
   async #send(p: Prepared): Promise<Published> {
     const { retry, ackTimeoutMs, metrics, logger } = this.#options;
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        // Fresh headers per attempt (the client adds to them); the id never changes.
-        const ack = await this.js.publish(p.subject, p.data, {
-          headers: toHeaders(p.envelope),
-          msgID: p.envelope.id,
-          timeout: ackTimeoutMs,
-          ...(p.expectedLastSubjectSequence === undefined
-            ? {}
-            : { expect: { lastSubjectSequence: p.expectedLastSubjectSequence } }),
-        });
+        const ack = await this.#publishOnce(p, ackTimeoutMs);
         metrics.published.inc({
           event_type: p.eventType,
           stream: ack.stream,
