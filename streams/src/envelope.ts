@@ -165,19 +165,35 @@ export function subjectFor(eventType: string, site: string, line?: string, machi
  * `dedupId: false` leaves the `Nats-Msg-Id` out (the SDK bench measures what it costs).
  */
 export function toHeaders(env: EventEnvelope, options: { dedupId?: boolean } = {}): MsgHdrs {
-  const pairs: [string, string][] = [
-    [CE.specversion, "1.0"],
-    [CE.id, env.id],
-    [CE.source, env.source],
-    [CE.type, env.type],
-    [CE.time, env.time.toISOString()],
-    [CE.subject, env.subject],
-    [CE.dataschema, env.dataschema],
-    [CE.contentType, AVRO_CONTENT_TYPE],
+  const names: string[] = [
+    CE.specversion,
+    CE.id,
+    CE.source,
+    CE.type,
+    CE.time,
+    CE.subject,
+    CE.dataschema,
+    CE.contentType,
   ];
-  if (options.dedupId !== false) pairs.push([CE.msgId, env.id]);
-  if (env.traceparent) pairs.push([CE.traceparent, env.traceparent]);
-  return new BlockHeaders(pairs);
+  const values = [
+    "1.0",
+    env.id,
+    env.source,
+    env.type,
+    env.time.toISOString(),
+    env.subject,
+    env.dataschema,
+    AVRO_CONTENT_TYPE,
+  ];
+  if (options.dedupId !== false) {
+    names.push(CE.msgId);
+    values.push(env.id);
+  }
+  if (env.traceparent) {
+    names.push(CE.traceparent);
+    values.push(env.traceparent);
+  }
+  return new BlockHeaders(names, values);
 }
 
 /** The header values an envelope is made of, as read from a message (first value of each). */

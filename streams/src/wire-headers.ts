@@ -118,19 +118,25 @@ const HEADER_LINE = "NATS/1.0\r\n";
  * publishes through it to a real server and reads the message back.
  */
 export class BlockHeaders implements MsgHdrs {
-  readonly #pairs: [string, string][] = [];
+  // Names and values side by side: two arrays per message, not one per header.
+  readonly #names: string[] = [];
+  readonly #values: string[] = [];
   #real: EncodableHeaders | undefined;
 
-  /** `pairs`: names as written (exact case), values as nats.js would take them. */
-  constructor(pairs: readonly (readonly [string, string])[]) {
-    for (const [k, v] of pairs) this.#pairs.push([k, checkedValue(v)]);
+  /** `names[i]` (exact case) is `values[i]`; values as nats.js would take them. */
+  constructor(names: readonly string[], values: readonly string[]) {
+    for (let i = 0; i < names.length; i++) {
+      this.#names.push(names[i] as string);
+      this.#values.push(checkedValue(values[i] as string));
+    }
   }
 
   /** The nats.js object with the same headers, made on first use of anything but publishing. */
   #h(): EncodableHeaders {
     if (!this.#real) {
       const h = natsHeaders() as EncodableHeaders;
-      for (const [k, v] of this.#pairs) h.append(k, v);
+      for (let i = 0; i < this.#names.length; i++)
+        h.append(this.#names[i] as string, this.#values[i] as string);
       this.#real = h;
     }
     return this.#real;
@@ -139,7 +145,7 @@ export class BlockHeaders implements MsgHdrs {
   encode(): Uint8Array {
     if (this.#real) return this.#real.encode();
     let block = HEADER_LINE;
-    for (const [k, v] of this.#pairs) block += `${k}: ${v}\r\n`;
+    for (let i = 0; i < this.#names.length; i++) block += `${this.#names[i]}: ${this.#values[i]}\r\n`;
     return Buffer.from(`${block}\r\n`, "utf8");
   }
 
@@ -149,8 +155,13 @@ export class BlockHeaders implements MsgHdrs {
       return;
     }
     const value = checkedValue(v);
-    for (let i = this.#pairs.length - 1; i >= 0; i--) if (this.#pairs[i]?.[0] === k) this.#pairs.splice(i, 1);
-    this.#pairs.push([k, value]);
+    for (let i = this.#names.length - 1; i >= 0; i--)
+      if (this.#names[i] === k) {
+        this.#names.splice(i, 1);
+        this.#values.splice(i, 1);
+      }
+    this.#names.push(k);
+    this.#values.push(value);
   }
 
   get hasError(): boolean {
