@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import type { TestContext } from "node:test";
 import { describe, test } from "node:test";
-import { AckPolicy } from "@nats-io/jetstream";
+import { AckPolicy, type ConsumerInfo } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { createInbox, type NatsConnection } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
@@ -705,17 +705,23 @@ describe("partitioned consumer: the owner keeps its pin (priority groups, 2.11+)
     );
     // A pull request nobody listens to, as a consume that stopped leaves on the server (made by hand:
     // whether a message comes before the server drops such a request is a race). The server pins it
-    // before it checks the reply subject's interest, then drops it: the pin is nobody's.
-    nc.publish(
-      `$JS.API.CONSUMER.MSG.NEXT.${STREAM}.${durable}`,
-      JSON.stringify({ batch: 1, expires: 30_000_000_000, group: PARTITION_OWNER_GROUP }),
-      { reply: createInbox() },
-    );
+    // before it checks the reply subject's interest, then drops it: the pin is nobody's. The server
+    // may also sweep such a request away before it tries to deliver (then nothing is pinned and
+    // nothing waits): the request is sent again until one takes the pin.
+    const leaveRequest = () =>
+      nc.publish(
+        `$JS.API.CONSUMER.MSG.NEXT.${STREAM}.${durable}`,
+        JSON.stringify({ batch: 1, expires: 30_000_000_000, group: PARTITION_OWNER_GROUP }),
+        { reply: createInbox() },
+      );
+    leaveRequest();
     await until("the server pinned the left request", async () => {
-      const info = (await jsm.consumers.info(STREAM, durable)) as {
+      const info = (await jsm.consumers.info(STREAM, durable)) as ConsumerInfo & {
         priority_groups?: { pinned_client_id?: string }[];
       };
-      return Boolean(info.priority_groups?.[0]?.pinned_client_id);
+      if (info.priority_groups?.[0]?.pinned_client_id) return true;
+      if (info.num_waiting === 0) leaveRequest();
+      return false;
     });
     const resumedAt = Date.now();
     partitioned.resume();
