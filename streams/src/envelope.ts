@@ -24,6 +24,17 @@ export const CE = {
 
 export const AVRO_CONTENT_TYPE = "application/avro";
 
+/** The headers every event carries, in the order they are written (`toHeaders`) and read. */
+const REQUIRED_HEADERS = [
+  CE.specversion,
+  CE.id,
+  CE.source,
+  CE.type,
+  CE.time,
+  CE.subject,
+  CE.dataschema,
+] as const;
+
 /** The metadata of one event, as carried in headers. */
 export interface EventEnvelope {
   /** `ce-id`: a UUIDv7 (or a UUIDv5 from {@link derivedEventId}), also the `Nats-Msg-Id` the server deduplicates on. */
@@ -165,16 +176,7 @@ export function subjectFor(eventType: string, site: string, line?: string, machi
  * `dedupId: false` leaves the `Nats-Msg-Id` out (the SDK bench measures what it costs).
  */
 export function toHeaders(env: EventEnvelope, options: { dedupId?: boolean } = {}): MsgHdrs {
-  const names: string[] = [
-    CE.specversion,
-    CE.id,
-    CE.source,
-    CE.type,
-    CE.time,
-    CE.subject,
-    CE.dataschema,
-    CE.contentType,
-  ];
+  const names: string[] = [...REQUIRED_HEADERS, CE.contentType];
   const values = [
     "1.0",
     env.id,
@@ -209,16 +211,7 @@ interface EnvelopeFields {
 }
 
 /** The envelope's headers, in the order of `ENVELOPE_FIELDS`. */
-const ENVELOPE_HEADERS = [
-  CE.specversion,
-  CE.id,
-  CE.source,
-  CE.type,
-  CE.time,
-  CE.subject,
-  CE.dataschema,
-  CE.traceparent,
-] as const;
+const ENVELOPE_HEADERS = [...REQUIRED_HEADERS, CE.traceparent] as const;
 const ENVELOPE_FIELDS = [
   "specversion",
   "id",

@@ -33,21 +33,12 @@ import { EventPublisher, type Published } from "../../streams/src/publisher.js";
 import { readMessages } from "../../streams/src/read.js";
 import { connectTo, withJetStream } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
+import { downtime } from "./fixtures/downtime.js";
 
 const STREAM = "MFG_MACHINE";
 const DURABLE = "downtime-tracker";
 const TYPE = "mfg.machine.downtime_started.v1";
 const codec = new EventCodec();
-
-function downtime(id: string): DowntimeStarted {
-  return {
-    downtimeId: id,
-    equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: "m1" },
-    reason: null,
-    category: "UNCLASSIFIED",
-    startedAt: new Date("2026-11-30T08:00:00.000Z"),
-  };
-}
 
 async function setup(jsm: JetStreamManager, consumer: Partial<ConsumerConfig> = {}): Promise<void> {
   await jsm.streams.add({ name: STREAM, subjects: ["mfg.machine.>"] });

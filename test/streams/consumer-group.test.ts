@@ -21,6 +21,7 @@ import { readMessages } from "../../streams/src/read.js";
 import { connectedServerHas } from "../../streams/src/server-features.js";
 import { withJetStream } from "../harness/nats.js";
 import { until } from "../harness/wait.js";
+import { downtime } from "./fixtures/downtime.js";
 
 const STREAM = "MFG_MACHINE";
 const DURABLE = "downtime-board-started";
@@ -42,16 +43,6 @@ const manifest = serviceManifest({
     },
   },
 });
-
-function downtime(id: string): DowntimeStarted {
-  return {
-    downtimeId: id,
-    equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: "m1" },
-    reason: null,
-    category: "UNCLASSIFIED",
-    startedAt: new Date("2026-11-30T08:00:00.000Z"),
-  };
-}
 
 async function setup(jsm: JetStreamManager): Promise<void> {
   await jsm.streams.add({ name: STREAM, subjects: ["mfg.machine.>"] });

@@ -9,33 +9,15 @@ import { describe, test } from "node:test";
 import type { Msg, MsgCallback, NatsConnection, SubOpts, Subscription } from "@nats-io/nats-core";
 import { Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
-import type { DowntimeStarted } from "../../contracts/src/events.generated.js";
 import { PubAckInbox } from "../../streams/src/pub-ack-inbox.js";
 import { EventPublisher, PublishError } from "../../streams/src/publisher.js";
-import { readMessages } from "../../streams/src/read.js";
 import { withJetStream } from "../harness/nats.js";
+import { downtime, storedIds } from "./fixtures/downtime.js";
 
 const STREAM = "MFG_MACHINE";
 const TYPE = "mfg.machine.downtime_started.v1";
 const codec = new EventCodec();
 const target = { site: "lyon", line: "l1", key: "m1" };
-
-function downtime(id: string): DowntimeStarted {
-  return {
-    downtimeId: id,
-    equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: "m1" },
-    reason: null,
-    category: "UNCLASSIFIED",
-    startedAt: new Date("2026-11-30T08:00:00.000Z"),
-  };
-}
-
-async function storedIds(nc: NatsConnection): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const m of readMessages(nc, { stream: STREAM, headersOnly: true }))
-    ids.push(m.headers?.get("ce-id") ?? "");
-  return ids;
-}
 
 /**
  * Refuses nats.js's request path on this connection (a publish that used it fails the test) until
@@ -74,7 +56,7 @@ describe("publish - PubAcks on the publisher's own inbox", () => {
     assert.deepEqual([again.ack.seq, again.ack.duplicate], [1, true], "the stream's dedup still answers");
     assert.equal(PubAckInbox.of(nc)?.pending, 0);
     allowRequests();
-    assert.deepEqual(await storedIds(nc), [first.envelope.id]);
+    assert.deepEqual(await storedIds(nc, STREAM), [first.envelope.id]);
   });
 
   test("every publisher on a connection shares one inbox subscription", async (t) => {
@@ -133,7 +115,7 @@ describe("publish - PubAcks on the publisher's own inbox", () => {
     const published = await publisher.publish(TYPE, downtime("once"), target);
     assert.equal(published.attempts, 2);
     assert.equal(published.ack.duplicate, true, "the first attempt was stored; its PubAck was lost");
-    assert.deepEqual(await storedIds(nc), [published.envelope.id]);
+    assert.deepEqual(await storedIds(nc, STREAM), [published.envelope.id]);
     const errors = await registry.getSingleMetric("threadline_publish_errors_total")?.get();
     assert.deepEqual(
       errors?.values.map((v) => [v.labels.code, v.value]),
@@ -196,7 +178,7 @@ describe("publish - PubAcks on the publisher's own inbox", () => {
       },
     );
     allowRequests();
-    assert.equal((await storedIds(nc)).length, 2);
+    assert.equal((await storedIds(nc, STREAM)).length, 2);
   });
 
   test("a publish awaiting its PubAck when the connection closes fails as nats.js's request did, and is not retried", async (t) => {

@@ -5,43 +5,26 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
-import { type NatsConnection, errors as natsErrors } from "@nats-io/nats-core";
+import { errors as natsErrors } from "@nats-io/nats-core";
 import { type Counter, Registry } from "prom-client";
 import { EventCodec } from "../../contracts/src/codec.js";
 import { PayloadInvalidError } from "../../contracts/src/errors.js";
 import type { DowntimeStarted, ProductionOrderCompleted } from "../../contracts/src/events.generated.js";
 import { metricsFor } from "../../streams/src/metrics.js";
 import { EventPublisher, PublishBatchError, PublishError } from "../../streams/src/publisher.js";
-import { readMessages } from "../../streams/src/read.js";
 import { withJetStream } from "../harness/nats.js";
+import { downtime, storedIds } from "./fixtures/downtime.js";
 
 const STREAM = "MFG_MACHINE";
 const TYPE = "mfg.machine.downtime_started.v1";
 const codec = new EventCodec();
 const target = { site: "lyon", line: "l1", key: "m1" };
 
-function downtime(id: string): DowntimeStarted {
-  return {
-    downtimeId: id,
-    equipment: { site: "lyon", area: null, line: "l1", cell: null, machine: "m1" },
-    reason: null,
-    category: "UNCLASSIFIED",
-    startedAt: new Date("2026-11-30T08:00:00.000Z"),
-  };
-}
-
 async function counterValue(counter: Counter<string>, labels: Record<string, string> = {}): Promise<number> {
   const { values } = await counter.get();
   return values
     .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
     .reduce((sum, v) => sum + v.value, 0);
-}
-
-async function storedIds(nc: NatsConnection): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const m of readMessages(nc, { stream: STREAM, headersOnly: true }))
-    ids.push(m.headers?.get("ce-id") ?? "");
-  return ids;
 }
 
 describe("publish - dedup and validation", () => {
@@ -55,7 +38,7 @@ describe("publish - dedup and validation", () => {
     assert.equal(first.ack.duplicate, false);
     assert.equal(second.ack.duplicate, true);
     assert.equal(second.ack.seq, first.ack.seq);
-    assert.deepEqual(await storedIds(nc), [first.envelope.id]);
+    assert.deepEqual(await storedIds(nc, STREAM), [first.envelope.id]);
     const m = metricsFor(registry);
     assert.equal(await counterValue(m.published, { duplicate: "false", stream: STREAM }), 1);
     assert.equal(await counterValue(m.published, { duplicate: "true", stream: STREAM }), 1);
@@ -105,7 +88,7 @@ describe("publish - retries", () => {
     await server.restart();
     restarted = true;
     await publishing;
-    const stored = await storedIds(nc);
+    const stored = await storedIds(nc, STREAM);
     assert.equal(stored.length, ids.length, "one stored message per publish");
     assert.deepEqual([...stored].sort(), [...ids].sort());
     assert.ok((await counterValue(metricsFor(registry).publishRetries)) > 0, "some publishes were retried");
@@ -136,7 +119,7 @@ describe("publish - retries", () => {
     assert.equal(published.attempts, 2);
     assert.equal(published.ack.duplicate, true, "the retry was recognised as a duplicate");
     assert.deepEqual(msgIds, [published.envelope.id, published.envelope.id]);
-    assert.deepEqual(await storedIds(nc), [published.envelope.id]);
+    assert.deepEqual(await storedIds(nc, STREAM), [published.envelope.id]);
   });
 
   test("a retry that finds its first attempt still being stored (a clustered stream's 10158) is retried, not refused", async (t) => {
@@ -171,7 +154,7 @@ describe("publish - retries", () => {
     const published = await publisher.publish(TYPE, downtime("in-process"), target);
     assert.equal(published.attempts, 3);
     assert.equal(published.ack.duplicate, true);
-    assert.deepEqual(await storedIds(nc), [published.envelope.id]);
+    assert.deepEqual(await storedIds(nc, STREAM), [published.envelope.id]);
   });
 
   test("a publish issued while the server is down is retried with the same id until the server is back", async (t) => {
@@ -191,7 +174,7 @@ describe("publish - retries", () => {
     await server.start();
     const published = await pending;
     assert.ok(published.attempts > 1, `took ${published.attempts} attempts`);
-    assert.deepEqual(await storedIds(nc), [published.envelope.id]);
+    assert.deepEqual(await storedIds(nc, STREAM), [published.envelope.id]);
     const m = metricsFor(registry);
     assert.equal(await counterValue(m.publishRetries), published.attempts - 1);
     assert.ok((await counterValue(m.publishErrors, { event_type: TYPE })) >= published.attempts - 1);
@@ -306,12 +289,12 @@ describe("publish - many at once", () => {
     } as const;
     await assert.rejects(batch.publishMany([...good.slice(0, 3), bad]), PayloadInvalidError);
     assert.deepEqual(await batch.flush(), { acknowledged: 0, duplicates: 0 });
-    assert.deepEqual(await storedIds(nc), []);
+    assert.deepEqual(await storedIds(nc, STREAM), []);
     const envelopes = await batch.publishMany(good);
     assert.ok(batch.inFlight <= 8);
     assert.deepEqual(await batch.flush(), { acknowledged: 50, duplicates: 0 });
     assert.deepEqual(
-      await storedIds(nc),
+      await storedIds(nc, STREAM),
       envelopes.map((e) => e.id),
     );
   });
