@@ -54,6 +54,8 @@ export class PubAckInbox {
   #base = "";
   #next = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (ms since the epoch). */
+  #timerAt = Number.POSITIVE_INFINITY;
   #watching = false;
 
   /**
@@ -94,7 +96,8 @@ export class PubAckInbox {
       const reply = this.#subscribed() + token;
       this.#waiting.set(token, w);
       this.#timeouts.add(timeoutMs);
-      this.#timer ??= setTimeout(this.#sweep, timeoutMs);
+      // Publishers with a shorter timeout may share the connection: the timer fires at the earliest deadline.
+      if (w.deadline < this.#timerAt) this.#arm(w.deadline, Date.now());
       try {
         this.#nc.publish(subject, data, { headers, reply });
       } catch (err) {
@@ -138,6 +141,7 @@ export class PubAckInbox {
   /** Rejects what is past its deadline and arms the timer for the next one. An arrow: passed as is. */
   readonly #sweep = (): void => {
     this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
     const now = Date.now();
     const ordered = this.#timeouts.size === 1;
     let next = Number.POSITIVE_INFINITY;
@@ -151,8 +155,14 @@ export class PubAckInbox {
       }
     }
     if (this.#waiting.size === 0) this.#timeouts.clear();
-    else this.#timer = setTimeout(this.#sweep, Math.max(1, next - now));
+    else this.#arm(next, now);
   };
+
+  #arm(at: number, now: number): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#sweep, Math.max(1, at - now));
+  }
 
   #failAll(err: Error): void {
     const all = [...this.#waiting.values()];
@@ -160,6 +170,7 @@ export class PubAckInbox {
     this.#timeouts.clear();
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
     for (const w of all) w.reject(err);
   }
 

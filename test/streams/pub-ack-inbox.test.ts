@@ -156,6 +156,35 @@ describe("publish - PubAcks on the publisher's own inbox", () => {
     assert.equal(next.ack.seq, 2);
   });
 
+  test("a publisher with a short ack timeout times out on time beside one with a long timeout on the same connection", async (t) => {
+    const { nc, js, jsm } = await withJetStream(t);
+    await jsm.streams.add({ name: STREAM, subjects: ["mfg.machine.>"] });
+    dropReplies(nc, () => true);
+    const slow = new EventPublisher(js, codec, {
+      service: "bridge",
+      site: "lyon",
+      ackTimeoutMs: 20_000,
+      retry: { attempts: 1 },
+    });
+    const quick = new EventPublisher(js, codec, {
+      service: "bridge",
+      site: "lyon",
+      ackTimeoutMs: 200,
+      retry: { attempts: 1 },
+    });
+    const waiting = slow.publish(TYPE, downtime("slow"), target).catch((e: unknown) => e);
+    const started = Date.now();
+    await assert.rejects(quick.publish(TYPE, downtime("quick"), target), (err: unknown) => {
+      assert.ok(err instanceof PublishError);
+      assert.equal(err.failure, "timeout");
+      return true;
+    });
+    const took = Date.now() - started;
+    assert.ok(took < 10_000, `the 200 ms timeout fired after ${took} ms, not at the 20 s one's deadline`);
+    await nc.close();
+    assert.ok((await waiting) instanceof PublishError);
+  });
+
   test("a compare-and-set publish sends its expected sequence; a stale one is refused and not retried", async (t) => {
     const { nc, js, jsm } = await withJetStream(t);
     await jsm.streams.add({ name: STREAM, subjects: ["mfg.machine.>"] });
