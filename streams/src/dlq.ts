@@ -13,8 +13,10 @@
  * A message on `mfg.dlq.>` that is not a dead letter (no `Threadline-Dlq-*` headers) is skipped and
  * counted in {@link DeadLetterScan.skipped}, never deleted by a filter.
  */
-import type { JsMsg } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, type JsMsg, jetstreamManager } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import { type EventCodec, toJson } from "../../contracts/src/index.js";
+import { recordAudit } from "./audit.js";
 import { type DeadLetter, NotADeadLetterError, readDeadLetter } from "./dead-letter.js";
 import { CE } from "./envelope.js";
 import { ConfigError } from "./errors.js";
@@ -191,4 +193,124 @@ export async function listDeadLetters(
   const out: DeadLetterEntry[] = [];
   for await (const d of readDeadLetters(nc, filter, options)) out.push(d);
   return out;
+}
+
+/** A dead letter as JSON: where it came from, why it failed, what it was (`dlq list --json`, the console). */
+export function deadLetterSummary(d: DeadLetterEntry) {
+  const l = d.letter;
+  return {
+    seq: d.seq,
+    storedAt: d.storedAt.toISOString(),
+    stream: l.stream,
+    sequence: l.sequence ?? null,
+    subject: l.subject,
+    consumer: l.consumer,
+    code: l.code,
+    message: l.message,
+    deliveries: l.deliveries,
+    firstFailureAt: l.firstFailureAt.toISOString(),
+    lastFailureAt: l.lastFailureAt.toISOString(),
+    type: d.type ?? null,
+    key: d.key ?? null,
+    id: l.headers.get("ce-id") || null,
+  };
+}
+
+/** Every header of a stored dead letter, by name. */
+export function deadLetterHeaders(d: DeadLetterEntry): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const k of d.headers.keys()) out[k] = d.headers.values(k);
+  return out;
+}
+
+/** The original payload of a dead letter, decoded with its writer schema, or why it does not decode. */
+export type DecodedDeadLetter =
+  | {
+      readonly ok: true;
+      readonly json: unknown;
+      readonly writer: { subject: string | undefined; fingerprint: string; version: number | undefined };
+    }
+  | { readonly ok: false; readonly error: string };
+
+/** Decodes a dead letter's payload as JSON; a payload that does not decode (often the reason) says why. */
+export async function decodeDeadLetter(codec: EventCodec, d: DeadLetterEntry): Promise<DecodedDeadLetter> {
+  try {
+    const decoded = await codec.decode(d.data, d.type === undefined ? {} : { subjectHint: d.type });
+    return {
+      ok: true,
+      json: toJson(decoded.type, decoded.value),
+      writer: {
+        subject: decoded.writer.subject,
+        fingerprint: decoded.writer.fingerprint,
+        version: decoded.writer.version,
+      },
+    };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return { ok: false, error: code ? `${code}: ${(err as Error).message}` : String(err) };
+  }
+}
+
+/** Whether a JetStream error says the message is not there (deleted meanwhile). */
+export function isNoMessage(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.NoMessageFound || /no message found/i.test(err.message))
+  );
+}
+
+/** What a purge did: every dead letter matched is deleted, gone already, or the purge stopped. */
+export interface PurgeResult {
+  readonly matched: number;
+  readonly deleted: number;
+  /** Deleted meanwhile (another purge, a redrive): what was wanted. */
+  readonly alreadyGone: number;
+  /** Why the purge stopped before the end; the audit record says so too. */
+  readonly failure?: Error;
+}
+
+/**
+ * Deletes the given dead letters from MFG_DLQ by sequence, then records the purge in the audit trail
+ * (with `who`, the selection, and every sequence), whether it finished or stopped on an error.
+ */
+export async function purgeDeadLetters(
+  nc: NatsConnection,
+  found: readonly Pick<DeadLetterEntry, "seq">[],
+  audit: { readonly selection: Readonly<Record<string, unknown>>; readonly who?: string },
+): Promise<PurgeResult> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  let deleted = 0;
+  let alreadyGone = 0;
+  let failure: Error | undefined;
+  for (const d of found) {
+    try {
+      await jsm.streams.deleteMessage(DLQ_STREAM, d.seq, false);
+      deleted++;
+    } catch (err) {
+      if (isNoMessage(err)) {
+        alreadyGone++;
+        continue;
+      }
+      failure = err as Error;
+      break;
+    }
+  }
+  await recordAudit(
+    nc,
+    {
+      action: "purge",
+      selection: audit.selection,
+      outcome: failure === undefined ? "done" : "failed",
+      details: {
+        stream: DLQ_STREAM,
+        matched: found.length,
+        deleted,
+        alreadyGone,
+        sequences: found.map((d) => d.seq),
+        ...(failure === undefined ? {} : { error: failure.message }),
+      },
+    },
+    audit.who === undefined ? {} : { who: audit.who },
+  );
+  return { matched: found.length, deleted, alreadyGone, ...(failure ? { failure } : {}) };
 }

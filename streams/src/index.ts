@@ -71,13 +71,20 @@ export {
 export {
   type DeadLetterEntry,
   type DeadLetterScan,
+  type DecodedDeadLetter,
   type DlqFilter,
   type DlqFilterInput,
   deadLetterEntry,
+  deadLetterHeaders,
+  deadLetterSummary,
+  decodeDeadLetter,
   dlqFilterSubject,
+  isNoMessage,
   listDeadLetters,
   matchesDlqFilter,
+  type PurgeResult,
   parseDlqFilter,
+  purgeDeadLetters,
   readDeadLetters,
 } from "./dlq.js";
 // Events on the wire: CloudEvents headers and the subject an event is published on.

@@ -7,17 +7,22 @@
  * Exit codes: 0 ok (also: nothing matched), 1 failed, 2 usage error or purge refused unconfirmed.
  */
 import { createInterface } from "node:readline/promises";
-import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Command, Option } from "commander";
-import { Catalog, EventCodec, SCHEMAS_DIR, SchemaRegistry, toJson } from "../../contracts/src/index.js";
+import { Catalog, EventCodec, SCHEMAS_DIR, SchemaRegistry } from "../../contracts/src/index.js";
 import {
   type DeadLetterEntry,
   type DeadLetterScan,
+  type DecodedDeadLetter,
   DLQ_STREAM,
   deadLetterEntry,
+  deadLetterHeaders,
+  deadLetterSummary,
+  decodeDeadLetter,
+  isNoMessage,
   listDeadLetters,
-  recordAudit,
+  purgeDeadLetters,
 } from "../../streams/src/index.js";
 import { addDlqFilterOptions, type DlqFilterFlags, dlqFilterFrom, dlqSelectionOf } from "./dlq-filter.js";
 import { redriveCommand } from "./dlq-redrive.js";
@@ -58,7 +63,7 @@ export function dlqCommand(): Command {
           const scan: DeadLetterScan = { read: 0, skipped: 0 };
           const found = await listDeadLetters(nc, filter, { scan });
           if (opts.json) {
-            process.stdout.write(`${JSON.stringify(found.map(summaryOf), null, 2)}\n`);
+            process.stdout.write(`${JSON.stringify(found.map(deadLetterSummary), null, 2)}\n`);
           } else if (found.length === 0) {
             process.stderr.write(`no dead letters match (${scan.read} in ${DLQ_STREAM} read)\n`);
           } else {
@@ -106,8 +111,8 @@ export function dlqCommand(): Command {
             process.stdout.write(
               `${JSON.stringify(
                 {
-                  ...summaryOf(d),
-                  headers: headersOf(d),
+                  ...deadLetterSummary(d),
+                  headers: deadLetterHeaders(d),
                   ...(decoded.ok
                     ? { payload: decoded.json, writer: decoded.writer }
                     : { decodeError: decoded.error, dataHex: Buffer.from(d.data).toString("hex") }),
@@ -126,7 +131,7 @@ export function dlqCommand(): Command {
             `  failed    first ${l.firstFailureAt.toISOString()}, last ${l.lastFailureAt.toISOString()}`,
             `  reason    ${l.code}: ${l.message || "(no message)"}`,
             "headers:",
-            ...Object.entries(headersOf(d)).flatMap(([k, vs]) => vs.map((v) => `  ${k}: ${v}`)),
+            ...Object.entries(deadLetterHeaders(d)).flatMap(([k, vs]) => vs.map((v) => `  ${k}: ${v}`)),
           ];
           if (decoded.ok) {
             out.push(
@@ -230,39 +235,10 @@ export function dlqCommand(): Command {
               return EXIT.usage;
             }
           }
-          const jsm = await jetstreamManager(nc);
-          let deleted = 0;
-          let gone = 0;
-          let failure: unknown;
-          for (const d of found) {
-            try {
-              await jsm.streams.deleteMessage(DLQ_STREAM, d.seq, false);
-              deleted++;
-            } catch (err) {
-              if (isNoMessage(err)) {
-                gone++; // deleted meanwhile (another purge, a redrive): what we wanted
-                continue;
-              }
-              failure = err;
-              break;
-            }
-          }
-          await recordAudit(nc, {
-            action: "purge",
-            selection,
-            outcome: failure === undefined ? "done" : "failed",
-            details: {
-              stream: DLQ_STREAM,
-              matched: found.length,
-              deleted,
-              alreadyGone: gone,
-              sequences: found.map((d) => d.seq),
-              ...(failure === undefined ? {} : { error: (failure as Error).message }),
-            },
-          });
+          const { deleted, alreadyGone: gone, failure } = await purgeDeadLetters(nc, found, { selection });
           if (failure !== undefined)
             throw new CommandFailed(
-              `purge stopped after ${deleted} of ${found.length} dead letter(s): ${(failure as Error).message} (recorded in the audit trail)`,
+              `purge stopped after ${deleted} of ${found.length} dead letter(s): ${failure.message} (recorded in the audit trail)`,
             );
           process.stdout.write(
             `deleted ${deleted} dead letter(s) from ${DLQ_STREAM}${gone > 0 ? ` (${gone} already gone)` : ""}\n`,
@@ -302,16 +278,8 @@ async function getDeadLetter(nc: NatsConnection, seq: number): Promise<DeadLette
   }
 }
 
-type Decoded =
-  | {
-      ok: true;
-      json: unknown;
-      writer: { subject: string | undefined; fingerprint: string; version: number | undefined };
-    }
-  | { ok: false; error: string };
-
 /** The payload decoded with its writer schema (the registry's, else the catalog's), as JSON. */
-async function decodeOf(nc: NatsConnection, d: DeadLetterEntry): Promise<Decoded> {
+async function decodeOf(nc: NatsConnection, d: DeadLetterEntry): Promise<DecodedDeadLetter> {
   const catalog = Catalog.load(SCHEMAS_DIR);
   let codec: EventCodec;
   try {
@@ -319,54 +287,7 @@ async function decodeOf(nc: NatsConnection, d: DeadLetterEntry): Promise<Decoded
   } catch {
     codec = new EventCodec({ catalog }); // no registry: the catalog's writers only
   }
-  try {
-    const decoded = await codec.decode(d.data, d.type === undefined ? {} : { subjectHint: d.type });
-    return {
-      ok: true,
-      json: toJson(decoded.type, decoded.value),
-      writer: {
-        subject: decoded.writer.subject,
-        fingerprint: decoded.writer.fingerprint,
-        version: decoded.writer.version,
-      },
-    };
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    return { ok: false, error: code ? `${code}: ${(err as Error).message}` : String(err) };
-  }
-}
-
-function isNoMessage(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.NoMessageFound || /no message found/i.test(err.message))
-  );
-}
-
-function summaryOf(d: DeadLetterEntry) {
-  const l = d.letter;
-  return {
-    seq: d.seq,
-    storedAt: d.storedAt.toISOString(),
-    stream: l.stream,
-    sequence: l.sequence ?? null,
-    subject: l.subject,
-    consumer: l.consumer,
-    code: l.code,
-    message: l.message,
-    deliveries: l.deliveries,
-    firstFailureAt: l.firstFailureAt.toISOString(),
-    lastFailureAt: l.lastFailureAt.toISOString(),
-    type: d.type ?? null,
-    key: d.key ?? null,
-    id: l.headers.get("ce-id") || null,
-  };
-}
-
-function headersOf(d: DeadLetterEntry): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const k of d.headers.keys()) out[k] = d.headers.values(k);
-  return out;
+  return decodeDeadLetter(codec, d);
 }
 
 function countBy<T>(items: readonly T[], key: (t: T) => string): Record<string, number> {
