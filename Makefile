@@ -37,14 +37,17 @@ nats-floor: ## install Debian stable's nats-server (the 2.9 floor) when it is mi
 	@[ -x $(NATS_FLOOR) ] || \
 	  { echo "installing nats-server (apt-get)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server; }
 
-build: deps ## compile TypeScript to dist/
+build: deps ## compile TypeScript to dist/, and the ops console's page (type-checked, bundled by esbuild)
 	npx tsc -p tsconfig.json
+	npx tsc -p services/ops-console/web
+	node dist/tools/build/console-web.js > /dev/null
 
 lint: deps ## format and lint check (Biome)
 	npx biome check .
 
 typecheck: deps ## strict type check
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p services/ops-console/web
 
 test: build lint ## lint, type check, then every test against the current nats-server
 	@echo "node $$(node --version), $$($(NATS_CURRENT) --version)"

@@ -7,6 +7,7 @@
 import { genealogyBuilderManifest } from "../services/genealogy-builder/src/manifest.js";
 import { machineBridgeManifest } from "../services/machine-bridge/src/manifest.js";
 import { odooConnectorManifest } from "../services/odoo-connector/src/manifest.js";
+import { opsConsoleManifest } from "../services/ops-console/src/manifest.js";
 import { productionOrchestratorManifest } from "../services/production-orchestrator/src/manifest.js";
 import { qualityServiceManifest } from "../services/quality-service/src/manifest.js";
 import {
@@ -22,6 +23,7 @@ export const SERVICE_MANIFESTS: readonly ServiceManifest[] = [
   productionOrchestratorManifest,
   genealogyBuilderManifest,
   qualityServiceManifest,
+  opsConsoleManifest,
 ];
 
 /** The shared declarations and every service's durables and buckets, for an environment. */

@@ -25,6 +25,7 @@ export const ERROR_AREAS = {
   odoo: "Odoo's own exceptions (ODOO_)",
   "odoo-connector": "Odoo connector (CONNECTOR_)",
   orchestrator: "Production orchestrator (ORCHESTRATOR_)",
+  console: "Ops console: sign-in, sessions, the console's API (CONSOLE_)",
   genealogy: "Genealogy builder: the lot graph, its queries and exports (GENEALOGY_)",
   quality: "Quality service: statistical process control and its offline evaluation (QUALITY_)",
   simulators: "Simulators (OPC UA plant)",
@@ -678,6 +679,67 @@ export const ERROR_CATALOG = {
     meaning:
       "The quality service is starting or stopping (HTTP 503): its state is not loaded; nothing was done.",
     action: "Retry after the Retry-After delay.",
+  },
+  CONSOLE_CONFIG_INVALID: {
+    area: "console",
+    meaning:
+      "The ops console's configuration is wrong (a missing session secret, an OIDC setting without its partners, a role map that is not JSON); the console did not start.",
+    action: "Fix the variable the message names (services/ops-console/README.md lists them) and start again.",
+  },
+  CONSOLE_ACCOUNTS_INVALID: {
+    area: "console",
+    meaning: "CONSOLE_ACCOUNTS_FILE cannot be read, or an entry in it is wrong; the console did not start.",
+    action:
+      "Fix the entry the message names; `threadline console account <name> --roles ...` prints a valid one.",
+  },
+  CONSOLE_SIGN_IN_FAILED: {
+    area: "console",
+    meaning:
+      "A sign-in did not succeed: a wrong name or password, or an OpenID Connect answer that failed its checks (state, nonce, issuer, signature, an expired sign-in); no session was opened.",
+    action:
+      "Sign in again; if OIDC keeps failing, the console's log names the check that failed (the client id, redirect URI and issuer must match the provider's registration).",
+  },
+  CONSOLE_NO_ROLE: {
+    area: "console",
+    meaning:
+      "The identity provider vouched for the user, but none of the values of the role claim maps to a console role; no session was opened.",
+    action: "Grant the user a group the console's OIDC_ROLE_MAP names, or add the user's group to the map.",
+  },
+  CONSOLE_UNAUTHENTICATED: {
+    area: "console",
+    meaning:
+      "A console request came without a session, or with one that expired or was signed out (HTTP 401); nothing was done.",
+    action: "Sign in again (the page sends you to the sign-in).",
+  },
+  CONSOLE_FORBIDDEN: {
+    area: "console",
+    meaning:
+      "The signed-in user lacks the role the action needs (HTTP 403), e.g. a viewer redriving a dead letter; nothing was changed, and the refusal is logged with the user and the action.",
+    action: "Ask for the role the message names (operator or quality), or act as a user who has it.",
+  },
+  CONSOLE_CSRF_REJECTED: {
+    area: "console",
+    meaning:
+      "A state-changing console request came without the session's CSRF token, or from another site's page (HTTP 403); nothing was done.",
+    action:
+      "Reload the console page and act again; a script must send the token of GET /api/session as the x-csrf-token header.",
+  },
+  CONSOLE_REQUEST_INVALID: {
+    area: "console",
+    meaning:
+      "A console request's filter, parameter or body is not valid (HTTP 400); the message names the field; nothing was done.",
+    action: "Correct the field the message names.",
+  },
+  CONSOLE_NOT_FOUND: {
+    area: "console",
+    meaning: "The order, lot, dead letter or replay the console was asked for is unknown (HTTP 404).",
+    action: "Check the reference; the streams may no longer hold it (their retention).",
+  },
+  CONSOLE_UPSTREAM_FAILED: {
+    area: "console",
+    meaning:
+      "A service the console asks (quality service, genealogy builder) or NATS did not answer or refused (HTTP 502); the message carries its answer; nothing was changed by the console.",
+    action: "Check that service's health and logs; act again when it answers.",
   },
   ORCHESTRATOR_STATE_CONFLICT: {
     area: "orchestrator",

@@ -28,7 +28,8 @@ export type AuditAction = "replay" | "rewind" | "copy" | "redrive" | "purge";
 export interface AuditRecord {
   readonly action: AuditAction;
   readonly selection: Readonly<Record<string, unknown>>;
-  readonly outcome: "done" | "failed" | "interrupted";
+  /** `refused`: the ops console refused the action (a missing role); nothing was done. */
+  readonly outcome: "done" | "failed" | "interrupted" | "refused";
   readonly details: Readonly<Record<string, unknown>>;
 }
 

@@ -40,8 +40,11 @@ export interface HttpRouteDeclaration {
   readonly method: "GET" | "POST" | "PUT" | "DELETE";
   /** The path as fastify spells it, e.g. `/odoo/webhook/:token`. */
   readonly path: string;
-  /** `bearer`: a token in the Authorization header; `path-token`: a secret in the path; `none`. */
-  readonly auth: "bearer" | "path-token" | "none";
+  /**
+   * `bearer`: a token in the Authorization header; `path-token`: a secret in the path; `session`: a
+   * signed-in user's session cookie (the ops console); `none`.
+   */
+  readonly auth: "bearer" | "path-token" | "session" | "none";
   readonly description: string;
 }
 
@@ -152,6 +155,8 @@ export interface ServiceManifest {
     readonly commands?: readonly string[];
     /** Command subjects it serves and answers (the machine bridge). */
     readonly servesCommands?: readonly string[];
+    /** It acts for ops (the ops console): the ops user's grants besides its own. */
+    readonly ops?: boolean;
   };
 }
 
@@ -198,7 +203,7 @@ const ManifestSchema = z.object({
         .object({
           method: z.enum(["GET", "POST", "PUT", "DELETE"]),
           path: z.string().startsWith("/"),
-          auth: z.enum(["bearer", "path-token", "none"]),
+          auth: z.enum(["bearer", "path-token", "session", "none"]),
           description: z.string().min(1),
         })
         .strict(),
@@ -321,5 +326,6 @@ export function manifestAccess(manifest: ServiceManifest): ServiceAccess {
     ...(a.accountInfo !== undefined ? { accountInfo: a.accountInfo } : {}),
     ...(a.commands ? { commands: a.commands } : {}),
     ...(a.servesCommands ? { servesCommands: a.servesCommands } : {}),
+    ...(a.ops ? { ops: true } : {}),
   };
 }

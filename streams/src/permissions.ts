@@ -97,6 +97,12 @@ export interface ServiceAccess {
    * {@link COMMAND_RESPONSE_WINDOW}); each within `threadline.cmd.>`.
    */
   readonly servesCommands?: readonly string[];
+  /**
+   * It acts for ops (the ops console): besides its own grants, those of the ops user
+   * ({@link explainOpsPermissions}): read any stream, show, redrive and purge dead letters, replay,
+   * write the audit trail. @default false
+   */
+  readonly ops?: boolean;
 }
 
 /** Where commands live: `threadline.cmd.<kind>.…`. */
@@ -455,10 +461,13 @@ export function explainPermissions(access: ServiceAccess, decls: Declarations): 
       });
     }
 
+  if (access.ops) grants.push(...opsGrants(decls, problem));
+
   if (problems.length > 0) throw new PermissionsError(service, problems);
-  // One grant per subject (the first reason; later ones appended), publish then subscribe, sorted.
+  // One grant per subject (the first reason; later ones appended), publish then subscribe, sorted; for
+  // ops, a grant inside a wider one of the same direction (the registry's reads inside "any stream") goes.
   const merged = new Map<string, PermissionGrant>();
-  for (const g of grants) {
+  for (const g of access.ops ? withoutNarrower(grants) : grants) {
     const k = `${g.direction} ${g.subject}`;
     const seen = merged.get(k);
     if (!seen) merged.set(k, g);
@@ -502,13 +511,15 @@ export const REPLAY_SUBJECTS = "threadline.replay.>";
  * but MFG_DLQ. A `replay --copy` to another server connects with that server's credentials.
  */
 export function explainOpsPermissions(decls: Declarations): PermissionGrant[] {
-  const base = explainPermissions({ service: OPS_USER, accountInfo: true }, decls);
-  const grants: PermissionGrant[] = [...base];
+  return explainPermissions({ service: OPS_USER, accountInfo: true, ops: true }, decls);
+}
+
+/** What ops do beyond a service's own grants: read any stream, work MFG_DLQ, audit, replay. */
+function opsGrants(decls: Declarations, problem: (key: string, message: string) => void): PermissionGrant[] {
+  const grants: PermissionGrant[] = [];
   const pub = (subject: string, why: string) => grants.push({ direction: "publish", subject, why });
-  const problems: AccessProblem[] = [];
-  if (!decls.streams[DLQ_STREAM]) problems.push({ key: "ops", message: `${DLQ_STREAM} is not declared` });
-  if (!decls.streams[AUDIT_STREAM]) problems.push({ key: "ops", message: `${AUDIT_STREAM} is not declared` });
-  if (problems.length > 0) throw new PermissionsError(OPS_USER, problems);
+  if (!decls.streams[DLQ_STREAM]) problem("ops", `${DLQ_STREAM} is not declared`);
+  if (!decls.streams[AUDIT_STREAM]) problem("ops", `${AUDIT_STREAM} is not declared`);
   pub(
     "$JS.API.STREAM.INFO.*",
     "reads any stream (replay, tap, dlq list): an ordered consumer checks the stream first; plan-style checks of a --stream",
@@ -541,12 +552,7 @@ export function explainOpsPermissions(decls: Declarations): PermissionGrant[] {
   pub(`threadline.audit.>`, "records every replay, rewind, copy, redrive and purge in THREADLINE_AUDIT");
   // Replay and redrive (streams/src/replay-job.ts, redrive.ts): the replay channel, the jobs' positions.
   grants.push(...replayOpsGrants());
-  // A grant inside a wider one of the same direction (the registry's reads inside "any stream") goes.
-  const kept = withoutNarrower(grants);
-  const merged = new Map<string, PermissionGrant>();
-  for (const g of kept)
-    if (!merged.has(`${g.direction} ${g.subject}`)) merged.set(`${g.direction} ${g.subject}`, g);
-  return [...merged.values()].sort(byDirectionAndSubject);
+  return grants;
 }
 
 /** The permissions of a service: {@link explainPermissions} without the reasons. */

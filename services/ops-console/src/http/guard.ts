@@ -1,0 +1,151 @@
+/**
+ * Every console route goes through {@link consoleRoute}: the session is read (401 without one), the
+ * role of the route's action checked (403, logged, and for an action also written to the audit trail
+ * as refused), a state-changing request must carry the session's CSRF token and come from the
+ * console's own origin (403), and the query, parameters and body are parsed by the route's schemas
+ * (400 naming the field) — all before the handler runs, so a refused request changes nothing.
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import type { Logger } from "../../../../streams/src/index.js";
+import { ConsoleError, ConsoleErrorCode, HTTP_STATUS } from "../errors.js";
+import { ACTION_ROLE, type ConsoleAction, type Identity, may } from "../roles.js";
+import type { Session, SessionStore } from "../sessions.js";
+import type { CookiePolicy } from "./cookies.js";
+
+export interface GuardDeps {
+  /** Undefined while the service starts (the routes answer 503). */
+  readonly sessions: () => SessionStore | undefined;
+  readonly cookies: CookiePolicy;
+  /**
+   * The console's origin (`https://console.plant`): an action's Origin must be this one. A function:
+   * with HTTP_PORT 0 it is known once the server listens.
+   */
+  readonly origin: () => string;
+  readonly logger: Logger;
+  /** Writes a refused action to the audit trail. */
+  readonly refused?: (identity: Identity, action: ConsoleAction, what: string) => Promise<void>;
+}
+
+export interface RouteInput<Q, P, B> {
+  readonly identity: Identity;
+  readonly session: Session;
+  readonly query: Q;
+  readonly params: P;
+  readonly body: B;
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
+}
+
+export interface RouteSpec<Q extends z.ZodType, P extends z.ZodType, B extends z.ZodType> {
+  readonly method: "GET" | "POST" | "DELETE";
+  readonly url: string;
+  /** What it does, for the role check and the refusal's message. */
+  readonly action: ConsoleAction;
+  readonly query?: Q;
+  readonly params?: P;
+  readonly body?: B;
+}
+
+const NONE = z.strictObject({});
+
+/** Answers an error as `{ error: { code, message } }` with the code's status. */
+export function sendError(reply: FastifyReply, err: ConsoleError): FastifyReply {
+  return reply.code(HTTP_STATUS[err.code]).send({ error: { code: err.code, message: err.message } });
+}
+
+/** The first problem of a zod error, naming the field: `query.since: must be ...`. */
+export function zodMessage(where: string, error: z.ZodError): string {
+  const issue = error.issues[0];
+  const path = issue?.path.length ? `${where}.${issue.path.join(".")}` : where;
+  return `${path}: ${issue?.message ?? "is invalid"}`;
+}
+
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.infer<T> {
+  const result = (schema ?? NONE).safeParse(value ?? {});
+  if (!result.success)
+    throw new ConsoleError(ConsoleErrorCode.RequestInvalid, zodMessage(where, result.error));
+  return result.data as z.infer<T>;
+}
+
+export function sameToken(given: string | undefined, want: string): boolean {
+  const a = Buffer.from(given ?? "");
+  const b = Buffer.from(want);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Whether a request that changes something comes from the console's own page: the browser's
+ * `Sec-Fetch-Site` (when it sends one) says same-origin, and its `Origin` (when it sends one) is ours.
+ */
+export function fromOwnOrigin(request: FastifyRequest, origin: string): boolean {
+  const site = request.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin") return false;
+  const from = request.headers.origin;
+  return from === undefined || from === origin;
+}
+
+/** The live session of the request; 401 without one. */
+export async function requireSession(
+  deps: GuardDeps,
+  request: FastifyRequest,
+): Promise<{ session: Session; token: string }> {
+  const store = deps.sessions();
+  if (!store) throw new ConsoleError(ConsoleErrorCode.UpstreamFailed, "the console is starting: try again");
+  const token = request.cookies[deps.cookies.session];
+  const session = await store.read(token);
+  if (!session || !token)
+    throw new ConsoleError(
+      ConsoleErrorCode.Unauthenticated,
+      token ? "your session has expired or was signed out: sign in again" : "sign in first",
+    );
+  return { session, token };
+}
+
+export function consoleRoute<Q extends z.ZodType, P extends z.ZodType, B extends z.ZodType>(
+  app: FastifyInstance,
+  deps: GuardDeps,
+  spec: RouteSpec<Q, P, B>,
+  handler: (input: RouteInput<z.infer<Q>, z.infer<P>, z.infer<B>>) => Promise<unknown>,
+): void {
+  const changes = spec.method !== "GET";
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    handler: async (request, reply) => {
+      const { session } = await requireSession(deps, request);
+      const identity = session.identity;
+      if (
+        changes &&
+        (!fromOwnOrigin(request, deps.origin()) ||
+          !sameToken(request.headers["x-csrf-token"] as string | undefined, session.csrf))
+      ) {
+        deps.logger.warn(
+          { user: identity.name, method: spec.method, url: request.url, origin: request.headers.origin },
+          "console action refused: no valid CSRF token or another origin",
+        );
+        throw new ConsoleError(
+          ConsoleErrorCode.CsrfRejected,
+          "this action did not come from the console's page with its token: reload the page and try again",
+        );
+      }
+      if (!may(identity, spec.action)) {
+        const role = ACTION_ROLE[spec.action];
+        deps.logger.warn(
+          { user: identity.name, roles: identity.roles, action: spec.action, url: request.url },
+          "console action refused: role missing",
+        );
+        if (changes) await deps.refused?.(identity, spec.action, `${spec.method} ${request.url}`);
+        throw new ConsoleError(
+          ConsoleErrorCode.Forbidden,
+          `${spec.action} needs the ${role} role; ${identity.name} has ${identity.roles.join(", ")}`,
+        );
+      }
+      const query = parse(spec.query, request.query, "query");
+      const params = parse(spec.params, request.params, "params");
+      const body = parse(spec.body, request.body, "body");
+      return handler({ identity, session, query, params, body, request, reply });
+    },
+  });
+}

@@ -1,0 +1,169 @@
+/**
+ * The ops console: a web page and its JSON API for ops, quality engineers and planners — plants and
+ * connectors, orders and their timelines, dead letters (redrive, purge), the audit trail — with live
+ * updates, sign-in through OpenID Connect or local accounts, and every action checked against the
+ * user's role on the server and audited.
+ * Run it: `NATS_URL=nats://… CONSOLE_ACCOUNTS_FILE=accounts.json node dist/services/ops-console/src/main.js`
+ * (README.md); it acts on NATS with the ops user's grants.
+ */
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { Kvm } from "@nats-io/kv";
+import {
+  type AuditAction,
+  ConfigError,
+  type RunningService,
+  runService,
+  sleep,
+  startOrExit,
+} from "../../../streams/src/index.js";
+import { LocalAccounts } from "./accounts.js";
+import { ConsoleConfig, isLoopbackHost, roleMapOf } from "./config.js";
+import { type ConsoleViews, registerApiRoutes } from "./http/api-routes.js";
+import { registerConsoleApp } from "./http/app.js";
+import { cookiePolicy } from "./http/cookies.js";
+import type { GuardDeps } from "./http/guard.js";
+import { opsConsoleManifest } from "./manifest.js";
+import { OidcSignIn } from "./oidc.js";
+import type { ConsoleAction } from "./roles.js";
+import { SESSIONS_BUCKET, SessionStore } from "./sessions.js";
+import { AuditTrail } from "./views/audit.js";
+import { DeadLetters } from "./views/dead-letters.js";
+import { LiveFeed } from "./views/live.js";
+import { Orders } from "./views/orders.js";
+import { Plants } from "./views/plants.js";
+
+/** The console's actions that are ops actions of the audit trail. */
+const AUDITED: Partial<Record<ConsoleAction, AuditAction>> = {
+  redrive: "redrive",
+  purge: "purge",
+  replay: "replay",
+};
+
+/** How often a provider that could not be discovered at start is tried again. */
+const OIDC_RETRY_MS = 30_000;
+
+export interface ConsoleStartOptions {
+  /** The built page's folder. @default the build's (dist/services/ops-console/web) */
+  readonly webDir?: string;
+}
+
+export function startService(
+  env: Record<string, string | undefined> = process.env,
+  options: ConsoleStartOptions = {},
+): Promise<RunningService> {
+  let sessions: SessionStore | undefined;
+  let views: ConsoleViews | undefined;
+  let oidc: OidcSignIn | undefined;
+  let origin: string | undefined;
+  let audit: AuditTrail | undefined;
+  return runService({
+    manifest: opsConsoleManifest,
+    configSchema: ConsoleConfig,
+    env,
+    routes: async (app, { config, logger }) => {
+      const configured = config.CONSOLE_PUBLIC_URL ? new URL(config.CONSOLE_PUBLIC_URL) : undefined;
+      if (
+        configured &&
+        configured.protocol === "http:" &&
+        !isLoopbackHost(configured.hostname) &&
+        !config.CONSOLE_ALLOW_HTTP
+      )
+        throw new ConfigError(
+          "CONSOLE_PUBLIC_URL",
+          `is http:// on ${configured.hostname}: sessions would travel in clear text; serve the console behind https, or set CONSOLE_ALLOW_HTTP=true where TLS ends in front of it`,
+        );
+      // Read first: a wrong accounts file stops the start before anything connects.
+      const accounts = config.CONSOLE_ACCOUNTS_FILE
+        ? LocalAccounts.load(config.CONSOLE_ACCOUNTS_FILE)
+        : undefined;
+      const deps: GuardDeps = {
+        sessions: () => sessions,
+        cookies: cookiePolicy(configured ?? new URL("http://127.0.0.1")),
+        origin: () => {
+          origin ??= configured?.origin ?? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+          return origin;
+        },
+        logger,
+      };
+      await registerConsoleApp(app, {
+        ...deps,
+        accounts,
+        oidc: () => oidc,
+        oidcLabel: config.OIDC_ISSUER ? new URL(config.OIDC_ISSUER).host : "",
+        sessionTtlMs: config.CONSOLE_SESSION_TTL_MS,
+        api: (scope) =>
+          registerApiRoutes(
+            scope,
+            {
+              ...deps,
+              // A refused action is audited too: who tried what, without the role.
+              refused: async (identity, action, what) => {
+                const audited = AUDITED[action];
+                if (audited && audit) await audit.refused(identity, audited, what);
+              },
+            },
+            () => views,
+          ),
+        ...(options.webDir ? { webDir: options.webDir } : {}),
+      });
+    },
+    setup: async ({ config, logger, nc, codec }) => {
+      const kv = await new Kvm(nc).open(SESSIONS_BUCKET);
+      sessions = new SessionStore(kv, config.CONSOLE_SESSION_TTL_MS);
+      const live = new LiveFeed(nc, logger);
+      live.start();
+      audit = new AuditTrail(nc);
+      views = {
+        audit,
+        deadLetters: new DeadLetters(nc, codec),
+        orders: new Orders(nc, codec),
+        plants: new Plants(nc, codec),
+        live,
+      };
+      const stopping = new AbortController();
+      if (config.OIDC_ISSUER && config.OIDC_CLIENT_ID) {
+        const settings = {
+          issuer: config.OIDC_ISSUER,
+          clientId: config.OIDC_CLIENT_ID,
+          ...(config.OIDC_CLIENT_SECRET ? { clientSecret: config.OIDC_CLIENT_SECRET } : {}),
+          redirectUri: `${config.CONSOLE_PUBLIC_URL ? new URL(config.CONSOLE_PUBLIC_URL).origin : (origin ?? `http://127.0.0.1:${config.HTTP_PORT}`)}/auth/callback`,
+          roleClaim: config.OIDC_ROLE_CLAIM,
+          roleMap: roleMapOf(config),
+          allowHttp: config.OIDC_ALLOW_HTTP,
+        };
+        // A provider down at start must not keep the console (and its local accounts) down: retried.
+        void (async () => {
+          while (!stopping.signal.aborted && !oidc) {
+            try {
+              oidc = await OidcSignIn.discover(settings);
+              logger.info(
+                { issuer: settings.issuer, redirectUri: settings.redirectUri },
+                "OpenID provider discovered",
+              );
+            } catch (err) {
+              logger.error(
+                { err, issuer: settings.issuer },
+                "OpenID provider not reachable: OIDC sign-in waits for it",
+              );
+              await sleep(OIDC_RETRY_MS, stopping.signal);
+            }
+          }
+        })();
+      }
+      return {
+        checks: [{ name: "sessions", check: () => ({ ok: sessions !== undefined }) }],
+        onStopping: () => stopping.abort(),
+        onStop: async () => {
+          stopping.abort();
+          views = undefined;
+          await live.stop();
+        },
+      };
+    },
+  });
+}
+
+// Started as a program: the running service, or one JSON log line saying why it cannot start (exit 1).
+if (process.argv[1] === fileURLToPath(import.meta.url))
+  await startOrExit(opsConsoleManifest.service, () => startService());
