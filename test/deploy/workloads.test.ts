@@ -143,7 +143,7 @@ describe("deploy/k8s/base: the services' workloads", () => {
     });
   }
 
-  test("the machine bridge keeps its OPC UA certificates on a volume that follows it; the quality service may reach the genealogy builder, nothing else may", () => {
+  test("the machine bridge keeps its OPC UA certificates on a volume that follows it; the quality service and the ops console may reach the genealogy builder, nothing else may", () => {
     const bridge = docsOf(join(WORKLOADS_DIR, "machine-bridge", "workloads.yaml")).find(
       (d) => d.kind === "StatefulSet",
     );
@@ -155,26 +155,37 @@ describe("deploy/k8s/base: the services' workloads", () => {
       (r: { from: { podSelector?: { matchLabels: Record<string, string> } }[] }) =>
         r.from.flatMap((f) => (f.podSelector ? [f.podSelector.matchLabels["app.kubernetes.io/name"]] : [])),
     );
-    assert.deepEqual(callers, ["quality-service"]);
+    assert.deepEqual(callers, ["quality-service", "ops-console"]);
   });
 });
 
 describe("the ingress", () => {
-  test("only the paths a manifest opens (the Odoo webhook) are routed from outside, to that service alone", () => {
+  test("only the paths a manifest opens (the Odoo webhook, the ops console) are routed from outside, each to its service alone", () => {
     const ingresses = SERVICE_MANIFESTS.flatMap((m) => serviceWorkload(m) as Doc[]).filter(
       (d) => d.kind === "Ingress",
     );
     assert.deepEqual(
       ingresses.map((i) => i.metadata.name),
-      ["odoo-connector"],
+      ["odoo-connector", "ops-console"],
     );
-    const paths = ingresses[0]?.["spec"].rules.flatMap((r: { http: { paths: unknown[] } }) => r.http.paths);
+    const paths = ingresses.map((i) =>
+      i["spec"].rules.flatMap((r: { http: { paths: unknown[] } }) => r.http.paths),
+    );
     assert.deepEqual(paths, [
-      {
-        path: "/odoo/webhook",
-        pathType: "Prefix",
-        backend: { service: { name: "odoo-connector", port: { name: "http" } } },
-      },
+      [
+        {
+          path: "/odoo/webhook",
+          pathType: "Prefix",
+          backend: { service: { name: "odoo-connector", port: { name: "http" } } },
+        },
+      ],
+      [
+        {
+          path: "/",
+          pathType: "Prefix",
+          backend: { service: { name: "ops-console", port: { name: "http" } } },
+        },
+      ],
     ]);
   });
 });

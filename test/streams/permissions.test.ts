@@ -692,6 +692,7 @@ describe("least-privilege NATS permissions per service", () => {
           "production-orchestrator",
           "genealogy-builder",
           "quality-service",
+          "ops-console",
         ],
       );
       const refusedFile = await run(["streams", "permissions", bad]);
@@ -701,7 +702,7 @@ describe("least-privilege NATS permissions per service", () => {
       assert.equal(unknown.code, 2);
       assert.match(
         unknown.stderr,
-        /quality-servce is neither a service of Threadline \(machine-bridge, odoo-connector, production-orchestrator, genealogy-builder, quality-service\)/,
+        /quality-servce is neither a service of Threadline \(machine-bridge, odoo-connector, production-orchestrator, genealogy-builder, quality-service, ops-console\)/,
       );
       const plain = await run(["streams", "permissions", good, "--password-ref", "hunter2"]);
       assert.equal(plain.code, 2);
