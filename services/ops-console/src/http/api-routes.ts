@@ -65,7 +65,7 @@ const AuditQuery = z.strictObject({
 });
 
 /** `since` as a Date; 400 naming the parameter when it is not a time. */
-function timeOf(name: string, value: string | undefined): Date | undefined {
+export function timeOf(name: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   try {
     return parseTime(name, value);
@@ -189,7 +189,10 @@ export function registerApiRoutes(
       connection: "keep-alive",
     });
     res.write("retry: 3000\n\n");
-    const unsubscribe = live.subscribe((e) => res.write(`event: stored\ndata: ${JSON.stringify(e)}\n\n`));
+    const unsubscribe = live.subscribe(
+      (e) => res.write(`event: stored\ndata: ${JSON.stringify(e)}\n\n`),
+      () => res.end(),
+    );
     const beat = setInterval(async () => {
       res.write(": beat\n\n");
       if (

@@ -146,7 +146,7 @@ export class DeadLetters {
       return parseDlqFilter(query);
     } catch (err) {
       if (err instanceof ConfigError)
-        throw new ConsoleError(ConsoleErrorCode.RequestInvalid, `${err.message.replace(/^--/, "")}`);
+        throw new ConsoleError(ConsoleErrorCode.RequestInvalid, `query.${err.message.replace(/^--/, "")}`);
       throw err;
     }
   }

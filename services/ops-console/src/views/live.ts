@@ -34,6 +34,8 @@ const RESTART_MS = 2_000;
 
 export class LiveFeed {
   readonly #listeners = new Set<(e: LiveEvent) => void>();
+  /** What ends each open page's stream: a stop must not wait for the pages to go away. */
+  readonly #enders = new Set<() => void>();
   readonly #abort = new AbortController();
   readonly #done: Promise<void>[] = [];
 
@@ -47,10 +49,17 @@ export class LiveFeed {
     for (const f of FOLLOWED) this.#done.push(this.#follow(f.stream, f.filter, since));
   }
 
-  /** Calls `fn` with every new event until the returned function is called. */
-  subscribe(fn: (e: LiveEvent) => void): () => void {
+  /**
+   * Calls `fn` with every new event until the returned function is called; `end` is called when the
+   * feed stops (the console shuts down), to close the page's stream.
+   */
+  subscribe(fn: (e: LiveEvent) => void, end: () => void = () => undefined): () => void {
     this.#listeners.add(fn);
-    return () => this.#listeners.delete(fn);
+    this.#enders.add(end);
+    return () => {
+      this.#listeners.delete(fn);
+      this.#enders.delete(end);
+    };
   }
 
   get listeners(): number {
@@ -60,6 +69,8 @@ export class LiveFeed {
   async stop(): Promise<void> {
     this.#abort.abort();
     this.#listeners.clear();
+    for (const end of [...this.#enders]) end();
+    this.#enders.clear();
     await Promise.allSettled(this.#done);
   }
 

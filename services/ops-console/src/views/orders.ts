@@ -7,7 +7,12 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { EventCodec } from "../../../../contracts/src/index.js";
-import { deadLetterSummary, listDeadLetters, parseDlqFilter } from "../../../../streams/src/index.js";
+import {
+  deadLetterSummary,
+  decodeDeadLetter,
+  listDeadLetters,
+  parseDlqFilter,
+} from "../../../../streams/src/index.js";
 import { ConsoleError, ConsoleErrorCode } from "../errors.js";
 import { type EventRow, eventRow, mergeScans, type ScanResult, scanEvents } from "./scan.js";
 
@@ -61,12 +66,12 @@ function apply(o: Building, e: EventRow): void {
   const equipment = v["equipment"] as Record<string, unknown> | undefined;
   switch (e.type) {
     case "mfg.production.production_order_released.v1":
-      o.product = str(product?.["defaultCode"]) ?? str(product?.["name"]) ?? o.product;
+      o.product = str(product?.["code"]) ?? str(product?.["name"]) ?? o.product;
       o.quantity = quantity ? `${quantity["value"]} ${quantity["uom"] ?? ""}`.trim() : o.quantity;
       o.line = str(equipment?.["line"]) ?? o.line;
       o.lot = str(v["lotToProduce"]) ?? o.lot;
-      if (o.step === "unknown") {
-        o.step = "released";
+      if (o.step === "UNKNOWN") {
+        o.step = "RELEASED";
         o.since = e.time;
       }
       break;
@@ -115,7 +120,7 @@ export class Orders {
           quantity: null,
           line: null,
           lot: null,
-          step: "unknown",
+          step: "UNKNOWN",
           waitingFor: null,
           reason: null,
           since: row.storedAt,
@@ -129,7 +134,7 @@ export class Orders {
       }
       apply(b, row);
     });
-    const letters = await this.#deadLettersByKey(since);
+    const letters = await this.#deadLettersByName(since);
     const items: OrderSummary[] = [...orders.values()]
       .map((b) => {
         const deadLetters = letters.get(b.orderRef)?.length ?? 0;
@@ -173,7 +178,7 @@ export class Orders {
       quantity: null,
       line: null,
       lot: null,
-      step: "unknown",
+      step: "UNKNOWN",
       waitingFor: null,
       reason: null,
       since: "",
@@ -235,21 +240,36 @@ export class Orders {
     };
   }
 
-  async #deadLettersByKey(since: Date) {
-    const byKey = new Map<string, ReturnType<typeof deadLetterSummary>[]>();
-    for (const d of await listDeadLetters(this.nc, parseDlqFilter({ since: since.toISOString() }), {
+  /**
+   * The dead letters of the window by the orders and lots they concern: their business key, and every
+   * order reference or lot their payload names (a run end is keyed by its machine, but names its order).
+   */
+  async #deadLettersByName(since: Date) {
+    const byName = new Map<string, ReturnType<typeof deadLetterSummary>[]>();
+    const letters = await listDeadLetters(this.nc, parseDlqFilter({ since: since.toISOString() }), {
       cleanup: "expire",
-    })) {
+    });
+    for (const d of letters) {
       const s = deadLetterSummary(d);
-      if (!s.key) continue;
-      byKey.set(s.key, [...(byKey.get(s.key) ?? []), s]);
+      const decoded = await decodeDeadLetter(this.codec, d);
+      const names = new Set<string>(s.key ? [s.key] : []);
+      if (decoded.ok)
+        for (const k of ["orderRef", "lot", "lotToProduce"]) {
+          const v = str((decoded.json as Record<string, unknown> | null)?.[k]);
+          if (v) names.add(v);
+        }
+      for (const n of names) byName.set(n, [...(byName.get(n) ?? []), s]);
     }
-    return byKey;
+    return byName;
   }
 
   async #deadLettersOf(names: ReadonlySet<string>, since: Date) {
-    const byKey = await this.#deadLettersByKey(since);
-    return [...names].flatMap((n) => byKey.get(n) ?? []);
+    const byName = await this.#deadLettersByName(since);
+    const seen = new Set<number>();
+    return [...names]
+      .flatMap((n) => byName.get(n) ?? [])
+      .filter((d) => !seen.has(d.seq) && seen.add(d.seq) !== undefined)
+      .sort((a, b) => a.seq - b.seq);
   }
 }
 

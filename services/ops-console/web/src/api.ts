@@ -60,7 +60,8 @@ export async function api<T = Record<string, unknown>>(
   if (!res.ok) {
     const e = (data as { error?: { code?: string; message?: string } }).error ?? {};
     const err = new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText);
-    if (res.status === 401 && path !== "/auth/local") onSignedOut();
+    // The session ended under a page that had one (the sign-in's own calls are answered where made).
+    if (res.status === 401 && path !== "/api/session" && !path.startsWith("/auth/")) onSignedOut();
     throw err;
   }
   return data as T;
