@@ -732,14 +732,16 @@ export const ERROR_CATALOG = {
   },
   CONSOLE_NOT_FOUND: {
     area: "console",
-    meaning: "The order, lot, dead letter or replay the console was asked for is unknown (HTTP 404).",
+    meaning:
+      "The order, lot, dead letter, replay, quality hold or charted characteristic the console was asked for is unknown (HTTP 404); for a hold or a lot, the message is the quality service's or the genealogy builder's.",
     action: "Check the reference; the streams may no longer hold it (their retention).",
   },
   CONSOLE_UPSTREAM_FAILED: {
     area: "console",
     meaning:
-      "A service the console asks (quality service, genealogy builder) or NATS did not answer or refused (HTTP 502); the message carries its answer; nothing was changed by the console.",
-    action: "Check that service's health and logs; act again when it answers.",
+      "A service the console asks (quality service, genealogy builder) or NATS did not answer or refused (HTTP 502), or the console has no token for it (not configured); the message carries its answer; nothing was changed by the console, unless the message says the action was done but its audit record could not be written.",
+    action:
+      "Check that service's health and logs and act again when it answers; not configured: set QUALITY_URL and QUALITY_API_TOKEN, or GENEALOGY_URL and GENEALOGY_API_TOKEN.",
   },
   ORCHESTRATOR_STATE_CONFLICT: {
     area: "orchestrator",

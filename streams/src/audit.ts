@@ -1,6 +1,6 @@
 /**
- * The audit trail of what ops do to the streams: every replay, rewind, copy, redrive and purge is one
- * JSON record in the shared stream `THREADLINE_AUDIT` (subject `threadline.audit.<action>`, kept 400
+ * The audit trail of what ops do to the streams: every replay, rewind, copy, redrive and purge (and
+ * every quality hold decided through the ops console) is one JSON record in the shared stream `THREADLINE_AUDIT` (subject `threadline.audit.<action>`, kept 400
  * days, refused rather than forgotten when full), with who did it, when, the selection it worked on and
  * the outcome. `threadline audit` lists them.
  *
@@ -23,7 +23,8 @@ import { readMessages } from "./read.js";
 
 export { AUDIT_STREAM, AUDIT_SUBJECTS };
 
-export type AuditAction = "replay" | "rewind" | "copy" | "redrive" | "purge";
+/** `hold-decision`: a quality hold released or rejected through the ops console. */
+export type AuditAction = "replay" | "rewind" | "copy" | "redrive" | "purge" | "hold-decision";
 
 export interface AuditRecord {
   readonly action: AuditAction;
@@ -33,7 +34,14 @@ export interface AuditRecord {
   readonly details: Readonly<Record<string, unknown>>;
 }
 
-export const AUDIT_ACTIONS: readonly AuditAction[] = ["replay", "rewind", "copy", "redrive", "purge"];
+export const AUDIT_ACTIONS: readonly AuditAction[] = [
+  "replay",
+  "rewind",
+  "copy",
+  "redrive",
+  "purge",
+  "hold-decision",
+];
 
 /** `threadline.audit.<action>`. */
 export function auditSubject(action: AuditAction): string {

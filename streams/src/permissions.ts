@@ -550,6 +550,10 @@ function opsGrants(decls: Declarations, problem: (key: string, message: string) 
     "dlq purge, and redrive after a success: deletes dead letters by sequence (no other stream's messages)",
   );
   pub(`threadline.audit.>`, "records every replay, rewind, copy, redrive and purge in THREADLINE_AUDIT");
+  pub(
+    `$JS.API.CONSUMER.LIST.${REPLAY_STREAM}`,
+    "lists the replay channels: the durables a replay can be sent to (the ops console offers them)",
+  );
   // Replay and redrive (streams/src/replay-job.ts, redrive.ts): the replay channel, the jobs' positions.
   grants.push(...replayOpsGrants());
   return grants;

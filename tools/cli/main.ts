@@ -4,6 +4,7 @@ import { auditCommand } from "./audit.js";
 import { benchCommand } from "./bench.js";
 import { bridgeCommand } from "./bridge.js";
 import { chaosCommand } from "./chaos.js";
+import { consoleCommand } from "./console.js";
 import { contractsCommand } from "./contracts.js";
 import { demoCommand } from "./demo.js";
 import { dlqCommand } from "./dlq.js";
@@ -35,6 +36,7 @@ const program = new Command("threadline")
   .addCommand(tapCommand())
   .addCommand(dlqCommand())
   .addCommand(auditCommand())
+  .addCommand(consoleCommand())
   .addCommand(bridgeCommand())
   .addCommand(odooCommand())
   .addCommand(masterdataCommand())

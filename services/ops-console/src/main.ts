@@ -1,8 +1,9 @@
 /**
  * The ops console: a web page and its JSON API for ops, quality engineers and planners — plants and
- * connectors, orders and their timelines, dead letters (redrive, purge), the audit trail — with live
- * updates, sign-in through OpenID Connect or local accounts, and every action checked against the
- * user's role on the server and audited.
+ * connectors, orders and their timelines, dead letters (redrive, purge), quality holds (and their
+ * release), SPC charts, lot genealogy, the audit trail — with live updates, sign-in through OpenID
+ * Connect or local accounts, and every action checked against the user's role on the server and
+ * audited.
  * Run it: `NATS_URL=nats://… CONSOLE_ACCOUNTS_FILE=accounts.json node dist/services/ops-console/src/main.js`
  * (README.md); it acts on NATS with the ops user's grants.
  */
@@ -23,21 +24,30 @@ import { type ConsoleViews, registerApiRoutes } from "./http/api-routes.js";
 import { registerConsoleApp } from "./http/app.js";
 import { cookiePolicy } from "./http/cookies.js";
 import type { GuardDeps } from "./http/guard.js";
+import { registerHealthRoutes } from "./http/health-routes.js";
+import { registerQualityRoutes, type UpstreamViews } from "./http/quality-routes.js";
+import { registerReplayRoutes } from "./http/replay-routes.js";
 import { opsConsoleManifest } from "./manifest.js";
 import { OidcSignIn } from "./oidc.js";
 import type { ConsoleAction } from "./roles.js";
 import { SESSIONS_BUCKET, SessionStore } from "./sessions.js";
 import { AuditTrail } from "./views/audit.js";
 import { DeadLetters } from "./views/dead-letters.js";
+import { GenealogyView } from "./views/genealogy.js";
+import { Health } from "./views/health.js";
 import { LiveFeed } from "./views/live.js";
 import { Orders } from "./views/orders.js";
 import { Plants } from "./views/plants.js";
+import { QualityView } from "./views/quality.js";
+import { Replays } from "./views/replays.js";
+import { UpstreamClient } from "./views/upstream.js";
 
 /** The console's actions that are ops actions of the audit trail. */
 const AUDITED: Partial<Record<ConsoleAction, AuditAction>> = {
   redrive: "redrive",
   purge: "purge",
   replay: "replay",
+  decideHold: "hold-decision",
 };
 
 /** How often a provider that could not be discovered at start is tried again. */
@@ -54,8 +64,15 @@ export function startService(
 ): Promise<RunningService> {
   let sessions: SessionStore | undefined;
   let views: ConsoleViews | undefined;
+  let upstream: UpstreamViews | undefined;
+  let replays: Replays | undefined;
+  let health: Health | undefined;
   let oidc: OidcSignIn | undefined;
-  let origin: string | undefined;
+  // The console's origin: CONSOLE_PUBLIC_URL's, else the loopback address the server is bound to
+  // (known once it listens, which is before `setup` runs).
+  let originOf: () => string = () => {
+    throw new Error("the console's origin is asked before its routes are registered");
+  };
   let audit: AuditTrail | undefined;
   return runService({
     manifest: opsConsoleManifest,
@@ -73,6 +90,7 @@ export function startService(
           "CONSOLE_PUBLIC_URL",
           `is http:// on ${configured.hostname}: sessions would travel in clear text; serve the console behind https, or set CONSOLE_ALLOW_HTTP=true where TLS ends in front of it`,
         );
+      originOf = () => configured?.origin ?? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
       // Read first: a wrong accounts file stops the start before anything connects.
       const accounts = config.CONSOLE_ACCOUNTS_FILE
         ? LocalAccounts.load(config.CONSOLE_ACCOUNTS_FILE)
@@ -80,10 +98,7 @@ export function startService(
       const deps: GuardDeps = {
         sessions: () => sessions,
         cookies: cookiePolicy(configured ?? new URL("http://127.0.0.1")),
-        origin: () => {
-          origin ??= configured?.origin ?? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-          return origin;
-        },
+        origin: () => originOf(),
         logger,
       };
       await registerConsoleApp(app, {
@@ -92,25 +107,32 @@ export function startService(
         oidc: () => oidc,
         oidcLabel: config.OIDC_ISSUER ? new URL(config.OIDC_ISSUER).host : "",
         sessionTtlMs: config.CONSOLE_SESSION_TTL_MS,
-        api: (scope) =>
-          registerApiRoutes(
-            scope,
-            {
-              ...deps,
-              // A refused action is audited too: who tried what, without the role.
-              refused: async (identity, action, what) => {
-                const audited = AUDITED[action];
-                if (audited && audit) await audit.refused(identity, audited, what);
-              },
+        api: (scope) => {
+          const guarded: GuardDeps = {
+            ...deps,
+            // A refused action is audited too: who tried what, without the role.
+            refused: async (identity, action, what) => {
+              const audited = AUDITED[action];
+              if (audited && audit) await audit.refused(identity, audited, what);
             },
-            () => views,
-          ),
+          };
+          registerApiRoutes(scope, guarded, () => views);
+          registerQualityRoutes(scope, guarded, () => upstream);
+          registerReplayRoutes(scope, guarded, () => replays);
+          registerHealthRoutes(scope, guarded, () => health);
+        },
         ...(options.webDir ? { webDir: options.webDir } : {}),
       });
     },
     setup: async ({ config, logger, nc, codec }) => {
       const kv = await new Kvm(nc).open(SESSIONS_BUCKET);
       sessions = new SessionStore(kv, config.CONSOLE_SESSION_TTL_MS);
+      const running = new Replays(nc, kv, logger);
+      await running.start();
+      replays = running;
+      const watch = new Health(nc, codec, running, logger);
+      watch.start();
+      health = watch;
       const live = new LiveFeed(nc, logger);
       live.start();
       audit = new AuditTrail(nc);
@@ -121,13 +143,29 @@ export function startService(
         plants: new Plants(nc, codec),
         live,
       };
+      // The quality service and the genealogy builder, each asked only once its token is configured.
+      const client = (service: string, url: string, token: string | undefined) =>
+        token
+          ? new UpstreamClient({ service, url, token, timeoutMs: config.UPSTREAM_TIMEOUT_MS })
+          : undefined;
+      const quality = client("quality service", config.QUALITY_URL, config.QUALITY_API_TOKEN);
+      const genealogy = client("genealogy builder", config.GENEALOGY_URL, config.GENEALOGY_API_TOKEN);
+      upstream = {
+        quality: quality ? new QualityView(nc, codec, quality) : undefined,
+        genealogy: genealogy ? new GenealogyView(genealogy) : undefined,
+      };
+      if (!quality || !genealogy)
+        logger.warn(
+          { quality: Boolean(quality), genealogy: Boolean(genealogy) },
+          "quality or genealogy pages not configured: set QUALITY_API_TOKEN, GENEALOGY_API_TOKEN",
+        );
       const stopping = new AbortController();
       if (config.OIDC_ISSUER && config.OIDC_CLIENT_ID) {
         const settings = {
           issuer: config.OIDC_ISSUER,
           clientId: config.OIDC_CLIENT_ID,
           ...(config.OIDC_CLIENT_SECRET ? { clientSecret: config.OIDC_CLIENT_SECRET } : {}),
-          redirectUri: `${config.CONSOLE_PUBLIC_URL ? new URL(config.CONSOLE_PUBLIC_URL).origin : (origin ?? `http://127.0.0.1:${config.HTTP_PORT}`)}/auth/callback`,
+          redirectUri: `${originOf()}/auth/callback`,
           roleClaim: config.OIDC_ROLE_CLAIM,
           roleMap: roleMapOf(config),
           allowHttp: config.OIDC_ALLOW_HTTP,
@@ -157,6 +195,12 @@ export function startService(
         onStop: async () => {
           stopping.abort();
           views = undefined;
+          upstream = undefined;
+          replays = undefined;
+          health = undefined;
+          watch.stop();
+          // Running replays stop with their position saved: started again with the same id, they resume.
+          await running.close();
           await live.stop();
         },
       };

@@ -66,9 +66,94 @@ export const CONSOLE_ROUTES = [
   { method: "GET", path: "/api/audit", auth: "session", description: "the ops audit trail (viewer)" },
   {
     method: "GET",
+    path: "/api/health",
+    auth: "session",
+    description:
+      "business health over a window: dead letters, posting lag, missed holds, unposted, backlog (viewer)",
+  },
+  {
+    method: "GET",
+    path: "/api/replays/targets",
+    auth: "session",
+    description: "durables with a replay channel",
+  },
+  {
+    method: "GET",
+    path: "/api/replays",
+    auth: "session",
+    description: "this replica's replay jobs (viewer)",
+  },
+  {
+    method: "GET",
+    path: "/api/replays/:job",
+    auth: "session",
+    description: "a replay job's progress (viewer)",
+  },
+  {
+    method: "POST",
+    path: "/api/replays",
+    auth: "session",
+    description: "preview (dry run) or start a replay to a durable (operator, CSRF token, audited)",
+  },
+  {
+    method: "POST",
+    path: "/api/replays/:job/stop",
+    auth: "session",
+    description: "stop a replay job; its position is kept (operator, CSRF token, audited)",
+  },
+  {
+    method: "GET",
     path: "/api/live",
     auth: "session",
     description: "server-sent events: what the streams store",
+  },
+  {
+    method: "GET",
+    path: "/api/quality/holds",
+    auth: "session",
+    description: "quality holds with their evidence, from the quality service (viewer)",
+  },
+  {
+    method: "GET",
+    path: "/api/quality/holds/:holdId",
+    auth: "session",
+    description: "one quality hold with its evidence (viewer)",
+  },
+  {
+    method: "POST",
+    path: "/api/quality/holds/:holdId/decision",
+    auth: "session",
+    description: "release a hold, or reject it for scrap, rework or return (quality, CSRF token, audited)",
+  },
+  {
+    method: "GET",
+    path: "/api/quality/shipments",
+    auth: "session",
+    description: "the deliveries the shipment gate watches: blocked, cleared (viewer)",
+  },
+  {
+    method: "GET",
+    path: "/api/quality/characteristics",
+    auth: "session",
+    description: "the charted characteristics, their limits and open SPC episodes (viewer)",
+  },
+  {
+    method: "GET",
+    path: "/api/quality/charts/:characteristic",
+    auth: "session",
+    description: "a characteristic's control chart: limits, points from the streams, violations (viewer)",
+  },
+  {
+    method: "GET",
+    path: "/api/genealogy/lots/:lot/trace",
+    auth: "session",
+    description: "a lot's trace, backward or forward, level by level, from the genealogy builder (viewer)",
+  },
+  {
+    method: "GET",
+    path: "/api/genealogy/lots/:lot/recall",
+    auth: "session",
+    description: "a lot's recall report: customers to call, lots to block (viewer)",
   },
 ] as const;
 
@@ -94,7 +179,8 @@ export const opsConsoleManifest = serviceManifest({
     ingressPaths: ["/"],
     resources: { cpu: "250m", memory: "256Mi" },
   },
-  description: "the web console for ops, quality and planners: plants, orders, dead letters, audit",
+  description:
+    "the web console for ops, quality and planners: plants, orders, dead letters, quality holds, SPC charts, lot genealogy, audit",
   kv: {
     [SESSIONS_BUCKET]: {
       description: "ops-console: signed-in sessions (by token digest) and pending OIDC sign-ins",

@@ -1,15 +1,20 @@
 /**
  * The console page: signs in, then shows the page the address names (`#plants`, `#orders`,
- * `#orders/<ref>`, `#dead-letters`, `#dead-letters/<seq>`, `#audit`) and keeps it current: the server
- * pushes a line for every event the streams store, and the page reloads what it shows when one concerns
- * it (at most every two seconds).
+ * `#orders/<ref>`, `#dead-letters`, `#dead-letters/<seq>`, `#quality`, `#quality/holds/<id>`,
+ * `#quality/charts/<characteristic>`, `#genealogy`, `#genealogy/<lot>`, `#replays`, `#health`, `#audit`) and keeps it
+ * current: the server pushes a line for every event the streams store, and the page reloads what it
+ * shows when one concerns it (at most every two seconds).
  */
 import { ApiError, api, setCsrf, type User, whenSignedOut } from "./api.js";
 import { h, show } from "./dom.js";
 import { renderAudit } from "./pages/audit.js";
 import { renderDeadLetter, renderDeadLetters } from "./pages/dead-letters.js";
+import { renderGenealogy } from "./pages/genealogy.js";
+import { renderHealth } from "./pages/health.js";
 import { renderOrders } from "./pages/orders.js";
 import { renderPlants } from "./pages/plants.js";
+import { renderChart, renderHold, renderQuality } from "./pages/quality.js";
+import { renderReplays } from "./pages/replays.js";
 import { renderSignIn } from "./pages/sign-in.js";
 import { renderTimeline } from "./pages/timeline.js";
 
@@ -21,6 +26,10 @@ const NAV = [
   ["#plants", "Plants"],
   ["#orders", "Orders"],
   ["#dead-letters", "Dead letters"],
+  ["#quality", "Quality"],
+  ["#genealogy", "Genealogy"],
+  ["#replays", "Replays"],
+  ["#health", "Health"],
   ["#audit", "Audit"],
 ] as const;
 
@@ -46,6 +55,27 @@ function route(): Route {
       return arg
         ? { render: (m) => renderDeadLetter(m, Number(arg), user!), concerns: () => false }
         : { render: (m) => renderDeadLetters(m, params), concerns: (e) => e.stream === "MFG_DLQ" };
+    case "quality": {
+      // #quality/holds/<id>, #quality/charts/<characteristic>
+      const id = path.split("/").map(decodeURIComponent)[2];
+      if (arg === "holds" && id)
+        // Not reloaded by live updates: it would wipe a comment being written.
+        return { render: (m) => renderHold(m, id, user!), concerns: () => false };
+      if (arg === "charts" && id)
+        return { render: (m) => renderChart(m, id, params), concerns: (e) => e.stream === "MFG_QUALITY" };
+      return {
+        render: (m) => renderQuality(m, params),
+        concerns: (e) => e.stream === "MFG_QUALITY" || e.stream === "MFG_SHIPPING",
+      };
+    }
+    case "genealogy":
+      // Not reloaded by live updates: it would fold the levels opened.
+      return { render: (m) => renderGenealogy(m, arg || undefined, params), concerns: () => false };
+    case "health":
+      return { render: (m) => renderHealth(m, params), concerns: (e) => e.stream === "MFG_DLQ" };
+    case "replays":
+      // Refreshes itself while a job runs; a live reload would drop a preview being read.
+      return { render: (m) => renderReplays(m, user!), concerns: () => false };
     case "audit":
       return { render: renderAudit, concerns: () => false };
     default:
