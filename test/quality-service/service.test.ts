@@ -498,3 +498,68 @@ test("quality service - an episode still running holds the next lot started on t
     "blocked",
   );
 });
+
+// After the escape test: the process-wide metrics registry would count this file's escapes together.
+test("quality service - a delivery Odoo dates in the second its hold was released is no escape once the gate cleared it; one the gate never cleared is", async (t) => {
+  const f = await startQualityFixture(t);
+  const hold = async (lot: string) => {
+    const placed = await f.api("POST", "/quality/holds", "alice", {
+      site: SITE,
+      lot,
+      product: "FG-1",
+      reason: "burr on the hub",
+      scope: { forward: false },
+    });
+    assert.equal(placed.status, 201, JSON.stringify(placed.body));
+    // The next second begins: the hold was placed before the second the delivery is dated in.
+    await new Promise((r) => setTimeout(r, 1050 - (Date.now() % 1000)));
+    return placed.body.holds[0].holdId as string;
+  };
+  // Odoo keeps a movement's time to the second: the release came in the same second, before it.
+  const sameSecondAs = (at: number) => new Date(Math.floor(at / 1000) * 1000);
+  const released = await hold("FG-001");
+  await request(f, "WH/OUT/00007", 507n, "FG-001");
+  await decided(f, "WH/OUT/00007", 1);
+  const decision = await f.api("POST", `/quality/holds/${released}/decision`, "alice", {
+    disposition: "release",
+    comment: "burr within tolerance after rework",
+  });
+  assert.equal(decision.status, 200, JSON.stringify(decision.body));
+  await decided(f, "WH/OUT/00007", 2);
+  const [, cleared] = await decisions(f.nc, "WH/OUT/00007");
+  assert.equal(cleared?.kind, "cleared");
+  const releasedAt = (
+    await storedEvents(f.nc, "mfg.quality.quality_hold_released.v1", SITE)
+  )[0]!.value.releasedAt.getTime();
+  await f.publish(
+    "mfg.inventory.goods_movement_posted.v1",
+    { ...deliveryPosted("WH/OUT/00007", 507n, "FG-001"), postedAt: sameSecondAs(releasedAt) },
+    { key: "FG-001" },
+  );
+  // The same, for a delivery the gate never judged (its request never came): still an escape.
+  const other = await hold("FG-002");
+  const otherDecision = await f.api("POST", `/quality/holds/${other}/decision`, "alice", {
+    disposition: "release",
+    comment: "released in the same second",
+  });
+  assert.equal(otherDecision.status, 200);
+  const otherReleasedAt = (
+    await storedEvents(f.nc, "mfg.quality.quality_hold_released.v1", SITE)
+  )[1]!.value.releasedAt.getTime();
+  await f.publish(
+    "mfg.inventory.goods_movement_posted.v1",
+    { ...deliveryPosted("WH/OUT/00008", 508n, "FG-002"), postedAt: sameSecondAs(otherReleasedAt) },
+    { key: "FG-002" },
+  );
+  const escapes = await until("the unjudged delivery's escape", async () => {
+    const ncrs = await storedEvents(f.nc, "mfg.quality.nonconformance_raised.v1", SITE);
+    return ncrs.length > 0 ? ncrs : undefined;
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const all = await storedEvents(f.nc, "mfg.quality.nonconformance_raised.v1", SITE);
+  assert.deepEqual(
+    all.map((e) => e.value.lot),
+    ["FG-002"],
+    `only the delivery the gate never cleared is an escape: ${JSON.stringify(escapes.map((e) => e.value.description))}`,
+  );
+});

@@ -35,7 +35,18 @@ export class EscapeWatch {
       const at = e.postedAt.getTime();
       // The lot, and what it was made from when the gate traced it.
       const lots = shipment?.closure?.some((l) => lotId(l) === lotId(lot)) ? shipment.closure : [lot];
-      const holds = uniqueHolds(lots.flatMap((l) => this.ctx.state.holdsActiveAt(l, at)));
+      // Odoo keeps a movement's time to the second (fields.Datetime.now() drops the microseconds,
+      // odoo/orm/fields_temporal.py): a hold released within that second may have ended before the
+      // lot left. It did when the gate cleared this delivery after the release: not an escape.
+      const clearedAfter = (h: HoldRecord) =>
+        h.decision !== null &&
+        h.decision.status !== "REJECTED" &&
+        h.decision.at < at + 1000 &&
+        shipment?.state === "cleared" &&
+        shipment.decidedAt >= h.decision.at;
+      const holds = uniqueHolds(lots.flatMap((l) => this.ctx.state.holdsActiveAt(l, at))).filter(
+        (h) => !clearedAfter(h),
+      );
       if (holds.length > 0) found = await this.#raise(eventId, e, lot, holds);
     }
     if (pickingId && shipment) await this.gate.finished(pickingId, "shipped", e.postedAt);
