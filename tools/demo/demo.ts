@@ -39,7 +39,6 @@ import {
 } from "../../streams/src/index.js";
 import { startNatsServer } from "../local-nats/index.js";
 import { platformDeclarations } from "../manifests.js";
-import { type ConsoleDemo, startConsoleDemo } from "./console.js";
 import { startOdooDemo } from "./odoo.js";
 import { startPlantDemo } from "./plant.js";
 import { QUALITY_DRIFT } from "./quality.js";
@@ -108,7 +107,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       : `using NATS at ${settings.servers.join(",")}`,
   );
   let nc: NatsConnection | undefined;
-  let consoleDemo: ConsoleDemo | undefined;
   try {
     nc = await connectNats({ ...settings, name: "threadline-demo" });
     const catalog = Catalog.load();
@@ -127,8 +125,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     print(
       `streams as code: ${counts.create} created, ${counts.update} updated, ${counts.unchanged} unchanged`,
     );
-    // The ops console watches the run from here on (./console.ts).
-    consoleDemo = await startConsoleDemo({ natsUrl: settings.servers.join(","), print });
     const js = jetstream(nc);
     const codec = new EventCodec({ catalog, writers: registry });
     const publisher = new EventPublisher(js, codec, { service: "demo", site: SITE });
@@ -317,7 +313,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
             `NATS: ${settings.servers.join(",")} (npx threadline streams plan --server ${settings.servers[0]})`,
           );
           for (const l of odoo.describe()) print(l);
-          if (consoleDemo) print(consoleDemo.describe());
           print(`plant simulator (OPC UA): ${plant.endpointUrl} (anonymous; the plant stands still)`);
           await (options.hold === true ? untilSignal() : options.hold);
         }
@@ -328,7 +323,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       await plant.stop();
     }
   } finally {
-    await consoleDemo?.stop();
     await nc?.close();
     await server?.dispose();
   }

@@ -30,6 +30,7 @@ import {
 import { type OrderStatus, ordersStatus } from "../cli/orders.js";
 import { receiveStock } from "../sim/odoo/scenarios.js";
 import { type OdooSimulator, startOdooSimulator } from "../sim/odoo/server.js";
+import { type ConsoleDemo, startConsoleDemo } from "./console.js";
 import { type GenealogyDemo, startGenealogyDemo } from "./genealogy.js";
 import { familyOf, orderAgainstPlant, type PlantTruth, printOrderViews } from "./odoo-vs-plant.js";
 import { LINE_RELEASES, planFromMasterData, WORKCENTER_BY_MACHINE } from "./plant-orders.js";
@@ -65,9 +66,11 @@ export async function startOdooDemo(options: {
   let orchestrator: RunningService | undefined;
   let genealogy: GenealogyDemo | undefined;
   let quality: QualityDemo | undefined;
+  let consoleDemo: ConsoleDemo | undefined;
   const taps: { close(): Promise<void> }[] = [];
   const stop = async () => {
     for (const t of taps) await t.close().catch(() => undefined);
+    await consoleDemo?.stop();
     await quality?.stop();
     await genealogy?.stop();
     await orchestrator?.stop();
@@ -151,6 +154,17 @@ export async function startOdooDemo(options: {
       codec,
       print,
       genealogy: { url: genealogy.url, token: genealogy.token },
+    });
+    // The ops console, beside them: a newcomer watches the run in a browser (./console.ts).
+    consoleDemo = await startConsoleDemo({
+      natsUrl: options.natsUrl,
+      print,
+      env: {
+        QUALITY_URL: quality.url,
+        QUALITY_API_TOKEN: quality.token,
+        GENEALOGY_URL: genealogy.url,
+        GENEALOGY_API_TOKEN: genealogy.token,
+      },
     });
     await tapOrchestrator(nc, codec, print, taps);
 
@@ -301,6 +315,7 @@ export async function startOdooDemo(options: {
       `production orchestrator: ${orchestrator?.url}/metrics (npx threadline orders status)`,
       `genealogy builder: ${genealogy?.url}/genealogy/openapi.json (GENEALOGY_TOKEN=${genealogy?.token} npx threadline genealogy trace <lot> --backward --url ${genealogy?.url})`,
       ...(quality?.describe() ?? []),
+      ...(consoleDemo ? [consoleDemo.describe()] : []),
     ];
     return { orderByLine, finish, describe, stop };
   } catch (err) {
