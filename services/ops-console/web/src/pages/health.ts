@@ -43,7 +43,10 @@ function bars(
 ) {
   const width = 360;
   const height = 90;
-  const max = Math.max(1, ...points.map((p) => p.value ?? 0));
+  const values = points.map((p) => p.value ?? 0);
+  // The bars' scale starts at 1 so that a quiet window does not draw noise as full bars.
+  const max = Math.max(1, ...values);
+  const highest = Math.max(0, ...values);
   const w = width / Math.max(1, points.length);
   const total = points.reduce((n, p) => n + (p.value ?? 0), 0);
   return h(
@@ -70,7 +73,11 @@ function bars(
         );
       }),
     ),
-    h("p", { class: "muted" }, `max ${Math.round(max * 10) / 10} ${unit}${bad ? ` · ${total} in all` : ""}`),
+    h(
+      "p",
+      { class: "muted" },
+      `highest ${Math.round(highest * 10) / 10} ${unit}${bad ? ` · ${total} in all` : ""}`,
+    ),
   );
 }
 
