@@ -131,10 +131,23 @@ export async function renderGenealogy(
     return;
   }
   show(root, h("h2", {}, `Lot ${lot}`), form, h("p", { class: "muted" }, "tracing…"));
-  const trace = await api<Trace>(
-    "GET",
-    `/api/genealogy/lots/${encodeURIComponent(lot)}/trace${query({ direction, depth: "1", product })}`,
-  );
+  let trace: Trace;
+  try {
+    trace = await api<Trace>(
+      "GET",
+      `/api/genealogy/lots/${encodeURIComponent(lot)}/trace${query({ direction, depth: "1", product })}`,
+    );
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) throw err;
+    // Under the form: the next search is one edit away.
+    show(
+      root,
+      h("h2", {}, `Lot ${lot}`),
+      form,
+      h("p", { class: "error", role: "alert", id: "page-error" }, messageOf(err)),
+    );
+    return;
+  }
   const recall = h("section", { id: "recall" }, h("p", { class: "muted" }, "reading the recall report…"));
   show(
     root,
