@@ -743,6 +743,19 @@ export const ERROR_CATALOG = {
     action:
       "Check that service's health and logs and act again when it answers; not configured: set QUALITY_URL and QUALITY_API_TOKEN, or GENEALOGY_URL and GENEALOGY_API_TOKEN.",
   },
+  CONSOLE_NOT_READY: {
+    area: "console",
+    meaning:
+      "The ops console is starting or stopping (HTTP 503): its connection to NATS is not ready; nothing was done.",
+    action: "Retry in a few seconds; if it lasts, check the console's /readyz and its log.",
+  },
+  CONSOLE_TOO_MANY_REQUESTS: {
+    area: "console",
+    meaning:
+      "Too many sign-in attempts from one address or for one name, or too many sign-ins started (HTTP 429, with Retry-After); nothing was written.",
+    action:
+      "Wait the Retry-After delay; repeated bursts are worth a look in the console's log (the address and the name are logged).",
+  },
   ORCHESTRATOR_STATE_CONFLICT: {
     area: "orchestrator",
     meaning:

@@ -29,8 +29,12 @@ export type AuditAction = "replay" | "rewind" | "copy" | "redrive" | "purge" | "
 export interface AuditRecord {
   readonly action: AuditAction;
   readonly selection: Readonly<Record<string, unknown>>;
-  /** `refused`: the ops console refused the action (a missing role); nothing was done. */
-  readonly outcome: "done" | "failed" | "interrupted" | "refused";
+  /**
+   * `refused`: the ops console refused the action (a missing role); nothing was done. `started` and
+   * `stopping`: the ops console records a background replay when it starts and when someone asks it to
+   * stop; its end follows as `done`, `interrupted` or `failed`.
+   */
+  readonly outcome: "done" | "failed" | "interrupted" | "refused" | "started" | "stopping";
   readonly details: Readonly<Record<string, unknown>>;
 }
 

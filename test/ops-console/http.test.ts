@@ -255,6 +255,14 @@ describe("roles", () => {
     );
     assert.match(records[0]?.who ?? "", /^viola \[local:viola\] via ops-console@/);
     assert.equal(records[1]?.selection["request"], "POST /api/dead-letters/purge");
+    // The route, never the URL a caller chose (a refusal must not let anyone fill the trail), and at
+    // most one record a minute per user and route.
+    const again = await viola.post(`/api/dead-letters/purge?${"x".repeat(4000)}`, { sequences: [seq] });
+    assert.equal(again.status, 403);
+    const after = (await listAudit(f.nc, { action: "purge" })).filter(
+      (r) => r.outcome === "refused" && r.who.startsWith("viola "),
+    );
+    assert.equal(after.length, 1, "the second refusal within the minute is logged, not recorded again");
     // The viewer may read the trail, refusals included.
     const trail = ok(await viola.get("/api/audit?action=purge"));
     assert.ok(
@@ -466,6 +474,31 @@ describe("dead letters", () => {
       selection: { sequences?: number[] };
     }[];
     assert.equal(audit.find((r) => r.selection.sequences?.includes(seq))?.outcome, "failed");
+  });
+
+  it("a redrive of two dead letters, one purged meanwhile: the other goes, the gone one is skipped and said, one audit record has both", async () => {
+    const gone = await f.deadLetter("WH/MO/06501");
+    const kept = await f.deadLetter("WH/MO/06502");
+    f.heal("WH/MO/06502");
+    const otto = await f.signIn("otto");
+    ok(await otto.post("/api/dead-letters/purge", { sequences: [gone] }));
+    const run = ok(
+      await otto.post("/api/dead-letters/redrive", { sequences: [gone, kept], waitSeconds: 20 }),
+    );
+    assert.deepEqual(
+      run.body.items.map((i: { dlqSequence: number; action: string }) => [i.dlqSequence, i.action]),
+      [
+        [gone, "skipped"],
+        [kept, "redriven"],
+      ],
+    );
+    assert.match(run.body.items[0].reason, /not in MFG_DLQ any more/);
+    assert.equal(run.body.handled, 1);
+    const records = (await listAudit(f.nc, { action: "redrive" })).filter((r) =>
+      (r.selection["sequences"] as number[] | undefined)?.includes(kept),
+    );
+    assert.equal(records.length, 1);
+    assert.deepEqual([records[0]?.outcome, records[0]?.details["redriven"]], ["done", [kept]]);
   });
 });
 

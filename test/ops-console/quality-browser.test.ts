@@ -190,8 +190,8 @@ describe("the ops console's quality and genealogy pages in a browser", () => {
       (r) => r.outcome === "refused",
     );
     assert.deepEqual(
-      refused.map((r) => [r.who.split(" ")[0], r.selection["request"]]),
-      [["otto", `POST /api/quality/holds/${otherHold}/decision`]],
+      refused.map((r) => [r.who.split(" ")[0], r.selection["request"], r.selection["params"]]),
+      [["otto", "POST /api/quality/holds/:holdId/decision", { holdId: otherHold }]],
     );
     assert.deepEqual(errors, []);
   });

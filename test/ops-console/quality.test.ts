@@ -241,10 +241,10 @@ test("ops console - quality holds, their release, the gate, SPC charts and lot g
       assert.equal((await storedEvents(q.nc, "mfg.quality.quality_hold_released.v1", SITE)).length, 0);
       const audit = await listAudit(f.nc, { action: "hold-decision" });
       assert.deepEqual(
-        audit.map((r) => [r.outcome, r.who.split(" ")[0], r.selection["request"]]),
+        audit.map((r) => [r.outcome, r.who.split(" ")[0], r.selection["request"], r.selection["params"]]),
         [
-          ["refused", "viola", `POST /api/quality/holds/${manualHold}/decision`],
-          ["refused", "otto", `POST /api/quality/holds/${manualHold}/decision`],
+          ["refused", "viola", "POST /api/quality/holds/:holdId/decision", { holdId: manualHold }],
+          ["refused", "otto", "POST /api/quality/holds/:holdId/decision", { holdId: manualHold }],
         ],
       );
     },

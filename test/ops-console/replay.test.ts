@@ -112,6 +112,29 @@ describe("replays from the console", () => {
     const again = await otto.post(`/api/replays/${job}/stop`, {});
     assert.equal(again.status, 400);
     assert.match(again.body.error.message, /is not running \(stopped\)/);
+    // Resumed with its id: it goes on from its saved position, nothing is sent twice.
+    const resumed = await otto.post("/api/replays", {
+      stream: "MFG_PRODUCTION",
+      durable: PROBE_DURABLE,
+      key: order,
+      job,
+      dryRun: false,
+    });
+    assert.equal(resumed.status, 202, resumed.text);
+    const done = await until("the resumed job done", async () => {
+      const j = await otto.get(`/api/replays/${job}`);
+      return j.body.state === "done" ? j.body : undefined;
+    });
+    assert.equal(done.sent, 20);
+    await until("every event replayed once", async () =>
+      handledOf(order, "replay") === 20 ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(handledOf(order, "replay"), 20, "no event replayed twice");
+    const trail = (await listAudit(f.nc, { action: "replay" }))
+      .filter((r) => r.details["job"] === job)
+      .map((r) => r.outcome);
+    assert.deepEqual(trail, ["started", "stopping", "interrupted", "started", "done"]);
   });
 
   test("a viewer, a selection that is not one, a durable without a channel: refused, nothing starts", async () => {

@@ -18,6 +18,8 @@ import { CONSOLE_ROLES, type Identity, withViewer } from "./roles.js";
 
 const scryptAsync = promisify(scrypt) as (pw: string, salt: Buffer, len: number) => Promise<Buffer>;
 const KEY_LENGTH = 32;
+const CHECKS_AT_ONCE = 4;
+const CHECKS_WAITING = 64;
 const HASH = /^scrypt:([A-Za-z0-9+/=]{16,}):([A-Za-z0-9+/=]{40,})$/;
 
 const AccountsFile = z.strictObject({
@@ -27,7 +29,13 @@ const AccountsFile = z.strictObject({
         name: z
           .string()
           .regex(/^[A-Za-z0-9@._-]{1,64}$/, "must be 1-64 of letters, digits, '@', '.', '_', '-'"),
-        password: z.string().regex(HASH, "must be scrypt:<salt>:<hash> (threadline console account)"),
+        password: z
+          .string()
+          .regex(HASH, "must be scrypt:<salt>:<hash> (threadline console account)")
+          .refine(
+            (v) => Buffer.from(HASH.exec(v)?.[2] ?? "", "base64").length === KEY_LENGTH,
+            `must hold a ${KEY_LENGTH}-byte hash (threadline console account makes one)`,
+          ),
         roles: z.array(z.enum(CONSOLE_ROLES)).min(1),
       }),
     )
@@ -102,8 +110,34 @@ export class LocalAccounts {
     return new LocalAccounts(parsed.data.accounts);
   }
 
-  /** The identity of a name and password; undefined when either is wrong (the same time either way). */
+  /** Password checks running, and waiting: scrypt takes 16 MiB and tens of ms of the shared thread pool. */
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  /**
+   * The identity of a name and password; undefined when either is wrong (the same time either way). At
+   * most {@link CHECKS_AT_ONCE} checks run at once and {@link CHECKS_WAITING} wait; beyond, the sign-in
+   * is refused with CONSOLE_TOO_MANY_REQUESTS rather than starving the process.
+   */
   async verify(name: string, password: string): Promise<Identity | undefined> {
+    if (this.#running >= CHECKS_AT_ONCE) {
+      if (this.#waiting.length >= CHECKS_WAITING)
+        throw new ConsoleError(
+          ConsoleErrorCode.TooMany,
+          "too many sign-ins at once: try again in a few seconds",
+        );
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    this.#running++;
+    try {
+      return await this.#check(name, password);
+    } finally {
+      this.#running--;
+      this.#waiting.shift()?.();
+    }
+  }
+
+  async #check(name: string, password: string): Promise<Identity | undefined> {
     const account = this.#accounts.get(name);
     const { salt, hash } = account ?? this.#decoy;
     const given = await scryptAsync(password, salt, KEY_LENGTH);

@@ -34,6 +34,11 @@ export const ConsoleConfig = BaseServiceConfig.extend({
    * where TLS ends in front of the console is this right. @default false: refused
    */
   CONSOLE_ALLOW_HTTP: flag,
+  /**
+   * Proxies in front of the console that append the client's address to `X-Forwarded-For` (behind an
+   * ingress: 1). The sign-in throttle and the logs use the address they saw. @default 0: the connection's
+   */
+  CONSOLE_PROXY_HOPS: z.coerce.number().int().min(0).max(5).default(0),
   /** Local accounts (accounts.ts), a JSON file. @default none */
   CONSOLE_ACCOUNTS_FILE: optional,
   /** How long a session lasts, from sign-in (a shift and some). @default 43200000 (12 h) */

@@ -13,6 +13,8 @@ export const ConsoleErrorCode = {
   RequestInvalid: "CONSOLE_REQUEST_INVALID",
   NotFound: "CONSOLE_NOT_FOUND",
   UpstreamFailed: "CONSOLE_UPSTREAM_FAILED",
+  NotReady: "CONSOLE_NOT_READY",
+  TooMany: "CONSOLE_TOO_MANY_REQUESTS",
 } as const satisfies Record<string, CatalogedErrorCode>;
 export type ConsoleErrorCode = (typeof ConsoleErrorCode)[keyof typeof ConsoleErrorCode];
 
@@ -38,4 +40,6 @@ export const HTTP_STATUS: Readonly<Record<ConsoleErrorCode, number>> = {
   CONSOLE_REQUEST_INVALID: 400,
   CONSOLE_NOT_FOUND: 404,
   CONSOLE_UPSTREAM_FAILED: 502,
+  CONSOLE_NOT_READY: 503,
+  CONSOLE_TOO_MANY_REQUESTS: 429,
 };

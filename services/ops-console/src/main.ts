@@ -99,6 +99,7 @@ export function startService(
         sessions: () => sessions,
         cookies: cookiePolicy(configured ?? new URL("http://127.0.0.1")),
         origin: () => originOf(),
+        proxyHops: config.CONSOLE_PROXY_HOPS,
         logger,
       };
       await registerConsoleApp(app, {
@@ -111,9 +112,9 @@ export function startService(
           const guarded: GuardDeps = {
             ...deps,
             // A refused action is audited too: who tried what, without the role.
-            refused: async (identity, action, what) => {
+            refused: async (identity, action, what, params) => {
               const audited = AUDITED[action];
-              if (audited && audit) await audit.refused(identity, audited, what);
+              if (audited && audit) await audit.refused(identity, audited, what, params, logger);
             },
           };
           registerApiRoutes(scope, guarded, () => views);

@@ -169,6 +169,8 @@ export const opsConsoleManifest = serviceManifest({
     settings: {
       QUALITY_URL: "http://quality-service:9480",
       GENEALOGY_URL: "http://genealogy-builder:9470",
+      // ingress-nginx in front: the throttle keys on the address it saw
+      CONSOLE_PROXY_HOPS: "1",
     },
     egress: [
       { to: "quality-service", port: 9480 },
@@ -187,6 +189,10 @@ export const opsConsoleManifest = serviceManifest({
       history: 1,
       // The longest session CONSOLE_SESSION_TTL_MS allows; each session also carries its own end.
       ttl: "7d",
+      // Bounded (about 10 000 sessions and pending sign-ins): a flood of started sign-ins fails them,
+      // it never fills the shared JetStream store.
+      maxBytes: 8 * 1024 * 1024,
+      maxValueSize: 16 * 1024,
       storage: "file",
     },
   },

@@ -60,6 +60,7 @@ export function rolesFromClaim(
       ? claim.split(/[\s,]+/).filter(Boolean)
       : [];
   const granted = new Set<ConsoleRole>();
-  for (const v of values) for (const r of map[v] ?? []) granted.add(r);
+  // Own keys only: a group named `constructor` or `__proto__` grants nothing (and breaks nothing).
+  for (const v of values) if (Object.hasOwn(map, v)) for (const r of map[v] ?? []) granted.add(r);
   return granted.size === 0 ? [] : withViewer(granted);
 }

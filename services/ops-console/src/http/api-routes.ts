@@ -49,7 +49,11 @@ const RedriveBody = z.strictObject({
   sequences,
   dryRun: z.boolean().default(false),
   /** How long to wait for the service to handle them. */
-  waitSeconds: z.number().min(0).max(120).default(20),
+  waitSeconds: z
+    .number()
+    .min(0)
+    .max(50, { error: "must be at most 50: an ingress answers 504 after 60 s" })
+    .default(20),
 });
 const PurgeBody = z.strictObject({ sequences, dryRun: z.boolean().default(false) });
 const OrdersQuery = z.strictObject({
@@ -83,7 +87,7 @@ export function registerApiRoutes(
 ): void {
   const ready = () => {
     const v = views();
-    if (!v) throw new ConsoleError(ConsoleErrorCode.UpstreamFailed, "the console is starting: try again");
+    if (!v) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
     return v;
   };
 
@@ -176,7 +180,7 @@ export function registerApiRoutes(
     },
   );
 
-  // Server-sent events: the page's live updates. The session is checked at the start and every minute.
+  // Server-sent events: the page's live updates. The session is checked at the start and every 30 s.
   app.get("/api/live", async (request, reply) => {
     const { token } = await requireSession(deps, request);
     const live = ready().live;

@@ -10,8 +10,15 @@ import type { LocalAccounts } from "../accounts.js";
 import { ConsoleError, ConsoleErrorCode } from "../errors.js";
 import type { OidcSignIn, PendingSignIn } from "../oidc.js";
 import { sessionCookie, signInCookie } from "./cookies.js";
-import { fromOwnOrigin, type GuardDeps, requireSession, sameToken, zodMessage } from "./guard.js";
-import { SignInThrottle } from "./throttle.js";
+import {
+  clientAddress,
+  fromOwnOrigin,
+  type GuardDeps,
+  requireSession,
+  sameToken,
+  zodMessage,
+} from "./guard.js";
+import { SignInThrottle, StartLimit } from "./throttle.js";
 
 export interface AuthDeps extends GuardDeps {
   readonly accounts: LocalAccounts | undefined;
@@ -33,13 +40,14 @@ export function safeReturnTo(value: unknown): string {
 
 export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps): void {
   const throttle = new SignInThrottle();
+  const starts = new StartLimit();
 
   const openSession = async (
     reply: FastifyReply,
     identity: Parameters<NonNullable<ReturnType<GuardDeps["sessions"]>>["open"]>[0],
   ) => {
     const store = deps.sessions();
-    if (!store) throw new ConsoleError(ConsoleErrorCode.UpstreamFailed, "the console is starting: try again");
+    if (!store) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
     const { token, session } = await store.open(identity);
     reply.setCookie(deps.cookies.session, token, sessionCookie(deps.cookies, deps.sessionTtlMs));
     deps.logger.info({ user: identity.name, via: identity.via, roles: identity.roles }, "console sign-in");
@@ -63,10 +71,11 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps): void {
     if (!parsed.success)
       throw new ConsoleError(ConsoleErrorCode.RequestInvalid, zodMessage("body", parsed.error));
     const { name, password } = parsed.data;
-    const key = `${name}|${request.ip}`;
+    const ip = clientAddress(request, deps.proxyHops);
+    const key = `${name}|${ip}`;
     const wait = throttle.blockedFor(key);
     if (wait > 0) {
-      deps.logger.warn({ user: name, ip: request.ip }, "console sign-in refused: too many failures");
+      deps.logger.warn({ user: name, ip }, "console sign-in refused: too many failures");
       return reply
         .code(429)
         .header("retry-after", Math.ceil(wait / 1000))
@@ -80,7 +89,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps): void {
     const identity = await deps.accounts.verify(name, password);
     if (!identity) {
       throttle.failed(key);
-      deps.logger.warn({ user: name, ip: request.ip }, "console sign-in failed: wrong name or password");
+      deps.logger.warn({ user: name, ip }, "console sign-in failed: wrong name or password");
       throw new ConsoleError(ConsoleErrorCode.SignInFailed, "wrong name or password");
     }
     throttle.succeeded(key);
@@ -97,7 +106,18 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps): void {
     if (!oidc)
       throw new ConsoleError(ConsoleErrorCode.SignInFailed, "OpenID Connect is not enabled on this console");
     const store = deps.sessions();
-    if (!store) throw new ConsoleError(ConsoleErrorCode.UpstreamFailed, "the console is starting: try again");
+    if (!store) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
+    // Each start writes a pending sign-in: bounded per address and in all, so no one can fill the bucket.
+    const ip = clientAddress(request, deps.proxyHops);
+    const wait = starts.take(ip);
+    if (wait > 0) {
+      deps.logger.warn({ ip }, "console OIDC sign-in refused: too many started");
+      reply.header("retry-after", Math.ceil(wait / 1000));
+      throw new ConsoleError(
+        ConsoleErrorCode.TooMany,
+        `too many sign-ins started: try again in ${Math.ceil(wait / 1000)} s`,
+      );
+    }
     const { url, ...pending } = oidc.start(
       safeReturnTo((request.query as Record<string, unknown>)["returnTo"]),
     );
@@ -117,8 +137,9 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps): void {
               cause: err,
             });
       deps.logger.warn({ code: e.code, reason: e.message }, "console OIDC sign-in failed");
-      const q = new URLSearchParams({ error: e.code, message: e.message });
-      return reply.redirect(`/?${q.toString()}#signin`, 302);
+      // Only the code travels in the address (logs keep addresses); the page says what it means, and
+      // the reason (the claim's values, the check that failed) is in the console's log above.
+      return reply.redirect(`/?${new URLSearchParams({ error: e.code }).toString()}#signin`, 302);
     };
     reply.clearCookie(deps.cookies.signIn, signInCookie(deps.cookies));
     if (!oidc || !store)

@@ -24,8 +24,18 @@ export interface GuardDeps {
    */
   readonly origin: () => string;
   readonly logger: Logger;
+  /**
+   * Proxies in front of the console that append to `X-Forwarded-For` (an ingress: 1): the client's
+   * address is that many entries from the end. 0: the connection's own address. @default 0
+   */
+  readonly proxyHops?: number;
   /** Writes a refused action to the audit trail. */
-  readonly refused?: (identity: Identity, action: ConsoleAction, what: string) => Promise<void>;
+  readonly refused?: (
+    identity: Identity,
+    action: ConsoleAction,
+    what: string,
+    params: Readonly<Record<string, string>>,
+  ) => Promise<void>;
 }
 
 export interface RouteInput<Q, P, B> {
@@ -86,13 +96,37 @@ export function fromOwnOrigin(request: FastifyRequest, origin: string): boolean 
   return from === undefined || from === origin;
 }
 
+/**
+ * The client's address: the connection's, or behind `proxyHops` proxies the entry they appended to
+ * `X-Forwarded-For` (entries before it are the client's word, not a proxy's).
+ */
+export function clientAddress(request: FastifyRequest, proxyHops = 0): string {
+  if (proxyHops <= 0) return request.ip;
+  const header = request.headers["x-forwarded-for"];
+  const hops = (Array.isArray(header) ? header.join(",") : (header ?? ""))
+    .split(",")
+    .map((a) => a.trim())
+    .filter(Boolean);
+  return hops[hops.length - proxyHops] ?? request.ip;
+}
+
+/** A route's path parameters for the audit trail: at most 4, each cut to 100 characters. */
+function boundedParams(params: unknown): Record<string, string> {
+  if (params === null || typeof params !== "object") return {};
+  return Object.fromEntries(
+    Object.entries(params as Record<string, unknown>)
+      .slice(0, 4)
+      .map(([k, v]) => [k.slice(0, 40), String(v).slice(0, 100)]),
+  );
+}
+
 /** The live session of the request; 401 without one. */
 export async function requireSession(
   deps: GuardDeps,
   request: FastifyRequest,
 ): Promise<{ session: Session; token: string }> {
   const store = deps.sessions();
-  if (!store) throw new ConsoleError(ConsoleErrorCode.UpstreamFailed, "the console is starting: try again");
+  if (!store) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
   const token = request.cookies[deps.cookies.session];
   const session = await store.read(token);
   if (!session || !token)
@@ -136,7 +170,14 @@ export function consoleRoute<Q extends z.ZodType, P extends z.ZodType, B extends
           { user: identity.name, roles: identity.roles, action: spec.action, url: request.url },
           "console action refused: role missing",
         );
-        if (changes) await deps.refused?.(identity, spec.action, `${spec.method} ${request.url}`);
+        // The route's pattern, not the URL a caller chose: a refusal must not let anyone fill the trail.
+        if (changes)
+          await deps.refused?.(
+            identity,
+            spec.action,
+            `${spec.method} ${spec.url}`,
+            boundedParams(request.params),
+          );
         throw new ConsoleError(
           ConsoleErrorCode.Forbidden,
           `${spec.action} needs the ${role} role; ${identity.name} has ${identity.roles.join(", ")}`,

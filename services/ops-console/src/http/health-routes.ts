@@ -32,7 +32,7 @@ export function registerHealthRoutes(
     { method: "GET", url: "/api/health", action: "view", query: HealthQuery },
     async ({ query }) => {
       const h = health();
-      if (!h) throw new ConsoleError(ConsoleErrorCode.UpstreamFailed, "the console is starting: try again");
+      if (!h) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
       const [, n, unit] = WINDOW.exec(query.window)!;
       const windowMs = Number(n) * (unit === "d" ? 86_400_000 : 3_600_000);
       return h.overview({ windowMs, buckets: 24 });

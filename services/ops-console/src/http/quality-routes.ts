@@ -23,7 +23,10 @@ export interface UpstreamViews {
 }
 
 const HoldParams = z.strictObject({
-  holdId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: "is not a hold id" }),
+  holdId: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: "is not a hold id" })
+    .refine((v) => v !== "." && v !== "..", { error: "is not a hold id" }),
 });
 const HoldsQuery = z.strictObject({
   status: z
@@ -82,7 +85,7 @@ export function registerQualityRoutes(
 ): void {
   const ready = () => {
     const v = views();
-    if (!v) throw new ConsoleError(ConsoleErrorCode.UpstreamFailed, "the console is starting: try again");
+    if (!v) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
     return v;
   };
   const quality = (): QualityView => {

@@ -28,6 +28,11 @@ const ReplayBody = z.strictObject({
   seq: optional(64),
   key: optional(256),
   rate: z.number().positive({ error: "must be > 0 events per second" }).max(100_000).optional(),
+  /** A stopped job of this console, resumed from its saved position. */
+  job: z
+    .string()
+    .regex(/^console-[A-Za-z0-9_.-]{1,180}$/, "must be a job of this console (console-…)")
+    .optional(),
   dryRun: z.boolean().default(true),
 });
 const JobParams = z.strictObject({ job: text(200).regex(/^[A-Za-z0-9_.-]+$/, "is not a job id") });
@@ -39,14 +44,14 @@ export function registerReplayRoutes(
 ): void {
   const ready = () => {
     const r = replays();
-    if (!r) throw new ConsoleError(ConsoleErrorCode.UpstreamFailed, "the console is starting: try again");
+    if (!r) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
     return r;
   };
   consoleRoute(app, deps, { method: "GET", url: "/api/replays/targets", action: "view" }, async () => ({
     items: await ready().targets(),
   }));
   consoleRoute(app, deps, { method: "GET", url: "/api/replays", action: "view" }, async () => ({
-    items: ready().list(),
+    items: await ready().list(),
   }));
   consoleRoute(
     app,

@@ -33,3 +33,32 @@ export class SignInThrottle {
     return (this.#failures.get(key) ?? []).filter((t) => t > since);
   }
 }
+
+/** OIDC sign-ins one address may start a minute, and all addresses together. */
+export const STARTS_PER_ADDRESS = 20;
+export const STARTS_IN_ALL = 600;
+
+/** Counts sign-ins started per minute (fixed windows), per address and in all. */
+export class StartLimit {
+  #window = 0;
+  #all = 0;
+  readonly #byAddress = new Map<string, number>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** 0 when one more may start (it is counted), else how long to wait, in ms. */
+  take(address: string): number {
+    const now = this.now();
+    const window = Math.floor(now / 60_000);
+    if (window !== this.#window) {
+      this.#window = window;
+      this.#all = 0;
+      this.#byAddress.clear();
+    }
+    const mine = this.#byAddress.get(address) ?? 0;
+    if (mine >= STARTS_PER_ADDRESS || this.#all >= STARTS_IN_ALL) return (window + 1) * 60_000 - now;
+    this.#byAddress.set(address, mine + 1);
+    this.#all++;
+    return 0;
+  }
+}

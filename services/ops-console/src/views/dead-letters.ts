@@ -18,10 +18,11 @@ import {
   deadLettersOfJob,
   decodeDeadLetter,
   isNoMessage,
-  listDeadLetters,
   parseDlqFilter,
   purgeDeadLetters,
   REDRIVE_DEFAULTS,
+  type RedriveItem,
+  readDeadLetters,
   recordAudit,
   redriveDeadLetters,
   waitForRedriven,
@@ -49,20 +50,28 @@ export class DeadLetters {
     private readonly codec: EventCodec,
   ) {}
 
+  /**
+   * The newest {@link LIST_LIMIT} matching dead letters and how many matched: read one at a time, only
+   * their summaries kept (never their payloads), so a dead-letter stream of gigabytes is listed in the
+   * memory of a few hundred.
+   */
   async list(query: DeadLetterQuery) {
-    const found = await listDeadLetters(this.nc, this.#filter(query));
     const text = query.text?.toLowerCase();
-    const matching = text
-      ? found.filter((d) =>
-          [d.key, d.letter.message, d.letter.subject, d.letter.code].some((v) =>
-            v?.toLowerCase().includes(text),
-          ),
+    const newest: ReturnType<typeof deadLetterSummary>[] = [];
+    let total = 0;
+    for await (const d of readDeadLetters(this.nc, this.#filter(query), { cleanup: "expire" })) {
+      if (
+        text &&
+        ![d.key, d.letter.message, d.letter.subject, d.letter.code].some((v) =>
+          v?.toLowerCase().includes(text),
         )
-      : found;
-    return {
-      total: matching.length,
-      items: matching.slice(-LIST_LIMIT).reverse().map(deadLetterSummary),
-    };
+      )
+        continue;
+      total++;
+      newest.push(deadLetterSummary(d));
+      if (newest.length > LIST_LIMIT) newest.shift();
+    }
+    return { total, items: newest.reverse() };
   }
 
   /** One dead letter, whole: its reason, headers, and payload decoded (or why it does not decode). */
@@ -81,47 +90,65 @@ export class DeadLetters {
    * audits the outcome: handled, failed again (back in MFG_DLQ), or still waiting.
    */
   async redrive(sequences: readonly number[], o: { dryRun: boolean; waitMs: number; who: string }) {
-    const items = [];
-    const jobs: string[] = [];
-    for (const seq of sequences) {
-      const result = await redriveDeadLetters(this.nc, {
-        filter: { fromSequence: seq, toSequence: seq },
-        dryRun: o.dryRun,
-        maxRedrives: REDRIVE_DEFAULTS.maxRedrives,
-      });
-      if (result.items.length === 0)
-        throw new ConsoleError(
-          ConsoleErrorCode.NotFound,
-          `dead letter ${seq} is not in ${DLQ_STREAM} (redriven or purged meanwhile?)`,
+    // One job for the request: its deliveries are found again with one scan, and audited together.
+    const job = `console-redrive-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    const items: (RedriveItem | { dlqSequence: number; action: "skipped"; reason: string })[] = [];
+    let outcome: "done" | "failed" = "failed";
+    let stillWaiting: number[] = [];
+    let failedAgain: number[] = [];
+    let error: string | undefined;
+    try {
+      for (const seq of sequences) {
+        const result = await redriveDeadLetters(this.nc, {
+          filter: { fromSequence: seq, toSequence: seq },
+          dryRun: o.dryRun,
+          maxRedrives: REDRIVE_DEFAULTS.maxRedrives,
+          job,
+        });
+        // Gone meanwhile (redriven or purged by someone else): said, and the others still go.
+        if (result.items.length === 0)
+          items.push({
+            dlqSequence: seq,
+            action: "skipped",
+            reason: `not in ${DLQ_STREAM} any more (redriven or purged meanwhile)`,
+          });
+        else items.push(...result.items);
+      }
+      if (o.dryRun) return { dryRun: true, items };
+      const redriven = items.filter((i) => i.action === "redriven").map((i) => i.dlqSequence);
+      if (redriven.length > 0) {
+        stillWaiting = await waitForRedriven(this.nc, redriven, { timeoutMs: o.waitMs });
+        failedAgain = await deadLettersOfJob(this.nc, job);
+      }
+      const handled = redriven.length - stillWaiting.length - failedAgain.length;
+      outcome = stillWaiting.length > 0 || failedAgain.length > 0 ? "failed" : "done";
+      return { dryRun: false, job, items, handled: Math.max(0, handled), failedAgain, stillWaiting };
+    } catch (err) {
+      error = (err as Error).message;
+      throw err;
+    } finally {
+      // Whatever happened once a delivery may have gone out is in the audit trail.
+      if (!o.dryRun)
+        await recordAudit(
+          this.nc,
+          {
+            action: "redrive",
+            selection: { sequences: [...sequences], via: "ops-console" },
+            outcome,
+            details: {
+              job,
+              redriven: items.filter((i) => i.action === "redriven").map((i) => i.dlqSequence),
+              skipped: items
+                .filter((i) => i.action === "skipped")
+                .map((i) => ({ dlqSequence: i.dlqSequence, reason: i.reason })),
+              stillInDlq: stillWaiting,
+              deadLetteredAgain: failedAgain,
+              ...(error ? { error } : {}),
+            },
+          },
+          { who: o.who },
         );
-      items.push(...result.items);
-      jobs.push(result.job);
     }
-    if (o.dryRun) return { dryRun: true, items };
-    const redriven = items.filter((i) => i.action === "redriven").map((i) => i.dlqSequence);
-    const stillWaiting =
-      redriven.length > 0 ? await waitForRedriven(this.nc, redriven, { timeoutMs: o.waitMs }) : [];
-    const failedAgain = (await Promise.all(jobs.map((j) => deadLettersOfJob(this.nc, j)))).flat();
-    const handled = redriven.filter((s) => !stillWaiting.includes(s)).length - failedAgain.length;
-    await recordAudit(
-      this.nc,
-      {
-        action: "redrive",
-        selection: { sequences: [...sequences], via: "ops-console" },
-        outcome: stillWaiting.length > 0 || failedAgain.length > 0 ? "failed" : "done",
-        details: {
-          jobs,
-          redriven,
-          skipped: items
-            .filter((i) => i.action === "skipped")
-            .map((i) => ({ dlqSequence: i.dlqSequence, reason: i.reason })),
-          stillInDlq: stillWaiting,
-          deadLetteredAgain: failedAgain,
-        },
-      },
-      { who: o.who },
-    );
-    return { dryRun: false, items, handled, failedAgain, stillWaiting };
   }
 
   /** Deletes the given dead letters (audited); dry, lists them. */

@@ -10,8 +10,8 @@ import type { EventCodec } from "../../../../contracts/src/index.js";
 import {
   deadLetterSummary,
   decodeDeadLetter,
-  listDeadLetters,
   parseDlqFilter,
+  readDeadLetters,
 } from "../../../../streams/src/index.js";
 import { ConsoleError, ConsoleErrorCode } from "../errors.js";
 import { type EventRow, eventRow, mergeScans, type ScanResult, scanEvents } from "./scan.js";
@@ -246,10 +246,10 @@ export class Orders {
    */
   async #deadLettersByName(since: Date) {
     const byName = new Map<string, ReturnType<typeof deadLetterSummary>[]>();
-    const letters = await listDeadLetters(this.nc, parseDlqFilter({ since: since.toISOString() }), {
+    // One at a time: only each letter's summary and the names it concerns are kept, not its payload.
+    for await (const d of readDeadLetters(this.nc, parseDlqFilter({ since: since.toISOString() }), {
       cleanup: "expire",
-    });
-    for (const d of letters) {
+    })) {
       const s = deadLetterSummary(d);
       const decoded = await decodeDeadLetter(this.codec, d);
       const names = new Set<string>(s.key ? [s.key] : []);

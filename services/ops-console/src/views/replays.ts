@@ -9,7 +9,7 @@
  * replica watches, and the one running the job stops it.
  */
 import { jetstreamManager } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
+import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { EVENT_TYPES } from "../../../../contracts/src/index.js";
 import {
@@ -20,6 +20,7 @@ import {
   domainStream,
   type Logger,
   parseSelection,
+  REPLAY_JOBS_BUCKET,
   REPLAY_STREAM,
   type ReplayProgress,
   ReplayTargetError,
@@ -39,6 +40,8 @@ export interface ReplayRequest extends SelectionInput {
   readonly durable: string;
   /** Events per second at most. */
   readonly rate?: number | undefined;
+  /** A job of this console to resume from its saved position (same selection). @default a new job */
+  readonly job?: string | undefined;
 }
 
 export interface ReplayJobView {
@@ -59,6 +62,17 @@ export interface ReplayJobView {
   readonly deadLettered: number | null;
 }
 
+/** A job known only by its saved position: done, or running on another replica, or stopped there. */
+export interface SavedJobView {
+  readonly job: string;
+  readonly stream: string;
+  readonly durable: string;
+  readonly state: "done" | "elsewhere";
+  readonly sent: number;
+  readonly lastSequence: number;
+  readonly endSequence: number;
+}
+
 const STOP_PREFIX = "replay-stop";
 /** The streams a durable may read: one per domain of the catalogue (`mfg.<domain>.…` → MFG_<DOMAIN>). */
 const DOMAIN_STREAMS = [...new Set(EVENT_TYPES.map((t) => domainStream(t.split(".")[1]!)))];
@@ -68,6 +82,8 @@ const KEEP = 50;
 export class Replays {
   readonly #jobs = new Map<string, ReplayJobView & { abort?: AbortController }>();
   readonly #stopWatch: AbortController = new AbortController();
+  /** The running jobs' ends (their last audit record written), awaited by {@link close}. */
+  readonly #running = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -124,7 +140,9 @@ export class Replays {
   /** Starts the job in the background; resolves once it runs, with its id. */
   async begin(request: ReplayRequest, who: string): Promise<ReplayJobView> {
     const selection = await this.#checked(request);
-    const job = `console-${request.durable}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    const job = request.job ?? `console-${request.durable}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    if (this.#jobs.get(job)?.state === "running")
+      throw new ConsoleError(ConsoleErrorCode.RequestInvalid, `replay ${job} is running already`);
     const abort = new AbortController();
     const flags = selectionFlags(request);
     const view = {
@@ -146,7 +164,10 @@ export class Replays {
     };
     this.#jobs.set(job, view);
     this.#trim();
-    const audit = (outcome: "done" | "failed" | "interrupted", details: Record<string, unknown>) =>
+    const audit = (
+      outcome: "started" | "done" | "failed" | "interrupted",
+      details: Record<string, unknown>,
+    ) =>
       recordAudit(
         this.nc,
         {
@@ -160,7 +181,27 @@ export class Replays {
         this.logger.error({ err, job }, "replay: the audit record could not be written"),
       );
     const update = (p: Partial<ReplayJobView>) => this.#jobs.set(job, { ...this.#jobs.get(job)!, ...p });
-    void replayToDurable(this.nc, {
+    // Written before anything is sent: a replay the trail does not know of never starts.
+    try {
+      await recordAudit(
+        this.nc,
+        {
+          action: "replay",
+          selection: { ...flags, via: "ops-console" },
+          outcome: "started",
+          details: { to: request.durable, job, ...(request.rate ? { rate: request.rate } : {}) },
+        },
+        { who },
+      );
+    } catch (err) {
+      this.#jobs.delete(job);
+      throw new ConsoleError(
+        ConsoleErrorCode.UpstreamFailed,
+        `the replay was not started: its audit record could not be written (${(err as Error).message})`,
+        { cause: err },
+      );
+    }
+    const running = replayToDurable(this.nc, {
       selection,
       durable: request.durable,
       job,
@@ -175,9 +216,15 @@ export class Replays {
         }),
     }).then(
       async (result) => {
-        const deadLettered = (
-          await deadLettersOfJob(this.nc, job, dlqSubject(request.stream, request.durable))
-        ).length;
+        // Counted for the page; a count that cannot be made leaves it unknown, never the record unwritten.
+        const deadLettered = await deadLettersOfJob(
+          this.nc,
+          job,
+          dlqSubject(request.stream, request.durable),
+        ).then(
+          (seqs) => seqs.length,
+          () => null,
+        );
         update({
           state: result.complete ? "done" : "stopped",
           sent: result.sentTotal,
@@ -204,6 +251,10 @@ export class Replays {
         await audit("failed", { error: (err as Error).message });
       },
     );
+    this.#running.set(
+      job,
+      running.finally(() => this.#running.delete(job)),
+    );
     return this.#view(job)!;
   }
 
@@ -214,15 +265,42 @@ export class Replays {
       throw new ConsoleError(ConsoleErrorCode.RequestInvalid, `replay ${job} is not running (${here.state})`);
     if (!here && !(await replayJobState(this.nc, job)))
       throw new ConsoleError(ConsoleErrorCode.NotFound, `no replay job ${job}`);
+    await recordAudit(
+      this.nc,
+      { action: "replay", selection: { job, via: "ops-console" }, outcome: "stopping", details: { job } },
+      { who },
+    );
     await this.kv.put(`${STOP_PREFIX}.${job}`, JSON.stringify({ who, at: new Date().toISOString() }));
     here?.abort?.abort();
     this.logger.info({ job, who }, "console replay stop requested");
     return { stopping: true };
   }
 
-  /** The jobs this replica ran, newest first. */
-  list(): ReplayJobView[] {
-    return [...this.#jobs.keys()].reverse().map((j) => this.#view(j)!);
+  /**
+   * The console's jobs, newest first: those this replica runs or ran, with their progress, and from the
+   * jobs bucket those of the other replicas (and of earlier runs), with their saved position.
+   */
+  async list(): Promise<(ReplayJobView | SavedJobView)[]> {
+    const here = [...this.#jobs.keys()].reverse().map((j) => this.#view(j)!);
+    const known = new Set(here.map((j) => j.job));
+    const saved: SavedJobView[] = [];
+    const bucket = await new Kvm(this.nc).open(REPLAY_JOBS_BUCKET);
+    for await (const key of await bucket.keys()) {
+      if (!key.startsWith("console-") || known.has(key)) continue;
+      const state = await replayJobState(this.nc, key).catch(() => undefined);
+      if (state)
+        saved.push({
+          job: key,
+          stream: state.stream,
+          durable: state.durable,
+          state: state.done ? "done" : "elsewhere",
+          sent: state.sent,
+          lastSequence: state.last,
+          endSequence: state.end,
+        });
+    }
+    saved.sort((a, b) => (a.job < b.job ? 1 : -1));
+    return [...here, ...saved.slice(0, KEEP)];
   }
 
   /** One job: this replica's view, else its saved position. */
@@ -234,10 +312,21 @@ export class Replays {
     return { job, saved };
   }
 
-  /** Stops the running jobs (their positions are saved) and the stop watch. */
-  async close(): Promise<void> {
+  /**
+   * Stops the running jobs and waits (up to `waitMs`) until each saved its position and wrote its
+   * audit record: started again with the same id, a job resumes where it stopped.
+   */
+  async close(waitMs = 5_000): Promise<void> {
     this.#stopWatch.abort();
     for (const j of this.#jobs.values()) j.abort?.abort();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(this.#running.values()),
+      new Promise((r) => {
+        timer = setTimeout(r, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   #view(job: string): ReplayJobView | undefined {
@@ -273,7 +362,7 @@ export class Replays {
 }
 
 function selectionFlags(r: ReplayRequest): SelectionInput {
-  const { durable: _d, rate: _r, ...flags } = r;
+  const { durable: _d, rate: _r, job: _j, ...flags } = r;
   return Object.fromEntries(
     Object.entries(flags).filter(([, v]) => v !== undefined && v !== ""),
   ) as SelectionInput;

@@ -3,6 +3,7 @@
  * never reads a year of telemetry. A message that does not decode is counted, not fatal: the page says
  * how many it could not read (the dead-letter page is where such messages are worked).
  */
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type EventCodec, toJson } from "../../../../contracts/src/index.js";
 import { decodeMessage, readMessages, type StoredEvent } from "../../../../streams/src/index.js";
@@ -24,7 +25,11 @@ export interface ScanResult {
 
 export const SCAN_CAP = 200_000;
 
-/** Calls `fn` with each event of the window; the stream missing reads nothing. */
+/**
+ * Calls `fn` with each event of the window, oldest first; the stream missing reads nothing. A window
+ * holding more than the cap is read from its newest `cap` messages (what a page needs most is what just
+ * happened), and the result says it was cut.
+ */
 export async function scanEvents(
   nc: NatsConnection,
   codec: EventCodec,
@@ -32,16 +37,36 @@ export async function scanEvents(
   fn: (event: StoredEvent) => void,
 ): Promise<ScanResult> {
   const cap = o.cap ?? SCAN_CAP;
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const state = await jsm.streams.info(o.stream).then(
+    (i) => i.state,
+    (err: unknown) => {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
+      throw err;
+    },
+  );
+  if (!state || state.messages === 0) return { read: 0, undecodable: 0, truncated: false };
+  // More messages than the cap in the stream: start `cap` before its end, skip what is older than the
+  // window. The window was covered whole if the first message read is older than its start.
+  const fromSequence = state.last_seq - state.first_seq + 1 > cap ? state.last_seq - cap + 1 : undefined;
   let read = 0;
   let undecodable = 0;
+  let covered = fromSequence === undefined;
   for await (const m of readMessages(nc, {
     stream: o.stream,
     ...(o.filter ? { filter: o.filter } : {}),
-    ...(o.since ? { since: o.since } : {}),
+    ...(fromSequence !== undefined ? { fromSequence } : o.since ? { since: o.since } : {}),
     ifMissing: "empty",
     cleanup: "expire",
   })) {
-    if (++read > cap) return { read: cap, undecodable, truncated: true };
+    read++;
+    // Read from the start of the window: the cap bounds it. Read from `cap` before the end: it ends
+    // at the end the read saw, a few more than the cap at most.
+    if (fromSequence === undefined && read > cap) return { read: cap, undecodable, truncated: true };
+    if (fromSequence !== undefined && o.since && Number(m.timestampNanos / 1_000_000n) < o.since.getTime()) {
+      covered = true;
+      continue;
+    }
     let event: StoredEvent;
     try {
       event = await decodeMessage(codec, m);
@@ -51,7 +76,7 @@ export async function scanEvents(
     }
     fn(event);
   }
-  return { read, undecodable, truncated: false };
+  return { read, undecodable, truncated: !covered && (fromSequence ?? 0) > state.first_seq };
 }
 
 /** An event as a page shows it: where and when it was stored, what it is, its payload as JSON. */

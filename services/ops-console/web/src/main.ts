@@ -46,7 +46,8 @@ function route(): Route {
   switch (page) {
     case "orders":
       return arg
-        ? { render: (m) => renderTimeline(m, arg), concerns: () => true }
+        ? // Its own events and dead letters (those of its lots show on the next visit or reload).
+          { render: (m) => renderTimeline(m, arg), concerns: (e) => e.key === arg || e.stream === "MFG_DLQ" }
         : {
             render: (m) => renderOrders(m, params),
             concerns: (e) => e.stream === "MFG_PRODUCTION" || e.stream === "MFG_DLQ",
@@ -132,6 +133,7 @@ function shell(): void {
   );
   let current = route();
   let busy = false;
+  let lastRenderMs = 0;
   let again = false;
   const render = async () => {
     if (busy) {
@@ -141,6 +143,7 @@ function shell(): void {
     busy = true;
     for (const a of nav.querySelectorAll("a"))
       a.classList.toggle("active", location.hash.slice(1).startsWith(a.dataset["page"] ?? "?"));
+    const started = performance.now();
     try {
       await current.render(main);
     } catch (err) {
@@ -154,6 +157,7 @@ function shell(): void {
           ),
         );
     } finally {
+      lastRenderMs = performance.now() - started;
       busy = false;
       if (again) {
         again = false;
@@ -175,10 +179,14 @@ function shell(): void {
   live.addEventListener("stored", (ev) => {
     const e = JSON.parse((ev as MessageEvent<string>).data) as { stream: string; key: string | null };
     if (!current.concerns(e) || pending !== undefined) return;
-    pending = window.setTimeout(() => {
-      pending = undefined;
-      if (!document.querySelector("dialog[open]")) void render();
-    }, 2000);
+    // At most every 2 s, and never more than half the time: a page slow to read is not re-read back to back.
+    pending = window.setTimeout(
+      () => {
+        pending = undefined;
+        if (!document.querySelector("dialog[open]")) void render();
+      },
+      Math.max(2000, 2 * lastRenderMs),
+    );
   });
   live.addEventListener("signed-out", () => {
     live?.close();

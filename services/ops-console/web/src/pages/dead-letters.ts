@@ -146,6 +146,7 @@ async function confirmAction(seq: number, action: "redrive" | "purge", outcome: 
             : `dead letter ${seq} goes back to ${i.consumer}, only that consumer; it leaves MFG_DLQ once handled`,
         )
       : [`dead letter ${seq} will be deleted from MFG_DLQ for good; the audit trail keeps who and when`];
+  const nothingToDo = action === "redrive" && preview.items.every((i) => i.action === "skipped");
   const dialog = h(
     "dialog",
     { id: "confirm" },
@@ -154,12 +155,15 @@ async function confirmAction(seq: number, action: "redrive" | "purge", outcome: 
     h(
       "form",
       { method: "dialog", class: "actions" },
-      h("button", { value: "cancel" }, "Cancel"),
-      h(
-        "button",
-        { value: "confirm", id: "confirm-action", class: action === "purge" ? "danger" : "" },
-        action === "redrive" ? "Redrive" : "Purge",
-      ),
+      h("button", { value: "cancel" }, nothingToDo ? "Close" : "Cancel"),
+      // A redrive the dry run says would skip everything has nothing to confirm.
+      nothingToDo
+        ? null
+        : h(
+            "button",
+            { value: "confirm", id: "confirm-action", class: action === "purge" ? "danger" : "" },
+            action === "redrive" ? "Redrive" : "Purge",
+          ),
     ),
   );
   document.body.appendChild(dialog);

@@ -26,18 +26,21 @@ interface Job {
   job: string;
   stream: string;
   durable: string;
-  who: string;
-  startedAt: string;
-  state: "running" | "done" | "stopped" | "failed";
+  /** Absent for a job known only by its saved position (another replica's, or an earlier run's). */
+  who?: string;
+  startedAt?: string;
+  selection?: Record<string, string>;
+  state: "running" | "done" | "stopped" | "failed" | "elsewhere";
   sent: number;
-  total: number | null;
-  etaSeconds: number | null;
-  error: string | null;
-  deadLettered: number | null;
+  total?: number | null;
+  endSequence?: number;
+  etaSeconds?: number | null;
+  error?: string | null;
+  deadLettered?: number | null;
 }
 
 const FIELDS = ["since", "until", "type", "key", "subject"] as const;
-const TONE = { running: "info", done: "ok", stopped: "warn", failed: "bad" } as const;
+const TONE = { running: "info", done: "ok", stopped: "warn", failed: "bad", elsewhere: "muted" } as const;
 let refresh: number | undefined;
 
 export async function renderReplays(root: HTMLElement, user: User): Promise<void> {
@@ -81,10 +84,12 @@ export async function renderReplays(root: HTMLElement, user: User): Promise<void
     ev.preventDefault();
     outcome.replaceChildren(h("p", { class: "muted" }, "counting…"));
     try {
-      const p = await api<Preview>("POST", "/api/replays", { ...request(), dryRun: true });
+      // What was previewed is what starts: the form may change meanwhile.
+      const previewed = request();
+      const p = await api<Preview>("POST", "/api/replays", { ...previewed, dryRun: true });
       outcome.replaceChildren(
         previewOf(p, operator, async () => {
-          const job = await api<Job>("POST", "/api/replays", { ...request(), dryRun: false });
+          const job = await api<Job>("POST", "/api/replays", { ...previewed, dryRun: false });
           outcome.replaceChildren(h("p", { class: "ok-text" }, `started ${job.job}`));
           void renderReplays(root, user);
         }),
@@ -109,7 +114,7 @@ export async function renderReplays(root: HTMLElement, user: User): Promise<void
       jobs.items.map((j) => [
         h("code", {}, j.job),
         `${j.durable} (${j.stream})`,
-        j.who.split(" ")[0] ?? j.who,
+        j.who ? (j.who.split(" ")[0] ?? j.who) : "–",
         when(j.startedAt),
         h(
           "span",
@@ -121,13 +126,27 @@ export async function renderReplays(root: HTMLElement, user: User): Promise<void
           "span",
           { class: "progress" },
           h("progress", { max: String(j.total ?? 1), value: String(j.sent) }),
-          ` ${j.sent}${j.total !== null ? ` / ${j.total}` : ""}`,
-          j.etaSeconds !== null ? ` · ${Math.ceil(j.etaSeconds)} s left` : "",
+          ` ${j.sent}${j.total != null ? ` / ${j.total}` : ""}`,
+          j.etaSeconds != null ? ` · ${Math.ceil(j.etaSeconds)} s left` : "",
+          j.state === "elsewhere"
+            ? h("span", { class: "muted" }, " · not on this replica: running there, or stopped")
+            : "",
           j.deadLettered ? h("span", { class: "bad-text" }, ` · ${j.deadLettered} dead-lettered`) : "",
         ),
-        j.state === "running" && operator
-          ? h("button", { class: "danger stop-replay", onclick: () => void stop(j.job, outcome) }, "Stop")
-          : "",
+        !operator
+          ? ""
+          : j.state === "running" || j.state === "elsewhere"
+            ? h("button", { class: "danger stop-replay", onclick: () => void stop(j.job, outcome) }, "Stop")
+            : j.state === "stopped" && j.selection
+              ? h(
+                  "button",
+                  {
+                    class: "resume-replay",
+                    onclick: () => void resume(j, outcome, () => void renderReplays(root, user)),
+                  },
+                  "Resume",
+                )
+              : "",
       ]),
       "no replay started from this console",
     ),
@@ -192,6 +211,23 @@ function previewOf(p: Preview, operator: boolean, start: () => Promise<void>): H
       ? go
       : h("p", { class: "muted" }, operator ? "" : "starting a replay needs the operator role"),
   );
+}
+
+/** Starts a stopped job again with its own selection: it goes on from its saved position. */
+async function resume(j: Job, outcome: HTMLElement, done: () => void): Promise<void> {
+  try {
+    await api("POST", "/api/replays", {
+      ...j.selection,
+      stream: j.stream,
+      durable: j.durable,
+      job: j.job,
+      dryRun: false,
+    });
+    outcome.replaceChildren(h("p", { class: "ok-text" }, `resumed ${j.job} from its saved position`));
+    done();
+  } catch (err) {
+    outcome.replaceChildren(h("p", { class: "error", role: "alert" }, messageOf(err)));
+  }
 }
 
 async function stop(job: string, outcome: HTMLElement): Promise<void> {

@@ -2,6 +2,14 @@
 import { ApiError, api } from "../api.js";
 import { h, show } from "../dom.js";
 
+/** What a failed sign-in's code means, as the page says it. */
+const FAILURES: Record<string, string> = {
+  CONSOLE_NO_ROLE:
+    "Your account has no role in this console (CONSOLE_NO_ROLE). Ask for one: the console's log names the groups your identity provider sent.",
+  CONSOLE_SIGN_IN_FAILED:
+    "The sign-in did not succeed: it was cancelled, took too long or failed a check (CONSOLE_SIGN_IN_FAILED). Sign in again.",
+};
+
 interface Methods {
   local: boolean;
   oidc: { label: string; url: string } | null;
@@ -9,7 +17,9 @@ interface Methods {
 
 export async function renderSignIn(root: HTMLElement, onSignedIn: () => void): Promise<void> {
   const params = new URLSearchParams(location.search);
-  const failure = params.get("message");
+  // The code only: a message taken from the address would let any link put words on our page.
+  const failure =
+    FAILURES[params.get("error") ?? ""] ?? (params.has("error") ? FAILURES["CONSOLE_SIGN_IN_FAILED"] : null);
   if (params.has("error")) history.replaceState(null, "", location.pathname + location.hash);
   const methods = await api<Methods>("GET", "/auth/methods");
   const message = h("p", { class: "error", role: "alert", id: "sign-in-error" }, failure ?? "");
