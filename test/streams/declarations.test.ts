@@ -107,6 +107,7 @@ describe("streams declarations - the shipped set", () => {
       "THREADLINE_ORDERS", // the production orchestrator's (its manifest)
       "THREADLINE_GENEALOGY_LEASES", // the genealogy builder's (its manifest)
       "THREADLINE_QUALITY", // the quality service's own (its manifest)
+      "THREADLINE_CONSOLE_SESSIONS", // the ops console's sessions (its manifest)
     ]);
     for (const s of Object.values(local.streams)) assert.equal(s.replicas, 1);
     for (const k of Object.values(local.kv)) assert.equal(k.replicas, 1);

@@ -39,13 +39,13 @@ function edited(fn: (d: Mutable<Declarations>) => void): Declarations {
 /**
  * The platform's declarations (in-process plans): eight shared streams (the domain streams, the DLQ,
  * the audit trail, the replay channel) and the Odoo connector's MFG_MASTERDATA; four shared buckets
- * (the replay jobs' among them), the quality service's, the orchestrator's and the genealogy builder's
+ * (the replay jobs' among them), the quality service's, the orchestrator's, the ops console's sessions and the genealogy builder's
  * leases; twenty-one durables
  * (the genealogy builder's five and the quality service's five among them), each with its replay
  * channel `<durable>-replay`, three of them (the Odoo connector's ordered ones) partitioned in four
  * on the server ...
  */
-const COUNTS = { streams: 8 + 1, kv: 4 + 3, consumers: 21 * 2 + 3 * (4 - 1) };
+const COUNTS = { streams: 8 + 1, kv: 4 + 4, consumers: 21 * 2 + 3 * (4 - 1) };
 const TOTAL = COUNTS.streams + COUNTS.kv + COUNTS.consumers;
 /** ... and what the CLI applies: the same, every service's manifest being Threadline's own. */
 const CLI_TOTAL = TOTAL;
