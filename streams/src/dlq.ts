@@ -314,3 +314,26 @@ export async function purgeDeadLetters(
   );
   return { matched: found.length, deleted, alreadyGone, ...(failure ? { failure } : {}) };
 }
+
+/**
+ * One dead letter by its MFG_DLQ sequence; undefined when MFG_DLQ has no message there (purged,
+ * redriven). @throws NotADeadLetterError when the message there is not a dead letter
+ */
+export async function deadLetterAt(nc: NatsConnection, seq: number): Promise<DeadLetterEntry | undefined> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  let stored: Awaited<ReturnType<typeof jsm.streams.getMessage>>;
+  try {
+    stored = await jsm.streams.getMessage(DLQ_STREAM, { seq });
+  } catch (err) {
+    if (isNoMessage(err)) return undefined;
+    throw err;
+  }
+  if (!stored) return undefined;
+  return deadLetterEntry({
+    seq: stored.seq,
+    subject: stored.subject,
+    headers: stored.header,
+    data: stored.data,
+    timestampNanos: BigInt(stored.time.getTime()) * 1_000_000n,
+  });
+}

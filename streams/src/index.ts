@@ -74,6 +74,7 @@ export {
   type DecodedDeadLetter,
   type DlqFilter,
   type DlqFilterInput,
+  deadLetterAt,
   deadLetterEntry,
   deadLetterHeaders,
   deadLetterSummary,

@@ -7,7 +7,6 @@
  * Exit codes: 0 ok (also: nothing matched), 1 failed, 2 usage error or purge refused unconfirmed.
  */
 import { createInterface } from "node:readline/promises";
-import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Command, Option } from "commander";
 import { Catalog, EventCodec, SCHEMAS_DIR, SchemaRegistry } from "../../contracts/src/index.js";
@@ -16,11 +15,10 @@ import {
   type DeadLetterScan,
   type DecodedDeadLetter,
   DLQ_STREAM,
-  deadLetterEntry,
+  deadLetterAt,
   deadLetterHeaders,
   deadLetterSummary,
   decodeDeadLetter,
-  isNoMessage,
   listDeadLetters,
   purgeDeadLetters,
 } from "../../streams/src/index.js";
@@ -255,27 +253,15 @@ export function dlqCommand(): Command {
 
 /** One dead letter by its MFG_DLQ sequence. @throws CommandFailed when there is none */
 async function getDeadLetter(nc: NatsConnection, seq: number): Promise<DeadLetterEntry> {
-  const jsm = await jetstreamManager(nc);
-  let stored: Awaited<ReturnType<typeof jsm.streams.getMessage>>;
+  let found: DeadLetterEntry | undefined;
   try {
-    stored = await jsm.streams.getMessage(DLQ_STREAM, { seq });
-  } catch (err) {
-    if (isNoMessage(err)) stored = null;
-    else throw err;
-  }
-  if (!stored)
-    throw new CommandFailed(`${DLQ_STREAM} has no message with sequence ${seq} (dlq list shows them)`);
-  try {
-    return deadLetterEntry({
-      seq: stored.seq,
-      subject: stored.subject,
-      headers: stored.header,
-      data: stored.data,
-      timestampNanos: BigInt(stored.time.getTime()) * 1_000_000n,
-    });
+    found = await deadLetterAt(nc, seq);
   } catch (err) {
     throw new CommandFailed(`message ${seq} of ${DLQ_STREAM}: ${(err as Error).message}`);
   }
+  if (!found)
+    throw new CommandFailed(`${DLQ_STREAM} has no message with sequence ${seq} (dlq list shows them)`);
+  return found;
 }
 
 /** The payload decoded with its writer schema (the registry's, else the catalog's), as JSON. */

@@ -164,6 +164,7 @@ export async function startOdooDemo(options: {
         QUALITY_API_TOKEN: quality.token,
         GENEALOGY_URL: genealogy.url,
         GENEALOGY_API_TOKEN: genealogy.token,
+        ODOO_CONNECTOR_URL: connector.url,
       },
     });
     await tapOrchestrator(nc, codec, print, taps);

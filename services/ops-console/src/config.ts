@@ -67,6 +67,10 @@ export const ConsoleConfig = BaseServiceConfig.extend({
   GENEALOGY_URL: z.url({ error: "must be an http(s) URL" }).default("http://127.0.0.1:9470"),
   /** The genealogy builder's bearer token (never logged). */
   GENEALOGY_API_TOKEN: optional,
+  /** The Odoo connector's address: the console reads its /metrics (breaker, sync age, backlog, drift). */
+  ODOO_CONNECTOR_URL: optional.pipe(z.url({ error: "must be an http(s) URL" }).optional()),
+  /** The connector's METRICS_TOKEN (never logged). @default none: its /metrics is open */
+  ODOO_CONNECTOR_METRICS_TOKEN: optional,
   /** How long a call to another service may take. @default 5000 */
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 }).superRefine((c, ctx) => {

@@ -36,6 +36,7 @@ import { DeadLetters } from "./views/dead-letters.js";
 import { GenealogyView } from "./views/genealogy.js";
 import { Health } from "./views/health.js";
 import { LiveFeed } from "./views/live.js";
+import { OdooConnectorStatus } from "./views/odoo-connector.js";
 import { Orders } from "./views/orders.js";
 import { Plants } from "./views/plants.js";
 import { QualityView } from "./views/quality.js";
@@ -139,6 +140,13 @@ export function startService(
       audit = new AuditTrail(nc);
       views = {
         audit,
+        odooConnector: config.ODOO_CONNECTOR_URL
+          ? new OdooConnectorStatus(
+              config.ODOO_CONNECTOR_URL,
+              config.ODOO_CONNECTOR_METRICS_TOKEN,
+              config.UPSTREAM_TIMEOUT_MS,
+            )
+          : undefined,
         deadLetters: new DeadLetters(nc, codec),
         orders: new Orders(nc, codec),
         plants: new Plants(nc, codec),

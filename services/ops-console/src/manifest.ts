@@ -34,6 +34,12 @@ export const CONSOLE_ROUTES = [
   },
   {
     method: "GET",
+    path: "/api/odoo-connector",
+    auth: "session",
+    description: "the Odoo connector's breaker, sync age, backlog and drift, from its metrics (viewer)",
+  },
+  {
+    method: "GET",
     path: "/api/orders",
     auth: "session",
     description: "production orders, stuck ones first (viewer)",
@@ -165,16 +171,24 @@ export const opsConsoleManifest = serviceManifest({
     // Stateless but for the sessions, which live in the bucket: any replica serves any user.
     singleton: false,
     replicas: 2,
-    secrets: ["OIDC_CLIENT_SECRET", "QUALITY_API_TOKEN", "GENEALOGY_API_TOKEN", "METRICS_TOKEN"],
+    secrets: [
+      "OIDC_CLIENT_SECRET",
+      "QUALITY_API_TOKEN",
+      "GENEALOGY_API_TOKEN",
+      "ODOO_CONNECTOR_METRICS_TOKEN",
+      "METRICS_TOKEN",
+    ],
     settings: {
       QUALITY_URL: "http://quality-service:9480",
       GENEALOGY_URL: "http://genealogy-builder:9470",
+      ODOO_CONNECTOR_URL: "http://odoo-connector:9464",
       // ingress-nginx in front: the throttle keys on the address it saw
       CONSOLE_PROXY_HOPS: "1",
     },
     egress: [
       { to: "quality-service", port: 9480 },
       { to: "genealogy-builder", port: 9470 },
+      { to: "odoo-connector", port: 9464 },
       // the OpenID provider (discovery, keys, token, userinfo)
       { to: "*", port: 443 },
     ],

@@ -10,6 +10,7 @@ import { ConsoleError, ConsoleErrorCode } from "../errors.js";
 import { type AuditTrail, auditWhoOf } from "../views/audit.js";
 import type { DeadLetters } from "../views/dead-letters.js";
 import type { LiveFeed } from "../views/live.js";
+import type { OdooConnectorStatus } from "../views/odoo-connector.js";
 import type { Orders } from "../views/orders.js";
 import type { Plants } from "../views/plants.js";
 import { consoleRoute, type GuardDeps, requireSession } from "./guard.js";
@@ -17,6 +18,8 @@ import { consoleRoute, type GuardDeps, requireSession } from "./guard.js";
 /** What the routes read from; undefined while the service starts. */
 export interface ConsoleViews {
   readonly audit: AuditTrail;
+  /** Undefined: ODOO_CONNECTOR_URL is not set. */
+  readonly odooConnector: OdooConnectorStatus | undefined;
   readonly deadLetters: DeadLetters;
   readonly orders: Orders;
   readonly plants: Plants;
@@ -90,6 +93,11 @@ export function registerApiRoutes(
     if (!v) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
     return v;
   };
+
+  consoleRoute(app, deps, { method: "GET", url: "/api/odoo-connector", action: "view" }, async () => {
+    const connector = ready().odooConnector;
+    return connector ? { configured: true, ...(await connector.status()) } : { configured: false };
+  });
 
   consoleRoute(app, deps, { method: "GET", url: "/api/plants", action: "view" }, async () =>
     ready().plants.overview(),

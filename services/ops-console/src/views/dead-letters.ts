@@ -5,19 +5,17 @@
  * and purge is written to the ops audit trail with the signed-in user.
  */
 
-import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { EventCodec } from "../../../../contracts/src/index.js";
 import {
   ConfigError,
   type DeadLetterEntry,
   DLQ_STREAM,
-  deadLetterEntry,
+  deadLetterAt,
   deadLetterHeaders,
   deadLetterSummary,
   deadLettersOfJob,
   decodeDeadLetter,
-  isNoMessage,
   parseDlqFilter,
   purgeDeadLetters,
   REDRIVE_DEFAULTS,
@@ -179,26 +177,17 @@ export class DeadLetters {
   }
 
   async #get(seq: number): Promise<DeadLetterEntry> {
-    const jsm = await jetstreamManager(this.nc, { checkAPI: false });
-    const stored = await jsm.streams.getMessage(DLQ_STREAM, { seq }).catch((err: unknown) => {
-      if (isNoMessage(err)) return null;
-      throw err;
-    });
-    if (!stored)
-      throw new ConsoleError(ConsoleErrorCode.NotFound, `dead letter ${seq} is not in ${DLQ_STREAM}`);
+    let found: DeadLetterEntry | undefined;
     try {
-      return deadLetterEntry({
-        seq: stored.seq,
-        subject: stored.subject,
-        headers: stored.header,
-        data: stored.data,
-        timestampNanos: BigInt(stored.time.getTime()) * 1_000_000n,
-      });
+      found = await deadLetterAt(this.nc, seq);
     } catch (err) {
       throw new ConsoleError(
         ConsoleErrorCode.NotFound,
         `message ${seq} of ${DLQ_STREAM} is not a dead letter: ${(err as Error).message}`,
       );
     }
+    if (!found)
+      throw new ConsoleError(ConsoleErrorCode.NotFound, `dead letter ${seq} is not in ${DLQ_STREAM}`);
+    return found;
   }
 }

@@ -58,6 +58,26 @@ interface Building {
   lastEventAt: string;
 }
 
+/** An order before its first event is applied. */
+function unknownOrder(orderRef: string, at: string): Building {
+  return {
+    orderRef,
+    product: null,
+    quantity: null,
+    line: null,
+    lot: null,
+    step: "UNKNOWN",
+    waitingFor: null,
+    reason: null,
+    since: at,
+    overdueSince: null,
+    good: 0,
+    reject: 0,
+    posted: 0,
+    lastEventAt: at,
+  };
+}
+
 function apply(o: Building, e: EventRow): void {
   const v = e.value;
   o.lastEventAt = e.storedAt;
@@ -114,22 +134,7 @@ export class Orders {
       if (!ref) return;
       let b = orders.get(ref);
       if (!b) {
-        b = {
-          orderRef: ref,
-          product: null,
-          quantity: null,
-          line: null,
-          lot: null,
-          step: "UNKNOWN",
-          waitingFor: null,
-          reason: null,
-          since: row.storedAt,
-          overdueSince: null,
-          good: 0,
-          reject: 0,
-          posted: 0,
-          lastEventAt: row.storedAt,
-        };
+        b = unknownOrder(ref, row.storedAt);
         orders.set(ref, b);
       }
       apply(b, row);
@@ -172,22 +177,7 @@ export class Orders {
     const since = o.since ?? new Date(Date.now() - DEFAULT_WINDOW_MS);
     const rows: EventRow[] = [];
     const lots = new Set<string>();
-    const summary: Building = {
-      orderRef,
-      product: null,
-      quantity: null,
-      line: null,
-      lot: null,
-      step: "UNKNOWN",
-      waitingFor: null,
-      reason: null,
-      since: "",
-      overdueSince: null,
-      good: 0,
-      reject: 0,
-      posted: 0,
-      lastEventAt: "",
-    };
+    const summary = unknownOrder(orderRef, "");
     const scans: ScanResult[] = [];
     scans.push(
       await scanEvents(this.nc, this.codec, { stream: "MFG_PRODUCTION", since }, (event) => {

@@ -74,3 +74,8 @@ export function query(params: Record<string, string | undefined>): string {
   const s = q.toString();
   return s ? `?${s}` : "";
 }
+
+/** An error as a page shows it: the server's message and its code. */
+export function messageOf(err: unknown): string {
+  return err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
+}

@@ -2,7 +2,7 @@
  * Dead letters: a filterable list; one letter with its reason, headers and decoded payload; redrive
  * and purge behind a confirmation that shows the dry run's answer — what will happen — first.
  */
-import { ApiError, api, query, type User } from "../api.js";
+import { ApiError, api, messageOf, query, type User } from "../api.js";
 import { badge, h, json, show, table, when } from "../dom.js";
 
 interface Summary {
@@ -202,8 +202,4 @@ async function confirmAction(seq: number, action: "redrive" | "purge", outcome: 
     }
   });
   dialog.showModal();
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
 }

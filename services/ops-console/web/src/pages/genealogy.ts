@@ -3,7 +3,7 @@
  * it and where it went — as a tree that opens one level at a time (a node that goes further has a
  * "+" that asks the next level), and its recall report: the customers to call, the lots to block.
  */
-import { ApiError, api, query } from "../api.js";
+import { ApiError, api, messageOf, query } from "../api.js";
 import { badge, h, show, table, when } from "../dom.js";
 
 interface TraceNode {
@@ -327,8 +327,4 @@ async function loadRecall(section: HTMLElement, lot: string, product: string): P
       "none",
     ),
   );
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
 }

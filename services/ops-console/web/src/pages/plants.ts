@@ -1,5 +1,5 @@
 /** Plants: each OPC UA connector and each machine, online or not, with its state and open downtime. */
-import { api } from "../api.js";
+import { api, messageOf } from "../api.js";
 import { ago, badge, h, show, table, when } from "../dom.js";
 
 interface Connector {
@@ -33,8 +33,81 @@ const STATE_TONE: Record<string, "ok" | "warn" | "bad" | "info"> = {
   ABORTED: "bad",
 };
 
+interface OdooConnector {
+  configured: boolean;
+  breaker?: string | null;
+  syncAgeSeconds?: { model: string; seconds: number }[];
+  backlog?: { consumer: string; events: number }[];
+  inFlight?: number | null;
+  reconciledAt?: string | null;
+  drift?: { orderRef: string; quantity: number }[];
+}
+
+/** The Odoo connector's panel: its breaker, how fresh each synced model is, its backlog, its drift. */
+async function odooPanel(): Promise<HTMLElement> {
+  let o: OdooConnector;
+  try {
+    o = await api<OdooConnector>("GET", "/api/odoo-connector");
+  } catch (err) {
+    return h(
+      "section",
+      { id: "odoo-connector" },
+      h("h2", {}, "Odoo connector"),
+      h("p", { class: "error", role: "alert" }, messageOf(err)),
+    );
+  }
+  if (!o.configured)
+    return h(
+      "section",
+      { id: "odoo-connector" },
+      h("h2", {}, "Odoo connector"),
+      h("p", { class: "muted" }, "not configured (ODOO_CONNECTOR_URL)"),
+    );
+  const stale = Math.max(0, ...(o.syncAgeSeconds ?? []).map((m) => m.seconds));
+  return h(
+    "section",
+    { id: "odoo-connector" },
+    h("h2", {}, "Odoo connector"),
+    h(
+      "p",
+      {},
+      "breaker ",
+      badge(o.breaker ?? "unknown", o.breaker === "closed" ? "ok" : o.breaker === "open" ? "bad" : "warn"),
+      ` · oldest sync ${Math.round(stale)} s ago`,
+      ` · ${(o.backlog ?? []).reduce((n, b) => n + b.events, 0)} event(s) waiting`,
+      o.inFlight != null ? ` · ${o.inFlight} request(s) to Odoo in flight` : "",
+      o.reconciledAt ? ` · reconciled with Odoo ${ago(o.reconciledAt)}` : "",
+    ),
+    table(
+      ["Synced model", "Age"],
+      (o.syncAgeSeconds ?? []).map((m) => [
+        m.model,
+        badge(`${Math.round(m.seconds)} s`, m.seconds > 600 ? "bad" : m.seconds > 120 ? "warn" : "ok"),
+      ]),
+      "no sync yet",
+    ),
+    (o.drift ?? []).length > 0
+      ? h(
+          "div",
+          {},
+          h("h3", {}, "Drift: Odoo's produced quantity minus what was posted"),
+          table(
+            ["Order", "Drift"],
+            (o.drift ?? []).map((d) => [
+              h("a", { href: `#orders/${encodeURIComponent(d.orderRef)}` }, d.orderRef),
+              badge(String(d.quantity), "bad"),
+            ]),
+          ),
+        )
+      : null,
+  );
+}
+
 export async function renderPlants(root: HTMLElement): Promise<void> {
-  const data = await api<{ connectors: Connector[]; machines: Machine[] }>("GET", "/api/plants");
+  const [data, odoo] = await Promise.all([
+    api<{ connectors: Connector[]; machines: Machine[] }>("GET", "/api/plants"),
+    odooPanel(),
+  ]);
   show(
     root,
     h("h2", {}, "Plant connectors"),
@@ -71,5 +144,6 @@ export async function renderPlants(root: HTMLElement): Promise<void> {
       ]),
       "no machine state yet",
     ),
+    odoo,
   );
 }

@@ -2,7 +2,7 @@
  * Replays: choose a durable and a selection, see the dry run (how many events, first, last, a sample),
  * start it after a confirmation, watch its progress, stop it. The page refreshes itself while a job runs.
  */
-import { ApiError, api, type User } from "../api.js";
+import { ApiError, api, messageOf, type User } from "../api.js";
 import { badge, h, show, table, when } from "../dom.js";
 
 interface Target {
@@ -237,8 +237,4 @@ async function stop(job: string, outcome: HTMLElement): Promise<void> {
   } catch (err) {
     outcome.replaceChildren(h("p", { class: "error", role: "alert" }, messageOf(err)));
   }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
 }

@@ -39,10 +39,30 @@ interface Timeline {
   scan: { read: number; undecodable: number; truncated: boolean };
 }
 
+interface OdooView {
+  configured: boolean;
+  reconciledAt?: string | null;
+  drift?: { orderRef: string; quantity: number }[];
+}
+
+/** Odoo's produced quantity against the postings, as the connector's last reconciliation saw them. */
+function odooLine(odoo: OdooView | undefined, ref: string): string {
+  if (!odoo?.configured) return "not known here (the Odoo connector is not configured or not answering)";
+  if (!odoo.reconciledAt) return "not reconciled yet";
+  const drift = odoo.drift?.find((d) => d.orderRef === ref);
+  return drift
+    ? `drift ${drift.quantity}: Odoo's produced quantity minus the postings, at the reconciliation ${ago(odoo.reconciledAt)}`
+    : `agrees with the postings at the last reconciliation (${ago(odoo.reconciledAt)})`;
+}
+
 const short = (type: string) => type.replace(/^mfg\./, "").replace(/\.v\d+$/, "");
 
 export async function renderTimeline(root: HTMLElement, ref: string): Promise<void> {
-  const t = await api<Timeline>("GET", `/api/orders/${encodeURIComponent(ref)}`);
+  const [t, odoo] = await Promise.all([
+    api<Timeline>("GET", `/api/orders/${encodeURIComponent(ref)}`),
+    // What Odoo holds, as the connector's last reconciliation found it; the page does without it.
+    api<OdooView>("GET", "/api/odoo-connector").catch(() => undefined),
+  ]);
   const o = t.order;
   show(
     root,
@@ -71,6 +91,8 @@ export async function renderTimeline(root: HTMLElement, ref: string): Promise<vo
       h("dd", { id: "order-reason" }, o.reason ?? "–"),
       h("dt", {}, "Made"),
       h("dd", {}, `${o.good} good, ${o.reject} reject; posted in Odoo ${o.posted} time(s)`),
+      h("dt", {}, "Odoo"),
+      h("dd", { id: "order-odoo" }, odooLine(odoo, ref)),
     ),
     t.deadLetters.length > 0
       ? h(
