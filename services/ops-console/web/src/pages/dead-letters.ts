@@ -2,7 +2,7 @@
  * Dead letters: a filterable list; one letter with its reason, headers and decoded payload; redrive
  * and purge behind a confirmation that shows the dry run's answer — what will happen — first.
  */
-import { ApiError, api, messageOf, query, type User } from "../api.js";
+import { api, messageOf, query, type User } from "../api.js";
 import { badge, h, json, show, table, when } from "../dom.js";
 
 interface Summary {

@@ -5,7 +5,7 @@
  * drawn as SVG — the points, the centre line, the control limits and the specification limits, the
  * points of a violation in red, each point's value on hover.
  */
-import { ApiError, api, messageOf, query, type User } from "../api.js";
+import { api, messageOf, query, type User } from "../api.js";
 import { ago, badge, h, show, table, when } from "../dom.js";
 import { s, tip } from "../svg.js";
 

@@ -2,7 +2,7 @@
  * Replays: choose a durable and a selection, see the dry run (how many events, first, last, a sample),
  * start it after a confirmation, watch its progress, stop it. The page refreshes itself while a job runs.
  */
-import { ApiError, api, messageOf, type User } from "../api.js";
+import { api, messageOf, type User } from "../api.js";
 import { badge, h, show, table, when } from "../dom.js";
 
 interface Target {
