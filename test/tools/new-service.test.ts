@@ -145,13 +145,14 @@ describe("threadline new service", () => {
       'import { genealogyBuilderManifest } from "../services/genealogy-builder/src/manifest.js";',
       'import { machineBridgeManifest } from "../services/machine-bridge/src/manifest.js";',
       'import { odooConnectorManifest } from "../services/odoo-connector/src/manifest.js";',
+      'import { opsConsoleManifest } from "../services/ops-console/src/manifest.js";',
       'import { productionOrchestratorManifest } from "../services/production-orchestrator/src/manifest.js";',
       'import { qualityServiceManifest } from "../services/quality-service/src/manifest.js";',
       'import { scrapTrackerManifest } from "../services/scrap-tracker/src/manifest.js";',
     ]);
     assert.match(
       manifests,
-      /SERVICE_MANIFESTS: readonly ServiceManifest\[\] = \[\n {2}machineBridgeManifest,\n {2}odooConnectorManifest,\n {2}productionOrchestratorManifest,\n {2}genealogyBuilderManifest,\n {2}qualityServiceManifest,\n {2}scrapTrackerManifest,\n\];/,
+      /SERVICE_MANIFESTS: readonly ServiceManifest\[\] = \[\n {2}machineBridgeManifest,\n {2}odooConnectorManifest,\n {2}productionOrchestratorManifest,\n {2}genealogyBuilderManifest,\n {2}qualityServiceManifest,\n {2}opsConsoleManifest,\n {2}scrapTrackerManifest,\n\];/,
     );
 
     const again = await newService(root, "scrap-tracker");
