@@ -91,6 +91,13 @@ export function startService(
           "CONSOLE_PUBLIC_URL",
           `is http:// on ${configured.hostname}: sessions would travel in clear text; serve the console behind https, or set CONSOLE_ALLOW_HTTP=true where TLS ends in front of it`,
         );
+      // Beyond loopback the console cannot guess the address browsers use: every action's Origin and
+      // the OIDC redirect URI are checked against it, so a guess would refuse every user.
+      if (!configured && !isLoopbackHost(config.HTTP_HOST))
+        throw new ConfigError(
+          "CONSOLE_PUBLIC_URL",
+          `is required when the console listens beyond loopback (HTTP_HOST=${config.HTTP_HOST}): the address browsers reach it at, e.g. https://console.plant.example`,
+        );
       originOf = () => configured?.origin ?? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
       // Read first: a wrong accounts file stops the start before anything connects.
       const accounts = config.CONSOLE_ACCOUNTS_FILE
