@@ -13,7 +13,7 @@ import type { LiveFeed } from "../views/live.js";
 import type { OdooConnectorStatus } from "../views/odoo-connector.js";
 import type { Orders } from "../views/orders.js";
 import type { Plants } from "../views/plants.js";
-import { consoleRoute, type GuardDeps, requireSession } from "./guard.js";
+import { consoleRoute, type GuardDeps, requireSession, whenReady } from "./guard.js";
 
 /** What the routes read from; undefined while the service starts. */
 export interface ConsoleViews {
@@ -88,11 +88,7 @@ export function registerApiRoutes(
   deps: GuardDeps,
   views: () => ConsoleViews | undefined,
 ): void {
-  const ready = () => {
-    const v = views();
-    if (!v) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
-    return v;
-  };
+  const ready = whenReady(views);
 
   consoleRoute(app, deps, { method: "GET", url: "/api/odoo-connector", action: "view" }, async () => {
     const connector = ready().odooConnector;

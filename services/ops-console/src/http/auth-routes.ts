@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { LocalAccounts } from "../accounts.js";
 import { ConsoleError, ConsoleErrorCode } from "../errors.js";
 import type { OidcSignIn, PendingSignIn } from "../oidc.js";
+import type { Identity } from "../roles.js";
 import { sessionCookie, signInCookie } from "./cookies.js";
 import {
   clientAddress,
@@ -16,6 +17,7 @@ import {
   type GuardDeps,
   requireSession,
   sameToken,
+  whenReady,
   zodMessage,
 } from "./guard.js";
 import { SignInThrottle, StartLimit } from "./throttle.js";
@@ -42,12 +44,8 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps): void {
   const throttle = new SignInThrottle();
   const starts = new StartLimit();
 
-  const openSession = async (
-    reply: FastifyReply,
-    identity: Parameters<NonNullable<ReturnType<GuardDeps["sessions"]>>["open"]>[0],
-  ) => {
-    const store = deps.sessions();
-    if (!store) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
+  const openSession = async (reply: FastifyReply, identity: Identity) => {
+    const store = whenReady(deps.sessions)();
     const { token, session } = await store.open(identity);
     reply.setCookie(deps.cookies.session, token, sessionCookie(deps.cookies, deps.sessionTtlMs));
     deps.logger.info({ user: identity.name, via: identity.via, roles: identity.roles }, "console sign-in");
@@ -105,8 +103,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthDeps): void {
     const oidc = deps.oidc();
     if (!oidc)
       throw new ConsoleError(ConsoleErrorCode.SignInFailed, "OpenID Connect is not enabled on this console");
-    const store = deps.sessions();
-    if (!store) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
+    const store = whenReady(deps.sessions)();
     // Each start writes a pending sign-in: bounded per address and in all, so no one can fill the bucket.
     const ip = clientAddress(request, deps.proxyHops);
     const wait = starts.take(ip);

@@ -120,13 +120,22 @@ function boundedParams(params: unknown): Record<string, string> {
   );
 }
 
+/** What a route reads once the service runs: `get()`, or 503 CONSOLE_NOT_READY while it starts or stops. */
+export function whenReady<T>(get: () => T | undefined): () => T {
+  return () => {
+    const value = get();
+    if (value === undefined)
+      throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
+    return value;
+  };
+}
+
 /** The live session of the request; 401 without one. */
 export async function requireSession(
   deps: GuardDeps,
   request: FastifyRequest,
 ): Promise<{ session: Session; token: string }> {
-  const store = deps.sessions();
-  if (!store) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
+  const store = whenReady(deps.sessions)();
   const token = request.cookies[deps.cookies.session];
   const session = await store.read(token);
   if (!session || !token)

@@ -1,9 +1,8 @@
 /** Business health over a window (viewer): `GET /api/health?window=24h` — 1h to 7d, in 24 buckets. */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { ConsoleError, ConsoleErrorCode } from "../errors.js";
 import type { Health } from "../views/health.js";
-import { consoleRoute, type GuardDeps } from "./guard.js";
+import { consoleRoute, type GuardDeps, whenReady } from "./guard.js";
 
 const WINDOW = /^(\d+)(h|d)$/;
 const HealthQuery = z.strictObject({
@@ -31,8 +30,7 @@ export function registerHealthRoutes(
     deps,
     { method: "GET", url: "/api/health", action: "view", query: HealthQuery },
     async ({ query }) => {
-      const h = health();
-      if (!h) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
+      const h = whenReady(health)();
       const [, n, unit] = WINDOW.exec(query.window)!;
       const windowMs = Number(n) * (unit === "d" ? 86_400_000 : 3_600_000);
       return h.overview({ windowMs, buckets: 24 });

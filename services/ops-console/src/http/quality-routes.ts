@@ -7,12 +7,11 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { ConsoleError, ConsoleErrorCode } from "../errors.js";
 import { type GenealogyView, MAX_TRACE_DEPTH } from "../views/genealogy.js";
 import { CHART_POINTS, type QualityView } from "../views/quality.js";
 import { notConfigured } from "../views/upstream.js";
 import { timeOf } from "./api-routes.js";
-import { consoleRoute, type GuardDeps } from "./guard.js";
+import { consoleRoute, type GuardDeps, whenReady } from "./guard.js";
 
 /** What the routes ask; undefined while the console starts. */
 export interface UpstreamViews {
@@ -83,11 +82,7 @@ export function registerQualityRoutes(
   deps: GuardDeps,
   views: () => UpstreamViews | undefined,
 ): void {
-  const ready = () => {
-    const v = views();
-    if (!v) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
-    return v;
-  };
+  const ready = whenReady(views);
   const quality = (): QualityView => {
     const q = ready().quality;
     if (!q) throw notConfigured("quality service", "QUALITY_URL and QUALITY_API_TOKEN");

@@ -4,10 +4,9 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { ConsoleError, ConsoleErrorCode } from "../errors.js";
 import { auditWhoOf } from "../views/audit.js";
 import type { Replays } from "../views/replays.js";
-import { consoleRoute, type GuardDeps } from "./guard.js";
+import { consoleRoute, type GuardDeps, whenReady } from "./guard.js";
 
 const text = (max: number) => z.string().trim().min(1, { error: "must not be empty" }).max(max);
 const optional = (max: number) =>
@@ -42,11 +41,7 @@ export function registerReplayRoutes(
   deps: GuardDeps,
   replays: () => Replays | undefined,
 ): void {
-  const ready = () => {
-    const r = replays();
-    if (!r) throw new ConsoleError(ConsoleErrorCode.NotReady, "the console is starting: try again");
-    return r;
-  };
+  const ready = whenReady(replays);
   consoleRoute(app, deps, { method: "GET", url: "/api/replays/targets", action: "view" }, async () => ({
     items: await ready().targets(),
   }));
