@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { jetstream } from "@nats-io/jetstream";
 import { EventCodec } from "../../contracts/src/index.js";
 import { scanEvents } from "../../services/ops-console/src/views/scan.js";
 import { productionReport, startConsoleFixture } from "./fixtures/console.js";
@@ -48,4 +49,13 @@ test("a window that fits in the cap is read whole and not said to be cut", async
 test("a stream that does not exist reads nothing", async () => {
   const scan = await scanEvents(f.nc, codec, { stream: "MFG_NOPE" }, () => assert.fail("no event"));
   assert.deepEqual(scan, { read: 0, undecodable: 0, truncated: false });
+});
+
+test("a stored message that is not an event is skipped by the pages, logged and counted once", async () => {
+  // Not an event: no CloudEvents headers, bytes that are no Avro single object.
+  await jetstream(f.nc).publish("mfg.production.production_reported.plant1.line1", "not an event");
+  const viola = await f.signIn("viola");
+  for (let i = 0; i < 2; i++) assert.equal((await viola.get("/api/orders")).status, 200);
+  const metrics = await (await fetch(`${f.url}/metrics`)).text();
+  assert.match(metrics, /threadline_console_unreadable_messages_total\{stream="MFG_PRODUCTION"\} 1\n/);
 });

@@ -23,6 +23,7 @@ import {
   reconcileMetrics,
 } from "../../services/odoo-connector/src/metrics.js";
 import { odooClientMetrics } from "../../services/odoo-connector/src/odoo/metrics.js";
+import { consoleMetrics } from "../../services/ops-console/src/metrics.js";
 import { orchestratorMetrics } from "../../services/production-orchestrator/src/metrics.js";
 import { qualityMetrics } from "../../services/quality-service/src/metrics.js";
 import { defaultRegistry, type LabelValues, metricsFor, SDK_METRICS } from "../../streams/src/metrics.js";
@@ -92,6 +93,8 @@ test("metrics doc - every table lists exactly the metrics the code registers, wi
   genealogyMetrics(genealogy);
   const quality = new Registry();
   qualityMetrics(quality);
+  const opsConsole = new Registry();
+  consoleMetrics(opsConsole);
   assert.deepEqual(
     [...sections.keys()],
     [
@@ -101,6 +104,7 @@ test("metrics doc - every table lists exactly the metrics the code registers, wi
       "Production orchestrator",
       "Genealogy builder",
       "Quality service",
+      "Ops console",
     ],
   );
   assert.deepEqual(byName(sections.get("SDK") ?? []), byName(await registeredRows(sdk)));
@@ -112,6 +116,7 @@ test("metrics doc - every table lists exactly the metrics the code registers, wi
   );
   assert.deepEqual(byName(sections.get("Genealogy builder") ?? []), byName(await registeredRows(genealogy)));
   assert.deepEqual(byName(sections.get("Quality service") ?? []), byName(await registeredRows(quality)));
+  assert.deepEqual(byName(sections.get("Ops console") ?? []), byName(await registeredRows(opsConsole)));
 });
 
 /** Whether `value` is one of `allowed` (a value written `api_<code>` is a pattern: `api_` and digits). */

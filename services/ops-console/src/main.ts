@@ -28,6 +28,7 @@ import { registerHealthRoutes } from "./http/health-routes.js";
 import { registerQualityRoutes, type UpstreamViews } from "./http/quality-routes.js";
 import { registerReplayRoutes } from "./http/replay-routes.js";
 import { opsConsoleManifest } from "./manifest.js";
+import { consoleMetrics } from "./metrics.js";
 import { OidcSignIn } from "./oidc.js";
 import type { ConsoleAction } from "./roles.js";
 import { SESSIONS_BUCKET, SessionStore } from "./sessions.js";
@@ -41,6 +42,7 @@ import { Orders } from "./views/orders.js";
 import { Plants } from "./views/plants.js";
 import { QualityView } from "./views/quality.js";
 import { Replays } from "./views/replays.js";
+import { reportUnreadableWith } from "./views/scan.js";
 import { UpstreamClient } from "./views/upstream.js";
 
 /** The console's actions that are ops actions of the audit trail. */
@@ -133,7 +135,19 @@ export function startService(
         ...(options.webDir ? { webDir: options.webDir } : {}),
       });
     },
-    setup: async ({ config, logger, nc, codec }) => {
+    setup: async ({ config, logger, nc, codec, metrics: registry }) => {
+      // A message a page skips is said once: a log line naming it and why, and a metric.
+      const metrics = consoleMetrics(registry);
+      const told = new Set<string>();
+      reportUnreadableWith((stream, seq, err) => {
+        if (told.has(`${stream}#${seq}`) || told.size > 100_000) return;
+        told.add(`${stream}#${seq}`);
+        metrics.unreadable(stream);
+        logger.warn(
+          { stream, seq, code: (err as { code?: string }).code, reason: (err as Error).message },
+          "a stored message cannot be read as an event: the console's pages skip it",
+        );
+      });
       const kv = await new Kvm(nc).open(SESSIONS_BUCKET);
       sessions = new SessionStore(kv, config.CONSOLE_SESSION_TTL_MS);
       const running = new Replays(nc, kv, logger);

@@ -25,6 +25,14 @@ export interface ScanResult {
 
 export const SCAN_CAP = 200_000;
 
+/** Told of each message a page could not read; main.ts logs it and counts it once per message. */
+let unreadable: (stream: string, seq: number, err: unknown) => void = () => undefined;
+
+/** Sets who is told of unreadable messages (the console's log and metric), once at start. */
+export function reportUnreadableWith(report: (stream: string, seq: number, err: unknown) => void): void {
+  unreadable = report;
+}
+
 /**
  * Calls `fn` with each event of the window, oldest first; the stream missing reads nothing. A window
  * holding more than the cap is read from its newest `cap` messages (what a page needs most is what just
@@ -70,8 +78,9 @@ export async function scanEvents(
     let event: StoredEvent;
     try {
       event = await decodeMessage(codec, m);
-    } catch {
+    } catch (err) {
       undecodable++;
+      unreadable(o.stream, m.seq, err);
       continue;
     }
     fn(event);
